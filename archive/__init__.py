@@ -1,0 +1,3 @@
+"""Spyglass: collect, preserve, index and publish evidence about surveillance technology."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,199 @@
+"""The `spyglass` command: crawl, serve, verify, demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import db as dbmod
+from .errors import SpyglassError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+METADATA = PROJECT_ROOT / "datasette" / "metadata.yml"
+DEMO_SOURCES = PROJECT_ROOT / "sources.yml"
+
+data_option = click.option(
+    "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"), show_default=True, envvar="SPYGLASS_DATA_DIR",
+    help="Data directory: holds spyglass.db and warcs/.",
+)
+
+
+class SpyglassGroup(click.Group):
+    """Turns SpyglassError into one readable line and exit status 1."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except SpyglassError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=SpyglassGroup)
+@click.version_option(package_name="spyglass")
+def cli() -> None:
+    """Spyglass: collect, preserve, index and publish evidence about surveillance technology."""
+
+
+@cli.command()
+@click.option("--sources", "sources_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("sources.yml"), show_default=True, envvar="SPYGLASS_SOURCES_FILE",
+              help="The sources file to read.")
+@data_option
+@click.option("--source", "names", multiple=True, metavar="NAME",
+              help="Crawl only this source (repeatable). Default: every source.")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a Scrapy or SPYGLASS_* setting (repeatable).")
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
+def crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
+          overrides: tuple[str, ...], verbose: bool) -> None:
+    """Crawl sources into the archive (WARC files + SQLite index).
+
+    Example: spyglass crawl --sources sources.yml --data data --source northwind-recognize
+    """
+    ok = _crawl(sources_file, data_dir, names, _parse_overrides(overrides), verbose)
+    if not ok:
+        sys.exit(1)
+
+
+def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--set")
+        parsed[key.strip()] = value
+    return parsed
+
+
+def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
+           overrides: dict[str, str], verbose: bool) -> bool:
+    from .crawl import crawl_settings, human_bytes, run_crawl
+    from .sources import load_sources, select
+
+    chosen = select(load_sources(sources_file), names)
+    # Fail before crawling if the data directory cannot hold an index.
+    dbmod.open_db(data_dir / dbmod.DB_NAME).close()
+    settings = crawl_settings(data_dir, sources_file, {
+        "SPYGLASS_PROGRESS": True,
+        "LOG_LEVEL": "INFO" if verbose else "WARNING",
+        **overrides,
+    })
+    started = time.monotonic()
+    click.echo(f"Crawling {len(chosen)} source(s) into {data_dir}/ ...", err=True)
+    reports = run_crawl(chosen, settings)
+    elapsed = time.monotonic() - started
+    pages = sum(r.pages for r in reports)
+    new = sum(r.captures for r in reports)
+    same = sum(r.revisits for r in reports)
+    errors = sum(r.errors for r in reports)
+    size = sum(r.bytes for r in reports)
+    failed = [r for r in reports if r.status not in ("finished",)]
+    click.echo(
+        f"\nCrawled {len(reports)} source(s) in {elapsed:.1f} s: {pages} pages archived "
+        f"({new} new or changed, {same} unchanged and stored as revisits), {errors} fetch "
+        f"errors, {human_bytes(size)} of payload. WARC files are in {data_dir / dbmod.WARC_DIR}/, "
+        f"the index is {data_dir / dbmod.DB_NAME}"
+        + (f"; {len(failed)} run(s) did not finish cleanly." if failed else ".")
+    )
+    for report in reports:
+        click.echo(f"  {report.line()}")
+    return not failed
+
+
+@cli.command()
+@data_option
+@click.option("--port", default=8001, show_default=True, help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+def serve(data_dir: Path, port: int, host: str) -> None:
+    """Publish the archive with Datasette (read-only, with datasette/metadata.yml).
+
+    Example: spyglass serve --data data --port 8001
+    """
+    dbmod.open_existing(data_dir).close()
+    _serve(data_dir, port, host)
+
+
+def datasette_command(data_dir: Path, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The Datasette command line that serves an archive; tests start the same one."""
+    command = [
+        sys.executable, "-m", "datasette", "serve", str(data_dir / dbmod.DB_NAME),
+        "--metadata", str(METADATA), "--host", host, "--port", str(port),
+        "--setting", "sql_time_limit_ms", "3000",
+        "--setting", "default_page_size", "50",
+    ]
+    plugins = PROJECT_ROOT / "datasette" / "plugins"
+    templates = PROJECT_ROOT / "datasette" / "templates"
+    if any(plugins.glob("*.py")):
+        command += ["--plugins-dir", str(plugins)]
+    if any(templates.glob("*.html")):
+        command += ["--template-dir", str(templates)]
+    return command
+
+
+def _serve(data_dir: Path, port: int, host: str) -> None:
+    click.echo(f"Serving {data_dir / dbmod.DB_NAME} at http://{host}:{port}/ (Ctrl-C to stop)")
+    try:
+        subprocess.run(datasette_command(data_dir, port, host), check=False)
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+@data_option
+def verify(data_dir: Path) -> None:
+    """Re-hash every archived payload and compare it with the index.
+
+    Exits non-zero and lists each mismatch. Example: spyglass verify --data data
+    """
+    from .verify import verify as run_verify
+
+    checked, problems = run_verify(data_dir)
+    for problem in problems:
+        click.echo(f"FAIL {problem.line()}", err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {checked} captures.", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {checked} captures verified against their WARC records.")
+
+
+@cli.command()
+@data_option
+@click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
+@click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
+@click.option("--fixture-port", default=8470, show_default=True,
+              help="Port for the fixture vendor site (0: any free port).")
+def demo(data_dir: Path, no_serve: bool, port: int, fixture_port: int) -> None:
+    """Crawl the bundled loopback fixtures, build the archive and serve it.
+
+    Example: spyglass demo            (then open the printed URL)
+    """
+    from fixtures.vendor_site import start_vendor_site
+
+    try:
+        server, _ = start_vendor_site(fixture_port)
+    except OSError:
+        server, _ = start_vendor_site(0)  # the preferred port is taken
+    os.environ["SPYGLASS_VENDOR_SITE"] = server.url
+    click.echo(f"Fixture vendor site: {server.url}/", err=True)
+    try:
+        ok = _crawl(DEMO_SOURCES, data_dir, (), {}, verbose=False)
+    finally:
+        server.stop()
+    if not ok:
+        sys.exit(1)
+    if no_serve:
+        return
+    click.echo(
+        f"\nTry a search: http://127.0.0.1:{port}/spyglass/captures?_search=person+tracking"
+    )
+    _serve(data_dir, port, "127.0.0.1")
+
+
+if __name__ == "__main__":
+    cli(prog_name="spyglass")

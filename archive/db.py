@@ -1,0 +1,185 @@
+"""The SQLite index: schema as migrations, and the only code that writes rows.
+
+Captures are evidence, so the database itself refuses to change or delete one
+(triggers), whatever program holds the connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .errors import ArchiveError
+from .sources import Source, source_to_dict
+from .warc import Original, iso, utc_now
+
+DB_NAME = "spyglass.db"
+WARC_DIR = "warcs"
+
+migrations = Migrations("spyglass")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("sources").create(
+        {
+            "name": str, "kind": str, "vendor": str, "product": str, "aliases": str,
+            "agency": str, "urls": str, "notes": str, "config": str, "updated_at": str,
+        },
+        pk="name",
+    )
+    db.table("crawl_runs").create(
+        {
+            "id": int, "source": str, "spider": str, "started_at": str, "ended_at": str,
+            "status": str, "finish_reason": str, "pages": int, "captures": int,
+            "revisits": int, "errors": int, "bytes": int, "warc_files": str,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name")],
+    )
+    db.table("captures").create(
+        {
+            "id": int, "url": str, "source": str, "via": str, "crawl_run": int,
+            "captured_at": str, "status": int, "content_type": str, "length": int,
+            "sha256": str, "warc_filename": str, "warc_offset": int, "warc_length": int,
+            "warc_record_id": str, "warc_type": str, "refers_to": str,
+            "title": str, "text": str, "extraction": str, "extraction_error": str,
+            "vendor": str, "product": str, "agency": str,
+            "depth": int, "referrer": str, "location": str, "fetch_ms": int,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name"), ("crawl_run", "crawl_runs", "id")],
+        not_null={"url", "source", "via", "captured_at", "sha256", "warc_filename"},
+    )
+    db.table("captures").create_index(["url", "captured_at"])
+    db.table("captures").create_index(["source"])
+    db.table("captures").create_index(["sha256"])
+    db.table("captures").create_index(["warc_record_id"], unique=True)
+    db.table("captures").enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    db.table("fetch_errors").create(
+        {
+            "id": int, "crawl_run": int, "source": str, "url": str, "occurred_at": str,
+            "error_type": str, "reason": str, "referrer": str, "depth": int,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name"), ("crawl_run", "crawl_runs", "id")],
+    )
+    for op in ("UPDATE", "DELETE"):
+        db.execute(
+            f"""
+            CREATE TRIGGER captures_append_only_{op.lower()} BEFORE {op} ON captures
+            BEGIN SELECT RAISE(ABORT, 'captures are append-only evidence'); END
+            """
+        )
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the index at `path`, in WAL mode, with migrations applied."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_utils.Database(path)
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.enable_wal()
+        # WAL + NORMAL: durable at each checkpoint, not each commit; a crash can
+        # lose the last batch of rows but never corrupt the file (and the WARCs
+        # already hold those bytes).
+        db.execute("PRAGMA synchronous = NORMAL")
+        migrations.apply(db)
+    except Exception as exc:  # sqlite3.DatabaseError and friends
+        if isinstance(exc, ArchiveError):
+            raise
+        raise ArchiveError(f"{path}: cannot open the Spyglass index: {exc}") from exc
+    return db
+
+
+def open_existing(data_dir: str | Path) -> sqlite_utils.Database:
+    """Open the index of an existing data directory, or explain why there is none."""
+    path = Path(data_dir) / DB_NAME
+    if not path.exists():
+        raise ArchiveError(f"{path}: no archive here (run `spyglass crawl` or `spyglass demo` first)")
+    return open_db(path)
+
+
+def upsert_source(db: sqlite_utils.Database, source: Source) -> None:
+    """Record the source's current configuration; sources are settings, not evidence."""
+    config = source_to_dict(source)
+    db.table("sources").upsert(
+        {
+            "name": source.name,
+            "kind": source.kind,
+            "vendor": source.vendor,
+            "product": source.product,
+            "aliases": json.dumps(list(source.aliases)),
+            "agency": source.agency,
+            "urls": json.dumps(list(source.urls)),
+            "notes": source.notes,
+            "config": json.dumps(config, sort_keys=True),
+            "updated_at": iso(utc_now()),
+        },
+        pk="name",
+    )
+
+
+def start_run(db: sqlite_utils.Database, source: str, spider: str) -> int:
+    """Open a crawl_runs row in status `running` and return its id."""
+    table = db.table("crawl_runs")
+    table.insert(
+        {
+            "source": source, "spider": spider, "started_at": iso(utc_now()),
+            "status": "running", "pages": 0, "captures": 0, "revisits": 0,
+            "errors": 0, "bytes": 0,
+        }
+    )
+    return int(table.last_pk)
+
+
+def finish_run(
+    db: sqlite_utils.Database, run_id: int, *, status: str, reason: str,
+    counts: dict[str, int], warc_files: list[str],
+) -> None:
+    """Close a crawl run with its outcome, counts and the WARC files it wrote."""
+    db.table("crawl_runs").update(
+        run_id,
+        {
+            "ended_at": iso(utc_now()),
+            "status": status,
+            "finish_reason": reason,
+            "warc_files": json.dumps(warc_files),
+            **counts,
+        },
+    )
+
+
+def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
+    """Append capture rows (one transaction for the batch)."""
+    db.table("captures").insert_all(rows, batch_size=500)
+
+
+def save_fetch_errors(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
+    """Append fetch errors: requests that produced no response to archive."""
+    db.table("fetch_errors").insert_all(rows, batch_size=500)
+
+
+def load_originals(db: sqlite_utils.Database, source: str | None = None) -> dict[tuple[str, str], Original]:
+    """(url, sha256) -> first full record, so repeat payloads become revisit records."""
+    if not db.table("captures").exists():
+        return {}
+    sql = (
+        "SELECT url, sha256, warc_record_id, captured_at FROM captures "
+        "WHERE warc_type = 'response'"
+    )
+    params: list[Any] = []
+    if source:
+        sql += " AND source = ?"
+        params.append(source)
+    sql += " ORDER BY id"
+    originals: dict[tuple[str, str], Original] = {}
+    for url, sha256, record_id, captured_at in db.execute(sql, params).fetchall():
+        originals.setdefault((url, sha256), Original(record_id, url, captured_at))
+    return originals

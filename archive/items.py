@@ -1,0 +1,42 @@
+"""The items spiders yield: plain data, no logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .warc import RecordLocation
+
+
+@dataclass
+class Capture:
+    """One HTTP response as archived: the exchange's facts and where its WARC record is."""
+
+    url: str
+    source: str
+    via: str
+    status: int
+    captured_at: str
+    content_type: str | None
+    request_method: str
+    request_headers: list[tuple[str, str]]
+    response_headers: list[tuple[str, str]]
+    body: bytes  # decoded (Content-Encoding removed), for text extraction
+    warc: RecordLocation  # the raw bytes as sent, their SHA-256, and where they are
+    fetch_ms: int | None = None
+    depth: int = 0
+    referrer: str | None = None
+    location: str | None = None
+    tags: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class FetchError:
+    """A request that produced no archivable response, and why."""
+
+    url: str
+    source: str
+    error_type: str
+    reason: str
+    occurred_at: str
+    referrer: str | None = None
+    depth: int = 0

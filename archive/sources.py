@@ -1,0 +1,337 @@
+"""Load and validate `sources.yml`, the archivist's one file of what to watch.
+
+Every problem is reported as one line naming the file, the source and the field,
+so a typo in a cron-driven crawl is fixed in seconds, not debugged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from .errors import ConfigError
+
+KINDS = ("vendor", "records")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+DEFAULT_MAX_DEPTH = 3
+DEFAULT_MAX_PAGES = 1000
+
+SOURCE_FIELDS = {
+    "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
+    "agency", "notes",
+}
+SCOPE_FIELDS = {"hosts", "prefixes", "max_depth", "max_pages"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which URLs a crawl of one source may fetch, and how far it may go."""
+
+    hosts: tuple[str, ...]
+    prefixes: tuple[str, ...] = ()
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_pages: int = DEFAULT_MAX_PAGES
+
+    def allows(self, url: str) -> bool:
+        """True when `url` is on a listed host or under a listed prefix."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            return False
+        host = (parts.hostname or "").lower()
+        if host in self.hosts:
+            return True
+        return any(url.startswith(prefix) for prefix in self.prefixes)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One entry of sources.yml: what to crawl and what it is evidence about."""
+
+    name: str
+    kind: str
+    urls: tuple[str, ...]
+    scope: Scope
+    robots: bool = True
+    vendor: str | None = None
+    product: str | None = None
+    aliases: tuple[str, ...] = ()
+    agency: str | None = None
+    notes: str | None = None
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Names this source's product is known by: product, aliases, vendor."""
+        return tuple(t for t in (self.product, *self.aliases, self.vendor) if t)
+
+
+class _Checker:
+    """Builds one-line errors that name the file, the source and the field."""
+
+    def __init__(self, path: Path, source: str | None = None) -> None:
+        self.path = path
+        self.source = source
+
+    def fail(self, field_name: str | None, message: str) -> ConfigError:
+        where = [str(self.path)]
+        if self.source is not None:
+            where.append(f"source {self.source!r}")
+        if field_name:
+            where.append(f"field {field_name!r}")
+        return ConfigError(": ".join(where) + ": " + message)
+
+
+def load_sources(
+    path: str | Path, variables: Mapping[str, str] | None = None
+) -> list[Source]:
+    """Read and validate a sources file; `${VAR}` placeholders come from `variables` or the environment."""
+    path = Path(path)
+    check = _Checker(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise check.fail(None, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise check.fail(None, f"cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise check.fail(None, f"{line}not valid YAML: {problem}") from None
+    return parse_sources(data, path, os.environ if variables is None else variables)
+
+
+def parse_sources(data: Any, path: Path, variables: Mapping[str, str]) -> list[Source]:
+    """Validate already-parsed YAML; split out so tests can feed dicts."""
+    check = _Checker(path)
+    if not isinstance(data, dict) or "sources" not in data:
+        raise check.fail(None, "expected a mapping with a 'sources' list at the top")
+    unknown = set(data) - {"sources"}
+    if unknown:
+        raise check.fail(sorted(unknown)[0], "unknown top-level field")
+    entries = data["sources"]
+    if not isinstance(entries, list) or not entries:
+        raise check.fail("sources", "must be a non-empty list")
+    sources: list[Source] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        label = entry.get("name") if isinstance(entry, dict) else None
+        source_check = _Checker(path, str(label) if label else f"#{index + 1}")
+        source = _parse_source(entry, source_check, variables)
+        if source.name in seen:
+            raise source_check.fail("name", "duplicate name; each source needs its own")
+        seen.add(source.name)
+        sources.append(source)
+    return sources
+
+
+def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> Source:
+    if not isinstance(entry, dict):
+        raise check.fail(None, "each source must be a mapping")
+    entry = _expand(entry, check, variables, "")
+    unknown = set(entry) - SOURCE_FIELDS
+    if unknown:
+        raise check.fail(sorted(unknown)[0], "unknown field")
+    name = _required_str(entry, "name", check)
+    if not NAME_RE.match(name):
+        raise check.fail(
+            "name", "use lowercase letters, digits, '-' and '_' (it names WARC files)"
+        )
+    kind = _required_str(entry, "kind", check)
+    if kind not in KINDS:
+        raise check.fail("kind", f"must be one of {', '.join(KINDS)}; got {kind!r}")
+    urls = _str_list(entry, "urls", check, required=True)
+    for url in urls:
+        _check_url(url, "urls", check)
+    scope = _parse_scope(entry.get("scope", {}), urls, check)
+    robots = entry.get("robots", True)
+    if not isinstance(robots, bool):
+        raise check.fail("robots", "must be true (obey robots.txt) or false")
+    product, aliases = _parse_product(entry, check)
+    return Source(
+        name=name,
+        kind=kind,
+        urls=urls,
+        scope=scope,
+        robots=robots,
+        vendor=_optional_str(entry, "vendor", check),
+        product=product,
+        aliases=aliases,
+        agency=_optional_str(entry, "agency", check),
+        notes=_optional_str(entry, "notes", check),
+    )
+
+
+def _parse_scope(raw: Any, urls: tuple[str, ...], check: _Checker) -> Scope:
+    if not isinstance(raw, dict):
+        raise check.fail("scope", "must be a mapping (hosts, prefixes, max_depth, max_pages)")
+    unknown = set(raw) - SCOPE_FIELDS
+    if unknown:
+        raise check.fail(f"scope.{sorted(unknown)[0]}", "unknown field")
+    hosts = tuple(h.lower() for h in _str_list(raw, "hosts", check, prefix="scope."))
+    prefixes = _str_list(raw, "prefixes", check, prefix="scope.")
+    for prefix in prefixes:
+        _check_url(prefix, "scope.prefixes", check)
+    if not hosts and not prefixes:
+        # Nothing said: stay on the hosts of the start URLs, the least surprising scope.
+        hosts = tuple(dict.fromkeys(urlsplit(u).hostname or "" for u in urls))
+    scope = Scope(
+        hosts=hosts,
+        prefixes=prefixes,
+        max_depth=_count(raw, "max_depth", DEFAULT_MAX_DEPTH, check),
+        max_pages=_count(raw, "max_pages", DEFAULT_MAX_PAGES, check, minimum=1),
+    )
+    for url in urls:
+        if not scope.allows(url):
+            raise check.fail("urls", f"{url} is outside the source's own scope")
+    return scope
+
+
+def _parse_product(entry: dict, check: _Checker) -> tuple[str | None, tuple[str, ...]]:
+    raw = entry.get("product")
+    aliases = _str_list(entry, "aliases", check)
+    if isinstance(raw, dict):
+        unknown = set(raw) - {"name", "aliases"}
+        if unknown:
+            raise check.fail(f"product.{sorted(unknown)[0]}", "unknown field")
+        name = _required_str(raw, "name", check, prefix="product.")
+        aliases = aliases + _str_list(raw, "aliases", check, prefix="product.")
+        return name, aliases
+    return _optional_str(entry, "product", check), aliases
+
+
+def _expand(value: Any, check: _Checker, variables: Mapping[str, str], where: str) -> Any:
+    """Replace `${VAR}` in every string; an unset variable is a config error."""
+    if isinstance(value, str):
+        def sub(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in variables:
+                raise check.fail(where or None, f"placeholder ${{{name}}} is not set")
+            return variables[name]
+        return PLACEHOLDER_RE.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand(v, check, variables, where) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: _expand(v, check, variables, f"{where}.{k}" if where else str(k))
+            for k, v in value.items()
+        }
+    return value
+
+
+def _required_str(raw: dict, key: str, check: _Checker, prefix: str = "") -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise check.fail(prefix + key, "is required and must be text")
+    return value.strip()
+
+
+def _optional_str(raw: dict, key: str, check: _Checker, prefix: str = "") -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise check.fail(prefix + key, f"must be text, got {value!r}")
+    return value.strip() or None
+
+
+def _str_list(
+    raw: dict, key: str, check: _Checker, prefix: str = "", required: bool = False
+) -> tuple[str, ...]:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise check.fail(prefix + key, "is required: give at least one")
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise check.fail(prefix + key, "must be a list of text values")
+    if required and not value:
+        raise check.fail(prefix + key, "is required: give at least one")
+    return tuple(v.strip() for v in value)
+
+
+def _count(raw: dict, key: str, default: int, check: _Checker, minimum: int = 0) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise check.fail(f"scope.{key}", f"must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_url(url: str, field_name: str, check: _Checker) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise check.fail(field_name, f"{url!r} is not an http(s) URL")
+
+
+def select(sources: list[Source], names: tuple[str, ...] | list[str]) -> list[Source]:
+    """The sources named (all when none are), or a ConfigError naming the unknown one."""
+    if not names:
+        return list(sources)
+    by_name = {s.name: s for s in sources}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ConfigError(
+            f"no source named {missing[0]!r}; known: {', '.join(sorted(by_name))}"
+        )
+    return [by_name[n] for n in names]
+
+
+def source_to_dict(source: Source) -> dict[str, Any]:
+    """A JSON-friendly dict, for the `sources` table and for passing to spiders."""
+    return {
+        "name": source.name,
+        "kind": source.kind,
+        "urls": list(source.urls),
+        "scope": {
+            "hosts": list(source.scope.hosts),
+            "prefixes": list(source.scope.prefixes),
+            "max_depth": source.scope.max_depth,
+            "max_pages": source.scope.max_pages,
+        },
+        "robots": source.robots,
+        "vendor": source.vendor,
+        "product": source.product,
+        "aliases": list(source.aliases),
+        "agency": source.agency,
+        "notes": source.notes,
+    }
+
+
+def source_from_dict(data: dict[str, Any]) -> Source:
+    """Inverse of source_to_dict (values already validated)."""
+    scope = data["scope"]
+    return Source(
+        name=data["name"],
+        kind=data["kind"],
+        urls=tuple(data["urls"]),
+        scope=Scope(
+            hosts=tuple(scope["hosts"]),
+            prefixes=tuple(scope["prefixes"]),
+            max_depth=scope["max_depth"],
+            max_pages=scope["max_pages"],
+        ),
+        robots=data["robots"],
+        vendor=data.get("vendor"),
+        product=data.get("product"),
+        aliases=tuple(data.get("aliases") or ()),
+        agency=data.get("agency"),
+        notes=data.get("notes"),
+    )
+
+
+__all__ = [
+    "Scope", "Source", "load_sources", "parse_sources", "select",
+    "source_to_dict", "source_from_dict",
+]

@@ -1,0 +1,341 @@
+"""WARC writing and reading: the evidence store.
+
+`WarcStore` turns one HTTP exchange into a request record and a response (or
+revisit) record, each its own gzip member, appended to a rotating file and
+flushed at once so a crash can only ever cut the record being written.
+`WarcCaptureMiddleware` feeds it from inside Scrapy's downloader, above
+HttpCompressionMiddleware (590), where headers and body are still exactly as
+the server sent them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import threading
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+def utc_now() -> datetime:
+    """Timezone-aware now in UTC; every Spyglass timestamp starts here."""
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime) -> str:
+    """ISO 8601 UTC with microseconds and a Z, the form used in WARC 1.1 and the index."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def sha256_hex(data: bytes) -> str:
+    """The payload hash we store and cite: lowercase hex, as `sha256sum` prints it."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def labelled(hex_digest: str) -> str:
+    """A WARC labelled digest; hex rather than base32 so it matches `sha256sum`."""
+    return f"sha256:{hex_digest}"
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where one capture's record lives and what it holds."""
+
+    filename: str
+    offset: int
+    length: int
+    record_id: str
+    warc_type: str  # "response", "revisit" or "resource"
+    sha256: str
+    payload_length: int
+    date: str
+    refers_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Original:
+    """The first full record of a payload, which later revisits point at."""
+
+    record_id: str
+    url: str
+    date: str
+
+
+class _Sha256WARCWriter(WARCWriter):
+    """warcio's writer with SHA-256 digests (it hard-codes SHA-1)."""
+
+    @staticmethod
+    def _create_digester():  # type: ignore[override]
+        return _HexDigester()
+
+
+class _HexDigester:
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def update(self, buf: bytes) -> None:
+        self._h.update(buf)
+
+    def __str__(self) -> str:
+        return labelled(self._h.hexdigest())
+
+
+class WarcStore:
+    """Appends exchanges to `<prefix>-<timestamp>-<serial>.warc.gz` files, rotating at `max_size`.
+
+    warcio always gzips at level 9, its largest single cost per page (see
+    MEASURED.md), so records are serialised uncompressed by warcio and each is
+    compressed here as its own gzip member at `gzip_level`.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        prefix: str,
+        *,
+        max_size: int = 1_000_000_000,
+        gzip_level: int = 6,
+        originals: dict[tuple[str, str], Original] | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.prefix = prefix
+        self.max_size = max_size
+        self.gzip_level = gzip_level
+        # (url, sha256) -> first full record; a hit makes the next copy a revisit.
+        self.originals = originals if originals is not None else {}
+        self._builder = _Sha256WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
+        self._lock = threading.Lock()
+        self._file: IO[bytes] | None = None
+        self._path: Path | None = None
+        self._serial = 0
+        self.files: list[str] = []
+
+    # -- files -------------------------------------------------------------
+
+    def _open_next(self) -> None:
+        self.close()
+        stamp = utc_now().strftime("%Y%m%d%H%M%S%f")
+        host = socket.gethostname().split(".")[0] or "host"
+        while True:
+            self._serial += 1
+            name = f"{self.prefix}-{stamp}-{self._serial:05d}-{host}.warc.gz"
+            path = self.directory / name
+            try:
+                self._file = open(path, "xb")  # never append to someone else's file
+                break
+            except FileExistsError:
+                continue
+        self._path = path
+        self.files.append(name)
+        self._write_warcinfo()
+
+    def _write_warcinfo(self) -> None:
+        from . import __version__
+
+        info = {
+            "software": f"Spyglass/{__version__} (warcio)",
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "isPartOf": self.prefix,
+        }
+        assert self._path is not None
+        record = self._builder.create_warcinfo_record(self._path.name, info)
+        self._append(record)
+
+    def close(self) -> None:
+        """Flush, fsync and close the current file; the next write opens a new one."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+    # -- records -----------------------------------------------------------
+
+    def _serialise(self, record: ArcWarcRecord) -> bytes:
+        buf = io.BytesIO()
+        self._builder._write_warc_record(buf, record)
+        return buf.getvalue()
+
+    def _append(self, record: ArcWarcRecord) -> tuple[int, int]:
+        data = self._serialise(record)
+        compressor = zlib.compressobj(self.gzip_level, zlib.DEFLATED, 31)
+        member = compressor.compress(data) + compressor.flush()
+        assert self._file is not None
+        offset = self._file.tell()
+        self._file.write(member)
+        self._file.flush()
+        return offset, len(member)
+
+    def write_exchange(
+        self,
+        *,
+        url: str,
+        method: str,
+        request_headers: Iterable[tuple[str, str]],
+        request_body: bytes,
+        protocol: str,
+        status: int,
+        reason: str,
+        response_headers: Iterable[tuple[str, str]],
+        payload: bytes,
+        date: datetime,
+        extra_headers: dict[str, str] | None = None,
+        dedupe: bool = True,
+    ) -> RecordLocation:
+        """Write a request record and a response record, or a revisit if this URL's payload is known."""
+        digest = sha256_hex(payload)
+        warc_date = iso(date)
+        status_line = f"{status} {reason}".strip()
+        http_headers = StatusAndHeaders(
+            status_line, list(response_headers), protocol=protocol or "HTTP/1.1"
+        )
+        with self._lock:
+            if self._file is None or self._file.tell() >= self.max_size:
+                self._open_next()
+            original = self.originals.get((url, digest)) if dedupe else None
+            if original is not None:
+                record = self._builder.create_revisit_record(
+                    url,
+                    labelled(digest),
+                    original.url,
+                    original.date,
+                    http_headers=http_headers,
+                    warc_headers_dict={"WARC-Date": warc_date},
+                )
+                record.rec_headers.add_header("WARC-Refers-To", original.record_id)
+                warc_type = "revisit"
+            else:
+                record = self._builder.create_warc_record(
+                    url,
+                    "response",
+                    payload=io.BytesIO(payload),
+                    length=len(payload),
+                    http_headers=http_headers,
+                    warc_headers_dict={"WARC-Date": warc_date},
+                )
+                warc_type = "response"
+            for key, value in (extra_headers or {}).items():
+                record.rec_headers.add_header(key, value)
+            record_id = record.rec_headers.get_header("WARC-Record-ID")
+            offset, length = self._append(record)
+            self._append(self._request_record(url, method, request_headers, request_body, warc_date, record_id))
+            assert self._path is not None
+            if warc_type == "response":
+                self.originals.setdefault((url, digest), Original(record_id, url, warc_date))
+            return RecordLocation(
+                filename=self._path.name,
+                offset=offset,
+                length=length,
+                record_id=record_id,
+                warc_type=warc_type,
+                sha256=digest,
+                payload_length=len(payload),
+                date=warc_date,
+                refers_to=original.record_id if original else None,
+            )
+
+    def _request_record(
+        self, url: str, method: str, headers: Iterable[tuple[str, str]],
+        body: bytes, warc_date: str, concurrent_to: str,
+    ) -> ArcWarcRecord:
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        http_headers = StatusAndHeaders(
+            f"{method} {target} HTTP/1.1", list(headers), is_http_request=True
+        )
+        record = self._builder.create_warc_record(
+            url,
+            "request",
+            payload=io.BytesIO(body),
+            length=len(body),
+            http_headers=http_headers,
+            warc_headers_dict={"WARC-Date": warc_date, "WARC-Concurrent-To": concurrent_to},
+        )
+        return record
+
+
+# -- reading --------------------------------------------------------------
+
+
+@dataclass
+class StoredRecord:
+    """One record read back from a WARC file, with its payload as stored."""
+
+    warc_type: str
+    record_id: str
+    url: str
+    date: str
+    headers: dict[str, str]
+    http_status: int | None
+    http_headers: list[tuple[str, str]]
+    payload: bytes
+    block_digest_ok: bool | None
+    payload_digest_ok: bool | None
+
+
+def read_record(path: Path, offset: int) -> StoredRecord:
+    """Read the record at `offset`, hashing its block and payload as it goes."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        for record in ArchiveIterator(fh, check_digests=True):
+            return _stored(record)
+    raise EOFError(f"no WARC record at {path}:{offset}")
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, StoredRecord]]:
+    """Every record of a file with its offset; raises on a damaged gzip member."""
+    with open(path, "rb") as fh:
+        it = ArchiveIterator(fh, check_digests=True)
+        for record in it:
+            stored = _stored(record)
+            yield it.offset, stored
+
+
+def _stored(record: ArcWarcRecord) -> StoredRecord:
+    payload = record.raw_stream.read()
+    # warcio compares digests only once the stream is fully read.
+    headers = dict(record.rec_headers.headers)
+    status = None
+    http_headers: list[tuple[str, str]] = []
+    if record.http_headers is not None and record.rec_type in ("response", "revisit"):
+        try:
+            status = int(record.http_headers.get_statuscode())
+        except (TypeError, ValueError):
+            status = None
+        http_headers = list(record.http_headers.headers)
+    return StoredRecord(
+        warc_type=record.rec_type,
+        record_id=headers.get("WARC-Record-ID", ""),
+        url=headers.get("WARC-Target-URI", ""),
+        date=headers.get("WARC-Date", ""),
+        headers=headers,
+        http_status=status,
+        http_headers=http_headers,
+        payload=payload,
+        block_digest_ok=_digest_state(record, "block"),
+        payload_digest_ok=_digest_state(record, "payload"),
+    )
+
+
+def _digest_state(record: Any, which: str) -> bool | None:
+    checker = getattr(record, "digest_checker", None)
+    if checker is None:
+        return None
+    problems = [p for p in getattr(checker, "problems", []) if which in p]
+    present = record.rec_headers.get_header(f"WARC-{which.capitalize()}-Digest")
+    if not present:
+        return None
+    return not problems

@@ -1,0 +1,1 @@
+"""Spyglass spiders: one per kind of source. They parse; archive/ stores."""

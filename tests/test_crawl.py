@@ -1,0 +1,177 @@
+"""End to end: `spyglass crawl` against the fixture vendor site, then the archive it built."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.warc import sha256_hex
+from fixtures.vendor_site import PAGES, REDIRECTS
+
+from .conftest import ROOT, run_cli
+
+REACHABLE = (
+    {p for p in PAGES if p != "/internal/roadmap/"}
+    | set(REDIRECTS)
+    | {"/docs/recognize-datasheet.pdf", "/sitemap.xml", "/robots.txt"}
+)
+
+
+def rows(data: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(data / "spyglass.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_every_reachable_in_scope_page_is_captured_once(crawled):
+    base = crawled["base"]
+    captured = [r["url"] for r in rows(crawled["data"], "SELECT url FROM captures")]
+    assert sorted(captured) == sorted(base + p for p in REACHABLE)
+    [run] = rows(crawled["data"], "SELECT * FROM crawl_runs")
+    assert run["status"] == "finished" and run["pages"] == len(REACHABLE)
+    assert run["captures"] == len(REACHABLE) and run["revisits"] == 0
+
+
+def test_out_of_scope_and_robots_disallowed_pages_are_not_fetched(crawled):
+    hits = crawled["hits"]
+    assert "/internal/roadmap/" not in hits
+    assert "/partners/" not in hits  # linked as http://localhost:PORT/, another host
+    assert all(count == 1 for path, count in hits.items() if path != "/robots.txt"), hits
+    [error] = rows(crawled["data"], "SELECT * FROM fetch_errors")
+    assert error["url"] == crawled["base"] + "/internal/roadmap/"
+    assert (error["error_type"], error["reason"]) == ("robots", "disallowed by robots.txt")
+    assert error["referrer"] == crawled["base"] + "/about/"
+
+
+def test_captures_carry_tags_status_text_and_utc_times(crawled):
+    base = crawled["base"]
+    by_url = {r["url"]: r for r in rows(crawled["data"], "SELECT * FROM captures")}
+    faq = by_url[base + "/products/recognize/faqs/"]
+    assert faq["via"] == "live" and faq["status"] == 200
+    assert (faq["vendor"], faq["product"], faq["source"]) == (
+        "Northwind Cloud", "Northwind Recognize", "northwind-recognize")
+    assert faq["title"] == "Northwind Recognize FAQs"
+    assert "What is person tracking?" in faq["text"]
+    # Main text only: navigation, footer and scripts are left out.
+    assert "Partner network" not in faq["text"] and "analytics" not in faq["text"]
+    assert faq["captured_at"].endswith("Z") and faq["captured_at"][:2] == "20"
+    pdf = by_url[base + "/docs/recognize-datasheet.pdf"]
+    assert pdf["extraction"] == "pdf" and "Person tracking" in pdf["text"]
+    redirect = by_url[base + "/products/recognise/"]
+    assert redirect["status"] == 301 and redirect["location"] == "/products/recognize/"
+    hidden = by_url[base + "/customers/clearwater-county-sheriff/"]
+    assert hidden["referrer"] == base + "/customers/" and "300,000 booking photos" in hidden["text"]
+
+
+def test_every_payload_read_back_with_warcio_matches_its_sha256(crawled):
+    data = crawled["data"]
+    captures = rows(data, "SELECT * FROM captures")
+    for capture in captures:
+        with open(data / "warcs" / capture["warc_filename"], "rb") as fh:
+            fh.seek(capture["warc_offset"])
+            record = next(iter(ArchiveIterator(fh)))
+            assert record.rec_headers.get_header("WARC-Target-URI") == capture["url"]
+            payload = record.raw_stream.read()
+        assert sha256_hex(payload) == capture["sha256"]
+        assert record.rec_headers.get_header("WARC-Payload-Digest") == "sha256:" + capture["sha256"]
+    # Every record in every file has valid block and payload digests, and each
+    # response has its request record.
+    for path in (data / "warcs").glob("*.warc.gz"):
+        types = []
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh, check_digests="raise"):
+                types.append(record.rec_type)
+                record.raw_stream.read()
+        assert types[0] == "warcinfo"
+        assert types.count("request") == types.count("response") + types.count("revisit")
+
+
+def test_second_crawl_of_unchanged_pages_writes_only_revisits(crawled, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(crawled["data"], data)
+    run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
+            env=crawled["env"], check=True)
+    second = rows(data, "SELECT * FROM captures WHERE crawl_run = 2")
+    assert len(second) == len(REACHABLE)
+    assert {r["warc_type"] for r in second} == {"revisit"}
+    first_ids = {r["warc_record_id"] for r in rows(data, "SELECT * FROM captures WHERE crawl_run = 1")}
+    assert {r["refers_to"] for r in second} <= first_ids
+    new_files = set(p.name for p in (data / "warcs").glob("*.warc.gz")) - set(
+        p.name for p in (crawled["data"] / "warcs").glob("*.warc.gz"))
+    [new_file] = new_files
+    with open(data / "warcs" / new_file, "rb") as fh:
+        types = [r.rec_type for r in ArchiveIterator(fh)]
+    assert "response" not in types  # no payload stored twice
+    assert types.count("revisit") == len(REACHABLE)
+    assert run_cli("verify", "--data", str(data)).returncode == 0
+
+
+def test_datasette_full_text_search_finds_the_faq(crawled):
+    import asyncio
+
+    import yaml
+    from datasette.app import Datasette
+
+    metadata = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
+    ds = Datasette([str(crawled["data"] / "spyglass.db")], metadata=metadata)
+
+    async def search(q: str) -> list[dict]:
+        response = await ds.client.get(
+            "/spyglass/captures.json", params={"_search": q, "_shape": "objects"})
+        assert response.status_code == 200, response.text
+        return response.json()["rows"]
+
+    found = asyncio.run(search('"keep persons of interest in view"'))
+    assert [r["url"] for r in found] == [crawled["base"] + "/products/recognize/faqs/"]
+    assert asyncio.run(search('"phrase that appears nowhere at all"')) == []
+
+
+def test_verify_passes_then_names_the_capture_whose_byte_was_flipped(crawled, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(crawled["data"], data)
+    ok = run_cli("verify", "--data", str(data))
+    assert ok.returncode == 0, ok.stderr
+    assert f"OK: {len(REACHABLE)} captures verified" in ok.stdout
+
+    [faq] = rows(data, "SELECT * FROM captures WHERE url LIKE '%/faqs/'")
+    path = data / "warcs" / faq["warc_filename"]
+    blob = bytearray(path.read_bytes())
+    middle = faq["warc_offset"] + faq["warc_length"] // 2
+    blob[middle] ^= 0x01
+    path.write_bytes(bytes(blob))
+
+    bad = run_cli("verify", "--data", str(data))
+    assert bad.returncode == 1
+    failures = [line for line in bad.stderr.splitlines() if line.startswith("FAIL")]
+    assert len(failures) == 1, bad.stderr
+    assert failures[0].startswith(f"FAIL capture {faq['id']} ({faq['url']}) at "
+                                  f"{faq['warc_filename']}:{faq['warc_offset']}: ")
+    assert "1 problem(s)" in bad.stderr
+
+
+def test_captures_are_append_only(crawled, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(crawled["data"], data)
+    conn = sqlite3.connect(data / "spyglass.db")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE captures SET title = 'changed' WHERE id = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM captures WHERE id = 1")
+    conn.close()
+
+
+def test_crawl_prints_progress_and_a_summary(crawled):
+    result = crawled["result"]
+    progress = [line for line in result.stderr.splitlines() if line.startswith("[northwind-recognize] ")]
+    assert progress and progress[0].endswith("pages/s"), result.stderr
+    assert f"Crawled 1 source(s) in" in result.stdout
+    assert f"{len(REACHABLE)} pages archived ({len(REACHABLE)} new or changed, 0 unchanged" in result.stdout
+    assert "1 fetch errors" in result.stdout
+    assert "northwind-recognize: finished" in result.stdout

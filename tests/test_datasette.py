@@ -1,0 +1,84 @@
+"""datasette/metadata.yml stays true to the schema; the published archive works in a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archive import db as dbmod
+from archive.cli import datasette_command
+
+from .conftest import ROOT, free_port, wait_for_port
+
+METADATA = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
+
+
+def test_metadata_describes_every_table_and_column(tmp_path: Path):
+    index = dbmod.open_db(tmp_path / "spyglass.db")
+    tables = METADATA["databases"]["spyglass"]["tables"]
+    for name in index.table_names():
+        if name.startswith("captures_fts") and name != "captures_fts":
+            continue  # FTS5 shadow tables
+        assert name in tables, f"table {name} is not in metadata.yml"
+        if tables[name].get("hidden"):
+            continue
+        assert tables[name].get("description"), f"table {name} has no description"
+        columns = tables[name].get("columns", {})
+        for column in index.table(name).columns_dict:
+            assert columns.get(column), f"{name}.{column} has no description in metadata.yml"
+        assert set(columns) <= set(index.table(name).columns_dict), f"{name}: stale columns"
+    captures = tables["captures"]
+    assert captures["fts_table"] == "captures_fts"
+    assert {"vendor", "product", "source", "via"} <= set(captures["facets"])
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("Debian's chromium is required for browser tests: run scripts/setup")
+    return path
+
+
+@pytest.fixture
+def served(crawled):
+    port = free_port()
+    proc = subprocess.Popen(datasette_command(crawled["data"], port),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_reporter_searches_captures_in_a_real_browser(served, crawled):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path(),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{served}/spyglass/captures")
+            assert "captures" in page.title()
+            page.fill("input#_search", "person tracking")
+            page.press("input#_search", "Enter")
+            page.wait_for_load_state()
+            assert "_search=person+tracking" in page.url
+            links = page.locator("table.rows-and-columns td.col-url").all_inner_texts()
+            assert crawled["base"] + "/products/recognize/faqs/" in links
+            # Facets the reporter filters by are offered.
+            facets = page.locator(".facet-info").all_inner_texts()
+            assert any("vendor" in f for f in facets) and any("product" in f for f in facets)
+            page.screenshot(path=str(Path(os.environ.get("SPYGLASS_SCREENSHOTS", crawled["data"])) / "search.png"))
+        finally:
+            browser.close()

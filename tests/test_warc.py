@@ -1,0 +1,62 @@
+"""WarcStore: records, revisits, rotation, and records readable while a file is still open."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.warc import WarcStore, read_record, sha256_hex
+
+WHEN = datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=timezone.utc)
+
+
+def write(store: WarcStore, url: str, body: bytes):
+    return store.write_exchange(
+        url=url, method="GET", request_headers=[("User-Agent", "test")], request_body=b"",
+        protocol="HTTP/1.1", status=200, reason="OK",
+        response_headers=[("Content-Type", "text/html")], payload=body, date=WHEN,
+    )
+
+
+def test_identical_payload_for_same_url_becomes_a_revisit(tmp_path: Path):
+    store = WarcStore(tmp_path, "src")
+    first = write(store, "http://a.test/", b"<p>one</p>")
+    again = write(store, "http://a.test/", b"<p>one</p>")
+    other_url = write(store, "http://b.test/", b"<p>one</p>")
+    changed = write(store, "http://a.test/", b"<p>two</p>")
+    store.close()
+    assert (first.warc_type, again.warc_type, other_url.warc_type, changed.warc_type) == (
+        "response", "revisit", "response", "response")
+    assert again.refers_to == first.record_id and again.sha256 == first.sha256
+    assert first.date == "2026-11-22T01:02:03.456789Z"
+    path = tmp_path / first.filename
+    stored = read_record(path, again.offset)
+    assert stored.warc_type == "revisit" and stored.payload == b""
+    assert stored.headers["WARC-Refers-To"] == first.record_id
+    original = read_record(path, first.offset)
+    assert original.payload == b"<p>one</p>" and sha256_hex(original.payload) == first.sha256
+    assert original.block_digest_ok and original.payload_digest_ok
+
+
+def test_records_are_readable_before_the_file_is_closed(tmp_path: Path):
+    store = WarcStore(tmp_path, "src")
+    loc = write(store, "http://a.test/", b"body")
+    # No close(): a crash now must leave every written record intact.
+    assert read_record(tmp_path / loc.filename, loc.offset).payload == b"body"
+    store.close()
+
+
+def test_rotation_at_max_size_starts_a_new_file_with_warcinfo(tmp_path: Path):
+    store = WarcStore(tmp_path, "src", max_size=1500, gzip_level=1)
+    locations = [write(store, f"http://a.test/{i}", bytes([i]) * 3000) for i in range(4)]
+    store.close()
+    files = sorted({loc.filename for loc in locations})
+    assert len(files) >= 2 and store.files == sorted(store.files)
+    for name in files:
+        assert name.startswith("src-") and name.endswith(".warc.gz")
+        with open(tmp_path / name, "rb") as fh:
+            assert next(iter(ArchiveIterator(fh))).rec_type == "warcinfo"
+    for i, loc in enumerate(locations):
+        assert read_record(tmp_path / loc.filename, loc.offset).payload == bytes([i]) * 3000
