@@ -183,3 +183,28 @@ def load_originals(db: sqlite_utils.Database, source: str | None = None) -> dict
     for url, sha256, record_id, captured_at in db.execute(sql, params).fetchall():
         originals.setdefault((url, sha256), Original(record_id, url, captured_at))
     return originals
+
+
+def bulk_load_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]], batch_size: int = 5000) -> int:
+    """Append many captures fast: rows first, then their full-text index in one pass.
+
+    Per MEASURED.md the per-row FTS5 trigger costs ~1.3 ms a row; indexing the
+    new rows in one INSERT ... SELECT afterwards costs a fraction of that. It
+    all happens in one transaction, so no reader or writer ever sees rows
+    without their index entries.
+    """
+    captures = db.table("captures")
+    with db.atomic():
+        trigger_sql = db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'captures_ai'"
+        ).fetchone()[0]
+        before = db.execute("SELECT coalesce(max(id), 0) FROM captures").fetchone()[0]
+        db.execute("DROP TRIGGER captures_ai")
+        captures.insert_all(rows, batch_size=batch_size)
+        db.execute(
+            "INSERT INTO captures_fts (rowid, title, text) "
+            "SELECT id, title, text FROM captures WHERE id > ?", [before]
+        )
+        db.execute(trigger_sql)
+        added = db.execute("SELECT count(*) FROM captures WHERE id > ?", [before]).fetchone()[0]
+    return added

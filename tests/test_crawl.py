@@ -175,3 +175,14 @@ def test_crawl_prints_progress_and_a_summary(crawled):
     assert f"{len(REACHABLE)} pages archived ({len(REACHABLE)} new or changed, 0 unchanged" in result.stdout
     assert "1 fetch errors" in result.stdout
     assert "northwind-recognize: finished" in result.stdout
+
+
+def test_link_resolution_matches_urljoin():
+    from urllib.parse import urljoin
+
+    from spiders.vendor import absolute_links
+
+    base = "http://127.0.0.1:8000/press/2017/index.html?x=1"
+    hrefs = ["/a/b", "c.html", "../up/", "//other.example/x", "https://v.example/p",
+             "/a/./b", "?q=2", "#frag", "  /spaced  ", "", "http://v.example/../x"]
+    assert absolute_links(base, hrefs) == [urljoin(base, h.strip()) for h in hrefs if h.strip()]
