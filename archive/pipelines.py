@@ -11,9 +11,10 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from . import db as dbmod
+from . import documents
 from .capture import exchange_without_callback
 from .extract import extract
-from .items import Capture, FetchError
+from .items import Capture, DocumentFile, FetchError, Release
 from .sources import Source
 
 # Per MEASURED.md a commit per row costs ~2.5 ms; batching makes it ~0.2 ms.
@@ -29,6 +30,8 @@ class IndexPipeline:
         self.crawler = crawler
         self.captures: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
+        # Records items refer to captures by WARC-Record-ID, so they are saved after them.
+        self.records: list[Release | DocumentFile] = []
         self.last_flush = time.monotonic()
         self.counts = {"pages": 0, "captures": 0, "revisits": 0, "errors": 0, "bytes": 0}
         self.run_id: int | None = None
@@ -64,9 +67,11 @@ class IndexPipeline:
             self.errors.append(self._error_row(item))
             self.counts["errors"] += 1
             self.crawler.stats.inc_value("spyglass/errors")
+        elif isinstance(item, (Release, DocumentFile)):
+            self.records.append(item)
         else:
             raise DropItem(f"not a Spyglass item: {type(item).__name__}")
-        if len(self.captures) + len(self.errors) >= BATCH_ROWS or (
+        if len(self.captures) + len(self.errors) + len(self.records) >= BATCH_ROWS or (
             time.monotonic() - self.last_flush >= BATCH_SECONDS
         ):
             self.flush()
@@ -130,13 +135,15 @@ class IndexPipeline:
 
     def flush(self) -> None:
         """Commit buffered rows in one transaction."""
-        if self.captures or self.errors:
+        if self.captures or self.errors or self.records:
             with self.db.atomic():
                 if self.captures:
                     dbmod.save_captures(self.db, self.captures)
                 if self.errors:
                     dbmod.save_fetch_errors(self.db, self.errors)
-            self.captures, self.errors = [], []
+                if self.records:
+                    documents.save_records(self.db, self.records)
+            self.captures, self.errors, self.records = [], [], []
         self.last_flush = time.monotonic()
 
     def close_spider(self) -> None:
