@@ -97,7 +97,7 @@ def test_second_crawl_of_unchanged_pages_writes_only_revisits(crawled, tmp_path:
     data = tmp_path / "data"
     shutil.copytree(crawled["data"], data)
     run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-            env=crawled["env"], check=True)
+            "--source", "northwind-recognize", env=crawled["env"], check=True)
     second = rows(data, "SELECT * FROM captures WHERE crawl_run = 2")
     assert len(second) == len(REACHABLE)
     assert {r["warc_type"] for r in second} == {"revisit"}
