@@ -201,3 +201,19 @@ def test_a_second_crawl_adds_no_releases_documents_or_links(records, tmp_path: P
     second = rows(data, "SELECT warc_type FROM captures WHERE crawl_run > 3 AND url NOT LIKE '%robots.txt'")
     assert second and {r["warc_type"] for r in second} == {"revisit"}
     assert not rows(data, "SELECT * FROM document_links WHERE document_id IS NULL")
+
+
+def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_path: Path):
+    data = tmp_path / "demo"
+    result = run_cli("demo", "--no-serve", "--data", str(data), "--fixture-port", "0")
+    assert result.returncode == 0, result.stderr
+    assert "Fixture records portal: http://127.0.0.1:" in result.stderr
+    runs = {r["source"]: r["status"] for r in rows(data, "SELECT * FROM crawl_runs")}
+    assert runs == {"northwind-recognize": "finished", **{n: "finished" for n in RECORDS_SOURCES}}
+    found = datasette_get(data, "/spyglass/document_pages.json",
+                          {"_search": "booking photos", "_shape": "objects", "_labels": "on"})["rows"]
+    names = {r["document_id"]["label"] for r in found}
+    assert {"booking-photo-memo-scan.pdf", "recognize-training-slides.pdf"} <= names
+    view = datasette_get(data, "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
+    assert {(r["agency"], r["product"]) for r in view} == {
+        (SHERIFF, "Northwind Recognize"), (POLICE, "Northwind Recognize")}
