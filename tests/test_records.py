@@ -217,3 +217,20 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
     view = datasette_get(data, "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
     assert {(r["agency"], r["product"]) for r in view} == {
         (SHERIFF, "Northwind Recognize"), (POLICE, "Northwind Recognize")}
+
+
+def test_the_view_links_each_row_to_the_document_page_that_proves_it(records):
+    from datasette.app import Datasette
+
+    metadata = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
+    ds = Datasette([str(records["data"] / "spyglass.db")], metadata=metadata,
+                   plugins_dir=str(ROOT / "datasette" / "plugins"))
+
+    async def page() -> str:
+        response = await ds.client.get("/spyglass/agency_products")
+        assert response.status_code == 200
+        return response.text
+
+    html = asyncio.run(page())
+    for row in rows(records["data"], "SELECT document_page_id FROM agency_products"):
+        assert f'<a href="/spyglass/document_pages/{row[0]}">document_pages/{row[0]}</a>' in html
