@@ -128,9 +128,13 @@ def _capture_rows(db: sqlite_utils.Database, terms: list[Term], pattern: re.Patt
     by_capture: dict[int, dict[str | None, int]] = {}
     texts: dict[int, tuple[str, str]] = {}
     for capture_id, url, text, release_id, agency in db.execute(
-        "SELECT c.id, c.url, c.text, r.id, r.agency FROM releases r "
-        "JOIN captures c ON c.id = r.capture_id WHERE c.text IS NOT NULL ORDER BY r.id"
+        # A revisit (the page unchanged since) has no text of its own: use its original's.
+        "SELECT c.id, c.url, coalesce(c.text, (SELECT o.text FROM captures o "
+        "WHERE o.warc_record_id = c.refers_to)) AS text, r.id, r.agency FROM releases r "
+        "JOIN captures c ON c.id = r.capture_id ORDER BY r.id"
     ).fetchall():
+        if text is None:
+            continue
         by_capture.setdefault(capture_id, {}).setdefault(agency, release_id)
         texts[capture_id] = (url, text)
     for capture_id, agencies in by_capture.items():

@@ -194,7 +194,7 @@ def test_a_second_crawl_adds_no_releases_documents_or_links(records, tmp_path: P
     data = tmp_path / "data"
     shutil.copytree(records["data"], data)
     counts = {t: len(rows(data, f"SELECT * FROM {t}"))
-              for t in ("releases", "documents", "document_links", "document_pages")}
+              for t in ("releases", "documents", "document_links", "document_pages", "mentions")}
     stdout = crawl(data, records["base"])
     assert "0 document(s) read" in stdout  # nothing new to extract
     assert counts == {t: len(rows(data, f"SELECT * FROM {t}")) for t in counts}
