@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import os
 import shutil
 import subprocess
@@ -205,16 +206,23 @@ def extract_documents(db: sqlite_utils.Database, data_dir: Path, redo: bool = Fa
 
     local = _ThreadDatabases(db)
     db_for_thread = local.get
-    # Documents in parallel: OCR and pdftoppm run as subprocesses, outside the GIL.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for row, found in zip(rows, pool.map(work, rows)):
-            documents.save_pages(db, row["id"], found.pages, found.extraction, found.error)
-            report.documents += 1
-            report.pages += len(found.pages)
-            report.failed += 1 if found.extraction == "failed" else 0
-            for _, method in found.pages:
-                report.methods[method] = report.methods.get(method, 0) + 1
-    local.close()
+    # pypdf logs each oddity of a broken file; the reason is recorded in the row instead.
+    pypdf_log = logging.getLogger("pypdf")
+    level = pypdf_log.level
+    pypdf_log.setLevel(logging.ERROR)
+    try:
+        # Documents in parallel: OCR and pdftoppm run as subprocesses, outside the GIL.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for row, found in zip(rows, pool.map(work, rows)):
+                documents.save_pages(db, row["id"], found.pages, found.extraction, found.error)
+                report.documents += 1
+                report.pages += len(found.pages)
+                report.failed += 1 if found.extraction == "failed" else 0
+                for _, method in found.pages:
+                    report.methods[method] = report.methods.get(method, 0) + 1
+    finally:
+        pypdf_log.setLevel(level)
+        local.close()
     return report
 
 

@@ -158,3 +158,14 @@ def test_dates_in_the_forms_portals_write_them():
     assert iso_date("May 2, 2018") == iso_date("2018-05-02") == iso_date("05/02/2018") == "2018-05-02"
     assert iso_date("Sept. 4, 2019") == "2019-09-04"
     assert iso_date("sometime in spring") is None
+
+
+def test_the_readme_records_example_is_a_valid_source(tmp_path: Path):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("#### Records sources", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "sources.yml"
+    path.write_text("sources:\n" + example)
+    [source] = load_sources(path)
+    assert source.kind == "records" and source.walk.mode == "pages"
+    assert source.walk.agency == "//dt[.='Agency']/following-sibling::dd[1]"
