@@ -78,6 +78,78 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         )
 
 
+@migrations()
+def m020_records(db: sqlite_utils.Database) -> None:
+    """Records portals: releases, the documents they linked, their pages' text, and mentions."""
+    db.table("releases").create(
+        {
+            "id": int, "source": str, "key": str, "agency": str, "title": str,
+            "reference": str, "released_on": str, "released_text": str, "page_url": str,
+            "capture_id": int, "first_seen_at": str, "last_seen_at": str,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name"), ("capture_id", "captures", "id")],
+        not_null={"source", "key", "page_url"},
+    )
+    db.table("releases").create_index(["source", "key"], unique=True)
+    db.table("releases").create_index(["agency"])
+    db.table("documents").create(
+        {
+            "id": int, "sha256": str, "file_name": str, "file_url": str, "content_type": str,
+            "size": int, "page_count": int, "extraction": str, "error": str,
+            "capture_id": int, "first_seen_at": str, "extracted_at": str,
+        },
+        pk="id",
+        foreign_keys=[("capture_id", "captures", "id")],
+        not_null={"sha256", "file_url"},
+    )
+    db.table("documents").create_index(["sha256"], unique=True)
+    db.table("document_links").create(
+        {"id": int, "release_id": int, "document_id": int, "file_url": str, "linked_at": str},
+        pk="id",
+        foreign_keys=[("release_id", "releases", "id"), ("document_id", "documents", "id")],
+        not_null={"release_id", "file_url"},
+    )
+    db.table("document_links").create_index(["release_id", "file_url"], unique=True)
+    db.table("document_links").create_index(["file_url"])
+    db.table("document_pages").create(
+        {"id": int, "document_id": int, "page_number": int, "text": str, "method": str},
+        pk="id",
+        foreign_keys=[("document_id", "documents", "id")],
+        not_null={"document_id", "page_number"},
+    )
+    db.table("document_pages").create_index(["document_id", "page_number"], unique=True)
+    db.table("document_pages").enable_fts(["text"], create_triggers=True, tokenize="porter")
+    db.table("mentions").create(
+        {
+            "id": int, "agency": str, "vendor": str, "product": str, "term": str,
+            "term_kind": str, "snippet": str, "document_page_id": int, "document_id": int,
+            "page_number": int, "capture_id": int, "release_id": int, "proof_url": str,
+            "found_at": str,
+        },
+        pk="id",
+        foreign_keys=[
+            ("document_page_id", "document_pages", "id"), ("document_id", "documents", "id"),
+            ("capture_id", "captures", "id"), ("release_id", "releases", "id"),
+        ],
+    )
+    db.table("mentions").create_index(["agency", "product"])
+    # One row per agency and product, with the first mention as its proof.
+    db.create_view("agency_products", """
+        SELECT m.agency, m.vendor, m.product, g.mentions, g.documents,
+               m.proof_url, m.document_page_id, m.capture_id, m.snippet
+        FROM (
+            SELECT agency, vendor, product, count(*) AS mentions,
+                   count(DISTINCT coalesce('d' || document_id, 'c' || capture_id)) AS documents,
+                   min(id) AS first_id
+            FROM mentions
+            WHERE agency IS NOT NULL AND product IS NOT NULL
+            GROUP BY agency, vendor, product
+        ) AS g JOIN mentions AS m ON m.id = g.first_id
+        ORDER BY m.agency, m.product
+    """)
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the index at `path`, in WAL mode, with migrations applied."""
     path = Path(path)

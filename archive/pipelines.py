@@ -9,7 +9,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from .capture import exchange_without_callback
-from .items import Capture, FetchError
+from .items import Capture, DocumentFile, FetchError, Release
 from .sources import Source
 from .writer import close_writer, writer_for
 
@@ -53,6 +53,8 @@ class IndexPipeline:
             self.writer.add_fetch_error(self._error_row(item))
             self.counts["errors"] += 1
             self.crawler.stats.inc_value("spyglass/errors")
+        elif isinstance(item, (Release, DocumentFile)):
+            self.writer.add_record(item)
         else:
             raise DropItem(f"not a Spyglass item: {type(item).__name__}")
         return item

@@ -51,6 +51,7 @@ class WriterConfig:
 def _serve(conn: Any, config: WriterConfig) -> None:
     """Main loop of the writer process: answer messages until 'close' or EOF."""
     from . import db as dbmod
+    from . import documents
     from .extract import extract
     from .warc import WarcStore
 
@@ -62,17 +63,22 @@ def _serve(conn: Any, config: WriterConfig) -> None:
     )
     captures: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
+    # Records items (releases, documents) name captures by WARC-Record-ID, so
+    # they are saved after the captures of the same batch.
+    records: list[Any] = []
     last_flush = time.monotonic()
 
     def flush() -> None:
-        nonlocal captures, errors, last_flush
-        if captures or errors:
+        nonlocal captures, errors, records, last_flush
+        if captures or errors or records:
             with index.atomic():
                 if captures:
                     dbmod.save_captures(index, captures)
                 if errors:
                     dbmod.save_fetch_errors(index, errors)
-            captures, errors = [], []
+                if records:
+                    documents.save_records(index, records)
+            captures, errors, records = [], [], []
         last_flush = time.monotonic()
 
     try:
@@ -102,6 +108,8 @@ def _serve(conn: Any, config: WriterConfig) -> None:
                 captures.append(row)
             elif kind == "error":
                 errors.append(message[1])
+            elif kind == "record":
+                records.append(message[1])
             elif kind == "call":
                 # Synchronous index work (start/finish a run): flush first so the
                 # caller sees every row sent before it.
@@ -122,7 +130,7 @@ def _serve(conn: Any, config: WriterConfig) -> None:
                                      counts=counts, warc_files=list(store.files))
                 conn.send(("ok", request_id, list(store.files)))
                 break
-            if len(captures) + len(errors) >= BATCH_ROWS or time.monotonic() - last_flush >= BATCH_SECONDS:
+            if len(captures) + len(errors) + len(records) >= BATCH_ROWS or time.monotonic() - last_flush >= BATCH_SECONDS:
                 flush()
     finally:
         flush()
@@ -215,15 +223,15 @@ class WriterClient:
 
     def add_capture(self, row: dict[str, Any], content_type: str | None, body: bytes) -> None:
         """Queue a capture row; the writer extracts title and text from the decoded `body`."""
-        if self.failure:
-            raise ArchiveError(self.failure)
         self._send(("capture", row, content_type, body))
 
     def add_fetch_error(self, row: dict[str, Any]) -> None:
         """Queue a fetch_errors row."""
-        if self.failure:
-            raise ArchiveError(self.failure)
         self._send(("error", row))
+
+    def add_record(self, item: Any) -> None:
+        """Queue a records item (Release or DocumentFile) for archive.documents.save_records."""
+        self._send(("record", item))
 
     def call(self, name: str, *args: Any, timeout: float = 120) -> Any:
         """Run archive.db.<name>(index, *args) in the writer and wait for its result."""
