@@ -13,6 +13,7 @@ download path waits for its own record without blocking other downloads.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import queue
 import threading
@@ -55,6 +56,9 @@ def _serve(conn: Any, config: WriterConfig) -> None:
     from .extract import extract
     from .warc import WarcStore
 
+    # pypdf logs each oddity of a broken file to stderr; the reason is recorded
+    # in the capture's extraction_error instead.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     data_dir = Path(config.data_dir)
     index = dbmod.open_db(data_dir / dbmod.DB_NAME)
     store = WarcStore(
