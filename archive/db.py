@@ -150,6 +150,12 @@ def m020_records(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migrations()
+def m025_recrawl(db: sqlite_utils.Database) -> None:
+    """Runs count the pages they skipped as unchanged (recrawl: changed)."""
+    db.table("crawl_runs").add_column("skipped", int)
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the index at `path`, in WAL mode, with migrations applied."""
     path = Path(path)
@@ -205,7 +211,7 @@ def start_run(db: sqlite_utils.Database, source: str, spider: str) -> int:
         {
             "source": source, "spider": spider, "started_at": iso(utc_now()),
             "status": "running", "pages": 0, "captures": 0, "revisits": 0,
-            "errors": 0, "bytes": 0,
+            "errors": 0, "bytes": 0, "skipped": 0,
         }
     )
     return int(table.last_pk)
@@ -236,6 +242,19 @@ def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> 
 def save_fetch_errors(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
     """Append fetch errors: requests that produced no response to archive."""
     db.table("fetch_errors").insert_all(rows, batch_size=500)
+
+
+def last_capture_times(db: sqlite_utils.Database, source: str) -> list[tuple[str, str, int]]:
+    """(url, latest captured_at, least depth) of each page `source` captured with status 200.
+
+    Used by recrawl: changed. robots.txt is left out: Scrapy fetches it itself.
+    """
+    return db.execute(
+        "SELECT url, max(captured_at), min(coalesce(depth, 0)) FROM captures "
+        "WHERE source = ? AND status = 200 AND via = 'live' AND url NOT LIKE '%/robots.txt' "
+        "GROUP BY url",
+        [source],
+    ).fetchall()
 
 
 def load_originals(db: sqlite_utils.Database, source: str | None = None) -> dict[tuple[str, str], Original]:
