@@ -7,7 +7,8 @@ Captures are evidence, so the database itself refuses to change or delete one
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,29 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
             raise
         raise ArchiveError(f"{path}: cannot open the Spyglass index: {exc}") from exc
     return db
+
+
+@contextmanager
+def writing(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+
+    Several writer processes share one index (one per source crawled). A
+    deferred transaction that reads first and writes later fails at once with
+    "database is locked" when another process wrote in between; an immediate
+    one waits its turn under busy_timeout instead.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
 
 
 def open_existing(data_dir: str | Path) -> sqlite_utils.Database:
