@@ -6,6 +6,7 @@ so a typo in a cron-driven crawl is fixed in seconds, not debugged.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ DEFAULT_MAX_PAGES = 1000
 
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes",
+    "agency", "notes", "allow_private",
 }
 SCOPE_FIELDS = {"hosts", "prefixes", "max_depth", "max_pages"}
 
@@ -66,6 +67,8 @@ class Source:
     aliases: tuple[str, ...] = ()
     agency: str | None = None
     notes: str | None = None
+    # Non-public addresses (or networks) this source may fetch; see archive/guard.py.
+    allow_private: tuple[str, ...] = ()
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -158,6 +161,13 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
     if not isinstance(robots, bool):
         raise check.fail("robots", "must be true (obey robots.txt) or false")
     product, aliases = _parse_product(entry, check)
+    allow_private = _str_list(entry, "allow_private", check)
+    for value in allow_private:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise check.fail("allow_private", f"{value!r} is not an IP address or network "
+                             "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
     return Source(
         name=name,
         kind=kind,
@@ -169,6 +179,7 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
         aliases=aliases,
         agency=_optional_str(entry, "agency", check),
         notes=_optional_str(entry, "notes", check),
+        allow_private=allow_private,
     )
 
 
@@ -306,6 +317,7 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "aliases": list(source.aliases),
         "agency": source.agency,
         "notes": source.notes,
+        "allow_private": list(source.allow_private),
     }
 
 
@@ -328,6 +340,7 @@ def source_from_dict(data: dict[str, Any]) -> Source:
         aliases=tuple(data.get("aliases") or ()),
         agency=data.get("agency"),
         notes=data.get("notes"),
+        allow_private=tuple(data.get("allow_private") or ()),
     )
 
 
