@@ -74,7 +74,7 @@ class SourceSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         meta = request.meta if request is not None else {}
         exc = failure.value
-        error_type, reason = describe_failure(exc)
+        error_type, reason = describe_failure(exc, self.settings.getint("DOWNLOAD_MAXSIZE"))
         return FetchError(
             url=request.url if request is not None else "",
             source=self.source.name,
@@ -96,10 +96,19 @@ class SourceSpider(scrapy.Spider):
         yield self.fetch_error(failure)
 
 
-def describe_failure(exc: BaseException) -> tuple[str, str]:
+def describe_failure(exc: BaseException, maxsize: int | None = None) -> tuple[str, str]:
     """(error_type, reason) for a download failure, worded for an archivist in one line."""
     name = type(exc).__name__
     text = _one_line(exc)
+    if name == "DownloadCancelledError" and not str(exc).strip():
+        # Scrapy's HTTP/1.1 handler cancels bare only when a streamed body
+        # passes DOWNLOAD_MAXSIZE (timeouts and announced sizes say so themselves).
+        limit = f" of {maxsize} bytes" if maxsize else ""
+        return "too-large", (f"body grew past the download size limit{limit} (DOWNLOAD_MAXSIZE) "
+                             "while streaming; download cancelled")
+    if "dataloss" in name.lower():
+        return "connection", ("connection closed before the whole body arrived "
+                              "(fewer bytes than Content-Length)")
     if isinstance(exc, AddressRefused):
         return "address", text
     if isinstance(exc, IgnoreRequest):
