@@ -88,7 +88,7 @@ def non_public_kind(ip: IPAddress) -> str | None:
     for kind, test in (
         ("unspecified", ip.is_unspecified), ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
-        ("private", ip.is_private), ("reserved", ip.is_reserved),
+        ("reserved", ip.is_reserved), ("private", ip.is_private),
     ):
         if test:
             return kind

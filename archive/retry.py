@@ -16,6 +16,9 @@ from http import HTTPStatus
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+
+from .capture import exchange_without_callback
 
 from .warc import utc_now
 
@@ -64,6 +67,8 @@ class PoliteRetryMiddleware(RetryMiddleware):
             )
             return response
         retry = self._retry(request, status)
+        if retry is not None:
+            self._index_attempt(request, response)
         if retry is None:
             after = f" (Retry-After {wait:.0f} s honoured)" if wait is not None else ""
             request.meta["spyglass_gave_up"] = (
@@ -73,3 +78,13 @@ class PoliteRetryMiddleware(RetryMiddleware):
         if wait:
             await asyncio.sleep(wait)
         return retry
+
+    def _index_attempt(self, request: Request, response: Response) -> None:
+        """The attempt being retried is already in the WARC file: index it as a capture too.
+
+        Otherwise a later identical answer becomes a revisit record pointing at a
+        record no capture holds, and the refusal itself would leave no trace.
+        """
+        if request.callback is not NO_CALLBACK and "spyglass_warc" in request.meta:
+            self.crawler.signals.send_catch_log(
+                exchange_without_callback, request=request, response=response)

@@ -125,7 +125,9 @@ class VendorSpider(SourceSpider):
         hops = response.meta.get("spyglass_hops", 0) + 1
         chain = tuple(response.meta.get("spyglass_chain", ())) + (response.url,)
         target = safe_url_string(urljoin(response.url, location.decode("latin-1")))
-        referrer = response.meta.get("spyglass_referrer")
+        # Errors name the chain's first URL and the page that linked to it.
+        referrer = response.meta.get("spyglass_chain_referrer",
+                                     response.meta.get("spyglass_referrer"))
         if canonicalize_url(target) in {canonicalize_url(u) for u in chain}:
             yield self.error_item(chain[0], "redirect", (
                 f"redirect loop: {response.url} redirects back to {target} "
@@ -138,6 +140,8 @@ class VendorSpider(SourceSpider):
                 f"(REDIRECT_MAX_TIMES), last to {target}"), referrer, depth)
             return
         request = self._request(target, depth, response.url, hops, chain)
+        if isinstance(request, scrapy.Request):
+            request.meta["spyglass_chain_referrer"] = referrer
         if request is not None:
             yield request
 
