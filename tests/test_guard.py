@@ -143,3 +143,25 @@ def test_the_connection_resolver_answers_with_the_pinned_checked_address():
     refused = Receiver()
     resolver.resolveHostName(refused, "evil.test", 80)
     assert (refused.addresses, refused.complete) == ([], True)
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date():
+    from datetime import timedelta
+    from email.utils import format_datetime
+
+    from archive.retry import retry_after_seconds
+    from archive.warc import utc_now
+
+    assert retry_after_seconds(b"120") == 120.0
+    assert retry_after_seconds(None) is None and retry_after_seconds(b"soon") is None
+    later = retry_after_seconds(format_datetime(utc_now() + timedelta(seconds=600), usegmt=True))
+    assert 500 < later <= 600
+    assert retry_after_seconds("Thu, 01 Jan 1970 00:00:00 GMT") == 0.0
+
+
+def test_calendar_months_share_one_url_pattern_and_ordinary_pages_do_not():
+    from spiders.vendor import url_pattern
+
+    assert url_pattern("http://a.test/calendar/2026/11/") == url_pattern("http://a.test/calendar/1999/01/")
+    assert url_pattern("http://a.test/events?month=2026-11&x=1") == "a.test/events?month&x"
+    assert url_pattern("http://a.test/press/") != url_pattern("http://a.test/products/")
