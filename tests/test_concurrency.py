@@ -76,9 +76,13 @@ def test_searches_succeed_while_a_crawl_writes(crawled, tmp_path: Path):
     failures = [(path, status, body[:300]) for path, status, body in results if status != 200]
     assert failures == []
     assert not any("locked" in body for _, _, body in results)
+    seen_runs = set()
     for path, _, body in results:
         payload = json.loads(body)
         assert "rows" in payload or "ok" in payload, (path, body[:300])
+        if path.startswith("/spyglass/crawl_runs"):
+            seen_runs |= {row["id"] for row in payload["rows"]}
+    assert 2 in seen_runs, "no search saw the second run: reads did not overlap its writes"
     # The crawl really wrote while we read: a second run with its revisits is there.
     conn = sqlite3.connect(data / "spyglass.db")
     [(runs,)] = conn.execute("SELECT count(*) FROM crawl_runs WHERE status = 'finished'").fetchall()

@@ -196,3 +196,26 @@ def test_nothing_already_archived_was_touched(hostile_crawl):
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
     verified = run_cli("verify", "--data", str(h["data"]))
     assert verified.returncode == 0, verified.stderr
+
+
+@pytest.mark.parametrize("setting,expected_paths,limit_rows", [
+    ("SPYGLASS_MAX_DEPTH=0", {"/", "/sitemap.xml"}, 0),
+    ("SPYGLASS_MAX_PAGES=1", {"/"}, 1),
+])
+def test_caps_over_every_source_hold_and_a_page_limit_is_recorded_once(
+        vendor_site, tmp_path: Path, setting, expected_paths, limit_rows):
+    from .conftest import ROOT
+
+    base, _ = vendor_site
+    data = tmp_path / "data"
+    result = run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
+                     "-s", setting, env={"SPYGLASS_VENDOR_SITE": base})
+    assert result.returncode == 0, result.stderr
+    pages = {r["url"][len(base):] for r in rows(data, "SELECT url FROM captures")}
+    assert pages == expected_paths | {"/robots.txt"}
+    limits = rows(data, "SELECT * FROM fetch_errors WHERE error_type = 'limit'")
+    assert len(limits) == limit_rows
+    if limits:
+        assert limits[0]["reason"] == (
+            "page limit reached: 1 URLs for this source (scope.max_pages, SPYGLASS_MAX_PAGES); "
+            "this and further links were not followed")
