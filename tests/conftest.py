@@ -87,7 +87,7 @@ def hostile_sources(path: Path, base: str, allow_private: str = "[127.0.0.1]") -
     """A sources file with one source crawling the hostile site, every test name in scope."""
     from fixtures.hostile_site import RESOLVE_NAMES
 
-    hosts = ["127.0.0.1", "127.0.0.2", "169.254.169.254", "::1", *RESOLVE_NAMES]
+    hosts = ["127.0.0.1", "127.0.0.2", "localhost", "169.254.169.254", "::1", *RESOLVE_NAMES]
     path.write_text(
         "sources:\n"
         "  - name: hostile\n"
