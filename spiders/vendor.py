@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
-
-import re
 
 import scrapy
 from scrapy.http import Response, TextResponse
