@@ -25,10 +25,16 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 8
 # Scrapy's default of 100 spawns that many tasks per callback result; 10 was
 # markedly faster in MEASURED.md.
 CONCURRENT_ITEMS = 10
+# Limits against hostile servers (README, "Settings"): time per request, bytes
+# per response (also after gzip decoding: a gzip bomb stops at the same limit),
+# redirect hops the spider follows, URL length.
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 50 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 10 * 1024 * 1024
+REDIRECT_MAX_TIMES = 10
+URLLENGTH_LIMIT = 2083
 RETRY_TIMES = 2
+DNS_TIMEOUT = 20
 COOKIES_ENABLED = False
 
 # Spiders see every response, including 3xx/4xx/5xx: each is evidence of what
@@ -44,6 +50,11 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
+    # First of all: refuse non-public addresses before robots.txt or anything else connects.
+    "archive.guard.AddressGuardMiddleware": 50,
+    # Replaces Scrapy's retry (550) with one that honours Retry-After.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "archive.retry.PoliteRetryMiddleware": 550,
     # Above HttpCompressionMiddleware (590): records raw bytes and headers.
     "archive.capture.WarcCaptureMiddleware": 950,
 }
@@ -55,6 +66,9 @@ EXTENSIONS = {
 }
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# Pins each host's addresses for the process and refuses non-public ones at
+# connect time (archive/guard.py): what the guard checked is what we connect to.
+TWISTED_DNS_RESOLVER = "archive.guard.GuardedResolver"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
@@ -67,3 +81,12 @@ SPYGLASS_WARC_GZIP_LEVEL = 6
 SPYGLASS_WARC_DEDUPE = True
 SPYGLASS_PROGRESS = False
 SPYGLASS_PROGRESS_INTERVAL = 5.0
+# Caps over every source's scope (a typo in sources.yml cannot start an endless crawl).
+SPYGLASS_MAX_DEPTH = 20
+SPYGLASS_MAX_PAGES = 100_000
+# Crawler traps (endless calendars): URLs that differ only in their digits.
+SPYGLASS_MAX_SIMILAR_URLS = 200
+# Longest Retry-After (seconds) a retry waits for; a longer one gives up at once.
+SPYGLASS_RETRY_AFTER_MAX = 60
+# `name=ip,name=ip`: answers for these names without DNS (tests, split-horizon setups).
+SPYGLASS_RESOLVE = ""

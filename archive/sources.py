@@ -6,6 +6,7 @@ so a typo in a cron-driven crawl is fixed in seconds, not debugged.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ DEFAULT_MAX_PAGES = 1000
 
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes", "walk", "recrawl",
+    "agency", "notes", "walk", "recrawl", "allow_private",
 }
 RECRAWL_MODES = ("all", "changed")
 WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
@@ -73,6 +74,11 @@ class Source:
     # "all": fetch every page each crawl (unchanged payloads become revisits);
     # "changed": skip pages whose sitemap <lastmod> predates their last capture.
     recrawl: str = "all"
+    # Non-public addresses (or networks) this source may fetch; see archive/guard.py.
+    allow_private: tuple[str, ...] = ()
+    # Errors for ${VAR} placeholders with no value: only a source that is
+    # crawled needs them, so `select` reports them, not `load_sources`.
+    unresolved: tuple[str, ...] = ()
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -145,7 +151,21 @@ def parse_sources(data: Any, path: Path, variables: Mapping[str, str]) -> list[S
 def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> Source:
     if not isinstance(entry, dict):
         raise check.fail(None, "each source must be a mapping")
-    entry = _expand(entry, check, variables, "")
+    unresolved: list[str] = []
+    entry = _expand(entry, check, variables, "", unresolved)
+    try:
+        return _validated(entry, check, tuple(unresolved))
+    except ConfigError:
+        if not unresolved:
+            raise
+        # Without its placeholders' values the entry cannot be judged; it is kept
+        # so other sources can be crawled, and `select` refuses to crawl it.
+        name = str(entry.get("name") or check.source)
+        return Source(name=name, kind=str(entry.get("kind")), urls=(), scope=Scope(hosts=()),
+                      unresolved=tuple(unresolved))
+
+
+def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Source:
     unknown = set(entry) - SOURCE_FIELDS
     if unknown:
         raise check.fail(sorted(unknown)[0], "unknown field")
@@ -169,6 +189,13 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
     recrawl = entry.get("recrawl", "all")
     if recrawl not in RECRAWL_MODES:
         raise check.fail("recrawl", f"must be one of {', '.join(RECRAWL_MODES)}; got {recrawl!r}")
+    allow_private = _str_list(entry, "allow_private", check)
+    for value in allow_private:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise check.fail("allow_private", f"{value!r} is not an IP address or network "
+                             "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
     return Source(
         name=name,
         kind=kind,
@@ -182,6 +209,8 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
         notes=_optional_str(entry, "notes", check),
         walk=walk,
         recrawl=recrawl,
+        allow_private=allow_private,
+        unresolved=unresolved,
     )
 
 
@@ -251,20 +280,26 @@ def _parse_product(entry: dict, check: _Checker) -> tuple[str | None, tuple[str,
     return _optional_str(entry, "product", check), aliases
 
 
-def _expand(value: Any, check: _Checker, variables: Mapping[str, str], where: str) -> Any:
-    """Replace `${VAR}` in every string; an unset variable is a config error."""
+def _expand(value: Any, check: _Checker, variables: Mapping[str, str], where: str,
+            unresolved: list[str]) -> Any:
+    """Replace `${VAR}` in every string; an unset one is noted in `unresolved`.
+
+    It is replaced by a stand-in under the reserved .invalid domain, so the
+    rest of the entry can still be validated.
+    """
     if isinstance(value, str):
         def sub(match: re.Match) -> str:
             name = match.group(1)
             if name not in variables:
-                raise check.fail(where or None, f"placeholder ${{{name}}} is not set")
+                unresolved.append(str(check.fail(where or None, f"placeholder ${{{name}}} is not set")))
+                return "http://unset.invalid" if match.start() == 0 else "unset.invalid"
             return variables[name]
         return PLACEHOLDER_RE.sub(sub, value)
     if isinstance(value, list):
-        return [_expand(v, check, variables, where) for v in value]
+        return [_expand(v, check, variables, where, unresolved) for v in value]
     if isinstance(value, dict):
         return {
-            k: _expand(v, check, variables, f"{where}.{k}" if where else str(k))
+            k: _expand(v, check, variables, f"{where}.{k}" if where else str(k), unresolved)
             for k, v in value.items()
         }
     return value
@@ -317,16 +352,18 @@ def _check_url(url: str, field_name: str, check: _Checker) -> None:
 
 
 def select(sources: list[Source], names: tuple[str, ...] | list[str]) -> list[Source]:
-    """The sources named (all when none are), or a ConfigError naming the unknown one."""
-    if not names:
-        return list(sources)
+    """The sources named (all when none are), ready to crawl, or a ConfigError saying why not."""
     by_name = {s.name: s for s in sources}
     missing = [n for n in names if n not in by_name]
     if missing:
         raise ConfigError(
             f"no source named {missing[0]!r}; known: {', '.join(sorted(by_name))}"
         )
-    return [by_name[n] for n in names]
+    chosen = [by_name[n] for n in names] if names else list(sources)
+    for source in chosen:
+        if source.unresolved:
+            raise ConfigError(source.unresolved[0])
+    return chosen
 
 
 def source_to_dict(source: Source) -> dict[str, Any]:
@@ -349,6 +386,7 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "notes": source.notes,
         "walk": source.walk.to_dict() if source.walk else None,
         "recrawl": source.recrawl,
+        "allow_private": list(source.allow_private),
     }
 
 
@@ -373,6 +411,7 @@ def source_from_dict(data: dict[str, Any]) -> Source:
         notes=data.get("notes"),
         walk=Walk(**data["walk"]) if data.get("walk") else None,
         recrawl=data.get("recrawl", "all"),
+        allow_private=tuple(data.get("allow_private") or ()),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import scrapy
@@ -12,6 +13,7 @@ from twisted.python.failure import Failure
 
 from archive.capture import header_pairs
 from archive.errors import ConfigError
+from archive.guard import AddressRefused
 from archive.items import Capture, FetchError
 from archive.sources import Source, load_sources, select
 from archive.warc import iso, utc_now
@@ -72,7 +74,7 @@ class SourceSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         meta = request.meta if request is not None else {}
         exc = failure.value
-        error_type, reason = describe_failure(exc)
+        error_type, reason = describe_failure(exc, self.settings.getint("DOWNLOAD_MAXSIZE"))
         return FetchError(
             url=request.url if request is not None else "",
             source=self.source.name,
@@ -83,30 +85,92 @@ class SourceSpider(scrapy.Spider):
             depth=meta.get("spyglass_depth", 0),
         )
 
+    def error_item(self, url: str, error_type: str, reason: str,
+                   referrer: str | None = None, depth: int = 0) -> FetchError:
+        """A FetchError for something the spider itself decided not to fetch, and why."""
+        return FetchError(url=url, source=self.source.name, error_type=error_type,
+                          reason=reason, occurred_at=iso(utc_now()), referrer=referrer,
+                          depth=depth)
+
     def errback(self, failure: Failure):
         yield self.fetch_error(failure)
 
 
-def describe_failure(exc: BaseException) -> tuple[str, str]:
-    """(error_type, reason) for a download failure, worded for an archivist."""
+def describe_failure(exc: BaseException, maxsize: int | None = None) -> tuple[str, str]:
+    """(error_type, reason) for a download failure, worded for an archivist in one line."""
     name = type(exc).__name__
-    text = str(exc).strip() or name
+    text = _one_line(exc)
+    if name == "DownloadCancelledError" and not str(exc).strip():
+        # Scrapy's HTTP/1.1 handler cancels bare only when a streamed body
+        # passes DOWNLOAD_MAXSIZE (timeouts and announced sizes say so themselves).
+        limit = f" of {maxsize} bytes" if maxsize else ""
+        return "too-large", (f"body grew past the download size limit{limit} (DOWNLOAD_MAXSIZE) "
+                             "while streaming; download cancelled")
+    if "dataloss" in name.lower():
+        return "connection", ("connection closed before the whole body arrived "
+                              "(fewer bytes than Content-Length)")
+    if isinstance(exc, AddressRefused):
+        return "address", text
     if isinstance(exc, IgnoreRequest):
         if "robots.txt" in text:
             return "robots", "disallowed by robots.txt"
+        if "during decompression" in text:
+            found = re.search(r"\((\d+) B compressed, (\d+) B decompressed so far\) exceeded "
+                              r"DOWNLOAD_MAXSIZE \((\d+) B\)", text)
+            if found:
+                packed, unpacked, limit = found.groups()
+                return "too-large", (
+                    f"compressed body of {packed} bytes expands past the download size limit "
+                    f"of {limit} bytes (DOWNLOAD_MAXSIZE; stopped at {unpacked}): a gzip bomb?")
+            return "too-large", text
         return "ignored", text
     lowered = name.lower()
+    if "max size" in text or "maxsize" in lowered:
+        found = re.search(r"(Expected to receive|Received) (\d+) bytes .*max size \((\d+)\)", text)
+        if found:
+            how, size, limit = found.groups()
+            said = "announced" if how.startswith("Expected") else "sent at least"
+            return "too-large", (f"server {said} {size} bytes, over the download size limit "
+                                 f"of {limit} bytes (DOWNLOAD_MAXSIZE)")
+        return "too-large", text
     if "timeout" in lowered or "timedout" in lowered:
+        found = re.search(r"took longer than ([\d.]+) seconds", text)
+        if found:
+            return "timeout", (f"no complete answer within {float(found.group(1)):g} s "
+                               "(DOWNLOAD_TIMEOUT)")
         return "timeout", f"no complete answer in time ({text})"
     if "dnslookup" in lowered:
         return "dns", f"host name did not resolve ({text})"
     if "connectionrefused" in lowered:
-        return "connection", f"connection refused ({text})"
-    if "responsenever" in lowered or "connectionlost" in lowered or "connectiondone" in lowered:
-        return "connection", f"connection closed before the answer was complete ({text})"
-    if "maxsize" in lowered or "exceeded" in text.lower() and "size" in text.lower():
-        return "too-large", text
+        return "connection", "connection refused: nothing listening at that address and port"
+    if name in ("ResponseFailed", "ResponseNeverReceived", "_DataLoss") or (
+        "connectionlost" in lowered or "connectiondone" in lowered
+    ):
+        causes = _causes(exc)
+        if any("DataLoss" in c or "Content-Length" in c for c in causes):
+            return "connection", ("connection closed before the whole body arrived "
+                                  "(fewer bytes than Content-Length)")
+        if name == "ResponseNeverReceived":
+            return "connection", "connection closed before any answer arrived"
+        return "connection", ("connection closed before the answer was complete"
+                              + (f" ({'; '.join(causes)})" if causes else ""))
     return name, text
+
+
+def _causes(exc: BaseException) -> list[str]:
+    """The underlying errors Twisted wraps in ResponseFailed, as short text."""
+    out = []
+    for reason in getattr(exc, "reasons", None) or []:
+        value = getattr(reason, "value", reason)
+        out.append(f"{type(value).__name__}: {_one_line(value)}"[:200])
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    # Scrapy appends the request's repr; the URL is already in its own column.
+    text = re.sub(r" in request <[A-Z]+ [^>]*>\.?", ".", text)
+    return text[:500]
 
 
 def _text(value: bytes | None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,7 @@ from scrapy.utils.sitemap import Sitemap
 from w3lib.url import canonicalize_url, safe_url_string
 
 from archive import db as dbmod
+from archive.items import FetchError
 
 from .base import SourceSpider
 
@@ -33,6 +35,8 @@ class VendorSpider(SourceSpider):
         super().__init__(*args, **kwargs)
         # Canonical URLs already scheduled: Scrapy's dupefilter is off (settings.py).
         self.seen: set[str] = set()
+        self.similar: dict[str, int] = {}  # url_pattern -> URLs scheduled
+        self.limits_hit: set[str] = set()
         # Every link as written, already judged: most links on a page were seen
         # before, and canonicalising each again was the spider's largest cost.
         self.judged: set[str] = set()
@@ -52,26 +56,52 @@ class VendorSpider(SourceSpider):
             crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[Any]:
         for url in self.source.urls:
             request = self._request(url, depth=0, referrer=None, start=True)
             if request is not None:
                 yield request
 
+    @property
+    def max_depth(self) -> int:
+        return min(self.source.scope.max_depth, self.settings.getint("SPYGLASS_MAX_DEPTH", 20))
+
+    @property
+    def max_pages(self) -> int:
+        return min(self.source.scope.max_pages, self.settings.getint("SPYGLASS_MAX_PAGES", 100_000))
+
     def _request(self, url: str, depth: int, referrer: str | None, hops: int = 0,
-                 start: bool = False) -> scrapy.Request | None:
-        """A request for `url` if it is new, in scope and within the source's limits."""
+                 chain: tuple[str, ...] = (), start: bool = False) -> scrapy.Request | FetchError | None:
+        """A request for `url` if it is new, in scope and within the limits; a FetchError
+        the first time a limit stops the crawl; None for what is simply not ours to fetch."""
         if url in self.judged:
             return None
         self.judged.add(url)
         url = safe_url_string(urldefrag(url)[0])
-        scope = self.source.scope
-        if not scope.allows(url):
+        if not self.source.scope.allows(url):
             return None
         key = canonicalize_url(url)
-        if key in self.seen or len(self.seen) >= scope.max_pages:
+        if key in self.seen:
             return None
+        if len(self.seen) >= self.max_pages:
+            return self._limit_once(
+                "max_pages", url, referrer, depth, "limit",
+                f"page limit reached: {self.max_pages} URLs for this source (scope.max_pages, "
+                "SPYGLASS_MAX_PAGES); this and further links were not followed")
         self.seen.add(key)
+        limit = self.settings.getint("URLLENGTH_LIMIT", 2083)
+        if limit and len(url) > limit:
+            return self.error_item(url, "url-too-long", (
+                f"URL is {len(url)} characters, over the limit of {limit} (URLLENGTH_LIMIT); "
+                "not fetched"), referrer, depth)
+        pattern = url_pattern(url)
+        self.similar[pattern] = self.similar.get(pattern, 0) + 1
+        most = self.settings.getint("SPYGLASS_MAX_SIMILAR_URLS", 200)
+        if most and self.similar[pattern] > most:
+            return self._limit_once(
+                pattern, url, referrer, depth, "trap",
+                f"crawler trap? more than {most} URLs like {pattern} (SPYGLASS_MAX_SIMILAR_URLS); "
+                "this and further ones were not followed")
         request = scrapy.Request(
             url,
             callback=self.parse,
@@ -81,6 +111,7 @@ class VendorSpider(SourceSpider):
                 "spyglass_depth": depth,
                 "spyglass_referrer": referrer,
                 "spyglass_hops": hops,
+                "spyglass_chain": chain,
                 "dont_obey_robotstxt": not self.source.robots,
             },
         )
@@ -89,13 +120,27 @@ class VendorSpider(SourceSpider):
             return None
         return request
 
+    def _limit_once(self, which: str, url: str, referrer: str | None, depth: int,
+                    error_type: str, reason: str) -> FetchError | None:
+        """One fetch_errors row per limit per run, not one per link it stopped."""
+        if which in self.limits_hit:
+            return None
+        self.limits_hit.add(which)
+        return self.error_item(url, error_type, reason, referrer, depth)
+
     def parse(self, response: Response) -> Iterator[Any]:
         yield self.capture(response)
+        gave_up = response.meta.get("spyglass_gave_up")
+        if gave_up:
+            kind = "rate-limited" if response.status == 429 else "server-error"
+            yield self.error_item(response.url, kind, gave_up,
+                                  response.meta.get("spyglass_referrer"),
+                                  response.meta.get("spyglass_depth", 0))
         depth = response.meta.get("spyglass_depth", 0)
         if response.status in REDIRECT_STATUSES:
             yield from self._follow_redirect(response, depth)
             return
-        if depth >= self.source.scope.max_depth or response.status >= 400:
+        if depth >= self.max_depth or response.status >= 400:
             return
         if _is_sitemap(response):
             yield from self._follow_sitemap(response, depth)
@@ -105,17 +150,34 @@ class VendorSpider(SourceSpider):
             if request is not None:
                 yield request
 
-    def _follow_redirect(self, response: Response, depth: int) -> Iterator[scrapy.Request]:
+    def _follow_redirect(self, response: Response, depth: int) -> Iterator[Any]:
         location = response.headers.get("Location")
-        hops = response.meta.get("spyglass_hops", 0) + 1
-        if not location or hops > self.settings.getint("REDIRECT_MAX_TIMES", 20):
+        if not location:
             return
-        target = urljoin(response.url, location.decode("latin-1"))
-        request = self._request(target, depth, response.url, hops)
+        hops = response.meta.get("spyglass_hops", 0) + 1
+        chain = tuple(response.meta.get("spyglass_chain", ())) + (response.url,)
+        target = safe_url_string(urljoin(response.url, location.decode("latin-1")))
+        # Errors name the chain's first URL and the page that linked to it.
+        referrer = response.meta.get("spyglass_chain_referrer",
+                                     response.meta.get("spyglass_referrer"))
+        if canonicalize_url(target) in {canonicalize_url(u) for u in chain}:
+            yield self.error_item(chain[0], "redirect", (
+                f"redirect loop: {response.url} redirects back to {target} "
+                f"after {hops} hop(s)"), referrer, depth)
+            return
+        most = self.settings.getint("REDIRECT_MAX_TIMES", 10)
+        if hops > most:
+            yield self.error_item(chain[0], "redirect", (
+                f"too many redirects: still redirecting after {most} hops "
+                f"(REDIRECT_MAX_TIMES), last to {target}"), referrer, depth)
+            return
+        request = self._request(target, depth, response.url, hops, chain)
+        if isinstance(request, scrapy.Request):
+            request.meta["spyglass_chain_referrer"] = referrer
         if request is not None:
             yield request
 
-    def _follow_sitemap(self, response: Response, depth: int) -> Iterator[scrapy.Request]:
+    def _follow_sitemap(self, response: Response, depth: int) -> Iterator[Any]:
         try:
             entries = list(Sitemap(response.body))
         except Exception:  # a broken sitemap is a page, not a crash
@@ -167,7 +229,7 @@ class VendorSpider(SourceSpider):
         for key, (url, _, depth) in self.previous.items():
             if key not in self.seen:
                 request = self._request(url, depth, None)
-                if request is not None:
+                if isinstance(request, scrapy.Request):
                     self.crawler.engine.crawl(request)
         raise DontCloseSpider
 
@@ -232,3 +294,14 @@ def absolute_links(base: str, hrefs: list[str]) -> list[str]:
         else:
             links.append(urljoin(base, href))
     return links
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def url_pattern(url: str) -> str:
+    """The URL with every run of digits as N and query values dropped: a calendar's months share one."""
+    parts = urlsplit(url)
+    keys = "&".join(sorted(p.split("=")[0] for p in parts.query.split("&") if p))
+    path = _DIGITS.sub("N", parts.path)
+    return f"{parts.netloc}{path}" + (f"?{_DIGITS.sub('N', keys)}" if keys else "")

@@ -80,3 +80,61 @@ def records_portal() -> Iterator[tuple[str, RecordsPortal]]:
     server, portal = start_records_portal()
     yield server.url, portal
     server.stop()
+# Small limits keep the hostile crawl to seconds; each is a setting users can change.
+HOSTILE_SETTINGS = {
+    "DOWNLOAD_TIMEOUT": "2",
+    "RETRY_TIMES": "1",
+    "DOWNLOAD_MAXSIZE": "1000000",
+    "DOWNLOAD_WARNSIZE": "0",
+    "REDIRECT_MAX_TIMES": "5",
+    "SPYGLASS_MAX_SIMILAR_URLS": "15",
+    "AUTOTHROTTLE_ENABLED": "False",
+}
+
+
+def hostile_sources(path: Path, base: str, allow_private: str = "[127.0.0.1]") -> Path:
+    """A sources file with one source crawling the hostile site, every test name in scope."""
+    from fixtures.hostile_site import RESOLVE_NAMES
+
+    hosts = ["127.0.0.1", "127.0.0.2", "localhost", "169.254.169.254", "::1", *RESOLVE_NAMES]
+    path.write_text(
+        "sources:\n"
+        "  - name: hostile\n"
+        "    kind: vendor\n"
+        f"    urls: ['{base}/']\n"
+        f"    scope: {{hosts: [{', '.join(repr(h) for h in hosts)}], max_depth: 50, max_pages: 500}}\n"
+        f"    allow_private: {allow_private}\n"
+        "    vendor: Hostile Example\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def hostile_crawl(tmp_path_factory: pytest.TempPathFactory, crawled) -> Iterator[dict]:
+    """The hostile site crawled once, into a copy of the vendor archive (which must stay intact)."""
+    import hashlib
+    import shutil
+    import sqlite3
+
+    from fixtures.hostile_site import resolve_setting, start_hostile_site
+
+    servers = start_hostile_site()
+    root = tmp_path_factory.mktemp("hostile")
+    data = root / "data"
+    shutil.copytree(crawled["data"], data)
+    conn = sqlite3.connect(data / "spyglass.db")
+    before_rows = conn.execute("SELECT * FROM captures ORDER BY id").fetchall()
+    conn.close()
+    before_files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                    for p in (data / "warcs").iterdir()}
+    sources = hostile_sources(root / "sources.yml", servers.url)
+    args = ["crawl", "--sources", str(sources), "--data", str(data),
+            "-s", f"SPYGLASS_RESOLVE={resolve_setting()}"]
+    for key, value in HOSTILE_SETTINGS.items():
+        args += ["-s", f"{key}={value}"]
+    try:
+        result = run_cli(*args, timeout=120)
+        yield {"data": data, "base": servers.url, "site": servers.site, "servers": servers,
+               "result": result, "before_rows": before_rows, "before_files": before_files}
+    finally:
+        servers.stop()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from archive.errors import ConfigError
-from archive.sources import load_sources
+from archive.sources import load_sources, select
 
 from .conftest import ROOT, run_cli
 
@@ -23,11 +23,17 @@ def test_example_sources_validate():
     assert not faq.scope.allows("https://aws.amazon.com/ec2/")
 
 
-def test_demo_sources_need_their_placeholder_filled():
-    with pytest.raises(ConfigError, match=r"placeholder \$\{SPYGLASS_VENDOR_SITE\} is not set"):
-        load_sources(ROOT / "sources.yml", variables={})
+def test_demo_sources_need_their_placeholder_filled_only_to_be_crawled():
+    with pytest.raises(ConfigError, match=r"sources.yml: source 'northwind-recognize': field 'urls': "
+                                          r"placeholder \$\{SPYGLASS_VENDOR_SITE\} is not set"):
+        select(load_sources(ROOT / "sources.yml", variables={}), [])
+    partly = load_sources(ROOT / "sources.yml", variables={"SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9"})
+    [vendor] = select(partly, ["northwind-recognize"])  # the records portal's is not needed
+    assert vendor.urls[0] == "http://127.0.0.1:9/"
     with pytest.raises(ConfigError, match=r"placeholder \$\{SPYGLASS_RECORDS_PORTAL\} is not set"):
-        load_sources(ROOT / "sources.yml", variables={"SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9"})
+        select(partly, ["clearwater-requests"])
+    with pytest.raises(ConfigError, match=r"placeholder \$\{SPYGLASS_RECORDS_PORTAL\} is not set"):
+        select(partly, [])
     sources = load_sources(ROOT / "sources.yml", variables={
         "SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9", "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:8"})
     source = sources[0]
