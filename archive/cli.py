@@ -1,4 +1,4 @@
-"""The `spyglass` command: crawl, serve, verify, demo."""
+"""The `spyglass` command: crawl, save, serve, verify, demo."""
 
 from __future__ import annotations
 
@@ -88,19 +88,27 @@ def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
     click.echo(f"Crawling {len(chosen)} source(s) into {data_dir}/ ...", err=True)
     reports = run_crawl(chosen, settings)
     elapsed = time.monotonic() - started
-    pages = sum(r.pages for r in reports)
-    new = sum(r.captures for r in reports)
-    same = sum(r.revisits for r in reports)
-    errors = sum(r.errors for r in reports)
-    size = sum(r.bytes for r in reports)
+    live = [r for r in reports if r.spider != "wayback"]
+    history = [r for r in reports if r.spider == "wayback"]
+    pages = sum(r.pages for r in live)
+    new = sum(r.captures for r in live)
+    same = sum(r.revisits for r in live)
+    errors = sum(r.errors for r in live)
+    size = sum(r.bytes for r in live)
     failed = [r for r in reports if r.status not in ("finished",)]
     click.echo(
-        f"\nCrawled {len(reports)} source(s) in {elapsed:.1f} s: {pages} pages archived "
+        f"\nCrawled {len(live)} source(s) in {elapsed:.1f} s: {pages} pages archived "
         f"({new} new or changed, {same} unchanged and stored as revisits), {errors} fetch "
         f"errors, {human_bytes(size)} of payload. WARC files are in {data_dir / dbmod.WARC_DIR}/, "
         f"the index is {data_dir / dbmod.DB_NAME}"
         + (f"; {len(failed)} run(s) did not finish cleanly." if failed else ".")
     )
+    if history:
+        click.echo(
+            f"Wayback history of {len(history)} source(s): "
+            f"{sum(r.pages for r in history)} archived versions fetched, "
+            f"{sum(r.errors for r in history)} versions or queries recorded as errors."
+        )
     for report in reports:
         click.echo(f"  {report.line()}")
     return not failed
@@ -163,6 +171,57 @@ def verify(data_dir: Path) -> None:
 
 
 @cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@data_option
+@click.option("-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a SPYGLASS_* setting, e.g. SPYGLASS_WAYBACK_URL (repeatable).")
+def save(urls: tuple[str, ...], data_dir: Path, overrides: tuple[str, ...]) -> None:
+    """Ask the Wayback Machine's Save Page Now for a snapshot of each URL.
+
+    Uses SPN2 when SPYGLASS_SPN_ACCESS_KEY and SPYGLASS_SPN_SECRET_KEY are set
+    in the environment (anonymous otherwise), confirms each save through the
+    CDX and records the outcome in the save_requests table. Exits 1 unless
+    every URL was confirmed saved.
+
+    Example: spyglass save https://aws.amazon.com/rekognition/
+    """
+    from urllib.parse import urlsplit
+
+    from .crawl import crawl_settings
+    from .savepagenow import SaveSettings, save_and_record
+
+    for url in urls:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URLS")
+    settings = crawl_settings(data_dir, Path("sources.yml"), _parse_overrides(overrides))
+    options = SaveSettings.from_settings(settings)
+    index = dbmod.open_db(data_dir / dbmod.DB_NAME)
+    saved = 0
+    try:
+        for url in urls:
+            row = save_and_record(index, url, options)
+            where = row.get("snapshot_url") or ""
+            note = f" ({row['message']})" if row.get("message") else ""
+            click.echo(f"{url}: {row['state']} {where}".rstrip() + note)
+            saved += row["state"] == "saved"
+    finally:
+        index.close()
+    if saved != len(urls):
+        sys.exit(1)
+
+
+def _start_wayback_sim(vendor_base: str):
+    """Start the simulated Wayback Machine holding the demo pages' history; point Spyglass at it."""
+    from fixtures.wayback_demo import demo_sim
+    from fixtures.wayback_sim import start_wayback_sim
+
+    server, _ = start_wayback_sim(demo_sim(vendor_base))
+    os.environ["SPYGLASS_WAYBACK_URL"] = server.url
+    click.echo(f"Simulated Wayback Machine: {server.url}/", err=True)
+    return server
+
+
+@cli.command()
 @data_option
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
@@ -181,10 +240,12 @@ def demo(data_dir: Path, no_serve: bool, port: int, fixture_port: int) -> None:
         server, _ = start_vendor_site(0)  # the preferred port is taken
     os.environ["SPYGLASS_VENDOR_SITE"] = server.url
     click.echo(f"Fixture vendor site: {server.url}/", err=True)
+    wayback = _start_wayback_sim(server.url)
     try:
         ok = _crawl(DEMO_SOURCES, data_dir, (), {}, verbose=False)
     finally:
         server.stop()
+        wayback.shutdown()
     if not ok:
         sys.exit(1)
     if no_serve:

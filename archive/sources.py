@@ -27,8 +27,10 @@ DEFAULT_MAX_PAGES = 1000
 
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes",
+    "agency", "notes", "wayback", "save_on_change",
 }
+WAYBACK_FIELDS = {"from", "to", "match"}
+WAYBACK_MATCHES = ("exact", "prefix")
 SCOPE_FIELDS = {"hosts", "prefixes", "max_depth", "max_pages"}
 
 
@@ -53,6 +55,15 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class WaybackWindow:
+    """Which Wayback Machine captures of a source's URLs to harvest (years or timestamps, inclusive)."""
+
+    start: str | None = None  # CDX `from`: 4 to 14 digits
+    end: str | None = None  # CDX `to`
+    match: str = "exact"  # exact: the URL itself; prefix: every URL under it
+
+
+@dataclass(frozen=True)
 class Source:
     """One entry of sources.yml: what to crawl and what it is evidence about."""
 
@@ -66,6 +77,8 @@ class Source:
     aliases: tuple[str, ...] = ()
     agency: str | None = None
     notes: str | None = None
+    wayback: WaybackWindow | None = None  # None: no Wayback harvest
+    save_on_change: bool = False  # ask Save Page Now for a snapshot when a page changes
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -158,6 +171,9 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
     if not isinstance(robots, bool):
         raise check.fail("robots", "must be true (obey robots.txt) or false")
     product, aliases = _parse_product(entry, check)
+    save_on_change = entry.get("save_on_change", False)
+    if not isinstance(save_on_change, bool):
+        raise check.fail("save_on_change", "must be true (ask Save Page Now on change) or false")
     return Source(
         name=name,
         kind=kind,
@@ -169,7 +185,35 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
         aliases=aliases,
         agency=_optional_str(entry, "agency", check),
         notes=_optional_str(entry, "notes", check),
+        wayback=_parse_wayback(entry.get("wayback", False), check),
+        save_on_change=save_on_change,
     )
+
+
+def _parse_wayback(raw: Any, check: _Checker) -> WaybackWindow | None:
+    if raw is True:
+        return WaybackWindow()
+    if raw is False or raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise check.fail("wayback", "must be true, false or a mapping (from, to, match)")
+    unknown = set(raw) - WAYBACK_FIELDS
+    if unknown:
+        raise check.fail(f"wayback.{sorted(unknown)[0]}", "unknown field")
+    bounds = []
+    for key in ("from", "to"):
+        value = raw.get(key)
+        if value is not None:
+            value = str(value)
+            if isinstance(raw.get(key), bool) or not re.fullmatch(r"\d{4}(\d{2}){0,5}", value):
+                raise check.fail(f"wayback.{key}", f"must be a year or a timestamp like 2016 or 20160301, got {raw.get(key)!r}")
+        bounds.append(value)
+    if bounds[0] and bounds[1] and bounds[0][:4] > bounds[1][:4]:
+        raise check.fail("wayback.to", f"{bounds[1]} is before wayback.from {bounds[0]}")
+    match = raw.get("match", "exact")
+    if match not in WAYBACK_MATCHES:
+        raise check.fail("wayback.match", f"must be one of {', '.join(WAYBACK_MATCHES)}; got {match!r}")
+    return WaybackWindow(bounds[0], bounds[1], match)
 
 
 def _parse_scope(raw: Any, urls: tuple[str, ...], check: _Checker) -> Scope:
@@ -306,6 +350,10 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "aliases": list(source.aliases),
         "agency": source.agency,
         "notes": source.notes,
+        "wayback": None if source.wayback is None else {
+            "from": source.wayback.start, "to": source.wayback.end, "match": source.wayback.match,
+        },
+        "save_on_change": source.save_on_change,
     }
 
 
@@ -328,10 +376,13 @@ def source_from_dict(data: dict[str, Any]) -> Source:
         aliases=tuple(data.get("aliases") or ()),
         agency=data.get("agency"),
         notes=data.get("notes"),
+        wayback=None if not data.get("wayback") else WaybackWindow(
+            data["wayback"]["from"], data["wayback"]["to"], data["wayback"]["match"]),
+        save_on_change=bool(data.get("save_on_change")),
     )
 
 
 __all__ = [
-    "Scope", "Source", "load_sources", "parse_sources", "select",
+    "Scope", "Source", "WaybackWindow", "load_sources", "parse_sources", "select",
     "source_to_dict", "source_from_dict",
 ]

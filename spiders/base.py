@@ -31,12 +31,21 @@ class SourceSpider(scrapy.Spider):
             raise NotConfigured(f"the {cls.name} spider needs -a source=NAME")
         path = crawler.settings.get("SPYGLASS_SOURCES_FILE", "sources.yml")
         [source] = select(load_sources(path), [name])
-        if source.kind != cls.kind:
-            raise ConfigError(f"{path}: source {name!r}: field 'kind': is {source.kind!r}, "
-                              f"the {cls.name} spider crawls {cls.kind!r} sources")
+        if not cls.accepts(source):
+            raise ConfigError(f"{path}: source {name!r}: {cls.refusal(source)}")
         spider.source = source
         spider.source_name = source.name
         return spider
+
+    @classmethod
+    def accepts(cls, source: Source) -> bool:
+        """Whether this spider crawls `source` (by default: sources of its kind)."""
+        return source.kind == cls.kind
+
+    @classmethod
+    def refusal(cls, source: Source) -> str:
+        """Why `accepts` said no, naming the field."""
+        return f"field 'kind': is {source.kind!r}, the {cls.name} spider crawls {cls.kind!r} sources"
 
     @property
     def tags(self) -> dict[str, str | None]:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.vendor_site import VendorSite, start_vendor_site
+from fixtures.wayback_demo import demo_sim
+from fixtures.wayback_sim import WaybackSim, start_wayback_sim
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,13 +61,23 @@ def vendor_site() -> Iterator[tuple[str, VendorSite]]:
 
 
 @pytest.fixture(scope="session")
-def crawled(tmp_path_factory: pytest.TempPathFactory, vendor_site) -> dict:
-    """The demo sources crawled once into a fresh data directory."""
+def wayback_demo(vendor_site) -> Iterator[WaybackSim]:
+    """The simulated Wayback Machine holding the demo site's history (as `spyglass demo` runs it)."""
+    server, sim = start_wayback_sim(demo_sim(vendor_site[0]))
+    yield sim
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def crawled(tmp_path_factory: pytest.TempPathFactory, vendor_site, wayback_demo) -> dict:
+    """The demo sources (live pages and Wayback history) crawled once into a fresh data directory."""
     base, site = vendor_site
     data = tmp_path_factory.mktemp("archive")
-    env = {"SPYGLASS_VENDOR_SITE": base}
+    # A one-second "minute" keeps the Wayback harvest fast; the budgets stay the real ones.
+    env = {"SPYGLASS_VENDOR_SITE": base, "SPYGLASS_WAYBACK_URL": wayback_demo.base,
+           "SPYGLASS_WAYBACK_WINDOW": "1"}
     result = run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
                      "-s", "SPYGLASS_PROGRESS_INTERVAL=0.2", env=env, check=True)
     hits_after_first = dict(site.hits)
     return {"data": data, "base": base, "site": site, "env": env, "result": result,
-            "hits": hits_after_first}
+            "hits": hits_after_first, "wayback": wayback_demo}
