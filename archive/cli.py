@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import db as dbmod
-from .errors import SpyglassError
+from .errors import ConfigError, SpyglassError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 METADATA = PROJECT_ROOT / "datasette" / "metadata.yml"
@@ -49,14 +49,16 @@ def cli() -> None:
               help="Crawl only this source (repeatable). Default: every source.")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a Scrapy or SPYGLASS_* setting (repeatable).")
+@click.option("--only", type=click.Choice(["live", "wayback"]), default=None,
+              help="Run only the live crawl, or only the Wayback history harvest.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
 def crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
-          overrides: tuple[str, ...], verbose: bool) -> None:
+          overrides: tuple[str, ...], only: str | None, verbose: bool) -> None:
     """Crawl sources into the archive (WARC files + SQLite index).
 
     Example: spyglass crawl --sources sources.yml --data data --source northwind-recognize
     """
-    ok = _crawl(sources_file, data_dir, names, _parse_overrides(overrides), verbose)
+    ok = _crawl(sources_file, data_dir, names, _parse_overrides(overrides), verbose, only)
     if not ok:
         sys.exit(1)
 
@@ -72,7 +74,7 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
-           overrides: dict[str, str], verbose: bool) -> bool:
+           overrides: dict[str, str], verbose: bool, only: str | None = None) -> bool:
     from .crawl import crawl_settings, human_bytes, run_crawl
     from .sources import load_sources, select
 
@@ -86,7 +88,11 @@ def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
     })
     started = time.monotonic()
     click.echo(f"Crawling {len(chosen)} source(s) into {data_dir}/ ...", err=True)
-    reports = run_crawl(chosen, settings)
+    if only == "wayback":
+        chosen = [s for s in chosen if s.wayback is not None]
+        if not chosen:
+            raise ConfigError(f"{sources_file}: no source chosen has 'wayback' set")
+    reports = run_crawl(chosen, settings, only)
     elapsed = time.monotonic() - started
     live = [r for r in reports if r.spider != "wayback"]
     history = [r for r in reports if r.spider == "wayback"]

@@ -64,18 +64,22 @@ class RunReport:
         )
 
 
-def run_crawl(sources: list[Source], settings: Settings) -> list[RunReport]:
+def run_crawl(sources: list[Source], settings: Settings, only: str | None = None) -> list[RunReport]:
     """Crawl each source with its kind's spider, all in one reactor; returns one report per run.
 
     A source with `wayback:` set gets a second crawler running the `wayback`
     spider beside it (its own crawl_runs row, WARC files still prefixed with
     the source's name); sources with `save_on_change` then ask Save Page Now
-    for each page whose payload changed.
+    for each page whose payload changed. `only` ('live' or 'wayback') runs just one side.
     """
     process = CrawlerProcess(settings)
     crawlers: list[tuple[str, Crawler]] = []
     for source in sources:
         runs = [source.kind] + (["wayback"] if source.wayback is not None else [])
+        if only == "live":
+            runs = [source.kind]
+        elif only == "wayback":
+            runs = runs[1:]
         for spider_name in runs:
             spidercls = process.spider_loader.load(spider_name)
             per_source = settings.copy()
