@@ -157,7 +157,7 @@ def test_a_429_pauses_the_harvest_which_then_completes(tmp_path):
         # Our budget (5 a second) is above the simulator's (2 a second): it answers 429.
         data, result = harvest(tmp_path, sim, [{"name": "limited", "urls": urls, "wayback": True}],
                                "-s", "SPYGLASS_WAYBACK_CDX_PER_WINDOW=5", "-s", "SPYGLASS_WAYBACK_WINDOW=1",
-                               "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
+                               "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", "SPYGLASS_WAYBACK_PAUSE_ON_429=1.2")
     finally:
         server.shutdown()
     assert result.returncode == 0, result.stderr
