@@ -208,6 +208,15 @@ def test_failures_become_recorded_errors_and_fetched_versions_are_kept(tmp_path,
     # The inexact timestamp is never stored as the memento asked for.
     assert not rows(data, "SELECT * FROM captures WHERE wayback_timestamp = '20190101000000'")
 
+    # Once the service recovers, a re-run fetches only what is still missing.
+    sim.injections.clear()
+    before = len(sim.hits("/web/"))
+    harvest(tmp_path, sim, [{"name": "trouble", "wayback": True,
+                             "urls": [good, storm, cut, blocked, excluded, moved]}], data=data)
+    again = {h.target.split("id_/")[-1] for h in sim.hits("/web/")[before:]}
+    assert again == {storm, cut, excluded, good}  # good: only its inexact row is retried
+    assert len(rows(data, "SELECT * FROM captures")) == 5
+
 
 def test_the_banner_page_is_never_archived_as_the_original(tmp_path, sim):
     url = "http://site.test/bannered"
