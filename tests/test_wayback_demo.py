@@ -50,7 +50,9 @@ def test_a_claim_that_appeared_and_was_removed_is_searchable(crawled):
 
 
 def test_spyglass_demo_harvests_the_wayback_history(tmp_path):
-    result = run_cli("demo", "--no-serve", "--data", str(tmp_path), "--fixture-port", "0", timeout=240)
+    # A one-second Wayback "minute" keeps it quick; the budgets stay the defaults.
+    result = run_cli("demo", "--no-serve", "--data", str(tmp_path), "--fixture-port", "0",
+                     env={"SPYGLASS_WAYBACK_WINDOW": "1"}, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Simulated Wayback Machine: http://127.0.0.1:" in result.stderr
     assert "Wayback history of 1 source(s): 9 archived versions fetched, 0 versions" in result.stdout

@@ -227,7 +227,3 @@ def test_the_banner_page_is_never_archived_as_the_original(tmp_path, sim):
     assert rows(data, "SELECT * FROM captures") == []
     [error] = rows(data, "SELECT * FROM fetch_errors")
     assert error["error_type"] == "wayback-inexact" and "banner" in error["reason"]
-    sim.serve_banner_for_id_ = False
-    data, result = harvest(tmp_path, sim, [{"name": "banner", "urls": [url], "wayback": True}], data=data)
-    [capture] = rows(data, "SELECT * FROM captures")
-    assert capture["text"] == "original bytes" and capture["wayback_digest_match"] == 1
