@@ -216,6 +216,29 @@ def save(urls: tuple[str, ...], data_dir: Path, overrides: tuple[str, ...]) -> N
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("url")
+@click.option("--at", "timestamp", default=None, metavar="TIMESTAMP",
+              help="Wayback timestamp (1 to 14 digits, e.g. 2018 or 20180225). Default: the newest.")
+def closest(url: str, timestamp: str | None) -> None:
+    """Name the Wayback Machine snapshot of URL closest to a time, in citation form.
+
+    Asks the availability API at SPYGLASS_WAYBACK_URL (or
+    SPYGLASS_WAYBACK_AVAILABILITY_URL). Example: spyglass closest https://aws.amazon.com/rekognition/ --at 2018
+    """
+    from .wayback import Endpoints, PUBLIC_WAYBACK, closest_snapshot
+
+    if timestamp is not None and not (timestamp.isdigit() and 1 <= len(timestamp) <= 14):
+        raise click.BadParameter(f"{timestamp!r} is not a Wayback timestamp", param_hint="--at")
+    endpoints = Endpoints(os.environ.get("SPYGLASS_WAYBACK_URL") or PUBLIC_WAYBACK,
+                          os.environ.get("SPYGLASS_WAYBACK_AVAILABILITY_URL") or "")
+    found = closest_snapshot(url, endpoints, timestamp)
+    if found is None:
+        click.echo(f"{url}: the Wayback Machine names no snapshot", err=True)
+        sys.exit(1)
+    click.echo(f"{found.snapshot_url} (captured {found.timestamp})")
+
+
 def _start_wayback_sim(vendor_base: str):
     """Start the simulated Wayback Machine holding the demo pages' history; point Spyglass at it."""
     from fixtures.wayback_demo import demo_sim

@@ -13,6 +13,8 @@ from archive.wayback import Endpoints, closest_snapshot, parse_cdx
 from fixtures.wayback_demo import REKOGNITION_TIMESTAMP, REKOGNITION_URL, demo_sim
 from fixtures.wayback_sim import Memento, SimConfig, WaybackSim, start_wayback_sim
 
+from .conftest import run_cli
+
 URL = "http://site.test/page"
 
 
@@ -135,6 +137,10 @@ def test_timemap_and_availability_through_waybackpy(sim):
     assert found is not None and found.timestamp == REKOGNITION_TIMESTAMP
     assert found.snapshot_url == "https://web.archive.org/web/20180225100337/https://aws.amazon.com/rekognition/"
     assert closest_snapshot("http://never.test/", Endpoints(sim.base)) is None
+    result = run_cli("closest", REKOGNITION_URL, "--at", "2018", env={"SPYGLASS_WAYBACK_URL": sim.base})
+    assert result.stdout.strip() == f"{found.snapshot_url} (captured {REKOGNITION_TIMESTAMP})"
+    missing = run_cli("closest", "http://never.test/", env={"SPYGLASS_WAYBACK_URL": sim.base})
+    assert missing.returncode == 1 and "names no snapshot" in missing.stderr
 
 
 def test_rate_limit_answers_429_then_blocks_an_ip_that_keeps_sending():
