@@ -49,6 +49,7 @@ class Endpoints:
 
     @property
     def cdx(self) -> str:
+        """The CDX search endpoint."""
         return f"{self.base}/cdx/search/cdx"
 
     def snapshot(self, timestamp: str, original: str, mode: str = "id_") -> str:
@@ -56,16 +57,20 @@ class Endpoints:
         return f"{self.base}/web/{timestamp}{mode}/{original}"
 
     def timemap(self, original: str) -> str:
+        """The link-format TimeMap of one URL (shares the CDX budget)."""
         return f"{self.base}/web/timemap/link/{original}"
 
     @property
     def save(self) -> str:
+        """Save Page Now 2: POST a URL, get a job id."""
         return f"{self.base}/save"
 
     def save_anonymous(self, original: str) -> str:
+        """The anonymous Save Page Now GET."""
         return f"{self.base}/save/{original}"
 
     def save_status(self, job_id: str) -> str:
+        """Status of an SPN2 job (forgotten after about an hour)."""
         return f"{self.base}/save/status/{quote(job_id, safe='')}"
 
 
@@ -82,6 +87,7 @@ def parse_timestamp(timestamp: str) -> datetime:
 
 
 def to_timestamp(moment: datetime) -> str:
+    """An aware datetime as a 14-digit Wayback timestamp (UTC)."""
     return moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
 
 
@@ -118,10 +124,12 @@ class CdxRecord(NamedTuple):
 
     @property
     def is_revisit(self) -> bool:
+        """A revisit row: its bytes are another capture's, nothing new to fetch."""
         return self.statuscode is None or self.mimetype == "warc/revisit"
 
     @property
     def captured(self) -> datetime:
+        """When the Wayback Machine captured it, UTC."""
         return parse_timestamp(self.timestamp)
 
 
@@ -295,6 +303,7 @@ def policy_from_settings(settings) -> RatePolicy:
 
 
 def endpoints_from_settings(settings) -> Endpoints:
+    """Endpoints from SPYGLASS_WAYBACK_URL and SPYGLASS_WAYBACK_AVAILABILITY_URL."""
     return Endpoints(
         settings.get("SPYGLASS_WAYBACK_URL") or PUBLIC_WAYBACK,
         settings.get("SPYGLASS_WAYBACK_AVAILABILITY_URL") or "",
