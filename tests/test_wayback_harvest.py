@@ -170,14 +170,16 @@ def test_a_429_pauses_the_harvest_which_then_completes(tmp_path):
     assert rows(data, "SELECT * FROM fetch_errors") == []
 
 
-def test_failures_become_recorded_errors_and_fetched_versions_are_kept(tmp_path, sim):
+def test_failures_and_the_banner_page_become_recorded_errors_and_fetched_versions_are_kept(tmp_path, sim):
     good, storm, cut = "http://site.test/good", "http://site.test/storm", "http://site.test/cut"
+    bannered = "http://site.test/bannered"
     blocked, excluded, moved = "http://site.test/blocked", "http://site.test/excluded", "http://site.test/moved"
     sim.add(
         Memento(good, "20170101000000", page("good 1")), Memento(good, "20180101000000", page("good 2")),
         Memento(storm, "20170101000000", page("storm")), Memento(cut, "20170101000000", page("cut")),
         Memento(blocked, "20170101000000", page("blocked")),
         Memento(excluded, "20170101000000", page("excluded")),
+        Memento(bannered, "20170101000000", page("original bytes")),
         # An archived redirect with a scheme-less Location: kept as the 302 it was, not followed.
         Memento(moved, "20170101000000", b"", status=302, headers=[("Location", "//elsewhere.test/new")]),
     )
@@ -186,8 +188,9 @@ def test_failures_become_recorded_errors_and_fetched_versions_are_kept(tmp_path,
     sim.inject(f"id_/{cut}", "truncate", times=100)
     sim.block(blocked)
     sim.exclude(excluded)
-    data, result = harvest(tmp_path, sim, [{"name": "trouble", "wayback": True,
-                                            "urls": [good, storm, cut, blocked, excluded, moved]}])
+    sim.serve_banner(bannered)  # a replay that ignores id_ and rewrites the page
+    urls = [good, storm, cut, blocked, excluded, moved, bannered]
+    data, result = harvest(tmp_path, sim, [{"name": "trouble", "wayback": True, "urls": urls}])
     assert result.returncode == 0, result.stderr
     kept = {(r["original_url"], r["wayback_timestamp"], r["status"])
             for r in rows(data, "SELECT * FROM captures")}
@@ -200,30 +203,23 @@ def test_failures_become_recorded_errors_and_fetched_versions_are_kept(tmp_path,
               for r in rows(data, "SELECT * FROM fetch_errors")}
     assert set(errors) == {(storm, "wayback-503"), (cut, "wayback-truncated"),
                            (blocked, "wayback-blocked"), (excluded, "wayback-excluded"),
-                           (good, "wayback-inexact")}
+                           (good, "wayback-inexact"), (bannered, "wayback-inexact")}
     assert errors[(storm, "wayback-503")] == "the Wayback Machine answered HTTP 503 3 times; gave up"
     assert "no capture at 20190101000000" in errors[(good, "wayback-inexact")]
     assert "found capture at 2018" in errors[(good, "wayback-inexact")]
+    # The banner page is never archived as the original.
+    assert "banner" in errors[(bannered, "wayback-inexact")]
     assert len([h for h in sim.log if f"id_/{storm}" in h.target]) == 3  # 1 try + 2 slow retries
     # The inexact timestamp is never stored as the memento asked for.
     assert not rows(data, "SELECT * FROM captures WHERE wayback_timestamp = '20190101000000'")
 
     # Once the service recovers, a re-run fetches only what is still missing.
     sim.injections.clear()
+    sim.banner_for_id_.clear()
     before = len(sim.hits("/web/"))
-    harvest(tmp_path, sim, [{"name": "trouble", "wayback": True,
-                             "urls": [good, storm, cut, blocked, excluded, moved]}], data=data)
+    harvest(tmp_path, sim, [{"name": "trouble", "wayback": True, "urls": urls}], data=data)
     again = {h.target.split("id_/")[-1] for h in sim.hits("/web/")[before:]}
-    assert again == {storm, cut, excluded, good}  # good: only its inexact row is retried
-    assert len(rows(data, "SELECT * FROM captures")) == 5
-
-
-def test_the_banner_page_is_never_archived_as_the_original(tmp_path, sim):
-    url = "http://site.test/bannered"
-    sim.add(Memento(url, "20170101000000", page("original bytes")))
-    sim.serve_banner_for_id_ = True  # a replay that ignores id_ and rewrites the page
-    data, result = harvest(tmp_path, sim, [{"name": "banner", "urls": [url], "wayback": True}])
-    assert result.returncode == 0, result.stderr
-    assert rows(data, "SELECT * FROM captures") == []
-    [error] = rows(data, "SELECT * FROM fetch_errors")
-    assert error["error_type"] == "wayback-inexact" and "banner" in error["reason"]
+    assert again == {storm, cut, excluded, good, bannered}  # good: only its inexact row is retried
+    assert len(rows(data, "SELECT * FROM captures")) == 6
+    [original] = rows(data, "SELECT * FROM captures WHERE original_url = ?", (bannered,))
+    assert original["text"] == "original bytes" and original["wayback_digest_match"] == 1
