@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from urllib.parse import quote
+
 import click
 
 from . import db as dbmod
@@ -281,6 +283,8 @@ def demo(data_dir: Path, no_serve: bool, port: int, fixture_port: int) -> None:
         return
     click.echo(
         f"\nTry a search: http://127.0.0.1:{port}/spyglass/captures?_search=person+tracking"
+        f"\nOr a page's versions over time: http://127.0.0.1:{port}/spyglass/page_versions?url="
+        + quote(f"{server.url}/products/recognize/", safe="")
     )
     _serve(data_dir, port, "127.0.0.1")
 
