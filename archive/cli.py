@@ -1,4 +1,4 @@
-"""The `spyglass` command: crawl, serve, verify, demo."""
+"""The `spyglass` command: crawl, save, serve, verify, demo."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+from urllib.parse import quote
+
 import click
 
 from . import db as dbmod
-from .errors import SpyglassError
+from .errors import ConfigError, SpyglassError
 
 from .publish import PROJECT_ROOT, datasette_command
 
@@ -49,14 +51,16 @@ def cli() -> None:
               help="Crawl only this source (repeatable). Default: every source.")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a Scrapy or SPYGLASS_* setting (repeatable).")
+@click.option("--only", type=click.Choice(["live", "wayback"]), default=None,
+              help="Run only the live crawl, or only the Wayback history harvest.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
 def crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
-          overrides: tuple[str, ...], verbose: bool) -> None:
+          overrides: tuple[str, ...], only: str | None, verbose: bool) -> None:
     """Crawl sources into the archive (WARC files + SQLite index).
 
     Example: spyglass crawl --sources sources.yml --data data --source northwind-recognize
     """
-    ok = _crawl(sources_file, data_dir, names, _parse_overrides(overrides), verbose)
+    ok = _crawl(sources_file, data_dir, names, _parse_overrides(overrides), verbose, only)
     if not ok:
         sys.exit(1)
 
@@ -72,7 +76,7 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
-           overrides: dict[str, str], verbose: bool) -> bool:
+           overrides: dict[str, str], verbose: bool, only: str | None = None) -> bool:
     from .crawl import crawl_settings, human_bytes, run_crawl
     from .sources import load_sources, select
 
@@ -86,21 +90,33 @@ def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
     })
     started = time.monotonic()
     click.echo(f"Crawling {len(chosen)} source(s) into {data_dir}/ ...", err=True)
-    reports = run_crawl(chosen, settings)
+    if only == "wayback":
+        chosen = [s for s in chosen if s.wayback is not None]
+        if not chosen:
+            raise ConfigError(f"{sources_file}: no source chosen has 'wayback' set")
+    reports = run_crawl(chosen, settings, only)
     elapsed = time.monotonic() - started
-    pages = sum(r.pages for r in reports)
-    new = sum(r.captures for r in reports)
-    same = sum(r.revisits for r in reports)
-    errors = sum(r.errors for r in reports)
-    size = sum(r.bytes for r in reports)
+    live = [r for r in reports if r.spider != "wayback"]
+    history = [r for r in reports if r.spider == "wayback"]
+    pages = sum(r.pages for r in live)
+    new = sum(r.captures for r in live)
+    same = sum(r.revisits for r in live)
+    errors = sum(r.errors for r in live)
+    size = sum(r.bytes for r in live)
     failed = [r for r in reports if r.status not in ("finished",)]
     click.echo(
-        f"\nCrawled {len(reports)} source(s) in {elapsed:.1f} s: {pages} pages archived "
+        f"\nCrawled {len(live)} source(s) in {elapsed:.1f} s: {pages} pages archived "
         f"({new} new or changed, {same} unchanged and stored as revisits), {errors} fetch "
         f"errors, {human_bytes(size)} of payload. WARC files are in {data_dir / dbmod.WARC_DIR}/, "
         f"the index is {data_dir / dbmod.DB_NAME}"
         + (f"; {len(failed)} run(s) did not finish cleanly." if failed else ".")
     )
+    if history:
+        click.echo(
+            f"Wayback history of {len(history)} source(s): "
+            f"{sum(r.pages for r in history)} archived versions fetched, "
+            f"{sum(r.errors for r in history)} versions or queries recorded as errors."
+        )
     for report in reports:
         click.echo(f"  {report.line()}")
     if any(source.kind == "records" for source in chosen):
@@ -182,6 +198,80 @@ def verify(data_dir: Path) -> None:
 
 
 @cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@data_option
+@click.option("-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a SPYGLASS_* setting, e.g. SPYGLASS_WAYBACK_URL (repeatable).")
+def save(urls: tuple[str, ...], data_dir: Path, overrides: tuple[str, ...]) -> None:
+    """Ask the Wayback Machine's Save Page Now for a snapshot of each URL.
+
+    Uses SPN2 when SPYGLASS_SPN_ACCESS_KEY and SPYGLASS_SPN_SECRET_KEY are set
+    in the environment (anonymous otherwise), confirms each save through the
+    CDX and records the outcome in the save_requests table. Exits 1 unless
+    every URL was confirmed saved.
+
+    Example: spyglass save https://aws.amazon.com/rekognition/
+    """
+    from urllib.parse import urlsplit
+
+    from .crawl import crawl_settings
+    from .savepagenow import SaveSettings, save_and_record
+
+    for url in urls:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URLS")
+    settings = crawl_settings(data_dir, Path("sources.yml"), _parse_overrides(overrides))
+    options = SaveSettings.from_settings(settings)
+    index = dbmod.open_db(data_dir / dbmod.DB_NAME)
+    saved = 0
+    try:
+        for url in urls:
+            row = save_and_record(index, url, options)
+            where = row.get("snapshot_url") or ""
+            note = f" ({row['message']})" if row.get("message") else ""
+            click.echo(f"{url}: {row['state']} {where}".rstrip() + note)
+            saved += row["state"] == "saved"
+    finally:
+        index.close()
+    if saved != len(urls):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--at", "timestamp", default=None, metavar="TIMESTAMP",
+              help="Wayback timestamp (1 to 14 digits, e.g. 2018 or 20180225). Default: the newest.")
+def closest(url: str, timestamp: str | None) -> None:
+    """Name the Wayback Machine snapshot of URL closest to a time, in citation form.
+
+    Asks the availability API at SPYGLASS_WAYBACK_URL (or
+    SPYGLASS_WAYBACK_AVAILABILITY_URL). Example: spyglass closest https://aws.amazon.com/rekognition/ --at 2018
+    """
+    from .wayback import Endpoints, PUBLIC_WAYBACK, closest_snapshot
+
+    if timestamp is not None and not (timestamp.isdigit() and 1 <= len(timestamp) <= 14):
+        raise click.BadParameter(f"{timestamp!r} is not a Wayback timestamp", param_hint="--at")
+    endpoints = Endpoints(os.environ.get("SPYGLASS_WAYBACK_URL") or PUBLIC_WAYBACK,
+                          os.environ.get("SPYGLASS_WAYBACK_AVAILABILITY_URL") or "")
+    found = closest_snapshot(url, endpoints, timestamp)
+    if found is None:
+        click.echo(f"{url}: the Wayback Machine names no snapshot", err=True)
+        sys.exit(1)
+    click.echo(f"{found.snapshot_url} (captured {found.timestamp})")
+
+
+def _start_wayback_sim(vendor_base: str):
+    """Start the simulated Wayback Machine holding the demo pages' history; point Spyglass at it."""
+    from fixtures.wayback_demo import demo_sim
+    from fixtures.wayback_sim import start_wayback_sim
+
+    server, _ = start_wayback_sim(demo_sim(vendor_base))
+    os.environ["SPYGLASS_WAYBACK_URL"] = server.url
+    click.echo(f"Simulated Wayback Machine: {server.url}/", err=True)
+    return server
+
+
+@cli.command()
 @data_option
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
@@ -201,11 +291,13 @@ def demo(data_dir: Path, no_serve: bool, port: int, fixture_port: int) -> None:
     os.environ["SPYGLASS_VENDOR_SITE"] = server.url
     click.echo(f"Fixture vendor site: {server.url}/", err=True)
     portal = _start_records_portal(fixture_port)
+    wayback = _start_wayback_sim(server.url)
     try:
         ok = _crawl(DEMO_SOURCES, data_dir, (), {}, verbose=False)
     finally:
         server.stop()
         portal.stop()
+        wayback.shutdown()
     if not ok:
         sys.exit(1)
     if no_serve:
@@ -216,6 +308,8 @@ def demo(data_dir: Path, no_serve: bool, port: int, fixture_port: int) -> None:
         f"http://127.0.0.1:{port}/spyglass/document_pages?_search=booking+photos"
         f"\nWhich agencies' records mention which products: "
         f"http://127.0.0.1:{port}/spyglass/agency_products"
+        f"\nOr a page's versions over time: http://127.0.0.1:{port}/spyglass/page_versions?url="
+        + quote(f"{server.url}/products/recognize/", safe="")
     )
     _serve(data_dir, port, "127.0.0.1")
 

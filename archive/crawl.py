@@ -54,6 +54,7 @@ class RunReport:
     bytes: int
     seconds: float
     skipped: int = 0
+    spider: str = ""
 
     def line(self) -> str:
         rate = self.pages / self.seconds if self.seconds > 0 else 0.0
@@ -66,28 +67,60 @@ class RunReport:
         )
 
 
-def run_crawl(sources: list[Source], settings: Settings) -> list[RunReport]:
-    """Crawl each source with its kind's spider, all in one reactor; returns one report per run."""
+def run_crawl(sources: list[Source], settings: Settings, only: str | None = None) -> list[RunReport]:
+    """Crawl each source with its kind's spider, all in one reactor; returns one report per run.
+
+    A source with `wayback:` set gets a second crawler running the `wayback`
+    spider beside it (its own crawl_runs row, WARC files still prefixed with
+    the source's name); sources with `save_on_change` then ask Save Page Now
+    for each page whose payload changed. `only` ('live' or 'wayback') runs just one side.
+    """
     process = CrawlerProcess(settings)
-    crawlers: list[tuple[Source, Crawler]] = []
-    for number, source in enumerate(sources):
-        spidercls = process.spider_loader.load(source.kind)
-        per_source = settings.copy()
-        per_source.set("ROBOTSTXT_OBEY", source.robots, priority="spider")
-        # The first crawler installs the reactor named in the settings.
-        crawler = Crawler(spidercls, per_source, init_reactor=number == 0)
-        process.crawl(crawler, source=source.name)
-        crawlers.append((source, crawler))
+    crawlers: list[tuple[str, Crawler]] = []
+    for source in sources:
+        runs = [source.kind] + (["wayback"] if source.wayback is not None else [])
+        if only == "live":
+            runs = [source.kind]
+        elif only == "wayback":
+            runs = runs[1:]
+        for spider_name in runs:
+            spidercls = process.spider_loader.load(spider_name)
+            per_source = settings.copy()
+            if spider_name == source.kind:
+                per_source.set("ROBOTSTXT_OBEY", source.robots, priority="spider")
+            # The first crawler installs the reactor named in the settings.
+            crawler = Crawler(spidercls, per_source, init_reactor=not crawlers)
+            process.crawl(crawler, source=source.name)
+            label = source.name if spider_name == source.kind else f"{source.name} ({spider_name})"
+            crawlers.append((label, crawler))
     process.start()
     index = dbmod.open_db(Path(settings["SPYGLASS_DATA_DIR"]) / dbmod.DB_NAME)
     reports = []
     try:
-        for source, crawler in crawlers:
+        for label, crawler in crawlers:
             run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
-            reports.append(_report(index, source.name, run_id))
+            reports.append(_report(index, label, run_id))
+        _save_changed(index, sources, crawlers, settings)
     finally:
         index.close()
     return reports
+
+
+def _save_changed(index: Any, sources: list[Source], crawlers: list[tuple[str, Crawler]],
+                  settings: Settings) -> None:
+    """Ask Save Page Now for every changed page of sources with `save_on_change: true`."""
+    wanted = {s.name for s in sources if s.save_on_change}
+    if not wanted:
+        return
+    from .savepagenow import SaveSettings, save_and_record
+
+    options = SaveSettings.from_settings(settings)
+    for label, crawler in crawlers:
+        run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
+        if label not in wanted or run_id is None:
+            continue
+        for capture in dbmod.changed_captures(index, run_id):
+            save_and_record(index, capture["url"], options, source=label, capture_id=capture["id"])
 
 
 def _report(index: Any, source: str, run_id: int | None) -> RunReport:
@@ -108,4 +141,5 @@ def _report(index: Any, source: str, run_id: int | None) -> RunReport:
         captures=row["captures"] or 0, revisits=row["revisits"] or 0,
         errors=row["errors"] or 0, bytes=row["bytes"] or 0, seconds=seconds,
         skipped=row.get("skipped") or 0,
+        spider=row["spider"] or "",
     )

@@ -157,6 +157,33 @@ def m025_recrawl(db: sqlite_utils.Database) -> None:
     db.table("crawl_runs").add_column("skipped", int)
 
 
+@migrations()
+def m010_wayback(db: sqlite_utils.Database) -> None:
+    # The contract columns of Wayback captures (issue 3); NULL on live captures.
+    captures = db.table("captures")
+    for column, kind in WAYBACK_COLUMNS.items():
+        captures.add_column(column, kind)
+    captures.create_index(["original_url", "wayback_timestamp"])
+    # Save Page Now jobs change state over time, so they live here, never in captures.
+    db.table("save_requests").create(
+        {
+            "id": int, "capture_id": int, "source": str, "url": str, "requested_at": str,
+            "method": str, "job_id": str, "state": str, "status_ext": str, "message": str,
+            "wayback_timestamp": str, "snapshot_url": str, "confirmed_via_cdx": int,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("capture_id", "captures", "id")],
+    )
+    db.table("save_requests").create_index(["url"])
+
+
+WAYBACK_COLUMNS = {
+    "memento_at": str, "wayback_timestamp": str, "original_url": str,
+    "snapshot_url": str, "wayback_digest": str, "wayback_digest_match": int,
+}
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the index at `path`, in WAL mode, with migrations applied."""
     path = Path(path)
@@ -323,3 +350,36 @@ def bulk_load_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]
         db.execute(trigger_sql)
         added = db.execute("SELECT count(*) FROM captures WHERE id > ?", [before]).fetchone()[0]
     return added
+def archived_wayback_versions(db: sqlite_utils.Database, source: str) -> set[tuple[str, str]]:
+    """(original_url, wayback_digest) of every Wayback capture of a source, so re-runs skip them."""
+    if "original_url" not in db.table("captures").columns_dict:
+        return set()
+    rows = db.execute(
+        "SELECT original_url, wayback_digest FROM captures WHERE source = ? AND via = 'wayback'",
+        [source],
+    ).fetchall()
+    return {(url, digest) for url, digest in rows}
+
+
+def save_request(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
+    """Insert (no id) or update (with id) a save_requests row; returns its id."""
+    row = {**row, "updated_at": iso(utc_now())}
+    table = db.table("save_requests")
+    if row.get("id"):
+        table.update(row["id"], row)
+        return int(row["id"])
+    table.insert(row)
+    return int(table.last_pk)
+
+
+def changed_captures(db: sqlite_utils.Database, run_id: int) -> list[dict[str, Any]]:
+    """Live captures of a run whose payload differs from the previous capture of the same URL."""
+    sql = """
+        SELECT c.id, c.url, c.source FROM captures c
+        WHERE c.crawl_run = ? AND c.via = 'live' AND c.warc_type = 'response' AND c.status = 200
+          AND (SELECT p.sha256 FROM captures p WHERE p.url = c.url AND p.via = 'live'
+               AND p.id < c.id ORDER BY p.id DESC LIMIT 1) IS NOT c.sha256
+          AND EXISTS (SELECT 1 FROM captures p WHERE p.url = c.url AND p.via = 'live' AND p.id < c.id)
+        ORDER BY c.id
+    """
+    return [dict(zip(("id", "url", "source"), row)) for row in db.execute(sql, [run_id]).fetchall()]

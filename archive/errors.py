@@ -19,3 +19,35 @@ class ArchiveError(SpyglassError):
 
 class VerificationError(SpyglassError):
     """The archive failed `spyglass verify`: a digest, record or row does not match."""
+
+
+class WaybackError(SpyglassError):
+    """The Wayback Machine answered something we cannot use; the message says what and where."""
+
+
+class CdxError(WaybackError):
+    """A CDX answer could not be used at all (empty, not CDX, or refused)."""
+
+
+class BlockedError(WaybackError):
+    """The Wayback Machine refuses this URL (403 with X-Archive-Wayback-Runtime-Error)."""
+
+
+class ExcludedError(WaybackError):
+    """The URL was excluded from the Wayback Machine (a 200 page saying so, not a memento)."""
+
+
+class NotArchivedError(WaybackError):
+    """The Wayback Machine holds no capture of this URL (404)."""
+
+
+class MementoMismatchError(WaybackError):
+    """The answer is not the memento asked for: redirected to another time, or no Memento-Datetime."""
+
+
+class RateLimitError(WaybackError):
+    """The Wayback Machine answered 429: stop sending for at least the policy's pause."""
+
+
+class SavePageNowError(WaybackError):
+    """Save Page Now refused a request or reported a failed job."""

@@ -27,6 +27,13 @@ class Capture:
     referrer: str | None = None
     location: str | None = None
     tags: dict[str, str | None] = field(default_factory=dict)
+    # Wayback captures only (via = "wayback"): the memento and where to cite it.
+    memento_at: str | None = None
+    wayback_timestamp: str | None = None
+    original_url: str | None = None
+    snapshot_url: str | None = None
+    wayback_digest: str | None = None
+    wayback_digest_match: int | None = None
 
 
 @dataclass

@@ -97,6 +97,12 @@ class IndexPipeline:
             "referrer": item.referrer,
             "location": item.location,
             "fetch_ms": item.fetch_ms,
+            "memento_at": item.memento_at,
+            "wayback_timestamp": item.wayback_timestamp,
+            "original_url": item.original_url,
+            "snapshot_url": item.snapshot_url,
+            "wayback_digest": item.wayback_digest,
+            "wayback_digest_match": item.wayback_digest_match,
         }
 
     def _error_row(self, item: FetchError) -> dict[str, Any]:

@@ -90,3 +90,22 @@ SPYGLASS_MAX_SIMILAR_URLS = 200
 SPYGLASS_RETRY_AFTER_MAX = 60
 # `name=ip,name=ip`: answers for these names without DNS (tests, split-horizon setups).
 SPYGLASS_RESOLVE = ""
+
+# The Wayback Machine: every request is derived from this base URL (tests and
+# the demo point it at the loopback simulator); citations always use the
+# public https://web.archive.org. Budgets and pauses: see RatePolicy in
+# archive/wayback.py, whose defaults are about 80% of the real limits.
+SPYGLASS_WAYBACK_URL = "https://web.archive.org"
+SPYGLASS_WAYBACK_AVAILABILITY_URL = ""  # default: <SPYGLASS_WAYBACK_URL>/wayback/available
+SPYGLASS_WAYBACK_CDX_PER_WINDOW = 24
+SPYGLASS_WAYBACK_SNAPSHOTS_PER_WINDOW = 480
+SPYGLASS_WAYBACK_WINDOW = 60.0
+SPYGLASS_WAYBACK_PAUSE_ON_429 = 60.0
+SPYGLASS_WAYBACK_RETRIES = 2
+SPYGLASS_WAYBACK_RETRY_BACKOFF = 10.0
+SPYGLASS_WAYBACK_CDX_PAGE_SIZE = 5000
+# Save Page Now: seconds between status polls, and how long to poll a job.
+# Credentials come only from the environment (SPYGLASS_SPN_ACCESS_KEY and
+# SPYGLASS_SPN_SECRET_KEY), never from settings or files.
+SPYGLASS_SPN_POLL_INTERVAL = 5.0
+SPYGLASS_SPN_TIMEOUT = 300.0

@@ -29,10 +29,12 @@ DEFAULT_MAX_PAGES = 1000
 
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes", "walk", "recrawl", "allow_private",
+    "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change",
 }
 RECRAWL_MODES = ("all", "changed")
 WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
+WAYBACK_FIELDS = {"from", "to", "match"}
+WAYBACK_MATCHES = ("exact", "prefix")
 SCOPE_FIELDS = {"hosts", "prefixes", "max_depth", "max_pages"}
 
 
@@ -54,6 +56,15 @@ class Scope:
         if host in self.hosts:
             return True
         return any(url.startswith(prefix) for prefix in self.prefixes)
+
+
+@dataclass(frozen=True)
+class WaybackWindow:
+    """Which Wayback Machine captures of a source's URLs to harvest (years or timestamps, inclusive)."""
+
+    start: str | None = None  # CDX `from`: 4 to 14 digits
+    end: str | None = None  # CDX `to`
+    match: str = "exact"  # exact: the URL itself; prefix: every URL under it
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,8 @@ class Source:
     # Errors for ${VAR} placeholders with no value: only a source that is
     # crawled needs them, so `select` reports them, not `load_sources`.
     unresolved: tuple[str, ...] = ()
+    wayback: WaybackWindow | None = None  # None: no Wayback harvest
+    save_on_change: bool = False  # ask Save Page Now for a snapshot when a page changes
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -196,6 +209,9 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
         except ValueError:
             raise check.fail("allow_private", f"{value!r} is not an IP address or network "
                              "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+    save_on_change = entry.get("save_on_change", False)
+    if not isinstance(save_on_change, bool):
+        raise check.fail("save_on_change", "must be true (ask Save Page Now on change) or false")
     return Source(
         name=name,
         kind=kind,
@@ -210,6 +226,8 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
         walk=walk,
         recrawl=recrawl,
         allow_private=allow_private,
+        wayback=_parse_wayback(entry.get("wayback", False), check),
+        save_on_change=save_on_change,
         unresolved=unresolved,
     )
 
@@ -240,6 +258,32 @@ def _parse_walk(entry: dict, kind: str, check: _Checker) -> Walk | None:
         if raw[key].strip().startswith("column:") and "release_rows" not in raw and shape != "records-table":
             raise check.fail(f"walk.{key}", "column: selectors work only inside release_rows")
     return build_walk(raw)
+
+
+def _parse_wayback(raw: Any, check: _Checker) -> WaybackWindow | None:
+    if raw is True:
+        return WaybackWindow()
+    if raw is False or raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise check.fail("wayback", "must be true, false or a mapping (from, to, match)")
+    unknown = set(raw) - WAYBACK_FIELDS
+    if unknown:
+        raise check.fail(f"wayback.{sorted(unknown)[0]}", "unknown field")
+    bounds = []
+    for key in ("from", "to"):
+        value = raw.get(key)
+        if value is not None:
+            value = str(value)
+            if isinstance(raw.get(key), bool) or not re.fullmatch(r"\d{4}(\d{2}){0,5}", value):
+                raise check.fail(f"wayback.{key}", f"must be a year or a timestamp like 2016 or 20160301, got {raw.get(key)!r}")
+        bounds.append(value)
+    if bounds[0] and bounds[1] and bounds[0][:4] > bounds[1][:4]:
+        raise check.fail("wayback.to", f"{bounds[1]} is before wayback.from {bounds[0]}")
+    match = raw.get("match", "exact")
+    if match not in WAYBACK_MATCHES:
+        raise check.fail("wayback.match", f"must be one of {', '.join(WAYBACK_MATCHES)}; got {match!r}")
+    return WaybackWindow(bounds[0], bounds[1], match)
 
 
 def _parse_scope(raw: Any, urls: tuple[str, ...], check: _Checker) -> Scope:
@@ -387,6 +431,10 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "walk": source.walk.to_dict() if source.walk else None,
         "recrawl": source.recrawl,
         "allow_private": list(source.allow_private),
+        "wayback": None if source.wayback is None else {
+            "from": source.wayback.start, "to": source.wayback.end, "match": source.wayback.match,
+        },
+        "save_on_change": source.save_on_change,
     }
 
 
@@ -412,10 +460,13 @@ def source_from_dict(data: dict[str, Any]) -> Source:
         walk=Walk(**data["walk"]) if data.get("walk") else None,
         recrawl=data.get("recrawl", "all"),
         allow_private=tuple(data.get("allow_private") or ()),
+        wayback=None if not data.get("wayback") else WaybackWindow(
+            data["wayback"]["from"], data["wayback"]["to"], data["wayback"]["match"]),
+        save_on_change=bool(data.get("save_on_change")),
     )
 
 
 __all__ = [
-    "Scope", "Source", "load_sources", "parse_sources", "select",
+    "Scope", "Source", "WaybackWindow", "load_sources", "parse_sources", "select",
     "source_to_dict", "source_from_dict",
 ]

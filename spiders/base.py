@@ -23,6 +23,7 @@ class SourceSpider(scrapy.Spider):
     """A spider that crawls one source of sources.yml, named by the `source` argument."""
 
     kind = ""
+    via = "live"  # how this spider's captures were obtained (captures.via)
     source: Source
 
     @classmethod
@@ -33,26 +34,35 @@ class SourceSpider(scrapy.Spider):
             raise NotConfigured(f"the {cls.name} spider needs -a source=NAME")
         path = crawler.settings.get("SPYGLASS_SOURCES_FILE", "sources.yml")
         [source] = select(load_sources(path), [name])
-        if source.kind != cls.kind:
-            raise ConfigError(f"{path}: source {name!r}: field 'kind': is {source.kind!r}, "
-                              f"the {cls.name} spider crawls {cls.kind!r} sources")
+        if not cls.accepts(source):
+            raise ConfigError(f"{path}: source {name!r}: {cls.refusal(source)}")
         spider.source = source
         spider.source_name = source.name
         return spider
+
+    @classmethod
+    def accepts(cls, source: Source) -> bool:
+        """Whether this spider crawls `source` (by default: sources of its kind)."""
+        return source.kind == cls.kind
+
+    @classmethod
+    def refusal(cls, source: Source) -> str:
+        """Why `accepts` said no, naming the field."""
+        return f"field 'kind': is {source.kind!r}, the {cls.name} spider crawls {cls.kind!r} sources"
 
     @property
     def tags(self) -> dict[str, str | None]:
         return {"vendor": self.source.vendor, "product": self.source.product,
                 "agency": self.source.agency}
 
-    def capture(self, response: Response, via: str = "live", **extra: Any) -> Capture:
-        """The Capture item for a response the WARC middleware has recorded."""
+    def capture(self, response: Response, via: str | None = None, **extra: Any) -> Capture:
+        """The Capture item for a response the WARC middleware has recorded (via: the spider's)."""
         meta = response.meta
         location = response.headers.get("Location")
         return Capture(
             url=response.request.url if response.request else response.url,
             source=self.source.name,
-            via=via,
+            via=via or self.via,
             status=response.status,
             captured_at=meta["spyglass_warc"].date,
             content_type=_text(response.headers.get("Content-Type")),

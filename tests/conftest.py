@@ -14,6 +14,8 @@ import pytest
 
 from fixtures.records_portal import RecordsPortal, start_records_portal
 from fixtures.vendor_site import VendorSite, start_vendor_site
+from fixtures.wayback_demo import demo_sim
+from fixtures.wayback_sim import WaybackSim, start_wayback_sim
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,19 +62,27 @@ def vendor_site() -> Iterator[tuple[str, VendorSite]]:
 
 
 @pytest.fixture(scope="session")
-def crawled(tmp_path_factory: pytest.TempPathFactory, vendor_site) -> dict:
-    """The demo sources crawled once into a fresh data directory."""
+def wayback_demo(vendor_site) -> Iterator[WaybackSim]:
+    """The simulated Wayback Machine holding the demo site's history (as `spyglass demo` runs it)."""
+    server, sim = start_wayback_sim(demo_sim(vendor_site[0]))
+    yield sim
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def crawled(tmp_path_factory: pytest.TempPathFactory, vendor_site, wayback_demo) -> dict:
+    """The demo sources (live pages and Wayback history) crawled once into a fresh data directory."""
     base, site = vendor_site
     data = tmp_path_factory.mktemp("archive")
-    # The records sources of sources.yml are crawled by tests/test_records.py;
-    # their placeholder only needs a value here.
-    env = {"SPYGLASS_VENDOR_SITE": base, "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:9"}
+    # A one-second "minute" keeps the Wayback harvest fast; the budgets stay the real ones.
+    env = {"SPYGLASS_VENDOR_SITE": base, "SPYGLASS_WAYBACK_URL": wayback_demo.base,
+           "SPYGLASS_WAYBACK_WINDOW": "1"}
     result = run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
                      "--source", "northwind-recognize",
                      "-s", "SPYGLASS_PROGRESS_INTERVAL=0.2", env=env, check=True)
     hits_after_first = dict(site.hits)
     return {"data": data, "base": base, "site": site, "env": env, "result": result,
-            "hits": hits_after_first}
+            "hits": hits_after_first, "wayback": wayback_demo}
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +90,8 @@ def records_portal() -> Iterator[tuple[str, RecordsPortal]]:
     server, portal = start_records_portal()
     yield server.url, portal
     server.stop()
+
+
 # Small limits keep the hostile crawl to seconds; each is a setting users can change.
 HOSTILE_SETTINGS = {
     "DOWNLOAD_TIMEOUT": "2",

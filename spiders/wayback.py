@@ -1,0 +1,182 @@
+"""The wayback spider: each distinct archived version of a source's URLs, fetched once.
+
+CDX first (revisits filtered, digests collapsed, resume keys followed to the
+end), then each new version through `/web/<ts>id_/<url>`, accepted only when
+its Memento-Datetime is the timestamp the CDX named. Nothing is followed
+blindly: an archived redirect is kept as the 3xx memento it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from archive import db as dbmod
+from archive.errors import (
+    BlockedError, ExcludedError, MementoMismatchError, NotArchivedError, WaybackError,
+)
+from archive.items import FetchError
+from archive.ratelimit import WaybackGaveUp
+from archive.sources import Source
+from archive.warc import iso, utc_now
+from archive.wayback import (
+    CdxRecord, cdx_query, check_memento, citation_url, endpoints_from_settings,
+    parse_cdx, policy_from_settings, sha1_base32, surt, window_bound,
+)
+
+from .base import SourceSpider
+
+ERROR_TYPES = {
+    BlockedError: "wayback-blocked",
+    ExcludedError: "wayback-excluded",
+    NotArchivedError: "wayback-not-archived",
+    MementoMismatchError: "wayback-inexact",
+}
+
+
+class WaybackSpider(SourceSpider):
+    """Harvests the Wayback history of a source with `wayback:` set, whatever its kind."""
+
+    name = "wayback"
+    via = "wayback"
+    custom_settings = {
+        # Our own budget keeps us polite (archive/ratelimit.py); AutoThrottle
+        # would only slow the spacing the policy already sets.
+        "AUTOTHROTTLE_ENABLED": False,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
+        # web.archive.org's API paths are not pages to crawl: robots.txt does not apply.
+        "ROBOTSTXT_OBEY": False,
+        # Retries are the rate limiter's (slow, after a pause), never Scrapy's hot ones.
+        "RETRY_ENABLED": False,
+        "DOWNLOADER_MIDDLEWARES": {
+            # The address guard stays: the Wayback endpoints pass it as configuration.
+            "archive.guard.AddressGuardMiddleware": 50,
+            "archive.retry.PoliteRetryMiddleware": None,
+            "archive.capture.WarcCaptureMiddleware": 950,
+            "archive.ratelimit.WaybackRateLimitMiddleware": 960,
+        },
+    }
+
+    @classmethod
+    def accepts(cls, source: Source) -> bool:
+        return source.wayback is not None
+
+    @classmethod
+    def refusal(cls, source: Source) -> str:
+        return "field 'wayback': not set; the wayback spider harvests sources with wayback: true"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (urlkey, digest) of versions archived or scheduled: each version once.
+        self.seen: set[tuple[str, str]] = set()
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        self.endpoints = endpoints_from_settings(self.settings)
+        self.policy = policy_from_settings(self.settings)
+        index = dbmod.open_db(Path(self.settings.get("SPYGLASS_DATA_DIR", "data")) / dbmod.DB_NAME)
+        try:
+            archived = dbmod.archived_wayback_versions(index, self.source.name)
+        finally:
+            index.close()
+        self.seen = {(surt(url), digest) for url, digest in archived}
+        for url in self.source.urls:
+            yield self._cdx_request(url, None, page=1)
+
+    def _cdx_request(self, url: str, resume_key: str | None, page: int) -> scrapy.Request:
+        window = self.source.wayback
+        assert window is not None
+        query = cdx_query(
+            url, match=window.match, start=window_bound(window.start, upper=False),
+            end=window_bound(window.end, upper=True), limit=self.policy.cdx_page_size,
+            resume_key=resume_key,
+        )
+        return scrapy.Request(
+            f"{self.endpoints.cdx}?{query}", callback=self.parse_cdx, errback=self.errback,
+            dont_filter=True,
+            # The CDX answer is a query result, not a page: it is not archived.
+            meta={"wayback_bucket": "cdx", "spyglass_no_warc": True,
+                  "wayback_url": url, "wayback_page": page},
+        )
+
+    def parse_cdx(self, response: Response) -> Iterator[Any]:
+        url = response.meta["wayback_url"]
+        if response.status != 200:
+            runtime = response.headers.get("X-Archive-Wayback-Runtime-Error")
+            kind = "wayback-blocked" if response.status == 403 or runtime else "wayback-cdx"
+            detail = f" ({runtime.decode('latin-1')})" if runtime else ""
+            yield self._error(url, kind, f"CDX answered HTTP {response.status}{detail}")
+            return
+        text = response.body.decode("utf-8", "replace")
+        if not text.strip():
+            if response.meta["wayback_page"] == 1:
+                yield self._error(url, "wayback-none",
+                                  "the CDX answer is empty: no captures of this URL in the window")
+            return
+        page = parse_cdx(text)
+        for problem in page.problems:
+            yield self._error(url, "cdx-malformed", problem)
+        for record in page.records:
+            request = self._snapshot_request(record)
+            if request is not None:
+                yield request
+        if page.resume_key:
+            yield self._cdx_request(url, page.resume_key, response.meta["wayback_page"] + 1)
+
+    def _snapshot_request(self, record: CdxRecord) -> scrapy.Request | None:
+        if record.is_revisit:
+            return None  # a revisit's bytes are another capture's
+        key = (surt(record.original), record.digest)
+        if key in self.seen:
+            return None  # duplicate row, identical snapshot, or already archived
+        self.seen.add(key)
+        return scrapy.Request(
+            self.endpoints.snapshot(record.timestamp, record.original),
+            callback=self.parse_snapshot, errback=self.errback, dont_filter=True,
+            meta={
+                "wayback_bucket": "snapshot",
+                "wayback_record": tuple(record),
+                "spyglass_warc_headers": {
+                    "WARC-Spyglass-Original-URI": record.original,
+                    "WARC-Spyglass-Wayback-Timestamp": record.timestamp,
+                    "WARC-Spyglass-Wayback-Digest": f"sha1:{record.digest}",
+                },
+            },
+        )
+
+    def parse_snapshot(self, response: Response) -> Iterator[Any]:
+        record = CdxRecord(*response.meta["wayback_record"])
+        headers = {key.decode("latin-1").lower(): (response.headers.get(key) or b"").decode("latin-1")
+                   for key in response.headers}
+        try:
+            moment = check_memento(response.status, headers, response.body, record.timestamp)
+        except WaybackError as exc:
+            yield self._error(response.url, ERROR_TYPES.get(type(exc), "wayback"), str(exc),
+                              record.original)
+            return
+        yield self.capture(
+            response, via="wayback",
+            memento_at=iso(moment),
+            wayback_timestamp=record.timestamp,
+            original_url=record.original,
+            snapshot_url=citation_url(record.timestamp, record.original),
+            wayback_digest=record.digest,
+            wayback_digest_match=int(sha1_base32(response.body) == record.digest),
+        )
+
+    def errback(self, failure: Failure):
+        if isinstance(failure.value, WaybackGaveUp):
+            request = failure.request
+            yield self._error(request.url, failure.value.error_type,
+                              f"the Wayback Machine {failure.value.reason}")
+            return
+        yield from super().errback(failure)
+
+    def _error(self, url: str, error_type: str, reason: str, original: str | None = None) -> FetchError:
+        return FetchError(url=url, source=self.source.name, error_type=error_type,
+                          reason=reason + (f" [original: {original}]" if original else ""),
+                          occurred_at=iso(utc_now()))

@@ -1,0 +1,118 @@
+"""Save Page Now end to end against the simulator: `spyglass save` and `save_on_change`."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fixtures.server import Incoming, LoopbackServer, Reply
+from fixtures.wayback_sim import SimConfig, WaybackSim, start_wayback_sim
+
+from .conftest import run_cli
+
+CREDS = {"SPYGLASS_SPN_ACCESS_KEY": "sim-access", "SPYGLASS_SPN_SECRET_KEY": "sim-secret"}
+NO_CREDS = {"SPYGLASS_SPN_ACCESS_KEY": "", "SPYGLASS_SPN_SECRET_KEY": ""}
+QUICK = ["-s", "SPYGLASS_SPN_POLL_INTERVAL=0.01", "-s", "SPYGLASS_SPN_TIMEOUT=0.3"]
+
+
+@pytest.fixture
+def sim():
+    server, simulator = start_wayback_sim(WaybackSim(SimConfig(spn_pending_polls=2)))
+    yield simulator
+    server.shutdown()
+
+
+def requests_of(data: Path) -> dict[str, sqlite3.Row]:
+    conn = sqlite3.connect(data / "spyglass.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return {r["url"]: r for r in conn.execute("SELECT * FROM save_requests")}
+    finally:
+        conn.close()
+
+
+def save(sim, data: Path, *urls: str, env: dict[str, str]):
+    return run_cli("save", *urls, "--data", str(data), "-s", f"SPYGLASS_WAYBACK_URL={sim.base}", *QUICK, env=env)
+
+
+def test_spn2_jobs_are_recorded_honestly(tmp_path, sim):
+    ok, failing, liar, slow = (f"https://example.org/{name}" for name in ("ok", "failing", "liar", "slow"))
+    sim.spn.outcomes.update({failing: "error", liar: "error-but-saved", slow: "pending"})
+    result = save(sim, tmp_path, ok, failing, liar, slow, env=CREDS)
+    assert result.returncode == 1  # not every URL was saved
+    rows = requests_of(tmp_path)
+    assert {url: r["state"] for url, r in rows.items()} == {
+        ok: "saved", failing: "failed", liar: "saved", slow: "pending"}
+    assert all(r["method"] == "spn2" and r["job_id"].startswith("spn2-") for r in rows.values())
+    saved = rows[ok]
+    assert saved["confirmed_via_cdx"] == 1 and len(saved["wayback_timestamp"]) == 14
+    assert saved["snapshot_url"] == f"https://web.archive.org/web/{saved['wayback_timestamp']}/{ok}"
+    assert f"{ok}: saved {saved['snapshot_url']}" in result.stdout
+    # An error report is never turned into a success unless the CDX shows the capture...
+    assert rows[failing]["snapshot_url"] is None and rows[failing]["status_ext"] == "error:service-unavailable"
+    # ...and when it does, both facts are kept.
+    assert rows[liar]["confirmed_via_cdx"] == 1 and "but the CDX shows a capture" in rows[liar]["message"]
+    assert rows[slow]["snapshot_url"] is None and "still pending" in rows[slow]["message"]
+    submitted = [h for h in sim.log if h.method == "POST" and h.target == "/save"]
+    polls = [h for h in sim.log if h.target.startswith("/save/status/")]
+    assert len(submitted) == 4 and len(polls) >= 3 * 3
+    assert [h for h in sim.log if h.target.startswith("/cdx/")]  # every finished job was checked
+
+
+def test_bad_credentials_and_anonymous_saves(tmp_path, sim):
+    url = "https://example.org/anonymous"
+    refused = save(sim, tmp_path / "a", url, env={"SPYGLASS_SPN_ACCESS_KEY": "wrong", "SPYGLASS_SPN_SECRET_KEY": "x"})
+    assert refused.returncode == 1
+    row = requests_of(tmp_path / "a")[url]
+    assert row["state"] == "failed" and "HTTP 401" in row["message"] and row["job_id"] is None
+    anonymous = save(sim, tmp_path / "b", url, env=NO_CREDS)
+    assert anonymous.returncode == 0, anonymous.stdout + anonymous.stderr
+    row = requests_of(tmp_path / "b")[url]
+    assert (row["method"], row["state"], row["confirmed_via_cdx"]) == ("anonymous", "saved", 1)
+    assert [h.target for h in sim.log if h.target.startswith("/save/")][-1] == f"/save/{url}"
+    bad = run_cli("save", "not-a-url", "--data", str(tmp_path / "c"))
+    assert bad.returncode == 2 and "is not an http(s) URL" in bad.stderr
+
+
+class ChangingSite:
+    """A two-page site whose home page changes between crawls."""
+
+    def __init__(self) -> None:
+        self.version = 1
+
+    def __call__(self, request: Incoming) -> Reply:
+        if request.path == "/":
+            return Reply(body=f"<html><title>Home v{self.version}</title><a href='/same'>same</a></html>".encode())
+        if request.path == "/same":
+            return Reply(body=b"<html><title>Same</title><p>Never changes.</p></html>")
+        return Reply(404, b"not found")
+
+
+def test_save_on_change_saves_only_changed_pages_and_records_it_on_the_capture(tmp_path, sim):
+    site = ChangingSite()
+    with LoopbackServer(site) as server:
+        sources = tmp_path / "sources.yml"
+        sources.write_text(yaml.safe_dump({"sources": [{
+            "name": "changing", "kind": "vendor", "urls": [f"{server.url}/"], "robots": False,
+            "save_on_change": True}]}))
+        args = ("crawl", "--sources", str(sources), "--data", str(tmp_path / "data"),
+                "-s", f"SPYGLASS_WAYBACK_URL={sim.base}", *QUICK)
+        first = run_cli(*args, env=CREDS)
+        assert first.returncode == 0, first.stderr
+        assert not [h for h in sim.log if h.target.startswith("/save")]  # nothing had changed yet
+        site.version = 2
+        second = run_cli(*args, env=CREDS)
+        assert second.returncode == 0, second.stderr
+    rows = requests_of(tmp_path / "data")
+    assert list(rows) == [f"{server.url}/"]
+    row = rows[f"{server.url}/"]
+    assert row["state"] == "saved" and row["source"] == "changing" and row["method"] == "spn2"
+    conn = sqlite3.connect(tmp_path / "data" / "spyglass.db")
+    capture = conn.execute("SELECT title, crawl_run FROM captures WHERE id = ?", (row["capture_id"],)).fetchone()
+    conn.close()
+    assert capture == ("Home v2", 2)
+    # The simulator archived the changed page itself (it fetches loopback URLs).
+    assert b"Home v2" in sim.nearest(f"{server.url}/", "99991231235959").body
