@@ -14,6 +14,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from . import chain
 from .errors import ArchiveError
 from .sources import Source, source_to_dict
 from .warc import Original, iso, utc_now
@@ -76,6 +77,40 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             BEGIN SELECT RAISE(ABORT, 'captures are append-only evidence'); END
             """
         )
+
+
+APPEND_ONLY_TRIGGERS = {
+    op: f"""
+        CREATE TRIGGER captures_append_only_{op.lower()} BEFORE {op} ON captures
+        BEGIN SELECT RAISE(ABORT, 'captures are append-only evidence'); END
+    """
+    for op in ("UPDATE", "DELETE")
+}
+
+
+@migrations()
+def m040_hash_chain(db: sqlite_utils.Database) -> None:
+    """Chain every capture row to the one before it (see archive/chain.py).
+
+    Rows written before this migration are chained here, in id order: their
+    hashes prove they are unchanged from now on, not before. The append-only
+    trigger is dropped and recreated around the back-fill, inside the
+    migration's transaction, so no other writer can slip in between.
+    """
+    table = db.table("captures")
+    for column in chain.HASH_COLUMNS:
+        if column not in table.columns_dict:
+            table.add_column(column, str)
+    db.execute("DROP TRIGGER IF EXISTS captures_append_only_update")
+    prev = chain.GENESIS
+    names = list(table.columns_dict)
+    for values in db.execute("SELECT * FROM captures ORDER BY id").fetchall():
+        row = dict(zip(names, values))
+        row["prev_hash"] = prev
+        prev = chain.row_hash(row)
+        db.execute("UPDATE captures SET prev_hash = ?, row_hash = ? WHERE id = ?",
+                   [row["prev_hash"], prev, row["id"]])
+    db.execute(APPEND_ONLY_TRIGGERS["UPDATE"])
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -157,8 +192,58 @@ def finish_run(
 
 
 def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
-    """Append capture rows (one transaction for the batch)."""
-    db.table("captures").insert_all(rows, batch_size=500)
+    """Append capture rows, each hash-chained to the one before (one transaction for the batch).
+
+    The chain head is read under SQLite's write lock, so two writers can
+    never both chain onto the same row: the second waits for the first.
+    """
+    rows = list(rows)
+    if not rows:
+        return
+    if db.conn.in_transaction:
+        # Inside the caller's (deferred) transaction: a write that changes
+        # nothing takes the write lock before the head is read; if the
+        # caller already read a now-stale snapshot, SQLite refuses (busy).
+        db.execute("DELETE FROM captures WHERE 0")
+        _append_chained(db, rows)
+    else:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            _append_chained(db, rows)
+        except BaseException:
+            db.conn.rollback()
+            raise
+        db.execute("COMMIT")
+
+
+def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
+    columns = {
+        name: chain.affinity(declared)
+        for _, name, declared, *_ in db.execute("PRAGMA table_info(captures)").fetchall()
+    }
+    unknown = sorted({key for row in rows for key in row} - set(columns))
+    if unknown:
+        raise ArchiveError(f"captures has no column(s) {', '.join(unknown)}")
+    head = db.execute("SELECT id, row_hash FROM captures ORDER BY id DESC LIMIT 1").fetchone()
+    next_id, prev = (head[0] + 1, head[1]) if head else (1, chain.GENESIS)
+    chained = []
+    for row in rows:
+        full = {name: chain.as_stored(row.get(name), kind) for name, kind in columns.items()}
+        full["id"] = next_id
+        full["prev_hash"] = prev
+        full["row_hash"] = prev = chain.row_hash(full)
+        chained.append(full)
+        next_id += 1
+    db.table("captures").insert_all(chained, batch_size=500)
+    # What SQLite stored must hash as computed, or verify would fail later.
+    names = list(columns)
+    stored = db.execute(
+        "SELECT * FROM captures WHERE id >= ? ORDER BY id", [chained[0]["id"]]
+    ).fetchall()
+    for values in stored:
+        row = dict(zip(names, values))
+        if chain.row_hash(row) != row["row_hash"]:
+            raise ArchiveError(f"capture {row['id']}: stored values do not hash as computed")
 
 
 def save_fetch_errors(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
