@@ -110,14 +110,15 @@ def check_chain(rows: list[Mapping[str, Any]]) -> list[tuple[int, str]]:
         rid = int(row["id"])
         stored = row.get("row_hash")
         prev = row.get("prev_hash")
+        self_ok = stored is not None and row_hash(row) == stored
         if stored is None:
             problems.append((rid, "row is not in the hash chain (no row_hash): it was inserted "
                                   "outside Spyglass's write path"))
-        elif row_hash(row) != stored:
+        elif not self_ok:
             problems.append((rid, "row was edited after it was written: its columns no longer "
                                   f"hash to its row_hash {stored}"))
         if stored is not None and prev != expected:
-            problems.append((rid, _link_problem(rid, prev, previous_id, ids, by_hash)))
+            problems.append((rid, _link_problem(rid, prev, previous_id, ids, by_hash, self_ok)))
         if stored is not None:
             by_hash.setdefault(stored, rid)
             expected = stored
@@ -127,9 +128,12 @@ def check_chain(rows: list[Mapping[str, Any]]) -> list[tuple[int, str]]:
 
 
 def _link_problem(rid: int, prev: Any, previous_id: int, ids: list[int],
-                  by_hash: dict[str, int]) -> str:
+                  by_hash: dict[str, int], self_ok: bool) -> str:
     if prev in by_hash and by_hash[prev] < previous_id:
         anchor = by_hash[prev]
+        if not self_ok:
+            return (f"row was inserted after the fact: its prev_hash is capture {anchor}'s "
+                    f"row_hash, but capture {previous_id} is the row before it")
         skipped = [i for i in ids if anchor < i < rid]
         return (f"prev_hash chains to capture {anchor}, so {_ids(skipped)} between them "
                 "was inserted after the fact")

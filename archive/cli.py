@@ -1,4 +1,4 @@
-"""The `spyglass` command: crawl, serve, verify, demo."""
+"""The `spyglass` command: crawl, serve, verify, timestamp, cite, export, demo."""
 
 from __future__ import annotations
 
@@ -103,7 +103,17 @@ def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
     )
     for report in reports:
         click.echo(f"  {report.line()}")
+    if _truthy(settings.get("SPYGLASS_TIMESTAMP_AFTER_CRAWL")):
+        from .timestamp import timestamp_warcs
+
+        stamped = timestamp_warcs(data_dir, settings.get("SPYGLASS_TSA_URL") or "",
+                                  settings.get("SPYGLASS_TSA_CA_FILE") or None)
+        click.echo(f"Time-stamped {len(stamped)} WARC file(s) with {settings.get('SPYGLASS_TSA_URL')}.")
     return not failed
+
+
+def _truthy(value: object) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 @cli.command()
@@ -144,22 +154,54 @@ def _serve(data_dir: Path, port: int, host: str) -> None:
         pass
 
 
+tsa_ca_option = click.option(
+    "--tsa-ca", "tsa_ca", type=click.Path(dir_okay=False, exists=True), default=None,
+    envvar="SPYGLASS_TSA_CA_FILE",
+    help="CA certificate(s) the time-stamp authority chains to (default: the system's).")
+
+
 @cli.command()
 @data_option
-def verify(data_dir: Path) -> None:
-    """Re-hash every archived payload and compare it with the index.
+@tsa_ca_option
+def verify(data_dir: Path, tsa_ca: str | None) -> None:
+    """Prove the archive unaltered: payloads, hash chain, WARC digests, time-stamp tokens.
 
-    Exits non-zero and lists each mismatch. Example: spyglass verify --data data
+    Exits non-zero and lists each problem. Example: spyglass verify --data data
     """
-    from .verify import verify as run_verify
+    from .verify import verify_report
 
-    checked, problems = run_verify(data_dir)
-    for problem in problems:
+    if tsa_ca:
+        os.environ["SPYGLASS_TSA_CA_FILE"] = tsa_ca
+    report = verify_report(data_dir)
+    for problem in report.problems:
         click.echo(f"FAIL {problem.line()}", err=True)
-    if problems:
-        click.echo(f"{len(problems)} problem(s) in {checked} captures.", err=True)
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s) in {report.captures} captures.", err=True)
         sys.exit(1)
-    click.echo(f"OK: {checked} captures verified against their WARC records.")
+    click.echo(
+        f"OK: {report.captures} captures verified against their WARC records; hash chain "
+        f"intact; {report.records} records in {report.warc_files} WARC files with valid digests; "
+        f"{report.tokens} time-stamp token(s) match their files."
+    )
+
+
+@cli.command()
+@data_option
+@click.option("--tsa-url", envvar="SPYGLASS_TSA_URL", default="", metavar="URL",
+              help="RFC 3161 time-stamp authority (or $SPYGLASS_TSA_URL).")
+@tsa_ca_option
+def timestamp(data_dir: Path, tsa_url: str, tsa_ca: str | None) -> None:
+    """Get an RFC 3161 token for each closed WARC file that has none (stored as FILE.tsr).
+
+    Example: spyglass timestamp --tsa-url https://freetsa.org/tsr --tsa-ca cacert.pem
+    """
+    from .timestamp import timestamp_warcs
+
+    dbmod.open_existing(data_dir).close()
+    stamped = timestamp_warcs(data_dir, tsa_url, tsa_ca)
+    for item in stamped:
+        click.echo(f"{item.filename}: SHA-256 {item.sha256} time-stamped {item.time}")
+    click.echo(f"{len(stamped)} WARC file(s) time-stamped by {tsa_url}.")
 
 
 @cli.command()
