@@ -205,6 +205,56 @@ def timestamp(data_dir: Path, tsa_url: str, tsa_ca: str | None) -> None:
 
 
 @cli.command()
+@click.argument("target", metavar="ID|URL")
+@data_option
+@click.option("--at", "at", metavar="DATE",
+              help="With a URL: cite the capture closest to this date (2018-02-25, ISO 8601 or 14 digits).")
+@click.option("--format", "fmt", type=click.Choice(["text", "bluebook", "json"]), default="text",
+              show_default=True, help="Citation format.")
+def cite(target: str, data_dir: Path, at: str | None, fmt: str) -> None:
+    """Print the citation of a capture, by id or by URL (the newest, or the closest to --at).
+
+    Example: spyglass cite https://aws.amazon.com/rekognition/ --at 2018-02-25 --format bluebook
+    """
+    import json
+
+    from . import evidence
+    from .cite import cite as make_citation, distance, parse_when
+
+    index = dbmod.open_existing(data_dir)
+    conn = index.conn
+    try:
+        note = None
+        if target.isdigit():
+            if at:
+                raise click.BadParameter("--at needs a URL, not a capture id", param_hint="--at")
+            row = evidence.capture(conn, int(target))
+        else:
+            try:
+                when = parse_when(at) if at else None
+            except ValueError:
+                raise click.BadParameter(f"{at!r} is not a date", param_hint="--at") from None
+            row, shown = evidence.closest_capture(conn, target, when)
+            if when is not None:
+                note = {"requested": at, "capture_id": row["id"], "shows_page_at": shown.isoformat(),
+                        "offset_seconds": int((shown - when).total_seconds()),
+                        "offset": distance(shown, when)}
+                click.echo(f"Closest capture to {at}: capture {row['id']}, showing the page as of "
+                           f"{shown.strftime('%Y-%m-%d %H:%M:%S UTC')}, {distance(shown, when)}.",
+                           err=True)
+        citation = make_citation(row, evidence.save_request(conn, row["id"]))
+    finally:
+        index.close()
+    if fmt == "json":
+        payload = citation.as_dict()
+        if note:
+            payload["closest_to"] = note
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo(citation.render(fmt))
+
+
+@cli.command()
 @data_option
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
