@@ -1,0 +1,154 @@
+"""Safe replay and citations in Datasette: a hostile archived page stays inert in every view."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fixtures.hostile_site import IMG_PAYLOAD, TEXT_PAYLOAD, TITLE_PAYLOAD, HostileSite, start_hostile_site
+
+from .conftest import ROOT, run_cli
+
+SOURCES = """
+sources:
+  - name: hostile
+    kind: vendor
+    urls: ["${HOSTILE_SITE}/"]
+    scope: {max_depth: 0, max_pages: 5}
+    vendor: Evil Corp
+"""
+PAYLOADS = (TITLE_PAYLOAD, TEXT_PAYLOAD, IMG_PAYLOAD)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, HostileSite, int]]:
+    server, site = start_hostile_site()
+    base = tmp_path_factory.mktemp("hostile")
+    (base / "sources.yml").write_text(SOURCES)
+    data = base / "data"
+    run_cli("crawl", "--sources", str(base / "sources.yml"), "--data", str(data),
+            env={"HOSTILE_SITE": server.url}, check=True)
+    conn = sqlite3.connect(data / "spyglass.db")
+    [(capture_id,)] = conn.execute("SELECT id FROM captures WHERE url = ?", [server.url + "/"]).fetchall()
+    conn.close()
+    yield data, site, capture_id
+    server.stop()
+
+
+def datasette_for(data: Path):
+    from datasette.app import Datasette
+
+    metadata = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
+    return Datasette([str(data / "spyglass.db")], metadata=metadata,
+                     plugins_dir=str(ROOT / "datasette" / "plugins"))
+
+
+def fetch_all(data: Path, paths: list[str]) -> dict[str, object]:
+    ds = datasette_for(data)
+
+    async def run():
+        return {path: await ds.client.get(path) for path in paths}
+
+    return asyncio.run(run())
+
+
+def test_hostile_title_and_text_are_archived_verbatim(hostile):
+    data, _, capture_id = hostile
+    conn = sqlite3.connect(data / "spyglass.db")
+    title, text = conn.execute("SELECT title, text FROM captures WHERE id = ?", [capture_id]).fetchone()
+    conn.close()
+    assert title == TITLE_PAYLOAD and TEXT_PAYLOAD in text and IMG_PAYLOAD in text
+
+
+def test_payloads_are_escaped_in_every_datasette_view(hostile):
+    data, _, capture_id = hostile
+    views = [
+        "/", "/spyglass", "/spyglass/captures", "/spyglass/captures?_search=Hostile",
+        "/spyglass/captures?_facet=title", f"/spyglass/captures/{capture_id}",
+        "/spyglass?sql=select+id%2C+title%2C+text+from+captures",
+        "/spyglass/captures?_sort=title&_col=title&_col=text&_col=sha256",
+        f"/-/spyglass/replay/{capture_id}",
+    ]
+    responses = fetch_all(data, views)
+    for path, response in responses.items():
+        assert response.status_code == 200, (path, response.text[:500])
+        html = response.text
+        for payload in PAYLOADS:
+            assert payload not in html, f"{path} carries a live {payload!r}"
+    # The payloads are shown, as text, where the page shows titles and text.
+    for path in views[2:]:
+        assert "&lt;script&gt;alert(" in responses[path].text, path
+
+
+def test_every_capture_shows_its_citation_and_a_replay_link(hostile):
+    data, _, capture_id = hostile
+    responses = fetch_all(data, ["/spyglass/captures", f"/spyglass/captures/{capture_id}"])
+    conn = sqlite3.connect(data / "spyglass.db")
+    rows = conn.execute("SELECT id, sha256, warc_filename, warc_offset FROM captures").fetchall()
+    conn.close()
+    for response in responses.values():
+        assert 'class="spyglass-citation"' in response.text
+        assert f'href="/-/spyglass/replay/{capture_id}"' in response.text
+    table = responses["/spyglass/captures"].text
+    for cid, sha, filename, offset in rows:
+        assert f"SHA-256 of the archived payload: {sha}" in table
+        assert f"Local copy: {filename}, offset {offset} (Spyglass capture {cid})" in table
+    assert "Evil Corp, &lt;script&gt;alert(" in table  # the citation, escaped
+
+
+def test_replay_is_framed_sandboxed_and_under_a_strict_csp(hostile):
+    data, _, capture_id = hostile
+    replay_path, archived_path = f"/-/spyglass/replay/{capture_id}", f"/-/spyglass/archived/{capture_id}"
+    responses = fetch_all(data, [replay_path, archived_path, "/-/spyglass/archived/999999"])
+    replay, archived = responses[replay_path], responses[archived_path]
+
+    csp = archived.headers["content-security-policy"]
+    directives = [d.strip() for d in csp.split(";")]
+    assert "default-src 'none'" in directives and "sandbox" in directives
+    assert "allow-scripts" not in csp and "allow-same-origin" not in csp
+    assert "script-src" not in csp and "connect-src" not in csp
+    assert archived.headers["x-content-type-options"] == "nosniff"
+    assert archived.headers["content-type"].startswith("text/html")
+    # The archived bytes, exactly as archived, are served only under that policy.
+    assert "<script>document.body.innerHTML" in archived.text
+    assert TITLE_PAYLOAD in archived.text
+
+    page_csp = [d.strip() for d in replay.headers["content-security-policy"].split(";")]
+    assert "default-src 'none'" in page_csp and "frame-src 'self'" in page_csp
+    assert not any(d.startswith("script-src") for d in page_csp)
+    html = replay.text
+    assert f'<iframe sandbox="" src="{archived_path}"' in html
+    conn = sqlite3.connect(data / "spyglass.db")
+    url, captured_at, sha = conn.execute(
+        "SELECT url, captured_at, sha256 FROM captures WHERE id = ?", [capture_id]).fetchone()
+    conn.close()
+    for fact in (url, captured_at, sha, "Evil Corp, &lt;script&gt;alert("):
+        assert fact in html
+    missing = responses["/-/spyglass/archived/999999"]
+    assert missing.status_code == 404 and "sandbox" in missing.headers["content-security-policy"]
+
+
+def test_replay_of_a_revisit_serves_the_original_payload(hostile, tmp_path: Path):
+    import shutil
+
+    from archive import db as dbmod
+
+    data, _, capture_id = hostile
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    index = dbmod.open_db(copy / "spyglass.db")
+    original = index.table("captures").get(capture_id)
+    dbmod.save_captures(index, [{
+        **{k: original[k] for k in ("url", "source", "via", "sha256", "warc_filename", "warc_offset")},
+        "captured_at": "2026-11-23T00:00:00.000000Z", "warc_type": "revisit",
+        "warc_record_id": "<urn:uuid:revisit>", "refers_to": original["warc_record_id"],
+    }])
+    revisit_id = index.execute("SELECT max(id) FROM captures").fetchone()[0]
+    index.close()
+    response = fetch_all(copy, [f"/-/spyglass/archived/{revisit_id}"])[f"/-/spyglass/archived/{revisit_id}"]
+    assert response.status_code == 200 and "<h1>Hostile page</h1>" in response.text
