@@ -256,6 +256,32 @@ def cite(target: str, data_dir: Path, at: str | None, fmt: str) -> None:
 
 @cli.command()
 @data_option
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The .wacz file to write (a manifest is written beside it).")
+@click.option("--capture", "ids", type=int, multiple=True, metavar="ID", help="A capture id (repeatable).")
+@click.option("--query", "query", metavar="SQL", help="SQL returning an `id` column of capture ids.")
+@click.option("--source", "source", metavar="NAME", help="Every capture of this source.")
+def export(data_dir: Path, out: Path, ids: tuple[int, ...], query: str | None, source: str | None) -> None:
+    """Write an evidence package: a WACZ of the chosen captures plus a manifest of citations and hashes.
+
+    Example: spyglass export --out faq.wacz --query "select id from captures where url like '%/faqs/'"
+    """
+    from .export import export_wacz, select_captures
+
+    index = dbmod.open_existing(data_dir)
+    try:
+        rows = select_captures(index.conn, ids=ids, query=query, source=source)
+    finally:
+        index.close()
+    selection = (f"captures {', '.join(str(i) for i in ids)}" if ids
+                 else f"query {query}" if query else f"source {source}")
+    done = export_wacz(data_dir, out, rows, selection)
+    click.echo(f"Wrote {done.wacz} ({done.captures} capture(s), {done.records} WARC records; "
+               f"SHA-256 {done.sha256}) and {done.manifest}.")
+
+
+@cli.command()
+@data_option
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
 @click.option("--fixture-port", default=8470, show_default=True,
