@@ -152,3 +152,30 @@ def test_replay_of_a_revisit_serves_the_original_payload(hostile, tmp_path: Path
     index.close()
     response = fetch_all(copy, [f"/-/spyglass/archived/{revisit_id}"])[f"/-/spyglass/archived/{revisit_id}"]
     assert response.status_code == 200 and "<h1>Hostile page</h1>" in response.text
+
+
+def test_document_pages_show_their_citation(hostile, tmp_path: Path):
+    """With issue 4's tables (COMMON.md contract), each page number carries its citation."""
+    import shutil
+
+    from archive import db as dbmod
+
+    data, _, capture_id = hostile
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    index = dbmod.open_db(copy / "spyglass.db")
+    index.table("releases").insert({"id": 1, "agency": "Clearwater County <b>Sheriff</b>",
+                                    "title": "Records about face recognition",
+                                    "released_at": "2018-05-22"}, pk="id")
+    index.table("documents").insert({"id": 2, "release_id": 1, "capture_id": capture_id,
+                                     "title": "Pilot usage report", "url": "http://records.test/r.pdf"},
+                                    pk="id")
+    index.table("document_pages").insert({"id": 3, "document_id": 2, "page_number": 14,
+                                          "text": TEXT_PAYLOAD, "method": "ocr"}, pk="id")
+    index.close()
+    responses = fetch_all(copy, ["/spyglass/document_pages", "/spyglass/document_pages/3"])
+    for response in responses.values():
+        assert response.status_code == 200
+        assert ("Clearwater County &lt;b&gt;Sheriff&lt;/b&gt;, Pilot usage report, at 14 "
+                "(released May 22, 2018), http://records.test/r.pdf") in response.text
+        assert TEXT_PAYLOAD not in response.text
