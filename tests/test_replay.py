@@ -179,3 +179,51 @@ def test_document_pages_show_their_citation(hostile, tmp_path: Path):
         assert ("Clearwater County &lt;b&gt;Sheriff&lt;/b&gt;, Pilot usage report, at 14 "
                 "(released May 22, 2018), http://records.test/r.pdf") in response.text
         assert TEXT_PAYLOAD not in response.text
+
+
+def test_replay_in_a_real_browser_runs_nothing_and_fetches_nothing(hostile, tmp_path: Path):
+    import os
+    import subprocess
+
+    from playwright.sync_api import sync_playwright
+
+    from archive.cli import datasette_command
+
+    from .conftest import free_port, wait_for_port
+    from .test_datasette import chromium_path
+
+    data, site, capture_id = hostile
+    port = free_port()
+    proc = subprocess.Popen(datasette_command(data, port), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    beacons_before = site.beacons
+    try:
+        wait_for_port(port)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=chromium_path(),
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync", "--no-first-run"])
+            try:
+                page = browser.new_page()
+                dialogs: list[str] = []
+                page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+                page.goto(f"http://127.0.0.1:{port}/spyglass/captures/{capture_id}")
+                page.click("text=view archived copy")
+                page.wait_for_load_state("networkidle")
+                assert page.url.endswith(f"/-/spyglass/replay/{capture_id}")
+                assert page.title() == f"Archived copy: {TITLE_PAYLOAD}"
+                frame = next(f for f in page.frames if f.url.endswith(f"/-/spyglass/archived/{capture_id}"))
+                assert frame.inner_text("h1") == "Hostile page"  # the script that rewrites it did not run
+                page.screenshot(path=str(Path(os.environ.get("SPYGLASS_SCREENSHOTS", tmp_path)) / "replay.png"))
+                # Opened directly, the archived copy is still sandboxed.
+                page.goto(f"http://127.0.0.1:{port}/-/spyglass/archived/{capture_id}")
+                page.wait_for_load_state("networkidle")
+                assert page.inner_text("h1") == "Hostile page"
+                assert dialogs == []
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert site.beacons == beacons_before  # no script, image or fetch reached the live site

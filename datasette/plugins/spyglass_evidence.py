@@ -75,7 +75,7 @@ def _capture_cell(datasette, data: dict[str, Any], value: Any):
         return Markup(
             '<span class="spyglass-sha256">{sha}</span>'
             '<div class="spyglass-citation"><a href="{replay}">view archived copy</a>'
-            '<details><summary>cite</summary><pre>{text}</pre></details></div>'
+            '<details><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details></div>'
         ).format(sha=value, replay=replay, text=citation.text())
 
     return inner
@@ -88,7 +88,7 @@ def _page_cell(datasette, data: dict[str, Any], value: Any):
         if citation is None:
             return None
         return Markup(
-            '{value}<details class="spyglass-citation"><summary>cite</summary><pre>{text}</pre></details>'
+            '{value}<details class="spyglass-citation"><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details>'
         ).format(value=value, text=citation.text())
 
     return inner
@@ -123,7 +123,9 @@ async def replay(request, datasette) -> Response:
     record = datasette.urls.path(f"/{DATABASE}/captures/{capture_id}")
     page = Markup(REPLAY_PAGE).format(
         title=row.get("title") or row["url"], url=citation.original_url or row["url"],
-        when=row["captured_at"], memento=row.get("memento_at") or "", sha=row["sha256"],
+        when=row["captured_at"], sha=row["sha256"],
+        memento=Markup("<dt>Memento time</dt><dd>{}</dd>\n").format(row["memento_at"])
+        if row.get("memento_at") else "",
         warc=f"{row['warc_filename']}:{row['warc_offset']}", citation=citation.text(),
         archived=archived, record=record, capture_id=capture_id,
     )
@@ -200,8 +202,7 @@ Scripts in it do not run and it loads nothing from the web.
 <dl>
 <dt>Original URL</dt><dd class="original-url">{url}</dd>
 <dt>Captured</dt><dd class="captured-at">{when}</dd>
-<dt>Memento time</dt><dd>{memento}</dd>
-<dt>SHA-256</dt><dd class="sha256">{sha}</dd>
+{memento}<dt>SHA-256</dt><dd class="sha256">{sha}</dd>
 <dt>WARC</dt><dd>{warc}</dd>
 </dl>
 <pre class="citation">{citation}</pre>
