@@ -5,7 +5,9 @@ row except `row_hash` itself, `prev_hash` included: keys sorted, no spaces,
 UTF-8, integers as integers, text as strings, BLOBs as {"$hex": "..."}.
 NULL columns are left out so that a column added later by a migration (NULL
 in older rows) does not change the hash of any row written before it. The
-first row's prev_hash is GENESIS. Anyone can recompute a row's hash with
+first row's prev_hash is GENESIS. So migrations must add captures columns
+as nullable with no default: a default would change what every older row
+reads as, and so its hash. Anyone can recompute a row's hash with
 `sqlite3` and a few lines of any language; `spyglass verify` does it for all.
 """
 

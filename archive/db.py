@@ -217,10 +217,11 @@ def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> 
 
 
 def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
-    columns = {
-        name: chain.affinity(declared)
-        for _, name, declared, *_ in db.execute("PRAGMA table_info(captures)").fetchall()
-    }
+    info = db.execute("PRAGMA table_info(captures)").fetchall()
+    columns = {name: chain.affinity(declared) for _, name, declared, *_ in info}
+    # A column left out gets its declared default, which must be hashed too.
+    defaults = {name: db.execute(f"SELECT {default}").fetchone()[0]
+                for _, name, _, _, default, _ in info if default is not None}
     unknown = sorted({key for row in rows for key in row} - set(columns))
     if unknown:
         raise ArchiveError(f"captures has no column(s) {', '.join(unknown)}")
@@ -228,7 +229,8 @@ def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> No
     next_id, prev = (head[0] + 1, head[1]) if head else (1, chain.GENESIS)
     chained = []
     for row in rows:
-        full = {name: chain.as_stored(row.get(name), kind) for name, kind in columns.items()}
+        full = {name: chain.as_stored(row.get(name, defaults.get(name)), kind)
+                for name, kind in columns.items()}
         full["id"] = next_id
         full["prev_hash"] = prev
         full["row_hash"] = prev = chain.row_hash(full)

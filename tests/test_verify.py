@@ -213,3 +213,32 @@ def test_migration_chains_rows_written_before_it(tmp_path: Path):
     assert rows[0]["prev_hash"] == chain.GENESIS and chain.check_chain(rows) == []
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         db.execute("UPDATE captures SET title = 'x' WHERE id = 1")
+
+
+def test_columns_added_later_keep_old_hashes_and_defaults_are_hashed_as_stored(tmp_path: Path):
+    """Other branches' migrations add captures columns: NULL in old rows, so old hashes hold."""
+    db = dbmod.open_db(tmp_path / "spyglass.db")
+    db.table("sources").insert({"name": "s"})
+    dbmod.save_captures(db, [_row(1)])
+    db.execute("ALTER TABLE captures ADD COLUMN wayback_digest_match INTEGER")
+    dbmod.save_captures(db, [_row(2), {**_row(3), "wayback_digest_match": "1"}])
+    # A column with a default is hashed with the value SQLite fills in. (Adding
+    # one to a table that already has rows would change what those rows read
+    # as, so migrations add nullable columns without defaults.)
+    db.execute("ALTER TABLE captures ADD COLUMN kind TEXT DEFAULT NULL")
+    dbmod.save_captures(db, [_row(4)])
+    cursor = db.execute("SELECT * FROM captures ORDER BY id")
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    assert [r["wayback_digest_match"] for r in rows] == [None, None, 1, None]
+    assert chain.check_chain(rows) == []
+
+    fresh = dbmod.open_db(tmp_path / "fresh.db")
+    fresh.table("sources").insert({"name": "s"})
+    fresh.execute("ALTER TABLE captures ADD COLUMN kind TEXT NOT NULL DEFAULT 'page'")
+    dbmod.save_captures(fresh, [_row(1), {**_row(2), "kind": "document"}])
+    cursor = fresh.execute("SELECT * FROM captures ORDER BY id")
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    assert [r["kind"] for r in rows] == ["page", "document"]
+    assert chain.check_chain(rows) == []
