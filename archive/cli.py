@@ -108,7 +108,7 @@ def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
 
         stamped = timestamp_warcs(data_dir, settings.get("SPYGLASS_TSA_URL") or "",
                                   settings.get("SPYGLASS_TSA_CA_FILE") or None)
-        click.echo(f"Time-stamped {len(stamped)} WARC file(s) with {settings.get('SPYGLASS_TSA_URL')}.")
+        click.echo(f"Time-stamped {_stamped_summary(stamped)} with {settings.get('SPYGLASS_TSA_URL')}.")
     return not failed
 
 
@@ -191,7 +191,7 @@ def verify(data_dir: Path, tsa_ca: str | None) -> None:
               help="RFC 3161 time-stamp authority (or $SPYGLASS_TSA_URL).")
 @tsa_ca_option
 def timestamp(data_dir: Path, tsa_url: str, tsa_ca: str | None) -> None:
-    """Get an RFC 3161 token for each closed WARC file that has none (stored as FILE.tsr).
+    """Get RFC 3161 tokens for closed WARC files (FILE.tsr) and the hash chain's head (chain/).
 
     Example: spyglass timestamp --tsa-url https://freetsa.org/tsr --tsa-ca cacert.pem
     """
@@ -201,7 +201,12 @@ def timestamp(data_dir: Path, tsa_url: str, tsa_ca: str | None) -> None:
     stamped = timestamp_warcs(data_dir, tsa_url, tsa_ca)
     for item in stamped:
         click.echo(f"{item.filename}: SHA-256 {item.sha256} time-stamped {item.time}")
-    click.echo(f"{len(stamped)} WARC file(s) time-stamped by {tsa_url}.")
+    click.echo(f"{_stamped_summary(stamped)} time-stamped by {tsa_url}.")
+
+
+def _stamped_summary(stamped: list) -> str:
+    heads = sum(1 for s in stamped if s.filename.startswith("head-"))
+    return f"{len(stamped) - heads} WARC file(s) and {heads} chain head(s)"
 
 
 @cli.command()

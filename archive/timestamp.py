@@ -26,6 +26,7 @@ from . import db as dbmod
 from .errors import SpyglassError
 
 TOKEN_SUFFIX = ".tsr"
+CHAIN_DIR = "chain"  # time-stamped heads of the captures hash chain
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
 
@@ -124,32 +125,87 @@ def closed_warc_files(data_dir: Path) -> list[str]:
 
 
 def timestamp_warcs(data_dir: Path, tsa_url: str, ca_file: str | None = None) -> list[Stamped]:
-    """Obtain and store a token for every closed WARC file that has none yet."""
+    """Obtain and store a token for every closed WARC file that has none yet, and for the chain head."""
     if not tsa_url:
         raise TimestampError("no time-stamp authority: set SPYGLASS_TSA_URL or pass --tsa-url")
     warc_dir = Path(data_dir) / dbmod.WARC_DIR
     stamped = []
     for name in closed_warc_files(Path(data_dir)):
         path = warc_dir / name
-        token = warc_dir / (name + TOKEN_SUFFIX)
-        if token.exists() or not path.exists():
+        if (warc_dir / (name + TOKEN_SUFFIX)).exists() or not path.exists():
             continue
-        digest = file_sha256(path)
-        reply = request_token(tsa_url, digest)
-        fd, tmp = tempfile.mkstemp(dir=warc_dir, suffix=".tsr.part")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(reply)
-        tmp_path = Path(tmp)
-        try:
-            when = token_time(tmp_path)
-            problem = check_token(path, tmp_path, ca_file)
-            if problem:
-                raise TimestampError(f"{name}: the TSA's token does not check out: {problem}")
-            os.replace(tmp_path, token)
-        finally:
-            tmp_path.unlink(missing_ok=True)
-        stamped.append(Stamped(name, digest, when))
+        stamped.append(_stamp(path, tsa_url, ca_file))
+    head = _write_chain_head(Path(data_dir))
+    if head is not None:
+        stamped.append(_stamp(head, tsa_url, ca_file))
     return stamped
+
+
+def _stamp(path: Path, tsa_url: str, ca_file: str | None) -> Stamped:
+    """Get, check and store (atomically) the token for one file."""
+    digest = file_sha256(path)
+    reply = request_token(tsa_url, digest)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tsr.part")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(reply)
+    tmp_path = Path(tmp)
+    try:
+        when = token_time(tmp_path)
+        problem = check_token(path, tmp_path, ca_file)
+        if problem:
+            raise TimestampError(f"{path.name}: the TSA's token does not check out: {problem}")
+        os.replace(tmp_path, path.with_name(path.name + TOKEN_SUFFIX))
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    return Stamped(path.name, digest, when)
+
+
+def _write_chain_head(data_dir: Path) -> Path | None:
+    """Record the newest capture's row_hash in chain/head-<id>.json, unless already recorded.
+
+    Anyone able to write the index could edit a row and recompute every hash
+    after it; a time-stamped head fixes the chain as it stood at that time.
+    """
+    index = dbmod.open_existing(data_dir)
+    try:
+        head = index.execute("SELECT id, row_hash FROM captures ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        index.close()
+    if head is None or head[1] is None:
+        return None
+    path = data_dir / CHAIN_DIR / f"head-{head[0]:010d}.json"
+    if path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"capture_id": head[0], "row_hash": head[1]}) + "\n")
+    return path
+
+
+def verify_chain_heads(data_dir: Path, ca_file: str | None = None) -> tuple[int, list[tuple[str, str]]]:
+    """Each time-stamped chain head still matches its token and the index; (heads, problems)."""
+    chain_dir = Path(data_dir) / CHAIN_DIR
+    count, problems = verify_tokens(chain_dir, ca_file)
+    heads = sorted(chain_dir.glob("head-*.json")) if chain_dir.is_dir() else []
+    if not heads:
+        return count, problems
+    index = dbmod.open_existing(data_dir)
+    try:
+        for path in heads:
+            try:
+                head = json.loads(path.read_text())
+                now = index.execute("SELECT row_hash FROM captures WHERE id = ?",
+                                    [head["capture_id"]]).fetchone()
+            except (ValueError, KeyError) as exc:
+                problems.append((f"{CHAIN_DIR}/{path.name}", f"unreadable chain head: {exc}"))
+                continue
+            if now is None or now[0] != head["row_hash"]:
+                problems.append((f"{CHAIN_DIR}/{path.name}", (
+                    f"the hash chain was rewritten: capture {head['capture_id']}'s row_hash was "
+                    f"{head['row_hash']} when this head was time-stamped, and is now "
+                    f"{now[0] if now else 'gone'}")))
+    finally:
+        index.close()
+    return count, problems
 
 
 def verify_tokens(warc_dir: Path, ca_file: str | None = None) -> tuple[int, list[tuple[str, str]]]:

@@ -6,7 +6,8 @@ Four independent checks, each reporting every problem it finds:
 - every record of every WARC file has valid block and payload digests, every
   response is indexed, and a file cut short mid-record (a crash while writing)
   is reported without touching the records before the cut;
-- every RFC 3161 token (warcs/<file>.tsr) still matches its file.
+- every RFC 3161 token (warcs/<file>.tsr) still matches its file, and every
+  time-stamped head of the hash chain (chain/head-<id>.json) is still in the index.
 Nothing here writes: verify reads the archive and reports.
 """
 
@@ -100,10 +101,13 @@ def verify_report(data_dir: str | Path) -> Report:
         starts = {r["warc_offset"] for r in by_file.get(path.name, [])}
         report.records += _check_file(path, starts, known_ids, report.problems)
 
-    from .timestamp import verify_tokens
+    from .timestamp import verify_chain_heads, verify_tokens
 
-    report.tokens, token_problems = verify_tokens(warc_dir)
-    report.problems.extend(Problem(None, "", where, message) for where, message in token_problems)
+    tokens, token_problems = verify_tokens(warc_dir)
+    heads, head_problems = verify_chain_heads(data_dir)
+    report.tokens = tokens + heads
+    report.problems.extend(Problem(None, "", where, message)
+                           for where, message in token_problems + head_problems)
     return report
 
 

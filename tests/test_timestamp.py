@@ -30,7 +30,9 @@ def test_timestamped_warcs_verify_and_one_changed_byte_breaks_the_token(crawled,
     warcs = sorted((data / "warcs").glob("*.warc.gz"))
     tokens = sorted((data / "warcs").glob("*.warc.gz.tsr"))
     assert [t.name for t in tokens] == [w.name + ".tsr" for w in warcs]
-    assert f"{len(warcs)} WARC file(s) time-stamped by {url}." in stamped.stdout
+    assert f"{len(warcs)} WARC file(s) and 1 chain head(s) time-stamped by {url}." in stamped.stdout
+    [head] = (data / "chain").glob("head-*.json")
+    assert (data / "chain" / (head.name + ".tsr")).exists()
     # A third party needs only openssl and the TSA's CA certificate.
     check = subprocess.run(["openssl", "ts", "-verify", "-data", str(warcs[0]), "-in", str(tokens[0]),
                             "-CAfile", str(authority.ca)], capture_output=True, text=True)
@@ -38,12 +40,12 @@ def test_timestamped_warcs_verify_and_one_changed_byte_breaks_the_token(crawled,
     # Running again asks for nothing new: closed files keep their first token.
     again = run_cli("timestamp", "--data", str(data), "--tsa-url", url, "--tsa-ca", str(authority.ca),
                     check=True)
-    assert "0 WARC file(s) time-stamped" in again.stdout
+    assert "0 WARC file(s) and 0 chain head(s) time-stamped" in again.stdout
 
     env = {"SPYGLASS_TSA_CA_FILE": str(authority.ca)}
     ok = run_cli("verify", "--data", str(data), env=env)
     assert ok.returncode == 0, ok.stderr
-    assert f"{len(tokens)} time-stamp token(s) match their files" in ok.stdout
+    assert f"{len(tokens) + 1} time-stamp token(s) match their files" in ok.stdout
 
     # One byte inside the warcinfo record's gzip member: no capture points there.
     blob = bytearray(warcs[0].read_bytes())
@@ -87,7 +89,7 @@ def test_crawl_can_timestamp_its_warcs_when_asked(vendor_site, tsa, tmp_path: Pa
                  "SPYGLASS_TSA_CA_FILE": str(authority.ca)}, check=True)
     warcs = sorted((data / "warcs").glob("*.warc.gz"))
     assert warcs and all((w.parent / (w.name + ".tsr")).exists() for w in warcs)
-    assert authority.requests - before == len(warcs)
+    assert authority.requests - before == len(warcs) + 1  # and the chain head
 
 
 def test_timestamp_without_an_authority_is_one_line(crawled):
@@ -95,3 +97,34 @@ def test_timestamp_without_an_authority_is_one_line(crawled):
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "Error: no time-stamp authority: set SPYGLASS_TSA_URL or pass --tsa-url")
+
+
+def test_a_rewritten_chain_contradicts_its_time_stamped_head(crawled, tsa, tmp_path: Path):
+    """Editing a row and recomputing every hash after it passes the chain check, not the head."""
+    import sqlite3
+
+    from archive import chain
+
+    url, authority = tsa
+    data = tmp_path / "data"
+    shutil.copytree(crawled["data"], data)
+    run_cli("timestamp", "--data", str(data), "--tsa-url", url, "--tsa-ca", str(authority.ca), check=True)
+    conn = sqlite3.connect(data / "spyglass.db")
+    with conn:
+        conn.execute("DROP TRIGGER captures_append_only_update")
+        cursor = conn.execute("SELECT * FROM captures ORDER BY id")
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+        rows[3]["title"] = "A quieter title"
+        prev = rows[2]["row_hash"]
+        for row in rows[3:]:
+            row["prev_hash"] = prev
+            row["row_hash"] = prev = chain.row_hash(row)
+            conn.execute("UPDATE captures SET title = ?, prev_hash = ?, row_hash = ? WHERE id = ?",
+                         [row["title"], row["prev_hash"], row["row_hash"], row["id"]])
+    conn.close()
+    bad = run_cli("verify", "--data", str(data), env={"SPYGLASS_TSA_CA_FILE": str(authority.ca)})
+    assert bad.returncode == 1
+    lines = [line for line in bad.stderr.splitlines() if line.startswith("FAIL ")]
+    assert len(lines) == 1 and "the hash chain was rewritten: capture " in lines[0], bad.stderr
+    assert f"when this head was time-stamped, and is now {rows[-1]['row_hash']}" in lines[0]
