@@ -39,17 +39,26 @@ class Citation:
     pinpoint: str | None = None  # "at 3" for a document page
     detail: str | None = None  # e.g. the memento's exact time
 
-    def bluebook(self) -> str:
-        """One footnote-ready line."""
+    def line(self) -> str:
+        """Who, what, when, where: the form of the seeds' footnotes."""
         title = f"{self.title}, {self.pinpoint}" if self.pinpoint else self.title
         line = f"{self.author}, {title} ({self.when}), {self.url}"
         if self.archived_url:
             line += f" [{self.archived_url}]"
-        return line + "."
+        return line
+
+    def bluebook(self) -> str:
+        """One footnote-ready line, ending with the payload hash and the local copy."""
+        local = []
+        if self.sha256:
+            local.append(f"SHA-256 {self.sha256}")
+        if self.warc_filename:
+            local.append(f"local copy {self.warc_filename} at offset {self.warc_offset}")
+        return self.line() + (f" ({'; '.join(local)})" if local else "") + "."
 
     def text(self) -> str:
         """The citation line, then the facts that let anyone check the local copy."""
-        lines = [self.bluebook()[:-1]]
+        lines = [self.line()]
         if self.detail:
             lines.append(f"  {self.detail}")
         if self.sha256:

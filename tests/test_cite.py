@@ -39,7 +39,8 @@ def test_wayback_capture_reads_like_the_coalition_letter():
         assert text.startswith("Amazon Web Services, Amazon Rekognition – Deep learning-based image analysis")
     assert citation.bluebook() == (
         "Amazon Web Services, Amazon Rekognition – Deep learning-based image analysis "
-        f"(archived Feb. 25, 2018), {SNAPSHOT}.")
+        f"(archived Feb. 25, 2018), {SNAPSHOT} (SHA-256 {'5' * 64}; local copy "
+        "aws-rekognition-20261122-00001-h.warc.gz at offset 12345).")
     text = citation.text()
     assert f"SHA-256 of the archived payload: {'5' * 64}" in text
     assert "Local copy: aws-rekognition-20261122-00001-h.warc.gz, offset 12345 (Spyglass capture 41)" in text
@@ -58,13 +59,14 @@ def test_live_capture_gives_our_capture_time_and_any_save_page_now_snapshot():
     plain = cite(LIVE_ROW)
     assert plain.bluebook() == (
         "Northwind Cloud, Northwind Recognize FAQs (captured Nov. 22, 2026, 01:02 UTC), "
-        "http://127.0.0.1:8470/products/recognize/faqs/.")
+        f"http://127.0.0.1:8470/products/recognize/faqs/ (SHA-256 {'a' * 64}; local copy "
+        "northwind-recognize-1-00001-h.warc.gz at offset 999).")
     assert "Captured by Spyglass 2026-11-22 01:02:03 UTC" in plain.text()
     assert f"SHA-256 of the archived payload: {'a' * 64}" in plain.text()
     assert "Local copy: northwind-recognize-1-00001-h.warc.gz, offset 999 (Spyglass capture 7)" in plain.text()
     spn = "https://web.archive.org/web/20261122010300/http://127.0.0.1:8470/products/recognize/faqs/"
     saved = cite(LIVE_ROW, {"capture_id": 7, "status": "success", "snapshot_url": spn})
-    assert saved.bluebook().endswith(f"faqs/ [{spn}].")
+    assert saved.line().endswith(f"faqs/ [{spn}]")
     assert f"Save Page Now snapshot {spn}" in saved.text()
     assert cite(LIVE_ROW, {"capture_id": 7, "status": "pending", "snapshot_url": None}).archived_url is None
 
@@ -79,7 +81,8 @@ def test_document_page_gives_agency_title_page_release_date_and_url():
     citation = cite_document_page(page, document, release, capture)
     assert citation.bluebook() == (
         "Clearwater County Sheriff's Office, Northwind Recognize pilot: usage report, at 14 "
-        "(released May 22, 2018), http://127.0.0.1:8471/files/usage-report.pdf.")
+        "(released May 22, 2018), http://127.0.0.1:8471/files/usage-report.pdf "
+        f"(SHA-256 {'c' * 64}; local copy records-1-00001-h.warc.gz at offset 77).")
     assert "SHA-256 of the archived payload: " + "c" * 64 in citation.text()
     assert "records-1-00001-h.warc.gz, offset 77 (Spyglass capture 9)" in citation.text()
 
@@ -121,7 +124,9 @@ def test_cli_cites_a_capture_by_id_and_says_how_far_the_closest_one_is(crawled, 
 
     near = run_cli("cite", "https://aws.amazon.com/rekognition/", "--at", "2018-03-01",
                    "--format", "bluebook", "--data", str(data), check=True)
-    assert near.stdout.strip() == f"Amazon Web Services, Amazon Rekognition (archived Feb. 25, 2018), {SNAPSHOT}."
+    assert near.stdout.strip() == (
+        f"Amazon Web Services, Amazon Rekognition (archived Feb. 25, 2018), {SNAPSHOT} "
+        f"(SHA-256 {faq['sha256']}; local copy {faq['warc_filename']} at offset {faq['warc_offset']}).")
     assert "showing the page as of 2018-02-25 10:03:37 UTC, 3 days 13 hours earlier." in near.stderr
 
     as_json = json.loads(run_cli("cite", "https://aws.amazon.com/rekognition/", "--at", "2017-08-01",

@@ -104,7 +104,11 @@ def test_export_explains_a_bad_selection_in_one_line(crawled, tmp_path: Path):
         (("--source", "nope"), "Error: no captures from source 'nope'"),
         (("--capture", "999999"), "Error: no capture 999999"),
     ]
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
     for args, message in cases:
-        result = run_cli("export", "--data", data, "--out", out, *args)
-        assert result.returncode == 1 and result.stderr.strip() == message, (args, result.stderr)
+        result = CliRunner().invoke(cli, ["export", "--data", data, "--out", out, *args])
+        assert result.exit_code == 1 and result.output.strip() == message, (args, result.output)
     assert not Path(out).exists()
