@@ -26,6 +26,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from . import chain
 from . import db as dbmod
+from .timestamp import verify_chain_heads, verify_tokens
 from .warc import labelled, sha256_hex
 
 INDEXED_TYPES = ("response", "revisit")
@@ -100,8 +101,6 @@ def verify_report(data_dir: str | Path) -> Report:
         report.warc_files += 1
         starts = {r["warc_offset"] for r in by_file.get(path.name, [])}
         report.records += _check_file(path, starts, known_ids, report.problems)
-
-    from .timestamp import verify_chain_heads, verify_tokens
 
     tokens, token_problems = verify_tokens(warc_dir)
     heads, head_problems = verify_chain_heads(data_dir)
