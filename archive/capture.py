@@ -2,21 +2,23 @@
 
 It sits at 950, above HttpCompressionMiddleware (590) and RedirectMiddleware
 (600), so it sees each hop's raw headers and still-encoded body, and it sees
-the request after every other middleware has shaped it.
+the request after every other middleware has shaped it. The records are
+written by the archive writer process (archive/writer.py); the response goes
+on to the spider once its record is on disk, carrying the record's location.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from scrapy import Request, signals
+from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
 
-from . import db as dbmod
-from .warc import WarcStore, utc_now
+from .warc import utc_now
+from .writer import writer_for
 
 # Twisted's HTTP client removes chunked transfer coding before Scrapy sees the
 # body. Keeping the header would describe bytes we do not have, so it is moved
@@ -41,52 +43,20 @@ def header_pairs(headers: Any) -> list[tuple[str, str]]:
 class WarcCaptureMiddleware:
     """Writes request + response (or revisit) records for every download of a spider."""
 
-    def __init__(self, data_dir: Path, max_size: int, gzip_level: int, crawler: Crawler) -> None:
-        self.data_dir = data_dir
-        self.max_size = max_size
-        self.gzip_level = gzip_level
+    def __init__(self, crawler: Crawler, dedupe: bool = True) -> None:
         self.crawler = crawler
-        self.store: WarcStore | None = None
+        self.dedupe = dedupe
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "WarcCaptureMiddleware":
-        settings = crawler.settings
-        mw = cls(
-            Path(settings.get("SPYGLASS_DATA_DIR", "data")),
-            settings.getint("SPYGLASS_WARC_MAX_SIZE", 1_000_000_000),
-            settings.getint("SPYGLASS_WARC_GZIP_LEVEL", 6),
-            crawler,
-        )
-        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
-        return mw
-
-    def spider_opened(self, spider: Any) -> None:
-        prefix = getattr(spider, "source_name", None) or spider.name
-        index = dbmod.open_db(self.data_dir / dbmod.DB_NAME)
-        try:
-            originals = dbmod.load_originals(index, prefix)
-        finally:
-            index.close()
-        self.store = WarcStore(
-            self.data_dir / dbmod.WARC_DIR,
-            prefix,
-            max_size=self.max_size,
-            gzip_level=self.gzip_level,
-            originals=originals,
-        )
-
-    def spider_closed(self, spider: Any) -> None:
-        if self.store is not None:
-            self.crawler.stats.set_value("spyglass/warc_files", list(self.store.files))
-            self.store.close()
+        return cls(crawler, crawler.settings.getbool("SPYGLASS_WARC_DEDUPE", True))
 
     def process_request(self, request: Request) -> None:
         request.meta["spyglass_sent_at"] = utc_now()
         return None
 
-    def process_response(self, request: Request, response: Response) -> Response:
-        if self.store is None or request.meta.get("spyglass_no_warc"):
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if request.meta.get("spyglass_no_warc"):
             return response
         sent_at = request.meta.get("spyglass_sent_at") or utc_now()
         request_headers = header_pairs(request.headers)
@@ -107,7 +77,9 @@ class WarcCaptureMiddleware:
         if response.ip_address is not None:
             extra["WARC-IP-Address"] = str(response.ip_address)
         reason = _reason(response.status)
-        location = self.store.write_exchange(
+        spider = self.crawler.spider
+        writer = writer_for(self.crawler, getattr(spider, "source_name", None) or spider.name)
+        location = await maybe_deferred_to_future(writer.write_exchange(
             url=request.url,
             method=request.method,
             request_headers=request_headers,
@@ -119,8 +91,8 @@ class WarcCaptureMiddleware:
             payload=response.body,
             date=sent_at,
             extra_headers=extra,
-            dedupe=request.meta.get("spyglass_dedupe", True),
-        )
+            dedupe=request.meta.get("spyglass_dedupe", self.dedupe),
+        ))
         request.meta["spyglass_warc"] = location
         request.meta["spyglass_response_headers"] = response_headers
         request.meta["spyglass_fetch_ms"] = int((utc_now() - sent_at).total_seconds() * 1000)

@@ -187,16 +187,21 @@ def cite_document_page(
     release: Mapping[str, Any] | None = None,
     capture: Mapping[str, Any] | None = None,
 ) -> Citation:
-    """The citation of one page of a released document (issue 4's rows)."""
+    """The citation of one page of a released document: document_pages, documents and releases rows."""
     release = release or {}
     capture = capture or {}
-    url = document.get("url") or capture.get("url") or release.get("url") or ""
+    url = (document.get("file_url") or document.get("url") or capture.get("url")
+           or release.get("page_url") or "")
     agency = document.get("agency") or release.get("agency") or _author(capture, url)
-    released = next((release.get(k) or document.get(k) for k in
-                     ("released_at", "release_date", "published_at", "date")
-                     if release.get(k) or document.get(k)), None)
-    when = f"released {bluebook_date(parse_when(str(released)))}" if released else "release date unknown"
-    title = " ".join(str(document.get("title") or release.get("title") or "").split())
+    released = release.get("released_on") or release.get("released_at")
+    try:
+        when = f"released {bluebook_date(parse_when(str(released)))}" if released else None
+    except ValueError:
+        when = f"released {release.get('released_text') or released}"
+    when = when or (f"released {release['released_text']}" if release.get("released_text")
+                    else "release date unknown")
+    title = " ".join(str(document.get("title") or document.get("file_name")
+                         or release.get("title") or "").split())
     return Citation(
         kind="document-page",
         author=agency,

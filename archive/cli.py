@@ -13,8 +13,8 @@ import click
 from . import db as dbmod
 from .errors import SpyglassError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-METADATA = PROJECT_ROOT / "datasette" / "metadata.yml"
+from .publish import PROJECT_ROOT, datasette_command
+
 DEMO_SOURCES = PROJECT_ROOT / "sources.yml"
 
 data_option = click.option(
@@ -103,6 +103,8 @@ def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
     )
     for report in reports:
         click.echo(f"  {report.line()}")
+    if any(source.kind == "records" for source in chosen):
+        _read_documents(data_dir, sources_file, redo=False)
     if _truthy(settings.get("SPYGLASS_TIMESTAMP_AFTER_CRAWL")):
         from .timestamp import timestamp_warcs
 
@@ -116,6 +118,40 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+def _read_documents(data_dir: Path, sources_file: Path, redo: bool) -> None:
+    """The post-pass after a records crawl: document text (OCR where needed), then mentions."""
+    from .docextract import extract_documents
+    from .mentions import rebuild_mentions
+    from .sources import load_sources
+
+    sources = load_sources(sources_file)
+    index = dbmod.open_db(data_dir / dbmod.DB_NAME)
+    try:
+        started = time.monotonic()
+        report = extract_documents(index, data_dir, redo=redo)
+        mentions = rebuild_mentions(index, sources)
+    finally:
+        index.close()
+    click.echo(f"Documents: {report.line()}; {mentions} mention(s) of vendor terms "
+               f"({time.monotonic() - started:.1f} s).")
+
+
+@cli.command()
+@click.option("--sources", "sources_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("sources.yml"), show_default=True, envvar="SPYGLASS_SOURCES_FILE",
+              help="The sources file whose vendor sources name the products to look for.")
+@data_option
+@click.option("--redo", is_flag=True, help="Read every document again, not only new ones.")
+def documents(sources_file: Path, data_dir: Path, redo: bool) -> None:
+    """Read archived documents (text layer, OCR for scans) and find product mentions.
+
+    `crawl` does this after crawling records sources; run it again after
+    adding a vendor source or installing Tesseract. Example: spyglass documents --data data
+    """
+    dbmod.open_existing(data_dir).close()
+    _read_documents(data_dir, sources_file, redo)
+
+
 @cli.command()
 @data_option
 @click.option("--port", default=8001, show_default=True, help="Port to serve on.")
@@ -127,23 +163,6 @@ def serve(data_dir: Path, port: int, host: str) -> None:
     """
     dbmod.open_existing(data_dir).close()
     _serve(data_dir, port, host)
-
-
-def datasette_command(data_dir: Path, port: int, host: str = "127.0.0.1") -> list[str]:
-    """The Datasette command line that serves an archive; tests start the same one."""
-    command = [
-        sys.executable, "-m", "datasette", "serve", str(data_dir / dbmod.DB_NAME),
-        "--metadata", str(METADATA), "--host", host, "--port", str(port),
-        "--setting", "sql_time_limit_ms", "3000",
-        "--setting", "default_page_size", "50",
-    ]
-    plugins = PROJECT_ROOT / "datasette" / "plugins"
-    templates = PROJECT_ROOT / "datasette" / "templates"
-    if any(plugins.glob("*.py")):
-        command += ["--plugins-dir", str(plugins)]
-    if any(templates.glob("*.html")):
-        command += ["--template-dir", str(templates)]
-    return command
 
 
 def _serve(data_dir: Path, port: int, host: str) -> None:
@@ -290,7 +309,7 @@ def export(data_dir: Path, out: Path, ids: tuple[int, ...], query: str | None, s
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
 @click.option("--fixture-port", default=8470, show_default=True,
-              help="Port for the fixture vendor site (0: any free port).")
+              help="Port for the fixture vendor site; the records portal takes the next one (0: any free ports).")
 def demo(data_dir: Path, no_serve: bool, port: int, fixture_port: int) -> None:
     """Crawl the bundled loopback fixtures, build the archive and serve it.
 
@@ -304,18 +323,38 @@ def demo(data_dir: Path, no_serve: bool, port: int, fixture_port: int) -> None:
         server, _ = start_vendor_site(0)  # the preferred port is taken
     os.environ["SPYGLASS_VENDOR_SITE"] = server.url
     click.echo(f"Fixture vendor site: {server.url}/", err=True)
+    portal = _start_records_portal(fixture_port)
     try:
         ok = _crawl(DEMO_SOURCES, data_dir, (), {}, verbose=False)
     finally:
         server.stop()
+        portal.stop()
     if not ok:
         sys.exit(1)
     if no_serve:
         return
     click.echo(
         f"\nTry a search: http://127.0.0.1:{port}/spyglass/captures?_search=person+tracking"
+        f"\nSearch inside released documents (scans too): "
+        f"http://127.0.0.1:{port}/spyglass/document_pages?_search=booking+photos"
+        f"\nWhich agencies' records mention which products: "
+        f"http://127.0.0.1:{port}/spyglass/agency_products"
     )
     _serve(data_dir, port, "127.0.0.1")
+
+
+def _start_records_portal(fixture_port: int):
+    """Start the fixture records portal beside the vendor site and point sources.yml at it."""
+    from fixtures.records_portal import start_records_portal
+
+    port = fixture_port + 1 if fixture_port else 0
+    try:
+        server, _ = start_records_portal(port)
+    except OSError:
+        server, _ = start_records_portal(0)  # the preferred port is taken
+    os.environ["SPYGLASS_RECORDS_PORTAL"] = server.url
+    click.echo(f"Fixture records portal: {server.url}/requests/", err=True)
+    return server
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Look up what a citation needs in the index: a capture, its Save Page Now row, a document page.
 
 Works on a plain sqlite3 connection so the CLI and the Datasette plugin share it.
-Tables other branches add (save_requests, documents, releases) are optional:
-without them a citation simply has less to say.
+Tables other issues add (save_requests from the Wayback issue; documents,
+document_links and releases from the records issue) are optional: without
+them a citation simply has less to say.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def closest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> 
 
 
 def document_page_citation(conn: sqlite3.Connection, page: dict[str, Any]) -> Citation | None:
-    """The citation of a document_pages row, if the documents table (issue 4) is there."""
+    """The citation of a document_pages row: its document, and the release that first linked it."""
     if not has_table(conn, "documents") or page.get("document_id") is None:
         return None
     docs = _rows(conn, "SELECT * FROM documents WHERE id = ?", [page["document_id"]])
@@ -90,9 +91,12 @@ def document_page_citation(conn: sqlite3.Connection, page: dict[str, Any]) -> Ci
         return None
     document = docs[0]
     release = None
-    release_id = document.get("release_id")
-    if release_id is not None and has_table(conn, "releases"):
-        found = _rows(conn, "SELECT * FROM releases WHERE id = ?", [release_id])
+    if has_table(conn, "document_links") and has_table(conn, "releases"):
+        # The first release that linked the file: the same file may be released
+        # again, but the first release is when it became public.
+        found = _rows(conn, "SELECT r.* FROM document_links AS l JOIN releases AS r "
+                            "ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id LIMIT 1",
+                      [document["id"]])
         release = found[0] if found else None
     capture_row = None
     if document.get("capture_id") is not None:

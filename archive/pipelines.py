@@ -1,58 +1,47 @@
-"""Item pipeline: validate items, extract text, and hand rows to archive.db in batches."""
+"""Item pipeline: validate items and hand their rows to the archive writer process."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from . import db as dbmod
 from .capture import exchange_without_callback
-from .extract import extract
-from .items import Capture, FetchError
+from .items import Capture, DocumentFile, FetchError, Release
 from .sources import Source
-
-# Per MEASURED.md a commit per row costs ~2.5 ms; batching makes it ~0.2 ms.
-BATCH_ROWS = 200
-BATCH_SECONDS = 0.5
+from .writer import close_writer, writer_for
 
 
 class IndexPipeline:
-    """Writes captures and fetch errors of one spider run into the SQLite index."""
+    """Sends captures and fetch errors of one spider run to the writer, which indexes them."""
 
-    def __init__(self, data_dir: Path, crawler: Crawler) -> None:
-        self.db_path = data_dir / dbmod.DB_NAME
+    def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.captures: list[dict[str, Any]] = []
-        self.errors: list[dict[str, Any]] = []
-        self.last_flush = time.monotonic()
         self.counts = {"pages": 0, "captures": 0, "revisits": 0, "errors": 0, "bytes": 0}
         self.run_id: int | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "IndexPipeline":
-        pipe = cls(Path(crawler.settings.get("SPYGLASS_DATA_DIR", "data")), crawler)
+        pipe = cls(crawler)
         crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(pipe.exchange_without_callback, signal=exchange_without_callback)
         return pipe
 
     def open_spider(self) -> None:
         spider = self.crawler.spider
-        self.db = dbmod.open_db(self.db_path)
         source: Source | None = getattr(spider, "source", None)
         name = source.name if source else spider.name
+        self.writer = writer_for(self.crawler, name)
         if source is not None:
-            dbmod.upsert_source(self.db, source)
-        self.run_id = dbmod.start_run(self.db, name, spider.name)
+            self.writer.call("upsert_source", source)
+        self.run_id = self.writer.call("start_run", name, spider.name)
         self.crawler.stats.set_value("spyglass/run_id", self.run_id)
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Capture):
-            self.captures.append(self._capture_row(item))
+            self.writer.add_capture(self._capture_row(item), item.content_type, item.body)
             self.counts["pages"] += 1
             self.counts["bytes"] += item.warc.payload_length
             if item.warc.warc_type == "revisit":
@@ -61,15 +50,13 @@ class IndexPipeline:
                 self.counts["captures"] += 1
             self.crawler.stats.inc_value("spyglass/pages")
         elif isinstance(item, FetchError):
-            self.errors.append(self._error_row(item))
+            self.writer.add_fetch_error(self._error_row(item))
             self.counts["errors"] += 1
             self.crawler.stats.inc_value("spyglass/errors")
+        elif isinstance(item, (Release, DocumentFile)):
+            self.writer.add_record(item)
         else:
             raise DropItem(f"not a Spyglass item: {type(item).__name__}")
-        if len(self.captures) + len(self.errors) >= BATCH_ROWS or (
-            time.monotonic() - self.last_flush >= BATCH_SECONDS
-        ):
-            self.flush()
         return item
 
     def exchange_without_callback(self, request: Any, response: Any) -> None:
@@ -81,12 +68,8 @@ class IndexPipeline:
             self.process_item(make(response))
 
     def _capture_row(self, item: Capture) -> dict[str, Any]:
+        """The captures row, less title and text, which the writer extracts."""
         loc = item.warc
-        if loc.warc_type == "revisit":
-            # Same bytes as an earlier capture of this URL: its text is already indexed.
-            found = None
-        else:
-            found = extract(item.content_type, item.body)
         return {
             "url": item.url,
             "source": item.source,
@@ -103,10 +86,10 @@ class IndexPipeline:
             "warc_record_id": loc.record_id,
             "warc_type": loc.warc_type,
             "refers_to": loc.refers_to,
-            "title": found.title if found else None,
-            "text": found.text if found else None,
-            "extraction": found.method if found else None,
-            "extraction_error": found.error if found else None,
+            "title": None,
+            "text": None,
+            "extraction": None,
+            "extraction_error": None,
             "vendor": item.tags.get("vendor"),
             "product": item.tags.get("product"),
             "agency": item.tags.get("agency"),
@@ -128,32 +111,14 @@ class IndexPipeline:
             "depth": item.depth,
         }
 
-    def flush(self) -> None:
-        """Commit buffered rows in one transaction."""
-        if self.captures or self.errors:
-            with self.db.atomic():
-                if self.captures:
-                    dbmod.save_captures(self.db, self.captures)
-                if self.errors:
-                    dbmod.save_fetch_errors(self.db, self.errors)
-            self.captures, self.errors = [], []
-        self.last_flush = time.monotonic()
-
-    def close_spider(self) -> None:
-        self.flush()
-
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.run_id is None:
             return
-        self.flush()
-        status = "finished" if reason == "finished" else (
-            "interrupted" if reason == "shutdown" else "failed"
-        )
-        if reason.startswith("closespider_"):
+        if reason in ("finished",) or reason.startswith("closespider_"):
             status = "finished"
-        files = self.crawler.stats.get_value("spyglass/warc_files") or []
-        dbmod.finish_run(
-            self.db, self.run_id, status=status, reason=reason,
-            counts=self.counts, warc_files=list(files),
-        )
-        self.db.close()
+        elif reason == "shutdown":
+            status = "interrupted"
+        else:
+            status = "failed"
+        files = close_writer(self.crawler, (self.run_id, status, reason, dict(self.counts)))
+        self.crawler.stats.set_value("spyglass/warc_files", files)

@@ -63,6 +63,8 @@ SPYGLASS_DATA_DIR = "data"
 SPYGLASS_SOURCES_FILE = "sources.yml"
 SPYGLASS_WARC_MAX_SIZE = 1_000_000_000
 SPYGLASS_WARC_GZIP_LEVEL = 6
+# Write an unchanged payload as a revisit record (True) or as a full copy.
+SPYGLASS_WARC_DEDUPE = True
 SPYGLASS_PROGRESS = False
 SPYGLASS_PROGRESS_INTERVAL = 5.0
 # RFC 3161 time-stamping of closed WARC files (`spyglass timestamp`); with

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from .errors import ConfigError
+from .walk import SELECTOR_FIELDS, SHAPES, Walk, build_walk, selector_problem
 
 KINDS = ("vendor", "records")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -27,8 +28,9 @@ DEFAULT_MAX_PAGES = 1000
 
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes",
+    "agency", "notes", "walk",
 }
+WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
 SCOPE_FIELDS = {"hosts", "prefixes", "max_depth", "max_pages"}
 
 
@@ -66,6 +68,7 @@ class Source:
     aliases: tuple[str, ...] = ()
     agency: str | None = None
     notes: str | None = None
+    walk: Walk | None = None  # records sources only
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -158,6 +161,7 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
     if not isinstance(robots, bool):
         raise check.fail("robots", "must be true (obey robots.txt) or false")
     product, aliases = _parse_product(entry, check)
+    walk = _parse_walk(entry, kind, check)
     return Source(
         name=name,
         kind=kind,
@@ -169,7 +173,36 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
         aliases=aliases,
         agency=_optional_str(entry, "agency", check),
         notes=_optional_str(entry, "notes", check),
+        walk=walk,
     )
+
+
+def _parse_walk(entry: dict, kind: str, check: _Checker) -> Walk | None:
+    """Records sources get a Walk (defaults: a plain directory of files); others may not have one."""
+    raw = entry.get("walk")
+    if kind != "records":
+        if raw is not None:
+            raise check.fail("walk", "only records sources are walked; remove it or use kind: records")
+        return None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise check.fail("walk", "must be a mapping of selectors (shape, release_links, files, ...)")
+    unknown = set(raw) - WALK_FIELDS
+    if unknown:
+        raise check.fail(f"walk.{sorted(unknown)[0]}", "unknown field")
+    shape = raw.get("shape", "directory")
+    if shape not in SHAPES:
+        raise check.fail("walk.shape", f"must be one of {', '.join(SHAPES)}; got {shape!r}")
+    for key in SELECTOR_FIELDS:
+        if raw.get(key) is None:
+            continue
+        problem = selector_problem(raw[key])
+        if problem:
+            raise check.fail(f"walk.{key}", problem)
+        if raw[key].strip().startswith("column:") and "release_rows" not in raw and shape != "records-table":
+            raise check.fail(f"walk.{key}", "column: selectors work only inside release_rows")
+    return build_walk(raw)
 
 
 def _parse_scope(raw: Any, urls: tuple[str, ...], check: _Checker) -> Scope:
@@ -306,6 +339,7 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "aliases": list(source.aliases),
         "agency": source.agency,
         "notes": source.notes,
+        "walk": source.walk.to_dict() if source.walk else None,
     }
 
 
@@ -328,6 +362,7 @@ def source_from_dict(data: dict[str, Any]) -> Source:
         aliases=tuple(data.get("aliases") or ()),
         agency=data.get("agency"),
         notes=data.get("notes"),
+        walk=Walk(**data["walk"]) if data.get("walk") else None,
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.records_portal import RecordsPortal, start_records_portal
 from fixtures.vendor_site import VendorSite, start_vendor_site
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,9 +64,19 @@ def crawled(tmp_path_factory: pytest.TempPathFactory, vendor_site) -> dict:
     """The demo sources crawled once into a fresh data directory."""
     base, site = vendor_site
     data = tmp_path_factory.mktemp("archive")
-    env = {"SPYGLASS_VENDOR_SITE": base}
+    # The records sources of sources.yml are crawled by tests/test_records.py;
+    # their placeholder only needs a value here.
+    env = {"SPYGLASS_VENDOR_SITE": base, "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:9"}
     result = run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
+                     "--source", "northwind-recognize",
                      "-s", "SPYGLASS_PROGRESS_INTERVAL=0.2", env=env, check=True)
     hits_after_first = dict(site.hits)
     return {"data": data, "base": base, "site": site, "env": env, "result": result,
             "hits": hits_after_first}
+
+
+@pytest.fixture(scope="session")
+def records_portal() -> Iterator[tuple[str, RecordsPortal]]:
+    server, portal = start_records_portal()
+    yield server.url, portal
+    server.stop()

@@ -73,18 +73,22 @@ def test_live_capture_gives_our_capture_time_and_any_save_page_now_snapshot():
 
 def test_document_page_gives_agency_title_page_release_date_and_url():
     page = {"id": 3, "document_id": 2, "page_number": 14, "text": "...", "method": "ocr"}
-    document = {"id": 2, "title": "Northwind Recognize pilot: usage report", "capture_id": 9,
-                "url": "http://127.0.0.1:8471/files/usage-report.pdf", "release_id": 1}
-    release = {"id": 1, "agency": "Clearwater County Sheriff's Office", "released_at": "2018-05-22"}
-    capture = {"id": 9, "url": document["url"], "sha256": "c" * 64,
+    document = {"id": 2, "file_name": "usage-report.pdf", "capture_id": 9, "sha256": "c" * 64,
+                "file_url": "http://127.0.0.1:8471/files/usage-report.pdf"}
+    release = {"id": 1, "agency": "Clearwater County Sheriff's Office", "released_on": "2018-05-22",
+               "title": "Records about face recognition", "page_url": "http://127.0.0.1:8471/r/1"}
+    capture = {"id": 9, "url": document["file_url"], "sha256": "c" * 64,
                "warc_filename": "records-1-00001-h.warc.gz", "warc_offset": 77}
     citation = cite_document_page(page, document, release, capture)
     assert citation.bluebook() == (
-        "Clearwater County Sheriff's Office, Northwind Recognize pilot: usage report, at 14 "
+        "Clearwater County Sheriff's Office, usage-report.pdf, at 14 "
         "(released May 22, 2018), http://127.0.0.1:8471/files/usage-report.pdf "
         f"(SHA-256 {'c' * 64}; local copy records-1-00001-h.warc.gz at offset 77).")
     assert "SHA-256 of the archived payload: " + "c" * 64 in citation.text()
     assert "records-1-00001-h.warc.gz, offset 77 (Spyglass capture 9)" in citation.text()
+    undated = cite_document_page(page, document, {**release, "released_on": None,
+                                                  "released_text": "Spring 2018"}, capture)
+    assert "(released Spring 2018)" in undated.bluebook()
 
 
 def test_dates_and_distances():

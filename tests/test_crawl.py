@@ -97,7 +97,7 @@ def test_second_crawl_of_unchanged_pages_writes_only_revisits(crawled, tmp_path:
     data = tmp_path / "data"
     shutil.copytree(crawled["data"], data)
     run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-            env=crawled["env"], check=True)
+            "--source", "northwind-recognize", env=crawled["env"], check=True)
     second = rows(data, "SELECT * FROM captures WHERE crawl_run = 2")
     assert len(second) == len(REACHABLE)
     assert {r["warc_type"] for r in second} == {"revisit"}
@@ -116,11 +116,9 @@ def test_second_crawl_of_unchanged_pages_writes_only_revisits(crawled, tmp_path:
 def test_datasette_full_text_search_finds_the_faq(crawled):
     import asyncio
 
-    import yaml
-    from datasette.app import Datasette
+    from archive.publish import datasette_app
 
-    metadata = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
-    ds = Datasette([str(crawled["data"] / "spyglass.db")], metadata=metadata)
+    ds = datasette_app(crawled["data"])
 
     async def search(q: str) -> list[dict]:
         response = await ds.client.get(
@@ -175,3 +173,14 @@ def test_crawl_prints_progress_and_a_summary(crawled):
     assert f"{len(REACHABLE)} pages archived ({len(REACHABLE)} new or changed, 0 unchanged" in result.stdout
     assert "1 fetch errors" in result.stdout
     assert "northwind-recognize: finished" in result.stdout
+
+
+def test_link_resolution_matches_urljoin():
+    from urllib.parse import urljoin
+
+    from spiders.vendor import absolute_links
+
+    base = "http://127.0.0.1:8000/press/2017/index.html?x=1"
+    hrefs = ["/a/b", "c.html", "../up/", "//other.example/x", "https://v.example/p",
+             "/a/./b", "?q=2", "#frag", "  /spaced  ", "", "http://v.example/../x"]
+    assert absolute_links(base, hrefs) == [urljoin(base, h.strip()) for h in hrefs if h.strip()]

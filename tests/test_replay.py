@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from fixtures.hostile_site import IMG_PAYLOAD, TEXT_PAYLOAD, TITLE_PAYLOAD, HostileSite, start_hostile_site
 
-from .conftest import ROOT, run_cli
+from .conftest import run_cli
 
 SOURCES = """
 sources:
@@ -41,11 +40,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Ho
 
 
 def datasette_for(data: Path):
-    from datasette.app import Datasette
+    from archive.publish import datasette_app
 
-    metadata = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
-    return Datasette([str(data / "spyglass.db")], metadata=metadata,
-                     plugins_dir=str(ROOT / "datasette" / "plugins"))
+    return datasette_app(data)
 
 
 def fetch_all(data: Path, paths: list[str]) -> dict[str, object]:
@@ -155,7 +152,7 @@ def test_replay_of_a_revisit_serves_the_original_payload(hostile, tmp_path: Path
 
 
 def test_document_pages_show_their_citation(hostile, tmp_path: Path):
-    """With issue 4's tables (COMMON.md contract), each page number carries its citation."""
+    """Each page number carries its citation: agency and date of the release that first linked it."""
     import shutil
 
     from archive import db as dbmod
@@ -164,19 +161,23 @@ def test_document_pages_show_their_citation(hostile, tmp_path: Path):
     copy = tmp_path / "data"
     shutil.copytree(data, copy)
     index = dbmod.open_db(copy / "spyglass.db")
-    index.table("releases").insert({"id": 1, "agency": "Clearwater County <b>Sheriff</b>",
-                                    "title": "Records about face recognition",
-                                    "released_at": "2018-05-22"}, pk="id")
-    index.table("documents").insert({"id": 2, "release_id": 1, "capture_id": capture_id,
-                                     "title": "Pilot usage report", "url": "http://records.test/r.pdf"},
-                                    pk="id")
+    for release_id, agency, day in ((1, "Clearwater County <b>Sheriff</b>", "2018-05-22"),
+                                    (2, "Someone Later", "2019-01-01")):
+        index.table("releases").insert({"id": release_id, "source": "hostile", "key": str(release_id),
+                                        "agency": agency, "released_on": day,
+                                        "page_url": f"http://records.test/{release_id}"})
+    index.table("documents").insert({"id": 2, "sha256": "d" * 64, "capture_id": capture_id,
+                                     "file_name": "usage report.pdf", "file_url": "http://records.test/r.pdf"})
+    for link_id, release_id in ((1, 1), (2, 2)):
+        index.table("document_links").insert({"id": link_id, "release_id": release_id, "document_id": 2,
+                                              "file_url": "http://records.test/r.pdf"})
     index.table("document_pages").insert({"id": 3, "document_id": 2, "page_number": 14,
-                                          "text": TEXT_PAYLOAD, "method": "ocr"}, pk="id")
+                                          "text": TEXT_PAYLOAD, "method": "ocr"})
     index.close()
     responses = fetch_all(copy, ["/spyglass/document_pages", "/spyglass/document_pages/3"])
     for response in responses.values():
         assert response.status_code == 200
-        assert ("Clearwater County &lt;b&gt;Sheriff&lt;/b&gt;, Pilot usage report, at 14 "
+        assert ("Clearwater County &lt;b&gt;Sheriff&lt;/b&gt;, usage report.pdf, at 14 "
                 "(released May 22, 2018), http://records.test/r.pdf") in response.text
         assert TEXT_PAYLOAD not in response.text
 
@@ -187,7 +188,7 @@ def test_replay_in_a_real_browser_runs_nothing_and_fetches_nothing(hostile, tmp_
 
     from playwright.sync_api import sync_playwright
 
-    from archive.cli import datasette_command
+    from archive.publish import datasette_command
 
     from .conftest import free_port, wait_for_port
     from .test_datasette import chromium_path

@@ -26,7 +26,12 @@ def test_example_sources_validate():
 def test_demo_sources_need_their_placeholder_filled():
     with pytest.raises(ConfigError, match=r"placeholder \$\{SPYGLASS_VENDOR_SITE\} is not set"):
         load_sources(ROOT / "sources.yml", variables={})
-    [source] = load_sources(ROOT / "sources.yml", variables={"SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9"})
+    with pytest.raises(ConfigError, match=r"placeholder \$\{SPYGLASS_RECORDS_PORTAL\} is not set"):
+        load_sources(ROOT / "sources.yml", variables={"SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9"})
+    sources = load_sources(ROOT / "sources.yml", variables={
+        "SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9", "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:8"})
+    source = sources[0]
+    assert source.name == "northwind-recognize"
     assert source.urls[0] == "http://127.0.0.1:9/"
     assert source.scope.hosts == ("127.0.0.1",)
 

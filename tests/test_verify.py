@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -161,39 +160,49 @@ def _row(i: int) -> dict:
             "warc_filename": "f.warc.gz", "warc_offset": i, "warc_record_id": f"<urn:{i}>"}
 
 
+def _writer(path: str, start: int, go, results, standalone: bool) -> None:
+    """One writer process: batches inside a caller's transaction (as the writer process does) or alone."""
+    db = dbmod.open_db(path)
+    go.wait(60)  # all writers start together (a barrier), so they contend for the lock
+    try:
+        for batch in range(40):
+            rows = [{**_row(start + batch * 20 + k), "text": "x" * 2000} for k in range(20)]
+            if not standalone:
+                with db.atomic():
+                    dbmod.save_captures(db, rows)
+                    db.table("fetch_errors").insert_all([{"url": "http://a.test/", "reason": "r"}])
+            else:
+                dbmod.save_captures(db, rows)
+        results.put("ok")
+    except BaseException as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")
+    finally:
+        db.close()
+
+
 def test_concurrent_writers_never_fork_the_chain(tmp_path: Path):
+    """Writer processes (one per source in a crawl) wait for each other instead of forking or failing."""
+    import multiprocessing
+
     path = tmp_path / "spyglass.db"
     setup = dbmod.open_db(path)
     setup.table("sources").insert({"name": "s"})
     setup.close()
-    errors: list[BaseException] = []
-
-    def writer(start: int) -> None:
-        db = dbmod.open_db(path)
-        try:
-            for batch in range(10):
-                base = start + batch * 5
-                if batch % 2:
-                    with db.atomic():  # inside a caller's transaction, as the pipeline does
-                        dbmod.save_captures(db, [_row(base + k) for k in range(5)])
-                else:
-                    dbmod.save_captures(db, [_row(base + k) for k in range(5)])
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            db.close()
-
-    threads = [threading.Thread(target=writer, args=(n * 1000,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    context = multiprocessing.get_context("spawn")
+    results, go = context.Queue(), context.Barrier(4)
+    workers = [context.Process(target=_writer, args=(str(path), n * 1000, go, results, n == 3))
+               for n in range(4)]
+    for worker in workers:
+        worker.start()
+    outcomes = sorted(results.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=30)
+    assert outcomes == ["ok"] * 4
     db = dbmod.open_db(path)
     cursor = db.execute("SELECT * FROM captures ORDER BY id")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r)) for r in cursor.fetchall()]
-    assert len(rows) == 200 and [r["id"] for r in rows] == list(range(1, 201))
+    assert len(rows) == 3200 and [r["id"] for r in rows] == list(range(1, 3201))
     assert chain.check_chain(rows) == []
     assert all(r["status"] == 200 for r in rows)  # hashed as stored, not as passed
 

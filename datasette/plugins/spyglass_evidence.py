@@ -43,9 +43,11 @@ COMMON_HEADERS = {
 
 def _row_dict(row: Any) -> dict[str, Any] | None:
     try:
-        return {key: row[key] for key in row.keys()}
+        data = {key: row[key] for key in row.keys()}
     except (AttributeError, TypeError, IndexError):
         return None
+    # The table view expands foreign keys to {"value": ..., "label": ...}.
+    return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in data.items()}
 
 
 @hookimpl

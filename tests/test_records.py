@@ -1,0 +1,265 @@
+"""End to end: `spyglass crawl` of the fixture records portal, then the releases, documents and mentions it built."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from archive.publish import datasette_app
+from archive.warc import sha256_hex
+from fixtures.records_portal import (
+    BOARD, DIRECTORY, DIRECTORY_FILES, POLICE, REQUESTS, SCAN_ONLY_PHRASE, SHERIFF, TABLE,
+    build_files,
+)
+
+from .conftest import ROOT, run_cli
+
+RECORDS_SOURCES = ("clearwater-requests", "lakeport-police-records", "clearwater-sheriff-reading-room")
+FILES = build_files()
+
+
+def rows(data: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(data / "spyglass.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def crawl(data: Path, base: str) -> str:
+    args = ["crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data)]
+    for name in RECORDS_SOURCES:
+        args += ["--source", name]
+    env = {"SPYGLASS_RECORDS_PORTAL": base, "SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9"}
+    return run_cli(*args, env=env, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory: pytest.TempPathFactory, records_portal) -> dict:
+    base, portal = records_portal
+    data = tmp_path_factory.mktemp("records")
+    stdout = crawl(data, base)
+    return {"data": data, "base": base, "hits": dict(portal.hits), "stdout": stdout}
+
+
+def expected_file_urls(base: str) -> set[str]:
+    urls = {f"{base}/files/{name}" for release in REQUESTS + TABLE for name in release.files}
+    return urls | {f"{base}{DIRECTORY}{name}" for name in DIRECTORY_FILES}
+
+
+def test_every_release_is_archived_once_with_agency_title_reference_and_date(records):
+    data, base = records["data"], records["base"]
+    found = {r["reference"]: r for r in rows(data, "SELECT * FROM releases WHERE reference IS NOT NULL")}
+    assert len(found) == len(REQUESTS) + len(TABLE)
+    for release in REQUESTS + TABLE:
+        row = found[release.reference]
+        assert (row["agency"], row["title"], row["released_on"], row["released_text"]) == (
+            release.agency, release.title, release.released_on, release.released), release
+        linked = {r["file_url"] for r in rows(
+            data, "SELECT file_url FROM document_links WHERE release_id = ?", (row["id"],))}
+        assert linked == {f"{base}/files/{name}" for name in release.files}
+    for release in REQUESTS:
+        row = found[release.reference]
+        assert row["source"] == "clearwater-requests"
+        assert row["page_url"] == f"{base}/requests/{release.slug}/"
+    # Each release points at the capture of the page that shows it.
+    for row in found.values():
+        [capture] = rows(data, "SELECT url FROM captures WHERE id = ?", (row["capture_id"],))
+        assert capture["url"] == row["page_url"]
+    [directory] = rows(data, "SELECT * FROM releases WHERE source = 'clearwater-sheriff-reading-room'")
+    assert directory["agency"] == SHERIFF and directory["page_url"] == base + DIRECTORY
+    assert len(rows(data, "SELECT * FROM releases")) == len(REQUESTS) + len(TABLE) + 1
+
+
+def test_every_page_and_file_is_fetched_and_captured_once(records):
+    data, base, hits = records["data"], records["base"], records["hits"]
+    assert all(count == 1 for path, count in hits.items() if path != "/robots.txt"), hits
+    captured = [r["url"] for r in rows(data, "SELECT url FROM captures WHERE url NOT LIKE '%/robots.txt'")]
+    assert len(captured) == len(set(captured))
+    listings = {f"{base}/requests/", f"{base}/requests/?page=2",
+                f"{base}/lakeport/police/released-records/",
+                f"{base}/lakeport/police/released-records/?page=2", base + DIRECTORY}
+    release_pages = {f"{base}/requests/{r.slug}/" for r in REQUESTS}
+    assert set(captured) == listings | release_pages | expected_file_urls(base)
+    runs = rows(data, "SELECT source, status FROM crawl_runs")
+    assert sorted(tuple(r) for r in runs) == sorted((name, "finished") for name in RECORDS_SOURCES)
+    # One document per distinct file: the training slides are served at two URLs.
+    documents = rows(data, "SELECT * FROM documents")
+    assert sorted(d["sha256"] for d in documents) == sorted({sha256_hex(b) for b, _ in FILES.values()})
+    for document in documents:
+        [capture] = rows(data, "SELECT * FROM captures WHERE id = ?", (document["capture_id"],))
+        assert capture["sha256"] == document["sha256"] and capture["url"] == document["file_url"]
+
+
+def test_a_file_linked_by_two_releases_is_one_document_with_two_provenance_rows(records):
+    data, base = records["data"], records["base"]
+    [quote] = rows(data, "SELECT * FROM documents WHERE file_name = 'northwind-price-quote.pdf'")
+    links = rows(data, "SELECT r.reference, l.file_url FROM document_links l "
+                       "JOIN releases r ON r.id = l.release_id WHERE l.document_id = ? "
+                       "ORDER BY r.reference", (quote["id"],))
+    assert [tuple(link) for link in links] == [
+        ("CCSO-PRR-2018-0031", f"{base}/files/northwind-price-quote.pdf"),
+        ("CCSO-PRR-2018-0032", f"{base}/files/northwind-price-quote.pdf"),
+    ]
+    # Same bytes from two different URLs (two sources): still one document.
+    [slides] = rows(data, "SELECT * FROM documents WHERE file_name = 'recognize-training-slides.pdf'")
+    urls = sorted(r["file_url"] for r in rows(
+        data, "SELECT file_url FROM document_links WHERE document_id = ?", (slides["id"],)))
+    assert urls == [f"{base}/files/recognize-training-slides.pdf",
+                    f"{base}{DIRECTORY}recognize-training-slides.pdf"]
+    assert slides["page_count"] == 4 and slides["extraction"] == "text-layer"
+
+
+def test_pages_are_read_from_text_layers_ocr_docx_and_html(records):
+    data = records["data"]
+    methods = {r["file_name"]: (r["extraction"], r["page_count"]) for r in rows(data, "SELECT * FROM documents")}
+    assert methods["booking-photo-memo-scan.pdf"] == ("ocr", 2)
+    assert methods["field-guide.docx"] == ("docx", 1)
+    assert methods["ccso-email-export-2017.html"] == ("html", 1)
+    assert methods["ccso-face-matching-policy.txt"] == ("text", 1)
+    assert methods["nda-northwind-ccso.pdf"] == ("text-layer", 1)
+    [page] = rows(data, "SELECT p.* FROM document_pages p JOIN documents d ON d.id = p.document_id "
+                        "WHERE d.file_name = 'field-guide.docx'")
+    assert "Results from Northwind Recognize arrive in seconds" in page["text"]
+
+
+def test_the_malformed_pdf_is_archived_with_a_reason_and_the_crawl_finishes(records):
+    data = records["data"]
+    [invoice] = rows(data, "SELECT * FROM documents WHERE file_name = 'invoice-2017-11.pdf'")
+    assert invoice["sha256"] == sha256_hex(FILES["invoice-2017-11.pdf"][0])
+    assert invoice["extraction"] == "failed" and invoice["error"].startswith("unreadable PDF: ")
+    assert invoice["capture_id"] is not None and invoice["page_count"] is None
+    assert not rows(data, "SELECT * FROM document_pages WHERE document_id = ?", (invoice["id"],))
+    assert "1 unreadable" in records["stdout"]
+    verified = run_cli("verify", "--data", str(data))
+    assert verified.returncode == 0, verified.stderr
+
+
+def datasette_get(data: Path, path: str, params: dict) -> dict:
+    ds = datasette_app(data)
+
+    async def get() -> dict:
+        response = await ds.client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return asyncio.run(get())
+
+
+def test_datasette_search_finds_a_phrase_only_in_the_scan_and_names_its_page(records):
+    data = records["data"]
+    phrase = f'"{SCAN_ONLY_PHRASE}"'
+    found = datasette_get(data, "/spyglass/document_pages.json",
+                          {"_search": phrase, "_shape": "objects", "_labels": "on"})["rows"]
+    assert len(found) == 1
+    [hit] = found
+    assert hit["document_id"]["label"] == "booking-photo-memo-scan.pdf"
+    assert (hit["page_number"], hit["method"]) == (2, "ocr")
+    # The phrase is in no text layer and on no web page: only OCR could find it.
+    assert datasette_get(data, "/spyglass/captures.json", {"_search": phrase})["rows"] == []
+    ranked = datasette_get(data, "/spyglass/search_documents.json",
+                           {"q": phrase, "_shape": "objects"})["rows"]
+    assert [(r["file_name"], r["page_number"], r["agencies"]) for r in ranked] == [
+        ("booking-photo-memo-scan.pdf", 2, SHERIFF)]
+    assert ranked[0]["page_url"].endswith("/files/booking-photo-memo-scan.pdf#page=2")
+
+
+def test_mentions_view_lists_exactly_the_agencies_whose_records_name_the_product(records):
+    data = records["data"]
+    view = datasette_get(data, "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
+    assert sorted((r["agency"], r["vendor"], r["product"]) for r in view) == sorted([
+        (POLICE, "Northwind Cloud", "Northwind Recognize"),
+        (SHERIFF, "Northwind Cloud", "Northwind Recognize"),
+    ])
+    for row in view:
+        # Each row links to a page that proves it.
+        [page] = rows(data, "SELECT text FROM document_pages WHERE id = ?", (row["document_page_id"],))
+        assert "Northwind Recognize" in page["text"] and row["proof_url"].startswith("http://127.0.0.1:")
+    # The board's letter says "recognize" in lower case and names another vendor: no mention.
+    assert not rows(data, "SELECT * FROM mentions WHERE agency = ?", (BOARD,))
+    police = rows(data, "SELECT DISTINCT term, term_kind, product FROM mentions WHERE agency = ?", (POLICE,))
+    assert sorted(tuple(r) for r in police) == [
+        ("Northwind Cloud", "vendor", None), ("Northwind Recognize", "product", "Northwind Recognize")]
+
+
+def test_a_second_crawl_adds_no_releases_documents_or_links(records, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(records["data"], data)
+    counts = {t: len(rows(data, f"SELECT * FROM {t}"))
+              for t in ("releases", "documents", "document_links", "document_pages", "mentions")}
+    stdout = crawl(data, records["base"])
+    assert "0 document(s) read" in stdout  # nothing new to extract
+    assert counts == {t: len(rows(data, f"SELECT * FROM {t}")) for t in counts}
+    second = rows(data, "SELECT warc_type FROM captures WHERE crawl_run > 3 AND url NOT LIKE '%robots.txt'")
+    assert second and {r["warc_type"] for r in second} == {"revisit"}
+    assert not rows(data, "SELECT * FROM document_links WHERE document_id IS NULL")
+
+
+def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_path: Path):
+    data = tmp_path / "demo"
+    result = run_cli("demo", "--no-serve", "--data", str(data), "--fixture-port", "0")
+    assert result.returncode == 0, result.stderr
+    assert "Fixture records portal: http://127.0.0.1:" in result.stderr
+    runs = {r["source"]: r["status"] for r in rows(data, "SELECT * FROM crawl_runs")}
+    assert runs == {"northwind-recognize": "finished", **{n: "finished" for n in RECORDS_SOURCES}}
+    found = datasette_get(data, "/spyglass/document_pages.json",
+                          {"_search": "booking photos", "_shape": "objects", "_labels": "on"})["rows"]
+    names = {r["document_id"]["label"] for r in found}
+    assert {"booking-photo-memo-scan.pdf", "recognize-training-slides.pdf"} <= names
+    view = datasette_get(data, "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
+    assert {(r["agency"], r["product"]) for r in view} == {
+        (SHERIFF, "Northwind Recognize"), (POLICE, "Northwind Recognize")}
+
+
+def test_the_view_links_each_row_to_the_document_page_that_proves_it(records):
+    ds = datasette_app(records["data"])
+
+    async def page() -> str:
+        response = await ds.client.get("/spyglass/agency_products")
+        assert response.status_code == 200
+        return response.text
+
+    html = asyncio.run(page())
+    for row in rows(records["data"], "SELECT document_page_id FROM agency_products"):
+        assert f'<a href="/spyglass/document_pages/{row[0]}">document_pages/{row[0]}</a>' in html
+
+
+def test_each_document_page_carries_its_citation_in_datasette(records):
+    """Agency and date of the release that first linked the file, page number, URL, hash, local copy."""
+    import sqlite3 as _sqlite3
+
+    from markupsafe import escape
+
+    from archive.evidence import document_page_citation
+
+    data = records["data"]
+    conn = _sqlite3.connect(data / "spyglass.db")
+    conn.row_factory = _sqlite3.Row
+    page = dict(conn.execute(
+        "SELECT p.* FROM document_pages p WHERE (SELECT r.released_on FROM document_links l "
+        "JOIN releases r ON r.id = l.release_id WHERE l.document_id = p.document_id "
+        "ORDER BY l.id LIMIT 1) IS NOT NULL ORDER BY p.id LIMIT 1").fetchone())
+    citation = document_page_citation(conn, page)
+    release = conn.execute(
+        "SELECT r.* FROM document_links l JOIN releases r ON r.id = l.release_id "
+        "WHERE l.document_id = ? ORDER BY l.id LIMIT 1", [page["document_id"]]).fetchone()
+    document = conn.execute("SELECT * FROM documents WHERE id = ?", [page["document_id"]]).fetchone()
+    conn.close()
+    assert citation.author == release["agency"] and citation.pinpoint == f"at {page['page_number']}"
+    assert citation.url == document["file_url"] and citation.sha256 == document["sha256"]
+    assert citation.when.startswith("released ") and "unknown" not in citation.when
+    ds = datasette_app(data)
+
+    async def html() -> str:
+        response = await ds.client.get(f"/spyglass/document_pages/{page['id']}")
+        assert response.status_code == 200
+        return response.text
+
+    text = asyncio.run(html())
+    assert str(escape(citation.line())) in text
+    assert f"SHA-256 of the archived payload: {document['sha256']}" in text
