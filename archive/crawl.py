@@ -53,12 +53,15 @@ class RunReport:
     errors: int
     bytes: int
     seconds: float
+    skipped: int = 0
 
     def line(self) -> str:
         rate = self.pages / self.seconds if self.seconds > 0 else 0.0
         return (
             f"{self.source}: {self.status} ({self.reason}), {self.pages} pages "
-            f"({self.captures} new, {self.revisits} unchanged), {self.errors} errors, "
+            f"({self.captures} new, {self.revisits} unchanged"
+            + (f", {self.skipped} skipped as unchanged per sitemap" if self.skipped else "")
+            + f"), {self.errors} errors, "
             f"{human_bytes(self.bytes)} in {self.seconds:.1f} s ({rate:.1f} pages/s)"
         )
 
@@ -104,4 +107,5 @@ def _report(index: Any, source: str, run_id: int | None) -> RunReport:
         reason=row["finish_reason"] or "", pages=row["pages"] or 0,
         captures=row["captures"] or 0, revisits=row["revisits"] or 0,
         errors=row["errors"] or 0, bytes=row["bytes"] or 0, seconds=seconds,
+        skipped=row.get("skipped") or 0,
     )

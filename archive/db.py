@@ -7,7 +7,8 @@ Captures are evidence, so the database itself refuses to change or delete one
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,12 @@ def m020_records(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migrations()
+def m025_recrawl(db: sqlite_utils.Database) -> None:
+    """Runs count the pages they skipped as unchanged (recrawl: changed)."""
+    db.table("crawl_runs").add_column("skipped", int)
+
+
 APPEND_ONLY_TRIGGERS = {
     op: f"""
         CREATE TRIGGER captures_append_only_{op.lower()} BEFORE {op} ON captures
@@ -205,6 +212,29 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
+@contextmanager
+def writing(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+
+    Several writer processes share one index (one per source crawled). A
+    deferred transaction that reads first and writes later fails at once with
+    "database is locked" when another process wrote in between; an immediate
+    one waits its turn under busy_timeout instead.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
 def open_existing(data_dir: str | Path) -> sqlite_utils.Database:
     """Open the index of an existing data directory, or explain why there is none."""
     path = Path(data_dir) / DB_NAME
@@ -240,7 +270,7 @@ def start_run(db: sqlite_utils.Database, source: str, spider: str) -> int:
         {
             "source": source, "spider": spider, "started_at": iso(utc_now()),
             "status": "running", "pages": 0, "captures": 0, "revisits": 0,
-            "errors": 0, "bytes": 0,
+            "errors": 0, "bytes": 0, "skipped": 0,
         }
     )
     return int(table.last_pk)
@@ -276,17 +306,12 @@ def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> 
         take_write_lock(db)
         _append_chained(db, rows)
     else:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with writing(db):
             _append_chained(db, rows)
-        except BaseException:
-            db.conn.rollback()
-            raise
-        db.execute("COMMIT")
 
 
 def take_write_lock(db: sqlite_utils.Database) -> None:
-    """Take SQLite's write lock now, inside the caller's (deferred) transaction.
+    """Take SQLite's write lock now, inside the caller's transaction (a no-op under `writing`).
 
     A write that changes nothing does it, waiting out other writers (busy
     timeout) before anything is read. It must not touch captures: a statement
@@ -332,6 +357,19 @@ def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> No
 def save_fetch_errors(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
     """Append fetch errors: requests that produced no response to archive."""
     db.table("fetch_errors").insert_all(rows, batch_size=500)
+
+
+def last_capture_times(db: sqlite_utils.Database, source: str) -> list[tuple[str, str, int]]:
+    """(url, latest captured_at, least depth) of each page `source` captured with status 200.
+
+    Used by recrawl: changed. robots.txt is left out: Scrapy fetches it itself.
+    """
+    return db.execute(
+        "SELECT url, max(captured_at), min(coalesce(depth, 0)) FROM captures "
+        "WHERE source = ? AND status = 200 AND via = 'live' AND url NOT LIKE '%/robots.txt' "
+        "GROUP BY url",
+        [source],
+    ).fetchall()
 
 
 def load_originals(db: sqlite_utils.Database, source: str | None = None) -> dict[tuple[str, str], Original]:

@@ -120,5 +120,6 @@ class IndexPipeline:
             status = "interrupted"
         else:
             status = "failed"
-        files = close_writer(self.crawler, (self.run_id, status, reason, dict(self.counts)))
+        counts = {**self.counts, "skipped": self.crawler.stats.get_value("spyglass/skipped", 0)}
+        files = close_writer(self.crawler, (self.run_id, status, reason, counts))
         self.crawler.stats.set_value("spyglass/warc_files", files)

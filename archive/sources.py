@@ -28,8 +28,9 @@ DEFAULT_MAX_PAGES = 1000
 
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes", "walk",
+    "agency", "notes", "walk", "recrawl",
 }
+RECRAWL_MODES = ("all", "changed")
 WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
 SCOPE_FIELDS = {"hosts", "prefixes", "max_depth", "max_pages"}
 
@@ -69,6 +70,9 @@ class Source:
     agency: str | None = None
     notes: str | None = None
     walk: Walk | None = None  # records sources only
+    # "all": fetch every page each crawl (unchanged payloads become revisits);
+    # "changed": skip pages whose sitemap <lastmod> predates their last capture.
+    recrawl: str = "all"
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -162,6 +166,9 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
         raise check.fail("robots", "must be true (obey robots.txt) or false")
     product, aliases = _parse_product(entry, check)
     walk = _parse_walk(entry, kind, check)
+    recrawl = entry.get("recrawl", "all")
+    if recrawl not in RECRAWL_MODES:
+        raise check.fail("recrawl", f"must be one of {', '.join(RECRAWL_MODES)}; got {recrawl!r}")
     return Source(
         name=name,
         kind=kind,
@@ -174,6 +181,7 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
         agency=_optional_str(entry, "agency", check),
         notes=_optional_str(entry, "notes", check),
         walk=walk,
+        recrawl=recrawl,
     )
 
 
@@ -340,6 +348,7 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "agency": source.agency,
         "notes": source.notes,
         "walk": source.walk.to_dict() if source.walk else None,
+        "recrawl": source.recrawl,
     }
 
 
@@ -363,6 +372,7 @@ def source_from_dict(data: dict[str, Any]) -> Source:
         agency=data.get("agency"),
         notes=data.get("notes"),
         walk=Walk(**data["walk"]) if data.get("walk") else None,
+        recrawl=data.get("recrawl", "all"),
     )
 
 

@@ -75,7 +75,7 @@ def _serve(conn: Any, config: WriterConfig) -> None:
     def flush() -> None:
         nonlocal captures, errors, records, last_flush
         if captures or errors or records:
-            with index.atomic():
+            with dbmod.writing(index):
                 if captures:
                     dbmod.save_captures(index, captures)
                 if errors:
@@ -120,7 +120,8 @@ def _serve(conn: Any, config: WriterConfig) -> None:
                 _, request_id, name, args = message
                 flush()
                 try:
-                    result = getattr(dbmod, name)(index, *args)
+                    with dbmod.writing(index):
+                        result = getattr(dbmod, name)(index, *args)
                     conn.send(("ok", request_id, result))
                 except Exception as exc:
                     conn.send(("error", request_id, f"{name} failed: {exc}"))
@@ -130,8 +131,9 @@ def _serve(conn: Any, config: WriterConfig) -> None:
                 store.close()
                 if finish is not None:
                     run_id, status, reason, counts = finish
-                    dbmod.finish_run(index, run_id, status=status, reason=reason,
-                                     counts=counts, warc_files=list(store.files))
+                    with dbmod.writing(index):
+                        dbmod.finish_run(index, run_id, status=status, reason=reason,
+                                         counts=counts, warc_files=list(store.files))
                 conn.send(("ok", request_id, list(store.files)))
                 break
             if len(captures) + len(errors) + len(records) >= BATCH_ROWS or time.monotonic() - last_flush >= BATCH_SECONDS:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import Sitemap
 from w3lib.url import canonicalize_url, safe_url_string
+
+from archive import db as dbmod
 
 from .base import SourceSpider
 
@@ -30,14 +36,30 @@ class VendorSpider(SourceSpider):
         # Every link as written, already judged: most links on a page were seen
         # before, and canonicalising each again was the spider's largest cost.
         self.judged: set[str] = set()
+        # recrawl: changed. Pages captured before wait until the start URLs
+        # (sitemaps among them) are done, so a sitemap can say they are unchanged.
+        self.previous: dict[str, tuple[str, datetime, int]] = {}
+        self.waiting: dict[str, scrapy.Request] = {}
+        self.unchanged: set[str] = set()
+        self.released = True
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "VendorSpider":
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if spider.source.recrawl == "changed":
+            spider.previous = _previous_captures(crawler.settings, spider.source.name)
+            spider.released = not spider.previous
+            crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
+        return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.source.urls:
-            request = self._request(url, depth=0, referrer=None)
+            request = self._request(url, depth=0, referrer=None, start=True)
             if request is not None:
                 yield request
 
-    def _request(self, url: str, depth: int, referrer: str | None, hops: int = 0) -> scrapy.Request | None:
+    def _request(self, url: str, depth: int, referrer: str | None, hops: int = 0,
+                 start: bool = False) -> scrapy.Request | None:
         """A request for `url` if it is new, in scope and within the source's limits."""
         if url in self.judged:
             return None
@@ -50,7 +72,7 @@ class VendorSpider(SourceSpider):
         if key in self.seen or len(self.seen) >= scope.max_pages:
             return None
         self.seen.add(key)
-        return scrapy.Request(
+        request = scrapy.Request(
             url,
             callback=self.parse,
             errback=self.errback,
@@ -62,6 +84,10 @@ class VendorSpider(SourceSpider):
                 "dont_obey_robotstxt": not self.source.robots,
             },
         )
+        if not start and not self.released and key in self.previous:
+            self.waiting[key] = request
+            return None
+        return request
 
     def parse(self, response: Response) -> Iterator[Any]:
         yield self.capture(response)
@@ -70,6 +96,9 @@ class VendorSpider(SourceSpider):
             yield from self._follow_redirect(response, depth)
             return
         if depth >= self.source.scope.max_depth or response.status >= 400:
+            return
+        if _is_sitemap(response):
+            yield from self._follow_sitemap(response, depth)
             return
         for url in self._links(response):
             request = self._request(url, depth + 1, response.url)
@@ -86,13 +115,63 @@ class VendorSpider(SourceSpider):
         if request is not None:
             yield request
 
+    def _follow_sitemap(self, response: Response, depth: int) -> Iterator[scrapy.Request]:
+        try:
+            entries = list(Sitemap(response.body))
+        except Exception:  # a broken sitemap is a page, not a crash
+            return
+        for entry in entries:
+            url = urljoin(response.url, entry.get("loc", ""))
+            if self._unchanged_since_capture(url, entry.get("lastmod")):
+                continue
+            request = self._request(url, depth + 1, response.url)
+            if request is not None:
+                yield request
+
+    def _unchanged_since_capture(self, url: str, lastmod: str | None) -> bool:
+        """True (and the page is skipped) when the sitemap dates it before our last capture."""
+        if not self.previous or not lastmod:
+            return False
+        key = canonicalize_url(safe_url_string(urldefrag(url)[0]))
+        known = self.previous.get(key)
+        modified = _parse_lastmod(lastmod)
+        if known is None or modified is None:
+            return False
+        captured = known[1]
+        if len(lastmod.strip()) <= 10:
+            # A bare date cannot tell a change later that day: only earlier days count.
+            unchanged = modified.date() < captured.date()
+        else:
+            unchanged = modified < captured
+        already_fetched = key in self.seen and key not in self.waiting
+        if unchanged and not already_fetched and key not in self.unchanged:
+            self.unchanged.add(key)
+            self.seen.add(key)
+            self.waiting.pop(key, None)
+            self.crawler.stats.inc_value("spyglass/skipped")
+        return unchanged
+
+    def spider_idle(self) -> None:
+        """Start URLs are done: fetch the pages no sitemap vouched for.
+
+        That is the pages that waited, and the pages captured before that no
+        fetched page links to any more (their linking pages were skipped).
+        """
+        if self.released:
+            return
+        self.released = True
+        waiting, self.waiting = self.waiting, {}
+        for key, request in waiting.items():
+            if key not in self.unchanged:
+                self.crawler.engine.crawl(request)
+        for key, (url, _, depth) in self.previous.items():
+            if key not in self.seen:
+                request = self._request(url, depth, None)
+                if request is not None:
+                    self.crawler.engine.crawl(request)
+        raise DontCloseSpider
+
     def _links(self, response: Response) -> list[str]:
-        body_start = response.body[:512].lstrip()
-        if body_start.startswith(b"<?xml") or b"<urlset" in body_start or b"<sitemapindex" in body_start:
-            try:
-                return [urljoin(response.url, entry["loc"]) for entry in Sitemap(response.body)]
-            except Exception:  # a broken sitemap is a page, not a crash
-                return []
         if not isinstance(response, TextResponse):
             return []
         try:
@@ -103,6 +182,38 @@ class VendorSpider(SourceSpider):
         except (ValueError, AttributeError):  # not parseable as HTML
             return []
         return absolute_links(urljoin(response.url, base) if base else response.url, hrefs)
+
+
+def _is_sitemap(response: Response) -> bool:
+    start = response.body[:512].lstrip()
+    return start.startswith(b"<?xml") or b"<urlset" in start or b"<sitemapindex" in start
+
+
+def _parse_lastmod(value: str) -> datetime | None:
+    """A sitemap <lastmod> (W3C datetime) as an aware UTC datetime, or None if unreadable."""
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _previous_captures(settings: Any, source: str) -> dict[str, tuple[str, datetime, int]]:
+    """Canonical URL -> (URL, time of its latest successful capture, depth) for this source."""
+    path = Path(settings.get("SPYGLASS_DATA_DIR", "data")) / dbmod.DB_NAME
+    if not path.exists():
+        return {}
+    index = dbmod.open_db(path)
+    try:
+        return {
+            canonicalize_url(url): (url, datetime.fromisoformat(at.replace("Z", "+00:00")), depth)
+            for url, at, depth in dbmod.last_capture_times(index, source)
+        }
+    finally:
+        index.close()
 
 
 def absolute_links(base: str, hrefs: list[str]) -> list[str]:

@@ -80,12 +80,15 @@ def bare_scrapy(base: str) -> Measured:
     return measure(cmd, env={"SCRAPY_SETTINGS_MODULE": ""}, cwd=Path(tempfile.gettempdir()))
 
 
-def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | None = None) -> Measured:
+def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
+                   recrawl: str = "all") -> Measured:
     sources = work / "bench-sources.yml"
     sources.write_text(
         "sources:\n  - name: bench\n    kind: vendor\n"
-        f"    urls: ['{base}/p/0.html']\n"
+        f"    urls: ['{base}/p/0.html', '{base}/sitemap.xml']\n"
         f"    scope: {{hosts: [127.0.0.1], max_depth: 1000, max_pages: {pages * 2 + 10}}}\n"
+        f"    recrawl: {recrawl}\n"
+        "    allow_private: [127.0.0.1]\n"
         "    vendor: Synthetic\n    product: Synthetic Recognize\n"
     )
     cmd = [PY, "-m", "archive.cli", "crawl", "--sources", str(sources), "--data", str(work / "data")]
@@ -130,14 +133,20 @@ def throughput_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
         archived = count_captures(work / "data")
         first_bytes = dir_bytes(work / "data")
         wget = wget_crawl(base, work)
-        again = spyglass_crawl(base, work, pages)
+        copies = {}
+        for name in ("all", "nodedupe"):
+            copies[name] = work / name
+            copies[name].mkdir()
+            shutil.copytree(work / "data", copies[name] / "data")
+        # The same crawl again, nothing changed: the sitemap says so.
+        again = spyglass_crawl(base, work, pages, recrawl="changed")
         second_bytes = dir_bytes(work / "data") - first_bytes
-        nodedupe_work = work / "nodedupe"
-        nodedupe_work.mkdir()
-        shutil.copytree(work / "data", nodedupe_work / "data")
-        # Storage without revisit records: the same second crawl writing full copies.
-        nodedupe = spyglass_crawl(base, nodedupe_work, pages, {"SPYGLASS_WARC_DEDUPE": "False"})
-        nodedupe_bytes = dir_bytes(nodedupe_work / "data") - first_bytes
+        # Fetching every page again: unchanged payloads become revisit records...
+        refetch = spyglass_crawl(base, copies["all"], pages)
+        refetch_bytes = dir_bytes(copies["all"] / "data") - first_bytes
+        # ...or, with deduplication off, full copies.
+        nodedupe = spyglass_crawl(base, copies["nodedupe"], pages, {"SPYGLASS_WARC_DEDUPE": "False"})
+        nodedupe_bytes = dir_bytes(copies["nodedupe"] / "data") - first_bytes
     finally:
         site.stdin.close()
         site.wait()
@@ -153,12 +162,15 @@ def throughput_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
         rows.append(("Archive throughput: wget --recursive --warc-file (c)",
                      f"{wget_rate:.0f} pages/s, peak {wget.max_rss_mb:.0f} MB",
                      f"(b)/(c) = {full_rate / wget_rate:.2f} (goal > 1)"))
-    rows.append(("Re-crawl of the unchanged site",
-                 f"{again.seconds:.1f} s vs {full.seconds:.1f} s; {second_bytes / 1e6:.1f} MB vs {first_bytes / 1e6:.1f} MB written",
-                 f"time {again.seconds / full.seconds:.2f}, bytes {second_bytes / max(first_bytes, 1):.2f} of the first (goal time <= 0.10)"))
+    rows.append(("Re-crawl of the unchanged site, `recrawl: changed` (sitemap lastmod)",
+                 f"{again.seconds:.1f} s vs {full.seconds:.1f} s; {second_bytes / 1e6:.2f} MB vs {first_bytes / 1e6:.1f} MB written",
+                 f"time {again.seconds / full.seconds:.2f}, bytes {second_bytes / max(first_bytes, 1):.3f} of the first (goal time <= 0.10)"))
+    rows.append(("Re-crawl of the unchanged site, `recrawl: all` (every page fetched again)",
+                 f"{refetch.seconds:.1f} s; {refetch_bytes / 1e6:.1f} MB written",
+                 f"time {refetch.seconds / full.seconds:.2f}, bytes {refetch_bytes / max(first_bytes, 1):.3f} of the first"))
     rows.append(("Storage per capture",
-                 f"{first_bytes / archived / 1e3:.1f} KB first crawl; unchanged re-crawl {second_bytes / archived / 1e3:.2f} KB with revisits, {nodedupe_bytes / archived / 1e3:.1f} KB without",
-                 f"dedupe saves {1 - second_bytes / max(nodedupe_bytes, 1):.0%}"))
+                 f"{first_bytes / archived / 1e3:.1f} KB first crawl (WARC + index); unchanged page fetched again: {refetch_bytes / archived / 1e3:.2f} KB as a revisit, {nodedupe_bytes / archived / 1e3:.1f} KB as a full copy",
+                 f"revisits save {1 - refetch_bytes / max(nodedupe_bytes, 1):.0%}"))
     return rows
 
 
