@@ -53,6 +53,8 @@ class WarcCaptureMiddleware:
 
     def process_request(self, request: Request) -> None:
         request.meta["spyglass_sent_at"] = utc_now()
+        # A retry carries its first attempt's meta: this attempt has no record yet.
+        request.meta.pop("spyglass_warc", None)
         return None
 
     async def process_response(self, request: Request, response: Response) -> Response:

@@ -1,4 +1,4 @@
-"""The `spyglass` command: crawl, save, serve, verify, demo."""
+"""The `spyglass` command: crawl, save, closest, serve, verify, documents, timestamp, cite, export, demo."""
 
 from __future__ import annotations
 
@@ -121,7 +121,17 @@ def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
         click.echo(f"  {report.line()}")
     if any(source.kind == "records" for source in chosen):
         _read_documents(data_dir, sources_file, redo=False)
+    if _truthy(settings.get("SPYGLASS_TIMESTAMP_AFTER_CRAWL")):
+        from .timestamp import timestamp_warcs
+
+        stamped = timestamp_warcs(data_dir, settings.get("SPYGLASS_TSA_URL") or "",
+                                  settings.get("SPYGLASS_TSA_CA_FILE") or None)
+        click.echo(f"Time-stamped {_stamped_summary(stamped)} with {settings.get('SPYGLASS_TSA_URL')}.")
     return not failed
+
+
+def _truthy(value: object) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def _read_documents(data_dir: Path, sources_file: Path, redo: bool) -> None:
@@ -179,22 +189,135 @@ def _serve(data_dir: Path, port: int, host: str) -> None:
         pass
 
 
+tsa_ca_option = click.option(
+    "--tsa-ca", "tsa_ca", type=click.Path(dir_okay=False, exists=True), default=None,
+    envvar="SPYGLASS_TSA_CA_FILE",
+    help="CA certificate(s) the time-stamp authority chains to (default: the system's).")
+
+
 @cli.command()
 @data_option
-def verify(data_dir: Path) -> None:
-    """Re-hash every archived payload and compare it with the index.
+@tsa_ca_option
+def verify(data_dir: Path, tsa_ca: str | None) -> None:
+    """Prove the archive unaltered: payloads, hash chain, WARC digests, time-stamp tokens.
 
-    Exits non-zero and lists each mismatch. Example: spyglass verify --data data
+    Exits non-zero and lists each problem. Example: spyglass verify --data data
     """
-    from .verify import verify as run_verify
+    from .verify import verify_report
 
-    checked, problems = run_verify(data_dir)
-    for problem in problems:
+    if tsa_ca:
+        os.environ["SPYGLASS_TSA_CA_FILE"] = tsa_ca
+    report = verify_report(data_dir)
+    for problem in report.problems:
         click.echo(f"FAIL {problem.line()}", err=True)
-    if problems:
-        click.echo(f"{len(problems)} problem(s) in {checked} captures.", err=True)
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s) in {report.captures} captures.", err=True)
         sys.exit(1)
-    click.echo(f"OK: {checked} captures verified against their WARC records.")
+    click.echo(
+        f"OK: {report.captures} captures verified against their WARC records; hash chain "
+        f"intact; {report.records} records in {report.warc_files} WARC files with valid digests; "
+        f"{report.tokens} time-stamp token(s) match their files."
+    )
+
+
+@cli.command()
+@data_option
+@click.option("--tsa-url", envvar="SPYGLASS_TSA_URL", default="", metavar="URL",
+              help="RFC 3161 time-stamp authority (or $SPYGLASS_TSA_URL).")
+@tsa_ca_option
+def timestamp(data_dir: Path, tsa_url: str, tsa_ca: str | None) -> None:
+    """Get RFC 3161 tokens for closed WARC files (FILE.tsr) and the hash chain's head (chain/).
+
+    Example: spyglass timestamp --tsa-url https://freetsa.org/tsr --tsa-ca cacert.pem
+    """
+    from .timestamp import timestamp_warcs
+
+    dbmod.open_existing(data_dir).close()
+    stamped = timestamp_warcs(data_dir, tsa_url, tsa_ca)
+    for item in stamped:
+        click.echo(f"{item.filename}: SHA-256 {item.sha256} time-stamped {item.time}")
+    click.echo(f"{_stamped_summary(stamped)} time-stamped by {tsa_url}.")
+
+
+def _stamped_summary(stamped: list) -> str:
+    heads = sum(1 for s in stamped if s.filename.startswith("head-"))
+    return f"{len(stamped) - heads} WARC file(s) and {heads} chain head(s)"
+
+
+@cli.command()
+@click.argument("target", metavar="ID|URL")
+@data_option
+@click.option("--at", "at", metavar="DATE",
+              help="With a URL: cite the capture closest to this date (2018-02-25, ISO 8601 or 14 digits).")
+@click.option("--format", "fmt", type=click.Choice(["text", "bluebook", "json"]), default="text",
+              show_default=True, help="Citation format.")
+def cite(target: str, data_dir: Path, at: str | None, fmt: str) -> None:
+    """Print the citation of a capture, by id or by URL (the newest, or the closest to --at).
+
+    Example: spyglass cite https://aws.amazon.com/rekognition/ --at 2018-02-25 --format bluebook
+    """
+    import json
+
+    from . import evidence
+    from .cite import cite as make_citation, distance, parse_when
+
+    index = dbmod.open_existing(data_dir)
+    conn = index.conn
+    try:
+        note = None
+        if target.isdigit():
+            if at:
+                raise click.BadParameter("--at needs a URL, not a capture id", param_hint="--at")
+            row = evidence.capture(conn, int(target))
+        else:
+            try:
+                when = parse_when(at) if at else None
+            except ValueError:
+                raise click.BadParameter(f"{at!r} is not a date", param_hint="--at") from None
+            row, shown = evidence.closest_capture(conn, target, when)
+            if when is not None:
+                note = {"requested": at, "capture_id": row["id"], "shows_page_at": shown.isoformat(),
+                        "offset_seconds": int((shown - when).total_seconds()),
+                        "offset": distance(shown, when)}
+                click.echo(f"Closest capture to {at}: capture {row['id']}, showing the page as of "
+                           f"{shown.strftime('%Y-%m-%d %H:%M:%S UTC')}, {distance(shown, when)}.",
+                           err=True)
+        citation = make_citation(row, evidence.save_request(conn, row["id"]))
+    finally:
+        index.close()
+    if fmt == "json":
+        payload = citation.as_dict()
+        if note:
+            payload["closest_to"] = note
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo(citation.render(fmt))
+
+
+@cli.command()
+@data_option
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The .wacz file to write (a manifest is written beside it).")
+@click.option("--capture", "ids", type=int, multiple=True, metavar="ID", help="A capture id (repeatable).")
+@click.option("--query", "query", metavar="SQL", help="SQL returning an `id` column of capture ids.")
+@click.option("--source", "source", metavar="NAME", help="Every capture of this source.")
+def export(data_dir: Path, out: Path, ids: tuple[int, ...], query: str | None, source: str | None) -> None:
+    """Write an evidence package: a WACZ of the chosen captures plus a manifest of citations and hashes.
+
+    Example: spyglass export --out faq.wacz --query "select id from captures where url like '%/faqs/'"
+    """
+    from .export import export_wacz, select_captures
+
+    index = dbmod.open_existing(data_dir)
+    try:
+        rows = select_captures(index.conn, ids=ids, query=query, source=source)
+    finally:
+        index.close()
+    selection = (f"captures {', '.join(str(i) for i in ids)}" if ids
+                 else f"query {query}" if query else f"source {source}")
+    done = export_wacz(data_dir, out, rows, selection)
+    click.echo(f"Wrote {done.wacz} ({done.captures} capture(s), {done.records} WARC records; "
+               f"SHA-256 {done.sha256}) and {done.manifest}.")
 
 
 @cli.command()

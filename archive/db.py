@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from . import chain
 from .errors import ArchiveError
 from .sources import Source, source_to_dict
 from .warc import Original, iso, utc_now
@@ -184,6 +185,46 @@ WAYBACK_COLUMNS = {
 }
 
 
+APPEND_ONLY_TRIGGERS = {
+    op: f"""
+        CREATE TRIGGER captures_append_only_{op.lower()} BEFORE {op} ON captures
+        BEGIN SELECT RAISE(ABORT, 'captures are append-only evidence'); END
+    """
+    for op in ("UPDATE", "DELETE")
+}
+
+
+@migrations()
+def m040_hash_chain(db: sqlite_utils.Database) -> None:
+    """Chain every capture row to the one before it (see archive/chain.py).
+
+    Rows written before this migration are chained here, in id order: their
+    hashes prove they are unchanged from now on, not before. The append-only
+    trigger is dropped and recreated around the back-fill, inside the
+    migration's transaction, so no other writer can slip in between.
+    """
+    table = db.table("captures")
+    for column in chain.HASH_COLUMNS:
+        if column not in table.columns_dict:
+            table.add_column(column, str)
+    db.execute("DROP TRIGGER IF EXISTS captures_append_only_update")
+    prev = chain.GENESIS
+    names = list(table.columns_dict)
+    for values in db.execute("SELECT * FROM captures ORDER BY id").fetchall():
+        row = dict(zip(names, values))
+        row["prev_hash"] = prev
+        prev = chain.row_hash(row)
+        db.execute("UPDATE captures SET prev_hash = ?, row_hash = ? WHERE id = ?",
+                   [row["prev_hash"], prev, row["id"]])
+    db.execute(APPEND_ONLY_TRIGGERS["UPDATE"])
+
+
+@migrations()
+def m045_refused_records(db: sqlite_utils.Database) -> None:
+    """A fetch error can name the WARC record of the response it refused."""
+    db.table("fetch_errors").add_column("warc_record_id", str)
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the index at `path`, in WAL mode, with migrations applied."""
     path = Path(path)
@@ -286,8 +327,64 @@ def finish_run(
 
 
 def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
-    """Append capture rows (one transaction for the batch)."""
-    db.table("captures").insert_all(rows, batch_size=500)
+    """Append capture rows, each hash-chained to the one before (one transaction for the batch).
+
+    The chain head is read under SQLite's write lock, so two writers can
+    never both chain onto the same row: the second waits for the first.
+    """
+    rows = list(rows)
+    if not rows:
+        return
+    if db.conn.in_transaction:
+        take_write_lock(db)
+        _append_chained(db, rows)
+    else:
+        with writing(db):
+            _append_chained(db, rows)
+
+
+def take_write_lock(db: sqlite_utils.Database) -> None:
+    """Take SQLite's write lock now, inside the caller's transaction (a no-op under `writing`).
+
+    A write that changes nothing does it, waiting out other writers (busy
+    timeout) before anything is read. It must not touch captures: a statement
+    on a table with FTS5 triggers reads the FTS tables first, and a
+    transaction that has read cannot wait for the lock, it fails at once
+    ("database is locked") when another writer holds it.
+    """
+    db.execute("DELETE FROM sources WHERE 0")
+
+
+def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
+    info = db.execute("PRAGMA table_info(captures)").fetchall()
+    columns = {name: chain.affinity(declared) for _, name, declared, *_ in info}
+    # A column left out gets its declared default, which must be hashed too.
+    defaults = {name: db.execute(f"SELECT {default}").fetchone()[0]
+                for _, name, _, _, default, _ in info if default is not None}
+    unknown = sorted({key for row in rows for key in row} - set(columns))
+    if unknown:
+        raise ArchiveError(f"captures has no column(s) {', '.join(unknown)}")
+    head = db.execute("SELECT id, row_hash FROM captures ORDER BY id DESC LIMIT 1").fetchone()
+    next_id, prev = (head[0] + 1, head[1]) if head else (1, chain.GENESIS)
+    chained = []
+    for row in rows:
+        full = {name: chain.as_stored(row.get(name, defaults.get(name)), kind)
+                for name, kind in columns.items()}
+        full["id"] = next_id
+        full["prev_hash"] = prev
+        full["row_hash"] = prev = chain.row_hash(full)
+        chained.append(full)
+        next_id += 1
+    db.table("captures").insert_all(chained, batch_size=500)
+    # What SQLite stored must hash as computed, or verify would fail later.
+    names = list(columns)
+    stored = db.execute(
+        "SELECT * FROM captures WHERE id >= ? ORDER BY id", [chained[0]["id"]]
+    ).fetchall()
+    for values in stored:
+        row = dict(zip(names, values))
+        if chain.row_hash(row) != row["row_hash"]:
+            raise ArchiveError(f"capture {row['id']}: stored values do not hash as computed")
 
 
 def save_fetch_errors(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
@@ -333,16 +430,18 @@ def bulk_load_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]
     Per MEASURED.md the per-row FTS5 trigger costs ~1.3 ms a row; indexing the
     new rows in one INSERT ... SELECT afterwards costs a fraction of that. It
     all happens in one transaction, so no reader or writer ever sees rows
-    without their index entries.
+    without their index entries. Rows are hash-chained as in save_captures.
     """
-    captures = db.table("captures")
     with db.atomic():
+        take_write_lock(db)
         trigger_sql = db.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'captures_ai'"
         ).fetchone()[0]
         before = db.execute("SELECT coalesce(max(id), 0) FROM captures").fetchone()[0]
         db.execute("DROP TRIGGER captures_ai")
-        captures.insert_all(rows, batch_size=batch_size)
+        rows = list(rows)
+        for start in range(0, len(rows), batch_size):
+            _append_chained(db, rows[start:start + batch_size])
         db.execute(
             "INSERT INTO captures_fts (rowid, title, text) "
             "SELECT id, title, text FROM captures WHERE id > ?", [before]

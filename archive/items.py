@@ -47,6 +47,8 @@ class FetchError:
     occurred_at: str
     referrer: str | None = None
     depth: int = 0
+    # The WARC record of a response that was archived but refused (not a capture).
+    warc_record_id: str | None = None
 
 
 @dataclass

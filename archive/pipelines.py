@@ -115,6 +115,7 @@ class IndexPipeline:
             "reason": item.reason,
             "referrer": item.referrer,
             "depth": item.depth,
+            "warc_record_id": item.warc_record_id,
         }
 
     def spider_closed(self, spider: Any, reason: str) -> None:

@@ -109,3 +109,8 @@ SPYGLASS_WAYBACK_CDX_PAGE_SIZE = 5000
 # SPYGLASS_SPN_SECRET_KEY), never from settings or files.
 SPYGLASS_SPN_POLL_INTERVAL = 5.0
 SPYGLASS_SPN_TIMEOUT = 300.0
+# RFC 3161 time-stamping of closed WARC files (`spyglass timestamp`); with
+# SPYGLASS_TIMESTAMP_AFTER_CRAWL on, `spyglass crawl` does it after each run.
+SPYGLASS_TSA_URL = ""
+SPYGLASS_TSA_CA_FILE = ""
+SPYGLASS_TIMESTAMP_AFTER_CRAWL = False

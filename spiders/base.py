@@ -85,6 +85,8 @@ class SourceSpider(scrapy.Spider):
         meta = request.meta if request is not None else {}
         exc = failure.value
         error_type, reason = describe_failure(exc, self.settings.getint("DOWNLOAD_MAXSIZE"))
+        # Set when the response was archived before a later step refused it (a gzip bomb).
+        location = meta.get("spyglass_warc")
         return FetchError(
             url=request.url if request is not None else "",
             source=self.source.name,
@@ -93,14 +95,20 @@ class SourceSpider(scrapy.Spider):
             occurred_at=iso(utc_now()),
             referrer=meta.get("spyglass_referrer"),
             depth=meta.get("spyglass_depth", 0),
+            warc_record_id=location.record_id if location else None,
         )
 
     def error_item(self, url: str, error_type: str, reason: str,
-                   referrer: str | None = None, depth: int = 0) -> FetchError:
-        """A FetchError for something the spider itself decided not to fetch, and why."""
+                   referrer: str | None = None, depth: int = 0,
+                   response: Response | None = None) -> FetchError:
+        """A FetchError for something the spider decided not to fetch or keep, and why.
+
+        With the refused `response`, the row names its WARC record.
+        """
+        location = response.meta.get("spyglass_warc") if response is not None else None
         return FetchError(url=url, source=self.source.name, error_type=error_type,
                           reason=reason, occurred_at=iso(utc_now()), referrer=referrer,
-                          depth=depth)
+                          depth=depth, warc_record_id=location.record_id if location else None)
 
     def errback(self, failure: Failure):
         yield self.fetch_error(failure)

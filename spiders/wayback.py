@@ -156,7 +156,7 @@ class WaybackSpider(SourceSpider):
             moment = check_memento(response.status, headers, response.body, record.timestamp)
         except WaybackError as exc:
             yield self._error(response.url, ERROR_TYPES.get(type(exc), "wayback"), str(exc),
-                              record.original)
+                              record.original, response=response)
             return
         yield self.capture(
             response, via="wayback",
@@ -176,7 +176,8 @@ class WaybackSpider(SourceSpider):
             return
         yield from super().errback(failure)
 
-    def _error(self, url: str, error_type: str, reason: str, original: str | None = None) -> FetchError:
-        return FetchError(url=url, source=self.source.name, error_type=error_type,
-                          reason=reason + (f" [original: {original}]" if original else ""),
-                          occurred_at=iso(utc_now()))
+    def _error(self, url: str, error_type: str, reason: str, original: str | None = None,
+               response: Response | None = None) -> FetchError:
+        return self.error_item(url, error_type,
+                               reason + (f" [original: {original}]" if original else ""),
+                               response=response)

@@ -15,7 +15,7 @@ COMMANDS = sorted(cli.commands)
 
 
 def test_the_documented_commands_exist():
-    assert {"crawl", "serve", "verify", "demo"} <= set(COMMANDS)
+    assert {"crawl", "serve", "verify", "demo", "cite", "timestamp", "export"} <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -227,3 +227,39 @@ def test_the_view_links_each_row_to_the_document_page_that_proves_it(records):
     html = asyncio.run(page())
     for row in rows(records["data"], "SELECT document_page_id FROM agency_products"):
         assert f'<a href="/spyglass/document_pages/{row[0]}">document_pages/{row[0]}</a>' in html
+
+
+def test_each_document_page_carries_its_citation_in_datasette(records):
+    """Agency and date of the release that first linked the file, page number, URL, hash, local copy."""
+    import sqlite3 as _sqlite3
+
+    from markupsafe import escape
+
+    from archive.evidence import document_page_citation
+
+    data = records["data"]
+    conn = _sqlite3.connect(data / "spyglass.db")
+    conn.row_factory = _sqlite3.Row
+    page = dict(conn.execute(
+        "SELECT p.* FROM document_pages p WHERE (SELECT r.released_on FROM document_links l "
+        "JOIN releases r ON r.id = l.release_id WHERE l.document_id = p.document_id "
+        "ORDER BY l.id LIMIT 1) IS NOT NULL ORDER BY p.id LIMIT 1").fetchone())
+    citation = document_page_citation(conn, page)
+    release = conn.execute(
+        "SELECT r.* FROM document_links l JOIN releases r ON r.id = l.release_id "
+        "WHERE l.document_id = ? ORDER BY l.id LIMIT 1", [page["document_id"]]).fetchone()
+    document = conn.execute("SELECT * FROM documents WHERE id = ?", [page["document_id"]]).fetchone()
+    conn.close()
+    assert citation.author == release["agency"] and citation.pinpoint == f"at {page['page_number']}"
+    assert citation.url == document["file_url"] and citation.sha256 == document["sha256"]
+    assert citation.when.startswith("released ") and "unknown" not in citation.when
+    ds = datasette_app(data)
+
+    async def html() -> str:
+        response = await ds.client.get(f"/spyglass/document_pages/{page['id']}")
+        assert response.status_code == 200
+        return response.text
+
+    text = asyncio.run(html())
+    assert str(escape(citation.line())) in text
+    assert f"SHA-256 of the archived payload: {document['sha256']}" in text

@@ -90,7 +90,10 @@ def asgi_wrapper(datasette):
 
             async def send_with_headers(event):
                 if event["type"] == "http.response.start":
-                    event = {**event, "headers": [*event.get("headers", []), *headers]}
+                    present = {name.lower() for name, _ in event.get("headers", [])}
+                    # A route that set its own (stricter) value keeps it, once.
+                    missing = [(k, v) for k, v in headers if k not in present]
+                    event = {**event, "headers": [*event.get("headers", []), *missing]}
                 await send(event)
 
             return await app(scope, receive, send_with_headers)

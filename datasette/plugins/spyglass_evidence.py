@@ -1,0 +1,224 @@
+"""Datasette plugin: a citation beside every capture and document page, and safe replay.
+
+Archived pages are hostile input. They are never rendered in Datasette's own
+origin: /-/spyglass/replay/ID is a page of ours (no scripts at all) holding a
+banner and an <iframe sandbox> whose source, /-/spyglass/archived/ID, serves
+the archived bytes with `Content-Security-Policy: ...; sandbox`. The sandbox
+gives the archived document an opaque origin with no scripts, forms, popups
+or plugins, even when it is opened directly; `default-src 'none'` stops it
+from loading anything, from the live web or from us. Every value shown in
+HTML goes through markupsafe's escape.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+from markupsafe import Markup, escape
+
+from archive import evidence
+from archive.cite import cite
+from archive.warc import read_record
+
+DATABASE = "spyglass"
+
+# The archived document: no scripts, no fetches, inline styles only, opaque origin.
+ARCHIVED_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                "font-src data:; frame-ancestors 'self'; form-action 'none'; base-uri 'none'; sandbox")
+# Our banner page: no scripts either; it may only frame our archived route.
+REPLAY_CSP = ("default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; "
+              "frame-ancestors 'self'; form-action 'none'; base-uri 'none'")
+COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Robots-Tag": "noindex",
+}
+
+
+def _row_dict(row: Any) -> dict[str, Any] | None:
+    try:
+        data = {key: row[key] for key in row.keys()}
+    except (AttributeError, TypeError, IndexError):
+        return None
+    # The table view expands foreign keys to {"value": ..., "label": ...}.
+    return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in data.items()}
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """The sha256 cell of a capture, and the page_number cell of a document page, carry a citation."""
+    if database != DATABASE or row is None:
+        return None
+    if table == "captures" and column == "sha256":
+        data = _row_dict(row)
+        if not data or not {"id", "url", "captured_at"} <= set(data):
+            return None
+        return _capture_cell(datasette, data, value)
+    if table == "document_pages" and column == "page_number":
+        data = _row_dict(row)
+        if not data or "document_id" not in data:
+            return None
+        return _page_cell(datasette, data, value)
+    return None
+
+
+def _capture_cell(datasette, data: dict[str, Any], value: Any):
+    async def inner():
+        db = datasette.get_database(DATABASE)
+        spn = await db.execute_fn(lambda conn: evidence.save_request(conn, data["id"]))
+        citation = cite(data, spn)
+        replay = datasette.urls.path(f"/-/spyglass/replay/{int(data['id'])}")
+        return Markup(
+            '<span class="spyglass-sha256">{sha}</span>'
+            '<div class="spyglass-citation"><a href="{replay}">view archived copy</a>'
+            '<details><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details></div>'
+        ).format(sha=value, replay=replay, text=citation.text())
+
+    return inner
+
+
+def _page_cell(datasette, data: dict[str, Any], value: Any):
+    async def inner():
+        db = datasette.get_database(DATABASE)
+        citation = await db.execute_fn(lambda conn: evidence.document_page_citation(conn, data))
+        if citation is None:
+            return None
+        return Markup(
+            '{value}<details class="spyglass-citation"><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details>'
+        ).format(value=value, text=citation.text())
+
+    return inner
+
+
+async def _capture(datasette, capture_id: int) -> dict[str, Any] | None:
+    db = datasette.get_database(DATABASE)
+    result = await db.execute("SELECT * FROM captures WHERE id = ?", [capture_id])
+    found = result.first()
+    return _row_dict(found) if found else None
+
+
+def _warc_dir(datasette) -> Path:
+    return Path(datasette.get_database(DATABASE).path).parent / "warcs"
+
+
+def _not_found(message: str) -> Response:
+    return Response.text(message, status=404, headers={**COMMON_HEADERS,
+                                                       "Content-Security-Policy": ARCHIVED_CSP})
+
+
+async def replay(request, datasette) -> Response:
+    """Our page: a banner with the facts and the citation, over a sandboxed frame of the archived copy."""
+    capture_id = int(request.url_vars["capture_id"])
+    row = await _capture(datasette, capture_id)
+    if row is None:
+        return _not_found(f"no capture {capture_id}")
+    db = datasette.get_database(DATABASE)
+    spn = await db.execute_fn(lambda conn: evidence.save_request(conn, capture_id))
+    citation = cite(row, spn)
+    archived = datasette.urls.path(f"/-/spyglass/archived/{capture_id}")
+    record = datasette.urls.path(f"/{DATABASE}/captures/{capture_id}")
+    page = Markup(REPLAY_PAGE).format(
+        title=row.get("title") or row["url"], url=citation.original_url or row["url"],
+        when=row["captured_at"], sha=row["sha256"],
+        memento=Markup("<dt>Memento time</dt><dd>{}</dd>\n").format(row["memento_at"])
+        if row.get("memento_at") else "",
+        warc=f"{row['warc_filename']}:{row['warc_offset']}", citation=citation.text(),
+        archived=archived, record=record, capture_id=capture_id,
+    )
+    return Response.html(str(page), headers={**COMMON_HEADERS, "Content-Security-Policy": REPLAY_CSP})
+
+
+async def archived(request, datasette) -> Response:
+    """The archived bytes, decoded as a browser would, under a sandboxing CSP."""
+    capture_id = int(request.url_vars["capture_id"])
+    row = await _capture(datasette, capture_id)
+    if row is None:
+        return _not_found(f"no capture {capture_id}")
+    if row.get("warc_type") == "revisit" and row.get("refers_to"):
+        db = datasette.get_database(DATABASE)
+        result = await db.execute("SELECT * FROM captures WHERE warc_record_id = ?", [row["refers_to"]])
+        original = result.first()
+        if original is None:
+            return _not_found("the record this revisit refers to is not in the index")
+        row = _row_dict(original)
+    try:
+        stored = read_record(_warc_dir(datasette) / row["warc_filename"], row["warc_offset"])
+    except (OSError, EOFError, ValueError) as exc:
+        return _not_found(f"cannot read the WARC record: {exc}")
+    headers = {k.lower(): v for k, v in stored.http_headers}
+    body, problem = _decode(stored.payload, headers.get("content-encoding", ""))
+    content_type = headers.get("content-type") or "application/octet-stream"
+    if problem:
+        body, content_type = problem.encode(), "text/plain; charset=utf-8"
+    return Response(body, status=200, content_type=content_type, headers={
+        **COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP,
+        "Content-Disposition": "inline", "Cache-Control": "no-store",
+    })
+
+
+def _decode(payload: bytes, encoding: str) -> tuple[bytes, str | None]:
+    """Undo Content-Encoding (the WARC keeps the bytes as sent); (body, problem)."""
+    body = payload
+    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                body = zlib.decompress(body, 47)
+            elif coding == "deflate":
+                try:
+                    body = zlib.decompress(body)
+                except zlib.error:
+                    body = zlib.decompress(body, -15)
+            elif coding == "br":
+                import brotli
+
+                body = brotli.decompress(body)
+            elif coding != "identity":
+                return b"", f"archived with Content-Encoding {coding}, which replay cannot decode"
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is reported, not raised
+            return b"", f"archived body does not decode as {coding}: {exc}"
+    return body, None
+
+
+REPLAY_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Archived copy: {title}</title>
+<style>
+body {{ margin: 0; font-family: system-ui, sans-serif; display: flex; flex-direction: column; height: 100vh; }}
+.spyglass-banner {{ background: #1d2733; color: #f3f3f3; padding: 0.6em 1em; font-size: 0.9em; }}
+.spyglass-banner a {{ color: #9fd0ff; }}
+.spyglass-banner dl {{ display: grid; grid-template-columns: max-content auto; gap: 0.1em 1em; margin: 0.4em 0; }}
+.spyglass-banner dt {{ font-weight: bold; }} .spyglass-banner dd {{ margin: 0; overflow-wrap: anywhere; }}
+.spyglass-banner pre {{ white-space: pre-wrap; margin: 0.4em 0 0; }}
+iframe {{ flex: 1; border: 0; width: 100%; background: white; }}
+</style></head>
+<body>
+<div class="spyglass-banner" role="banner">
+<strong>Archived copy, shown from the WARC record; not the live page.</strong>
+Scripts in it do not run and it loads nothing from the web.
+<dl>
+<dt>Original URL</dt><dd class="original-url">{url}</dd>
+<dt>Captured</dt><dd class="captured-at">{when}</dd>
+{memento}<dt>SHA-256</dt><dd class="sha256">{sha}</dd>
+<dt>WARC</dt><dd>{warc}</dd>
+</dl>
+<pre class="citation">{citation}</pre>
+<a href="{record}">capture {capture_id} in the index</a>
+</div>
+<iframe sandbox="" src="{archived}" referrerpolicy="no-referrer" title="Archived page: {title}"></iframe>
+</body></html>
+"""
+
+
+@hookimpl
+def register_routes():
+    """Replay routes; both answer only GET and carry their own CSP."""
+    return [
+        (r"^/-/spyglass/replay/(?P<capture_id>\d+)$", replay),
+        (r"^/-/spyglass/archived/(?P<capture_id>\d+)$", archived),
+    ]

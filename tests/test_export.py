@@ -1,0 +1,114 @@
+"""Evidence packages: a WACZ that Webrecorder's tooling validates, with records digest-identical to the archive."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.warc import sha256_hex
+
+from .conftest import run_cli
+
+
+def captures(data: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(data / "spyglass.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_exported_wacz_validates_and_its_warc_reads_back_with_matching_digests(crawled, tmp_path: Path):
+    data = crawled["data"]
+    chosen = captures(data, "SELECT * FROM captures WHERE via = 'live' AND (url LIKE '%/faqs/' "
+                            "OR url LIKE '%.pdf' OR url LIKE '%/pricing/') ORDER BY id")
+    assert len(chosen) == 3
+    out = tmp_path / "evidence" / "recognize.wacz"
+    result = run_cli("export", "--data", str(data), "--out", str(out),
+                     "--query", "SELECT id FROM captures WHERE via = 'live' AND (url LIKE '%/faqs/' "
+                                "OR url LIKE '%.pdf' OR url LIKE '%/pricing/')", check=True)
+    package_sha = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert f"3 capture(s), 6 WARC records; SHA-256 {package_sha}" in result.stdout
+
+    # Webrecorder's own validator (py-wacz), run as a user would.
+    validated = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
+                               capture_output=True, text=True)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert "Validation succeeded, the passed WACZ is valid" in validated.stdout
+
+    with zipfile.ZipFile(out) as wacz:
+        names = set(wacz.namelist())
+        package = json.loads(wacz.read("datapackage.json"))
+        for resource in package["resources"]:
+            assert resource["hash"] == "sha256:" + hashlib.sha256(wacz.read(resource["path"])).hexdigest()
+        assert {"indexes/index.cdx.gz", "pages/pages.jsonl", "datapackage.json",
+                "logs/spyglass-manifest.txt"} <= names
+        [warc_name] = [n for n in names if n.startswith("archive/")]
+        pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()[1:]]
+        records = []
+        for record in ArchiveIterator(io.BytesIO(wacz.read(warc_name)), check_digests="raise"):
+            payload = record.raw_stream.read()
+            records.append((record.rec_type, record.rec_headers.get_header("WARC-Record-ID"),
+                            record.rec_headers.get_header("WARC-Target-URI"), payload,
+                            record.rec_headers.get_header("WARC-Payload-Digest")))
+    assert sorted(p["url"] for p in pages) == sorted(r["url"] for r in chosen)
+    assert [r[0] for r in records] == ["warcinfo"] + ["response", "request"] * 3
+    responses = {r[1]: r for r in records if r[0] == "response"}
+    for row in chosen:
+        _, _, url, payload, digest = responses[row["warc_record_id"]]
+        assert url == row["url"]
+        assert sha256_hex(payload) == row["sha256"] and digest == "sha256:" + row["sha256"]
+
+    manifest = out.with_name("recognize.wacz.manifest.txt").read_text()
+    assert manifest.endswith(f"Package recognize.wacz: SHA-256 {package_sha}\n")
+    for row in chosen:
+        assert f"Capture {row['id']}: {row['url']}" in manifest
+        assert f"SHA-256 of the archived payload: {row['sha256']}" in manifest
+        assert f"Local copy: {row['warc_filename']}, offset {row['warc_offset']}" in manifest
+
+
+def test_export_by_capture_and_by_source(crawled, tmp_path: Path):
+    data = crawled["data"]
+    [faq] = captures(data, "SELECT * FROM captures WHERE via = 'live' AND url LIKE '%/faqs/'")
+    one = tmp_path / "one.wacz"
+    run_cli("export", "--data", str(data), "--out", str(one), "--capture", str(faq["id"]), check=True)
+    with zipfile.ZipFile(one) as wacz:
+        [warc_name] = [n for n in wacz.namelist() if n.startswith("archive/")]
+        ids = [r.rec_headers.get_header("WARC-Record-ID")
+               for r in ArchiveIterator(io.BytesIO(wacz.read(warc_name))) if r.rec_type == "response"]
+    assert ids == [faq["warc_record_id"]]
+    everything = tmp_path / "all.wacz"
+    run_cli("export", "--data", str(data), "--out", str(everything), "--source", "northwind-recognize",
+            check=True)
+    with zipfile.ZipFile(everything) as wacz:
+        pages = wacz.read("pages/pages.jsonl").splitlines()[1:]
+    assert len(pages) == len(captures(data, "SELECT id FROM captures"))
+
+
+def test_export_explains_a_bad_selection_in_one_line(crawled, tmp_path: Path):
+    data = str(crawled["data"])
+    out = str(tmp_path / "x.wacz")
+    cases = [
+        ((), "Error: choose captures with exactly one of --capture, --query or --source"),
+        (("--query", "SELECT url FROM captures"), "Error: --query must return an `id` column (capture ids)"),
+        (("--query", "DELETE FROM captures"), "Error: --query failed: attempt to write a readonly database"),
+        (("--source", "nope"), "Error: no captures from source 'nope'"),
+        (("--capture", "999999"), "Error: no capture 999999"),
+    ]
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    for args, message in cases:
+        result = CliRunner().invoke(cli, ["export", "--data", data, "--out", out, *args])
+        assert result.exit_code == 1 and result.output.strip() == message, (args, result.output)
+    assert not Path(out).exists()
