@@ -85,7 +85,9 @@ SPYGLASS_PROGRESS_INTERVAL = 5.0
 SPYGLASS_MAX_DEPTH = 20
 SPYGLASS_MAX_PAGES = 100_000
 # Crawler traps (endless calendars): URLs that differ only in their digits.
-SPYGLASS_MAX_SIMILAR_URLS = 200
+# 1000: a vendor's press archive or product catalogue can hold hundreds of URLs
+# that differ only in their digits; an endless calendar passes any cap.
+SPYGLASS_MAX_SIMILAR_URLS = 1000
 # Longest Retry-After (seconds) a retry waits for; a longer one gives up at once.
 SPYGLASS_RETRY_AFTER_MAX = 60
 # `name=ip,name=ip`: answers for these names without DNS (tests, split-horizon setups).

@@ -96,7 +96,7 @@ class VendorSpider(SourceSpider):
                 "not fetched"), referrer, depth)
         pattern = url_pattern(url)
         self.similar[pattern] = self.similar.get(pattern, 0) + 1
-        most = self.settings.getint("SPYGLASS_MAX_SIMILAR_URLS", 200)
+        most = self.settings.getint("SPYGLASS_MAX_SIMILAR_URLS", 1000)
         if most and self.similar[pattern] > most:
             return self._limit_once(
                 pattern, url, referrer, depth, "trap",

@@ -92,7 +92,8 @@ def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | No
         "    vendor: Synthetic\n    product: Synthetic Recognize\n"
     )
     cmd = [PY, "-m", "archive.cli", "crawl", "--sources", str(sources), "--data", str(work / "data")]
-    for key, value in {**COMMON_SETTINGS, **(extra or {})}.items():
+    # Every synthetic page is /p/<n>.html: not a crawler trap.
+    for key, value in {**COMMON_SETTINGS, "SPYGLASS_MAX_SIMILAR_URLS": "0", **(extra or {})}.items():
         cmd += ["-s", f"{key}={value}"]
     return measure(cmd)
 
