@@ -46,6 +46,7 @@ class VendorSpider(SourceSpider):
         self.waiting: dict[str, scrapy.Request] = {}
         self.unchanged: set[str] = set()
         self.released = True
+        self.starts_pending = 0
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "VendorSpider":
@@ -57,9 +58,16 @@ class VendorSpider(SourceSpider):
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
-        for url in self.source.urls:
-            request = self._request(url, depth=0, referrer=None, start=True)
+        requests = [self._request(url, depth=0, referrer=None, start=True) for url in self.source.urls]
+        starts = [r for r in requests if isinstance(r, scrapy.Request)]
+        self.starts_pending = len(starts)
+        for request in starts:
+            request.meta["spyglass_start"] = True
+        for request in requests:
             if request is not None:
+                yield request
+        if not starts:
+            for request in self._release():
                 yield request
 
     @property
@@ -129,6 +137,10 @@ class VendorSpider(SourceSpider):
         return self.error_item(url, error_type, reason, referrer, depth)
 
     def parse(self, response: Response) -> Iterator[Any]:
+        yield from self._parse(response)
+        yield from self._start_done(response.meta)
+
+    def _parse(self, response: Response) -> Iterator[Any]:
         yield self.capture(response)
         gave_up = response.meta.get("spyglass_gave_up")
         if gave_up:
@@ -213,25 +225,44 @@ class VendorSpider(SourceSpider):
             self.crawler.stats.inc_value("spyglass/skipped")
         return unchanged
 
-    def spider_idle(self) -> None:
-        """Start URLs are done: fetch the pages no sitemap vouched for.
+    def _release(self) -> list[scrapy.Request]:
+        """Start URLs are done: the pages no sitemap vouched for, to fetch now.
 
         That is the pages that waited, and the pages captured before that no
         fetched page links to any more (their linking pages were skipped).
         """
         if self.released:
-            return
+            return []
         self.released = True
         waiting, self.waiting = self.waiting, {}
-        for key, request in waiting.items():
-            if key not in self.unchanged:
-                self.crawler.engine.crawl(request)
+        requests = [r for key, r in waiting.items() if key not in self.unchanged]
         for key, (url, _, depth) in self.previous.items():
             if key not in self.seen:
                 request = self._request(url, depth, None)
                 if isinstance(request, scrapy.Request):
-                    self.crawler.engine.crawl(request)
-        raise DontCloseSpider
+                    requests.append(request)
+        return requests
+
+    def _start_done(self, meta: dict) -> list[scrapy.Request]:
+        """Count down the start URLs; after the last one, release the waiting pages."""
+        if self.released or not meta.get("spyglass_start"):
+            return []
+        self.starts_pending -= 1
+        return self._release() if self.starts_pending <= 0 else []
+
+    def spider_idle(self) -> None:
+        """A fallback: release the waiting pages if a start URL never reported back."""
+        requests = self._release()
+        if requests:
+            for request in requests:
+                self.crawler.engine.crawl(request)
+            raise DontCloseSpider
+
+    def errback(self, failure: Any) -> Iterator[Any]:
+        yield from super().errback(failure)
+        request = getattr(failure, "request", None)
+        if request is not None:
+            yield from self._start_done(request.meta)
 
     def _links(self, response: Response) -> list[str]:
         if not isinstance(response, TextResponse):
