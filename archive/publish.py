@@ -19,6 +19,8 @@ TEMPLATES = DATASETTE_DIR / "templates"
 SETTINGS = {
     "sql_time_limit_ms": 3000,
     "default_page_size": 50,
+    # Extracted text can be long: table views show its start, row pages all of it.
+    "truncate_cells_html": 300,
 }
 
 

@@ -20,6 +20,18 @@ from fixtures.wayback_sim import WaybackSim, start_wayback_sim
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def db_rows(data: Path, sql: str, params: tuple = ()) -> list:
+    """Rows (sqlite3.Row) of a query against the archive index in `data`."""
+    import sqlite3
+
+    conn = sqlite3.connect(data / "spyglass.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

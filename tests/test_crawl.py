@@ -13,21 +13,13 @@ from archive.warc import sha256_hex
 from fixtures.vendor_site import PAGES, REDIRECTS
 
 from .conftest import ROOT, run_cli
+from .conftest import db_rows as rows
 
 REACHABLE = (
     {p for p in PAGES if p != "/internal/roadmap/"}
     | set(REDIRECTS)
     | {"/docs/recognize-datasheet.pdf", "/sitemap.xml", "/robots.txt"}
 )
-
-
-def rows(data: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(data / "spyglass.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def test_every_reachable_in_scope_page_is_captured_once(crawled):

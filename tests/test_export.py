@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -16,15 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.warc import sha256_hex
 
 from .conftest import run_cli
-
-
-def captures(data: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(data / "spyglass.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+from .conftest import db_rows as captures
 
 
 def test_exported_wacz_validates_and_its_warc_reads_back_with_matching_digests(crawled, tmp_path: Path):

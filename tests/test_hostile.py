@@ -13,15 +13,7 @@ from w3lib.url import safe_url_string
 from fixtures.hostile_site import ODD_PATH
 
 from .conftest import run_cli
-
-
-def rows(data: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(data / "spyglass.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+from .conftest import db_rows as rows
 
 
 def hostile_run(h: dict) -> sqlite3.Row:

@@ -17,18 +17,10 @@ from fixtures.records_portal import (
 )
 
 from .conftest import ROOT, run_cli
+from .conftest import db_rows as rows
 
 RECORDS_SOURCES = ("clearwater-requests", "lakeport-police-records", "clearwater-sheriff-reading-room")
 FILES = build_files()
-
-
-def rows(data: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(data / "spyglass.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def crawl(data: Path, base: str) -> str:

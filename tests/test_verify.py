@@ -12,6 +12,7 @@ from archive import chain
 from archive import db as dbmod
 
 from .conftest import run_cli
+from .conftest import db_rows as query
 
 
 @pytest.fixture
@@ -19,15 +20,6 @@ def archive_copy(crawled, tmp_path: Path) -> Path:
     data = tmp_path / "data"
     shutil.copytree(crawled["data"], data)
     return data
-
-
-def query(data: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(data / "spyglass.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def tamper(data: Path, *statements: str) -> None:

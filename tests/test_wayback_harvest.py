@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +13,7 @@ from archive.wayback import sha1_base32
 from fixtures.wayback_sim import Memento, SimConfig, WaybackSim, start_wayback_sim
 
 from .conftest import run_cli
+from .conftest import db_rows as rows
 
 # Shrinks the Wayback "minute" and the pauses; the budgets per window stay the defaults.
 FAST = ["-s", "SPYGLASS_WAYBACK_WINDOW=0.05", "-s", "SPYGLASS_WAYBACK_PAUSE_ON_429=1.0",
@@ -38,15 +38,6 @@ def harvest(tmp_path: Path, sim: WaybackSim, sources: list[dict], *extra: str, d
     result = run_cli("crawl", "--only", "wayback", "--sources", str(path), "--data", str(data),
                      "-s", f"SPYGLASS_WAYBACK_URL={sim.base}", *FAST, *extra)
     return data, result
-
-
-def rows(data: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(data / "spyglass.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def cdx_params(sim: WaybackSim) -> list[dict[str, list[str]]]:
