@@ -7,7 +7,6 @@ against a baseline measured in this run; nothing here fails on a timing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -220,7 +219,6 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|")
     for name, result, ratio in rows:
         print(f"| {name} | {result} | {ratio} |")
-    print(json.dumps({"rows": rows}), file=sys.stderr)
 
 
 if __name__ == "__main__":
