@@ -8,10 +8,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from fixtures.server import free_port, wait_for_port
 from fixtures.records_portal import RecordsPortal, start_records_portal
 from fixtures.vendor_site import VendorSite, start_vendor_site
 from fixtures.wayback_demo import demo_sim
@@ -32,22 +34,20 @@ def db_rows(data: Path, sql: str, params: tuple = ()) -> list:
         conn.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@contextmanager
+def served_archive(data: Path) -> Iterator[str]:
+    """`spyglass serve`'s Datasette command on a free port; yields its base URL."""
+    from archive.publish import datasette_command
 
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    """Block until something accepts connections on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
+    port = free_port()
+    proc = subprocess.Popen(datasette_command(data, port),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = False,

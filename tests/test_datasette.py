@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from archive import db as dbmod
-from archive.publish import datasette_command
 
-from .conftest import ROOT, free_port, wait_for_port
+from .conftest import ROOT, served_archive
 
 METADATA = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
 
@@ -45,16 +44,9 @@ def chromium_path() -> str:
 
 
 @pytest.fixture
-def served(crawled):
-    port = free_port()
-    proc = subprocess.Popen(datasette_command(crawled["data"], port),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def served(crawled) -> Iterator[str]:
+    with served_archive(crawled["data"]) as base:
+        yield base
 
 
 def test_reporter_searches_captures_in_a_real_browser(served, crawled):

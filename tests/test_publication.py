@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,9 +13,9 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from archive.cli import PROJECT_ROOT, datasette_command
+from archive.publish import PROJECT_ROOT
 
-from .conftest import ROOT, free_port, wait_for_port
+from .conftest import ROOT, served_archive
 from .test_datasette import chromium_path
 
 METADATA = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
@@ -34,15 +33,8 @@ def get(url: str) -> tuple[int, dict[str, str], str]:
 
 @pytest.fixture(scope="module")
 def published(hostile_crawl) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(datasette_command(hostile_crawl["data"], port),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with served_archive(hostile_crawl["data"]) as base:
+        yield base
 
 
 def xss_capture(hostile_crawl) -> int:

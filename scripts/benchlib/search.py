@@ -131,15 +131,13 @@ def run_search_bench(documents: int, work: Path, count: int) -> list[tuple[str, 
         direct.append((time.perf_counter() - started) * 1000)
     conn.close()
 
-    import socket
+    from fixtures.server import free_port, wait_for_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(datasette_command(work, port), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        _wait(port)
+        wait_for_port(port, timeout=120)
         base = f"http://127.0.0.1:{port}/spyglass"
         canned, table = [], []
         for params in mix:
@@ -162,19 +160,6 @@ def run_search_bench(documents: int, work: Path, count: int) -> list[tuple[str, 
                  percentiles(table), ""))
     rows.append(("Search, same SQL directly in SQLite", percentiles(direct), ""))
     return rows
-
-
-def _wait(port: int, timeout: float = 60) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"Datasette did not start on port {port}")
 
 
 def _timed_get(url: str) -> float:
