@@ -13,7 +13,7 @@ from urllib.parse import quote
 import click
 
 from . import db as dbmod
-from .errors import ConfigError, SpyglassError
+from .errors import ArchiveError, ConfigError, SpyglassError
 
 from .publish import PROJECT_ROOT, datasette_command
 
@@ -81,8 +81,12 @@ def _crawl(sources_file: Path, data_dir: Path, names: tuple[str, ...],
     from .sources import load_sources, select
 
     chosen = select(load_sources(sources_file), names)
-    # Fail before crawling if the data directory cannot hold an index.
+    # Fail before crawling if the data directory cannot hold an index and WARCs.
     dbmod.open_db(data_dir / dbmod.DB_NAME).close()
+    try:
+        (data_dir / dbmod.WARC_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"{data_dir / dbmod.WARC_DIR}: cannot hold WARC files: {exc.strerror}") from None
     settings = crawl_settings(data_dir, sources_file, {
         "SPYGLASS_PROGRESS": True,
         "LOG_LEVEL": "INFO" if verbose else "WARNING",

@@ -158,6 +158,9 @@ class WriterClient:
         self.process.start()
         child.close()
         self._next = 0
+        self._closing = False
+        # Called once, from the reader thread, if the writer dies while in use.
+        self.on_failure: Any = None
         self._pending: dict[int, Any] = {}
         self._lock = threading.Lock()
         self.failure: str | None = None
@@ -193,10 +196,13 @@ class WriterClient:
 
     def _fail_all(self, reason: str) -> None:
         with self._lock:
+            first = self.failure is None
             self.failure = self.failure or reason
             waiters, self._pending = list(self._pending.values()), {}
         for waiter in waiters:
             waiter("error", reason)
+        if first and not self._closing and self.on_failure is not None:
+            self.on_failure(reason)
 
     def _register(self, waiter: Any) -> int:
         with self._lock:
@@ -258,6 +264,7 @@ class WriterClient:
 
     def close(self, finish: tuple | None = None, timeout: float = 300) -> list[str]:
         """Flush, close the WARC file, record the run's end (`finish`), stop; returns the files written."""
+        self._closing = True
         if self.process.is_alive() and not self.failure:
             event = threading.Event()
             box: list[Any] = []
@@ -294,8 +301,22 @@ def writer_for(crawler: Any, prefix: str) -> WriterClient:
             max_size=settings.getint("SPYGLASS_WARC_MAX_SIZE", 1_000_000_000),
             gzip_level=settings.getint("SPYGLASS_WARC_GZIP_LEVEL", 6),
         ))
+        client.on_failure = lambda reason: _stop_crawl(crawler, reason)
         _clients[crawler] = client
     return client
+
+
+def _stop_crawl(crawler: Any, reason: str) -> None:
+    """Nothing more can be archived: close the spider rather than fetch in vain."""
+    from scrapy.utils.defer import deferred_from_coro
+    from twisted.internet import reactor
+
+    def close() -> None:
+        if crawler.engine is not None and crawler.engine.running:
+            crawler.stats.set_value("spyglass/writer_failure", reason)
+            deferred_from_coro(crawler.engine.close_spider_async(reason="archive_writer_failed"))
+
+    reactor.callFromThread(close)
 
 
 def close_writer(crawler: Any, finish: tuple | None = None) -> list[str]:

@@ -48,3 +48,10 @@ def test_verify_and_serve_explain_a_missing_archive(tmp_path: Path):
             f"Error: {tmp_path / 'nothing' / 'spyglass.db'}: no archive here "
             "(run `spyglass crawl` or `spyglass demo` first)"
         )
+
+
+def test_crawl_refuses_a_data_directory_that_cannot_hold_warcs(tmp_path: Path):
+    (tmp_path / "warcs").write_text("a file where the WARC directory should be")
+    result = run_cli("crawl", "--sources", "sources.example.yml", "--data", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: {tmp_path / 'warcs'}: cannot hold WARC files: File exists"
