@@ -150,7 +150,9 @@ def _serve(conn: Any, config: WriterConfig) -> None:
 class WriterClient:
     """Talks to one writer process from the reactor thread."""
 
-    def __init__(self, config: WriterConfig) -> None:
+    def __init__(self, config: WriterConfig, on_failure: Any = None) -> None:
+        # Called once, from the reader thread, if the writer dies while in use.
+        self.on_failure = on_failure
         context = multiprocessing.get_context("spawn")  # never fork a running reactor
         self.conn, child = context.Pipe(duplex=True)
         self.process = context.Process(target=_serve, args=(child, config), daemon=True,
@@ -159,8 +161,6 @@ class WriterClient:
         child.close()
         self._next = 0
         self._closing = False
-        # Called once, from the reader thread, if the writer dies while in use.
-        self.on_failure: Any = None
         self._pending: dict[int, Any] = {}
         self._lock = threading.Lock()
         self.failure: str | None = None
@@ -300,8 +300,7 @@ def writer_for(crawler: Any, prefix: str) -> WriterClient:
             prefix=prefix,
             max_size=settings.getint("SPYGLASS_WARC_MAX_SIZE", 1_000_000_000),
             gzip_level=settings.getint("SPYGLASS_WARC_GZIP_LEVEL", 6),
-        ))
-        client.on_failure = lambda reason: _stop_crawl(crawler, reason)
+        ), on_failure=lambda reason: _stop_crawl(crawler, reason))
         _clients[crawler] = client
     return client
 
