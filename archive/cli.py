@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from urllib.parse import quote
 
@@ -411,10 +412,7 @@ def demo(data_dir: Path, no_serve: bool, port: int, fixture_port: int) -> None:
     """
     from fixtures.vendor_site import start_vendor_site
 
-    try:
-        server, _ = start_vendor_site(fixture_port)
-    except OSError:
-        server, _ = start_vendor_site(0)  # the preferred port is taken
+    server = _start_fixture(start_vendor_site, fixture_port)
     os.environ["SPYGLASS_VENDOR_SITE"] = server.url
     click.echo(f"Fixture vendor site: {server.url}/", err=True)
     portal = _start_records_portal(fixture_port)
@@ -445,13 +443,18 @@ def _start_records_portal(fixture_port: int):
     """Start the fixture records portal beside the vendor site and point sources.yml at it."""
     from fixtures.records_portal import start_records_portal
 
-    port = fixture_port + 1 if fixture_port else 0
-    try:
-        server, _ = start_records_portal(port)
-    except OSError:
-        server, _ = start_records_portal(0)  # the preferred port is taken
+    server = _start_fixture(start_records_portal, fixture_port + 1 if fixture_port else 0)
     os.environ["SPYGLASS_RECORDS_PORTAL"] = server.url
     click.echo(f"Fixture records portal: {server.url}/requests/", err=True)
+    return server
+
+
+def _start_fixture(start: Any, port: int) -> Any:
+    """Start a fixture server on its preferred port (stable URLs across demo runs), else any free one."""
+    try:
+        server, _ = start(port)
+    except OSError:
+        server, _ = start(0)  # the preferred port is taken
     return server
 
 

@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -293,15 +293,6 @@ def read_record(path: Path, offset: int) -> StoredRecord:
         for record in ArchiveIterator(fh, check_digests=True):
             return _stored(record)
     raise EOFError(f"no WARC record at {path}:{offset}")
-
-
-def iter_records(path: Path) -> Iterator[tuple[int, StoredRecord]]:
-    """Every record of a file with its offset; raises on a damaged gzip member."""
-    with open(path, "rb") as fh:
-        it = ArchiveIterator(fh, check_digests=True)
-        for record in it:
-            stored = _stored(record)
-            yield it.offset, stored
 
 
 def _stored(record: ArcWarcRecord) -> StoredRecord:
