@@ -17,16 +17,8 @@ class ArchiveError(SpyglassError):
     """The data directory is missing, unreadable or not a Spyglass archive."""
 
 
-class VerificationError(SpyglassError):
-    """The archive failed `spyglass verify`: a digest, record or row does not match."""
-
-
 class WaybackError(SpyglassError):
     """The Wayback Machine answered something we cannot use; the message says what and where."""
-
-
-class CdxError(WaybackError):
-    """A CDX answer could not be used at all (empty, not CDX, or refused)."""
 
 
 class BlockedError(WaybackError):
@@ -45,9 +37,17 @@ class MementoMismatchError(WaybackError):
     """The answer is not the memento asked for: redirected to another time, or no Memento-Datetime."""
 
 
-class RateLimitError(WaybackError):
-    """The Wayback Machine answered 429: stop sending for at least the policy's pause."""
-
-
 class SavePageNowError(WaybackError):
     """Save Page Now refused a request or reported a failed job."""
+
+
+class NotFound(SpyglassError):
+    """No capture or page matches what was asked for."""
+
+
+class ExportError(SpyglassError):
+    """The selection is empty or invalid, or the package could not be written or validated."""
+
+
+class TimestampError(SpyglassError):
+    """A time-stamp could not be obtained or checked (TSA unreachable, bad reply, no openssl)."""

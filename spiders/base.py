@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -11,31 +12,36 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from archive.capture import header_pairs
+from archive.config import Config
+from archive.crawl.capture import header_pairs
+from archive.crawl.guard import AddressRefused
+from archive.crawl.items import Capture, FetchError
 from archive.errors import ConfigError
-from archive.guard import AddressRefused
-from archive.items import Capture, FetchError
-from archive.sources import Source, load_sources, select
-from archive.warc import iso, utc_now
+from archive.sources.load import load_sources
+from archive.sources.model import Source, select
+from archive.times import iso, utc_now
 
 
 class SourceSpider(scrapy.Spider):
-    """A spider that crawls one source of sources.yml, named by the `source` argument."""
+    """A spider that crawls one source of sources.yml: a Source, or its name (`-a source=NAME`)."""
 
     kind = ""
     via = "live"  # how this spider's captures were obtained (captures.via)
     source: Source
+    config: Config
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> "SourceSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
-        name = kwargs.get("source")
-        if not name:
+        spider.config = Config.from_settings(crawler.settings)
+        source = kwargs.get("source")
+        if not source:
             raise NotConfigured(f"the {cls.name} spider needs -a source=NAME")
-        path = crawler.settings.get("SPYGLASS_SOURCES_FILE", "sources.yml")
-        [source] = select(load_sources(path), [name])
+        if not isinstance(source, Source):
+            # `scrapy crawl SPIDER -a source=NAME` from a shell: its environment fills ${VAR}s.
+            [source] = select(load_sources(spider.config.sources_file, os.environ), [source])
         if not cls.accepts(source):
-            raise ConfigError(f"{path}: source {name!r}: {cls.refusal(source)}")
+            raise ConfigError(f"{spider.config.sources_file}: source {source.name!r}: {cls.refusal(source)}")
         spider.source = source
         spider.source_name = source.name
         return spider

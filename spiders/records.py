@@ -12,8 +12,8 @@ from parsel import Selector
 from scrapy.http import Response, TextResponse
 from w3lib.url import canonicalize_url, safe_url_string
 
-from archive.items import DocumentFile, Release
-from archive.walk import iso_date, links_of, select, table_header, text_of
+from archive.crawl.items import DocumentFile, Release
+from archive.records.walk import iso_date, links_of, select, table_header, text_of
 
 from .base import SourceSpider
 

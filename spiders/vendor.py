@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -16,8 +15,10 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import Sitemap
 from w3lib.url import canonicalize_url, safe_url_string
 
-from archive import db as dbmod
-from archive.items import FetchError
+from archive.config import Archive
+from archive.crawl.items import FetchError
+from archive.index.captures import last_capture_times
+from archive.times import parse_when
 
 from .base import SourceSpider
 
@@ -52,7 +53,7 @@ class VendorSpider(SourceSpider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "VendorSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.source.recrawl == "changed":
-            spider.previous = _previous_captures(crawler.settings, spider.source.name)
+            spider.previous = _previous_captures(spider.config.archive, spider.source.name)
             spider.released = not spider.previous
             crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
@@ -72,11 +73,11 @@ class VendorSpider(SourceSpider):
 
     @property
     def max_depth(self) -> int:
-        return min(self.source.scope.max_depth, self.settings.getint("SPYGLASS_MAX_DEPTH", 20))
+        return min(self.source.scope.max_depth, self.config.max_depth)
 
     @property
     def max_pages(self) -> int:
-        return min(self.source.scope.max_pages, self.settings.getint("SPYGLASS_MAX_PAGES", 100_000))
+        return min(self.source.scope.max_pages, self.config.max_pages)
 
     def _request(self, url: str, depth: int, referrer: str | None, hops: int = 0,
                  chain: tuple[str, ...] = (), start: bool = False) -> scrapy.Request | FetchError | None:
@@ -104,7 +105,7 @@ class VendorSpider(SourceSpider):
                 "not fetched"), referrer, depth)
         pattern = url_pattern(url)
         self.similar[pattern] = self.similar.get(pattern, 0) + 1
-        most = self.settings.getint("SPYGLASS_MAX_SIMILAR_URLS", 1000)
+        most = self.config.max_similar_urls
         if most and self.similar[pattern] > most:
             return self._limit_once(
                 pattern, url, referrer, depth, "trap",
@@ -294,16 +295,15 @@ def _parse_lastmod(value: str) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
-def _previous_captures(settings: Any, source: str) -> dict[str, tuple[str, datetime, int]]:
+def _previous_captures(archive: Archive, source: str) -> dict[str, tuple[str, datetime, int]]:
     """Canonical URL -> (URL, time of its latest successful capture, depth) for this source."""
-    path = Path(settings.get("SPYGLASS_DATA_DIR", "data")) / dbmod.DB_NAME
-    if not path.exists():
+    if not archive.exists():
         return {}
-    index = dbmod.open_db(path)
+    index = archive.open_index()
     try:
         return {
-            canonicalize_url(url): (url, datetime.fromisoformat(at.replace("Z", "+00:00")), depth)
-            for url, at, depth in dbmod.last_capture_times(index, source)
+            canonicalize_url(url): (url, parse_when(at), depth)
+            for url, at, depth in last_capture_times(index, source)
         }
     finally:
         index.close()

@@ -9,24 +9,33 @@ blindly: an archived redirect is kept as the 3xx memento it is.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from archive import db as dbmod
+from archive.crawl.items import FetchError
+from archive.crawl.ratelimit import WaybackGaveUp
 from archive.errors import (
-    BlockedError, ExcludedError, MementoMismatchError, NotArchivedError, WaybackError,
+    BlockedError,
+    ExcludedError,
+    MementoMismatchError,
+    NotArchivedError,
+    WaybackError,
 )
-from archive.items import FetchError
-from archive.ratelimit import WaybackGaveUp
-from archive.sources import Source
-from archive.warc import iso, utc_now
-from archive.wayback import (
-    CdxRecord, cdx_query, check_memento, citation_url, endpoints_from_settings,
-    parse_cdx, policy_from_settings, sha1_base32, surt, window_bound,
+from archive.index.captures import archived_wayback_versions
+from archive.sources.model import Source
+from archive.times import iso
+from archive.warc.digests import sha1_base32
+from archive.wayback.client import (
+    CdxRecord,
+    cdx_query,
+    check_memento,
+    citation_url,
+    parse_cdx,
+    surt,
+    window_bound,
 )
 
 from .base import SourceSpider
@@ -45,7 +54,7 @@ class WaybackSpider(SourceSpider):
     name = "wayback"
     via = "wayback"
     custom_settings = {
-        # Our own budget keeps us polite (archive/ratelimit.py); AutoThrottle
+        # Our own budget keeps us polite (archive/crawl/ratelimit.py); AutoThrottle
         # would only slow the spacing the policy already sets.
         "AUTOTHROTTLE_ENABLED": False,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
@@ -55,10 +64,10 @@ class WaybackSpider(SourceSpider):
         "RETRY_ENABLED": False,
         "DOWNLOADER_MIDDLEWARES": {
             # The address guard stays: the Wayback endpoints pass it as configuration.
-            "archive.guard.AddressGuardMiddleware": 50,
-            "archive.retry.PoliteRetryMiddleware": None,
-            "archive.capture.WarcCaptureMiddleware": 950,
-            "archive.ratelimit.WaybackRateLimitMiddleware": 960,
+            "archive.crawl.guard.AddressGuardMiddleware": 50,
+            "archive.crawl.retry.PoliteRetryMiddleware": None,
+            "archive.crawl.capture.WarcCaptureMiddleware": 950,
+            "archive.crawl.ratelimit.WaybackRateLimitMiddleware": 960,
         },
     }
 
@@ -76,11 +85,11 @@ class WaybackSpider(SourceSpider):
         self.seen: set[tuple[str, str]] = set()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        self.endpoints = endpoints_from_settings(self.settings)
-        self.policy = policy_from_settings(self.settings)
-        index = dbmod.open_db(Path(self.settings.get("SPYGLASS_DATA_DIR", "data")) / dbmod.DB_NAME)
+        self.endpoints = self.config.endpoints
+        self.policy = self.config.rate_policy
+        index = self.config.archive.open_index()
         try:
-            archived = dbmod.archived_wayback_versions(index, self.source.name)
+            archived = archived_wayback_versions(index, self.source.name)
         finally:
             index.close()
         self.seen = {(surt(url), digest) for url, digest in archived}

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from fixtures.server import free_port, wait_for_port
-from fixtures.records_portal import RecordsPortal, start_records_portal
-from fixtures.vendor_site import VendorSite, start_vendor_site
-from fixtures.wayback_demo import demo_sim
-from fixtures.wayback_sim import WaybackSim, start_wayback_sim
+from archive.demo.records_portal import RecordsPortal, start_records_portal
+from archive.demo.server import free_port, wait_for_port
+from archive.demo.vendor_site import VendorSite, start_vendor_site
+from archive.demo.wayback_demo import demo_sim
+from archive.demo.wayback_sim import WaybackSim, start_wayback_sim
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +35,7 @@ def db_rows(data: Path, sql: str, params: tuple = ()) -> list:
 @contextmanager
 def served_archive(data: Path) -> Iterator[str]:
     """`spyglass serve`'s Datasette command on a free port; yields its base URL."""
-    from archive.publish import datasette_command
+    from archive.publish.datasette import datasette_command
 
     port = free_port()
     proc = subprocess.Popen(datasette_command(data, port),
@@ -118,7 +116,7 @@ HOSTILE_SETTINGS = {
 
 def hostile_sources(path: Path, base: str, allow_private: str = "[127.0.0.1]") -> Path:
     """A sources file with one source crawling the hostile site, every test name in scope."""
-    from fixtures.hostile_site import RESOLVE_NAMES
+    from tests.servers.hostile_site import RESOLVE_NAMES
 
     hosts = ["127.0.0.1", "127.0.0.2", "localhost", "169.254.169.254", "::1", *RESOLVE_NAMES]
     path.write_text(
@@ -140,7 +138,7 @@ def hostile_crawl(tmp_path_factory: pytest.TempPathFactory, crawled) -> Iterator
     import shutil
     import sqlite3
 
-    from fixtures.hostile_site import resolve_setting, start_hostile_site
+    from tests.servers.hostile_site import resolve_setting, start_hostile_site
 
     servers = start_hostile_site()
     root = tmp_path_factory.mktemp("hostile")

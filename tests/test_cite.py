@@ -6,8 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
-from archive import db as dbmod
-from archive.cite import bluebook_date, cite, cite_document_page, distance, parse_when
+from archive.evidence.cite import bluebook_date, cite, cite_document_page, distance
+from archive.times import parse_when
+from archive.index.captures import save_captures
+from archive.index.db import open_db
 
 from .conftest import run_cli
 
@@ -103,11 +105,11 @@ def test_cli_cites_a_capture_by_id_and_says_how_far_the_closest_one_is(crawled, 
     data = tmp_path / "data"
     shutil.copytree(crawled["data"], data)
     faq_url = crawled["base"] + "/products/recognize/faqs/"
-    index = dbmod.open_db(data / "spyglass.db")
+    index = open_db(data / "spyglass.db")
     [faq] = list(index.query("SELECT * FROM captures WHERE url = ?", [faq_url]))
     # Two mementos of the AWS page, as the wayback spider records them.
     for ts in ("20170901000000", "20180225100337"):
-        dbmod.save_captures(index, [{
+        save_captures(index, [{
             **{k: faq[k] for k in ("source", "sha256", "warc_filename", "warc_offset")},
             "url": f"http://127.0.0.1:9/web/{ts}id_/https://aws.amazon.com/rekognition/",
             "via": "wayback", "captured_at": "2026-11-22T00:00:00.000000Z", "warc_type": "response",

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from archive.publish import datasette_command
+from archive.publish.datasette import datasette_command
 
 from .conftest import ROOT, free_port, wait_for_port
 

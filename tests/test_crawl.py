@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc import sha256_hex
-from fixtures.vendor_site import PAGES, REDIRECTS
+from archive.demo.vendor_site import PAGES, REDIRECTS
+from archive.warc.digests import sha256_hex
 
 from .conftest import ROOT, run_cli
 from .conftest import db_rows as rows
@@ -110,7 +110,7 @@ def test_second_crawl_of_unchanged_pages_writes_only_revisits(crawled, tmp_path:
 def test_datasette_full_text_search_finds_the_faq(crawled):
     import asyncio
 
-    from archive.publish import datasette_app
+    from archive.publish.datasette import datasette_app
 
     ds = datasette_app(crawled["data"])
 
@@ -164,7 +164,7 @@ def test_crawl_prints_progress_and_a_summary(crawled):
     result = crawled["result"]
     progress = [line for line in result.stderr.splitlines() if line.startswith("[northwind-recognize] ")]
     assert progress and progress[0].endswith("pages/s"), result.stderr
-    assert f"Crawled 1 source(s) in" in result.stdout
+    assert "Crawled 1 source(s) in" in result.stdout
     assert f"{len(REACHABLE)} pages archived ({len(REACHABLE)} new or changed, 0 unchanged" in result.stdout
     assert "1 fetch errors" in result.stdout
     assert "northwind-recognize: finished" in result.stdout

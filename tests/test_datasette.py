@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from archive import db as dbmod
+from archive.index.db import open_db
 
 from .conftest import ROOT, served_archive
 
@@ -18,7 +18,7 @@ METADATA = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
 
 
 def test_metadata_describes_every_table_and_column(tmp_path: Path):
-    index = dbmod.open_db(tmp_path / "spyglass.db")
+    index = open_db(tmp_path / "spyglass.db")
     tables = METADATA["databases"]["spyglass"]["tables"]
     for name in index.table_names():
         if "_fts_" in name:

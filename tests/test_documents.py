@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from archive import db as dbmod
-from archive import documents
-from archive.docextract import read_document
-from archive.items import DocumentFile, Release
-from fixtures.records_portal import build_files
+from archive.crawl.items import DocumentFile, Release
+from archive.demo.records_portal import build_files
+from archive.index.migrations import migrations
+from archive.records import store as documents
+from archive.text.documents import read_document
 
 
 def index() -> sqlite_utils.Database:
     db = sqlite_utils.Database(memory=True)
-    dbmod.migrations.apply(db)
+    migrations.apply(db)
     db.table("sources").insert({"name": "portal", "kind": "records"})
     for n in range(1, 5):
         db.table("captures").insert({"url": f"u{n}", "source": "portal", "via": "live",

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc import sha256_hex
+from archive.warc.digests import sha256_hex
 
-from .conftest import run_cli
 from .conftest import db_rows as captures
+from .conftest import run_cli
 
 
 def test_exported_wacz_validates_and_its_warc_reads_back_with_matching_digests(crawled, tmp_path: Path):
@@ -97,7 +97,7 @@ def test_export_explains_a_bad_selection_in_one_line(crawled, tmp_path: Path):
     ]
     from click.testing import CliRunner
 
-    from archive.cli import cli
+    from archive.cli.main import cli
 
     for args, message in cases:
         result = CliRunner().invoke(cli, ["export", "--data", data, "--out", out, *args])

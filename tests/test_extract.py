@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from archive.extract import extract, kind_of
-from fixtures.pdfgen import text_pdf
+from archive.demo.pdfgen import text_pdf
+from archive.text.extract import extract, kind_of
 
 PAGE = b"""<!DOCTYPE html><html><head><title> Face search | Vendor </title>
 <style>.x{color:red}</style></head><body>

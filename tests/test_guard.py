@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from archive.crawl.guard import (
+    AddressBook,
+    GuardedResolver,
+    non_public_kind,
+    parse_resolve,
+)
 from archive.errors import ConfigError
-from archive.guard import AddressBook, GuardedResolver, non_public_kind, parse_resolve
-from archive.sources import parse_sources
+from archive.sources.load import parse_sources
 
 from .conftest import hostile_sources, run_cli
 from .test_hostile import capture, errors_for
@@ -157,8 +162,8 @@ def test_retry_after_is_read_as_seconds_or_an_http_date():
     from datetime import timedelta
     from email.utils import format_datetime
 
-    from archive.retry import retry_after_seconds
-    from archive.warc import utc_now
+    from archive.crawl.retry import retry_after_seconds
+    from archive.times import utc_now
 
     assert retry_after_seconds(b"120") == 120.0
     assert retry_after_seconds(None) is None and retry_after_seconds(b"soon") is None

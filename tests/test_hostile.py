@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from w3lib.url import safe_url_string
 
-from fixtures.hostile_site import ODD_PATH
+from tests.servers.hostile_site import ODD_PATH
 
-from .conftest import run_cli
 from .conftest import db_rows as rows
+from .conftest import run_cli
 
 
 def hostile_run(h: dict) -> sqlite3.Row:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from archive.publish import PROJECT_ROOT
+from archive.publish.datasette import PROJECT_ROOT
 
 from .conftest import ROOT, served_archive
 from .test_datasette import chromium_path
@@ -107,7 +107,7 @@ def test_robots_are_kept_out(published):
 def test_served_read_only_with_a_query_time_limit(published, hostile_crawl):
     _, _, plugins = get(f"{published}/-/plugins.json")
     # Only the project's own plugins (none writes); no installed third-party plugin.
-    from archive.publish import PLUGINS
+    from archive.publish.datasette import PLUGINS
 
     assert sorted(p["name"] for p in json.loads(plugins)) == sorted(
         path.name for path in PLUGINS.glob("*.py"))

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from archive.publish import datasette_app
-from archive.warc import sha256_hex
-from fixtures.records_portal import (
-    BOARD, DIRECTORY, DIRECTORY_FILES, POLICE, REQUESTS, SCAN_ONLY_PHRASE, SHERIFF, TABLE,
+from archive.demo.records_portal import (
+    BOARD,
+    DIRECTORY,
+    DIRECTORY_FILES,
+    POLICE,
+    REQUESTS,
+    SCAN_ONLY_PHRASE,
+    SHERIFF,
+    TABLE,
     build_files,
 )
+from archive.publish.datasette import datasette_app
+from archive.warc.digests import sha256_hex
 
 from .conftest import ROOT, run_cli
 from .conftest import db_rows as rows
@@ -227,7 +233,7 @@ def test_each_document_page_carries_its_citation_in_datasette(records):
 
     from markupsafe import escape
 
-    from archive.evidence import document_page_citation
+    from archive.evidence.cite import citation_of_page
 
     data = records["data"]
     conn = _sqlite3.connect(data / "spyglass.db")
@@ -236,7 +242,7 @@ def test_each_document_page_carries_its_citation_in_datasette(records):
         "SELECT p.* FROM document_pages p WHERE (SELECT r.released_on FROM document_links l "
         "JOIN releases r ON r.id = l.release_id WHERE l.document_id = p.document_id "
         "ORDER BY l.id LIMIT 1) IS NOT NULL ORDER BY p.id LIMIT 1").fetchone())
-    citation = document_page_citation(conn, page)
+    citation = citation_of_page(conn, page)
     release = conn.execute(
         "SELECT r.* FROM document_links l JOIN releases r ON r.id = l.release_id "
         "WHERE l.document_id = ? ORDER BY l.id LIMIT 1", [page["document_id"]]).fetchone()

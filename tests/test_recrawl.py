@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from archive.demo.vendor_site import FRESH_PATHS, SITEMAP_PATHS
 from archive.errors import ConfigError
-from archive.sources import load_sources
-from fixtures.vendor_site import FRESH_PATHS, SITEMAP_PATHS
+from archive.sources.load import load_sources
 
 from .conftest import ROOT, run_cli
 

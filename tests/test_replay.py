@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.attack_page import IMG_PAYLOAD, TEXT_PAYLOAD, TITLE_PAYLOAD, AttackPage, start_attack_page
+from tests.servers.attack_page import (
+    IMG_PAYLOAD,
+    TEXT_PAYLOAD,
+    TITLE_PAYLOAD,
+    AttackPage,
+    start_attack_page,
+)
 
 from .conftest import run_cli
 
@@ -41,7 +47,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, At
 
 
 def datasette_for(data: Path):
-    from archive.publish import datasette_app
+    from archive.publish.datasette import datasette_app
 
     return datasette_app(data)
 
@@ -134,14 +140,15 @@ def test_replay_is_framed_sandboxed_and_under_a_strict_csp(hostile):
 def test_replay_of_a_revisit_serves_the_original_payload(hostile, tmp_path: Path):
     import shutil
 
-    from archive import db as dbmod
+    from archive.index.captures import save_captures
+    from archive.index.db import open_db
 
     data, _, capture_id = hostile
     copy = tmp_path / "data"
     shutil.copytree(data, copy)
-    index = dbmod.open_db(copy / "spyglass.db")
+    index = open_db(copy / "spyglass.db")
     original = index.table("captures").get(capture_id)
-    dbmod.save_captures(index, [{
+    save_captures(index, [{
         **{k: original[k] for k in ("url", "source", "via", "sha256", "warc_filename", "warc_offset")},
         "captured_at": "2026-11-23T00:00:00.000000Z", "warc_type": "revisit",
         "warc_record_id": "<urn:uuid:revisit>", "refers_to": original["warc_record_id"],
@@ -156,12 +163,12 @@ def test_document_pages_show_their_citation(hostile, tmp_path: Path):
     """Each page number carries its citation: agency and date of the release that first linked it."""
     import shutil
 
-    from archive import db as dbmod
+    from archive.index.db import open_db
 
     data, _, capture_id = hostile
     copy = tmp_path / "data"
     shutil.copytree(data, copy)
-    index = dbmod.open_db(copy / "spyglass.db")
+    index = open_db(copy / "spyglass.db")
     for release_id, agency, day in ((1, "Clearwater County <b>Sheriff</b>", "2018-05-22"),
                                     (2, "Someone Later", "2019-01-01")):
         index.table("releases").insert({"id": release_id, "source": "hostile", "key": str(release_id),
@@ -189,7 +196,7 @@ def test_replay_in_a_real_browser_runs_nothing_and_fetches_nothing(hostile, tmp_
 
     from playwright.sync_api import sync_playwright
 
-    from archive.publish import datasette_command
+    from archive.publish.datasette import datasette_command
 
     from .conftest import free_port, wait_for_port
     from .test_datasette import chromium_path

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.server import Incoming, LoopbackServer, Reply
-from fixtures.wayback_sim import SimConfig, WaybackSim, start_wayback_sim
+from archive.demo.server import Incoming, LoopbackServer, Reply
+from archive.demo.wayback_sim import SimConfig, WaybackSim, start_wayback_sim
 
 from .conftest import run_cli
 

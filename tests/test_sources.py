@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from archive.errors import ConfigError
-from archive.sources import load_sources, select
+from archive.sources.load import load_sources
+from archive.sources.model import select
 
 from .conftest import ROOT, run_cli
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.tsa import TimeStampAuthority, start_tsa
+from archive.demo.tsa import TimeStampAuthority, start_tsa
 
 from .conftest import ROOT, run_cli
 
@@ -58,7 +58,7 @@ def test_timestamped_warcs_verify_and_one_changed_byte_breaks_the_token(crawled,
 
 
 def test_a_token_is_only_as_good_as_the_authority_it_chains_to(crawled, tsa, tmp_path: Path):
-    from fixtures.tsa import make_tsa_keys
+    from archive.demo.tsa import make_tsa_keys
 
     url, authority = tsa
     data = tmp_path / "data"
@@ -103,7 +103,7 @@ def test_a_rewritten_chain_contradicts_its_time_stamped_head(crawled, tsa, tmp_p
     """Editing a row and recomputing every hash after it passes the chain check, not the head."""
     import sqlite3
 
-    from archive import chain
+    from archive.index import chain
 
     url, authority = tsa
     data = tmp_path / "data"

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from archive import chain
-from archive import db as dbmod
+from archive.index import chain
+from archive.index.captures import save_captures
+from archive.index.db import open_db
+from archive.index.migrations import migrations
 
-from .conftest import run_cli
 from .conftest import db_rows as query
+from .conftest import run_cli
 
 
 @pytest.fixture
@@ -118,7 +120,7 @@ def test_truncated_warc_is_reported_without_touching_earlier_records(archive_cop
 
 
 def _records_before(path: Path, offset: int) -> int:
-    from archive.verify import gzip_members
+    from archive.warc.read import gzip_members
 
     return sum(1 for m in gzip_members(path) if m.offset < offset)
 
@@ -127,7 +129,7 @@ def test_damaged_block_digest_of_an_unindexed_record_is_reported(archive_copy: P
     """A request record (no capture row of its own) is checked too."""
     import zlib
 
-    from archive.verify import gzip_members
+    from archive.warc.read import gzip_members
 
     [last] = query(archive_copy, "SELECT * FROM captures ORDER BY warc_filename DESC, "
                                  "warc_offset DESC LIMIT 1")
@@ -154,17 +156,17 @@ def _row(i: int) -> dict:
 
 def _writer(path: str, start: int, go, results, standalone: bool) -> None:
     """One writer process: batches inside a caller's transaction (as the writer process does) or alone."""
-    db = dbmod.open_db(path)
+    db = open_db(path)
     go.wait(60)  # all writers start together (a barrier), so they contend for the lock
     try:
         for batch in range(40):
             rows = [{**_row(start + batch * 20 + k), "text": "x" * 2000} for k in range(20)]
             if not standalone:
                 with db.atomic():
-                    dbmod.save_captures(db, rows)
+                    save_captures(db, rows)
                     db.table("fetch_errors").insert_all([{"url": "http://a.test/", "reason": "r"}])
             else:
-                dbmod.save_captures(db, rows)
+                save_captures(db, rows)
         results.put("ok")
     except BaseException as exc:  # noqa: BLE001 - reported to the test
         results.put(f"{type(exc).__name__}: {exc}")
@@ -177,7 +179,7 @@ def test_concurrent_writers_never_fork_the_chain(tmp_path: Path):
     import multiprocessing
 
     path = tmp_path / "spyglass.db"
-    setup = dbmod.open_db(path)
+    setup = open_db(path)
     setup.table("sources").insert({"name": "s"})
     setup.close()
     context = multiprocessing.get_context("spawn")
@@ -190,7 +192,7 @@ def test_concurrent_writers_never_fork_the_chain(tmp_path: Path):
     for worker in workers:
         worker.join(timeout=30)
     assert outcomes == ["ok"] * 4
-    db = dbmod.open_db(path)
+    db = open_db(path)
     cursor = db.execute("SELECT * FROM captures ORDER BY id")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r)) for r in cursor.fetchall()]
@@ -203,11 +205,11 @@ def test_migration_chains_rows_written_before_it(tmp_path: Path):
     import sqlite_utils
 
     db = sqlite_utils.Database(tmp_path / "old.db")
-    dbmod.migrations.apply(db, stop_before="m040_hash_chain")
+    migrations.apply(db, stop_before="m040_hash_chain")
     db.table("sources").insert({"name": "s"})
     db.table("captures").insert_all([_row(i) for i in range(3)])
     db.close()
-    db = dbmod.open_db(tmp_path / "old.db")
+    db = open_db(tmp_path / "old.db")
     cursor = db.execute("SELECT * FROM captures ORDER BY id")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r)) for r in cursor.fetchall()]
@@ -218,26 +220,26 @@ def test_migration_chains_rows_written_before_it(tmp_path: Path):
 
 def test_columns_added_later_keep_old_hashes_and_defaults_are_hashed_as_stored(tmp_path: Path):
     """Other branches' migrations add captures columns: NULL in old rows, so old hashes hold."""
-    db = dbmod.open_db(tmp_path / "spyglass.db")
+    db = open_db(tmp_path / "spyglass.db")
     db.table("sources").insert({"name": "s"})
-    dbmod.save_captures(db, [_row(1)])
+    save_captures(db, [_row(1)])
     db.execute("ALTER TABLE captures ADD COLUMN later_score INTEGER")
-    dbmod.save_captures(db, [_row(2), {**_row(3), "later_score": "1"}])
+    save_captures(db, [_row(2), {**_row(3), "later_score": "1"}])
     # A column with a default is hashed with the value SQLite fills in. (Adding
     # one to a table that already has rows would change what those rows read
     # as, so migrations add nullable columns without defaults.)
     db.execute("ALTER TABLE captures ADD COLUMN kind TEXT DEFAULT NULL")
-    dbmod.save_captures(db, [_row(4)])
+    save_captures(db, [_row(4)])
     cursor = db.execute("SELECT * FROM captures ORDER BY id")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r)) for r in cursor.fetchall()]
     assert [r["later_score"] for r in rows] == [None, None, 1, None]
     assert chain.check_chain(rows) == []
 
-    fresh = dbmod.open_db(tmp_path / "fresh.db")
+    fresh = open_db(tmp_path / "fresh.db")
     fresh.table("sources").insert({"name": "s"})
     fresh.execute("ALTER TABLE captures ADD COLUMN kind TEXT NOT NULL DEFAULT 'page'")
-    dbmod.save_captures(fresh, [_row(1), {**_row(2), "kind": "document"}])
+    save_captures(fresh, [_row(1), {**_row(2), "kind": "document"}])
     cursor = fresh.execute("SELECT * FROM captures ORDER BY id")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r)) for r in cursor.fetchall()]

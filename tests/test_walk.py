@@ -8,12 +8,20 @@ import pytest
 from scrapy import Request
 from scrapy.http import HtmlResponse
 
+from archive.crawl.items import Capture, DocumentFile, Release
+from archive.demo.records_portal import (
+    POLICE,
+    REQUESTS,
+    SHERIFF,
+    TABLE,
+    request_listing,
+    request_page,
+    table_listing,
+)
 from archive.errors import ConfigError
-from archive.items import Capture, DocumentFile, Release
-from archive.sources import load_sources
-from archive.walk import iso_date
-from archive.warc import RecordLocation
-from fixtures.records_portal import POLICE, REQUESTS, SHERIFF, TABLE, request_listing, request_page, table_listing
+from archive.records.walk import iso_date
+from archive.sources.load import load_sources
+from archive.warc.write import RecordLocation
 from spiders.records import RecordsSpider
 
 from .conftest import ROOT

@@ -7,17 +7,19 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc import WarcStore, read_record, sha256_hex
+from archive.warc.digests import sha256_hex
+from archive.warc.read import read_record
+from archive.warc.write import Exchange, WarcStore
 
 WHEN = datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=timezone.utc)
 
 
 def write(store: WarcStore, url: str, body: bytes):
-    return store.write_exchange(
+    return store.write_exchange(Exchange(
         url=url, method="GET", request_headers=[("User-Agent", "test")], request_body=b"",
         protocol="HTTP/1.1", status=200, reason="OK",
         response_headers=[("Content-Type", "text/html")], payload=body, date=WHEN,
-    )
+    ))
 
 
 def test_identical_payload_for_same_url_becomes_a_revisit(tmp_path: Path):

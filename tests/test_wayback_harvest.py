@@ -9,11 +9,11 @@ import pytest
 import yaml
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.wayback import sha1_base32
-from fixtures.wayback_sim import Memento, SimConfig, WaybackSim, start_wayback_sim
+from archive.demo.wayback_sim import Memento, SimConfig, WaybackSim, start_wayback_sim
+from archive.warc.digests import sha1_base32
 
-from .conftest import run_cli
 from .conftest import db_rows as rows
+from .conftest import run_cli
 
 # Shrinks the Wayback "minute" and the pauses; the budgets per window stay the defaults.
 FAST = ["-s", "SPYGLASS_WAYBACK_WINDOW=0.05", "-s", "SPYGLASS_WAYBACK_PAUSE_ON_429=1.0",

@@ -1,7 +1,7 @@
 """Every recorded exchange with the real Wayback Machine, replayed on loopback, handled without a crash.
 
 The recordings (tests/data/wayback-recordings, BSD-3 from EDGI's `wayback`)
-are served by fixtures/wayback_replay.py; the real wayback spider harvests one
+are served by tests/servers/wayback_replay.py; the real wayback spider harvests one
 source per recording in one `spyglass crawl --only wayback`.
 """
 
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import gzip
 import sqlite3
-from pathlib import Path
 
 import pytest
 import yaml
 
 from archive.errors import ExcludedError, MementoMismatchError, NotArchivedError
-from archive.wayback import check_memento, parse_cdx, sha1_base32, surt
-from fixtures.wayback_replay import load_cassette, start_replay
+from archive.warc.digests import sha1_base32
+from archive.wayback.client import check_memento, parse_cdx, surt
+from tests.servers.wayback_replay import load_cassette, start_replay
 
 from .conftest import ROOT, run_cli
 

@@ -9,9 +9,10 @@ import urllib.request
 
 import pytest
 
-from archive.wayback import Endpoints, closest_snapshot, parse_cdx
-from fixtures.wayback_demo import REKOGNITION_TIMESTAMP, REKOGNITION_URL, demo_sim
-from fixtures.wayback_sim import Memento, SimConfig, WaybackSim, start_wayback_sim
+from archive.demo.wayback_demo import REKOGNITION_TIMESTAMP, REKOGNITION_URL, demo_sim
+from archive.demo.wayback_sim import Memento, SimConfig, WaybackSim, start_wayback_sim
+from archive.wayback.client import Endpoints, parse_cdx
+from archive.wayback.closest import closest_snapshot
 
 from .conftest import run_cli
 

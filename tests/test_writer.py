@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from archive.config import Config
+from archive.crawl.client import WriterClient
 from archive.errors import ArchiveError
-from archive.writer import WriterClient, WriterConfig
 
 
 def test_a_writer_that_dies_is_reported_once_and_calls_fail_clearly(tmp_path: Path):
@@ -20,9 +21,9 @@ def test_a_writer_that_dies_is_reported_once_and_calls_fail_clearly(tmp_path: Pa
         reasons.append(reason)
         died.set()
 
-    client = WriterClient(WriterConfig(str(tmp_path), "src", 10**9, 6), on_failure=on_failure)
+    client = WriterClient(Config(data_dir=tmp_path), "src", on_failure=on_failure)
     assert died.wait(60), "the writer's death was not reported"
     with pytest.raises(ArchiveError, match="the archive writer process stopped"):
-        client.call("start_run", "src", "vendor")
+        client.start_run("src", "vendor")
     client.close()
     assert reasons == ["the archive writer process stopped"]

@@ -12,17 +12,17 @@ HTML goes through markupsafe's escape.
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 from typing import Any
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from archive import evidence
-from archive.cite import cite
-from archive.warc import read_record
+from archive.config import Archive
+from archive.evidence.cite import citation_of, citation_of_page
+from archive.index import queries
+from archive.warc.read import DecodeError, open_record
 
 DATABASE = "spyglass"
 
@@ -71,8 +71,7 @@ def render_cell(row, value, column, table, database, datasette):
 def _capture_cell(datasette, data: dict[str, Any], value: Any):
     async def inner():
         db = datasette.get_database(DATABASE)
-        spn = await db.execute_fn(lambda conn: evidence.save_request(conn, data["id"]))
-        citation = cite(data, spn)
+        citation = await db.execute_fn(lambda conn: citation_of(conn, data))
         replay = datasette.urls.path(f"/-/spyglass/replay/{int(data['id'])}")
         return Markup(
             '<span class="spyglass-sha256">{sha}</span>'
@@ -86,7 +85,7 @@ def _capture_cell(datasette, data: dict[str, Any], value: Any):
 def _page_cell(datasette, data: dict[str, Any], value: Any):
     async def inner():
         db = datasette.get_database(DATABASE)
-        citation = await db.execute_fn(lambda conn: evidence.document_page_citation(conn, data))
+        citation = await db.execute_fn(lambda conn: citation_of_page(conn, data))
         if citation is None:
             return None
         return Markup(
@@ -103,8 +102,8 @@ async def _capture(datasette, capture_id: int) -> dict[str, Any] | None:
     return _row_dict(found) if found else None
 
 
-def _warc_dir(datasette) -> Path:
-    return Path(datasette.get_database(DATABASE).path).parent / "warcs"
+def _archive(datasette) -> Archive:
+    return Archive(Path(datasette.get_database(DATABASE).path).parent)
 
 
 def _not_found(message: str) -> Response:
@@ -119,8 +118,7 @@ async def replay(request, datasette) -> Response:
     if row is None:
         return _not_found(f"no capture {capture_id}")
     db = datasette.get_database(DATABASE)
-    spn = await db.execute_fn(lambda conn: evidence.save_request(conn, capture_id))
-    citation = cite(row, spn)
+    citation = await db.execute_fn(lambda conn: citation_of(conn, row))
     archived = datasette.urls.path(f"/-/spyglass/archived/{capture_id}")
     record = datasette.urls.path(f"/{DATABASE}/captures/{capture_id}")
     page = Markup(REPLAY_PAGE).format(
@@ -140,49 +138,21 @@ async def archived(request, datasette) -> Response:
     row = await _capture(datasette, capture_id)
     if row is None:
         return _not_found(f"no capture {capture_id}")
-    if row.get("warc_type") == "revisit" and row.get("refers_to"):
-        db = datasette.get_database(DATABASE)
-        result = await db.execute("SELECT * FROM captures WHERE warc_record_id = ?", [row["refers_to"]])
-        original = result.first()
-        if original is None:
-            return _not_found("the record this revisit refers to is not in the index")
-        row = _row_dict(original)
+    db = datasette.get_database(DATABASE)
+    holder = await db.execute_fn(lambda conn: queries.payload_row(conn, row))
+    if holder is None:
+        return _not_found("the record this revisit refers to is not in the index")
     try:
-        stored = read_record(_warc_dir(datasette) / row["warc_filename"], row["warc_offset"])
+        record = open_record(_archive(datasette), holder)
+        body, content_type = record.body, record.content_type or "application/octet-stream"
+    except DecodeError as exc:
+        body, content_type = str(exc).encode(), "text/plain; charset=utf-8"
     except (OSError, EOFError, ValueError) as exc:
         return _not_found(f"cannot read the WARC record: {exc}")
-    headers = {k.lower(): v for k, v in stored.http_headers}
-    body, problem = _decode(stored.payload, headers.get("content-encoding", ""))
-    content_type = headers.get("content-type") or "application/octet-stream"
-    if problem:
-        body, content_type = problem.encode(), "text/plain; charset=utf-8"
     return Response(body, status=200, content_type=content_type, headers={
         **COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP,
         "Content-Disposition": "inline", "Cache-Control": "no-store",
     })
-
-
-def _decode(payload: bytes, encoding: str) -> tuple[bytes, str | None]:
-    """Undo Content-Encoding (the WARC keeps the bytes as sent); (body, problem)."""
-    body = payload
-    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
-        try:
-            if coding in ("gzip", "x-gzip"):
-                body = zlib.decompress(body, 47)
-            elif coding == "deflate":
-                try:
-                    body = zlib.decompress(body)
-                except zlib.error:
-                    body = zlib.decompress(body, -15)
-            elif coding == "br":
-                import brotli
-
-                body = brotli.decompress(body)
-            elif coding != "identity":
-                return b"", f"archived with Content-Encoding {coding}, which replay cannot decode"
-        except Exception as exc:  # noqa: BLE001 - any decoder failure is reported, not raised
-            return b"", f"archived body does not decode as {coding}: {exc}"
-    return body, None
 
 
 REPLAY_PAGE = """<!DOCTYPE html>

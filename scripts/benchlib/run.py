@@ -49,7 +49,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT)
 
 
 def start_site(pages: int) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([PY, "-m", "fixtures.synthetic_site", "--pages", str(pages)],
+    proc = subprocess.Popen([PY, "-m", "tests.servers.synthetic_site", "--pages", str(pages)],
                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     port = int(proc.stdout.readline())
     return proc, f"http://127.0.0.1:{port}"
@@ -125,7 +125,7 @@ def throughput_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
         if bare.returncode:
             raise SystemExit(f"bare Scrapy failed:\n{bare.stderr[-2000:]}")
         # Pages the bare spider fetched: the whole site plus robots-free PDFs.
-        from fixtures.synthetic_site import SyntheticSite
+        from tests.servers.synthetic_site import SyntheticSite
         total = SyntheticSite(pages).count()
         full = spyglass_crawl(base, work, pages)
         if full.returncode:

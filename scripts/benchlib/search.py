@@ -27,11 +27,12 @@ DOC_WORDS = 300  # ~2 KB of text
 
 def build_archive(path: Path, documents: int, seed: int = 11) -> tuple[float, int, list[str]]:
     """Create the archive; returns (seconds, bytes on disk, a sample of document texts)."""
-    from archive import db as dbmod
-    from fixtures.synthetic_site import ZipfText
+    from archive.index.captures import bulk_load_captures
+    from archive.index.db import open_db
+    from tests.servers.synthetic_site import ZipfText
 
     started = time.monotonic()
-    index = dbmod.open_db(path)
+    index = open_db(path)
     index.table("sources").insert({"name": "bench", "kind": "vendor"})
     text = ZipfText(seed)
     rng = random.Random(seed)
@@ -58,7 +59,7 @@ def build_archive(path: Path, documents: int, seed: int = 11) -> tuple[float, in
 
     step = 50_000
     for start in range(0, documents, step):
-        dbmod.bulk_load_captures(index, rows(start, min(start + step, documents)))
+        bulk_load_captures(index, rows(start, min(start + step, documents)))
     index.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     index.execute("INSERT INTO captures_fts(captures_fts) VALUES('optimize')")
     index.close()
@@ -69,7 +70,7 @@ def build_archive(path: Path, documents: int, seed: int = 11) -> tuple[float, in
 
 def search_mix(samples: list[str], count: int, seed: int = 5) -> list[dict[str, str]]:
     """Common words, rare words, phrases and facet-filtered searches, in a fixed order."""
-    from fixtures.synthetic_site import ZipfText
+    from tests.servers.synthetic_site import ZipfText
 
     words = ZipfText().words
     rng = random.Random(seed)
@@ -112,7 +113,7 @@ order by captures_fts.rowid desc limit 50
 def run_search_bench(documents: int, work: Path, count: int) -> list[tuple[str, str, str]]:
     from datasette.utils import escape_fts
 
-    from archive.cli import datasette_command
+    from archive.publish.datasette import datasette_command
 
     db_path = work / "spyglass.db"
     seconds, size, samples = build_archive(db_path, documents)
@@ -131,7 +132,7 @@ def run_search_bench(documents: int, work: Path, count: int) -> list[tuple[str, 
         direct.append((time.perf_counter() - started) * 1000)
     conn.close()
 
-    from fixtures.server import free_port, wait_for_port
+    from archive.demo.server import free_port, wait_for_port
 
     port = free_port()
     proc = subprocess.Popen(datasette_command(work, port), stdout=subprocess.DEVNULL,
@@ -155,7 +156,7 @@ def run_search_bench(documents: int, work: Path, count: int) -> list[tuple[str, 
         proc.terminate()
         proc.wait(timeout=10)
     rows.append((f"Search, {count} mixed queries, through Datasette's JSON API (canned `search`, newest first)",
-                 percentiles(canned), f"goal p95 < 50 ms"))
+                 percentiles(canned), "goal p95 < 50 ms"))
     rows.append(("Search, same mix, Datasette table API `?_search=` (no count, no facets)",
                  percentiles(table), ""))
     rows.append(("Search, same SQL directly in SQLite", percentiles(direct), ""))

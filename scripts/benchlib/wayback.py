@@ -21,7 +21,7 @@ URL = "http://vendor.example/products/recognize/"
 
 
 def history() -> list:
-    from fixtures.wayback_sim import Memento
+    from archive.demo.wayback_sim import Memento
 
     mementos = []
     for n in range(CAPTURES):
@@ -38,7 +38,7 @@ def history() -> list:
 
 def run_wayback_bench(work: Path) -> list[tuple[str, str, str]]:
     sys.path.insert(0, str(ROOT))
-    from fixtures.wayback_sim import WaybackSim, start_wayback_sim
+    from archive.demo.wayback_sim import WaybackSim, start_wayback_sim
 
     server, sim = start_wayback_sim(WaybackSim())
     try:

@@ -1,0 +1,1 @@
+"""The spyglass command, split by command group (`spyglass` runs archive.cli.main:cli)."""

@@ -1,0 +1,3 @@
+from archive.cli.main import cli
+
+cli(prog_name="spyglass")

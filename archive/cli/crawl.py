@@ -1,0 +1,124 @@
+"""`spyglass crawl` and `spyglass documents`: fill the archive, then read the documents it holds."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from archive.cli.options import command_config, data_option, set_option, sources_option
+from archive.config import Config
+from archive.errors import ArchiveError, ConfigError
+from archive.sources.load import load_sources
+from archive.sources.model import select
+
+
+@click.command()
+@sources_option
+@data_option
+@click.option("--source", "names", multiple=True, metavar="NAME",
+              help="Crawl only this source (repeatable). Default: every source.")
+@set_option
+@click.option("--only", type=click.Choice(["live", "wayback"]), default=None,
+              help="Run only the live crawl, or only the Wayback history harvest.")
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
+def crawl(sources_file: Path | None, data_dir: Path | None, names: tuple[str, ...],
+          overrides: tuple[str, ...], only: str | None, verbose: bool) -> None:
+    """Crawl sources into the archive (WARC files + SQLite index).
+
+    Example: spyglass crawl --sources sources.yml --data data --source northwind-recognize
+    """
+    # A progress line by default on the terminal; `-s SPYGLASS_PROGRESS=false` turns it off.
+    config, scrapy = command_config(("SPYGLASS_PROGRESS=true", *overrides),
+                                    data_dir=data_dir, sources_file=sources_file)
+    if not crawl_and_report(config, scrapy, names, verbose, only, os.environ):
+        sys.exit(1)
+
+
+def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str, ...], verbose: bool,
+                     only: str | None, variables: Mapping[str, str]) -> bool:
+    """Crawl the chosen sources, print what happened, read new documents; True if every run finished.
+
+    `variables` fill the `${VAR}` placeholders of the sources file.
+    """
+    from archive.crawl.runner import human_bytes, run_crawl
+
+    chosen = select(load_sources(config.sources_file, variables), names)
+    archive = config.archive
+    # Fail before crawling if the data directory cannot hold an index and WARCs.
+    archive.open_index().close()
+    try:
+        archive.warc_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"{archive.warc_dir}: cannot hold WARC files: {exc.strerror}") from None
+    if only == "wayback":
+        chosen = [s for s in chosen if s.wayback is not None]
+        if not chosen:
+            raise ConfigError(f"{config.sources_file}: no source chosen has 'wayback' set")
+    started = time.monotonic()
+    click.echo(f"Crawling {len(chosen)} source(s) into {config.data_dir}/ ...", err=True)
+    reports = run_crawl(chosen, config, {"LOG_LEVEL": "INFO" if verbose else "WARNING", **scrapy}, only)
+    elapsed = time.monotonic() - started
+    live = [r for r in reports if r.spider != "wayback"]
+    history = [r for r in reports if r.spider == "wayback"]
+    failed = [r for r in reports if r.status != "finished"]
+    click.echo(
+        f"\nCrawled {len(live)} source(s) in {elapsed:.1f} s: {sum(r.pages for r in live)} pages "
+        f"archived ({sum(r.captures for r in live)} new or changed, {sum(r.revisits for r in live)} "
+        f"unchanged and stored as revisits), {sum(r.errors for r in live)} fetch errors, "
+        f"{human_bytes(sum(r.bytes for r in live))} of payload. WARC files are in {archive.warc_dir}/, "
+        f"the index is {archive.db_path}"
+        + (f"; {len(failed)} run(s) did not finish cleanly." if failed else ".")
+    )
+    if history:
+        click.echo(
+            f"Wayback history of {len(history)} source(s): "
+            f"{sum(r.pages for r in history)} archived versions fetched, "
+            f"{sum(r.errors for r in history)} versions or queries recorded as errors."
+        )
+    for report in reports:
+        click.echo(f"  {report.line()}")
+    if any(source.kind == "records" for source in chosen):
+        read_documents(config, variables, redo=False)
+    if config.timestamp_after_crawl:
+        from archive.cli.evidence import stamped_summary
+        from archive.evidence.timestamp import timestamp_warcs
+
+        stamped = timestamp_warcs(archive, config.tsa_url, config.tsa_ca_file or None)
+        click.echo(f"Time-stamped {stamped_summary(stamped)} with {config.tsa_url}.")
+    return not failed
+
+
+def read_documents(config: Config, variables: Mapping[str, str], redo: bool) -> None:
+    """The post-pass after a records crawl: document text (OCR where needed), then mentions."""
+    from archive.records.extraction import extract_documents
+    from archive.records.mentions import rebuild_mentions
+
+    index = config.archive.open_existing()
+    try:
+        sources = load_sources(config.sources_file, variables)
+        started = time.monotonic()
+        report = extract_documents(config.archive, index, redo=redo)
+        mentions = rebuild_mentions(index, sources)
+    finally:
+        index.close()
+    click.echo(f"Documents: {report.line()}; {mentions} mention(s) of vendor terms "
+               f"({time.monotonic() - started:.1f} s).")
+
+
+@click.command()
+@sources_option
+@data_option
+@click.option("--redo", is_flag=True, help="Read every document again, not only new ones.")
+def documents(sources_file: Path | None, data_dir: Path | None, redo: bool) -> None:
+    """Read archived documents (text layer, OCR for scans) and find product mentions.
+
+    `crawl` does this after crawling records sources; run it again after
+    adding a vendor source or installing Tesseract. Example: spyglass documents --data data
+    """
+    config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
+    read_documents(config, os.environ, redo)

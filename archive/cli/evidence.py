@@ -1,0 +1,139 @@
+"""The lawyer's commands: `verify`, `timestamp`, `cite` and `export`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from archive.cli.options import command_config, data_option, tsa_ca_option
+
+
+@click.command()
+@data_option
+@tsa_ca_option
+def verify(data_dir: Path | None, tsa_ca: str | None) -> None:
+    """Prove the archive unaltered: payloads, hash chain, WARC digests, time-stamp tokens.
+
+    Exits non-zero and lists each problem. Example: spyglass verify --data data
+    """
+    from archive.evidence.verify import verify_report
+
+    config, _ = command_config(data_dir=data_dir, tsa_ca_file=tsa_ca)
+    report = verify_report(config.archive, config.tsa_ca_file or None)
+    for problem in report.problems:
+        click.echo(f"FAIL {problem.line()}", err=True)
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s) in {report.captures} captures.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"OK: {report.captures} captures verified against their WARC records; hash chain "
+        f"intact; {report.records} records in {report.warc_files} WARC files with valid digests; "
+        f"{report.tokens} time-stamp token(s) match their files."
+    )
+
+
+@click.command()
+@data_option
+@click.option("--tsa-url", default=None, metavar="URL",
+              help="RFC 3161 time-stamp authority (default: $SPYGLASS_TSA_URL).")
+@tsa_ca_option
+def timestamp(data_dir: Path | None, tsa_url: str | None, tsa_ca: str | None) -> None:
+    """Get RFC 3161 tokens for closed WARC files (FILE.tsr) and the hash chain's head (chain/).
+
+    Example: spyglass timestamp --tsa-url https://freetsa.org/tsr --tsa-ca cacert.pem
+    """
+    from archive.evidence.timestamp import timestamp_warcs
+
+    config, _ = command_config(data_dir=data_dir, tsa_url=tsa_url, tsa_ca_file=tsa_ca)
+    config.archive.open_existing().close()
+    stamped = timestamp_warcs(config.archive, config.tsa_url, config.tsa_ca_file or None)
+    for item in stamped:
+        click.echo(f"{item.filename}: SHA-256 {item.sha256} time-stamped {item.time}")
+    click.echo(f"{stamped_summary(stamped)} time-stamped by {config.tsa_url}.")
+
+
+def stamped_summary(stamped: list) -> str:
+    """'3 WARC file(s) and 1 chain head(s)'."""
+    heads = sum(1 for s in stamped if s.filename.startswith("head-"))
+    return f"{len(stamped) - heads} WARC file(s) and {heads} chain head(s)"
+
+
+@click.command()
+@click.argument("target", metavar="ID|URL")
+@data_option
+@click.option("--at", "at", metavar="DATE",
+              help="With a URL: cite the capture closest to this date (2018-02-25, ISO 8601 or 14 digits).")
+@click.option("--format", "fmt", type=click.Choice(["text", "bluebook", "json"]), default="text",
+              show_default=True, help="Citation format.")
+def cite(target: str, data_dir: Path | None, at: str | None, fmt: str) -> None:
+    """Print the citation of a capture, by id or by URL (the newest, or the closest to --at).
+
+    Example: spyglass cite https://aws.amazon.com/rekognition/ --at 2018-02-25 --format bluebook
+    """
+    from archive.evidence.cite import citation_of, distance
+    from archive.index import queries
+    from archive.times import parse_when
+
+    config, _ = command_config(data_dir=data_dir)
+    index = config.archive.open_existing()
+    conn = index.conn
+    try:
+        note = None
+        if target.isdigit():
+            if at:
+                raise click.BadParameter("--at needs a URL, not a capture id", param_hint="--at")
+            row = queries.capture(conn, int(target))
+        else:
+            try:
+                when = parse_when(at) if at else None
+            except ValueError:
+                raise click.BadParameter(f"{at!r} is not a date", param_hint="--at") from None
+            row, shown = queries.closest_capture(conn, target, when)
+            if when is not None:
+                note = {"requested": at, "capture_id": row["id"], "shows_page_at": shown.isoformat(),
+                        "offset_seconds": int((shown - when).total_seconds()),
+                        "offset": distance(shown, when)}
+                click.echo(f"Closest capture to {at}: capture {row['id']}, showing the page as of "
+                           f"{shown.strftime('%Y-%m-%d %H:%M:%S UTC')}, {distance(shown, when)}.",
+                           err=True)
+        citation = citation_of(conn, row)
+    finally:
+        index.close()
+    if fmt == "json":
+        payload = citation.as_dict()
+        if note:
+            payload["closest_to"] = note
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo(citation.render(fmt))
+
+
+@click.command()
+@data_option
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The .wacz file to write (a manifest is written beside it).")
+@click.option("--capture", "ids", type=int, multiple=True, metavar="ID", help="A capture id (repeatable).")
+@click.option("--query", "query", metavar="SQL", help="SQL returning an `id` column of capture ids.")
+@click.option("--source", "source", metavar="NAME", help="Every capture of this source.")
+def export(data_dir: Path | None, out: Path, ids: tuple[int, ...], query: str | None,
+           source: str | None) -> None:
+    """Write an evidence package: a WACZ of the chosen captures plus a manifest of citations and hashes.
+
+    Example: spyglass export --out faq.wacz --query "select id from captures where url like '%/faqs/'"
+    """
+    from archive.evidence.export import export_wacz, select_captures
+
+    config, _ = command_config(data_dir=data_dir)
+    index = config.archive.open_existing()
+    try:
+        rows = select_captures(index.conn, ids=ids, query=query, source=source)
+    finally:
+        index.close()
+    selection = (f"captures {', '.join(str(i) for i in ids)}" if ids
+                 else f"query {query}" if query else f"source {source}")
+    done = export_wacz(config.archive, out, rows, selection)
+    click.echo(f"Wrote {done.wacz} ({done.captures} capture(s), {done.records} WARC records; "
+               f"SHA-256 {done.sha256}) and {done.manifest}.")

@@ -1,0 +1,31 @@
+"""The `spyglass` command group: each command lives with its group in this package."""
+
+from __future__ import annotations
+
+import click
+
+from archive.cli.crawl import crawl, documents
+from archive.cli.evidence import cite, export, timestamp, verify
+from archive.cli.serve import demo, serve
+from archive.cli.wayback import closest, save
+from archive.errors import SpyglassError
+
+
+class SpyglassGroup(click.Group):
+    """Turns SpyglassError into one readable line and exit status 1."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except SpyglassError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=SpyglassGroup)
+@click.version_option(package_name="spyglass")
+def cli() -> None:
+    """Spyglass: collect, preserve, index and publish evidence about surveillance technology."""
+
+
+for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, demo):
+    cli.add_command(command)

@@ -1,0 +1,1 @@
+"""Crawling: Scrapy settings, items, middlewares, pipelines, the writer process, progress and the runner."""

@@ -1,0 +1,118 @@
+"""WarcCaptureMiddleware: every HTTP exchange into the WARC store, as it came off the wire.
+
+It sits at 950, above HttpCompressionMiddleware (590) and RedirectMiddleware
+(600), so it sees each hop's raw headers and still-encoded body, and it sees
+the request after every other middleware has shaped it. The records are
+written by the archive writer process (archive/writer.py); the response goes
+on to the spider once its record is on disk, carrying the record's location.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
+
+from archive.config import Config
+from archive.crawl.client import writer_for
+from archive.times import utc_now
+from archive.warc.write import Exchange
+
+# Twisted's HTTP client removes chunked transfer coding before Scrapy sees the
+# body. Keeping the header would describe bytes we do not have, so it is moved
+# into a WARC header that says what happened.
+HOP_BY_HOP = {b"transfer-encoding"}
+
+# Sent for exchanges no spider callback will see (robots.txt fetched by
+# RobotsTxtMiddleware), so the index pipeline can still make them captures.
+exchange_without_callback = object()
+
+
+def header_pairs(headers: Any) -> list[tuple[str, str]]:
+    """Scrapy Headers as (name, value) text pairs, one per value, in order."""
+    pairs: list[tuple[str, str]] = []
+    for key, values in headers.items():
+        name = key.decode("latin-1")
+        for value in values:
+            pairs.append((name, value.decode("latin-1")))
+    return pairs
+
+
+class WarcCaptureMiddleware:
+    """Writes request + response (or revisit) records for every download of a spider."""
+
+    def __init__(self, crawler: Crawler, dedupe: bool = True) -> None:
+        self.crawler = crawler
+        self.dedupe = dedupe
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "WarcCaptureMiddleware":
+        return cls(crawler, Config.from_settings(crawler.settings).warc_dedupe)
+
+    def process_request(self, request: Request) -> None:
+        request.meta["spyglass_sent_at"] = utc_now()
+        # A retry carries its first attempt's meta: this attempt has no record yet.
+        request.meta.pop("spyglass_warc", None)
+        return None
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if request.meta.get("spyglass_no_warc"):
+            return response
+        sent_at = request.meta.get("spyglass_sent_at") or utc_now()
+        request_headers = header_pairs(request.headers)
+        host = response.url.split("/")[2] if "://" in response.url else ""
+        if host and not any(k.lower() == "host" for k, _ in request_headers):
+            request_headers.insert(0, ("Host", host))
+        response_headers = []
+        extra = dict(request.meta.get("spyglass_warc_headers") or {})
+        for key, values in response.headers.items():
+            if key.lower() in HOP_BY_HOP:
+                extra["WARC-Spyglass-Removed-Header"] = (
+                    f"{key.decode('latin-1')}: {b', '.join(values).decode('latin-1')}"
+                    " (decoded by the HTTP client before archiving)"
+                )
+                continue
+            for value in values:
+                response_headers.append((key.decode("latin-1"), value.decode("latin-1")))
+        if response.ip_address is not None:
+            extra["WARC-IP-Address"] = str(response.ip_address)
+        reason = _reason(response.status)
+        spider = self.crawler.spider
+        writer = writer_for(self.crawler, getattr(spider, "source_name", None) or spider.name)
+        location = await maybe_deferred_to_future(writer.write_exchange(Exchange(
+            url=request.url,
+            method=request.method,
+            request_headers=request_headers,
+            request_body=request.body or b"",
+            protocol=(response.protocol or "HTTP/1.1"),
+            status=response.status,
+            reason=reason,
+            response_headers=response_headers,
+            payload=response.body,
+            date=sent_at,
+            extra_headers=extra,
+            dedupe=request.meta.get("spyglass_dedupe", self.dedupe),
+        )))
+        request.meta["spyglass_warc"] = location
+        request.meta["spyglass_response_headers"] = response_headers
+        request.meta["spyglass_fetch_ms"] = int((utc_now() - sent_at).total_seconds() * 1000)
+        self.crawler.stats.inc_value("spyglass/warc_records")
+        if request.callback is NO_CALLBACK:
+            self.crawler.signals.send_catch_log(
+                exchange_without_callback, request=request, response=response
+            )
+        return response
+
+
+def _reason(status: int) -> str:
+    """The standard reason phrase: Twisted does not pass the server's own to Scrapy."""
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

@@ -1,0 +1,206 @@
+"""The crawler's side of the writer process: typed messages out, replies back, from the reactor thread.
+
+`write_exchange` returns a Deferred that fires with the RecordLocation, so the
+download path waits for its own record without blocking other downloads.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import defer
+
+from archive.config import Config
+from archive.crawl import writer
+from archive.crawl.items import DocumentFile, Release
+from archive.crawl.messages import (
+    AddCapture,
+    AddFetchError,
+    AddRecord,
+    Close,
+    Message,
+    Reply,
+    RunEnd,
+    StartRun,
+    WriteExchange,
+)
+from archive.errors import ArchiveError
+from archive.sources.model import Source
+from archive.warc.write import Exchange
+
+# Messages queued for the writer before the crawler waits: the pipe holds about
+# one page, so without a queue the reactor stalled on every write while the
+# writer was busy with the previous page (seen in profiles of 800-page crawls).
+SEND_QUEUE = 256
+Waiter = Callable[[bool, Any], None]
+
+
+class WriterClient:
+    """Talks to one writer process from the reactor thread."""
+
+    def __init__(self, config: Config, prefix: str, on_failure: Callable[[str], None] | None = None) -> None:
+        # Called once, from the reader thread, if the writer dies while in use.
+        self.on_failure = on_failure
+        context = multiprocessing.get_context("spawn")  # never fork a running reactor
+        self.conn, child = context.Pipe(duplex=True)
+        self.process = context.Process(target=writer.serve, args=(child, config, prefix), daemon=True,
+                                       name=f"spyglass-writer-{prefix}")
+        self.process.start()
+        child.close()
+        self._next = 0
+        self._closing = False
+        self._pending: dict[int, Waiter] = {}
+        self._lock = threading.Lock()
+        self.failure: str | None = None
+        self.files: list[str] = []
+        self._outbox: queue.Queue = queue.Queue(maxsize=SEND_QUEUE)
+        self._reader = threading.Thread(target=self._read_replies, daemon=True)
+        self._reader.start()
+        self._sender = threading.Thread(target=self._send_messages, daemon=True)
+        self._sender.start()
+
+    def _send_messages(self) -> None:
+        while True:
+            message = self._outbox.get()
+            if message is None:
+                return
+            try:
+                self.conn.send(message)
+            except (OSError, ValueError) as exc:
+                self._fail_all(f"the archive writer process is gone ({exc})")
+                return
+
+    def _read_replies(self) -> None:
+        while True:
+            try:
+                reply: Reply = self.conn.recv()
+            except (EOFError, OSError):
+                self._fail_all("the archive writer process stopped")
+                return
+            with self._lock:
+                waiter = self._pending.pop(reply.request_id, None)
+            if waiter is not None:
+                waiter(reply.ok, reply.value)
+
+    def _fail_all(self, reason: str) -> None:
+        with self._lock:
+            first = self.failure is None
+            self.failure = self.failure or reason
+            waiters, self._pending = list(self._pending.values()), {}
+        for waiter in waiters:
+            waiter(False, reason)
+        if first and not self._closing and self.on_failure is not None:
+            self.on_failure(reason)
+
+    def _register(self, waiter: Waiter) -> int:
+        with self._lock:
+            if self.failure:
+                raise ArchiveError(self.failure)
+            self._next += 1
+            self._pending[self._next] = waiter
+            return self._next
+
+    def _send(self, message: Message) -> None:
+        """Queue a message; blocks only when the writer is SEND_QUEUE messages behind."""
+        if self.failure:
+            raise ArchiveError(self.failure)
+        self._outbox.put(message)
+
+    def _ask(self, make: Callable[[int], Message], what: str, timeout: float) -> Any:
+        """Send a message with a request id and wait for its reply's value."""
+        event = threading.Event()
+        box: list[tuple[bool, Any]] = []
+
+        def done(ok: bool, value: Any) -> None:
+            box.append((ok, value))
+            event.set()
+
+        self._send(make(self._register(done)))
+        if not event.wait(timeout):
+            raise ArchiveError(f"the archive writer did not answer {what} within {timeout} s")
+        ok, value = box[0]
+        if not ok:
+            raise ArchiveError(value)
+        return value
+
+    def write_exchange(self, exchange: Exchange) -> defer.Deferred:
+        """Write one exchange; the Deferred fires with its RecordLocation."""
+        from twisted.internet import reactor  # imported late: Scrapy installs the reactor
+
+        d: defer.Deferred = defer.Deferred()
+
+        def done(ok: bool, value: Any) -> None:
+            if ok:
+                reactor.callFromThread(d.callback, value)
+            else:
+                reactor.callFromThread(d.errback, ArchiveError(value))
+
+        self._send(WriteExchange(self._register(done), exchange))
+        return d
+
+    def add_capture(self, row: dict[str, Any], content_type: str | None, body: bytes) -> None:
+        """Queue a capture row; the writer extracts title and text from the decoded `body`."""
+        self._send(AddCapture(row, content_type, body))
+
+    def add_fetch_error(self, row: dict[str, Any]) -> None:
+        """Queue a fetch_errors row."""
+        self._send(AddFetchError(row))
+
+    def add_record(self, item: Release | DocumentFile) -> None:
+        """Queue a records item, stored after the captures it names."""
+        self._send(AddRecord(item))
+
+    def start_run(self, name: str, spider: str, source: Source | None = None, timeout: float = 120) -> int:
+        """Record the source and open its crawl_runs row; returns the run id."""
+        return self._ask(lambda rid: StartRun(rid, name, spider, source), "start_run", timeout)
+
+    def close(self, finish: RunEnd | None = None, timeout: float = 300) -> list[str]:
+        """Flush, close the WARC file, record the run's end (`finish`), stop; returns the files written."""
+        self._closing = True
+        if self.process.is_alive() and not self.failure:
+            try:
+                self.files = self._ask(lambda rid: Close(rid, finish), "close", timeout)
+            except ArchiveError:
+                pass
+        self._outbox.put(None)
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.terminate()
+        return self.files
+
+
+_clients: weakref.WeakKeyDictionary[Any, WriterClient] = weakref.WeakKeyDictionary()
+
+
+def writer_for(crawler: Any, prefix: str) -> WriterClient:
+    """The one writer process of a crawler, started on first use."""
+    client = _clients.get(crawler)
+    if client is None:
+        client = WriterClient(Config.from_settings(crawler.settings), prefix,
+                              on_failure=lambda reason: _stop_crawl(crawler, reason))
+        _clients[crawler] = client
+    return client
+
+
+def _stop_crawl(crawler: Any, reason: str) -> None:
+    """Nothing more can be archived: close the spider rather than fetch in vain."""
+    from scrapy.utils.defer import deferred_from_coro
+    from twisted.internet import reactor
+
+    def close() -> None:
+        if crawler.engine is not None and crawler.engine.running:
+            crawler.stats.set_value("spyglass/writer_failure", reason)
+            deferred_from_coro(crawler.engine.close_spider_async(reason="archive_writer_failed"))
+
+    reactor.callFromThread(close)
+
+
+def close_writer(crawler: Any, finish: RunEnd | None = None) -> list[str]:
+    """Close the crawler's writer if it has one; returns the WARC files it wrote."""
+    client = _clients.pop(crawler, None)
+    return client.close(finish) if client is not None else []

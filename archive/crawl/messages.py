@@ -1,0 +1,86 @@
+"""The writer process's protocol: typed messages from the crawler, and the replies it waits for.
+
+Everything travels through one ordered pipe, so an exchange's WARC record is
+always written before any row that points at it. Messages with a
+`request_id` are answered with a `Reply` carrying the same id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archive.crawl.items import DocumentFile, Release
+from archive.sources.model import Source
+from archive.warc.write import Exchange
+
+
+@dataclass(frozen=True)
+class WriteExchange:
+    """Write an exchange's WARC records now; answered with its RecordLocation."""
+
+    request_id: int
+    exchange: Exchange
+
+
+@dataclass(frozen=True)
+class AddCapture:
+    """A captures row to index; the writer extracts its title and text from the decoded `body`."""
+
+    row: dict[str, Any]
+    content_type: str | None
+    body: bytes
+
+
+@dataclass(frozen=True)
+class AddFetchError:
+    """A fetch_errors row to index."""
+
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AddRecord:
+    """A records item to store after the captures it names (archive.records.store.save_records)."""
+
+    item: Release | DocumentFile
+
+
+@dataclass(frozen=True)
+class StartRun:
+    """Record the source's configuration (if any) and open a crawl run; answered with the run id."""
+
+    request_id: int
+    name: str
+    spider: str
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How a crawl run ended, for its crawl_runs row."""
+
+    run_id: int
+    status: str
+    reason: str
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Close:
+    """Flush, close the WARC file, record the run's end; answered with the WARC files written."""
+
+    request_id: int
+    finish: RunEnd | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to a message with a request_id: its value, or why it failed."""
+
+    request_id: int
+    ok: bool
+    value: Any
+
+
+Message = WriteExchange | AddCapture | AddFetchError | AddRecord | StartRun | Close

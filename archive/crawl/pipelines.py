@@ -1,0 +1,131 @@
+"""Item pipeline: validate items and hand their rows to the archive writer process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from archive.crawl.capture import exchange_without_callback
+from archive.crawl.client import close_writer, writer_for
+from archive.crawl.items import Capture, DocumentFile, FetchError, Release
+from archive.crawl.messages import RunEnd
+from archive.sources.model import Source
+
+
+class IndexPipeline:
+    """Sends captures and fetch errors of one spider run to the writer, which indexes them."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.counts = {"pages": 0, "captures": 0, "revisits": 0, "errors": 0, "bytes": 0}
+        self.run_id: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "IndexPipeline":
+        pipe = cls(crawler)
+        crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipe.exchange_without_callback, signal=exchange_without_callback)
+        return pipe
+
+    def open_spider(self) -> None:
+        spider = self.crawler.spider
+        source: Source | None = getattr(spider, "source", None)
+        name = source.name if source else spider.name
+        self.writer = writer_for(self.crawler, name)
+        self.run_id = self.writer.start_run(name, spider.name, source)
+        self.crawler.stats.set_value("spyglass/run_id", self.run_id)
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Capture):
+            self.writer.add_capture(self._capture_row(item), item.content_type, item.body)
+            self.counts["pages"] += 1
+            self.counts["bytes"] += item.warc.payload_length
+            if item.warc.warc_type == "revisit":
+                self.counts["revisits"] += 1
+            else:
+                self.counts["captures"] += 1
+            self.crawler.stats.inc_value("spyglass/pages")
+        elif isinstance(item, FetchError):
+            self.writer.add_fetch_error(self._error_row(item))
+            self.counts["errors"] += 1
+            self.crawler.stats.inc_value("spyglass/errors")
+        elif isinstance(item, (Release, DocumentFile)):
+            self.writer.add_record(item)
+        else:
+            raise DropItem(f"not a Spyglass item: {type(item).__name__}")
+        return item
+
+    def exchange_without_callback(self, request: Any, response: Any) -> None:
+        """Index what the WARC middleware archived outside any callback (robots.txt)."""
+        spider = self.crawler.spider
+        make = getattr(spider, "capture", None)
+        if make is not None and "spyglass_warc" in request.meta:
+            response.request = request
+            self.process_item(make(response))
+
+    def _capture_row(self, item: Capture) -> dict[str, Any]:
+        """The captures row, less title and text, which the writer extracts."""
+        loc = item.warc
+        return {
+            "url": item.url,
+            "source": item.source,
+            "via": item.via,
+            "crawl_run": self.run_id,
+            "captured_at": item.captured_at,
+            "status": item.status,
+            "content_type": item.content_type,
+            "length": loc.payload_length,
+            "sha256": loc.sha256,
+            "warc_filename": loc.filename,
+            "warc_offset": loc.offset,
+            "warc_length": loc.length,
+            "warc_record_id": loc.record_id,
+            "warc_type": loc.warc_type,
+            "refers_to": loc.refers_to,
+            "title": None,
+            "text": None,
+            "extraction": None,
+            "extraction_error": None,
+            "vendor": item.tags.get("vendor"),
+            "product": item.tags.get("product"),
+            "agency": item.tags.get("agency"),
+            "depth": item.depth,
+            "referrer": item.referrer,
+            "location": item.location,
+            "fetch_ms": item.fetch_ms,
+            "memento_at": item.memento_at,
+            "wayback_timestamp": item.wayback_timestamp,
+            "original_url": item.original_url,
+            "snapshot_url": item.snapshot_url,
+            "wayback_digest": item.wayback_digest,
+            "wayback_digest_match": item.wayback_digest_match,
+        }
+
+    def _error_row(self, item: FetchError) -> dict[str, Any]:
+        return {
+            "crawl_run": self.run_id,
+            "source": item.source,
+            "url": item.url,
+            "occurred_at": item.occurred_at,
+            "error_type": item.error_type,
+            "reason": item.reason,
+            "referrer": item.referrer,
+            "depth": item.depth,
+            "warc_record_id": item.warc_record_id,
+        }
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.run_id is None:
+            return
+        if reason in ("finished",) or reason.startswith("closespider_"):
+            status = "finished"
+        elif reason == "shutdown":
+            status = "interrupted"
+        else:
+            status = "failed"
+        counts = {**self.counts, "skipped": self.crawler.stats.get_value("spyglass/skipped", 0)}
+        files = close_writer(self.crawler, RunEnd(self.run_id, status, reason, counts))
+        self.crawler.stats.set_value("spyglass/warc_files", files)

@@ -1,0 +1,108 @@
+"""WaybackRateLimitMiddleware: keeps the wayback spider inside the Wayback Machine's budgets.
+
+It sits at 960, just above the WARC middleware (950), so it waits *before* the
+WARC middleware's send time is taken (it resets it after waiting) and it sees
+429s and 503s first: they are retried after a pause, never archived as
+captures. The policy is named data in archive/wayback/policy.py (RatePolicy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+
+from archive.config import Config
+from archive.times import utc_now
+from archive.wayback.policy import RatePolicy
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = {500, 502, 503, 504}
+# After this many 429s for one request something is wrong with the budget;
+# giving up is kinder to the service than a firewall block.
+MAX_429_PER_REQUEST = 5
+
+
+class WaybackGaveUp(IgnoreRequest):
+    """A Wayback request abandoned after the policy's retries; the spider records why."""
+
+    def __init__(self, error_type: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error_type = error_type
+        self.reason = reason
+
+
+class WaybackRateLimitMiddleware:
+    """Spaces requests per budget ('cdx', 'snapshot'), pauses everything on a 429, retries slowly."""
+
+    def __init__(self, policy: RatePolicy, crawler: Crawler) -> None:
+        self.policy = policy
+        self.crawler = crawler
+        self.next_free: dict[str, float] = {}
+        self.paused_until = 0.0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "WaybackRateLimitMiddleware":
+        return cls(Config.from_settings(crawler.settings).rate_policy, crawler)
+
+    async def process_request(self, request: Request) -> None:
+        bucket = request.meta.get("wayback_bucket")
+        if not bucket:
+            return None
+        not_before = request.meta.get("wayback_not_before", 0.0)
+        while True:
+            now = time.monotonic()
+            slot = max(now, self.next_free.get(bucket, 0.0), self.paused_until, not_before)
+            self.next_free[bucket] = slot + self.policy.interval(bucket)
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            # A 429 may have arrived while this request waited: wait again.
+            if time.monotonic() >= self.paused_until:
+                break
+        request.meta["spyglass_sent_at"] = utc_now()  # the real send time, after waiting
+        return None
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        if not request.meta.get("wayback_bucket"):
+            return response
+        stats = self.crawler.stats
+        if response.status == 429:
+            self.paused_until = max(self.paused_until, time.monotonic() + self.policy.pause_on_429)
+            stats.inc_value("spyglass/wayback_429")
+            count = request.meta.get("wayback_429s", 0) + 1
+            logger.warning("Wayback Machine answered 429: pausing all requests for %.0f s",
+                           self.policy.pause_on_429)
+            if count > MAX_429_PER_REQUEST:
+                raise WaybackGaveUp("wayback-rate-limited",
+                                    f"answered 429 Too Many Requests {count} times; gave up")
+            return self._again(request, wayback_429s=count)
+        if response.status in RETRY_STATUSES:
+            return self._retry(request, f"answered HTTP {response.status}", f"wayback-{response.status}")
+        return response
+
+    def process_exception(self, request: Request, exception: Exception) -> Request | None:
+        if not request.meta.get("wayback_bucket") or isinstance(exception, IgnoreRequest):
+            return None
+        text = str(exception).strip() or type(exception).__name__
+        if "DataLoss" in text or "ResponseFailed" in type(exception).__name__:
+            text = "body cut short (truncated answer)"
+        return self._retry(request, text, "wayback-truncated" if "truncated" in text else "wayback-connection")
+
+    def _retry(self, request: Request, what: str, error_type: str) -> Request:
+        tries = request.meta.get("wayback_retries", 0)
+        if tries >= self.policy.retries:
+            raise WaybackGaveUp(error_type, f"{what} {tries + 1} times; gave up")
+        self.crawler.stats.inc_value("spyglass/wayback_retries")
+        delay = self.policy.retry_backoff * 2 ** tries
+        return self._again(request, wayback_retries=tries + 1,
+                           wayback_not_before=time.monotonic() + delay)
+
+    def _again(self, request: Request, **meta: Any) -> Request:
+        return request.replace(meta={**request.meta, **meta}, dont_filter=True)

@@ -1,0 +1,138 @@
+"""Run spiders for a set of sources in one Scrapy process and report on the runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.settings import Settings
+
+from archive.config import Config
+from archive.index.captures import changed_captures
+from archive.sources.model import Source
+from archive.times import parse_when
+
+
+def crawl_settings(config: Config, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """The project's Scrapy settings, every Spyglass setting from `config`, then Scrapy `overrides`."""
+    settings = Settings()
+    settings.setmodule("archive.crawl.settings", priority="project")
+    for key, value in {**config.as_settings(), **(overrides or {})}.items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def human_bytes(count: int) -> str:
+    """1234567 -> '1.2 MB'."""
+    size = float(count)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+@dataclass
+class RunReport:
+    """One source's crawl run, as recorded in crawl_runs."""
+
+    source: str
+    run_id: int | None
+    status: str
+    reason: str
+    pages: int
+    captures: int
+    revisits: int
+    errors: int
+    bytes: int
+    seconds: float
+    skipped: int = 0
+    spider: str = ""
+
+    def line(self) -> str:
+        rate = self.pages / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"{self.source}: {self.status} ({self.reason}), {self.pages} pages "
+            f"({self.captures} new, {self.revisits} unchanged"
+            + (f", {self.skipped} skipped as unchanged per sitemap" if self.skipped else "")
+            + f"), {self.errors} errors, "
+            f"{human_bytes(self.bytes)} in {self.seconds:.1f} s ({rate:.1f} pages/s)"
+        )
+
+
+def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any] | None = None,
+              only: str | None = None) -> list[RunReport]:
+    """Crawl each source with its kind's spider, all in one reactor; returns one report per run.
+
+    A source with `wayback:` set gets a second crawler running the `wayback`
+    spider beside it (its own crawl_runs row, WARC files still prefixed with
+    the source's name); sources with `save_on_change` then ask Save Page Now
+    for each page whose payload changed. `only` ('live' or 'wayback') runs just one side.
+    """
+    settings = crawl_settings(config, overrides)
+    process = CrawlerProcess(settings)
+    crawlers: list[tuple[str, Crawler]] = []
+    for source in sources:
+        runs = [source.kind] + (["wayback"] if source.wayback is not None else [])
+        if only == "live":
+            runs = [source.kind]
+        elif only == "wayback":
+            runs = runs[1:]
+        for spider_name in runs:
+            spidercls = process.spider_loader.load(spider_name)
+            per_source = settings.copy()
+            if spider_name == source.kind:
+                per_source.set("ROBOTSTXT_OBEY", source.robots, priority="spider")
+            # The first crawler installs the reactor named in the settings.
+            crawler = Crawler(spidercls, per_source, init_reactor=not crawlers)
+            process.crawl(crawler, source=source)
+            label = source.name if spider_name == source.kind else f"{source.name} ({spider_name})"
+            crawlers.append((label, crawler))
+    process.start()
+    index = config.archive.open_index()
+    reports = []
+    try:
+        for label, crawler in crawlers:
+            run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
+            reports.append(_report(index, label, run_id))
+        _save_changed(index, sources, crawlers, config)
+    finally:
+        index.close()
+    return reports
+
+
+def _save_changed(index: Any, sources: list[Source], crawlers: list[tuple[str, Crawler]],
+                  config: Config) -> None:
+    """Ask Save Page Now for every changed page of sources with `save_on_change: true`."""
+    wanted = {s.name for s in sources if s.save_on_change}
+    if not wanted:
+        return
+    from archive.wayback.savepagenow import SaveSettings, save_and_record
+
+    options = SaveSettings.from_config(config)
+    for label, crawler in crawlers:
+        run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
+        if label not in wanted or run_id is None:
+            continue
+        for capture in changed_captures(index, run_id):
+            save_and_record(index, capture["url"], options, source=label, capture_id=capture["id"])
+
+
+def _report(index: Any, source: str, run_id: int | None) -> RunReport:
+    if run_id is None:
+        return RunReport(source, None, "failed", "spider did not start (see the log above)",
+                         0, 0, 0, 0, 0, 0.0)
+    row = index.table("crawl_runs").get(run_id)
+    seconds = 0.0
+    if row["ended_at"]:
+        seconds = (parse_when(row["ended_at"]) - parse_when(row["started_at"])).total_seconds()
+    return RunReport(
+        source=source, run_id=run_id, status=row["status"] or "unknown",
+        reason=row["finish_reason"] or "", pages=row["pages"] or 0,
+        captures=row["captures"] or 0, revisits=row["revisits"] or 0,
+        errors=row["errors"] or 0, bytes=row["bytes"] or 0, seconds=seconds,
+        skipped=row.get("skipped") or 0,
+        spider=row["spider"] or "",
+    )

@@ -1,0 +1,47 @@
+"""The demo's three loopback servers started together: vendor site, records portal, Wayback Machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archive.demo.records_portal import start_records_portal
+from archive.demo.vendor_site import start_vendor_site
+from archive.demo.wayback_demo import demo_sim
+from archive.demo.wayback_sim import start_wayback_sim
+
+
+@dataclass
+class DemoServers:
+    """The running servers, and the `${VAR}` values sources.yml needs to point at them."""
+
+    vendor: Any
+    portal: Any
+    wayback: Any
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """Values for the placeholders of the demo's sources.yml."""
+        return {"SPYGLASS_VENDOR_SITE": self.vendor.url, "SPYGLASS_RECORDS_PORTAL": self.portal.url}
+
+    def stop(self) -> None:
+        self.vendor.stop()
+        self.portal.stop()
+        self.wayback.shutdown()
+
+
+def start_demo_servers(port: int = 0) -> DemoServers:
+    """Start the vendor site on `port` and the portal on the next (stable URLs across demo runs),
+    or on any free ports when those are taken (or `port` is 0)."""
+    vendor = _start(start_vendor_site, port)
+    portal = _start(start_records_portal, port + 1 if port else 0)
+    wayback, _ = start_wayback_sim(demo_sim(vendor.url))
+    return DemoServers(vendor, portal, wayback)
+
+
+def _start(start: Any, port: int) -> Any:
+    try:
+        server, _ = start(port)
+    except OSError:
+        server, _ = start(0)  # the preferred port is taken
+    return server

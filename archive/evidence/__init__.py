@@ -1,0 +1,1 @@
+"""Evidence for lawyers: citations, verification, RFC 3161 time-stamps and WACZ export."""

@@ -1,0 +1,210 @@
+"""Citations for captures and document pages: pure functions over row dicts.
+
+The Wayback form follows the civil-liberties letters in shared/seeds: who,
+what, "(archived Feb. 25, 2018)", then the public snapshot URL. Dates use the
+Bluebook's month abbreviations (T12). Every citation also says where the
+local copy is and the SHA-256 of its payload, so it can be checked.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from archive.index import queries
+from archive.index.rows import is_wayback, memento_time, snapshot_url
+from archive.times import parse_when
+
+MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept.", "Oct.",
+          "Nov.", "Dec.")
+FORMATS = ("text", "bluebook", "json")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What a citation says; `text()`, `bluebook()` and `as_dict()` render it."""
+
+    kind: str  # "wayback", "live" or "document-page"
+    author: str
+    title: str
+    when: str  # e.g. "archived Feb. 25, 2018"
+    url: str  # the URL a reader should follow
+    sha256: str | None = None
+    warc_filename: str | None = None
+    warc_offset: int | None = None
+    capture_id: int | None = None
+    original_url: str | None = None
+    archived_url: str | None = None  # a Save Page Now snapshot of a live page
+    pinpoint: str | None = None  # "at 3" for a document page
+    detail: str | None = None  # e.g. the memento's exact time
+
+    def line(self) -> str:
+        """Who, what, when, where: the form of the seeds' footnotes."""
+        title = f"{self.title}, {self.pinpoint}" if self.pinpoint else self.title
+        line = f"{self.author}, {title} ({self.when}), {self.url}"
+        if self.archived_url:
+            line += f" [{self.archived_url}]"
+        return line
+
+    def bluebook(self) -> str:
+        """One footnote-ready line, ending with the payload hash and the local copy."""
+        local = []
+        if self.sha256:
+            local.append(f"SHA-256 {self.sha256}")
+        if self.warc_filename:
+            local.append(f"local copy {self.warc_filename} at offset {self.warc_offset}")
+        return self.line() + (f" ({'; '.join(local)})" if local else "") + "."
+
+    def text(self) -> str:
+        """The citation line, then the facts that let anyone check the local copy."""
+        lines = [self.line()]
+        if self.detail:
+            lines.append(f"  {self.detail}")
+        if self.sha256:
+            lines.append(f"  SHA-256 of the archived payload: {self.sha256}")
+        if self.warc_filename:
+            where = f"  Local copy: {self.warc_filename}, offset {self.warc_offset}"
+            if self.capture_id is not None:
+                where += f" (Spyglass capture {self.capture_id})"
+            lines.append(where)
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, plus the two rendered forms."""
+        return {**asdict(self), "text": self.text(), "bluebook": self.bluebook()}
+
+    def render(self, fmt: str) -> str:
+        """Render as `text`, `bluebook` or `json`."""
+        import json
+
+        if fmt == "bluebook":
+            return self.bluebook()
+        if fmt == "json":
+            return json.dumps(self.as_dict(), indent=2, ensure_ascii=False)
+        return self.text()
+
+
+def bluebook_date(when: datetime) -> str:
+    """Feb. 25, 2018."""
+    return f"{MONTHS[when.month - 1]} {when.day}, {when.year}"
+
+
+def _author(row: Mapping[str, Any], url: str) -> str:
+    return row.get("vendor") or row.get("agency") or urlsplit(url).hostname or row.get("source") or "Unknown"
+
+
+def _title(row: Mapping[str, Any]) -> str:
+    title = " ".join(str(row.get("title") or "").split())
+    return title or "Untitled page"
+
+
+def _local(capture: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "sha256": capture.get("sha256"),
+        "warc_filename": capture.get("warc_filename"),
+        "warc_offset": capture.get("warc_offset"),
+        "capture_id": capture.get("id"),
+    }
+
+
+def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = None) -> Citation:
+    """The citation of one capture row; `save_request` is its Save Page Now row, if any."""
+    if is_wayback(capture):
+        original = capture.get("original_url") or capture["url"]
+        archived = memento_time(capture)
+        when = parse_when(capture["captured_at"])
+        return Citation(
+            kind="wayback",
+            author=_author(capture, original),
+            title=_title(capture),
+            when=f"archived {bluebook_date(archived)}" if archived else "archived, date unknown",
+            url=snapshot_url(capture) or capture["url"],
+            original_url=original,
+            detail=(f"Original URL {original}; archived by the Wayback Machine "
+                    f"{archived.strftime('%Y-%m-%d %H:%M:%S UTC') if archived else '(time unknown)'}; "
+                    f"retrieved by Spyglass {when.strftime('%Y-%m-%d %H:%M UTC')}"),
+            **_local(capture),
+        )
+    when = parse_when(capture["captured_at"])
+    spn = (save_request or {}).get("snapshot_url") or None
+    return Citation(
+        kind="live",
+        author=_author(capture, capture["url"]),
+        title=_title(capture),
+        when=f"captured {bluebook_date(when)}, {when.strftime('%H:%M')} UTC",
+        url=capture["url"],
+        original_url=capture["url"],
+        archived_url=spn,
+        detail=f"Captured by Spyglass {when.strftime('%Y-%m-%d %H:%M:%S UTC')}"
+               + (f"; Save Page Now snapshot {spn}" if spn else ""),
+        **_local(capture),
+    )
+
+
+def cite_document_page(
+    page: Mapping[str, Any],
+    document: Mapping[str, Any],
+    release: Mapping[str, Any] | None = None,
+    capture: Mapping[str, Any] | None = None,
+) -> Citation:
+    """The citation of one page of a released document: document_pages, documents and releases rows."""
+    release = release or {}
+    capture = capture or {}
+    url = (document.get("file_url") or document.get("url") or capture.get("url")
+           or release.get("page_url") or "")
+    agency = document.get("agency") or release.get("agency") or _author(capture, url)
+    released = release.get("released_on") or release.get("released_at")
+    try:
+        when = f"released {bluebook_date(parse_when(str(released)))}" if released else None
+    except ValueError:
+        when = f"released {release.get('released_text') or released}"
+    when = when or (f"released {release['released_text']}" if release.get("released_text")
+                    else "release date unknown")
+    title = " ".join(str(document.get("title") or document.get("file_name")
+                         or release.get("title") or "").split())
+    return Citation(
+        kind="document-page",
+        author=agency,
+        title=title or "Untitled document",
+        pinpoint=f"at {page.get('page_number')}",
+        when=when,
+        url=url,
+        original_url=url,
+        detail=f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}",
+        **_local(capture),
+    )
+
+
+def distance(a: datetime, b: datetime) -> str:
+    """How far `a` is from `b`, in words: '3 days 4 hours earlier', 'the same second'."""
+    seconds = int((a - b).total_seconds())
+    if seconds == 0:
+        return "at exactly that time"
+    side = "earlier" if seconds < 0 else "later"
+    seconds = abs(seconds)
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+        if len(parts) == 2:
+            break
+    return f"{' '.join(parts)} {side}"
+
+
+def citation_of(conn: sqlite3.Connection, capture: Mapping[str, Any]) -> Citation:
+    """The citation of a capture row, with its Save Page Now snapshot if it has one."""
+    return cite(capture, queries.save_request(conn, capture["id"]))
+
+
+def citation_of_page(conn: sqlite3.Connection, page: Mapping[str, Any]) -> Citation | None:
+    """The citation of a document_pages row: its document, and the release that first linked it."""
+    found = queries.document_of_page(conn, page)
+    if found is None:
+        return None
+    document, release, capture = found
+    return cite_document_page(page, document, release, capture)

@@ -1,0 +1,185 @@
+"""Evidence packages: selected captures as a WACZ, plus a manifest of citations and hashes.
+
+The WARC inside holds the selected records' gzip members copied byte for
+byte from the archive (each response or revisit with its request record, and
+the original response a revisit points at), after a warcinfo record naming
+the export. Copied, not rewritten, so every WARC digest and payload SHA-256
+in the package is the one recorded at capture time. py-wacz (Webrecorder's
+own tool) then indexes them (CDX), writes pages.jsonl and datapackage.json
+with the SHA-256 of every file; the manifest goes in as logs/ (a listed,
+hashed resource) and beside the package, where it also gives the package's
+own SHA-256.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from warcio.warcwriter import WARCWriter
+
+from archive.config import Archive
+from archive.errors import ExportError
+from archive.evidence.cite import citation_of
+from archive.index import queries
+from archive.times import iso, utc_now
+from archive.warc.digests import file_sha256
+from archive.warc.read import gzip_members
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What `export_wacz` wrote."""
+
+    wacz: Path
+    manifest: Path
+    sha256: str
+    captures: int
+    records: int
+
+
+def select_captures(conn: sqlite3.Connection, *, ids: tuple[int, ...] = (), query: str | None = None,
+                    source: str | None = None) -> list[dict[str, Any]]:
+    """The capture rows chosen by ids, by a SQL query returning an `id` column, or by source."""
+    if sum(bool(x) for x in (ids, query, source)) != 1:
+        raise ExportError("choose captures with exactly one of --capture, --query or --source")
+    if query:
+        conn.execute("PRAGMA query_only = 1")  # a selection, never a change
+        try:
+            cursor = conn.execute(query)
+            names = [d[0] for d in cursor.description or []]
+            if "id" not in names:
+                raise ExportError("--query must return an `id` column (capture ids)")
+            ids = tuple(int(r[names.index("id")]) for r in cursor.fetchall())
+        except sqlite3.Error as exc:
+            raise ExportError(f"--query failed: {exc}") from exc
+        finally:
+            conn.execute("PRAGMA query_only = 0")
+    if source:
+        ids = tuple(r[0] for r in conn.execute(
+            "SELECT id FROM captures WHERE source = ? ORDER BY id", [source]).fetchall())
+        if not ids:
+            raise ExportError(f"no captures from source {source!r}")
+    rows = [queries.capture(conn, i) for i in dict.fromkeys(ids)]
+    if not rows:
+        raise ExportError("the selection holds no captures")
+    return rows
+
+
+def _members(archive: Archive, row: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(file, offset, length) of a capture's record and the request record written after it."""
+    members = gzip_members(archive.warc_path(row["warc_filename"]), row["warc_offset"])
+    found = []
+    for member in members:
+        if member.data is None:
+            raise ExportError(f"record at offset {member.offset} of {row['warc_filename']} is "
+                              "truncated; run spyglass verify")
+        if found:  # the record after: kept if it is this capture's request
+            if b"\r\nWARC-Type: request\r\n" in member.data.split(b"\r\n\r\n", 1)[0] + b"\r\n":
+                found.append((row["warc_filename"], member.offset, member.length))
+            break
+        found.append((row["warc_filename"], member.offset, member.length))
+    return found
+
+
+def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selection: str) -> Exported:
+    """Write `out` (.wacz) and `out`.manifest.txt for the chosen capture rows."""
+    from wacz.main import main as wacz_main
+
+    out = Path(out)
+    index = archive.open_existing()
+    try:
+        conn = index.conn
+        wanted = list(rows)
+        for row in rows:  # replay of a revisit needs the record it refers to
+            original = queries.payload_row(conn, row)
+            if original is not None and all(r["id"] != original["id"] for r in wanted):
+                wanted.append(original)
+        citations = {r["id"]: citation_of(conn, r) for r in wanted}
+    finally:
+        index.close()
+    stamp = utc_now()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        warc_name = f"spyglass-export-{stamp.strftime('%Y%m%d%H%M%S')}.warc.gz"
+        placed = _write_warc(tmp / warc_name, archive, wanted, selection)
+        pages = tmp / "pages.jsonl"
+        with open(pages, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"format": "json-pages-1.0", "id": "pages",
+                                 "title": "Spyglass evidence package"}) + "\n")
+            for row in sorted(rows, key=lambda r: r["id"]):
+                fh.write(json.dumps({"url": row["url"], "ts": row["captured_at"],
+                                     "title": row.get("title") or row["url"]}) + "\n")
+        manifest_text = _manifest(stamp, selection, rows, wanted, citations, placed, warc_name,
+                                  file_sha256(tmp / warc_name))
+        logs = tmp / "logs"
+        logs.mkdir()
+        (logs / "spyglass-manifest.txt").write_text(manifest_text, encoding="utf-8")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        noise = io.StringIO()
+        with contextlib.redirect_stdout(noise):
+            status = wacz_main(["create", "-o", str(out), "-p", str(pages), "-l", str(logs),
+                                "--title", "Spyglass evidence package",
+                                "--desc", f"{len(rows)} capture(s): {selection}", str(tmp / warc_name)])
+            valid = wacz_main(["validate", "-f", str(out)]) if status == 0 else 1
+        if status != 0 or valid != 0:
+            raise ExportError(f"{out}: the WACZ tool failed: {noise.getvalue().strip()[-300:]}")
+    digest = file_sha256(out)
+    manifest = out.with_name(out.name + ".manifest.txt")
+    manifest.write_text(manifest_text + f"\nPackage {out.name}: SHA-256 {digest}\n", encoding="utf-8")
+    return Exported(out, manifest, digest, len(rows), sum(len(v) for v in placed.values()))
+
+
+def _write_warc(path: Path, archive: Archive, rows: list[dict[str, Any]], selection: str
+                ) -> dict[int, list[int]]:
+    """Copy each row's members into `path` after a warcinfo record; capture id -> new offsets."""
+    from archive import __version__
+
+    placed: dict[int, list[int]] = {}
+    done: set[tuple[str, int]] = set()
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=True, warc_version="1.1")
+        writer.write_record(writer.create_warcinfo_record(path.name, {
+            "software": f"Spyglass/{__version__} export (warcio)",
+            "format": "WARC File Format 1.1",
+            "description": f"Records copied byte for byte from the Spyglass archive; {selection}",
+        }))
+        for row in sorted(rows, key=lambda r: r["id"]):
+            for filename, offset, length in _members(archive, row):
+                if (filename, offset) in done:
+                    continue
+                done.add((filename, offset))
+                with open(archive.warc_path(filename), "rb") as src:
+                    src.seek(offset)
+                    placed.setdefault(row["id"], []).append(out.tell())
+                    out.write(src.read(length))
+    return placed
+
+
+def _manifest(stamp: Any, selection: str, rows: list[dict[str, Any]], wanted: list[dict[str, Any]],
+              citations: dict[int, Any], placed: dict[int, list[int]], warc_name: str,
+              warc_sha256: str) -> str:
+    chosen = {r["id"] for r in rows}
+    lines = [
+        "SPYGLASS EVIDENCE PACKAGE",
+        f"Exported {iso(stamp)}; selection: {selection}",
+        f"{len(rows)} capture(s) chosen, {len(wanted) - len(rows)} more included because revisits refer to them.",
+        f"WARC archive/{warc_name}: SHA-256 {warc_sha256}",
+        "Every record below was copied byte for byte from the original WARC file named in its",
+        "citation; its payload SHA-256 is the one recorded at capture time (check it with",
+        "`spyglass verify` on the archive, or any WARC tool on this package).",
+        "",
+    ]
+    for row in sorted(wanted, key=lambda r: r["id"]):
+        note = "" if row["id"] in chosen else " (included: a chosen revisit refers to it)"
+        lines.append(f"Capture {row['id']}{note}: {row['url']}")
+        lines.append(f"  In this package: archive/{warc_name} at offset {placed[row['id']][0]}")
+        lines.extend("  " + line for line in citations[row["id"]].text().splitlines())
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""The index schema as numbered migrations, applied in order by open_db."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from archive.index import chain
+
+migrations = Migrations("spyglass")
+
+# Captures are evidence: the database itself refuses to change or delete one,
+# whatever program holds the connection.
+APPEND_ONLY_TRIGGERS = {
+    op: f"""
+        CREATE TRIGGER captures_append_only_{op.lower()} BEFORE {op} ON captures
+        BEGIN SELECT RAISE(ABORT, 'captures are append-only evidence'); END
+    """
+    for op in ("UPDATE", "DELETE")
+}
+
+# The contract columns of Wayback captures; NULL on live captures.
+WAYBACK_COLUMNS = {
+    "memento_at": str, "wayback_timestamp": str, "original_url": str,
+    "snapshot_url": str, "wayback_digest": str, "wayback_digest_match": int,
+}
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("sources").create(
+        {
+            "name": str, "kind": str, "vendor": str, "product": str, "aliases": str,
+            "agency": str, "urls": str, "notes": str, "config": str, "updated_at": str,
+        },
+        pk="name",
+    )
+    db.table("crawl_runs").create(
+        {
+            "id": int, "source": str, "spider": str, "started_at": str, "ended_at": str,
+            "status": str, "finish_reason": str, "pages": int, "captures": int,
+            "revisits": int, "errors": int, "bytes": int, "warc_files": str,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name")],
+    )
+    db.table("captures").create(
+        {
+            "id": int, "url": str, "source": str, "via": str, "crawl_run": int,
+            "captured_at": str, "status": int, "content_type": str, "length": int,
+            "sha256": str, "warc_filename": str, "warc_offset": int, "warc_length": int,
+            "warc_record_id": str, "warc_type": str, "refers_to": str,
+            "title": str, "text": str, "extraction": str, "extraction_error": str,
+            "vendor": str, "product": str, "agency": str,
+            "depth": int, "referrer": str, "location": str, "fetch_ms": int,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name"), ("crawl_run", "crawl_runs", "id")],
+        not_null={"url", "source", "via", "captured_at", "sha256", "warc_filename"},
+    )
+    db.table("captures").create_index(["url", "captured_at"])
+    db.table("captures").create_index(["source"])
+    db.table("captures").create_index(["sha256"])
+    db.table("captures").create_index(["warc_record_id"], unique=True)
+    db.table("captures").enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    db.table("fetch_errors").create(
+        {
+            "id": int, "crawl_run": int, "source": str, "url": str, "occurred_at": str,
+            "error_type": str, "reason": str, "referrer": str, "depth": int,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name"), ("crawl_run", "crawl_runs", "id")],
+    )
+    for trigger in APPEND_ONLY_TRIGGERS.values():
+        db.execute(trigger)
+
+
+@migrations()
+def m010_wayback(db: sqlite_utils.Database) -> None:
+    """Wayback captures' contract columns, and Save Page Now requests."""
+    captures = db.table("captures")
+    for column, kind in WAYBACK_COLUMNS.items():
+        captures.add_column(column, kind)
+    captures.create_index(["original_url", "wayback_timestamp"])
+    # Save Page Now jobs change state over time, so they live here, never in captures.
+    db.table("save_requests").create(
+        {
+            "id": int, "capture_id": int, "source": str, "url": str, "requested_at": str,
+            "method": str, "job_id": str, "state": str, "status_ext": str, "message": str,
+            "wayback_timestamp": str, "snapshot_url": str, "confirmed_via_cdx": int,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("capture_id", "captures", "id")],
+    )
+    db.table("save_requests").create_index(["url"])
+
+@migrations()
+def m020_records(db: sqlite_utils.Database) -> None:
+    """Records portals: releases, the documents they linked, their pages' text, and mentions."""
+    db.table("releases").create(
+        {
+            "id": int, "source": str, "key": str, "agency": str, "title": str,
+            "reference": str, "released_on": str, "released_text": str, "page_url": str,
+            "capture_id": int, "first_seen_at": str, "last_seen_at": str,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name"), ("capture_id", "captures", "id")],
+        not_null={"source", "key", "page_url"},
+    )
+    db.table("releases").create_index(["source", "key"], unique=True)
+    db.table("releases").create_index(["agency"])
+    db.table("documents").create(
+        {
+            "id": int, "sha256": str, "file_name": str, "file_url": str, "content_type": str,
+            "size": int, "page_count": int, "extraction": str, "error": str,
+            "capture_id": int, "first_seen_at": str, "extracted_at": str,
+        },
+        pk="id",
+        foreign_keys=[("capture_id", "captures", "id")],
+        not_null={"sha256", "file_url"},
+    )
+    db.table("documents").create_index(["sha256"], unique=True)
+    db.table("document_links").create(
+        {"id": int, "release_id": int, "document_id": int, "file_url": str, "linked_at": str},
+        pk="id",
+        foreign_keys=[("release_id", "releases", "id"), ("document_id", "documents", "id")],
+        not_null={"release_id", "file_url"},
+    )
+    db.table("document_links").create_index(["release_id", "file_url"], unique=True)
+    db.table("document_links").create_index(["file_url"])
+    db.table("document_pages").create(
+        {"id": int, "document_id": int, "page_number": int, "text": str, "method": str},
+        pk="id",
+        foreign_keys=[("document_id", "documents", "id")],
+        not_null={"document_id", "page_number"},
+    )
+    db.table("document_pages").create_index(["document_id", "page_number"], unique=True)
+    db.table("document_pages").enable_fts(["text"], create_triggers=True, tokenize="porter")
+    db.table("mentions").create(
+        {
+            "id": int, "agency": str, "vendor": str, "product": str, "term": str,
+            "term_kind": str, "snippet": str, "document_page_id": int, "document_id": int,
+            "page_number": int, "capture_id": int, "release_id": int, "proof_url": str,
+            "found_at": str,
+        },
+        pk="id",
+        foreign_keys=[
+            ("document_page_id", "document_pages", "id"), ("document_id", "documents", "id"),
+            ("capture_id", "captures", "id"), ("release_id", "releases", "id"),
+        ],
+    )
+    db.table("mentions").create_index(["agency", "product"])
+    # One row per agency and product, with the first mention as its proof.
+    db.create_view("agency_products", """
+        SELECT m.agency, m.vendor, m.product, g.mentions, g.documents,
+               m.proof_url, m.document_page_id, m.capture_id, m.snippet
+        FROM (
+            SELECT agency, vendor, product, count(*) AS mentions,
+                   count(DISTINCT coalesce('d' || document_id, 'c' || capture_id)) AS documents,
+                   min(id) AS first_id
+            FROM mentions
+            WHERE agency IS NOT NULL AND product IS NOT NULL
+            GROUP BY agency, vendor, product
+        ) AS g JOIN mentions AS m ON m.id = g.first_id
+        ORDER BY m.agency, m.product
+    """)
+
+
+@migrations()
+def m025_recrawl(db: sqlite_utils.Database) -> None:
+    """Runs count the pages they skipped as unchanged (recrawl: changed)."""
+    db.table("crawl_runs").add_column("skipped", int)
+
+@migrations()
+def m040_hash_chain(db: sqlite_utils.Database) -> None:
+    """Chain every capture row to the one before it (see archive/chain.py).
+
+    Rows written before this migration are chained here, in id order: their
+    hashes prove they are unchanged from now on, not before. The append-only
+    trigger is dropped and recreated around the back-fill, inside the
+    migration's transaction, so no other writer can slip in between.
+    """
+    table = db.table("captures")
+    for column in chain.HASH_COLUMNS:
+        if column not in table.columns_dict:
+            table.add_column(column, str)
+    db.execute("DROP TRIGGER IF EXISTS captures_append_only_update")
+    prev = chain.GENESIS
+    names = list(table.columns_dict)
+    for values in db.execute("SELECT * FROM captures ORDER BY id").fetchall():
+        row = dict(zip(names, values))
+        row["prev_hash"] = prev
+        prev = chain.row_hash(row)
+        db.execute("UPDATE captures SET prev_hash = ?, row_hash = ? WHERE id = ?",
+                   [row["prev_hash"], prev, row["id"]])
+    db.execute(APPEND_ONLY_TRIGGERS["UPDATE"])
+
+
+@migrations()
+def m045_refused_records(db: sqlite_utils.Database) -> None:
+    """A fetch error can name the WARC record of the response it refused."""
+    db.table("fetch_errors").add_column("warc_record_id", str)

@@ -1,0 +1,81 @@
+"""The look-ups other rooms make of the index: a capture, its Save Page Now row, a document page.
+
+They work on a plain sqlite3 connection so the CLI, the evidence room and the
+Datasette plugins share them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from archive.errors import NotFound
+from archive.index.rows import effective_time
+
+
+def rows(conn: sqlite3.Connection, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
+    """Every row of a query as a dict."""
+    cursor = conn.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, values)) for values in cursor.fetchall()]
+
+
+def capture(conn: sqlite3.Connection, capture_id: int) -> dict[str, Any]:
+    """One capture row, or NotFound."""
+    found = rows(conn, "SELECT * FROM captures WHERE id = ?", [capture_id])
+    if not found:
+        raise NotFound(f"no capture {capture_id}")
+    return found[0]
+
+
+def payload_row(conn: sqlite3.Connection, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The capture whose WARC record holds `row`'s payload: the row itself, or the original a revisit
+    refers to (None when that original is not in the index)."""
+    if row.get("warc_type") != "revisit" or not row.get("refers_to"):
+        return row
+    found = rows(conn, "SELECT * FROM captures WHERE warc_record_id = ?", [row["refers_to"]])
+    return found[0] if found else None
+
+
+def save_request(conn: sqlite3.Connection, capture_id: int) -> dict[str, Any] | None:
+    """The latest Save Page Now request for a capture that produced a snapshot, if any."""
+    found = rows(conn, "SELECT * FROM save_requests WHERE capture_id = ? AND snapshot_url IS NOT NULL "
+                        "AND snapshot_url != '' ORDER BY rowid DESC LIMIT 1", [capture_id])
+    return found[0] if found else None
+
+
+def closest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> tuple[dict[str, Any], datetime]:
+    """The capture of `url` nearest in time to `at` (the newest if `at` is None), with its time."""
+    found = rows(conn, "SELECT * FROM captures WHERE (url = ? OR original_url = ?) AND warc_type IN "
+                       "('response', 'revisit', 'resource') ORDER BY id", [url, url])
+    if not found:
+        raise NotFound(f"no capture of {url}")
+    timed = [(effective_time(r), r) for r in found]
+    if at is None:
+        when, row = max(timed, key=lambda t: (t[0], t[1]["id"]))
+    else:
+        when, row = min(timed, key=lambda t: (abs((t[0] - at).total_seconds()), t[1]["id"]))
+    return row, when
+
+
+def document_of_page(conn: sqlite3.Connection, page: dict[str, Any]
+                     ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None] | None:
+    """(document, first release that linked it, its capture) of a document_pages row, or None."""
+    if page.get("document_id") is None:
+        return None
+    docs = rows(conn, "SELECT * FROM documents WHERE id = ?", [page["document_id"]])
+    if not docs:
+        return None
+    document = docs[0]
+    # The first release that linked the file: the same file may be released
+    # again, but the first release is when it became public.
+    found = rows(conn, "SELECT r.* FROM document_links AS l JOIN releases AS r "
+                       "ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id LIMIT 1",
+                 [document["id"]])
+    release = found[0] if found else None
+    capture_row = None
+    if document.get("capture_id") is not None:
+        found = rows(conn, "SELECT * FROM captures WHERE id = ?", [document["capture_id"]])
+        capture_row = found[0] if found else None
+    return document, release, capture_row

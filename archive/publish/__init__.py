@@ -1,0 +1,1 @@
+"""Publishing the archive with Datasette."""

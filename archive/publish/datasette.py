@@ -1,0 +1,52 @@
+"""How the archive is published with Datasette: one configuration, served or in-process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archive.config import Archive
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATASETTE_DIR = PROJECT_ROOT / "datasette"
+METADATA = DATASETTE_DIR / "metadata.yml"
+PLUGINS = DATASETTE_DIR / "plugins"
+TEMPLATES = DATASETTE_DIR / "templates"
+# Settings shared by `spyglass serve` and the in-process app the tests use.
+SETTINGS = {
+    "sql_time_limit_ms": 3000,
+    "default_page_size": 50,
+    # Extracted text can be long: table views show its start, row pages all of it.
+    "truncate_cells_html": 300,
+}
+
+
+def datasette_command(data_dir: Path, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The Datasette command line that serves an archive; tests start the same one."""
+    command = [
+        sys.executable, "-m", "datasette", "serve", str(Archive(data_dir).db_path),
+        "--metadata", str(METADATA), "--host", host, "--port", str(port),
+    ]
+    for key, value in SETTINGS.items():
+        command += ["--setting", key, str(value)]
+    if any(PLUGINS.glob("*.py")):
+        command += ["--plugins-dir", str(PLUGINS)]
+    if any(TEMPLATES.glob("*.html")):
+        command += ["--template-dir", str(TEMPLATES)]
+    return command
+
+
+def datasette_app(data_dir: Path) -> Any:
+    """An in-process Datasette configured exactly as `datasette_command` serves it."""
+    from datasette.app import Datasette
+
+    return Datasette(
+        [str(Archive(data_dir).db_path)],
+        metadata=yaml.safe_load(METADATA.read_text()),
+        plugins_dir=str(PLUGINS) if any(PLUGINS.glob("*.py")) else None,
+        template_dir=str(TEMPLATES) if any(TEMPLATES.glob("*.html")) else None,
+        settings=SETTINGS,
+    )

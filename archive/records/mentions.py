@@ -1,0 +1,150 @@
+"""Which agencies' records mention which products: vendor terms matched in documents and release pages.
+
+Terms come from the vendor sources of sources.yml (product, aliases, vendor).
+They are matched as whole words and case-sensitively: product names are
+proper nouns, and many aliases ("Recognize", "Rekognition") are ordinary words
+or near-words in lower case. Line breaks inside a term (common in OCR text)
+still match. The `mentions` table is derived data, rebuilt on every run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from archive.sources.model import Source
+from archive.times import iso, utc_now
+
+SNIPPET_CHARS = 80
+
+
+@dataclass(frozen=True)
+class Term:
+    """A name to look for, and what it names."""
+
+    text: str
+    kind: str  # product, alias or vendor
+    vendor: str | None
+    product: str | None  # None for a vendor's own name: it names no one product
+
+
+def terms_of(sources: Iterable[Source]) -> list[Term]:
+    """Every distinct (term, vendor, product) named by the vendor sources."""
+    found: dict[tuple[str, str | None, str | None], Term] = {}
+    for source in sources:
+        if source.kind != "vendor":
+            continue
+        named = [(source.product, "product")] + [(a, "alias") for a in source.aliases]
+        for text, kind in named:
+            if text:
+                found.setdefault((text, source.vendor, source.product),
+                                 Term(text, kind, source.vendor, source.product))
+        if source.vendor:
+            found.setdefault((source.vendor, source.vendor, None),
+                             Term(source.vendor, "vendor", source.vendor, None))
+    return list(found.values())
+
+
+def _pattern(terms: list[Term]) -> re.Pattern[str] | None:
+    texts = sorted({t.text for t in terms}, key=len, reverse=True)  # longest first
+    if not texts:
+        return None
+    parts = [r"\s+".join(re.escape(word) for word in text.split()) for text in texts]
+    return re.compile(r"(?<!\w)(" + "|".join(parts) + r")(?!\w)")
+
+
+def find(text: str, terms: list[Term], pattern: re.Pattern[str]) -> Iterator[tuple[Term, str]]:
+    """(term, snippet) for each occurrence of a term in `text`."""
+    by_text: dict[str, list[Term]] = {}
+    for term in terms:
+        by_text.setdefault(" ".join(term.text.split()), []).append(term)
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        snippet = text[max(0, start - SNIPPET_CHARS): end + SNIPPET_CHARS]
+        snippet = " ".join(snippet.split())
+        for term in by_text.get(" ".join(match.group(1).split()), []):
+            yield term, snippet
+
+
+def rebuild_mentions(db: sqlite_utils.Database, sources: Iterable[Source]) -> int:
+    """Recompute the mentions table from document pages and release-page captures; returns its size."""
+    terms = terms_of(sources)
+    pattern = _pattern(terms)
+    now = iso(utc_now())
+    rows: list[dict[str, Any]] = []
+    if pattern is not None:
+        rows.extend(_document_rows(db, terms, pattern, now))
+        rows.extend(_capture_rows(db, terms, pattern, now))
+    with db.atomic():
+        db.execute("DELETE FROM mentions")
+        db.table("mentions").insert_all(rows, batch_size=500)
+    return len(rows)
+
+
+def _agencies_of_documents(db: sqlite_utils.Database) -> dict[int, list[tuple[int, str | None]]]:
+    linked: dict[int, list[tuple[int, str | None]]] = {}
+    for document_id, release_id, agency in db.execute(
+        "SELECT DISTINCT l.document_id, r.id, r.agency FROM document_links l "
+        "JOIN releases r ON r.id = l.release_id WHERE l.document_id IS NOT NULL ORDER BY r.id"
+    ).fetchall():
+        linked.setdefault(document_id, []).append((release_id, agency))
+    return linked
+
+
+def _document_rows(db: sqlite_utils.Database, terms: list[Term], pattern: re.Pattern[str],
+                   now: str) -> Iterator[dict[str, Any]]:
+    linked = _agencies_of_documents(db)
+    cursor = db.execute(
+        "SELECT p.id, p.document_id, p.page_number, p.text, d.file_url, d.content_type "
+        "FROM document_pages p JOIN documents d ON d.id = p.document_id "
+        "WHERE p.text IS NOT NULL ORDER BY p.document_id, p.page_number"
+    )
+    for page_id, document_id, number, text, file_url, ctype in cursor.fetchall():
+        is_pdf = "pdf" in (ctype or "") or file_url.lower().endswith(".pdf")
+        # PDF open parameters: viewers jump to the page that proves the mention.
+        proof = f"{file_url}#page={number}" if is_pdf else file_url
+        # One row per agency that released the document: each is a separate fact.
+        agencies: dict[str | None, int] = {}
+        for release_id, agency in linked.get(document_id, [(None, None)]):
+            agencies.setdefault(agency, release_id)
+        for term, snippet in find(text, terms, pattern):
+            for agency, release_id in agencies.items():
+                yield {
+                    "agency": agency, "vendor": term.vendor, "product": term.product,
+                    "term": term.text, "term_kind": term.kind, "snippet": snippet,
+                    "document_page_id": page_id, "document_id": document_id,
+                    "page_number": number, "capture_id": None, "release_id": release_id,
+                    "proof_url": proof, "found_at": now,
+                }
+
+
+def _capture_rows(db: sqlite_utils.Database, terms: list[Term], pattern: re.Pattern[str],
+                  now: str) -> Iterator[dict[str, Any]]:
+    """Release pages (and release tables) themselves: what the portal says about a release."""
+    by_capture: dict[int, dict[str | None, int]] = {}
+    texts: dict[int, tuple[str, str]] = {}
+    for capture_id, url, text, release_id, agency in db.execute(
+        # A revisit (the page unchanged since) has no text of its own: use its original's.
+        "SELECT c.id, c.url, coalesce(c.text, (SELECT o.text FROM captures o "
+        "WHERE o.warc_record_id = c.refers_to)) AS text, r.id, r.agency FROM releases r "
+        "JOIN captures c ON c.id = r.capture_id ORDER BY r.id"
+    ).fetchall():
+        if text is None:
+            continue
+        by_capture.setdefault(capture_id, {}).setdefault(agency, release_id)
+        texts[capture_id] = (url, text)
+    for capture_id, agencies in by_capture.items():
+        url, text = texts[capture_id]
+        for term, snippet in find(text, terms, pattern):
+            for agency, release_id in agencies.items():
+                yield {
+                    "agency": agency, "vendor": term.vendor, "product": term.product,
+                    "term": term.text, "term_kind": term.kind, "snippet": snippet,
+                    "document_page_id": None, "document_id": None, "page_number": None,
+                    "capture_id": capture_id, "release_id": release_id,
+                    "proof_url": url, "found_at": now,
+                }

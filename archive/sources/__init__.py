@@ -1,0 +1,1 @@
+"""sources.yml: what to watch, loaded and validated."""

@@ -1,0 +1,124 @@
+"""What a source is: the dataclasses sources.yml becomes, and choosing which to crawl."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from archive.errors import ConfigError
+from archive.records.walk import Walk
+
+KINDS = ("vendor", "records")
+
+DEFAULT_MAX_DEPTH = 3
+
+DEFAULT_MAX_PAGES = 1000
+
+RECRAWL_MODES = ("all", "changed")
+
+WAYBACK_MATCHES = ("exact", "prefix")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which URLs a crawl of one source may fetch, and how far it may go."""
+
+    hosts: tuple[str, ...]
+    prefixes: tuple[str, ...] = ()
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_pages: int = DEFAULT_MAX_PAGES
+
+    def allows(self, url: str) -> bool:
+        """True when `url` is on a listed host or under a listed prefix."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            return False
+        host = (parts.hostname or "").lower()
+        if host in self.hosts:
+            return True
+        return any(url.startswith(prefix) for prefix in self.prefixes)
+
+
+@dataclass(frozen=True)
+class WaybackWindow:
+    """Which Wayback Machine captures of a source's URLs to harvest (years or timestamps, inclusive)."""
+
+    start: str | None = None  # CDX `from`: 4 to 14 digits
+    end: str | None = None  # CDX `to`
+    match: str = "exact"  # exact: the URL itself; prefix: every URL under it
+
+
+@dataclass(frozen=True)
+class Source:
+    """One entry of sources.yml: what to crawl and what it is evidence about."""
+
+    name: str
+    kind: str
+    urls: tuple[str, ...]
+    scope: Scope
+    robots: bool = True
+    vendor: str | None = None
+    product: str | None = None
+    aliases: tuple[str, ...] = ()
+    agency: str | None = None
+    notes: str | None = None
+    walk: Walk | None = None  # records sources only
+    # "all": fetch every page each crawl (unchanged payloads become revisits);
+    # "changed": skip pages whose sitemap <lastmod> predates their last capture.
+    recrawl: str = "all"
+    # Non-public addresses (or networks) this source may fetch; see archive/guard.py.
+    allow_private: tuple[str, ...] = ()
+    # Errors for ${VAR} placeholders with no value: only a source that is
+    # crawled needs them, so `select` reports them, not `load_sources`.
+    unresolved: tuple[str, ...] = ()
+    wayback: WaybackWindow | None = None  # None: no Wayback harvest
+    save_on_change: bool = False  # ask Save Page Now for a snapshot when a page changes
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Names this source's product is known by: product, aliases, vendor."""
+        return tuple(t for t in (self.product, *self.aliases, self.vendor) if t)
+
+
+def select(sources: list[Source], names: tuple[str, ...] | list[str]) -> list[Source]:
+    """The sources named (all when none are), ready to crawl, or a ConfigError saying why not."""
+    by_name = {s.name: s for s in sources}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ConfigError(
+            f"no source named {missing[0]!r}; known: {', '.join(sorted(by_name))}"
+        )
+    chosen = [by_name[n] for n in names] if names else list(sources)
+    for source in chosen:
+        if source.unresolved:
+            raise ConfigError(source.unresolved[0])
+    return chosen
+
+
+def source_to_dict(source: Source) -> dict[str, Any]:
+    """A JSON-friendly dict, for the `sources` table and for passing to spiders."""
+    return {
+        "name": source.name,
+        "kind": source.kind,
+        "urls": list(source.urls),
+        "scope": {
+            "hosts": list(source.scope.hosts),
+            "prefixes": list(source.scope.prefixes),
+            "max_depth": source.scope.max_depth,
+            "max_pages": source.scope.max_pages,
+        },
+        "robots": source.robots,
+        "vendor": source.vendor,
+        "product": source.product,
+        "aliases": list(source.aliases),
+        "agency": source.agency,
+        "notes": source.notes,
+        "walk": source.walk.to_dict() if source.walk else None,
+        "recrawl": source.recrawl,
+        "allow_private": list(source.allow_private),
+        "wayback": None if source.wayback is None else {
+            "from": source.wayback.start, "to": source.wayback.end, "match": source.wayback.match,
+        },
+        "save_on_change": source.save_on_change,
+    }

@@ -1,0 +1,1 @@
+"""Text from archived payloads: HTML pages, PDFs, scans and office documents."""

@@ -1,0 +1,1 @@
+"""WARC files, the evidence store: writing records, and the one reader of them."""

@@ -1,0 +1,192 @@
+"""WARC reading: the one place that reads records back, for verify, export, replay and documents.
+
+Spyglass writes each record as its own gzip member (archive/warc/write.py),
+so a record is found by its file and offset, and a file can be walked member
+by member without trusting anything but the gzip framing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+
+if TYPE_CHECKING:
+    from archive.config import Archive
+
+READ_CHUNK = 1 << 20
+
+
+@dataclass
+class StoredRecord:
+    """One record read back from a WARC file, with its payload as stored."""
+
+    warc_type: str
+    record_id: str
+    url: str
+    date: str
+    headers: dict[str, str]
+    http_status: int | None
+    http_headers: list[tuple[str, str]]
+    payload: bytes
+    block_digest_ok: bool | None
+    payload_digest_ok: bool | None
+    digest_failures: list[str]  # warcio's words for each digest that did not match
+
+
+def record_at(fh: Any, offset: int) -> StoredRecord | None:
+    """The record starting at `offset` of an open file, digests checked, or None if there is none."""
+    fh.seek(offset)
+    for record in ArchiveIterator(fh, check_digests=True):
+        return _stored(record)
+    return None
+
+
+def read_record(path: Path, offset: int) -> StoredRecord:
+    """Read the record at `offset`, hashing its block and payload as it goes."""
+    with open(path, "rb") as fh:
+        found = record_at(fh, offset)
+    if found is None:
+        raise EOFError(f"no WARC record at {path}:{offset}")
+    return found
+
+
+def _stored(record: ArcWarcRecord) -> StoredRecord:
+    payload = record.raw_stream.read()
+    # warcio compares digests only once the stream is fully read.
+    headers = dict(record.rec_headers.headers)
+    status = None
+    http_headers: list[tuple[str, str]] = []
+    if record.http_headers is not None and record.rec_type in ("response", "revisit"):
+        try:
+            status = int(record.http_headers.get_statuscode())
+        except (TypeError, ValueError):
+            status = None
+        http_headers = list(record.http_headers.headers)
+    return StoredRecord(
+        warc_type=record.rec_type,
+        record_id=headers.get("WARC-Record-ID", ""),
+        url=headers.get("WARC-Target-URI", ""),
+        date=headers.get("WARC-Date", ""),
+        headers=headers,
+        http_status=status,
+        http_headers=http_headers,
+        payload=payload,
+        block_digest_ok=_digest_state(record, "block"),
+        payload_digest_ok=_digest_state(record, "payload"),
+        digest_failures=[p for p in getattr(getattr(record, "digest_checker", None), "problems", [])
+                         if "failed" in p],
+    )
+
+
+def _digest_state(record: Any, which: str) -> bool | None:
+    checker = getattr(record, "digest_checker", None)
+    if checker is None:
+        return None
+    problems = [p for p in getattr(checker, "problems", []) if which in p]
+    present = record.rec_headers.get_header(f"WARC-{which.capitalize()}-Digest")
+    if not present:
+        return None
+    return not problems
+
+
+class DecodeError(ValueError):
+    """An archived body that cannot be decoded as its Content-Encoding says."""
+
+
+def decode_body(payload: bytes, content_encoding: str | None) -> bytes:
+    """Undo Content-Encoding (the WARC keeps the bytes as sent), codings applied last undone first."""
+    body = payload
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
+    for coding in reversed(codings):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                body = zlib.decompress(body, 47)
+            elif coding == "deflate":
+                try:
+                    body = zlib.decompress(body)
+                except zlib.error:  # raw DEFLATE, as some servers send it
+                    body = zlib.decompress(body, -zlib.MAX_WBITS)
+            elif coding == "br":
+                import brotli
+
+                body = brotli.decompress(body)
+            elif coding != "identity":
+                raise DecodeError(f"Content-Encoding {coding!r} is not supported")
+        except DecodeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every decoder's failure becomes one error
+            raise DecodeError(f"archived body does not decode as {coding}: {exc}") from exc
+    return body
+
+
+@dataclass
+class Record:
+    """A capture's payload as a browser would see it: the stored record, its HTTP headers, the decoded body."""
+
+    stored: StoredRecord
+    headers: dict[str, str]  # HTTP response headers, names in lower case
+    body: bytes
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+
+def open_record(archive: "Archive", row: Mapping[str, Any]) -> Record:
+    """Read and decode the record a capture row points at (for a revisit, pass its original's row).
+
+    Raises OSError or EOFError when the record cannot be read, DecodeError
+    when its body does not decode.
+    """
+    stored = read_record(archive.warc_path(row["warc_filename"]), row["warc_offset"])
+    headers = {k.lower(): v for k, v in stored.http_headers}
+    return Record(stored, headers, decode_body(stored.payload, headers.get("content-encoding")))
+
+
+@dataclass(frozen=True)
+class Member:
+    """One gzip member of a WARC file: where it starts, and its bytes or what is wrong."""
+
+    offset: int
+    length: int
+    data: bytes | None
+    error: str | None = None
+    truncated: bool = False
+
+
+def gzip_members(path: Path, offset: int = 0) -> Iterator[Member]:
+    """Walk a .warc.gz member by member from `offset`; stops at the first damaged or cut-off member."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        leftover = b""
+        while True:
+            decomp = zlib.decompressobj(31)
+            parts: list[bytes] = []
+            consumed = 0
+            while not decomp.eof:
+                chunk = leftover or fh.read(READ_CHUNK)
+                leftover = b""
+                if not chunk:
+                    break
+                try:
+                    parts.append(decomp.decompress(chunk))
+                except zlib.error as exc:
+                    yield Member(offset, consumed, None, f"gzip member cannot be decompressed: {exc}")
+                    return
+                if decomp.eof:
+                    leftover = decomp.unused_data
+                    consumed += len(chunk) - len(leftover)
+                else:
+                    consumed += len(chunk)
+            if not decomp.eof:
+                if consumed:
+                    yield Member(offset, consumed, None, "file ends mid-record", truncated=True)
+                return
+            yield Member(offset, consumed, b"".join(parts))
+            offset += consumed

@@ -1,0 +1,233 @@
+"""WARC writing: each HTTP exchange as request and response (or revisit) records, one gzip member each."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import threading
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
+
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from archive.times import iso, utc_now
+from archive.warc.digests import labelled, sha256_hex
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where one capture's record lives and what it holds."""
+
+    filename: str
+    offset: int
+    length: int
+    record_id: str
+    warc_type: str  # "response", "revisit" or "resource"
+    sha256: str
+    payload_length: int
+    date: str
+    refers_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP exchange as it came off the wire: what WarcStore.write_exchange archives."""
+
+    url: str
+    method: str
+    request_headers: list[tuple[str, str]]
+    request_body: bytes
+    protocol: str
+    status: int
+    reason: str
+    response_headers: list[tuple[str, str]]
+    payload: bytes  # the body as sent (Content-Encoding kept)
+    date: datetime  # when the request was sent
+    extra_headers: dict[str, str] = field(default_factory=dict)  # more WARC headers
+    dedupe: bool = True  # an unchanged payload becomes a revisit record
+
+
+@dataclass(frozen=True)
+class Original:
+    """The first full record of a payload, which later revisits point at."""
+
+    record_id: str
+    url: str
+    date: str
+
+
+class _Sha256WARCWriter(WARCWriter):
+    """warcio's writer with SHA-256 digests (it hard-codes SHA-1)."""
+
+    @staticmethod
+    def _create_digester():  # type: ignore[override]
+        return _HexDigester()
+
+
+class _HexDigester:
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def update(self, buf: bytes) -> None:
+        self._h.update(buf)
+
+    def __str__(self) -> str:
+        return labelled(self._h.hexdigest())
+
+
+class WarcStore:
+    """Appends exchanges to `<prefix>-<timestamp>-<serial>.warc.gz` files, rotating at `max_size`.
+
+    warcio always gzips at level 9, its largest single cost per page (see
+    MEASURED.md), so records are serialised uncompressed by warcio and each is
+    compressed here as its own gzip member at `gzip_level`.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        prefix: str,
+        *,
+        max_size: int = 1_000_000_000,
+        gzip_level: int = 6,
+        originals: dict[tuple[str, str], Original] | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.prefix = prefix
+        self.max_size = max_size
+        self.gzip_level = gzip_level
+        # (url, sha256) -> first full record; a hit makes the next copy a revisit.
+        self.originals = originals if originals is not None else {}
+        self._builder = _Sha256WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
+        self._lock = threading.Lock()
+        self._file: IO[bytes] | None = None
+        self._path: Path | None = None
+        self._serial = 0
+        self.files: list[str] = []
+
+    # -- files -------------------------------------------------------------
+
+    def _open_next(self) -> None:
+        self.close()
+        stamp = utc_now().strftime("%Y%m%d%H%M%S%f")
+        host = socket.gethostname().split(".")[0] or "host"
+        while True:
+            self._serial += 1
+            name = f"{self.prefix}-{stamp}-{self._serial:05d}-{host}.warc.gz"
+            path = self.directory / name
+            try:
+                self._file = open(path, "xb")  # never append to someone else's file
+                break
+            except FileExistsError:
+                continue
+        self._path = path
+        self.files.append(name)
+        self._write_warcinfo()
+
+    def _write_warcinfo(self) -> None:
+        from archive import __version__
+
+        info = {
+            "software": f"Spyglass/{__version__} (warcio)",
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "isPartOf": self.prefix,
+        }
+        assert self._path is not None
+        record = self._builder.create_warcinfo_record(self._path.name, info)
+        self._append(record)
+
+    def close(self) -> None:
+        """Flush, fsync and close the current file; the next write opens a new one."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+    # -- records -----------------------------------------------------------
+
+    def _serialise(self, record: ArcWarcRecord) -> bytes:
+        buf = io.BytesIO()
+        self._builder._write_warc_record(buf, record)
+        return buf.getvalue()
+
+    def _append(self, record: ArcWarcRecord) -> tuple[int, int]:
+        data = self._serialise(record)
+        compressor = zlib.compressobj(self.gzip_level, zlib.DEFLATED, 31)
+        member = compressor.compress(data) + compressor.flush()
+        assert self._file is not None
+        offset = self._file.tell()
+        self._file.write(member)
+        self._file.flush()
+        return offset, len(member)
+
+    def write_exchange(self, exchange: Exchange) -> RecordLocation:
+        """Write a request record and a response record, or a revisit if this URL's payload is known."""
+        url, payload = exchange.url, exchange.payload
+        digest = sha256_hex(payload)
+        warc_date = iso(exchange.date)
+        http_headers = StatusAndHeaders(
+            f"{exchange.status} {exchange.reason}".strip(), list(exchange.response_headers),
+            protocol=exchange.protocol or "HTTP/1.1",
+        )
+        with self._lock:
+            if self._file is None or self._file.tell() >= self.max_size:
+                self._open_next()
+            original = self.originals.get((url, digest)) if exchange.dedupe else None
+            if original is not None:
+                record = self._builder.create_revisit_record(
+                    url, labelled(digest), original.url, original.date,
+                    http_headers=http_headers, warc_headers_dict={"WARC-Date": warc_date},
+                )
+                record.rec_headers.add_header("WARC-Refers-To", original.record_id)
+            else:
+                record = self._builder.create_warc_record(
+                    url, "response", payload=io.BytesIO(payload), length=len(payload),
+                    http_headers=http_headers, warc_headers_dict={"WARC-Date": warc_date},
+                )
+            for key, value in exchange.extra_headers.items():
+                record.rec_headers.add_header(key, value)
+            record_id = record.rec_headers.get_header("WARC-Record-ID")
+            offset, length = self._append(record)
+            self._append(self._request_record(exchange, warc_date, record_id))
+            assert self._path is not None
+            if original is None:
+                self.originals.setdefault((url, digest), Original(record_id, url, warc_date))
+            return RecordLocation(
+                filename=self._path.name,
+                offset=offset,
+                length=length,
+                record_id=record_id,
+                warc_type="revisit" if original else "response",
+                sha256=digest,
+                payload_length=len(payload),
+                date=warc_date,
+                refers_to=original.record_id if original else None,
+            )
+
+    def _request_record(self, exchange: Exchange, warc_date: str, concurrent_to: str) -> ArcWarcRecord:
+        url = exchange.url
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        http_headers = StatusAndHeaders(
+            f"{exchange.method} {target} HTTP/1.1", list(exchange.request_headers), is_http_request=True
+        )
+        record = self._builder.create_warc_record(
+            url,
+            "request",
+            payload=io.BytesIO(exchange.request_body),
+            length=len(exchange.request_body),
+            http_headers=http_headers,
+            warc_headers_dict={"WARC-Date": warc_date, "WARC-Concurrent-To": concurrent_to},
+        )
+        return record
