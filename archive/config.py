@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,7 @@ class Config:
         return {_setting_name(f): f.name for f in fields(cls) if "meaning" in f.metadata}
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Config":
+    def from_settings(cls, settings: Any) -> Config:
         """The Config a crawler's settings (or any mapping of setting names) hold."""
         values: dict[str, Any] = {}
         for name, attr in cls.setting_names().items():
@@ -112,7 +112,7 @@ class Config:
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None,
-             **options: Any) -> "Config":
+             **options: Any) -> Config:
         """A command's Config: the environment, then `-s` overrides, then its own options (if not None)."""
         environ = os.environ if environ is None else environ
         names = cls.setting_names()
@@ -130,7 +130,7 @@ class Config:
         return cls.build(values)
 
     @classmethod
-    def build(cls, values: Mapping[str, Any]) -> "Config":
+    def build(cls, values: Mapping[str, Any]) -> Config:
         """A Config from field values as text or typed values; ConfigError names a bad one."""
         typed: dict[str, Any] = {}
         for f in fields(cls):
@@ -138,17 +138,13 @@ class Config:
                 typed[f.name] = _convert(f, values[f.name])
         return cls(**typed)
 
-    def with_(self, **changes: Any) -> "Config":
-        """A copy with some fields changed."""
-        return replace(self, **changes)
-
     def as_settings(self) -> dict[str, Any]:
         """Every setting by name, for a Scrapy Settings object (credentials left out)."""
         return {name: getattr(self, attr) if not isinstance(getattr(self, attr), Path)
                 else str(getattr(self, attr)) for name, attr in self.setting_names().items()}
 
     @property
-    def archive(self) -> "Archive":
+    def archive(self) -> Archive:
         """The Archive in this configuration's data directory."""
         return Archive(self.data_dir)
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utc_now() -> datetime:
     """Timezone-aware now in UTC; every Spyglass timestamp starts here."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(dt: datetime) -> str:
     """ISO 8601 UTC with microseconds and a Z, the form used in WARC 1.1 and the index."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_when(value: str) -> datetime:
@@ -21,8 +21,8 @@ def parse_when(value: str) -> datetime:
     value = value.strip()
     if re.fullmatch(r"\d{4,14}", value):
         digits = (value + "0101000000"[len(value) - 4:])[:14] if len(value) < 14 else value
-        return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

@@ -13,7 +13,6 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from archive.config import Config
-from archive.crawl.capture import header_pairs
 from archive.crawl.guard import AddressRefused
 from archive.crawl.items import Capture, FetchError
 from archive.errors import ConfigError
@@ -31,7 +30,7 @@ class SourceSpider(scrapy.Spider):
     config: Config
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> "SourceSpider":
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = Config.from_settings(crawler.settings)
         source = kwargs.get("source")
@@ -72,9 +71,6 @@ class SourceSpider(scrapy.Spider):
             status=response.status,
             captured_at=meta["spyglass_warc"].date,
             content_type=_text(response.headers.get("Content-Type")),
-            request_method=response.request.method if response.request else "GET",
-            request_headers=header_pairs(response.request.headers) if response.request else [],
-            response_headers=meta.get("spyglass_response_headers", []),
             body=response.body,
             warc=meta["spyglass_warc"],
             fetch_ms=meta.get("spyglass_fetch_ms"),

@@ -12,7 +12,7 @@ from parsel import Selector
 from scrapy.http import Response, TextResponse
 from w3lib.url import canonicalize_url, safe_url_string
 
-from archive.crawl.items import DocumentFile, Release
+from archive.records.items import DocumentFile, Release
 from archive.records.walk import iso_date, links_of, select, table_header, text_of
 
 from .base import SourceSpider

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -50,7 +50,7 @@ class VendorSpider(SourceSpider):
         self.starts_pending = 0
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "VendorSpider":
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> VendorSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.source.recrawl == "changed":
             spider.previous = _previous_captures(spider.config.archive, spider.source.name)
@@ -291,8 +291,8 @@ def _parse_lastmod(value: str) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def _previous_captures(archive: Archive, source: str) -> dict[str, tuple[str, datetime, int]]:

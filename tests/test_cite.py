@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 from archive.evidence.cite import bluebook_date, cite, cite_document_page, distance
-from archive.times import parse_when
 from archive.index.captures import save_captures
 from archive.index.db import open_db
+from archive.times import parse_when
 
 from .conftest import run_cli
 

@@ -13,9 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from archive.publish.datasette import datasette_command
-
-from .conftest import ROOT, free_port, wait_for_port
+from .conftest import ROOT, served_archive
 
 SEARCHERS = 4  # a bounded load: four readers searching back to back
 QUERIES = [
@@ -27,40 +25,50 @@ QUERIES = [
 ]
 
 
+class Searchers:
+    """SEARCHERS threads searching back to back; answers count once the crawl has started."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.results: list[tuple[str, int, str]] = []
+        self.crawling = threading.Event()
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.search, args=(i,)) for i in range(SEARCHERS)]
+
+    def search(self, worker: int) -> None:
+        n = worker
+        while not self.done.is_set():
+            path = QUERIES[n % len(QUERIES)]
+            n += 1
+            try:
+                with urllib.request.urlopen(self.base + path, timeout=30) as r:
+                    outcome = (path, r.status, r.read().decode("utf-8"))
+            except urllib.error.HTTPError as err:
+                outcome = (path, err.code, err.read().decode("utf-8", "replace"))
+            if self.crawling.is_set():
+                with self.lock:
+                    self.results.append(outcome)
+
+    def __enter__(self) -> Searchers:
+        for thread in self.threads:
+            thread.start()
+        self.crawling.set()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+
 def test_searches_succeed_while_a_crawl_writes(crawled, tmp_path: Path):
     data = tmp_path / "data"
     shutil.copytree(crawled["data"], data)
     conn = sqlite3.connect(data / "spyglass.db")
     [(new_run,)] = conn.execute("SELECT max(id) + 1 FROM crawl_runs").fetchall()
     conn.close()
-    port = free_port()
-    server = subprocess.Popen(datasette_command(data, port),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    results: list[tuple[str, int, str]] = []
-    crawling = threading.Event()
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def search(worker: int) -> None:
-        n = worker
-        while not done.is_set():
-            path = QUERIES[n % len(QUERIES)]
-            n += 1
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
-                    outcome = (path, r.status, r.read().decode("utf-8"))
-            except urllib.error.HTTPError as err:
-                outcome = (path, err.code, err.read().decode("utf-8", "replace"))
-            if crawling.is_set():
-                with lock:
-                    results.append(outcome)
-
-    try:
-        wait_for_port(port)
-        threads = [threading.Thread(target=search, args=(i,)) for i in range(SEARCHERS)]
-        for thread in threads:
-            thread.start()
-        crawling.set()
+    with served_archive(data) as base, Searchers(base) as searchers:
         # The vendor site crawled again into the served archive (a run row, revisits, batches).
         crawl = subprocess.run(
             [sys.executable, "-m", "archive.cli", "crawl", "--sources", str(ROOT / "sources.yml"),
@@ -68,13 +76,7 @@ def test_searches_succeed_while_a_crawl_writes(crawled, tmp_path: Path):
              "-s", "AUTOTHROTTLE_ENABLED=False"],
             cwd=ROOT, env={**os.environ, **crawled["env"]},
             capture_output=True, text=True, timeout=120)
-        done.set()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        done.set()
-        server.terminate()
-        server.wait(timeout=10)
+    results = searchers.results
     assert crawl.returncode == 0, crawl.stderr
     assert len(results) >= SEARCHERS, "no searches overlapped the crawl"
     failures = [(path, status, body[:300]) for path, status, body in results if status != 200]

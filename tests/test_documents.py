@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from archive.crawl.items import DocumentFile, Release
 from archive.demo.records_portal import build_files
 from archive.index.migrations import migrations
 from archive.records import store as documents
+from archive.records.items import DocumentFile, Release
 from archive.text.documents import read_document
 
 

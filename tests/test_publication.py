@@ -55,7 +55,7 @@ def views(base: str, capture_id: int) -> dict[str, str]:
         "errors": f"{base}/spyglass/fetch_errors?_size=max",
         "facet": f"{base}/spyglass/captures?_facet=title&source=hostile",
     }
-    for name, query in (METADATA["databases"]["spyglass"].get("queries") or {}).items():
+    for name in METADATA["databases"]["spyglass"].get("queries") or {}:
         pages[f"canned:{name}"] = f"{base}/spyglass/{name}"
     return pages
 

@@ -8,7 +8,7 @@ import pytest
 from scrapy import Request
 from scrapy.http import HtmlResponse
 
-from archive.crawl.items import Capture, DocumentFile, Release
+from archive.crawl.items import Capture
 from archive.demo.records_portal import (
     POLICE,
     REQUESTS,
@@ -19,6 +19,7 @@ from archive.demo.records_portal import (
     table_listing,
 )
 from archive.errors import ConfigError
+from archive.records.items import DocumentFile, Release
 from archive.records.walk import iso_date
 from archive.sources.load import load_sources
 from archive.warc.write import RecordLocation

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
@@ -11,7 +11,7 @@ from archive.warc.digests import sha256_hex
 from archive.warc.read import read_record
 from archive.warc.write import Exchange, WarcStore
 
-WHEN = datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=UTC)
 
 
 def write(store: WarcStore, url: str, body: bytes):

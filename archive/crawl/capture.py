@@ -50,7 +50,7 @@ class WarcCaptureMiddleware:
         self.dedupe = dedupe
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "WarcCaptureMiddleware":
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
         return cls(crawler, Config.from_settings(crawler.settings).warc_dedupe)
 
     def process_request(self, request: Request) -> None:
@@ -98,7 +98,6 @@ class WarcCaptureMiddleware:
             dedupe=request.meta.get("spyglass_dedupe", self.dedupe),
         )))
         request.meta["spyglass_warc"] = location
-        request.meta["spyglass_response_headers"] = response_headers
         request.meta["spyglass_fetch_ms"] = int((utc_now() - sent_at).total_seconds() * 1000)
         self.crawler.stats.inc_value("spyglass/warc_records")
         if request.callback is NO_CALLBACK:

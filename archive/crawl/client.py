@@ -17,7 +17,6 @@ from twisted.internet import defer
 
 from archive.config import Config
 from archive.crawl import writer
-from archive.crawl.items import DocumentFile, Release
 from archive.crawl.messages import (
     AddCapture,
     AddFetchError,
@@ -30,6 +29,7 @@ from archive.crawl.messages import (
     WriteExchange,
 )
 from archive.errors import ArchiveError
+from archive.records.items import DocumentFile, Release
 from archive.sources.model import Source
 from archive.warc.write import Exchange
 

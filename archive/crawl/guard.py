@@ -177,7 +177,7 @@ class AddressGuardMiddleware:
         self.endpoints = {urlsplit(url).hostname for url in (endpoints.base, endpoints.availability)}
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "AddressGuardMiddleware":
+    def from_crawler(cls, crawler: Crawler) -> AddressGuardMiddleware:
         return cls(crawler)
 
     def _allowed(self) -> tuple[IPNetwork, ...]:
@@ -224,7 +224,7 @@ class GuardedResolver:
         self.book = book
 
     @classmethod
-    def from_crawler(cls, crawler: Any, reactor: Any) -> "GuardedResolver":
+    def from_crawler(cls, crawler: Any, reactor: Any) -> GuardedResolver:
         return cls(reactor, address_book(Config.from_settings(crawler.settings)))
 
     def install_on_reactor(self) -> None:

@@ -17,9 +17,6 @@ class Capture:
     status: int
     captured_at: str
     content_type: str | None
-    request_method: str
-    request_headers: list[tuple[str, str]]
-    response_headers: list[tuple[str, str]]
     body: bytes  # decoded (Content-Encoding removed), for text extraction
     warc: RecordLocation  # the raw bytes as sent, their SHA-256, and where they are
     fetch_ms: int | None = None
@@ -51,31 +48,3 @@ class FetchError:
     warc_record_id: str | None = None
 
 
-@dataclass
-class Release:
-    """One release of a records portal: what an agency handed over, and the files it linked."""
-
-    source: str
-    key: str  # unique within the source: the release page URL, or listing URL#reference for a row
-    page_url: str
-    record_id: str  # WARC-Record-ID of the capture that shows the release
-    title: str | None
-    agency: str | None
-    reference: str | None
-    released_text: str | None
-    released_on: str | None
-    file_urls: list[str] = field(default_factory=list)
-
-
-@dataclass
-class DocumentFile:
-    """A released file as downloaded: its capture, and the URL a release linked it by."""
-
-    source: str
-    linked_url: str
-    file_url: str
-    file_name: str
-    record_id: str
-    sha256: str
-    size: int
-    content_type: str | None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archive.crawl.items import DocumentFile, Release
+from archive.records.items import DocumentFile, Release
 from archive.sources.model import Source
 from archive.warc.write import Exchange
 

@@ -10,8 +10,9 @@ from scrapy.exceptions import DropItem
 
 from archive.crawl.capture import exchange_without_callback
 from archive.crawl.client import close_writer, writer_for
-from archive.crawl.items import Capture, DocumentFile, FetchError, Release
+from archive.crawl.items import Capture, FetchError
 from archive.crawl.messages import RunEnd
+from archive.records.items import DocumentFile, Release
 from archive.sources.model import Source
 
 
@@ -24,7 +25,7 @@ class IndexPipeline:
         self.run_id: int | None = None
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "IndexPipeline":
+    def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
         pipe = cls(crawler)
         crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(pipe.exchange_without_callback, signal=exchange_without_callback)

@@ -24,7 +24,7 @@ class Progress:
         self.loop: task.LoopingCall | None = None
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "Progress":
+    def from_crawler(cls, crawler: Crawler) -> Progress:
         config = Config.from_settings(crawler.settings)
         if not config.progress:
             raise NotConfigured

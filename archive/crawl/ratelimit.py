@@ -49,7 +49,7 @@ class WaybackRateLimitMiddleware:
         self.paused_until = 0.0
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "WaybackRateLimitMiddleware":
+    def from_crawler(cls, crawler: Crawler) -> WaybackRateLimitMiddleware:
         return cls(Config.from_settings(crawler.settings).rate_policy, crawler)
 
     async def process_request(self, request: Request) -> None:

@@ -146,10 +146,18 @@ project out of public statements.</p></div>
 """
 
 
+PDF = "application/pdf"
+
+
 def build_files() -> dict[str, tuple[bytes, str]]:
     """File name -> (bytes, content type); built once per server, identical every time."""
-    pdf = "application/pdf"
-    files = {
+    return {**_sheriff_files(), **_other_agency_files()}
+
+
+def _sheriff_files() -> dict[str, tuple[bytes, str]]:
+    """What the county sheriff's office released."""
+    pdf = PDF
+    return {
         "nda-northwind-ccso.pdf": (text_pdf([[
             "MUTUAL NON-DISCLOSURE AGREEMENT",
             "Between Northwind Cloud Services, Inc. and the Clearwater County Sheriff's Office",
@@ -198,6 +206,19 @@ def build_files() -> dict[str, tuple[bytes, str]]:
             "Open the search app, take a well-lit frontal photo and submit it.",
             "Results from Northwind Recognize arrive in seconds; treat them as leads only.",
         ]), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        "ccso-face-matching-policy.txt": (
+            b"Clearwater County Sheriff's Office - Policy 614, face matching\n"
+            b"Deputies may search field photos against booking photos only for an open case.\n"
+            b"Searches run on Northwind Recognize and are logged for audit.\n",
+            "text/plain; charset=utf-8"),
+        "ccso-email-export-2017.html": (EMAIL_EXPORT.encode("utf-8"), "text/html; charset=utf-8"),
+    }
+
+
+def _other_agency_files() -> dict[str, tuple[bytes, str]]:
+    """What the county board and the city police released."""
+    pdf = PDF
+    return {
         "bos-response-letter.pdf": (text_pdf([[
             "Clearwater County Board of Supervisors",
             "Response to records request BOS-2018-0007",
@@ -223,14 +244,7 @@ def build_files() -> dict[str, tuple[bytes, str]]:
             "Surveillance technology annual report, 2017",
             "License plate readers: 4 fixed, 2 mobile. Retention: 30 days.",
         ]], title="Annual report"), pdf),
-        "ccso-face-matching-policy.txt": (
-            "Clearwater County Sheriff's Office - Policy 614, face matching\n"
-            "Deputies may search field photos against booking photos only for an open case.\n"
-            "Searches run on Northwind Recognize and are logged for audit.\n".encode(),
-            "text/plain; charset=utf-8"),
-        "ccso-email-export-2017.html": (EMAIL_EXPORT.encode("utf-8"), "text/html; charset=utf-8"),
     }
-    return files
 
 
 def _page(title: str, body: str) -> bytes:
@@ -239,7 +253,7 @@ def _page(title: str, body: str) -> bytes:
         f"<title>{html.escape(title)}</title></head><body>"
         "<header><a href=\"/\">Records portal</a></header>"
         f"<main>{body}</main><footer>Fixture portal for Spyglass tests.</footer></body></html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _pages(items: tuple, per_page: int) -> int:
@@ -312,7 +326,7 @@ def directory_listing() -> bytes:
         f"<h1>Index of {DIRECTORY}</h1><pre><a href=\"?C=N;O=D\">Name</a> "
         f"<a href=\"?C=M;O=A\">Last modified</a>\n<a href=\"/reading-room/\">Parent Directory</a>\n"
         f"{links}</pre></body></html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 class RecordsPortal:

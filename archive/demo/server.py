@@ -97,7 +97,7 @@ class LoopbackServer:
         """Base URL with no trailing slash, e.g. http://127.0.0.1:8123."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "LoopbackServer":
+    def start(self) -> LoopbackServer:
         self.thread.start()
         return self
 
@@ -105,7 +105,7 @@ class LoopbackServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "LoopbackServer":
+    def __enter__(self) -> LoopbackServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from archive.demo.pdfgen import text_pdf
 from archive.demo.server import Incoming, LoopbackServer, Reply
-
-VENDOR = "Northwind Cloud"
-PRODUCT = "Northwind Recognize"
 
 
 @dataclass(frozen=True)
@@ -271,7 +268,7 @@ class VendorSite:
         self.other = ""
         self.datasheet = text_pdf(DATASHEET_LINES, title="Northwind Recognize datasheet")
         self.hits: dict[str, int] = {}
-        started = datetime.now(timezone.utc) + timedelta(hours=1)
+        started = datetime.now(UTC) + timedelta(hours=1)
         self.fresh = started.strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
     def __call__(self, request: Incoming) -> Reply:

@@ -21,7 +21,7 @@ def page(title: str, main: str) -> bytes:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title></head>\n<body><header><a href=\"/\">Northwind Cloud</a></header>"
         f"<main>{main}</main><footer><p>Copyright Northwind Cloud Services, Inc.</p></footer></body></html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 PRODUCT_2016 = page("Northwind Recognize: image analysis", """
@@ -65,7 +65,7 @@ REKOGNITION_2018 = (
     "tens of millions of faces in real time.</p><h2>Person tracking</h2><p>Track people "
     "through a video, even when their faces are not visible, for public safety and "
     "surveillance applications.</p></main></body></html>\n"
-).encode("utf-8")
+).encode()
 
 
 def demo_mementos(vendor_base: str) -> list[Memento]:
@@ -96,7 +96,7 @@ def demo_mementos(vendor_base: str) -> list[Memento]:
 
 
 def rekognition_memento() -> Memento:
-    """The snapshot civil-liberties letters cite (issue 5's citation test uses it)."""
+    """The snapshot civil-liberties letters cite (the citation tests use it)."""
     return Memento(REKOGNITION_URL, REKOGNITION_TIMESTAMP, REKOGNITION_2018,
                    headers=[("Content-Type", "text/html;charset=UTF-8"), ("Server", "Server")])
 

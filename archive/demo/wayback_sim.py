@@ -1,6 +1,6 @@
 """A faithful Wayback Machine on 127.0.0.1, for the tests and `spyglass demo`.
 
-Real paths, real quirks (see tests/data/wayback-recordings and issue 3):
+Real paths, real quirks (as in the recordings under tests/data/wayback-recordings):
 `/cdx/search/cdx` (archive/demo/wayback_cdx.py), `/web/<ts>id_/<url>` with
 X-Archive-Orig-* headers, Memento-Datetime, Link and X-Archive-Src, a 302 to the
 nearest capture (no Memento-Datetime, X-Archive-Redirect-Reason) when the
@@ -16,37 +16,27 @@ doubling each time. 503s and truncated bodies can be injected.
 from __future__ import annotations
 
 import gzip
-import html
 import json
 import threading
 import time
 from bisect import insort
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 from archive.demo import wayback_cdx as cdx
+from archive.demo.wayback_pages import (
+    BLOCKED_ERROR,
+    EXCLUDED_PAGE,
+    NOT_ARCHIVED_PAGE,
+    error_page,
+    with_banner,
+)
 from archive.warc.digests import sha1_base32
 from archive.wayback.client import parse_timestamp, surt
-
-BANNER = (b"<!-- BEGIN WAYBACK TOOLBAR INSERT -->\n<script src=\"/_static/js/wombat.js\"></script>"
-          b"<div id=\"wm-ipp\">Wayback Machine: the page below is an archived copy</div>\n"
-          b"<!-- END WAYBACK TOOLBAR INSERT -->\n")
-BLOCKED_ERROR = ("org.archive.util.io.RuntimeIOException: org.archive.wayback.exception."
-                 "AdministrativeAccessControlException: Blocked Site Error")
-
-
-def error_page(title: str, message: str) -> bytes:
-    return (f"<!DOCTYPE html><html lang=\"en\"><head><title>Wayback Machine</title></head><body>"
-            f"<div id=\"error\"><h2>{title}</h2><p>{html.escape(message)}</p></div></body></html>"
-            ).encode()
-
-
-EXCLUDED_PAGE = error_page("Sorry.", "This URL has been excluded from the Wayback Machine.")
-NOT_ARCHIVED_PAGE = error_page("Hrm.", "The Wayback Machine has not archived that URL.")
 
 
 @dataclass
@@ -317,7 +307,7 @@ class WaybackSim:
         if location is not None:
             out.append(("Location", location))
         if mode != "id_" or key in self.banner_for_id_:
-            payload = _with_banner(payload)
+            payload = with_banner(payload)
         return memento.status, out, payload
 
     def _payload_of(self, memento: Memento) -> bytes:
@@ -347,7 +337,7 @@ def _seconds(stamp: str) -> float:
     try:
         return parse_timestamp(stamp).timestamp()
     except ValueError:
-        return datetime(9999, 12, 31, tzinfo=timezone.utc).timestamp()
+        return datetime(9999, 12, 31, tzinfo=UTC).timestamp()
 
 
 def _http_date(stamp: str) -> str:
@@ -359,14 +349,6 @@ def _content_type(memento: Memento) -> str:
         if name.lower() == "content-type":
             return value
     return memento.mimetype if memento.mimetype != "warc/revisit" else "text/html"
-
-
-def _with_banner(payload: bytes) -> bytes:
-    head = payload.find(b"<body")
-    if head < 0:
-        return BANNER + payload
-    end = payload.find(b">", head) + 1
-    return payload[:end] + BANNER + payload[end:]
 
 
 class _Server(ThreadingHTTPServer):

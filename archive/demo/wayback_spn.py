@@ -13,22 +13,19 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 if TYPE_CHECKING:
     from archive.demo.wayback_sim import WaybackSim
 
-# What the job of a URL does; set per URL by tests: success, error,
-# error-but-saved (reports error though the capture exists), pending (forever).
-OUTCOMES = ("success", "error", "error-but-saved", "pending")
-
-
 @dataclass
 class Job:
     job_id: str
     url: str
+    # success, error, error-but-saved (reports an error though the capture exists) or
+    # pending (forever); set per URL by tests.
     outcome: str
     created: float
     polls: int = 0
@@ -38,7 +35,7 @@ class Job:
 class SavePageNow:
     """The /save endpoints of a WaybackSim."""
 
-    def __init__(self, sim: "WaybackSim") -> None:
+    def __init__(self, sim: WaybackSim) -> None:
         self.sim = sim
         self.jobs: dict[str, Job] = {}
         self.outcomes: dict[str, str] = {}
@@ -108,7 +105,7 @@ class SavePageNow:
                     content_type = response.headers.get("Content-Type", content_type)
             except Exception:
                 pass
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         while any(m.timestamp == stamp for m in self.sim.mementos.get(_key(url), [])):
             stamp = str(int(stamp) + 1)
         self.sim.add(Memento(url, stamp, body, status, content_type.split(";")[0],

@@ -16,12 +16,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archive.index import queries
-from archive.index.rows import is_wayback, memento_time, snapshot_url
+from archive.index.rows import is_wayback, memento_time
 from archive.times import parse_when
+from archive.wayback.client import citation_url
 
 MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept.", "Oct.",
           "Nov.", "Dec.")
-FORMATS = ("text", "bluebook", "json")
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,15 @@ class Citation:
 def bluebook_date(when: datetime) -> str:
     """Feb. 25, 2018."""
     return f"{MONTHS[when.month - 1]} {when.day}, {when.year}"
+
+
+def snapshot_url(capture: Mapping[str, Any]) -> str | None:
+    """The public snapshot URL: as stored, or built from the stored timestamp and original URL."""
+    if capture.get("snapshot_url"):
+        return capture["snapshot_url"]
+    if capture.get("wayback_timestamp") and capture.get("original_url"):
+        return citation_url(capture["wayback_timestamp"], capture["original_url"])
+    return None
 
 
 def _author(row: Mapping[str, Any], url: str) -> str:

@@ -137,6 +137,11 @@ def m020_records(db: sqlite_utils.Database) -> None:
     )
     db.table("document_pages").create_index(["document_id", "page_number"], unique=True)
     db.table("document_pages").enable_fts(["text"], create_triggers=True, tokenize="porter")
+    _create_mentions(db)
+
+
+def _create_mentions(db: sqlite_utils.Database) -> None:
+    """Which agencies' records mention which products, and the view of one row per pair."""
     db.table("mentions").create(
         {
             "id": int, "agency": str, "vendor": str, "product": str, "term": str,

@@ -1,4 +1,4 @@
-"""What a capture row means: whether it is a Wayback memento, when it shows the page, where to cite it."""
+"""What a capture row means: whether it is a Wayback memento, and when it shows the page."""
 
 from __future__ import annotations
 
@@ -7,21 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from archive.times import parse_when
-from archive.wayback.client import citation_url
 
 
 def is_wayback(capture: Mapping[str, Any]) -> bool:
     """A Wayback Machine memento, as opposed to a live capture."""
     return capture.get("via") == "wayback" or bool(capture.get("wayback_timestamp"))
-
-
-def snapshot_url(capture: Mapping[str, Any]) -> str | None:
-    """The public snapshot URL: as stored, or built from the stored timestamp and original URL."""
-    if capture.get("snapshot_url"):
-        return capture["snapshot_url"]
-    if capture.get("wayback_timestamp") and capture.get("original_url"):
-        return citation_url(capture["wayback_timestamp"], capture["original_url"])
-    return None
 
 
 def memento_time(capture: Mapping[str, Any]) -> datetime | None:

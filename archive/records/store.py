@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
-from archive.crawl.items import DocumentFile, Release
+from archive.records.items import DocumentFile, Release
 from archive.times import iso, utc_now
 
 CAPTURE_BY_RECORD = "(SELECT id FROM captures WHERE warc_record_id = ?)"

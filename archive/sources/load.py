@@ -12,13 +12,6 @@ from urllib.parse import urlsplit
 import yaml
 
 from archive.errors import ConfigError
-from archive.records.walk import (
-    SELECTOR_FIELDS,
-    SHAPES,
-    Walk,
-    build_walk,
-    selector_problem,
-)
 from archive.sources.model import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_PAGES,
@@ -28,6 +21,13 @@ from archive.sources.model import (
     Scope,
     Source,
     WaybackWindow,
+)
+from archive.sources.walk import (
+    SELECTOR_FIELDS,
+    SHAPES,
+    Walk,
+    build_walk,
+    selector_problem,
 )
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

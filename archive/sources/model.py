@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archive.errors import ConfigError
-from archive.records.walk import Walk
+from archive.sources.walk import Walk
 
 KINDS = ("vendor", "records")
 

@@ -37,7 +37,7 @@ _BREAK = "\ue000"  # a private-use character: never in real text, not whitespace
 # character keeps the scan fast, and a plain replacement string avoids a
 # Python call per match.
 _BLOCK_END = re.compile(
-    r"<(?=/(?:%s)\s*>|(?:br|hr)\b)" % "|".join(t for t in BLOCK_TAGS if t not in ("br", "hr")),
+    r"<(?=/(?:" + "|".join(t for t in BLOCK_TAGS if t not in ("br", "hr")) + r")\s*>|(?:br|hr)\b)",
     re.IGNORECASE,
 )
 

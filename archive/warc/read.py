@@ -138,7 +138,7 @@ class Record:
         return self.headers.get("content-type")
 
 
-def open_record(archive: "Archive", row: Mapping[str, Any]) -> Record:
+def open_record(archive: Archive, row: Mapping[str, Any]) -> Record:
     """Read and decode the record a capture row points at (for a revisit, pass its original's row).
 
     Raises OSError or EOFError when the record cannot be read, DecodeError

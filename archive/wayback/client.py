@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import NamedTuple
 from urllib.parse import quote, urlencode, urlsplit
@@ -50,10 +50,6 @@ class Endpoints:
         """`/web/<ts>id_/<url>`: the original bytes, no banner, no rewritten links."""
         return f"{self.base}/web/{timestamp}{mode}/{original}"
 
-    def timemap(self, original: str) -> str:
-        """The link-format TimeMap of one URL (shares the CDX budget)."""
-        return f"{self.base}/web/timemap/link/{original}"
-
     @property
     def save(self) -> str:
         """Save Page Now 2: POST a URL, get a job id."""
@@ -77,12 +73,12 @@ def parse_timestamp(timestamp: str) -> datetime:
     """A 14-digit Wayback timestamp as an aware UTC datetime; ValueError if impossible."""
     if not TIMESTAMP_RE.match(timestamp or ""):
         raise ValueError(f"not a 14-digit timestamp: {timestamp!r}")
-    return datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    return datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
 
 
 def to_timestamp(moment: datetime) -> str:
     """An aware datetime as a 14-digit Wayback timestamp (UTC)."""
-    return moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
 
 
 def memento_datetime(header: str | None) -> datetime | None:
@@ -90,7 +86,7 @@ def memento_datetime(header: str | None) -> datetime | None:
     if not header:
         return None
     try:
-        return parsedate_to_datetime(header).astimezone(timezone.utc)
+        return parsedate_to_datetime(header).astimezone(UTC)
     except (TypeError, ValueError, IndexError):
         return None
 

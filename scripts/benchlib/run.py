@@ -145,7 +145,7 @@ def throughput_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
         refetch = spyglass_crawl(base, copies["all"], pages)
         refetch_bytes = dir_bytes(copies["all"] / "data") - first_bytes
         # ...or, with deduplication off, full copies.
-        nodedupe = spyglass_crawl(base, copies["nodedupe"], pages, {"SPYGLASS_WARC_DEDUPE": "False"})
+        spyglass_crawl(base, copies["nodedupe"], pages, {"SPYGLASS_WARC_DEDUPE": "False"})
         nodedupe_bytes = dir_bytes(copies["nodedupe"] / "data") - first_bytes
     finally:
         site.stdin.close()

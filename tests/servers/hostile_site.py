@@ -93,12 +93,39 @@ class HostileSite:
     def __call__(self, request: Incoming) -> Reply:
         path = request.path
         hit = self.count(path)
+        for route in (self._plain, self._flaky, self._redirects, self._charsets, self._documents):
+            reply = route(path, hit)
+            if reply is not None:
+                return reply
+        return Reply(404, page("Not found", "<p>Not found</p>"))
+
+    def _plain(self, path: str, hit: int) -> Reply | None:
+        """Pages whose answer never changes."""
         if path == "/":
             return Reply(body=self.index())
         if path == "/robots.txt":
             return Reply(body=b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
         if path.startswith("/ok/"):
             return Reply(body=page(f"Ordinary page {path}", f"<p>Ordinary content {path}.</p>"))
+        if path == "/malformed":
+            return Reply(body=MALFORMED)
+        if path == "/empty":
+            return Reply(body=b"")
+        if path.startswith("/calendar/"):
+            return Reply(body=calendar(path))
+        if path.startswith("/private/"):
+            return Reply(body=page("Private", "<p>robots.txt forbids this page</p>"))
+        if path == "/xss":
+            return Reply(body=page(html_text(XSS_TITLE), f"<p>{html_text(XSS_TEXT)}</p>"
+                                   "<script>window.__spyglass_pwned = 'page'</script>"))
+        if path.startswith("/odd/"):
+            return Reply(body=page("Odd URL", "<p>Odd characters survived</p>"))
+        if path.startswith("/long/"):
+            return Reply(body=page("Long", "<p>should never be fetched</p>"))
+        return None
+
+    def _flaky(self, path: str, hit: int) -> Reply | None:
+        """Servers that stall, fail, throttle, bomb or flood."""
         if path == "/slow-body":
             return Reply(raw=stall_mid_body)
         if path == "/reset-mid-body":
@@ -123,6 +150,10 @@ class HostileSite:
             return Reply(raw=huge_with_length)
         if path == "/huge/streamed":
             return Reply(raw=huge_without_length)
+        return None
+
+    def _redirects(self, path: str, hit: int) -> Reply | None:
+        """Loops, long chains, and redirects toward private addresses and other schemes."""
         if path in ("/redirect-loop", "/redirect-loop/b"):
             other = "/redirect-loop/b" if path == "/redirect-loop" else "/redirect-loop"
             return Reply(302, b"", [("Location", other)])
@@ -140,6 +171,10 @@ class HostileSite:
                 "javascript": "javascript:window.__spyglass_pwned = 'location'",
             }
             return Reply(302, b"", [("Location", targets[path.rsplit("/", 1)[1]])])
+        return None
+
+    def _charsets(self, path: str, hit: int) -> Reply | None:
+        """Text whose declared encoding is wrong, missing or broken."""
         if path == "/charset/wrong":
             # Declared UTF-8, actually Windows-1252.
             body = page("Caf\u00e9 cr\u00e8me", WRONG_CHARSET_TEXT, charset=None)
@@ -151,27 +186,16 @@ class HostileSite:
         if path == "/charset/invalid-utf8":
             return Reply(body=b"<html><head><title>Broken \xff\xfe bytes</title></head>"
                               b"<body><p>valid start \xc3\x28 invalid \xed\xa0\x80 end</p></body></html>")
-        if path == "/malformed":
-            return Reply(body=MALFORMED)
-        if path == "/empty":
-            return Reply(body=b"")
-        if path.startswith("/calendar/"):
-            return Reply(body=calendar(path))
-        if path.startswith("/private/"):
-            return Reply(body=page("Private", "<p>robots.txt forbids this page</p>"))
+        return None
+
+    def _documents(self, path: str, hit: int) -> Reply | None:
+        """PDFs that cannot be read."""
         if path == "/docs/malformed.pdf":
             return Reply(body=b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R\n%%garbage",
                          content_type="application/pdf")
         if path == "/docs/encrypted.pdf":
             return Reply(body=ENCRYPTED_PDF, content_type="application/pdf")
-        if path == "/xss":
-            return Reply(body=page(html_text(XSS_TITLE), f"<p>{html_text(XSS_TEXT)}</p>"
-                                   "<script>window.__spyglass_pwned = 'page'</script>"))
-        if path.startswith("/odd/"):
-            return Reply(body=page("Odd URL", "<p>Odd characters survived</p>"))
-        if path.startswith("/long/"):
-            return Reply(body=page("Long", "<p>should never be fetched</p>"))
-        return Reply(404, page("Not found", "<p>Not found</p>"))
+        return None
 
 
 def html_attr(text: str) -> str:

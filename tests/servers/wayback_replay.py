@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from archive.demo.server import Incoming, LoopbackServer, Reply
-from archive.demo.wayback_sim import NOT_ARCHIVED_PAGE
+from archive.demo.wayback_pages import NOT_ARCHIVED_PAGE
 from archive.wayback.client import surt
 
 # Describe the recorded transport, not bytes we will send.
