@@ -23,7 +23,7 @@ CAPTURE_BY_RECORD = "(SELECT id FROM captures WHERE warc_record_id = ?)"
 
 # Page texts made by the service that hosts a document: the documents
 # post-pass replaces only its own pages, never these.
-SERVICE_METHODS = ("documentcloud",)
+SERVICE_METHODS = ("documentcloud", "service")
 
 
 def save_records(db: sqlite_utils.Database, items: Iterable[RecordItem]) -> None:
