@@ -46,7 +46,7 @@ def serve_archive(archive: Archive, port: int, host: str) -> None:
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
 @click.option("--fixture-port", default=8470, show_default=True,
-              help="Port for the fixture vendor site; the records portal takes the next one (0: any free ports).")
+              help="Port for the fixture vendor site; the records portals take the next two (0: any free ports).")
 def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) -> None:
     """Crawl the bundled loopback fixtures, build the archive and serve it.
 
@@ -57,6 +57,8 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     servers = start_demo_servers(fixture_port)
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
     click.echo(f"Fixture records portal: {servers.portal.url}/requests/", err=True)
+    click.echo(f"Fixture JSON records portal (NextRequest-style): {servers.json_portal.url}/client/requests",
+               err=True)
     click.echo(f"Simulated Wayback Machine: {servers.wayback.url}/", err=True)
     try:
         config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir,
