@@ -141,7 +141,7 @@ class ApiWalking:
             raise ItemProblem(f"no {walk.key!r} and no page_url: cannot tell this release apart")
         key = page_url or f"{base}#{key_value}"
         released_text = api.text(walk.released_at, item)
-        entries = api.files(step, item, base, key)
+        entries = api.files(step, item, base)
         release = Release(
             source=self.source.name, key=key, page_url=page_url or base,
             record_id=response.meta["spyglass_warc"].record_id,
@@ -211,7 +211,7 @@ class ApiWalking:
 
     def _child_of(self, response: Response, item: dict, step: Step) -> Iterator[Any]:
         key = response.meta["spyglass_api_release"]
-        entries: list[FileEntry] = api.files(step, item, response.url, response.meta["spyglass_api_page"])
+        entries: list[FileEntry] = api.files(step, item, response.url)
         depth = response.meta.get("spyglass_depth", 0)
         if entries:
             links = ReleaseLinks(self.source.name, key, [e.url for e in entries],

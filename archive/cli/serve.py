@@ -61,7 +61,9 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
                err=True)
     click.echo(f"Simulated Wayback Machine: {servers.wayback.url}/", err=True)
     try:
-        config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir,
+        # The JSON portal is our own loopback fixture: no need to spare it like a real city's.
+        config, _ = command_config(("SPYGLASS_PROGRESS=true", "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200"),
+                                   data_dir=data_dir,
                                    sources_file=DEMO_SOURCES, wayback_url=servers.wayback.url)
         ok = crawl_and_report(config, {}, (), False, None, {**os.environ, **servers.variables})
     finally:

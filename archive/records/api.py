@@ -139,8 +139,8 @@ def next_page(step: Step, data: Any, response_url: str, seen: int) -> str | None
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def files(step: Step, item: Any, base: str, release_page: str) -> list[FileEntry]:
-    """The files an item names, each with its stable page (the release's when the walk names none)."""
+def files(step: Step, item: Any, base: str) -> list[FileEntry]:
+    """The files an item names, each with its stable page (its own URL when the walk names none)."""
     if not step.files:
         return []
     entries = search(step.files, item)
@@ -160,7 +160,7 @@ def files(step: Step, item: Any, base: str, release_page: str) -> list[FileEntry
             if not isinstance(count, int) or count < 0:
                 raise ItemProblem(f"page_count {step.page_count!r} is {count!r}, not a number of pages")
             texts = tuple(url(step.page_text, entry, base, page=n) or "" for n in range(1, count + 1))
-        found.append(FileEntry(address, cite or release_page, texts))
+        found.append(FileEntry(address, cite or address, texts))
     return found
 
 

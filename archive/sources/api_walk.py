@@ -64,7 +64,7 @@ class Step:
     total: str | None = None  # with page_param: how many items there are in all
     files: str | None = None  # an item's file entries (objects or URL strings)
     file_url: str = "@"  # a file entry's URL to download (it may expire)
-    file_page: str | None = None  # a file entry's stable page to cite (default: the release's)
+    file_page: str | None = None  # a file entry's stable page to cite (default: its URL)
     page_text: str | None = None  # url: template of the service's text of page {n}
     page_count: str | None = None  # a file entry's number of pages, for page_text
     follow: tuple[Follow, ...] = ()  # child listings fetched for each item
@@ -107,8 +107,9 @@ def _step_dict(step: Step) -> dict[str, Any]:
     return values
 
 
+# A file is cited by its own record in the API, which names it, its date and its agency.
 _MUCKROCK_FILE = {"each": "files", "url": "url:/api_v2/files/{@}/", "items": "[@]",
-                  "files": "[@]", "file_url": "ffile"}
+                  "files": "[@]", "file_url": "ffile", "file_page": "url:/api_v2/files/{id}/"}
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "json": {},
