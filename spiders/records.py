@@ -51,7 +51,7 @@ class RecordsSpider(ApiWalking, SourceSpider):
                      **download_slots(self.config.service_budget, budget)}
             crawler.settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
         self.token = credentials.get(budget, "")
-        self.api_hosts = {urlsplit(url).hostname or "" for url in self.source.urls}
+        self.api_hosts = {urlsplit(url).netloc for url in self.source.urls}  # host and port
         self.known_versions, self.known_files = {}, set()
         if self.config.archive.exists():
             index = self.config.archive.open_index()
@@ -85,11 +85,12 @@ class RecordsSpider(ApiWalking, SourceSpider):
         if key in self.seen or len(self.seen) >= self.source.scope.max_pages:
             return None
         self.seen.add(key)
-        return scrapy.Request(
+        request = scrapy.Request(
             url, callback=callback, errback=self.errback, dont_filter=True,
             meta={"spyglass_depth": depth, "spyglass_referrer": referrer,
                   "dont_obey_robotstxt": not self.source.robots, **meta},
         )
+        return self.on_api_terms(request) if self.source.walk and self.source.walk.api else request
 
     def _redirect(self, response: Response, callback: Any) -> Iterator[scrapy.Request]:
         """Follow a redirect ourselves (REDIRECT_ENABLED is off) so each hop is a capture."""
@@ -98,9 +99,7 @@ class RecordsSpider(ApiWalking, SourceSpider):
         if not location or hops > self.settings.getint("REDIRECT_MAX_TIMES", 20):
             return
         target = urljoin(response.url, location.decode("latin-1"))
-        keep = {k: v for k, v in response.meta.items()
-                if k.startswith(("spyglass_link", "spyglass_api_"))
-                or k in ("download_slot", "autothrottle_dont_adjust_delay")}
+        keep = {k: v for k, v in response.meta.items() if k.startswith(("spyglass_link", "spyglass_api_"))}
         request = self._request(
             target, callback, response.meta.get("spyglass_depth", 0), response.url,
             in_scope=callback not in (self.parse_file, self.parse_page_text),

@@ -50,16 +50,22 @@ class ApiWalking:
 
     def api_request(self, url: str, callback: Any, depth: int, referrer: str | None,
                     **meta: Any) -> scrapy.Request | None:
-        """A request to the service's API: on its budget's download slot, with the token if any."""
-        request = self._request(url, callback, depth, referrer, **meta)  # type: ignore[attr-defined]
-        if request is None:
-            return None
+        """A request to the service's API (RecordsSpider._request puts it on the API's terms)."""
+        return self._request(url, callback, depth, referrer, **meta)  # type: ignore[attr-defined]
+
+    def on_api_terms(self, request: scrapy.Request) -> scrapy.Request:
+        """A request to the API's own hosts spends its budget's download slot and carries the token.
+
+        Only those hosts: a file on a CDN or behind a signed storage URL is
+        neither counted against the API nor sent the token.
+        """
+        if urlsplit(request.url).netloc not in self.api_hosts:
+            return request
         if self.api_walk.budget != "none":
             request.meta["download_slot"] = slot_name(self.api_walk.budget)
             # AutoThrottle must not shorten the budget's delay.
             request.meta["autothrottle_dont_adjust_delay"] = True
-        if self.token and urlsplit(url).hostname in self.api_hosts:
-            # Only to the API's own hosts: never to a CDN or a signed storage URL.
+        if self.token:
             scheme = TOKEN_SCHEMES.get(self.api_walk.budget, "Bearer")
             request.headers["Authorization"] = f"{scheme} {self.token}"
         return request

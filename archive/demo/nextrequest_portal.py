@@ -24,13 +24,12 @@ shared/seeds: a city police department that tested the vendor's face search
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from archive.demo.pdfgen import text_pdf
-from archive.demo.server import Incoming, LoopbackServer, Reply
+from archive.demo.server import Incoming, LoopbackServer, Reply, json_reply
 from archive.demo.storage import SignedStorage, start_storage
 
 HARBOR = "Harbor City Police Department"
@@ -110,8 +109,8 @@ class NextRequestPortal:
                 refuse = self.quirks and page == 2 and not self.refused_once
                 self.refused_once = self.refused_once or refuse
             if refuse:
-                return _json({"error": "Rate limit exceeded"}, 429, [("Retry-After", "1")])
-            return _json(self._requests(page))
+                return json_reply({"error": "Rate limit exceeded"}, 429, [("Retry-After", "1")])
+            return json_reply(self._requests(page))
         if request.path == "/client/request_documents":
             return self._request_documents(query.get("request_id", ""), page)
         parts = request.path.strip("/").split("/")
@@ -126,7 +125,7 @@ class NextRequestPortal:
         return Reply(404, b"<h1>Not found</h1>")
 
     def _requests(self, page: int) -> dict:
-        listed = [self._request_json(r) for r in REQUESTS]
+        listed = [self._requestjson_reply(r) for r in REQUESTS]
         if self.quirks:
             listed.insert(1, {"request_text": "A request the portal lists without its id",
                               "request_state": "Open"})
@@ -134,7 +133,7 @@ class NextRequestPortal:
         return {"total_count": len(listed), "requests": chunk}
 
     @staticmethod
-    def _request_json(r: Request) -> dict:
+    def _requestjson_reply(r: Request) -> dict:
         return {"id": r.id, "request_text": r.text, "request_state": r.state,
                 "department_names": HARBOR, "request_date": r.opened, "closed_date": r.closed,
                 "visibility": "published"}
@@ -142,14 +141,14 @@ class NextRequestPortal:
     def _request_documents(self, request_id: str, page: int) -> Reply:
         found = next((r for r in REQUESTS if r.id == request_id), None)
         if found is None:
-            return _json({"error": "Request not found"}, 404)
+            return json_reply({"error": "Request not found"}, 404)
         documents = [_document(str(d)) for d in found.documents]
         listed = [{"id": d.id, "title": d.title, "file_extension": "pdf", "request_id": found.id,
                    "document_scan": {"document_path": f"/documents/{d.id}", "id": d.id,
                                      "upload_date": found.closed}}
                   for d in documents if d is not None]
         chunk = listed[(page - 1) * 25: page * 25]
-        return _json({"total_documents_count": len(listed), "documents": chunk})
+        return json_reply({"total_documents_count": len(listed), "documents": chunk})
 
     def _page(self, kind: str, ident: str) -> Reply:
         title = f"Request {ident}" if kind == "requests" else f"Document {ident}"
@@ -160,11 +159,6 @@ class NextRequestPortal:
 
 def _document(ident: str) -> Document | None:
     return next((d for d in DOCUMENTS if str(d.id) == ident), None)
-
-
-def _json(data: dict, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Reply:
-    return Reply(status, json.dumps(data).encode(), headers=headers or [],
-                 content_type="application/json; charset=utf-8")
 
 
 @dataclass

@@ -24,14 +24,13 @@ listed request is malformed (its `agency` an object, no `id`).
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from archive.demo.pdfgen import scanned_pdf, text_pdf
-from archive.demo.server import Incoming, LoopbackServer, Reply
+from archive.demo.server import Incoming, LoopbackServer, Reply, json_reply
 from archive.demo.storage import SignedStorage, start_storage
 
 AGENCY = "Bayview County Sheriff's Office"
@@ -104,9 +103,9 @@ class _Handler:
         path = request.path
         if path == "/api_v2/requests/":
             if first and query.get("page") is None:
-                return _json({"detail": "Request was throttled. Expected available in 1 second."},
+                return json_reply({"detail": "Request was throttled. Expected available in 1 second."},
                              429, [("Retry-After", "1")])
-            return _json(self._requests(query.get("page", "1")))
+            return json_reply(self._requests(query.get("page", "1")))
         if path.startswith("/api_v2/"):
             return self._muckrock(path, query)
         if path.startswith("/api/documents/"):
@@ -114,7 +113,7 @@ class _Handler:
         if path.startswith("/files/"):
             name = unquote(path.removeprefix("/files/"))
             return Reply(302, b"", headers=[("Location", self.store.signed_url(name))], content_type=None)
-        return _json({"detail": "Not found."}, 404)
+        return json_reply({"detail": "Not found."}, 404)
 
     def _requests(self, page: str) -> dict:
         api = f"{self.base}/api_v2"
@@ -141,7 +140,7 @@ class _Handler:
 
     def _muckrock(self, path: str, query: dict) -> Reply:
         if path == "/api_v2/agencies/7301/":
-            return _json({"id": 7301, "name": AGENCY, "status": "approved", "jurisdiction": 88})
+            return json_reply({"id": 7301, "name": AGENCY, "status": "approved", "jurisdiction": 88})
         if path == "/api_v2/communications/":
             comms = {"51001": [{"foia": 51001, "subject": "Records released", "response": True,
                                 "datetime": "2018-05-09T16:20:00-07:00", "communication": "Attached.",
@@ -150,15 +149,15 @@ class _Handler:
                                 "datetime": "2018-03-13T10:00:00-07:00", "communication": "Received.",
                                 "status": "ack", "files": []}],
                      "51002": []}.get(query.get("foia", ""), [])
-            return _json({"count": len(comms), "next": None, "previous": None, "results": comms})
+            return json_reply({"count": len(comms), "next": None, "previous": None, "results": comms})
         files = {"81": ("foia_files/2018/05/02/bcso-recognize-contract.pdf", "Contract"),
                  "82": ("foia_files/2018/05/09/bcso-invoice.pdf", "Invoice")}
         ident = path.removeprefix("/api_v2/files/").strip("/")
         if ident in files:
             name, title = files[ident]
-            return _json({"id": int(ident), "ffile": f"{self.cdn}/{name}", "datetime": "2018-05-09T16:20:00",
+            return json_reply({"id": int(ident), "ffile": f"{self.cdn}/{name}", "datetime": "2018-05-09T16:20:00",
                           "title": title, "source": AGENCY, "description": "", "doc_id": "", "pages": 1})
-        return _json({"detail": "Not found."}, 404)
+        return json_reply({"detail": "Not found."}, 404)
 
     def _documentcloud(self, path: str, query: dict) -> Reply:
         docs = [
@@ -175,17 +174,12 @@ class _Handler:
         ]
         if path == "/api/documents/search/":
             if query.get("page") == "2":
-                return _json({"count": 2, "next": None, "previous": None, "results": []})
-            return _json({"count": 2, "next": f"{self.base}/api/documents/search/?page=2&q=recognize",
+                return json_reply({"count": 2, "next": None, "previous": None, "results": []})
+            return json_reply({"count": 2, "next": f"{self.base}/api/documents/search/?page=2&q=recognize",
                           "previous": None, "results": docs[:1]})
         if path == "/api/documents/" and query.get("project") == "404":
-            return _json({"next": None, "previous": None, "results": docs})
-        return _json({"detail": "Not found."}, 404)
-
-
-def _json(data: dict, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Reply:
-    return Reply(status, json.dumps(data).encode(), headers=headers or [],
-                 content_type="application/json")
+            return json_reply({"next": None, "previous": None, "results": docs})
+        return json_reply({"detail": "Not found."}, 404)
 
 
 class _Files:
