@@ -26,8 +26,9 @@ from archive.records.walk import iso_date
 from archive.sources.api_walk import ApiWalk, Step
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
-# The Authorization scheme each service expects of an API token.
-TOKEN_SCHEMES = {"muckrock": "Token", "documentcloud": "Bearer", "nextrequest": "Bearer"}
+# MuckRock's API v2 and DocumentCloud both take the access token their shared
+# sign-in (accounts.muckrock.com) hands out, as a Bearer token.
+TOKEN_SCHEME = "Bearer"
 
 
 class ApiWalking:
@@ -66,8 +67,7 @@ class ApiWalking:
             # AutoThrottle must not shorten the budget's delay.
             request.meta["autothrottle_dont_adjust_delay"] = True
         if self.token:
-            scheme = TOKEN_SCHEMES.get(self.api_walk.budget, "Bearer")
-            request.headers["Authorization"] = f"{scheme} {self.token}"
+            request.headers["Authorization"] = f"{TOKEN_SCHEME} {self.token}"
         return request
 
     def _json_of(self, response: Response, callback: Any) -> Iterator[Any]:

@@ -125,12 +125,12 @@ def test_every_api_response_is_in_the_warc_files_and_the_token_is_not(apis):
     assert TOKEN.encode() not in blobs
     listing = f"{base}/api_v2/requests/?search=recognize"
     _, request_http, _ = records[("request", listing)]
-    assert request_http.get_header("Authorization") == "Token [redacted by Spyglass]"
+    assert request_http.get_header("Authorization") == "Bearer [redacted by Spyglass]"
     response_warc, _, body = records[("response", listing)]
     assert json.loads(body)["count"] == 3  # the listing as the API answered it
     assert response_warc.get_header("WARC-Spyglass-Redacted") == "Authorization (credential value removed)"
     # The token went to the API, never to the CDN that hosts the files.
-    assert f"Token {TOKEN}" in apis["servers"].api.authorizations
+    assert f"Bearer {TOKEN}" in apis["servers"].api.authorizations
     assert set(apis["servers"].cdn.authorizations) == {None}
     verified = run_cli("verify", "--data", str(data))
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -78,6 +78,8 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
         f"http://127.0.0.1:{port}/spyglass/document_pages?_search=booking+photos"
         f"\nWhich agencies' records mention which products: "
         f"http://127.0.0.1:{port}/spyglass/agency_products"
+        f"\nReleases from every portal, HTML and JSON: "
+        f"http://127.0.0.1:{port}/spyglass/releases?_facet=source"
         f"\nOr a page's versions over time: http://127.0.0.1:{port}/spyglass/page_versions?url="
         + quote(f"{servers.vendor.url}/products/recognize/", safe="")
     )
