@@ -229,6 +229,8 @@ class ApiWalking:
 
     def _follow_requests(self, key: str, item: dict, step: Step, base: str, depth: int,
                          page: str | None = None) -> Iterator[Any]:
+        if depth >= self.source.scope.max_depth:
+            return  # each child listing is one level deeper (scope.max_depth); files are not
         for follow in step.follow:
             for value in api.follows(item, follow.each):
                 url = api.url(follow.url, value, base)

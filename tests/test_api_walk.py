@@ -79,3 +79,20 @@ def test_field_values_read_as_text():
     item = {"department_names": ["Police", "City Attorney"], "id": 51001, "done": None, "ok": True}
     assert api.text("department_names", item) == "Police, City Attorney"
     assert (api.text("id", item), api.text("done", item), api.text("ok", item)) == ("51001", None, "true")
+
+
+def test_example_sources_declare_a_json_shape_each_with_the_depth_its_follows_need():
+    from archive.sources.load import load_sources
+    from tests.conftest import ROOT
+
+    shapes = {}
+    for parsed in load_sources(ROOT / "sources.example.yml"):
+        if parsed.walk is not None and parsed.walk.api is not None:
+            shapes[parsed.walk.shape] = parsed
+
+    def levels(step) -> int:
+        return 1 + max((levels(f.step) for f in step.follow), default=0) if step.follow else 0
+
+    assert set(shapes) == {"muckrock", "documentcloud", "nextrequest"}
+    for parsed in shapes.values():
+        assert levels(parsed.walk.api.listing) <= parsed.scope.max_depth, parsed.name
