@@ -96,3 +96,18 @@ def test_example_sources_declare_a_json_shape_each_with_the_depth_its_follows_ne
     assert set(shapes) == {"muckrock", "documentcloud", "nextrequest"}
     for parsed in shapes.values():
         assert levels(parsed.walk.api.listing) <= parsed.scope.max_depth, parsed.name
+
+
+def test_each_service_budget_is_one_download_slot_spaced_by_its_published_limit():
+    from archive.config import Config
+    from archive.records.budget import download_slots
+
+    config = Config.load({"SPYGLASS_DOCUMENTCLOUD_PER_MINUTE": "60", "SPYGLASS_MUCKROCK_TOKEN": "t"})
+    budget = config.service_budget
+    assert download_slots(budget, "muckrock") == {
+        "spyglass-muckrock": {"concurrency": 1, "delay": 4.0, "jitter": 0}}  # 15 a minute
+    assert download_slots(budget, "documentcloud")["spyglass-documentcloud"]["delay"] == 1.0
+    assert download_slots(budget, "nextrequest")["spyglass-nextrequest"]["delay"] == 2.0
+    # Tokens come from the environment and stay out of the Scrapy settings (which Scrapy logs).
+    assert config.service_tokens == {"muckrock": "t"}
+    assert "t" not in config.as_settings().values() and "SPYGLASS_MUCKROCK_TOKEN" not in config.as_settings()
