@@ -206,3 +206,16 @@ def m040_hash_chain(db: sqlite_utils.Database) -> None:
 def m045_refused_records(db: sqlite_utils.Database) -> None:
     """A fetch error can name the WARC record of the response it refused."""
     db.table("fetch_errors").add_column("warc_record_id", str)
+
+
+@migrations()
+def m240_json_portals(db: sqlite_utils.Database) -> None:
+    """JSON portals: a release's status and version, the stable page to cite each file by, and a
+    hosting service's own page text kept beside Spyglass's (one row per page and method)."""
+    db.table("releases").add_column("status", str)
+    db.table("releases").add_column("version", str)
+    db.table("documents").add_column("cite_url", str)
+    db.table("document_links").add_column("cite_url", str)
+    db.table("document_links").create_index(["cite_url"])
+    db.execute("DROP INDEX IF EXISTS idx_document_pages_document_id_page_number")
+    db.table("document_pages").create_index(["document_id", "page_number", "method"], unique=True)
