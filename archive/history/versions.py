@@ -83,8 +83,9 @@ def regroup_page(ctx: Context, key: str) -> None:
     ctx.work.sightings_read += len(sightings)
     # A version is known by its first capture: the same first capture shows the
     # same text, whatever key the current boilerplate gives it.
-    existing = {v["first_capture_id"]: v for v in _rows(
-        ctx, "SELECT * FROM versions WHERE page_key = ?", [key])}
+    known = _rows(ctx, "SELECT * FROM versions WHERE page_key = ?", [key])
+    existing = {v["first_capture_id"]: v for v in known}
+    keys_before = {v["id"]: v["content_key"] for v in known}
     wanted = []
     for number, run in enumerate(runs(sightings), 1):
         row = _version_row(key, run, number)
@@ -101,9 +102,17 @@ def regroup_page(ctx: Context, key: str) -> None:
     for old, new in pairwise(wanted):
         change = changes.pop((old["id"], new["id"]), None)
         if change is None:
-            compute_change(ctx, old, new)
-        else:
-            update_ends(ctx, change, old, new)
+            # A version split or moved: a change between the same two texts is reused, not diffed.
+            pair = (old["content_key"], new["content_key"])
+            change = next((c for c in changes.values() if (keys_before.get(c["from_version_id"]),
+                                                           keys_before.get(c["to_version_id"])) == pair), None)
+            if change is None:
+                compute_change(ctx, old, new)
+                continue
+            del changes[(change["from_version_id"], change["to_version_id"])]
+            db.table("changes").update(change["id"], {"from_version_id": old["id"], "to_version_id": new["id"]})
+            change = {**change, "from_version_id": old["id"], "to_version_id": new["id"]}
+        update_ends(ctx, change, old, new)
     delete_changes(ctx, [c["id"] for c in changes.values()])
     for stale in existing.values():
         db.execute("DELETE FROM versions WHERE id = ?", [stale["id"]])
