@@ -232,3 +232,16 @@ def test_watch_is_validated_in_one_line(tmp_path: Path, value: str, message: str
     with pytest.raises(ConfigError) as raised:
         load_sources(path)
     assert str(raised.value) == f"{path}: source 'a': {message}"
+
+
+def test_the_archived_copy_banner_gives_the_memento_time_first(crawled):
+    from .test_feed import get
+
+    data = crawled["data"]
+    [row] = db_rows(data, "SELECT id, memento_at, captured_at FROM captures WHERE wayback_timestamp = ?",
+                    ("20180601101500",))
+    html = get(data, f"/-/spyglass/replay/{row['id']}").text
+    memento = html.index(f'<dt>Memento time (as of)</dt><dd class="as-of">{row["memento_at"]}</dd>')
+    fetched = html.index(f'<dt>Fetched by Spyglass</dt><dd class="captured-at">{row["captured_at"]}</dd>')
+    assert memento < fetched
+    assert f'<dd class="original-url">{crawled["base"]}/products/recognize/</dd>' in html

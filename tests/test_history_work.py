@@ -92,3 +92,22 @@ def test_a_memento_arriving_out_of_order_regroups_only_its_page(archive: Path, t
                                         ["https://vendor.example/p/5/"])]
     db.close()
     assert numbers == list(range(1, 7))
+
+
+def test_an_observation_extends_the_version_it_confirms(archive: Path, tmp_path: Path):
+    """The hook the operations work (304s, unchanged payloads) folds its observations in through."""
+    import shutil
+
+    copy = tmp_path / "spyglass.db"
+    shutil.copy(archive, copy)
+    db = open_db(copy)
+    [(last_id, key)] = db.execute("SELECT last_capture_id, page_key FROM versions WHERE page_url = ? "
+                                  "ORDER BY number DESC LIMIT 1", ["https://vendor.example/p/9/"]).fetchall()
+    history = HistoryWriter(db, Rules())
+    with writing(db):
+        history.observe([(last_id, "2027-01-01T00:00:00.000000Z")])
+    [(seen, capture_id)] = db.execute("SELECT last_seen_at, last_capture_id FROM versions WHERE page_key = ? "
+                                      "ORDER BY number DESC LIMIT 1", [key]).fetchall()
+    db.close()
+    assert (seen, capture_id) == ("2027-01-01T00:00:00.000000Z", last_id)
+    assert (history.work.sightings_read, history.work.diffs) == (1, 0)

@@ -34,6 +34,22 @@ def add_capture(ctx: Context, capture: dict[str, Any], text: str | None) -> str 
     return sighting["host"]
 
 
+def add_observation(ctx: Context, capture_id: int, seen_at: str) -> str | None:
+    """The page seen unchanged at `seen_at`, confirming capture `capture_id` (a 304, an unchanged payload).
+
+    It extends the version that capture belongs to, as a sighting would. For
+    a regroup to keep it, sightings.page_sightings must list observations too.
+    """
+    found = ctx.db.execute("SELECT * FROM page_sightings WHERE capture_id = ?", [capture_id])
+    names = [d[0] for d in found.description]
+    row = found.fetchone()
+    if row is None:
+        return None
+    sighting = {**dict(zip(names, row)), "seen_at": seen_at}
+    add_sighting(ctx, sighting)
+    return sighting["host"]
+
+
 class HistoryWriter:
     """The writer process's history: captures folded in batch by batch, hosts settled at the end."""
 
@@ -62,6 +78,15 @@ class HistoryWriter:
                 if host:
                     self.hosts.add(host)
         self._guarded("captures", job)
+
+    def observe(self, observations: Iterable[tuple[int, str]]) -> None:
+        """(confirmed capture id, seen at) pairs: a page seen unchanged without a new capture."""
+        def job(ctx: Context) -> None:
+            for capture_id, seen_at in observations:
+                host = add_observation(ctx, capture_id, seen_at)
+                if host:
+                    self.hosts.add(host)
+        self._guarded("observations", job)
 
     def watch(self, name: str, config: dict[str, Any]) -> None:
         """A source's configuration was recorded: keep its watched phrases current."""
