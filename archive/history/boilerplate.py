@@ -18,6 +18,7 @@ from archive.history.changes import remark
 from archive.history.context import Context
 from archive.history.passages import sentence_key, sentences
 from archive.history.sightings import PAGE, content_key, text_of
+from archive.history.sql import insert_many
 from archive.history.versions import regroup_page
 from archive.times import iso, utc_now
 
@@ -64,7 +65,7 @@ def store_boilerplate(ctx: Context, host: str) -> None:
     found = find_boilerplate(ctx, host)
     ctx.db.execute("DELETE FROM boilerplate WHERE host = ?", [host])
     now = iso(utc_now())
-    ctx.db.table("boilerplate").insert_all(
+    insert_many(ctx.db, "boilerplate",
         [{"host": host, "sentence_sha256": k, "sentence": s, "pages": n, "host_pages": total,
           "computed_at": now} for k, (s, n, total) in found.items()])
     ctx.forget_boilerplate(host)

@@ -14,6 +14,7 @@ from archive.evidence.cite import citation_of
 from archive.history.context import Context
 from archive.history.passages import Passage, diff, has_phrase, sentence_key, sentences
 from archive.history.sightings import text_of
+from archive.history.sql import insert, insert_many, update
 from archive.index import queries
 from archive.times import iso, utc_now
 
@@ -68,11 +69,11 @@ def compute_change(ctx: Context, old: dict[str, Any], new: dict[str, Any]) -> in
         **aggregate([(p.text, p.side, boiler) for p, boiler in found]),
         "computed_at": iso(utc_now()),
     }
-    change_id = db.table("changes").insert(row).last_pk
-    db.table("change_passages").insert_all(
+    change_id = insert(db, "changes", row)
+    insert_many(db, "change_passages",
         [{"change_id": change_id, "side": p.side, "position": n, "text": p.text, "boilerplate": int(b)}
          for n, (p, b) in enumerate(found)])
-    db.table("change_phrases").insert_all(
+    insert_many(db, "change_phrases",
         [{"change_id": change_id, "source": new["source"], "phrase": phrase, "term_kind": kind,
           "event": event} for phrase, kind, event in phrase_events(old_text, new_text,
                                                                    ctx.watched(new["source"]))])
@@ -99,7 +100,7 @@ def update_ends(ctx: Context, change: dict[str, Any], old: dict[str, Any], new: 
     conn = ctx.db.conn
     ends = _ends(conn, old, new, queries.capture(conn, old["last_capture_id"]),
                  queries.capture(conn, new["first_capture_id"]))
-    ctx.db.table("changes").update(change["id"], ends)
+    update(ctx.db, "changes", change["id"], ends)
 
 
 def delete_changes(ctx: Context, ids: list[int]) -> None:
@@ -126,7 +127,7 @@ def remark(ctx: Context, host: str) -> int:
         totals = aggregate(marked)
         current = db.table("changes").get(change_id)
         if any(current[k] != v for k, v in totals.items()):
-            db.table("changes").update(change_id, totals)
+            update(db, "changes", change_id, totals)
             updated += 1
     return updated
 
@@ -141,6 +142,6 @@ def refresh_phrases(ctx: Context, source: str) -> None:
             "WHERE c.source = ?", [source]).fetchall():
         db.execute("DELETE FROM change_phrases WHERE change_id = ?", [change_id])
         events = phrase_events(text_of(conn, old_sha), text_of(conn, new_sha), watched)
-        db.table("change_phrases").insert_all(
+        insert_many(db, "change_phrases",
             [{"change_id": change_id, "source": source, "phrase": p, "term_kind": k, "event": e}
              for p, k, e in events])

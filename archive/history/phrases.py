@@ -18,6 +18,7 @@ from archive.history.changes import refresh_phrases
 from archive.history.context import Context
 from archive.history.passages import has_phrase
 from archive.history.sightings import text_of
+from archive.history.sql import insert_many
 from archive.index.queries import rows
 
 
@@ -39,7 +40,7 @@ def sync_watched(ctx: Context, name: str, config: dict[str, Any]) -> bool:
     if ctx.watched(name) == wanted:
         return False
     ctx.db.execute("DELETE FROM watched_phrases WHERE source = ?", [name])
-    ctx.db.table("watched_phrases").insert_all(
+    insert_many(ctx.db, "watched_phrases",
         [{"source": name, "phrase": p, "term_kind": k} for p, k in wanted])
     ctx._watched.pop(name, None)
     refresh_phrases(ctx, name)

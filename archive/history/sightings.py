@@ -25,6 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from archive.history.passages import without
+from archive.history.sql import insert
 from archive.index.queries import rows
 from archive.wayback.client import surt
 
@@ -123,7 +124,7 @@ def build_sighting(db: sqlite_utils.Database, capture: Mapping[str, Any], text: 
 
 
 def save_sighting(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
-    db.table("page_sightings").insert(row, replace=True)
+    insert(db, "page_sightings", row, replace=True)
 
 
 def page_sightings(conn: sqlite3.Connection, key: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from typing import Any
 from archive.history.changes import compute_change, delete_changes, update_ends
 from archive.history.context import Context
 from archive.history.sightings import page_sightings
+from archive.history.sql import insert, update
 
 _VERSION_FIELDS = ("page_url", "host", "source", "vendor", "product", "kind", "title", "first_seen_at",
                    "last_capture_id", "last_seen_at", "sightings", "text_sha256", "number", "content_key")
@@ -40,14 +41,14 @@ def add_sighting(ctx: Context, sighting: dict[str, Any]) -> None:
         regroup_page(ctx, key)
         return
     if last is not None and last["content_key"] == sighting["content_key"]:
-        ctx.db.table("versions").update(last["id"], {
+        update(ctx.db, "versions", last["id"], {
             "last_capture_id": sighting["capture_id"], "last_seen_at": sighting["seen_at"],
             "sightings": last["sightings"] + 1,
             "text_sha256": last["text_sha256"] or sighting["text_sha256"],
         })
         return
     new = _version_row(key, [sighting], (last["number"] + 1) if last else 1)
-    new["id"] = ctx.db.table("versions").insert(new).last_pk
+    new["id"] = insert(ctx.db, "versions", new)
     if last is not None:
         compute_change(ctx, last, new)
 
@@ -91,11 +92,11 @@ def regroup_page(ctx: Context, key: str) -> None:
         row = _version_row(key, run, number)
         match = existing.pop(row["first_capture_id"], None)
         if match is None:
-            row["id"] = db.table("versions").insert(row).last_pk
+            row["id"] = insert(db, "versions", row)
         else:
             row["id"] = match["id"]
             if any(match[f] != row[f] for f in _VERSION_FIELDS):
-                db.table("versions").update(match["id"], {f: row[f] for f in _VERSION_FIELDS})
+                update(db, "versions", match["id"], {f: row[f] for f in _VERSION_FIELDS})
         wanted.append(row)
     changes = {(c["from_version_id"], c["to_version_id"]): c for c in _rows(
         ctx, "SELECT * FROM changes WHERE page_key = ?", [key])}
@@ -110,7 +111,7 @@ def regroup_page(ctx: Context, key: str) -> None:
                 compute_change(ctx, old, new)
                 continue
             del changes[(change["from_version_id"], change["to_version_id"])]
-            db.table("changes").update(change["id"], {"from_version_id": old["id"], "to_version_id": new["id"]})
+            update(db, "changes", change["id"], {"from_version_id": old["id"], "to_version_id": new["id"]})
             change = {**change, "from_version_id": old["id"], "to_version_id": new["id"]}
         update_ends(ctx, change, old, new)
     delete_changes(ctx, [c["id"] for c in changes.values()])
