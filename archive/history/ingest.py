@@ -9,7 +9,6 @@ savepoint: if history fails, the captures are still saved, and
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -101,7 +100,3 @@ class HistoryWriter:
                 settle_host(ctx, host)
         self._guarded("boilerplate", job)
 
-
-def source_config(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
-    found = db.execute("SELECT config FROM sources WHERE name = ?", [name]).fetchone()
-    return json.loads(found[0]) if found and found[0] else {}

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from archive.config import Archive
-from archive.errors import ArchiveError
 from archive.history.boilerplate import rekey_host, store_boilerplate
 from archive.history.context import Context, Rules, Work
 from archive.history.phrases import sync_all_watched
@@ -95,8 +94,6 @@ def rebuild_history(archive: Archive, rules: Rules) -> Rebuilt:
                 for key in pages[start:start + BATCH]:
                     regroup_page(ctx, key)
         count = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("versions", "changes")}
-    except ArchiveError:
-        raise
     finally:
         db.close()
     return Rebuilt(len(ids), work.sightings_added, len(pages), count["versions"], count["changes"],
