@@ -97,6 +97,11 @@ class Config:
                                               "a minute")
     nextrequest_per_minute: float = setting(_BUDGET.nextrequest, "NextRequest client API requests "
                                             "a minute")
+    # Site-wide boilerplate (archive/history/boilerplate.py): text on most of a
+    # host's pages never makes a version or a change.
+    boilerplate_share: float = setting(0.5, "share of a host's pages a sentence must be on to be "
+                                       "site-wide boilerplate, left out of versions and changes")
+    boilerplate_min_pages: int = setting(3, "pages a sentence must be on, at least, to be boilerplate")
     # Credentials are read from the environment only, never from settings or files.
     spn_access_key: str = field(default="", repr=False, metadata={"environment": SPN_ACCESS_KEY_ENV})
     spn_secret_key: str = field(default="", repr=False, metadata={"environment": SPN_SECRET_KEY_ENV})

@@ -133,6 +133,8 @@ def test_replay_is_framed_sandboxed_and_under_a_strict_csp(hostile):
     conn.close()
     for fact in (url, captured_at, sha, "Evil Corp, &lt;script&gt;alert("):
         assert fact in html
+    # A live capture: its capture time is its as-of time, said once.
+    assert f'<dt>Captured (as of)</dt><dd class="as-of captured-at">{captured_at}</dd>' in html
     missing = responses["/-/spyglass/archived/999999"]
     assert missing.status_code == 404 and "sandbox" in missing.headers["content-security-policy"]
 

@@ -80,7 +80,8 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
         f"http://127.0.0.1:{port}/spyglass/agency_products"
         f"\nReleases from every portal, HTML and JSON: "
         f"http://127.0.0.1:{port}/spyglass/releases?_facet=source"
-        f"\nOr a page's versions over time: http://127.0.0.1:{port}/spyglass/page_versions?url="
+        f"\nA page's versions over time: http://127.0.0.1:{port}/-/spyglass/timeline?url="
         + quote(f"{servers.vendor.url}/products/recognize/", safe="")
+        + f"\nWhat changed, as a feed: http://127.0.0.1:{port}/spyglass/changes_feed.atom"
     )
     serve_archive(config.archive, port, "127.0.0.1")

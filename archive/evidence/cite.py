@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from archive.index import queries
 from archive.index.rows import is_wayback, memento_time
-from archive.times import parse_when
+from archive.times import iso, parse_when
 from archive.wayback.client import citation_url
 
 MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept.", "Oct.",
@@ -41,6 +41,12 @@ class Citation:
     archived_url: str | None = None  # a Save Page Now snapshot of a live page
     pinpoint: str | None = None  # "at 3" for a document page
     detail: str | None = None  # e.g. the memento's exact time
+    # The two times, structured: when the capture shows the page (the memento
+    # time for a Wayback capture, the capture time for a live one), and when
+    # Spyglass fetched it. ISO 8601 UTC.
+    as_of_at: str | None = None
+    as_of_kind: str | None = None  # "memento time" or "capture time"
+    fetched_at: str | None = None
 
     def line(self) -> str:
         """Who, what, when, where: the form of the seeds' footnotes."""
@@ -136,6 +142,8 @@ def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = No
             detail=(f"Original URL {original}; archived by the Wayback Machine "
                     f"{archived.strftime('%Y-%m-%d %H:%M:%S UTC') if archived else '(time unknown)'}; "
                     f"retrieved by Spyglass {when.strftime('%Y-%m-%d %H:%M UTC')}"),
+            as_of_at=iso(archived) if archived else None, as_of_kind="memento time",
+            fetched_at=iso(when),
             **_local(capture),
         )
     when = parse_when(capture["captured_at"])
@@ -150,6 +158,7 @@ def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = No
         archived_url=spn,
         detail=f"Captured by Spyglass {when.strftime('%Y-%m-%d %H:%M:%S UTC')}"
                + (f"; Save Page Now snapshot {spn}" if spn else ""),
+        as_of_at=iso(when), as_of_kind="capture time", fetched_at=iso(when),
         **_local(capture),
     )
 

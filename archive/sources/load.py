@@ -37,7 +37,7 @@ PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change",
+    "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change", "watch",
 }
 
 WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
@@ -161,6 +161,12 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
     save_on_change = entry.get("save_on_change", False)
     if not isinstance(save_on_change, bool):
         raise check.fail("save_on_change", "must be true (ask Save Page Now on change) or false")
+    watch = _str_list(entry, "watch", check)
+    for phrase in watch:
+        if not phrase.split():
+            raise check.fail("watch", "phrases must have at least one word")
+    if len({" ".join(p.lower().split()) for p in watch}) != len(watch):
+        raise check.fail("watch", "lists the same phrase twice")
     return Source(
         name=name,
         kind=kind,
@@ -177,6 +183,7 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
         allow_private=allow_private,
         wayback=_parse_wayback(entry.get("wayback", False), check),
         save_on_change=save_on_change,
+        watch=watch,
         unresolved=unresolved,
     )
 

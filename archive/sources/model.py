@@ -74,6 +74,8 @@ class Source:
     unresolved: tuple[str, ...] = ()
     wayback: WaybackWindow | None = None  # None: no Wayback harvest
     save_on_change: bool = False  # ask Save Page Now for a snapshot when a page changes
+    # Phrases whose appearance or disappearance is news (product and aliases are watched anyway).
+    watch: tuple[str, ...] = ()
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -121,4 +123,5 @@ def source_to_dict(source: Source) -> dict[str, Any]:
             "from": source.wayback.start, "to": source.wayback.end, "match": source.wayback.match,
         },
         "save_on_change": source.save_on_change,
+        "watch": list(source.watch),
     }

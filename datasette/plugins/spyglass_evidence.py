@@ -122,14 +122,22 @@ async def replay(request, datasette) -> Response:
     archived = datasette.urls.path(f"/-/spyglass/archived/{capture_id}")
     record = datasette.urls.path(f"/{DATABASE}/captures/{capture_id}")
     page = Markup(REPLAY_PAGE).format(
-        title=row.get("title") or row["url"], url=citation.original_url or row["url"],
-        when=row["captured_at"], sha=row["sha256"],
-        memento=Markup("<dt>Memento time</dt><dd>{}</dd>\n").format(row["memento_at"])
-        if row.get("memento_at") else "",
+        title=row.get("title") or row["url"], url=row.get("page_url") or citation.original_url or row["url"],
+        times=_times(row), sha=row["sha256"],
         warc=f"{row['warc_filename']}:{row['warc_offset']}", citation=citation.text(),
         archived=archived, record=record, capture_id=capture_id,
     )
     return Response.html(str(page), headers={**COMMON_HEADERS, "Content-Security-Policy": REPLAY_CSP})
+
+
+def _times(row: dict[str, Any]) -> Markup:
+    """The as-of time first (a memento's own time), then when Spyglass fetched it, each named for what it is."""
+    as_of = row.get("as_of_at") or row.get("memento_at") or row["captured_at"]
+    if as_of == row["captured_at"]:
+        return Markup('<dt>Captured (as of)</dt><dd class="as-of captured-at">{}</dd>\n').format(as_of)
+    return Markup('<dt>Memento time (as of)</dt><dd class="as-of">{}</dd>\n'
+                  '<dt>Fetched by Spyglass</dt><dd class="captured-at">{}</dd>\n'
+                  ).format(as_of, row["captured_at"])
 
 
 async def archived(request, datasette) -> Response:
@@ -173,8 +181,7 @@ iframe {{ flex: 1; border: 0; width: 100%; background: white; }}
 Scripts in it do not run and it loads nothing from the web.
 <dl>
 <dt>Original URL</dt><dd class="original-url">{url}</dd>
-<dt>Captured</dt><dd class="captured-at">{when}</dd>
-{memento}<dt>SHA-256</dt><dd class="sha256">{sha}</dd>
+{times}<dt>SHA-256</dt><dd class="sha256">{sha}</dd>
 <dt>WARC</dt><dd>{warc}</dd>
 </dl>
 <pre class="citation">{citation}</pre>
