@@ -37,6 +37,9 @@ class Stance:
     expensive_wait_seconds: float = 2.0
     # Largest reply Datasette may send (the archived-copy routes have their own cap).
     max_reply_mb: int = 25
+    # Largest archived copy shown decoded; a larger one gets a page saying so and
+    # the download of its WARC record (streamed as stored, never decoded).
+    max_archived_mb: int = 20
     # A query is stopped when the server's memory passes this, so no request can
     # make the server grow without bound (rows are built in memory before replying).
     max_memory_mb: int = 400

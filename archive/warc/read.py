@@ -207,6 +207,57 @@ def open_record(archive: Archive, row: Mapping[str, Any]) -> Record:
     return Record(stored, headers, decode_body(stored.payload, headers.get("content-encoding")))
 
 
+class PayloadStream:
+    """A capture's payload read piece by piece from its WARC record, never whole in memory.
+
+    Iterating gives the payload as stored (Content-Encoding kept); `decoded()`
+    gives it as a browser would see it. Use as a context manager: it holds the file open.
+    """
+
+    def __init__(self, archive: Archive, row: Mapping[str, Any], piece: int = 1 << 16) -> None:
+        self.piece = piece
+        self._file = open(archive.warc_path(row["warc_filename"]), "rb")
+        try:
+            self._file.seek(row["warc_offset"])
+            record = next(iter(ArchiveIterator(self._file)), None)
+            if record is None:
+                raise EOFError(f"no WARC record at {row['warc_filename']}:{row['warc_offset']}")
+        except BaseException:
+            self._file.close()
+            raise
+        self._record = record
+        pairs = record.http_headers.headers if record.http_headers is not None else []
+        self.headers = {k.lower(): v for k, v in pairs}
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+    @property
+    def content_encoding(self) -> str | None:
+        return self.headers.get("content-encoding")
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self._record.raw_stream.read(self.piece)
+            if not chunk:
+                return
+            yield chunk
+
+    def decoded(self) -> Iterator[bytes]:
+        """The payload with Content-Encoding undone, piece by piece."""
+        return iter_decoded(iter(self), self.content_encoding)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> PayloadStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 @dataclass(frozen=True)
 class Member:
     """One gzip member of a WARC file: where it starts, and its bytes or what is wrong."""
