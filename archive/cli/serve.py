@@ -13,7 +13,7 @@ import click
 from archive.cli.crawl import crawl_and_report
 from archive.cli.options import command_config, data_option
 from archive.config import Archive
-from archive.publish.datasette import PROJECT_ROOT, datasette_command
+from archive.publish.datasette import PROJECT_ROOT, datasette_command, datasette_environment
 
 DEMO_SOURCES = PROJECT_ROOT / "sources.yml"
 
@@ -22,21 +22,26 @@ DEMO_SOURCES = PROJECT_ROOT / "sources.yml"
 @data_option
 @click.option("--port", default=8001, show_default=True, help="Port to serve on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-def serve(data_dir: Path | None, port: int, host: str) -> None:
+@click.option("--allow-sql/--no-allow-sql", default=None,
+              help="Let visitors run their own SQL (default: $SPYGLASS_ALLOW_SQL, else no).")
+def serve(data_dir: Path | None, port: int, host: str, allow_sql: bool | None) -> None:
     """Publish the archive with Datasette (read-only, with datasette/metadata.yml).
 
-    Example: spyglass serve --data data --port 8001
+    Search, table views and canned queries are open to every visitor; custom
+    SQL only with --allow-sql. Example: spyglass serve --data data --port 8001
     """
-    config, _ = command_config(data_dir=data_dir)
+    config, _ = command_config(data_dir=data_dir, allow_sql=allow_sql)
     config.archive.open_existing().close()
-    serve_archive(config.archive, port, host)
+    serve_archive(config.archive, port, host, config.allow_sql)
 
 
-def serve_archive(archive: Archive, port: int, host: str) -> None:
+def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> None:
     """Run Datasette over the archive until interrupted."""
-    click.echo(f"Serving {archive.db_path} at http://{host}:{port}/ (Ctrl-C to stop)")
+    sql = "custom SQL allowed" if allow_sql else "custom SQL off"
+    click.echo(f"Serving {archive.db_path} at http://{host}:{port}/ ({sql}; Ctrl-C to stop)")
     try:
-        subprocess.run(datasette_command(archive.data_dir, port, host), check=False)
+        subprocess.run(datasette_command(archive.data_dir, port, host), check=False,
+                       env={**os.environ, **datasette_environment(allow_sql)})
     except KeyboardInterrupt:
         pass
 
@@ -84,4 +89,5 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
         + quote(f"{servers.vendor.url}/products/recognize/", safe="")
         + f"\nWhat changed, as a feed: http://127.0.0.1:{port}/spyglass/changes_feed.atom"
     )
-    serve_archive(config.archive, port, "127.0.0.1")
+    # The demo is served on loopback for its own user: custom SQL is on.
+    serve_archive(config.archive, port, "127.0.0.1", allow_sql=True)

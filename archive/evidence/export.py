@@ -30,6 +30,7 @@ from archive.config import Archive
 from archive.errors import ExportError
 from archive.evidence.cite import citation_of
 from archive.index import queries
+from archive.index.untrusted import open_untrusted
 from archive.times import iso, utc_now
 from archive.warc.digests import file_sha256
 from archive.warc.read import gzip_members
@@ -54,17 +55,7 @@ def select_captures(conn: sqlite3.Connection, *, ids: tuple[int, ...] = (), quer
     if sum(bool(x) for x in (ids, query, source)) != 1:
         raise ExportError("choose captures with exactly one of --capture, --query or --source")
     if query:
-        conn.execute("PRAGMA query_only = 1")  # a selection, never a change
-        try:
-            cursor = conn.execute(query)
-            names = [d[0] for d in cursor.description or []]
-            if "id" not in names:
-                raise ExportError("--query must return an `id` column (capture ids)")
-            ids = tuple(int(r[names.index("id")]) for r in cursor.fetchall())
-        except sqlite3.Error as exc:
-            raise ExportError(f"--query failed: {exc}") from exc
-        finally:
-            conn.execute("PRAGMA query_only = 0")
+        ids = _query_ids(conn, query)
     if source:
         ids = tuple(r[0] for r in conn.execute(
             "SELECT id FROM captures WHERE source = ? ORDER BY id", [source]).fetchall())
@@ -122,6 +113,24 @@ def _date_pages_as_of(path: Path) -> None:
     with zipfile.ZipFile(path, "w") as new:
         for info, _ in members:
             new.writestr(info, contents[info.filename])
+
+
+def _query_ids(conn: sqlite3.Connection, query: str) -> tuple[int, ...]:
+    """Capture ids a selection query returns, run where it can neither write nor ATTACH files."""
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    untrusted = open_untrusted(path)
+    try:
+        cursor = untrusted.execute(query)
+        names = [d[0] for d in cursor.description or []]
+        if "id" not in names:
+            raise ExportError("--query must return an `id` column (capture ids)")
+        return tuple(int(r[names.index("id")]) for r in cursor.fetchall())
+    except (sqlite3.Error, ValueError, TypeError) as exc:
+        why = (" (a selection may only read the index: ATTACH, writes and file access are refused)"
+               if "not authorized" in str(exc) else "")
+        raise ExportError(f"--query failed: {exc}{why}") from exc
+    finally:
+        untrusted.close()
 
 
 def _members(archive: Archive, row: dict[str, Any]) -> list[tuple[str, int, int]]:
