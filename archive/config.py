@@ -86,6 +86,8 @@ class Config:
     tsa_ca_file: str = setting("", "CA certificate(s) the time-stamp authority chains to "
                                "(default: the system's)")
     timestamp_after_crawl: bool = setting(False, "time-stamp closed WARC files after each crawl")
+    atlas_timeout: float = setting(300.0, "seconds `import-atlas --url` may take to download the "
+                                   "Atlas of Surveillance export")
     # Credentials are read from the environment only, never from settings or files.
     spn_access_key: str = field(default="", repr=False, metadata={"environment": SPN_ACCESS_KEY_ENV})
     spn_secret_key: str = field(default="", repr=False, metadata={"environment": SPN_SECRET_KEY_ENV})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from archive.cli.atlas import import_atlas
 from archive.cli.crawl import crawl, documents
 from archive.cli.evidence import cite, export, timestamp, verify
 from archive.cli.serve import demo, serve
@@ -29,3 +30,4 @@ def cli() -> None:
 
 for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, demo):
     cli.add_command(command)
+cli.add_command(import_atlas)

@@ -120,9 +120,18 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
         if not unresolved:
             raise
         # Without its placeholders' values the entry cannot be judged; it is kept
-        # so other sources can be crawled, and `select` refuses to crawl it.
+        # so other sources can be crawled, and `select` refuses to crawl it. The
+        # names it gives do not depend on URLs, so mentions and the Atlas import
+        # still know its vendor and product.
         name = str(entry.get("name") or check.source)
+        try:
+            product, aliases = _parse_product(entry, check)
+            vendor = _optional_str(entry, "vendor", check)
+            agency = _optional_str(entry, "agency", check)
+        except ConfigError:
+            product, aliases, vendor, agency = None, (), None, None
         return Source(name=name, kind=str(entry.get("kind")), urls=(), scope=Scope(hosts=()),
+                      vendor=vendor, product=product, aliases=aliases, agency=agency,
                       unresolved=tuple(unresolved))
 
 
