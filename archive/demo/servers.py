@@ -1,10 +1,11 @@
-"""The demo's three loopback servers started together: vendor site, records portal, Wayback Machine."""
+"""The demo's loopback servers started together: vendor site, records portal, Wayback Machine, Atlas export."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from archive.demo.atlas_site import demo_rows, export_csv, start_atlas_site
 from archive.demo.records_portal import start_records_portal
 from archive.demo.vendor_site import start_vendor_site
 from archive.demo.wayback_demo import demo_sim
@@ -18,6 +19,7 @@ class DemoServers:
     vendor: Any
     portal: Any
     wayback: Any
+    atlas: Any = None  # the Atlas of Surveillance export (download.csv)
 
     @property
     def variables(self) -> dict[str, str]:
@@ -28,6 +30,8 @@ class DemoServers:
         self.vendor.stop()
         self.portal.stop()
         self.wayback.shutdown()
+        if self.atlas is not None:
+            self.atlas.stop()
 
 
 def start_demo_servers(port: int = 0) -> DemoServers:
@@ -36,7 +40,8 @@ def start_demo_servers(port: int = 0) -> DemoServers:
     vendor = _start(start_vendor_site, port)
     portal = _start(start_records_portal, port + 1 if port else 0)
     wayback, _ = start_wayback_sim(demo_sim(vendor.url))
-    return DemoServers(vendor, portal, wayback)
+    atlas, _ = start_atlas_site(export_csv(demo_rows(vendor.url, portal.url)))
+    return DemoServers(vendor, portal, wayback, atlas)
 
 
 def _start(start: Any, port: int) -> Any:

@@ -410,7 +410,10 @@ def _create_atlas_views(db: sqlite_utils.Database) -> None:
     db.create_view("agency_evidence", f"""
         SELECT {key('r.agency')} AS agency_key, r.agency, 'atlas' AS kind,
                (SELECT min(l.date) FROM atlas_links l WHERE l.row_id = r.id) AS date,
-               r.technology AS title, nullif(r.vendor, '') AS vendor, r.summary AS detail,
+               r.technology AS title,
+               (SELECT group_concat(v.vendor, ', ') FROM atlas_row_vendors v WHERE v.row_id = r.id)
+                   AS vendor,
+               r.summary AS detail,
                nullif(r.link_1, '') AS url, 'atlas_rows/' || r.id AS spyglass_row
         FROM atlas_rows r WHERE r.superseded_at IS NULL
         UNION ALL
@@ -418,8 +421,9 @@ def _create_atlas_views(db: sqlite_utils.Database) -> None:
                'releases/' || id
         FROM releases WHERE agency IS NOT NULL
         UNION ALL
-        SELECT {key('agency')}, agency, 'mention', NULL, coalesce(product, vendor), vendor, snippet,
-               proof_url,
+        SELECT {key('agency')}, agency, 'mention',
+               (SELECT released_on FROM releases WHERE releases.id = mentions.release_id),
+               coalesce(product, vendor), vendor, snippet, proof_url,
                CASE WHEN document_page_id IS NOT NULL THEN 'document_pages/' || document_page_id
                     ELSE 'captures/' || capture_id END
         FROM mentions WHERE agency IS NOT NULL
