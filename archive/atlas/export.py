@@ -89,8 +89,9 @@ def read_export(data: bytes, name: str) -> AtlasExport:
                 _add(export, seen, _row(values, columns, start, name))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise AtlasError(f"{name}: line {reader.line_num}: not valid CSV ({exc}): "
-                         "nothing imported") from None
+        problem = ("ends inside a quoted field (cut off, or a quote never closed)"
+                   if "unexpected end of data" in str(exc) else f"is not valid CSV ({exc})")
+        raise AtlasError(f"{name}: line {reader.line_num}: the file {problem}: nothing imported") from None
     finally:
         csv.field_size_limit(limit)
     return export

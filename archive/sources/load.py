@@ -36,7 +36,7 @@ PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change",
+    "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change", "live",
 }
 
 WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
@@ -169,6 +169,8 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
     save_on_change = entry.get("save_on_change", False)
     if not isinstance(save_on_change, bool):
         raise check.fail("save_on_change", "must be true (ask Save Page Now on change) or false")
+    wayback = _parse_wayback(entry.get("wayback", False), check)
+    live = _parse_live(entry, wayback, check)
     return Source(
         name=name,
         kind=kind,
@@ -183,8 +185,9 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
         walk=walk,
         recrawl=recrawl,
         allow_private=allow_private,
-        wayback=_parse_wayback(entry.get("wayback", False), check),
+        wayback=wayback,
         save_on_change=save_on_change,
+        live=live,
         unresolved=unresolved,
     )
 
@@ -241,6 +244,15 @@ def _parse_wayback(raw: Any, check: _Checker) -> WaybackWindow | None:
     if match not in WAYBACK_MATCHES:
         raise check.fail("wayback.match", f"must be one of {', '.join(WAYBACK_MATCHES)}; got {match!r}")
     return WaybackWindow(bounds[0], bounds[1], match)
+
+
+def _parse_live(entry: dict, wayback: WaybackWindow | None, check: _Checker) -> bool:
+    live = entry.get("live", True)
+    if not isinstance(live, bool):
+        raise check.fail("live", "must be true (capture the URLs live) or false (only their Wayback history)")
+    if not live and wayback is None:
+        raise check.fail("live", "is false and wayback is not set: nothing would be crawled")
+    return live
 
 
 def _parse_scope(raw: Any, urls: tuple[str, ...], check: _Checker) -> Scope:
