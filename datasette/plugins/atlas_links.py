@@ -18,8 +18,9 @@ from markupsafe import Markup, escape
 DATABASE = "spyglass"
 AGENCY_TABLES = {"atlas_agencies", "atlas_agency_records", "atlas_agency_vendors", "agency_evidence"}
 VENDOR_TABLES = {"atlas_agency_vendors", "atlas_row_vendors"}
-# Canned queries (no table) whose agency and vendor columns get the same links.
-QUERIES = ("/atlas_pairs", "/about_agency")
+# Canned queries have no table: theirs are known by a column of their own
+# (atlas_pairs' `held`, about_agency's `spyglass_row`).
+QUERY_COLUMNS = {"held", "spyglass_row"}
 ID_COLUMNS = {
     ("atlas_link_evidence", "capture_id"): "captures",
     ("atlas_link_evidence", "row_id"): "atlas_rows",
@@ -34,11 +35,18 @@ def _link(href: str, text: str) -> Markup:
     return Markup(f'<a href="{escape(href)}">{escape(text)}</a>')
 
 
+def _from_query(row) -> bool:
+    try:
+        return bool(QUERY_COLUMNS & set(row.keys()))
+    except (AttributeError, TypeError):
+        return False
+
+
 @hookimpl
-def render_cell(value, column, table, database, datasette, request):
+def render_cell(row, value, column, table, database, datasette):
     if database != DATABASE or value in (None, ""):
         return None
-    in_query = table is None and request is not None and request.path.endswith(QUERIES)
+    in_query = table is None and _from_query(row)
     base = datasette.urls.database(database)
     if column == "spyglass_row" and isinstance(value, str):
         found = ROW_REFERENCE.match(value)
