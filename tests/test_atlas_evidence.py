@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from archive.config import Archive
 from archive.demo.atlas_site import export_csv
+from archive.demo.vendor_site import start_vendor_site
+from archive.demo.wayback_demo import demo_sim
+from archive.demo.wayback_sim import start_wayback_sim
 from archive.evidence.verify import verify_report
 from archive.publish.datasette import datasette_app
 
@@ -21,9 +25,19 @@ SNAPSHOTS = ("20180601101500", "20190315000000")  # both held by the simulator, 
 
 
 @pytest.fixture(scope="module")
-def linked(tmp_path_factory: pytest.TempPathFactory, vendor_site, wayback_demo) -> dict:
+def servers() -> Iterator[tuple[str, str]]:
+    """A vendor site and a Wayback simulator of its own (the session's count their hits for other tests)."""
+    site, _ = start_vendor_site()
+    wayback, sim = start_wayback_sim(demo_sim(site.url))
+    yield site.url, sim.base
+    wayback.shutdown()
+    site.stop()
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory: pytest.TempPathFactory, servers) -> dict:
     """An export linking the fixture site's pages and their mementos, imported, its sources crawled."""
-    base = vendor_site[0]
+    base, wayback = servers
     product, faqs = f"{base}/products/recognize/", f"{base}/products/recognize/faqs/"
     data = tmp_path_factory.mktemp("atlas-evidence")
     export = data / "export.csv"
@@ -43,7 +57,7 @@ def linked(tmp_path_factory: pytest.TempPathFactory, vendor_site, wayback_demo) 
     run_cli("import-atlas", str(export), "--data", str(data), "--sources", str(ROOT / "sources.yml"),
             "--sources-out", str(sources), "--vendor", "Northwind Cloud", "--allow-private", "127.0.0.1",
             check=True)
-    env = {"SPYGLASS_WAYBACK_URL": wayback_demo.base, "SPYGLASS_WAYBACK_WINDOW": "1"}
+    env = {"SPYGLASS_WAYBACK_URL": wayback, "SPYGLASS_WAYBACK_WINDOW": "1"}
     crawl = run_cli("crawl", "--sources", str(sources), "--data", str(data), env=env, check=True)
     return {"data": data, "product": product, "faqs": faqs, "crawl": crawl}
 
