@@ -35,6 +35,9 @@ from archive.times import iso, utc_now
 # Redirects of the one page (http -> https, a trailing slash) stay within a few responses.
 MAX_PAGES = 10
 NOTE_ROWS = 5
+# libyaml where installed: the whole Atlas gives some 20,000 sources, which
+# pure-Python YAML takes minutes to write.
+SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ATTRIBUTION = ("Atlas of Surveillance, a project of the Electronic Frontier Foundation and the "
                "Reynolds School of Journalism at the University of Nevada, Reno (CC BY 4.0)")
 
@@ -72,8 +75,9 @@ def write_sources(db: sqlite_utils.Database, path: Path, filters: Filters,
               "# Each source is one linked page: captured live (max_depth 0) when linked live, and\n"
               "# for a Wayback snapshot link the memento it names (wayback from = to = its timestamp).\n"
               f"# Crawl them with: spyglass crawl --sources {path.name}\n")
-    text = header + yaml.safe_dump({"sources": entries}, sort_keys=False, allow_unicode=True, width=100)
-    parse_sources(yaml.safe_load(text), path, {})  # what is written must load
+    parse_sources({"sources": entries}, path, {})  # what is written must load
+    text = header + yaml.dump({"sources": entries}, Dumper=SafeDumper, sort_keys=False,
+                              allow_unicode=True, width=100)
     try:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
