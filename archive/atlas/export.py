@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from archive.errors import AtlasError
-from archive.index.migrations import ATLAS_ROW_COLUMNS
+from archive.index.atlas_schema import ATLAS_ROW_COLUMNS
 
 # The export's column names, in its order; ATLAS_ROW_COLUMNS are their names in the index.
 COLUMNS = (
