@@ -19,6 +19,7 @@ from typing import Any
 from archive import __version__
 from archive.errors import ArchiveError, ConfigError
 from archive.index.db import open_db
+from archive.records.budget import ServiceBudget
 from archive.wayback.client import PUBLIC_WAYBACK, Endpoints
 from archive.wayback.policy import RatePolicy
 
@@ -27,6 +28,9 @@ WARC_DIR = "warcs"
 CHAIN_DIR = "chain"  # time-stamped heads of the captures hash chain
 SPN_ACCESS_KEY_ENV = "SPYGLASS_SPN_ACCESS_KEY"
 SPN_SECRET_KEY_ENV = "SPYGLASS_SPN_SECRET_KEY"
+MUCKROCK_TOKEN_ENV = "SPYGLASS_MUCKROCK_TOKEN"
+DOCUMENTCLOUD_TOKEN_ENV = "SPYGLASS_DOCUMENTCLOUD_TOKEN"
+NEXTREQUEST_TOKEN_ENV = "SPYGLASS_NEXTREQUEST_TOKEN"
 USER_AGENT = f"Spyglass/{__version__} (public-interest web archiving; Scrapy)"
 
 
@@ -36,6 +40,7 @@ def setting(default: Any, meaning: str, name: str | None = None) -> Any:
 
 
 _POLICY = RatePolicy()
+_BUDGET = ServiceBudget()
 
 
 @dataclass(frozen=True)
@@ -86,11 +91,22 @@ class Config:
     tsa_ca_file: str = setting("", "CA certificate(s) the time-stamp authority chains to "
                                "(default: the system's)")
     timestamp_after_crawl: bool = setting(False, "time-stamp closed WARC files after each crawl")
+    # The defaults and their reasons are ServiceBudget's (archive/records/budget.py).
+    muckrock_per_minute: float = setting(_BUDGET.muckrock, "MuckRock API requests a minute")
+    documentcloud_per_minute: float = setting(_BUDGET.documentcloud, "DocumentCloud API requests "
+                                              "a minute")
+    nextrequest_per_minute: float = setting(_BUDGET.nextrequest, "NextRequest client API requests "
+                                            "a minute")
     atlas_timeout: float = setting(300.0, "seconds `import-atlas --url` may take to download the "
                                    "Atlas of Surveillance export")
     # Credentials are read from the environment only, never from settings or files.
     spn_access_key: str = field(default="", repr=False, metadata={"environment": SPN_ACCESS_KEY_ENV})
     spn_secret_key: str = field(default="", repr=False, metadata={"environment": SPN_SECRET_KEY_ENV})
+    muckrock_token: str = field(default="", repr=False, metadata={"environment": MUCKROCK_TOKEN_ENV})
+    documentcloud_token: str = field(default="", repr=False,
+                                     metadata={"environment": DOCUMENTCLOUD_TOKEN_ENV})
+    nextrequest_token: str = field(default="", repr=False,
+                                   metadata={"environment": NEXTREQUEST_TOKEN_ENV})
 
     @classmethod
     def setting_names(cls) -> dict[str, str]:
@@ -154,6 +170,20 @@ class Config:
     def endpoints(self) -> Endpoints:
         """Every Wayback Machine URL Spyglass requests, from SPYGLASS_WAYBACK_URL."""
         return Endpoints(self.wayback_url, self.wayback_availability_url)
+
+    @property
+    def service_budget(self) -> ServiceBudget:
+        """The records services' API budgets these settings describe."""
+        return ServiceBudget(muckrock=self.muckrock_per_minute,
+                             documentcloud=self.documentcloud_per_minute,
+                             nextrequest=self.nextrequest_per_minute)
+
+    @property
+    def service_tokens(self) -> dict[str, str]:
+        """Records services' API tokens (SPYGLASS_<SERVICE>_TOKEN) by service, those set only."""
+        tokens = {"muckrock": self.muckrock_token, "documentcloud": self.documentcloud_token,
+                  "nextrequest": self.nextrequest_token}
+        return {service: token for service, token in tokens.items() if token}
 
     @property
     def rate_policy(self) -> RatePolicy:

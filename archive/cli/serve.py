@@ -47,7 +47,7 @@ def serve_archive(archive: Archive, port: int, host: str) -> None:
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
 @click.option("--fixture-port", default=8470, show_default=True,
-              help="Port for the fixture vendor site; the records portal takes the next one (0: any free ports).")
+              help="Port for the fixture vendor site; the records portals take the next two (0: any free ports).")
 def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) -> None:
     """Crawl the bundled loopback fixtures, build the archive and serve it.
 
@@ -59,10 +59,14 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     servers = start_demo_servers(fixture_port)
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
     click.echo(f"Fixture records portal: {servers.portal.url}/requests/", err=True)
+    click.echo(f"Fixture JSON records portal (NextRequest-style): {servers.json_portal.url}/client/requests",
+               err=True)
     click.echo(f"Simulated Wayback Machine: {servers.wayback.url}/", err=True)
     click.echo(f"Fixture Atlas of Surveillance export: {servers.atlas.url}{ATLAS_PATH}", err=True)
     try:
-        config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir,
+        # The JSON portal is our own loopback fixture: no need to spare it like a real city's.
+        config, _ = command_config(("SPYGLASS_PROGRESS=true", "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200"),
+                                   data_dir=data_dir,
                                    sources_file=DEMO_SOURCES, wayback_url=servers.wayback.url)
         variables = {**os.environ, **servers.variables}
         ok = crawl_and_report(config, {}, (), False, None, variables)
@@ -80,6 +84,8 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
         f"http://127.0.0.1:{port}/spyglass/document_pages?_search=booking+photos"
         f"\nWhich agencies' records mention which products: "
         f"http://127.0.0.1:{port}/spyglass/agency_products"
+        f"\nReleases from every portal, HTML and JSON: "
+        f"http://127.0.0.1:{port}/spyglass/releases?_facet=source"
         f"\nAtlas of Surveillance agency-vendor pairs, and what Spyglass holds on each: "
         f"http://127.0.0.1:{port}/spyglass/atlas_pairs"
         f"\nOr a page's versions over time: http://127.0.0.1:{port}/spyglass/page_versions?url="

@@ -86,7 +86,9 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
                 per_source.set("ROBOTSTXT_OBEY", source.robots, priority="spider")
             # The first crawler installs the reactor named in the settings.
             crawler = Crawler(spidercls, per_source, init_reactor=not crawlers)
-            process.crawl(crawler, source=source)
+            # API tokens go to the spider as an argument, never into settings, which Scrapy logs.
+            extra = {"credentials": config.service_tokens} if spider_name == "records" else {}
+            process.crawl(crawler, source=source, **extra)
             label = source.name if spider_name == source.kind else f"{source.name} ({spider_name})"
             crawlers.append((label, crawler))
     process.start()

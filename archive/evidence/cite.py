@@ -163,8 +163,10 @@ def cite_document_page(
     """The citation of one page of a released document: document_pages, documents and releases rows."""
     release = release or {}
     capture = capture or {}
-    url = (document.get("file_url") or document.get("url") or capture.get("url")
-           or release.get("page_url") or "")
+    # A file fetched by an expiring URL is cited by its stable page (documents.cite_url).
+    url = (document.get("cite_url") or document.get("file_url") or document.get("url")
+           or capture.get("url") or release.get("page_url") or "")
+    fetched = document.get("file_url") or url
     agency = document.get("agency") or release.get("agency") or _author(capture, url)
     released = release.get("released_on") or release.get("released_at")
     try:
@@ -182,7 +184,7 @@ def cite_document_page(
         pinpoint=f"at {page.get('page_number')}",
         when=when,
         url=url,
-        original_url=url,
+        original_url=fetched,
         detail=f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}",
         **_local(capture),
     )

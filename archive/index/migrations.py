@@ -209,6 +209,19 @@ def m045_refused_records(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m240_json_portals(db: sqlite_utils.Database) -> None:
+    """JSON portals: a release's status and version, the stable page to cite each file by, and a
+    hosting service's own page text kept beside Spyglass's (one row per page and method)."""
+    db.table("releases").add_column("status", str)
+    db.table("releases").add_column("version", str)
+    db.table("documents").add_column("cite_url", str)
+    db.table("document_links").add_column("cite_url", str)
+    db.table("document_links").create_index(["cite_url"])
+    db.execute("DROP INDEX IF EXISTS idx_document_pages_document_id_page_number")
+    db.table("document_pages").create_index(["document_id", "page_number", "method"], unique=True)
+
+
+@migrations()
 def m220_atlas(db: sqlite_utils.Database) -> None:
     """The Atlas of Surveillance: imports, agencies, technologies, row versions, links, vendors, views."""
     # Imported here, not above: the schema lives in its own module (archive/index/atlas_schema.py).

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from archive.errors import ConfigError
+from archive.sources.api_walk import API_SHAPES, WalkProblem
 from archive.sources.model import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_PAGES,
@@ -207,12 +208,17 @@ def _parse_walk(entry: dict, kind: str, check: _Checker) -> Walk | None:
         raw = {}
     if not isinstance(raw, dict):
         raise check.fail("walk", "must be a mapping of selectors (shape, release_links, files, ...)")
-    unknown = set(raw) - WALK_FIELDS
-    if unknown:
-        raise check.fail(f"walk.{sorted(unknown)[0]}", "unknown field")
     shape = raw.get("shape", "directory")
     if shape not in SHAPES:
         raise check.fail("walk.shape", f"must be one of {', '.join(SHAPES)}; got {shape!r}")
+    if shape in API_SHAPES:
+        try:
+            return build_walk(raw)
+        except WalkProblem as problem:
+            raise check.fail(problem.field, str(problem)) from None
+    unknown = set(raw) - WALK_FIELDS
+    if unknown:
+        raise check.fail(f"walk.{sorted(unknown)[0]}", "unknown field")
     for key in SELECTOR_FIELDS:
         if raw.get(key) is None:
             continue
