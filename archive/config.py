@@ -104,6 +104,8 @@ class Config:
     boilerplate_min_pages: int = setting(3, "pages a sentence must be on, at least, to be boilerplate")
     allow_sql: bool = setting(False, "let visitors of `spyglass serve` run their own SQL (see the "
                               "README's publishing stance)")
+    atlas_timeout: float = setting(300.0, "seconds `import-atlas --url` may take to download the "
+                                   "Atlas of Surveillance export")
     # Credentials are read from the environment only, never from settings or files.
     spn_access_key: str = field(default="", repr=False, metadata={"environment": SPN_ACCESS_KEY_ENV})
     spn_secret_key: str = field(default="", repr=False, metadata={"environment": SPN_SECRET_KEY_ENV})

@@ -218,6 +218,14 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
     view = datasette_get(data, "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
     assert {(r["agency"], r["product"]) for r in view} == {
         (SHERIFF, "Northwind Recognize"), (POLICE, "Northwind Recognize"), (HARBOR, "Northwind Recognize")}
+    # The demo's Atlas of Surveillance rows (archive/demo/atlas_site.py) sit beside the agencies' records.
+    assert "download.csv: 5 Atlas rows, 5 new" in result.stdout
+    pairs = {(r["agency"], r["vendor"]): r["held"] for r in datasette_get(
+        data, "/spyglass/atlas_pairs.json", {"_shape": "objects"})["rows"]}
+    assert pairs[(SHERIFF, "Northwind Cloud")] == pairs[(POLICE, "Northwind Cloud")] == "records and captures"
+    assert pairs[(POLICE, "Orbital Vision")] == "not yet"
+    about = datasette_get(data, "/spyglass/about_agency.json", {"agency": POLICE, "_shape": "objects"})["rows"]
+    assert {r["kind"] for r in about} == {"atlas", "release", "mention"}
 
 
 def test_the_view_links_each_row_to_the_document_page_that_proves_it(records):

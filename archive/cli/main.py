@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from archive.cli.atlas import import_atlas
 from archive.cli.crawl import crawl, documents
 from archive.cli.evidence import cite, export, timestamp, verify
 from archive.cli.history import changes, history, rebuild_history
@@ -31,3 +32,4 @@ def cli() -> None:
 for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, history, changes,
                 rebuild_history, demo):
     cli.add_command(command)
+cli.add_command(import_atlas)

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import click
 
+from archive.cli.atlas import import_atlas_export
 from archive.cli.crawl import crawl_and_report
 from archive.cli.options import command_config, data_option
 from archive.config import Archive
@@ -57,6 +58,7 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
 
     Example: spyglass demo            (then open the printed URL)
     """
+    from archive.demo.atlas_site import PATH as ATLAS_PATH
     from archive.demo.servers import start_demo_servers
 
     servers = start_demo_servers(fixture_port)
@@ -65,12 +67,16 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     click.echo(f"Fixture JSON records portal (NextRequest-style): {servers.json_portal.url}/client/requests",
                err=True)
     click.echo(f"Simulated Wayback Machine: {servers.wayback.url}/", err=True)
+    click.echo(f"Fixture Atlas of Surveillance export: {servers.atlas.url}{ATLAS_PATH}", err=True)
     try:
         # The JSON portal is our own loopback fixture: no need to spare it like a real city's.
         config, _ = command_config(("SPYGLASS_PROGRESS=true", "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200"),
                                    data_dir=data_dir,
                                    sources_file=DEMO_SOURCES, wayback_url=servers.wayback.url)
-        ok = crawl_and_report(config, {}, (), False, None, {**os.environ, **servers.variables})
+        variables = {**os.environ, **servers.variables}
+        ok = crawl_and_report(config, {}, (), False, None, variables)
+        # The Atlas's rows about the demo's agencies, beside their records.
+        click.echo(import_atlas_export(config, variables, url=f"{servers.atlas.url}{ATLAS_PATH}"))
     finally:
         servers.stop()
     if not ok:
@@ -85,6 +91,8 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
         f"http://127.0.0.1:{port}/spyglass/agency_products"
         f"\nReleases from every portal, HTML and JSON: "
         f"http://127.0.0.1:{port}/spyglass/releases?_facet=source"
+        f"\nAtlas of Surveillance agency-vendor pairs, and what Spyglass holds on each: "
+        f"http://127.0.0.1:{port}/spyglass/atlas_pairs"
         f"\nA page's versions over time: http://127.0.0.1:{port}/-/spyglass/timeline?url="
         + quote(f"{servers.vendor.url}/products/recognize/", safe="")
         + f"\nWhat changed, as a feed: http://127.0.0.1:{port}/spyglass/changes_feed.atom"

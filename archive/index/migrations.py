@@ -251,3 +251,12 @@ def m240_json_portals(db: sqlite_utils.Database) -> None:
     db.table("document_links").create_index(["cite_url"])
     db.execute("DROP INDEX IF EXISTS idx_document_pages_document_id_page_number")
     db.table("document_pages").create_index(["document_id", "page_number", "method"], unique=True)
+
+
+@migrations()
+def m220_atlas(db: sqlite_utils.Database) -> None:
+    """The Atlas of Surveillance: imports, agencies, technologies, row versions, links, vendors, views."""
+    # Imported here, not above: the schema lives in its own module (archive/index/atlas_schema.py).
+    from archive.index.atlas_schema import create
+
+    create(db)

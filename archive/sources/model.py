@@ -73,6 +73,9 @@ class Source:
     # crawled needs them, so `select` reports them, not `load_sources`.
     unresolved: tuple[str, ...] = ()
     wayback: WaybackWindow | None = None  # None: no Wayback harvest
+    # False: only the Wayback history of the URLs is harvested, not the live pages
+    # (a link to one snapshot names that memento, not whatever the page says today).
+    live: bool = True
     save_on_change: bool = False  # ask Save Page Now for a snapshot when a page changes
     # Phrases whose appearance or disappearance is news (product and aliases are watched anyway).
     watch: tuple[str, ...] = ()
@@ -124,4 +127,5 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         },
         "save_on_change": source.save_on_change,
         "watch": list(source.watch),
+        "live": source.live,
     }
