@@ -260,3 +260,10 @@ def m220_atlas(db: sqlite_utils.Database) -> None:
     from archive.index.atlas_schema import create
 
     create(db)
+
+
+@migrations()
+def m140_releases_fts(db: sqlite_utils.Database) -> None:
+    """Full-text search over releases (title, agency, reference), so one search box finds them too."""
+    db.table("releases").enable_fts(["title", "agency", "reference"], create_triggers=True,
+                                    tokenize="porter")
