@@ -42,6 +42,9 @@ ul.captures, ul.pages { margin: 0.2em 0; padding-left: 1.2em; font-size: 0.92em;
 .spyglass-actions a, .spyglass-actions button { margin-right: 0.8em; }
 .spyglass-doc .page-text { white-space: pre-wrap; border-left: 3px solid #ccd; padding-left: 0.8em; }
 table.spyglass-list td, table.spyglass-list th { padding: 0.25em 0.6em; vertical-align: top; text-align: left; }
+table.spyglass-fields th { text-align: right; color: #334; white-space: nowrap; }
+table.spyglass-fields td { overflow-wrap: anywhere; max-width: 60em; }
+tr.this-version td { background: #eef5ff; }
 ul.json-list { margin: 0; padding-left: 1.1em; }
 """
 
