@@ -6,6 +6,10 @@ row-spyglass-documents.html put what a reader needs first (what, when, the
 citation with a copy button, the archived copy, versions, changes, mentions)
 and the stock table of every field after it. The data comes from
 archive/publish/reader.py through `extra_template_vars`.
+
+It also serves the browse pages `/-/spyglass/vendor?name=`,
+`/-/spyglass/product?name=` and `/-/spyglass/agency?name=`: everything the
+archive holds about one of them (archive/publish/browse.py).
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from typing import Any
 
 from datasette import hookimpl
 from datasette.utils import tilde_decode
+from datasette.utils.asgi import Response
 
 from archive.config import Archive
-from archive.publish import reader
-from archive.publish.paths import DATABASE
+from archive.publish import browse, reader
+from archive.publish.paths import DATABASE, Paths
 
 
 def _pk(request) -> int | None:
@@ -53,3 +58,21 @@ def extra_js_urls(view_name, table, database, datasette):
     if view_name == "row" and database == DATABASE and table in ("captures", "documents"):
         return [{"url": datasette.urls.path("/-/spyglass/copy.js"), "module": True}]  # modules run after the page is parsed
     return None
+
+
+async def browse_page(request, datasette) -> Response:
+    """Everything about one vendor, product or agency; 404 when the archive holds nothing about it."""
+    kind = request.url_vars["kind"]
+    name = (request.args.get("name") or "").strip()
+    db = datasette.get_database(DATABASE)
+    found = await db.execute_fn(lambda conn: browse.browse(conn, kind, name)) if name else None
+    page = await datasette.render_template("spyglass_browse.html", {
+        "kind": kind, "name": name, "found": found, "paths": Paths(datasette.urls.path),
+    }, request=request)
+    status = 200 if found and not found["empty"] else (400 if not name else 404)
+    return Response.html(page, status=status)
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/spyglass/(?P<kind>vendor|product|agency)$", browse_page)]
