@@ -37,7 +37,7 @@ def test_metadata_describes_every_table_and_column(tmp_path: Path):
     assert captures["fts_table"] == "captures_fts"
     assert {"vendor", "product", "source", "via", "page_url"} <= set(f for f in captures["facets"]
                                                                     if isinstance(f, str))
-    assert {"date": "as_of_at"} in captures["facets"] and captures["sort_desc"] == "as_of_at"
+    assert {"year": "as_of_at"} in captures["facets"] and captures["sort_desc"] == "as_of_at"
     for view in index.view_names():
         assert tables.get(view, {}).get("description"), f"view {view} has no description"
 
