@@ -144,6 +144,9 @@ def render_cell(row, value, column, table, database, datasette):
     found = _archived_cell(paths, table, data, column, value)
     if found is None and table is None:
         found = _query_cell(paths, data, column, value)
+    if found is None and table == "agency_products" and column in ("mentions", "documents"):
+        # The view names the first mention; this opens every one of them.
+        found = _a(paths.table("mentions", agency=data.get("agency"), product=data.get("product")), value)
     if found is None:
         found = _name_cell(paths, table, data, column, value)
     if found is not None or table is None or isinstance(data.get(column), dict):
