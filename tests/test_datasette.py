@@ -96,7 +96,8 @@ def test_reporter_searches_captures_in_a_real_browser(served, crawled):
             page.press("input#_search", "Enter")
             page.wait_for_load_state()
             assert "_search=person+tracking" in page.url
-            links = page.locator("table.rows-and-columns td.col-url").all_inner_texts()
+            # The page each capture shows, opening its archived copy (the live URL beside it).
+            links = page.locator("table.rows-and-columns td.col-page_url a.archived-url").all_inner_texts()
             assert crawled["base"] + "/products/recognize/faqs/" in links
             # Facets the reporter filters by are offered.
             facets = page.locator(".facet-info").all_inner_texts()

@@ -37,7 +37,7 @@ def product_url(demo_archive) -> str:
 
 
 def test_a_reporter_searches_reads_cites_and_follows_in_a_real_browser(served, demo_archive, capsys):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     shots = screenshot_dir() / "reporter"
     shots.mkdir(exist_ok=True)
@@ -88,7 +88,7 @@ def test_a_reporter_searches_reads_cites_and_follows_in_a_real_browser(served, d
             snapshot = f"https://web.archive.org/web/{row['wayback_timestamp']}/"
             assert re.search(r"web\.archive\.org/web/\d{14}/", citation) and snapshot in citation
             page.click("button[data-copy=spyglass-citation]")
-            assert page.locator("button[data-copy=spyglass-citation]").inner_text() == "Copied"
+            expect(page.locator("button[data-copy=spyglass-citation]")).to_have_text("Copied")
             assert page.evaluate("navigator.clipboard.readText()") == citation
             shot("03-capture-page-cited")
 
