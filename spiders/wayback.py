@@ -81,8 +81,13 @@ class WaybackSpider(SourceSpider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # (urlkey, digest) of versions archived or scheduled: each version once.
+        # (urlkey, digest) of versions stored: each version once.
         self.seen: set[tuple[str, str]] = set()
+        # (urlkey, digest) being fetched -> other CDX rows with the same bytes, tried
+        # in turn if this capture cannot be played back.
+        self.fallbacks: dict[tuple[str, str], list[CdxRecord]] = {}
+        # (urlkey, timestamp) asked for: the index can list one snapshot under two digests.
+        self.asked: set[tuple[str, str]] = set()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self.endpoints = self.config.endpoints
@@ -139,10 +144,17 @@ class WaybackSpider(SourceSpider):
     def _snapshot_request(self, record: CdxRecord) -> scrapy.Request | None:
         if record.is_revisit:
             return None  # a revisit's bytes are another capture's
-        key = (surt(record.original), record.digest)
-        if key in self.seen:
-            return None  # duplicate row, identical snapshot, or already archived
-        self.seen.add(key)
+        key = _version(record)
+        if key in self.seen or (key[0], record.timestamp) in self.asked:
+            return None  # already archived, or this very snapshot already asked for
+        if key in self.fallbacks:
+            self.fallbacks[key].append(record)  # the same bytes at another time
+            return None
+        self.fallbacks[key] = []
+        return self._fetch(record)
+
+    def _fetch(self, record: CdxRecord) -> scrapy.Request:
+        self.asked.add((surt(record.original), record.timestamp))
         return scrapy.Request(
             self.endpoints.snapshot(record.timestamp, record.original),
             callback=self.parse_snapshot, errback=self.errback, dont_filter=True,
@@ -166,7 +178,10 @@ class WaybackSpider(SourceSpider):
         except WaybackError as exc:
             yield self._error(response.url, ERROR_TYPES.get(type(exc), "wayback"), str(exc),
                               record.original, response=response)
+            yield from self._next_candidate(record)
             return
+        self.seen.add(_version(record))
+        self.fallbacks.pop(_version(record), None)
         yield self.capture(
             response, via="wayback",
             memento_at=iso(moment),
@@ -177,16 +192,31 @@ class WaybackSpider(SourceSpider):
             wayback_digest_match=int(sha1_base32(response.body) == record.digest),
         )
 
+    def _next_candidate(self, failed: CdxRecord) -> Iterator[scrapy.Request]:
+        """After a capture that could not be archived, try the next row with the same digest."""
+        waiting = self.fallbacks.get(_version(failed))
+        if waiting:
+            yield self._fetch(waiting.pop(0))
+        else:
+            self.fallbacks.pop(_version(failed), None)
+
     def errback(self, failure: Failure):
+        request = failure.request
         if isinstance(failure.value, WaybackGaveUp):
-            request = failure.request
             yield self._error(request.url, failure.value.error_type,
                               f"the Wayback Machine {failure.value.reason}")
-            return
-        yield from super().errback(failure)
+        else:
+            yield from super().errback(failure)
+        if "wayback_record" in request.meta:
+            yield from self._next_candidate(CdxRecord(*request.meta["wayback_record"]))
 
     def _error(self, url: str, error_type: str, reason: str, original: str | None = None,
                response: Response | None = None) -> FetchError:
         return self.error_item(url, error_type,
                                reason + (f" [original: {original}]" if original else ""),
                                response=response)
+
+
+def _version(record: CdxRecord) -> tuple[str, str]:
+    """A distinct archived version: the URL's key and the digest of its bytes."""
+    return surt(record.original), record.digest

@@ -72,6 +72,10 @@ class WaybackRateLimitMiddleware:
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if not request.meta.get("wayback_bucket"):
             return response
+        if response.headers.get("Memento-Datetime"):
+            # An archived answer (the site said 429 or 503 when the Wayback Machine
+            # crawled it): evidence to keep, not the service refusing us.
+            return response
         stats = self.crawler.stats
         if response.status == 429:
             self.paused_until = max(self.paused_until, time.monotonic() + self.policy.pause_on_429)
