@@ -11,6 +11,7 @@ key, and nothing writes `os.environ`.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from archive import __version__
 from archive.errors import ArchiveError, ConfigError
 from archive.index.db import open_db
+from archive.wayback.budget import FileBudget
 from archive.wayback.client import PUBLIC_WAYBACK, Endpoints
 from archive.wayback.policy import RatePolicy
 
@@ -27,6 +29,8 @@ WARC_DIR = "warcs"
 CHAIN_DIR = "chain"  # time-stamped heads of the captures hash chain
 SPN_ACCESS_KEY_ENV = "SPYGLASS_SPN_ACCESS_KEY"
 SPN_SECRET_KEY_ENV = "SPYGLASS_SPN_SECRET_KEY"
+# Machine-wide, so every user's and every process's Wayback requests share one budget.
+WAYBACK_BUDGET_FILE = Path(tempfile.gettempdir()) / "spyglass-wayback-budget.json"
 USER_AGENT = f"Spyglass/{__version__} (public-interest web archiving; Scrapy)"
 
 
@@ -72,6 +76,10 @@ class Config:
     wayback_cdx_per_window: int = setting(_POLICY.cdx_per_window, "CDX/TimeMap requests per window")
     wayback_snapshots_per_window: int = setting(_POLICY.snapshots_per_window,
                                                 "snapshot requests per window")
+    wayback_saves_per_window: int = setting(_POLICY.saves_per_window, "Save Page Now submissions "
+                                            "per window")
+    wayback_budget_file: Path = setting(WAYBACK_BUDGET_FILE, "the file every process on this "
+                                        "machine keeps the one Wayback budget and pause in")
     wayback_window: float = setting(_POLICY.window_seconds, "seconds the Wayback budgets count over")
     wayback_pause_on_429: float = setting(_POLICY.pause_on_429, "seconds every Wayback request "
                                           "pauses after a 429")
@@ -154,11 +162,17 @@ class Config:
         return Endpoints(self.wayback_url, self.wayback_availability_url)
 
     @property
+    def wayback_budget(self) -> FileBudget:
+        """The machine-wide budget and pause every request to this Wayback Machine shares."""
+        return FileBudget(self.wayback_budget_file, self.rate_policy, self.endpoints.base)
+
+    @property
     def rate_policy(self) -> RatePolicy:
         """The Wayback Machine rate policy these settings describe."""
         return RatePolicy(
             cdx_per_window=self.wayback_cdx_per_window,
             snapshots_per_window=self.wayback_snapshots_per_window,
+            saves_per_window=self.wayback_saves_per_window,
             window_seconds=self.wayback_window,
             pause_on_429=self.wayback_pause_on_429,
             retries=self.wayback_retries,

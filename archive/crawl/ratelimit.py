@@ -20,6 +20,7 @@ from scrapy.http import Response
 
 from archive.config import Config
 from archive.times import utc_now
+from archive.wayback.budget import Budget, wait_async
 from archive.wayback.policy import RatePolicy
 
 logger = logging.getLogger(__name__)
@@ -40,32 +41,31 @@ class WaybackGaveUp(IgnoreRequest):
 
 
 class WaybackRateLimitMiddleware:
-    """Spaces requests per budget ('cdx', 'snapshot'), pauses everything on a 429, retries slowly."""
+    """Spaces requests per budget ('cdx', 'snapshot'), pauses everything on a 429, retries slowly.
 
-    def __init__(self, policy: RatePolicy, crawler: Crawler) -> None:
+    The budget and the pause are the machine's (archive/wayback/budget.py), shared
+    with every other crawler, command and process sending to the same Wayback Machine.
+    """
+
+    def __init__(self, policy: RatePolicy, crawler: Crawler, budget: Budget) -> None:
         self.policy = policy
         self.crawler = crawler
-        self.next_free: dict[str, float] = {}
-        self.paused_until = 0.0
+        self.budget = budget
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WaybackRateLimitMiddleware:
-        return cls(Config.from_settings(crawler.settings).rate_policy, crawler)
+        config = Config.from_settings(crawler.settings)
+        return cls(config.rate_policy, crawler, config.wayback_budget)
 
     async def process_request(self, request: Request) -> None:
         bucket = request.meta.get("wayback_bucket")
         if not bucket:
             return None
-        not_before = request.meta.get("wayback_not_before", 0.0)
-        while True:
-            now = time.monotonic()
-            slot = max(now, self.next_free.get(bucket, 0.0), self.paused_until, not_before)
-            self.next_free[bucket] = slot + self.policy.interval(bucket)
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            # A 429 may have arrived while this request waited: wait again.
-            if time.monotonic() >= self.paused_until:
-                break
+        # A slow retry waits out its own backoff before it takes a slot.
+        backoff = request.meta.get("wayback_not_before", 0.0) - time.monotonic()
+        if backoff > 0:
+            await asyncio.sleep(backoff)
+        await wait_async(self.budget, bucket)
         request.meta["spyglass_sent_at"] = utc_now()  # the real send time, after waiting
         return None
 
@@ -78,7 +78,7 @@ class WaybackRateLimitMiddleware:
             return response
         stats = self.crawler.stats
         if response.status == 429:
-            self.paused_until = max(self.paused_until, time.monotonic() + self.policy.pause_on_429)
+            self.budget.pause(self.policy.pause_on_429)
             stats.inc_value("spyglass/wayback_429")
             count = request.meta.get("wayback_429s", 0) + 1
             logger.warning("Wayback Machine answered 429: pausing all requests for %.0f s",

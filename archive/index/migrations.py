@@ -206,3 +206,9 @@ def m040_hash_chain(db: sqlite_utils.Database) -> None:
 def m045_refused_records(db: sqlite_utils.Database) -> None:
     """A fetch error can name the WARC record of the response it refused."""
     db.table("fetch_errors").add_column("warc_record_id", str)
+
+
+@migrations()
+def m180_save_request_status(db: sqlite_utils.Database) -> None:
+    """The HTTP status of the CDX row that confirmed a save (NULL for a revisit row)."""
+    db.table("save_requests").add_column("wayback_status", int)
