@@ -15,6 +15,9 @@ from tests.servers.hostile_site import ODD_PATH
 from .conftest import db_rows as rows
 from .conftest import run_cli
 
+# They send requests toward non-public addresses: only inside a namespace (tests/netns.py).
+pytestmark = pytest.mark.network_namespace
+
 
 def hostile_run(h: dict) -> sqlite3.Row:
     [run] = rows(h["data"], "SELECT * FROM crawl_runs WHERE source = 'hostile'")
