@@ -261,3 +261,28 @@ def test_each_document_page_carries_its_citation_in_datasette(records):
     text = asyncio.run(html())
     assert str(escape(citation.line())) in text
     assert f"SHA-256 of the archived payload: {document['sha256']}" in text
+
+
+def test_documents_with_unset_placeholders_keeps_every_mention(records, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(records["data"], data)
+    before = [tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")]
+    products = [tuple(r) for r in rows(data, "SELECT * FROM agency_products")]
+    assert before and products
+    # No ${SPYGLASS_VENDOR_SITE} / ${SPYGLASS_RECORDS_PORTAL}: the vendor's URLs are
+    # unknown, but its product terms are not, and they are all a rebuild needs.
+    result = run_cli("documents", "--sources", str(ROOT / "sources.yml"), "--data", str(data))
+    assert result.returncode == 0, result.stderr
+    assert "placeholder ${SPYGLASS_VENDOR_SITE} is not set" in result.stderr
+    assert [tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")] == before
+    assert [tuple(r) for r in rows(data, "SELECT * FROM agency_products")] == products
+    # A placeholder in the terms themselves leaves nothing to rebuild from: refused, nothing lost.
+    sources = tmp_path / "sources.yml"
+    sources.write_text((ROOT / "sources.yml").read_text().replace(
+        "name: Northwind Recognize", "name: ${SPYGLASS_PRODUCT_NAME}", 1))
+    refused = run_cli("documents", "--sources", str(sources), "--data", str(data))
+    assert refused.returncode == 1
+    assert refused.stderr.strip().startswith(f"Error: {sources}: source 'northwind-recognize': ")
+    assert "placeholder ${SPYGLASS_PRODUCT_NAME} is not set" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert [tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")] == before
