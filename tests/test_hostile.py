@@ -58,6 +58,7 @@ FAILURES = [
     ("http://127.0.0.1:{silent}/never-answers", "timeout", r"^no complete answer within 2 s"),
     ("http://127.0.0.1:{refused}/refused", "connection", r"^connection refused"),
     ("/reset-mid-body", "connection", r"^connection closed before the whole body arrived"),
+    ("/closes-at-once", "connection", r"^connection closed before any answer arrived$"),
     ("/status/500", "server-error",
      r"^server answered 500 Internal Server Error 2 time\(s\); gave up \(RETRY_TIMES\)$"),
     ("/status/429", "rate-limited",
