@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from pathlib import Path
 
@@ -286,3 +287,17 @@ def test_documents_with_unset_placeholders_keeps_every_mention(records, tmp_path
     assert "placeholder ${SPYGLASS_PRODUCT_NAME} is not set" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert [tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")] == before
+
+
+def test_cite_of_a_released_file_names_its_agency_file_and_release_date(records):
+    [doc] = rows(records["data"], "SELECT d.capture_id, d.file_name, r.agency, r.released_on "
+                 "FROM documents d JOIN document_links l ON l.document_id = d.id "
+                 "JOIN releases r ON r.id = l.release_id "
+                 "WHERE r.agency IS NOT NULL AND r.released_on IS NOT NULL ORDER BY l.id LIMIT 1")
+    result = run_cli("cite", str(doc["capture_id"]), "--data", str(records["data"]), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    citation = json.loads(result.stdout)
+    assert (citation["kind"], citation["author"], citation["title"]) == (
+        "document", doc["agency"], doc["file_name"])
+    assert citation["when"].startswith("released ") and "Untitled" not in citation["text"]
+    assert citation["capture_id"] == doc["capture_id"]
