@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from archive.cli.crawl import crawl, documents
-from archive.cli.evidence import cite, export, timestamp, verify
+from archive.cli.evidence import cite, export, timestamp, tsa, verify
 from archive.cli.serve import demo, serve
 from archive.cli.wayback import closest, save
 from archive.errors import SpyglassError
@@ -29,3 +29,4 @@ def cli() -> None:
 
 for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, demo):
     cli.add_command(command)
+cli.add_command(tsa)

@@ -24,7 +24,7 @@ from typing import Any
 from warcio.exceptions import ArchiveLoadFailed
 
 from archive.config import Archive
-from archive.evidence.timestamp import verify_chain_heads, verify_tokens
+from archive.evidence.timestamp import trusted_ca, verify_chain_heads, verify_tokens
 from archive.index import chain, queries
 from archive.warc.digests import labelled, sha256_hex
 from archive.warc.read import Member, gzip_members, record_at
@@ -62,7 +62,8 @@ class Report:
 def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     """Run every check over the archive and return what was checked and found.
 
-    `tsa_ca`: the CA certificate(s) time-stamp tokens chain to (default: the system's).
+    `tsa_ca`: the CA certificate(s) time-stamp tokens chain to (default: the one kept in
+    warcs/tsa-ca.pem by `spyglass timestamp`, else the system's).
     """
     index = archive.open_existing()
     try:
@@ -102,6 +103,7 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
                                            cut_at.get(filename)))
     report.problems.extend(file_problems)
 
+    tsa_ca = trusted_ca(archive, tsa_ca)
     tokens, token_problems = verify_tokens(warc_dir, tsa_ca)
     heads, head_problems = verify_chain_heads(archive, tsa_ca)
     report.tokens = tokens + heads
