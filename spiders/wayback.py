@@ -40,6 +40,10 @@ from archive.wayback.client import (
 
 from .base import SourceSpider
 
+# Other captures of the same bytes tried when one cannot be archived; each
+# costs a request, and a version that fails this often is failing for a reason.
+FALLBACKS_PER_VERSION = 3
+
 ERROR_TYPES = {
     BlockedError: "wayback-blocked",
     ExcludedError: "wayback-excluded",
@@ -81,8 +85,10 @@ class WaybackSpider(SourceSpider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # (urlkey, digest) of versions stored: each version once.
+        # (urlkey, digest) of versions stored, or that cannot be had (the URL is
+        # blocked, excluded or never archived): each version once.
         self.seen: set[tuple[str, str]] = set()
+        self.attempts: dict[tuple[str, str], int] = {}
         # (urlkey, digest) being fetched -> other CDX rows with the same bytes, tried
         # in turn if this capture cannot be played back.
         self.fallbacks: dict[tuple[str, str], list[CdxRecord]] = {}
@@ -147,14 +153,18 @@ class WaybackSpider(SourceSpider):
         key = _version(record)
         if key in self.seen or (key[0], record.timestamp) in self.asked:
             return None  # already archived, or this very snapshot already asked for
+        if self.attempts.get(key, 0) > FALLBACKS_PER_VERSION:
+            return None
         if key in self.fallbacks:
-            self.fallbacks[key].append(record)  # the same bytes at another time
+            if len(self.fallbacks[key]) < FALLBACKS_PER_VERSION:
+                self.fallbacks[key].append(record)  # the same bytes at another time
             return None
         self.fallbacks[key] = []
         return self._fetch(record)
 
     def _fetch(self, record: CdxRecord) -> scrapy.Request:
         self.asked.add((surt(record.original), record.timestamp))
+        self.attempts[_version(record)] = self.attempts.get(_version(record), 0) + 1
         return scrapy.Request(
             self.endpoints.snapshot(record.timestamp, record.original),
             callback=self.parse_snapshot, errback=self.errback, dont_filter=True,
@@ -178,7 +188,11 @@ class WaybackSpider(SourceSpider):
         except WaybackError as exc:
             yield self._error(response.url, ERROR_TYPES.get(type(exc), "wayback"), str(exc),
                               record.original, response=response)
-            yield from self._next_candidate(record)
+            if isinstance(exc, MementoMismatchError):
+                yield from self._next_candidate(record)
+            else:  # blocked, excluded, never archived: true of the URL at every time
+                self.fallbacks.pop(_version(record), None)
+                self.seen.add(_version(record))
             return
         self.seen.add(_version(record))
         self.fallbacks.pop(_version(record), None)
@@ -195,7 +209,7 @@ class WaybackSpider(SourceSpider):
     def _next_candidate(self, failed: CdxRecord) -> Iterator[scrapy.Request]:
         """After a capture that could not be archived, try the next row with the same digest."""
         waiting = self.fallbacks.get(_version(failed))
-        if waiting:
+        if waiting and self.attempts[_version(failed)] <= FALLBACKS_PER_VERSION:
             yield self._fetch(waiting.pop(0))
         else:
             self.fallbacks.pop(_version(failed), None)

@@ -3,7 +3,9 @@
 It sits at 960, just above the WARC middleware (950), so it waits *before* the
 WARC middleware's send time is taken (it resets it after waiting) and it sees
 429s and 503s first: they are retried after a pause, never archived as
-captures. The policy is named data in archive/wayback/policy.py (RatePolicy).
+captures, unless they carry Memento-Datetime (the site's own archived answer,
+which is evidence). The policy is named data in archive/wayback/policy.py
+(RatePolicy); the budget and pause are the machine's (archive/wayback/budget.py).
 """
 
 from __future__ import annotations
@@ -21,14 +23,11 @@ from scrapy.http import Response
 from archive.config import Config
 from archive.times import utc_now
 from archive.wayback.budget import Budget, wait_async
-from archive.wayback.policy import RatePolicy
+from archive.wayback.policy import MAX_429_PER_REQUEST, RatePolicy
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = {500, 502, 503, 504}
-# After this many 429s for one request something is wrong with the budget;
-# giving up is kinder to the service than a firewall block.
-MAX_429_PER_REQUEST = 5
 
 
 class WaybackGaveUp(IgnoreRequest):

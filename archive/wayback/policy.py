@@ -38,3 +38,7 @@ class RatePolicy:
         return self.window_seconds / max(per, 1)
 
 DEFAULT_POLICY = RatePolicy()
+
+# After this many 429s for one request something is wrong with the budget;
+# giving up is kinder to the service than a firewall block.
+MAX_429_PER_REQUEST = 5

@@ -30,12 +30,9 @@ from archive.index.runs import save_request
 from archive.times import iso, utc_now
 from archive.wayback.budget import Budget, wait_sync
 from archive.wayback.client import CdxRecord, Endpoints, citation_url, parse_cdx
-from archive.wayback.policy import DEFAULT_POLICY, RatePolicy
+from archive.wayback.policy import DEFAULT_POLICY, MAX_429_PER_REQUEST, RatePolicy
 
 HTTP_TIMEOUT = 60.0
-# After this many 429s for one request something is wrong with the budget;
-# giving up is kinder to the service than a firewall block.
-MAX_429_PER_REQUEST = 5
 
 
 @dataclass(frozen=True)
