@@ -16,7 +16,10 @@ from archive.wayback.policy import RatePolicy
 from .conftest import ROOT
 from .conftest import db_rows as rows
 
-WINDOW, CDX, SNAPSHOTS, PAUSE = 1.0, 3, 6, 1.0
+# Slots a second apart and a two-second pause: loaded CI machines delay a request
+# by some tenths of a second, and the counts below allow for half a second.
+WINDOW, CDX, SNAPSHOTS, PAUSE = 2.0, 2, 6, 2.0
+JITTER = 0.5
 
 
 def page(text: str) -> bytes:
@@ -43,10 +46,9 @@ def test_crawls_and_a_save_share_one_budget_and_one_pause(tmp_path: Path):
         groups = {"first": ["s1", "s2", "s3"], "second": ["s4", "s5"]}
         for names in groups.values():
             for name in names:
-                for leaf in ("a", "b"):
-                    url = f"http://site.test/{name}/{leaf}"
-                    sim.add(Memento(url, "20170101000000", page(f"{url} 2017")),
-                            Memento(url, "20180101000000", page(f"{url} 2018")))
+                url = f"http://site.test/{name}/a"
+                sim.add(Memento(url, "20170101000000", page(f"{url} 2017")),
+                        Memento(url, "20180101000000", page(f"{url} 2018")))
         # One rate-limit 429 of the service's own (no Memento-Datetime) in the middle.
         sim.inject("id_/http://site.test/s2/a", "429", times=1)
         settings = ["-s", f"SPYGLASS_WAYBACK_URL={sim.base}", "-s", f"SPYGLASS_WAYBACK_WINDOW={WINDOW}",
@@ -59,7 +61,7 @@ def test_crawls_and_a_save_share_one_budget_and_one_pause(tmp_path: Path):
             path = tmp_path / f"{group}.yml"
             path.write_text(yaml.safe_dump({"sources": [
                 {"name": n, "kind": "vendor", "wayback": True,
-                 "urls": [f"http://site.test/{n}/a", f"http://site.test/{n}/b"]} for n in names]}))
+                 "urls": [f"http://site.test/{n}/a"]} for n in names]}))
             procs[group] = spyglass("crawl", "--only", "wayback", "--sources", str(path),
                                     "--data", str(tmp_path / group), *settings)
         saved = ["https://example.org/one", "https://example.org/two"]
@@ -74,15 +76,15 @@ def test_crawls_and_a_save_share_one_budget_and_one_pause(tmp_path: Path):
     [limited] = [h for h in log if h.status == 429]  # only the injected one: never over its limits
     cdx = [h for h in log if h.target.startswith("/cdx/")]
     snapshots = [h for h in log if h.target.startswith("/web/")]
-    assert len(cdx) == 10 + len(saved)  # every URL's CDX query, and each save's confirmation
-    # Arrival times jitter by a few milliseconds; the budget holds over any slightly shorter window.
-    assert most_in_a_window(cdx, WINDOW - 0.1) <= CDX
-    assert most_in_a_window(snapshots, WINDOW - 0.1) <= SNAPSHOTS
+    assert len(cdx) == 5 + len(saved)  # every URL's CDX query, and each save's confirmation
+    # Arrival times jitter; the budget holds over any window shorter by the jitter allowed.
+    assert most_in_a_window(cdx, WINDOW - JITTER) <= CDX
+    assert most_in_a_window(snapshots, WINDOW - JITTER) <= SNAPSHOTS
     # Requests already on the wire may land just after the 429; nothing is sent during the pause.
-    during = [h for h in log if limited.at + 0.1 < h.at < limited.at + PAUSE]
+    during = [h for h in log if limited.at + JITTER < h.at < limited.at + PAUSE]
     assert during == [], f"{len(during)} requests during the pause"
-    assert len(rows(tmp_path / "first", "SELECT * FROM captures")) == 12
-    assert len(rows(tmp_path / "second", "SELECT * FROM captures")) == 8
+    assert len(rows(tmp_path / "first", "SELECT * FROM captures")) == 6
+    assert len(rows(tmp_path / "second", "SELECT * FROM captures")) == 4
     assert {r["state"] for r in rows(tmp_path / "save", "SELECT * FROM save_requests")} == {"saved"}
 
 
