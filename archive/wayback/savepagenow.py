@@ -209,31 +209,36 @@ def save_and_record(db: sqlite_utils.Database, url: str, options: SaveSettings, 
                 return _final(db, row)
         else:
             reported = anonymous_save(url, options)
-        found = confirm(url, since, options, reported)
-        if found and (found.statuscode or 0) >= 500:
-            # The Wayback Machine reached the page but the site was failing: no usable snapshot.
-            row.update(state="failed", confirmed_via_cdx=1, wayback_timestamp=found.timestamp,
-                       wayback_status=found.statuscode,
-                       message=f"the Wayback Machine's capture at {found.timestamp} is the site "
-                               f"answering HTTP {found.statuscode}, not the page")
-        elif found:
-            row.update(state="saved", confirmed_via_cdx=1, wayback_timestamp=found.timestamp,
-                       wayback_status=found.statuscode,
-                       snapshot_url=citation_url(found.timestamp, url))
-            if found.is_revisit:
-                row["message"] = (f"unchanged since an earlier capture: the CDX shows a revisit "
-                                  f"at {found.timestamp}")
-            if row.get("status_ext"):
-                row["message"] = (f"Save Page Now reported {row['status_ext']}, "
-                                  f"but the CDX shows a capture at {found.timestamp}")
-        elif reported:
-            row.update(state="unconfirmed", wayback_timestamp=reported,
-                       message=f"Save Page Now reported a capture at {reported}; the CDX does not show it yet")
-        else:
-            row["state"] = "failed"
+        _judge(row, confirm(url, since, options, reported), reported)
     except WaybackError as exc:
         row.update(state="failed", message=str(exc))
     return _final(db, row)
+
+
+def _judge(row: dict[str, Any], found: CdxRecord | None, reported: str | None) -> None:
+    """Set the row's state from the CDX row that confirms the save (if any) and what SPN reported."""
+    url = row["url"]
+    if found and (found.statuscode or 0) >= 500:
+        # The Wayback Machine reached the page but the site was failing: no usable snapshot.
+        row.update(state="failed", confirmed_via_cdx=1, wayback_timestamp=found.timestamp,
+                   wayback_status=found.statuscode,
+                   message=f"the Wayback Machine's capture at {found.timestamp} is the site "
+                           f"answering HTTP {found.statuscode}, not the page")
+    elif found:
+        row.update(state="saved", confirmed_via_cdx=1, wayback_timestamp=found.timestamp,
+                   wayback_status=found.statuscode,
+                   snapshot_url=citation_url(found.timestamp, url))
+        if found.is_revisit:
+            row["message"] = (f"unchanged since an earlier capture: the CDX shows a revisit "
+                              f"at {found.timestamp}")
+        if row.get("status_ext"):
+            row["message"] = (f"Save Page Now reported {row['status_ext']}, "
+                              f"but the CDX shows a capture at {found.timestamp}")
+    elif reported:
+        row.update(state="unconfirmed", wayback_timestamp=reported,
+                   message=f"Save Page Now reported a capture at {reported}; the CDX does not show it yet")
+    else:
+        row["state"] = "failed"
 
 
 def _final(db: sqlite_utils.Database, row: dict[str, Any]) -> dict[str, Any]:
