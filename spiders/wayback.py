@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
@@ -24,7 +26,7 @@ from archive.errors import (
     NotArchivedError,
     WaybackError,
 )
-from archive.index.captures import archived_wayback_versions
+from archive.index.captures import archived_wayback_versions, failed_wayback_snapshots
 from archive.sources.model import Source
 from archive.times import iso
 from archive.warc.digests import sha1_base32
@@ -94,6 +96,16 @@ class WaybackSpider(SourceSpider):
         self.fallbacks: dict[tuple[str, str], list[CdxRecord]] = {}
         # (urlkey, timestamp) asked for: the index can list one snapshot under two digests.
         self.asked: set[tuple[str, str]] = set()
+        # (timestamp, original) an earlier run could not archive as asked, and the
+        # versions whose only rows so far are such: they are tried last, when idle.
+        self.failed_before: set[tuple[str, str]] = set()
+        self.deferred: dict[tuple[str, str], list[CdxRecord]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WaybackSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        return spider  # type: ignore[return-value]
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self.endpoints = self.config.endpoints
@@ -101,6 +113,7 @@ class WaybackSpider(SourceSpider):
         index = self.config.archive.open_index()
         try:
             archived = archived_wayback_versions(index, self.source.name)
+            self.failed_before = failed_wayback_snapshots(index, self.source.name)
         finally:
             index.close()
         self.seen = {(surt(url), digest) for url, digest in archived}
@@ -159,6 +172,9 @@ class WaybackSpider(SourceSpider):
             if len(self.fallbacks[key]) < FALLBACKS_PER_VERSION:
                 self.fallbacks[key].append(record)  # the same bytes at another time
             return None
+        if (record.timestamp, record.original) in self.failed_before:
+            self.deferred.setdefault(key, []).append(record)  # a later row may play; else at idle
+            return None
         self.fallbacks[key] = []
         return self._fetch(record)
 
@@ -208,11 +224,24 @@ class WaybackSpider(SourceSpider):
 
     def _next_candidate(self, failed: CdxRecord) -> Iterator[scrapy.Request]:
         """After a capture that could not be archived, try the next row with the same digest."""
-        waiting = self.fallbacks.get(_version(failed))
+        waiting = self.fallbacks.get(_version(failed)) or self.deferred.pop(_version(failed), None)
         if waiting and self.attempts[_version(failed)] <= FALLBACKS_PER_VERSION:
+            self.fallbacks[_version(failed)] = waiting
             yield self._fetch(waiting.pop(0))
         else:
             self.fallbacks.pop(_version(failed), None)
+
+    def _on_idle(self) -> None:
+        """Nothing left to fetch: try the versions whose only rows failed in an earlier run."""
+        ready = [key for key in self.deferred if key not in self.seen and key not in self.fallbacks
+                 and self.attempts.get(key, 0) <= FALLBACKS_PER_VERSION]
+        if not ready:
+            return
+        for key in ready:
+            waiting = self.deferred.pop(key)
+            self.fallbacks[key] = waiting[1:]
+            self.crawler.engine.crawl(self._fetch(waiting[0]))
+        raise DontCloseSpider
 
     def errback(self, failure: Failure):
         request = failure.request

@@ -75,3 +75,35 @@ def test_two_cdx_rows_of_one_timestamp_fetch_the_snapshot_once(tmp_path, sim):
     assert snapshot_hits(sim, url) == [f"/web/20170101000000id_/{url}"]
     [capture] = rows(data, "SELECT * FROM captures")
     assert capture["wayback_timestamp"] == "20170101000000"
+
+
+def test_a_rerun_tries_a_capture_that_failed_before_only_last(tmp_path, sim):
+    url = "http://site.test/rerun"
+    v1, v2 = page("version one"), page("version two")
+    phantom = f"/web/20160101000000id_/{url}"
+    sim.add_row_without_memento(url, "20160101000000", sha1_base32(v1))  # cannot be played at that time
+    sim.add(Memento(url, "20170101000000", v2), Memento(url, "20180101000000", v1))
+    sim.inject("20180101000000id_/", "503", times=3)  # the playable one is busy the first time
+    source = [{"name": "rerun", "urls": [url], "wayback": True}]
+    data, first = harvest(tmp_path, sim, source)
+    assert first.returncode == 0, first.stderr
+    assert [r["wayback_timestamp"] for r in rows(data, "SELECT * FROM captures")] == ["20170101000000"]
+    assert [h.target for h in sim.hits("/web/")].count(phantom) == 1
+    _, second = harvest(tmp_path, sim, source, data=data)
+    assert second.returncode == 0, second.stderr
+    got = sorted(r["wayback_timestamp"] for r in rows(data, "SELECT * FROM captures"))
+    assert got == ["20170101000000", "20180101000000"]
+    assert [h.target for h in sim.hits("/web/")].count(phantom) == 1  # not asked again
+
+
+def test_a_capture_that_failed_before_is_still_tried_when_it_is_the_only_one(tmp_path, sim):
+    url = "http://site.test/only"
+    sim.add_row_without_memento(url, "20160101000000", "ONLYROWOFTHISDIGEST0000000000000")
+    sim.add(Memento(url, "20170101000000", page("elsewhere")))
+    source = [{"name": "only", "urls": [url], "wayback": True}]
+    data, _ = harvest(tmp_path, sim, source)
+    _, again = harvest(tmp_path, sim, source, data=data)
+    assert again.returncode == 0, again.stderr
+    # Replay may have recovered: the deferred row is asked for once more, when nothing else is left.
+    assert len(snapshot_hits(sim, url)) == 3
+    assert len(rows(data, "SELECT * FROM fetch_errors WHERE error_type = 'wayback-inexact'")) == 2
