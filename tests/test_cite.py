@@ -50,6 +50,9 @@ def test_wayback_capture_reads_like_the_coalition_letter():
     data = json.loads(citation.render("json"))
     assert data["url"] == SNAPSHOT and data["original_url"] == "https://aws.amazon.com/rekognition/"
     assert data["sha256"] == "5" * 64 and data["warc_offset"] == 12345 and data["kind"] == "wayback"
+    # Both times, structured: the page as of the memento, fetched by Spyglass years later.
+    assert (data["as_of_at"], data["as_of_kind"]) == ("2018-02-25T10:03:37.000000Z", "memento time")
+    assert data["fetched_at"] == "2026-11-22T01:02:03.000000Z"
 
 
 def test_wayback_snapshot_url_is_built_from_stored_values_when_absent():
@@ -71,6 +74,8 @@ def test_live_capture_gives_our_capture_time_and_any_save_page_now_snapshot():
     assert saved.line().endswith(f"faqs/ [{spn}]")
     assert f"Save Page Now snapshot {spn}" in saved.text()
     assert cite(LIVE_ROW, {"capture_id": 7, "status": "pending", "snapshot_url": None}).archived_url is None
+    assert (plain.as_of_at, plain.as_of_kind, plain.fetched_at) == (
+        LIVE_ROW["captured_at"], "capture time", LIVE_ROW["captured_at"])
 
 
 def test_document_page_gives_agency_title_page_release_date_and_url():

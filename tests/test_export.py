@@ -141,3 +141,24 @@ def test_the_package_carries_the_time_stamps_and_chain_heads(crawled, tmp_path: 
     validated = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
                                capture_output=True, text=True)
     assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def test_pages_of_mementos_are_dated_as_of_the_memento(crawled, tmp_path: Path):
+    data = crawled["data"]
+    out = tmp_path / "history.wacz"
+    run_cli("export", "--data", str(data), "--out", str(out), "--query",
+            "SELECT id FROM captures WHERE page_url LIKE '%/products/recognize/'", check=True)
+    validated = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
+                               capture_output=True, text=True)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    with zipfile.ZipFile(out) as wacz:
+        pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()[1:]]
+    chosen = captures(data, "SELECT * FROM captures WHERE page_url LIKE '%/products/recognize/'")
+    by_url = {p["url"]: p for p in pages}
+    assert len(by_url) == len(chosen) == 6
+    for row in chosen:
+        page = by_url[row["url"]]  # the record's own URL, which replay tools look up
+        assert page["ts"] == page["as_of"] == (row["memento_at"] or row["captured_at"])
+        assert page["fetched_at"] == row["captured_at"]
+        assert page["page_url"] == crawled["base"] + "/products/recognize/"
+    assert sorted(p["ts"][:4] for p in pages)[:5] == ["2016", "2017", "2018", "2019", "2020"]

@@ -36,7 +36,8 @@ def get(url: str) -> tuple[int, dict[str, str], str]:
 
 @pytest.fixture(scope="module")
 def published(hostile_crawl) -> Iterator[str]:
-    with served_archive(hostile_crawl["data"]) as base:
+    # Custom SQL on: its results must be escaped too.
+    with served_archive(hostile_crawl["data"], allow_sql=True) as base:
         yield base
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.demo.nextrequest_portal import HARBOR
 from archive.demo.records_portal import (
     BOARD,
     DIRECTORY,
@@ -205,14 +206,27 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
     assert result.returncode == 0, result.stderr
     assert "Fixture records portal: http://127.0.0.1:" in result.stderr
     runs = {r["source"]: r["status"] for r in rows(data, "SELECT * FROM crawl_runs")}
-    assert runs == {"northwind-recognize": "finished", **{n: "finished" for n in RECORDS_SOURCES}}
+    assert runs == {"northwind-recognize": "finished", "harbor-city-requests": "finished",
+                    **{n: "finished" for n in RECORDS_SOURCES}}
+    # The JSON portal's releases sit beside the HTML portals' in Datasette.
+    released = datasette_get(data, "/spyglass/releases.json",
+                             {"source": "harbor-city-requests", "_shape": "objects"})["rows"]
+    assert len(released) == 4 and {r["agency"] for r in released} == {HARBOR}
     found = datasette_get(data, "/spyglass/document_pages.json",
                           {"_search": "booking photos", "_shape": "objects", "_labels": "on"})["rows"]
     names = {r["document_id"]["label"] for r in found}
     assert {"booking-photo-memo-scan.pdf", "recognize-training-slides.pdf"} <= names
     view = datasette_get(data, "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
     assert {(r["agency"], r["product"]) for r in view} == {
-        (SHERIFF, "Northwind Recognize"), (POLICE, "Northwind Recognize")}
+        (SHERIFF, "Northwind Recognize"), (POLICE, "Northwind Recognize"), (HARBOR, "Northwind Recognize")}
+    # The demo's Atlas of Surveillance rows (archive/demo/atlas_site.py) sit beside the agencies' records.
+    assert "download.csv: 5 Atlas rows, 5 new" in result.stdout
+    pairs = {(r["agency"], r["vendor"]): r["held"] for r in datasette_get(
+        data, "/spyglass/atlas_pairs.json", {"_shape": "objects"})["rows"]}
+    assert pairs[(SHERIFF, "Northwind Cloud")] == pairs[(POLICE, "Northwind Cloud")] == "records and captures"
+    assert pairs[(POLICE, "Orbital Vision")] == "not yet"
+    about = datasette_get(data, "/spyglass/about_agency.json", {"agency": POLICE, "_shape": "objects"})["rows"]
+    assert {r["kind"] for r in about} == {"atlas", "release", "mention"}
 
 
 def test_the_view_links_each_row_to_the_document_page_that_proves_it(records):

@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 from archive.index import queries
 from archive.index.rows import is_wayback, memento_time
-from archive.times import parse_when
+from archive.times import iso, parse_when
 from archive.wayback.client import citation_url
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -44,6 +44,12 @@ class Citation:
     pinpoint: str | None = None  # "at 3" for a document page
     detail: str | None = None  # e.g. the memento's exact time
     redirect_to: str | None = None  # an archived 3xx: where it sent the reader
+    # The two times, structured: when the capture shows the page (the memento
+    # time for a Wayback capture, the capture time for a live one), and when
+    # Spyglass fetched it. ISO 8601 UTC.
+    as_of_at: str | None = None
+    as_of_kind: str | None = None  # "memento time" or "capture time"
+    fetched_at: str | None = None
 
     def line(self) -> str:
         """Who, what, when, where: the form of the seeds' footnotes."""
@@ -165,6 +171,8 @@ def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = No
                     f"retrieved by Spyglass {when.strftime('%Y-%m-%d %H:%M UTC')}"
                     + _redirect_note(capture)),
             redirect_to=_redirect(capture),
+            as_of_at=iso(archived) if archived else None, as_of_kind="memento time",
+            fetched_at=iso(when),
             **_local(capture),
         )
     when = parse_when(capture["captured_at"])
@@ -180,6 +188,7 @@ def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = No
         detail=f"Captured by Spyglass {when.strftime('%Y-%m-%d %H:%M:%S UTC')}"
                + (f"; Save Page Now snapshot {spn}" if spn else "") + _redirect_note(capture),
         redirect_to=_redirect(capture),
+        as_of_at=iso(when), as_of_kind="capture time", fetched_at=iso(when),
         **_local(capture),
     )
 
@@ -203,8 +212,10 @@ def cite_document(
     """The citation of a released document (one page of it with `page`): agency, name, release date."""
     release = release or {}
     capture = capture or {}
-    url = (document.get("file_url") or document.get("url") or capture.get("url")
-           or release.get("page_url") or "")
+    # A file fetched by an expiring URL is cited by its stable page (documents.cite_url).
+    url = (document.get("cite_url") or document.get("file_url") or document.get("url")
+           or capture.get("url") or release.get("page_url") or "")
+    fetched = document.get("file_url") or url
     agency = document.get("agency") or release.get("agency") or _author(capture, url)
     released = release.get("released_on") or release.get("released_at")
     try:
@@ -229,7 +240,7 @@ def cite_document(
         pinpoint=f"at {page.get('page_number')}" if page is not None else None,
         when=when,
         url=url,
-        original_url=url,
+        original_url=fetched,
         detail=detail,
         **_local(capture),
     )

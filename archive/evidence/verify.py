@@ -29,7 +29,9 @@ from archive.index import chain, queries
 from archive.warc.digests import labelled, sha256_hex
 from archive.warc.read import Member, gzip_members, record_at
 
-INDEXED_TYPES = ("response", "revisit")
+# Records that must each have a capture row: responses and revisits from crawls,
+# resources from imports (an Atlas of Surveillance export read from disk).
+INDEXED_TYPES = ("response", "revisit", "resource")
 RECORD_ID = re.compile(rb"WARC-Record-ID:[ \t]*(<[^>\r\n]*>)")
 
 

@@ -14,24 +14,25 @@ from archive.index.db import take_write_lock, writing
 from archive.warc.write import Original
 
 
-def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
+def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Append capture rows, each hash-chained to the one before (one transaction for the batch).
+
+    Returns the rows as stored, with their ids.
 
     The chain head is read under SQLite's write lock, so two writers can
     never both chain onto the same row: the second waits for the first.
     """
     rows = list(rows)
     if not rows:
-        return
+        return []
     if db.conn.in_transaction:
         take_write_lock(db)
-        _append_chained(db, rows)
-    else:
-        with writing(db):
-            _append_chained(db, rows)
+        return _append_chained(db, rows)
+    with writing(db):
+        return _append_chained(db, rows)
 
 
-def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
+def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     info = db.execute("PRAGMA table_info(captures)").fetchall()
     columns = {name: chain.affinity(declared) for _, name, declared, *_ in info}
     # A column left out gets its declared default, which must be hashed too.
@@ -55,12 +56,14 @@ def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> No
     # What SQLite stored must hash as computed, or verify would fail later.
     names = list(columns)
     stored = db.execute(
-        "SELECT * FROM captures WHERE id >= ? ORDER BY id", [chained[0]["id"]]
+        f"SELECT {', '.join(f'[{n}]' for n in names)} FROM captures WHERE id >= ? ORDER BY id",
+        [chained[0]["id"]],
     ).fetchall()
     for values in stored:
         row = dict(zip(names, values))
         if chain.row_hash(row) != row["row_hash"]:
             raise ArchiveError(f"capture {row['id']}: stored values do not hash as computed")
+    return chained
 
 
 def bulk_load_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]], batch_size: int = 5000) -> int:
