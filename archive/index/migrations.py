@@ -260,3 +260,9 @@ def m220_atlas(db: sqlite_utils.Database) -> None:
     from archive.index.atlas_schema import create
 
     create(db)
+
+
+@migrations()
+def m180_save_request_status(db: sqlite_utils.Database) -> None:
+    """The HTTP status of the CDX row that confirmed a save (NULL for a revisit row)."""
+    db.table("save_requests").add_column("wayback_status", int)
