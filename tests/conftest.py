@@ -20,6 +20,19 @@ from archive.demo.wayback_sim import WaybackSim, start_wayback_sim
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import netns
+
+    netns.configure(config)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    from tests import netns
+
+    netns.collection_modifyitems(session, items)
+
+
 def db_rows(data: Path, sql: str, params: tuple = ()) -> list:
     """Rows (sqlite3.Row) of a query against the archive index in `data`."""
     import sqlite3

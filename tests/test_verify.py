@@ -107,16 +107,17 @@ def test_truncated_warc_is_reported_without_touching_earlier_records(archive_cop
     before = path.read_bytes()
     lines = failures(archive_copy)
     assert path.read_bytes() == before  # verify reads, never repairs
-    truncated = [line for line in lines if "WARC file is truncated" in line]
-    assert truncated == [
+    [truncated] = [line for line in lines if "WARC file is truncated" in line]
+    assert truncated.startswith(
         f"FAIL archive at {last['warc_filename']}:{last['warc_offset']}: WARC file is truncated: "
         f"the last record (from byte {last['warc_offset']}, {cut - last['warc_offset']} bytes "
         f"present) is cut off mid-record, as by a crash while writing; the "
         f"{_records_before(path, last['warc_offset'])} records before it are intact and were "
-        "left untouched"
-    ]
-    others = [line for line in lines if line not in truncated]
+        "left untouched; the last intact record is <urn:uuid:")
+    assert truncated.endswith(f"; captures affected: capture {last['id']} ({last['url']})")
+    others = [line for line in lines if line != truncated]
     assert len(others) == 1 and others[0].startswith(f"FAIL capture {last['id']} "), lines
+    assert "its WARC record is cut off" in others[0]
 
 
 def _records_before(path: Path, offset: int) -> int:

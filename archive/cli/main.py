@@ -6,7 +6,7 @@ import click
 
 from archive.cli.atlas import import_atlas
 from archive.cli.crawl import crawl, documents
-from archive.cli.evidence import cite, export, timestamp, verify
+from archive.cli.evidence import cite, export, timestamp, tsa, verify
 from archive.cli.history import changes, history, rebuild_history
 from archive.cli.serve import demo, serve
 from archive.cli.wayback import closest, save
@@ -32,4 +32,5 @@ def cli() -> None:
 for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, history, changes,
                 rebuild_history, demo):
     cli.add_command(command)
+cli.add_command(tsa)
 cli.add_command(import_atlas)

@@ -8,7 +8,10 @@ in the package is the one recorded at capture time. py-wacz (Webrecorder's
 own tool) then indexes them (CDX), writes pages.jsonl and datapackage.json
 with the SHA-256 of every file; the manifest goes in as logs/ (a listed,
 hashed resource) and beside the package, where it also gives the package's
-own SHA-256.
+own SHA-256. The RFC 3161 tokens of the WARC files the records come from,
+their TSA's CA certificate, and the time-stamped heads of the captures hash
+chain with their tokens go in logs/ too, each listed in the manifest with
+the command that checks it from the package alone.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import hashlib
 import io
 import json
+import shutil
 import sqlite3
 import tempfile
 import zipfile
@@ -29,6 +33,7 @@ from warcio.warcwriter import WARCWriter
 from archive.config import Archive
 from archive.errors import ExportError
 from archive.evidence.cite import citation_of
+from archive.evidence.timestamp import KEPT_CA, TOKEN_SUFFIX, token_time
 from archive.index import queries
 from archive.index.untrusted import open_untrusted
 from archive.times import iso, utc_now
@@ -176,10 +181,11 @@ def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selecti
                                  "title": "Spyglass evidence package"}) + "\n")
             for row in sorted(rows, key=lambda r: r["id"]):
                 fh.write(json.dumps(page_entry(row)) + "\n")
-        manifest_text = _manifest(stamp, selection, rows, wanted, citations, placed, warc_name,
-                                  file_sha256(tmp / warc_name))
         logs = tmp / "logs"
         logs.mkdir()
+        proofs = _time_stamps(archive, {r["warc_filename"] for r in wanted}, logs)
+        manifest_text = _manifest(stamp, selection, rows, wanted, citations, placed, warc_name,
+                                  file_sha256(tmp / warc_name)) + proofs
         (logs / "spyglass-manifest.txt").write_text(manifest_text, encoding="utf-8")
         out.parent.mkdir(parents=True, exist_ok=True)
         noise = io.StringIO()
@@ -224,6 +230,42 @@ def _write_warc(path: Path, archive: Archive, rows: list[dict[str, Any]], select
     return placed
 
 
+def _time_stamps(archive: Archive, filenames: set[str], logs: Path) -> str:
+    """Copy the tokens of `filenames`, their CA and the time-stamped chain heads into `logs`;
+    the manifest's section naming each and how to check it."""
+    # py-wacz packages only the files directly in logs/, not subdirectories.
+    lines = ["TIME-STAMPS (RFC 3161)"]
+    ca = archive.warc_dir / KEPT_CA
+    ca_arg = f"-CAfile logs/{KEPT_CA}" if ca.exists() else "-CAfile <the TSA's CA certificate>"
+    for name in sorted(filenames):
+        token = archive.warc_dir / (name + TOKEN_SUFFIX)
+        if not token.exists():
+            lines.append(f"{name}: not time-stamped")
+            continue
+        shutil.copyfile(token, logs / token.name)
+        digest = file_sha256(archive.warc_path(name))
+        lines += [f"{name}: SHA-256 {digest}, time-stamped {token_time(token)}",
+                  f"  openssl ts -verify -digest {digest} -in logs/{token.name} {ca_arg}"]
+    if ca.exists():
+        shutil.copyfile(ca, logs / KEPT_CA)
+    heads = sorted(archive.chain_dir.glob("head-*.json")) if archive.chain_dir.is_dir() else []
+    if heads:
+        lines.append("Time-stamped heads of the captures hash chain (capture id and its row_hash):")
+    for head in heads:
+        shutil.copyfile(head, logs / f"chain-{head.name}")
+        token = head.with_name(head.name + TOKEN_SUFFIX)
+        if token.exists():
+            shutil.copyfile(token, logs / f"chain-{token.name}")
+            lines += [f"  logs/chain-{head.name}, time-stamped {token_time(token)}",
+                      f"  openssl ts -verify -data logs/chain-{head.name} -in logs/chain-{token.name} "
+                      f"{ca_arg}"]
+        else:
+            lines.append(f"  logs/chain-{head.name} (no token)")
+    if len(lines) == 1:
+        lines.append("none: run `spyglass timestamp`")
+    return "\n".join(lines) + "\n"
+
+
 def _manifest(stamp: Any, selection: str, rows: list[dict[str, Any]], wanted: list[dict[str, Any]],
               citations: dict[int, Any], placed: dict[int, list[int]], warc_name: str,
               warc_sha256: str) -> str:
@@ -242,6 +284,8 @@ def _manifest(stamp: Any, selection: str, rows: list[dict[str, Any]], wanted: li
         note = "" if row["id"] in chosen else " (included: a chosen revisit refers to it)"
         lines.append(f"Capture {row['id']}{note}: {row['url']}")
         lines.append(f"  In this package: archive/{warc_name} at offset {placed[row['id']][0]}")
+        if row.get("row_hash"):
+            lines.append(f"  Hash chain: row_hash {row['row_hash']}, prev_hash {row['prev_hash']}")
         lines.extend("  " + line for line in citations[row["id"]].text().splitlines())
         lines.append("")
     return "\n".join(lines)

@@ -118,6 +118,7 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
     if not isinstance(entry, dict):
         raise check.fail(None, "each source must be a mapping")
     unresolved: list[str] = []
+    raw = entry
     entry = _expand(entry, check, variables, "", unresolved)
     try:
         return _validated(entry, check, tuple(unresolved))
@@ -129,15 +130,27 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
         # names it gives do not depend on URLs, so mentions and the Atlas import
         # still know its vendor and product.
         name = str(entry.get("name") or check.source)
-        try:
-            product, aliases = _parse_product(entry, check)
-            vendor = _optional_str(entry, "vendor", check)
-            agency = _optional_str(entry, "agency", check)
-        except ConfigError:
-            product, aliases, vendor, agency = None, (), None, None
         return Source(name=name, kind=str(entry.get("kind")), urls=(), scope=Scope(hosts=()),
-                      vendor=vendor, product=product, aliases=aliases, agency=agency,
-                      unresolved=tuple(unresolved))
+                      unresolved=tuple(unresolved), **_terms_if_known(raw, check, variables))
+
+
+def _terms_if_known(raw: dict, check: _Checker, variables: Mapping[str, str]) -> dict[str, Any]:
+    """Vendor, product, aliases and agency of an entry, when no placeholder of theirs is unset.
+
+    Mentions are rebuilt from these terms alone, so an unset URL placeholder
+    must not erase them; an unset placeholder in a term leaves them all out.
+    """
+    missing: list[str] = []
+    terms = _expand({k: raw[k] for k in ("vendor", "product", "agency") if k in raw},
+                    check, variables, "", missing)
+    if missing:
+        return {}
+    try:
+        product, aliases = _parse_product(terms, check)
+        return {"vendor": _optional_str(terms, "vendor", check), "product": product,
+                "aliases": aliases, "agency": _optional_str(terms, "agency", check)}
+    except ConfigError:
+        return {}
 
 
 def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Source:
