@@ -17,6 +17,7 @@ from archive.config import Config
 from archive.crawl.messages import (
     AddCapture,
     AddFetchError,
+    AddObservation,
     AddRecord,
     Close,
     Message,
@@ -25,11 +26,14 @@ from archive.crawl.messages import (
     StartRun,
     WriteExchange,
 )
+from archive.crawl.reconcile import reconcile_run
 from archive.index.captures import load_originals, save_captures
 from archive.index.db import writing
-from archive.index.runs import finish_run, save_fetch_errors, start_run, upsert_source
+from archive.index.observations import revisit_observations, save_observations, save_validators
+from archive.index.runs import finish_run, resumable_run, save_fetch_errors, start_run, upsert_source
 from archive.records.store import save_records
 from archive.text.extract import extract
+from archive.times import iso, parse_when, utc_now
 from archive.warc.write import WarcStore
 
 # Rows are committed in batches: a commit per row costs ~2.5 ms (MEASURED.md).
@@ -42,30 +46,46 @@ class Writer:
 
     def __init__(self, conn: Any, config: Config, prefix: str) -> None:
         self.conn = conn
-        archive = config.archive
+        self.resume_within = config.resume_within
+        self.archive = archive = config.archive
         self.index = archive.open_index()
         self.store = WarcStore(
             archive.warc_dir, prefix, max_size=config.warc_max_size,
             gzip_level=config.warc_gzip_level, originals=load_originals(self.index, prefix),
+            on_open=self.file_opened,
         )
+        self.run_id: int | None = None
         self.captures: list[dict[str, Any]] = []
+        self.observations: list[dict[str, Any]] = []
+        self.validators: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
         # Records items (releases, documents) name captures by WARC-Record-ID, so
         # they are saved after the captures of the same batch.
         self.records: list[Any] = []
         self.last_flush = time.monotonic()
 
+    def file_opened(self, filename: str) -> None:
+        """Name a new WARC file's run in the index before any record goes in it, so a restart
+        after a crash knows which files to reconcile."""
+        with writing(self.index):
+            self.index.table("warc_files").insert(
+                {"filename": filename, "crawl_run": self.run_id, "opened_at": iso(utc_now())},
+                replace=True)
+
     def flush(self) -> None:
         """Commit every queued row in one transaction."""
-        if self.captures or self.errors or self.records:
+        if self.captures or self.errors or self.records or self.observations or self.validators:
             with writing(self.index):
-                if self.captures:
-                    save_captures(self.index, self.captures)
+                save_captures(self.index, self.captures)
+                save_observations(self.index, revisit_observations(self.captures) + self.observations)
+                if self.validators:
+                    save_validators(self.index, self.validators)
                 if self.errors:
                     save_fetch_errors(self.index, self.errors)
                 if self.records:
                     save_records(self.index, self.records)
             self.captures, self.errors, self.records = [], [], []
+            self.observations, self.validators = [], []
         self.last_flush = time.monotonic()
 
     def handle(self, message: Message) -> bool:
@@ -84,6 +104,10 @@ class Writer:
                 row.update(title=found.title, text=found.text, extraction=found.method,
                            extraction_error=found.error)
             self.captures.append(row)
+            if message.validators is not None:
+                self.validators.append(message.validators)
+        elif isinstance(message, AddObservation):
+            self.observations.append(message.row)
         elif isinstance(message, AddFetchError):
             self.errors.append(message.row)
         elif isinstance(message, AddRecord):
@@ -91,14 +115,9 @@ class Writer:
         elif isinstance(message, StartRun):
             self.flush()
             try:
-                with writing(self.index):
-                    if message.source is not None:
-                        upsert_source(self.index, message.source)
-                    run_id = start_run(self.index, message.name, message.spider)
+                self.reply(message.request_id, True, self.start(message))
             except Exception as exc:  # noqa: BLE001 - the crawler reports it in one line
                 self.reply(message.request_id, False, f"start_run failed: {exc}")
-            else:
-                self.reply(message.request_id, True, run_id)
         elif isinstance(message, Close):
             self.close(message.finish)
             self.reply(message.request_id, True, list(self.store.files))
@@ -107,6 +126,23 @@ class Writer:
                 or time.monotonic() - self.last_flush >= BATCH_SECONDS):
             self.flush()
         return True
+
+    def start(self, message: StartRun) -> tuple[int, int | None]:
+        """Open the run (reconciling and continuing an unfinished one if asked); (run id, resumed id)."""
+        with writing(self.index):
+            if message.source is not None:
+                upsert_source(self.index, message.source)
+        previous = resumable_run(self.index, message.name, message.spider)
+        resumed = None
+        if previous is not None:
+            reconcile_run(self.archive, self.index, previous, message.source)
+            age = (utc_now() - parse_when(previous["started_at"])).total_seconds()
+            if age < self.resume_within:
+                resumed = previous["id"]
+        with writing(self.index):
+            self.run_id = start_run(self.index, message.name, message.spider, pid=message.pid,
+                                    resumed_from=resumed)
+        return self.run_id, resumed
 
     def close(self, finish: RunEnd | None) -> None:
         """Flush, close the WARC file and record how the run ended."""

@@ -6,6 +6,7 @@ fixture site supplies a `handle(request) -> Reply` function.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 import time
@@ -45,7 +46,8 @@ Handler = Callable[[Incoming], Reply]
 class LoopbackServer:
     """Serves `handler` on 127.0.0.1 in a daemon thread; use as a context manager."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0,
+                 etags: bool = False) -> None:
         self.handler = handler
         outer = self
 
@@ -69,14 +71,17 @@ class LoopbackServer:
                     except OSError:
                         pass  # the client went away: that is the point of most of these
                     return
+                if etags and reply.status == 200:
+                    reply = _with_etag(reply, self.headers.get("If-None-Match"))
                 self.send_response(reply.status)
                 if reply.content_type:
                     self.send_header("Content-Type", reply.content_type)
                 for key, value in reply.headers:
                     self.send_header(key, value)
-                self.send_header("Content-Length", str(len(reply.body)))
+                if reply.status != 304:
+                    self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                if self.command != "HEAD":
+                if self.command != "HEAD" and reply.status != 304:
                     self.wfile.write(reply.body)
 
             do_GET = do_POST = do_HEAD = _serve
@@ -110,6 +115,16 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _with_etag(reply: Reply, if_none_match: str | None) -> Reply:
+    """The reply with a strong ETag of its body, or a 304 when the client already has that body,
+    as static-file servers such as nginx answer."""
+    etag = f'"{hashlib.sha256(reply.body).hexdigest()[:24]}"'
+    headers = [*reply.headers, ("ETag", etag)]
+    if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
+        return Reply(304, b"", headers, content_type=None)
+    return Reply(reply.status, reply.body, headers, reply.content_type, reply.raw)
 
 
 def free_port() -> int:

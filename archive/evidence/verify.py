@@ -26,7 +26,7 @@ from archive.config import Archive
 from archive.evidence.timestamp import verify_chain_heads, verify_tokens
 from archive.index import chain, queries
 from archive.warc.digests import labelled, sha256_hex
-from archive.warc.read import Member, gzip_members, record_at
+from archive.warc.read import Member, gzip_members, read_record, record_at
 
 INDEXED_TYPES = ("response", "revisit")
 
@@ -70,6 +70,10 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
         # fetch_errors row instead of a capture.
         refused = {row[0] for row in index.execute(
             "SELECT warc_record_id FROM fetch_errors WHERE warc_record_id IS NOT NULL")}
+        # A 304 answer is a response record indexed as an observation, not a capture.
+        observed = queries.rows(index.conn, "SELECT * FROM observations WHERE kind = 'not-modified'")
+        # Records cut short by a crash, named when the run was resumed (archive/crawl/reconcile.py).
+        cuts = {(r["filename"], r["offset"]): r for r in queries.rows(index.conn, "SELECT * FROM warc_cuts")}
     finally:
         index.close()
     report = Report(captures=len(all_rows))
@@ -78,6 +82,8 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
         report.problems.append(Problem(capture_id, by_id[capture_id]["url"], "index row", message))
 
     known_ids = {r["warc_record_id"] for r in all_rows}
+    report.problems.extend(_check_observations(archive, observed))
+    refused |= {r["warc_record_id"] for r in observed}
     by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in sorted(all_rows, key=lambda r: (r["warc_filename"], r["warc_offset"] or 0)):
         by_file[row["warc_filename"]].append(row)
@@ -97,7 +103,7 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     for path in sorted(warc_dir.glob("*.warc.gz")) if warc_dir.is_dir() else []:
         report.warc_files += 1
         starts = {r["warc_offset"] for r in by_file.get(path.name, [])}
-        report.records += _check_file(path, starts, known_ids | refused, report.problems)
+        report.records += _check_file(path, starts, known_ids | refused, report.problems, cuts)
 
     tokens, token_problems = verify_tokens(warc_dir, tsa_ca)
     heads, head_problems = verify_chain_heads(archive, tsa_ca)
@@ -138,13 +144,43 @@ def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str]) -> Problem | N
     return problem("; ".join(failed)) if failed else None
 
 
+def _check_observations(archive: Archive, observed: list[dict[str, Any]]) -> list[Problem]:
+    """Each 304 observation's record is where its row says, with its id and status."""
+    problems = []
+    for row in observed:
+        where = f"{row['warc_filename']}:{row['warc_offset']}"
+        try:
+            record = read_record(archive.warc_path(row["warc_filename"]), row["warc_offset"])
+        except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
+            problems.append(Problem(None, row["url"], where, f"observation {row['id']}: record cannot "
+                                                             f"be read: {exc}"))
+            continue
+        if record.record_id != row["warc_record_id"] or record.http_status != 304:
+            problems.append(Problem(None, row["url"], where, f"observation {row['id']}: record is "
+                                    f"{record.record_id} with status {record.http_status}, index says "
+                                    f"{row['warc_record_id']} with status 304"))
+    return problems
+
+
+def _known_cut(path: Path, member: Member, cuts: dict[tuple[str, int], dict[str, Any]]) -> bool:
+    """A cut record named in warc_cuts, byte for byte: a crash the resumed run already reported."""
+    cut = cuts.get((path.name, member.offset))
+    if cut is None or cut["length"] != member.length:
+        return False
+    with open(path, "rb") as fh:
+        fh.seek(member.offset)
+        return sha256_hex(fh.read()) == cut["sha256"]
+
+
 def _check_file(path: Path, indexed_starts: set[int], known_ids: set[str],
-                problems: list[Problem]) -> int:
+                problems: list[Problem], cuts: dict[tuple[str, int], dict[str, Any]] | None = None) -> int:
     """Check every record of one file; rows' own records are reported by _check_row."""
     count = 0
     for member in gzip_members(path):
         where = f"{path.name}:{member.offset}"
         if member.data is None:
+            if member.truncated and _known_cut(path, member, cuts or {}):
+                return count
             if member.truncated:
                 problems.append(Problem(None, "", where, (
                     f"WARC file is truncated: the last record (from byte {member.offset}, "

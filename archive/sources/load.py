@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from archive.errors import ConfigError
+from archive.sources.every import DEFAULT_EVERY, EVERY_KINDS, parse_every
 from archive.sources.model import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_PAGES,
@@ -36,12 +37,12 @@ PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change",
+    "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change", "every",
 }
 
 WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
 
-WAYBACK_FIELDS = {"from", "to", "match"}
+WAYBACK_FIELDS = {"from", "to", "match", "every"}
 
 SCOPE_FIELDS = {"hosts", "prefixes", "max_depth", "max_pages"}
 
@@ -90,9 +91,10 @@ def parse_sources(data: Any, path: Path, variables: Mapping[str, str]) -> list[S
     check = _Checker(path)
     if not isinstance(data, dict) or "sources" not in data:
         raise check.fail(None, "expected a mapping with a 'sources' list at the top")
-    unknown = set(data) - {"sources"}
+    unknown = set(data) - {"sources", "every"}
     if unknown:
         raise check.fail(sorted(unknown)[0], "unknown top-level field")
+    defaults = _parse_default_every(data.get("every"), check)
     entries = data["sources"]
     if not isinstance(entries, list) or not entries:
         raise check.fail("sources", "must be a non-empty list")
@@ -101,7 +103,7 @@ def parse_sources(data: Any, path: Path, variables: Mapping[str, str]) -> list[S
     for index, entry in enumerate(entries):
         label = entry.get("name") if isinstance(entry, dict) else None
         source_check = _Checker(path, str(label) if label else f"#{index + 1}")
-        source = _parse_source(entry, source_check, variables)
+        source = _parse_source(entry, source_check, variables, defaults)
         if source.name in seen:
             raise source_check.fail("name", "duplicate name; each source needs its own")
         seen.add(source.name)
@@ -109,13 +111,38 @@ def parse_sources(data: Any, path: Path, variables: Mapping[str, str]) -> list[S
     return sources
 
 
-def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> Source:
+def _parse_default_every(raw: Any, check: _Checker) -> dict[str, str]:
+    """The file-wide `every:`: one value for every kind of crawl, or one per kind."""
+    defaults = dict(DEFAULT_EVERY)
+    if raw is None:
+        return defaults
+    if isinstance(raw, dict):
+        unknown = set(raw) - set(EVERY_KINDS)
+        if unknown:
+            raise check.fail(f"every.{sorted(unknown)[0]}", f"unknown kind; use {', '.join(EVERY_KINDS)}")
+        for kind, value in raw.items():
+            defaults[kind] = _every(value, f"every.{kind}", check)
+        return defaults
+    value = _every(raw, "every", check)
+    # One value for the crawls; a Wayback harvest keeps its own default.
+    return {**defaults, "vendor": value, "records": value}
+
+
+def _every(value: Any, field_name: str, check: _Checker) -> str:
+    try:
+        return parse_every(value).text
+    except ValueError as exc:
+        raise check.fail(field_name, str(exc)) from None
+
+
+def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str],
+                  defaults: Mapping[str, str] = DEFAULT_EVERY) -> Source:
     if not isinstance(entry, dict):
         raise check.fail(None, "each source must be a mapping")
     unresolved: list[str] = []
     entry = _expand(entry, check, variables, "", unresolved)
     try:
-        return _validated(entry, check, tuple(unresolved))
+        return _validated(entry, check, tuple(unresolved), defaults)
     except ConfigError:
         if not unresolved:
             raise
@@ -126,7 +153,8 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
                       unresolved=tuple(unresolved))
 
 
-def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Source:
+def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...],
+               defaults: Mapping[str, str]) -> Source:
     unknown = set(entry) - SOURCE_FIELDS
     if unknown:
         raise check.fail(sorted(unknown)[0], "unknown field")
@@ -174,9 +202,10 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
         walk=walk,
         recrawl=recrawl,
         allow_private=allow_private,
-        wayback=_parse_wayback(entry.get("wayback", False), check),
+        wayback=_parse_wayback(entry.get("wayback", False), check, defaults["wayback"]),
         save_on_change=save_on_change,
         unresolved=unresolved,
+        every=_every(entry["every"], "every", check) if "every" in entry else defaults[kind],
     )
 
 
@@ -208,9 +237,9 @@ def _parse_walk(entry: dict, kind: str, check: _Checker) -> Walk | None:
     return build_walk(raw)
 
 
-def _parse_wayback(raw: Any, check: _Checker) -> WaybackWindow | None:
+def _parse_wayback(raw: Any, check: _Checker, every: str) -> WaybackWindow | None:
     if raw is True:
-        return WaybackWindow()
+        return WaybackWindow(every=every)
     if raw is False or raw is None:
         return None
     if not isinstance(raw, dict):
@@ -231,7 +260,9 @@ def _parse_wayback(raw: Any, check: _Checker) -> WaybackWindow | None:
     match = raw.get("match", "exact")
     if match not in WAYBACK_MATCHES:
         raise check.fail("wayback.match", f"must be one of {', '.join(WAYBACK_MATCHES)}; got {match!r}")
-    return WaybackWindow(bounds[0], bounds[1], match)
+    if "every" in raw:
+        every = _every(raw["every"], "wayback.every", check)
+    return WaybackWindow(bounds[0], bounds[1], match, every)
 
 
 def _parse_scope(raw: Any, urls: tuple[str, ...], check: _Checker) -> Scope:
