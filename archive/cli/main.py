@@ -6,6 +6,7 @@ import click
 
 from archive.cli.crawl import crawl, documents
 from archive.cli.evidence import cite, export, timestamp, verify
+from archive.cli.ops import run_due, schedule, status
 from archive.cli.serve import demo, serve
 from archive.cli.wayback import closest, save
 from archive.errors import SpyglassError
@@ -28,4 +29,6 @@ def cli() -> None:
 
 
 for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, demo):
+    cli.add_command(command)
+for command in (run_due, status, schedule):
     cli.add_command(command)

@@ -57,6 +57,7 @@ class RunReport:
     requests: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     resumed_from: int | None = None
+    name: str = ""  # the source's name (`source` is the label shown)
 
     def line(self) -> str:
         rate = self.pages / self.seconds if self.seconds > 0 else 0.0
@@ -101,7 +102,7 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
         label = source.name if spider_name == source.kind else f"{source.name} ({spider_name})"
         if is_locked(crawl_lock(config.data_dir, source.name, spider_name).path):
             busy.append(RunReport(label, None, "skipped", "being crawled by another process right now",
-                                  0, 0, 0, 0, 0, 0.0, spider=spider_name))
+                                  0, 0, 0, 0, 0, 0.0, spider=spider_name, name=source.name))
             continue
         spidercls = process.spider_loader.load(spider_name)
         per_source = settings.copy()
@@ -166,4 +167,5 @@ def _report(index: Any, source: str, run_id: int | None) -> RunReport:
         requests=row.get("requests") or 0,
         error_kinds=json.loads(row.get("error_kinds") or "{}"),
         resumed_from=row.get("resumed_from"),
+        name=row["source"],
     )
