@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import quote
 
 import click
@@ -32,13 +33,17 @@ def serve(data_dir: Path | None, port: int, host: str) -> None:
     serve_archive(config.archive, port, host)
 
 
-def serve_archive(archive: Archive, port: int, host: str) -> None:
-    """Run Datasette over the archive until interrupted."""
+def serve_archive(archive: Archive, port: int, host: str) -> NoReturn:
+    """Run Datasette over the archive in this process's place, until stopped.
+
+    Datasette replaces this process (exec) rather than running as its child:
+    SIGTERM or Ctrl-C reach it directly, and nothing is left running when it stops.
+    """
     click.echo(f"Serving {archive.db_path} at http://{host}:{port}/ (Ctrl-C to stop)")
-    try:
-        subprocess.run(datasette_command(archive.data_dir, port, host), check=False)
-    except KeyboardInterrupt:
-        pass
+    command = datasette_command(archive.data_dir, port, host)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
 
 
 @click.command()
@@ -46,7 +51,8 @@ def serve_archive(archive: Archive, port: int, host: str) -> None:
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
 @click.option("--fixture-port", default=8470, show_default=True,
-              help="Port for the fixture vendor site; the records portal takes the next one (0: any free ports).")
+              help="Port for the fixture vendor site; the records portal and the Wayback simulator take the "
+                   "next two (0: any free ports). A data directory an earlier demo filled keeps its ports.")
 def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) -> None:
     """Crawl the bundled loopback fixtures, build the archive and serve it.
 
@@ -54,13 +60,13 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     """
     from archive.demo.servers import start_demo_servers
 
-    servers = start_demo_servers(fixture_port)
+    config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir, sources_file=DEMO_SOURCES)
+    servers = start_demo_servers(fixture_port, config.archive)
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
     click.echo(f"Fixture records portal: {servers.portal.url}/requests/", err=True)
     click.echo(f"Simulated Wayback Machine: {servers.wayback.url}/", err=True)
     try:
-        config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir,
-                                   sources_file=DEMO_SOURCES, wayback_url=servers.wayback.url)
+        config = replace(config, wayback_url=servers.wayback.url)
         ok = crawl_and_report(config, {}, (), False, None, {**os.environ, **servers.variables})
     finally:
         servers.stop()
