@@ -107,6 +107,20 @@ def test_run_due_runs_exactly_the_due_sources_and_moves_their_next_time(vendor_s
     assert late.returncode == 1
     assert "1 need attention: daily is overdue" in late.stderr
     assert "OVERDUE" in late.stdout
+    # The same in Datasette, judged by the real clock (before 2030: nothing is due yet).
+    page = _datasette_rows(data, "/spyglass/source_status.json?_shape=objects")
+    assert {r["source"]: (r["state"], r["last_status"]) for r in page} == {
+        "daily": ("ok", "finished"), "weekly": ("ok", "finished"), "manual": ("manual", None)}
+
+
+def _datasette_rows(data: Path, path: str) -> list[dict]:
+    import asyncio
+
+    from archive.publish.datasette import datasette_app
+
+    response = asyncio.run(datasette_app(data).client.get(path))
+    assert response.status_code == 200, response.text
+    return response.json()["rows"]
 
 
 def test_two_run_due_calls_never_crawl_a_source_twice(vendor_site, tmp_path: Path):
