@@ -6,7 +6,7 @@ import click
 
 from archive.cli.crawl import crawl, documents
 from archive.cli.evidence import cite, export, timestamp, verify
-from archive.cli.ops import run_due, schedule, status
+from archive.cli.ops import run_due, schedule, scrapyd_egg, status
 from archive.cli.serve import demo, serve
 from archive.cli.wayback import closest, save
 from archive.errors import SpyglassError
@@ -30,5 +30,5 @@ def cli() -> None:
 
 for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, demo):
     cli.add_command(command)
-for command in (run_due, status, schedule):
+for command in (run_due, status, schedule, scrapyd_egg):
     cli.add_command(command)

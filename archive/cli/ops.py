@@ -221,3 +221,17 @@ def _spyglass() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", "archive.cli"]
+
+
+@click.command("scrapyd-egg")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("spyglass.egg"),
+              show_default=True, help="Where to write the egg.")
+def scrapyd_egg(out: Path) -> None:
+    """Build an egg of the spiders to deploy to a Scrapyd server.
+
+    Example: spyglass scrapyd-egg --out spyglass.egg &&
+    curl http://127.0.0.1:6800/addversion.json -F project=spyglass -F version=1 -F egg=@spyglass.egg
+    """
+    from archive.ops.scrapyd import build_egg
+
+    click.echo(f"Wrote {build_egg(out)}")
