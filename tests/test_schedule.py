@@ -15,7 +15,7 @@ from archive.errors import ConfigError
 from archive.sources.every import parse_every
 from archive.sources.load import load_sources
 
-from .conftest import ROOT, db_rows, run_cli
+from .conftest import ROOT, db_rows, rows_when_ready, run_cli
 
 T0 = "2030-01-01T00:00:00Z"
 
@@ -130,7 +130,7 @@ def test_two_run_due_calls_never_crawl_a_source_twice(vendor_site, tmp_path: Pat
             "--now", T0, "-s", "DOWNLOAD_DELAY=1", "-s", "AUTOTHROTTLE_ENABLED=False"]
     first = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not (data / "spyglass.db").exists() or not db_rows(data, "SELECT id FROM crawl_runs"):
+    while not rows_when_ready(data, "SELECT id FROM crawl_runs"):
         assert first.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     second = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)

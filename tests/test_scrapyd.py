@@ -10,13 +10,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from archive.demo.server import free_port, wait_for_port
 
-from .conftest import ROOT, db_rows, run_cli
-
-pytest.importorskip("scrapyd")
+from .conftest import db_rows, run_cli
 
 
 def _call(base: str, endpoint: str, data: bytes | None = None, headers: dict | None = None) -> dict:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from archive.demo.server import free_port, wait_for_port
 
-from .conftest import ROOT, db_rows
+from .conftest import ROOT, db_rows, rows_when_ready
 
 
 def _start(*args: str) -> subprocess.Popen:
@@ -51,7 +51,7 @@ def test_sigterm_stops_a_crawl_cleanly_and_marks_it_interrupted(vendor_site, tmp
                   "--source", "northwind-recognize", "--only", "live",
                   "-s", "DOWNLOAD_DELAY=0.5", "-s", "AUTOTHROTTLE_ENABLED=False")
     deadline = time.monotonic() + 60
-    while not (data / "spyglass.db").exists() or not db_rows(data, "SELECT id FROM captures"):
+    while not rows_when_ready(data, "SELECT id FROM captures"):
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         assert time.monotonic() < deadline
         time.sleep(0.05)

@@ -185,10 +185,9 @@ class IndexPipeline:
             status = "interrupted"
         else:
             status = "failed"
-        replayed = stats.get_value("spyglass/replayed", 0)
-        if status == "finished" and self.counts["errors"] and not (
-                self.counts["pages"] or self.counts["observations"] or replayed):
-            # Nothing at all could be archived: the source failed, whatever Scrapy says.
+        if status == "finished" and self.counts["errors"] and not stats.get_value(
+                "downloader/response_count", 0):
+            # Not one answer from any server: the source failed, whatever Scrapy says.
             status, reason = "failed", f"no page could be fetched ({self.counts['errors']} errors)"
         counts = {**self.counts, "skipped": stats.get_value("spyglass/skipped", 0),
                   "requests": stats.get_value("downloader/request_count", 0),

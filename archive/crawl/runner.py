@@ -63,14 +63,14 @@ class RunReport:
         rate = self.pages / self.seconds if self.seconds > 0 else 0.0
         kinds = ", ".join(f"{count} {kind}" for kind, count in self.error_kinds.items())
         return (
-            f"{self.source}: {self.status} ({self.reason})"
-            + (f", resuming run {self.resumed_from}" if self.resumed_from else "")
-            + f", {self.requests} requests, {self.pages} pages "
+            f"{self.source}: {self.status} ({self.reason}), {self.pages} pages "
             f"({self.captures} new, {self.revisits} unchanged"
             + (f", {self.skipped} skipped as unchanged per sitemap" if self.skipped else "")
             + f"), {self.observations} seen unchanged (304), {self.errors} errors"
             + (f" ({kinds})" if kinds else "")
-            + f", {human_bytes(self.bytes)} in {self.seconds:.1f} s ({rate:.1f} pages/s)"
+            + f", {self.requests} requests, {human_bytes(self.bytes)} in {self.seconds:.1f} s "
+            f"({rate:.1f} pages/s)"
+            + (f"; continues interrupted run {self.resumed_from}" if self.resumed_from else "")
         )
 
 
