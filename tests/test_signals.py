@@ -55,7 +55,9 @@ def test_sigterm_stops_a_crawl_cleanly_and_marks_it_interrupted(vendor_site, tmp
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    # To the whole group, as a terminal's Ctrl-C or systemd's stop does: the writer process
+    # leaves the stopping to the crawler, which flushes and closes it.
+    os.killpg(proc.pid, signal.SIGTERM)
     _nothing_left(proc)
     assert proc.returncode == 1
     [run] = db_rows(data, "SELECT * FROM crawl_runs")

@@ -10,6 +10,7 @@ The crawler's side of the pipe is archive/crawl/client.py.
 
 from __future__ import annotations
 
+import signal
 import time
 from typing import Any
 
@@ -159,6 +160,11 @@ class Writer:
 
 def serve(conn: Any, config: Config, prefix: str) -> None:
     """Main loop of the writer process: answer messages until Close or EOF."""
+    # Ctrl-C and systemd's stop signal reach every process of the group; the
+    # crawler alone decides when to stop, so the writer keeps writing until
+    # the crawler closes it (or dies: then the pipe ends and it flushes and exits).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     writer = Writer(conn, config, prefix)
     try:
         while True:
