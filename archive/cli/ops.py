@@ -83,7 +83,8 @@ def run_due(sources_file: Path | None, data_dir: Path | None, now: str | None, d
     try:
         lock.acquire()
     except Busy as exc:
-        click.echo(f"run-due: nothing to do: another run-due is running ({exc.holder.describe() if exc.holder else 'holder unknown'})")
+        holder = exc.holder.describe() if exc.holder else "holder unknown"
+        click.echo(f"run-due: nothing to do: another run-due is running ({holder})")
         return
     try:
         if lock.taken_over is not None:
@@ -101,8 +102,9 @@ def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: b
     statuses = _statuses(config, sources, clock)
     due = due_jobs(statuses, clock)
     if not due:
-        upcoming = sorted((s for s in statuses if s.next_due), key=lambda s: s.next_due)  # type: ignore[arg-type,return-value]
-        after = f"; next: {upcoming[0].job.label} at {_when(upcoming[0].next_due)}" if upcoming else ""
+        dated = [s for s in statuses if s.next_due is not None]
+        first = min(dated, key=lambda s: s.next_due or clock, default=None)
+        after = f"; next: {first.job.label} at {_when(first.next_due)}" if first else ""
         click.echo(f"run-due: nothing due at {_when(clock)}{after}")
         return True
     click.echo(f"run-due: due at {_when(clock)}: {', '.join(job.label for job in due)}")

@@ -44,17 +44,6 @@ class Every:
             return croniter(self.cron, when).get_next(datetime)
         return None
 
-    @property
-    def period(self) -> timedelta | None:
-        """The usual gap between runs (for a cron expression, the one after an arbitrary start)."""
-        if self.seconds is not None:
-            return timedelta(seconds=self.seconds)
-        if self.cron is not None:
-            itr = croniter(self.cron, datetime(2026, 1, 5))
-            first = itr.get_next(datetime)
-            return itr.get_next(datetime) - first
-        return None
-
 
 def parse_every(value: object) -> Every:
     """An Every from sources.yml text; ValueError with a readable reason otherwise."""
