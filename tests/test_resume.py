@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from archive.demo.server import Incoming, LoopbackServer, Reply
+from archive.warc.read import gzip_members
 from tests.servers.synthetic_site import SyntheticSite
 
 from .conftest import ROOT, db_rows, rows_when_ready, run_cli
@@ -69,6 +70,14 @@ def test_a_crawl_killed_with_sigkill_resumes_without_refetching(counted_site, tm
     hits_at_kill = Counter(hits)
     indexed_at_kill = len(db_rows(data, "SELECT id FROM captures"))
     assert indexed_at_kill < site.count(), "killed too late to show anything"
+    # What a kill in the middle of a write leaves: the file's last record cut short.
+    [warc] = sorted((data / "warcs").glob("*.warc.gz"))
+    whole = warc.read_bytes()
+    cut_at = len(whole)
+    response = list(gzip_members(warc))[1]  # the first response record's gzip member
+    partial = whole[response.offset:response.offset + response.length // 2]
+    with open(warc, "ab") as fh:
+        fh.write(partial)
 
     result = run_cli("crawl", "--sources", str(sources), "--data", str(data), *CRAWL_SETTINGS,
                      timeout=240)
@@ -92,5 +101,15 @@ def test_a_crawl_killed_with_sigkill_resumes_without_refetching(counted_site, tm
     assert len(again) <= 8, again  # 4 concurrent requests, plus any retried
     assert {path for path in hits_at_kill if path not in again} <= captured_before | {
         path for path in hits if hits[path] == 1}
+    # The cut is named, left in place, and accepted by verify exactly as found.
+    [cut] = db_rows(data, "SELECT * FROM warc_cuts")
+    assert (cut["filename"], cut["offset"], cut["length"], cut["crawl_run"]) == (
+        warc.name, cut_at, len(partial), first["id"])
+    assert warc.read_bytes()[:cut_at] == whole
     verified = run_cli("verify", "--data", str(data))
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    with open(warc, "r+b") as fh:
+        fh.seek(cut_at + len(partial) // 2)
+        fh.write(b"X")
+    altered = run_cli("verify", "--data", str(data))
+    assert altered.returncode == 1 and "WARC file is truncated" in altered.stdout + altered.stderr

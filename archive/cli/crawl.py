@@ -88,7 +88,8 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
         index.close()
     live = [r for r in reports if r.spider != "wayback"]
     history = [r for r in reports if r.spider == "wayback"]
-    failed = [r for r in reports if r.status != "finished"]
+    # A run skipped because another process is crawling that source right now did not fail.
+    failed = [r for r in reports if r.status not in ("finished", "skipped")]
     click.echo(
         f"\nCrawled {len(live)} source(s) in {elapsed:.1f} s: {sum(r.pages for r in live)} pages "
         f"archived ({sum(r.captures for r in live)} new or changed, {sum(r.revisits for r in live)} "
