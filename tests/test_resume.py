@@ -112,4 +112,4 @@ def test_a_crawl_killed_with_sigkill_resumes_without_refetching(counted_site, tm
         fh.seek(cut_at + len(partial) // 2)
         fh.write(b"X")
     altered = run_cli("verify", "--data", str(data))
-    assert altered.returncode == 1 and "WARC file is truncated" in altered.stdout + altered.stderr
+    assert altered.returncode == 1 and f"{warc.name}:{cut_at}" in altered.stdout + altered.stderr
