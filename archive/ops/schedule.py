@@ -65,10 +65,6 @@ class JobStatus:
     added_at: datetime
 
     @property
-    def due(self) -> bool:
-        return self.state in ("due", "overdue", "failed", "interrupted") and self.next_due is not None
-
-    @property
     def flagged(self) -> bool:
         return self.state in FLAGGED
 
