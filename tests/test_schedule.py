@@ -156,3 +156,52 @@ def test_schedule_prints_a_cron_line_and_systemd_units_that_work(tmp_path: Path)
                          text=True, timeout=60, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith("run-due: nothing due at ")
+
+
+def _job_state(tmp_path: Path, every: str, runs: list[dict], now: str, started: str | None = None):
+    """The state job_status gives a source with these crawl_runs rows at `now`."""
+    from archive.index.db import open_db
+    from archive.ops.schedule import Job, job_status, record_started
+    from archive.sources.model import Scope, Source
+
+    db = open_db(tmp_path / "spyglass.db")
+    source = Source("s", "vendor", ("https://s.example/",), Scope(hosts=("s.example",)), every=every)
+    for run in runs:
+        db.table("crawl_runs").insert({"source": "s", "spider": "vendor", **run})
+    if started:
+        record_started(db, [("s", "vendor")], datetime.fromisoformat(started))
+    status = job_status(db, tmp_path, Job(source, "vendor"), datetime.fromisoformat(now), 3600, 1800)
+    db.close()
+    return status
+
+
+@pytest.mark.parametrize("every, runs, now, state, next_due", [
+    # Never run: due at once.
+    ("1d", [], "2030-01-01T00:00:00+00:00", "due", "2030-01-01T00:00:00+00:00"),
+    ("never", [], "2030-01-01T00:00:00+00:00", "manual", None),
+    # Finished: due an interval after it started; overdue an hour (the grace) after that.
+    ("1d", [{"status": "finished", "started_at": "2030-01-01T00:00:00Z"}],
+     "2030-01-01T12:00:00+00:00", "ok", "2030-01-02T00:00:00+00:00"),
+    ("1d", [{"status": "finished", "started_at": "2030-01-01T00:00:00Z"}],
+     "2030-01-02T01:00:01+00:00", "overdue", "2030-01-02T00:00:00+00:00"),
+    ("0 3 * * *", [{"status": "finished", "started_at": "2030-01-01T05:00:00Z"}],
+     "2030-01-01T12:00:00+00:00", "ok", "2030-01-02T03:00:00+00:00"),
+    # Failed: tried again after the retry delay (30 min here), not a whole interval.
+    ("1d", [{"status": "failed", "started_at": "2030-01-01T00:00:00Z", "ended_at": "2030-01-01T00:10:00Z"}],
+     "2030-01-01T00:20:00+00:00", "failed", "2030-01-01T00:40:00+00:00"),
+    # A run still marked running whose crawl lock is free: its process died; resume it now.
+    ("1d", [{"status": "running", "started_at": "2030-01-01T00:00:00Z"}],
+     "2030-01-01T00:20:00+00:00", "interrupted", "2030-01-01T00:00:00+00:00"),
+])
+def test_job_states(tmp_path: Path, every, runs, now, state, next_due):
+    status = _job_state(tmp_path, every, runs, now)
+    assert status.state == state
+    assert (status.next_due.isoformat() if status.next_due else None) == next_due
+    assert status.flagged == (state in ("failed", "overdue"))
+
+
+def test_the_schedulers_clock_counts_for_the_last_start(tmp_path: Path):
+    # run-due --now 2030-01-05 started it: the next run is a day after that, not after the real start.
+    status = _job_state(tmp_path, "1d", [{"status": "finished", "started_at": "2026-11-30T00:00:00Z"}],
+                        "2030-01-05T12:00:00+00:00", started="2030-01-05T00:00:00+00:00")
+    assert (status.state, status.next_due.isoformat()) == ("ok", "2030-01-06T00:00:00+00:00")
