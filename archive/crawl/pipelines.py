@@ -20,7 +20,7 @@ from archive.crawl.resume import ResumeState, load_resume_state, set_resume_stat
 from archive.errors import ArchiveError
 from archive.index.runs import run_chain
 from archive.locks import Busy, Lock, crawl_lock
-from archive.records.items import DocumentFile, Release
+from archive.records.items import RECORD_ITEMS
 from archive.sources.model import Source
 
 
@@ -92,7 +92,7 @@ class IndexPipeline:
             self.counts["errors"] += 1
             self.error_kinds[item.error_type] += 1
             self.crawler.stats.inc_value("spyglass/errors")
-        elif isinstance(item, (Release, DocumentFile)):
+        elif isinstance(item, RECORD_ITEMS):
             self.writer.add_record(item)
         else:
             raise DropItem(f"not a Spyglass item: {type(item).__name__}")

@@ -27,6 +27,7 @@ from typing import Any
 import sqlite_utils
 
 from archive.config import Archive
+from archive.history.ingest import HistoryWriter
 from archive.index.captures import save_captures
 from archive.index.db import writing
 from archive.index.observations import save_observations
@@ -49,10 +50,11 @@ def _known_record_ids(db: sqlite_utils.Database, run_id: int) -> set[str]:
 
 
 def reconcile_run(archive: Archive, db: sqlite_utils.Database, run: dict[str, Any],
-                  source: Source | None) -> dict[str, int]:
+                  source: Source | None, history: HistoryWriter | None = None) -> dict[str, int]:
     """Index what run `run` archived but did not index, name any cut record, close the run's row.
 
-    Returns counts of what was done, for the log.
+    `history` (the writer's) folds the new captures and 304s into versions, as
+    the writer does for every batch. Returns counts of what was done, for the log.
     """
     run_id = run["id"]
     files = [row[0] for row in db.execute(
@@ -88,8 +90,11 @@ def reconcile_run(archive: Archive, db: sqlite_utils.Database, run: dict[str, An
             else:
                 captures.append(_capture(record, run, where, source, db))
     with writing(db):
-        save_captures(db, captures)
-        save_observations(db, observations)
+        saved = save_captures(db, captures)
+        seen = save_observations(db, observations)
+        if history is not None:
+            history.add(saved)
+            history.observe([(o["capture_id"], o["observed_at"]) for o in seen if o["capture_id"]])
         save_fetch_errors(db, errors)
         db.table("warc_cuts").insert_all(cuts, ignore=True)
         db.table("crawl_runs").update(run_id, {

@@ -78,7 +78,7 @@ def planned_runs(sources: list[Source], only: str | None = None) -> list[tuple[S
     """(source, spider name) for each run a crawl of `sources` makes; `only`: 'live' or 'wayback'."""
     runs = []
     for source in sources:
-        if only != "wayback":
+        if only != "wayback" and source.live:
             runs.append((source, source.kind))
         if only != "live" and source.wayback is not None:
             runs.append((source, "wayback"))
@@ -92,7 +92,8 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
     A source with `wayback:` set gets a second crawler running the `wayback`
     spider beside it (its own crawl_runs row, WARC files still prefixed with
     the source's name); sources with `save_on_change` then ask Save Page Now
-    for each page whose payload changed. `only` ('live' or 'wayback') runs just one side.
+    for each page whose payload changed. `only` ('live' or 'wayback') runs just one side;
+    a source with `live: false` has no live side.
     """
     settings = crawl_settings(config, overrides)
     process = CrawlerProcess(settings)
@@ -110,7 +111,9 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
             per_source.set("ROBOTSTXT_OBEY", source.robots, priority="spider")
         # The first crawler installs the reactor named in the settings.
         crawler = Crawler(spidercls, per_source, init_reactor=not crawlers)
-        process.crawl(crawler, source=source)
+        # API tokens go to the spider as an argument, never into settings, which Scrapy logs.
+        extra = {"credentials": config.service_tokens} if spider_name == "records" else {}
+        process.crawl(crawler, source=source, **extra)
         crawlers.append((label, crawler))
     if crawlers:
         try:

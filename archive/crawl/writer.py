@@ -28,11 +28,14 @@ from archive.crawl.messages import (
     WriteExchange,
 )
 from archive.crawl.reconcile import reconcile_run
+from archive.history.context import Rules
+from archive.history.ingest import HistoryWriter
 from archive.index.captures import load_originals, save_captures
 from archive.index.db import writing
 from archive.index.observations import revisit_observations, save_observations, save_validators
 from archive.index.runs import finish_run, resumable_run, save_fetch_errors, start_run, upsert_source
 from archive.records.store import save_records
+from archive.sources.model import source_to_dict
 from archive.text.extract import extract
 from archive.times import iso, parse_when, utc_now
 from archive.warc.write import WarcStore
@@ -56,6 +59,8 @@ class Writer:
             on_open=self.file_opened,
         )
         self.run_id: int | None = None
+        # Versions and changes follow the captures in the same transaction.
+        self.history = HistoryWriter(self.index, Rules.from_config(config))
         self.captures: list[dict[str, Any]] = []
         self.observations: list[dict[str, Any]] = []
         self.validators: list[dict[str, Any]] = []
@@ -77,8 +82,12 @@ class Writer:
         """Commit every queued row in one transaction."""
         if self.captures or self.errors or self.records or self.observations or self.validators:
             with writing(self.index):
-                save_captures(self.index, self.captures)
-                save_observations(self.index, revisit_observations(self.captures) + self.observations)
+                if self.captures:
+                    self.history.add(save_captures(self.index, self.captures))
+                seen = save_observations(self.index, revisit_observations(self.captures) + self.observations)
+                # A revisit is a capture, in history already; a 304 extends the version it confirms.
+                self.history.observe([(o["capture_id"], o["observed_at"]) for o in seen
+                                      if o["kind"] == "not-modified" and o["capture_id"] is not None])
                 if self.validators:
                     save_validators(self.index, self.validators)
                 if self.errors:
@@ -133,10 +142,11 @@ class Writer:
         with writing(self.index):
             if message.source is not None:
                 upsert_source(self.index, message.source)
+                self.history.watch(message.source.name, source_to_dict(message.source))
         previous = resumable_run(self.index, message.name, message.spider)
         resumed = None
         if previous is not None:
-            reconcile_run(self.archive, self.index, previous, message.source)
+            reconcile_run(self.archive, self.index, previous, message.source, self.history)
             age = (utc_now() - parse_when(previous["started_at"])).total_seconds()
             if age < self.resume_within:
                 resumed = previous["id"]
@@ -146,8 +156,10 @@ class Writer:
         return self.run_id, resumed
 
     def close(self, finish: RunEnd | None) -> None:
-        """Flush, close the WARC file and record how the run ended."""
+        """Flush, settle history, close the WARC file and record how the run ended."""
         self.flush()
+        with writing(self.index):
+            self.history.settle()
         self.store.close()
         if finish is not None:
             with writing(self.index):

@@ -1,4 +1,5 @@
-"""The demo's three loopback servers started together: vendor site, records portal, Wayback Machine."""
+"""The demo's loopback servers started together: vendor site, records portals (HTML and JSON), Wayback
+Machine, Atlas of Surveillance export."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archive.config import Archive
+from archive.demo.atlas_site import demo_rows, export_csv, start_atlas_site
+from archive.demo.nextrequest_portal import start_nextrequest_portal
 from archive.demo.records_portal import start_records_portal
 from archive.demo.vendor_site import start_vendor_site
 from archive.demo.wayback_demo import demo_sim
@@ -17,6 +20,7 @@ from archive.errors import ArchiveError
 # Sources of the demo's sources.yml whose URLs name the fixtures' ports.
 VENDOR_SOURCE = "northwind-recognize"
 PORTAL_SOURCE = "clearwater-requests"
+JSON_SOURCE = "harbor-city-requests"
 
 
 @dataclass
@@ -26,16 +30,25 @@ class DemoServers:
     vendor: Any
     portal: Any
     wayback: Any
+    json_portal: Any = None  # the NextRequest-style portal and its storage host
+    atlas: Any = None  # the Atlas of Surveillance export (download.csv)
 
     @property
     def variables(self) -> dict[str, str]:
         """Values for the placeholders of the demo's sources.yml."""
-        return {"SPYGLASS_VENDOR_SITE": self.vendor.url, "SPYGLASS_RECORDS_PORTAL": self.portal.url}
+        values = {"SPYGLASS_VENDOR_SITE": self.vendor.url, "SPYGLASS_RECORDS_PORTAL": self.portal.url}
+        if self.json_portal is not None:
+            values["SPYGLASS_JSON_PORTAL"] = self.json_portal.url
+        return values
 
     def stop(self) -> None:
         self.vendor.stop()
         self.portal.stop()
         self.wayback.shutdown()
+        if self.json_portal is not None:
+            self.json_portal.stop()
+        if self.atlas is not None:
+            self.atlas.stop()
 
 
 def recorded_ports(archive: Archive) -> dict[str, int]:
@@ -45,7 +58,7 @@ def recorded_ports(archive: Archive) -> dict[str, int]:
     index = archive.open_index()
     try:
         ports = {}
-        for name, source in (("vendor", VENDOR_SOURCE), ("portal", PORTAL_SOURCE)):
+        for name, source in (("vendor", VENDOR_SOURCE), ("portal", PORTAL_SOURCE), ("json", JSON_SOURCE)):
             row = index.execute("SELECT urls FROM sources WHERE name = ?", [source]).fetchone()
             if row:
                 ports[name] = urlsplit(json.loads(row[0])[0]).port
@@ -58,19 +71,23 @@ def recorded_ports(archive: Archive) -> dict[str, int]:
 
 
 def start_demo_servers(port: int = 0, archive: Archive | None = None) -> DemoServers:
-    """Start the vendor site on `port`, the portal on the next and the Wayback Machine on the one after.
+    """Start the vendor site on `port`, the records portal, the JSON portal and the Wayback Machine
+    on the next three.
 
     An archive an earlier demo filled keeps its ports, so a second run adds a
-    new crawl of the same site rather than a copy under another address; if
+    new crawl of the same sites rather than a copy under other addresses; if
     such a port is taken, that is an error naming it. Otherwise a taken port
     (or `port` 0) means any free one.
     """
     recorded = recorded_ports(archive) if archive is not None else {}
-    wanted = {name: port + offset if port else 0 for offset, name in enumerate(("vendor", "portal", "wayback"))}
+    names = ("vendor", "portal", "json", "wayback")
+    wanted = {name: port + offset if port else 0 for offset, name in enumerate(names)}
     vendor = _start("vendor", lambda p: start_vendor_site(p)[0], wanted, recorded)
     portal = _start("portal", lambda p: start_records_portal(p)[0], wanted, recorded)
+    json_portal = _start("json", start_nextrequest_portal, wanted, recorded)
     wayback = _start("wayback", lambda p: start_wayback_sim(demo_sim(vendor.url), p)[0], wanted, recorded)
-    return DemoServers(vendor, portal, wayback)
+    atlas, _ = start_atlas_site(export_csv(demo_rows(vendor.url, portal.url)))
+    return DemoServers(vendor, portal, wayback, json_portal, atlas=atlas)
 
 
 def _start(name: str, start: Any, wanted: dict[str, int], recorded: dict[str, int]) -> Any:

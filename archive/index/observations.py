@@ -22,8 +22,11 @@ def _capture_id(db: sqlite_utils.Database, record_id: str | None) -> int | None:
     return found[0] if found else None
 
 
-def save_observations(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> int:
-    """Append observations; `confirms_record_id` and `revisit_record_id` become capture ids."""
+def save_observations(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Append observations; `confirms_record_id` and `revisit_record_id` become capture ids.
+
+    Returns the rows as saved (with `capture_id`), for history to fold in.
+    """
     saved = []
     for row in rows:
         row = dict(row)
@@ -32,7 +35,7 @@ def save_observations(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]])
         saved.append(row)
     if saved:
         db.table("observations").insert_all(saved, batch_size=500, ignore=True)
-    return len(saved)
+    return saved
 
 
 def revisit_observations(captures: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -45,7 +45,8 @@ def jobs_of(sources: list[Source]) -> list[Job]:
     """Every scheduled job of these sources."""
     jobs = []
     for source in sources:
-        jobs.append(Job(source, source.kind))
+        if source.live:
+            jobs.append(Job(source, source.kind))
         if source.wayback is not None:
             jobs.append(Job(source, "wayback"))
     return jobs

@@ -74,10 +74,15 @@ class Source:
     # crawled needs them, so `select` reports them, not `load_sources`.
     unresolved: tuple[str, ...] = ()
     wayback: WaybackWindow | None = None  # None: no Wayback harvest
+    # False: only the Wayback history of the URLs is harvested, not the live pages
+    # (a link to one snapshot names that memento, not whatever the page says today).
+    live: bool = True
     save_on_change: bool = False  # ask Save Page Now for a snapshot when a page changes
     # How often `spyglass run-due` crawls it (archive/sources/every.py); the
     # file-wide default already applied.
     every: str = "1d"
+    # Phrases whose appearance or disappearance is news (product and aliases are watched anyway).
+    watch: tuple[str, ...] = ()
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -127,4 +132,6 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         },
         "save_on_change": source.save_on_change,
         "every": source.every,
+        "watch": list(source.watch),
+        "live": source.live,
     }
