@@ -49,3 +49,15 @@ def test_recrawl_of_an_unchanged_site_writes_no_payload_and_records_observations
     assert robots["revisit_capture_id"] in {c["id"] for c in new_captures}
     verified = run_cli("verify", "--data", str(data))
     assert verified.returncode == 0, verified.stdout
+    # Versions count a 304 as a sighting of the version it confirms, and keep it when rebuilt.
+    faq = next(o for o in observed if o["url"].endswith("/products/recognize/faqs/"))
+
+    def last_seen() -> str:
+        [version] = rows(data, "SELECT * FROM versions WHERE page_url = ? ORDER BY number DESC LIMIT 1",
+                         (faq["url"],))
+        return version["last_seen_at"]
+
+    assert last_seen() == faq["observed_at"]
+    run_cli("rebuild-history", "--data", str(data), "--sources", str(ROOT / "sources.yml"),
+            env=crawled["env"], check=True)
+    assert last_seen() == faq["observed_at"]
