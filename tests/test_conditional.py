@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -58,6 +59,12 @@ def test_recrawl_of_an_unchanged_site_writes_no_payload_and_records_observations
         return version["last_seen_at"]
 
     assert last_seen() == faq["observed_at"]
+    # The citation of the first capture says it was seen unchanged since, with the 304 as proof.
+    cited = json.loads(run_cli("cite", str(faq["capture_id"]), "--format", "json", "--data", str(data),
+                               check=True).stdout)
+    assert (cited["seen_unchanged"], cited["seen_unchanged_at"]) == (1, faq["observed_at"])
+    assert cited["seen_unchanged_proof"] == f"{faq['warc_filename']}, offset {faq['warc_offset']}"
+    assert "Seen unchanged 1 time(s) since" in cited["text"]
     run_cli("rebuild-history", "--data", str(data), "--sources", str(ROOT / "sources.yml"),
             env=crawled["env"], check=True)
     assert last_seen() == faq["observed_at"]
