@@ -85,7 +85,7 @@ def test_a_crawl_killed_with_sigkill_resumes_without_refetching(counted_site, tm
     assert "continues interrupted run 1" in result.stdout
 
     first, second = db_rows(data, "SELECT * FROM crawl_runs ORDER BY id")
-    assert first["status"] == "interrupted" and "resumed" in first["finish_reason"]
+    assert first["status"] == "interrupted" and "found by the next crawl" in first["finish_reason"]
     assert second["status"] == "finished" and second["resumed_from"] == first["id"]
 
     captures = db_rows(data, "SELECT url, crawl_run FROM captures")

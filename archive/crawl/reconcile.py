@@ -25,6 +25,7 @@ import json
 from typing import Any
 
 import sqlite_utils
+from warcio.exceptions import ArchiveLoadFailed
 
 from archive.config import Archive
 from archive.history.ingest import HistoryWriter
@@ -76,7 +77,10 @@ def reconcile_run(archive: Archive, db: sqlite_utils.Database, run: dict[str, An
                 if member.truncated:
                     cuts.append(_cut(path, member.offset, member.length, run_id))
                 break
-            record = record_at(io.BytesIO(member.data), 0)
+            try:
+                record = record_at(io.BytesIO(member.data), 0)
+            except (ArchiveLoadFailed, ValueError, EOFError):
+                continue  # a damaged record is verify's to report, not ours to index
             if record is None:
                 continue
             last_date = max(last_date, record.date)
@@ -101,8 +105,8 @@ def reconcile_run(archive: Archive, db: sqlite_utils.Database, run: dict[str, An
             "status": "interrupted",
             "ended_at": run["ended_at"] or last_date,
             "finish_reason": run["finish_reason"] or (
-                f"the crawl process stopped without closing its run (killed?); found at "
-                f"{iso(utc_now())} and resumed; ended_at is its last archived record"),
+                f"the crawl process stopped without closing its run (killed?); found by the next "
+                f"crawl of the source at {iso(utc_now())}; ended_at is its last archived record"),
             "warc_files": json.dumps(files),
         })
     return {"captures": len(captures), "observations": len(observations),
