@@ -273,6 +273,8 @@ def m140_releases_fts(db: sqlite_utils.Database) -> None:
     """Full-text search over releases (title, agency, reference), so one search box finds them too."""
     db.table("releases").enable_fts(["title", "agency", "reference"], create_triggers=True,
                                     tokenize="porter")
+
+
 @migrations()
 def m120_run_reports(db: sqlite_utils.Database) -> None:
     """Each run's full figures, and which process ran it (so a dead one is found and resumed)."""
