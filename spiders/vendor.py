@@ -127,6 +127,7 @@ class VendorSpider(SourceSpider):
                 "spyglass_hops": hops,
                 "spyglass_chain": chain,
                 "dont_obey_robotstxt": not self.source.robots,
+                "spyglass_key": key,  # as taken in the frontier
             },
         )
         if not start and not self.released and key in self.previous:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from archive.config import Config
+from archive.config import Archive, Config
 from archive.crawl.messages import (
     AddCapture,
     AddFetchError,
@@ -38,7 +38,7 @@ from archive.index.db import writing
 from archive.index.observations import revisit_observations, save_observations, save_validators
 from archive.index.runs import finish_run, resumable_run, save_fetch_errors, start_run, upsert_source
 from archive.records.store import save_records
-from archive.sources.model import source_to_dict
+from archive.sources.model import Source, source_to_dict
 from archive.text.extract import extract
 from archive.times import iso, parse_when, utc_now
 from archive.warc.write import Original, WarcStore
@@ -78,6 +78,7 @@ class IndexSink:
     """
 
     def __init__(self, config: Config) -> None:
+        self.archive = config.archive
         self.index = config.archive.open_index()
         # Versions and changes follow the captures in the same transaction.
         self.history = HistoryWriter(self.index, Rules.from_config(config))
@@ -202,22 +203,10 @@ class Writer:
 
     def start(self, message: StartRun) -> tuple[int, int | None]:
         """Open the run (reconciling and continuing an unfinished one if asked); (run id, resumed id)."""
-        if self.index is None:
+        if not isinstance(self.sink, IndexSink):
             raise ArchiveError("a Redis worker's runs are opened by the command that seeded them")
-        with writing(self.index):
-            if message.source is not None:
-                upsert_source(self.index, message.source)
-                self.history.watch(message.source.name, source_to_dict(message.source))
-        previous = resumable_run(self.index, message.name, message.spider)
-        resumed = None
-        if previous is not None:
-            reconcile_run(self.archive, self.index, previous, message.source, self.history)
-            age = (utc_now() - parse_when(previous["started_at"])).total_seconds()
-            if age < self.resume_within:
-                resumed = previous["id"]
-        with writing(self.index):
-            self.run_id = start_run(self.index, message.name, message.spider, pid=message.pid,
-                                    resumed_from=resumed)
+        self.run_id, resumed = open_run(self.sink, self.archive, message.name, message.spider,
+                                        message.source, message.pid, self.resume_within)
         return self.run_id, resumed
 
     def close(self, finish: RunEnd | None) -> None:
@@ -236,6 +225,28 @@ class Writer:
 
     def reply(self, request_id: int, ok: bool, value: Any) -> None:
         self.conn.send(Reply(request_id, ok, value))
+
+
+def open_run(sink: IndexSink, archive: Archive, name: str, spider: str, source: Source | None,
+             pid: int | None, resume_within: float) -> tuple[int, int | None]:
+    """Record the source and open a crawl run; an unfinished earlier run of the same source and
+    spider is reconciled first, and continued if it started within `resume_within` seconds.
+    Returns (run id, id of the run it resumes or None)."""
+    index = sink.index
+    with writing(index):
+        if source is not None:
+            upsert_source(index, source)
+            sink.history.watch(source.name, source_to_dict(source))
+    previous = resumable_run(index, name, spider)
+    resumed = None
+    if previous is not None:
+        reconcile_run(archive, index, previous, source, sink.history)
+        age = (utc_now() - parse_when(previous["started_at"])).total_seconds()
+        if age < resume_within:
+            resumed = previous["id"]
+    with writing(index):
+        run_id = start_run(index, name, spider, pid=pid, resumed_from=resumed)
+    return run_id, resumed
 
 
 def serve(conn: Any, config: Config, prefix: str, target: Any = None) -> None:
