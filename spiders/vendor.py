@@ -55,7 +55,8 @@ class VendorSpider(SourceSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.source.recrawl == "changed":
             spider.previous = _previous_captures(spider.config.archive, spider.source.name)
-            spider.released = not spider.previous
+            # Workers sharing a frontier cannot hold pages back for one another's sitemaps.
+            spider.released = not spider.previous or spider.seen.shared
             crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 

@@ -28,6 +28,8 @@ VERDICTS = {0: SEEN, 1: NEW, 2: FULL}
 class RedisFrontier:
     """Run `run_id`'s seen-set, look-alike counts and limits, as worker `worker` sees them."""
 
+    shared = True
+
     def __init__(self, client: redis.Redis, run_id: int, worker: str) -> None:
         self.client = client
         self.seen_key = keys.run_key(run_id, "seen")

@@ -57,6 +57,7 @@ class LeasedScheduler(Scheduler):
             return False
         # A retry carries the lease of the attempt it replaces: that lease ends as it is queued.
         lease = request.meta.pop("spyglass_lease", "")
+        self.run.held.discard(lease)
         request.meta.pop("spyglass_handed_back", None)
         data = self.queue._encode_request(request)
         self._put(keys=[self.queue.key, self.leases_key, self.taken_key],
@@ -72,6 +73,7 @@ class LeasedScheduler(Scheduler):
             return None
         request = self.queue._decode_request(data)
         request.meta["spyglass_lease"] = lease
+        self.run.held.add(lease)
         if self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
         return request

@@ -21,6 +21,8 @@ FULL = "full"  # not taken: the run already holds `limit` URLs
 class Frontier(Protocol):
     """What a spider asks of its run's frontier."""
 
+    shared: bool  # True when other workers take URLs from it too (Redis mode)
+
     def claim(self, key: str, limit: int) -> str:
         """Take canonical URL `key` unless it was taken or `limit` URLs were: NEW, SEEN or FULL."""
         ...
@@ -42,6 +44,8 @@ class Frontier(Protocol):
 
 class LocalFrontier:
     """The frontier of a run crawled by one process, in memory."""
+
+    shared = False
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
