@@ -182,7 +182,8 @@ def _start_worker(config: Config, overrides: Mapping[str, Any]) -> subprocess.Po
                "--data", str(config.data_dir), "--exit-when-idle"]
     defaults = Config().as_settings()
     given = {k: v for k, v in config.as_settings().items() if v != defaults[k]}
-    for key, value in {**given, **overrides}.items():
+    # Their progress lines would interleave with this command's own.
+    for key, value in {**given, **overrides, "SPYGLASS_PROGRESS": "false"}.items():
         if key not in ("SPYGLASS_REDIS_URL", "SPYGLASS_DATA_DIR"):
             command += ["-s", f"{key}={value}"]
     return subprocess.Popen(command, stdin=subprocess.DEVNULL)

@@ -12,9 +12,11 @@ leases of a worker whose heartbeat stopped (archive/cluster/reap.py).
 from __future__ import annotations
 
 import itertools
+import warnings
 from typing import Any
 
 from scrapy import Request
+from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy_redis.scheduler import Scheduler
 
 from archive.cluster import keys
@@ -34,6 +36,11 @@ if ARGV[3] ~= '' then redis.call('HDEL', KEYS[2], ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('SREM', KEYS[3], ARGV[4]) end
 return 1
 """
+
+
+# scrapy-redis 0.9.1 says "Resuming crawl" through the deprecated Spider.log: every
+# worker but the first resumes a run, which is normal here, not worth a warning.
+warnings.filterwarnings("ignore", message=r"Spider\.log\(\) is deprecated", category=ScrapyDeprecationWarning)
 
 
 class LeasedScheduler(Scheduler):

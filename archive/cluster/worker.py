@@ -151,6 +151,11 @@ class Worker:
         try:
             self.report()
             self.client.delete(keys.alive(self.id))
+            if self.stopping:
+                # Stopped because no run is active: every crawler closed and flushed its
+                # writer, no lease is held, nothing of ours is left to reconcile.
+                self.client.delete(keys.files(self.id))
+                self.client.srem(keys.WORKERS, self.id)
         except Exception:  # noqa: BLE001 - Redis gone: the heartbeat lapses by itself
             logger.warning("worker %s: could not say goodbye to Redis", self.id)
 

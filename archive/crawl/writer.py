@@ -136,7 +136,7 @@ class Writer:
         self.store = WarcStore(
             archive.warc_dir, prefix, max_size=config.warc_max_size,
             gzip_level=config.warc_gzip_level, originals=self.sink.originals(prefix),
-            on_open=self.file_opened,
+            on_open=self.file_opened, host=getattr(target, "worker", None),
         )
         self.batch = Batch()
         self.last_flush = time.monotonic()
