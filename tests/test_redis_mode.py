@@ -130,3 +130,31 @@ def test_three_workers_one_killed_every_page_once(cluster):
     print(f"\nin flight at the kill: {len(in_flight)}, of which the killed worker had archived "
           f"{len(in_flight & archived)} (indexed from its records, not fetched again); fetched again: "
           f"{len(in_flight - archived)}; fetched twice: {len(twice)} (a record cut by the kill)")
+
+
+def test_a_run_left_in_redis_by_a_killed_seeding_command_is_adopted_and_finished(cluster):
+    url, site, base = cluster
+    data, sources = base / "adopt-data", base / "adopt-sources.yml"
+    sources.write_text(f"""sources:
+  - name: small
+    kind: vendor
+    urls: ["{site}/p/5.html"]
+    scope: {{max_depth: 50, max_pages: 120}}
+    allow_private: [127.0.0.1]
+""")
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    seeding = _spyglass("crawl", "--sources", str(sources), "--data", str(data), "--redis", url,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait("the run to be published", lambda: client.hlen(keys.JOBS) == 1)
+    seeding.kill()  # no worker ever came; the run stays in Redis, its row says running
+    seeding.wait()
+    [run_id] = [int(r) for r in client.hkeys(keys.JOBS)]
+    result = run_cli("crawl", "--sources", str(sources), "--data", str(data), "--redis", url,
+                     "--workers", "1", "-s", "SPYGLASS_MAX_SIMILAR_URLS=0", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = db_rows(data, "SELECT id, status, pages FROM crawl_runs")
+    assert runs == [(run_id, "finished", 121)]  # adopted, not started again: 120 pages and robots.txt
+    [(limit,)] = db_rows(data, "SELECT count(*) FROM fetch_errors WHERE error_type = 'limit'")
+    assert limit == 1  # the page limit counts for the run, whichever worker reached it
+    assert run_cli("verify", "--data", str(data)).returncode == 0

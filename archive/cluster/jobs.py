@@ -57,7 +57,7 @@ def active_jobs(client: redis.Redis) -> dict[int, Job]:
 def seed(client: redis.Redis, sink: IndexSink, settings: Settings, source: Source, spider: str) -> Job:
     """Open a run of `source` by `spider` in the index and publish it with its start requests."""
     run_id, _ = open_run(sink, sink.archive, source.name, spider, source, pid=None, resume_within=0)
-    crawler = Crawler(_spider_class(spider), settings, init_reactor=False)
+    crawler = Crawler(_spider_class(settings, spider), settings, init_reactor=False)
     frontier = LocalFrontier()
     instance = crawler.spidercls.from_crawler(crawler, source=source, frontier=frontier)
     requests, errors = [], []
@@ -84,10 +84,10 @@ async def _collect(start: Any) -> list[Any]:
     return [output async for output in start]
 
 
-def _spider_class(name: str) -> type:
+def _spider_class(settings: Settings, name: str) -> type:
     from scrapy.spiderloader import SpiderLoader
 
-    return SpiderLoader.from_settings(Settings({"SPIDER_MODULES": ["spiders"]})).load(name)
+    return SpiderLoader.from_settings(settings).load(name)
 
 
 def is_done(client: redis.Redis, run_id: int) -> bool:
