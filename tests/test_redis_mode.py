@@ -153,7 +153,7 @@ def test_a_run_left_in_redis_by_a_killed_seeding_command_is_adopted_and_finished
     result = run_cli("crawl", "--sources", str(sources), "--data", str(data), "--redis", url,
                      "--workers", "1", "-s", "SPYGLASS_MAX_SIMILAR_URLS=0", timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
-    runs = db_rows(data, "SELECT id, status, pages FROM crawl_runs")
+    runs = [tuple(r) for r in db_rows(data, "SELECT id, status, pages FROM crawl_runs")]
     assert runs == [(run_id, "finished", 121)]  # adopted, not started again: 120 pages and robots.txt
     [(limit,)] = db_rows(data, "SELECT count(*) FROM fetch_errors WHERE error_type = 'limit'")
     assert limit == 1  # the page limit counts for the run, whichever worker reached it
