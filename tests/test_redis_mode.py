@@ -63,7 +63,7 @@ def _fetches(warcs: Path, writer: str = "") -> Counter:
     """How many times each URL was fetched: response and revisit records in the WARC files
     (those whose name holds `writer`)."""
     counts: Counter = Counter()
-    for path in warcs.glob(f"*{writer}*.warc.gz"):
+    for path in warcs.glob(f"*{writer}*.warc.gz" if writer else "*.warc.gz"):
         with open(path, "rb") as fh:
             for record in ArchiveIterator(fh):
                 if record.rec_type in ("response", "revisit"):
