@@ -28,7 +28,7 @@ from .servers.redis_server import redis_server
 
 PAGES = 2000
 PDF_EVERY = 40
-LEASE = "4"  # seconds: the killed worker's requests go back soon after
+LEASE = "10"  # seconds: the killed worker's requests go back soon after; a loaded machine can stall a healthy worker for a few
 
 
 @pytest.fixture(scope="module")
