@@ -16,7 +16,6 @@ from typing import Any
 from twisted.internet import defer
 
 from archive.config import Config
-from archive.crawl import writer
 from archive.crawl.messages import (
     AddCapture,
     AddFetchError,
@@ -48,7 +47,7 @@ class WriterClient:
         self.on_failure = on_failure
         context = multiprocessing.get_context("spawn")  # never fork a running reactor
         self.conn, child = context.Pipe(duplex=True)
-        self.process = context.Process(target=writer.serve, args=(child, config, prefix), daemon=True,
+        self.process = context.Process(target=_serve, args=(child, config, prefix), daemon=True,
                                        name=f"spyglass-writer-{prefix}")
         self.process.start()
         child.close()
@@ -172,6 +171,13 @@ class WriterClient:
         if self.process.is_alive():
             self.process.terminate()
         return self.files
+
+
+def _serve(conn: Any, config: Config, prefix: str) -> None:
+    """The writer process's entry point: its modules (SQLite, text extraction) load there only."""
+    from archive.crawl import writer
+
+    writer.serve(conn, config, prefix)
 
 
 _clients: weakref.WeakKeyDictionary[Any, WriterClient] = weakref.WeakKeyDictionary()
