@@ -20,12 +20,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from archive.config import Config
 from archive.crawl.client import writer_for
 from archive.times import utc_now
-from archive.warc.write import Exchange
-
-# Twisted's HTTP client removes chunked transfer coding before Scrapy sees the
-# body. Keeping the header would describe bytes we do not have, so it is moved
-# into a WARC header that says what happened.
-HOP_BY_HOP = {b"transfer-encoding"}
+from archive.warc.write import Exchange, archivable_headers
 
 # Credentials a request carried: kept out of the WARC request record (see redact_credentials).
 CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie"}
@@ -90,19 +85,11 @@ class WarcCaptureMiddleware:
         host = response.url.split("/")[2] if "://" in response.url else ""
         if host and not any(k.lower() == "host" for k, _ in request_headers):
             request_headers.insert(0, ("Host", host))
-        response_headers = []
+        response_headers, removed = archivable_headers(header_pairs(response.headers))
         extra = dict(request.meta.get("spyglass_warc_headers") or {})
         if redacted:
             extra["WARC-Spyglass-Redacted"] = ", ".join(redacted) + " (credential value removed)"
-        for key, values in response.headers.items():
-            if key.lower() in HOP_BY_HOP:
-                extra["WARC-Spyglass-Removed-Header"] = (
-                    f"{key.decode('latin-1')}: {b', '.join(values).decode('latin-1')}"
-                    " (decoded by the HTTP client before archiving)"
-                )
-                continue
-            for value in values:
-                response_headers.append((key.decode("latin-1"), value.decode("latin-1")))
+        extra.update(removed)
         if response.ip_address is not None:
             extra["WARC-IP-Address"] = str(response.ip_address)
         reason = _reason(response.status)

@@ -84,17 +84,16 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
     A source with `wayback:` set gets a second crawler running the `wayback`
     spider beside it (its own crawl_runs row, WARC files still prefixed with
     the source's name); sources with `save_on_change` then ask Save Page Now
-    for each page whose payload changed. `only` ('live' or 'wayback') runs just one side.
+    for each page whose payload changed. `only` ('live' or 'wayback') runs just one side;
+    a source with `live: false` has no live side.
     """
     settings = crawl_settings(config, overrides)
     process = CrawlerProcess(settings)
     crawlers: list[tuple[str, Crawler]] = []
     for source in sources:
-        runs = [source.kind] + (["wayback"] if source.wayback is not None else [])
-        if only == "live":
-            runs = [source.kind]
-        elif only == "wayback":
-            runs = runs[1:]
+        live = [source.kind] if source.live else []
+        history = ["wayback"] if source.wayback is not None else []
+        runs = {"live": live, "wayback": history}.get(only or "", live + history)
         for spider_name in runs:
             spidercls = process.spider_loader.load(spider_name)
             per_source = settings.copy()

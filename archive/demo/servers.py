@@ -1,10 +1,12 @@
-"""The demo's loopback servers started together: vendor site, records portals (HTML and JSON), Wayback Machine."""
+"""The demo's loopback servers started together: vendor site, records portals (HTML and JSON), Wayback
+Machine, Atlas of Surveillance export."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from archive.demo.atlas_site import demo_rows, export_csv, start_atlas_site
 from archive.demo.nextrequest_portal import start_nextrequest_portal
 from archive.demo.records_portal import start_records_portal
 from archive.demo.vendor_site import start_vendor_site
@@ -20,6 +22,7 @@ class DemoServers:
     portal: Any
     wayback: Any
     json_portal: Any = None  # the NextRequest-style portal and its storage host
+    atlas: Any = None  # the Atlas of Surveillance export (download.csv)
 
     @property
     def variables(self) -> dict[str, str]:
@@ -35,6 +38,8 @@ class DemoServers:
         self.wayback.shutdown()
         if self.json_portal is not None:
             self.json_portal.stop()
+        if self.atlas is not None:
+            self.atlas.stop()
 
 
 def start_demo_servers(port: int = 0) -> DemoServers:
@@ -47,7 +52,8 @@ def start_demo_servers(port: int = 0) -> DemoServers:
         json_portal = start_nextrequest_portal(port + 2 if port else 0)
     except OSError:
         json_portal = start_nextrequest_portal(0)  # the preferred port is taken
-    return DemoServers(vendor, portal, wayback, json_portal)
+    atlas, _ = start_atlas_site(export_csv(demo_rows(vendor.url, portal.url)))
+    return DemoServers(vendor, portal, wayback, json_portal, atlas=atlas)
 
 
 def _start(start: Any, port: int) -> Any:

@@ -42,6 +42,12 @@ FOOTER = """
 </footer>
 """
 
+# A call to action at the end of every page's main text: site-wide boilerplate
+# that extraction keeps (it is an ordinary paragraph) and history leaves out.
+CTA = """
+<div class="cta"><p>Questions about Northwind Cloud? Talk to our public-sector team.</p></div>
+"""
+
 PAGES: dict[str, Page] = {
     "/": Page("Northwind Cloud: computing for every mission", """
 <h1>Computing for every mission</h1>
@@ -239,7 +245,7 @@ def render(path: str, base: str, other: str) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(page.title)}</title>"
         "<link rel=\"stylesheet\" href=\"/static/site.css\"></head>\n<body>"
-        f"{NAV}<main>{body}</main>{footer}</body></html>\n"
+        f"{NAV}<main>{body}{CTA}</main>{footer}</body></html>\n"
     )
 
 

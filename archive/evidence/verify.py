@@ -14,6 +14,7 @@ Nothing here writes: verify reads the archive and reports.
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,12 +24,15 @@ from typing import Any
 from warcio.exceptions import ArchiveLoadFailed
 
 from archive.config import Archive
-from archive.evidence.timestamp import verify_chain_heads, verify_tokens
+from archive.evidence.timestamp import trusted_ca, verify_chain_heads, verify_tokens
 from archive.index import chain, queries
 from archive.warc.digests import labelled, sha256_hex
 from archive.warc.read import Member, gzip_members, record_at
 
-INDEXED_TYPES = ("response", "revisit")
+# Records that must each have a capture row: responses and revisits from crawls,
+# resources from imports (an Atlas of Surveillance export read from disk).
+INDEXED_TYPES = ("response", "revisit", "resource")
+RECORD_ID = re.compile(rb"WARC-Record-ID:[ \t]*(<[^>\r\n]*>)")
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,8 @@ class Report:
 def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     """Run every check over the archive and return what was checked and found.
 
-    `tsa_ca`: the CA certificate(s) time-stamp tokens chain to (default: the system's).
+    `tsa_ca`: the CA certificate(s) time-stamp tokens chain to (default: the one kept in
+    warcs/tsa-ca.pem by `spyglass timestamp`, else the system's).
     """
     index = archive.open_existing()
     try:
@@ -81,30 +86,78 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in sorted(all_rows, key=lambda r: (r["warc_filename"], r["warc_offset"] or 0)):
         by_file[row["warc_filename"]].append(row)
-    for filename, file_rows in by_file.items():
-        path = archive.warc_path(filename)
-        if not path.exists():
-            for row in file_rows:
-                report.problems.append(Problem(row["id"], row["url"], filename, "WARC file is missing"))
-            continue
-        with open(path, "rb") as fh:
-            for row in file_rows:
-                problem = _check_row(fh, row, known_ids)
-                if problem:
-                    report.problems.append(problem)
 
+    file_problems: list[Problem] = []
+    cut_at: dict[str, Cut] = {}
     warc_dir = archive.warc_dir
     for path in sorted(warc_dir.glob("*.warc.gz")) if warc_dir.is_dir() else []:
         report.warc_files += 1
-        starts = {r["warc_offset"] for r in by_file.get(path.name, [])}
-        report.records += _check_file(path, starts, known_ids | refused, report.problems)
+        file_rows = by_file.get(path.name, [])
+        count, cut = _check_file(path, {r["warc_offset"] for r in file_rows},
+                                 known_ids | refused, file_problems)
+        report.records += count
+        if cut is not None:
+            cut_at[path.name] = cut
+            file_problems.append(cut.problem(path.name, count, file_rows))
 
+    for filename, file_rows in by_file.items():
+        report.problems.extend(_check_rows(archive.warc_path(filename), file_rows, known_ids,
+                                           cut_at.get(filename)))
+    report.problems.extend(file_problems)
+
+    tsa_ca = trusted_ca(archive, tsa_ca)
     tokens, token_problems = verify_tokens(warc_dir, tsa_ca)
     heads, head_problems = verify_chain_heads(archive, tsa_ca)
     report.tokens = tokens + heads
     report.problems.extend(Problem(None, "", where, message)
                            for where, message in token_problems + head_problems)
     return report
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where a WARC file ends mid-record, and the last record before that point that is whole."""
+
+    offset: int  # where the cut record starts
+    present: int  # its bytes that are there
+    last_intact: tuple[int, str] | None  # (offset, record id) of the last whole record
+
+    def problem(self, filename: str, intact: int, file_rows: list[dict[str, Any]]) -> Problem:
+        """The file's report: where it is cut, the last intact record, every capture affected."""
+        last = (f"the last intact record is {self.last_intact[1]} at byte {self.last_intact[0]}"
+                if self.last_intact else "no record before it is whole")
+        affected = [f"capture {r['id']} ({r['url']})" for r in self.affected(file_rows)]
+        named = ("; captures affected: " + ", ".join(affected)) if affected else (
+            "; no capture is affected (the cut record was never indexed)")
+        return Problem(None, "", f"{filename}:{self.offset}", (
+            f"WARC file is truncated: the last record (from byte {self.offset}, {self.present} "
+            f"bytes present) is cut off mid-record, as by a crash while writing; the {intact} "
+            f"records before it are intact and were left untouched; {last}{named}"))
+
+    def affected(self, file_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Capture rows whose record starts at or after the cut: none of their bytes can be trusted."""
+        return [r for r in file_rows if (r["warc_offset"] or 0) >= self.offset]
+
+
+def _check_rows(path: Path, file_rows: list[dict[str, Any]], known_ids: set[str],
+                cut: Cut | None) -> list[Problem]:
+    """Each capture of one file against its record; a capture past a cut is named as cut off."""
+    if not path.exists():
+        return [Problem(r["id"], r["url"], path.name, "WARC file is missing") for r in file_rows]
+    found: list[Problem] = []
+    lost = {r["id"] for r in cut.affected(file_rows)} if cut else set()
+    with open(path, "rb") as fh:
+        for row in file_rows:
+            if row["id"] in lost:
+                # A body-less record (a redirect) can read back whole from a cut member.
+                found.append(Problem(row["id"], row["url"], f"{path.name}:{row['warc_offset']}", (
+                    f"its WARC record is cut off: the file ends mid-record at byte "
+                    f"{cut.offset + cut.present}")))  # type: ignore[union-attr]
+                continue
+            problem = _check_row(fh, row, known_ids)
+            if problem:
+                found.append(problem)
+    return found
 
 
 def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str]) -> Problem | None:
@@ -117,8 +170,8 @@ def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str]) -> Problem | N
         record = record_at(fh, row["warc_offset"] or 0)
         if record is None:
             return problem("no WARC record at this offset")
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
-        return problem(f"record cannot be read: {exc}")
+    except Exception as exc:  # noqa: BLE001 - damaged bytes break parsers in any way; verify reports
+        return problem(f"record cannot be read: {_what(exc)}")
     if record.record_id != row["warc_record_id"]:
         return problem(f"record id is {record.record_id}, index says {row['warc_record_id']}")
     if record.url != row["url"]:
@@ -139,27 +192,27 @@ def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str]) -> Problem | N
 
 
 def _check_file(path: Path, indexed_starts: set[int], known_ids: set[str],
-                problems: list[Problem]) -> int:
-    """Check every record of one file; rows' own records are reported by _check_row."""
+                problems: list[Problem]) -> tuple[int, Cut | None]:
+    """Check every record of one file (rows' own records are _check_row's); where it is cut, if it is."""
     count = 0
+    last: tuple[int, str] | None = None
     for member in gzip_members(path):
         where = f"{path.name}:{member.offset}"
         if member.data is None:
             if member.truncated:
-                problems.append(Problem(None, "", where, (
-                    f"WARC file is truncated: the last record (from byte {member.offset}, "
-                    f"{member.length} bytes present) is cut off mid-record, as by a crash while "
-                    f"writing; the {count} records before it are intact and were left untouched")))
-            elif member.offset not in indexed_starts:
+                return count, Cut(member.offset, member.length, last)
+            if member.offset not in indexed_starts:
                 problems.append(Problem(None, "", where, member.error or "damaged record"))
-            return count
+            return count, None
         count += 1
+        found = RECORD_ID.search(member.data[:4096])
+        last = (member.offset, found.group(1).decode("ascii", "replace") if found else "(no record id)")
         if member.offset in indexed_starts:
             continue
         problem = _check_member(member, known_ids)
         if problem:
             problems.append(Problem(None, problem[0], where, problem[1]))
-    return count
+    return count, None
 
 
 def _check_member(member: Member, known_ids: set[str]) -> tuple[str, str] | None:
@@ -168,11 +221,18 @@ def _check_member(member: Member, known_ids: set[str]) -> tuple[str, str] | None
         record = record_at(io.BytesIO(member.data), 0)
         if record is None:
             return "", "gzip member holds no WARC record"
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-        return "", f"record cannot be read: {exc}"
+    except Exception as exc:  # noqa: BLE001 - as in _check_row
+        return "", f"record cannot be read: {_what(exc)}"
     if record.digest_failures:
         return record.url, f"{record.warc_type} record: " + "; ".join(record.digest_failures)
     if record.warc_type in INDEXED_TYPES and record.record_id not in known_ids:
         return record.url, (f"{record.warc_type} record {record.record_id} is in no capture row: "
                             "its row was deleted, or the crawl stopped before indexing it")
     return None
+
+
+def _what(exc: Exception) -> str:
+    """An exception from a parser fed damaged bytes, in one line."""
+    if isinstance(exc, (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error)):
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"damaged record ({type(exc).__name__}: {exc})"

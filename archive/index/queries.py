@@ -59,6 +59,29 @@ def closest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> 
     return row, when
 
 
+def document_of_capture(conn: sqlite3.Connection, capture: dict[str, Any]
+                        ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """(document, first release that linked it) whose bytes a capture holds, or None.
+
+    A document is one per SHA-256, so a later capture of the same file at the same URL (a
+    revisit) is it too.
+    """
+    docs = rows(conn, "SELECT * FROM documents WHERE capture_id = ? OR (sha256 = ? AND file_url = ?) "
+                      "ORDER BY id LIMIT 1", [capture.get("id"), capture.get("sha256"), capture.get("url")])
+    if not docs:
+        return None
+    return docs[0], _first_release(conn, docs[0]["id"])
+
+
+def _first_release(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] | None:
+    # The first release that linked the file: the same file may be released
+    # again, but the first release is when it became public.
+    found = rows(conn, "SELECT r.* FROM document_links AS l JOIN releases AS r "
+                       "ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id LIMIT 1",
+                 [document_id])
+    return found[0] if found else None
+
+
 def document_of_page(conn: sqlite3.Connection, page: dict[str, Any]
                      ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None] | None:
     """(document, first release that linked it, its capture) of a document_pages row, or None."""
@@ -68,12 +91,7 @@ def document_of_page(conn: sqlite3.Connection, page: dict[str, Any]
     if not docs:
         return None
     document = docs[0]
-    # The first release that linked the file: the same file may be released
-    # again, but the first release is when it became public.
-    found = rows(conn, "SELECT r.* FROM document_links AS l JOIN releases AS r "
-                       "ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id LIMIT 1",
-                 [document["id"]])
-    release = found[0] if found else None
+    release = _first_release(conn, document["id"])
     capture_row = None
     if document.get("capture_id") is not None:
         found = rows(conn, "SELECT * FROM captures WHERE id = ?", [document["capture_id"]])

@@ -12,19 +12,23 @@ HTML goes through markupsafe's escape.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup
+from warcio.exceptions import ArchiveLoadFailed
 
 from archive.config import Archive
 from archive.evidence.cite import citation_of, citation_of_page
 from archive.index import queries
-from archive.warc.read import DecodeError, open_record
+from archive.publish.archived import Served, record_pieces, serve_payload
+from archive.publish.safety import Stance
 
 DATABASE = "spyglass"
+MAX_ROWID = 2**63 - 1
 
 # The archived document: no scripts, no fetches, inline styles only, opaque origin.
 ARCHIVED_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -96,10 +100,21 @@ def _page_cell(datasette, data: dict[str, Any], value: Any):
 
 
 async def _capture(datasette, capture_id: int) -> dict[str, Any] | None:
+    if capture_id > MAX_ROWID:  # SQLite cannot even be asked
+        return None
     db = datasette.get_database(DATABASE)
     result = await db.execute("SELECT * FROM captures WHERE id = ?", [capture_id])
     found = result.first()
     return _row_dict(found) if found else None
+
+
+async def _payload_holder(datasette, capture_id: int) -> dict[str, Any] | None:
+    """The capture whose record holds this capture's payload (itself, or a revisit's original)."""
+    row = await _capture(datasette, capture_id)
+    if row is None:
+        return None
+    db = datasette.get_database(DATABASE)
+    return await db.execute_fn(lambda conn: queries.payload_row(conn, row))
 
 
 def _archive(datasette) -> Archive:
@@ -107,8 +122,31 @@ def _archive(datasette) -> Archive:
 
 
 def _not_found(message: str) -> Response:
+    """A 404 that says what is missing in words of ours, never an exception's text or a path."""
     return Response.text(message, status=404, headers={**COMMON_HEADERS,
                                                        "Content-Security-Policy": ARCHIVED_CSP})
+
+
+class _Streamed:
+    """An ASGI reply whose body is pulled from a blocking iterator in a thread, a piece at a time."""
+
+    def __init__(self, served: Served, headers: dict[str, str]) -> None:
+        self.served = served
+        self.headers = headers
+
+    async def asgi_send(self, send) -> None:
+        headers = [(b"content-type", self.served.content_type.encode("latin-1"))]
+        headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in self.headers.items()]
+        await send({"type": "http.response.start", "status": self.served.status, "headers": headers})
+        try:
+            if self.served.pieces is None:
+                await send({"type": "http.response.body", "body": self.served.body})
+                return
+            while (piece := await asyncio.to_thread(next, self.served.pieces, None)) is not None:
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await asyncio.to_thread(self.served.close)
 
 
 async def replay(request, datasette) -> Response:
@@ -122,36 +160,54 @@ async def replay(request, datasette) -> Response:
     archived = datasette.urls.path(f"/-/spyglass/archived/{capture_id}")
     record = datasette.urls.path(f"/{DATABASE}/captures/{capture_id}")
     page = Markup(REPLAY_PAGE).format(
-        title=row.get("title") or row["url"], url=citation.original_url or row["url"],
-        when=row["captured_at"], sha=row["sha256"],
-        memento=Markup("<dt>Memento time</dt><dd>{}</dd>\n").format(row["memento_at"])
-        if row.get("memento_at") else "",
+        title=row.get("title") or row["url"], url=row.get("page_url") or citation.original_url or row["url"],
+        times=_times(row), sha=row["sha256"],
         warc=f"{row['warc_filename']}:{row['warc_offset']}", citation=citation.text(),
         archived=archived, record=record, capture_id=capture_id,
+        download=datasette.urls.path(f"/-/spyglass/record/{capture_id}.warc.gz"),
     )
     return Response.html(str(page), headers={**COMMON_HEADERS, "Content-Security-Policy": REPLAY_CSP})
 
 
-async def archived(request, datasette) -> Response:
-    """The archived bytes, decoded as a browser would, under a sandboxing CSP."""
+def _times(row: dict[str, Any]) -> Markup:
+    """The as-of time first (a memento's own time), then when Spyglass fetched it, each named for what it is."""
+    as_of = row.get("as_of_at") or row.get("memento_at") or row["captured_at"]
+    if as_of == row["captured_at"]:
+        return Markup('<dt>Captured (as of)</dt><dd class="as-of captured-at">{}</dd>\n').format(as_of)
+    return Markup('<dt>Memento time (as of)</dt><dd class="as-of">{}</dd>\n'
+                  '<dt>Fetched by Spyglass</dt><dd class="captured-at">{}</dd>\n'
+                  ).format(as_of, row["captured_at"])
+
+
+async def archived(request, datasette):
+    """The archived bytes, decoded as a browser would, streamed under a sandboxing CSP."""
     capture_id = int(request.url_vars["capture_id"])
-    row = await _capture(datasette, capture_id)
-    if row is None:
-        return _not_found(f"no capture {capture_id}")
-    db = datasette.get_database(DATABASE)
-    holder = await db.execute_fn(lambda conn: queries.payload_row(conn, row))
+    holder = await _payload_holder(datasette, capture_id)
     if holder is None:
-        return _not_found("the record this revisit refers to is not in the index")
+        return _not_found(f"No archived copy of capture {capture_id}.")
+    stance = Stance.from_plugin_config(datasette.plugin_config("spyglass"))
+    download = datasette.urls.path(f"/-/spyglass/record/{capture_id}.warc.gz")
     try:
-        record = open_record(_archive(datasette), holder)
-        body, content_type = record.body, record.content_type or "application/octet-stream"
-    except DecodeError as exc:
-        body, content_type = str(exc).encode(), "text/plain; charset=utf-8"
-    except (OSError, EOFError, ValueError) as exc:
-        return _not_found(f"cannot read the WARC record: {exc}")
-    return Response(body, status=200, content_type=content_type, headers={
+        served = await asyncio.to_thread(serve_payload, _archive(datasette), holder,
+                                         stance.max_archived_mb * 1_000_000, download)
+    except (OSError, EOFError, ValueError, ArchiveLoadFailed):
+        return _not_found(f"The WARC record of capture {capture_id} cannot be read; "
+                          "`spyglass verify` says why.")
+    return _Streamed(served, {**COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP,
+                              "Content-Disposition": "inline", "Cache-Control": "no-store"})
+
+
+async def record(request, datasette):
+    """The WARC record holding a capture's payload, byte for byte, to download."""
+    capture_id = int(request.url_vars["capture_id"])
+    holder = await _payload_holder(datasette, capture_id)
+    if holder is None or not _archive(datasette).warc_path(holder["warc_filename"]).is_file():
+        return _not_found(f"No WARC record for capture {capture_id}.")
+    pieces = record_pieces(_archive(datasette), holder)
+    return _Streamed(Served(200, "application/warc", pieces=pieces), {
         **COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP,
-        "Content-Disposition": "inline", "Cache-Control": "no-store",
+        "Content-Disposition": f'attachment; filename="spyglass-capture-{capture_id}.warc.gz"',
+        "Content-Encoding": "identity",
     })
 
 
@@ -173,12 +229,12 @@ iframe {{ flex: 1; border: 0; width: 100%; background: white; }}
 Scripts in it do not run and it loads nothing from the web.
 <dl>
 <dt>Original URL</dt><dd class="original-url">{url}</dd>
-<dt>Captured</dt><dd class="captured-at">{when}</dd>
-{memento}<dt>SHA-256</dt><dd class="sha256">{sha}</dd>
+{times}<dt>SHA-256</dt><dd class="sha256">{sha}</dd>
 <dt>WARC</dt><dd>{warc}</dd>
 </dl>
 <pre class="citation">{citation}</pre>
-<a href="{record}">capture {capture_id} in the index</a>
+<a href="{record}">capture {capture_id} in the index</a> ·
+<a href="{download}" download>download the WARC record</a>
 </div>
 <iframe sandbox="" src="{archived}" referrerpolicy="no-referrer" title="Archived page: {title}"></iframe>
 </body></html>
@@ -187,8 +243,9 @@ Scripts in it do not run and it loads nothing from the web.
 
 @hookimpl
 def register_routes():
-    """Replay routes; both answer only GET and carry their own CSP."""
+    """Replay routes; each answers only GET and HEAD (spyglass_safety) and carries its own CSP."""
     return [
         (r"^/-/spyglass/replay/(?P<capture_id>\d+)$", replay),
         (r"^/-/spyglass/archived/(?P<capture_id>\d+)$", archived),
+        (r"^/-/spyglass/record/(?P<capture_id>\d+)\.warc\.gz$", record),
     ]

@@ -77,6 +77,21 @@ def throughput_section(pages: int, large_pages: int, rounds: int,
     return rows
 
 
+def load_section(pages: int, work: Path, seconds: int) -> list[tuple[str, str, str]]:
+    """The publishing load test (scripts/benchlib/load.py) over a crawl of the synthetic site."""
+    from scripts.benchlib.load import run_load_test
+    from scripts.benchlib.site import serve_site
+    from scripts.benchlib.throughput import spyglass_command, spyglass_crawl
+
+    with serve_site(pages, work / "site") as site:
+        first = spyglass_crawl(site.base, work, pages)
+        if first.returncode:
+            raise SystemExit(f"spyglass crawl failed:\n{first.stderr[-3000:]}")
+        # The crawl that writes while the archive is read: the same site again, every page fetched.
+        again = spyglass_command(site.base, work, pages)
+        return run_load_test(work / "data", again, seconds, users=30, work=work)
+
+
 def search_section(documents: int, work: Path, searches: int) -> list[tuple[str, str, str]]:
     from scripts.benchlib.search import run_search_bench
 
@@ -118,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="interleaved rounds of every crawler; medians are shown (default 5; quick 1)")
     parser.add_argument("--documents", type=int,
                         help="captures in the search archive (default 1000000; quick 5000)")
-    parser.add_argument("--only", choices=["throughput", "search", "wayback"], action="append")
+    parser.add_argument("--only", choices=["throughput", "search", "wayback", "load"], action="append")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     pages = args.pages or (150 if args.quick else 2000)
@@ -127,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     documents = args.documents or (5000 if args.quick else 1_000_000)
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
-    sections = args.only or ["throughput", "search", "wayback"]
+    sections = args.only or ["throughput", "search", "wayback", "load"]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
     machine = describe_machine()
@@ -142,6 +157,8 @@ def main(argv: list[str] | None = None) -> None:
             from scripts.benchlib.wayback import run_wayback_bench
 
             rows += run_wayback_bench(work / "wayback")
+        if "load" in sections:
+            rows += load_section(pages if args.quick else 1000, work / "load", 15 if args.quick else 60)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -67,8 +67,8 @@ def write_sources(path: Path, base: str, pages: int, recrawl: str = "all") -> Pa
     return path
 
 
-def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
-                   recrawl: str = "all", concurrency: int = 16) -> Measured:
+def spyglass_command(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
+                     recrawl: str = "all", concurrency: int = 16) -> list[str]:
     """`spyglass crawl` of the site into work/data, at its default pipeline settings."""
     work.mkdir(parents=True, exist_ok=True)
     sources = write_sources(work / "bench-sources.yml", base, pages, recrawl)
@@ -76,7 +76,13 @@ def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | No
     # Every synthetic page is /p/<n>.html: not a crawler trap.
     settings = {**engine(concurrency), "SPYGLASS_MAX_SIMILAR_URLS": "0",
                 "SPYGLASS_PROGRESS": "False", **(extra or {})}
-    return measure(cmd + settings_args(settings), cwd=ROOT)
+    return cmd + settings_args(settings)
+
+
+def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
+                   recrawl: str = "all", concurrency: int = 16) -> Measured:
+    """Run and measure `spyglass_command`."""
+    return measure(spyglass_command(base, work, pages, extra, recrawl, concurrency), cwd=ROOT)
 
 
 def wget_crawl(site: ServedSite, work: Path) -> Measured | None:
