@@ -142,8 +142,9 @@ class WriterClient:
         self._send(WriteExchange(self._register(done), exchange))
         return d
 
-    def add_capture(self, row: dict[str, Any], content_type: str | None, body: bytes) -> None:
-        """Queue a capture row; the writer extracts title and text from the decoded `body`."""
+    def add_capture(self, row: dict[str, Any], content_type: str | None, body: bytes | None = None) -> None:
+        """Queue a capture row; the writer extracts title and text from the decoded body
+        (`body`, or by default the one it archived for the row's WARC record)."""
         self._send(AddCapture(row, content_type, body))
 
     def add_fetch_error(self, row: dict[str, Any]) -> None:

@@ -41,7 +41,8 @@ class IndexPipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Capture):
-            self.writer.add_capture(self._capture_row(item), item.content_type, item.body)
+            # The writer already holds the body: it archived it a moment ago.
+            self.writer.add_capture(self._capture_row(item), item.content_type)
             self.counts["pages"] += 1
             self.counts["bytes"] += item.warc.payload_length
             if item.warc.warc_type == "revisit":

@@ -25,6 +25,7 @@ from archive.crawl.messages import (
     StartRun,
     WriteExchange,
 )
+from archive.crawl.payloads import RecentPayloads
 from archive.history.context import Rules
 from archive.history.ingest import HistoryWriter
 from archive.index.captures import load_originals, save_captures
@@ -53,6 +54,7 @@ class Writer:
         )
         # Versions and changes follow the captures in the same transaction.
         self.history = HistoryWriter(self.index, Rules.from_config(config))
+        self.payloads = RecentPayloads(archive.warc_dir)
         self.captures: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
         # Records items (releases, documents) name captures by WARC-Record-ID, so
@@ -81,11 +83,13 @@ class Writer:
             except Exception as exc:  # noqa: BLE001 - disk full, permissions: tell the crawler
                 self.reply(message.request_id, False, f"cannot write WARC record: {exc}")
             else:
+                self.payloads.keep(location, message.exchange)
                 self.reply(message.request_id, True, location)
         elif isinstance(message, AddCapture):
             row = message.row
             if row["warc_type"] != "revisit":
-                found = extract(message.content_type, message.body)
+                body = message.body if message.body is not None else self.payloads.decoded(row)
+                found = extract(message.content_type, body)
                 row.update(title=found.title, text=found.text, extraction=found.method,
                            extraction_error=found.error)
             self.captures.append(row)
