@@ -48,6 +48,10 @@ def split_sentences(line: str) -> list[str]:
     line = " ".join(line.split())
     if not line:
         return []
+    if "." not in line and "!" not in line and "?" not in line:
+        # No sentence end possible (a heading, a list item, a table cell): the
+        # regex scan below cost half of settling a crawl's history.
+        return [line]
     out: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(line):
@@ -73,6 +77,7 @@ def sentences(text: str | None) -> list[Sentence]:
 def sentence_key(sentence: str) -> str:
     """SHA-256 of a sentence as compared: case and spacing ignored."""
     return hashlib.sha256(" ".join(sentence.lower().split()).encode("utf-8")).hexdigest()
+
 
 
 def diff(old: str | None, new: str | None) -> list[Passage]:
