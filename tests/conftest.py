@@ -45,6 +45,18 @@ def db_rows(data: Path, sql: str, params: tuple = ()) -> list:
         conn.close()
 
 
+def rows_when_ready(data: Path, sql: str) -> list:
+    """db_rows for polling an archive another process is still creating: [] until its tables exist."""
+    import sqlite3
+
+    if not (data / "spyglass.db").exists():
+        return []
+    try:
+        return db_rows(data, sql)
+    except sqlite3.OperationalError:  # not migrated yet, or locked by the migration
+        return []
+
+
 @contextmanager
 def served_archive(data: Path, allow_sql: bool = False, metadata: Path | None = None) -> Iterator[str]:
     """`spyglass serve`'s Datasette command on a free port; yields its base URL."""
@@ -175,3 +187,12 @@ def hostile_crawl(tmp_path_factory: pytest.TempPathFactory, crawled) -> Iterator
                "result": result, "before_rows": before_rows, "before_files": before_files}
     finally:
         servers.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `spyglass demo` builds and a reporter meets first: the vendor site and its Wayback
+    history, the records portals with their documents, and the demo's Atlas rows."""
+    data = tmp_path_factory.mktemp("demo") / "data"
+    run_cli("demo", "--no-serve", "--data", str(data), "--fixture-port", "0", check=True, timeout=300)
+    return data

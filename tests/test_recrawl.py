@@ -34,7 +34,10 @@ def test_changed_mode_fetches_only_what_the_sitemap_says_changed(crawled, tmp_pa
     conn = sqlite3.connect(data / "spyglass.db")
     [(run, skipped)] = conn.execute(
         "SELECT id, skipped FROM crawl_runs WHERE spider = 'vendor' ORDER BY id DESC LIMIT 1").fetchall()
-    urls = {row[0] for row in conn.execute("SELECT url FROM captures WHERE crawl_run = ?", (run,))}
+    # Fetched: archived anew, or answered 304 to a conditional request (an observation).
+    urls = {row[0] for row in conn.execute(
+        "SELECT url FROM captures WHERE crawl_run = ? UNION SELECT url FROM observations WHERE crawl_run = ?",
+        (run, run))}
     conn.close()
     base = crawled["base"]
     # Start URLs, robots.txt, the page whose lastmod is fresh, and the page no
