@@ -10,6 +10,7 @@ the same files, and the table says so.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -82,10 +83,11 @@ def serve_site(pages: int, root: Path) -> Iterator[ServedSite]:
     base = f"http://127.0.0.1:{port}"
     count = write_site(pages, root, base)
     # nginx's workers drop to an unprivileged user when started as root: let it read the files.
-    for path in (root, *root.parents):
-        if path == Path(path.anchor):
-            break
-        path.chmod(path.stat().st_mode | 0o055)
+    if os.geteuid() == 0:
+        for path in (root, *root.parents):
+            mode = path.stat().st_mode
+            if mode & 0o055 != 0o055:
+                path.chmod(mode | 0o055)
     nginx = shutil.which("nginx") or next(
         (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if Path(p).exists()), None)
     if nginx:
