@@ -371,3 +371,10 @@ def m124_schedules(db: sqlite_utils.Database) -> None:
             SELECT max(id) FROM crawl_runs WHERE source = s.source AND spider = s.spider)
         ORDER BY s.source, s.spider
     """)
+
+
+@migrations()
+def m200_ingest_positions(db: sqlite_utils.Database) -> None:
+    """Redis mode: the last ingest-stream entry committed to this index, so an entry delivered
+    again after a crash is never applied twice (archive/cluster/ingest.py)."""
+    db.table("ingest_positions").create({"stream": str, "last_id": str, "updated_at": str}, pk="stream")

@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="interleaved rounds of every crawler; medians are shown (default 5; quick 1)")
     parser.add_argument("--documents", type=int,
                         help="captures in the search archive (default 1000000; quick 5000)")
-    parser.add_argument("--only", choices=["throughput", "search", "wayback", "load"], action="append")
+    parser.add_argument("--only", choices=["throughput", "search", "wayback", "load", "workers"],
+                        action="append")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     pages = args.pages or (150 if args.quick else 2000)
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     documents = args.documents or (5000 if args.quick else 1_000_000)
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
-    sections = args.only or ["throughput", "search", "wayback", "load"]
+    sections = args.only or ["throughput", "search", "wayback", "load", "workers"]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
     machine = describe_machine()
@@ -181,6 +182,10 @@ def main(argv: list[str] | None = None) -> None:
             rows += run_wayback_bench(work / "wayback")
         if "load" in sections:
             rows += load_section(pages if args.quick else 1000, work / "load", 15 if args.quick else 60)
+        if "workers" in sections:
+            from scripts.benchlib.workers import workers_section
+
+            rows += workers_section(pages, work / "workers")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
