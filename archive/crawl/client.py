@@ -16,7 +16,6 @@ from typing import Any
 from twisted.internet import defer
 
 from archive.config import Config
-from archive.crawl import writer
 from archive.crawl.messages import (
     AddCapture,
     AddFetchError,
@@ -51,7 +50,7 @@ class WriterClient:
         self.on_failure = on_failure
         context = multiprocessing.get_context("spawn")  # never fork a running reactor
         self.conn, child = context.Pipe(duplex=True)
-        self.process = context.Process(target=writer.serve, args=(child, config, prefix, target),
+        self.process = context.Process(target=_serve, args=(child, config, prefix, target),
                                        daemon=True,
                                        name=f"spyglass-writer-{prefix}")
         self.process.start()
@@ -147,9 +146,10 @@ class WriterClient:
         self._send(WriteExchange(self._register(done), exchange))
         return d
 
-    def add_capture(self, row: dict[str, Any], content_type: str | None, body: bytes,
+    def add_capture(self, row: dict[str, Any], content_type: str | None, body: bytes | None = None,
                     validators: dict[str, Any] | None = None) -> None:
-        """Queue a capture row (and its page's validators); the writer extracts title and text from `body`."""
+        """Queue a capture row (and its page's validators); the writer extracts title and text from
+        the decoded body (`body`, or by default the one it archived for the row's WARC record)."""
         self._send(AddCapture(row, content_type, body, validators))
 
     def add_observation(self, row: dict[str, Any]) -> None:
@@ -187,6 +187,13 @@ class WriterClient:
         if self.process.is_alive():
             self.process.terminate()
         return self.files
+
+
+def _serve(conn: Any, config: Config, prefix: str, target: Any = None) -> None:
+    """The writer process's entry point: its modules (SQLite, text extraction) load there only."""
+    from archive.crawl import writer
+
+    writer.serve(conn, config, prefix, target)
 
 
 _clients: weakref.WeakKeyDictionary[Any, WriterClient] = weakref.WeakKeyDictionary()

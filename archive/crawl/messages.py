@@ -25,11 +25,15 @@ class WriteExchange:
 
 @dataclass(frozen=True)
 class AddCapture:
-    """A captures row to index; the writer extracts its title and text from the decoded `body`."""
+    """A captures row to index; the writer extracts its title and text from the decoded body.
+
+    `body` None: the body of the exchange the row's WARC record holds, which the
+    writer kept when it wrote it (archive/crawl/payloads.py), so it crosses the pipe once.
+    """
 
     row: dict[str, Any]
     content_type: str | None
-    body: bytes
+    body: bytes | None = None
     # The page's ETag / Last-Modified for the next crawl's conditional request
     # (a page_validators row), for live pages with status 200.
     validators: dict[str, Any] | None = None

@@ -80,7 +80,8 @@ class IndexPipeline:
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Capture):
             row = self._capture_row(item)
-            self.writer.add_capture(row, item.content_type, item.body, self._validators(item))
+            # The body is not sent again: the writer archived it a moment ago.
+            self.writer.add_capture(row, item.content_type, validators=self._validators(item))
             self.counts["pages"] += 1
             self.counts["bytes"] += item.warc.payload_length
             if item.warc.warc_type == "revisit":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 from collections.abc import Mapping
@@ -25,6 +26,23 @@ def crawl_settings(config: Config, overrides: Mapping[str, Any] | None = None) -
     for key, value in {**config.as_settings(), **(overrides or {})}.items():
         settings.set(key, value, priority="cmdline")
     return settings
+
+
+def quiet_collector() -> None:
+    """Keep Python's cyclic garbage collector from walking what a crawl loads at start.
+
+    Everything loaded so far (modules, settings, the sources) lives for the
+    whole process: frozen, full collections stop walking it. The collector took
+    16% of the crawler's CPU on the 2,050-page benchmark site (py-spy --gil).
+    The freeze together with collecting young objects every 5,000 allocations
+    instead of 700 cut the crawler's CPU by ~10%, but the larger threshold let
+    cyclic garbage (responses with their bodies) pile up: 371 MB against 274 MB
+    for a 20,500-page crawl (which took 186 against 269 CPU-s: full collections
+    walk every request in the frontier). Memory that stays flat as a site
+    grows is the goal here: only the freeze is kept.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def human_bytes(count: int) -> str:
@@ -116,6 +134,7 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
         process.crawl(crawler, source=source, **extra)
         crawlers.append((label, crawler))
     if crawlers:
+        quiet_collector()
         try:
             process.start()
         finally:

@@ -29,6 +29,7 @@ from archive.crawl.messages import (
     StartRun,
     WriteExchange,
 )
+from archive.crawl.payloads import RecentPayloads
 from archive.crawl.reconcile import reconcile_run
 from archive.errors import ArchiveError
 from archive.history.context import Rules
@@ -138,6 +139,7 @@ class Writer:
             gzip_level=config.warc_gzip_level, originals=self.sink.originals(prefix),
             on_open=self.file_opened, host=getattr(target, "worker", None),
         )
+        self.payloads = RecentPayloads(archive.warc_dir)
         self.batch = Batch()
         self.last_flush = time.monotonic()
 
@@ -169,11 +171,13 @@ class Writer:
             except Exception as exc:  # noqa: BLE001 - disk full, permissions: tell the crawler
                 self.reply(message.request_id, False, f"cannot write WARC record: {exc}")
             else:
+                self.payloads.keep(location, message.exchange)
                 self.reply(message.request_id, True, location)
         elif isinstance(message, AddCapture):
             row = message.row
             if row["warc_type"] != "revisit":
-                found = extract(message.content_type, message.body)
+                body = message.body if message.body is not None else self.payloads.decoded(row)
+                found = extract(message.content_type, body)
                 row.update(title=found.title, text=found.text, extraction=found.method,
                            extraction_error=found.error)
             self.batch.captures.append(row)

@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import NamedTuple
 
 # A sentence ends at . ! or ? (maybe closed by a quote or bracket) before
 # whitespace and a capital, digit or opening quote; abbreviations do not end one.
@@ -22,9 +23,12 @@ _ABBREVIATIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Sentence:
-    """One sentence and the block (line) of the text it is in."""
+class Sentence(NamedTuple):
+    """One sentence and the block (line) of the text it is in.
+
+    A NamedTuple, not a frozen dataclass: settling a crawl's history makes one
+    per sentence of every page, and a frozen dataclass is several times slower to build.
+    """
 
     block: int
     text: str
@@ -48,6 +52,10 @@ def split_sentences(line: str) -> list[str]:
     line = " ".join(line.split())
     if not line:
         return []
+    if "." not in line and "!" not in line and "?" not in line:
+        # No sentence end possible (a heading, a list item, a table cell): the
+        # regex scan below cost half of settling a crawl's history.
+        return [line]
     out: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(line):
@@ -73,6 +81,7 @@ def sentences(text: str | None) -> list[Sentence]:
 def sentence_key(sentence: str) -> str:
     """SHA-256 of a sentence as compared: case and spacing ignored."""
     return hashlib.sha256(" ".join(sentence.lower().split()).encode("utf-8")).hexdigest()
+
 
 
 def diff(old: str | None, new: str | None) -> list[Passage]:

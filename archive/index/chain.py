@@ -51,6 +51,15 @@ def row_hash(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(row)).hexdigest()
 
 
+def stored_as_hashed(stored: Mapping[str, Any], hashed: Mapping[str, Any]) -> bool:
+    """True if every column SQLite returned is the very value (type included) that was hashed."""
+    for key, value in stored.items():
+        other = hashed.get(key)
+        if type(value) is not type(other) or value != other:
+            return False
+    return True
+
+
 def affinity(declared: str) -> str:
     """SQLite's column affinity for a declared type (https://sqlite.org/datatype3.html 3.1)."""
     t = (declared or "").upper()

@@ -27,6 +27,10 @@ SETTINGS = {
     "num_sql_threads": 4,
     # A full CSV download stops at the same size as any other reply (Stance.max_reply_mb).
     "max_csv_mb": Stance.max_reply_mb,
+    # Suggesting facets runs a query per column over every match of a search:
+    # seconds per page on large archives (3.6-4.9 s at only 5,000 captures on
+    # the benchmark's machine). The configured facets are still shown.
+    "suggest_facets": False,
 }
 # The setting that turns custom SQL on; metadata.yml reads it with Datasette's `$env`.
 ALLOW_SQL_VARIABLE = "SPYGLASS_ALLOW_SQL"

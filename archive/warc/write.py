@@ -7,7 +7,6 @@ import io
 import os
 import socket
 import threading
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+from zlib_ng import zlib_ng
 
 from archive.times import iso, utc_now
 from archive.warc.digests import labelled, sha256_hex
@@ -111,7 +111,9 @@ class WarcStore:
 
     warcio always gzips at level 9, its largest single cost per page (see
     MEASURED.md), so records are serialised uncompressed by warcio and each is
-    compressed here as its own gzip member at `gzip_level`.
+    compressed here as its own gzip member at `gzip_level`, with zlib-ng: the
+    same levels and a standard gzip stream for half of zlib's CPU (synthetic
+    bench pages at level 6: 0.24 ms against 0.49 ms a page, 1% larger).
     """
 
     def __init__(
@@ -194,7 +196,7 @@ class WarcStore:
 
     def _append(self, record: ArcWarcRecord) -> tuple[int, int]:
         data = self._serialise(record)
-        compressor = zlib.compressobj(self.gzip_level, zlib.DEFLATED, 31)
+        compressor = zlib_ng.compressobj(self.gzip_level, zlib_ng.DEFLATED, 31)
         member = compressor.compress(data) + compressor.flush()
         assert self._file is not None
         offset = self._file.tell()

@@ -15,102 +15,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-PY = sys.executable
-
-
-@dataclass
-class Measured:
-    seconds: float
-    max_rss_mb: float
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Measured:
-    """Run a command; wall time and peak RSS of the process (from wait4's rusage)."""
-    started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})},
-                                stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode,
-                        out.read().decode(errors="replace"), err.read().decode(errors="replace"))
-
-
-def start_site(pages: int) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([PY, "-m", "tests.servers.synthetic_site", "--pages", str(pages)],
-                            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    port = int(proc.stdout.readline())
-    return proc, f"http://127.0.0.1:{port}"
 
 
 def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-COMMON_SETTINGS = {
-    # The same engine settings for every Scrapy run, so only the work differs.
-    "AUTOTHROTTLE_ENABLED": "False",
-    "CONCURRENT_REQUESTS": "16",
-    "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
-    "CONCURRENT_ITEMS": "10",
-    "LOG_LEVEL": "WARNING",
-    "TELNETCONSOLE_ENABLED": "False",
-}
-
-
-def bare_scrapy(base: str) -> Measured:
-    cmd = [PY, "-m", "scrapy", "runspider", str(ROOT / "scripts/benchlib/bare_spider.py"),
-           "-a", f"start={base}/p/0.html", "-s", "ROBOTSTXT_OBEY=False",
-           "-s", "REMOTE_CONTROL_ENABLED=False", "-s", "DUPEFILTER_CLASS=scrapy.dupefilters.BaseDupeFilter"]
-    for key, value in COMMON_SETTINGS.items():
-        cmd += ["-s", f"{key}={value}"]
-    return measure(cmd, env={"SCRAPY_SETTINGS_MODULE": ""}, cwd=Path(tempfile.gettempdir()))
-
-
-def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
-                   recrawl: str = "all") -> Measured:
-    return measure(spyglass_command(base, work, pages, extra, recrawl))
-
-
-def spyglass_command(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
-                     recrawl: str = "all") -> list[str]:
-    """The `spyglass crawl` of the synthetic site into `work`/data."""
-    sources = work / "bench-sources.yml"
-    sources.write_text(
-        "sources:\n  - name: bench\n    kind: vendor\n"
-        f"    urls: ['{base}/p/0.html', '{base}/sitemap.xml']\n"
-        f"    scope: {{hosts: [127.0.0.1], max_depth: 1000, max_pages: {pages * 2 + 10}}}\n"
-        f"    recrawl: {recrawl}\n"
-        "    allow_private: [127.0.0.1]\n"
-        "    vendor: Synthetic\n    product: Synthetic Recognize\n"
-    )
-    cmd = [PY, "-m", "archive.cli", "crawl", "--sources", str(sources), "--data", str(work / "data")]
-    # Every synthetic page is /p/<n>.html: not a crawler trap.
-    for key, value in {**COMMON_SETTINGS, "SPYGLASS_MAX_SIMILAR_URLS": "0", **(extra or {})}.items():
-        cmd += ["-s", f"{key}={value}"]
-    return cmd
-
-
-def wget_crawl(base: str, work: Path) -> Measured | None:
-    if not shutil.which("wget"):
-        return None
-    target = work / "wget"
-    target.mkdir()
-    return measure(["wget", "--recursive", "--level=inf", "--no-parent", "-e", "robots=off",
-                    "--quiet", "--warc-file", str(target / "bench"), "--no-warc-keep-log",
-                    "--directory-prefix", str(target / "files"), f"{base}/p/0.html"])
 
 
 def count_captures(data: Path, run: int | None = None) -> int:
@@ -134,30 +47,26 @@ def last_run_figures(data: Path) -> tuple[int, int]:
         conn.close()
 
 
-def throughput_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
-    site, base = start_site(pages)
-    rows: list[tuple[str, str, str]] = []
-    try:
-        bare = bare_scrapy(base)
-        if bare.returncode:
-            raise SystemExit(f"bare Scrapy failed:\n{bare.stderr[-2000:]}")
-        # Pages the bare spider fetched: the whole site plus robots-free PDFs.
-        from tests.servers.synthetic_site import SyntheticSite
-        total = SyntheticSite(pages).count()
-        full = spyglass_crawl(base, work, pages)
-        if full.returncode:
-            raise SystemExit(f"spyglass crawl failed:\n{full.stderr[-3000:]}")
-        archived = count_captures(work / "data")
-        first_bytes = dir_bytes(work / "data")
-        wget = wget_crawl(base, work)
+def throughput_section(pages: int, large_pages: int, rounds: int,
+                       work: Path) -> list[tuple[str, str, str]]:
+    """Throughput against the baselines, peak memory at two sizes, re-crawls and storage."""
+    from scripts.benchlib.site import serve_site
+    from scripts.benchlib.throughput import compare, memory_row, spyglass_crawl
+
+    with serve_site(pages, work / "site") as site:
+        rows, spyglass = compare(site, pages, rounds, work)
+        base, first_data = site.base, work / "spyglass"
+        full = spyglass.runs[-1]
+        archived = count_captures(first_data / "data")
+        first_bytes = dir_bytes(first_data / "data")
         copies = {}
         for name in ("conditional", "all", "nodedupe"):
             copies[name] = work / name
             copies[name].mkdir()
-            shutil.copytree(work / "data", copies[name] / "data")
+            shutil.copytree(first_data / "data", copies[name] / "data")
         # The same crawl again, nothing changed: the sitemap says so.
-        again = spyglass_crawl(base, work, pages, recrawl="changed")
-        second_bytes = dir_bytes(work / "data") - first_bytes
+        again = spyglass_crawl(base, first_data, pages, recrawl="changed")
+        second_bytes = dir_bytes(first_data / "data") - first_bytes
         # The default: every page asked for with its validators; unchanged ones answer 304.
         conditional = spyglass_crawl(base, copies["conditional"], pages)
         conditional_bytes = dir_bytes(copies["conditional"] / "data") - first_bytes
@@ -170,21 +79,9 @@ def throughput_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
         # ...or, with deduplication off, full copies.
         spyglass_crawl(base, copies["nodedupe"], pages, {**whole, "SPYGLASS_WARC_DEDUPE": "False"})
         nodedupe_bytes = dir_bytes(copies["nodedupe"] / "data") - first_bytes
-    finally:
-        site.stdin.close()
-        site.wait()
-    bare_rate = total / bare.seconds
-    full_rate = archived / full.seconds
-    rows.append(("Archive throughput: bare Scrapy, same links, stores nothing (a)",
-                 f"{bare_rate:.0f} pages/s, peak {bare.max_rss_mb:.0f} MB", "baseline"))
-    rows.append(("Archive throughput: Spyglass full pipeline, WARC + SQLite + FTS + text (b)",
-                 f"{full_rate:.0f} pages/s ({archived} captures), peak {full.max_rss_mb:.0f} MB",
-                 f"(b)/(a) = {full_rate / bare_rate:.2f} (goal >= 0.8)"))
-    if wget is not None:
-        wget_rate = total / wget.seconds
-        rows.append(("Archive throughput: wget --recursive --warc-file (c)",
-                     f"{wget_rate:.0f} pages/s, peak {wget.max_rss_mb:.0f} MB",
-                     f"(b)/(c) = {full_rate / wget_rate:.2f} (goal > 1)"))
+    for path in (work / "site", first_data, *copies.values()):
+        shutil.rmtree(path, ignore_errors=True)
+    rows.append(memory_row(spyglass, large_pages, work, spyglass.concurrency))
     rows.append(("Re-crawl of the unchanged site, `recrawl: changed` (sitemap lastmod)",
                  f"{again.seconds:.1f} s vs {full.seconds:.1f} s; {second_bytes / 1e6:.2f} MB vs {first_bytes / 1e6:.1f} MB written",
                  f"time {again.seconds / full.seconds:.2f}, bytes {second_bytes / max(first_bytes, 1):.3f} of the first (goal time <= 0.10)"))
@@ -205,18 +102,16 @@ def throughput_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
 def load_section(pages: int, work: Path, seconds: int) -> list[tuple[str, str, str]]:
     """The publishing load test (scripts/benchlib/load.py) over a crawl of the synthetic site."""
     from scripts.benchlib.load import run_load_test
+    from scripts.benchlib.site import serve_site
+    from scripts.benchlib.throughput import spyglass_command, spyglass_crawl
 
-    site, base = start_site(pages)
-    try:
-        first = spyglass_crawl(base, work, pages)
+    with serve_site(pages, work / "site") as site:
+        first = spyglass_crawl(site.base, work, pages)
         if first.returncode:
             raise SystemExit(f"spyglass crawl failed:\n{first.stderr[-3000:]}")
         # The crawl that writes while the archive is read: the same site again, every page fetched.
-        again = spyglass_command(base, work, pages)
+        again = spyglass_command(site.base, work, pages)
         return run_load_test(work / "data", again, seconds, users=30, work=work)
-    finally:
-        site.stdin.close()
-        site.wait()
 
 
 def search_section(documents: int, work: Path, searches: int) -> list[tuple[str, str, str]]:
@@ -225,29 +120,60 @@ def search_section(documents: int, work: Path, searches: int) -> list[tuple[str,
     return run_search_bench(documents, work, searches)
 
 
+def _version(cmd: list[str]) -> str:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "not installed"
+    return ((done.stdout or done.stderr).strip().splitlines() or ["?"])[0]
+
+
+def describe_machine() -> str:
+    """CPU, cores, memory, load and the versions that shape the figures, in one line."""
+    from importlib.metadata import version
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    packages = ", ".join(f"{name} {version(name)}" for name in
+                         ("Scrapy", "lxml", "warcio", "datasette", "sqlite-utils"))
+    return (f"{platform.machine()} {cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, "
+            f"Linux {platform.release()}, load average at start {load}; Python "
+            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, {packages}; "
+            f"{_version(['nginx', '-v'])}; {_version(['wget', '--version'])}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (a smoke test for CI, under 3 minutes)")
-    parser.add_argument("--pages", type=int, help="synthetic site size (default 5000; quick 150)")
+    parser.add_argument("--pages", type=int, help="synthetic site size (default 2000; quick 150)")
+    parser.add_argument("--large-pages", type=int,
+                        help="larger site for peak memory (default 20000; quick 450)")
+    parser.add_argument("--rounds", type=int,
+                        help="interleaved rounds of every crawler; medians are shown (default 5; quick 1)")
     parser.add_argument("--documents", type=int,
                         help="captures in the search archive (default 1000000; quick 5000)")
     parser.add_argument("--only", choices=["throughput", "search", "wayback", "load", "workers"],
                         action="append")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
-    pages = args.pages or (150 if args.quick else 5000)
+    pages = args.pages or (150 if args.quick else 2000)
+    large_pages = args.large_pages or (450 if args.quick else 20_000)
+    rounds = args.rounds or (1 if args.quick else 5)
     documents = args.documents or (5000 if args.quick else 1_000_000)
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
     sections = args.only or ["throughput", "search", "wayback", "load", "workers"]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
+    machine = describe_machine()
     try:
         for section in sections:
             (work / section).mkdir()
         if "throughput" in sections:
-            rows += throughput_section(pages, work / "throughput")
+            rows += throughput_section(pages, large_pages, rounds, work / "throughput")
         if "search" in sections:
             rows += search_section(documents, work / "search", searches)
         if "wayback" in sections:
@@ -263,10 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\nSpyglass benchmark, {time.strftime('%Y-%m-%d', time.gmtime())}: "
-          f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}; {pages} synthetic pages, {documents} search captures; "
-          f"ran {time.monotonic() - started:.0f} s\n")
+    print(f"\nSpyglass benchmark, {time.strftime('%Y-%m-%d', time.gmtime())}: {machine}. "
+          f"Site of {pages} pages ({rounds} interleaved rounds, medians) and {large_pages} pages; "
+          f"{documents} search captures; ran {time.monotonic() - started:.0f} s\n")
     print("| measure | result | against the baseline / goal |")
     print("|---|---|---|")
     for name, result, ratio in rows:

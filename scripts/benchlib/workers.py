@@ -15,7 +15,9 @@ from pathlib import Path
 
 import redis
 
-from scripts.benchlib.run import measure, spyglass_command, start_site
+from scripts.benchlib.procs import measure
+from scripts.benchlib.site import serve_site
+from scripts.benchlib.throughput import spyglass_command
 from tests.servers.redis_server import redis_server
 
 
@@ -35,36 +37,32 @@ def _run_figures(data: Path) -> tuple[int, float, float, str]:
 
 def workers_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
     """Rows: the single-process crawl, then 1, 2 and 3 workers on one Redis."""
-    site, base = start_site(pages)
     rows: list[tuple[str, str, str]] = []
-    try:
-        with redis_server(work / "redis") as url:
-            client = redis.Redis.from_url(url)
-            single = None
-            for workers in (0, 1, 2, 3):
-                run = work / f"workers-{workers}"
-                run.mkdir()
-                cmd = spyglass_command(base, run, pages, {"SPYGLASS_PROGRESS": "false"})
-                if workers:
-                    client.flushdb()
-                    cmd += ["--redis", url, "--workers", str(workers)]
-                result = measure(cmd)
-                if result.returncode != 0:
-                    raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
-                count, seconds, span, status = _run_figures(run / "data")
-                rate = count / span if span else 0.0
-                figures = (f"{rate:.0f} pages/s from first to last capture; {count} pages in "
-                           f"{seconds:.1f} s of run ({count / seconds if seconds else 0:.0f} pages/s "
-                           f"with start-up), {status}")
-                if not workers:
-                    single = rate
-                    rows.append(("Crawl throughput, one process (`spyglass crawl`, the baseline here)",
-                                 figures, "baseline"))
-                    continue
-                rows.append((f"Crawl throughput, Redis mode, {workers} worker(s) on this machine "
-                             "(`crawl --redis --workers N`)", figures,
-                             f"{rate / single:.2f} of one process" if single else ""))
-    finally:
-        site.stdin.close()
-        site.wait(timeout=30)
+    with serve_site(pages, work / "site") as site, redis_server(work / "redis") as url:
+        base = site.base
+        client = redis.Redis.from_url(url)
+        single = None
+        for workers in (0, 1, 2, 3):
+            run = work / f"workers-{workers}"
+            run.mkdir()
+            cmd = spyglass_command(base, run, pages, {"SPYGLASS_PROGRESS": "false"})
+            if workers:
+                client.flushdb()
+                cmd += ["--redis", url, "--workers", str(workers)]
+            result = measure(cmd)
+            if result.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+            count, seconds, span, status = _run_figures(run / "data")
+            rate = count / span if span else 0.0
+            figures = (f"{rate:.0f} pages/s from first to last capture; {count} pages in "
+                       f"{seconds:.1f} s of run ({count / seconds if seconds else 0:.0f} pages/s "
+                       f"with start-up), {status}")
+            if not workers:
+                single = rate
+                rows.append(("Crawl throughput, one process (`spyglass crawl`, the baseline here)",
+                             figures, "baseline"))
+                continue
+            rows.append((f"Crawl throughput, Redis mode, {workers} worker(s) on this machine "
+                         "(`crawl --redis --workers N`)", figures,
+                         f"{rate / single:.2f} of one process" if single else ""))
     return rows

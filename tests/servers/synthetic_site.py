@@ -66,8 +66,15 @@ class SyntheticSite:
         self.base = ""
         self._pdf = text_pdf([["Synthetic datasheet", "Face search and person tracking."]])
 
-    def page(self, i: int) -> bytes:
-        """Page i: mostly markup, as real marketing pages are (text is ~15% of the bytes)."""
+    def pdf(self) -> bytes:
+        """The datasheet every /d/<i>.pdf serves."""
+        return self._pdf
+
+    def page(self, i: int, keep: bool = True) -> bytes:
+        """Page i: mostly markup, as real marketing pages are (text is ~15% of the bytes).
+
+        `keep=False` renders without caching (writing a large site to files).
+        """
         cached = self._cache.get(i)
         if cached is not None:
             return cached
@@ -114,7 +121,7 @@ class SyntheticSite:
         parts.append("</main><footer class='site-footer'>Synthetic vendor, benchmark fixture.</footer>"
                      "<script src='/static/app.js' defer></script></body></html>")
         body = "".join(parts).encode("utf-8")
-        if len(self._cache) < 20_000:
+        if keep and len(self._cache) < 20_000:
             self._cache[i] = body
         return body
 
