@@ -21,13 +21,15 @@ from archive.index.captures import last_capture_times
 from archive.times import parse_when
 
 from .base import SourceSpider
+from .requisites import RequisitesMixin
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 LINK_XPATH = "//a/@href | //area/@href | //iframe/@src | //frame/@src"
 
 
-class VendorSpider(SourceSpider):
-    """Follows links and sitemaps from a vendor source's start URLs, one capture per response."""
+class VendorSpider(RequisitesMixin, SourceSpider):
+    """Follows links and sitemaps from a vendor source's start URLs, one capture per response,
+    and fetches what each page needs to render (spiders/requisites.py)."""
 
     name = "vendor"
     kind = "vendor"
@@ -36,6 +38,7 @@ class VendorSpider(SourceSpider):
         super().__init__(*args, **kwargs)
         # Canonical URLs already scheduled: Scrapy's dupefilter is off (settings.py).
         self.seen: set[str] = set()
+        self.requisites_seen: set[str] = set()
         self.similar: dict[str, int] = {}  # url_pattern -> URLs scheduled
         self.limits_hit: set[str] = set()
         # Every link as written, already judged: most links on a page were seen
@@ -90,7 +93,7 @@ class VendorSpider(SourceSpider):
         if not self.source.scope.allows(url):
             return None
         key = canonicalize_url(url)
-        if key in self.seen:
+        if key in self.seen or key in self.requisites_seen:
             return None
         if len(self.seen) >= self.max_pages:
             return self._limit_once(
@@ -153,6 +156,8 @@ class VendorSpider(SourceSpider):
         if response.status in REDIRECT_STATUSES:
             yield from self._follow_redirect(response, depth)
             return
+        # The deepest pages and error pages are drawn with their requisites too.
+        yield from self.requisites_of(response)
         if depth >= self.max_depth or response.status >= 400:
             return
         if _is_sitemap(response):

@@ -34,8 +34,13 @@ def test_changed_mode_fetches_only_what_the_sitemap_says_changed(crawled, tmp_pa
     conn = sqlite3.connect(data / "spyglass.db")
     [(run, skipped)] = conn.execute(
         "SELECT id, skipped FROM crawl_runs WHERE spider = 'vendor' ORDER BY id DESC LIMIT 1").fetchall()
-    urls = {row[0] for row in conn.execute("SELECT url FROM captures WHERE crawl_run = ?", (run,))}
+    urls = {row[0] for row in conn.execute(
+        "SELECT url FROM captures WHERE crawl_run = ? AND requisite IS NULL", (run,))}
+    # The pages fetched again need their stylesheets, scripts and icon again: unchanged, so revisits.
+    requisites = set(conn.execute(
+        "SELECT warc_type FROM captures WHERE crawl_run = ? AND requisite IS NOT NULL", (run,)))
     conn.close()
+    assert requisites == {("revisit",)}
     base = crawled["base"]
     # Start URLs, robots.txt, the page whose lastmod is fresh, and the page no
     # sitemap lists (found again from the archive, since the page linking to it was skipped).

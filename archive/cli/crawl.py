@@ -69,7 +69,10 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
     click.echo(
         f"\nCrawled {len(live)} source(s) in {elapsed:.1f} s: {sum(r.pages for r in live)} pages "
         f"archived ({sum(r.captures for r in live)} new or changed, {sum(r.revisits for r in live)} "
-        f"unchanged and stored as revisits), {sum(r.errors for r in live)} fetch errors, "
+        f"unchanged and stored as revisits), "
+        + (f"{sum(r.requisites for r in live)} page requisites, "
+           if any(r.requisites for r in live) else "")
+        + f"{sum(r.errors for r in live)} fetch errors, "
         f"{human_bytes(sum(r.bytes for r in live))} of payload. WARC files are in {archive.warc_dir}/, "
         f"the index is {archive.db_path}"
         + (f"; {len(failed)} run(s) did not finish cleanly." if failed else ".")

@@ -21,7 +21,8 @@ class IndexPipeline:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.counts = {"pages": 0, "captures": 0, "revisits": 0, "errors": 0, "bytes": 0}
+        self.counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "errors": 0,
+                       "bytes": 0}
         self.run_id: int | None = None
 
     @classmethod
@@ -42,8 +43,13 @@ class IndexPipeline:
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Capture):
             self.writer.add_capture(self._capture_row(item), item.content_type, item.body)
-            self.counts["pages"] += 1
             self.counts["bytes"] += item.warc.payload_length
+            if item.requisite:
+                # Counted apart, so a run's pages are the pages a reader would open.
+                self.counts["requisites"] += 1
+                self.crawler.stats.inc_value("spyglass/requisites")
+                return item
+            self.counts["pages"] += 1
             if item.warc.warc_type == "revisit":
                 self.counts["revisits"] += 1
             else:
@@ -103,6 +109,7 @@ class IndexPipeline:
             "snapshot_url": item.snapshot_url,
             "wayback_digest": item.wayback_digest,
             "wayback_digest_match": item.wayback_digest_match,
+            "requisite": item.requisite,
         }
 
     def _error_row(self, item: FetchError) -> dict[str, Any]:

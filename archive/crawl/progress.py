@@ -15,7 +15,7 @@ from archive.config import Config
 
 
 class Progress:
-    """Prints `[source] N pages, E errors, R pages/s` to stderr; on with SPYGLASS_PROGRESS."""
+    """Prints `[source] N pages, Q requisites, E errors, R pages/s` to stderr; on with SPYGLASS_PROGRESS."""
 
     def __init__(self, crawler: Crawler, interval: float) -> None:
         self.crawler = crawler
@@ -46,10 +46,13 @@ class Progress:
         stats = self.crawler.stats
         pages = stats.get_value("spyglass/pages", 0)
         errors = stats.get_value("spyglass/errors", 0)
+        requisites = stats.get_value("spyglass/requisites", 0)
         elapsed = max(time.monotonic() - self.started, 1e-6)
         name = getattr(spider, "source_name", spider.name)
         print(
-            f"[{name}] {pages} pages, {errors} errors, {pages / elapsed:.1f} pages/s",
+            f"[{name}] {pages} pages, "
+            + (f"{requisites} requisites, " if requisites else "")
+            + f"{errors} errors, {pages / elapsed:.1f} pages/s",
             file=sys.stderr,
             flush=True,
         )

@@ -50,6 +50,7 @@ class RunReport:
     seconds: float
     skipped: int = 0
     spider: str = ""
+    requisites: int = 0
 
     def line(self) -> str:
         rate = self.pages / self.seconds if self.seconds > 0 else 0.0
@@ -57,7 +58,9 @@ class RunReport:
             f"{self.source}: {self.status} ({self.reason}), {self.pages} pages "
             f"({self.captures} new, {self.revisits} unchanged"
             + (f", {self.skipped} skipped as unchanged per sitemap" if self.skipped else "")
-            + f"), {self.errors} errors, "
+            + ")"
+            + (f", {self.requisites} page requisites" if self.requisites else "")
+            + f", {self.errors} errors, "
             f"{human_bytes(self.bytes)} in {self.seconds:.1f} s ({rate:.1f} pages/s)"
         )
 
@@ -135,4 +138,5 @@ def _report(index: Any, source: str, run_id: int | None) -> RunReport:
         errors=row["errors"] or 0, bytes=row["bytes"] or 0, seconds=seconds,
         skipped=row.get("skipped") or 0,
         spider=row["spider"] or "",
+        requisites=row.get("requisites") or 0,
     )

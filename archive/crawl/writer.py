@@ -79,7 +79,8 @@ class Writer:
                 self.reply(message.request_id, True, location)
         elif isinstance(message, AddCapture):
             row = message.row
-            if row["warc_type"] != "revisit":
+            # A requisite's text (CSS, scripts) is not what the page says: not searchable.
+            if row["warc_type"] != "revisit" and not row.get("requisite"):
                 found = extract(message.content_type, message.body)
                 row.update(title=found.title, text=found.text, extraction=found.method,
                            extraction_error=found.error)

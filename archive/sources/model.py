@@ -74,6 +74,10 @@ class Source:
     unresolved: tuple[str, ...] = ()
     wayback: WaybackWindow | None = None  # None: no Wayback harvest
     save_on_change: bool = False  # ask Save Page Now for a snapshot when a page changes
+    # Archive what each page needs to render (stylesheets, images, fonts,
+    # scripts), from any public host; load_sources turns it on for vendor sources.
+    requisites: bool = False
+    screenshot: bool = False  # a headless Chromium screenshot of each page after the crawl
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -121,4 +125,6 @@ def source_to_dict(source: Source) -> dict[str, Any]:
             "from": source.wayback.start, "to": source.wayback.end, "match": source.wayback.match,
         },
         "save_on_change": source.save_on_change,
+        "requisites": source.requisites,
+        "screenshot": source.screenshot,
     }
