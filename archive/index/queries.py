@@ -7,7 +7,7 @@ Datasette plugins share them.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from archive.errors import NotFound
@@ -45,18 +45,47 @@ def save_request(conn: sqlite3.Connection, capture_id: int) -> dict[str, Any] | 
     return found[0] if found else None
 
 
+# When a capture shows the page (archive/index/rows.py effective_time), in SQL:
+# the memento's time for Wayback captures, ours otherwise.
+EFFECTIVE_TIME_SQL = """CASE WHEN length(wayback_timestamp) = 14 THEN
+    substr(wayback_timestamp, 1, 4) || '-' || substr(wayback_timestamp, 5, 2) || '-' ||
+    substr(wayback_timestamp, 7, 2) || ' ' || substr(wayback_timestamp, 9, 2) || ':' ||
+    substr(wayback_timestamp, 11, 2) || ':' || substr(wayback_timestamp, 13, 2)
+  ELSE coalesce(memento_at, captured_at) END"""
+
+
+def nearest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> dict[str, Any] | None:
+    """The capture of `url` (or of the page a Wayback memento shows) nearest in time to `at`,
+    the newest if `at` is None; ties go to the earlier capture. None if there is none."""
+    if at is None:
+        order = f"julianday({EFFECTIVE_TIME_SQL}) DESC, id DESC"
+        params: list[Any] = [url, url]
+    else:
+        order = f"abs(julianday({EFFECTIVE_TIME_SQL}) - julianday(?)), id"
+        params = [url, url, at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")]
+    found = rows(conn, "SELECT * FROM captures WHERE (url = ? OR original_url = ?) AND warc_type IN "
+                       f"('response', 'revisit', 'resource') ORDER BY {order} LIMIT 1", params)
+    return found[0] if found else None
+
+
 def closest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> tuple[dict[str, Any], datetime]:
     """The capture of `url` nearest in time to `at` (the newest if `at` is None), with its time."""
-    found = rows(conn, "SELECT * FROM captures WHERE (url = ? OR original_url = ?) AND warc_type IN "
-                       "('response', 'revisit', 'resource') ORDER BY id", [url, url])
-    if not found:
+    row = nearest_capture(conn, url, at)
+    if row is None:
         raise NotFound(f"no capture of {url}")
-    timed = [(effective_time(r), r) for r in found]
-    if at is None:
-        when, row = max(timed, key=lambda t: (t[0], t[1]["id"]))
-    else:
-        when, row = min(timed, key=lambda t: (abs((t[0] - at).total_seconds()), t[1]["id"]))
-    return row, when
+    return row, effective_time(row)
+
+
+def screenshots_of(conn: sqlite3.Connection, capture_id: int) -> list[dict[str, Any]]:
+    """The screenshots taken of a capture's page (or attempted), oldest first."""
+    return rows(conn, "SELECT * FROM screenshots WHERE capture_id = ? ORDER BY id", [capture_id])
+
+
+def document_pages_of(conn: sqlite3.Connection, capture_row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pages read from a released document whose bytes a capture holds (none if it is not one)."""
+    return rows(conn, "SELECT p.page_number, p.text, p.method FROM documents AS d "
+                      "JOIN document_pages AS p ON p.document_id = d.id "
+                      "WHERE d.sha256 = ? ORDER BY p.page_number", [capture_row["sha256"]])
 
 
 def document_of_page(conn: sqlite3.Connection, page: dict[str, Any]

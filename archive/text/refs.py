@@ -227,7 +227,7 @@ def css_refs(text: str, base: str) -> list[tuple[str, str]]:
     """(absolute URL, kind) of every @import and url() in CSS text, in order, without repeats."""
     found: dict[str, str] = {}
     for _, value, kind in _css_matches(text):
-        url = absolute(base, _mojibake_fix(value))
+        url = absolute(base, css_url_text(value))
         if url is not None:
             found.setdefault(url, kind)
     return list(found.items())
@@ -251,7 +251,7 @@ def rewrite_css(text: str, replace: Callable[[str, str], str | None]) -> str:
     return "".join(out)
 
 
-def _mojibake_fix(value: str) -> str:
+def css_url_text(value: str) -> str:
     """A URL read from bytes decoded as latin-1 (see decode_css) back to the UTF-8 it most likely was."""
     if value.isascii():
         return value

@@ -1,17 +1,15 @@
-"""Datasette plugin: a citation beside every capture and document page, and safe replay.
+"""Datasette plugin: a citation beside every capture and document page, and the replay routes.
 
-Archived pages are hostile input. They are never rendered in Datasette's own
-origin: /-/spyglass/replay/ID is a page of ours (no scripts at all) holding a
-banner and an <iframe sandbox> whose source, /-/spyglass/archived/ID, serves
-the archived bytes with `Content-Security-Policy: ...; sandbox`. The sandbox
-gives the archived document an opaque origin with no scripts, forms, popups
-or plugins, even when it is opened directly; `default-src 'none'` stops it
-from loading anything, from the live web or from us. Every value shown in
-HTML goes through markupsafe's escape.
+What replay serves, and why it is safe, is decided in archive/publish/replay.py;
+these handlers only read the request, run it in Datasette's thread pool (off
+the event loop: WARC reads and rewriting block) and send the answer. Only
+GET and HEAD are answered. Every value shown in HTML goes through markupsafe's
+escape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,23 +20,7 @@ from markupsafe import Markup
 from archive.config import Archive
 from archive.evidence.cite import citation_of, citation_of_page
 from archive.index import queries
-from archive.warc.read import DecodeError, open_record
-
-DATABASE = "spyglass"
-
-# The archived document: no scripts, no fetches, inline styles only, opaque origin.
-ARCHIVED_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                "font-src data:; frame-ancestors 'self'; form-action 'none'; base-uri 'none'; sandbox")
-# Our banner page: no scripts either; it may only frame our archived route.
-REPLAY_CSP = ("default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; "
-              "frame-ancestors 'self'; form-action 'none'; base-uri 'none'")
-COMMON_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "X-Robots-Tag": "noindex",
-}
+from archive.publish.replay import DATABASE, Replay, Served
 
 
 def _row_dict(row: Any) -> dict[str, Any] | None:
@@ -72,14 +54,29 @@ def _capture_cell(datasette, data: dict[str, Any], value: Any):
     async def inner():
         db = datasette.get_database(DATABASE)
         citation = await db.execute_fn(lambda conn: citation_of(conn, data))
+        shots = await db.execute_fn(lambda conn: queries.screenshots_of(conn, int(data["id"])))
         replay = datasette.urls.path(f"/-/spyglass/replay/{int(data['id'])}")
         return Markup(
             '<span class="spyglass-sha256">{sha}</span>'
             '<div class="spyglass-citation"><a href="{replay}">view archived copy</a>'
-            '<details><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details></div>'
-        ).format(sha=value, replay=replay, text=citation.text())
+            '<details><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details>'
+            "{shots}</div>"
+        ).format(sha=value, replay=replay, text=citation.text(),
+                 shots=Markup("").join(_screenshot(datasette, shot) for shot in shots))
 
     return inner
+
+
+def _screenshot(datasette, shot: dict[str, Any]) -> Markup:
+    """A screenshot of the capture's page (a thumbnail, loaded only when scrolled to), or why none."""
+    if shot["status"] != "ok":
+        return Markup('<div class="spyglass-screenshot">screenshot {status} at {at}: {error}</div>').format(
+            status=shot["status"], at=shot["taken_at"], error=shot["error"])
+    src = datasette.urls.path(f"/-/spyglass/screenshot/{int(shot['id'])}")
+    return Markup('<div class="spyglass-screenshot"><a href="{src}">screenshot</a> taken by {browser} at '
+                  '{at}, SHA-256 {sha}<br><a href="{src}"><img src="{src}" loading="lazy" width="320" '
+                  'alt="Screenshot of the page" style="border: 1px solid #ccc"></a></div>').format(
+        src=src, browser=shot["browser"], at=shot["taken_at"], sha=shot["sha256"])
 
 
 def _page_cell(datasette, data: dict[str, Any], value: Any):
@@ -95,100 +92,67 @@ def _page_cell(datasette, data: dict[str, Any], value: Any):
     return inner
 
 
-async def _capture(datasette, capture_id: int) -> dict[str, Any] | None:
+async def _serve(request, datasette, action: Callable[[Replay], Served]) -> Response:
+    """Run a replay action on a read connection in Datasette's thread pool, and send what it served."""
+    if request.method not in ("GET", "HEAD"):
+        return Response.text("only GET and HEAD", status=405, headers={"Allow": "GET, HEAD"})
     db = datasette.get_database(DATABASE)
-    result = await db.execute("SELECT * FROM captures WHERE id = ?", [capture_id])
-    found = result.first()
-    return _row_dict(found) if found else None
+    archive = Archive(Path(db.path).parent)
+    served = await db.execute_fn(lambda conn: action(Replay(archive, conn, datasette.urls.path)))
+    return Response(b"" if request.method == "HEAD" else served.body, status=served.status,
+                    content_type=served.content_type, headers=served.headers)
 
 
-def _archive(datasette) -> Archive:
-    return Archive(Path(datasette.get_database(DATABASE).path).parent)
-
-
-def _not_found(message: str) -> Response:
-    return Response.text(message, status=404, headers={**COMMON_HEADERS,
-                                                       "Content-Security-Policy": ARCHIVED_CSP})
+def _number(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
 
 
 async def replay(request, datasette) -> Response:
-    """Our page: a banner with the facts and the citation, over a sandboxed frame of the archived copy."""
+    """Our page: a banner naming the capture, over its sandboxed archived copy (or its text)."""
     capture_id = int(request.url_vars["capture_id"])
-    row = await _capture(datasette, capture_id)
-    if row is None:
-        return _not_found(f"no capture {capture_id}")
-    db = datasette.get_database(DATABASE)
-    citation = await db.execute_fn(lambda conn: citation_of(conn, row))
-    archived = datasette.urls.path(f"/-/spyglass/archived/{capture_id}")
-    record = datasette.urls.path(f"/{DATABASE}/captures/{capture_id}")
-    page = Markup(REPLAY_PAGE).format(
-        title=row.get("title") or row["url"], url=citation.original_url or row["url"],
-        when=row["captured_at"], sha=row["sha256"],
-        memento=Markup("<dt>Memento time</dt><dd>{}</dd>\n").format(row["memento_at"])
-        if row.get("memento_at") else "",
-        warc=f"{row['warc_filename']}:{row['warc_offset']}", citation=citation.text(),
-        archived=archived, record=record, capture_id=capture_id,
-    )
-    return Response.html(str(page), headers={**COMMON_HEADERS, "Content-Security-Policy": REPLAY_CSP})
+    via = _number(request.args.get("redirected_from"))
+    return await _serve(request, datasette, lambda r: r.page(capture_id, via))
 
 
 async def archived(request, datasette) -> Response:
-    """The archived bytes, decoded as a browser would, under a sandboxing CSP."""
+    """The archived copy, under a sandboxing CSP, its references pointed into the archive."""
     capture_id = int(request.url_vars["capture_id"])
-    row = await _capture(datasette, capture_id)
-    if row is None:
-        return _not_found(f"no capture {capture_id}")
-    db = datasette.get_database(DATABASE)
-    holder = await db.execute_fn(lambda conn: queries.payload_row(conn, row))
-    if holder is None:
-        return _not_found("the record this revisit refers to is not in the index")
-    try:
-        record = open_record(_archive(datasette), holder)
-        body, content_type = record.body, record.content_type or "application/octet-stream"
-    except DecodeError as exc:
-        body, content_type = str(exc).encode(), "text/plain; charset=utf-8"
-    except (OSError, EOFError, ValueError) as exc:
-        return _not_found(f"cannot read the WARC record: {exc}")
-    return Response(body, status=200, content_type=content_type, headers={
-        **COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP,
-        "Content-Disposition": "inline", "Cache-Control": "no-store",
-    })
+    return await _serve(request, datasette, lambda r: r.archived(capture_id))
 
 
-REPLAY_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Archived copy: {title}</title>
-<style>
-body {{ margin: 0; font-family: system-ui, sans-serif; display: flex; flex-direction: column; height: 100vh; }}
-.spyglass-banner {{ background: #1d2733; color: #f3f3f3; padding: 0.6em 1em; font-size: 0.9em; }}
-.spyglass-banner a {{ color: #9fd0ff; }}
-.spyglass-banner dl {{ display: grid; grid-template-columns: max-content auto; gap: 0.1em 1em; margin: 0.4em 0; }}
-.spyglass-banner dt {{ font-weight: bold; }} .spyglass-banner dd {{ margin: 0; overflow-wrap: anywhere; }}
-.spyglass-banner pre {{ white-space: pre-wrap; margin: 0.4em 0 0; }}
-iframe {{ flex: 1; border: 0; width: 100%; background: white; }}
-</style></head>
-<body>
-<div class="spyglass-banner" role="banner">
-<strong>Archived copy, shown from the WARC record; not the live page.</strong>
-Scripts in it do not run and it loads nothing from the web.
-<dl>
-<dt>Original URL</dt><dd class="original-url">{url}</dd>
-<dt>Captured</dt><dd class="captured-at">{when}</dd>
-{memento}<dt>SHA-256</dt><dd class="sha256">{sha}</dd>
-<dt>WARC</dt><dd>{warc}</dd>
-</dl>
-<pre class="citation">{citation}</pre>
-<a href="{record}">capture {capture_id} in the index</a>
-</div>
-<iframe sandbox="" src="{archived}" referrerpolicy="no-referrer" title="Archived page: {title}"></iframe>
-</body></html>
-"""
+async def load(request, datasette) -> Response:
+    """What an archived copy loads: the capture of ?url= nearest to ?at=."""
+    url, at = request.args.get("url") or "", request.args.get("at") or ""
+    return await _serve(request, datasette, lambda r: r.load(url, at))
+
+
+async def goto(request, datasette) -> Response:
+    """A link followed in an archived copy: its nearest capture, or a page saying it is not archived."""
+    url, at = request.args.get("url") or "", request.args.get("at") or ""
+    return await _serve(request, datasette, lambda r: r.goto(url, at))
+
+
+async def original_file(request, datasette) -> Response:
+    """A capture's original payload, to open (PDF) or download."""
+    capture_id = int(request.url_vars["capture_id"])
+    download = request.args.get("download") == "1"
+    return await _serve(request, datasette, lambda r: r.file(capture_id, download))
+
+
+async def screenshot(request, datasette) -> Response:
+    """A screenshot PNG taken at capture time."""
+    screenshot_id = int(request.url_vars["screenshot_id"])
+    return await _serve(request, datasette, lambda r: r.screenshot(screenshot_id))
 
 
 @hookimpl
 def register_routes():
-    """Replay routes; both answer only GET and carry their own CSP."""
+    """Replay routes: each answers GET and HEAD only and carries its own CSP."""
     return [
         (r"^/-/spyglass/replay/(?P<capture_id>\d+)$", replay),
         (r"^/-/spyglass/archived/(?P<capture_id>\d+)$", archived),
+        (r"^/-/spyglass/load$", load),
+        (r"^/-/spyglass/goto$", goto),
+        (r"^/-/spyglass/file/(?P<capture_id>\d+)$", original_file),
+        (r"^/-/spyglass/screenshot/(?P<screenshot_id>\d+)$", screenshot),
     ]

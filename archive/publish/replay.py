@@ -1,0 +1,305 @@
+"""Replay: what the archive serves for a capture, decided here; the Datasette plugin only routes.
+
+Archived pages are hostile input and never share Datasette's origin: every
+archived response carries ARCHIVED_CSP, whose `sandbox` gives the document an
+opaque origin with no scripts, forms, popups or plugins, even opened
+directly. It may load only from this archive ('self'), so its stylesheets,
+images and fonts come from `load` (the capture of each URL nearest in time to
+the page, pywb-style) and nothing reaches the live web. Its links lead, on a
+click and only then (allow-top-navigation-by-user-activation), to `goto`,
+which opens the nearest capture of the target under its own banner, or says
+it was not archived. PDFs and other files are shown as text and links, never
+in a frame that cannot draw them. Errors never carry exception text or paths.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from archive.config import Archive
+from archive.evidence.cite import citation_of
+from archive.index import queries
+from archive.index.rows import effective_time
+from archive.publish.pages import render
+from archive.publish.rewrite import Targets, rewrite_html, rewrite_stylesheet
+from archive.text.refs import absolute
+from archive.times import parse_when
+from archive.warc.read import Record, open_record, read_record
+from archive.wayback.client import citation_url
+
+DATABASE = "spyglass"
+# The archived document: no scripts, nothing but this archive, an opaque origin.
+ARCHIVED_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                "font-src 'self' data:; media-src 'self' data:; frame-src 'self'; "
+                "frame-ancestors 'self'; form-action 'none'; base-uri 'none'; "
+                "sandbox allow-top-navigation-by-user-activation")
+# Our own pages: no scripts either; they frame the archived route and show screenshots.
+PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-src 'self'; "
+            "frame-ancestors 'self'; form-action 'none'; base-uri 'none'")
+COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Robots-Tag": "noindex",
+}
+# What the archived copy loads comes from an opaque origin, so it must be
+# allowed cross-origin (fonts are fetched in CORS mode).
+RESOURCE_HEADERS = {"Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*"}
+MAX_HOPS = 5  # archived redirects followed from one URL
+MAX_REWRITE = 20 * 1024 * 1024  # larger HTML or CSS is served as archived (CSP still holds it in)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+@dataclass(frozen=True)
+class Served:
+    """A response: status, body, Content-Type and more headers."""
+
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def timestamp(when: datetime) -> str:
+    """The 14-digit UTC form replay URLs carry a time in."""
+    return when.strftime("%Y%m%d%H%M%S")
+
+
+def page_url(row: dict[str, Any]) -> str:
+    """The URL a capture shows: for a Wayback memento the original page, not the snapshot."""
+    return row.get("original_url") or row["url"]
+
+
+def is_redirect(row: dict[str, Any]) -> bool:
+    return 300 <= (row.get("status") or 0) < 400 and bool(row.get("location"))
+
+
+def display_kind(row: dict[str, Any]) -> str:
+    """How the replay page shows a capture: html, frame (text, images), pdf, redirect or file."""
+    if is_redirect(row):
+        return "redirect"
+    ctype = (row.get("content_type") or "").split(";")[0].strip().lower()
+    if ctype == "application/pdf" or row.get("extraction") == "pdf":
+        return "pdf"
+    if ctype in _HTML_TYPES or (not ctype and row.get("extraction") == "html"):
+        return "html"
+    if ctype.startswith(("text/", "image/")) or ctype in ("application/json", "application/xml"):
+        return "frame"
+    return "file"
+
+
+class Replay:
+    """Replay over one index connection; `path` turns a route into a URL (Datasette's base_url)."""
+
+    def __init__(self, archive: Archive, conn: sqlite3.Connection, path: Callable[[str], str]) -> None:
+        self.archive = archive
+        self.conn = conn
+        self.path = path
+
+    # -- URLs ----------------------------------------------------------------
+
+    def replay_url(self, capture_id: int, redirected_from: int | None = None) -> str:
+        via = f"?redirected_from={redirected_from}" if redirected_from else ""
+        return self.path(f"/-/spyglass/replay/{capture_id}") + via
+
+    def archived_url(self, capture_id: int) -> str:
+        return self.path(f"/-/spyglass/archived/{capture_id}")
+
+    def load_url(self, url: str, at: datetime) -> str:
+        return self.path(f"/-/spyglass/load?at={timestamp(at)}&url={quote(url, safe='')}")
+
+    def goto_url(self, url: str, at: datetime) -> str:
+        return self.path(f"/-/spyglass/goto?at={timestamp(at)}&url={quote(url, safe='')}")
+
+    def file_url(self, capture_id: int, download: bool = False) -> str:
+        return self.path(f"/-/spyglass/file/{capture_id}") + ("?download=1" if download else "")
+
+    def screenshot_url(self, screenshot_id: int) -> str:
+        return self.path(f"/-/spyglass/screenshot/{screenshot_id}")
+
+    def record_url(self, capture_id: int) -> str:
+        return self.path(f"/{DATABASE}/captures/{capture_id}")
+
+    def targets(self, at: datetime) -> Targets:
+        """References of a page shown as of `at`: resources and links resolved to that time."""
+        return Targets(resource=lambda url, _kind: self.load_url(url, at),
+                       navigate=lambda url: self.goto_url(url, at))
+
+    # -- resolution ----------------------------------------------------------
+
+    def resolve(self, url: str, at: datetime) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The capture of `url` nearest to `at`, following archived redirects to captured
+        targets; and the redirect captures passed through on the way."""
+        row = queries.nearest_capture(self.conn, url, at)
+        chain: list[dict[str, Any]] = []
+        while row is not None and is_redirect(row) and len(chain) < MAX_HOPS:
+            target = absolute(page_url(row), row["location"])
+            following = queries.nearest_capture(self.conn, target, at) if target else None
+            if following is None or any(r["id"] == following["id"] for r in [*chain, row]):
+                break
+            chain.append(row)
+            row = following
+        return row, chain
+
+    def _record(self, row: dict[str, Any]) -> tuple[dict[str, Any], Record] | None:
+        """The capture holding `row`'s payload (itself, or a revisit's original) and its record."""
+        holder = queries.payload_row(self.conn, row)
+        if holder is None:
+            return None
+        try:
+            return holder, open_record(self.archive, holder)
+        except (OSError, EOFError, ValueError):  # unreadable, or does not decode (DecodeError)
+            return None
+
+    # -- routes ----------------------------------------------------------------
+
+    def archived(self, capture_id: int) -> Served:
+        """The capture's payload as the archived copy: HTML and CSS pointed into the archive."""
+        row = self._capture(capture_id)
+        if row is None:
+            return not_found(f"no capture {capture_id}")
+        return self._payload(row, effective_time(row), {})
+
+    def load(self, url: str, at_text: str) -> Served:
+        """What an archived page loads: the nearest capture of `url`, through archived redirects."""
+        at = _when(at_text)
+        if at is None:
+            return not_found("at must be a 14-digit UTC timestamp")
+        row, _ = self.resolve(url, at)
+        if row is None or is_redirect(row):
+            return not_found("not archived")
+        return self._payload(row, at, RESOURCE_HEADERS)
+
+    def goto(self, url: str, at_text: str) -> Served:
+        """A link followed in an archived page: the nearest capture's replay page, or "not archived"."""
+        at = _when(at_text)
+        if at is None:
+            return not_found("at must be a 14-digit UTC timestamp")
+        row, chain = self.resolve(url, at)
+        if row is None:
+            body = render("not_archived.html", url=url, at=at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                          wayback_url=citation_url(timestamp(at), url))
+            return Served(404, body, "text/html; charset=utf-8", {**COMMON_HEADERS,
+                                                                  "Content-Security-Policy": PAGE_CSP})
+        location = self.replay_url(row["id"], chain[0]["id"] if chain else None)
+        return Served(302, b"", "text/plain", {**COMMON_HEADERS, "Location": location})
+
+    def file(self, capture_id: int, download: bool) -> Served:
+        """The original payload, undecoded markup and all: a PDF opens inline, anything else downloads."""
+        row = self._capture(capture_id)
+        found = self._record(row) if row is not None else None
+        if found is None:
+            return not_found(f"no readable capture {capture_id}")
+        _, record = found
+        pdf = record.body[:5] == b"%PDF-"
+        ctype = "application/pdf" if pdf else (record.content_type or "application/octet-stream")
+        disposition = "inline" if pdf and not download else "attachment"
+        headers = {**COMMON_HEADERS, "Content-Disposition": f'{disposition}; filename="{_filename(row)}"'}
+        if not pdf:
+            # Browsers' PDF viewers refuse to run in a sandbox; everything else gets one.
+            headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return Served(200, record.body, ctype, headers)
+
+    def screenshot(self, screenshot_id: int) -> Served:
+        """A screenshot's PNG, read from its WARC resource record."""
+        found = queries.rows(self.conn, "SELECT * FROM screenshots WHERE id = ? AND status = 'ok'",
+                             [screenshot_id])
+        if not found:
+            return not_found(f"no screenshot {screenshot_id}")
+        shot = found[0]
+        try:
+            record = read_record(self.archive.warc_path(shot["warc_filename"]), shot["warc_offset"])
+        except (OSError, EOFError, ValueError):
+            return not_found("the screenshot's record cannot be read")
+        return Served(200, record.payload, "image/png", {
+            **COMMON_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "max-age=86400"})
+
+    def page(self, capture_id: int, redirected_from: int | None = None) -> Served:
+        """Our page for a capture: the banner naming it, over its archived copy or its text."""
+        row = self._capture(capture_id)
+        if row is None:
+            return not_found(f"no capture {capture_id}")
+        display = display_kind(row)
+        holder = queries.payload_row(self.conn, row) or row
+        previous = self._capture(redirected_from) if redirected_from else None
+        at = effective_time(row)
+        body = render(
+            "replay.html", capture=row, display=display, title=row.get("title") or row["url"],
+            url=citation_of(self.conn, row).original_url or page_url(row),
+            citation=citation_of(self.conn, row).text(),
+            redirected_from=previous if previous is not None and is_redirect(previous) else None,
+            screenshots=[{**s, "href": self.screenshot_url(s["id"])}
+                         for s in queries.screenshots_of(self.conn, capture_id)],
+            archived_url=self.archived_url(capture_id), record_url=self.record_url(capture_id),
+            file_url=self.file_url(capture_id), download_url=self.file_url(capture_id, download=True),
+            pages=pdf_pages(self.conn, holder) if display == "pdf" else [],
+            location=row.get("location"),
+            follow_url=self.goto_url(absolute(page_url(row), row["location"]) or "", at)
+            if display == "redirect" else "",
+        )
+        return Served(200, body, "text/html; charset=utf-8",
+                      {**COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP})
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _capture(self, capture_id: int) -> dict[str, Any] | None:
+        found = queries.rows(self.conn, "SELECT * FROM captures WHERE id = ?", [capture_id])
+        return found[0] if found else None
+
+    def _payload(self, row: dict[str, Any], at: datetime, extra: dict[str, str]) -> Served:
+        found = self._record(row)
+        if found is None:
+            return not_found("the archived record cannot be read")
+        _, record = found
+        body = record.body
+        ctype = record.content_type or row.get("content_type") or "application/octet-stream"
+        main = ctype.split(";")[0].strip().lower()
+        if len(body) <= MAX_REWRITE:
+            if main in _HTML_TYPES:
+                body = rewrite_html(body, ctype, page_url(row), self.targets(at))
+                ctype = "text/html; charset=utf-8"
+            elif main == "text/css":
+                body = rewrite_stylesheet(body, page_url(row), self.targets(at))
+        return Served(200, body, ctype, {
+            **COMMON_HEADERS, **extra, "Content-Security-Policy": ARCHIVED_CSP,
+            "Content-Disposition": "inline", "Cache-Control": "max-age=300"})
+
+
+def pdf_pages(conn: sqlite3.Connection, holder: dict[str, Any]) -> list[dict[str, Any]]:
+    """A PDF capture's text page by page: a released document's pages (OCR'd where needed), else
+    the capture's own text, whose pages extraction separates with form feeds."""
+    pages = queries.document_pages_of(conn, holder)
+    if pages:
+        return [{"number": p["page_number"], "text": p["text"], "method": p["method"]} for p in pages]
+    text = holder.get("text") or ""
+    return [{"number": n, "text": t.strip(), "method": None}
+            for n, t in enumerate(text.split("\f"), 1) if text]
+
+
+def not_found(message: str) -> Served:
+    """A 404 in one plain line, under the archived copy's policy."""
+    return Served(404, message.encode("utf-8"), "text/plain; charset=utf-8",
+                  {**COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP})
+
+
+def _when(text: str) -> datetime | None:
+    if not re.fullmatch(r"\d{14}", text or ""):
+        return None
+    try:
+        return parse_when(text)
+    except ValueError:
+        return None
+
+
+def _filename(row: dict[str, Any]) -> str:
+    """A safe file name for a download: the URL's last path segment."""
+    name = urlsplit(page_url(row)).path.rstrip("/").rsplit("/", 1)[-1] or "capture"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or f"capture-{row['id']}"
