@@ -63,8 +63,9 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
     click.echo(f"Crawling {len(chosen)} source(s) into {config.data_dir}/ ...", err=True)
     reports = run_crawl(chosen, config, {"LOG_LEVEL": "INFO" if verbose else "WARNING", **scrapy}, only)
     elapsed = time.monotonic() - started
-    live = [r for r in reports if r.spider != "wayback"]
+    live = [r for r in reports if r.spider not in ("wayback", "screenshot")]
     history = [r for r in reports if r.spider == "wayback"]
+    shots = [r for r in reports if r.spider == "screenshot"]
     failed = [r for r in reports if r.status != "finished"]
     click.echo(
         f"\nCrawled {len(live)} source(s) in {elapsed:.1f} s: {sum(r.pages for r in live)} pages "
@@ -83,6 +84,9 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
             f"{sum(r.pages for r in history)} archived versions fetched, "
             f"{sum(r.errors for r in history)} versions or queries recorded as errors."
         )
+    if shots:
+        click.echo(f"Screenshots of {len(shots)} source(s): {sum(r.pages for r in shots)} kept, "
+                   f"{sum(r.errors for r in shots)} pages could not be drawn.")
     for report in reports:
         click.echo(f"  {report.line()}")
     if any(source.kind == "records" for source in chosen):

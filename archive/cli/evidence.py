@@ -29,7 +29,9 @@ def verify(data_dir: Path | None, tsa_ca: str | None) -> None:
         click.echo(f"{len(report.problems)} problem(s) in {report.captures} captures.", err=True)
         sys.exit(1)
     click.echo(
-        f"OK: {report.captures} captures verified against their WARC records; hash chain "
+        f"OK: {report.captures} captures "
+        + (f"and {report.screenshots} screenshots " if report.screenshots else "")
+        + "verified against their WARC records; hash chain "
         f"intact; {report.records} records in {report.warc_files} WARC files with valid digests; "
         f"{report.tokens} time-stamp token(s) match their files."
     )

@@ -54,6 +54,10 @@ class RunReport:
 
     def line(self) -> str:
         rate = self.pages / self.seconds if self.seconds > 0 else 0.0
+        if self.spider == "screenshot":
+            return (f"{self.source}: {self.status} ({self.reason}), {self.pages} screenshots kept, "
+                    f"{self.errors} pages could not be drawn, {human_bytes(self.bytes)} in "
+                    f"{self.seconds:.1f} s")
         return (
             f"{self.source}: {self.status} ({self.reason}), {self.pages} pages "
             f"({self.captures} new, {self.revisits} unchanged"
@@ -72,7 +76,9 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
     A source with `wayback:` set gets a second crawler running the `wayback`
     spider beside it (its own crawl_runs row, WARC files still prefixed with
     the source's name); sources with `save_on_change` then ask Save Page Now
-    for each page whose payload changed. `only` ('live' or 'wayback') runs just one side.
+    for each page whose payload changed, and sources with `screenshot` get a
+    screenshot pass of the pages their live run captured (archive/crawl/screenshots.py).
+    `only` ('live' or 'wayback') runs just one side.
     """
     settings = crawl_settings(config, overrides)
     process = CrawlerProcess(settings)
@@ -101,9 +107,28 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
             run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
             reports.append(_report(index, label, run_id))
         _save_changed(index, sources, crawlers, config)
+        for source, run_id in _screenshot_runs(sources, crawlers, only):
+            from archive.crawl.screenshots import screenshot_run
+
+            reports.append(_report(index, f"{source.name} (screenshot)",
+                                   screenshot_run(config, source, run_id)))
     finally:
         index.close()
     return reports
+
+
+def _screenshot_runs(sources: list[Source], crawlers: list[tuple[str, Crawler]],
+                     only: str | None) -> list[tuple[Source, int]]:
+    """(source, live run id) of each source with `screenshot: true` whose live crawl ran."""
+    if only == "wayback":
+        return []
+    by_name = {s.name: s for s in sources if s.screenshot}
+    found = []
+    for label, crawler in crawlers:
+        run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
+        if label in by_name and run_id is not None:
+            found.append((by_name[label], run_id))
+    return found
 
 
 def _save_changed(index: Any, sources: list[Source], crawlers: list[tuple[str, Crawler]],

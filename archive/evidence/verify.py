@@ -1,7 +1,8 @@
 """Prove the archive is unaltered: rows, hash chain, WARC records and time-stamp tokens.
 
 Four independent checks, each reporting every problem it finds:
-- every capture's WARC record still hashes to its row (payload SHA-256, record id, type);
+- every capture's WARC record still hashes to its row (payload SHA-256, record id, type),
+  and so does every screenshot's resource record;
 - the captures hash chain (archive/index/chain.py) is intact: no row edited, deleted or inserted;
 - every record of every WARC file has valid block and payload digests, every
   response is indexed, and a file cut short mid-record (a crash while writing)
@@ -28,20 +29,21 @@ from archive.index import chain, queries
 from archive.warc.digests import labelled, sha256_hex
 from archive.warc.read import Member, gzip_members, record_at
 
-INDEXED_TYPES = ("response", "revisit")
+INDEXED_TYPES = ("response", "revisit", "resource")
 
 
 @dataclass(frozen=True)
 class Problem:
     """One thing that does not match, worded so it can be quoted in a report."""
 
-    capture_id: int | None
+    capture_id: int | None  # the id of the capture, or of the screenshot when kind says so
     url: str
     where: str
     message: str
+    kind: str = "capture"
 
     def line(self) -> str:
-        who = f"capture {self.capture_id}" if self.capture_id is not None else "archive"
+        who = f"{self.kind} {self.capture_id}" if self.capture_id is not None else "archive"
         url = f" ({self.url})" if self.url else ""
         return f"{who}{url} at {self.where}: {self.message}"
 
@@ -54,6 +56,7 @@ class Report:
     warc_files: int = 0
     records: int = 0
     tokens: int = 0
+    screenshots: int = 0
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -70,33 +73,24 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
         # fetch_errors row instead of a capture.
         refused = {row[0] for row in index.execute(
             "SELECT warc_record_id FROM fetch_errors WHERE warc_record_id IS NOT NULL")}
+        shots = queries.rows(index.conn, "SELECT * FROM screenshots WHERE warc_record_id IS NOT NULL "
+                                         "ORDER BY id")
     finally:
         index.close()
-    report = Report(captures=len(all_rows))
+    report = Report(captures=len(all_rows), screenshots=len(shots))
     by_id = {r["id"]: r for r in all_rows}
     for capture_id, message in chain.check_chain(all_rows):
         report.problems.append(Problem(capture_id, by_id[capture_id]["url"], "index row", message))
 
-    known_ids = {r["warc_record_id"] for r in all_rows}
-    by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in sorted(all_rows, key=lambda r: (r["warc_filename"], r["warc_offset"] or 0)):
-        by_file[row["warc_filename"]].append(row)
-    for filename, file_rows in by_file.items():
-        path = archive.warc_path(filename)
-        if not path.exists():
-            for row in file_rows:
-                report.problems.append(Problem(row["id"], row["url"], filename, "WARC file is missing"))
-            continue
-        with open(path, "rb") as fh:
-            for row in file_rows:
-                problem = _check_row(fh, row, known_ids)
-                if problem:
-                    report.problems.append(problem)
+    known_ids = {r["warc_record_id"] for r in all_rows} | {s["warc_record_id"] for s in shots}
+    by_file = _check_indexed(archive, all_rows, lambda fh, row: _check_row(fh, row, known_ids),
+                             "capture", report.problems)
+    shot_files = _check_indexed(archive, shots, _check_screenshot, "screenshot", report.problems)
 
     warc_dir = archive.warc_dir
     for path in sorted(warc_dir.glob("*.warc.gz")) if warc_dir.is_dir() else []:
         report.warc_files += 1
-        starts = {r["warc_offset"] for r in by_file.get(path.name, [])}
+        starts = {r["warc_offset"] for r in by_file.get(path.name, []) + shot_files.get(path.name, [])}
         report.records += _check_file(path, starts, known_ids | refused, report.problems)
 
     tokens, token_problems = verify_tokens(warc_dir, tsa_ca)
@@ -105,6 +99,47 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     report.problems.extend(Problem(None, "", where, message)
                            for where, message in token_problems + head_problems)
     return report
+
+
+def _check_indexed(archive: Archive, rows: list[dict[str, Any]], check: Any, kind: str,
+                   problems: list[Problem]) -> dict[str, list[dict[str, Any]]]:
+    """Run `check(fh, row)` on each row's record, file by file; returns the rows by file."""
+    by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (r["warc_filename"], r["warc_offset"] or 0)):
+        by_file[row["warc_filename"]].append(row)
+    for filename, file_rows in by_file.items():
+        path = archive.warc_path(filename)
+        if not path.exists():
+            problems.extend(Problem(row["id"], row["url"], filename, "WARC file is missing", kind)
+                            for row in file_rows)
+            continue
+        with open(path, "rb") as fh:
+            problems.extend(p for p in (check(fh, row) for row in file_rows) if p)
+    return by_file
+
+
+def _check_screenshot(fh: Any, shot: dict[str, Any]) -> Problem | None:
+    """A screenshot's resource record: its id, its page, and its PNG's SHA-256."""
+    where = f"{shot['warc_filename']}:{shot['warc_offset']}"
+
+    def problem(message: str) -> Problem:
+        return Problem(shot["id"], shot["url"], where, message, "screenshot")
+
+    try:
+        record = record_at(fh, shot["warc_offset"] or 0)
+        if record is None:
+            return problem("no WARC record at this offset")
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
+        return problem(f"record cannot be read: {exc}")
+    if record.record_id != shot["warc_record_id"] or record.warc_type != "resource":
+        return problem(f"record is {record.warc_type} {record.record_id}, index says resource "
+                       f"{shot['warc_record_id']}")
+    if record.url != f"urn:fullPage:{shot['url']}":
+        return problem(f"record is for {record.url}")
+    actual = sha256_hex(record.payload)
+    if actual != shot["sha256"]:
+        return problem(f"PNG SHA-256 is {actual}, index says {shot['sha256']}")
+    return problem("; ".join(record.digest_failures)) if record.digest_failures else None
 
 
 def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str]) -> Problem | None:
@@ -173,6 +208,7 @@ def _check_member(member: Member, known_ids: set[str]) -> tuple[str, str] | None
     if record.digest_failures:
         return record.url, f"{record.warc_type} record: " + "; ".join(record.digest_failures)
     if record.warc_type in INDEXED_TYPES and record.record_id not in known_ids:
-        return record.url, (f"{record.warc_type} record {record.record_id} is in no capture row: "
+        table = "screenshot" if record.warc_type == "resource" else "capture"
+        return record.url, (f"{record.warc_type} record {record.record_id} is in no {table} row: "
                             "its row was deleted, or the crawl stopped before indexing it")
     return None

@@ -215,6 +215,28 @@ class WarcStore:
                 refers_to=original.record_id if original else None,
             )
 
+    def write_resource(self, url: str, content_type: str, payload: bytes, date: datetime,
+                       extra_headers: dict[str, str] | None = None) -> RecordLocation:
+        """Write a `resource` record: content Spyglass made itself (a screenshot), not an HTTP exchange."""
+        digest = sha256_hex(payload)
+        warc_date = iso(date)
+        with self._lock:
+            if self._file is None or self._file.tell() >= self.max_size:
+                self._open_next()
+            record = self._builder.create_warc_record(
+                url, "resource", payload=io.BytesIO(payload), length=len(payload),
+                warc_content_type=content_type, warc_headers_dict={"WARC-Date": warc_date},
+            )
+            for key, value in (extra_headers or {}).items():
+                record.rec_headers.add_header(key, value)
+            offset, length = self._append(record)
+            assert self._path is not None
+            return RecordLocation(
+                filename=self._path.name, offset=offset, length=length,
+                record_id=record.rec_headers.get_header("WARC-Record-ID"), warc_type="resource",
+                sha256=digest, payload_length=len(payload), date=warc_date,
+            )
+
     def _request_record(self, exchange: Exchange, warc_date: str, concurrent_to: str) -> ArcWarcRecord:
         url = exchange.url
         parts = urlsplit(url)
