@@ -113,3 +113,26 @@ def test_the_capture_page_shows_the_png_and_verify_checks_its_sha256(shot_archiv
     assert bad.returncode == 1 and failures
     assert failures[0].startswith(f"FAIL screenshot {drawn['id']} ({drawn['url']}) at "
                                   f"{drawn['warc_filename']}:{drawn['warc_offset']}: ")
+
+
+def test_an_export_of_the_capture_carries_its_screenshot(shot_archive, tmp_path: Path):
+    import io
+    import zipfile
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    drawn = shots_by_path(shot_archive)["/"]
+    out = tmp_path / "page.wacz"
+    result = run_cli("export", "--data", str(shot_archive["data"]), "--out", str(out),
+                     "--capture", str(drawn["capture_id"]), check=True)  # py-wacz validates it
+    assert "1 capture(s) and 1 screenshot(s), 3 WARC records" in result.stdout
+    with zipfile.ZipFile(out) as wacz:
+        [warc_name] = [n for n in wacz.namelist() if n.startswith("archive/")]
+        resources = [(r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read())
+                     for r in ArchiveIterator(io.BytesIO(wacz.read(warc_name)), check_digests="raise")
+                     if r.rec_type == "resource"]
+    assert [(uri, hashlib.sha256(png).hexdigest()) for uri, png in resources] == [
+        (f"urn:fullPage:{drawn['url']}", drawn["sha256"])]
+    manifest = out.with_name("page.wacz.manifest.txt").read_text()
+    assert f"Screenshot {drawn['id']} of capture {drawn['capture_id']}: {drawn['url']}" in manifest
+    assert f"PNG SHA-256 {drawn['sha256']}" in manifest

@@ -137,5 +137,7 @@ def export(data_dir: Path | None, out: Path, ids: tuple[int, ...], query: str | 
     selection = (f"captures {', '.join(str(i) for i in ids)}" if ids
                  else f"query {query}" if query else f"source {source}")
     done = export_wacz(config.archive, out, rows, selection)
-    click.echo(f"Wrote {done.wacz} ({done.captures} capture(s), {done.records} WARC records; "
+    extra = (f", with {done.requisites} page requisite(s)" if done.requisites else "") + (
+        f" and {done.screenshots} screenshot(s)" if done.screenshots else "")
+    click.echo(f"Wrote {done.wacz} ({done.captures} capture(s){extra}, {done.records} WARC records; "
                f"SHA-256 {done.sha256}) and {done.manifest}.")

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archive.errors import NotFound
-from archive.index.rows import effective_time
+from archive.index.rows import effective_time, is_redirect, page_url
+from archive.text.refs import absolute
 
 
 def rows(conn: sqlite3.Connection, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
@@ -66,6 +67,25 @@ def nearest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> 
     found = rows(conn, "SELECT * FROM captures WHERE (url = ? OR original_url = ?) AND warc_type IN "
                        f"('response', 'revisit', 'resource') ORDER BY {order} LIMIT 1", params)
     return found[0] if found else None
+
+
+MAX_REDIRECT_HOPS = 5
+
+
+def resolve_capture(conn: sqlite3.Connection, url: str, at: datetime
+                    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The capture of `url` nearest to `at`, following archived redirects to captured targets
+    (each nearest to `at`), as replay does; and the redirect captures passed on the way."""
+    row = nearest_capture(conn, url, at)
+    chain: list[dict[str, Any]] = []
+    while row is not None and is_redirect(row) and len(chain) < MAX_REDIRECT_HOPS:
+        target = absolute(page_url(row), row["location"])
+        following = nearest_capture(conn, target, at) if target else None
+        if following is None or any(r["id"] == following["id"] for r in [*chain, row]):
+            break
+        chain.append(row)
+        row = following
+    return row, chain
 
 
 def closest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> tuple[dict[str, Any], datetime]:

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 from archive.config import Archive
 from archive.evidence.cite import citation_of
 from archive.index import queries
-from archive.index.rows import effective_time
+from archive.index.rows import effective_time, is_redirect, page_url
 from archive.publish.pages import render
 from archive.publish.rewrite import Targets, rewrite_html, rewrite_stylesheet
 from archive.text.refs import absolute
@@ -52,7 +52,6 @@ COMMON_HEADERS = {
 # What the archived copy loads comes from an opaque origin, so it must be
 # allowed cross-origin (fonts are fetched in CORS mode).
 RESOURCE_HEADERS = {"Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*"}
-MAX_HOPS = 5  # archived redirects followed from one URL
 MAX_REWRITE = 20 * 1024 * 1024  # larger HTML or CSS is served as archived (CSP still holds it in)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -70,15 +69,6 @@ class Served:
 def timestamp(when: datetime) -> str:
     """The 14-digit UTC form replay URLs carry a time in."""
     return when.strftime("%Y%m%d%H%M%S")
-
-
-def page_url(row: dict[str, Any]) -> str:
-    """The URL a capture shows: for a Wayback memento the original page, not the snapshot."""
-    return row.get("original_url") or row["url"]
-
-
-def is_redirect(row: dict[str, Any]) -> bool:
-    return 300 <= (row.get("status") or 0) < 400 and bool(row.get("location"))
 
 
 def display_kind(row: dict[str, Any]) -> str:
@@ -134,20 +124,6 @@ class Replay:
 
     # -- resolution ----------------------------------------------------------
 
-    def resolve(self, url: str, at: datetime) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        """The capture of `url` nearest to `at`, following archived redirects to captured
-        targets; and the redirect captures passed through on the way."""
-        row = queries.nearest_capture(self.conn, url, at)
-        chain: list[dict[str, Any]] = []
-        while row is not None and is_redirect(row) and len(chain) < MAX_HOPS:
-            target = absolute(page_url(row), row["location"])
-            following = queries.nearest_capture(self.conn, target, at) if target else None
-            if following is None or any(r["id"] == following["id"] for r in [*chain, row]):
-                break
-            chain.append(row)
-            row = following
-        return row, chain
-
     def _record(self, row: dict[str, Any]) -> tuple[dict[str, Any], Record] | None:
         """The capture holding `row`'s payload (itself, or a revisit's original) and its record."""
         holder = queries.payload_row(self.conn, row)
@@ -172,7 +148,7 @@ class Replay:
         at = _when(at_text)
         if at is None:
             return not_found("at must be a 14-digit UTC timestamp")
-        row, _ = self.resolve(url, at)
+        row, _ = queries.resolve_capture(self.conn, url, at)
         if row is None or is_redirect(row):
             return not_found("not archived")
         return self._payload(row, at, RESOURCE_HEADERS)
@@ -182,7 +158,7 @@ class Replay:
         at = _when(at_text)
         if at is None:
             return not_found("at must be a 14-digit UTC timestamp")
-        row, chain = self.resolve(url, at)
+        row, chain = queries.resolve_capture(self.conn, url, at)
         if row is None:
             body = render("not_archived.html", url=url, at=at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                           wayback_url=citation_url(timestamp(at), url))

@@ -15,9 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import lxml.html
-from lxml import etree
 
-from archive.text.extract import decode_text
 from archive.text.refs import (
     FRAME,
     LINK,
@@ -27,6 +25,7 @@ from archive.text.refs import (
     base_url,
     css_url_text,
     decode_css,
+    parse_html,
     rewrite_css,
     rewrite_srcset,
     slots,
@@ -35,7 +34,6 @@ from archive.text.refs import (
 # Anchors in the archived copy open the next archived page in the whole tab,
 # under its own banner; the frame's sandbox allows that on a click and only then.
 NAVIGATION_TARGET = "_top"
-_PARSER = lxml.html.HTMLParser(remove_comments=False, huge_tree=False)
 
 
 @dataclass(frozen=True)
@@ -49,14 +47,8 @@ class Targets:
 
 def rewrite_html(body: bytes, content_type: str | None, page_url: str, targets: Targets) -> bytes:
     """The page as UTF-8 HTML with every reference pointed into the archive."""
-    text = decode_text(body, content_type)
-    if not text.strip():
-        return b""
-    try:
-        root = lxml.html.document_fromstring(text, parser=_PARSER)
-    except ValueError:  # a str with an XML encoding declaration: parse the bytes
-        root = lxml.html.document_fromstring(text.encode("utf-8"), parser=_PARSER)
-    except etree.ParserError:
+    root = parse_html(body, content_type)
+    if root is None:
         return b""
     base = base_url(root, page_url)
     for slot in list(slots(root)):

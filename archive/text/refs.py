@@ -13,9 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urldefrag, urljoin
 
+import lxml.html
+from lxml import etree
 from w3lib.url import safe_url_string
+
+from archive.text.extract import decode_text
 
 LINK = "link"  # a page the reader can go to (a, area, form, link rel=canonical...)
 FRAME = "frame"  # a document drawn inside the page (iframe, frame)
@@ -267,6 +272,22 @@ def decode_css(body: bytes) -> str:
 
 
 # --- what a page or stylesheet needs --------------------------------------------
+
+_PARSER = lxml.html.HTMLParser(remove_comments=False, huge_tree=False)
+
+
+def parse_html(body: bytes, content_type: str | None) -> Any | None:
+    """An lxml tree of an HTML payload, decoded as browsers do; None when it holds nothing."""
+    text = decode_text(body, content_type)
+    if not text.strip():
+        return None
+    try:
+        return lxml.html.document_fromstring(text, parser=_PARSER)
+    except ValueError:  # a str with an XML encoding declaration: parse the bytes
+        return lxml.html.document_fromstring(text.encode("utf-8"), parser=_PARSER)
+    except etree.ParserError:
+        return None
+
 
 
 def html_requisites(root: object, url: str) -> list[tuple[str, str]]:
