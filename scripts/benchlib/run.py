@@ -80,13 +80,17 @@ def bare_scrapy(base: str) -> Measured:
 
 
 def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
-                   recrawl: str = "all") -> Measured:
+                   recrawl: str = "all", requisites: bool = False) -> Measured:
+    """A Spyglass crawl of the synthetic site; pages only unless `requisites` (so the baselines,
+    which fetch pages only, do the same work)."""
+    work.mkdir(parents=True, exist_ok=True)
     sources = work / "bench-sources.yml"
     sources.write_text(
         "sources:\n  - name: bench\n    kind: vendor\n"
         f"    urls: ['{base}/p/0.html', '{base}/sitemap.xml']\n"
         f"    scope: {{hosts: [127.0.0.1], max_depth: 1000, max_pages: {pages * 2 + 10}}}\n"
         f"    recrawl: {recrawl}\n"
+        f"    requisites: {str(requisites).lower()}\n"
         "    allow_private: [127.0.0.1]\n"
         "    vendor: Synthetic\n    product: Synthetic Recognize\n"
     )
@@ -102,17 +106,22 @@ def wget_crawl(base: str, work: Path) -> Measured | None:
         return None
     target = work / "wget"
     target.mkdir()
+    # Pages only, as the other baselines: wget's recursion would fetch images and CSS too.
     return measure(["wget", "--recursive", "--level=inf", "--no-parent", "-e", "robots=off",
+                    "--reject", "css,js,jpg,png,ico,woff2",
                     "--quiet", "--warc-file", str(target / "bench"), "--no-warc-keep-log",
                     "--directory-prefix", str(target / "files"), f"{base}/p/0.html"])
 
 
-def count_captures(data: Path, run: int | None = None) -> int:
+def count_captures(data: Path, run: int | None = None, requisites: bool = False) -> int:
+    """Captures of pages (or, with `requisites`, of page requisites) in the archive or one run."""
     conn = sqlite3.connect(data / "spyglass.db")
+    which = "requisite IS NOT NULL" if requisites else "requisite IS NULL"
     try:
         if run is None:
-            return conn.execute("SELECT count(*) FROM captures").fetchone()[0]
-        return conn.execute("SELECT count(*) FROM captures WHERE crawl_run = ?", (run,)).fetchone()[0]
+            return conn.execute(f"SELECT count(*) FROM captures WHERE {which}").fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM captures WHERE crawl_run = ? AND {which}",
+                            (run,)).fetchone()[0]
     finally:
         conn.close()
 
@@ -132,6 +141,12 @@ def throughput_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
             raise SystemExit(f"spyglass crawl failed:\n{full.stderr[-3000:]}")
         archived = count_captures(work / "data")
         first_bytes = dir_bytes(work / "data")
+        # The same crawl drawing each page as a reader sees it: its requisites archived too.
+        drawn = spyglass_crawl(base, work / "requisites", pages, requisites=True)
+        if drawn.returncode:
+            raise SystemExit(f"spyglass crawl with requisites failed:\n{drawn.stderr[-3000:]}")
+        drawn_pages = count_captures(work / "requisites" / "data")
+        drawn_requisites = count_captures(work / "requisites" / "data", requisites=True)
         wget = wget_crawl(base, work)
         copies = {}
         for name in ("all", "nodedupe"):
@@ -154,9 +169,16 @@ def throughput_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
     full_rate = archived / full.seconds
     rows.append(("Archive throughput: bare Scrapy, same links, stores nothing (a)",
                  f"{bare_rate:.0f} pages/s, peak {bare.max_rss_mb:.0f} MB", "baseline"))
-    rows.append(("Archive throughput: Spyglass full pipeline, WARC + SQLite + FTS + text (b)",
+    rows.append(("Archive throughput: Spyglass full pipeline, WARC + SQLite + FTS + text, pages only (b)",
                  f"{full_rate:.0f} pages/s ({archived} captures), peak {full.max_rss_mb:.0f} MB",
                  f"(b)/(a) = {full_rate / bare_rate:.2f} (goal >= 0.8)"))
+    drawn_rate = drawn_pages / drawn.seconds
+    rows.append(("Archive throughput: the same with page requisites, the default (d)",
+                 f"{drawn_rate:.0f} pages/s ({drawn_pages} pages and {drawn_requisites} requisites, "
+                 f"{(drawn_pages + drawn_requisites) / drawn.seconds:.0f} responses/s), "
+                 f"peak {drawn.max_rss_mb:.0f} MB",
+                 f"(d)/(b) = {drawn_rate / full_rate:.2f}: the cost of requisites "
+                 f"({SyntheticSite(pages).requisites() / max(total, 1):.1f} requisites a page)"))
     if wget is not None:
         wget_rate = total / wget.seconds
         rows.append(("Archive throughput: wget --recursive --warc-file (c)",
