@@ -50,6 +50,14 @@ def archived_frame(page, capture: int):  # noqa: ANN001, ANN201 - Playwright obj
     return next(f for f in page.frames if f.url.endswith(f"/-/spyglass/archived/{capture}"))
 
 
+def click_in_copy(session: dict, capture: int, link: str) -> None:
+    """Open a capture's replay page and click a link inside its archived copy."""
+    page = session["page"]
+    page.goto(f"{session['base']}/-/spyglass/replay/{capture}")
+    page.wait_for_load_state("networkidle")
+    page.frame_locator("iframe").get_by_role("link", name=link).click()
+
+
 def test_archived_copy_renders_with_its_own_styles_and_images_and_runs_nothing(browser_session, crawled):
     page, base = browser_session["page"], browser_session["base"]
     product = capture_id(crawled, "/products/recognize/")
@@ -79,9 +87,7 @@ def test_archived_copy_renders_with_its_own_styles_and_images_and_runs_nothing(b
 def test_a_link_clicked_in_an_archived_copy_opens_the_archived_target(browser_session, crawled):
     page, base = browser_session["page"], browser_session["base"]
     product, faq = capture_id(crawled, "/products/recognize/"), capture_id(crawled, "/products/recognize/faqs/")
-    page.goto(f"{base}/-/spyglass/replay/{product}")
-    page.wait_for_load_state("networkidle")
-    page.frame_locator("iframe").get_by_role("link", name="frequently asked questions").click()
+    click_in_copy(browser_session, product, "frequently asked questions")
     page.wait_for_url(f"{base}/-/spyglass/replay/{faq}")
     # The banner names the capture now shown, and the frame shows it.
     assert page.inner_text(".capture-id") == str(faq)
@@ -94,9 +100,7 @@ def test_a_link_to_an_archived_redirect_opens_where_it_led(browser_session, craw
     page, base = browser_session["page"], browser_session["base"]
     press = capture_id(crawled, "/press/2016-11-30-introducing-recognize/")
     redirect, product = capture_id(crawled, "/products/recognise/"), capture_id(crawled, "/products/recognize/")
-    page.goto(f"{base}/-/spyglass/replay/{press}")
-    page.wait_for_load_state("networkidle")
-    page.frame_locator("iframe").get_by_role("link", name="the old product address").click()
+    click_in_copy(browser_session, press, "the old product address")
     page.wait_for_url(f"{base}/-/spyglass/replay/{product}?redirected_from={redirect}")
     assert page.inner_text(".capture-id") == str(product)
     assert f"capture {redirect}, status 301" in page.inner_text(".redirected")
@@ -105,9 +109,7 @@ def test_a_link_to_an_archived_redirect_opens_where_it_led(browser_session, craw
 def test_a_link_to_a_page_never_archived_explains_and_offers_the_live_url(browser_session, crawled):
     page, base = browser_session["page"], browser_session["base"]
     about = capture_id(crawled, "/about/")
-    page.goto(f"{base}/-/spyglass/replay/{about}")
-    page.wait_for_load_state("networkidle")
-    page.frame_locator("iframe").get_by_role("link", name="product roadmap").click()
+    click_in_copy(browser_session, about, "product roadmap")
     page.wait_for_url(f"{base}/-/spyglass/goto?**")
     roadmap = crawled["base"] + "/internal/roadmap/"  # disallowed by robots.txt: never captured
     assert page.title() == f"Not archived: {roadmap}"
@@ -135,3 +137,61 @@ def test_a_pdf_capture_shows_its_text_and_links_to_the_archived_file(browser_ses
     assert inline.headers["content-disposition"].startswith("inline")
     download = page.request.get(base + page.get_attribute("a.download", "href"))
     assert download.headers["content-disposition"] == 'attachment; filename="recognize-datasheet.pdf"'
+
+
+def test_rewriting_points_every_reference_into_the_archive_and_drops_what_would_leave_it():
+    import lxml.html
+
+    from archive.publish.rewrite import Targets, rewrite_html, rewrite_stylesheet
+
+    targets = Targets(resource=lambda url, kind: f"/R/{kind}/{url}", navigate=lambda url: f"/G/{url}")
+    page = b"""<!DOCTYPE html><html><head><base href="https://v.example/en/" target="_blank">
+<meta http-equiv="Refresh" content="0; url=https://elsewhere.example/">
+<link rel="stylesheet" href="s.css" integrity="sha384-abc" crossorigin="anonymous">
+<style>.a { background: url(a.png) }</style><script src="app.js"></script></head>
+<body style="background: url('b.png')"><a href="p.html#sec" ping="https://track.example/">p</a>
+<a href="#top">top</a><a href="javascript:alert(1)">js</a><a href="mailto:x@example.org">mail</a>
+<img src="i.png" srcset="i.png 1x, https://cdn.example/i2.png 2x"><iframe src="/frame"></iframe></body></html>"""
+    out = rewrite_html(page, "text/html; charset=utf-8", "https://v.example/en/page", targets)
+    assert out.startswith(b"<!DOCTYPE html>")  # standards mode kept
+    root = lxml.html.document_fromstring(out)
+    assert not root.xpath("//base | //meta[@http-equiv]") and b"elsewhere.example" not in out
+    [sheet] = root.xpath("//link")
+    assert sheet.get("href") == "/R/stylesheet/https://v.example/en/s.css"
+    assert sheet.get("integrity") is None  # the rewritten bytes would fail the original's hash
+    assert "/R/image/https://v.example/en/a.png" in root.xpath("string(//style)")
+    assert root.xpath("string(//script/@src)") == "/R/script/https://v.example/en/app.js"
+    assert "/R/image/https://v.example/en/b.png" in root.find("body").get("style")
+    links = root.xpath("//a")
+    assert (links[0].get("href"), links[0].get("target"), links[0].get("ping")) == (
+        "/G/https://v.example/en/p.html#sec", "_top", None)
+    assert (links[1].get("href"), links[1].get("target")) == ("#top", None)  # scrolls the copy
+    assert links[2].get("href") is None and links[3].get("href") == "mailto:x@example.org"
+    img = root.xpath("//img")[0]
+    assert img.get("src") == "/R/image/https://v.example/en/i.png"
+    assert img.get("srcset") == "/R/image/https://v.example/en/i.png 1x, /R/image/https://cdn.example/i2.png 2x"
+    assert root.xpath("string(//iframe/@src)") == "/R/frame/https://v.example/frame"
+    # A stylesheet keeps every byte but its references (here a latin-1 comment).
+    css = b"/* caf\xe9 */ @import 'x.css'; .b { background: url(../img/b.png) }"
+    assert rewrite_stylesheet(css, "https://v.example/css/s.css", targets) == (
+        b'/* caf\xe9 */ @import "/R/stylesheet/https://v.example/css/x.css"; '
+        b'.b { background: url("/R/image/https://v.example/img/b.png") }')
+
+
+def test_replay_routes_answer_get_and_head_only(crawled):
+    import asyncio
+
+    from archive.publish.datasette import datasette_app
+
+    ds = datasette_app(crawled["data"])
+    product = capture_id(crawled, "/products/recognize/")
+
+    async def ask() -> list:
+        return [await ds.client.post(f"/-/spyglass/archived/{product}"),
+                await ds.client.head(f"/-/spyglass/archived/{product}"),
+                await ds.client.get("/-/spyglass/load?at=yesterday&url=x")]
+
+    post, head, bad = asyncio.run(ask())
+    assert (post.status_code, post.headers["allow"]) == (405, "GET, HEAD")
+    assert head.status_code == 200 and head.content == b""
+    assert (bad.status_code, bad.text) == (404, "at must be a 14-digit UTC timestamp")

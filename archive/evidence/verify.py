@@ -119,34 +119,17 @@ def _check_indexed(archive: Archive, rows: list[dict[str, Any]], check: Any, kin
 
 
 def _check_screenshot(fh: Any, shot: dict[str, Any]) -> Problem | None:
-    """A screenshot's resource record: its id, its page, and its PNG's SHA-256."""
-    where = f"{shot['warc_filename']}:{shot['warc_offset']}"
-
-    def problem(message: str) -> Problem:
-        return Problem(shot["id"], shot["url"], where, message, "screenshot")
-
-    try:
-        record = record_at(fh, shot["warc_offset"] or 0)
-        if record is None:
-            return problem("no WARC record at this offset")
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
-        return problem(f"record cannot be read: {exc}")
-    if record.record_id != shot["warc_record_id"] or record.warc_type != "resource":
-        return problem(f"record is {record.warc_type} {record.record_id}, index says resource "
-                       f"{shot['warc_record_id']}")
-    if record.url != f"urn:fullPage:{shot['url']}":
-        return problem(f"record is for {record.url}")
-    actual = sha256_hex(record.payload)
-    if actual != shot["sha256"]:
-        return problem(f"PNG SHA-256 is {actual}, index says {shot['sha256']}")
-    return problem("; ".join(record.digest_failures)) if record.digest_failures else None
+    """A screenshot's resource record: its id, its page (urn:fullPage:<url>) and its PNG's SHA-256."""
+    row = {**shot, "warc_type": "resource", "target_uri": f"urn:fullPage:{shot['url']}"}
+    return _check_row(fh, row, set(), kind="screenshot")
 
 
-def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str]) -> Problem | None:
+def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str], kind: str = "capture") -> Problem | None:
+    """A row's record: where the row says, with its id, URL, type and payload SHA-256."""
     where = f"{row['warc_filename']}:{row['warc_offset']}"
 
     def problem(message: str) -> Problem:
-        return Problem(row["id"], row["url"], where, message)
+        return Problem(row["id"], row["url"], where, message, kind)
 
     try:
         record = record_at(fh, row["warc_offset"] or 0)
@@ -156,7 +139,7 @@ def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str]) -> Problem | N
         return problem(f"record cannot be read: {exc}")
     if record.record_id != row["warc_record_id"]:
         return problem(f"record id is {record.record_id}, index says {row['warc_record_id']}")
-    if record.url != row["url"]:
+    if record.url != row.get("target_uri", row["url"]):
         return problem(f"record is for {record.url}")
     if record.warc_type != row["warc_type"]:
         return problem(f"record type is {record.warc_type}, index says {row['warc_type']}")
