@@ -29,10 +29,10 @@ def test_exported_wacz_validates_and_its_warc_reads_back_with_matching_digests(c
                                 "OR url LIKE '%.pdf' OR url LIKE '%/pricing/')", check=True)
     package_sha = hashlib.sha256(out.read_bytes()).hexdigest()
     # The two pages bring what draws them: the stylesheet, what it imports and its
-    # background image, the script and the icon (the PDF needs nothing).
+    # background image, the script and the icon under its two names (the PDF needs nothing).
     requisites = captures(data, "SELECT * FROM captures WHERE requisite IS NOT NULL AND url NOT LIKE '%/img/%'")
-    assert len(requisites) == 5
-    assert (f"3 capture(s), with 5 page requisite(s), {2 * 8} WARC records; SHA-256 {package_sha}"
+    assert len(requisites) == 6
+    assert (f"3 capture(s), with 6 page requisite(s), {2 * 9} WARC records; SHA-256 {package_sha}"
             in result.stdout)
 
     # Webrecorder's own validator (py-wacz), run as a user would.
@@ -57,9 +57,10 @@ def test_exported_wacz_validates_and_its_warc_reads_back_with_matching_digests(c
                             record.rec_headers.get_header("WARC-Target-URI"), payload,
                             record.rec_headers.get_header("WARC-Payload-Digest")))
     assert sorted(p["url"] for p in pages) == sorted(r["url"] for r in chosen)  # pages, not requisites
-    assert records[0][0] == "warcinfo" and [r[0] for r in records[1:]] == ["response", "request"] * 8
+    assert records[0][0] == "warcinfo" and [r[0] for r in records[2::2]] == ["request"] * 9
+    assert sorted(r[0] for r in records[1::2]) == ["response"] * 8 + ["revisit"]
     responses = {r[1]: r for r in records if r[0] == "response"}
-    for row in chosen + requisites:
+    for row in chosen + [r for r in requisites if r["warc_type"] == "response"]:
         _, _, url, payload, digest = responses[row["warc_record_id"]]
         assert url == row["url"]
         assert sha256_hex(payload) == row["sha256"] and digest == "sha256:" + row["sha256"]
@@ -82,7 +83,7 @@ def test_export_by_capture_and_by_source(crawled, tmp_path: Path):
     with zipfile.ZipFile(one) as wacz:
         [warc_name] = [n for n in wacz.namelist() if n.startswith("archive/")]
         ids = [r.rec_headers.get_header("WARC-Record-ID")
-               for r in ArchiveIterator(io.BytesIO(wacz.read(warc_name))) if r.rec_type == "response"]
+               for r in ArchiveIterator(io.BytesIO(wacz.read(warc_name))) if r.rec_type in ("response", "revisit")]
     drawn_with = captures(data, "SELECT warc_record_id FROM captures WHERE requisite IS NOT NULL "
                                 "AND url NOT LIKE '%/img/%'")
     assert sorted(ids) == sorted([faq["warc_record_id"], *(r["warc_record_id"] for r in drawn_with)])

@@ -143,6 +143,21 @@ def test_replay_is_framed_sandboxed_and_under_a_strict_csp(hostile):
     assert missing.status_code == 404 and "sandbox" in missing.headers["content-security-policy"]
 
 
+def test_replay_routes_answer_get_and_head_only(hostile):
+    data, _, capture_id = hostile
+    ds = datasette_for(data)
+
+    async def ask() -> list:
+        return [await ds.client.post(f"/-/spyglass/archived/{capture_id}"),
+                await ds.client.head(f"/-/spyglass/archived/{capture_id}"),
+                await ds.client.get("/-/spyglass/load?at=yesterday&url=x")]
+
+    post, head, bad = asyncio.run(ask())
+    assert (post.status_code, post.headers["allow"]) == (405, "GET, HEAD")
+    assert head.status_code == 200 and head.content == b""
+    assert (bad.status_code, bad.text) == (404, "at must be a 14-digit UTC timestamp")
+
+
 def test_replay_of_a_revisit_serves_the_original_payload(hostile, tmp_path: Path):
     import shutil
 

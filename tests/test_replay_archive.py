@@ -82,6 +82,11 @@ def test_archived_copy_renders_with_its_own_styles_and_images_and_runs_nothing(b
     assert all(u.startswith(base) for u in browser_session["requests"]), browser_session["requests"]
     assert crawled["site"].hits == browser_session["hits_before"]  # nothing reached the live site
     assert browser_session["dialogs"] == []
+    # The icon's second name was archived as a revisit of the first: served with its bytes.
+    [icon] = db_rows(crawled["data"], "SELECT sha256 FROM captures WHERE url = ?",
+                     (crawled["base"] + "/favicon.png",))
+    apple = frame.eval_on_selector("link[rel=apple-touch-icon]", "e => e.href")
+    assert hashlib.sha256(page.request.get(apple).body()).hexdigest() == icon["sha256"]
 
 
 def test_a_link_clicked_in_an_archived_copy_opens_the_archived_target(browser_session, crawled):
@@ -177,21 +182,3 @@ def test_rewriting_points_every_reference_into_the_archive_and_drops_what_would_
         b'/* caf\xe9 */ @import "/R/stylesheet/https://v.example/css/x.css"; '
         b'.b { background: url("/R/image/https://v.example/img/b.png") }')
 
-
-def test_replay_routes_answer_get_and_head_only(crawled):
-    import asyncio
-
-    from archive.publish.datasette import datasette_app
-
-    ds = datasette_app(crawled["data"])
-    product = capture_id(crawled, "/products/recognize/")
-
-    async def ask() -> list:
-        return [await ds.client.post(f"/-/spyglass/archived/{product}"),
-                await ds.client.head(f"/-/spyglass/archived/{product}"),
-                await ds.client.get("/-/spyglass/load?at=yesterday&url=x")]
-
-    post, head, bad = asyncio.run(ask())
-    assert (post.status_code, post.headers["allow"]) == (405, "GET, HEAD")
-    assert head.status_code == 200 and head.content == b""
-    assert (bad.status_code, bad.text) == (404, "at must be a 14-digit UTC timestamp")

@@ -96,6 +96,7 @@ class WarcCaptureMiddleware:
             date=sent_at,
             extra_headers=extra,
             dedupe=request.meta.get("spyglass_dedupe", self.dedupe),
+            any_url=bool(request.meta.get("spyglass_requisite")),
         )))
         request.meta["spyglass_warc"] = location
         request.meta["spyglass_fetch_ms"] = int((utc_now() - sent_at).total_seconds() * 1000)

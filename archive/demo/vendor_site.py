@@ -243,6 +243,7 @@ def render(path: str, base: str, other: str) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(page.title)}</title>"
         "<link rel=\"stylesheet\" href=\"/static/site.css\"><link rel=\"icon\" href=\"/favicon.png\">"
+        "<link rel=\"apple-touch-icon\" href=\"/apple-touch-icon.png\">"
         "<script src=\"/static/site.js\"></script></head>\n<body>"
         f"{NAV}<main>{body}</main>{footer}</body></html>\n"
     )
@@ -250,7 +251,8 @@ def render(path: str, base: str, other: str) -> str:
 
 # What the pages need to render: a stylesheet that imports another and draws a
 # background image, images (one only in a srcset, on the other host, as a CDN
-# would serve it), an icon, and a script that would rewrite the page if it ran.
+# would serve it), an icon under two names, and a script that would rewrite the
+# page if it ran.
 SITE_CSS = b"""@import url("/static/theme.css");
 body { font-family: Georgia, serif; margin: 0; background: rgb(250, 250, 247); }
 .site-header { background: rgb(29, 39, 51); padding: 8px 16px; }
@@ -307,6 +309,8 @@ class VendorSite:
             "/img/recognize-960.png": (png(960, 540, (30, 90, 160)), "image/png"),
             "/favicon.png": (png(16, 16, (12, 74, 110)), "image/png"),
         }
+        # The same icon under a second name, as sites serve it: one payload, archived once.
+        self.files["/apple-touch-icon.png"] = self.files["/favicon.png"]
         self.hits: dict[str, int] = {}
         started = datetime.now(UTC) + timedelta(hours=1)
         self.fresh = started.strftime("%Y-%m-%dT%H:%M:%S+00:00")

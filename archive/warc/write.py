@@ -53,6 +53,9 @@ class Exchange:
     date: datetime  # when the request was sent
     extra_headers: dict[str, str] = field(default_factory=dict)  # more WARC headers
     dedupe: bool = True  # an unchanged payload becomes a revisit record
+    # A payload already archived under another URL becomes a revisit too (page
+    # requisites: one image under two names, one stylesheet behind two URLs).
+    any_url: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,10 @@ class WarcStore:
         self.gzip_level = gzip_level
         # (url, sha256) -> first full record; a hit makes the next copy a revisit.
         self.originals = originals if originals is not None else {}
+        # sha256 -> first full record of that payload under any URL, for `any_url` exchanges.
+        self.by_payload: dict[str, Original] = {}
+        for (_, digest), original in self.originals.items():
+            self.by_payload.setdefault(digest, original)
         self._builder = _Sha256WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
@@ -184,6 +191,9 @@ class WarcStore:
             if self._file is None or self._file.tell() >= self.max_size:
                 self._open_next()
             original = self.originals.get((url, digest)) if exchange.dedupe else None
+            if original is None and exchange.dedupe and exchange.any_url and payload \
+                    and exchange.status == 200:
+                original = self.by_payload.get(digest)
             if original is not None:
                 record = self._builder.create_revisit_record(
                     url, labelled(digest), original.url, original.date,
@@ -203,6 +213,8 @@ class WarcStore:
             assert self._path is not None
             if original is None:
                 self.originals.setdefault((url, digest), Original(record_id, url, warc_date))
+                if exchange.status == 200:
+                    self.by_payload.setdefault(digest, Original(record_id, url, warc_date))
             return RecordLocation(
                 filename=self._path.name,
                 offset=offset,
