@@ -21,6 +21,7 @@ differently to the two lookups.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import shutil
@@ -82,18 +83,17 @@ def screenshot_run(config: Config, source: Source, crawl_run: int) -> int:
     status, reason = "finished", "finished"
     with writing(index):
         run_id = start_run(index, source.name, "screenshot")
+
+    def keep(page: dict[str, Any], shot: Shot, browser: Browser) -> None:
+        _save(index, store, browser, source, run_id, page, shot)
+        counts["pages" if shot.png else "errors"] += 1
+        counts["captures"] += 1 if shot.png else 0
+        counts["bytes"] += len(shot.png or b"")
+
     try:
-        pages = pages_of_run(index, crawl_run)
-        with Browser(config, source) as browser:
-            for page in pages:
-                shot = browser.take(page["url"]) if browser.ready else Shot(
-                    "failed", utc_now(), error=browser.problem)
-                _save(index, store, browser, source, run_id, page, shot)
-                counts["pages" if shot.png else "errors"] += 1
-                counts["captures"] += 1 if shot.png else 0
-                counts["bytes"] += len(shot.png or b"")
-            if pages and not browser.ready:
-                status, reason = "failed", browser.problem or "Chromium could not start"
+        problem = asyncio.run(_draw_all(config, source, pages_of_run(index, crawl_run), keep))
+        if problem:
+            status, reason = "failed", problem
     except BaseException:
         status, reason = "interrupted", "stopped while taking screenshots"
         raise
@@ -104,6 +104,19 @@ def screenshot_run(config: Config, source: Source, crawl_run: int) -> int:
                        warc_files=list(store.files))
         index.close()
     return run_id
+
+
+async def _draw_all(config: Config, source: Source, pages: list[dict[str, Any]],
+                    keep: Callable[[dict[str, Any], Shot, Browser], None]) -> str | None:
+    """Draw each page in turn and hand it to `keep`; returns why the browser could not start, if so."""
+    if not pages:
+        return None
+    async with Browser(config, source) as browser:
+        for page in pages:
+            shot = await browser.take(page["url"]) if browser.ready else Shot(
+                "failed", utc_now(), error=browser.problem)
+            keep(page, shot, browser)
+        return None if browser.ready else browser.problem
 
 
 def _save(index: Any, store: WarcStore, browser: Browser, source: Source, run_id: int,
@@ -152,17 +165,17 @@ class Browser:
     def ready(self) -> bool:
         return self._browser is not None
 
-    def __enter__(self) -> Browser:
-        from playwright.sync_api import Error, sync_playwright
+    async def __aenter__(self) -> Browser:
+        from playwright.async_api import Error, async_playwright
 
         path = chromium_path(self.config)
         if path is None:
             self.problem = ("no Chromium to take screenshots with: install Debian's chromium "
                             "(scripts/setup does) or set SPYGLASS_CHROMIUM")
             return self
-        self._playwright = sync_playwright().start()
+        self._playwright = await async_playwright().start()
         try:
-            self._browser = self._playwright.chromium.launch(
+            self._browser = await self._playwright.chromium.launch(
                 executable_path=path, args=BROWSER_ARGS, timeout=60_000,
                 # Chromium's own sandbox, except as root, where it cannot run.
                 chromium_sandbox=os.geteuid() != 0)
@@ -171,38 +184,31 @@ class Browser:
             self.problem = f"Chromium could not start: {one_line(exc)}"
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self._browser is not None:
-            self._browser.close()
+            await self._browser.close()
         if self._playwright is not None:
-            self._playwright.stop()
+            await self._playwright.stop()
 
-    def take(self, url: str) -> Shot:
-        """Load `url` and screenshot the whole page (up to the height limit)."""
-        from playwright.sync_api import Error, TimeoutError
+    async def take(self, url: str) -> Shot:
+        """Load `url` and screenshot the whole page (up to the height limit), all within the timeout.
 
-        timeout_ms = self.config.screenshot_timeout * 1000
-        context = self._browser.new_context(
+        The deadline covers everything, not only the load: a page whose script
+        spins after loading would otherwise hold the screenshot (and the pass) forever.
+        """
+        from playwright.async_api import Error
+        from playwright.async_api import TimeoutError as LoadTimeout
+
+        context = await self._browser.new_context(
             viewport=VIEWPORT, service_workers="block", accept_downloads=False,
             user_agent=self.config.user_agent)
+        context.set_default_timeout(self.config.screenshot_timeout * 1000)
         refused: list[tuple[str, str]] = []  # (url, why)
         taken_at = utc_now()
         try:
-            page = context.new_page()
-            page.route("**/*", self._guard(refused))
-            page.route_web_socket("**/*", lambda ws: ws.close())
-            response = page.goto(url, wait_until="load", timeout=timeout_ms)
-            height = page.evaluate("Math.max(document.documentElement.scrollHeight, "
-                                   "document.body ? document.body.scrollHeight : 0)")
-            most = self.config.screenshot_max_height
-            cut = int(height or 0) > most
-            clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": most} if cut else None
-            png = page.screenshot(full_page=True, clip=clip, timeout=timeout_ms, animations="disabled")
-            # Drawn, but without what the guard refused: the row says so.
-            note = (f"{len(refused)} request(s) refused by the address guard, first: {refused[0][1]}"
-                    if refused else None)
-            return Shot("ok", taken_at, png, note, response.status if response else None, cut)
-        except TimeoutError:
+            return await asyncio.wait_for(self._draw(context, url, refused, taken_at),
+                                          self.config.screenshot_timeout)
+        except (TimeoutError, LoadTimeout):
             return Shot("timeout", taken_at, error=(
                 f"did not finish loading within {self.config.screenshot_timeout:g} s "
                 "(SPYGLASS_SCREENSHOT_TIMEOUT)"))
@@ -210,18 +216,35 @@ class Browser:
             main = next((why for refused_url, why in refused if refused_url == url), None)
             return Shot("failed", taken_at, error=main or one_line(exc))
         finally:
-            context.close()
+            await context.close()
 
-    def _guard(self, refused: list[tuple[str, str]]) -> Callable[[Any], None]:
+    async def _draw(self, context: Any, url: str, refused: list[tuple[str, str]],
+                    taken_at: datetime) -> Shot:
+        page = await context.new_page()
+        await page.route("**/*", self._guard(refused))
+        await page.route_web_socket("**/*", lambda ws: ws.close())
+        response = await page.goto(url, wait_until="load")
+        height = await page.evaluate("Math.max(document.documentElement.scrollHeight, "
+                                     "document.body ? document.body.scrollHeight : 0)")
+        most = self.config.screenshot_max_height
+        cut = int(height or 0) > most
+        clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": most} if cut else None
+        png = await page.screenshot(full_page=True, clip=clip, animations="disabled")
+        # Drawn, but without what the guard refused: the row says so.
+        note = (f"{len(refused)} request(s) refused by the address guard, first: {refused[0][1]}"
+                if refused else None)
+        return Shot("ok", taken_at, png, note, response.status if response else None, cut)
+
+    def _guard(self, refused: list[tuple[str, str]]) -> Callable[[Any], Any]:
         """A route handler: every request the page makes must pass the address guard."""
 
-        def handle(route: Any) -> None:
-            reason = self.refusal(route.request.url)
+        async def handle(route: Any) -> None:
+            reason = await asyncio.to_thread(self.refusal, route.request.url)  # DNS may block
             if reason is None:
-                route.continue_()
+                await route.continue_()
             else:
                 refused.append((route.request.url, reason))
-                route.abort("blockedbyclient")
+                await route.abort("blockedbyclient")
 
         return handle
 

@@ -2,7 +2,7 @@
 reaches for private addresses once a browser runs it.
 
 `/stalls/` has an image whose server holds the connection open, so the page's
-load event never fires in time. `/reaches-private/` loads an image from a
+load event never fires in time; `/spins/` loads, then its script never yields. `/reaches-private/` loads an image from a
 name SPYGLASS_RESOLVE maps to the cloud metadata address, and its script
 fetches a canary server on 127.0.0.2, which must never see a connection.
 """
@@ -37,9 +37,13 @@ class RenderSite:
             return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
         if request.path == "/":
             return Reply(body=page("Drawn in time", '<a href="/stalls/">stalls</a> '
-                                                    '<a href="/reaches-private/">private</a>'))
+                                                    '<a href="/reaches-private/">private</a> '
+                                                    '<a href="/spins/">spins</a>'))
         if request.path == "/stalls/":
             return Reply(body=page("Never finishes loading", '<img src="/stall.png" alt="">'))
+        if request.path == "/spins/":
+            return Reply(body=page("Spins after loading", "<script>addEventListener('load', "
+                                                          "() => { while (true) {} })</script>"))
         if request.path == "/stall.png":
             return Reply(raw=_stall)
         if request.path == "/reaches-private/":
