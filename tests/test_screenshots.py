@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.render_site import METADATA_NAME, RenderServers
+from tests.servers.render_site import METADATA_NAME, PINNED_NAME, RenderServers
 
 from .conftest import db_rows, run_cli
 
@@ -34,9 +34,10 @@ def shot_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     data = base / "data"
     try:
         result = run_cli("crawl", "--sources", str(base / "sources.yml"), "--data", str(data),
-                         "-s", "SPYGLASS_SCREENSHOT_TIMEOUT=2",
-                         "-s", f"SPYGLASS_RESOLVE={METADATA_NAME}=169.254.169.254", check=True)
-        yield {"data": data, "base": servers.url, "result": result, "canary": servers.canary}
+                         "-s", "SPYGLASS_SCREENSHOT_TIMEOUT=3",
+                         "-s", f"SPYGLASS_RESOLVE={METADATA_NAME}=169.254.169.254,{PINNED_NAME}=127.0.0.1",
+                         check=True)
+        yield {"data": data, "base": servers.url, "result": result, "servers": servers}
     finally:
         servers.stop()
 
@@ -73,7 +74,7 @@ def test_a_page_that_cannot_be_drawn_in_time_is_recorded_and_the_pass_goes_on(sh
     shots = shots_by_path(shot_archive)
     for path in ("/stalls/", "/spins/"):
         assert shots[path]["status"] == "timeout" and shots[path]["sha256"] is None, shots[path]
-        assert shots[path]["error"] == "did not finish loading within 2 s (SPYGLASS_SCREENSHOT_TIMEOUT)"
+        assert shots[path]["error"] == "did not finish loading within 3 s (SPYGLASS_SCREENSHOT_TIMEOUT)"
     assert len(shots) == 4  # every page has its row, whatever happened to the others
 
 
@@ -82,7 +83,9 @@ def test_the_browser_passes_the_address_guard(shot_archive):
     assert reaching["status"] == "ok"  # drawn, without what it may not load, and it says so
     # The image from a name that resolves to the metadata service, and the script's fetch.
     assert reaching["error"].startswith("2 request(s) refused by the address guard, first: ")
-    assert shot_archive["canary"].held == []  # the script's fetch never connected
+    assert shot_archive["servers"].canary.held == []  # the script's fetch never connected
+    # The browser reached a name no DNS knows: it used the guard's answer, the address checked.
+    assert shot_archive["servers"].site.pinned_hits >= 1
 
 
 def test_the_capture_page_shows_the_png_and_verify_checks_its_sha256(shot_archive, tmp_path: Path):

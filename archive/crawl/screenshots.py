@@ -12,11 +12,10 @@ Browsertrix names its screenshots) and a `screenshots` row beside the capture.
 A page that cannot be drawn in time gets a row saying so, and the pass goes on.
 
 The browser loads the page as the crawler did (same User-Agent), with
-scripts on, since that is how a visitor saw it. Every request it makes goes
-through the same address guard as the crawler's; service workers are blocked
-and WebSockets refused. Unlike the crawler, Chromium resolves host names
-itself after the guard's check, so a DNS-rebinding host could still answer
-differently to the two lookups.
+scripts on, since that is how a visitor saw it. It reaches the network only
+through a proxy that applies the crawler's address guard and connects to the
+addresses it checked (archive/crawl/browser_proxy.py), WebSockets included;
+service workers are blocked.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archive.config import Config
+from archive.crawl.browser_proxy import GuardedProxy
 from archive.crawl.guard import AddressBook, parse_networks, parse_resolve, refusal
 from archive.index.db import writing
 from archive.index.queries import rows
@@ -44,7 +44,8 @@ from archive.warc.write import WarcStore
 VIEWPORT = {"width": 1280, "height": 800}
 # As the tests' browser harness starts Chromium; no first-run, sync or update traffic.
 BROWSER_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-default-apps",
+                "--disable-sync", "--no-first-run", "--disable-default-apps", "--no-pings",
+                "--disable-domain-reliability", "--disable-client-side-phishing-detection",
                 # WebRTC may not open UDP sockets the guard cannot see.
                 "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]
 
@@ -160,6 +161,7 @@ class Browser:
         self.name = "Chromium"
         self._playwright: Any = None
         self._browser: Any = None
+        self.proxy = GuardedProxy(self.check)
 
     @property
     def ready(self) -> bool:
@@ -173,10 +175,15 @@ class Browser:
             self.problem = ("no Chromium to take screenshots with: install Debian's chromium "
                             "(scripts/setup does) or set SPYGLASS_CHROMIUM")
             return self
+        await self.proxy.__aenter__()
         self._playwright = await async_playwright().start()
+        # Everything through the guarded proxy, loopback too (Chromium skips the proxy
+        # for loopback unless told not to).
+        args = [*BROWSER_ARGS, f"--proxy-server=http://127.0.0.1:{self.proxy.port}",
+                "--proxy-bypass-list=<-loopback>"]
         try:
             self._browser = await self._playwright.chromium.launch(
-                executable_path=path, args=BROWSER_ARGS, timeout=60_000,
+                executable_path=path, args=args, timeout=60_000,
                 # Chromium's own sandbox, except as root, where it cannot run.
                 chromium_sandbox=os.geteuid() != 0)
             self.name = f"Chromium {self._browser.version}"
@@ -189,6 +196,7 @@ class Browser:
             await self._browser.close()
         if self._playwright is not None:
             await self._playwright.stop()
+            await self.proxy.__aexit__()
 
     async def take(self, url: str) -> Shot:
         """Load `url` and screenshot the whole page (up to the height limit), all within the timeout.
@@ -203,8 +211,15 @@ class Browser:
             viewport=VIEWPORT, service_workers="block", accept_downloads=False,
             user_agent=self.config.user_agent)
         context.set_default_timeout(self.config.screenshot_timeout * 1000)
-        refused: list[tuple[str, str]] = []  # (url, why)
+        first_refusal = len(self.proxy.refused)  # pages are drawn one at a time
+        asked: set[tuple[str, int]] = set()  # (host, port) the page requested
+        context.on("request", lambda request: asked.add(_host_port(request.url)))
         taken_at = utc_now()
+
+        def refused() -> list[str]:
+            # Chromium's own background requests pass the proxy too; only the page's count.
+            return [why for host, port, why in self.proxy.refused[first_refusal:] if (host, port) in asked]
+
         try:
             return await asyncio.wait_for(self._draw(context, url, refused, taken_at),
                                           self.config.screenshot_timeout)
@@ -213,16 +228,15 @@ class Browser:
                 f"did not finish loading within {self.config.screenshot_timeout:g} s "
                 "(SPYGLASS_SCREENSHOT_TIMEOUT)"))
         except Error as exc:
-            main = next((why for refused_url, why in refused if refused_url == url), None)
+            main = next((why for host, port, why in self.proxy.refused[first_refusal:]
+                         if (host, port) == _host_port(url)), None)
             return Shot("failed", taken_at, error=main or one_line(exc))
         finally:
             await context.close()
 
-    async def _draw(self, context: Any, url: str, refused: list[tuple[str, str]],
+    async def _draw(self, context: Any, url: str, refused: Callable[[], list[str]],
                     taken_at: datetime) -> Shot:
         page = await context.new_page()
-        await page.route("**/*", self._guard(refused))
-        await page.route_web_socket("**/*", lambda ws: ws.close())
         response = await page.goto(url, wait_until="load")
         height = await page.evaluate("Math.max(document.documentElement.scrollHeight, "
                                      "document.body ? document.body.scrollHeight : 0)")
@@ -231,37 +245,27 @@ class Browser:
         clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": most} if cut else None
         png = await page.screenshot(full_page=True, clip=clip, animations="disabled")
         # Drawn, but without what the guard refused: the row says so.
-        note = (f"{len(refused)} request(s) refused by the address guard, first: {refused[0][1]}"
-                if refused else None)
+        reasons = refused()
+        note = (f"{len(reasons)} request(s) refused by the address guard, first: {reasons[0]}"
+                if reasons else None)
         return Shot("ok", taken_at, png, note, response.status if response else None, cut)
 
-    def _guard(self, refused: list[tuple[str, str]]) -> Callable[[Any], Any]:
-        """A route handler: every request the page makes must pass the address guard."""
-
-        async def handle(route: Any) -> None:
-            reason = await asyncio.to_thread(self.refusal, route.request.url)  # DNS may block
-            if reason is None:
-                await route.continue_()
-            else:
-                refused.append((route.request.url, reason))
-                await route.abort("blockedbyclient")
-
-        return handle
-
-    def refusal(self, url: str) -> str | None:
-        """Why the guard refuses `url` (a non-public address the source did not allow), or None."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return f"{url[:100]}: not an http(s) URL"
+    def check(self, host: str) -> tuple[str | None, str | None]:
+        """For the proxy: (the address to connect to, None), or (None, why the guard refuses `host`)."""
         try:
-            addresses = self.book.lookup_now(parts.hostname)
-        except Exception:  # noqa: BLE001 - DNSLookupError: the browser would fail the same way
-            return f"{parts.hostname}: host name did not resolve"
+            addresses = self.book.lookup_now(host)
+        except Exception:  # noqa: BLE001 - DNSLookupError: the page would fail the same way
+            return None, f"{host}: host name did not resolve"
         for address in addresses:
-            reason = refusal(parts.hostname, ipaddress.ip_address(address), self.allowed)
+            reason = refusal(host, ipaddress.ip_address(address), self.allowed)
             if reason:
-                return reason
-        return None
+                return None, reason
+        return addresses[0], None
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def one_line(exc: BaseException) -> str:

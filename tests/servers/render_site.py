@@ -2,7 +2,9 @@
 reaches for private addresses once a browser runs it.
 
 `/stalls/` has an image whose server holds the connection open, so the page's
-load event never fires in time; `/spins/` loads, then its script never yields. `/reaches-private/` loads an image from a
+load event never fires in time; `/spins/` loads, then its script never yields.
+`/` shows an image from a name only SPYGLASS_RESOLVE knows (PINNED_NAME): a
+browser that resolved names itself could not load it. `/reaches-private/` loads an image from a
 name SPYGLASS_RESOLVE maps to the cloud metadata address, and its script
 fetches a canary server on 127.0.0.2, which must never see a connection.
 """
@@ -16,6 +18,7 @@ from archive.demo.server import Incoming, LoopbackServer, Reply
 from tests.servers.hostile_site import SilentServer
 
 METADATA_NAME = "metadata.render.test"
+PINNED_NAME = "pinned.render.test"
 STALL_SECONDS = 10
 
 
@@ -31,14 +34,20 @@ class RenderSite:
     def __init__(self) -> None:
         self.base = ""
         self.canary_port = 0
+        self.pinned_hits = 0
 
     def __call__(self, request: Incoming) -> Reply:
         if request.path == "/robots.txt":
             return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
         if request.path == "/":
+            port = self.base.rsplit(":", 1)[1]
             return Reply(body=page("Drawn in time", '<a href="/stalls/">stalls</a> '
                                                     '<a href="/reaches-private/">private</a> '
-                                                    '<a href="/spins/">spins</a>'))
+                                                    '<a href="/spins/">spins</a>'
+                                                    f'<img src="http://{PINNED_NAME}:{port}/pinned.png">'))
+        if request.path == "/pinned.png":
+            self.pinned_hits += 1
+            return Reply(404, b"", content_type="image/png")
         if request.path == "/stalls/":
             return Reply(body=page("Never finishes loading", '<img src="/stall.png" alt="">'))
         if request.path == "/spins/":
