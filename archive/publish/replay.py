@@ -207,10 +207,10 @@ class Replay:
         holder = queries.payload_row(self.conn, row) or row
         previous = self._capture(redirected_from) if redirected_from else None
         at = effective_time(row)
+        citation = citation_of(self.conn, row)
         body = render(
             "replay.html", capture=row, display=display, title=row.get("title") or row["url"],
-            url=citation_of(self.conn, row).original_url or page_url(row),
-            citation=citation_of(self.conn, row).text(),
+            url=citation.original_url or page_url(row), citation=citation.text(),
             redirected_from=previous if previous is not None and is_redirect(previous) else None,
             screenshots=[{**s, "href": self.screenshot_url(s["id"])}
                          for s in queries.screenshots_of(self.conn, capture_id)],
