@@ -11,6 +11,7 @@ key, and nothing writes `os.environ`.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import Any
 from archive import __version__
 from archive.errors import ArchiveError, ConfigError
 from archive.index.db import open_db
+from archive.records.budget import ServiceBudget
+from archive.wayback.budget import FileBudget
 from archive.wayback.client import PUBLIC_WAYBACK, Endpoints
 from archive.wayback.policy import RatePolicy
 
@@ -27,6 +30,11 @@ WARC_DIR = "warcs"
 CHAIN_DIR = "chain"  # time-stamped heads of the captures hash chain
 SPN_ACCESS_KEY_ENV = "SPYGLASS_SPN_ACCESS_KEY"
 SPN_SECRET_KEY_ENV = "SPYGLASS_SPN_SECRET_KEY"
+# Machine-wide, so every user's and every process's Wayback requests share one budget.
+WAYBACK_BUDGET_FILE = Path(tempfile.gettempdir()) / "spyglass-wayback-budget.json"
+MUCKROCK_TOKEN_ENV = "SPYGLASS_MUCKROCK_TOKEN"
+DOCUMENTCLOUD_TOKEN_ENV = "SPYGLASS_DOCUMENTCLOUD_TOKEN"
+NEXTREQUEST_TOKEN_ENV = "SPYGLASS_NEXTREQUEST_TOKEN"
 USER_AGENT = f"Spyglass/{__version__} (public-interest web archiving; Scrapy)"
 
 
@@ -36,6 +44,7 @@ def setting(default: Any, meaning: str, name: str | None = None) -> Any:
 
 
 _POLICY = RatePolicy()
+_BUDGET = ServiceBudget()
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,10 @@ class Config:
     wayback_cdx_per_window: int = setting(_POLICY.cdx_per_window, "CDX/TimeMap requests per window")
     wayback_snapshots_per_window: int = setting(_POLICY.snapshots_per_window,
                                                 "snapshot requests per window")
+    wayback_saves_per_window: int = setting(_POLICY.saves_per_window, "Save Page Now submissions "
+                                            "per window")
+    wayback_budget_file: Path = setting(WAYBACK_BUDGET_FILE, "the file every process on this "
+                                        "machine keeps the one Wayback budget and pause in")
     wayback_window: float = setting(_POLICY.window_seconds, "seconds the Wayback budgets count over")
     wayback_pause_on_429: float = setting(_POLICY.pause_on_429, "seconds every Wayback request "
                                           "pauses after a 429")
@@ -95,9 +108,29 @@ class Config:
     tsa_ca_file: str = setting("", "CA certificate(s) the time-stamp authority chains to "
                                "(default: the system's)")
     timestamp_after_crawl: bool = setting(False, "time-stamp closed WARC files after each crawl")
+    # The defaults and their reasons are ServiceBudget's (archive/records/budget.py).
+    muckrock_per_minute: float = setting(_BUDGET.muckrock, "MuckRock API requests a minute")
+    documentcloud_per_minute: float = setting(_BUDGET.documentcloud, "DocumentCloud API requests "
+                                              "a minute")
+    nextrequest_per_minute: float = setting(_BUDGET.nextrequest, "NextRequest client API requests "
+                                            "a minute")
+    # Site-wide boilerplate (archive/history/boilerplate.py): text on most of a
+    # host's pages never makes a version or a change.
+    boilerplate_share: float = setting(0.5, "share of a host's pages a sentence must be on to be "
+                                       "site-wide boilerplate, left out of versions and changes")
+    boilerplate_min_pages: int = setting(3, "pages a sentence must be on, at least, to be boilerplate")
+    allow_sql: bool = setting(False, "let visitors of `spyglass serve` run their own SQL (see the "
+                              "README's publishing stance)")
+    atlas_timeout: float = setting(300.0, "seconds `import-atlas --url` may take to download the "
+                                   "Atlas of Surveillance export")
     # Credentials are read from the environment only, never from settings or files.
     spn_access_key: str = field(default="", repr=False, metadata={"environment": SPN_ACCESS_KEY_ENV})
     spn_secret_key: str = field(default="", repr=False, metadata={"environment": SPN_SECRET_KEY_ENV})
+    muckrock_token: str = field(default="", repr=False, metadata={"environment": MUCKROCK_TOKEN_ENV})
+    documentcloud_token: str = field(default="", repr=False,
+                                     metadata={"environment": DOCUMENTCLOUD_TOKEN_ENV})
+    nextrequest_token: str = field(default="", repr=False,
+                                   metadata={"environment": NEXTREQUEST_TOKEN_ENV})
 
     @classmethod
     def setting_names(cls) -> dict[str, str]:
@@ -163,11 +196,31 @@ class Config:
         return Endpoints(self.wayback_url, self.wayback_availability_url)
 
     @property
+    def wayback_budget(self) -> FileBudget:
+        """The machine-wide budget and pause every request to this Wayback Machine shares."""
+        return FileBudget(self.wayback_budget_file, self.rate_policy, self.endpoints.base)
+
+    @property
+    def service_budget(self) -> ServiceBudget:
+        """The records services' API budgets these settings describe."""
+        return ServiceBudget(muckrock=self.muckrock_per_minute,
+                             documentcloud=self.documentcloud_per_minute,
+                             nextrequest=self.nextrequest_per_minute)
+
+    @property
+    def service_tokens(self) -> dict[str, str]:
+        """Records services' API tokens (SPYGLASS_<SERVICE>_TOKEN) by service, those set only."""
+        tokens = {"muckrock": self.muckrock_token, "documentcloud": self.documentcloud_token,
+                  "nextrequest": self.nextrequest_token}
+        return {service: token for service, token in tokens.items() if token}
+
+    @property
     def rate_policy(self) -> RatePolicy:
         """The Wayback Machine rate policy these settings describe."""
         return RatePolicy(
             cdx_per_window=self.wayback_cdx_per_window,
             snapshots_per_window=self.wayback_snapshots_per_window,
+            saves_per_window=self.wayback_saves_per_window,
             window_seconds=self.wayback_window,
             pause_on_429=self.wayback_pause_on_429,
             retries=self.wayback_retries,

@@ -51,3 +51,7 @@ class ExportError(SpyglassError):
 
 class TimestampError(SpyglassError):
     """A time-stamp could not be obtained or checked (TSA unreachable, bad reply, no openssl)."""
+
+
+class AtlasError(SpyglassError):
+    """An Atlas of Surveillance export that cannot be imported; the message names the file and line."""

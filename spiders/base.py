@@ -116,8 +116,16 @@ class SourceSpider(scrapy.Spider):
         yield self.fetch_error(failure)
 
 
+# Scrapy's own exceptions around Twisted's (scrapy/utils/_download_handlers.py).
+SCRAPY_WRAPPERS = {"DownloadFailedError", "DownloadConnectionRefusedError", "DownloadTimeoutError",
+                   "CannotResolveHostError"}
+
+
 def describe_failure(exc: BaseException, maxsize: int | None = None) -> tuple[str, str]:
     """(error_type, reason) for a download failure, worded for an archivist in one line."""
+    if type(exc).__name__ in SCRAPY_WRAPPERS and exc.__cause__ is not None:
+        # Scrapy wraps Twisted's errors; the wrapped one says what happened on the wire.
+        return describe_failure(exc.__cause__, maxsize)
     name = type(exc).__name__
     text = _one_line(exc)
     if name == "DownloadCancelledError" and not str(exc).strip():
@@ -159,7 +167,7 @@ def describe_failure(exc: BaseException, maxsize: int | None = None) -> tuple[st
             return "timeout", (f"no complete answer within {float(found.group(1)):g} s "
                                "(DOWNLOAD_TIMEOUT)")
         return "timeout", f"no complete answer in time ({text})"
-    if "dnslookup" in lowered:
+    if "dnslookup" in lowered or "cannotresolvehost" in lowered:
         return "dns", f"host name did not resolve ({text})"
     if "connectionrefused" in lowered:
         return "connection", "connection refused: nothing listening at that address and port"

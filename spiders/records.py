@@ -12,17 +12,20 @@ from parsel import Selector
 from scrapy.http import Response, TextResponse
 from w3lib.url import canonicalize_url, safe_url_string
 
+from archive.records.budget import download_slots
 from archive.records.items import DocumentFile, Release
+from archive.records.store import known_files, known_releases
 from archive.records.walk import iso_date, links_of, select, table_header, text_of
 
 from .base import SourceSpider
+from .records_api import ApiWalking
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?["']?([^"';]+)""", re.I)
 
 
-class RecordsSpider(SourceSpider):
-    """Walks a records source as its `walk` says; every page and file becomes a capture."""
+class RecordsSpider(ApiWalking, SourceSpider):
+    """Walks a records source as its `walk` says; every page, API response and file becomes a capture."""
 
     name = "records"
     kind = "records"
@@ -32,9 +35,41 @@ class RecordsSpider(SourceSpider):
         # Canonical URLs already requested; a file linked by two releases is fetched once.
         self.seen: set[str] = set()
 
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> RecordsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        walk = spider.source.walk
+        if walk is not None and walk.api is not None:
+            spider._prepare_api(crawler, kwargs.get("credentials") or {})
+        return spider
+
+    def _prepare_api(self, crawler: Any, credentials: dict[str, str]) -> None:
+        """What a JSON walk needs: the service's budget slot, its token, what earlier crawls hold."""
+        budget = self.api_walk.budget
+        if budget != "none":
+            slots = {**crawler.settings.getdict("DOWNLOAD_SLOTS"),
+                     **download_slots(self.config.service_budget, budget)}
+            crawler.settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
+        self.token = credentials.get(budget, "")
+        self.api_hosts = {urlsplit(url).netloc for url in self.source.urls}  # host and port
+        self.known_versions, self.known_files = {}, set()
+        if self.config.archive.exists():
+            index = self.config.archive.open_index()
+            try:
+                self.known_versions = known_releases(index, self.source.name)
+                self.known_files = known_files(index, self.source.name)
+            finally:
+                index.close()
+        self.fetched_cites, self.lookups, self.waiting = set(), {}, {}
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        walk = self.source.walk
+        api = walk is not None and walk.api is not None
         for url in self.source.urls:
-            request = self._request(url, self.parse_listing, depth=0, referrer=None)
+            if api:
+                request = self.api_request(url, self.parse_api_listing, 0, None)
+            else:
+                request = self._request(url, self.parse_listing, depth=0, referrer=None)
             if request is not None:
                 yield request
 
@@ -50,11 +85,12 @@ class RecordsSpider(SourceSpider):
         if key in self.seen or len(self.seen) >= self.source.scope.max_pages:
             return None
         self.seen.add(key)
-        return scrapy.Request(
+        request = scrapy.Request(
             url, callback=callback, errback=self.errback, dont_filter=True,
             meta={"spyglass_depth": depth, "spyglass_referrer": referrer,
                   "dont_obey_robotstxt": not self.source.robots, **meta},
         )
+        return self.on_api_terms(request) if self.source.walk and self.source.walk.api else request
 
     def _redirect(self, response: Response, callback: Any) -> Iterator[scrapy.Request]:
         """Follow a redirect ourselves (REDIRECT_ENABLED is off) so each hop is a capture."""
@@ -63,11 +99,14 @@ class RecordsSpider(SourceSpider):
         if not location or hops > self.settings.getint("REDIRECT_MAX_TIMES", 20):
             return
         target = urljoin(response.url, location.decode("latin-1"))
-        keep = {k: v for k, v in response.meta.items() if k.startswith("spyglass_link")}
+        keep = {k: v for k, v in response.meta.items() if k.startswith(("spyglass_link", "spyglass_api_"))}
         request = self._request(
             target, callback, response.meta.get("spyglass_depth", 0), response.url,
-            in_scope=callback != self.parse_file, spyglass_hops=hops, **keep)
+            in_scope=callback not in (self.parse_file, self.parse_page_text),
+            spyglass_hops=hops, **keep)
         if request is not None:
+            if callback == self.parse_agency:
+                request.errback = self.agency_failed
             yield request
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
@@ -181,7 +220,9 @@ class RecordsSpider(SourceSpider):
             sha256=location.sha256,
             size=len(response.body),
             content_type=ctype.decode("latin-1") if ctype else None,
+            cite_url=response.meta.get("spyglass_link_cite"),
         )
+        yield from self.page_text_requests(response)
 
 
 def _file_name(response: Response) -> str:

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
@@ -24,7 +26,7 @@ from archive.errors import (
     NotArchivedError,
     WaybackError,
 )
-from archive.index.captures import archived_wayback_versions
+from archive.index.captures import archived_wayback_versions, failed_wayback_snapshots
 from archive.sources.model import Source
 from archive.times import iso
 from archive.warc.digests import sha1_base32
@@ -39,6 +41,10 @@ from archive.wayback.client import (
 )
 
 from .base import SourceSpider
+
+# Other captures of the same bytes tried when one cannot be archived; each
+# costs a request, and a version that fails this often is failing for a reason.
+FALLBACKS_PER_VERSION = 3
 
 ERROR_TYPES = {
     BlockedError: "wayback-blocked",
@@ -81,8 +87,25 @@ class WaybackSpider(SourceSpider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # (urlkey, digest) of versions archived or scheduled: each version once.
+        # (urlkey, digest) of versions stored, or that cannot be had (the URL is
+        # blocked, excluded or never archived): each version once.
         self.seen: set[tuple[str, str]] = set()
+        self.attempts: dict[tuple[str, str], int] = {}
+        # (urlkey, digest) being fetched -> other CDX rows with the same bytes, tried
+        # in turn if this capture cannot be played back.
+        self.fallbacks: dict[tuple[str, str], list[CdxRecord]] = {}
+        # (urlkey, timestamp) asked for: the index can list one snapshot under two digests.
+        self.asked: set[tuple[str, str]] = set()
+        # (timestamp, original) an earlier run could not archive as asked, and the
+        # versions whose only rows so far are such: they are tried last, when idle.
+        self.failed_before: set[tuple[str, str]] = set()
+        self.deferred: dict[tuple[str, str], list[CdxRecord]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WaybackSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        return spider  # type: ignore[return-value]
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self.endpoints = self.config.endpoints
@@ -90,6 +113,7 @@ class WaybackSpider(SourceSpider):
         index = self.config.archive.open_index()
         try:
             archived = archived_wayback_versions(index, self.source.name)
+            self.failed_before = failed_wayback_snapshots(index, self.source.name)
         finally:
             index.close()
         self.seen = {(surt(url), digest) for url, digest in archived}
@@ -139,10 +163,24 @@ class WaybackSpider(SourceSpider):
     def _snapshot_request(self, record: CdxRecord) -> scrapy.Request | None:
         if record.is_revisit:
             return None  # a revisit's bytes are another capture's
-        key = (surt(record.original), record.digest)
-        if key in self.seen:
-            return None  # duplicate row, identical snapshot, or already archived
-        self.seen.add(key)
+        key = _version(record)
+        if key in self.seen or (key[0], record.timestamp) in self.asked:
+            return None  # already archived, or this very snapshot already asked for
+        if self.attempts.get(key, 0) > FALLBACKS_PER_VERSION:
+            return None
+        if key in self.fallbacks:
+            if len(self.fallbacks[key]) < FALLBACKS_PER_VERSION:
+                self.fallbacks[key].append(record)  # the same bytes at another time
+            return None
+        if (record.timestamp, record.original) in self.failed_before:
+            self.deferred.setdefault(key, []).append(record)  # a later row may play; else at idle
+            return None
+        self.fallbacks[key] = []
+        return self._fetch(record)
+
+    def _fetch(self, record: CdxRecord) -> scrapy.Request:
+        self.asked.add((surt(record.original), record.timestamp))
+        self.attempts[_version(record)] = self.attempts.get(_version(record), 0) + 1
         return scrapy.Request(
             self.endpoints.snapshot(record.timestamp, record.original),
             callback=self.parse_snapshot, errback=self.errback, dont_filter=True,
@@ -166,7 +204,14 @@ class WaybackSpider(SourceSpider):
         except WaybackError as exc:
             yield self._error(response.url, ERROR_TYPES.get(type(exc), "wayback"), str(exc),
                               record.original, response=response)
+            if isinstance(exc, MementoMismatchError):
+                yield from self._next_candidate(record)
+            else:  # blocked, excluded, never archived: true of the URL at every time
+                self.fallbacks.pop(_version(record), None)
+                self.seen.add(_version(record))
             return
+        self.seen.add(_version(record))
+        self.fallbacks.pop(_version(record), None)
         yield self.capture(
             response, via="wayback",
             memento_at=iso(moment),
@@ -177,16 +222,44 @@ class WaybackSpider(SourceSpider):
             wayback_digest_match=int(sha1_base32(response.body) == record.digest),
         )
 
+    def _next_candidate(self, failed: CdxRecord) -> Iterator[scrapy.Request]:
+        """After a capture that could not be archived, try the next row with the same digest."""
+        waiting = self.fallbacks.get(_version(failed)) or self.deferred.pop(_version(failed), None)
+        if waiting and self.attempts[_version(failed)] <= FALLBACKS_PER_VERSION:
+            self.fallbacks[_version(failed)] = waiting
+            yield self._fetch(waiting.pop(0))
+        else:
+            self.fallbacks.pop(_version(failed), None)
+
+    def _on_idle(self) -> None:
+        """Nothing left to fetch: try the versions whose only rows failed in an earlier run."""
+        ready = [key for key in self.deferred if key not in self.seen and key not in self.fallbacks
+                 and self.attempts.get(key, 0) <= FALLBACKS_PER_VERSION]
+        if not ready:
+            return
+        for key in ready:
+            waiting = self.deferred.pop(key)
+            self.fallbacks[key] = waiting[1:]
+            self.crawler.engine.crawl(self._fetch(waiting[0]))
+        raise DontCloseSpider
+
     def errback(self, failure: Failure):
+        request = failure.request
         if isinstance(failure.value, WaybackGaveUp):
-            request = failure.request
             yield self._error(request.url, failure.value.error_type,
                               f"the Wayback Machine {failure.value.reason}")
-            return
-        yield from super().errback(failure)
+        else:
+            yield from super().errback(failure)
+        if "wayback_record" in request.meta:
+            yield from self._next_candidate(CdxRecord(*request.meta["wayback_record"]))
 
     def _error(self, url: str, error_type: str, reason: str, original: str | None = None,
                response: Response | None = None) -> FetchError:
         return self.error_item(url, error_type,
                                reason + (f" [original: {original}]" if original else ""),
                                response=response)
+
+
+def _version(record: CdxRecord) -> tuple[str, str]:
+    """A distinct archived version: the URL's key and the digest of its bytes."""
+    return surt(record.original), record.digest

@@ -20,6 +20,19 @@ from archive.demo.wayback_sim import WaybackSim, start_wayback_sim
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import netns
+
+    netns.configure(config)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    from tests import netns
+
+    netns.collection_modifyitems(session, items)
+
+
 def db_rows(data: Path, sql: str, params: tuple = ()) -> list:
     """Rows (sqlite3.Row) of a query against the archive index in `data`."""
     import sqlite3
@@ -33,13 +46,15 @@ def db_rows(data: Path, sql: str, params: tuple = ()) -> list:
 
 
 @contextmanager
-def served_archive(data: Path) -> Iterator[str]:
+def served_archive(data: Path, allow_sql: bool = False, metadata: Path | None = None) -> Iterator[str]:
     """`spyglass serve`'s Datasette command on a free port; yields its base URL."""
-    from archive.publish.datasette import datasette_command
+    from archive.publish.datasette import METADATA, datasette_command, datasette_environment
 
     port = free_port()
-    proc = subprocess.Popen(datasette_command(data, port),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(datasette_command(data, port, metadata=metadata or METADATA),
+                            env={**os.environ, **datasette_environment(allow_sql)},
+                            # Not a pipe: a server logging refused queries would fill it and stall.
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"

@@ -50,6 +50,9 @@ def test_wayback_capture_reads_like_the_coalition_letter():
     data = json.loads(citation.render("json"))
     assert data["url"] == SNAPSHOT and data["original_url"] == "https://aws.amazon.com/rekognition/"
     assert data["sha256"] == "5" * 64 and data["warc_offset"] == 12345 and data["kind"] == "wayback"
+    # Both times, structured: the page as of the memento, fetched by Spyglass years later.
+    assert (data["as_of_at"], data["as_of_kind"]) == ("2018-02-25T10:03:37.000000Z", "memento time")
+    assert data["fetched_at"] == "2026-11-22T01:02:03.000000Z"
 
 
 def test_wayback_snapshot_url_is_built_from_stored_values_when_absent():
@@ -71,6 +74,8 @@ def test_live_capture_gives_our_capture_time_and_any_save_page_now_snapshot():
     assert saved.line().endswith(f"faqs/ [{spn}]")
     assert f"Save Page Now snapshot {spn}" in saved.text()
     assert cite(LIVE_ROW, {"capture_id": 7, "status": "pending", "snapshot_url": None}).archived_url is None
+    assert (plain.as_of_at, plain.as_of_kind, plain.fetched_at) == (
+        LIVE_ROW["captured_at"], "capture time", LIVE_ROW["captured_at"])
 
 
 def test_document_page_gives_agency_title_page_release_date_and_url():
@@ -140,3 +145,23 @@ def test_cli_cites_a_capture_by_id_and_says_how_far_the_closest_one_is(crawled, 
 
     missing = run_cli("cite", "https://nowhere.example/", "--data", str(data))
     assert missing.returncode == 1 and missing.stderr.strip() == "Error: no capture of https://nowhere.example/"
+
+
+def test_an_archived_redirect_says_it_is_one_and_where_it_went():
+    empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    row = {**WAYBACK_ROW, "status": 301, "title": None, "sha256": empty, "location": "/rekognition/v2/"}
+    citation = cite(row)
+    assert "Untitled page" not in citation.text()
+    assert citation.title == "Redirect (HTTP 301) to https://aws.amazon.com/rekognition/v2/"
+    assert citation.redirect_to == "https://aws.amazon.com/rekognition/v2/"
+    assert "an HTTP 301 redirect to https://aws.amazon.com/rekognition/v2/, not a page" in citation.text()
+    assert f"{empty} (an empty body: the answer was the redirect)" in citation.text()
+    live = cite({**LIVE_ROW, "status": 303, "title": "", "location": "https://elsewhere.test/x"})
+    assert live.title == "Redirect (HTTP 303) to https://elsewhere.test/x"
+
+
+def test_cli_cites_the_demo_s_archived_redirect(crawled):
+    result = run_cli("cite", f"{crawled['wayback'].base}/web/20170101000000id_/"
+                     f"{crawled['base']}/products/recognise/", "--data", str(crawled["data"]))
+    assert result.returncode == 0, result.stderr
+    assert f"Redirect (HTTP 301) to {crawled['base']}/products/recognize/" in result.stdout

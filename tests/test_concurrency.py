@@ -68,7 +68,7 @@ def test_searches_succeed_while_a_crawl_writes(crawled, tmp_path: Path):
     conn = sqlite3.connect(data / "spyglass.db")
     [(new_run,)] = conn.execute("SELECT max(id) + 1 FROM crawl_runs").fetchall()
     conn.close()
-    with served_archive(data) as base, Searchers(base) as searchers:
+    with served_archive(data, allow_sql=True) as base, Searchers(base) as searchers:
         # The vendor site crawled again into the served archive (a run row, revisits, batches).
         crawl = subprocess.run(
             [sys.executable, "-m", "archive.cli", "crawl", "--sources", str(ROOT / "sources.yml"),

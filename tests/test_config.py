@@ -79,3 +79,4 @@ def test_a_bad_setting_fails_the_command_in_one_line(tmp_path: Path):
                      "-s", "SPYGLASS_MAX_DEPTH=deep")
     assert result.returncode == 1
     assert result.stderr.strip() == "Error: setting SPYGLASS_MAX_DEPTH: must be an integer, got 'deep'"
+

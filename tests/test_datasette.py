@@ -28,12 +28,18 @@ def test_metadata_describes_every_table_and_column(tmp_path: Path):
             continue
         assert tables[name].get("description"), f"table {name} has no description"
         columns = tables[name].get("columns", {})
-        for column in index.table(name).columns_dict:
+        # table_xinfo, not table_info: generated columns (captures.as_of_at) are columns too.
+        actual = [row[1] for row in index.execute(f"PRAGMA table_xinfo([{name}])").fetchall()]
+        for column in actual:
             assert columns.get(column), f"{name}.{column} has no description in metadata.yml"
-        assert set(columns) <= set(index.table(name).columns_dict), f"{name}: stale columns"
+        assert set(columns) <= set(actual), f"{name}: stale columns"
     captures = tables["captures"]
     assert captures["fts_table"] == "captures_fts"
-    assert {"vendor", "product", "source", "via"} <= set(captures["facets"])
+    assert {"vendor", "product", "source", "via", "page_url"} <= set(f for f in captures["facets"]
+                                                                    if isinstance(f, str))
+    assert {"date": "as_of_at"} in captures["facets"] and captures["sort_desc"] == "as_of_at"
+    for view in index.view_names():
+        assert tables.get(view, {}).get("description"), f"view {view} has no description"
 
 
 def chromium_path() -> str:

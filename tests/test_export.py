@@ -113,3 +113,62 @@ def test_export_explains_a_bad_selection_in_one_line(crawled, tmp_path: Path):
         result = CliRunner().invoke(cli, ["export", "--data", data, "--out", out, *args])
         assert result.exit_code == 1 and result.output.strip() == message, (args, result.output)
     assert not Path(out).exists()
+
+
+def test_the_package_carries_the_time_stamps_and_chain_heads(crawled, tmp_path: Path):
+    import shutil
+
+    from archive.demo.tsa import start_tsa
+
+    data = tmp_path / "data"
+    shutil.copytree(crawled["data"], data)
+    (tmp_path / "tsa").mkdir()
+    server, authority = start_tsa(tmp_path / "tsa")
+    try:
+        run_cli("timestamp", "--data", str(data), "--tsa-url", server.url + "/tsr",
+                "--tsa-ca", str(authority.ca), check=True)
+    finally:
+        server.stop()
+    [row] = captures(data, "SELECT * FROM captures WHERE via = 'live' AND url LIKE '%/faqs/'")
+    out = tmp_path / "stamped.wacz"
+    run_cli("export", "--data", str(data), "--out", str(out), "--capture", str(row["id"]), check=True)
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(out) as wacz:
+        wacz.extractall(unpacked)
+        names = set(wacz.namelist())
+        listed = {r["path"] for r in json.loads(wacz.read("datapackage.json"))["resources"]}
+    token = f"logs/{row['warc_filename']}.tsr"
+    [head] = [n for n in names if n.startswith("logs/chain-head-") and n.endswith(".json")]
+    assert {token, "logs/tsa-ca.pem", head, head + ".tsr"} <= names & listed
+    manifest = (unpacked / "logs" / "spyglass-manifest.txt").read_text()
+    assert f"row_hash {row['row_hash']}" in manifest
+    # Every check the manifest names runs from the package alone.
+    commands = [line.strip() for line in manifest.splitlines() if line.strip().startswith("openssl ts")]
+    assert len(commands) == 2, manifest
+    for command in commands:
+        checked = subprocess.run(command.split(), cwd=unpacked, capture_output=True, text=True)
+        assert "Verification: OK" in checked.stdout, command + checked.stderr
+    validated = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
+                               capture_output=True, text=True)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def test_pages_of_mementos_are_dated_as_of_the_memento(crawled, tmp_path: Path):
+    data = crawled["data"]
+    out = tmp_path / "history.wacz"
+    run_cli("export", "--data", str(data), "--out", str(out), "--query",
+            "SELECT id FROM captures WHERE page_url LIKE '%/products/recognize/'", check=True)
+    validated = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
+                               capture_output=True, text=True)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    with zipfile.ZipFile(out) as wacz:
+        pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()[1:]]
+    chosen = captures(data, "SELECT * FROM captures WHERE page_url LIKE '%/products/recognize/'")
+    by_url = {p["url"]: p for p in pages}
+    assert len(by_url) == len(chosen) == 6
+    for row in chosen:
+        page = by_url[row["url"]]  # the record's own URL, which replay tools look up
+        assert page["ts"] == page["as_of"] == (row["memento_at"] or row["captured_at"])
+        assert page["fetched_at"] == row["captured_at"]
+        assert page["page_url"] == crawled["base"] + "/products/recognize/"
+    assert sorted(p["ts"][:4] for p in pages)[:5] == ["2016", "2017", "2018", "2019", "2020"]

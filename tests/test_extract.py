@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from archive.demo.pdfgen import text_pdf
 from archive.text.extract import extract, kind_of
 
@@ -51,3 +53,16 @@ def test_empty_and_binary_payloads():
     assert extract("image/png", b"\x89PNG....").method == "none"
     assert kind_of(None, b"%PDF-1.7 ...") == "pdf"
     assert kind_of("application/octet-stream", b"<!DOCTYPE html><html>") == "html"
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "text/html; charset=utf-8", None])
+def test_short_pages_in_a_single_byte_charset_keep_their_accents(content_type):
+    # No charset, or a wrong one: a few accents are all the evidence there is.
+    body = "<html><head><title>Caf\xe9</title></head><body><p>D\xe9j\xe0 vu</p></body></html>".encode("latin-1")
+    found = extract(content_type, body)
+    assert (found.title, found.text) == ("Caf\xe9", "D\xe9j\xe0 vu")
+
+
+def test_utf8_with_one_damaged_byte_stays_utf8():
+    body = "<html><title>Na\xefve caf\xe9</title><p>ok</p></html>".encode() + b"<p>\xff</p>"
+    assert extract("text/html; charset=utf-8", body).title == "Na\xefve caf\xe9"

@@ -21,6 +21,9 @@ from archive.sources.load import parse_sources
 from .conftest import hostile_sources, run_cli
 from .test_hostile import capture, errors_for
 
+# They send requests toward non-public addresses: only inside a namespace (tests/netns.py).
+pytestmark = pytest.mark.network_namespace
+
 OPT_IN = "(a source may opt in with allow_private: [{ip}])"
 
 
@@ -178,3 +181,16 @@ def test_calendar_months_share_one_url_pattern_and_ordinary_pages_do_not():
     assert url_pattern("http://a.test/calendar/2026/11/") == url_pattern("http://a.test/calendar/1999/01/")
     assert url_pattern("http://a.test/events?month=2026-11&x=1") == "a.test/events?month&x"
     assert url_pattern("http://a.test/press/") != url_pattern("http://a.test/products/")
+
+
+def test_these_tests_run_where_only_loopback_exists():
+    """A regression of the guard can fail these tests but reach nothing."""
+    import os
+    import socket
+
+    from tests.netns import INSIDE
+
+    assert os.environ.get(INSIDE) == "1"
+    assert [name for _, name in socket.if_nameindex()] == ["lo"]
+    with pytest.raises(OSError):  # no route leaves this namespace
+        socket.create_connection(("10.255.255.1", 9), timeout=1)

@@ -15,6 +15,9 @@ from tests.servers.hostile_site import ODD_PATH
 from .conftest import db_rows as rows
 from .conftest import run_cli
 
+# They send requests toward non-public addresses: only inside a namespace (tests/netns.py).
+pytestmark = pytest.mark.network_namespace
+
 
 def hostile_run(h: dict) -> sqlite3.Row:
     [run] = rows(h["data"], "SELECT * FROM crawl_runs WHERE source = 'hostile'")
@@ -55,6 +58,7 @@ FAILURES = [
     ("http://127.0.0.1:{silent}/never-answers", "timeout", r"^no complete answer within 2 s"),
     ("http://127.0.0.1:{refused}/refused", "connection", r"^connection refused"),
     ("/reset-mid-body", "connection", r"^connection closed before the whole body arrived"),
+    ("/closes-at-once", "connection", r"^connection closed before any answer arrived$"),
     ("/status/500", "server-error",
      r"^server answered 500 Internal Server Error 2 time\(s\); gave up \(RETRY_TIMES\)$"),
     ("/status/429", "rate-limited",

@@ -18,6 +18,9 @@ from archive.publish.datasette import PROJECT_ROOT
 from .conftest import ROOT, served_archive
 from .test_datasette import chromium_path
 
+# They send requests toward non-public addresses: only inside a namespace (tests/netns.py).
+pytestmark = pytest.mark.network_namespace
+
 METADATA = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
 PAYLOAD_MARKERS = ("<script>window.__spyglass_pwned", 'onerror="window.__spyglass_pwned',
                    'href="javascript:')
@@ -33,7 +36,8 @@ def get(url: str) -> tuple[int, dict[str, str], str]:
 
 @pytest.fixture(scope="module")
 def published(hostile_crawl) -> Iterator[str]:
-    with served_archive(hostile_crawl["data"]) as base:
+    # Custom SQL on: its results must be escaped too.
+    with served_archive(hostile_crawl["data"], allow_sql=True) as base:
         yield base
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from archive.demo.nextrequest_portal import HARBOR
 from archive.demo.records_portal import (
     BOARD,
     DIRECTORY,
@@ -204,14 +206,27 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
     assert result.returncode == 0, result.stderr
     assert "Fixture records portal: http://127.0.0.1:" in result.stderr
     runs = {r["source"]: r["status"] for r in rows(data, "SELECT * FROM crawl_runs")}
-    assert runs == {"northwind-recognize": "finished", **{n: "finished" for n in RECORDS_SOURCES}}
+    assert runs == {"northwind-recognize": "finished", "harbor-city-requests": "finished",
+                    **{n: "finished" for n in RECORDS_SOURCES}}
+    # The JSON portal's releases sit beside the HTML portals' in Datasette.
+    released = datasette_get(data, "/spyglass/releases.json",
+                             {"source": "harbor-city-requests", "_shape": "objects"})["rows"]
+    assert len(released) == 4 and {r["agency"] for r in released} == {HARBOR}
     found = datasette_get(data, "/spyglass/document_pages.json",
                           {"_search": "booking photos", "_shape": "objects", "_labels": "on"})["rows"]
     names = {r["document_id"]["label"] for r in found}
     assert {"booking-photo-memo-scan.pdf", "recognize-training-slides.pdf"} <= names
     view = datasette_get(data, "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
     assert {(r["agency"], r["product"]) for r in view} == {
-        (SHERIFF, "Northwind Recognize"), (POLICE, "Northwind Recognize")}
+        (SHERIFF, "Northwind Recognize"), (POLICE, "Northwind Recognize"), (HARBOR, "Northwind Recognize")}
+    # The demo's Atlas of Surveillance rows (archive/demo/atlas_site.py) sit beside the agencies' records.
+    assert "download.csv: 5 Atlas rows, 5 new" in result.stdout
+    pairs = {(r["agency"], r["vendor"]): r["held"] for r in datasette_get(
+        data, "/spyglass/atlas_pairs.json", {"_shape": "objects"})["rows"]}
+    assert pairs[(SHERIFF, "Northwind Cloud")] == pairs[(POLICE, "Northwind Cloud")] == "records and captures"
+    assert pairs[(POLICE, "Orbital Vision")] == "not yet"
+    about = datasette_get(data, "/spyglass/about_agency.json", {"agency": POLICE, "_shape": "objects"})["rows"]
+    assert {r["kind"] for r in about} == {"atlas", "release", "mention"}
 
 
 def test_the_view_links_each_row_to_the_document_page_that_proves_it(records):
@@ -261,3 +276,42 @@ def test_each_document_page_carries_its_citation_in_datasette(records):
     text = asyncio.run(html())
     assert str(escape(citation.line())) in text
     assert f"SHA-256 of the archived payload: {document['sha256']}" in text
+
+
+def test_documents_with_unset_placeholders_keeps_every_mention(records, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(records["data"], data)
+    before = [tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")]
+    products = [tuple(r) for r in rows(data, "SELECT * FROM agency_products")]
+    assert before and products
+    # No ${SPYGLASS_VENDOR_SITE} / ${SPYGLASS_RECORDS_PORTAL}: the vendor's URLs are
+    # unknown, but its product terms are not, and they are all a rebuild needs.
+    result = run_cli("documents", "--sources", str(ROOT / "sources.yml"), "--data", str(data))
+    assert result.returncode == 0, result.stderr
+    assert "placeholder ${SPYGLASS_VENDOR_SITE} is not set" in result.stderr
+    assert [tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")] == before
+    assert [tuple(r) for r in rows(data, "SELECT * FROM agency_products")] == products
+    # A placeholder in the terms themselves leaves nothing to rebuild from: refused, nothing lost.
+    sources = tmp_path / "sources.yml"
+    sources.write_text((ROOT / "sources.yml").read_text().replace(
+        "name: Northwind Recognize", "name: ${SPYGLASS_PRODUCT_NAME}", 1))
+    refused = run_cli("documents", "--sources", str(sources), "--data", str(data))
+    assert refused.returncode == 1
+    assert refused.stderr.strip().startswith(f"Error: {sources}: source 'northwind-recognize': ")
+    assert "placeholder ${SPYGLASS_PRODUCT_NAME} is not set" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert [tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")] == before
+
+
+def test_cite_of_a_released_file_names_its_agency_file_and_release_date(records):
+    [doc] = rows(records["data"], "SELECT d.capture_id, d.file_name, r.agency, r.released_on "
+                 "FROM documents d JOIN document_links l ON l.document_id = d.id "
+                 "JOIN releases r ON r.id = l.release_id "
+                 "WHERE r.agency IS NOT NULL AND r.released_on IS NOT NULL ORDER BY l.id LIMIT 1")
+    result = run_cli("cite", str(doc["capture_id"]), "--data", str(records["data"]), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    citation = json.loads(result.stdout)
+    assert (citation["kind"], citation["author"], citation["title"]) == (
+        "document", doc["agency"], doc["file_name"])
+    assert citation["when"].startswith("released ") and "Untitled" not in citation["text"]
+    assert citation["capture_id"] == doc["capture_id"]

@@ -49,7 +49,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, At
 def datasette_for(data: Path):
     from archive.publish.datasette import datasette_app
 
-    return datasette_app(data)
+    # Custom SQL on: the escaping of archived values is checked in its results too.
+    return datasette_app(data, allow_sql=True)
 
 
 def fetch_all(data: Path, paths: list[str]) -> dict[str, object]:
@@ -139,6 +140,8 @@ def test_replay_is_framed_sandboxed_and_under_a_strict_csp(hostile):
     conn.close()
     for fact in (url, captured_at, sha, "Evil Corp, &lt;script&gt;alert("):
         assert fact in html
+    # A live capture: its capture time is its as-of time, said once.
+    assert f'<dt>Captured (as of)</dt><dd class="as-of captured-at">{captured_at}</dd>' in html
     missing = responses["/-/spyglass/archived/999999"]
     assert missing.status_code == 404 and "sandbox" in missing.headers["content-security-policy"]
 

@@ -15,7 +15,10 @@ from .conftest import run_cli
 
 CREDS = {"SPYGLASS_SPN_ACCESS_KEY": "sim-access", "SPYGLASS_SPN_SECRET_KEY": "sim-secret"}
 NO_CREDS = {"SPYGLASS_SPN_ACCESS_KEY": "", "SPYGLASS_SPN_SECRET_KEY": ""}
-QUICK = ["-s", "SPYGLASS_SPN_POLL_INTERVAL=0.01", "-s", "SPYGLASS_SPN_TIMEOUT=0.3"]
+QUICK = ["-s", "SPYGLASS_SPN_POLL_INTERVAL=0.01", "-s", "SPYGLASS_SPN_TIMEOUT=0.3",
+         # A tenth of a second for the Wayback "minute": the budgets stay the defaults.
+         "-s", "SPYGLASS_WAYBACK_WINDOW=0.1", "-s", "SPYGLASS_WAYBACK_PAUSE_ON_429=0.5",
+         "-s", "SPYGLASS_WAYBACK_RETRY_BACKOFF=0.05"]
 
 
 @pytest.fixture
@@ -34,8 +37,9 @@ def requests_of(data: Path) -> dict[str, sqlite3.Row]:
         conn.close()
 
 
-def save(sim, data: Path, *urls: str, env: dict[str, str]):
-    return run_cli("save", *urls, "--data", str(data), "-s", f"SPYGLASS_WAYBACK_URL={sim.base}", *QUICK, env=env)
+def save(sim, data: Path, *urls: str, env: dict[str, str], extra: tuple[str, ...] = ()):
+    return run_cli("save", *urls, "--data", str(data), "-s", f"SPYGLASS_WAYBACK_URL={sim.base}", *QUICK,
+                   *extra, env=env)
 
 
 def test_spn2_jobs_are_recorded_honestly(tmp_path, sim):
@@ -75,6 +79,45 @@ def test_bad_credentials_and_anonymous_saves(tmp_path, sim):
     assert [h.target for h in sim.log if h.target.startswith("/save/")][-1] == f"/save/{url}"
     bad = run_cli("save", "not-a-url", "--data", str(tmp_path / "c"))
     assert bad.returncode == 2 and "is not an http(s) URL" in bad.stderr
+
+
+def stable_site(request: Incoming) -> Reply:
+    if request.path == "/down":
+        return Reply(503, b"<html><title>Down for maintenance</title></html>")
+    return Reply(body=b"<html><title>Stable</title><p>Never changes.</p></html>")
+
+
+def test_only_a_capture_of_the_page_counts_as_saved(tmp_path, sim):
+    with LoopbackServer(stable_site) as server:
+        down, stable = f"{server.url}/down", f"{server.url}/"
+        failing = save(sim, tmp_path, down, env=NO_CREDS)
+        first = save(sim, tmp_path / "first", stable, env=NO_CREDS)
+        # Unchanged: the Wayback Machine indexes the new capture as a revisit row.
+        again = save(sim, tmp_path / "again", stable, env=NO_CREDS)
+    assert failing.returncode == 1
+    row = requests_of(tmp_path)[down]
+    assert (row["state"], row["wayback_status"], row["snapshot_url"]) == ("failed", 503, None)
+    assert "the site answering HTTP 503, not the page" in row["message"]
+    assert first.returncode == 0 and again.returncode == 0, again.stdout + again.stderr
+    row = requests_of(tmp_path / "again")[stable]
+    assert (row["state"], row["confirmed_via_cdx"], row["wayback_status"]) == ("saved", 1, None)
+    assert "revisit" in row["message"]
+    assert row["wayback_timestamp"] != requests_of(tmp_path / "first")[stable]["wayback_timestamp"]
+
+
+def test_a_429_or_503_from_the_status_endpoint_pauses_and_retries(tmp_path, sim):
+    url = "https://example.org/busy"
+    sim.inject("/save/status/", "429", times=1)
+    sim.inject("/save/status/", "503", times=1)
+    result = save(sim, tmp_path, url, env=CREDS, extra=("-s", "SPYGLASS_SPN_TIMEOUT=10"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = requests_of(tmp_path)[url]
+    assert (row["state"], row["confirmed_via_cdx"]) == ("saved", 1)
+    [limited] = [h for h in sim.log if h.status == 429]
+    # The 429 paused every Wayback request for SPYGLASS_WAYBACK_PAUSE_ON_429 (0.5 s).
+    later = [h for h in sim.log if h.at > limited.at]
+    assert later and min(h.at for h in later) - limited.at >= 0.45
+    assert [h.status for h in sim.log if h.target.startswith("/save/status/")][:3] == [429, 503, 200]
 
 
 class ChangingSite:

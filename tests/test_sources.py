@@ -76,6 +76,11 @@ BAD = {
     "robots": ("  - {name: acme, kind: vendor, urls: ['https://a.example/'], robots: maybe}\n",
                "source 'acme': field 'robots'"),
     "unnamed": ("  - {kind: vendor, urls: ['https://a.example/']}\n", "source '#1': field 'name'"),
+    "live without wayback": ("  - {name: acme, kind: vendor, urls: ['https://a.example/'], live: false}\n",
+                             "source 'acme': field 'live': is false and wayback is not set: nothing "
+                             "would be crawled"),
+    "live": ("  - {name: acme, kind: vendor, urls: ['https://a.example/'], live: sometimes}\n",
+             "source 'acme': field 'live': must be true"),
 }
 
 
@@ -90,6 +95,23 @@ def test_invalid_sources_name_file_source_and_field(tmp_path: Path, case: str):
     assert message.startswith(str(path) + ": ")
     assert expected in message
     assert "\n" not in message
+
+
+def test_a_source_can_harvest_only_its_wayback_history(tmp_path: Path):
+    path = tmp_path / "sources.yml"
+    path.write_text("sources:\n  - {name: acme, kind: vendor, urls: ['https://a.example/'], live: false,\n"
+                    "     wayback: {from: 20180601101500, to: 20180601101500}}\n"
+                    "  - {name: other, kind: vendor, urls: ['https://b.example/']}\n")
+    acme, other = load_sources(path)
+    assert not acme.live and acme.wayback.start == acme.wayback.end == "20180601101500"
+    assert other.live
+
+
+def test_unresolved_sources_still_name_their_vendor_and_product():
+    sources = {s.name: s for s in load_sources(ROOT / "sources.yml", variables={})}
+    vendor = sources["northwind-recognize"]
+    assert vendor.unresolved and (vendor.vendor, vendor.product) == ("Northwind Cloud", "Northwind Recognize")
+    assert "NW Recognize" in vendor.aliases
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path):

@@ -128,3 +128,34 @@ def test_a_rewritten_chain_contradicts_its_time_stamped_head(crawled, tsa, tmp_p
     lines = [line for line in bad.stderr.splitlines() if line.startswith("FAIL ")]
     assert len(lines) == 1 and "the hash chain was rewritten: capture " in lines[0], bad.stderr
     assert f"when this head was time-stamped, and is now {rows[-1]['row_hash']}" in lines[0]
+
+
+def test_spyglass_tsa_lets_anyone_try_timestamp_and_verify_keeps_its_ca(crawled, tmp_path: Path):
+    import re
+    import sys
+
+    data = tmp_path / "data"
+    shutil.copytree(crawled["data"], data)
+    server = subprocess.Popen([sys.executable, "-m", "archive.cli", "tsa", "--port", "0",
+                               "--keys", str(tmp_path / "keys")], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = server.stdout.readline()
+        found = re.match(r"Time-Stamp Authority at (http://127\.0\.0\.1:\d+/tsr); its CA certificate: (.+)$",
+                         first.strip())
+        assert found, first + server.stderr.read()
+        url, ca = found.groups()
+        run_cli("timestamp", "--data", str(data), "--tsa-url", url, "--tsa-ca", ca, check=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    # The CA is kept with the tokens, so verify needs no option (and no system trust).
+    kept = data / "warcs" / "tsa-ca.pem"
+    assert kept.read_bytes().strip() == Path(ca).read_bytes().strip()
+    ok = run_cli("verify", "--data", str(data), env={"SPYGLASS_TSA_CA_FILE": ""})
+    assert ok.returncode == 0, ok.stderr
+    kept.unlink()
+    bad = run_cli("verify", "--data", str(data), env={"SPYGLASS_TSA_CA_FILE": ""})
+    assert bad.returncode == 1
+    fails = [line for line in bad.stderr.splitlines() if line.startswith("FAIL ")]
+    assert fails and all("pass --tsa-ca FILE" in line for line in fails), bad.stderr

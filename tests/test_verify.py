@@ -107,16 +107,17 @@ def test_truncated_warc_is_reported_without_touching_earlier_records(archive_cop
     before = path.read_bytes()
     lines = failures(archive_copy)
     assert path.read_bytes() == before  # verify reads, never repairs
-    truncated = [line for line in lines if "WARC file is truncated" in line]
-    assert truncated == [
+    [truncated] = [line for line in lines if "WARC file is truncated" in line]
+    assert truncated.startswith(
         f"FAIL archive at {last['warc_filename']}:{last['warc_offset']}: WARC file is truncated: "
         f"the last record (from byte {last['warc_offset']}, {cut - last['warc_offset']} bytes "
         f"present) is cut off mid-record, as by a crash while writing; the "
         f"{_records_before(path, last['warc_offset'])} records before it are intact and were "
-        "left untouched"
-    ]
-    others = [line for line in lines if line not in truncated]
+        "left untouched; the last intact record is <urn:uuid:")
+    assert truncated.endswith(f"; captures affected: capture {last['id']} ({last['url']})")
+    others = [line for line in lines if line != truncated]
     assert len(others) == 1 and others[0].startswith(f"FAIL capture {last['id']} "), lines
+    assert "its WARC record is cut off" in others[0]
 
 
 def _records_before(path: Path, offset: int) -> int:
@@ -245,3 +246,39 @@ def test_columns_added_later_keep_old_hashes_and_defaults_are_hashed_as_stored(t
     rows = [dict(zip(names, r)) for r in cursor.fetchall()]
     assert [r["kind"] for r in rows] == ["page", "document"]
     assert chain.check_chain(rows) == []
+
+
+def test_generated_as_of_columns_are_outside_the_hash_chain(tmp_path: Path):
+    """as_of_at and page_url come back from SELECT *, are computed by SQLite, and never change a hash."""
+    import hashlib
+    import json
+
+    import sqlite_utils
+
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    migrations.apply(db, stop_before="m100_as_of")
+    db.table("sources").insert({"name": "s"})
+    memento = {**_row(2), "via": "wayback", "memento_at": "2018-06-01T10:15:00.000000Z",
+               "original_url": "https://vendor.example/page", "wayback_timestamp": "20180601101500"}
+    save_captures(db, [_row(1), memento])
+    before = [dict(r) for r in db.query("SELECT * FROM captures ORDER BY id")]
+    db.close()
+    db = open_db(tmp_path / "old.db")  # applies m100 to rows written before it
+    cursor = db.execute("SELECT * FROM captures ORDER BY id")
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    assert [r["as_of_at"] for r in rows] == [_row(1)["captured_at"], "2018-06-01T10:15:00.000000Z"]
+    assert [r["page_url"] for r in rows] == [_row(1)["url"], "https://vendor.example/page"]
+    assert [r["row_hash"] for r in rows] == [r["row_hash"] for r in before]
+    assert chain.check_chain(rows) == []
+    # Recomputed by hand, as the README tells anyone to: every non-NULL column but
+    # row_hash and the two generated ones.
+    for row in rows:
+        kept = {k: v for k, v in row.items() if v is not None and k not in ("row_hash", "as_of_at", "page_url")}
+        text = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert hashlib.sha256(text.encode()).hexdigest() == row["row_hash"]
+    save_captures(db, [_row(3)])  # new rows chain on as before
+    cursor = db.execute("SELECT * FROM captures ORDER BY id")
+    assert chain.check_chain([dict(zip(names, r)) for r in cursor.fetchall()]) == []
+    with pytest.raises(sqlite3.OperationalError, match="cannot UPDATE generated column"):
+        db.execute("UPDATE captures SET as_of_at = '1999-01-01' WHERE id = 1")

@@ -122,11 +122,17 @@ def test_recorded_cdx_answers_give_one_fetch_per_distinct_version(harvested, sou
         pages = [r for r in pages if "resumeKey" not in r.params][:1]
         if source == "nasa-tz":
             pages = [r for r in pages if r.params["from"] == ["19961231235847"]]
-    versions = {(surt(r.original), r.digest) for p in pages
-                for r in parse_cdx(body_of(p).decode()).records if not r.is_revisit}
+    versions: set[tuple[str, str]] = set()
+    snapshots: set[tuple[str, str]] = set()
+    for record in (r for p in pages for r in parse_cdx(body_of(p).decode()).records if not r.is_revisit):
+        # The real index lists some snapshots twice, one timestamp with two digests: one fetch.
+        version, snapshot = (surt(record.original), record.digest), (surt(record.original), record.timestamp)
+        if version not in versions and snapshot not in snapshots:
+            versions.add(version)
+            snapshots.add(snapshot)
     errors = by_source(conn, "fetch_errors", source)
     # These snapshots were not recorded: each distinct version was asked for once, and said so.
-    assert len(errors) == len(versions) > 0
+    assert len(errors) == len(snapshots) > 0
     assert {e["error_type"] for e in errors} == {"wayback-not-archived"}
     assert by_source(conn, "captures", source) == []
     assert spec["urls"]

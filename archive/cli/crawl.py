@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -15,6 +16,8 @@ from archive.config import Config
 from archive.errors import ArchiveError, ConfigError
 from archive.sources.load import load_sources
 from archive.sources.model import select
+
+TERM_FIELD = re.compile(r"field '(vendor|product)\b")
 
 
 @click.command()
@@ -105,9 +108,17 @@ def read_documents(config: Config, variables: Mapping[str, str], redo: bool) -> 
     from archive.records.extraction import extract_documents
     from archive.records.mentions import rebuild_mentions
 
+    sources = load_sources(config.sources_file, variables)
+    for source in sources:
+        if source.unresolved and source.kind == "vendor":
+            if not (source.vendor or source.product):
+                # Its terms are unknown: a rebuild would silently drop its mentions.
+                raise ConfigError(next((u for u in source.unresolved if TERM_FIELD.search(u)),
+                                       source.unresolved[0]))
+            click.echo(f"note: {source.unresolved[0]}; its product terms are used all the same",
+                       err=True)
     index = config.archive.open_existing()
     try:
-        sources = load_sources(config.sources_file, variables)
         started = time.monotonic()
         report = extract_documents(config.archive, index, redo=redo)
         mentions = rebuild_mentions(index, sources)

@@ -1,4 +1,4 @@
-"""The lawyer's commands: `verify`, `timestamp`, `cite` and `export`."""
+"""The lawyer's commands: `verify`, `timestamp`, `cite` and `export`, and `tsa` to try `timestamp`."""
 
 from __future__ import annotations
 
@@ -141,3 +141,39 @@ def export(data_dir: Path | None, out: Path, ids: tuple[int, ...], query: str | 
         f" and {done.screenshots} screenshot(s)" if done.screenshots else "")
     click.echo(f"Wrote {done.wacz} ({done.captures} capture(s){extra}, {done.records} WARC records; "
                f"SHA-256 {done.sha256}) and {done.manifest}.")
+
+
+@click.command()
+@click.option("--port", default=8318, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for its throwaway CA and keys (default: a new temporary one).")
+def tsa(port: int, keys_dir: Path | None) -> None:
+    """Serve a throwaway RFC 3161 Time-Stamp Authority on 127.0.0.1, to try `spyglass timestamp`.
+
+    Its tokens are real RFC 3161 tokens, but its CA is made on the spot and
+    vouches for nothing outside your machine: use a public TSA for evidence.
+    Stops on Ctrl-C. Example: spyglass tsa, then in another shell
+    spyglass timestamp --tsa-url http://127.0.0.1:8318/tsr --tsa-ca <the CA file it names>
+    """
+    import tempfile
+    import threading
+
+    from archive.demo.tsa import start_tsa
+
+    directory = keys_dir or Path(tempfile.mkdtemp(prefix="spyglass-tsa-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        server, authority = start_tsa(directory, port=port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on 127.0.0.1:{port}: {exc.strerror} "
+                                   "(--port 0 takes any free port)") from None
+    click.echo(f"Time-Stamp Authority at {server.url}/tsr; its CA certificate: {authority.ca}")
+    click.echo("A throwaway authority for trying `spyglass timestamp`: its tokens vouch for "
+               "nothing outside this machine. Ctrl-C stops it.")
+    sys.stdout.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from archive.cli.atlas import import_atlas
 from archive.cli.crawl import crawl, documents
-from archive.cli.evidence import cite, export, timestamp, verify
+from archive.cli.evidence import cite, export, timestamp, tsa, verify
+from archive.cli.history import changes, history, rebuild_history
 from archive.cli.serve import demo, serve
 from archive.cli.wayback import closest, save
 from archive.errors import SpyglassError
@@ -27,5 +29,8 @@ def cli() -> None:
     """Spyglass: collect, preserve, index and publish evidence about surveillance technology."""
 
 
-for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, demo):
+for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, history, changes,
+                rebuild_history, demo):
     cli.add_command(command)
+cli.add_command(tsa)
+cli.add_command(import_atlas)

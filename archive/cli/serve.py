@@ -10,10 +10,11 @@ from urllib.parse import quote
 
 import click
 
+from archive.cli.atlas import import_atlas_export
 from archive.cli.crawl import crawl_and_report
 from archive.cli.options import command_config, data_option
 from archive.config import Archive
-from archive.publish.datasette import PROJECT_ROOT, datasette_command
+from archive.publish.datasette import PROJECT_ROOT, datasette_command, datasette_environment
 
 DEMO_SOURCES = PROJECT_ROOT / "sources.yml"
 
@@ -22,21 +23,26 @@ DEMO_SOURCES = PROJECT_ROOT / "sources.yml"
 @data_option
 @click.option("--port", default=8001, show_default=True, help="Port to serve on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-def serve(data_dir: Path | None, port: int, host: str) -> None:
+@click.option("--allow-sql/--no-allow-sql", default=None,
+              help="Let visitors run their own SQL (default: $SPYGLASS_ALLOW_SQL, else no).")
+def serve(data_dir: Path | None, port: int, host: str, allow_sql: bool | None) -> None:
     """Publish the archive with Datasette (read-only, with datasette/metadata.yml).
 
-    Example: spyglass serve --data data --port 8001
+    Search, table views and canned queries are open to every visitor; custom
+    SQL only with --allow-sql. Example: spyglass serve --data data --port 8001
     """
-    config, _ = command_config(data_dir=data_dir)
+    config, _ = command_config(data_dir=data_dir, allow_sql=allow_sql)
     config.archive.open_existing().close()
-    serve_archive(config.archive, port, host)
+    serve_archive(config.archive, port, host, config.allow_sql)
 
 
-def serve_archive(archive: Archive, port: int, host: str) -> None:
+def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> None:
     """Run Datasette over the archive until interrupted."""
-    click.echo(f"Serving {archive.db_path} at http://{host}:{port}/ (Ctrl-C to stop)")
+    sql = "custom SQL allowed" if allow_sql else "custom SQL off"
+    click.echo(f"Serving {archive.db_path} at http://{host}:{port}/ ({sql}; Ctrl-C to stop)")
     try:
-        subprocess.run(datasette_command(archive.data_dir, port, host), check=False)
+        subprocess.run(datasette_command(archive.data_dir, port, host), check=False,
+                       env={**os.environ, **datasette_environment(allow_sql)})
     except KeyboardInterrupt:
         pass
 
@@ -46,23 +52,32 @@ def serve_archive(archive: Archive, port: int, host: str) -> None:
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
 @click.option("--fixture-port", default=8470, show_default=True,
-              help="Port for the fixture vendor site; the records portal takes the next one (0: any free ports).")
+              help="Port for the fixture vendor site; the records portals take the next two (0: any free ports).")
 def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) -> None:
     """Crawl the bundled loopback fixtures, build the archive and serve it.
 
     Example: spyglass demo            (then open the printed URL)
     """
+    from archive.demo.atlas_site import PATH as ATLAS_PATH
     from archive.demo.servers import start_demo_servers
     from archive.index.queries import nearest_capture
 
     servers = start_demo_servers(fixture_port)
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
     click.echo(f"Fixture records portal: {servers.portal.url}/requests/", err=True)
+    click.echo(f"Fixture JSON records portal (NextRequest-style): {servers.json_portal.url}/client/requests",
+               err=True)
     click.echo(f"Simulated Wayback Machine: {servers.wayback.url}/", err=True)
+    click.echo(f"Fixture Atlas of Surveillance export: {servers.atlas.url}{ATLAS_PATH}", err=True)
     try:
-        config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir,
+        # The JSON portal is our own loopback fixture: no need to spare it like a real city's.
+        config, _ = command_config(("SPYGLASS_PROGRESS=true", "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200"),
+                                   data_dir=data_dir,
                                    sources_file=DEMO_SOURCES, wayback_url=servers.wayback.url)
-        ok = crawl_and_report(config, {}, (), False, None, {**os.environ, **servers.variables})
+        variables = {**os.environ, **servers.variables}
+        ok = crawl_and_report(config, {}, (), False, None, variables)
+        # The Atlas's rows about the demo's agencies, beside their records.
+        click.echo(import_atlas_export(config, variables, url=f"{servers.atlas.url}{ATLAS_PATH}"))
     finally:
         servers.stop()
     if not ok:
@@ -84,7 +99,13 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
         f"http://127.0.0.1:{port}/spyglass/document_pages?_search=booking+photos"
         f"\nWhich agencies' records mention which products: "
         f"http://127.0.0.1:{port}/spyglass/agency_products"
-        f"\nOr a page's versions over time: http://127.0.0.1:{port}/spyglass/page_versions?url="
+        f"\nReleases from every portal, HTML and JSON: "
+        f"http://127.0.0.1:{port}/spyglass/releases?_facet=source"
+        f"\nAtlas of Surveillance agency-vendor pairs, and what Spyglass holds on each: "
+        f"http://127.0.0.1:{port}/spyglass/atlas_pairs"
+        f"\nA page's versions over time: http://127.0.0.1:{port}/-/spyglass/timeline?url="
         + quote(f"{servers.vendor.url}/products/recognize/", safe="")
+        + f"\nWhat changed, as a feed: http://127.0.0.1:{port}/spyglass/changes_feed.atom"
     )
-    serve_archive(config.archive, port, "127.0.0.1")
+    # The demo is served on loopback for its own user: custom SQL is on.
+    serve_archive(config.archive, port, "127.0.0.1", allow_sql=True)

@@ -63,7 +63,8 @@ def closest(url: str, timestamp: str | None, overrides: tuple[str, ...]) -> None
     if timestamp is not None and not (timestamp.isdigit() and 1 <= len(timestamp) <= 14):
         raise click.BadParameter(f"{timestamp!r} is not a Wayback timestamp", param_hint="--at")
     config, _ = command_config(overrides)
-    found = closest_snapshot(url, config.endpoints, timestamp, config.user_agent)
+    found = closest_snapshot(url, config.endpoints, timestamp, config.user_agent,
+                             config.wayback_budget)
     if found is None:
         click.echo(f"{url}: the Wayback Machine names no snapshot", err=True)
         sys.exit(1)

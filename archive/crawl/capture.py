@@ -20,12 +20,11 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from archive.config import Config
 from archive.crawl.client import writer_for
 from archive.times import utc_now
-from archive.warc.write import Exchange
+from archive.warc.write import Exchange, archivable_headers
 
-# Twisted's HTTP client removes chunked transfer coding before Scrapy sees the
-# body. Keeping the header would describe bytes we do not have, so it is moved
-# into a WARC header that says what happened.
-HOP_BY_HOP = {b"transfer-encoding"}
+# Credentials a request carried: kept out of the WARC request record (see redact_credentials).
+CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+REDACTED = "[redacted by Spyglass]"
 
 # Sent for exchanges no spider callback will see (robots.txt fetched by
 # RobotsTxtMiddleware), so the index pipeline can still make them captures.
@@ -40,6 +39,25 @@ def header_pairs(headers: Any) -> list[tuple[str, str]]:
         for value in values:
             pairs.append((name, value.decode("latin-1")))
     return pairs
+
+
+def redact_credentials(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Request headers with credential values replaced, and the names replaced.
+
+    An archive is shared and published; an API token in it would let anyone
+    spend the archivist's account. The header's name and scheme are kept (the
+    request was authenticated, and how), the secret is not; the record says so
+    in WARC-Spyglass-Redacted. Responses are never altered.
+    """
+    out, redacted = [], []
+    for name, value in pairs:
+        if name.lower() in CREDENTIAL_HEADERS:
+            scheme = value.split(" ", 1)[0] if " " in value and name.lower() != "cookie" else ""
+            out.append((name, f"{scheme} {REDACTED}".strip()))
+            redacted.append(name)
+        else:
+            out.append((name, value))
+    return out, redacted
 
 
 class WarcCaptureMiddleware:
@@ -63,21 +81,15 @@ class WarcCaptureMiddleware:
         if request.meta.get("spyglass_no_warc"):
             return response
         sent_at = request.meta.get("spyglass_sent_at") or utc_now()
-        request_headers = header_pairs(request.headers)
+        request_headers, redacted = redact_credentials(header_pairs(request.headers))
         host = response.url.split("/")[2] if "://" in response.url else ""
         if host and not any(k.lower() == "host" for k, _ in request_headers):
             request_headers.insert(0, ("Host", host))
-        response_headers = []
+        response_headers, removed = archivable_headers(header_pairs(response.headers))
         extra = dict(request.meta.get("spyglass_warc_headers") or {})
-        for key, values in response.headers.items():
-            if key.lower() in HOP_BY_HOP:
-                extra["WARC-Spyglass-Removed-Header"] = (
-                    f"{key.decode('latin-1')}: {b', '.join(values).decode('latin-1')}"
-                    " (decoded by the HTTP client before archiving)"
-                )
-                continue
-            for value in values:
-                response_headers.append((key.decode("latin-1"), value.decode("latin-1")))
+        if redacted:
+            extra["WARC-Spyglass-Redacted"] = ", ".join(redacted) + " (credential value removed)"
+        extra.update(removed)
         if response.ip_address is not None:
             extra["WARC-IP-Address"] = str(response.ip_address)
         reason = _reason(response.status)

@@ -29,7 +29,7 @@ from archive.crawl.messages import (
     WriteExchange,
 )
 from archive.errors import ArchiveError
-from archive.records.items import DocumentFile, Release
+from archive.records.items import RecordItem
 from archive.sources.model import Source
 from archive.warc.write import Exchange
 
@@ -151,7 +151,7 @@ class WriterClient:
         """Queue a fetch_errors row."""
         self._send(AddFetchError(row))
 
-    def add_record(self, item: Release | DocumentFile) -> None:
+    def add_record(self, item: RecordItem) -> None:
         """Queue a records item, stored after the captures it names."""
         self._send(AddRecord(item))
 

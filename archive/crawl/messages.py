@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archive.records.items import DocumentFile, Release
+from archive.records.items import RecordItem
 from archive.sources.model import Source
 from archive.warc.write import Exchange
 
@@ -43,7 +43,7 @@ class AddFetchError:
 class AddRecord:
     """A records item to store after the captures it names (archive.records.store.save_records)."""
 
-    item: Release | DocumentFile
+    item: RecordItem
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from archive.crawl.capture import exchange_without_callback
 from archive.crawl.client import close_writer, writer_for
 from archive.crawl.items import Capture, FetchError
 from archive.crawl.messages import RunEnd
-from archive.records.items import DocumentFile, Release
+from archive.records.items import RECORD_ITEMS
 from archive.sources.model import Source
 
 
@@ -59,7 +59,7 @@ class IndexPipeline:
             self.writer.add_fetch_error(self._error_row(item))
             self.counts["errors"] += 1
             self.crawler.stats.inc_value("spyglass/errors")
-        elif isinstance(item, (Release, DocumentFile)):
+        elif isinstance(item, RECORD_ITEMS):
             self.writer.add_record(item)
         else:
             raise DropItem(f"not a Spyglass item: {type(item).__name__}")

@@ -3,7 +3,9 @@
 It sits at 960, just above the WARC middleware (950), so it waits *before* the
 WARC middleware's send time is taken (it resets it after waiting) and it sees
 429s and 503s first: they are retried after a pause, never archived as
-captures. The policy is named data in archive/wayback/policy.py (RatePolicy).
+captures, unless they carry Memento-Datetime (the site's own archived answer,
+which is evidence). The policy is named data in archive/wayback/policy.py
+(RatePolicy); the budget and pause are the machine's (archive/wayback/budget.py).
 """
 
 from __future__ import annotations
@@ -20,14 +22,12 @@ from scrapy.http import Response
 
 from archive.config import Config
 from archive.times import utc_now
-from archive.wayback.policy import RatePolicy
+from archive.wayback.budget import Budget, wait_async
+from archive.wayback.policy import MAX_429_PER_REQUEST, RatePolicy
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = {500, 502, 503, 504}
-# After this many 429s for one request something is wrong with the budget;
-# giving up is kinder to the service than a firewall block.
-MAX_429_PER_REQUEST = 5
 
 
 class WaybackGaveUp(IgnoreRequest):
@@ -40,41 +40,44 @@ class WaybackGaveUp(IgnoreRequest):
 
 
 class WaybackRateLimitMiddleware:
-    """Spaces requests per budget ('cdx', 'snapshot'), pauses everything on a 429, retries slowly."""
+    """Spaces requests per budget ('cdx', 'snapshot'), pauses everything on a 429, retries slowly.
 
-    def __init__(self, policy: RatePolicy, crawler: Crawler) -> None:
+    The budget and the pause are the machine's (archive/wayback/budget.py), shared
+    with every other crawler, command and process sending to the same Wayback Machine.
+    """
+
+    def __init__(self, policy: RatePolicy, crawler: Crawler, budget: Budget) -> None:
         self.policy = policy
         self.crawler = crawler
-        self.next_free: dict[str, float] = {}
-        self.paused_until = 0.0
+        self.budget = budget
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WaybackRateLimitMiddleware:
-        return cls(Config.from_settings(crawler.settings).rate_policy, crawler)
+        config = Config.from_settings(crawler.settings)
+        return cls(config.rate_policy, crawler, config.wayback_budget)
 
     async def process_request(self, request: Request) -> None:
         bucket = request.meta.get("wayback_bucket")
         if not bucket:
             return None
-        not_before = request.meta.get("wayback_not_before", 0.0)
-        while True:
-            now = time.monotonic()
-            slot = max(now, self.next_free.get(bucket, 0.0), self.paused_until, not_before)
-            self.next_free[bucket] = slot + self.policy.interval(bucket)
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            # A 429 may have arrived while this request waited: wait again.
-            if time.monotonic() >= self.paused_until:
-                break
+        # A slow retry waits out its own backoff before it takes a slot.
+        backoff = request.meta.get("wayback_not_before", 0.0) - time.monotonic()
+        if backoff > 0:
+            await asyncio.sleep(backoff)
+        await wait_async(self.budget, bucket)
         request.meta["spyglass_sent_at"] = utc_now()  # the real send time, after waiting
         return None
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if not request.meta.get("wayback_bucket"):
             return response
+        if response.headers.get("Memento-Datetime"):
+            # An archived answer (the site said 429 or 503 when the Wayback Machine
+            # crawled it): evidence to keep, not the service refusing us.
+            return response
         stats = self.crawler.stats
         if response.status == 429:
-            self.paused_until = max(self.paused_until, time.monotonic() + self.policy.pause_on_429)
+            self.budget.pause(self.policy.pause_on_429)
             stats.inc_value("spyglass/wayback_429")
             count = request.meta.get("wayback_429s", 0) + 1
             logger.warning("Wayback Machine answered 429: pausing all requests for %.0f s",

@@ -78,17 +78,15 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
     the source's name); sources with `save_on_change` then ask Save Page Now
     for each page whose payload changed, and sources with `screenshot` get a
     screenshot pass of the pages their live run captured (archive/crawl/screenshots.py).
-    `only` ('live' or 'wayback') runs just one side.
+    `only` ('live' or 'wayback') runs just one side; a source with `live: false` has no live side.
     """
     settings = crawl_settings(config, overrides)
     process = CrawlerProcess(settings)
     crawlers: list[tuple[str, Crawler]] = []
     for source in sources:
-        runs = [source.kind] + (["wayback"] if source.wayback is not None else [])
-        if only == "live":
-            runs = [source.kind]
-        elif only == "wayback":
-            runs = runs[1:]
+        live = [source.kind] if source.live else []
+        history = ["wayback"] if source.wayback is not None else []
+        runs = {"live": live, "wayback": history}.get(only or "", live + history)
         for spider_name in runs:
             spidercls = process.spider_loader.load(spider_name)
             per_source = settings.copy()
@@ -96,7 +94,9 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
                 per_source.set("ROBOTSTXT_OBEY", source.robots, priority="spider")
             # The first crawler installs the reactor named in the settings.
             crawler = Crawler(spidercls, per_source, init_reactor=not crawlers)
-            process.crawl(crawler, source=source)
+            # API tokens go to the spider as an argument, never into settings, which Scrapy logs.
+            extra = {"credentials": config.service_tokens} if spider_name == "records" else {}
+            process.crawl(crawler, source=source, **extra)
             label = source.name if spider_name == source.kind else f"{source.name} ({spider_name})"
             crawlers.append((label, crawler))
     process.start()

@@ -135,7 +135,7 @@ def _save(index: Any, store: WarcStore, browser: Browser, source: Source, run_id
                    "WARC-Spyglass-Viewport": f"{VIEWPORT['width']}x{VIEWPORT['height']}"}
         if shot.cut:
             headers["WARC-Spyglass-Cut-At-Height"] = str(height)
-        location = store.write_resource(f"urn:fullPage:{page['url']}", "image/png", shot.png,
+        location = store.write_resource(f"urn:fullPage:{page['url']}", shot.png, "image/png",
                                         shot.taken_at, headers)
         row.update(width=width, height=height, cut_at_height=int(shot.cut), sha256=location.sha256,
                    length=location.payload_length, warc_filename=location.filename,

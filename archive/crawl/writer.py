@@ -25,10 +25,13 @@ from archive.crawl.messages import (
     StartRun,
     WriteExchange,
 )
+from archive.history.context import Rules
+from archive.history.ingest import HistoryWriter
 from archive.index.captures import load_originals, save_captures
 from archive.index.db import writing
 from archive.index.runs import finish_run, save_fetch_errors, start_run, upsert_source
 from archive.records.store import save_records
+from archive.sources.model import source_to_dict
 from archive.text.extract import extract
 from archive.warc.write import WarcStore
 
@@ -48,6 +51,8 @@ class Writer:
             archive.warc_dir, prefix, max_size=config.warc_max_size,
             gzip_level=config.warc_gzip_level, originals=load_originals(self.index, prefix),
         )
+        # Versions and changes follow the captures in the same transaction.
+        self.history = HistoryWriter(self.index, Rules.from_config(config))
         self.captures: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
         # Records items (releases, documents) name captures by WARC-Record-ID, so
@@ -60,7 +65,7 @@ class Writer:
         if self.captures or self.errors or self.records:
             with writing(self.index):
                 if self.captures:
-                    save_captures(self.index, self.captures)
+                    self.history.add(save_captures(self.index, self.captures))
                 if self.errors:
                     save_fetch_errors(self.index, self.errors)
                 if self.records:
@@ -95,6 +100,7 @@ class Writer:
                 with writing(self.index):
                     if message.source is not None:
                         upsert_source(self.index, message.source)
+                        self.history.watch(message.source.name, source_to_dict(message.source))
                     run_id = start_run(self.index, message.name, message.spider)
             except Exception as exc:  # noqa: BLE001 - the crawler reports it in one line
                 self.reply(message.request_id, False, f"start_run failed: {exc}")
@@ -110,8 +116,10 @@ class Writer:
         return True
 
     def close(self, finish: RunEnd | None) -> None:
-        """Flush, close the WARC file and record how the run ended."""
+        """Flush, settle history, close the WARC file and record how the run ended."""
         self.flush()
+        with writing(self.index):
+            self.history.settle()
         self.store.close()
         if finish is not None:
             with writing(self.index):

@@ -6,12 +6,14 @@ fixture site supplies a `handle(request) -> Reply` function.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -40,6 +42,12 @@ class Incoming:
 
 
 Handler = Callable[[Incoming], Reply]
+
+
+def json_reply(data: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Reply:
+    """A JSON answer, as the fixture APIs give it."""
+    return Reply(status, json.dumps(data).encode(), headers=headers or [],
+                 content_type="application/json; charset=utf-8")
 
 
 class LoopbackServer:

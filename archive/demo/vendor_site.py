@@ -43,6 +43,12 @@ FOOTER = """
 </footer>
 """
 
+# A call to action at the end of every page's main text: site-wide boilerplate
+# that extraction keeps (it is an ordinary paragraph) and history leaves out.
+CTA = """
+<div class="cta"><p>Questions about Northwind Cloud? Talk to our public-sector team.</p></div>
+"""
+
 PAGES: dict[str, Page] = {
     "/": Page("Northwind Cloud: computing for every mission", """
 <h1>Computing for every mission</h1>
@@ -245,7 +251,7 @@ def render(path: str, base: str, other: str) -> str:
         "<link rel=\"stylesheet\" href=\"/static/site.css\"><link rel=\"icon\" href=\"/favicon.png\">"
         "<link rel=\"apple-touch-icon\" href=\"/apple-touch-icon.png\">"
         "<script src=\"/static/site.js\"></script></head>\n<body>"
-        f"{NAV}<main>{body}</main>{footer}</body></html>\n"
+        f"{NAV}<main>{body}{CTA}</main>{footer}</body></html>\n"
     )
 
 

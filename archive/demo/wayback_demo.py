@@ -3,20 +3,25 @@
 The Northwind pages change wording, gain a "person tracking" claim in 2018 and
 lose it again in 2020; some snapshots are byte-identical, some CDX rows are
 duplicates or revisits, and the old product address is an archived redirect.
+In 2019 the site added a call to action to every page (the live site still
+has it): site-wide boilerplate, which history must never count as a change.
 """
 
 from __future__ import annotations
 
 import html
 
+from archive.demo.vendor_site import CTA
 from archive.demo.wayback_sim import Memento, WaybackSim
 
 REKOGNITION_URL = "https://aws.amazon.com/rekognition/"
 REKOGNITION_TIMESTAMP = "20180225100337"
 
 
-def page(title: str, main: str) -> bytes:
-    """A whole archived HTML page around `main`."""
+def page(title: str, main: str, cta: bool = False) -> bytes:
+    """A whole archived HTML page around `main` (with the site's call to action from 2019 on)."""
+    if cta:
+        main += CTA
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title></head>\n<body><header><a href=\"/\">Northwind Cloud</a></header>"
@@ -31,30 +36,34 @@ PRODUCT_2017 = page("Northwind Recognize: image and video analysis", """
 <h1>Northwind Recognize</h1>
 <p>Detect objects, scenes, text and faces, and search a face against collections
 holding tens of millions of faces in real time.</p>""")
-PRODUCT_2018 = page("Northwind Recognize: image and video analysis", """
+PRODUCT_2018_MAIN = """
 <h1>Northwind Recognize</h1>
 <p>Detect objects, scenes, text and faces, and search a face against collections
 holding tens of millions of faces in real time.</p>
 <h2>Built for public safety</h2>
 <p>Person tracking lets agencies follow persons of interest from a street camera
-or a body camera, and identify all faces in crowded events and public places.</p>""")
+or a body camera, and identify all faces in crowded events and public places.</p>"""
+PRODUCT_2018 = page("Northwind Recognize: image and video analysis", PRODUCT_2018_MAIN)
+PRODUCT_2019 = page("Northwind Recognize: image and video analysis", PRODUCT_2018_MAIN, cta=True)
 PRODUCT_2020 = page("Northwind Recognize: image and video analysis", """
 <h1>Northwind Recognize</h1>
 <p>Detect objects, scenes, text and faces in images and video.</p>
-<p>We have paused sales of face search to police departments.</p>""")
+<p>We have paused sales of face search to police departments.</p>""", cta=True)
 
 FAQ_2017 = page("Northwind Recognize FAQs", """
 <h1>Frequently asked questions</h1>
 <h2>Q: What is face search?</h2><p>Face search compares a face with a collection you own.</p>""")
-FAQ_2018 = page("Northwind Recognize FAQs", """
+FAQ_2018_MAIN = """
 <h1>Frequently asked questions</h1>
 <h2>Q: What is face search?</h2><p>Face search compares a face with a collection you own.</p>
 <h2>Q: What is person tracking?</h2><p>Person tracking follows each individual through a
-video, which is why surveillance customers use it to monitor the movements of individuals.</p>""")
+video, which is why surveillance customers use it to monitor the movements of individuals.</p>"""
+FAQ_2018 = page("Northwind Recognize FAQs", FAQ_2018_MAIN)
+FAQ_2019 = page("Northwind Recognize FAQs", FAQ_2018_MAIN, cta=True)
 FAQ_2020 = page("Northwind Recognize FAQs", """
 <h1>Frequently asked questions</h1>
 <h2>Q: What is face search?</h2><p>Face search compares a face with a collection you own.</p>
-<h2>Q: Who may use it?</h2><p>Face search is not offered to police departments.</p>""")
+<h2>Q: Who may use it?</h2><p>Face search is not offered to police departments.</p>""", cta=True)
 
 REKOGNITION_2018 = (
     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -81,9 +90,12 @@ def demo_mementos(vendor_base: str) -> list[Memento]:
         Memento(product, "20180102080000", PRODUCT_2017, headers=html_type, revisit=True),
         Memento(product, "20180601101500", PRODUCT_2018, headers=html_type),
         Memento(product, "20190315000000", PRODUCT_2018, headers=html_type),
+        # The same text with the site-wide call to action: boilerplate, no change.
+        Memento(product, "20190901000000", PRODUCT_2019, headers=html_type),
         Memento(product, "20200610160000", PRODUCT_2020, headers=html_type),
         Memento(faqs, "20170615000000", FAQ_2017, headers=html_type),
         Memento(faqs, "20180720000000", FAQ_2018, headers=html_type),
+        Memento(faqs, "20191010000000", FAQ_2019, headers=html_type),
         Memento(faqs, "20200701000000", FAQ_2020, headers=html_type),
         Memento(f"{vendor_base}/sitemap.xml", "20180801000000",
                 f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -103,13 +104,19 @@ class SavePageNow:
                 with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback)
                     body, status = response.read(), response.status
                     content_type = response.headers.get("Content-Type", content_type)
-            except Exception:
+            except urllib.error.HTTPError as exc:  # the site's error answer is what gets archived
+                body, status = exc.read(), exc.code
+                content_type = exc.headers.get("Content-Type", content_type)
+            except OSError:
                 pass
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        while any(m.timestamp == stamp for m in self.sim.mementos.get(_key(url), [])):
+        earlier = self.sim.mementos.get(_key(url), [])
+        while any(m.timestamp == stamp for m in earlier):
             stamp = str(int(stamp) + 1)
+        # Like the real archive, an unchanged payload is indexed as a revisit row.
+        same = bool(earlier) and earlier[-1].body == body and earlier[-1].status == status
         self.sim.add(Memento(url, stamp, body, status, content_type.split(";")[0],
-                             [("Content-Type", content_type)]))
+                             [("Content-Type", content_type)], revisit=same))
         return stamp
 
 

@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from archive.index import queries
 from archive.index.rows import is_wayback, memento_time
-from archive.times import parse_when
+from archive.times import iso, parse_when
 from archive.wayback.client import citation_url
+
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept.", "Oct.",
           "Nov.", "Dec.")
@@ -41,6 +43,13 @@ class Citation:
     archived_url: str | None = None  # a Save Page Now snapshot of a live page
     pinpoint: str | None = None  # "at 3" for a document page
     detail: str | None = None  # e.g. the memento's exact time
+    redirect_to: str | None = None  # an archived 3xx: where it sent the reader
+    # The two times, structured: when the capture shows the page (the memento
+    # time for a Wayback capture, the capture time for a live one), and when
+    # Spyglass fetched it. ISO 8601 UTC.
+    as_of_at: str | None = None
+    as_of_kind: str | None = None  # "memento time" or "capture time"
+    fetched_at: str | None = None
 
     def line(self) -> str:
         """Who, what, when, where: the form of the seeds' footnotes."""
@@ -65,7 +74,9 @@ class Citation:
         if self.detail:
             lines.append(f"  {self.detail}")
         if self.sha256:
-            lines.append(f"  SHA-256 of the archived payload: {self.sha256}")
+            empty = " (an empty body: the answer was the redirect)" if (
+                self.redirect_to and self.sha256 == EMPTY_SHA256) else ""
+            lines.append(f"  SHA-256 of the archived payload: {self.sha256}{empty}")
         if self.warc_filename:
             where = f"  Local copy: {self.warc_filename}, offset {self.warc_offset}"
             if self.capture_id is not None:
@@ -108,7 +119,29 @@ def _author(row: Mapping[str, Any], url: str) -> str:
 
 def _title(row: Mapping[str, Any]) -> str:
     title = " ".join(str(row.get("title") or "").split())
-    return title or "Untitled page"
+    if title:
+        return title
+    redirect = _redirect(row)
+    if redirect:
+        return f"Redirect (HTTP {row['status']}) to {redirect}"
+    return "Untitled page"
+
+
+def _redirect(row: Mapping[str, Any]) -> str | None:
+    """Where an archived 3xx sent the reader (its Location, made absolute), else None."""
+    status = row.get("status")
+    if not (isinstance(status, int) and 300 <= status < 400):
+        return None
+    location = (row.get("location") or "").strip()
+    if not location:
+        return "(no Location given)"
+    return urljoin(row.get("original_url") or row.get("url") or "", location)
+
+
+def _redirect_note(row: Mapping[str, Any]) -> str:
+    redirect = _redirect(row)
+    return f"; the archived answer is an HTTP {row['status']} redirect to {redirect}, not a page" \
+        if redirect else ""
 
 
 def _local(capture: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,7 +168,11 @@ def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = No
             original_url=original,
             detail=(f"Original URL {original}; archived by the Wayback Machine "
                     f"{archived.strftime('%Y-%m-%d %H:%M:%S UTC') if archived else '(time unknown)'}; "
-                    f"retrieved by Spyglass {when.strftime('%Y-%m-%d %H:%M UTC')}"),
+                    f"retrieved by Spyglass {when.strftime('%Y-%m-%d %H:%M UTC')}"
+                    + _redirect_note(capture)),
+            redirect_to=_redirect(capture),
+            as_of_at=iso(archived) if archived else None, as_of_kind="memento time",
+            fetched_at=iso(when),
             **_local(capture),
         )
     when = parse_when(capture["captured_at"])
@@ -149,7 +186,9 @@ def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = No
         original_url=capture["url"],
         archived_url=spn,
         detail=f"Captured by Spyglass {when.strftime('%Y-%m-%d %H:%M:%S UTC')}"
-               + (f"; Save Page Now snapshot {spn}" if spn else ""),
+               + (f"; Save Page Now snapshot {spn}" if spn else "") + _redirect_note(capture),
+        redirect_to=_redirect(capture),
+        as_of_at=iso(when), as_of_kind="capture time", fetched_at=iso(when),
         **_local(capture),
     )
 
@@ -161,10 +200,22 @@ def cite_document_page(
     capture: Mapping[str, Any] | None = None,
 ) -> Citation:
     """The citation of one page of a released document: document_pages, documents and releases rows."""
+    return cite_document(document, release, capture, page)
+
+
+def cite_document(
+    document: Mapping[str, Any],
+    release: Mapping[str, Any] | None = None,
+    capture: Mapping[str, Any] | None = None,
+    page: Mapping[str, Any] | None = None,
+) -> Citation:
+    """The citation of a released document (one page of it with `page`): agency, name, release date."""
     release = release or {}
     capture = capture or {}
-    url = (document.get("file_url") or document.get("url") or capture.get("url")
-           or release.get("page_url") or "")
+    # A file fetched by an expiring URL is cited by its stable page (documents.cite_url).
+    url = (document.get("cite_url") or document.get("file_url") or document.get("url")
+           or capture.get("url") or release.get("page_url") or "")
+    fetched = document.get("file_url") or url
     agency = document.get("agency") or release.get("agency") or _author(capture, url)
     released = release.get("released_on") or release.get("released_at")
     try:
@@ -175,15 +226,22 @@ def cite_document_page(
                     else "release date unknown")
     title = " ".join(str(document.get("title") or document.get("file_name")
                          or release.get("title") or "").split())
+    if page is not None:
+        detail = f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}"
+    else:
+        pages = f", {document['page_count']} page(s)" if document.get("page_count") else ""
+        detail = (f"Released file ({document.get('content_type') or 'unknown type'}{pages})"
+                  + (f" in {release['title']!r}" if release.get("title") else "")
+                  + (f", request {release['reference']}" if release.get("reference") else ""))
     return Citation(
-        kind="document-page",
+        kind="document-page" if page is not None else "document",
         author=agency,
         title=title or "Untitled document",
-        pinpoint=f"at {page.get('page_number')}",
+        pinpoint=f"at {page.get('page_number')}" if page is not None else None,
         when=when,
         url=url,
-        original_url=url,
-        detail=f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}",
+        original_url=fetched,
+        detail=detail,
         **_local(capture),
     )
 
@@ -206,7 +264,12 @@ def distance(a: datetime, b: datetime) -> str:
 
 
 def citation_of(conn: sqlite3.Connection, capture: Mapping[str, Any]) -> Citation:
-    """The citation of a capture row, with its Save Page Now snapshot if it has one."""
+    """The citation of a capture row: a released document's as that document (agency, name,
+    release date), any other with its Save Page Now snapshot if it has one."""
+    found = queries.document_of_capture(conn, capture)
+    if found is not None:
+        document, release = found
+        return cite_document(document, release, capture)
     return cite(capture, queries.save_request(conn, capture["id"]))
 
 

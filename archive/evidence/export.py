@@ -6,21 +6,27 @@ the original response a revisit points at), after a warcinfo record naming
 the export. A chosen page brings what replay draws it with: its requisites
 (stylesheets and what they import, images, fonts, scripts), each the capture
 of its URL nearest in time to the page, as replay resolves them; and its
-screenshots' resource records. Copied, not rewritten, so every WARC digest and payload SHA-256
-in the package is the one recorded at capture time. py-wacz (Webrecorder's
+screenshots' resource records. Copied, not rewritten, so every WARC digest
+and payload SHA-256 in the package is the one recorded at capture time. py-wacz (Webrecorder's
 own tool) then indexes them (CDX), writes pages.jsonl and datapackage.json
 with the SHA-256 of every file; the manifest goes in as logs/ (a listed,
 hashed resource) and beside the package, where it also gives the package's
-own SHA-256.
+own SHA-256. The RFC 3161 tokens of the WARC files the records come from,
+their TSA's CA certificate, and the time-stamped heads of the captures hash
+chain with their tokens go in logs/ too, each listed in the manifest with
+the command that checks it from the package alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
+import shutil
 import sqlite3
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +36,10 @@ from warcio.warcwriter import WARCWriter
 from archive.config import Archive
 from archive.errors import ExportError
 from archive.evidence.cite import citation_of
+from archive.evidence.timestamp import KEPT_CA, TOKEN_SUFFIX, token_time
 from archive.index import queries
 from archive.index.rows import effective_time, page_url
+from archive.index.untrusted import open_untrusted
 from archive.text.refs import css_refs, decode_css, html_requisites, parse_html
 from archive.times import iso, utc_now
 from archive.warc.digests import file_sha256
@@ -39,6 +47,8 @@ from archive.warc.read import gzip_members, open_record
 
 # Stylesheets importing stylesheets, as the crawler follows them (spiders/requisites.py).
 MAX_NESTING = 5
+
+PAGES = "pages/pages.jsonl"
 
 
 @dataclass(frozen=True)
@@ -60,17 +70,7 @@ def select_captures(conn: sqlite3.Connection, *, ids: tuple[int, ...] = (), quer
     if sum(bool(x) for x in (ids, query, source)) != 1:
         raise ExportError("choose captures with exactly one of --capture, --query or --source")
     if query:
-        conn.execute("PRAGMA query_only = 1")  # a selection, never a change
-        try:
-            cursor = conn.execute(query)
-            names = [d[0] for d in cursor.description or []]
-            if "id" not in names:
-                raise ExportError("--query must return an `id` column (capture ids)")
-            ids = tuple(int(r[names.index("id")]) for r in cursor.fetchall())
-        except sqlite3.Error as exc:
-            raise ExportError(f"--query failed: {exc}") from exc
-        finally:
-            conn.execute("PRAGMA query_only = 0")
+        ids = _query_ids(conn, query)
     if source:
         ids = tuple(r[0] for r in conn.execute(
             "SELECT id FROM captures WHERE source = ? ORDER BY id", [source]).fetchall())
@@ -80,6 +80,72 @@ def select_captures(conn: sqlite3.Connection, *, ids: tuple[int, ...] = (), quer
     if not rows:
         raise ExportError("the selection holds no captures")
     return rows
+
+
+def page_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """A capture's pages.jsonl line as passed to py-wacz.
+
+    `url` stays the URL of the WARC record, the one replay tools look up in
+    the package's index (for a memento, our /web/<ts>id_/ request). py-wacz
+    matches each line to its record by `ts` and dates it by the record's
+    WARC-Date, our fetch time; `_date_pages_as_of` then makes `ts` the as-of
+    time, and `fetched_at` keeps the fetch time.
+    """
+    as_of = row.get("as_of_at") or row.get("memento_at") or row["captured_at"]
+    page = row.get("page_url") or row.get("original_url") or row["url"]
+    title = row.get("title") or page
+    if page != row["url"]:
+        title += f" (as of {as_of[:10]}, {page})"
+    return {"url": row["url"], "ts": row["captured_at"], "title": title, "page_url": page,
+            "as_of": as_of, "fetched_at": row["captured_at"]}
+
+
+def _date_pages_as_of(path: Path) -> None:
+    """Give each pages.jsonl line its as-of time as `ts`, and re-hash what lists the file's hash.
+
+    A memento's page then sorts and shows as of the memento's time in replay
+    tools; its URL is unique to it, so the lookup still finds its record.
+    """
+    with zipfile.ZipFile(path) as old:
+        members = [(info, old.read(info)) for info in old.infolist()]
+    contents = {info.filename: data for info, data in members}
+    lines = []
+    for line in contents[PAGES].decode("utf-8").splitlines():
+        entry = json.loads(line)
+        if "as_of" in entry:
+            entry["ts"] = entry["as_of"]
+        lines.append(json.dumps(entry))
+    contents[PAGES] = ("\n".join(lines) + "\n").encode("utf-8")
+    package = json.loads(contents["datapackage.json"])
+    for resource in package["resources"]:
+        if resource["path"] == PAGES:
+            resource["hash"] = "sha256:" + hashlib.sha256(contents[PAGES]).hexdigest()
+            resource["bytes"] = len(contents[PAGES])
+    contents["datapackage.json"] = json.dumps(package, indent=2).encode("utf-8")
+    digest = json.loads(contents["datapackage-digest.json"])
+    digest["hash"] = "sha256:" + hashlib.sha256(contents["datapackage.json"]).hexdigest()
+    contents["datapackage-digest.json"] = json.dumps(digest, indent=2).encode("utf-8")
+    with zipfile.ZipFile(path, "w") as new:
+        for info, _ in members:
+            new.writestr(info, contents[info.filename])
+
+
+def _query_ids(conn: sqlite3.Connection, query: str) -> tuple[int, ...]:
+    """Capture ids a selection query returns, run where it can neither write nor ATTACH files."""
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    untrusted = open_untrusted(path)
+    try:
+        cursor = untrusted.execute(query)
+        names = [d[0] for d in cursor.description or []]
+        if "id" not in names:
+            raise ExportError("--query must return an `id` column (capture ids)")
+        return tuple(int(r[names.index("id")]) for r in cursor.fetchall())
+    except (sqlite3.Error, ValueError, TypeError) as exc:
+        why = (" (a selection may only read the index: ATTACH, writes and file access are refused)"
+               if "not authorized" in str(exc) else "")
+        raise ExportError(f"--query failed: {exc}{why}") from exc
+    finally:
+        untrusted.close()
 
 
 def _members(archive: Archive, row: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -123,12 +189,12 @@ def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selecti
             for row in sorted(rows, key=lambda r: r["id"]):
                 if row.get("requisite"):
                     continue  # a stylesheet or an image is part of a page, not a page
-                fh.write(json.dumps({"url": row["url"], "ts": row["captured_at"],
-                                     "title": row.get("title") or row["url"]}) + "\n")
-        manifest_text = _manifest(stamp, selection, rows, wanted, why, citations, placed, shots,
-                                  warc_name, file_sha256(tmp / warc_name))
+                fh.write(json.dumps(page_entry(row)) + "\n")
         logs = tmp / "logs"
         logs.mkdir()
+        proofs = _time_stamps(archive, {r["warc_filename"] for r in wanted}, logs)
+        manifest_text = _manifest(stamp, selection, rows, wanted, why, citations, placed, shots,
+                                  warc_name, file_sha256(tmp / warc_name)) + proofs
         (logs / "spyglass-manifest.txt").write_text(manifest_text, encoding="utf-8")
         out.parent.mkdir(parents=True, exist_ok=True)
         noise = io.StringIO()
@@ -136,6 +202,8 @@ def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selecti
             status = wacz_main(["create", "-o", str(out), "-p", str(pages), "-l", str(logs),
                                 "--title", "Spyglass evidence package",
                                 "--desc", f"{len(rows)} capture(s): {selection}", str(tmp / warc_name)])
+            if status == 0:
+                _date_pages_as_of(out)
             valid = wacz_main(["validate", "-f", str(out)]) if status == 0 else 1
         if status != 0 or valid != 0:
             raise ExportError(f"{out}: the WACZ tool failed: {noise.getvalue().strip()[-300:]}")
@@ -238,6 +306,42 @@ def _write_warc(path: Path, archive: Archive, rows: list[dict[str, Any]], select
     return placed
 
 
+def _time_stamps(archive: Archive, filenames: set[str], logs: Path) -> str:
+    """Copy the tokens of `filenames`, their CA and the time-stamped chain heads into `logs`;
+    the manifest's section naming each and how to check it."""
+    # py-wacz packages only the files directly in logs/, not subdirectories.
+    lines = ["TIME-STAMPS (RFC 3161)"]
+    ca = archive.warc_dir / KEPT_CA
+    ca_arg = f"-CAfile logs/{KEPT_CA}" if ca.exists() else "-CAfile <the TSA's CA certificate>"
+    for name in sorted(filenames):
+        token = archive.warc_dir / (name + TOKEN_SUFFIX)
+        if not token.exists():
+            lines.append(f"{name}: not time-stamped")
+            continue
+        shutil.copyfile(token, logs / token.name)
+        digest = file_sha256(archive.warc_path(name))
+        lines += [f"{name}: SHA-256 {digest}, time-stamped {token_time(token)}",
+                  f"  openssl ts -verify -digest {digest} -in logs/{token.name} {ca_arg}"]
+    if ca.exists():
+        shutil.copyfile(ca, logs / KEPT_CA)
+    heads = sorted(archive.chain_dir.glob("head-*.json")) if archive.chain_dir.is_dir() else []
+    if heads:
+        lines.append("Time-stamped heads of the captures hash chain (capture id and its row_hash):")
+    for head in heads:
+        shutil.copyfile(head, logs / f"chain-{head.name}")
+        token = head.with_name(head.name + TOKEN_SUFFIX)
+        if token.exists():
+            shutil.copyfile(token, logs / f"chain-{token.name}")
+            lines += [f"  logs/chain-{head.name}, time-stamped {token_time(token)}",
+                      f"  openssl ts -verify -data logs/chain-{head.name} -in logs/chain-{token.name} "
+                      f"{ca_arg}"]
+        else:
+            lines.append(f"  logs/chain-{head.name} (no token)")
+    if len(lines) == 1:
+        lines.append("none: run `spyglass timestamp`")
+    return "\n".join(lines) + "\n"
+
+
 def _manifest(stamp: Any, selection: str, rows: list[dict[str, Any]], wanted: list[dict[str, Any]],
               why: dict[int, str], citations: dict[int, Any], placed: dict[Any, list[int]],
               shots: list[dict[str, Any]], warc_name: str, warc_sha256: str) -> str:
@@ -256,6 +360,8 @@ def _manifest(stamp: Any, selection: str, rows: list[dict[str, Any]], wanted: li
         note = f" (included: {why[row['id']]})" if row["id"] in why else ""
         lines.append(f"Capture {row['id']}{note}: {row['url']}")
         lines.append(f"  In this package: archive/{warc_name} at offset {placed[row['id']][0]}")
+        if row.get("row_hash"):
+            lines.append(f"  Hash chain: row_hash {row['row_hash']}, prev_hash {row['prev_hash']}")
         lines.extend("  " + line for line in citations[row["id"]].text().splitlines())
         lines.append("")
     for shot in shots:

@@ -26,6 +26,12 @@ from archive.errors import TimestampError
 from archive.warc.digests import file_sha256
 
 TOKEN_SUFFIX = ".tsr"
+# The TSA's CA certificate(s), kept with the tokens so they can be checked later.
+KEPT_CA = "tsa-ca.pem"
+PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+NO_CA_HINT = ("; no TSA CA certificate was given or kept with the tokens: pass --tsa-ca FILE "
+              "(the authority's CA certificate), or time-stamp with --tsa-ca, which keeps it "
+              f"in warcs/{KEPT_CA}")
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
 
@@ -91,7 +97,35 @@ def check_token(path: Path, token: Path, ca_file: str | None = None) -> str | No
         return ("RFC 3161 token does not match the file: its bytes changed after they were "
                 "time-stamped (message imprint mismatch)")
     reasons = [line.split(":")[-1].strip() for line in err.splitlines() if ":error:" in line]
-    return "RFC 3161 token does not verify: " + ("; ".join(reasons) or err.strip() or "openssl failed")
+    return ("RFC 3161 token does not verify: " + ("; ".join(reasons) or err.strip() or "openssl failed")
+            + ("" if ca_file else NO_CA_HINT))
+
+
+def trusted_ca(archive: Archive, ca_file: str | None) -> str | None:
+    """The CA certificate(s) tokens are checked against: the one given, else the one kept in
+    warcs/tsa-ca.pem, else None (the system's trust store)."""
+    if ca_file:
+        return ca_file
+    kept = archive.warc_dir / KEPT_CA
+    return str(kept) if kept.exists() else None
+
+
+def keep_ca(archive: Archive, ca_file: str) -> Path:
+    """Add the certificates of `ca_file` that warcs/tsa-ca.pem lacks (a bundle of every TSA used)."""
+    kept = archive.warc_dir / KEPT_CA
+    try:
+        given = PEM_CERT.findall(Path(ca_file).read_bytes())
+    except OSError as exc:
+        raise TimestampError(f"{ca_file}: cannot read the TSA's CA certificate: {exc.strerror}") from None
+    if not given:
+        raise TimestampError(f"{ca_file}: holds no PEM certificate")
+    have = PEM_CERT.findall(kept.read_bytes()) if kept.exists() else []
+    new = [cert for cert in given if cert not in have]
+    if new:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        with open(kept, "ab") as fh:
+            fh.write(b"".join(cert + b"\n" for cert in new))
+    return kept
 
 
 def closed_warc_files(archive: Archive) -> list[str]:
@@ -111,9 +145,15 @@ def closed_warc_files(archive: Archive) -> list[str]:
 
 
 def timestamp_warcs(archive: Archive, tsa_url: str, ca_file: str | None = None) -> list[Stamped]:
-    """Obtain and store a token for every closed WARC file that has none yet, and for the chain head."""
+    """Obtain and store a token for every closed WARC file that has none yet, and for the chain head.
+
+    The TSA's CA certificate (`ca_file`) is kept in warcs/tsa-ca.pem beside the tokens.
+    """
     if not tsa_url:
         raise TimestampError("no time-stamp authority: set SPYGLASS_TSA_URL or pass --tsa-url")
+    if ca_file:
+        keep_ca(archive, ca_file)
+    ca_file = trusted_ca(archive, ca_file)
     warc_dir = archive.warc_dir
     stamped = []
     for name in closed_warc_files(archive):

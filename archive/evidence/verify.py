@@ -15,6 +15,7 @@ Nothing here writes: verify reads the archive and reports.
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,12 +25,16 @@ from typing import Any
 from warcio.exceptions import ArchiveLoadFailed
 
 from archive.config import Archive
-from archive.evidence.timestamp import verify_chain_heads, verify_tokens
+from archive.evidence.timestamp import trusted_ca, verify_chain_heads, verify_tokens
 from archive.index import chain, queries
 from archive.warc.digests import labelled, sha256_hex
 from archive.warc.read import Member, gzip_members, record_at
 
+# Records that must each have a capture row: responses and revisits from crawls,
+# resources from imports (an Atlas of Surveillance export read from disk); or,
+# for a resource, a screenshots row.
 INDEXED_TYPES = ("response", "revisit", "resource")
+RECORD_ID = re.compile(rb"WARC-Record-ID:[ \t]*(<[^>\r\n]*>)")
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,8 @@ class Report:
 def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     """Run every check over the archive and return what was checked and found.
 
-    `tsa_ca`: the CA certificate(s) time-stamp tokens chain to (default: the system's).
+    `tsa_ca`: the CA certificate(s) time-stamp tokens chain to (default: the one kept in
+    warcs/tsa-ca.pem by `spyglass timestamp`, else the system's).
     """
     index = archive.open_existing()
     try:
@@ -83,16 +89,30 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
         report.problems.append(Problem(capture_id, by_id[capture_id]["url"], "index row", message))
 
     known_ids = {r["warc_record_id"] for r in all_rows} | {s["warc_record_id"] for s in shots}
-    by_file = _check_indexed(archive, all_rows, lambda fh, row: _check_row(fh, row, known_ids),
-                             "capture", report.problems)
-    shot_files = _check_indexed(archive, shots, _check_screenshot, "screenshot", report.problems)
+    by_file = _by_file(all_rows)
+    shot_files = _by_file(shots)
 
+    file_problems: list[Problem] = []
+    cut_at: dict[str, Cut] = {}
     warc_dir = archive.warc_dir
     for path in sorted(warc_dir.glob("*.warc.gz")) if warc_dir.is_dir() else []:
         report.warc_files += 1
-        starts = {r["warc_offset"] for r in by_file.get(path.name, []) + shot_files.get(path.name, [])}
-        report.records += _check_file(path, starts, known_ids | refused, report.problems)
+        file_rows = by_file.get(path.name, [])
+        starts = {r["warc_offset"] for r in file_rows + shot_files.get(path.name, [])}
+        count, cut = _check_file(path, starts, known_ids | refused, file_problems)
+        report.records += count
+        if cut is not None:
+            cut_at[path.name] = cut
+            file_problems.append(cut.problem(path.name, count, file_rows))
 
+    for filename, file_rows in by_file.items():
+        report.problems.extend(_check_rows(archive.warc_path(filename), file_rows, known_ids,
+                                           cut_at.get(filename)))
+    for filename, file_shots in shot_files.items():
+        report.problems.extend(_check_screenshots(archive.warc_path(filename), file_shots))
+    report.problems.extend(file_problems)
+
+    tsa_ca = trusted_ca(archive, tsa_ca)
     tokens, token_problems = verify_tokens(warc_dir, tsa_ca)
     heads, head_problems = verify_chain_heads(archive, tsa_ca)
     report.tokens = tokens + heads
@@ -101,31 +121,72 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     return report
 
 
-def _check_indexed(archive: Archive, rows: list[dict[str, Any]], check: Any, kind: str,
-                   problems: list[Problem]) -> dict[str, list[dict[str, Any]]]:
-    """Run `check(fh, row)` on each row's record, file by file; returns the rows by file."""
+@dataclass(frozen=True)
+class Cut:
+    """Where a WARC file ends mid-record, and the last record before that point that is whole."""
+
+    offset: int  # where the cut record starts
+    present: int  # its bytes that are there
+    last_intact: tuple[int, str] | None  # (offset, record id) of the last whole record
+
+    def problem(self, filename: str, intact: int, file_rows: list[dict[str, Any]]) -> Problem:
+        """The file's report: where it is cut, the last intact record, every capture affected."""
+        last = (f"the last intact record is {self.last_intact[1]} at byte {self.last_intact[0]}"
+                if self.last_intact else "no record before it is whole")
+        affected = [f"capture {r['id']} ({r['url']})" for r in self.affected(file_rows)]
+        named = ("; captures affected: " + ", ".join(affected)) if affected else (
+            "; no capture is affected (the cut record was never indexed)")
+        return Problem(None, "", f"{filename}:{self.offset}", (
+            f"WARC file is truncated: the last record (from byte {self.offset}, {self.present} "
+            f"bytes present) is cut off mid-record, as by a crash while writing; the {intact} "
+            f"records before it are intact and were left untouched; {last}{named}"))
+
+    def affected(self, file_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Capture rows whose record starts at or after the cut: none of their bytes can be trusted."""
+        return [r for r in file_rows if (r["warc_offset"] or 0) >= self.offset]
+
+
+def _check_rows(path: Path, file_rows: list[dict[str, Any]], known_ids: set[str],
+                cut: Cut | None) -> list[Problem]:
+    """Each capture of one file against its record; a capture past a cut is named as cut off."""
+    if not path.exists():
+        return [Problem(r["id"], r["url"], path.name, "WARC file is missing") for r in file_rows]
+    found: list[Problem] = []
+    lost = {r["id"] for r in cut.affected(file_rows)} if cut else set()
+    with open(path, "rb") as fh:
+        for row in file_rows:
+            if row["id"] in lost:
+                # A body-less record (a redirect) can read back whole from a cut member.
+                found.append(Problem(row["id"], row["url"], f"{path.name}:{row['warc_offset']}", (
+                    f"its WARC record is cut off: the file ends mid-record at byte "
+                    f"{cut.offset + cut.present}")))  # type: ignore[union-attr]
+                continue
+            problem = _check_row(fh, row, known_ids)
+            if problem:
+                found.append(problem)
+    return found
+
+
+def _by_file(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows by the WARC file that holds their record, in offset order."""
     by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r["warc_filename"], r["warc_offset"] or 0)):
         by_file[row["warc_filename"]].append(row)
-    for filename, file_rows in by_file.items():
-        path = archive.warc_path(filename)
-        if not path.exists():
-            problems.extend(Problem(row["id"], row["url"], filename, "WARC file is missing", kind)
-                            for row in file_rows)
-            continue
-        with open(path, "rb") as fh:
-            problems.extend(p for p in (check(fh, row) for row in file_rows) if p)
     return by_file
 
 
-def _check_screenshot(fh: Any, shot: dict[str, Any]) -> Problem | None:
-    """A screenshot's resource record: its id, its page (urn:fullPage:<url>) and its PNG's SHA-256."""
-    row = {**shot, "warc_type": "resource", "target_uri": f"urn:fullPage:{shot['url']}"}
-    return _check_row(fh, row, set(), kind="screenshot")
+def _check_screenshots(path: Path, shots: list[dict[str, Any]]) -> list[Problem]:
+    """Each screenshot's resource record: its id, its page (urn:fullPage:<url>), its PNG's SHA-256."""
+    if not path.exists():
+        return [Problem(s["id"], s["url"], path.name, "WARC file is missing", "screenshot") for s in shots]
+    with open(path, "rb") as fh:
+        found = (_check_row(fh, {**s, "warc_type": "resource", "target_uri": f"urn:fullPage:{s['url']}"},
+                            set(), "screenshot") for s in shots)
+        return [problem for problem in found if problem]
 
 
 def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str], kind: str = "capture") -> Problem | None:
-    """A row's record: where the row says, with its id, URL, type and payload SHA-256."""
+    """A row's record where the row says: its id, URI, type and payload SHA-256."""
     where = f"{row['warc_filename']}:{row['warc_offset']}"
 
     def problem(message: str) -> Problem:
@@ -135,8 +196,8 @@ def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str], kind: str = "c
         record = record_at(fh, row["warc_offset"] or 0)
         if record is None:
             return problem("no WARC record at this offset")
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
-        return problem(f"record cannot be read: {exc}")
+    except Exception as exc:  # noqa: BLE001 - damaged bytes break parsers in any way; verify reports
+        return problem(f"record cannot be read: {_what(exc)}")
     if record.record_id != row["warc_record_id"]:
         return problem(f"record id is {record.record_id}, index says {row['warc_record_id']}")
     if record.url != row.get("target_uri", row["url"]):
@@ -157,27 +218,27 @@ def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str], kind: str = "c
 
 
 def _check_file(path: Path, indexed_starts: set[int], known_ids: set[str],
-                problems: list[Problem]) -> int:
-    """Check every record of one file; rows' own records are reported by _check_row."""
+                problems: list[Problem]) -> tuple[int, Cut | None]:
+    """Check every record of one file (rows' own records are _check_row's); where it is cut, if it is."""
     count = 0
+    last: tuple[int, str] | None = None
     for member in gzip_members(path):
         where = f"{path.name}:{member.offset}"
         if member.data is None:
             if member.truncated:
-                problems.append(Problem(None, "", where, (
-                    f"WARC file is truncated: the last record (from byte {member.offset}, "
-                    f"{member.length} bytes present) is cut off mid-record, as by a crash while "
-                    f"writing; the {count} records before it are intact and were left untouched")))
-            elif member.offset not in indexed_starts:
+                return count, Cut(member.offset, member.length, last)
+            if member.offset not in indexed_starts:
                 problems.append(Problem(None, "", where, member.error or "damaged record"))
-            return count
+            return count, None
         count += 1
+        found = RECORD_ID.search(member.data[:4096])
+        last = (member.offset, found.group(1).decode("ascii", "replace") if found else "(no record id)")
         if member.offset in indexed_starts:
             continue
         problem = _check_member(member, known_ids)
         if problem:
             problems.append(Problem(None, problem[0], where, problem[1]))
-    return count
+    return count, None
 
 
 def _check_member(member: Member, known_ids: set[str]) -> tuple[str, str] | None:
@@ -186,12 +247,19 @@ def _check_member(member: Member, known_ids: set[str]) -> tuple[str, str] | None
         record = record_at(io.BytesIO(member.data), 0)
         if record is None:
             return "", "gzip member holds no WARC record"
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-        return "", f"record cannot be read: {exc}"
+    except Exception as exc:  # noqa: BLE001 - as in _check_row
+        return "", f"record cannot be read: {_what(exc)}"
     if record.digest_failures:
         return record.url, f"{record.warc_type} record: " + "; ".join(record.digest_failures)
     if record.warc_type in INDEXED_TYPES and record.record_id not in known_ids:
-        table = "screenshot" if record.warc_type == "resource" else "capture"
-        return record.url, (f"{record.warc_type} record {record.record_id} is in no {table} row: "
+        rows = "capture or screenshot row" if record.warc_type == "resource" else "capture row"
+        return record.url, (f"{record.warc_type} record {record.record_id} is in no {rows}: "
                             "its row was deleted, or the crawl stopped before indexing it")
     return None
+
+
+def _what(exc: Exception) -> str:
+    """An exception from a parser fed damaged bytes, in one line."""
+    if isinstance(exc, (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error)):
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"damaged record ({type(exc).__name__}: {exc})"

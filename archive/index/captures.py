@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,24 +14,25 @@ from archive.index.db import take_write_lock, writing
 from archive.warc.write import Original
 
 
-def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
+def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Append capture rows, each hash-chained to the one before (one transaction for the batch).
+
+    Returns the rows as stored, with their ids.
 
     The chain head is read under SQLite's write lock, so two writers can
     never both chain onto the same row: the second waits for the first.
     """
     rows = list(rows)
     if not rows:
-        return
+        return []
     if db.conn.in_transaction:
         take_write_lock(db)
-        _append_chained(db, rows)
-    else:
-        with writing(db):
-            _append_chained(db, rows)
+        return _append_chained(db, rows)
+    with writing(db):
+        return _append_chained(db, rows)
 
 
-def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
+def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     info = db.execute("PRAGMA table_info(captures)").fetchall()
     columns = {name: chain.affinity(declared) for _, name, declared, *_ in info}
     # A column left out gets its declared default, which must be hashed too.
@@ -54,12 +56,14 @@ def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> No
     # What SQLite stored must hash as computed, or verify would fail later.
     names = list(columns)
     stored = db.execute(
-        "SELECT * FROM captures WHERE id >= ? ORDER BY id", [chained[0]["id"]]
+        f"SELECT {', '.join(f'[{n}]' for n in names)} FROM captures WHERE id >= ? ORDER BY id",
+        [chained[0]["id"]],
     ).fetchall()
     for values in stored:
         row = dict(zip(names, values))
         if chain.row_hash(row) != row["row_hash"]:
             raise ArchiveError(f"capture {row['id']}: stored values do not hash as computed")
+    return chained
 
 
 def bulk_load_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]], batch_size: int = 5000) -> int:
@@ -132,6 +136,18 @@ def archived_wayback_versions(db: sqlite_utils.Database, source: str) -> set[tup
         [source],
     ).fetchall()
     return {(url, digest) for url, digest in rows}
+
+
+SNAPSHOT_PATH = re.compile(r"/web/(\d{14})id_/(.+)$")
+
+
+def failed_wayback_snapshots(db: sqlite_utils.Database, source: str) -> set[tuple[str, str]]:
+    """(timestamp, original URL) of snapshots an earlier harvest of a source could not archive
+    as asked (replay gave another time or a rewritten page), so a re-run tries them last."""
+    rows = db.execute("SELECT url FROM fetch_errors WHERE source = ? AND error_type = 'wayback-inexact'",
+                      [source]).fetchall()
+    found = (SNAPSHOT_PATH.search(url or "") for (url,) in rows)
+    return {(match.group(1), match.group(2)) for match in found if match}
 
 
 def changed_captures(db: sqlite_utils.Database, run_id: int) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """The captures hash chain: each row's `row_hash` covers all its columns and the previous row's hash.
 
 row_hash = SHA-256 (hex) of the canonical JSON of every non-NULL column of the
-row except `row_hash` itself, `prev_hash` included: keys sorted, no spaces,
+row except `row_hash` itself and the generated columns (GENERATED: `as_of_at`
+and `page_url`, which SQLite computes from the row's other columns and never
+stores), `prev_hash` included: keys sorted, no spaces,
 UTF-8, integers as integers, text as strings, BLOBs as {"$hex": "..."}.
 NULL columns are left out so that a column added later by a migration (NULL
 in older rows) does not change the hash of any row written before it. The
@@ -21,16 +23,20 @@ from typing import Any
 
 GENESIS = "0" * 64
 HASH_COLUMNS = ("prev_hash", "row_hash")
+# Generated columns (migration m100): `SELECT *` returns them, but they are a
+# function of the hashed columns, so hashing them would add nothing and would
+# change every older row's hash.
+GENERATED = frozenset({"as_of_at", "page_url"})
 
 _INT = re.compile(r"[+-]?\d+")
 _REAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def canonical(row: Mapping[str, Any]) -> bytes:
-    """The exact bytes hashed for a row: sorted JSON of its non-NULL columns but row_hash."""
+    """The exact bytes hashed for a row: sorted JSON of its non-NULL columns but row_hash and GENERATED."""
     values: dict[str, Any] = {}
     for key, value in row.items():
-        if key == "row_hash" or value is None:
+        if key == "row_hash" or key in GENERATED or value is None:
             continue
         if isinstance(value, (bytes, bytearray, memoryview)):
             value = {"$hex": bytes(value).hex()}

@@ -6,6 +6,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from archive.index import chain
+from archive.index.history_schema import create_history_tables
 
 migrations = Migrations("spyglass")
 
@@ -206,6 +207,65 @@ def m040_hash_chain(db: sqlite_utils.Database) -> None:
 def m045_refused_records(db: sqlite_utils.Database) -> None:
     """A fetch error can name the WARC record of the response it refused."""
     db.table("fetch_errors").add_column("warc_record_id", str)
+
+
+# A capture's as-of time and page, computed by SQLite from the row's own
+# columns: the memento time for a Wayback capture, the capture time for a live
+# one; the original URL for a Wayback capture, the URL fetched otherwise.
+# Generated columns are not stored and cannot be written, so no capture row
+# changes; the hash chain leaves them out (archive/index/chain.py).
+GENERATED_COLUMNS = {
+    "as_of_at": "coalesce(memento_at, captured_at)",
+    "page_url": "coalesce(original_url, url)",
+}
+
+
+@migrations()
+def m100_as_of(db: sqlite_utils.Database) -> None:
+    """Every capture, old and new, gets its as-of time and page URL (generated, never stored)."""
+    for column, expression in GENERATED_COLUMNS.items():
+        db.execute(f"ALTER TABLE captures ADD COLUMN {column} TEXT "
+                   f"GENERATED ALWAYS AS ({expression}) VIRTUAL")
+    db.execute("CREATE INDEX idx_captures_as_of_at ON captures (as_of_at)")
+    db.execute("CREATE INDEX idx_captures_page_url_as_of_at ON captures (page_url, as_of_at)")
+
+
+@migrations()
+def m105_history(db: sqlite_utils.Database) -> None:
+    """Time: sightings of pages, their versions, the changes between them, and watched phrases.
+
+    All derived from captures and the WARC files (archive/history/), and
+    rebuilt by `spyglass rebuild-history`.
+    """
+    create_history_tables(db)
+
+
+@migrations()
+def m240_json_portals(db: sqlite_utils.Database) -> None:
+    """JSON portals: a release's status and version, the stable page to cite each file by, and a
+    hosting service's own page text kept beside Spyglass's (one row per page and method)."""
+    db.table("releases").add_column("status", str)
+    db.table("releases").add_column("version", str)
+    db.table("documents").add_column("cite_url", str)
+    db.table("document_links").add_column("cite_url", str)
+    db.table("document_links").create_index(["cite_url"])
+    db.execute("DROP INDEX IF EXISTS idx_document_pages_document_id_page_number")
+    db.table("document_pages").create_index(["document_id", "page_number", "method"], unique=True)
+
+
+@migrations()
+def m220_atlas(db: sqlite_utils.Database) -> None:
+    """The Atlas of Surveillance: imports, agencies, technologies, row versions, links, vendors, views."""
+    # Imported here, not above: the schema lives in its own module (archive/index/atlas_schema.py).
+    from archive.index.atlas_schema import create
+
+    create(db)
+
+
+@migrations()
+def m180_save_request_status(db: sqlite_utils.Database) -> None:
+    """The HTTP status of the CDX row that confirmed a save (NULL for a revisit row)."""
+    db.table("save_requests").add_column("wayback_status", int)
 
 
 @migrations()

@@ -102,10 +102,36 @@ def screenshots_of(conn: sqlite3.Connection, capture_id: int) -> list[dict[str, 
 
 
 def document_pages_of(conn: sqlite3.Connection, capture_row: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pages read from a released document whose bytes a capture holds (none if it is not one)."""
-    return rows(conn, "SELECT p.page_number, p.text, p.method FROM documents AS d "
-                      "JOIN document_pages AS p ON p.document_id = d.id "
-                      "WHERE d.sha256 = ? ORDER BY p.page_number", [capture_row["sha256"]])
+    """Every reading (page_number, text, method) of the pages of the released document whose bytes
+    a capture holds, by page; none if it holds no document."""
+    found = document_of_capture(conn, capture_row)
+    if found is None:
+        return []
+    return rows(conn, "SELECT page_number, text, method FROM document_pages WHERE document_id = ? "
+                      "ORDER BY page_number, id", [found[0]["id"]])
+
+
+def document_of_capture(conn: sqlite3.Connection, capture: dict[str, Any]
+                        ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """(document, first release that linked it) whose bytes a capture holds, or None.
+
+    A document is one per SHA-256, so a later capture of the same file at the same URL (a
+    revisit) is it too.
+    """
+    docs = rows(conn, "SELECT * FROM documents WHERE capture_id = ? OR (sha256 = ? AND file_url = ?) "
+                      "ORDER BY id LIMIT 1", [capture.get("id"), capture.get("sha256"), capture.get("url")])
+    if not docs:
+        return None
+    return docs[0], _first_release(conn, docs[0]["id"])
+
+
+def _first_release(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] | None:
+    # The first release that linked the file: the same file may be released
+    # again, but the first release is when it became public.
+    found = rows(conn, "SELECT r.* FROM document_links AS l JOIN releases AS r "
+                       "ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id LIMIT 1",
+                 [document_id])
+    return found[0] if found else None
 
 
 def document_of_page(conn: sqlite3.Connection, page: dict[str, Any]
@@ -117,12 +143,7 @@ def document_of_page(conn: sqlite3.Connection, page: dict[str, Any]
     if not docs:
         return None
     document = docs[0]
-    # The first release that linked the file: the same file may be released
-    # again, but the first release is when it became public.
-    found = rows(conn, "SELECT r.* FROM document_links AS l JOIN releases AS r "
-                       "ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id LIMIT 1",
-                 [document["id"]])
-    release = found[0] if found else None
+    release = _first_release(conn, document["id"])
     capture_row = None
     if document.get("capture_id") is not None:
         found = rows(conn, "SELECT * FROM captures WHERE id = ?", [document["capture_id"]])

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from archive.config import Archive
+from archive.publish.safety import Stance
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATASETTE_DIR = PROJECT_ROOT / "datasette"
@@ -21,14 +22,27 @@ SETTINGS = {
     "default_page_size": 50,
     # Extracted text can be long: table views show its start, row pages all of it.
     "truncate_cells_html": 300,
+    # One more thread than archive/publish/safety.py lets custom queries hold,
+    # so ordinary pages never wait behind a visitor's slow SQL.
+    "num_sql_threads": 4,
+    # A full CSV download stops at the same size as any other reply (Stance.max_reply_mb).
+    "max_csv_mb": Stance.max_reply_mb,
 }
+# The setting that turns custom SQL on; metadata.yml reads it with Datasette's `$env`.
+ALLOW_SQL_VARIABLE = "SPYGLASS_ALLOW_SQL"
 
 
-def datasette_command(data_dir: Path, port: int, host: str = "127.0.0.1") -> list[str]:
+def datasette_environment(allow_sql: bool) -> dict[str, str]:
+    """What the Datasette process needs in its environment besides its parent's."""
+    return {ALLOW_SQL_VARIABLE: "true" if allow_sql else "false"}
+
+
+def datasette_command(data_dir: Path, port: int, host: str = "127.0.0.1",
+                      metadata: Path = METADATA) -> list[str]:
     """The Datasette command line that serves an archive; tests start the same one."""
     command = [
         sys.executable, "-m", "datasette", "serve", str(Archive(data_dir).db_path),
-        "--metadata", str(METADATA), "--host", host, "--port", str(port),
+        "--metadata", str(metadata), "--host", host, "--port", str(port),
     ]
     for key, value in SETTINGS.items():
         command += ["--setting", key, str(value)]
@@ -39,13 +53,15 @@ def datasette_command(data_dir: Path, port: int, host: str = "127.0.0.1") -> lis
     return command
 
 
-def datasette_app(data_dir: Path) -> Any:
+def datasette_app(data_dir: Path, allow_sql: bool = False) -> Any:
     """An in-process Datasette configured exactly as `datasette_command` serves it."""
     from datasette.app import Datasette
 
+    metadata = yaml.safe_load(METADATA.read_text())
+    metadata["plugins"]["spyglass"]["allow_sql"] = allow_sql
     return Datasette(
         [str(Archive(data_dir).db_path)],
-        metadata=yaml.safe_load(METADATA.read_text()),
+        metadata=metadata,
         plugins_dir=str(PLUGINS) if any(PLUGINS.glob("*.py")) else None,
         template_dir=str(TEMPLATES) if any(TEMPLATES.glob("*.html")) else None,
         settings=SETTINGS,

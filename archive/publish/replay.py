@@ -10,6 +10,12 @@ click and only then (allow-top-navigation-by-user-activation), to `goto`,
 which opens the nearest capture of the target under its own banner, or says
 it was not archived. PDFs and other files are shown as text and links, never
 in a frame that cannot draw them. Errors never carry exception text or paths.
+
+Payloads are read as archive/publish/archived.py reads them: a piece at a
+time, never more than the publishing stance's cap decoded. HTML and CSS up
+to MAX_REWRITE are read whole and rewritten; a larger page (a server may
+raise the cap) is streamed as archived under a policy that lets nothing in
+it open another page.
 """
 
 from __future__ import annotations
@@ -17,20 +23,23 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+from warcio.exceptions import ArchiveLoadFailed
 
 from archive.config import Archive
 from archive.evidence.cite import citation_of
 from archive.index import queries
 from archive.index.rows import effective_time, is_redirect, page_url
+from archive.publish.archived import Served, decoded_size, record_pieces, serve_payload
 from archive.publish.pages import render
 from archive.publish.rewrite import Targets, rewrite_html, rewrite_stylesheet
+from archive.records.store import SERVICE_METHODS
 from archive.text.refs import absolute
 from archive.times import parse_when
-from archive.warc.read import Record, open_record, read_record
+from archive.warc.read import DecodeError, open_record, read_record
 from archive.wayback.client import citation_url
 
 DATABASE = "spyglass"
@@ -39,6 +48,9 @@ ARCHIVED_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src '
                 "font-src 'self' data:; media-src 'self' data:; frame-src 'self'; "
                 "frame-ancestors 'self'; form-action 'none'; base-uri 'none'; "
                 "sandbox allow-top-navigation-by-user-activation")
+# An archived page too large to rewrite, shown as archived: its links still name the
+# live web, so a click in it may not open anything in the tab.
+AS_ARCHIVED_CSP = ARCHIVED_CSP.replace("sandbox allow-top-navigation-by-user-activation", "sandbox")
 # Our own pages: no scripts either; they frame the archived route and show screenshots.
 PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-src 'self'; "
             "frame-ancestors 'self'; form-action 'none'; base-uri 'none'")
@@ -52,18 +64,11 @@ COMMON_HEADERS = {
 # What the archived copy loads comes from an opaque origin, so it must be
 # allowed cross-origin (fonts are fetched in CORS mode).
 RESOURCE_HEADERS = {"Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*"}
-MAX_REWRITE = 20 * 1024 * 1024  # larger HTML or CSS is served as archived (CSP still holds it in)
+# HTML and CSS are rewritten whole, in memory: larger ones (decoded) are streamed as archived.
+MAX_REWRITE = 20_000_000
+MAX_ROWID = 2**63 - 1  # SQLite cannot even be asked about a larger id
+UNREADABLE = (OSError, EOFError, ValueError, ArchiveLoadFailed)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-
-
-@dataclass(frozen=True)
-class Served:
-    """A response: status, body, Content-Type and more headers."""
-
-    status: int
-    body: bytes
-    content_type: str
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def timestamp(when: datetime) -> str:
@@ -75,7 +80,7 @@ def display_kind(row: dict[str, Any]) -> str:
     """How the replay page shows a capture: html, frame (text, images), pdf, redirect or file."""
     if is_redirect(row):
         return "redirect"
-    ctype = (row.get("content_type") or "").split(";")[0].strip().lower()
+    ctype = _main_type(row)
     if ctype == "application/pdf" or row.get("extraction") == "pdf":
         return "pdf"
     if ctype in _HTML_TYPES or (not ctype and row.get("extraction") == "html"):
@@ -88,10 +93,12 @@ def display_kind(row: dict[str, Any]) -> str:
 class Replay:
     """Replay over one index connection; `path` turns a route into a URL (Datasette's base_url)."""
 
-    def __init__(self, archive: Archive, conn: sqlite3.Connection, path: Callable[[str], str]) -> None:
+    def __init__(self, archive: Archive, conn: sqlite3.Connection, path: Callable[[str], str],
+                 cap: int) -> None:
         self.archive = archive
         self.conn = conn
         self.path = path
+        self.cap = cap  # decoded bytes of an archived payload shown at most
 
     # -- URLs ----------------------------------------------------------------
 
@@ -117,22 +124,13 @@ class Replay:
     def record_url(self, capture_id: int) -> str:
         return self.path(f"/{DATABASE}/captures/{capture_id}")
 
+    def warc_url(self, capture_id: int) -> str:
+        return self.path(f"/-/spyglass/record/{capture_id}.warc.gz")
+
     def targets(self, at: datetime) -> Targets:
         """References of a page shown as of `at`: resources and links resolved to that time."""
         return Targets(resource=lambda url, _kind: self.load_url(url, at),
                        navigate=lambda url: self.goto_url(url, at))
-
-    # -- resolution ----------------------------------------------------------
-
-    def _record(self, row: dict[str, Any]) -> tuple[dict[str, Any], Record] | None:
-        """The capture holding `row`'s payload (itself, or a revisit's original) and its record."""
-        holder = queries.payload_row(self.conn, row)
-        if holder is None:
-            return None
-        try:
-            return holder, open_record(self.archive, holder)
-        except (OSError, EOFError, ValueError):  # unreadable, or does not decode (DecodeError)
-            return None
 
     # -- routes ----------------------------------------------------------------
 
@@ -140,7 +138,7 @@ class Replay:
         """The capture's payload as the archived copy: HTML and CSS pointed into the archive."""
         row = self._capture(capture_id)
         if row is None:
-            return not_found(f"no capture {capture_id}")
+            return not_found(f"No archived copy of capture {capture_id}.")
         return self._payload(row, effective_time(row), {})
 
     def load(self, url: str, at_text: str) -> Served:
@@ -162,39 +160,56 @@ class Replay:
         if row is None:
             body = render("not_archived.html", url=url, at=at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                           wayback_url=citation_url(timestamp(at), url))
-            return Served(404, body, "text/html; charset=utf-8", {**COMMON_HEADERS,
-                                                                  "Content-Security-Policy": PAGE_CSP})
+            return Served(404, "text/html; charset=utf-8", body, headers={
+                **COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP})
         location = self.replay_url(row["id"], chain[0]["id"] if chain else None)
-        return Served(302, b"", "text/plain", {**COMMON_HEADERS, "Location": location})
+        return Served(302, "text/plain", headers={**COMMON_HEADERS, "Location": location})
 
     def file(self, capture_id: int, download: bool) -> Served:
-        """The original payload, undecoded markup and all: a PDF opens inline, anything else downloads."""
+        """The original payload (Content-Encoding undone): a PDF opens inline, anything else downloads."""
         row = self._capture(capture_id)
-        found = self._record(row) if row is not None else None
-        if found is None:
-            return not_found(f"no readable capture {capture_id}")
-        _, record = found
-        pdf = record.body[:5] == b"%PDF-"
-        ctype = "application/pdf" if pdf else (record.content_type or "application/octet-stream")
+        holder = queries.payload_row(self.conn, row) if row is not None else None
+        if holder is None:
+            return not_found(f"No archived file for capture {capture_id}.")
+        try:
+            served = serve_payload(self.archive, holder, self.cap, self.warc_url(capture_id))
+        except UNREADABLE:
+            return unreadable(capture_id)
+        pdf = display_kind(holder) == "pdf" and served.pieces is not None
         disposition = "inline" if pdf and not download else "attachment"
-        headers = {**COMMON_HEADERS, "Content-Disposition": f'{disposition}; filename="{_filename(row)}"'}
-        if not pdf:
+        served.headers = {**COMMON_HEADERS,
+                          "Content-Disposition": f'{disposition}; filename="{_filename(row)}"'}
+        if pdf:
+            served.content_type = "application/pdf"
+        else:
             # Browsers' PDF viewers refuse to run in a sandbox; everything else gets one.
-            headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return Served(200, record.body, ctype, headers)
+            served.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return served
+
+    def record(self, capture_id: int) -> Served:
+        """The WARC record holding a capture's payload, byte for byte, to download."""
+        row = self._capture(capture_id)
+        holder = queries.payload_row(self.conn, row) if row is not None else None
+        if holder is None or not self.archive.warc_path(holder["warc_filename"]).is_file():
+            return not_found(f"No WARC record for capture {capture_id}.")
+        return Served(200, "application/warc", pieces=record_pieces(self.archive, holder), headers={
+            **COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP,
+            "Content-Disposition": f'attachment; filename="spyglass-capture-{capture_id}.warc.gz"',
+            "Content-Encoding": "identity"})
 
     def screenshot(self, screenshot_id: int) -> Served:
         """A screenshot's PNG, read from its WARC resource record."""
         found = queries.rows(self.conn, "SELECT * FROM screenshots WHERE id = ? AND status = 'ok'",
-                             [screenshot_id])
+                             [screenshot_id]) if 0 < screenshot_id <= MAX_ROWID else []
         if not found:
             return not_found(f"no screenshot {screenshot_id}")
         shot = found[0]
         try:
             record = read_record(self.archive.warc_path(shot["warc_filename"]), shot["warc_offset"])
-        except (OSError, EOFError, ValueError):
-            return not_found("the screenshot's record cannot be read")
-        return Served(200, record.payload, "image/png", {
+        except UNREADABLE:
+            return not_found(f"The WARC record of screenshot {screenshot_id} cannot be read; "
+                             "`spyglass verify` says why.")
+        return Served(200, "image/png", record.payload, headers={
             **COMMON_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
             "Cache-Control": "max-age=86400"})
 
@@ -202,7 +217,7 @@ class Replay:
         """Our page for a capture: the banner naming it, over its archived copy or its text."""
         row = self._capture(capture_id)
         if row is None:
-            return not_found(f"no capture {capture_id}")
+            return not_found(f"No capture {capture_id}.")
         display = display_kind(row)
         holder = queries.payload_row(self.conn, row) or row
         previous = self._capture(redirected_from) if redirected_from else None
@@ -210,6 +225,8 @@ class Replay:
         citation = citation_of(self.conn, row)
         body = render(
             "replay.html", capture=row, display=display, title=row.get("title") or row["url"],
+            as_of=row.get("as_of_at") or row.get("memento_at") or row["captured_at"],
+            warc_url=self.warc_url(capture_id),
             url=citation.original_url or page_url(row), citation=citation.text(),
             redirected_from=previous if previous is not None and is_redirect(previous) else None,
             screenshots=[{**s, "href": self.screenshot_url(s["id"])}
@@ -221,49 +238,82 @@ class Replay:
             follow_url=self.goto_url(absolute(page_url(row), row["location"]) or "", at)
             if display == "redirect" else "",
         )
-        return Served(200, body, "text/html; charset=utf-8",
-                      {**COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP})
+        return Served(200, "text/html; charset=utf-8", body,
+                      headers={**COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP})
 
     # -- helpers -------------------------------------------------------------------
 
-    def _capture(self, capture_id: int) -> dict[str, Any] | None:
+    def _capture(self, capture_id: int | None) -> dict[str, Any] | None:
+        if capture_id is None or not 0 < capture_id <= MAX_ROWID:
+            return None
         found = queries.rows(self.conn, "SELECT * FROM captures WHERE id = ?", [capture_id])
         return found[0] if found else None
 
     def _payload(self, row: dict[str, Any], at: datetime, extra: dict[str, str]) -> Served:
-        found = self._record(row)
-        if found is None:
-            return not_found("the archived record cannot be read")
-        _, record = found
-        body = record.body
-        ctype = record.content_type or row.get("content_type") or "application/octet-stream"
-        main = ctype.split(";")[0].strip().lower()
-        if len(body) <= MAX_REWRITE:
-            if main in _HTML_TYPES:
-                body = rewrite_html(body, ctype, page_url(row), self.targets(at))
-                ctype = "text/html; charset=utf-8"
-            elif main == "text/css":
-                body = rewrite_stylesheet(body, page_url(row), self.targets(at))
-        return Served(200, body, ctype, {
-            **COMMON_HEADERS, **extra, "Content-Security-Policy": ARCHIVED_CSP,
-            "Content-Disposition": "inline", "Cache-Control": "max-age=300"})
+        """The payload of `row` as the archived copy shows it: HTML and CSS pointed into the archive."""
+        holder = queries.payload_row(self.conn, row)
+        if holder is None:
+            return not_found(f"No archived copy of capture {row['id']}.")
+        headers = {**COMMON_HEADERS, **extra, "Content-Security-Policy": ARCHIVED_CSP,
+                   "Content-Disposition": "inline", "Cache-Control": "max-age=300"}
+        try:
+            rewritten = self._rewritten(holder, page_url(row), at)
+            if rewritten is not None:
+                rewritten.headers = headers
+                return rewritten
+            if _main_type(holder) in (*_HTML_TYPES, "text/css"):
+                headers["Content-Security-Policy"] = AS_ARCHIVED_CSP
+            served = serve_payload(self.archive, holder, self.cap, self.warc_url(row["id"]))
+        except UNREADABLE:
+            return unreadable(row["id"])
+        served.headers = headers
+        return served
+
+    def _rewritten(self, holder: dict[str, Any], url: str, at: datetime) -> Served | None:
+        """HTML or CSS read whole and pointed into the archive; None for anything else, for a
+        payload too large to rewrite, or one that does not decode (served as archived instead)."""
+        main = _main_type(holder)
+        limit = min(self.cap, MAX_REWRITE)
+        if main not in (*_HTML_TYPES, "text/css") or decoded_size(self.archive, holder, limit) > limit:
+            return None
+        try:
+            record = open_record(self.archive, holder)
+        except DecodeError:
+            return None
+        if main == "text/css":
+            return Served(200, record.content_type or "text/css",
+                          rewrite_stylesheet(record.body, url, self.targets(at)))
+        body = rewrite_html(record.body, record.content_type, url, self.targets(at))
+        return Served(200, "text/html; charset=utf-8", body)
 
 
 def pdf_pages(conn: sqlite3.Connection, holder: dict[str, Any]) -> list[dict[str, Any]]:
     """A PDF capture's text page by page: a released document's pages (OCR'd where needed), else
     the capture's own text, whose pages extraction separates with form feeds."""
-    pages = queries.document_pages_of(conn, holder)
-    if pages:
-        return [{"number": p["page_number"], "text": p["text"], "method": p["method"]} for p in pages]
+    readings = queries.document_pages_of(conn, holder)
+    if readings:
+        # One reading a page: Spyglass's own (text layer, OCR) before a hosting service's.
+        chosen: dict[int, dict[str, Any]] = {}
+        for page in sorted(readings, key=lambda p: p["method"] in SERVICE_METHODS):
+            chosen.setdefault(page["page_number"], page)
+        return [{"number": n, "text": p["text"], "method": p["method"]} for n, p in sorted(chosen.items())]
     text = holder.get("text") or ""
     return [{"number": n, "text": t.strip(), "method": None}
             for n, t in enumerate(text.split("\f"), 1) if text]
 
 
 def not_found(message: str) -> Served:
-    """A 404 in one plain line, under the archived copy's policy."""
-    return Served(404, message.encode("utf-8"), "text/plain; charset=utf-8",
-                  {**COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP})
+    """A 404 in one plain line of ours (never an exception's text or a path), under a sandbox."""
+    return Served(404, "text/plain; charset=utf-8", message.encode("utf-8"),
+                  headers={**COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP})
+
+
+def unreadable(capture_id: int) -> Served:
+    return not_found(f"The WARC record of capture {capture_id} cannot be read; `spyglass verify` says why.")
+
+
+def _main_type(row: dict[str, Any]) -> str:
+    return (row.get("content_type") or "").split(";")[0].strip().lower()
 
 
 def _when(text: str) -> datetime | None:

@@ -1,4 +1,4 @@
-"""The items the records spider yields besides captures: releases, and the files they link."""
+"""The items the records spider yields besides captures: releases, the files they link, and page texts."""
 
 from __future__ import annotations
 
@@ -19,6 +19,20 @@ class Release:
     released_text: str | None
     released_on: str | None
     file_urls: list[str] = field(default_factory=list)
+    status: str | None = None  # as the portal states it (JSON portals)
+    version: str | None = None  # the portal's "last updated" value: unchanged releases are not walked again
+    # Stable page to cite for each file URL that may expire (default: the URL itself).
+    cite_urls: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ReleaseLinks:
+    """Files a JSON portal names for a release in a later response (a communication, a document list)."""
+
+    source: str
+    key: str  # the Release's key
+    file_urls: list[str]
+    cite_urls: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -33,3 +47,19 @@ class DocumentFile:
     sha256: str
     size: int
     content_type: str | None
+    cite_url: str | None = None  # the stable page to cite it by, when file_url may expire
+
+
+@dataclass
+class PageText:
+    """A hosting service's own text of one page of a document (DocumentCloud's), as archived."""
+
+    source: str
+    linked_url: str  # the file URL the document was downloaded by
+    page_number: int
+    text: str | None
+    method: str  # "documentcloud": kept beside Spyglass's own extraction, never replaced by it
+
+
+RECORD_ITEMS = (Release, DocumentFile, ReleaseLinks, PageText)
+RecordItem = Release | DocumentFile | ReleaseLinks | PageText

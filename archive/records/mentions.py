@@ -16,10 +16,12 @@ from typing import Any
 
 import sqlite_utils
 
+from archive.records.store import SERVICE_METHODS
 from archive.sources.model import Source
 from archive.times import iso, utc_now
 
 SNIPPET_CHARS = 80
+_SERVICE = ", ".join(f"'{method}'" for method in SERVICE_METHODS)
 
 
 @dataclass(frozen=True)
@@ -98,15 +100,22 @@ def _agencies_of_documents(db: sqlite_utils.Database) -> dict[int, list[tuple[in
 def _document_rows(db: sqlite_utils.Database, terms: list[Term], pattern: re.Pattern[str],
                    now: str) -> Iterator[dict[str, Any]]:
     linked = _agencies_of_documents(db)
+    # A hosting service's text of a page (DocumentCloud's) counts only where our own
+    # reading of that page found no text: the same words read twice are one mention.
     cursor = db.execute(
-        "SELECT p.id, p.document_id, p.page_number, p.text, d.file_url, d.content_type "
+        "SELECT p.id, p.document_id, p.page_number, p.text, coalesce(d.cite_url, d.file_url), "
+        "d.content_type, d.cite_url IS NOT NULL AND d.cite_url != d.file_url "
         "FROM document_pages p JOIN documents d ON d.id = p.document_id "
-        "WHERE p.text IS NOT NULL ORDER BY p.document_id, p.page_number"
+        f"WHERE p.text IS NOT NULL AND NOT (p.method IN ({_SERVICE}) AND EXISTS ("
+        "SELECT 1 FROM document_pages o WHERE o.document_id = p.document_id "
+        f"AND o.page_number = p.page_number AND o.method NOT IN ({_SERVICE}) AND o.text IS NOT NULL)) "
+        "ORDER BY p.document_id, p.page_number, p.id"
     )
-    for page_id, document_id, number, text, file_url, ctype in cursor.fetchall():
+    for page_id, document_id, number, text, file_url, ctype, cited in cursor.fetchall():
         is_pdf = "pdf" in (ctype or "") or file_url.lower().endswith(".pdf")
-        # PDF open parameters: viewers jump to the page that proves the mention.
-        proof = f"{file_url}#page={number}" if is_pdf else file_url
+        # PDF open parameters: viewers jump to the page that proves the mention. A file
+        # fetched by an expiring URL is proved by its stable page instead, as it is.
+        proof = f"{file_url}#page={number}" if is_pdf and not cited else file_url
         # One row per agency that released the document: each is a separate fact.
         agencies: dict[str | None, int] = {}
         for release_id, agency in linked.get(document_id, [(None, None)]):

@@ -2,8 +2,11 @@
 
 A document is a set of bytes (one row per SHA-256), however many releases
 link to it and by however many URLs: each link is a `document_links` row, the
-provenance a reporter cites. Releases and documents are state, not evidence:
-the captures they point at are the evidence and never change.
+provenance a reporter cites. A link also names the stable page to cite the
+file by (`cite_url`): JSON portals hand out download URLs that expire, and a
+file already held under the same stable page is linked, not fetched again.
+Releases and documents are state, not evidence: the captures they point at are
+the evidence and never change.
 """
 
 from __future__ import annotations
@@ -13,17 +16,28 @@ from typing import Any
 
 import sqlite_utils
 
-from archive.records.items import DocumentFile, Release
+from archive.records.items import DocumentFile, PageText, RecordItem, Release, ReleaseLinks
 from archive.times import iso, utc_now
 
 CAPTURE_BY_RECORD = "(SELECT id FROM captures WHERE warc_record_id = ?)"
 
+# Page texts made by the service that hosts a document: the documents
+# post-pass replaces only its own pages, never these.
+SERVICE_METHODS = ("documentcloud", "service")
 
-def save_records(db: sqlite_utils.Database, items: Iterable[Release | DocumentFile]) -> None:
-    """Store releases and downloaded files in arrival order; their captures must be saved first."""
+
+def save_records(db: sqlite_utils.Database, items: Iterable[RecordItem]) -> None:
+    """Store releases, links, downloaded files and page texts in arrival order (captures first)."""
     for item in items:
         if isinstance(item, Release):
             save_release(db, item)
+        elif isinstance(item, ReleaseLinks):
+            release = db.execute("SELECT id FROM releases WHERE source = ? AND key = ?",
+                                 [item.source, item.key]).fetchone()
+            if release is not None:
+                save_links(db, release[0], item.file_urls, item.cite_urls)
+        elif isinstance(item, PageText):
+            save_page_text(db, item)
         else:
             save_document_file(db, item)
 
@@ -34,35 +48,57 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
     db.execute(
         f"""
         INSERT INTO releases (source, key, agency, title, reference, released_on, released_text,
-                              page_url, capture_id, first_seen_at, last_seen_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?, ?)
+                              status, version, page_url, capture_id, first_seen_at, last_seen_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?, ?)
         ON CONFLICT (source, key) DO UPDATE SET
             agency = excluded.agency, title = excluded.title, reference = excluded.reference,
             released_on = excluded.released_on, released_text = excluded.released_text,
+            status = excluded.status, version = excluded.version,
             page_url = excluded.page_url, capture_id = excluded.capture_id,
             last_seen_at = excluded.last_seen_at
         """,
         [release.source, release.key, release.agency, release.title, release.reference,
-         release.released_on, release.released_text, release.page_url, release.record_id,
-         now, now],
+         release.released_on, release.released_text, release.status, release.version,
+         release.page_url, release.record_id, now, now],
     )
     release_id = db.execute(
         "SELECT id FROM releases WHERE source = ? AND key = ?", [release.source, release.key]
     ).fetchone()[0]
-    for url in release.file_urls:
-        # The file may already be here (another release linked it first): link it now.
+    save_links(db, release_id, release.file_urls, release.cite_urls)
+    return release_id
+
+
+def save_links(db: sqlite_utils.Database, release_id: int, file_urls: Iterable[str],
+               cite_urls: dict[str, str] | None = None) -> None:
+    """Record that a release links these files; one link per release and stable page.
+
+    A file already held (another release, or an earlier crawl, linked the
+    same URL or the same stable page) is linked to its document at once.
+    """
+    now = iso(utc_now())
+    for url in file_urls:
+        cite = (cite_urls or {}).get(url, url)
+        existing = db.execute(
+            "SELECT id FROM document_links WHERE release_id = ? AND coalesce(cite_url, file_url) = ?",
+            [release_id, cite]).fetchone()
+        known = db.execute(
+            "SELECT document_id FROM document_links WHERE document_id IS NOT NULL "
+            "AND (file_url = ? OR cite_url = ?) ORDER BY id DESC LIMIT 1", [url, cite]).fetchone()
+        document_id = known[0] if known else None
+        if existing is not None:
+            if document_id is not None:
+                db.execute("UPDATE document_links SET document_id = coalesce(document_id, ?) "
+                           "WHERE id = ?", [document_id, existing[0]])
+            continue
         db.execute(
             """
-            INSERT INTO document_links (release_id, document_id, file_url, linked_at)
-            VALUES (?, (SELECT document_id FROM document_links
-                        WHERE file_url = ? AND document_id IS NOT NULL
-                        ORDER BY id DESC LIMIT 1), ?, ?)
+            INSERT INTO document_links (release_id, document_id, file_url, cite_url, linked_at)
+            VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (release_id, file_url) DO UPDATE SET
                 document_id = coalesce(excluded.document_id, document_id)
             """,
-            [release_id, url, url, now],
+            [release_id, document_id, url, cite, now],
         )
-    return release_id
 
 
 def save_document_file(db: sqlite_utils.Database, item: DocumentFile) -> int:
@@ -70,13 +106,13 @@ def save_document_file(db: sqlite_utils.Database, item: DocumentFile) -> int:
     now = iso(utc_now())
     db.execute(
         f"""
-        INSERT INTO documents (sha256, file_name, file_url, content_type, size, capture_id,
-                               first_seen_at)
-        VALUES (?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?)
+        INSERT INTO documents (sha256, file_name, file_url, cite_url, content_type, size,
+                               capture_id, first_seen_at)
+        VALUES (?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?)
         ON CONFLICT (sha256) DO NOTHING
         """,
-        [item.sha256, item.file_name, item.file_url, item.content_type, item.size,
-         item.record_id, now],
+        [item.sha256, item.file_name, item.file_url, item.cite_url or item.file_url,
+         item.content_type, item.size, item.record_id, now],
     )
     document_id = db.execute("SELECT id FROM documents WHERE sha256 = ?", [item.sha256]).fetchone()[0]
     db.execute(
@@ -106,8 +142,10 @@ def pending_documents(db: sqlite_utils.Database, redo: bool = False) -> list[dic
 def save_pages(db: sqlite_utils.Database, document_id: int, pages: list[tuple[str | None, str]],
                extraction: str, error: str | None) -> None:
     """Replace a document's pages with freshly extracted (text, method) pairs, numbered from 1."""
+    marks = ", ".join("?" for _ in SERVICE_METHODS)
     with db.atomic():
-        db.execute("DELETE FROM document_pages WHERE document_id = ?", [document_id])
+        db.execute(f"DELETE FROM document_pages WHERE document_id = ? AND method NOT IN ({marks})",
+                   [document_id, *SERVICE_METHODS])
         db.table("document_pages").insert_all(
             {"document_id": document_id, "page_number": number, "text": text, "method": method}
             for number, (text, method) in enumerate(pages, 1)
@@ -118,3 +156,33 @@ def save_pages(db: sqlite_utils.Database, document_id: int, pages: list[tuple[st
             "error": error,
             "extracted_at": iso(utc_now()),
         })
+
+
+def save_page_text(db: sqlite_utils.Database, item: PageText) -> None:
+    """Keep a hosting service's text of one page beside Spyglass's own, under its own method."""
+    found = db.execute(
+        "SELECT l.document_id FROM document_links l JOIN releases r ON r.id = l.release_id "
+        "WHERE l.file_url = ? AND r.source = ? AND l.document_id IS NOT NULL LIMIT 1",
+        [item.linked_url, item.source]).fetchone()
+    if found is None:
+        return  # the file itself could not be archived: there is no document to attach it to
+    db.execute(
+        "INSERT INTO document_pages (document_id, page_number, text, method) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (document_id, page_number, method) DO UPDATE SET text = excluded.text",
+        [found[0], item.page_number, item.text, item.method])
+
+
+def known_releases(db: sqlite_utils.Database, source: str) -> dict[str, str | None]:
+    """Key -> version of the releases of a source whose every link already has its document."""
+    return dict(db.execute(
+        "SELECT r.key, r.version FROM releases r WHERE r.source = ? AND NOT EXISTS ("
+        "SELECT 1 FROM document_links l WHERE l.release_id = r.id AND l.document_id IS NULL)",
+        [source]).fetchall())
+
+
+def known_files(db: sqlite_utils.Database, source: str) -> set[str]:
+    """Stable pages (or URLs) of the files this source's releases already hold: not fetched again."""
+    return {row[0] for row in db.execute(
+        "SELECT DISTINCT coalesce(l.cite_url, l.file_url) FROM document_links l "
+        "JOIN releases r ON r.id = l.release_id WHERE r.source = ? AND l.document_id IS NOT NULL",
+        [source]).fetchall()}

@@ -89,4 +89,8 @@ def iso_date(text: str | None) -> str | None:
             return datetime.strptime(cleaned, fmt).date().isoformat()
         except ValueError:
             continue
-    return None
+    try:
+        # APIs give times: '2018-05-20T07:08:48.911320-04:00' is released on the 20th, where it was.
+        return datetime.fromisoformat(cleaned.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        return None

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from archive.errors import ConfigError
+from archive.sources.api_walk import API_SHAPES, WalkProblem
 from archive.sources.model import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_PAGES,
@@ -30,13 +31,17 @@ from archive.sources.walk import (
     selector_problem,
 )
 
+# libyaml's safe loader where installed: a file of Atlas of Surveillance links
+# holds some 20,000 sources, which pure-Python YAML takes half a minute to read.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change",
+    "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change", "watch", "live",
     "requisites", "screenshot",
 }
 
@@ -77,7 +82,7 @@ def load_sources(path: str | Path, variables: Mapping[str, str] | None = None) -
     except (OSError, UnicodeDecodeError) as exc:
         raise check.fail(None, f"cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark else ""
@@ -114,6 +119,7 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
     if not isinstance(entry, dict):
         raise check.fail(None, "each source must be a mapping")
     unresolved: list[str] = []
+    raw = entry
     entry = _expand(entry, check, variables, "", unresolved)
     try:
         return _validated(entry, check, tuple(unresolved))
@@ -121,10 +127,31 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> 
         if not unresolved:
             raise
         # Without its placeholders' values the entry cannot be judged; it is kept
-        # so other sources can be crawled, and `select` refuses to crawl it.
+        # so other sources can be crawled, and `select` refuses to crawl it. The
+        # names it gives do not depend on URLs, so mentions and the Atlas import
+        # still know its vendor and product.
         name = str(entry.get("name") or check.source)
         return Source(name=name, kind=str(entry.get("kind")), urls=(), scope=Scope(hosts=()),
-                      unresolved=tuple(unresolved))
+                      unresolved=tuple(unresolved), **_terms_if_known(raw, check, variables))
+
+
+def _terms_if_known(raw: dict, check: _Checker, variables: Mapping[str, str]) -> dict[str, Any]:
+    """Vendor, product, aliases and agency of an entry, when no placeholder of theirs is unset.
+
+    Mentions are rebuilt from these terms alone, so an unset URL placeholder
+    must not erase them; an unset placeholder in a term leaves them all out.
+    """
+    missing: list[str] = []
+    terms = _expand({k: raw[k] for k in ("vendor", "product", "agency") if k in raw},
+                    check, variables, "", missing)
+    if missing:
+        return {}
+    try:
+        product, aliases = _parse_product(terms, check)
+        return {"vendor": _optional_str(terms, "vendor", check), "product": product,
+                "aliases": aliases, "agency": _optional_str(terms, "agency", check)}
+    except ConfigError:
+        return {}
 
 
 def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Source:
@@ -161,6 +188,14 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
     save_on_change = entry.get("save_on_change", False)
     if not isinstance(save_on_change, bool):
         raise check.fail("save_on_change", "must be true (ask Save Page Now on change) or false")
+    watch = _str_list(entry, "watch", check)
+    for phrase in watch:
+        if not phrase.split():
+            raise check.fail("watch", "phrases must have at least one word")
+    if len({" ".join(p.lower().split()) for p in watch}) != len(watch):
+        raise check.fail("watch", "lists the same phrase twice")
+    wayback = _parse_wayback(entry.get("wayback", False), check)
+    live = _parse_live(entry, wayback, check)
     requisites, screenshot = _parse_rendering(entry, kind, check)
     return Source(
         name=name,
@@ -176,8 +211,10 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
         walk=walk,
         recrawl=recrawl,
         allow_private=allow_private,
-        wayback=_parse_wayback(entry.get("wayback", False), check),
+        wayback=wayback,
         save_on_change=save_on_change,
+        watch=watch,
+        live=live,
         requisites=requisites,
         screenshot=screenshot,
         unresolved=unresolved,
@@ -211,12 +248,17 @@ def _parse_walk(entry: dict, kind: str, check: _Checker) -> Walk | None:
         raw = {}
     if not isinstance(raw, dict):
         raise check.fail("walk", "must be a mapping of selectors (shape, release_links, files, ...)")
-    unknown = set(raw) - WALK_FIELDS
-    if unknown:
-        raise check.fail(f"walk.{sorted(unknown)[0]}", "unknown field")
     shape = raw.get("shape", "directory")
     if shape not in SHAPES:
         raise check.fail("walk.shape", f"must be one of {', '.join(SHAPES)}; got {shape!r}")
+    if shape in API_SHAPES:
+        try:
+            return build_walk(raw)
+        except WalkProblem as problem:
+            raise check.fail(problem.field, str(problem)) from None
+    unknown = set(raw) - WALK_FIELDS
+    if unknown:
+        raise check.fail(f"walk.{sorted(unknown)[0]}", "unknown field")
     for key in SELECTOR_FIELDS:
         if raw.get(key) is None:
             continue
@@ -252,6 +294,15 @@ def _parse_wayback(raw: Any, check: _Checker) -> WaybackWindow | None:
     if match not in WAYBACK_MATCHES:
         raise check.fail("wayback.match", f"must be one of {', '.join(WAYBACK_MATCHES)}; got {match!r}")
     return WaybackWindow(bounds[0], bounds[1], match)
+
+
+def _parse_live(entry: dict, wayback: WaybackWindow | None, check: _Checker) -> bool:
+    live = entry.get("live", True)
+    if not isinstance(live, bool):
+        raise check.fail("live", "must be true (capture the URLs live) or false (only their Wayback history)")
+    if not live and wayback is None:
+        raise check.fail("live", "is false and wayback is not set: nothing would be crawled")
+    return live
 
 
 def _parse_scope(raw: Any, urls: tuple[str, ...], check: _Checker) -> Scope:

@@ -73,7 +73,12 @@ class Source:
     # crawled needs them, so `select` reports them, not `load_sources`.
     unresolved: tuple[str, ...] = ()
     wayback: WaybackWindow | None = None  # None: no Wayback harvest
+    # False: only the Wayback history of the URLs is harvested, not the live pages
+    # (a link to one snapshot names that memento, not whatever the page says today).
+    live: bool = True
     save_on_change: bool = False  # ask Save Page Now for a snapshot when a page changes
+    # Phrases whose appearance or disappearance is news (product and aliases are watched anyway).
+    watch: tuple[str, ...] = ()
     # Archive what each page needs to render (stylesheets, images, fonts,
     # scripts), from any public host; load_sources turns it on for vendor sources.
     requisites: bool = False
@@ -125,6 +130,8 @@ def source_to_dict(source: Source) -> dict[str, Any]:
             "from": source.wayback.start, "to": source.wayback.end, "match": source.wayback.match,
         },
         "save_on_change": source.save_on_change,
+        "watch": list(source.watch),
+        "live": source.live,
         "requisites": source.requisites,
         "screenshot": source.screenshot,
     }

@@ -9,6 +9,9 @@ A records source says where its releases are with CSS or XPath selectors
   its cells found by their column header (`column:Date released`);
 - `directory`: an index page of file links, which needs no selectors at all.
 
+Portals that answer in JSON (`json`, `muckrock`, `documentcloud`,
+`nextrequest`) are walked with JMESPath instead: archive/sources/api_walk.py.
+
 Any selector given in sources.yml overrides the shape's default. The selectors
 are evaluated by archive/records/walk.py."""
 
@@ -20,7 +23,10 @@ from typing import Any
 from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 
-SHAPES = ("foia-request", "records-table", "directory")
+from archive.sources.api_walk import API_SHAPES, ApiWalk, build_api_walk
+
+HTML_SHAPES = ("foia-request", "records-table", "directory")
+SHAPES = HTML_SHAPES + API_SHAPES
 
 SELECTOR_FIELDS = (
     "release_links", "release_rows", "next_page",
@@ -77,10 +83,13 @@ class Walk:
     reference: str | None = None
     released_at: str | None = None
     files: str | None = None
+    api: ApiWalk | None = None  # JSON shapes: JMESPath instead of selectors
 
     @property
     def mode(self) -> str:
-        """'rows' (a release per table row), 'pages' (a page per release) or 'directory'."""
+        """'api' (JSON), 'rows' (a release per table row), 'pages' (a page per release) or 'directory'."""
+        if self.api is not None:
+            return "api"
         if self.release_rows:
             return "rows"
         if self.release_links:
@@ -88,12 +97,16 @@ class Walk:
         return "directory"
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["api"] = self.api.to_dict() if self.api else None
+        return values
 
 
 def build_walk(raw: dict[str, Any] | None) -> Walk:
     """A Walk from already-validated sources.yml values, the shape's defaults filling the gaps."""
     raw = dict(raw or {})
+    if raw.get("shape") in API_SHAPES:
+        return Walk(shape=raw["shape"], api=build_api_walk(raw))
     shape = raw.pop("shape", None) or "directory"
     values = {**DEFAULTS[shape], **{k: v for k, v in raw.items() if v}}
     return replace(Walk(shape=shape), **values)

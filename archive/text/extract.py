@@ -81,16 +81,37 @@ def extract(content_type: str | None, body: bytes) -> Extracted:
     return Extracted(None, None, "none")
 
 
+# Below this many undecodable bytes, charset detection is a guess.
+FEW_ACCENTS = 32
+
+
 def decode_text(body: bytes, content_type: str | None) -> str:
     """Decode as browsers do (BOM, header, meta), falling back to detection on bad bytes."""
     header = f"Content-Type: {content_type}" if content_type else None
-    _, text = html_to_unicode(header, body)
-    if text.count("\ufffd") > 8 and text.count("\ufffd") * 200 > len(text):
-        # The declared charset is wrong: let UnicodeDammit guess from the bytes.
+    encoding, text = html_to_unicode(header, body)
+    damaged = text.count("\ufffd")
+    if damaged and _never_utf8(encoding, text, body) and damaged < FEW_ACCENTS:
+        # Too few bytes for detection to tell languages apart (it guesses Cyrillic
+        # for "Café"): windows-1252, the web's fallback for undeclared pages.
+        return body.decode("cp1252", "replace")
+    if damaged and (_never_utf8(encoding, text, body) or (damaged > 8 and damaged * 200 > len(text))):
+        # The declared (or assumed) charset is wrong: let UnicodeDammit guess from the bytes.
         guessed = UnicodeDammit(body, is_html=True).unicode_markup
-        if guessed:
+        if guessed and guessed.count("\ufffd") < damaged:
             return guessed
     return text
+
+
+def _never_utf8(encoding: str, text: str, body: bytes) -> bool:
+    """Decoded as UTF-8, yet not one multi-byte sequence was valid: a single-byte charset.
+
+    A short page's one or two accents are all the evidence there is, so any
+    replacement character counts here; real UTF-8 with a damaged byte still
+    has valid sequences around it and is kept as UTF-8.
+    """
+    if encoding.replace("-", "").lower() != "utf8" or b"\xef\xbf\xbd" in body:
+        return False
+    return all(ch < "\x80" or ch == "\ufffd" for ch in text)
 
 
 def extract_html(body: bytes, content_type: str | None = None) -> Extracted:

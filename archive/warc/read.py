@@ -8,7 +8,7 @@ by member without trusting anything but the gzip framing.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,30 +99,88 @@ class DecodeError(ValueError):
     """An archived body that cannot be decoded as its Content-Encoding says."""
 
 
-def decode_body(payload: bytes, content_encoding: str | None) -> bytes:
-    """Undo Content-Encoding (the WARC keeps the bytes as sent), codings applied last undone first."""
-    body = payload
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-    for coding in reversed(codings):
-        try:
-            if coding in ("gzip", "x-gzip"):
-                body = zlib.decompress(body, 47)
-            elif coding == "deflate":
-                try:
-                    body = zlib.decompress(body)
-                except zlib.error:  # raw DEFLATE, as some servers send it
-                    body = zlib.decompress(body, -zlib.MAX_WBITS)
-            elif coding == "br":
-                import brotli
+PIECE = 1 << 20  # largest piece a decoder hands out at once, so a bomb is met a megabyte at a time
 
-                body = brotli.decompress(body)
-            elif coding != "identity":
-                raise DecodeError(f"Content-Encoding {coding!r} is not supported")
-        except DecodeError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every decoder's failure becomes one error
-            raise DecodeError(f"archived body does not decode as {coding}: {exc}") from exc
-    return body
+
+class _Inflate:
+    """gzip or zlib-wrapped deflate; raw DEFLATE too, which some servers send as `deflate`."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self.wbits = 47 if coding in ("gzip", "x-gzip") else 15
+        self.engine = zlib.decompressobj(self.wbits)
+        self.started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if not self.started and self.coding == "deflate":
+            self.started = True
+            try:
+                zlib.decompressobj(15).decompress(data[:64])
+            except zlib.error:
+                self.engine = zlib.decompressobj(-zlib.MAX_WBITS)
+        self.started = True
+        out = self.engine.decompress(data, PIECE)
+        while out:
+            yield out
+            out = self.engine.decompress(self.engine.unconsumed_tail, PIECE) \
+                if self.engine.unconsumed_tail else b""
+
+    def finish(self) -> Iterator[bytes]:
+        tail = self.engine.flush()
+        if tail:
+            yield tail
+
+
+class _Brotli:
+    def __init__(self) -> None:
+        import brotli
+
+        self.engine = brotli.Decompressor()
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        out = self.engine.process(data, output_buffer_limit=PIECE)
+        while out:
+            yield out
+            out = b"" if self.engine.can_accept_more_data() else \
+                self.engine.process(b"", output_buffer_limit=PIECE)
+
+    def finish(self) -> Iterator[bytes]:
+        return iter(())
+
+
+def _decoder(coding: str) -> _Inflate | _Brotli:
+    if coding in ("gzip", "x-gzip", "deflate"):
+        return _Inflate(coding)
+    if coding == "br":
+        return _Brotli()
+    raise DecodeError(f"Content-Encoding {coding!r} is not supported")
+
+
+def iter_decoded(chunks: Iterable[bytes], content_encoding: str | None) -> Iterator[bytes]:
+    """Undo Content-Encoding piece by piece (the WARC keeps the bytes as sent), codings applied last
+    undone first; a body that does not decode raises DecodeError."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
+    stream: Iterable[bytes] = chunks
+    for coding in reversed([c for c in codings if c != "identity"]):
+        stream = _through(stream, coding)
+    yield from stream
+
+
+def _through(chunks: Iterable[bytes], coding: str) -> Iterator[bytes]:
+    decoder = _decoder(coding)
+    try:
+        for chunk in chunks:
+            yield from decoder.feed(chunk)
+        yield from decoder.finish()
+    except DecodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every decoder's failure becomes one error
+        raise DecodeError(f"archived body does not decode as {coding}: {exc}") from exc
+
+
+def decode_body(payload: bytes, content_encoding: str | None) -> bytes:
+    """Undo Content-Encoding on a whole body (see iter_decoded)."""
+    return b"".join(iter_decoded([payload], content_encoding))
 
 
 @dataclass
@@ -147,6 +205,57 @@ def open_record(archive: Archive, row: Mapping[str, Any]) -> Record:
     stored = read_record(archive.warc_path(row["warc_filename"]), row["warc_offset"])
     headers = {k.lower(): v for k, v in stored.http_headers}
     return Record(stored, headers, decode_body(stored.payload, headers.get("content-encoding")))
+
+
+class PayloadStream:
+    """A capture's payload read piece by piece from its WARC record, never whole in memory.
+
+    Iterating gives the payload as stored (Content-Encoding kept); `decoded()`
+    gives it as a browser would see it. Use as a context manager: it holds the file open.
+    """
+
+    def __init__(self, archive: Archive, row: Mapping[str, Any], piece: int = 1 << 16) -> None:
+        self.piece = piece
+        self._file = open(archive.warc_path(row["warc_filename"]), "rb")
+        try:
+            self._file.seek(row["warc_offset"])
+            record = next(iter(ArchiveIterator(self._file)), None)
+            if record is None:
+                raise EOFError(f"no WARC record at {row['warc_filename']}:{row['warc_offset']}")
+        except BaseException:
+            self._file.close()
+            raise
+        self._record = record
+        pairs = record.http_headers.headers if record.http_headers is not None else []
+        self.headers = {k.lower(): v for k, v in pairs}
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+    @property
+    def content_encoding(self) -> str | None:
+        return self.headers.get("content-encoding")
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self._record.raw_stream.read(self.piece)
+            if not chunk:
+                return
+            yield chunk
+
+    def decoded(self) -> Iterator[bytes]:
+        """The payload with Content-Encoding undone, piece by piece."""
+        return iter_decoded(iter(self), self.content_encoding)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> PayloadStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,28 @@ from warcio.warcwriter import WARCWriter
 from archive.times import iso, utc_now
 from archive.warc.digests import labelled, sha256_hex
 
+# Headers about the connection rather than the payload: HTTP clients (Twisted's,
+# urllib's) remove the chunked coding before the body reaches us, so keeping the
+# header would describe bytes we do not have. It moves into a WARC header that
+# says what happened.
+HOP_BY_HOP = ("transfer-encoding",)
+
+
+def archivable_headers(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """(response headers to archive, extra WARC headers) for headers as a client returned them."""
+    kept: list[tuple[str, str]] = []
+    removed: dict[str, list[str]] = {}
+    for name, value in pairs:
+        if name.lower() in HOP_BY_HOP:
+            removed.setdefault(name, []).append(value)
+        else:
+            kept.append((name, value))
+    extra: dict[str, str] = {}
+    for name, values in removed.items():
+        extra["WARC-Spyglass-Removed-Header"] = (f"{name}: {', '.join(values)} (decoded by the "
+                                                 "HTTP client before archiving)")
+    return kept, extra
+
 
 @dataclass(frozen=True)
 class RecordLocation:
@@ -227,26 +249,26 @@ class WarcStore:
                 refers_to=original.record_id if original else None,
             )
 
-    def write_resource(self, url: str, content_type: str, payload: bytes, date: datetime,
+    def write_resource(self, uri: str, payload: bytes, content_type: str, date: datetime,
                        extra_headers: dict[str, str] | None = None) -> RecordLocation:
-        """Write a `resource` record: content Spyglass made itself (a screenshot), not an HTTP exchange."""
+        """Write a file that came from no HTTP exchange (an import from disk) as a resource record."""
         digest = sha256_hex(payload)
         warc_date = iso(date)
         with self._lock:
             if self._file is None or self._file.tell() >= self.max_size:
                 self._open_next()
             record = self._builder.create_warc_record(
-                url, "resource", payload=io.BytesIO(payload), length=len(payload),
+                uri, "resource", payload=io.BytesIO(payload), length=len(payload),
                 warc_content_type=content_type, warc_headers_dict={"WARC-Date": warc_date},
             )
             for key, value in (extra_headers or {}).items():
                 record.rec_headers.add_header(key, value)
+            record_id = record.rec_headers.get_header("WARC-Record-ID")
             offset, length = self._append(record)
             assert self._path is not None
             return RecordLocation(
-                filename=self._path.name, offset=offset, length=length,
-                record_id=record.rec_headers.get_header("WARC-Record-ID"), warc_type="resource",
-                sha256=digest, payload_length=len(payload), date=warc_date,
+                filename=self._path.name, offset=offset, length=length, record_id=record_id,
+                warc_type="resource", sha256=digest, payload_length=len(payload), date=warc_date,
             )
 
     def _request_record(self, exchange: Exchange, warc_date: str, concurrent_to: str) -> ArcWarcRecord:

@@ -69,6 +69,36 @@ def citation_url(timestamp: str, original: str) -> str:
     return f"{PUBLIC_WAYBACK}/web/{timestamp}/{original}"
 
 
+# Hosts that serve Wayback Machine snapshot links, and the path of one:
+# /web/<timestamp: a year, or down to the second><optional replay mode like id_ or if_>/<original URL>.
+WAYBACK_HOSTS = ("web.archive.org", "wayback.archive.org", "archive.org")
+SNAPSHOT_PATH_RE = re.compile(r"^/web/(\d{4}(?:\d{2}){0,5})(?:[a-z]{2}_)?/(.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def parse_snapshot_url(url: str) -> tuple[str, str] | None:
+    """(timestamp, original URL) of a Wayback Machine snapshot link, or None if it is not one.
+
+    The original is kept as written after the timestamp (its own query string
+    included); a scheme the link left out, or one collapsed to `http:/` by a
+    tool that merged slashes, is restored. Calendar links (`/web/*/...`) name
+    no memento and give None.
+    """
+    parts = urlsplit(url.strip())
+    if (parts.hostname or "").lower() not in WAYBACK_HOSTS:
+        return None
+    rest = url.strip().split(parts.netloc, 1)[1]
+    found = SNAPSHOT_PATH_RE.match(rest)
+    if not found:
+        return None
+    timestamp, original = found.groups()
+    original = re.sub(r"^(https?):/+", r"\1://", original, flags=re.IGNORECASE)
+    if not re.match(r"^https?://", original, re.IGNORECASE):
+        original = "http://" + original
+    if not urlsplit(original).hostname:
+        return None
+    return timestamp, original
+
+
 def parse_timestamp(timestamp: str) -> datetime:
     """A 14-digit Wayback timestamp as an aware UTC datetime; ValueError if impossible."""
     if not TIMESTAMP_RE.match(timestamp or ""):

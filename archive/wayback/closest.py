@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from archive.errors import (
     WaybackError,
 )
+from archive.wayback.budget import Budget, wait_sync
 from archive.wayback.client import TIMESTAMP_RE, Endpoints, citation_url
 
 
@@ -21,8 +22,11 @@ class Availability:
 
 
 def closest_snapshot(url: str, endpoints: Endpoints, timestamp: str | None = None,
-                     user_agent: str = "Spyglass") -> Availability | None:
-    """Ask the availability API (through waybackpy) for the capture closest to `timestamp`."""
+                     user_agent: str = "Spyglass", budget: Budget | None = None) -> Availability | None:
+    """Ask the availability API (through waybackpy) for the capture closest to `timestamp`.
+
+    With `budget`, the request waits for a slot of the machine's Wayback budget.
+    """
     from waybackpy import WaybackMachineAvailabilityAPI
     from waybackpy.exceptions import InvalidJSONInAvailabilityAPIResponse
 
@@ -31,6 +35,8 @@ def closest_snapshot(url: str, endpoints: Endpoints, timestamp: str | None = Non
     api.api_call_time_gap = 0  # our own callers pace themselves
     if timestamp:
         api.payload["timestamp"] = timestamp
+    if budget is not None:
+        wait_sync(budget, "cdx")
     try:
         data = api.setup_json() or {}
     except InvalidJSONInAvailabilityAPIResponse as exc:

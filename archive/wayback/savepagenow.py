@@ -3,8 +3,10 @@
 SPN2 (`POST /save` with `Authorization: LOW key:secret`) when credentials are in
 the environment, else the anonymous `GET /save/<url>`. The job id is stored at
 once, the status polled, and the result confirmed through a CDX lookup: SPN
-sometimes reports an error for a page it did save, and a "success" that the
-CDX does not show is recorded as unconfirmed, never as saved. Our own small
+sometimes reports an error for a page it did save, a "success" that the
+CDX does not show is recorded as unconfirmed, never as saved, and a capture of
+the site answering 5xx is no snapshot of the page. Every request spends the
+machine's Wayback budget (archive/wayback/budget.py) and honours its pause. Our own small
 HTTP client (urllib) because waybackpy has no timeouts, no status checks and
 no SPN2.
 """
@@ -26,7 +28,9 @@ from archive.config import Config
 from archive.errors import SavePageNowError, WaybackError
 from archive.index.runs import save_request
 from archive.times import iso, utc_now
-from archive.wayback.client import Endpoints, citation_url, parse_cdx
+from archive.wayback.budget import Budget, wait_sync
+from archive.wayback.client import CdxRecord, Endpoints, citation_url, parse_cdx
+from archive.wayback.policy import DEFAULT_POLICY, MAX_429_PER_REQUEST, RatePolicy
 
 HTTP_TIMEOUT = 60.0
 
@@ -36,6 +40,8 @@ class SaveSettings:
     """Where and how to ask; credentials come from the environment only (Config)."""
 
     endpoints: Endpoints
+    budget: Budget
+    policy: RatePolicy = DEFAULT_POLICY
     access_key: str | None = None
     secret_key: str | None = None
     poll_interval: float = 5.0
@@ -46,6 +52,8 @@ class SaveSettings:
     def from_config(cls, config: Config) -> SaveSettings:
         return cls(
             endpoints=config.endpoints,
+            budget=config.wayback_budget,
+            policy=config.rate_policy,
             access_key=config.spn_access_key or None,
             secret_key=config.spn_secret_key or None,
             poll_interval=config.spn_poll_interval,
@@ -66,8 +74,32 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def _http(method: str, url: str, options: SaveSettings, data: bytes | None = None,
+def _http(method: str, url: str, options: SaveSettings, bucket: str, data: bytes | None = None,
           headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One request inside the machine's Wayback budget: a 429 pauses every Wayback
+    request of the machine and is retried; a 5xx to a GET is retried slowly."""
+    limited = tries = 0
+    while True:
+        status, found, body = _send(method, url, options, bucket, data, headers)
+        if status == 429:
+            options.budget.pause(options.policy.pause_on_429)
+            limited += 1
+            if limited > MAX_429_PER_REQUEST:
+                raise SavePageNowError(f"{url}: answered 429 Too Many Requests {limited} times; gave up")
+            continue
+        # A GET only reads (status, CDX); a POST may have started a job, so it is never repeated.
+        if status >= 500 and method == "GET" and bucket != "save":
+            if tries >= options.policy.retries:
+                raise SavePageNowError(f"{url}: answered HTTP {status} {tries + 1} times; gave up")
+            time.sleep(options.policy.retry_backoff * 2 ** tries)
+            tries += 1
+            continue
+        return status, found, body
+
+
+def _send(method: str, url: str, options: SaveSettings, bucket: str, data: bytes | None,
+          headers: dict[str, str] | None) -> tuple[int, dict[str, str], bytes]:
+    wait_sync(options.budget, bucket)
     request = urllib.request.Request(url, data=data, method=method, headers={
         "User-Agent": options.user_agent, "Accept-Encoding": "gzip", **(headers or {})})
     try:
@@ -84,11 +116,11 @@ def _http(method: str, url: str, options: SaveSettings, data: bytes | None = Non
     return response.status if hasattr(response, "status") else response.code, found, body
 
 
-def _json(body: bytes, where: str) -> dict[str, Any]:
+def _json(body: bytes, where: str, status: int) -> dict[str, Any]:
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise SavePageNowError(f"{where}: answer is not JSON") from None
+        raise SavePageNowError(f"{where}: HTTP {status}, answer is not JSON") from None
     if not isinstance(data, dict):
         raise SavePageNowError(f"{where}: unexpected answer {data!r}")
     return data
@@ -99,9 +131,9 @@ def submit(url: str, options: SaveSettings) -> str:
     auth = {"Authorization": f"LOW {options.access_key}:{options.secret_key}",
             "Accept": "application/json",
             "Content-Type": "application/x-www-form-urlencoded"}
-    status, _, body = _http("POST", options.endpoints.save, options,
+    status, _, body = _http("POST", options.endpoints.save, options, "save",
                             urlencode({"url": url}).encode(), auth)
-    data = _json(body, options.endpoints.save)
+    data = _json(body, options.endpoints.save, status)
     if status != 200 or not data.get("job_id"):
         raise SavePageNowError(
             f"Save Page Now refused {url}: HTTP {status}, "
@@ -113,8 +145,8 @@ def poll(job_id: str, options: SaveSettings) -> dict[str, Any]:
     """Poll a job until success or error, or until the timeout (then its last 'pending' answer)."""
     deadline = time.monotonic() + options.timeout
     while True:
-        status, _, body = _http("GET", options.endpoints.save_status(job_id), options)
-        data = _json(body, f"job {job_id}")
+        status, _, body = _http("GET", options.endpoints.save_status(job_id), options, "snapshot")
+        data = _json(body, f"job {job_id}", status)
         if data.get("status") in ("success", "error") or time.monotonic() >= deadline:
             return data
         time.sleep(options.poll_interval)
@@ -122,7 +154,7 @@ def poll(job_id: str, options: SaveSettings) -> dict[str, Any]:
 
 def anonymous_save(url: str, options: SaveSettings) -> str | None:
     """GET /save/<url>; the timestamp named by Content-Location or Location, if any."""
-    status, headers, _ = _http("GET", options.endpoints.save_anonymous(url), options)
+    status, headers, _ = _http("GET", options.endpoints.save_anonymous(url), options, "save")
     if status >= 400:
         raise SavePageNowError(f"Save Page Now refused {url}: HTTP {status}")
     for name in ("content-location", "location"):
@@ -135,14 +167,19 @@ def anonymous_save(url: str, options: SaveSettings) -> str | None:
     return None
 
 
-def confirm(url: str, since: str, options: SaveSettings) -> str | None:
-    """The newest CDX timestamp of `url` at or after `since`, or None: the proof a save happened."""
-    query = urlencode([("url", url), ("from", since), ("filter", "!statuscode:-")])
-    status, _, body = _http("GET", f"{options.endpoints.cdx}?{query}", options)
+def confirm(url: str, since: str, options: SaveSettings, reported: str | None = None) -> CdxRecord | None:
+    """The CDX row that proves a save of `url` at or after `since`, or None.
+
+    Revisit rows count: an unchanged page saved again is indexed as a revisit of
+    its earlier capture. The row SPN reported is preferred, else the newest.
+    """
+    query = urlencode([("url", url), ("from", since)])
+    status, _, body = _http("GET", f"{options.endpoints.cdx}?{query}", options, "cdx")
     if status != 200:
         raise WaybackError(f"CDX check of {url} answered HTTP {status}")
     records = parse_cdx(body.decode("utf-8", "replace")).records
-    return max((r.timestamp for r in records), default=None)
+    chosen = [r for r in records if r.timestamp == reported] or records
+    return max(chosen, key=lambda r: r.timestamp, default=None)
 
 
 def save_and_record(db: sqlite_utils.Database, url: str, options: SaveSettings, *,
@@ -172,21 +209,36 @@ def save_and_record(db: sqlite_utils.Database, url: str, options: SaveSettings, 
                 return _final(db, row)
         else:
             reported = anonymous_save(url, options)
-        found = confirm(url, since, options)
-        if found:
-            row.update(state="saved", confirmed_via_cdx=1, wayback_timestamp=found,
-                       snapshot_url=citation_url(found, url))
-            if row.get("status_ext"):
-                row["message"] = (f"Save Page Now reported {row['status_ext']}, "
-                                  f"but the CDX shows a capture at {found}")
-        elif reported:
-            row.update(state="unconfirmed", wayback_timestamp=reported,
-                       message=f"Save Page Now reported a capture at {reported}; the CDX does not show it yet")
-        else:
-            row["state"] = "failed"
+        _judge(row, confirm(url, since, options, reported), reported)
     except WaybackError as exc:
         row.update(state="failed", message=str(exc))
     return _final(db, row)
+
+
+def _judge(row: dict[str, Any], found: CdxRecord | None, reported: str | None) -> None:
+    """Set the row's state from the CDX row that confirms the save (if any) and what SPN reported."""
+    url = row["url"]
+    if found and (found.statuscode or 0) >= 500:
+        # The Wayback Machine reached the page but the site was failing: no usable snapshot.
+        row.update(state="failed", confirmed_via_cdx=1, wayback_timestamp=found.timestamp,
+                   wayback_status=found.statuscode,
+                   message=f"the Wayback Machine's capture at {found.timestamp} is the site "
+                           f"answering HTTP {found.statuscode}, not the page")
+    elif found:
+        row.update(state="saved", confirmed_via_cdx=1, wayback_timestamp=found.timestamp,
+                   wayback_status=found.statuscode,
+                   snapshot_url=citation_url(found.timestamp, url))
+        if found.is_revisit:
+            row["message"] = (f"unchanged since an earlier capture: the CDX shows a revisit "
+                              f"at {found.timestamp}")
+        if row.get("status_ext"):
+            row["message"] = (f"Save Page Now reported {row['status_ext']}, "
+                              f"but the CDX shows a capture at {found.timestamp}")
+    elif reported:
+        row.update(state="unconfirmed", wayback_timestamp=reported,
+                   message=f"Save Page Now reported a capture at {reported}; the CDX does not show it yet")
+    else:
+        row["state"] = "failed"
 
 
 def _final(db: sqlite_utils.Database, row: dict[str, Any]) -> dict[str, Any]:

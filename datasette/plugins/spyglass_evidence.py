@@ -2,25 +2,28 @@
 
 What replay serves, and why it is safe, is decided in archive/publish/replay.py;
 these handlers only read the request, run it in Datasette's thread pool (off
-the event loop: WARC reads and rewriting block) and send the answer. Only
-GET and HEAD are answered. Every value shown in HTML goes through markupsafe's
+the event loop: WARC reads and rewriting block) and send the answer, pulling
+a streamed body a piece at a time in a thread too. Only GET and HEAD reach
+them (spyglass_safety). Every value shown in HTML goes through markupsafe's
 escape.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
 from markupsafe import Markup
 
 from archive.config import Archive
 from archive.evidence.cite import citation_of, citation_of_page
 from archive.index import queries
-from archive.publish.replay import DATABASE, Replay, Served
+from archive.publish.archived import Served
+from archive.publish.replay import DATABASE, Replay
+from archive.publish.safety import Stance
 
 
 def _row_dict(row: Any) -> dict[str, Any] | None:
@@ -92,54 +95,80 @@ def _page_cell(datasette, data: dict[str, Any], value: Any):
     return inner
 
 
-async def _serve(request, datasette, action: Callable[[Replay], Served]) -> Response:
+class _Streamed:
+    """An ASGI reply whose body is pulled from a blocking iterator in a thread, a piece at a time."""
+
+    def __init__(self, served: Served, head_only: bool) -> None:
+        self.served = served
+        self.head_only = head_only
+
+    async def asgi_send(self, send) -> None:
+        headers = [(b"content-type", self.served.content_type.encode("latin-1"))]
+        headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in self.served.headers.items()]
+        await send({"type": "http.response.start", "status": self.served.status, "headers": headers})
+        try:
+            if self.served.pieces is None or self.head_only:
+                await send({"type": "http.response.body", "body": b"" if self.head_only else self.served.body})
+                return
+            while (piece := await asyncio.to_thread(next, self.served.pieces, None)) is not None:
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await asyncio.to_thread(self.served.close)
+
+
+async def _serve(request, datasette, action: Callable[[Replay], Served]) -> _Streamed:
     """Run a replay action on a read connection in Datasette's thread pool, and send what it served."""
-    if request.method not in ("GET", "HEAD"):
-        return Response.text("only GET and HEAD", status=405, headers={"Allow": "GET, HEAD"})
     db = datasette.get_database(DATABASE)
     archive = Archive(Path(db.path).parent)
-    served = await db.execute_fn(lambda conn: action(Replay(archive, conn, datasette.urls.path)))
-    return Response(b"" if request.method == "HEAD" else served.body, status=served.status,
-                    content_type=served.content_type, headers=served.headers)
+    cap = Stance.from_plugin_config(datasette.plugin_config("spyglass")).max_archived_mb * 1_000_000
+    served = await db.execute_fn(lambda conn: action(Replay(archive, conn, datasette.urls.path, cap)))
+    return _Streamed(served, request.method == "HEAD")
 
 
 def _number(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-async def replay(request, datasette) -> Response:
+async def replay(request, datasette) -> _Streamed:
     """Our page: a banner naming the capture, over its sandboxed archived copy (or its text)."""
     capture_id = int(request.url_vars["capture_id"])
     via = _number(request.args.get("redirected_from"))
     return await _serve(request, datasette, lambda r: r.page(capture_id, via))
 
 
-async def archived(request, datasette) -> Response:
+async def archived(request, datasette) -> _Streamed:
     """The archived copy, under a sandboxing CSP, its references pointed into the archive."""
     capture_id = int(request.url_vars["capture_id"])
     return await _serve(request, datasette, lambda r: r.archived(capture_id))
 
 
-async def load(request, datasette) -> Response:
+async def load(request, datasette) -> _Streamed:
     """What an archived copy loads: the capture of ?url= nearest to ?at=."""
     url, at = request.args.get("url") or "", request.args.get("at") or ""
     return await _serve(request, datasette, lambda r: r.load(url, at))
 
 
-async def goto(request, datasette) -> Response:
+async def goto(request, datasette) -> _Streamed:
     """A link followed in an archived copy: its nearest capture, or a page saying it is not archived."""
     url, at = request.args.get("url") or "", request.args.get("at") or ""
     return await _serve(request, datasette, lambda r: r.goto(url, at))
 
 
-async def original_file(request, datasette) -> Response:
+async def original_file(request, datasette) -> _Streamed:
     """A capture's original payload, to open (PDF) or download."""
     capture_id = int(request.url_vars["capture_id"])
     download = request.args.get("download") == "1"
     return await _serve(request, datasette, lambda r: r.file(capture_id, download))
 
 
-async def screenshot(request, datasette) -> Response:
+async def record(request, datasette) -> _Streamed:
+    """The WARC record holding a capture's payload, byte for byte, to download."""
+    capture_id = int(request.url_vars["capture_id"])
+    return await _serve(request, datasette, lambda r: r.record(capture_id))
+
+
+async def screenshot(request, datasette) -> _Streamed:
     """A screenshot PNG taken at capture time."""
     screenshot_id = int(request.url_vars["screenshot_id"])
     return await _serve(request, datasette, lambda r: r.screenshot(screenshot_id))
@@ -147,7 +176,7 @@ async def screenshot(request, datasette) -> Response:
 
 @hookimpl
 def register_routes():
-    """Replay routes: each answers GET and HEAD only and carries its own CSP."""
+    """Replay routes: each answers GET and HEAD only (spyglass_safety) and carries its own CSP."""
     return [
         (r"^/-/spyglass/replay/(?P<capture_id>\d+)$", replay),
         (r"^/-/spyglass/archived/(?P<capture_id>\d+)$", archived),
@@ -155,4 +184,5 @@ def register_routes():
         (r"^/-/spyglass/goto$", goto),
         (r"^/-/spyglass/file/(?P<capture_id>\d+)$", original_file),
         (r"^/-/spyglass/screenshot/(?P<screenshot_id>\d+)$", screenshot),
+        (r"^/-/spyglass/record/(?P<capture_id>\d+)\.warc\.gz$", record),
     ]

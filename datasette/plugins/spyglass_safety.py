@@ -1,10 +1,18 @@
-"""Publication safety for the Spyglass archive: read-only, kept out of search engines, no referrer leaks.
+"""Publication safety for the Spyglass archive: read-only, bounded, unprobed, kept out of search engines.
 
-Datasette already escapes every value it renders; what this plugin adds:
+Datasette already escapes every value it renders; what this plugin adds (the
+stance and its limits are defined in archive/publish/safety.py):
 
-- every connection to an archive database is `PRAGMA query_only`, so no query,
-  canned query or plugin can write through Datasette, even by mistake (the
-  database is not opened immutable: crawls append to it while it is served);
+- every connection to an archive database is `PRAGMA query_only` and hardened
+  for SQL a stranger wrote (archive/index/untrusted.py: value and LIKE-pattern
+  size limits, capped randomblob/zeroblob, an authorizer refusing ATTACH,
+  fts3_tokenizer, load_extension and anything that writes);
+- custom SQL is allowed only when the stance says so (`allow_sql`);
+- every query runs under the time limit and a server-memory limit;
+- requests running the visitor's own SQL pass one at a time (`max_expensive`);
+- no reply is larger than `max_reply_mb`; only GET and HEAD are answered;
+  `/-/databases` (it shows the file's path) is not served; an unexpected error
+  answers "Internal error" without its text;
 - write actions are denied and a canned query marked `write: true` stops
   Datasette from starting;
 - `/robots.txt` disallows everything and pages carry `X-Robots-Tag`, unless
@@ -16,9 +24,27 @@ Datasette already escapes every value it renders; what this plugin adds:
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
+import traceback
+
 import datasette.handle_exception
+from datasette import database as datasette_database
 from datasette import hookimpl
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import Base400, Response
+from datasette.views.base import DatasetteError
+
+from archive.index.untrusted import harden
+from archive.publish.safety import (
+    READ_METHODS,
+    ExpensiveGate,
+    ReplyCap,
+    Stance,
+    is_expensive,
+    is_hidden,
+    query_limits,
+)
 
 # Datasette prints every error's traceback with its local variables when the
 # `rich` package is installed (the WACZ tooling brings it in): over a second
@@ -31,6 +57,11 @@ WRITE_ACTIONS = {
     "insert-row", "delete-row", "update-row", "create-table", "alter-table",
     "drop-table", "upsert-row", "execute-write",
 }
+log = logging.getLogger("spyglass.publish")
+
+
+def _stance(datasette) -> Stance:
+    return Stance.from_plugin_config(datasette.plugin_config("spyglass"))
 
 
 def _allow_robots(datasette) -> bool:
@@ -38,20 +69,29 @@ def _allow_robots(datasette) -> bool:
 
 
 @hookimpl
-def prepare_connection(conn, database):
+def prepare_connection(conn, database, datasette):
     if not database.startswith("_"):  # Datasette's own _internal and _memory stay writable
         conn.execute("PRAGMA query_only = 1")
+        harden(conn, _stance(datasette).limits)
 
 
 @hookimpl
-def permission_allowed(action):
+def permission_allowed(datasette, action):
     if action in WRITE_ACTIONS:
+        return False
+    if action == "execute-sql" and not _stance(datasette).allow_sql:
         return False
     return None
 
 
 @hookimpl
 def startup(datasette):
+    # Datasette's time limit is a progress handler with no hook to extend; the
+    # one it installs for every query is replaced by one that also watches the
+    # server's memory (archive/publish/safety.py, query_limits).
+    limit = _stance(datasette).max_memory_mb * 1_000_000
+    datasette_database.sqlite_timelimit = functools.partial(query_limits, max_memory_bytes=limit)
+
     async def refuse_write_queries():
         for name in datasette.databases:
             queries = await datasette.get_canned_queries(name, None)
@@ -77,11 +117,38 @@ async def robots_txt(datasette):
 
 
 @hookimpl
+def handle_exception(datasette, request, exception):
+    """An unexpected error answers without its text: exception messages can name files and memory."""
+    if isinstance(exception, (Base400, DatasetteError)):
+        return None  # Datasette's own answer: a message meant for the reader
+    log.error("unexpected error serving %s\n%s", request.path,
+              "".join(traceback.format_exception(exception)))
+    if request.path.split("?")[0].endswith(".json"):
+        return Response.json({"ok": False, "error": "Internal error", "status": 500}, status=500)
+    return Response.text("Internal error", status=500)
+
+
+async def _answer(send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    body = json.dumps({"ok": False, "status": status, "error": message}).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json; charset=utf-8"), *extra]})
+    await send({"type": "http.response.body", "body": body})
+
+
+@hookimpl
 def asgi_wrapper(datasette):
     extra = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
+    stance = _stance(datasette)
+    gate = ExpensiveGate(stance.max_expensive, stance.expensive_wait_seconds)
+    cap = stance.max_reply_mb * 1_000_000
+
+    async def too_large(send):
+        await _answer(send, 400, f"The reply would be larger than {stance.max_reply_mb} MB: "
+                                 "ask for fewer rows (_size) or columns (_col).")
 
     def wrap(app):
-        async def add_headers(scope, receive, send):
+        async def guarded(scope, receive, send):
             if scope["type"] != "http":
                 return await app(scope, receive, send)
             headers = list(extra)
@@ -96,8 +163,22 @@ def asgi_wrapper(datasette):
                     event = {**event, "headers": [*event.get("headers", []), *missing]}
                 await send(event)
 
-            return await app(scope, receive, send_with_headers)
+            if scope["method"] not in READ_METHODS:
+                return await _answer(send_with_headers, 405, "This archive is read-only: GET and HEAD only.",
+                                     {"Allow": "GET, HEAD"})
+            if is_hidden(scope["path"]):
+                return await _answer(send_with_headers, 404, "Not found")
+            # The archived-copy routes cap and stream their own replies.
+            out = send_with_headers if scope["path"].startswith("/-/spyglass/") \
+                else ReplyCap(send_with_headers, cap, too_large)
+            if not is_expensive(scope):
+                return await app(scope, receive, out)
+            async with gate.enter() as admitted:
+                if not admitted:
+                    return await _answer(send_with_headers, 429, "Another custom query is running; "
+                                         "try again in a moment.", {"Retry-After": "2"})
+                return await app(scope, receive, out)
 
-        return add_headers
+        return guarded
 
     return wrap

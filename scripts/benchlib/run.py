@@ -83,6 +83,12 @@ def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | No
                    recrawl: str = "all", requisites: bool = False) -> Measured:
     """A Spyglass crawl of the synthetic site; pages only unless `requisites` (so the baselines,
     which fetch pages only, do the same work)."""
+    return measure(spyglass_command(base, work, pages, extra, recrawl, requisites))
+
+
+def spyglass_command(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
+                     recrawl: str = "all", requisites: bool = False) -> list[str]:
+    """The `spyglass crawl` of the synthetic site into `work`/data."""
     work.mkdir(parents=True, exist_ok=True)
     sources = work / "bench-sources.yml"
     sources.write_text(
@@ -98,7 +104,7 @@ def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | No
     # Every synthetic page is /p/<n>.html: not a crawler trap.
     for key, value in {**COMMON_SETTINGS, "SPYGLASS_MAX_SIMILAR_URLS": "0", **(extra or {})}.items():
         cmd += ["-s", f"{key}={value}"]
-    return measure(cmd)
+    return cmd
 
 
 def wget_crawl(base: str, work: Path) -> Measured | None:
@@ -196,6 +202,23 @@ def throughput_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
+def load_section(pages: int, work: Path, seconds: int) -> list[tuple[str, str, str]]:
+    """The publishing load test (scripts/benchlib/load.py) over a crawl of the synthetic site."""
+    from scripts.benchlib.load import run_load_test
+
+    site, base = start_site(pages)
+    try:
+        first = spyglass_crawl(base, work, pages)
+        if first.returncode:
+            raise SystemExit(f"spyglass crawl failed:\n{first.stderr[-3000:]}")
+        # The crawl that writes while the archive is read: the same site again, every page fetched.
+        again = spyglass_command(base, work, pages)
+        return run_load_test(work / "data", again, seconds, users=30, work=work)
+    finally:
+        site.stdin.close()
+        site.wait()
+
+
 def search_section(documents: int, work: Path, searches: int) -> list[tuple[str, str, str]]:
     from scripts.benchlib.search import run_search_bench
 
@@ -209,14 +232,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pages", type=int, help="synthetic site size (default 5000; quick 150)")
     parser.add_argument("--documents", type=int,
                         help="captures in the search archive (default 1000000; quick 5000)")
-    parser.add_argument("--only", choices=["throughput", "search", "wayback"], action="append")
+    parser.add_argument("--only", choices=["throughput", "search", "wayback", "load"], action="append")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     pages = args.pages or (150 if args.quick else 5000)
     documents = args.documents or (5000 if args.quick else 1_000_000)
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
-    sections = args.only or ["throughput", "search", "wayback"]
+    sections = args.only or ["throughput", "search", "wayback", "load"]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
     try:
@@ -230,6 +253,8 @@ def main(argv: list[str] | None = None) -> None:
             from scripts.benchlib.wayback import run_wayback_bench
 
             rows += run_wayback_bench(work / "wayback")
+        if "load" in sections:
+            rows += load_section(pages if args.quick else 1000, work / "load", 15 if args.quick else 60)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -75,7 +75,7 @@ class HostileSite:
             "/gzip-bomb", "/huge", "/huge/streamed", "/redirect-loop", "/redirect-chain/30",
             "/redirect-chain/3", "/redirect-to/metadata", "/redirect-to/intranet",
             "/redirect-to/rebind", "/redirect-to/javascript", "/charset/wrong", "/charset/missing",
-            "/charset/invalid-utf8", "/malformed", "/empty", "/reset-mid-body",
+            "/charset/invalid-utf8", "/malformed", "/empty", "/reset-mid-body", "/closes-at-once",
             "/calendar/2026/11/", "/private/secret", "/docs/malformed.pdf",
             "/docs/encrypted.pdf", "/xss", ODD_PATH, "/long/" + "x" * 3000,
             f"http://127.0.0.1:{self.silent_port}/never-answers",
@@ -130,6 +130,8 @@ class HostileSite:
             return Reply(raw=stall_mid_body)
         if path == "/reset-mid-body":
             return Reply(raw=reset_mid_body)
+        if path == "/closes-at-once":
+            return Reply(raw=close_at_once)
         if path == "/status/500":
             return Reply(500, page("Server error", "<p>Internal error</p>"))
         if path == "/status/500/flap":
@@ -263,6 +265,11 @@ def stall_mid_body(sock: socket.socket) -> None:
     sock.settimeout(60)
     while sock.recv(1024):
         pass
+
+
+def close_at_once(sock: socket.socket) -> None:
+    """Accept the connection, read the request, answer nothing and close."""
+    sock.close()
 
 
 def reset_mid_body(sock: socket.socket) -> None:

@@ -1,0 +1,1 @@
+"""Time: sightings of each page, its versions, the changes between them, phrase history and feeds."""

@@ -1,0 +1,92 @@
+"""Site-wide boilerplate: sentences on most pages of a host (a cookie notice, a call to action).
+
+Extraction already drops <nav>, <header>, <footer> and their like; what it
+cannot know is furniture written as ordinary paragraphs. A sentence on at
+least Rules.boilerplate_share of a host's pages (and on Rules.
+boilerplate_min_pages of them) is boilerplate. The set is found after each
+crawl run from the pages' texts, not per capture: when it changes, the
+host's sightings get new content keys, its pages are regrouped (only new
+pairs of versions are diffed) and its changes' passages re-marked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from archive.history.changes import remark
+from archive.history.context import Context
+from archive.history.passages import sentence_key, sentences
+from archive.history.sightings import PAGE, content_key, text_of
+from archive.history.sql import insert_many
+from archive.history.versions import regroup_page
+from archive.times import iso, utc_now
+
+
+def find_boilerplate(ctx: Context, host: str) -> dict[str, tuple[str, int, int]]:
+    """sentence key -> (sentence, pages it is on, pages read) for a host's boilerplate."""
+    rules = ctx.rules
+    conn = ctx.db.conn
+    pages = [r[0] for r in conn.execute(
+        "SELECT page_key FROM page_sightings WHERE host = ? AND text_sha256 IS NOT NULL "
+        "GROUP BY page_key ORDER BY max(seen_at) DESC LIMIT ?",
+        [host, rules.boilerplate_sample_pages]).fetchall()]
+    if len(pages) < rules.boilerplate_min_pages:
+        return {}
+    counts: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for key in pages:
+        on_page: set[str] = set()
+        for (digest,) in conn.execute("SELECT DISTINCT text_sha256 FROM page_sightings WHERE page_key = ? "
+                                      "AND text_sha256 IS NOT NULL", [key]).fetchall():
+            for sentence in sentences(text_of(conn, digest)):
+                skey = sentence_key(sentence.text)
+                on_page.add(skey)
+                example.setdefault(skey, sentence.text)
+        counts.update(on_page)
+    threshold = max(rules.boilerplate_min_pages, math.ceil(rules.boilerplate_share * len(pages)))
+    return {k: (example[k], n, len(pages)) for k, n in counts.items() if n >= threshold}
+
+
+def settle_host(ctx: Context, host: str) -> bool:
+    """Find a host's boilerplate again; if it changed, re-key, regroup and re-mark. True if it changed."""
+    before = set(ctx.boilerplate(host))
+    store_boilerplate(ctx, host)
+    if set(ctx.boilerplate(host)) == before:
+        return False
+    for page in sorted(rekey_host(ctx, host)):
+        regroup_page(ctx, page)
+    remark(ctx, host)
+    return True
+
+
+def store_boilerplate(ctx: Context, host: str) -> None:
+    """Find and store a host's boilerplate, without touching its sightings (a rebuild re-keys them next)."""
+    found = find_boilerplate(ctx, host)
+    ctx.db.execute("DELETE FROM boilerplate WHERE host = ?", [host])
+    now = iso(utc_now())
+    insert_many(ctx.db, "boilerplate",
+        [{"host": host, "sentence_sha256": k, "sentence": s, "pages": n, "host_pages": total,
+          "computed_at": now} for k, (s, n, total) in found.items()])
+    ctx.forget_boilerplate(host)
+
+
+def rekey_host(ctx: Context, host: str) -> set[str]:
+    """Give a host's text sightings the content keys the current boilerplate makes; returns the pages changed."""
+    db, conn = ctx.db, ctx.db.conn
+    boilerplate = ctx.boilerplate(host)
+    keys: dict[tuple[str, str], str] = {}
+    touched: set[str] = set()
+    for capture_id, page, digest, old, sha256, status in conn.execute(
+            "SELECT s.capture_id, s.page_key, s.text_sha256, s.content_key, c.sha256, c.status "
+            "FROM page_sightings s JOIN captures c ON c.id = s.capture_id "
+            "WHERE s.host = ? AND s.kind = ? AND s.text_sha256 IS NOT NULL", [host, PAGE]).fetchall():
+        cache_key = (digest, sha256)
+        if cache_key not in keys:
+            keys[cache_key] = content_key(PAGE, text_of(conn, digest), {"sha256": sha256, "status": status},
+                                          boilerplate)
+        if keys[cache_key] != old:
+            db.execute("UPDATE page_sightings SET content_key = ? WHERE capture_id = ?",
+                       [keys[cache_key], capture_id])
+            touched.add(page)
+    return touched

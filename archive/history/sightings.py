@@ -1,0 +1,138 @@
+"""Sightings: each capture that shows a page, as of when, and what it showed (its content key).
+
+A sighting is derived from one capture: the page it is a version of (its
+`page_key`, the SURT of the original URL, so http/https, `www.` and a
+Wayback memento's original URL all name one page), its as-of time, and a
+content key. Two sightings with the same key show the same version: the key
+is the SHA-256 of the main text less the host's site-wide boilerplate, or of
+the payload when there is no text; a revisit has the key of the capture it
+repeats. Only 2xx answers (content), 3xx (a redirect to a named place) and
+404/410 (gone) are sightings: a 429 or a 503 says nothing about the page.
+
+`page_sightings` is the one list every version is grouped from. Observations
+that confirm a capture without a new capture (a 304, an unchanged payload;
+the operations issue's `observations` table) fold in there, as extra rows
+with their own `seen_at` and the content key of the capture they confirm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlite_utils
+
+from archive.history.passages import without
+from archive.history.sql import insert
+from archive.index.queries import rows
+from archive.wayback.client import surt
+
+PAGE, REDIRECT, GONE = "page", "redirect", "gone"
+
+
+def page_key(url: str) -> str:
+    """The key one page's captures share: its SURT (scheme, `www.`, case of host and path ignored)."""
+    return surt(url)
+
+
+def host_of(key: str) -> str:
+    """The host part of a page key ('com,example)' for 'com,example)/path')."""
+    return key.split(")", 1)[0] + ")"
+
+
+def kind_of(status: int | None) -> str | None:
+    """page, redirect or gone for the statuses that say something about a page; None otherwise."""
+    if status is None or 200 <= status < 300:
+        return PAGE
+    if 300 <= status < 400:
+        return REDIRECT
+    if status in (404, 410):
+        return GONE
+    return None
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_key(kind: str, text: str | None, capture: Mapping[str, Any], boilerplate: set[str]) -> str:
+    """What a sighting showed, as a key: equal keys are one version."""
+    if kind == REDIRECT:
+        return sha256_text(f"redirect {capture.get('status')} {capture.get('location') or ''}")
+    if kind == GONE:
+        return sha256_text(f"gone {capture.get('status')}")
+    main = without(text, boilerplate) if text else ""
+    if main.strip():
+        return sha256_text(main)
+    return str(capture["sha256"])
+
+
+def save_text(db: sqlite_utils.Database, text: str) -> str:
+    """Keep one copy of each distinct main text; returns its SHA-256."""
+    digest = sha256_text(text)
+    db.execute("INSERT OR IGNORE INTO page_texts (sha256, text, chars) VALUES (?, ?, ?)",
+               [digest, text, len(text)])
+    return digest
+
+
+def text_of(conn: sqlite3.Connection, digest: str | None) -> str:
+    """A stored main text by its SHA-256 ('' for none)."""
+    if not digest:
+        return ""
+    found = conn.execute("SELECT text FROM page_texts WHERE sha256 = ?", [digest]).fetchone()
+    return found[0] if found else ""
+
+
+def repeated_sighting(conn: sqlite3.Connection, capture: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The sighting of the capture a revisit repeats (by WARC-Record-ID), if there is one."""
+    if not capture.get("refers_to"):
+        return None
+    found = rows(conn, "SELECT s.* FROM captures AS c JOIN page_sightings AS s ON s.capture_id = c.id "
+                       "WHERE c.warc_record_id = ?", [capture["refers_to"]])
+    return found[0] if found else None
+
+
+def build_sighting(db: sqlite_utils.Database, capture: Mapping[str, Any], text: str | None,
+                   boilerplate: Callable[[str], set[str]]) -> dict[str, Any] | None:
+    """The page_sightings row of a capture row (with its extracted `text`), or None if it shows no page.
+
+    `boilerplate(host)` gives the host's boilerplate sentence keys.
+    """
+    kind = kind_of(capture.get("status"))
+    if kind is None or capture.get("warc_type") not in ("response", "revisit", "resource"):
+        return None
+    if capture.get("requisite"):
+        return None  # a stylesheet or an image a page needs is part of that page, not a page
+    url = capture.get("original_url") or capture["url"]
+    key = page_key(url)
+    row = {
+        "capture_id": capture["id"], "page_key": key, "page_url": url, "host": host_of(key),
+        "source": capture.get("source"), "seen_at": capture.get("memento_at") or capture["captured_at"],
+        "fetched_at": capture["captured_at"], "kind": kind, "title": capture.get("title"),
+        "vendor": capture.get("vendor"), "product": capture.get("product"), "text_sha256": None,
+    }
+    if capture.get("warc_type") == "revisit":
+        original = repeated_sighting(db.conn, capture)
+        if original is not None:
+            return {**row, "kind": original["kind"], "content_key": original["content_key"],
+                    "text_sha256": original["text_sha256"], "title": original["title"]}
+    if text and kind == PAGE:
+        row["text_sha256"] = save_text(db, text)
+    row["content_key"] = content_key(kind, text if kind == PAGE else None, capture,
+                                     boilerplate(row["host"]) if row["text_sha256"] else set())
+    return row
+
+
+def save_sighting(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
+    insert(db, "page_sightings", row, replace=True)
+
+
+def page_sightings(conn: sqlite3.Connection, key: str) -> list[dict[str, Any]]:
+    """Every sighting of one page, oldest first: the list its versions are grouped from.
+
+    To fold in observations ("seen unchanged at T", pointing at the capture
+    they confirm), UNION ALL them here with the confirmed capture's content key.
+    """
+    return rows(conn, "SELECT * FROM page_sightings WHERE page_key = ? ORDER BY seen_at, capture_id", [key])

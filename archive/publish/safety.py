@@ -1,0 +1,194 @@
+"""What a stranger may do to a published archive, and the limits that hold whatever they send.
+
+The stance, its reasons and how a newsroom changes it are in the README
+("Publishing"). The Datasette plugin datasette/plugins/spyglass_safety.py
+applies what is defined here; every limit has its default here and can be
+changed under `plugins: spyglass:` in metadata.yml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import parse_qsl
+
+from archive.index.untrusted import Limits
+
+
+@dataclass(frozen=True)
+class Stance:
+    """What anonymous visitors may do, and how much any one request may cost."""
+
+    # Custom SQL is off unless chosen: search, facets, table views and canned
+    # queries answer a reader's questions, while arbitrary SQL lets one stranger
+    # spend seconds of CPU per request. `spyglass serve --allow-sql` turns it on;
+    # the limits below hold either way (canned queries and table filters run SQL too).
+    allow_sql: bool = False
+    # Requests that run SQL of the visitor's own (`sql=`, `_where=`) at one time;
+    # the rest wait up to `expensive_wait_seconds`, then get 429. Ordinary pages
+    # never wait for them: Datasette has more query threads than this.
+    max_expensive: int = 1
+    expensive_wait_seconds: float = 2.0
+    # Largest reply Datasette may send (the archived-copy routes have their own cap).
+    max_reply_mb: int = 25
+    # Largest archived copy shown decoded; a larger one gets a page saying so and
+    # the download of its WARC record (streamed as stored, never decoded).
+    max_archived_mb: int = 20
+    # A query is stopped when the server's memory passes this, so no request can
+    # make the server grow without bound (rows are built in memory before replying).
+    max_memory_mb: int = 400
+    max_value_bytes: int = Limits.max_value_bytes
+    max_like_pattern: int = Limits.max_like_pattern
+
+    @classmethod
+    def from_plugin_config(cls, config: Mapping[str, Any] | None) -> Stance:
+        """The stance metadata.yml's `plugins: spyglass:` block describes (defaults for what it omits)."""
+        config = dict(config or {})
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = config.get(f.name)
+            if raw is None:
+                continue
+            if f.type == "bool":
+                values[f.name] = str(raw).strip().lower() in ("1", "true", "yes", "on")
+            elif f.type == "float":
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = int(raw)
+        return cls(**values)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_value_bytes=self.max_value_bytes, max_like_pattern=self.max_like_pattern)
+
+
+# Paths that describe the server rather than the archive: /-/databases shows
+# the database file's path on disk.
+HIDDEN_PATHS = ("/-/databases",)
+READ_METHODS = ("GET", "HEAD")
+
+
+def is_expensive(scope: Mapping[str, Any]) -> bool:
+    """A request that runs SQL the visitor wrote: `?sql=` or a table's `?_where=`."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    return any(key in ("sql", "_where") for key, _ in parse_qsl(query, keep_blank_values=True))
+
+
+def is_hidden(path: str) -> bool:
+    return any(path == hidden or path.startswith(hidden + ".") for hidden in HIDDEN_PATHS)
+
+
+class ExpensiveGate:
+    """At most `limit` expensive requests at once; the next waits a little, then is refused."""
+
+    def __init__(self, limit: int, wait: float) -> None:
+        self.limit = limit
+        self.wait = wait
+        self._semaphore: asyncio.Semaphore | None = None
+
+    @contextlib.asynccontextmanager
+    async def enter(self) -> Any:
+        if self._semaphore is None:  # created inside the server's event loop
+            self._semaphore = asyncio.Semaphore(self.limit)
+        try:
+            await asyncio.wait_for(self._semaphore.acquire(), self.wait)
+        except TimeoutError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._semaphore.release()
+
+
+class ReplyCap:
+    """Wraps an ASGI `send`: a reply over `limit` bytes becomes a short refusal instead.
+
+    A reply sent in one piece is held until its body is seen, so its status can
+    still change; a streamed one is cut off at the limit (its status is gone).
+    """
+
+    def __init__(self, send: Any, limit: int, refusal: Any) -> None:
+        self.send = send
+        self.limit = limit
+        self.refusal = refusal
+        self.start: dict | None = None
+        self.sent = 0
+        self.done = False
+
+    async def __call__(self, event: dict) -> None:
+        if self.done:
+            return
+        if event["type"] == "http.response.start":
+            self.start = event
+            return
+        if event["type"] != "http.response.body":
+            await self.send(event)
+            return
+        body = event.get("body", b"")
+        more = event.get("more_body", False)
+        self.sent += len(body)
+        if self.start is not None:
+            if self.sent > self.limit and not more:
+                self.done = True
+                await self.refusal(self.send)
+                return
+            await self.send(self.start)
+            self.start = None
+        if self.sent > self.limit:
+            self.done = True
+            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        await self.send(event)
+
+
+class MemoryWatch:
+    """The server's resident memory, read cheaply from /proc (Linux) as often as queries need it."""
+
+    def __init__(self) -> None:
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        self._local = threading.local()
+
+    def resident_bytes(self) -> int:
+        fd = getattr(self._local, "fd", None)
+        if fd is None:
+            try:
+                fd = os.open("/proc/self/statm", os.O_RDONLY)
+            except OSError:
+                return 0
+            self._local.fd = fd
+        return int(os.pread(fd, 64, 0).split()[1]) * self._page
+
+
+MEMORY = MemoryWatch()
+
+
+@contextlib.contextmanager
+def query_limits(conn: Any, ms: int, max_memory_bytes: int) -> Iterator[None]:
+    """Datasette's time limit, plus a stop when the server's memory passes `max_memory_bytes`.
+
+    Rows are built in memory before a reply is sent, so a query returning many
+    large values could grow the server until it is killed; this stops it at
+    the limit instead (the visitor sees Datasette's "query interrupted").
+    """
+    deadline = time.perf_counter() + ms / 1000
+    # Every 100 instructions rather than Datasette's 1000: a row holding a
+    # multi-megabyte value takes only a few instructions to produce.
+    every = 1 if ms <= 20 else 100
+
+    def handler() -> int:
+        if time.perf_counter() >= deadline or MEMORY.resident_bytes() > max_memory_bytes:
+            return 1
+        return 0
+
+    conn.set_progress_handler(handler, every)
+    try:
+        yield
+    finally:
+        conn.set_progress_handler(None, every)

@@ -1,0 +1,203 @@
+"""Datasette plugin: time. SQL functions, the timeline and diff pages, and citations beside history rows.
+
+- `page_key(url)` and `has_phrase(text, phrase)` in SQL, so canned queries
+  find a page by any form of its URL and match phrases as the CLI does;
+- /-/spyglass/timeline?url=URL: a page's versions on a time axis (SVG drawn
+  here), sightings as ticks, changes marked and linked to their diff;
+- /-/spyglass/diff?from=V&to=V (or ?change=ID): two versions side by side,
+  or inline with &view=inline, removed and added sentences marked;
+- capture ids in history tables and canned queries link to the capture and
+  carry its citation; versions link to their timeline, changes to their diff.
+Pages are Datasette templates (datasette/templates/spyglass_*.html); every
+archived value is escaped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+from markupsafe import Markup
+
+from archive.errors import NotFound
+from archive.evidence.cite import citation_of
+from archive.history.passages import has_phrase
+from archive.history.pictures import diff_rows, timeline_svg
+from archive.history.report import changes_of, versions_of
+from archive.history.sightings import page_key, page_sightings, text_of
+from archive.index import queries
+
+DATABASE = "spyglass"
+# No scripts or resources from anywhere but Datasette itself.
+PAGE_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'self'")
+CAPTURE_COLUMNS = {"first_capture_id", "last_capture_id", "from_capture_id", "to_capture_id",
+                   "gone_capture_id", "capture_id"}
+HISTORY_TABLES = {"versions", "changes", "page_sightings"}
+
+
+def _page_key(url: Any) -> str | None:
+    return page_key(str(url)) if url else None
+
+
+def _has_phrase(text: Any, phrase: Any) -> int:
+    return int(has_phrase(str(text) if text is not None else None, str(phrase or "")))
+
+
+@hookimpl
+def prepare_connection(conn):
+    conn.create_function("page_key", 1, _page_key, deterministic=True)
+    conn.create_function("has_phrase", 2, _has_phrase, deterministic=True)
+
+
+def timeline_path(datasette, url: str) -> str:
+    return datasette.urls.path("/-/spyglass/timeline?" + urlencode({"url": url}))
+
+
+def diff_path(datasette, **params: Any) -> str:
+    return datasette.urls.path("/-/spyglass/diff?" + urlencode(params))
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """Capture ids carry their citation; a version's page links to its timeline; a change id to its diff."""
+    if database != DATABASE or value in (None, ""):
+        return None
+    if column in CAPTURE_COLUMNS and (table is None or table in HISTORY_TABLES) and str(value).isdigit():
+        return _capture_cell(datasette, int(value))
+    if table in ("versions", "changes") and column == "page_url":
+        return Markup('<a href="{}">{}</a> <a href="{}" class="timeline-link">(timeline)</a>').format(
+            datasette.urls.table(database, table) + "?" + urlencode({"page_url": value}), value,
+            timeline_path(datasette, str(value)))
+    if table == "changes" and column == "id":
+        return Markup('{} <a href="{}">(diff)</a>').format(value, diff_path(datasette, change=int(value)))
+    return None
+
+
+def _capture_cell(datasette, capture_id: int):
+    async def inner():
+        db = datasette.get_database(DATABASE)
+
+        def cite(conn):
+            try:
+                return citation_of(conn, queries.capture(conn, capture_id)).text()
+            except NotFound:
+                return None
+        text = await db.execute_fn(cite)
+        link = datasette.urls.table(DATABASE, "captures") + f"/{capture_id}"
+        if text is None:
+            return Markup('<a href="{}">{}</a>').format(link, capture_id)
+        return Markup('<a href="{}">{}</a><details class="spyglass-citation"><summary>cite</summary>'
+                      '<pre style="white-space: pre-wrap; max-width: 40em">{}</pre></details>').format(
+            link, capture_id, text)
+    return inner
+
+
+def _html(page: str) -> Response:
+    return Response.html(page, headers={"Content-Security-Policy": PAGE_CSP})
+
+
+async def _not_found(datasette, request, message: str, status: int = 404) -> Response:
+    page = await datasette.render_template("spyglass_history_error.html", {"message": message},
+                                           request=request)
+    response = _html(page)
+    response.status = status
+    return response
+
+
+async def timeline(request, datasette) -> Response:
+    """A page's versions on a time axis, its changes marked, each linked to its evidence."""
+    url = request.args.get("url", "").strip()
+    if not url:
+        return await _not_found(datasette, request, "Give the page's URL: /-/spyglass/timeline?url=...", 400)
+    phrase = request.args.get("phrase", "").strip()
+    db = datasette.get_database(DATABASE)
+
+    def load(conn):
+        versions = versions_of(conn, url)
+        for version in versions:
+            version["has_phrase"] = bool(phrase) and has_phrase(text_of(conn, version["text_sha256"]), phrase)
+        return versions, changes_of(conn, url), page_sightings(conn, page_key(url))
+
+    try:
+        versions, changes, sightings = await db.execute_fn(load)
+    except NotFound as exc:
+        return await _not_found(datasette, request, str(exc))
+    shown = [c for c in changes if c["substantive"]]
+    svg = timeline_svg(
+        versions, shown, sightings,
+        capture_href=lambda cid: datasette.urls.path(f"/-/spyglass/replay/{cid}"),
+        diff_href=lambda c: diff_path(datasette, change=c["id"]))
+    by_to = {c["to_version_id"]: c for c in shown}
+    page = await datasette.render_template("spyglass_timeline.html", {
+        "page_url": versions[-1]["page_url"], "versions": versions, "changes": shown, "svg": svg,
+        "by_to": by_to, "phrase": phrase, "diff_path": lambda **p: diff_path(datasette, **p),
+        "capture_path": lambda cid: datasette.urls.table(DATABASE, "captures") + f"/{cid}",
+        "replay_path": lambda cid: datasette.urls.path(f"/-/spyglass/replay/{cid}"),
+        "timeline_url": timeline_path(datasette, url),
+    }, request=request)
+    return _html(page)
+
+
+async def diff(request, datasette) -> Response:
+    """Two versions of one page, side by side (or inline), removed and added sentences marked."""
+    db = datasette.get_database(DATABASE)
+    args = request.args
+    view = "inline" if args.get("view") == "inline" else "side"
+
+    def load(conn):
+        change_id = args.get("change", "")
+        if change_id.isdigit():
+            found = queries.rows(conn, "SELECT from_version_id, to_version_id FROM changes WHERE id = ?",
+                                 [int(change_id)])
+            if not found:
+                raise NotFound(f"no change {change_id}")
+            ids = (found[0]["from_version_id"], found[0]["to_version_id"])
+        elif args.get("from", "").isdigit() and args.get("to", "").isdigit():
+            ids = (int(args["from"]), int(args["to"]))
+        else:
+            raise NotFound("Give two versions (?from=ID&to=ID) or a change (?change=ID)")
+        pair = []
+        for vid in ids:
+            found = queries.rows(conn, "SELECT * FROM versions WHERE id = ?", [vid])
+            if not found:
+                raise NotFound(f"no version {vid}")
+            pair.append(found[0])
+        old, new = pair
+        if old["page_key"] != new["page_key"]:
+            raise NotFound("the two versions are of different pages")
+        boilerplate = {r[0] for r in conn.execute(
+            "SELECT sentence_sha256 FROM boilerplate WHERE host = ?", [new["host"]]).fetchall()}
+        rows = diff_rows(text_of(conn, old["text_sha256"]), text_of(conn, new["text_sha256"]), boilerplate)
+        siblings = queries.rows(conn, "SELECT id, number, first_seen_at, last_seen_at FROM versions "
+                                      "WHERE page_key = ? ORDER BY number", [new["page_key"]])
+        cites = {v["id"]: {which: citation_of(conn, queries.capture(conn, v[f"{which}_capture_id"])).line()
+                           for which in ("first", "last")} for v in pair}
+        return old, new, rows, siblings, cites
+
+    try:
+        old, new, rows, siblings, cites = await db.execute_fn(load)
+    except NotFound as exc:
+        return await _not_found(datasette, request, str(exc))
+    page = await datasette.render_template("spyglass_diff.html", {
+        "old": old, "new": new, "rows": rows, "view": view, "siblings": siblings, "cites": cites,
+        "changed": sum(r.tag != "equal" for r in rows),
+        "capture_path": lambda cid: datasette.urls.table(DATABASE, "captures") + f"/{cid}",
+        "replay_path": lambda cid: datasette.urls.path(f"/-/spyglass/replay/{cid}"),
+        "timeline_url": timeline_path(datasette, new["page_url"]),
+        "other_view": diff_path(datasette, **{"from": old["id"], "to": new["id"],
+                                              "view": "side" if view == "inline" else "inline"}),
+        "form_action": datasette.urls.path("/-/spyglass/diff"),
+    }, request=request)
+    return _html(page)
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/-/spyglass/timeline$", timeline),
+        (r"^/-/spyglass/diff$", diff),
+    ]

@@ -1,0 +1,111 @@
+"""The publishing load test: reporters and strangers against `spyglass serve` while a crawl writes.
+
+A synthetic site is crawled into a fresh archive; Datasette serves it as
+`spyglass serve --allow-sql` does (the worst case: custom SQL on); Locust runs
+a few dozen reporters and three hostile clients for a bounded time while the
+same site is crawled again into the served archive. Reported: requests/s,
+p50/p95/p99 of the reporters' pages, 4xx/5xx counts and the server's peak memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from archive.demo.server import free_port, wait_for_port
+from archive.publish.datasette import datasette_command, datasette_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCUSTFILE = ROOT / "scripts" / "benchlib" / "locustfile.py"
+
+
+def _peak_mb(pid: int) -> float:
+    found = re.search(r"^VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
+    return int(found.group(1)) / 1000 if found else 0.0
+
+
+def _capture_ids(data: Path, limit: int = 200) -> list[int]:
+    conn = sqlite3.connect(data / "spyglass.db")
+    try:
+        return [r[0] for r in conn.execute(
+            "SELECT id FROM captures WHERE status = 200 AND content_type LIKE 'text/html%' "
+            "ORDER BY id LIMIT ?", [limit])]
+    finally:
+        conn.close()
+
+
+def _stats(prefix: Path) -> dict[str, dict[str, str]]:
+    with open(f"{prefix}_stats.csv", newline="") as fh:
+        return {row["Name"]: row for row in csv.DictReader(fh)}
+
+
+def _locust(user: str, users: int, seconds: int, host: str, prefix: Path,
+            captures: list[int]) -> subprocess.Popen:
+    """One headless Locust process running `users` of one user class (its own CSV statistics)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", user,
+         "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{seconds}s",
+         "--host", host, "--csv", str(prefix), "--only-summary", "--loglevel", "ERROR",
+         "--exit-code-on-error", "0"],
+        env={**os.environ, "SPYGLASS_LOAD_CAPTURES": ",".join(map(str, captures))},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _server_errors(prefix: Path) -> int:
+    """5xx answers in a Locust failure log."""
+    path = Path(f"{prefix}_failures.csv")
+    if not path.exists():
+        return 0
+    with open(path, newline="") as fh:
+        return sum(int(row["Occurrences"]) for row in csv.DictReader(fh)
+                   if re.search(r"\b5\d\d\b", row["Error"]))
+
+
+def run_load_test(data: Path, crawl: list[str], seconds: int, users: int, work: Path
+                  ) -> list[tuple[str, str, str]]:
+    """Serve `data`, run `crawl` (a spyglass crawl command writing into it) and the load at once."""
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(datasette_command(data, port),
+                              env={**os.environ, **datasette_environment(True)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    captures = _capture_ids(data)
+    try:
+        wait_for_port(port)
+        writer = subprocess.Popen(crawl, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        reporters = _locust("Reporter", users, seconds, host, work / "reporters", captures)
+        strangers = _locust("Stranger", 3, seconds, host, work / "strangers", captures)
+        for proc in (reporters, strangers):
+            _, err = proc.communicate(timeout=seconds + 120)
+            if proc.returncode != 0:
+                raise SystemExit(f"locust failed:\n{err[-2000:]}")
+        writer.wait(timeout=600)
+        peak = _peak_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    ours = _stats(work / "reporters")["Aggregated"]
+    theirs = _stats(work / "strangers")["Aggregated"]
+    fives = _server_errors(work / "reporters") + _server_errors(work / "strangers")
+    rate = float(ours["Requests/s"]) + float(theirs["Requests/s"])
+    sent, kept = int(theirs["Request Count"]), int(theirs["Failure Count"])
+    return [
+        ("Publishing under load: throughput",
+         f"{rate:.1f} requests/s for {seconds} s: {users} reporters, 3 hostile clients, a crawl "
+         "writing to the archive", ""),
+        ("Publishing under load: reporters' pages (search, capture pages, archived copies, canned "
+         "queries)",
+         f"p50 {float(ours['50%']):.0f} ms, p95 {float(ours['95%']):.0f} ms, p99 {float(ours['99%']):.0f} ms; "
+         f"{ours['Request Count']} requests, {ours['Failure Count']} errors",
+         "goal p95 < 500 ms"),
+        ("Publishing under load: hostile requests (the review's SQL and paths)",
+         f"{sent} sent: {sent - kept} refused with 4xx, {kept} answered in full or failed",
+         "goal: all refused"),
+        ("Publishing under load: 5xx answers, server peak memory", f"{fives}; {peak:.0f} MB",
+         "goal 0; < 500 MB"),
+    ]

@@ -1,0 +1,230 @@
+"""End to end: `spyglass crawl` of JSON records APIs (MuckRock, DocumentCloud, NextRequest) on loopback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.demo.nextrequest_portal import DOCUMENTS, HARBOR, REQUESTS, start_nextrequest_portal
+from archive.demo.storage import start_storage
+from tests.servers.records_apis import AGENCY, SCAN_PHRASE, start_records_apis
+
+from .conftest import ROOT, run_cli
+from .conftest import db_rows as rows
+from .test_records import datasette_get
+
+TOKEN = "mr-test-token-5f2a9c"
+FAST = {"SPYGLASS_MUCKROCK_PER_MINUTE": "6000", "SPYGLASS_DOCUMENTCLOUD_PER_MINUTE": "6000",
+        "SPYGLASS_NEXTREQUEST_PER_MINUTE": "6000"}
+
+SOURCES = """
+sources:
+  - name: northwind-recognize
+    kind: vendor
+    urls: [http://127.0.0.1:9/]
+    vendor: Northwind Cloud
+    product: {{name: Northwind Recognize, aliases: [Recognize]}}
+  - name: muckrock-recognize
+    kind: records
+    allow_private: [127.0.0.1]
+    urls: ["{base}/api_v2/requests/?search=recognize"]
+    walk: {{shape: muckrock}}
+  - name: documentcloud-project
+    kind: records
+    allow_private: [127.0.0.1]
+    urls: ["{base}/api/documents/?project=404"]
+    walk: {{shape: documentcloud}}
+  - name: documentcloud-search
+    kind: records
+    allow_private: [127.0.0.1]
+    urls: ["{base}/api/documents/search/?q=recognize"]
+    walk: {{shape: documentcloud}}
+"""
+NAMES = ("muckrock-recognize", "documentcloud-project", "documentcloud-search")
+
+
+def crawl(data: Path, sources: Path) -> str:
+    args = ["crawl", "--sources", str(sources), "--data", str(data)]
+    for name in NAMES:
+        args += ["--source", name]
+    return run_cli(*args, env={**FAST, "SPYGLASS_MUCKROCK_TOKEN": TOKEN}, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def apis(tmp_path_factory: pytest.TempPathFactory):
+    servers = start_records_apis()
+    root = tmp_path_factory.mktemp("json-portals")
+    sources = root / "sources.yml"
+    sources.write_text(SOURCES.format(base=servers.url))
+    data = root / "data"
+    stdout = crawl(data, sources)
+    yield {"servers": servers, "data": data, "sources": sources, "stdout": stdout,
+           "hits": dict(servers.hits)}
+    servers.stop()
+
+
+def test_muckrock_requests_become_releases_with_their_agency_and_files(apis):
+    data, base = apis["data"], apis["servers"].url
+    found = {r["reference"] or r["title"]: r for r in rows(
+        data, "SELECT * FROM releases WHERE source = 'muckrock-recognize'")}
+    assert set(found) == {"BCSO-18-044", "Rekognition pilot emails"}
+    done = found["BCSO-18-044"]
+    assert (done["agency"], done["status"], done["released_on"], done["page_url"]) == (
+        AGENCY, "done", "2018-05-09", f"{base}/api_v2/requests/51001/")
+    assert found["Rekognition pilot emails"]["agency"] == AGENCY  # one look-up served both
+    assert apis["hits"]["/api_v2/agencies/7301/"] == 1
+    links = rows(data, "SELECT l.*, d.file_url AS fetched, d.cite_url AS cited FROM document_links l "
+                       "JOIN documents d ON d.id = l.document_id WHERE l.release_id = ?", (done["id"],))
+    assert len(links) == 2
+    for link in links:
+        # Fetched from the CDN host, cited by the file's own record in the API.
+        assert link["fetched"].startswith(apis["servers"].cdn_server.url)
+        assert link["cite_url"] == link["cited"]
+    assert sorted(link["cited"] for link in links) == [f"{base}/api_v2/files/81/", f"{base}/api_v2/files/82/"]
+
+
+def test_malformed_items_429s_and_empty_pages_are_handled_and_the_crawl_finishes(apis):
+    data, base = apis["data"], apis["servers"].url
+    [error] = rows(data, "SELECT * FROM fetch_errors WHERE source = 'muckrock-recognize'")
+    assert error["error_type"] == "malformed-item"
+    assert error["reason"] == "item 2: {id} in 'url:/api_v2/requests/{id}/' has no value in this item"
+    # The 429 was honoured (Retry-After) and retried; the refusal itself is a capture.
+    assert apis["hits"]["/api_v2/requests/?search=recognize"] == 2
+    statuses = [r["status"] for r in rows(
+        data, "SELECT status FROM captures WHERE url = ? ORDER BY id", (f"{base}/api_v2/requests/?search=recognize",))]
+    assert statuses == [429, 200]
+    # The search's second page is empty: one release, no error.
+    assert len(rows(data, "SELECT * FROM releases WHERE source = 'documentcloud-search'")) == 1
+    assert not rows(data, "SELECT * FROM fetch_errors WHERE source LIKE 'documentcloud%'")
+    runs = rows(data, "SELECT source, status FROM crawl_runs")
+    assert {(r["source"], r["status"]) for r in runs} == {(n, "finished") for n in NAMES}
+
+
+def test_every_api_response_is_in_the_warc_files_and_the_token_is_not(apis):
+    data, base = apis["data"], apis["servers"].url
+    api_captures = rows(data, "SELECT * FROM captures WHERE url LIKE ? AND status = 200",
+                        (f"{base}/api%",))
+    assert {"/api_v2/requests/?search=recognize", "/api_v2/communications/?foia=51001",
+            "/api_v2/files/81/", "/api_v2/agencies/7301/", "/api/documents/?project=404"} <= {
+        c["url"][len(base):] for c in api_captures}
+    records, blobs = {}, b""
+    for path in (data / "warcs").glob("*.warc.gz"):
+        blobs += gzip.decompress(path.read_bytes())
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                uri = record.rec_headers.get_header("WARC-Target-URI")
+                records[(record.rec_type, uri)] = (record.rec_headers, record.http_headers,
+                                                   record.content_stream().read())
+    assert TOKEN.encode() not in blobs
+    listing = f"{base}/api_v2/requests/?search=recognize"
+    _, request_http, _ = records[("request", listing)]
+    assert request_http.get_header("Authorization") == "Bearer [redacted by Spyglass]"
+    response_warc, _, body = records[("response", listing)]
+    assert json.loads(body)["count"] == 3  # the listing as the API answered it
+    assert response_warc.get_header("WARC-Spyglass-Redacted") == "Authorization (credential value removed)"
+    # The token went to the API, never to the CDN that hosts the files.
+    assert f"Bearer {TOKEN}" in apis["servers"].api.authorizations
+    assert set(apis["servers"].cdn.authorizations) == {None}
+    verified = run_cli("verify", "--data", str(data))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_documentcloud_documents_keep_its_page_text_beside_ours(apis):
+    data = apis["data"]
+    releases = {r["reference"]: r for r in rows(
+        data, "SELECT * FROM releases WHERE source = 'documentcloud-project'")}
+    assert set(releases) == {"9001", "9002"}
+    private = releases["9002"]
+    assert private["page_url"] == "https://www.documentcloud.org/documents/9002-bayview-board-minutes"
+    [document] = rows(data, "SELECT d.* FROM documents d JOIN document_links l ON l.document_id = d.id "
+                            "WHERE l.release_id = ?", (private["id"],))
+    # Fetched once through an expiring signed URL; cited by its DocumentCloud page.
+    assert "Signature=" in document["file_url"] and document["cite_url"] == private["page_url"]
+    pages = {r["method"]: r["text"] for r in rows(
+        data, "SELECT * FROM document_pages WHERE document_id = ?", (document["id"],))}
+    assert SCAN_PHRASE in pages["documentcloud"]
+    assert len(pages) == 2  # DocumentCloud's text, and our own reading (OCR or its reason)
+    found = datasette_get(data, "/spyglass/document_pages.json",
+                          {"_search": f'"{SCAN_PHRASE}"', "_shape": "objects"})["rows"]
+    assert [(r["document_id"], r["method"]) for r in found] == [(document["id"], "documentcloud")]
+    # A later `spyglass documents --redo` replaces our pages only.
+    run_cli("documents", "--sources", str(apis["sources"]), "--data", str(data), "--redo", check=True)
+    assert rows(data, "SELECT text FROM document_pages WHERE document_id = ? AND method = 'documentcloud'",
+                (document["id"],))[0]["text"] == pages["documentcloud"]
+
+
+def test_mentions_name_the_agencies_of_json_releases(apis):
+    view = datasette_get(apis["data"], "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
+    assert {(r["agency"], r["product"]) for r in view} == {
+        (AGENCY, "Northwind Recognize"), ("Harbor City Police Department", "Northwind Recognize")}
+    # DocumentCloud's text of a page does not double a mention our own text already found.
+    doubled = rows(apis["data"], "SELECT document_id, page_number, term, count(*) AS n FROM mentions "
+                                 "WHERE document_id IS NOT NULL GROUP BY 1, 2, 3, agency HAVING n > 1")
+    assert not doubled
+
+
+def test_a_second_crawl_fetches_no_file_again_and_skips_unchanged_requests(apis, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(apis["data"], data)
+    tables = ("releases", "documents", "document_links", "document_pages")
+    before = {t: len(rows(data, f"SELECT * FROM {t}")) for t in tables}
+    hits = dict(apis["servers"].hits)
+    crawl(data, apis["sources"])
+    after = apis["servers"].hits
+    assert {t: len(rows(data, f"SELECT * FROM {t}")) for t in tables} == before
+    files = [p for p in after if p.startswith(("/foia_files/", "/documents/", "/bucket/"))]
+    assert files and all(after[p] == hits[p] for p in files), (hits, after)
+    # The finished request is unchanged (same datetime_updated): its communications are not asked for.
+    assert after["/api_v2/communications/?foia=51001"] == hits["/api_v2/communications/?foia=51001"]
+    assert after["/api_v2/requests/?page=2&search=recognize"] == hits["/api_v2/requests/?page=2&search=recognize"] + 1
+
+
+@pytest.fixture(scope="module")
+def harbor(tmp_path_factory: pytest.TempPathFactory):
+    portal = start_nextrequest_portal(quirks=True)
+    data = tmp_path_factory.mktemp("harbor") / "data"
+    env = {**FAST, "SPYGLASS_JSON_PORTAL": portal.url, "SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9",
+           "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:9"}
+    args = ("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
+            "--source", "harbor-city-requests")
+    run_cli(*args, env=env, check=True)
+    first = dict(portal.storage.hits)
+    run_cli(*args, env=env, check=True)
+    yield {"portal": portal, "data": data, "first_storage_hits": first}
+    portal.stop()
+
+
+def test_nextrequest_files_behind_expiring_urls_are_fetched_once_and_cited_by_their_page(harbor):
+    data, base = harbor["data"], harbor["portal"].url
+    releases = rows(data, "SELECT * FROM releases ORDER BY reference")
+    assert [r["reference"] for r in releases] == [r.id for r in REQUESTS]
+    assert {r["agency"] for r in releases} == {HARBOR}
+    assert [r["page_url"] for r in releases] == [f"{base}/requests/{r.id}" for r in REQUESTS]
+    documents = rows(data, "SELECT * FROM documents ORDER BY cite_url")
+    assert [d["cite_url"] for d in documents] == [f"{base}/documents/{d.id}" for d in DOCUMENTS]
+    assert all(d["file_url"].startswith(harbor["portal"].storage.base) for d in documents)
+    # Two crawls, three files, each downloaded once although every crawl gets new signed URLs.
+    assert harbor["portal"].storage.hits == harbor["first_storage_hits"]
+    assert sum(n for p, n in harbor["portal"].storage.hits.items() if p.startswith("/bucket/")) == 3
+    links = rows(data, "SELECT * FROM document_links")
+    assert len(links) == 4 and all(link["document_id"] for link in links)
+    errors = rows(data, "SELECT error_type, reason FROM fetch_errors")
+    assert [tuple(e) for e in errors] == [
+        ("malformed-item", "item 2: {id} in 'url:/requests/{id}' has no value in this item")] * 2
+
+
+def test_a_signed_url_stops_working_when_it_expires():
+    server, storage = start_storage({"memo.pdf": (b"%PDF-1.4 memo", "application/pdf")}, ttl=-1)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(storage.signed_url("memo.pdf"), timeout=5)
+        assert refused.value.code == 403 and b"Request has expired" in refused.value.read()
+    finally:
+        server.stop()

@@ -1,0 +1,236 @@
+"""Strangers cannot stall, crash or probe a published archive: each hostile request gets a refusal
+or a bounded answer, never a 500, a traceback, a file path or a memory address."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import yaml
+
+from archive.config import Archive
+from archive.index.captures import save_captures
+from archive.publish.datasette import METADATA, datasette_command, datasette_environment
+from archive.warc.write import Exchange, WarcStore
+
+from .conftest import free_port, run_cli, wait_for_port
+
+BIG = 60_000_000  # decoded bytes of the large archived page (a few dozen KB on disk)
+LEAKS = re.compile(r"Traceback|/tmp/|/work/|\.warc\.gz:|0x[0-9a-f]{8,}|OverflowError|\$base64")
+
+
+@contextmanager
+def server(data: Path, allow_sql: bool, metadata: Path = METADATA) -> Iterator[tuple[str, int]]:
+    """The published archive on a free port: (base URL, server process id)."""
+    port = free_port()
+    proc = subprocess.Popen(datasette_command(data, port, metadata=metadata),
+                            env={**os.environ, **datasette_environment(allow_sql)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}", proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def get(url: str, method: str = "GET", read: int | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read(read) if read else response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def peak_mb(pid: int) -> float:
+    """The process's highest resident memory so far (VmHWM)."""
+    found = re.search(r"^VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
+    assert found
+    return int(found.group(1)) / 1000
+
+
+def sql(base: str, query: str) -> tuple[int, bytes]:
+    return get(f"{base}/spyglass.json?sql={quote(query)}")
+
+
+def assert_clean(status: int, body: bytes) -> None:
+    assert status < 500, body[:300]
+    assert not LEAKS.search(body.decode("utf-8", "replace")), body[:500]
+
+
+@pytest.fixture(scope="module")
+def archive(crawled, tmp_path_factory) -> Path:
+    """A copy of the demo archive plus one page of 60 MB decoded (gzip'd on the wire and on disk)."""
+    data = tmp_path_factory.mktemp("publish") / "data"
+    shutil.copytree(crawled["data"], data)
+    store = WarcStore(Archive(data).warc_dir, "publish-test")
+    payload = gzip.compress(b"<html><body>" + b"<p>zero</p>" * (BIG // 11) + b"</body></html>")
+    location = store.write_exchange(Exchange(
+        url="http://big.test/page", method="GET", request_headers=[], request_body=b"",
+        protocol="HTTP/1.1", status=200, reason="OK", payload=payload, date=datetime.now(UTC),
+        response_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")]))
+    store.close()
+    index = Archive(data).open_index()
+    save_captures(index, [{
+        "url": "http://big.test/page", "source": "northwind-recognize", "via": "live",
+        "captured_at": location.date, "status": 200, "content_type": "text/html",
+        "length": location.payload_length, "sha256": location.sha256,
+        "warc_filename": location.filename, "warc_offset": location.offset,
+        "warc_length": location.length, "warc_record_id": location.record_id,
+        "warc_type": location.warc_type, "title": "Big page"}])
+    index.close()
+    return data
+
+
+def big_capture(data: Path) -> int:
+    conn = sqlite3.connect(data / "spyglass.db")
+    [(capture_id,)] = conn.execute("SELECT id FROM captures WHERE url = 'http://big.test/page'").fetchall()
+    conn.close()
+    return capture_id
+
+
+def test_custom_sql_is_off_unless_chosen_and_searching_still_works(archive):
+    with server(archive, allow_sql=False) as (base, _):
+        assert sql(base, "select 1")[0] == 403
+        assert get(f"{base}/spyglass/captures.json?_where={quote('1=1')}")[0] == 403
+        status, body = get(f"{base}/spyglass/search.json?q=person+tracking&_shape=objects")
+        assert status == 200 and json.loads(body)["rows"]
+        assert get(f"{base}/spyglass/captures.json?_search=person+tracking")[0] == 200
+
+
+def test_hostile_sql_is_refused_or_bounded(archive):
+    with server(archive, allow_sql=True) as (base, pid):
+        assert sql(base, "select count(*) from captures")[0] == 200
+        six = ", ".join(["length(randomblob(400000000))"] * 6)
+        hostile = [
+            f"select {six}",
+            "select randomblob(100000000)",
+            "select zeroblob(500000000)",
+            "select fts3_tokenizer('simple')",
+            "select fts3_tokenizer('simple', x'0000000000000000')",
+            "attach database '/tmp/spyglass-attack.db' as x",
+            "select count(*) from captures where text like '" + "%a" * 300 + "'",
+        ]
+        for query in hostile:
+            status, body = sql(base, query)
+            assert status == 400, (query, body[:300])
+            assert_clean(status, body)
+        assert not Path("/tmp/spyglass-attack.db").exists()
+        # A value past the size limit is not built: SQLite's printf gives NULL at once.
+        status, body = sql(base, "select length(printf('%.*c', 400000000, 'x')) as n")
+        assert status == 200 and json.loads(body)["rows"] == [[None]]
+        # Small random blobs still work: ordinary SQL is not broken.
+        status, body = sql(base, "select length(randomblob(16)) as n")
+        assert status == 200 and json.loads(body)["rows"] == [[16]]
+        # Many large values: stopped by the memory limit, never grows the server unbounded.
+        amplify = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 1000) "
+                   "select printf('%.*c', 9000000, 'x') from r")
+        status, body = sql(base, amplify)
+        assert status == 400 and peak_mb(pid) < 500
+        # A reply larger than the cap is refused in one line, with what to do instead.
+        three = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 3) "
+                 "select printf('%.*c', 9000000, 'x') from r")
+        status, body = sql(base, three)
+        assert status == 400 and b"larger than 25 MB" in body
+
+
+def test_a_visitors_slow_queries_do_not_stall_other_readers(archive):
+    slow = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 100000000) "
+            "select count(*) from r")
+    with server(archive, allow_sql=True) as (base, _):
+        done: list[tuple[int, bytes]] = []
+        threads = [threading.Thread(target=lambda: done.append(sql(base, slow))) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        status, _ = get(f"{base}/spyglass/captures.json?_size=1")
+        ordinary_finished_first = len(done) == 0
+        for thread in threads:
+            thread.join()
+        assert status == 200 and ordinary_finished_first
+        statuses = sorted(s for s, _ in done)
+        # One ran to the time limit; the others were told to come back (Retry-After).
+        assert statuses == [400, 429, 429], statuses
+
+
+def test_server_paths_methods_and_errors_do_not_leak(archive):
+    with server(archive, allow_sql=True) as (base, _):
+        for path in ("/-/databases", "/-/databases.json"):
+            status, body = get(base + path)
+            assert status == 404 and b"spyglass.db" not in body
+        for path in ("/-/spyglass/archived/99999999999999999999999",
+                     "/-/spyglass/replay/99999999999999999999999",
+                     "/-/spyglass/record/99999999999999999999999.warc.gz",
+                     "/-/spyglass/archived/0"):
+            status, body = get(base + path)
+            assert status == 404, (path, body[:200])
+            assert_clean(status, body)
+        for method in ("POST", "PUT", "DELETE", "PATCH"):
+            for path in ("/-/spyglass/replay/1", "/-/spyglass/archived/1", "/spyglass/captures"):
+                status, body = get(base + path, method=method)
+                assert status == 405, (method, path)
+        assert get(base + "/-/spyglass/archived/1", method="HEAD")[0] == 200
+
+
+def test_a_record_offset_inside_a_record_is_a_plain_404(archive, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(archive, data)
+    conn = sqlite3.connect(data / "spyglass.db")  # a damaged index, as an attacker with disk access leaves it
+    conn.execute("DROP TRIGGER captures_append_only_update")
+    conn.execute("UPDATE captures SET warc_offset = warc_offset + 7 WHERE id = 1")
+    conn.commit()
+    conn.close()
+    with server(data, allow_sql=False) as (base, _):
+        status, body = get(base + "/-/spyglass/archived/1")
+        assert status == 404 and b"cannot be read" in body
+        assert_clean(status, body)
+
+
+def test_a_large_archived_page_is_capped_then_streamed_off_the_event_loop(archive, tmp_path: Path):
+    capture_id = big_capture(archive)
+    with server(archive, allow_sql=False) as (base, _):
+        status, body = get(f"{base}/-/spyglass/archived/{capture_id}")
+        assert status == 200 and b"too large to show here" in body
+        assert f"/-/spyglass/record/{capture_id}.warc.gz".encode() in body
+        status, record = get(f"{base}/-/spyglass/record/{capture_id}.warc.gz")
+        assert status == 200 and gzip.decompress(record).startswith(b"WARC/1.1\r\n")
+    metadata = yaml.safe_load(METADATA.read_text())
+    metadata["plugins"]["spyglass"]["max_archived_mb"] = 100
+    path = tmp_path / "metadata.yml"
+    path.write_text(yaml.safe_dump(metadata))
+    with server(archive, allow_sql=False, metadata=path) as (base, pid):
+        get(f"{base}/spyglass/captures.json?_size=1")  # warm up
+        before = peak_mb(pid)
+        request = urllib.request.urlopen(f"{base}/-/spyglass/archived/{capture_id}", timeout=60)
+        first = request.read(1 << 20)  # the reply has begun; the rest waits on the reader
+        status, _ = get(f"{base}/spyglass/captures.json?_size=1")
+        rest = len(first) + len(request.read())
+        request.close()
+        assert status == 200 and rest > BIG
+        # Streamed a piece at a time: the server never held the 60 MB body.
+        assert peak_mb(pid) - before < 40
+
+
+def test_export_query_cannot_attach_or_write(archive, tmp_path: Path):
+    target = tmp_path / "attached.db"
+    result = run_cli("export", "--data", str(archive), "--out", str(tmp_path / "x.wacz"),
+                     "--query", f"attach database '{target}' as y")
+    assert result.returncode == 1 and not target.exists()
+    assert "ATTACH, writes and file access are refused" in result.stderr
+    result = run_cli("export", "--data", str(archive), "--out", str(tmp_path / "x.wacz"),
+                     "--query", "delete from captures returning id")
+    assert result.returncode == 1 and "--query failed" in result.stderr
