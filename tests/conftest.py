@@ -175,3 +175,12 @@ def hostile_crawl(tmp_path_factory: pytest.TempPathFactory, crawled) -> Iterator
                "result": result, "before_rows": before_rows, "before_files": before_files}
     finally:
         servers.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `spyglass demo` builds and a reporter meets first: the vendor site and its Wayback
+    history, the records portals with their documents, and the demo's Atlas rows."""
+    data = tmp_path_factory.mktemp("demo") / "data"
+    run_cli("demo", "--no-serve", "--data", str(data), "--fixture-port", "0", check=True, timeout=300)
+    return data

@@ -37,9 +37,33 @@ def test_metadata_describes_every_table_and_column(tmp_path: Path):
     assert captures["fts_table"] == "captures_fts"
     assert {"vendor", "product", "source", "via", "page_url"} <= set(f for f in captures["facets"]
                                                                     if isinstance(f, str))
-    assert {"date": "as_of_at"} in captures["facets"] and captures["sort_desc"] == "as_of_at"
+    assert {"year": "as_of_at"} in captures["facets"] and captures["sort_desc"] == "as_of_at"
     for view in index.view_names():
         assert tables.get(view, {}).get("description"), f"view {view} has no description"
+
+
+def test_metadata_describes_every_view_column_and_query_and_gives_each_table_a_sort(tmp_path: Path):
+    """Views' columns are described like tables'; default columns name real ones; every table sorts."""
+    index = open_db(tmp_path / "spyglass.db")
+    database = METADATA["databases"]["spyglass"]
+    tables = database["tables"]
+    for name in index.table_names() + index.view_names():
+        if "_fts" in name or tables.get(name, {}).get("hidden"):
+            continue
+        meta = tables[name]
+        actual = [row[1] for row in index.execute(f"PRAGMA table_xinfo([{name}])").fetchall()]
+        described = meta.get("columns", {})
+        assert [c for c in actual if not described.get(c)] == [], f"{name}: columns without a description"
+        assert set(described) <= set(actual), f"{name}: stale columns"
+        defaults = (meta.get("plugins") or {}).get("spyglass", {}).get("columns", [])
+        assert set(defaults) <= set(actual), f"{name}: default columns that do not exist"
+        assert meta.get("sort") or meta.get("sort_desc"), f"{name} has no sort"
+        for facet in meta.get("facets", []):
+            column = facet if isinstance(facet, str) else next(iter(facet.values()))
+            assert column in actual, f"{name}: facet on a missing column {column}"
+    for name, query in database["queries"].items():
+        assert query.get("title") and (query.get("description") or query.get("description_html")), name
+        assert query.get("hide_sql") is True, f"{name}: its SQL would push the question off the screen"
 
 
 def chromium_path() -> str:
@@ -72,7 +96,8 @@ def test_reporter_searches_captures_in_a_real_browser(served, crawled):
             page.press("input#_search", "Enter")
             page.wait_for_load_state()
             assert "_search=person+tracking" in page.url
-            links = page.locator("table.rows-and-columns td.col-url").all_inner_texts()
+            # The page each capture shows, opening its archived copy (the live URL beside it).
+            links = page.locator("table.rows-and-columns td.col-page_url a.archived-url").all_inner_texts()
             assert crawled["base"] + "/products/recognize/faqs/" in links
             # Facets the reporter filters by are offered.
             facets = page.locator(".facet-info").all_inner_texts()

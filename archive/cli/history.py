@@ -51,7 +51,7 @@ def history(url: str, phrase: str | None, data_dir: Path | None, fmt: str) -> No
     """
     from archive.history.phrases import phrase_history
     from archive.history.report import changes_of, citation, versions_of
-    from archive.history.sightings import page_key
+    from archive.history.sightings import known_page_key
 
     config, _ = command_config(data_dir=data_dir)
     index = config.archive.open_existing()
@@ -59,7 +59,7 @@ def history(url: str, phrase: str | None, data_dir: Path | None, fmt: str) -> No
     try:
         versions = versions_of(conn, url)
         if phrase:
-            periods = phrase_history(conn, page_key(url), phrase)
+            periods = phrase_history(conn, known_page_key(conn, url), phrase)
             found = [{"first": _end(conn, p.first, "first"), "last": _end(conn, p.last, "last"),
                       "gone": _end(conn, p.gone, "first") if p.gone else None} for p in periods]
             _print_phrase(url, phrase, found, fmt)

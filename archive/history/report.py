@@ -8,14 +8,15 @@ from typing import Any
 from archive.errors import NotFound
 from archive.evidence.cite import citation_of
 from archive.history.passages import has_phrase
-from archive.history.sightings import page_key, text_of
+from archive.history.sightings import known_page_key, text_of
 from archive.index import queries
 from archive.index.queries import rows
 
 
 def versions_of(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
     """A page's versions, oldest first (the page by any URL form the archive knows it by)."""
-    found = rows(conn, "SELECT * FROM versions WHERE page_key = ? ORDER BY number", [page_key(url)])
+    found = rows(conn, "SELECT * FROM versions WHERE page_key = ? ORDER BY number",
+                 [known_page_key(conn, url)])
     if not found:
         raise NotFound(f"no versions of {url} in the archive (is it archived? after an upgrade, "
                        "run `spyglass rebuild-history`)")
@@ -24,7 +25,8 @@ def versions_of(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
 
 def changes_of(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
     """A page's changes, oldest first, each with its passages and phrase events."""
-    found = rows(conn, "SELECT * FROM changes WHERE page_key = ? ORDER BY changed_at", [page_key(url)])
+    found = rows(conn, "SELECT * FROM changes WHERE page_key = ? ORDER BY changed_at",
+                 [known_page_key(conn, url)])
     return [with_details(conn, c) for c in found]
 
 

@@ -27,7 +27,7 @@ import sqlite_utils
 from archive.history.passages import without
 from archive.history.sql import insert
 from archive.index.queries import rows
-from archive.wayback.client import surt
+from archive.wayback.client import parse_snapshot_url, surt
 
 PAGE, REDIRECT, GONE = "page", "redirect", "gone"
 
@@ -35,6 +35,25 @@ PAGE, REDIRECT, GONE = "page", "redirect", "gone"
 def page_key(url: str) -> str:
     """The key one page's captures share: its SURT (scheme, `www.`, case of host and path ignored)."""
     return surt(url)
+
+
+def page_key_variants(url: str) -> list[str]:
+    """The keys a URL a person types may name a page by, most likely first: its own, then the
+    same path with or without its closing slash. A Wayback snapshot URL names its original page."""
+    snapshot = parse_snapshot_url(url.strip())
+    key = page_key(snapshot[1] if snapshot else url.strip())
+    if "?" in key or key.endswith(")/"):
+        return [key]
+    return [key, key[:-1] if key.endswith("/") else key + "/"]
+
+
+def known_page_key(conn: sqlite3.Connection, url: str) -> str:
+    """The page key the archive knows a URL by (trailing slash or not), or its own key if none."""
+    variants = page_key_variants(url)
+    for key in variants:
+        if conn.execute("SELECT 1 FROM page_sightings WHERE page_key = ? LIMIT 1", [key]).fetchone():
+            return key
+    return variants[0]
 
 
 def host_of(key: str) -> str:

@@ -269,6 +269,13 @@ def m180_save_request_status(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m140_releases_fts(db: sqlite_utils.Database) -> None:
+    """Full-text search over releases (title, agency, reference), so one search box finds them too."""
+    db.table("releases").enable_fts(["title", "agency", "reference"], create_triggers=True,
+                                    tokenize="porter")
+
+
+@migrations()
 def m160_requisites_and_screenshots(db: sqlite_utils.Database) -> None:
     """Page requisites are captures marked by kind; screenshots are evidence of their own.
 

@@ -59,6 +59,21 @@ def _pattern(terms: list[Term]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(" + "|".join(parts) + r")(?!\w)")
 
 
+_SPACE = re.compile(r"\s")
+
+
+def snippet_around(text: str, start: int, end: int, chars: int = SNIPPET_CHARS) -> str:
+    """The text around [start, end), cut at whole words, with an ellipsis where it was cut."""
+    left, right = max(0, start - chars), min(len(text), end + chars)
+    if left > 0 and (space := _SPACE.search(text, left, start)):
+        left = space.end()
+    if right < len(text):
+        space = max(text.rfind(c, end, right) for c in " \n\t")
+        right = space if space != -1 else right
+    snippet = " ".join(text[left:right].split())
+    return ("… " if left > 0 else "") + snippet + (" …" if right < len(text) else "")
+
+
 def find(text: str, terms: list[Term], pattern: re.Pattern[str]) -> Iterator[tuple[Term, str]]:
     """(term, snippet) for each occurrence of a term in `text`."""
     by_text: dict[str, list[Term]] = {}
@@ -66,8 +81,7 @@ def find(text: str, terms: list[Term], pattern: re.Pattern[str]) -> Iterator[tup
         by_text.setdefault(" ".join(term.text.split()), []).append(term)
     for match in pattern.finditer(text):
         start, end = match.span()
-        snippet = text[max(0, start - SNIPPET_CHARS): end + SNIPPET_CHARS]
-        snippet = " ".join(snippet.split())
+        snippet = snippet_around(text, start, end)
         for term in by_text.get(" ".join(match.group(1).split()), []):
             yield term, snippet
 

@@ -1,7 +1,8 @@
 """Datasette plugin: time. SQL functions, the timeline and diff pages, and citations beside history rows.
 
-- `page_key(url)` and `has_phrase(text, phrase)` in SQL, so canned queries
-  find a page by any form of its URL and match phrases as the CLI does;
+- `page_key(url)`, `page_key_variant(url, n)` and `has_phrase(text, phrase)` in
+  SQL, so canned queries find a page by any form of its URL (closing slash or
+  not, or its Wayback snapshot URL) and match phrases as the CLI does;
 - /-/spyglass/timeline?url=URL: a page's versions on a time axis (SVG drawn
   here), sightings as ticks, changes marked and linked to their diff;
 - /-/spyglass/diff?from=V&to=V (or ?change=ID): two versions side by side,
@@ -26,7 +27,7 @@ from archive.evidence.cite import citation_of
 from archive.history.passages import has_phrase
 from archive.history.pictures import diff_rows, timeline_svg
 from archive.history.report import changes_of, versions_of
-from archive.history.sightings import page_key, page_sightings, text_of
+from archive.history.sightings import known_page_key, page_key, page_key_variants, page_sightings, text_of
 from archive.index import queries
 
 DATABASE = "spyglass"
@@ -47,9 +48,17 @@ def _has_phrase(text: Any, phrase: Any) -> int:
     return int(has_phrase(str(text) if text is not None else None, str(phrase or "")))
 
 
+def _page_key_variant(url: Any, n: Any) -> str | None:
+    variants = page_key_variants(str(url)) if url else []
+    return variants[int(n)] if isinstance(n, int) and 0 <= n < len(variants) else None
+
+
 @hookimpl
 def prepare_connection(conn):
     conn.create_function("page_key", 1, _page_key, deterministic=True)
+    # page_key_variant(url, n): the n-th key a typed URL may name a page by (0: its own,
+    # 1: with or without its closing slash), so canned queries find a page however it is typed.
+    conn.create_function("page_key_variant", 2, _page_key_variant, deterministic=True)
     conn.create_function("has_phrase", 2, _has_phrase, deterministic=True)
 
 
@@ -120,7 +129,7 @@ async def timeline(request, datasette) -> Response:
         versions = versions_of(conn, url)
         for version in versions:
             version["has_phrase"] = bool(phrase) and has_phrase(text_of(conn, version["text_sha256"]), phrase)
-        return versions, changes_of(conn, url), page_sightings(conn, page_key(url))
+        return versions, changes_of(conn, url), page_sightings(conn, known_page_key(conn, url))
 
     try:
         versions, changes, sightings = await db.execute_fn(load)

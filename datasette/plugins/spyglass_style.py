@@ -1,4 +1,4 @@
-"""A little CSS so reporters reach the search box first.
+"""CSS for reporters: the search box first on table pages, and the reader's own pages.
 
 Datasette 0.65 lists every column's description above a table's rows; with
 the descriptions metadata.yml gives each column, that pushed the search box
@@ -14,6 +14,38 @@ dl.column-descriptions { max-height: 7.5em; overflow-y: auto; columns: 2; column
 dl.column-descriptions dt { font-weight: bold; break-after: avoid; }
 dl.column-descriptions dd { margin: 0 0 0.4em 0.8em; break-inside: avoid; }
 table.rows-and-columns td.col-text { min-width: 24em; }
+/* The reader's pages: front page, search, capture and document pages, browse pages. */
+form.spyglass-search { margin: 1em 0 1.5em; max-width: 48em; }
+form.spyglass-search label { font-weight: bold; display: block; width: auto; margin-bottom: 0.3em; }
+.spyglass-inline-form label { width: auto; } .spyglass-inline-form input[type=text], .spyglass-inline-form input[type=url] { width: 16em; }
+.spyglass-search-row { display: flex; gap: 0.5em; }
+.spyglass-search-row input[type=search] { flex: 1; font-size: 1.2em; padding: 0.35em 0.5em; }
+.spyglass-search-row input[type=submit] { font-size: 1.1em; }
+.spyglass-hint { color: #556; font-size: 0.85em; margin: 0.3em 0; }
+.spyglass-questions { display: grid; grid-template-columns: repeat(auto-fit, minmax(22em, 1fr)); gap: 1em; }
+.spyglass-questions section { border: 1px solid #ccd; border-radius: 6px; padding: 0.4em 1em 0.8em; }
+.spyglass-questions h3 { margin-top: 0.4em; }
+ul.compact { padding-left: 1.2em; margin: 0.4em 0; } ul.compact li { margin: 0.15em 0; }
+.spyglass-inline-form label { display: inline-block; margin: 0.2em 0.6em 0.2em 0; }
+dl.spyglass-tables dt { font-weight: bold; margin-top: 0.5em; } dl.spyglass-tables dd { margin-left: 1em; color: #334; }
+article.result { border-bottom: 1px solid #e3e3ea; padding: 0.3em 0 0.6em; max-width: 60em; }
+article.result h3 { margin: 0.3em 0 0.1em; font-size: 1.05em; }
+.result-meta, .page-url { color: #445; font-size: 0.9em; overflow-wrap: anywhere; }
+.snippet { overflow-wrap: anywhere; } mark { background: #ffe38a; padding: 0 0.1em; }
+.snippet.removed span { color: #8b1a1a; font-weight: bold; } .snippet.added span { color: #1a5e20; font-weight: bold; }
+ul.captures, ul.pages { margin: 0.2em 0; padding-left: 1.2em; font-size: 0.92em; }
+.phrase-event { color: #c0392b; }
+.spyglass-doc { max-width: 60em; }
+.spyglass-doc dl.facts { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
+.spyglass-doc dl.facts dt { font-weight: bold; } .spyglass-doc dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+.spyglass-cite textarea { width: 100%; max-width: 60em; font-family: monospace; font-size: 0.9em; }
+.spyglass-actions a, .spyglass-actions button { margin-right: 0.8em; }
+.spyglass-doc .page-text { white-space: pre-wrap; border-left: 3px solid #ccd; padding-left: 0.8em; }
+table.spyglass-list td, table.spyglass-list th { padding: 0.25em 0.6em; vertical-align: top; text-align: left; }
+table.spyglass-fields th { text-align: right; color: #334; white-space: nowrap; }
+table.spyglass-fields td { overflow-wrap: anywhere; max-width: 60em; }
+tr.this-version td { background: #eef5ff; }
+ul.json-list { margin: 0; padding-left: 1.1em; }
 """
 
 

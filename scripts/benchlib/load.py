@@ -98,8 +98,8 @@ def run_load_test(data: Path, crawl: list[str], seconds: int, users: int, work: 
         ("Publishing under load: throughput",
          f"{rate:.1f} requests/s for {seconds} s: {users} reporters, 3 hostile clients, a crawl "
          "writing to the archive", ""),
-        ("Publishing under load: reporters' pages (search, capture pages, archived copies, canned "
-         "queries)",
+        ("Publishing under load: reporters' pages (front page and its search, canned search, "
+         "capture pages, archived copies, a canned query)",
          f"p50 {float(ours['50%']):.0f} ms, p95 {float(ours['95%']):.0f} ms, p99 {float(ours['99%']):.0f} ms; "
          f"{ours['Request Count']} requests, {ours['Failure Count']} errors",
          "goal p95 < 500 ms"),

@@ -20,12 +20,21 @@ WORDS = ("face", "recognition", "camera", "police", "video", "search", "data", "
 
 
 class Reporter(HttpUser):
-    """Searches, opens captures and their archived copies, runs the canned queries."""
+    """Searches from the front page, opens captures and their archived copies, runs the canned queries."""
 
     weight = 10
     wait_time = between(0.5, 2.0)
 
     @task(4)
+    def front_search(self) -> None:
+        self.client.get(f"/-/spyglass/search?q={quote(random.choice(WORDS))}",
+                        name="reporter: front-page search")
+
+    @task(1)
+    def front_page(self) -> None:
+        self.client.get("/", name="reporter: front page")
+
+    @task(2)
     def search(self) -> None:
         self.client.get(f"/spyglass/search?q={quote(random.choice(WORDS))}", name="reporter: search")
 

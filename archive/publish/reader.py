@@ -1,0 +1,117 @@
+"""What a capture's and a document's row pages show a reader, gathered from the index in one call.
+
+A capture reads like a document: what it is and when it shows the page
+first, its citation, the page's other versions and latest changes (from
+archive/history), the mentions it proves, then the evidence. What is known
+of its proof is read cheaply (time-stamp tokens and chain heads on disk,
+never a re-hash on a page view); `spyglass verify` does the checking.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from archive.config import Archive
+from archive.evidence.cite import citation_of, citation_of_page
+from archive.history.report import with_details
+from archive.history.sightings import page_key
+from archive.index import queries
+from archive.index.queries import rows
+
+VERSIONS_SHOWN = 40
+CHANGES_SHOWN = 5
+PAGES_SHOWN = 60
+
+
+def proof_state(archive: Archive, capture: dict[str, Any]) -> dict[str, Any]:
+    """What is on disk to prove the capture unaltered: a token for its WARC file, a stamped chain head."""
+    warc = archive.warc_path(capture["warc_filename"])
+    heads = sorted(archive.chain_dir.glob("head-*.json")) if archive.chain_dir.is_dir() else []
+    covering = None
+    for head in heads:
+        try:
+            head_id = int(json.loads(head.read_text())["capture_id"])
+        except (ValueError, KeyError, OSError):
+            continue
+        if head_id >= int(capture["id"]) and head.with_name(head.name + ".tsr").is_file():
+            covering = head_id
+            break
+    return {
+        "warc_present": warc.is_file(),
+        "warc_token": warc.with_name(warc.name + ".tsr").is_file(),
+        "chain_head": covering,
+    }
+
+
+def page_history(conn: sqlite3.Connection, capture: dict[str, Any]) -> dict[str, Any]:
+    """The page's versions (newest first, the one this capture shows marked) and its latest changes."""
+    key = page_key(capture["page_url"] or capture["url"])
+    versions = rows(conn, "SELECT * FROM versions WHERE page_key = ? ORDER BY number DESC LIMIT ?",
+                    [key, VERSIONS_SHOWN])
+    total = conn.execute("SELECT count(*) FROM versions WHERE page_key = ?", [key]).fetchone()[0]
+    sighting = rows(conn, "SELECT * FROM page_sightings WHERE capture_id = ?", [capture["id"]])
+    shown = None
+    if sighting:
+        seen = sighting[0]
+        shown = next((v["id"] for v in versions if v["content_key"] == seen["content_key"]
+                      and v["first_seen_at"] <= seen["seen_at"] <= v["last_seen_at"]), None)
+    changes = rows(conn, "SELECT * FROM changes WHERE page_key = ? AND substantive = 1 "
+                         "ORDER BY changed_at DESC, id DESC LIMIT ?", [key, CHANGES_SHOWN])
+    return {"versions": versions, "versions_total": total, "this_version": shown,
+            "changes": [with_details(conn, c) for c in changes]}
+
+
+def capture_page(conn: sqlite3.Connection, archive: Archive, capture_id: int) -> dict[str, Any] | None:
+    """Everything a capture's page shows, or None when there is no such capture."""
+    found = rows(conn, "SELECT * FROM captures WHERE id = ?", [capture_id])
+    if not found:
+        return None
+    capture = found[0]
+    holder = queries.payload_row(conn, capture)
+    agencies = rows(conn, "SELECT * FROM agency_products WHERE product = ? ORDER BY agency",
+                    [capture["product"]]) if capture.get("product") else []
+    return {
+        "capture": capture,
+        "citation": citation_of(conn, capture),
+        "holder": holder,
+        **page_history(conn, capture),
+        "mentions": rows(conn, "SELECT * FROM mentions WHERE capture_id = ? ORDER BY id LIMIT 100",
+                         [capture_id]),
+        "product_agencies": agencies,
+        "releases": rows(conn, "SELECT id, agency, title, released_on FROM releases WHERE capture_id = ? "
+                               "ORDER BY id LIMIT 100", [capture_id]),
+        "documents": rows(conn, "SELECT id, file_name, page_count FROM documents WHERE capture_id = ?",
+                          [capture_id]),
+        "proof": proof_state(archive, capture),
+    }
+
+
+def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] | None:
+    """Everything a released document's page shows: releases, agencies, pages and their text, mentions."""
+    found = rows(conn, "SELECT * FROM documents WHERE id = ?", [document_id])
+    if not found:
+        return None
+    document = found[0]
+    releases = rows(conn, """
+        SELECT r.*, l.file_url AS linked_url, l.linked_at FROM document_links AS l
+        JOIN releases AS r ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id""", [document_id])
+    pages = rows(conn, "SELECT * FROM document_pages WHERE document_id = ? ORDER BY page_number, id LIMIT ?",
+                 [document_id, PAGES_SHOWN])
+    capture = None
+    if document.get("capture_id") is not None:
+        capture = rows(conn, "SELECT * FROM captures WHERE id = ?", [document["capture_id"]])
+        capture = capture[0] if capture else None
+    return {
+        "document": document,
+        "releases": releases,
+        "agencies": sorted({r["agency"] for r in releases if r["agency"]}),
+        "pages": pages,
+        "pages_total": conn.execute("SELECT count(*) FROM document_pages WHERE document_id = ?",
+                                    [document_id]).fetchone()[0],
+        "citation": citation_of_page(conn, pages[0]) if pages else None,
+        "capture": capture,
+        "mentions": rows(conn, "SELECT * FROM mentions WHERE document_id = ? ORDER BY page_number, id "
+                               "LIMIT 200", [document_id]),
+    }

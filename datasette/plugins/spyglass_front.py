@@ -1,0 +1,131 @@
+"""Datasette plugin: the front page for people, and one search over everything.
+
+- `/` (Datasette's index.html, overridden in datasette/templates/): one search
+  box, the questions reporters ask as ways in (archive/publish/front.py), and
+  every table;
+- `/-/spyglass/search?q=...`: pages and their Wayback versions, released
+  documents page by page, releases, changes and Atlas rows, grouped by kind,
+  each kind one FTS5 match read newest first up to a LIMIT
+  (archive/publish/search.py); a kind that passes the time limit says so
+  and the others are still shown;
+- `/-/spyglass/copy.js`: the copy button's script, served from here so pages
+  need no inline script (without JavaScript the citation stays a selectable
+  read-only text box).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from datasette import hookimpl
+from datasette.database import QueryInterrupted
+from datasette.utils.asgi import Response
+
+from archive.publish import front, search
+from archive.publish.paths import DATABASE, Paths
+
+# The copy button: hidden until this runs, so a page without JavaScript shows
+# no dead button; the text box beside it can always be selected and copied.
+COPY_JS = """
+document.querySelectorAll("button[data-copy]").forEach(function (button) {
+  var box = document.getElementById(button.getAttribute("data-copy"));
+  if (!box) { return; }
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(box.value).then(done, function () { box.select(); });
+    } else {
+      box.select();
+      if (document.execCommand("copy")) { done(); }
+    }
+  });
+});
+"""
+
+
+def paths(datasette) -> Paths:
+    return Paths(datasette.urls.path)
+
+
+@hookimpl
+def extra_template_vars(template, request, datasette):
+    """Every page gets `paths`; the front page its ways in."""
+    if DATABASE not in datasette.databases:
+        return None
+
+    async def inner() -> dict[str, Any]:
+        extra: dict[str, Any] = {"paths": paths(datasette)}
+        if template == "index.html":
+            db = datasette.get_database(DATABASE)
+            extra["front"] = await db.execute_fn(front.entry_points)
+            extra["table_descriptions"] = {
+                name: table.get("description", "") for name, table in
+                (datasette.metadata("tables", database=DATABASE) or {}).items()}
+        return extra
+
+    return inner
+
+
+async def _kind(db, kind: search.Kind, match: str) -> tuple[list[Any], str | None]:
+    """One kind's matches, or why there are none to show (too slow, or not in this archive)."""
+    try:
+        result = await db.execute(kind.sql, {"q": match, "limit": kind.limit})
+    except QueryInterrupted:
+        return [], "This part of the search took too long; use fewer common words or a \"phrase\"."
+    except sqlite3.OperationalError:
+        return [], "This archive cannot search these yet (run any spyglass command to upgrade its index)."
+    return list(result.rows), None
+
+
+async def _releases_of(db, documents: list[dict[str, Any]]) -> None:
+    """Give each document found its first release (agency, title, date)."""
+    ids = sorted({d["release_id"] for d in documents if d["release_id"] is not None})
+    if not ids:
+        return
+    marks = ", ".join("?" for _ in ids)
+    found = await db.execute(f"SELECT id, agency, title, released_on, released_text FROM releases "
+                             f"WHERE id IN ({marks})", ids)
+    by_id = {row["id"]: dict(row) for row in found.rows}
+    for document in documents:
+        document["release"] = by_id.get(document["release_id"])
+
+
+async def search_page(request, datasette) -> Response:
+    """Everything matching `q`, grouped by kind, with as-of dates and links to the evidence."""
+    q = (request.args.get("q") or "").strip()
+    db = datasette.get_database(DATABASE)
+    sections = []
+    match = search.match_query(q)
+    if match:
+        for kind in search.KINDS:
+            found, problem = await _kind(db, kind, match)
+            if kind is search.PAGES:
+                items = search.group_pages(found)
+            elif kind is search.DOCUMENTS:
+                items = search.group_documents(found)
+                await _releases_of(db, items)
+            elif kind is search.CHANGES:
+                items = search.marked(found, "removed", "added")
+            else:
+                items = search.marked(found, "snippet")
+            sections.append({"kind": kind, "results": items, "matches": len(found),
+                             "full": len(found) >= kind.limit, "problem": problem})
+    page = await datasette.render_template("spyglass_search.html", {
+        "q": q, "sections": sections, "paths": paths(datasette),
+    }, request=request)
+    return Response.html(page)
+
+
+async def copy_js(request) -> Response:
+    return Response(COPY_JS, content_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "max-age=3600"})
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/-/spyglass/search$", search_page),
+        (r"^/-/spyglass/copy\.js$", copy_js),
+    ]

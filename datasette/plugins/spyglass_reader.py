@@ -1,0 +1,78 @@
+"""Datasette plugin: a capture's and a document's row pages read like documents.
+
+Datasette's own row pages (`/spyglass/captures/ID`, `/spyglass/documents/ID`)
+keep their URLs and their JSON; the templates row-spyglass-captures.html and
+row-spyglass-documents.html put what a reader needs first (what, when, the
+citation with a copy button, the archived copy, versions, changes, mentions)
+and the stock table of every field after it. The data comes from
+archive/publish/reader.py through `extra_template_vars`.
+
+It also serves the browse pages `/-/spyglass/vendor?name=`,
+`/-/spyglass/product?name=` and `/-/spyglass/agency?name=`: everything the
+archive holds about one of them (archive/publish/browse.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from datasette import hookimpl
+from datasette.utils import tilde_decode
+from datasette.utils.asgi import Response
+
+from archive.config import Archive
+from archive.publish import browse, reader
+from archive.publish.paths import DATABASE, Paths
+
+
+def _pk(request) -> int | None:
+    value = tilde_decode((request.url_vars or {}).get("pks", ""))
+    return int(value) if value.isdigit() and int(value) < 2**63 else None
+
+
+@hookimpl
+def extra_template_vars(view_name, table, database, request, datasette):
+    """The reader's view of a capture or a document, for their row templates."""
+    if view_name != "row" or database != DATABASE or table not in ("captures", "documents"):
+        return None
+    row_id = _pk(request) if request is not None else None
+    if row_id is None:
+        return None
+    db = datasette.get_database(DATABASE)
+
+    async def inner() -> dict[str, Any]:
+        if table == "captures":
+            archive = Archive(Path(db.path).parent)
+            found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id))
+        else:
+            found = await db.execute_fn(lambda conn: reader.document_page(conn, row_id))
+        return {"reader": found}
+
+    return inner
+
+
+@hookimpl
+def extra_js_urls(view_name, table, database, datasette):
+    """The copy button's script, on the pages that have one (served by spyglass_front)."""
+    if view_name == "row" and database == DATABASE and table in ("captures", "documents"):
+        return [{"url": datasette.urls.path("/-/spyglass/copy.js"), "module": True}]  # modules run after the page is parsed
+    return None
+
+
+async def browse_page(request, datasette) -> Response:
+    """Everything about one vendor, product or agency; 404 when the archive holds nothing about it."""
+    kind = request.url_vars["kind"]
+    name = (request.args.get("name") or "").strip()
+    db = datasette.get_database(DATABASE)
+    found = await db.execute_fn(lambda conn: browse.browse(conn, kind, name)) if name else None
+    page = await datasette.render_template("spyglass_browse.html", {
+        "kind": kind, "name": name, "found": found, "paths": Paths(datasette.urls.path),
+    }, request=request)
+    status = 200 if found and not found["empty"] else (400 if not name else 404)
+    return Response.html(page, status=status)
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/spyglass/(?P<kind>vendor|product|agency)$", browse_page)]

@@ -1,0 +1,240 @@
+"""The reporter's Datasette on the demo archive: the path through it in a real browser, every link, Memento.
+
+Screenshots of each step are test artifacts: they go to $SPYGLASS_SCREENSHOTS,
+else to screenshots/reporter/ at the project root (gitignored); the test prints where.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from urllib.parse import quote, urljoin, urlsplit
+
+import pytest
+
+from archive.history.sightings import page_key
+
+from .conftest import db_rows, served_archive
+from .test_datasette import chromium_path
+from .test_history_browser import screenshot_dir
+
+PRODUCT_PATH = "/products/recognize/"
+
+
+@pytest.fixture(scope="module")
+def served(demo_archive) -> Iterator[str]:
+    with served_archive(demo_archive) as base:
+        yield base
+
+
+def product_url(demo_archive) -> str:
+    return db_rows(demo_archive, "SELECT page_url FROM captures WHERE page_url LIKE ? LIMIT 1",
+                   (f"%{PRODUCT_PATH}",))[0]["page_url"]
+
+
+def test_a_reporter_searches_reads_cites_and_follows_in_a_real_browser(served, demo_archive, capsys):
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = screenshot_dir() / "reporter"
+    shots.mkdir(exist_ok=True)
+    with capsys.disabled():
+        print(f"\nscreenshots of the reporter's path: {shots}")
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served)
+            page = context.new_page()
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                    if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+            page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
+                    if r.status >= 400 else None)
+
+            def shot(name: str) -> None:
+                page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+            # 1. Search from the front page.
+            page.goto(served + "/")
+            page.fill("#spyglass-q", "person tracking")
+            shot("01-front-page")
+            page.click("form.spyglass-search input[type=submit]")
+            page.wait_for_load_state()
+            assert "/-/spyglass/search?q=person+tracking" in page.url
+            product = page.locator("article.result-page", has=page.locator(
+                ".page-url", has_text=re.compile(re.escape(PRODUCT_PATH) + "$")))
+            assert product.locator("mark").first.inner_text().lower() == "person"
+            shot("02-search-results")
+
+            # 2. Open the Wayback version that has the phrase.
+            product.locator("li.via-wayback a.as-of").first.click()
+            page.wait_for_load_state()
+            assert re.search(r"/spyglass/captures/\d+$", page.url)
+            capture_id = int(page.url.rsplit("/", 1)[1])
+            row = db_rows(demo_archive, "SELECT * FROM captures WHERE id = ?", (capture_id,))[0]
+            assert row["via"] == "wayback" and "person tracking" in row["text"].lower()
+
+            # 3. Read the as-of date and the citation, and copy it.
+            assert page.locator("dd.as-of").inner_text().startswith(row["as_of_at"])
+            citation = page.input_value("#spyglass-citation")
+            snapshot = f"https://web.archive.org/web/{row['wayback_timestamp']}/"
+            assert re.search(r"web\.archive\.org/web/\d{14}/", citation) and snapshot in citation
+            page.click("button[data-copy=spyglass-citation]")
+            expect(page.locator("button[data-copy=spyglass-citation]")).to_have_text("Copied")
+            assert page.evaluate("navigator.clipboard.readText()") == citation
+            shot("03-capture-page-cited")
+
+            # 4. The archived copy, in its sandboxed frame.
+            page.click("a.view-archived")
+            page.wait_for_load_state()
+            assert page.url.endswith(f"/-/spyglass/replay/{capture_id}")
+            assert page.locator("iframe[sandbox]").count() == 1
+            frame = next(f for f in page.frames if f.url.endswith(f"/-/spyglass/archived/{capture_id}"))
+            assert "Person tracking" in frame.inner_text("body")
+            shot("04-archived-copy")
+
+            # 5. The page's timeline, and the diff where the phrase was removed.
+            page.go_back()
+            page.locator("dd.page-url a", has_text="timeline").click()
+            page.wait_for_load_state()
+            assert "/-/spyglass/timeline?" in page.url
+            shot("05-timeline")
+            removal = page.locator("td", has=page.locator("span.phrase-event",
+                                                          has_text='"person tracking" disappeared'))
+            removal.locator("a").first.click()
+            page.wait_for_load_state()
+            assert "/-/spyglass/diff?change=" in page.url
+            removed = " ".join(page.locator("table.diff .del").all_inner_texts())
+            assert "Person tracking lets agencies follow persons of interest" in removed
+            shot("06-diff-phrase-removed")
+
+            # 6. A document result, its agency, and the agency's mentions.
+            page.goto(served + "/")
+            page.fill("#spyglass-q", "face matching")
+            page.click("form.spyglass-search input[type=submit]")
+            page.wait_for_load_state()
+            document = page.locator("article.result-document").first
+            assert document.locator(".pages mark").count() >= 1
+            shot("07-document-results")
+            agency = document.locator("a.agency").inner_text()
+            document.locator("a.agency").click()
+            page.wait_for_load_state()
+            assert page.locator("h1").inner_text() == f"Agency: {agency}"
+            mentions = page.locator("table.mentions tbody tr")
+            expected = db_rows(demo_archive, "SELECT count(*) AS n FROM mentions WHERE agency = ?", (agency,))
+            assert mentions.count() == expected[0]["n"] > 0
+            assert page.locator("#releases").count() == 1
+            shot("08-agency-page")
+
+            # 7. The document page itself: its pages, its archived file, its citation.
+            page.locator("ul.documents li > a").first.click()
+            page.wait_for_load_state()
+            assert re.search(r"/spyglass/documents/\d+", page.url)
+            assert page.locator("section.document-page").count() >= 1
+            assert page.locator("a.view-archived").count() == 1
+            shot("09-document-page")
+        finally:
+            browser.close()
+    assert problems == []
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href") if tag in ("a", "link") else None
+        if href and not href.startswith(("#", "mailto:", "javascript:")):
+            self.links.append(href)
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url), timeout=30) as response:
+            kind = response.headers.get("Content-Type", "")
+            return response.status, response.read().decode() if "html" in kind else ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def test_every_link_on_the_front_page_and_one_level_deep_works(served, demo_archive):
+    """The front page, the search, capture, document and browse pages, and every page they link to."""
+    capture = db_rows(demo_archive, "SELECT id FROM captures WHERE via = 'wayback' LIMIT 1")[0]["id"]
+    document = db_rows(demo_archive, "SELECT id FROM documents LIMIT 1")[0]["id"]
+    agency = db_rows(demo_archive, "SELECT agency FROM releases LIMIT 1")[0]["agency"]
+    starts = ["/", "/-/spyglass/search?q=person+tracking", "/-/spyglass/search?q=face+matching",
+              f"/spyglass/captures/{capture}", f"/spyglass/documents/{document}",
+              f"/-/spyglass/agency?name={quote(agency)}", "/-/spyglass/vendor?name=Northwind+Cloud",
+              "/-/spyglass/product?name=Northwind+Recognize", "/spyglass/captures", "/spyglass/releases"]
+    checked: dict[str, int] = {}
+    for start in starts:
+        status, html = _get(served + start)
+        assert status == 200, start
+        parser = _Links()
+        parser.feed(html)
+        for href in parser.links:
+            url = urljoin(served + start, href).split("#")[0]
+            if urlsplit(url).netloc != urlsplit(served).netloc or url in checked:
+                continue  # live pages and the Wayback Machine are not ours to fetch
+            checked[url] = _get(url)[0]
+    broken = {url: status for url, status in checked.items() if status >= 400}
+    assert broken == {} and len(checked) > 100
+
+
+def test_timemap_lists_every_capture_and_the_timegate_picks_the_closest(served, demo_archive):
+    url = product_url(demo_archive)
+    expected = db_rows(demo_archive, "SELECT id, as_of_at FROM captures WHERE status = 200 ORDER BY as_of_at")
+    expected = [r for r in expected if page_key(db_rows(
+        demo_archive, "SELECT page_url FROM captures WHERE id = ?", (r["id"],))[0]["page_url"]) == page_key(url)]
+    with urllib.request.urlopen(f"{served}/-/spyglass/timemap/link/{url.rstrip('/')}") as response:
+        assert response.headers["Content-Type"] == "application/link-format"
+        body = response.read().decode()
+    # RFC 6690 link format: <URI>; param="value"; ..., one link after another, separated by commas.
+    links = re.findall(r'<([^>]+)>((?:\s*;\s*[a-z]+="[^"]*")+)\s*(?:,|$)', body.strip())
+    assert len(links) == body.count("<") and links
+    params = [dict(re.findall(r'([a-z]+)="([^"]*)"', p)) for _, p in links]
+    assert params[0]["rel"] == "original" and links[0][0] == url
+    assert params[1]["rel"] == "self" and params[1]["type"] == "application/link-format"
+    assert params[2]["rel"] == "timegate"
+    mementos = [(link, p) for (link, _), p in zip(links, params) if "memento" in p["rel"].split()]
+    assert [int(link.rsplit("/", 1)[1]) for link, _ in mementos] == [r["id"] for r in expected]
+    assert [parsedate_to_datetime(p["datetime"]).strftime("%Y-%m-%dT%H:%M:%S") for _, p in mementos] == [
+        r["as_of_at"][:19] for r in expected]
+    assert "first" in mementos[0][1]["rel"] and "last" in mementos[-1][1]["rel"]
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    for asked, wanted in (("Thu, 01 Mar 2018 00:00:00 GMT", "2018-06-01"),
+                          ("Sun, 01 Jan 2012 00:00:00 GMT", expected[0]["as_of_at"][:10]),
+                          ("Fri, 01 Nov 2019 00:00:00 GMT", "2019-09-01")):
+        request = urllib.request.Request(f"{served}/-/spyglass/timegate/{url}",
+                                         headers={"Accept-Datetime": asked})
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            opener.open(request)
+        assert redirect.value.code == 302 and redirect.value.headers["Vary"].lower().startswith("accept-datetime")
+        location = redirect.value.headers["Location"]
+        chosen = next(r for r in expected if location.endswith(f"/-/spyglass/archived/{r['id']}"))
+        assert chosen["as_of_at"].startswith(wanted), (asked, chosen)
+        assert 'rel="original"' in redirect.value.headers["Link"] and 'rel="timemap"' in redirect.value.headers["Link"]
+        with urllib.request.urlopen(location) as memento:
+            assert parsedate_to_datetime(memento.headers["Memento-Datetime"]).strftime("%Y-%m-%d") == wanted
+            assert f"<{url}>; rel=\"original\"" in memento.headers["Link"]
+    bad = urllib.request.Request(f"{served}/-/spyglass/timegate/{url}", headers={"Accept-Datetime": "yesterday"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(bad)
+    assert refused.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{served}/-/spyglass/timemap/link/http://never.example/")
+    assert missing.value.code == 404
