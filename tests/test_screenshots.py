@@ -101,7 +101,8 @@ def test_the_capture_page_shows_the_png_and_verify_checks_its_sha256(shot_archiv
         f"/spyglass/captures/{drawn['capture_id']}", f"/-/spyglass/replay/{drawn['capture_id']}",
         f"/-/spyglass/screenshot/{drawn['id']}"))
     src = f'/-/spyglass/screenshot/{drawn["id"]}'
-    assert f'<img src="{src}"' in row_page.text and f"SHA-256 {drawn['sha256']}" in row_page.text
+    assert f'<img src="{src}"' in row_page.text
+    assert f'PNG SHA-256 <span class="screenshot-sha256">{drawn["sha256"]}</span>' in row_page.text
     assert f'href="{src}"' in replay.text and drawn["sha256"] in replay.text
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     assert hashlib.sha256(png.content).hexdigest() == drawn["sha256"]
