@@ -108,6 +108,15 @@ class Config:
     tsa_ca_file: str = setting("", "CA certificate(s) the time-stamp authority chains to "
                                "(default: the system's)")
     timestamp_after_crawl: bool = setting(False, "time-stamp closed WARC files after each crawl")
+    conditional_requests: bool = setting(True, "re-crawls send If-None-Match / If-Modified-Since from "
+                                         "a page's last capture; a 304 is recorded as an observation")
+    resume_within: float = setting(86400.0, "seconds after its start an unfinished run (killed, "
+                                   "interrupted) is continued by the next crawl of its source instead "
+                                   "of started afresh; 0: never continue")
+    schedule_grace: float = setting(3600.0, "seconds past its due time before `spyglass status` "
+                                    "calls a source overdue")
+    schedule_retry: float = setting(3600.0, "seconds after a failed run before `spyglass run-due` "
+                                    "tries it again (never later than its own interval)")
     # The defaults and their reasons are ServiceBudget's (archive/records/budget.py).
     muckrock_per_minute: float = setting(_BUDGET.muckrock, "MuckRock API requests a minute")
     documentcloud_per_minute: float = setting(_BUDGET.documentcloud, "DocumentCloud API requests "

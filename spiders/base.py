@@ -14,7 +14,8 @@ from twisted.python.failure import Failure
 
 from archive.config import Config
 from archive.crawl.guard import AddressRefused
-from archive.crawl.items import Capture, FetchError
+from archive.crawl.items import Capture, FetchError, Observation
+from archive.crawl.resume import AlreadyRecorded
 from archive.errors import ConfigError
 from archive.sources.load import load_sources
 from archive.sources.model import Source, select
@@ -60,9 +61,25 @@ class SourceSpider(scrapy.Spider):
         return {"vendor": self.source.vendor, "product": self.source.product,
                 "agency": self.source.agency}
 
-    def capture(self, response: Response, via: str | None = None, **extra: Any) -> Capture:
-        """The Capture item for a response the WARC middleware has recorded (via: the spider's)."""
+    def capture(self, response: Response, via: str | None = None,
+                **extra: Any) -> Capture | Observation | None:
+        """The item for a response the WARC middleware has recorded (via: the spider's).
+
+        A Capture; an Observation when it answered a conditional request with
+        304 (the response is then the archived page it confirmed); None when it
+        was replayed from the archive for a resumed run, which indexed it already.
+        """
         meta = response.meta
+        if meta.get("spyglass_replayed"):
+            return None
+        not_modified = meta.get("spyglass_not_modified")
+        if not_modified is not None:
+            confirmed = meta["spyglass_validated"]
+            return Observation(
+                url=response.request.url if response.request else response.url,
+                source=self.source.name, status=304, observed_at=not_modified.date,
+                sha256=confirmed["sha256"], confirms_record_id=confirmed["warc_record_id"],
+                warc=not_modified)
         location = response.headers.get("Location")
         return Capture(
             url=response.request.url if response.request else response.url,
@@ -78,6 +95,8 @@ class SourceSpider(scrapy.Spider):
             referrer=meta.get("spyglass_referrer"),
             location=_text(location),
             tags=self.tags,
+            etag=_text(response.headers.get("ETag")),
+            last_modified=_text(response.headers.get("Last-Modified")),
             **extra,
         )
 
@@ -113,7 +132,8 @@ class SourceSpider(scrapy.Spider):
                           depth=depth, warc_record_id=location.record_id if location else None)
 
     def errback(self, failure: Failure):
-        yield self.fetch_error(failure)
+        if not failure.check(AlreadyRecorded):
+            yield self.fetch_error(failure)
 
 
 # Scrapy's own exceptions around Twisted's (scrapy/utils/_download_handlers.py).

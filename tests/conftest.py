@@ -45,6 +45,18 @@ def db_rows(data: Path, sql: str, params: tuple = ()) -> list:
         conn.close()
 
 
+def rows_when_ready(data: Path, sql: str) -> list:
+    """db_rows for polling an archive another process is still creating: [] until its tables exist."""
+    import sqlite3
+
+    if not (data / "spyglass.db").exists():
+        return []
+    try:
+        return db_rows(data, sql)
+    except sqlite3.OperationalError:  # not migrated yet, or locked by the migration
+        return []
+
+
 @contextmanager
 def served_archive(data: Path, allow_sql: bool = False, metadata: Path | None = None) -> Iterator[str]:
     """`spyglass serve`'s Datasette command on a free port; yields its base URL."""

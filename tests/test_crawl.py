@@ -128,8 +128,10 @@ def test_every_payload_read_back_with_warcio_matches_its_sha256(crawled):
 def test_second_crawl_of_unchanged_pages_writes_only_revisits(crawled, tmp_path: Path):
     data = tmp_path / "data"
     shutil.copytree(crawled["data"], data)
+    # Without conditional requests (tests/test_conditional.py has them) every page comes back whole.
     run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-            "--source", "northwind-recognize", env=crawled["env"], check=True)
+            "--source", "northwind-recognize", "-s", "SPYGLASS_CONDITIONAL_REQUESTS=false",
+            env=crawled["env"], check=True)
     second = rows(data, "SELECT c.* FROM captures c JOIN crawl_runs r ON r.id = c.crawl_run "
                   "WHERE r.spider = 'vendor' AND r.id > 2")
     # Pages, the other host's robots.txt, and the requisites again: all unchanged.

@@ -94,9 +94,10 @@ def test_loopback_is_refused_unless_the_source_opts_in(vendor_site, tmp_path: Pa
     before = dict(site.hits)
     sources = hostile_sources(tmp_path / "sources.yml", base, allow_private="[]")
     result = run_cli("crawl", "--sources", str(sources), "--data", str(tmp_path / "data"))
-    assert result.returncode == 0, result.stderr
-    assert "hostile: finished (finished), 0 pages" in result.stdout
-    assert "1 errors" in result.stdout
+    # Nothing could be fetched: the source failed entirely, and the crawl says so with its exit status.
+    assert result.returncode == 1, result.stderr
+    assert "hostile: failed (no page could be fetched (1 errors))" in result.stdout
+    assert "1 errors (1 address)" in result.stdout
     assert site.hits == before  # nothing reached the server, not even robots.txt
     conn = sqlite3.connect(tmp_path / "data" / "spyglass.db")
     [(url, error_type, reason)] = conn.execute("SELECT url, error_type, reason FROM fetch_errors")

@@ -204,8 +204,10 @@ def test_a_recrawl_of_an_unchanged_site_extends_versions_and_makes_no_change(cra
     from .conftest import ROOT
 
     before = db_rows(data, "SELECT count(*) AS n FROM changes")[0]["n"]
+    # Pages fetched whole (revisits); tests/test_conditional.py has the 304s of the default.
     run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data), "--source",
-            "northwind-recognize", "--only", "live", env=crawled["env"], check=True)
+            "northwind-recognize", "--only", "live", "-s", "SPYGLASS_CONDITIONAL_REQUESTS=false",
+            env=crawled["env"], check=True)
     conn = sqlite3.connect(data / "spyglass.db")
     try:
         revisits = conn.execute("SELECT count(*) FROM captures WHERE warc_type = 'revisit'").fetchone()[0]

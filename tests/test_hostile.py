@@ -205,7 +205,7 @@ def test_caps_over_every_source_hold_and_a_page_limit_is_recorded_once(
     base, _ = vendor_site
     data = tmp_path / "data"
     result = run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-                     "--source", "northwind-recognize", "-s", setting,
+                     "--source", "northwind-recognize", "--only", "live", "-s", setting,
                      env={"SPYGLASS_VENDOR_SITE": base})
     assert result.returncode == 0, result.stderr
     # Page requisites do not count as pages (README, "Page requisites").

@@ -84,7 +84,7 @@ def test_crawl_can_timestamp_its_warcs_when_asked(vendor_site, tsa, tmp_path: Pa
     data = tmp_path / "data"
     before = authority.requests
     run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-            "--source", "northwind-recognize", "-s", "SPYGLASS_TIMESTAMP_AFTER_CRAWL=1",
+            "--source", "northwind-recognize", "--only", "live", "-s", "SPYGLASS_TIMESTAMP_AFTER_CRAWL=1",
             env={"SPYGLASS_VENDOR_SITE": base, "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:9",
                  "SPYGLASS_TSA_URL": url, "SPYGLASS_TSA_CA_FILE": str(authority.ca)}, check=True)
     warcs = sorted((data / "warcs").glob("*.warc.gz"))

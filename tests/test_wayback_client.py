@@ -37,7 +37,7 @@ def test_wayback_settings_in_sources_yml():
     window = source(wayback={"from": 2016, "to": "20200301", "match": "prefix"}, save_on_change=True)
     assert window.wayback == WaybackWindow("2016", "20200301", "prefix") and window.save_on_change
     stored = source_to_dict(window)  # what the sources table keeps
-    assert stored["wayback"] == {"from": "2016", "to": "20200301", "match": "prefix"}
+    assert stored["wayback"] == {"from": "2016", "to": "20200301", "match": "prefix", "every": "7d"}
     assert stored["save_on_change"] is True
 
 

@@ -7,6 +7,7 @@ import re
 import sys
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -14,8 +15,10 @@ import click
 from archive.cli.options import command_config, data_option, set_option, sources_option
 from archive.config import Config
 from archive.errors import ArchiveError, ConfigError
+from archive.index.db import writing
 from archive.sources.load import load_sources
-from archive.sources.model import select
+from archive.sources.model import Source, select
+from archive.times import utc_now
 
 TERM_FIELD = re.compile(r"field '(vendor|product)\b")
 
@@ -28,29 +31,41 @@ TERM_FIELD = re.compile(r"field '(vendor|product)\b")
 @set_option
 @click.option("--only", type=click.Choice(["live", "wayback"]), default=None,
               help="Run only the live crawl, or only the Wayback history harvest.")
+@click.option("--no-resume", is_flag=True,
+              help="Start afresh even if the last run of a source was interrupted (it is still "
+                   "reconciled and closed). Default: continue it if it started within "
+                   "SPYGLASS_RESUME_WITHIN.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
 def crawl(sources_file: Path | None, data_dir: Path | None, names: tuple[str, ...],
-          overrides: tuple[str, ...], only: str | None, verbose: bool) -> None:
+          overrides: tuple[str, ...], only: str | None, no_resume: bool, verbose: bool) -> None:
     """Crawl sources into the archive (WARC files + SQLite index).
 
+    An interrupted or killed crawl of a source is continued where it stopped.
     Example: spyglass crawl --sources sources.yml --data data --source northwind-recognize
     """
     # A progress line by default on the terminal; `-s SPYGLASS_PROGRESS=false` turns it off.
-    config, scrapy = command_config(("SPYGLASS_PROGRESS=true", *overrides),
-                                    data_dir=data_dir, sources_file=sources_file)
+    config, scrapy = command_config(("SPYGLASS_PROGRESS=true", *overrides), data_dir=data_dir,
+                                    sources_file=sources_file, resume_within=0 if no_resume else None)
     if not crawl_and_report(config, scrapy, names, verbose, only, os.environ):
         sys.exit(1)
 
 
 def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str, ...], verbose: bool,
-                     only: str | None, variables: Mapping[str, str]) -> bool:
+                     only: str | None, variables: Mapping[str, str],
+                     runs: list[tuple[Source, str]] | None = None, clock: datetime | None = None) -> bool:
     """Crawl the chosen sources, print what happened, read new documents; True if every run finished.
 
-    `variables` fill the `${VAR}` placeholders of the sources file.
+    `variables` fill the `${VAR}` placeholders of the sources file. `runs`
+    names exact (source, spider) runs instead of `names` and `only`; `clock`
+    is the scheduler's time they count as started at (default: now).
     """
     from archive.crawl.runner import human_bytes, run_crawl
+    from archive.ops.schedule import record_started
 
-    chosen = select(load_sources(config.sources_file, variables), names)
+    if runs is None:
+        chosen = select(load_sources(config.sources_file, variables), names)
+    else:
+        chosen = list({source.name: source for source, _ in runs}.values())
     archive = config.archive
     # Fail before crawling if the data directory cannot hold an index and WARCs.
     archive.open_index().close()
@@ -63,13 +78,24 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
         if not chosen:
             raise ConfigError(f"{config.sources_file}: no source chosen has 'wayback' set")
     started = time.monotonic()
+    clock = clock or utc_now()
     click.echo(f"Crawling {len(chosen)} source(s) into {config.data_dir}/ ...", err=True)
-    reports = run_crawl(chosen, config, {"LOG_LEVEL": "INFO" if verbose else "WARNING", **scrapy}, only)
+    reports = run_crawl(chosen, config, {"LOG_LEVEL": "INFO" if verbose else "WARNING", **scrapy}, only,
+                        runs)
     elapsed = time.monotonic() - started
+    index = archive.open_index()
+    try:
+        with writing(index):
+            # The screenshot pass follows its live run: it is not a run a schedule starts.
+            record_started(index, [(r.name, r.spider) for r in reports
+                                   if r.run_id is not None and r.spider != "screenshot"], clock)
+    finally:
+        index.close()
     live = [r for r in reports if r.spider not in ("wayback", "screenshot")]
     history = [r for r in reports if r.spider == "wayback"]
     shots = [r for r in reports if r.spider == "screenshot"]
-    failed = [r for r in reports if r.status != "finished"]
+    # A run skipped because another process is crawling that source right now did not fail.
+    failed = [r for r in reports if r.status not in ("finished", "skipped")]
     click.echo(
         f"\nCrawled {len(live)} source(s) in {elapsed:.1f} s: {sum(r.pages for r in live)} pages "
         f"archived ({sum(r.captures for r in live)} new or changed, {sum(r.revisits for r in live)} "
@@ -92,6 +118,9 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
                    f"{sum(r.errors for r in shots)} pages could not be drawn.")
     for report in reports:
         click.echo(f"  {report.line()}")
+    if any(r.reason == "shutdown" for r in reports):
+        click.echo("Stopped by a signal: the interrupted runs continue at the next crawl.", err=True)
+        return False
     if any(source.kind == "records" for source in chosen):
         read_documents(config, variables, redo=False)
     if config.timestamp_after_crawl:

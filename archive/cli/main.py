@@ -8,6 +8,7 @@ from archive.cli.atlas import import_atlas
 from archive.cli.crawl import crawl, documents
 from archive.cli.evidence import cite, export, timestamp, tsa, verify
 from archive.cli.history import changes, history, rebuild_history
+from archive.cli.ops import run_due, schedule, scrapyd_egg, status
 from archive.cli.serve import demo, serve
 from archive.cli.wayback import closest, save
 from archive.errors import SpyglassError
@@ -31,6 +32,8 @@ def cli() -> None:
 
 for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, history, changes,
                 rebuild_history, demo):
+    cli.add_command(command)
+for command in (run_due, status, schedule, scrapyd_egg):
     cli.add_command(command)
 cli.add_command(tsa)
 cli.add_command(import_atlas)

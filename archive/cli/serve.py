@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import quote
 
 import click
@@ -36,15 +36,18 @@ def serve(data_dir: Path | None, port: int, host: str, allow_sql: bool | None) -
     serve_archive(config.archive, port, host, config.allow_sql)
 
 
-def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> None:
-    """Run Datasette over the archive until interrupted."""
+def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> NoReturn:
+    """Run Datasette over the archive in this process's place, until stopped.
+
+    Datasette replaces this process (exec) rather than running as its child:
+    SIGTERM or Ctrl-C reach it directly, and nothing is left running when it stops.
+    """
     sql = "custom SQL allowed" if allow_sql else "custom SQL off"
     click.echo(f"Serving {archive.db_path} at http://{host}:{port}/ ({sql}; Ctrl-C to stop)")
-    try:
-        subprocess.run(datasette_command(archive.data_dir, port, host), check=False,
-                       env={**os.environ, **datasette_environment(allow_sql)})
-    except KeyboardInterrupt:
-        pass
+    command = datasette_command(archive.data_dir, port, host)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(command[0], command, {**os.environ, **datasette_environment(allow_sql)})
 
 
 @click.command()
@@ -52,7 +55,8 @@ def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> No
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
 @click.option("--fixture-port", default=8470, show_default=True,
-              help="Port for the fixture vendor site; the records portals take the next two (0: any free ports).")
+              help="Port for the fixture vendor site; the records portals and the Wayback simulator take "
+                   "the next three (0: any free ports). A data directory an earlier demo filled keeps its ports.")
 def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) -> None:
     """Crawl the bundled loopback fixtures, build the archive and serve it.
 
@@ -62,7 +66,8 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     from archive.demo.servers import start_demo_servers
     from archive.index.queries import nearest_capture
 
-    servers = start_demo_servers(fixture_port)
+    config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir, sources_file=DEMO_SOURCES)
+    servers = start_demo_servers(fixture_port, config.archive)
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
     click.echo(f"Fixture records portal: {servers.portal.url}/requests/", err=True)
     click.echo(f"Fixture JSON records portal (NextRequest-style): {servers.json_portal.url}/client/requests",

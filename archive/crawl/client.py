@@ -20,6 +20,7 @@ from archive.crawl import writer
 from archive.crawl.messages import (
     AddCapture,
     AddFetchError,
+    AddObservation,
     AddRecord,
     Close,
     Message,
@@ -143,9 +144,14 @@ class WriterClient:
         self._send(WriteExchange(self._register(done), exchange))
         return d
 
-    def add_capture(self, row: dict[str, Any], content_type: str | None, body: bytes) -> None:
-        """Queue a capture row; the writer extracts title and text from the decoded `body`."""
-        self._send(AddCapture(row, content_type, body))
+    def add_capture(self, row: dict[str, Any], content_type: str | None, body: bytes,
+                    validators: dict[str, Any] | None = None) -> None:
+        """Queue a capture row (and its page's validators); the writer extracts title and text from `body`."""
+        self._send(AddCapture(row, content_type, body, validators))
+
+    def add_observation(self, row: dict[str, Any]) -> None:
+        """Queue an observations row."""
+        self._send(AddObservation(row))
 
     def add_fetch_error(self, row: dict[str, Any]) -> None:
         """Queue a fetch_errors row."""
@@ -155,9 +161,11 @@ class WriterClient:
         """Queue a records item, stored after the captures it names."""
         self._send(AddRecord(item))
 
-    def start_run(self, name: str, spider: str, source: Source | None = None, timeout: float = 120) -> int:
-        """Record the source and open its crawl_runs row; returns the run id."""
-        return self._ask(lambda rid: StartRun(rid, name, spider, source), "start_run", timeout)
+    def start_run(self, name: str, spider: str, source: Source | None = None, *, pid: int | None = None,
+                  timeout: float = 600) -> tuple[int, int | None]:
+        """Record the source and open its crawl_runs row (continuing an unfinished recent one);
+        returns (run id, id of the run it resumes or None)."""
+        return self._ask(lambda rid: StartRun(rid, name, spider, source, pid), "start_run", timeout)
 
     def close(self, finish: RunEnd | None = None, timeout: float = 300) -> list[str]:
         """Flush, close the WARC file, record the run's end (`finish`), stop; returns the files written."""

@@ -33,6 +33,9 @@ class Capture:
     snapshot_url: str | None = None
     wayback_digest: str | None = None
     wayback_digest_match: int | None = None
+    # Validators for the next crawl's conditional request (live pages).
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass
@@ -50,3 +53,21 @@ class FetchError:
     warc_record_id: str | None = None
 
 
+
+
+@dataclass
+class Observation:
+    """A page seen unchanged without a new payload: a 304 answer to a conditional request.
+
+    `warc` is the 304 exchange's own record; `confirms_record_id` the record
+    holding the payload the server said is still current.
+    """
+
+    url: str
+    source: str
+    status: int
+    observed_at: str
+    sha256: str
+    confirms_record_id: str
+    warc: RecordLocation
+    kind: str = "not-modified"

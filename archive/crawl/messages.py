@@ -30,11 +30,21 @@ class AddCapture:
     row: dict[str, Any]
     content_type: str | None
     body: bytes
+    # The page's ETag / Last-Modified for the next crawl's conditional request
+    # (a page_validators row), for live pages with status 200.
+    validators: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class AddFetchError:
     """A fetch_errors row to index."""
+
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AddObservation:
+    """An observations row: a page seen unchanged (a 304), naming the record it confirms."""
 
     row: dict[str, Any]
 
@@ -48,12 +58,19 @@ class AddRecord:
 
 @dataclass(frozen=True)
 class StartRun:
-    """Record the source's configuration (if any) and open a crawl run; answered with the run id."""
+    """Record the source's configuration (if any) and open a crawl run.
+
+    An unfinished earlier run of the same source and spider is reconciled with
+    its WARC files (archive/crawl/reconcile.py), and continued if it started
+    within SPYGLASS_RESUME_WITHIN. Answered with (run id, id of the run it
+    resumes or None).
+    """
 
     request_id: int
     name: str
     spider: str
     source: Source | None = None
+    pid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,7 @@ class RunEnd:
     run_id: int
     status: str
     reason: str
-    counts: dict[str, int]
+    counts: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -83,4 +100,4 @@ class Reply:
     value: Any
 
 
-Message = WriteExchange | AddCapture | AddFetchError | AddRecord | StartRun | Close
+Message = WriteExchange | AddCapture | AddFetchError | AddObservation | AddRecord | StartRun | Close

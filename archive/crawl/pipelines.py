@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections import Counter
 from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from archive.config import Config
 from archive.crawl.capture import exchange_without_callback
 from archive.crawl.client import close_writer, writer_for
-from archive.crawl.items import Capture, FetchError
+from archive.crawl.items import Capture, FetchError, Observation
 from archive.crawl.messages import RunEnd
+from archive.crawl.resume import ResumeState, load_resume_state, set_resume_state
+from archive.errors import ArchiveError
+from archive.index.runs import run_chain
+from archive.locks import Busy, Lock, crawl_lock
 from archive.records.items import RECORD_ITEMS
 from archive.sources.model import Source
 
@@ -21,9 +29,13 @@ class IndexPipeline:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "errors": 0,
-                       "bytes": 0}
+        self.config = Config.from_settings(crawler.settings)
+        self.counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "observations": 0,
+                       "errors": 0, "bytes": 0}
+        self.error_kinds: Counter[str] = Counter()
         self.run_id: int | None = None
+        self.lock: Lock | None = None
+        self.resumed: ResumeState | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
@@ -36,13 +48,32 @@ class IndexPipeline:
         spider = self.crawler.spider
         source: Source | None = getattr(spider, "source", None)
         name = source.name if source else spider.name
+        # One crawl of a source by a spider at a time, however it was started
+        # (run-due, crawl, Scrapyd); the kernel drops the lock if we die.
+        try:
+            self.lock = crawl_lock(self.config.data_dir, name, spider.name).acquire()
+        except Busy as exc:
+            raise ArchiveError(f"{name}: not crawled: {exc}") from None
         self.writer = writer_for(self.crawler, name)
-        self.run_id = self.writer.start_run(name, spider.name, source)
+        self.run_id, resumed_from = self.writer.start_run(name, spider.name, source, pid=os.getpid())
         self.crawler.stats.set_value("spyglass/run_id", self.run_id)
+        if resumed_from is not None:
+            self._resume(resumed_from)
+
+    def _resume(self, resumed_from: int) -> None:
+        """Load what the interrupted runs did, so it is replayed from the archive, not fetched."""
+        index = self.config.archive.open_index()
+        try:
+            self.resumed = load_resume_state(index.conn, run_chain(index, resumed_from))
+        finally:
+            index.close()
+        set_resume_state(self.crawler, self.resumed)
+        self.crawler.stats.set_value("spyglass/resumed_from", resumed_from)
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Capture):
-            self.writer.add_capture(self._capture_row(item), item.content_type, item.body)
+            row = self._capture_row(item)
+            self.writer.add_capture(row, item.content_type, item.body, self._validators(item))
             self.counts["bytes"] += item.warc.payload_length
             if item.requisite:
                 # Counted apart, so a run's pages are the pages a reader would open.
@@ -55,9 +86,16 @@ class IndexPipeline:
             else:
                 self.counts["captures"] += 1
             self.crawler.stats.inc_value("spyglass/pages")
+        elif isinstance(item, Observation):
+            self.writer.add_observation(self._observation_row(item))
+            self.counts["observations"] += 1
+            self.crawler.stats.inc_value("spyglass/observations")
         elif isinstance(item, FetchError):
+            if self.resumed is not None and (item.url, item.error_type) in self.resumed.errors:
+                return item  # recorded by the run this one resumes
             self.writer.add_fetch_error(self._error_row(item))
             self.counts["errors"] += 1
+            self.error_kinds[item.error_type] += 1
             self.crawler.stats.inc_value("spyglass/errors")
         elif isinstance(item, RECORD_ITEMS):
             self.writer.add_record(item)
@@ -112,6 +150,24 @@ class IndexPipeline:
             "requisite": item.requisite,
         }
 
+    def _validators(self, item: Capture) -> dict[str, Any] | None:
+        """The page_validators row a live 200 capture leaves for the next crawl."""
+        if item.via != "live" or item.status != 200:
+            return None
+        loc = item.warc
+        return {"source": item.source, "url": item.url, "etag": item.etag,
+                "last_modified": item.last_modified, "sha256": loc.sha256,
+                "warc_record_id": loc.refers_to if loc.warc_type == "revisit" else loc.record_id,
+                "captured_at": item.captured_at}
+
+    def _observation_row(self, item: Observation) -> dict[str, Any]:
+        loc = item.warc
+        return {"url": item.url, "source": item.source, "crawl_run": self.run_id,
+                "observed_at": item.observed_at, "kind": item.kind, "status": item.status,
+                "sha256": item.sha256, "confirms_record_id": item.confirms_record_id,
+                "warc_record_id": loc.record_id, "warc_filename": loc.filename,
+                "warc_offset": loc.offset, "warc_length": loc.length}
+
     def _error_row(self, item: FetchError) -> dict[str, Any]:
         return {
             "crawl_run": self.run_id,
@@ -128,12 +184,23 @@ class IndexPipeline:
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.run_id is None:
             return
+        stats = self.crawler.stats
         if reason in ("finished",) or reason.startswith("closespider_"):
             status = "finished"
         elif reason == "shutdown":
             status = "interrupted"
         else:
             status = "failed"
-        counts = {**self.counts, "skipped": self.crawler.stats.get_value("spyglass/skipped", 0)}
-        files = close_writer(self.crawler, RunEnd(self.run_id, status, reason, counts))
-        self.crawler.stats.set_value("spyglass/warc_files", files)
+        if status == "finished" and self.counts["errors"] and not stats.get_value(
+                "downloader/response_count", 0):
+            # Not one answer from any server: the source failed, whatever Scrapy says.
+            status, reason = "failed", f"no page could be fetched ({self.counts['errors']} errors)"
+        counts = {**self.counts, "skipped": stats.get_value("spyglass/skipped", 0),
+                  "requests": stats.get_value("downloader/request_count", 0),
+                  "error_kinds": json.dumps(dict(sorted(self.error_kinds.items())))}
+        try:
+            files = close_writer(self.crawler, RunEnd(self.run_id, status, reason, counts))
+            stats.set_value("spyglass/warc_files", files)
+        finally:
+            if self.lock is not None:
+                self.lock.release()

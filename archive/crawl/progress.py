@@ -15,7 +15,8 @@ from archive.config import Config
 
 
 class Progress:
-    """Prints `[source] N pages, Q requisites, E errors, R pages/s` to stderr; on with SPYGLASS_PROGRESS."""
+    """Prints `[source] N pages, Q requisites, U unchanged (304), E errors, R pages/s` to stderr;
+    on with SPYGLASS_PROGRESS."""
 
     def __init__(self, crawler: Crawler, interval: float) -> None:
         self.crawler = crawler
@@ -45,6 +46,8 @@ class Progress:
     def report(self, spider: Any) -> None:
         stats = self.crawler.stats
         pages = stats.get_value("spyglass/pages", 0)
+        seen = stats.get_value("spyglass/observations", 0)
+        replayed = stats.get_value("spyglass/replayed", 0)
         errors = stats.get_value("spyglass/errors", 0)
         requisites = stats.get_value("spyglass/requisites", 0)
         elapsed = max(time.monotonic() - self.started, 1e-6)
@@ -52,7 +55,9 @@ class Progress:
         print(
             f"[{name}] {pages} pages, "
             + (f"{requisites} requisites, " if requisites else "")
-            + f"{errors} errors, {pages / elapsed:.1f} pages/s",
+            + f"{seen} unchanged (304), {errors} errors"
+            + (f", {replayed} read back from the interrupted run" if replayed else "")
+            + f", {(pages + seen) / elapsed:.1f} pages/s",
             file=sys.stderr,
             flush=True,
         )

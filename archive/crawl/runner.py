@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import signal
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy.crawler import Crawler, CrawlerProcess
@@ -11,6 +13,7 @@ from scrapy.settings import Settings
 
 from archive.config import Config
 from archive.index.captures import changed_captures
+from archive.locks import crawl_lock, is_locked
 from archive.sources.model import Source
 from archive.times import parse_when
 
@@ -50,6 +53,11 @@ class RunReport:
     seconds: float
     skipped: int = 0
     spider: str = ""
+    observations: int = 0
+    requests: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    resumed_from: int | None = None
+    name: str = ""  # the source's name (`source` is the label shown)
     requisites: int = 0
 
     def line(self) -> str:
@@ -58,19 +66,34 @@ class RunReport:
             return (f"{self.source}: {self.status} ({self.reason}), {self.pages} screenshots kept, "
                     f"{self.errors} pages could not be drawn, {human_bytes(self.bytes)} in "
                     f"{self.seconds:.1f} s")
+        kinds = ", ".join(f"{count} {kind}" for kind, count in self.error_kinds.items())
         return (
             f"{self.source}: {self.status} ({self.reason}), {self.pages} pages "
             f"({self.captures} new, {self.revisits} unchanged"
             + (f", {self.skipped} skipped as unchanged per sitemap" if self.skipped else "")
             + ")"
             + (f", {self.requisites} page requisites" if self.requisites else "")
-            + f", {self.errors} errors, "
-            f"{human_bytes(self.bytes)} in {self.seconds:.1f} s ({rate:.1f} pages/s)"
+            + f", {self.observations} seen unchanged (304), {self.errors} errors"
+            + (f" ({kinds})" if kinds else "")
+            + f", {self.requests} requests, {human_bytes(self.bytes)} in {self.seconds:.1f} s "
+            f"({rate:.1f} pages/s)"
+            + (f"; continues interrupted run {self.resumed_from}" if self.resumed_from else "")
         )
 
 
+def planned_runs(sources: list[Source], only: str | None = None) -> list[tuple[Source, str]]:
+    """(source, spider name) for each run a crawl of `sources` makes; `only`: 'live' or 'wayback'."""
+    runs = []
+    for source in sources:
+        if only != "wayback" and source.live:
+            runs.append((source, source.kind))
+        if only != "live" and source.wayback is not None:
+            runs.append((source, "wayback"))
+    return runs
+
+
 def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any] | None = None,
-              only: str | None = None) -> list[RunReport]:
+              only: str | None = None, runs: list[tuple[Source, str]] | None = None) -> list[RunReport]:
     """Crawl each source with its kind's spider, all in one reactor; returns one report per run.
 
     A source with `wayback:` set gets a second crawler running the `wayback`
@@ -83,23 +106,30 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
     settings = crawl_settings(config, overrides)
     process = CrawlerProcess(settings)
     crawlers: list[tuple[str, Crawler]] = []
-    for source in sources:
-        live = [source.kind] if source.live else []
-        history = ["wayback"] if source.wayback is not None else []
-        runs = {"live": live, "wayback": history}.get(only or "", live + history)
-        for spider_name in runs:
-            spidercls = process.spider_loader.load(spider_name)
-            per_source = settings.copy()
-            if spider_name == source.kind:
-                per_source.set("ROBOTSTXT_OBEY", source.robots, priority="spider")
-            # The first crawler installs the reactor named in the settings.
-            crawler = Crawler(spidercls, per_source, init_reactor=not crawlers)
-            # API tokens go to the spider as an argument, never into settings, which Scrapy logs.
-            extra = {"credentials": config.service_tokens} if spider_name == "records" else {}
-            process.crawl(crawler, source=source, **extra)
-            label = source.name if spider_name == source.kind else f"{source.name} ({spider_name})"
-            crawlers.append((label, crawler))
-    process.start()
+    busy: list[RunReport] = []
+    for source, spider_name in runs if runs is not None else planned_runs(sources, only):
+        label = source.name if spider_name == source.kind else f"{source.name} ({spider_name})"
+        if is_locked(crawl_lock(config.data_dir, source.name, spider_name).path):
+            busy.append(RunReport(label, None, "skipped", "being crawled by another process right now",
+                                  0, 0, 0, 0, 0, 0.0, spider=spider_name, name=source.name))
+            continue
+        spidercls = process.spider_loader.load(spider_name)
+        per_source = settings.copy()
+        if spider_name == source.kind:
+            per_source.set("ROBOTSTXT_OBEY", source.robots, priority="spider")
+        # The first crawler installs the reactor named in the settings.
+        crawler = Crawler(spidercls, per_source, init_reactor=not crawlers)
+        # API tokens go to the spider as an argument, never into settings, which Scrapy logs.
+        extra = {"credentials": config.service_tokens} if spider_name == "records" else {}
+        process.crawl(crawler, source=source, **extra)
+        crawlers.append((label, crawler))
+    if crawlers:
+        try:
+            process.start()
+        finally:
+            # Scrapy's shutdown handlers outlive its reactor and would swallow the signals.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     index = config.archive.open_index()
     reports = []
     try:
@@ -114,7 +144,7 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
                                    screenshot_run(config, source, run_id)))
     finally:
         index.close()
-    return reports
+    return reports + busy
 
 
 def _screenshot_runs(sources: list[Source], crawlers: list[tuple[str, Crawler]],
@@ -163,5 +193,10 @@ def _report(index: Any, source: str, run_id: int | None) -> RunReport:
         errors=row["errors"] or 0, bytes=row["bytes"] or 0, seconds=seconds,
         skipped=row.get("skipped") or 0,
         spider=row["spider"] or "",
+        observations=row.get("observations") or 0,
+        requests=row.get("requests") or 0,
+        error_kinds=json.loads(row.get("error_kinds") or "{}"),
+        resumed_from=row.get("resumed_from"),
+        name=row["source"],
         requisites=row.get("requisites") or 0,
     )

@@ -46,11 +46,15 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
+    # A resumed run answers what the interrupted run archived from the archive (archive/crawl/resume.py).
+    "archive.crawl.resume.ResumeMiddleware": 45,
     # First of all: refuse non-public addresses before robots.txt or anything else connects.
     "archive.crawl.guard.AddressGuardMiddleware": 50,
     # Replaces Scrapy's retry (550) with one that honours Retry-After.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "archive.crawl.retry.PoliteRetryMiddleware": 550,
+    # Conditional re-crawls: validators out, a 304 in as the archived page (archive/crawl/conditional.py).
+    "archive.crawl.conditional.ConditionalRequestMiddleware": 900,
     # Above HttpCompressionMiddleware (590): records raw bytes and headers.
     "archive.crawl.capture.WarcCaptureMiddleware": 950,
 }

@@ -376,4 +376,4 @@ def _page_number(query: str) -> int | None:
 def start_records_portal(port: int = 0) -> tuple[LoopbackServer, RecordsPortal]:
     """Start the portal on 127.0.0.1 and return the server and its handler."""
     portal = RecordsPortal()
-    return LoopbackServer(portal, port=port).start(), portal
+    return LoopbackServer(portal, port=port, etags=True).start(), portal

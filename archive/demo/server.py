@@ -6,6 +6,7 @@ fixture site supplies a `handle(request) -> Reply` function.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import threading
@@ -53,7 +54,8 @@ def json_reply(data: Any, status: int = 200, headers: list[tuple[str, str]] | No
 class LoopbackServer:
     """Serves `handler` on 127.0.0.1 in a daemon thread; use as a context manager."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0,
+                 etags: bool = False) -> None:
         self.handler = handler
         outer = self
 
@@ -77,14 +79,17 @@ class LoopbackServer:
                     except OSError:
                         pass  # the client went away: that is the point of most of these
                     return
+                if etags and reply.status == 200:
+                    reply = _with_etag(reply, self.headers.get("If-None-Match"))
                 self.send_response(reply.status)
                 if reply.content_type:
                     self.send_header("Content-Type", reply.content_type)
                 for key, value in reply.headers:
                     self.send_header(key, value)
-                self.send_header("Content-Length", str(len(reply.body)))
+                if reply.status != 304:
+                    self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                if self.command != "HEAD":
+                if self.command != "HEAD" and reply.status != 304:
                     self.wfile.write(reply.body)
 
             do_GET = do_POST = do_HEAD = _serve
@@ -118,6 +123,16 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _with_etag(reply: Reply, if_none_match: str | None) -> Reply:
+    """The reply with a strong ETag of its body, or a 304 when the client already has that body,
+    as static-file servers such as nginx answer."""
+    etag = f'"{hashlib.sha256(reply.body).hexdigest()[:24]}"'
+    headers = [*reply.headers, ("ETag", etag)]
+    if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
+        return Reply(304, b"", headers, content_type=None)
+    return Reply(reply.status, reply.body, headers, reply.content_type, reply.raw)
 
 
 def free_port() -> int:

@@ -3,15 +3,24 @@ Machine, Atlas of Surveillance export."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from archive.config import Archive
 from archive.demo.atlas_site import demo_rows, export_csv, start_atlas_site
 from archive.demo.nextrequest_portal import start_nextrequest_portal
 from archive.demo.records_portal import start_records_portal
 from archive.demo.vendor_site import start_vendor_site
 from archive.demo.wayback_demo import demo_sim
 from archive.demo.wayback_sim import start_wayback_sim
+from archive.errors import ArchiveError
+
+# Sources of the demo's sources.yml whose URLs name the fixtures' ports.
+VENDOR_SOURCE = "northwind-recognize"
+PORTAL_SOURCE = "clearwater-requests"
+JSON_SOURCE = "harbor-city-requests"
 
 
 @dataclass
@@ -42,23 +51,56 @@ class DemoServers:
             self.atlas.stop()
 
 
-def start_demo_servers(port: int = 0) -> DemoServers:
-    """Start the vendor site on `port`, the portal on the next and the JSON portal on the one
-    after (stable URLs across demo runs), or on any free ports when those are taken (or `port` is 0)."""
-    vendor = _start(start_vendor_site, port)
-    portal = _start(start_records_portal, port + 1 if port else 0)
-    wayback, _ = start_wayback_sim(demo_sim(vendor.url))
+def recorded_ports(archive: Archive) -> dict[str, int]:
+    """The fixture ports an earlier demo run archived the fixtures under, by server name."""
+    if not archive.exists():
+        return {}
+    index = archive.open_index()
     try:
-        json_portal = start_nextrequest_portal(port + 2 if port else 0)
-    except OSError:
-        json_portal = start_nextrequest_portal(0)  # the preferred port is taken
+        ports = {}
+        for name, source in (("vendor", VENDOR_SOURCE), ("portal", PORTAL_SOURCE), ("json", JSON_SOURCE)):
+            row = index.execute("SELECT urls FROM sources WHERE name = ?", [source]).fetchone()
+            if row:
+                ports[name] = urlsplit(json.loads(row[0])[0]).port
+        row = index.execute("SELECT url FROM captures WHERE via = 'wayback' ORDER BY id LIMIT 1").fetchone()
+        if row:
+            ports["wayback"] = urlsplit(row[0]).port
+    finally:
+        index.close()
+    return {name: port for name, port in ports.items() if port}
+
+
+def start_demo_servers(port: int = 0, archive: Archive | None = None) -> DemoServers:
+    """Start the vendor site on `port`, the records portal, the JSON portal and the Wayback Machine
+    on the next three.
+
+    An archive an earlier demo filled keeps its ports, so a second run adds a
+    new crawl of the same sites rather than a copy under other addresses; if
+    such a port is taken, that is an error naming it. Otherwise a taken port
+    (or `port` 0) means any free one.
+    """
+    recorded = recorded_ports(archive) if archive is not None else {}
+    names = ("vendor", "portal", "json", "wayback")
+    wanted = {name: port + offset if port else 0 for offset, name in enumerate(names)}
+    vendor = _start("vendor", lambda p: start_vendor_site(p)[0], wanted, recorded)
+    portal = _start("portal", lambda p: start_records_portal(p)[0], wanted, recorded)
+    json_portal = _start("json", start_nextrequest_portal, wanted, recorded)
+    wayback = _start("wayback", lambda p: start_wayback_sim(demo_sim(vendor.url), p)[0], wanted, recorded)
     atlas, _ = start_atlas_site(export_csv(demo_rows(vendor.url, portal.url)))
     return DemoServers(vendor, portal, wayback, json_portal, atlas=atlas)
 
 
-def _start(start: Any, port: int) -> Any:
+def _start(name: str, start: Any, wanted: dict[str, int], recorded: dict[str, int]) -> Any:
+    if name in recorded:
+        try:
+            return start(recorded[name])
+        except OSError as exc:
+            raise ArchiveError(
+                f"port {recorded[name]} is taken ({exc.strerror}): this archive holds the demo's {name} "
+                f"at http://127.0.0.1:{recorded[name]}/, and another port would archive it again under "
+                f"another address. Stop the program using it (`ss -ltnp 'sport = :{recorded[name]}'` "
+                "names it) or use another --data directory") from None
     try:
-        server, _ = start(port)
+        return start(wanted[name])
     except OSError:
-        server, _ = start(0)  # the preferred port is taken
-    return server
+        return start(0)  # the preferred port is taken and nothing was archived under it yet

@@ -343,7 +343,7 @@ class VendorSite:
 def start_vendor_site(port: int = 0) -> tuple[LoopbackServer, VendorSite]:
     """Start the site on 127.0.0.1 and return the server and its handler."""
     site = VendorSite()
-    server = LoopbackServer(site, port=port).start()
+    server = LoopbackServer(site, port=port, etags=True).start()
     site.base = server.url
     site.other = f"http://localhost:{server.port}"
     return server, site

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -50,6 +50,10 @@ class Citation:
     as_of_at: str | None = None
     as_of_kind: str | None = None  # "memento time" or "capture time"
     fetched_at: str | None = None
+    # Later checks that found the page unchanged (observations: a 304, or the same payload again).
+    seen_unchanged: int | None = None
+    seen_unchanged_at: str | None = None  # the latest, ISO 8601 UTC
+    seen_unchanged_proof: str | None = None  # its WARC record: "file, offset"
 
     def line(self) -> str:
         """Who, what, when, where: the form of the seeds' footnotes."""
@@ -73,6 +77,10 @@ class Citation:
         lines = [self.line()]
         if self.detail:
             lines.append(f"  {self.detail}")
+        if self.seen_unchanged and self.seen_unchanged_at:
+            last = parse_when(self.seen_unchanged_at).strftime("%Y-%m-%d %H:%M:%S UTC")
+            lines.append(f"  Seen unchanged {self.seen_unchanged} time(s) since, last at {last} "
+                         f"(proof: {self.seen_unchanged_proof})")
         if self.sha256:
             empty = " (an empty body: the answer was the redirect)" if (
                 self.redirect_to and self.sha256 == EMPTY_SHA256) else ""
@@ -270,7 +278,15 @@ def citation_of(conn: sqlite3.Connection, capture: Mapping[str, Any]) -> Citatio
     if found is not None:
         document, release = found
         return cite_document(document, release, capture)
-    return cite(capture, queries.save_request(conn, capture["id"]))
+    citation = cite(capture, queries.save_request(conn, capture["id"]))
+    if citation.kind != "live":
+        return citation
+    seen = queries.latest_observation(conn, dict(capture))
+    if seen is None:
+        return citation
+    count, latest = seen
+    return replace(citation, seen_unchanged=count, seen_unchanged_at=latest["observed_at"],
+                   seen_unchanged_proof=f"{latest['warc_filename']}, offset {latest['warc_offset']}")
 
 
 def citation_of_page(conn: sqlite3.Connection, page: Mapping[str, Any]) -> Citation | None:

@@ -28,7 +28,7 @@ from archive.config import Archive
 from archive.evidence.timestamp import trusted_ca, verify_chain_heads, verify_tokens
 from archive.index import chain, queries
 from archive.warc.digests import labelled, sha256_hex
-from archive.warc.read import Member, gzip_members, record_at
+from archive.warc.read import Member, gzip_members, read_record, record_at
 
 # Records that must each have a capture row: responses and revisits from crawls,
 # resources from imports (an Atlas of Surveillance export read from disk); or,
@@ -81,6 +81,10 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
             "SELECT warc_record_id FROM fetch_errors WHERE warc_record_id IS NOT NULL")}
         shots = queries.rows(index.conn, "SELECT * FROM screenshots WHERE warc_record_id IS NOT NULL "
                                          "ORDER BY id")
+        # A 304 answer is a response record indexed as an observation, not a capture.
+        observed = queries.rows(index.conn, "SELECT * FROM observations WHERE kind = 'not-modified'")
+        # Records cut short by a crash, named when the run was resumed (archive/crawl/reconcile.py).
+        cuts = {(r["filename"], r["offset"]): r for r in queries.rows(index.conn, "SELECT * FROM warc_cuts")}
     finally:
         index.close()
     report = Report(captures=len(all_rows), screenshots=len(shots))
@@ -89,6 +93,8 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
         report.problems.append(Problem(capture_id, by_id[capture_id]["url"], "index row", message))
 
     known_ids = {r["warc_record_id"] for r in all_rows} | {s["warc_record_id"] for s in shots}
+    report.problems.extend(_check_observations(archive, observed))
+    refused |= {r["warc_record_id"] for r in observed}
     by_file = _by_file(all_rows)
     shot_files = _by_file(shots)
 
@@ -101,7 +107,7 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
         starts = {r["warc_offset"] for r in file_rows + shot_files.get(path.name, [])}
         count, cut = _check_file(path, starts, known_ids | refused, file_problems)
         report.records += count
-        if cut is not None:
+        if cut is not None and not _known_cut(path, cut, cuts):
             cut_at[path.name] = cut
             file_problems.append(cut.problem(path.name, count, file_rows))
 
@@ -263,3 +269,30 @@ def _what(exc: Exception) -> str:
     if isinstance(exc, (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error)):
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"damaged record ({type(exc).__name__}: {exc})"
+
+def _check_observations(archive: Archive, observed: list[dict[str, Any]]) -> list[Problem]:
+    """Each 304 observation's record is where its row says, with its id and status."""
+    problems = []
+    for row in observed:
+        where = f"{row['warc_filename']}:{row['warc_offset']}"
+        try:
+            record = read_record(archive.warc_path(row["warc_filename"]), row["warc_offset"])
+        except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
+            problems.append(Problem(None, row["url"], where, f"observation {row['id']}: record cannot "
+                                                             f"be read: {exc}"))
+            continue
+        if record.record_id != row["warc_record_id"] or record.http_status != 304:
+            problems.append(Problem(None, row["url"], where, f"observation {row['id']}: record is "
+                                    f"{record.record_id} with status {record.http_status}, index says "
+                                    f"{row['warc_record_id']} with status 304"))
+    return problems
+
+
+def _known_cut(path: Path, cut: Cut, cuts: dict[tuple[str, int], dict[str, Any]]) -> bool:
+    """A cut record named in warc_cuts, byte for byte: a crash the resumed run already reported."""
+    named = cuts.get((path.name, cut.offset))
+    if named is None or named["length"] != cut.present:
+        return False
+    with open(path, "rb") as fh:
+        fh.seek(cut.offset)
+        return sha256_hex(fh.read()) == named["sha256"]

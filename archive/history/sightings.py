@@ -151,7 +151,16 @@ def save_sighting(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
 def page_sightings(conn: sqlite3.Connection, key: str) -> list[dict[str, Any]]:
     """Every sighting of one page, oldest first: the list its versions are grouped from.
 
-    To fold in observations ("seen unchanged at T", pointing at the capture
-    they confirm), UNION ALL them here with the confirmed capture's content key.
+    A 304 observation ("seen unchanged at T", no new capture) is one more
+    sighting of the capture it confirms, at the observation's time. (An
+    unchanged payload fetched whole is a revisit capture: a sighting already.)
     """
-    return rows(conn, "SELECT * FROM page_sightings WHERE page_key = ? ORDER BY seen_at, capture_id", [key])
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(page_sightings)")]
+    observed = ", ".join("o.observed_at AS seen_at" if c == "seen_at" else f"s.{c}" for c in columns)
+    return rows(conn, f"""
+        SELECT * FROM (
+            SELECT * FROM page_sightings WHERE page_key = ?
+            UNION ALL
+            SELECT {observed} FROM observations AS o JOIN page_sightings AS s ON s.capture_id = o.capture_id
+            WHERE s.page_key = ? AND o.kind = 'not-modified'
+        ) ORDER BY seen_at, capture_id""", [key, key])

@@ -276,6 +276,104 @@ def m140_releases_fts(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m120_run_reports(db: sqlite_utils.Database) -> None:
+    """Each run's full figures, and which process ran it (so a dead one is found and resumed)."""
+    runs = db.table("crawl_runs")
+    for column, kind in {"requests": int, "observations": int, "error_kinds": str, "seconds": float,
+                         "resumed_from": int, "pid": int, "hostname": str}.items():
+        runs.add_column(column, kind)
+
+
+@migrations()
+def m121_observations(db: sqlite_utils.Database) -> None:
+    """Sightings of a payload already archived: a 304 to a conditional request, or a revisit.
+
+    Like captures they are evidence (each names the WARC record that proves
+    it), so the database refuses to change or delete one.
+    """
+    db.table("observations").create(
+        {
+            "id": int, "url": str, "source": str, "crawl_run": int, "observed_at": str,
+            "kind": str, "status": int, "sha256": str, "capture_id": int,
+            "revisit_capture_id": int, "warc_record_id": str, "warc_filename": str,
+            "warc_offset": int, "warc_length": int,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name"), ("crawl_run", "crawl_runs", "id"),
+                      ("capture_id", "captures", "id"), ("revisit_capture_id", "captures", "id")],
+        not_null={"url", "observed_at", "kind", "sha256", "warc_record_id"},
+    )
+    db.table("observations").create_index(["url", "observed_at"])
+    db.table("observations").create_index(["capture_id"])
+    db.table("observations").create_index(["warc_record_id"], unique=True)
+    for op in ("UPDATE", "DELETE"):
+        db.execute(f"""
+            CREATE TRIGGER observations_append_only_{op.lower()} BEFORE {op} ON observations
+            BEGIN SELECT RAISE(ABORT, 'observations are append-only evidence'); END
+        """)
+
+
+@migrations()
+def m122_validators(db: sqlite_utils.Database) -> None:
+    """Each page's last ETag / Last-Modified, for conditional requests on the next crawl (derived)."""
+    db.table("page_validators").create(
+        {
+            "source": str, "url": str, "etag": str, "last_modified": str, "sha256": str,
+            "warc_record_id": str, "captured_at": str,
+        },
+        pk=("source", "url"),
+    )
+
+
+@migrations()
+def m123_warc_files(db: sqlite_utils.Database) -> None:
+    """Which run opened each WARC file, and records found cut short by a crash (named, never removed)."""
+    db.table("warc_files").create(
+        {"filename": str, "crawl_run": int, "opened_at": str},
+        pk="filename",
+        foreign_keys=[("crawl_run", "crawl_runs", "id")],
+    )
+    db.table("warc_cuts").create(
+        {"id": int, "filename": str, "offset": int, "length": int, "sha256": str,
+         "crawl_run": int, "found_at": str},
+        pk="id",
+        foreign_keys=[("crawl_run", "crawl_runs", "id")],
+    )
+    db.table("warc_cuts").create_index(["filename", "offset"], unique=True)
+
+
+@migrations()
+def m124_schedules(db: sqlite_utils.Database) -> None:
+    """When each source's crawl (and Wayback harvest) is due, and the status view over it."""
+    db.table("schedules").create(
+        {
+            "source": str, "spider": str, "every": str, "last_started_at": str,
+            "next_due_at": str, "overdue_at": str, "added_at": str, "updated_at": str,
+        },
+        pk=("source", "spider"),
+    )
+    db.create_view("source_status", """
+        SELECT s.source, s.spider, s.every, s.next_due_at, s.overdue_at,
+               r.id AS last_run, r.status AS last_status, r.finish_reason,
+               r.started_at AS last_started_at, r.ended_at AS last_ended_at,
+               r.pages, r.captures, r.revisits, r.observations, r.errors,
+               CASE
+                 WHEN s.every = 'never' THEN 'manual'
+                 WHEN r.status = 'running' THEN 'running'
+                 WHEN r.status IN ('failed', 'interrupted') THEN r.status
+                 WHEN s.overdue_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN 'overdue'
+                 WHEN s.next_due_at IS NULL OR s.next_due_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                   THEN 'due'
+                 ELSE 'ok'
+               END AS state
+        FROM schedules AS s
+        LEFT JOIN crawl_runs AS r ON r.id = (
+            SELECT max(id) FROM crawl_runs WHERE source = s.source AND spider = s.spider)
+        ORDER BY s.source, s.spider
+    """)
+
+
+@migrations()
 def m160_requisites_and_screenshots(db: sqlite_utils.Database) -> None:
     """Page requisites are captures marked by kind; screenshots are evidence of their own.
 

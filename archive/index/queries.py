@@ -149,3 +149,15 @@ def document_of_page(conn: sqlite3.Connection, page: dict[str, Any]
         found = rows(conn, "SELECT * FROM captures WHERE id = ?", [document["capture_id"]])
         capture_row = found[0] if found else None
     return document, release, capture_row
+
+
+def latest_observation(conn: sqlite3.Connection, capture: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """(how many, the latest) observations that saw `capture`'s payload unchanged after it was captured,
+    or None: the proof the page still said the same thing later."""
+    payload = payload_row(conn, capture)
+    if payload is None:
+        return None
+    found = rows(conn, "SELECT * FROM observations WHERE capture_id = ? AND url = ? AND observed_at > ? "
+                       "ORDER BY observed_at DESC, id DESC", [payload["id"], capture["url"], capture["captured_at"]])
+    return (len(found), found[0]) if found else None
+

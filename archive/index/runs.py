@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
 
 from archive.sources.model import Source, source_to_dict
-from archive.times import iso, utc_now
+from archive.times import iso, parse_when, utc_now
 
 
 def upsert_source(db: sqlite_utils.Database, source: Source) -> None:
@@ -32,17 +33,44 @@ def upsert_source(db: sqlite_utils.Database, source: Source) -> None:
     )
 
 
-def start_run(db: sqlite_utils.Database, source: str, spider: str) -> int:
-    """Open a crawl_runs row in status `running` and return its id."""
+def start_run(db: sqlite_utils.Database, source: str, spider: str, *, pid: int | None = None,
+              resumed_from: int | None = None) -> int:
+    """Open a crawl_runs row in status `running` and return its id.
+
+    `pid` (with this host's name) says which process runs it, `resumed_from`
+    which interrupted run it continues.
+    """
     table = db.table("crawl_runs")
     table.insert(
         {
             "source": source, "spider": spider, "started_at": iso(utc_now()),
             "status": "running", "pages": 0, "captures": 0, "revisits": 0,
-            "errors": 0, "bytes": 0, "skipped": 0,
+            "errors": 0, "bytes": 0, "skipped": 0, "requests": 0, "observations": 0,
+            "pid": pid, "hostname": socket.gethostname(), "resumed_from": resumed_from,
         }
     )
     return int(table.last_pk)
+
+
+def resumable_run(db: sqlite_utils.Database, source: str, spider: str) -> dict[str, Any] | None:
+    """The latest run of `source` by `spider` if it did not finish: `running` (its process died,
+    since the caller holds the crawl lock) or `interrupted`."""
+    rows = list(db.query("SELECT * FROM crawl_runs WHERE source = ? AND spider = ? ORDER BY id DESC "
+                         "LIMIT 1", [source, spider]))
+    if rows and rows[0]["status"] in ("running", "interrupted"):
+        return rows[0]
+    return None
+
+
+def run_chain(db: sqlite_utils.Database, run_id: int) -> list[int]:
+    """`run_id` and every run it resumed, newest first."""
+    chain: list[int] = []
+    current: int | None = run_id
+    while current is not None and current not in chain:
+        chain.append(current)
+        row = db.execute("SELECT resumed_from FROM crawl_runs WHERE id = ?", [current]).fetchone()
+        current = row[0] if row else None
+    return chain
 
 
 def finish_run(
@@ -50,10 +78,14 @@ def finish_run(
     counts: dict[str, int], warc_files: list[str],
 ) -> None:
     """Close a crawl run with its outcome, counts and the WARC files it wrote."""
+    ended = utc_now()
+    started = db.execute("SELECT started_at FROM crawl_runs WHERE id = ?", [run_id]).fetchone()
+    seconds = (ended - parse_when(started[0])).total_seconds() if started else None
     db.table("crawl_runs").update(
         run_id,
         {
-            "ended_at": iso(utc_now()),
+            "ended_at": iso(ended),
+            "seconds": seconds,
             "status": status,
             "finish_reason": reason,
             "warc_files": json.dumps(warc_files),

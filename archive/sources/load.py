@@ -13,6 +13,7 @@ import yaml
 
 from archive.errors import ConfigError
 from archive.sources.api_walk import API_SHAPES, WalkProblem
+from archive.sources.every import DEFAULT_EVERY, EVERY_KINDS, parse_every
 from archive.sources.model import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_PAGES,
@@ -42,12 +43,12 @@ PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
     "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change", "watch", "live",
-    "requisites", "screenshot",
+    "every", "requisites", "screenshot",
 }
 
 WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
 
-WAYBACK_FIELDS = {"from", "to", "match"}
+WAYBACK_FIELDS = {"from", "to", "match", "every"}
 
 SCOPE_FIELDS = {"hosts", "prefixes", "max_depth", "max_pages"}
 
@@ -96,9 +97,10 @@ def parse_sources(data: Any, path: Path, variables: Mapping[str, str]) -> list[S
     check = _Checker(path)
     if not isinstance(data, dict) or "sources" not in data:
         raise check.fail(None, "expected a mapping with a 'sources' list at the top")
-    unknown = set(data) - {"sources"}
+    unknown = set(data) - {"sources", "every"}
     if unknown:
         raise check.fail(sorted(unknown)[0], "unknown top-level field")
+    defaults = _parse_default_every(data.get("every"), check)
     entries = data["sources"]
     if not isinstance(entries, list) or not entries:
         raise check.fail("sources", "must be a non-empty list")
@@ -107,7 +109,7 @@ def parse_sources(data: Any, path: Path, variables: Mapping[str, str]) -> list[S
     for index, entry in enumerate(entries):
         label = entry.get("name") if isinstance(entry, dict) else None
         source_check = _Checker(path, str(label) if label else f"#{index + 1}")
-        source = _parse_source(entry, source_check, variables)
+        source = _parse_source(entry, source_check, variables, defaults)
         if source.name in seen:
             raise source_check.fail("name", "duplicate name; each source needs its own")
         seen.add(source.name)
@@ -115,14 +117,39 @@ def parse_sources(data: Any, path: Path, variables: Mapping[str, str]) -> list[S
     return sources
 
 
-def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str]) -> Source:
+def _parse_default_every(raw: Any, check: _Checker) -> dict[str, str]:
+    """The file-wide `every:`: one value for every kind of crawl, or one per kind."""
+    defaults = dict(DEFAULT_EVERY)
+    if raw is None:
+        return defaults
+    if isinstance(raw, dict):
+        unknown = set(raw) - set(EVERY_KINDS)
+        if unknown:
+            raise check.fail(f"every.{sorted(unknown)[0]}", f"unknown kind; use {', '.join(EVERY_KINDS)}")
+        for kind, value in raw.items():
+            defaults[kind] = _every(value, f"every.{kind}", check)
+        return defaults
+    value = _every(raw, "every", check)
+    # One value for the crawls; a Wayback harvest keeps its own default.
+    return {**defaults, "vendor": value, "records": value}
+
+
+def _every(value: Any, field_name: str, check: _Checker) -> str:
+    try:
+        return parse_every(value).text
+    except ValueError as exc:
+        raise check.fail(field_name, str(exc)) from None
+
+
+def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str],
+                  defaults: Mapping[str, str] = DEFAULT_EVERY) -> Source:
     if not isinstance(entry, dict):
         raise check.fail(None, "each source must be a mapping")
     unresolved: list[str] = []
     raw = entry
     entry = _expand(entry, check, variables, "", unresolved)
     try:
-        return _validated(entry, check, tuple(unresolved))
+        return _validated(entry, check, tuple(unresolved), defaults)
     except ConfigError:
         if not unresolved:
             raise
@@ -154,7 +181,8 @@ def _terms_if_known(raw: dict, check: _Checker, variables: Mapping[str, str]) ->
         return {}
 
 
-def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Source:
+def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...],
+               defaults: Mapping[str, str]) -> Source:
     unknown = set(entry) - SOURCE_FIELDS
     if unknown:
         raise check.fail(sorted(unknown)[0], "unknown field")
@@ -194,7 +222,7 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
             raise check.fail("watch", "phrases must have at least one word")
     if len({" ".join(p.lower().split()) for p in watch}) != len(watch):
         raise check.fail("watch", "lists the same phrase twice")
-    wayback = _parse_wayback(entry.get("wayback", False), check)
+    wayback = _parse_wayback(entry.get("wayback", False), check, defaults["wayback"])
     live = _parse_live(entry, wayback, check)
     requisites, screenshot = _parse_rendering(entry, kind, check)
     return Source(
@@ -218,6 +246,7 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...]) -> Sou
         requisites=requisites,
         screenshot=screenshot,
         unresolved=unresolved,
+        every=_every(entry["every"], "every", check) if "every" in entry else defaults[kind],
     )
 
 
@@ -270,9 +299,9 @@ def _parse_walk(entry: dict, kind: str, check: _Checker) -> Walk | None:
     return build_walk(raw)
 
 
-def _parse_wayback(raw: Any, check: _Checker) -> WaybackWindow | None:
+def _parse_wayback(raw: Any, check: _Checker, every: str) -> WaybackWindow | None:
     if raw is True:
-        return WaybackWindow()
+        return WaybackWindow(every=every)
     if raw is False or raw is None:
         return None
     if not isinstance(raw, dict):
@@ -293,7 +322,9 @@ def _parse_wayback(raw: Any, check: _Checker) -> WaybackWindow | None:
     match = raw.get("match", "exact")
     if match not in WAYBACK_MATCHES:
         raise check.fail("wayback.match", f"must be one of {', '.join(WAYBACK_MATCHES)}; got {match!r}")
-    return WaybackWindow(bounds[0], bounds[1], match)
+    if "every" in raw:
+        every = _every(raw["every"], "wayback.every", check)
+    return WaybackWindow(bounds[0], bounds[1], match, every)
 
 
 def _parse_live(entry: dict, wayback: WaybackWindow | None, check: _Checker) -> bool:

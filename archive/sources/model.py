@@ -47,6 +47,7 @@ class WaybackWindow:
     start: str | None = None  # CDX `from`: 4 to 14 digits
     end: str | None = None  # CDX `to`
     match: str = "exact"  # exact: the URL itself; prefix: every URL under it
+    every: str = "7d"  # how often to harvest (archive/sources/every.py)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ class Source:
     # (a link to one snapshot names that memento, not whatever the page says today).
     live: bool = True
     save_on_change: bool = False  # ask Save Page Now for a snapshot when a page changes
+    # How often `spyglass run-due` crawls it (archive/sources/every.py); the
+    # file-wide default already applied.
+    every: str = "1d"
     # Phrases whose appearance or disappearance is news (product and aliases are watched anyway).
     watch: tuple[str, ...] = ()
     # Archive what each page needs to render (stylesheets, images, fonts,
@@ -128,8 +132,10 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "allow_private": list(source.allow_private),
         "wayback": None if source.wayback is None else {
             "from": source.wayback.start, "to": source.wayback.end, "match": source.wayback.match,
+            "every": source.wayback.every,
         },
         "save_on_change": source.save_on_change,
+        "every": source.every,
         "watch": list(source.watch),
         "live": source.live,
         "requisites": source.requisites,

@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -124,6 +125,7 @@ class WarcStore:
         max_size: int = 1_000_000_000,
         gzip_level: int = 6,
         originals: dict[tuple[str, str], Original] | None = None,
+        on_open: Callable[[str], None] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -136,6 +138,8 @@ class WarcStore:
         self.by_payload: dict[str, Original] = {}
         for (_, digest), original in self.originals.items():
             self.by_payload.setdefault(digest, original)
+        # Told each new file's name before anything is written to it.
+        self.on_open = on_open
         self._builder = _Sha256WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
@@ -160,6 +164,8 @@ class WarcStore:
                 continue
         self._path = path
         self.files.append(name)
+        if self.on_open is not None:
+            self.on_open(name)
         self._write_warcinfo()
 
     def _write_warcinfo(self) -> None:
@@ -212,7 +218,9 @@ class WarcStore:
         with self._lock:
             if self._file is None or self._file.tell() >= self.max_size:
                 self._open_next()
-            original = self.originals.get((url, digest)) if exchange.dedupe else None
+            # A 304 has no payload to share: it is always its own response record.
+            not_modified = exchange.status == 304
+            original = self.originals.get((url, digest)) if exchange.dedupe and not not_modified else None
             if original is None and exchange.dedupe and exchange.any_url and payload \
                     and exchange.status == 200:
                 original = self.by_payload.get(digest)
@@ -233,7 +241,7 @@ class WarcStore:
             offset, length = self._append(record)
             self._append(self._request_record(exchange, warc_date, record_id))
             assert self._path is not None
-            if original is None:
+            if original is None and not not_modified:
                 self.originals.setdefault((url, digest), Original(record_id, url, warc_date))
                 if exchange.status == 200:
                     self.by_payload.setdefault(digest, Original(record_id, url, warc_date))

@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     site = SyntheticSite(args.pages)
     for i in range(args.pages):  # pre-render: serving must not be the bottleneck
         site.page(i)
-    server = LoopbackServer(site, port=args.port).start()
+    server = LoopbackServer(site, port=args.port, etags=True).start()
     site.base = server.url
     print(server.port, flush=True)
     try:

@@ -1,0 +1,88 @@
+"""Conditional requests: ask the server whether a page changed since its last capture.
+
+A GET for a page captured before carries If-None-Match / If-Modified-Since
+from that capture's ETag / Last-Modified (kept in `page_validators`). A 304
+answer is archived as what it was, a 304 exchange, and becomes an
+observation; the spider then reads the page from the archive, so links are
+still followed from a page that did not change.
+
+Order 900: below WarcCaptureMiddleware (950), so the WARC request record
+shows the conditional headers and the 304 is written before it is replaced,
+and above HttpCompressionMiddleware (590), which decodes the archived body.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+
+from archive.config import Config
+from archive.crawl.replay import PAYLOAD_COLUMNS, location_of, replayed_response
+from archive.index.observations import validators_of
+
+logger = logging.getLogger(__name__)
+
+
+class ConditionalRequestMiddleware:
+    """Adds validators to requests for archived pages and turns a 304 into the archived page."""
+
+    def __init__(self, crawler: Crawler, config: Config) -> None:
+        self.crawler = crawler
+        self.archive = config.archive
+        self.validators: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
+        config = Config.from_settings(crawler.settings)
+        if not config.conditional_requests:
+            raise NotConfigured
+        mw = cls(crawler, config)
+        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
+        return mw
+
+    def spider_opened(self, spider: Any) -> None:
+        source = getattr(spider, "source", None)
+        # Live pages only: a Wayback snapshot never changes.
+        if source is None or getattr(spider, "via", "") != "live" or not self.archive.exists():
+            return
+        index = self.archive.open_index()
+        try:
+            self.validators = validators_of(index, source.name, PAYLOAD_COLUMNS)
+        finally:
+            index.close()
+
+    def process_request(self, request: Request) -> None:
+        # robots.txt (no callback) is fetched whole: its exchange is indexed outside any callback.
+        if request.method != "GET" or request.callback is NO_CALLBACK:
+            return None
+        known = self.validators.get(request.url)
+        if known is None or request.meta.get("spyglass_replayed"):
+            return None
+        if known["etag"] and b"If-None-Match" not in request.headers:
+            request.headers[b"If-None-Match"] = known["etag"]
+        if known["last_modified"] and b"If-Modified-Since" not in request.headers:
+            request.headers[b"If-Modified-Since"] = known["last_modified"]
+        request.meta["spyglass_validated"] = known
+        return None
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        known = request.meta.get("spyglass_validated")
+        if response.status != 304 or known is None or request.meta.get("spyglass_replayed"):
+            return response
+        self.crawler.stats.inc_value("spyglass/not_modified")
+        request.meta["spyglass_not_modified"] = request.meta.get("spyglass_warc")
+        # From here on the page is the archived payload the 304 confirmed.
+        request.meta["spyglass_warc"] = location_of(known)
+        try:
+            replay = replayed_response(self.archive, request, known)
+        except (OSError, EOFError, ValueError) as exc:
+            # The observation stands; only the links of this page go unfollowed.
+            logger.warning("304 for %s: cannot read its archived copy (%s)", request.url, exc)
+            return response
+        return replay

@@ -1,0 +1,175 @@
+"""After a crash: make the index and the WARC files of an interrupted run agree again.
+
+The writer process writes (and flushes) each exchange's records before the
+rows that point at them, and commits rows in batches (archive/crawl/writer.py).
+A crawl killed at any moment can therefore leave records whose rows were
+never committed, and at most one record cut short at the end of a file. Rows
+without records cannot happen. Before a run is resumed, its files are read:
+
+- a response or revisit record of a live crawl with no row becomes a capture
+  (a 304 an observation), built from the record itself: the exchange happened
+  and is evidence, so it is indexed, not fetched again;
+- such a record of a Wayback harvest (whose rows need the spider's memento
+  checks) becomes a `fetch_errors` row of type `interrupted` naming it, and
+  the harvest fetches that version again;
+- a record cut short is named in `warc_cuts` (file, offset, length, SHA-256 of
+  the bytes) and left where it is: evidence files are never edited, and
+  `spyglass verify` accepts exactly that cut, no other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any
+
+import sqlite_utils
+from warcio.exceptions import ArchiveLoadFailed
+
+from archive.config import Archive
+from archive.history.ingest import HistoryWriter
+from archive.index.captures import save_captures
+from archive.index.db import writing
+from archive.index.observations import save_observations
+from archive.index.runs import save_fetch_errors
+from archive.sources.model import Source
+from archive.text.extract import extract
+from archive.times import iso, utc_now
+from archive.warc.read import StoredRecord, decode_body, gzip_members, record_at
+
+INDEXED_TYPES = ("response", "revisit")
+
+
+def _known_record_ids(db: sqlite_utils.Database, run_id: int) -> set[str]:
+    known: set[str] = set()
+    for sql in ("SELECT warc_record_id FROM captures WHERE crawl_run = ?",
+                "SELECT warc_record_id FROM observations WHERE crawl_run = ?",
+                "SELECT warc_record_id FROM fetch_errors WHERE crawl_run = ? AND warc_record_id IS NOT NULL"):
+        known.update(row[0] for row in db.execute(sql, [run_id]).fetchall())
+    return known
+
+
+def reconcile_run(archive: Archive, db: sqlite_utils.Database, run: dict[str, Any],
+                  source: Source | None, history: HistoryWriter | None = None) -> dict[str, int]:
+    """Index what run `run` archived but did not index, name any cut record, close the run's row.
+
+    `history` (the writer's) folds the new captures and 304s into versions, as
+    the writer does for every batch. Returns counts of what was done, for the log.
+    """
+    run_id = run["id"]
+    files = [row[0] for row in db.execute(
+        "SELECT filename FROM warc_files WHERE crawl_run = ? ORDER BY filename", [run_id]).fetchall()]
+    known = _known_record_ids(db, run_id)
+    validators = {row[0]: row[1] for row in db.execute(
+        "SELECT url, warc_record_id FROM page_validators WHERE source = ?", [run["source"]]).fetchall()}
+    captures: list[dict[str, Any]] = []
+    observations: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    cuts: list[dict[str, Any]] = []
+    last_date = run["started_at"]
+    for filename in files:
+        path = archive.warc_path(filename)
+        if not path.exists():
+            continue
+        for member in gzip_members(path):
+            if member.data is None:
+                if member.truncated:
+                    cuts.append(_cut(path, member.offset, member.length, run_id))
+                break
+            try:
+                record = record_at(io.BytesIO(member.data), 0)
+            except (ArchiveLoadFailed, ValueError, EOFError):
+                continue  # a damaged record is verify's to report, not ours to index
+            if record is None:
+                continue
+            last_date = max(last_date, record.date)
+            if record.warc_type not in INDEXED_TYPES or record.record_id in known:
+                continue
+            where = (filename, member.offset, member.length)
+            if run["spider"] == "wayback" or source is None:
+                errors.append(_interrupted_error(record, run))
+            elif record.http_status == 304 and record.url in validators:
+                observations.append(_observation(record, run, where, validators[record.url], db))
+            else:
+                captures.append(_capture(record, run, where, source, db))
+    with writing(db):
+        saved = save_captures(db, captures)
+        seen = save_observations(db, observations)
+        if history is not None:
+            history.add(saved)
+            history.observe([(o["capture_id"], o["observed_at"]) for o in seen if o["capture_id"]])
+        save_fetch_errors(db, errors)
+        db.table("warc_cuts").insert_all(cuts, ignore=True)
+        db.table("crawl_runs").update(run_id, {
+            "status": "interrupted",
+            "ended_at": run["ended_at"] or last_date,
+            "finish_reason": run["finish_reason"] or (
+                f"the crawl process stopped without closing its run (killed?); found by the next "
+                f"crawl of the source at {iso(utc_now())}; ended_at is its last archived record"),
+            "warc_files": json.dumps(files),
+        })
+    return {"captures": len(captures), "observations": len(observations),
+            "errors": len(errors), "cuts": len(cuts)}
+
+
+def _cut(path: Any, offset: int, length: int, run_id: int) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        tail = fh.read(length)
+    return {"filename": path.name, "offset": offset, "length": len(tail),
+            "sha256": hashlib.sha256(tail).hexdigest(), "crawl_run": run_id, "found_at": iso(utc_now())}
+
+
+def _payload_sha256(record: StoredRecord) -> str:
+    return record.headers.get("WARC-Payload-Digest", "").removeprefix("sha256:")
+
+
+def _interrupted_error(record: StoredRecord, run: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "crawl_run": run["id"], "source": run["source"], "url": record.url,
+        "occurred_at": record.date, "error_type": "interrupted",
+        "reason": "archived, but the crawl was killed before indexing it; fetched again on resume",
+        "warc_record_id": record.record_id,
+    }
+
+
+def _observation(record: StoredRecord, run: dict[str, Any], where: tuple[str, int, int],
+                 confirms: str, db: sqlite_utils.Database) -> dict[str, Any]:
+    found = db.execute("SELECT sha256 FROM captures WHERE warc_record_id = ?", [confirms]).fetchone()
+    return {
+        "url": record.url, "source": run["source"], "crawl_run": run["id"],
+        "observed_at": record.date, "kind": "not-modified", "status": 304,
+        "sha256": found[0] if found else "", "confirms_record_id": confirms,
+        "warc_record_id": record.record_id,
+        "warc_filename": where[0], "warc_offset": where[1], "warc_length": where[2],
+    }
+
+
+def _capture(record: StoredRecord, run: dict[str, Any], where: tuple[str, int, int],
+             source: Source, db: sqlite_utils.Database) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in record.http_headers}
+    content_type = headers.get("content-type")
+    row: dict[str, Any] = {
+        "url": record.url, "source": source.name, "via": "live", "crawl_run": run["id"],
+        "captured_at": record.date, "status": record.http_status, "content_type": content_type,
+        "length": len(record.payload), "sha256": _payload_sha256(record),
+        "warc_filename": where[0], "warc_offset": where[1], "warc_length": where[2],
+        "warc_record_id": record.record_id, "warc_type": record.warc_type,
+        "refers_to": record.headers.get("WARC-Refers-To"), "location": headers.get("location"),
+        "vendor": source.vendor, "product": source.product, "agency": source.agency,
+    }
+    if record.warc_type == "revisit":
+        original = db.execute("SELECT length FROM captures WHERE warc_record_id = ?",
+                              [row["refers_to"]]).fetchone()
+        row["length"] = original[0] if original else None
+    else:
+        try:
+            body = decode_body(record.payload, headers.get("content-encoding"))
+        except ValueError as exc:
+            row["extraction_error"] = str(exc)
+        else:
+            found = extract(content_type, body)
+            row.update(title=found.title, text=found.text, extraction=found.method,
+                       extraction_error=found.error)
+    return row
