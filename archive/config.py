@@ -21,7 +21,7 @@ from archive import __version__
 from archive.errors import ArchiveError, ConfigError
 from archive.index.db import open_db
 from archive.records.budget import ServiceBudget
-from archive.wayback.budget import FileBudget
+from archive.wayback.budget import Budget, FileBudget
 from archive.wayback.client import PUBLIC_WAYBACK, Endpoints
 from archive.wayback.policy import RatePolicy
 
@@ -132,6 +132,13 @@ class Config:
                               "README's publishing stance)")
     atlas_timeout: float = setting(300.0, "seconds `import-atlas --url` may take to download the "
                                    "Atlas of Surveillance export")
+    # Redis mode (archive/cluster/): many crawl workers, on any machine, share one frontier.
+    redis_url: str = setting("", "Redis server of the shared frontier, seen-set, leases, ingest "
+                             "stream and Wayback budget (redis://host:6379/0); empty: one machine, no Redis")
+    # 30 s: a worker renews its heartbeat every third of it, so only a dead or
+    # frozen worker misses it; its requests then wait at most this long to go back.
+    redis_lease: float = setting(30.0, "seconds after a worker's last heartbeat before its in-flight "
+                                 "requests go back to the queue and its WARC files are reconciled")
     # Credentials are read from the environment only, never from settings or files.
     spn_access_key: str = field(default="", repr=False, metadata={"environment": SPN_ACCESS_KEY_ENV})
     spn_secret_key: str = field(default="", repr=False, metadata={"environment": SPN_SECRET_KEY_ENV})
@@ -205,8 +212,13 @@ class Config:
         return Endpoints(self.wayback_url, self.wayback_availability_url)
 
     @property
-    def wayback_budget(self) -> FileBudget:
-        """The machine-wide budget and pause every request to this Wayback Machine shares."""
+    def wayback_budget(self) -> Budget:
+        """The budget and pause every request to this Wayback Machine shares: the machine's file,
+        or with SPYGLASS_REDIS_URL the cluster's, in Redis."""
+        if self.redis_url:
+            from archive.wayback.redis_budget import RedisBudget
+
+            return RedisBudget(self.redis_url, self.rate_policy, self.endpoints.base)
         return FileBudget(self.wayback_budget_file, self.rate_policy, self.endpoints.base)
 
     @property

@@ -20,6 +20,7 @@ import scrapy
 from scrapy.http import HtmlResponse, Response
 from w3lib.url import canonicalize_url, safe_url_string
 
+from archive.crawl.frontier import Frontier
 from archive.crawl.items import FetchError
 from archive.text.refs import STYLESHEET, css_refs, decode_css, html_requisites
 
@@ -34,8 +35,7 @@ class RequisitesMixin:
     source: Any
     config: Any
     settings: Any
-    seen: set[str]  # canonical URLs requested as pages
-    requisites_seen: set[str]  # canonical URLs requested as requisites
+    seen: Frontier  # the run's canonical URLs taken, as pages and as requisites
 
     def requisites_of(self, response: Response) -> Iterator[scrapy.Request | FetchError]:
         """Requests for the requisites of an HTML page (none when the source turned them off)."""
@@ -94,9 +94,8 @@ class RequisitesMixin:
         `referrer` is the page or stylesheet that refers to it; meta["spyglass_page"] the page.
         """
         key = canonicalize_url(url)
-        if key in self.requisites_seen or key in self.seen:
+        if not self.seen.claim_requisite(key):
             return None
-        self.requisites_seen.add(key)
         return scrapy.Request(
             url,
             callback=self.parse_requisite,

@@ -16,6 +16,7 @@ from scrapy.utils.sitemap import Sitemap
 from w3lib.url import canonicalize_url, safe_url_string
 
 from archive.config import Archive
+from archive.crawl.frontier import FULL, SEEN, Frontier, LocalFrontier
 from archive.crawl.items import FetchError
 from archive.index.captures import last_capture_times
 from archive.times import parse_when
@@ -35,12 +36,11 @@ class VendorSpider(RequisitesMixin, SourceSpider):
     kind = "vendor"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        frontier = kwargs.pop("frontier", None)
         super().__init__(*args, **kwargs)
-        # Canonical URLs already scheduled: Scrapy's dupefilter is off (settings.py).
-        self.seen: set[str] = set()
-        self.requisites_seen: set[str] = set()
-        self.similar: dict[str, int] = {}  # url_pattern -> URLs scheduled
-        self.limits_hit: set[str] = set()
+        # Canonical URLs already scheduled, look-alike counts, limits hit: Scrapy's
+        # dupefilter is off (settings.py). In Redis mode the run's, shared by its workers.
+        self.seen: Frontier = frontier if frontier is not None else LocalFrontier()
         # Every link as written, already judged: most links on a page were seen
         # before, and canonicalising each again was the spider's largest cost.
         self.judged: set[str] = set()
@@ -57,7 +57,8 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.source.recrawl == "changed":
             spider.previous = _previous_captures(spider.config.archive, spider.source.name)
-            spider.released = not spider.previous
+            # Workers sharing a frontier cannot hold pages back for one another's sitemaps.
+            spider.released = not spider.previous or spider.seen.shared
             crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
@@ -83,33 +84,37 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         return min(self.source.scope.max_pages, self.config.max_pages)
 
     def _request(self, url: str, depth: int, referrer: str | None, hops: int = 0,
-                 chain: tuple[str, ...] = (), start: bool = False) -> scrapy.Request | FetchError | None:
+                 chain: tuple[str, ...] = (), start: bool = False,
+                 recheck: bool = False) -> scrapy.Request | FetchError | None:
         """A request for `url` if it is new, in scope and within the limits; a FetchError
-        the first time a limit stops the crawl; None for what is simply not ours to fetch."""
-        if url in self.judged:
+        the first time a limit stops the crawl; None for what is simply not ours to fetch.
+
+        `recheck`: ask the frontier even about a link judged before (a page handed back
+        after its Redis worker died: the links it had taken were given back too).
+        """
+        if url in self.judged and not recheck:
             return None
         self.judged.add(url)
         url = safe_url_string(urldefrag(url)[0])
         if not self.source.scope.allows(url):
             return None
         key = canonicalize_url(url)
-        if key in self.seen or key in self.requisites_seen:
+        verdict = self.seen.claim(key, self.max_pages)
+        if verdict == SEEN:
             return None
-        if len(self.seen) >= self.max_pages:
+        if verdict == FULL:
             return self._limit_once(
                 "max_pages", url, referrer, depth, "limit",
                 f"page limit reached: {self.max_pages} URLs for this source (scope.max_pages, "
                 "SPYGLASS_MAX_PAGES); this and further links were not followed")
-        self.seen.add(key)
         limit = self.settings.getint("URLLENGTH_LIMIT", 2083)
         if limit and len(url) > limit:
             return self.error_item(url, "url-too-long", (
                 f"URL is {len(url)} characters, over the limit of {limit} (URLLENGTH_LIMIT); "
                 "not fetched"), referrer, depth)
         pattern = url_pattern(url)
-        self.similar[pattern] = self.similar.get(pattern, 0) + 1
         most = self.config.max_similar_urls
-        if most and self.similar[pattern] > most:
+        if most and self.seen.count_similar(pattern) > most:
             return self._limit_once(
                 pattern, url, referrer, depth, "trap",
                 f"crawler trap? more than {most} URLs like {pattern} (SPYGLASS_MAX_SIMILAR_URLS); "
@@ -125,6 +130,7 @@ class VendorSpider(RequisitesMixin, SourceSpider):
                 "spyglass_hops": hops,
                 "spyglass_chain": chain,
                 "dont_obey_robotstxt": not self.source.robots,
+                "spyglass_key": key,  # as taken in the frontier
             },
         )
         if not start and not self.released and key in self.previous:
@@ -135,9 +141,8 @@ class VendorSpider(RequisitesMixin, SourceSpider):
     def _limit_once(self, which: str, url: str, referrer: str | None, depth: int,
                     error_type: str, reason: str) -> FetchError | None:
         """One fetch_errors row per limit per run, not one per link it stopped."""
-        if which in self.limits_hit:
+        if not self.seen.first_hit(which):
             return None
-        self.limits_hit.add(which)
         return self.error_item(url, error_type, reason, referrer, depth)
 
     def parse(self, response: Response) -> Iterator[Any]:
@@ -163,8 +168,9 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         if _is_sitemap(response):
             yield from self._follow_sitemap(response, depth)
             return
+        recheck = bool(response.meta.get("spyglass_handed_back"))
         for url in self._links(response):
-            request = self._request(url, depth + 1, response.url)
+            request = self._request(url, depth + 1, response.url, recheck=recheck)
             if request is not None:
                 yield request
 
@@ -189,7 +195,8 @@ class VendorSpider(RequisitesMixin, SourceSpider):
                 f"too many redirects: still redirecting after {most} hops "
                 f"(REDIRECT_MAX_TIMES), last to {target}"), referrer, depth)
             return
-        request = self._request(target, depth, response.url, hops, chain)
+        request = self._request(target, depth, response.url, hops, chain,
+                                recheck=bool(response.meta.get("spyglass_handed_back")))
         if isinstance(request, scrapy.Request):
             request.meta["spyglass_chain_referrer"] = referrer
         if request is not None:
@@ -204,7 +211,8 @@ class VendorSpider(RequisitesMixin, SourceSpider):
             url = urljoin(response.url, entry.get("loc", ""))
             if self._unchanged_since_capture(url, entry.get("lastmod")):
                 continue
-            request = self._request(url, depth + 1, response.url)
+            request = self._request(url, depth + 1, response.url,
+                                    recheck=bool(response.meta.get("spyglass_handed_back")))
             if request is not None:
                 yield request
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.warc.digests import sha256_hex
@@ -48,6 +49,21 @@ def test_records_are_readable_before_the_file_is_closed(tmp_path: Path):
     # No close(): a crash now must leave every written record intact.
     assert read_record(tmp_path / loc.filename, loc.offset).payload == b"body"
     store.close()
+
+
+def test_an_offset_that_is_not_the_start_of_a_record_finds_none(tmp_path: Path):
+    store = WarcStore(tmp_path, "src")
+    loc = write(store, "http://a.test/", b"body")
+    store.close()
+    path = tmp_path / loc.filename
+    for offset in range(loc.offset + 1, loc.offset + 40):
+        with pytest.raises(EOFError):
+            read_record(path, offset)
+    # Noise that warcio, left to itself, reads as an ARC record.
+    noise = tmp_path / "noise.warc"
+    noise.write_bytes(b"http://example.com/ 1.2.3.4 20200101000000 text/html 5\nhello\n")
+    with pytest.raises(EOFError):
+        read_record(noise, 0)
 
 
 def test_rotation_at_max_size_starts_a_new_file_with_warcinfo(tmp_path: Path):

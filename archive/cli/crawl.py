@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from archive.cli.options import command_config, data_option, set_option, sources_option
+from archive.cli.options import command_config, data_option, redis_option, set_option, sources_option
 from archive.config import Config
 from archive.errors import ArchiveError, ConfigError
 from archive.index.db import writing
@@ -36,30 +36,42 @@ TERM_FIELD = re.compile(r"field '(vendor|product)\b")
                    "reconciled and closed). Default: continue it if it started within "
                    "SPYGLASS_RESUME_WITHIN.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
+@redis_option
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="With --redis: also run this many workers on this machine for the length of the crawl.")
 def crawl(sources_file: Path | None, data_dir: Path | None, names: tuple[str, ...],
-          overrides: tuple[str, ...], only: str | None, no_resume: bool, verbose: bool) -> None:
+          overrides: tuple[str, ...], only: str | None, no_resume: bool, verbose: bool,
+          redis_url: str | None, workers: int) -> None:
     """Crawl sources into the archive (WARC files + SQLite index).
 
     An interrupted or killed crawl of a source is continued where it stopped.
+    With --redis, vendor sources are crawled by `spyglass worker` processes on
+    any machine, sharing one frontier in Redis, and indexed here as they go.
     Example: spyglass crawl --sources sources.yml --data data --source northwind-recognize
     """
     # A progress line by default on the terminal; `-s SPYGLASS_PROGRESS=false` turns it off.
     config, scrapy = command_config(("SPYGLASS_PROGRESS=true", *overrides), data_dir=data_dir,
-                                    sources_file=sources_file, resume_within=0 if no_resume else None)
-    if not crawl_and_report(config, scrapy, names, verbose, only, os.environ):
+                                    sources_file=sources_file, resume_within=0 if no_resume else None,
+                                    redis_url=redis_url)
+    if workers and not config.redis_url:
+        raise click.BadParameter("needs --redis (or SPYGLASS_REDIS_URL)", param_hint="--workers")
+    if not crawl_and_report(config, scrapy, names, verbose, only, os.environ, workers=workers):
         sys.exit(1)
 
 
 def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str, ...], verbose: bool,
                      only: str | None, variables: Mapping[str, str],
-                     runs: list[tuple[Source, str]] | None = None, clock: datetime | None = None) -> bool:
+                     runs: list[tuple[Source, str]] | None = None, clock: datetime | None = None,
+                     workers: int = 0) -> bool:
     """Crawl the chosen sources, print what happened, read new documents; True if every run finished.
 
     `variables` fill the `${VAR}` placeholders of the sources file. `runs`
     names exact (source, spider) runs instead of `names` and `only`; `clock`
-    is the scheduler's time they count as started at (default: now).
+    is the scheduler's time they count as started at (default: now). With
+    SPYGLASS_REDIS_URL, vendor crawls go to Redis workers (`workers` of them
+    started here too).
     """
-    from archive.crawl.runner import human_bytes, run_crawl
+    from archive.crawl.runner import human_bytes, planned_runs, run_crawl
     from archive.ops.schedule import record_started
 
     if runs is None:
@@ -80,8 +92,14 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
     started = time.monotonic()
     clock = clock or utc_now()
     click.echo(f"Crawling {len(chosen)} source(s) into {config.data_dir}/ ...", err=True)
-    reports = run_crawl(chosen, config, {"LOG_LEVEL": "INFO" if verbose else "WARNING", **scrapy}, only,
-                        runs)
+    settings = {"LOG_LEVEL": "INFO" if verbose else "WARNING", **scrapy}
+    if config.redis_url:
+        from archive.cluster.coordinator import crawl_with_redis
+
+        reports = crawl_with_redis(config, settings, runs if runs is not None else planned_runs(chosen, only),
+                                   workers, say=click.echo)
+    else:
+        reports = run_crawl(chosen, config, settings, only, runs)
     elapsed = time.monotonic() - started
     index = archive.open_index()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from archive.cli.atlas import import_atlas
+from archive.cli.cluster import worker
 from archive.cli.crawl import crawl, documents
 from archive.cli.evidence import cite, export, timestamp, tsa, verify
 from archive.cli.history import changes, history, rebuild_history
@@ -37,3 +38,4 @@ for command in (run_due, status, schedule, scrapyd_egg):
     cli.add_command(command)
 cli.add_command(tsa)
 cli.add_command(import_atlas)
+cli.add_command(worker)

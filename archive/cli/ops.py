@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from archive.cli.crawl import crawl_and_report
-from archive.cli.options import command_config, data_option, set_option, sources_option
+from archive.cli.options import command_config, data_option, redis_option, set_option, sources_option
 from archive.config import Config
 from archive.errors import ConfigError
 from archive.index.db import writing
@@ -68,16 +68,19 @@ def _statuses(config: Config, sources: list[Source], now: datetime) -> list[JobS
 @click.option("--dry-run", is_flag=True, help="Say what is due and exit without crawling.")
 @set_option
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
+@redis_option
 def run_due(sources_file: Path | None, data_dir: Path | None, now: str | None, dry_run: bool,
-            overrides: tuple[str, ...], verbose: bool) -> None:
+            overrides: tuple[str, ...], verbose: bool, redis_url: str | None) -> None:
     """Crawl every source (and Wayback harvest) whose time has come, and nothing else.
 
     Safe to call from cron or a systemd timer every few minutes: a lock keeps
     runs from overlapping (a second call says who holds it and exits 0), and a
-    lock left by a dead process is taken over. Exits 1 if a run failed.
+    lock left by a dead process is taken over. Exits 1 if a run failed. With
+    --redis, due vendor crawls are handed to `spyglass worker` processes.
     Example: spyglass run-due --sources sources.yml --data data
     """
-    config, scrapy = command_config(overrides, data_dir=data_dir, sources_file=sources_file)
+    config, scrapy = command_config(overrides, data_dir=data_dir, sources_file=sources_file,
+                                    redis_url=redis_url)
     clock = _clock(now)
     lock = run_due_lock(config.data_dir)
     try:

@@ -22,6 +22,11 @@ set_option = click.option(
     "-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
     help="Override a Scrapy or SPYGLASS_* setting (repeatable).",
 )
+redis_option = click.option(
+    "--redis", "redis_url", default=None, metavar="URL",
+    help="Redis mode: the Redis server workers share (redis://host:6379/0; default: "
+         "$SPYGLASS_REDIS_URL). See the README's \"Many crawl workers\".",
+)
 tsa_ca_option = click.option(
     "--tsa-ca", "tsa_ca", type=click.Path(dir_okay=False, exists=True), default=None,
     help="CA certificate(s) the time-stamp authority chains to "

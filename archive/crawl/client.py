@@ -24,6 +24,7 @@ from archive.crawl.messages import (
     AddRecord,
     Close,
     Message,
+    Release,
     Reply,
     RunEnd,
     StartRun,
@@ -44,12 +45,14 @@ Waiter = Callable[[bool, Any], None]
 class WriterClient:
     """Talks to one writer process from the reactor thread."""
 
-    def __init__(self, config: Config, prefix: str, on_failure: Callable[[str], None] | None = None) -> None:
+    def __init__(self, config: Config, prefix: str, on_failure: Callable[[str], None] | None = None,
+                 target: Any = None) -> None:
         # Called once, from the reader thread, if the writer dies while in use.
         self.on_failure = on_failure
         context = multiprocessing.get_context("spawn")  # never fork a running reactor
         self.conn, child = context.Pipe(duplex=True)
-        self.process = context.Process(target=writer.serve, args=(child, config, prefix), daemon=True,
+        self.process = context.Process(target=writer.serve, args=(child, config, prefix, target),
+                                       daemon=True,
                                        name=f"spyglass-writer-{prefix}")
         self.process.start()
         child.close()
@@ -161,6 +164,10 @@ class WriterClient:
         """Queue a records item, stored after the captures it names."""
         self._send(AddRecord(item))
 
+    def release(self, lease: str) -> None:
+        """Redis mode: end a request's lease once the rows queued before it are committed."""
+        self._send(Release(lease))
+
     def start_run(self, name: str, spider: str, source: Source | None = None, *, pid: int | None = None,
                   timeout: float = 600) -> tuple[int, int | None]:
         """Record the source and open its crawl_runs row (continuing an unfinished recent one);
@@ -186,11 +193,16 @@ _clients: weakref.WeakKeyDictionary[Any, WriterClient] = weakref.WeakKeyDictiona
 
 
 def writer_for(crawler: Any, prefix: str) -> WriterClient:
-    """The one writer process of a crawler, started on first use."""
+    """The one writer process of a crawler, started on first use.
+
+    A Redis worker's spider carries `writer_target` (archive/cluster/sink.py): its
+    writer sends rows to the ingest stream instead of this machine's index.
+    """
     client = _clients.get(crawler)
     if client is None:
+        target = getattr(crawler.spider, "writer_target", None)
         client = WriterClient(Config.from_settings(crawler.settings), prefix,
-                              on_failure=lambda reason: _stop_crawl(crawler, reason))
+                              on_failure=lambda reason: _stop_crawl(crawler, reason), target=target)
         _clients[crawler] = client
     return client
 

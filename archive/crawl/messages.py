@@ -57,6 +57,14 @@ class AddRecord:
 
 
 @dataclass(frozen=True)
+class Release:
+    """Redis mode: the request holding `lease` is done (its rows were sent before this message),
+    so its lease ends when the rows are committed to the ingest stream (archive/cluster/)."""
+
+    lease: str
+
+
+@dataclass(frozen=True)
 class StartRun:
     """Record the source's configuration (if any) and open a crawl run.
 
@@ -100,4 +108,5 @@ class Reply:
     value: Any
 
 
-Message = WriteExchange | AddCapture | AddFetchError | AddObservation | AddRecord | StartRun | Close
+Message = (WriteExchange | AddCapture | AddFetchError | AddObservation | AddRecord | Release | StartRun
+           | Close)

@@ -48,6 +48,13 @@ class IndexPipeline:
         spider = self.crawler.spider
         source: Source | None = getattr(spider, "source", None)
         name = source.name if source else spider.name
+        cluster = getattr(spider, "cluster", None)
+        if cluster is not None:
+            # A Redis worker's share of a run the seeding command opened and the ingest closes.
+            self.writer = writer_for(self.crawler, name)
+            self.run_id = cluster.run_id
+            self.crawler.stats.set_value("spyglass/run_id", self.run_id)
+            return
         # One crawl of a source by a spider at a time, however it was started
         # (run-due, crawl, Scrapyd); the kernel drops the lock if we die.
         try:
@@ -183,6 +190,9 @@ class IndexPipeline:
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.run_id is None:
+            return
+        if getattr(spider, "cluster", None) is not None:
+            close_writer(self.crawler)  # its rows go to the ingest, which closes the run
             return
         stats = self.crawler.stats
         if reason in ("finished",) or reason.startswith("closespider_"):

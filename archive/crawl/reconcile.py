@@ -57,9 +57,20 @@ def reconcile_run(archive: Archive, db: sqlite_utils.Database, run: dict[str, An
     `history` (the writer's) folds the new captures and 304s into versions, as
     the writer does for every batch. Returns counts of what was done, for the log.
     """
-    run_id = run["id"]
     files = [row[0] for row in db.execute(
-        "SELECT filename FROM warc_files WHERE crawl_run = ? ORDER BY filename", [run_id]).fetchall()]
+        "SELECT filename FROM warc_files WHERE crawl_run = ? ORDER BY filename", [run["id"]]).fetchall()]
+    return reconcile_files(archive, db, run, source, files, history, close=True)
+
+
+def reconcile_files(archive: Archive, db: sqlite_utils.Database, run: dict[str, Any],
+                    source: Source | None, files: list[str], history: HistoryWriter | None = None,
+                    close: bool = False) -> dict[str, int]:
+    """Index the records of `files` (of run `run`) that have no row, and name any cut record.
+
+    With `close`, also mark the run interrupted (reconcile_run); Redis mode calls
+    it without for the files of a worker that died while the run goes on.
+    """
+    run_id = run["id"]
     known = _known_record_ids(db, run_id)
     validators = {row[0]: row[1] for row in db.execute(
         "SELECT url, warc_record_id FROM page_validators WHERE source = ?", [run["source"]]).fetchall()}
@@ -101,16 +112,22 @@ def reconcile_run(archive: Archive, db: sqlite_utils.Database, run: dict[str, An
             history.observe([(o["capture_id"], o["observed_at"]) for o in seen if o["capture_id"]])
         save_fetch_errors(db, errors)
         db.table("warc_cuts").insert_all(cuts, ignore=True)
-        db.table("crawl_runs").update(run_id, {
-            "status": "interrupted",
-            "ended_at": run["ended_at"] or last_date,
-            "finish_reason": run["finish_reason"] or (
-                f"the crawl process stopped without closing its run (killed?); found by the next "
-                f"crawl of the source at {iso(utc_now())}; ended_at is its last archived record"),
-            "warc_files": json.dumps(files),
-        })
+        if close:
+            _close(db, run, last_date, files)
     return {"captures": len(captures), "observations": len(observations),
             "errors": len(errors), "cuts": len(cuts)}
+
+
+def _close(db: sqlite_utils.Database, run: dict[str, Any], last_date: str, files: list[str]) -> None:
+    """Mark an unfinished run interrupted, ended at its last archived record."""
+    db.table("crawl_runs").update(run["id"], {
+        "status": "interrupted",
+        "ended_at": run["ended_at"] or last_date,
+        "finish_reason": run["finish_reason"] or (
+            f"the crawl process stopped without closing its run (killed?); found by the next "
+            f"crawl of the source at {iso(utc_now())}; ended_at is its last archived record"),
+        "warc_files": json.dumps(files),
+    })
 
 
 def _cut(path: Any, offset: int, length: int, run_id: int) -> dict[str, Any]:

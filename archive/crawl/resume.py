@@ -92,9 +92,12 @@ class ResumeMiddleware:
 
     def process_request(self, request: Request) -> Response | None:
         state = _states.get(self.crawler)
-        if state is None or request.method != "GET":
+        # Redis mode: a request handed back after its worker died, whose response that
+        # worker had archived (archive/cluster/reap.py), names the capture to replay.
+        handed = request.meta.get("spyglass_replay_from")
+        if handed is None and (state is None or request.method != "GET"):
             return None
-        payload = state.done.get(request.url)
+        payload = handed or (state.done.get(request.url) if state is not None else None)
         if payload is not None:
             try:
                 response = replayed_response(self.archive, request, payload)
@@ -104,6 +107,6 @@ class ResumeMiddleware:
                                 spyglass_no_warc=True, dont_retry=True)
             self.crawler.stats.inc_value("spyglass/replayed")
             return response
-        if request.url in state.failed:
+        if state is not None and request.url in state.failed:
             raise AlreadyRecorded(f"{request.url}: failed in the interrupted run, recorded there")
         return None

@@ -135,13 +135,13 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
     try:
         for label, crawler in crawlers:
             run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
-            reports.append(_report(index, label, run_id))
+            reports.append(report_of(index, label, run_id))
         _save_changed(index, sources, crawlers, config)
         for source, run_id in _screenshot_runs(sources, crawlers, only):
             from archive.crawl.screenshots import screenshot_run
 
-            reports.append(_report(index, f"{source.name} (screenshot)",
-                                   screenshot_run(config, source, run_id)))
+            reports.append(report_of(index, f"{source.name} (screenshot)",
+                                     screenshot_run(config, source, run_id)))
     finally:
         index.close()
     return reports + busy
@@ -178,7 +178,8 @@ def _save_changed(index: Any, sources: list[Source], crawlers: list[tuple[str, C
             save_and_record(index, capture["url"], options, source=label, capture_id=capture["id"])
 
 
-def _report(index: Any, source: str, run_id: int | None) -> RunReport:
+def report_of(index: Any, source: str, run_id: int | None) -> RunReport:
+    """The report of run `run_id` (labelled `source`) from its crawl_runs row."""
     if run_id is None:
         return RunReport(source, None, "failed", "spider did not start (see the log above)",
                          0, 0, 0, 0, 0, 0.0)

@@ -127,6 +127,12 @@ def _create_atlas_links(db: sqlite_utils.Database) -> None:
 
 def _create_atlas_views(db: sqlite_utils.Database) -> None:
     """Cross-links: Atlas links to their captures, agency-vendor pairs to what Spyglass holds."""
+    _create_pair_views(db)
+    _create_agency_views(db)
+
+
+def _create_pair_views(db: sqlite_utils.Database) -> None:
+    """Atlas links with the captures that hold them, and agency-vendor pairs with what Spyglass holds."""
     key = AGENCY_KEY.format
     # A live link is held when its URL was captured; a snapshot link when the
     # memento it names (its timestamp, or one within the year or month it names) was.
@@ -182,6 +188,11 @@ def _create_atlas_views(db: sqlite_utils.Database) -> None:
         LEFT JOIN watched w ON w.vendor = p.vendor
         ORDER BY a.agency, a.state, p.vendor
     """)
+
+
+def _create_agency_views(db: sqlite_utils.Database) -> None:
+    """An agency's Atlas rows beside its releases and mentions."""
+    key = AGENCY_KEY.format
     db.create_view("atlas_agency_records", f"""
         SELECT a.id AS agency_id, a.agency, a.state, a.city, a.county, a.type_of_lea,
                (SELECT count(*) FROM atlas_rows r

@@ -12,6 +12,12 @@ HISTORY_TABLES = (
 
 def create_history_tables(db: sqlite_utils.Database) -> None:
     """Create every history table and its indexes (empty)."""
+    _create_pages(db)
+    _create_changes(db)
+
+
+def _create_pages(db: sqlite_utils.Database) -> None:
+    """Sightings of pages, their texts and their versions."""
     db.table("page_texts").create({"sha256": str, "text": str, "chars": int}, pk="sha256")
     db.table("page_sightings").create(
         {
@@ -39,6 +45,10 @@ def create_history_tables(db: sqlite_utils.Database) -> None:
     )
     db.table("versions").create_index(["page_key", "first_seen_at"])
     db.table("versions").create_index(["page_key", "first_capture_id"], unique=True)
+
+
+def _create_changes(db: sqlite_utils.Database) -> None:
+    """Changes between versions, their passages and phrases, and what is watched or boilerplate."""
     db.table("changes").create(
         {
             "id": int, "page_key": str, "page_url": str, "host": str, "source": str,

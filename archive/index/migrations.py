@@ -404,3 +404,10 @@ def m160_requisites_and_screenshots(db: sqlite_utils.Database) -> None:
             CREATE TRIGGER screenshots_append_only_{op.lower()} BEFORE {op} ON screenshots
             BEGIN SELECT RAISE(ABORT, 'screenshots are append-only evidence'); END
         """)
+
+
+@migrations()
+def m200_ingest_positions(db: sqlite_utils.Database) -> None:
+    """Redis mode: the last ingest-stream entry committed to this index, so an entry delivered
+    again after a crash is never applied twice (archive/cluster/ingest.py)."""
+    db.table("ingest_positions").create({"stream": str, "last_id": str, "updated_at": str}, pk="stream")

@@ -39,12 +39,26 @@ class StoredRecord:
     digest_failures: list[str]  # warcio's words for each digest that did not match
 
 
+def first_record(fh: Any, offset: int, check_digests: bool = False) -> ArcWarcRecord | None:
+    """The WARC record starting exactly at `offset`, or None if none starts there.
+
+    warcio, handed bytes that are not a record (an offset that points inside
+    one), falls back to reading them as uncompressed ARC and can "find" a
+    record in noise; a record must start with a gzip member or `WARC/`.
+    """
+    fh.seek(offset)
+    if fh.read(5)[:2] not in (b"\x1f\x8b", b"WA"):
+        return None
+    fh.seek(offset)
+    for record in ArchiveIterator(fh, check_digests=check_digests):
+        return record if record.format.startswith("warc") else None
+    return None
+
+
 def record_at(fh: Any, offset: int) -> StoredRecord | None:
     """The record starting at `offset` of an open file, digests checked, or None if there is none."""
-    fh.seek(offset)
-    for record in ArchiveIterator(fh, check_digests=True):
-        return _stored(record)
-    return None
+    record = first_record(fh, offset, check_digests=True)
+    return None if record is None else _stored(record)
 
 
 def read_record(path: Path, offset: int) -> StoredRecord:
@@ -218,8 +232,7 @@ class PayloadStream:
         self.piece = piece
         self._file = open(archive.warc_path(row["warc_filename"]), "rb")
         try:
-            self._file.seek(row["warc_offset"])
-            record = next(iter(ArchiveIterator(self._file)), None)
+            record = first_record(self._file, int(row["warc_offset"]))
             if record is None:
                 raise EOFError(f"no WARC record at {row['warc_filename']}:{row['warc_offset']}")
         except BaseException:

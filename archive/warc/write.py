@@ -126,6 +126,7 @@ class WarcStore:
         gzip_level: int = 6,
         originals: dict[tuple[str, str], Original] | None = None,
         on_open: Callable[[str], None] | None = None,
+        host: str | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -140,6 +141,9 @@ class WarcStore:
             self.by_payload.setdefault(digest, original)
         # Told each new file's name before anything is written to it.
         self.on_open = on_open
+        # Names the writer in each file name: this machine's name, or a Redis worker's id
+        # (host, pid and a random part), so files never collide across machines.
+        self.host = host or socket.gethostname().split(".")[0] or "host"
         self._builder = _Sha256WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
@@ -152,10 +156,9 @@ class WarcStore:
     def _open_next(self) -> None:
         self.close()
         stamp = utc_now().strftime("%Y%m%d%H%M%S%f")
-        host = socket.gethostname().split(".")[0] or "host"
         while True:
             self._serial += 1
-            name = f"{self.prefix}-{stamp}-{self._serial:05d}-{host}.warc.gz"
+            name = f"{self.prefix}-{stamp}-{self._serial:05d}-{self.host}.warc.gz"
             path = self.directory / name
             try:
                 self._file = open(path, "xb")  # never append to someone else's file

@@ -254,14 +254,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pages", type=int, help="synthetic site size (default 5000; quick 150)")
     parser.add_argument("--documents", type=int,
                         help="captures in the search archive (default 1000000; quick 5000)")
-    parser.add_argument("--only", choices=["throughput", "search", "wayback", "load"], action="append")
+    parser.add_argument("--only", choices=["throughput", "search", "wayback", "load", "workers"],
+                        action="append")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     pages = args.pages or (150 if args.quick else 5000)
     documents = args.documents or (5000 if args.quick else 1_000_000)
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
-    sections = args.only or ["throughput", "search", "wayback", "load"]
+    sections = args.only or ["throughput", "search", "wayback", "load", "workers"]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
     try:
@@ -277,6 +278,10 @@ def main(argv: list[str] | None = None) -> None:
             rows += run_wayback_bench(work / "wayback")
         if "load" in sections:
             rows += load_section(pages if args.quick else 1000, work / "load", 15 if args.quick else 60)
+        if "workers" in sections:
+            from scripts.benchlib.workers import workers_section
+
+            rows += workers_section(pages, work / "workers")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

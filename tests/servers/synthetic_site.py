@@ -61,9 +61,10 @@ class ZipfText:
 class SyntheticSite:
     """Handler: /p/<i>.html pages, /d/<i>.pdf datasheets, /robots.txt."""
 
-    def __init__(self, pages: int, seed: int = 7) -> None:
+    def __init__(self, pages: int, seed: int = 7, size: tuple[int, int] = (30_000, 80_000)) -> None:
         self.pages = pages
         self.seed = seed
+        self.size = size  # bytes of markup a page grows to, at least (links may make it larger)
         self.text = ZipfText(seed)
         self._cache: dict[int, bytes] = {}
         self._sitemap: bytes | None = None
@@ -88,7 +89,7 @@ class SyntheticSite:
         if cached is not None:
             return cached
         rng = random.Random(self.seed * 1_000_003 + i)
-        target = rng.randint(30_000, 80_000)
+        target = rng.randint(*self.size)
         links = {(i + 1) % self.pages, (i * 7 + 3) % self.pages}
         while len(links) < LINKS_PER_PAGE:
             links.add(rng.randrange(self.pages))
@@ -192,8 +193,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=5000)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--page-bytes", default="30000-80000", metavar="LOW-HIGH",
+                        help="size range of a page's markup (the Redis-mode test serves small pages)")
     args = parser.parse_args(argv)
-    site = SyntheticSite(args.pages)
+    low, _, high = args.page_bytes.partition("-")
+    site = SyntheticSite(args.pages, size=(int(low), int(high or low)))
     for i in range(args.pages):  # pre-render: serving must not be the bottleneck
         site.page(i)
     server = LoopbackServer(site, port=args.port, etags=True).start()

@@ -1,0 +1,72 @@
+"""The frontier of a crawl run shared by its workers in Redis (archive/crawl/frontier.py's interface).
+
+A URL is taken with one atomic script: it joins the run's seen-set and the
+worker's `taken` set, which the scheduler empties as it queues the request
+(archive/cluster/scheduler.py). So if the worker dies between taking a URL
+and queueing it, the ingest gives the URL back (archive/cluster/reap.py)
+instead of leaving it seen and never fetched.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from archive.cluster import keys
+from archive.crawl.frontier import FULL, NEW, SEEN
+
+# KEYS: seen, taken, requisites; ARGV: canonical URL, limit. 1 new, 0 seen, 2 full.
+CLAIM = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 2 end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+VERDICTS = {0: SEEN, 1: NEW, 2: FULL}
+# KEYS: seen, requisites; ARGV: canonical URL. 1 taken now, 0 taken before.
+CLAIM_REQUISITE = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+return redis.call('SADD', KEYS[2], ARGV[1])
+"""
+
+
+class RedisFrontier:
+    """Run `run_id`'s seen-set, look-alike counts and limits, as worker `worker` sees them."""
+
+    shared = True
+
+    def __init__(self, client: redis.Redis, run_id: int, worker: str) -> None:
+        self.client = client
+        self.seen_key = keys.run_key(run_id, "seen")
+        self.taken_key = keys.taken(run_id, worker)
+        self.requisites_key = keys.run_key(run_id, "requisites")
+        self.similar_key = keys.run_key(run_id, "similar")
+        self.limits_key = keys.run_key(run_id, "limits")
+        self._claim = client.register_script(CLAIM)
+        self._claim_requisite = client.register_script(CLAIM_REQUISITE)
+
+    def claim(self, key: str, limit: int) -> str:
+        return VERDICTS[int(self._claim(keys=[self.seen_key, self.taken_key, self.requisites_key],
+                                        args=[key, limit]))]
+
+    def claim_requisite(self, key: str) -> bool:
+        # Not in `taken`: a requisite lost with a killed worker before it was queued is not
+        # fetched in this run (its page is; the next run's page asks for it again).
+        return bool(self._claim_requisite(keys=[self.seen_key, self.requisites_key], args=[key]))
+
+    def add(self, key: str) -> None:
+        # Taken without a request: nothing will queue it, so it is not in `taken`.
+        self.client.sadd(self.seen_key, key)
+
+    def __contains__(self, key: object) -> bool:
+        return bool(self.client.sismember(self.seen_key, str(key)))
+
+    def __len__(self) -> int:
+        return int(self.client.scard(self.seen_key))
+
+    def count_similar(self, pattern: str) -> int:
+        return int(self.client.hincrby(self.similar_key, pattern, 1))
+
+    def first_hit(self, limit: str) -> bool:
+        return bool(self.client.sadd(self.limits_key, limit))

@@ -1,0 +1,178 @@
+"""`spyglass worker`: a long-running crawl worker taking requests from the runs published in Redis.
+
+One process, one reactor, one Scrapy crawler per active run (each with its
+own writer process writing this worker's WARC files). Every second it renews
+its heartbeat, starts crawlers for new runs, and reports its request counts;
+a crawler closes when the ingest has finished its run. A worker that cannot
+renew its heartbeat in time stops at once: the ingest is about to hand its
+requests to others, and it must not write anything after that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from scrapy.core.engine import ExecutionEngine
+from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.settings import Settings
+from scrapy.utils.reactor import install_reactor
+
+from archive.cluster import keys
+from archive.cluster.frontier import RedisFrontier
+from archive.cluster.jobs import Job, active_jobs
+from archive.cluster.middlewares import WorkerRun
+from archive.cluster.sink import WorkerTarget
+from archive.config import Config
+from archive.crawl.runner import crawl_settings
+from archive.times import iso, utc_now
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+# Scrapy asks an idle crawler's scheduler for requests every 5 s; other workers'
+# requests would wait that long in Redis. Half a second costs one Redis call.
+ENGINE_HEARTBEAT = 0.5
+
+
+def job_settings(base: Settings, job: Job, redis_url: str) -> Settings:
+    """A crawler's settings for its share of `job`: scrapy-redis's scheduler on the run's keys."""
+    settings = base.copy()
+    settings.set("ROBOTSTXT_OBEY", job.source.robots, priority="spider")
+    for name, value in {
+        "SCHEDULER": "archive.cluster.scheduler.LeasedScheduler",
+        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        "SCHEDULER_QUEUE_KEY": keys.run_key(job.run_id, "requests"),
+        # For requests a spider does not dedupe itself (dont_filter False).
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_DUPEFILTER_KEY": keys.run_key(job.run_id, "dupefilter"),
+        "SCHEDULER_PERSIST": True,  # the run's queue outlives any one worker
+        "REDIS_URL": redis_url,
+    }.items():
+        settings.set(name, value, priority="cmdline")
+    mws = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
+    mws.update({"scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+                "archive.cluster.middlewares.SharedRobotsTxtMiddleware": 100})
+    settings.set("DOWNLOADER_MIDDLEWARES", mws, priority="cmdline")
+    settings.set("SPIDER_MIDDLEWARES", {**settings.getdict("SPIDER_MIDDLEWARES"),
+                                        "archive.cluster.middlewares.WorkerStart": 10}, priority="cmdline")
+    settings.set("EXTENSIONS", {**settings.getdict("EXTENSIONS"),
+                                "archive.cluster.middlewares.LeaseRelease": 400}, priority="cmdline")
+    return settings
+
+
+class Worker:
+    """The worker's state in its reactor: its id, its crawlers by run, what it reported."""
+
+    def __init__(self, config: Config, settings: Settings, exit_when_idle: bool) -> None:
+        self.config = config
+        self.settings = settings
+        self.exit_when_idle = exit_when_idle
+        self.client = keys.connect(config.redis_url)
+        self.id = keys.worker_id()
+        self.process = CrawlerProcess(settings)
+        self.crawlers: dict[int, Crawler] = {}
+        self.reported: dict[tuple[int, str], int] = {}
+        self.last_beat = 0.0
+        self.stopping = False
+
+    def start(self) -> None:
+        """Register, then poll every POLL_SECONDS until stopped (or idle, with exit_when_idle)."""
+        from twisted.internet import reactor, task
+
+        self.client.sadd(keys.WORKERS, self.id)
+        self.beat()
+        self.loop = task.LoopingCall(self.poll)
+        self.loop.start(POLL_SECONDS, now=True).addErrback(self._failed)
+        reactor.addSystemEventTrigger("before", "shutdown", self.goodbye)
+
+    def beat(self) -> None:
+        """Renew the heartbeat; stop at once if it lapsed (the ingest may be handing our requests on)."""
+        import time
+
+        now = time.monotonic()
+        if self.last_beat and now - self.last_beat > self.config.redis_lease * 2 / 3:
+            logger.error("worker %s: heartbeat late by %.0f s: stopping without writing more",
+                         self.id, now - self.last_beat)
+            os._exit(75)
+        self.client.set(keys.alive(self.id), json.dumps({
+            "host": socket.gethostname(), "pid": os.getpid(), "at": iso(utc_now()),
+            "runs": sorted(self.crawlers)}), ex=max(1, int(self.config.redis_lease)))
+        self.last_beat = now
+
+    def poll(self) -> None:
+        self.beat()
+        jobs = active_jobs(self.client)
+        for run_id, job in jobs.items():
+            if run_id not in self.crawlers and not self.stopping:
+                self.crawl(job)
+        self.report()
+        if self.exit_when_idle and not jobs and not self.crawlers and not self.stopping:
+            self.stopping = True
+            from twisted.internet import reactor
+
+            reactor.stop()
+
+    def crawl(self, job: Job) -> None:
+        """Start this worker's crawler for `job`."""
+        crawler = Crawler(self.process.spider_loader.load(job.spider),
+                          job_settings(self.settings, job, self.config.redis_url), init_reactor=False)
+        run = WorkerRun(job.run_id, self.id, self.client, self.config.redis_lease)
+        self.crawlers[job.run_id] = crawler
+        done = self.process.crawl(
+            crawler, source=job.source, cluster=run,
+            frontier=RedisFrontier(self.client, job.run_id, self.id),
+            writer_target=WorkerTarget(self.config.redis_url, job.run_id, self.id))
+        done.addBoth(lambda result: self._ended(job.run_id, result))
+        logger.info("worker %s: crawling %s (run %d)", self.id, job.label, job.run_id)
+
+    def _ended(self, run_id: int, result: Any) -> Any:
+        self.report()
+        self.crawlers.pop(run_id, None)
+        return result
+
+    def report(self) -> None:
+        """Add the requests sent (and pages skipped) since the last report to the run's stats."""
+        for run_id, crawler in list(self.crawlers.items()):
+            stats = crawler.stats.get_stats() if crawler.stats else {}
+            for name, stat in (("requests", "downloader/request_count"), ("skipped", "spyglass/skipped")):
+                value = int(stats.get(stat, 0))
+                delta = value - self.reported.get((run_id, name), 0)
+                if delta:
+                    self.client.hincrby(keys.run_key(run_id, "stats"), name, delta)
+                    self.reported[(run_id, name)] = value
+
+    def goodbye(self) -> None:
+        """A clean stop: report, and drop the heartbeat so the ingest hands our leases on at once."""
+        try:
+            self.report()
+            self.client.delete(keys.alive(self.id))
+            if self.stopping:
+                # Stopped because no run is active: every crawler closed and flushed its
+                # writer, no lease is held, nothing of ours is left to reconcile.
+                self.client.delete(keys.files(self.id))
+                self.client.srem(keys.WORKERS, self.id)
+        except Exception:  # noqa: BLE001 - Redis gone: the heartbeat lapses by itself
+            logger.warning("worker %s: could not say goodbye to Redis", self.id)
+
+    def _failed(self, failure: Any) -> None:
+        logger.error("worker %s: %s", self.id, failure.getErrorMessage())
+        os._exit(70)
+
+
+def run_worker(config: Config, overrides: Mapping[str, Any], exit_when_idle: bool = False) -> str:
+    """Run a worker until stopped (SIGTERM, Ctrl-C) or, with `exit_when_idle`, until no run is
+    active; returns its id."""
+    settings = crawl_settings(config, overrides)
+    install_reactor(settings["TWISTED_REACTOR"])
+    ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = ENGINE_HEARTBEAT
+    worker = Worker(config, settings, exit_when_idle)
+    from twisted.internet import reactor
+
+    reactor.callWhenRunning(worker.start)
+    worker.process.start(stop_after_crawl=False)
+    return worker.id
