@@ -27,6 +27,8 @@ from archive.warc.digests import labelled, sha256_hex
 # header would describe bytes we do not have. It moves into a WARC header that
 # says what happened.
 HOP_BY_HOP = ("transfer-encoding",)
+# A page requisite's record says how its page referred to it (captures.requisite): image, stylesheet...
+REQUISITE_HEADER = "WARC-Spyglass-Requisite"
 
 
 def archivable_headers(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict[str, str]]:
