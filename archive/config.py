@@ -68,6 +68,15 @@ class Config:
     # URLs that differ only in their digits; an endless calendar passes any cap.
     max_similar_urls: int = setting(1000, "URLs of one source that differ only in their digits "
                                     "(an endless calendar) before the rest are skipped; 0: off")
+    # 200: real product pages need 20-100 files; a gallery of thousands stops here.
+    max_requisites: int = setting(200, "page requisites (stylesheets, images, fonts, scripts) "
+                                  "fetched for one page or stylesheet at most")
+    chromium: str = setting("", "the Chromium that takes screenshots (default: Debian's chromium "
+                            "on PATH)")
+    screenshot_timeout: float = setting(30.0, "seconds a page may take to load for its screenshot "
+                                        "before it is recorded as a timeout")
+    screenshot_max_height: int = setting(10_000, "tallest screenshot in pixels; a longer page is "
+                                         "cut there (and its row says so)")
     retry_after_max: float = setting(60.0, "longest Retry-After (seconds) a retry waits for; a "
                                      "longer one gives up at once")
     resolve: str = setting("", "`name=ip,name=ip`: answers for these names without DNS (tests, "

@@ -22,14 +22,16 @@ from archive.index.captures import last_capture_times
 from archive.times import parse_when
 
 from .base import SourceSpider
+from .requisites import RequisitesMixin
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 # The attribute of each element whose URL is a page to follow.
 LINK_ATTRIBUTES = {"a": "href", "area": "href", "iframe": "src", "frame": "src"}
 
 
-class VendorSpider(SourceSpider):
-    """Follows links and sitemaps from a vendor source's start URLs, one capture per response."""
+class VendorSpider(RequisitesMixin, SourceSpider):
+    """Follows links and sitemaps from a vendor source's start URLs, one capture per response,
+    and fetches what each page needs to render (spiders/requisites.py)."""
 
     name = "vendor"
     kind = "vendor"
@@ -160,6 +162,8 @@ class VendorSpider(SourceSpider):
         if response.status in REDIRECT_STATUSES:
             yield from self._follow_redirect(response, depth)
             return
+        # The deepest pages and error pages are drawn with their requisites too.
+        yield from self.requisites_of(response)
         if depth >= self.max_depth or response.status >= 400:
             return
         if _is_sitemap(response):

@@ -20,15 +20,54 @@ REACHABLE = (
     | set(REDIRECTS)
     | {"/docs/recognize-datasheet.pdf", "/sitemap.xml", "/robots.txt"}
 )
+# What the pages need to render, how they refer to it, and who refers to it
+# (None: a page; the hero image and the theme come from the stylesheet).
+REQUISITES = {
+    "/static/site.css": ("stylesheet", None), "/static/theme.css": ("stylesheet", "/static/site.css"),
+    "/static/hero.png": ("image", "/static/site.css"), "/static/site.js": ("script", None),
+    "/favicon.png": ("icon", None), "/apple-touch-icon.png": ("icon", None),
+    "/img/recognize-480.png": ("image", "/products/recognize/"),
+    "other:/img/recognize-960.png": ("image", "/products/recognize/"),
+}
+
+
+def requisite_url(crawled: dict, path: str) -> str:
+    """A requisite's URL; `other:` paths are on the site's second host (as on a CDN)."""
+    if path.startswith("other:"):
+        return crawled["site"].other + path[len("other:"):]
+    return crawled["base"] + path
 
 
 def test_every_reachable_in_scope_page_is_captured_once(crawled):
     base = crawled["base"]
-    captured = [r["url"] for r in rows(crawled["data"], "SELECT url FROM captures WHERE via = 'live'")]
-    assert sorted(captured) == sorted(base + p for p in REACHABLE)
+    captured = [r["url"] for r in rows(crawled["data"], "SELECT url FROM captures WHERE via = 'live' "
+                                                       "AND requisite IS NULL")]
+    # The other host's robots.txt is read before its requisite is fetched.
+    robots = crawled["site"].other + "/robots.txt"
+    assert sorted(captured) == sorted([base + p for p in REACHABLE] + [robots])
     [run] = rows(crawled["data"], "SELECT * FROM crawl_runs WHERE spider = 'vendor'")
-    assert run["status"] == "finished" and run["pages"] == len(REACHABLE)
-    assert run["captures"] == len(REACHABLE) and run["revisits"] == 0
+    assert run["status"] == "finished" and run["pages"] == len(REACHABLE) + 1
+    assert run["captures"] == len(REACHABLE) + 1 and run["revisits"] == 0
+    assert run["requisites"] == len(REQUISITES)
+
+
+def test_page_requisites_are_archived_once_marked_and_left_out_of_search(crawled):
+    found = {r["url"]: r for r in rows(crawled["data"], "SELECT * FROM captures WHERE requisite IS NOT NULL")}
+    assert set(found) == {requisite_url(crawled, p) for p in REQUISITES}
+    for path, (kind, referrer) in REQUISITES.items():
+        row = found[requisite_url(crawled, path)]
+        assert (row["requisite"], row["status"]) == (kind, 200)
+        if referrer is not None:
+            assert row["referrer"] == crawled["base"] + referrer
+        # Not what the page says: no title or text, so searches never find a stylesheet.
+        assert row["title"] is None and row["text"] is None
+        assert crawled["hits"][path.removeprefix("other:")] == 1  # once, though every page needs it
+    # One payload, stored once: the icon's second name is a revisit of the first.
+    first, second = sorted((found[requisite_url(crawled, p)] for p in ("/favicon.png", "/apple-touch-icon.png")),
+                           key=lambda r: r["id"])
+    assert (first["warc_type"], second["warc_type"]) == ("response", "revisit")
+    assert second["refers_to"] == first["warc_record_id"] and second["sha256"] == first["sha256"]
+    assert {r["warc_type"] for r in found.values()} == {"response", "revisit"}
 
 
 def test_out_of_scope_and_robots_disallowed_pages_are_not_fetched(crawled):
@@ -71,7 +110,8 @@ def test_every_payload_read_back_with_warcio_matches_its_sha256(crawled):
             record = next(iter(ArchiveIterator(fh)))
             assert record.rec_headers.get_header("WARC-Target-URI") == capture["url"]
             payload = record.raw_stream.read()
-        assert sha256_hex(payload) == capture["sha256"]
+        if capture["warc_type"] == "response":  # a revisit's payload is its original's
+            assert sha256_hex(payload) == capture["sha256"]
         assert record.rec_headers.get_header("WARC-Payload-Digest") == "sha256:" + capture["sha256"]
     # Every record in every file has valid block and payload digests, and each
     # response has its request record.
@@ -94,7 +134,8 @@ def test_second_crawl_of_unchanged_pages_writes_only_revisits(crawled, tmp_path:
             env=crawled["env"], check=True)
     second = rows(data, "SELECT c.* FROM captures c JOIN crawl_runs r ON r.id = c.crawl_run "
                   "WHERE r.spider = 'vendor' AND r.id > 2")
-    assert len(second) == len(REACHABLE)
+    # Pages, the other host's robots.txt, and the requisites again: all unchanged.
+    assert len(second) == len(REACHABLE) + 1 + len(REQUISITES)
     assert {r["warc_type"] for r in second} == {"revisit"}
     first_ids = {r["warc_record_id"] for r in rows(data, "SELECT * FROM captures WHERE crawl_run <= 2")}
     assert {r["refers_to"] for r in second} <= first_ids
@@ -105,7 +146,7 @@ def test_second_crawl_of_unchanged_pages_writes_only_revisits(crawled, tmp_path:
     with open(data / "warcs" / new_file, "rb") as fh:
         types = [r.rec_type for r in ArchiveIterator(fh)]
     assert "response" not in types  # no payload stored twice
-    assert types.count("revisit") == len(REACHABLE)
+    assert types.count("revisit") == len(second)
     assert run_cli("verify", "--data", str(data)).returncode == 0
 
 
@@ -132,8 +173,8 @@ def test_verify_passes_then_names_the_capture_whose_byte_was_flipped(crawled, tm
     shutil.copytree(crawled["data"], data)
     ok = run_cli("verify", "--data", str(data))
     assert ok.returncode == 0, ok.stderr
-    wayback = len(rows(data, "SELECT id FROM captures WHERE via = 'wayback'"))
-    assert f"OK: {len(REACHABLE) + wayback} captures verified" in ok.stdout
+    everything = len(rows(data, "SELECT id FROM captures"))
+    assert f"OK: {everything} captures verified" in ok.stdout
 
     [faq] = rows(data, "SELECT * FROM captures WHERE url LIKE '%/faqs/' AND via = 'live'")
     path = data / "warcs" / faq["warc_filename"]
@@ -167,7 +208,9 @@ def test_crawl_prints_progress_and_a_summary(crawled):
     progress = [line for line in result.stderr.splitlines() if line.startswith("[northwind-recognize] ")]
     assert progress and progress[0].endswith("pages/s"), result.stderr
     assert "Crawled 1 source(s) in" in result.stdout
-    assert f"{len(REACHABLE)} pages archived ({len(REACHABLE)} new or changed, 0 unchanged" in result.stdout
+    pages = len(REACHABLE) + 1  # and the other host's robots.txt
+    assert f"{pages} pages archived ({pages} new or changed, 0 unchanged" in result.stdout
+    assert f"and stored as revisits), {len(REQUISITES)} page requisites, 1 fetch errors" in result.stdout
     assert "1 fetch errors" in result.stdout
     assert "northwind-recognize: finished" in result.stdout
 

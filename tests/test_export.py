@@ -28,7 +28,12 @@ def test_exported_wacz_validates_and_its_warc_reads_back_with_matching_digests(c
                      "--query", "SELECT id FROM captures WHERE via = 'live' AND (url LIKE '%/faqs/' "
                                 "OR url LIKE '%.pdf' OR url LIKE '%/pricing/')", check=True)
     package_sha = hashlib.sha256(out.read_bytes()).hexdigest()
-    assert f"3 capture(s), 6 WARC records; SHA-256 {package_sha}" in result.stdout
+    # The two pages bring what draws them: the stylesheet, what it imports and its
+    # background image, the script and the icon under its two names (the PDF needs nothing).
+    requisites = captures(data, "SELECT * FROM captures WHERE requisite IS NOT NULL AND url NOT LIKE '%/img/%'")
+    assert len(requisites) == 6
+    assert (f"3 capture(s), with 6 page requisite(s), {2 * 9} WARC records; SHA-256 {package_sha}"
+            in result.stdout)
 
     # Webrecorder's own validator (py-wacz), run as a user would.
     validated = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
@@ -51,16 +56,19 @@ def test_exported_wacz_validates_and_its_warc_reads_back_with_matching_digests(c
             records.append((record.rec_type, record.rec_headers.get_header("WARC-Record-ID"),
                             record.rec_headers.get_header("WARC-Target-URI"), payload,
                             record.rec_headers.get_header("WARC-Payload-Digest")))
-    assert sorted(p["url"] for p in pages) == sorted(r["url"] for r in chosen)
-    assert [r[0] for r in records] == ["warcinfo"] + ["response", "request"] * 3
+    assert sorted(p["url"] for p in pages) == sorted(r["url"] for r in chosen)  # pages, not requisites
+    assert records[0][0] == "warcinfo" and [r[0] for r in records[2::2]] == ["request"] * 9
+    assert sorted(r[0] for r in records[1::2]) == ["response"] * 8 + ["revisit"]
     responses = {r[1]: r for r in records if r[0] == "response"}
-    for row in chosen:
+    for row in chosen + [r for r in requisites if r["warc_type"] == "response"]:
         _, _, url, payload, digest = responses[row["warc_record_id"]]
         assert url == row["url"]
         assert sha256_hex(payload) == row["sha256"] and digest == "sha256:" + row["sha256"]
 
     manifest = out.with_name("recognize.wacz.manifest.txt").read_text()
     assert manifest.endswith(f"Package recognize.wacz: SHA-256 {package_sha}\n")
+    for row in requisites:
+        assert f"Capture {row['id']} (included: a requisite of capture " in manifest
     for row in chosen:
         assert f"Capture {row['id']}: {row['url']}" in manifest
         assert f"SHA-256 of the archived payload: {row['sha256']}" in manifest
@@ -75,14 +83,16 @@ def test_export_by_capture_and_by_source(crawled, tmp_path: Path):
     with zipfile.ZipFile(one) as wacz:
         [warc_name] = [n for n in wacz.namelist() if n.startswith("archive/")]
         ids = [r.rec_headers.get_header("WARC-Record-ID")
-               for r in ArchiveIterator(io.BytesIO(wacz.read(warc_name))) if r.rec_type == "response"]
-    assert ids == [faq["warc_record_id"]]
+               for r in ArchiveIterator(io.BytesIO(wacz.read(warc_name))) if r.rec_type in ("response", "revisit")]
+    drawn_with = captures(data, "SELECT warc_record_id FROM captures WHERE requisite IS NOT NULL "
+                                "AND url NOT LIKE '%/img/%'")
+    assert sorted(ids) == sorted([faq["warc_record_id"], *(r["warc_record_id"] for r in drawn_with)])
     everything = tmp_path / "all.wacz"
     run_cli("export", "--data", str(data), "--out", str(everything), "--source", "northwind-recognize",
             check=True)
     with zipfile.ZipFile(everything) as wacz:
         pages = wacz.read("pages/pages.jsonl").splitlines()[1:]
-    assert len(pages) == len(captures(data, "SELECT id FROM captures"))
+    assert len(pages) == len(captures(data, "SELECT id FROM captures WHERE requisite IS NULL"))
 
 
 def test_export_explains_a_bad_selection_in_one_line(crawled, tmp_path: Path):

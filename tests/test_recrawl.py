@@ -36,9 +36,13 @@ def test_changed_mode_fetches_only_what_the_sitemap_says_changed(crawled, tmp_pa
         "SELECT id, skipped FROM crawl_runs WHERE spider = 'vendor' ORDER BY id DESC LIMIT 1").fetchall()
     # Fetched: archived anew, or answered 304 to a conditional request (an observation).
     urls = {row[0] for row in conn.execute(
-        "SELECT url FROM captures WHERE crawl_run = ? UNION SELECT url FROM observations WHERE crawl_run = ?",
-        (run, run))}
+        "SELECT url FROM captures WHERE crawl_run = ? AND requisite IS NULL "
+        "UNION SELECT url FROM observations WHERE crawl_run = ?", (run, run))}
+    # What the pages fetched again need to render, if they were drawn anew: unchanged, so revisits.
+    requisites = set(conn.execute(
+        "SELECT warc_type FROM captures WHERE crawl_run = ? AND requisite IS NOT NULL", (run,)))
     conn.close()
+    assert requisites == {("revisit",)}
     base = crawled["base"]
     # Start URLs, robots.txt, the page whose lastmod is fresh, and the page no
     # sitemap lists (found again from the archive, since the page linking to it was skipped).

@@ -107,13 +107,17 @@ def test_three_workers_one_killed_every_page_once(cluster):
 
     expected = {f"{site}/p/{i}.html" for i in range(PAGES)} | {
         f"{site}/d/{i}.pdf" for i in range(0, PAGES, PDF_EVERY)} | {f"{site}/robots.txt"}
-    captured = [row[0] for row in db_rows(data, "SELECT url FROM captures WHERE crawl_run = ?", (run_id,))]
+    rows = db_rows(data, "SELECT url, requisite FROM captures WHERE crawl_run = ?", (run_id,))
+    captured = [url for url, requisite in rows if requisite is None]
     assert Counter(captured) == Counter(expected)  # every page, exactly once
+    # Page requisites (the pages' images) are claimed in the run's shared frontier: none twice.
+    requisites = Counter(url for url, requisite in rows if requisite is not None)
+    assert requisites and max(requisites.values()) == 1 and not set(requisites) & expected
     [(status, pages)] = db_rows(data, "SELECT status, pages FROM crawl_runs WHERE id = ?", (run_id,))
     assert (status, pages) == ("finished", len(expected))
 
     fetched = _fetches(data / "warcs")
-    assert set(fetched) == expected
+    assert expected <= set(fetched) <= expected | set(requisites) | in_flight
     twice = {u for u, n in fetched.items() if n > 1}
     assert twice <= in_flight and max(fetched.values()) <= 2, (twice - in_flight, in_flight)
 

@@ -107,27 +107,33 @@ def test_every_capture_shows_its_citation_and_a_replay_link(hostile):
 
 
 def test_replay_is_framed_sandboxed_and_under_a_strict_csp(hostile):
-    data, _, capture_id = hostile
+    data, site, capture_id = hostile
     replay_path, archived_path = f"/-/spyglass/replay/{capture_id}", f"/-/spyglass/archived/{capture_id}"
     responses = fetch_all(data, [replay_path, archived_path, "/-/spyglass/archived/999999"])
     replay, archived = responses[replay_path], responses[archived_path]
 
     csp = archived.headers["content-security-policy"]
     directives = [d.strip() for d in csp.split(";")]
-    assert "default-src 'none'" in directives and "sandbox" in directives
+    assert "default-src 'none'" in directives
+    # Sandboxed (an opaque origin, no scripts); only a click may open another archived page.
+    assert "sandbox allow-top-navigation-by-user-activation" in directives
     assert "allow-scripts" not in csp and "allow-same-origin" not in csp
     assert "script-src" not in csp and "connect-src" not in csp
     assert archived.headers["x-content-type-options"] == "nosniff"
     assert archived.headers["content-type"].startswith("text/html")
-    # The archived bytes, exactly as archived, are served only under that policy.
+    # The archived scripts are still in the copy (inert), its image now comes from the archive.
     assert "<script>document.body.innerHTML" in archived.text
-    assert TITLE_PAYLOAD in archived.text
+    assert 'src="/-/spyglass/load?at=' in archived.text and f'src="{site.base}/beacon' not in archived.text
+    # The original bytes, exactly as archived, are a download.
+    original = fetch_all(data, [f"/-/spyglass/file/{capture_id}"])[f"/-/spyglass/file/{capture_id}"]
+    assert TITLE_PAYLOAD in original.text and original.headers["content-disposition"].startswith("attachment")
+    assert "sandbox" in original.headers["content-security-policy"]
 
     page_csp = [d.strip() for d in replay.headers["content-security-policy"].split(";")]
     assert "default-src 'none'" in page_csp and "frame-src 'self'" in page_csp
     assert not any(d.startswith("script-src") for d in page_csp)
     html = replay.text
-    assert f'<iframe sandbox="" src="{archived_path}"' in html
+    assert f'<iframe sandbox="allow-top-navigation-by-user-activation" src="{archived_path}"' in html
     conn = sqlite3.connect(data / "spyglass.db")
     url, captured_at, sha = conn.execute(
         "SELECT url, captured_at, sha256 FROM captures WHERE id = ?", [capture_id]).fetchone()
@@ -138,6 +144,21 @@ def test_replay_is_framed_sandboxed_and_under_a_strict_csp(hostile):
     assert f'<dt>Captured (as of)</dt><dd class="as-of captured-at">{captured_at}</dd>' in html
     missing = responses["/-/spyglass/archived/999999"]
     assert missing.status_code == 404 and "sandbox" in missing.headers["content-security-policy"]
+
+
+def test_replay_routes_answer_get_and_head_only(hostile):
+    data, _, capture_id = hostile
+    ds = datasette_for(data)
+
+    async def ask() -> list:
+        return [await ds.client.post(f"/-/spyglass/archived/{capture_id}"),
+                await ds.client.head(f"/-/spyglass/archived/{capture_id}"),
+                await ds.client.get("/-/spyglass/load?at=yesterday&url=x")]
+
+    post, head, bad = asyncio.run(ask())
+    assert (post.status_code, post.headers["allow"]) == (405, "GET, HEAD")
+    assert head.status_code == 200 and head.content == b""
+    assert (bad.status_code, bad.text) == (404, "at must be a 14-digit UTC timestamp")
 
 
 def test_replay_of_a_revisit_serves_the_original_payload(hostile, tmp_path: Path):

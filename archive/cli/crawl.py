@@ -104,17 +104,23 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
     index = archive.open_index()
     try:
         with writing(index):
-            record_started(index, [(r.name, r.spider) for r in reports if r.run_id is not None], clock)
+            # The screenshot pass follows its live run: it is not a run a schedule starts.
+            record_started(index, [(r.name, r.spider) for r in reports
+                                   if r.run_id is not None and r.spider != "screenshot"], clock)
     finally:
         index.close()
-    live = [r for r in reports if r.spider != "wayback"]
+    live = [r for r in reports if r.spider not in ("wayback", "screenshot")]
     history = [r for r in reports if r.spider == "wayback"]
+    shots = [r for r in reports if r.spider == "screenshot"]
     # A run skipped because another process is crawling that source right now did not fail.
     failed = [r for r in reports if r.status not in ("finished", "skipped")]
     click.echo(
         f"\nCrawled {len(live)} source(s) in {elapsed:.1f} s: {sum(r.pages for r in live)} pages "
         f"archived ({sum(r.captures for r in live)} new or changed, {sum(r.revisits for r in live)} "
-        f"unchanged and stored as revisits), {sum(r.errors for r in live)} fetch errors, "
+        f"unchanged and stored as revisits), "
+        + (f"{sum(r.requisites for r in live)} page requisites, "
+           if any(r.requisites for r in live) else "")
+        + f"{sum(r.errors for r in live)} fetch errors, "
         f"{human_bytes(sum(r.bytes for r in live))} of payload. WARC files are in {archive.warc_dir}/, "
         f"the index is {archive.db_path}"
         + (f"; {len(failed)} run(s) did not finish cleanly." if failed else ".")
@@ -125,6 +131,9 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
             f"{sum(r.pages for r in history)} archived versions fetched, "
             f"{sum(r.errors for r in history)} versions or queries recorded as errors."
         )
+    if shots:
+        click.echo(f"Screenshots of {len(shots)} source(s): {sum(r.pages for r in shots)} kept, "
+                   f"{sum(r.errors for r in shots)} pages could not be drawn.")
     for report in reports:
         click.echo(f"  {report.line()}")
     if any(r.reason == "shutdown" for r in reports):

@@ -29,7 +29,9 @@ def verify(data_dir: Path | None, tsa_ca: str | None) -> None:
         click.echo(f"{len(report.problems)} problem(s) in {report.captures} captures.", err=True)
         sys.exit(1)
     click.echo(
-        f"OK: {report.captures} captures verified against their WARC records; hash chain "
+        f"OK: {report.captures} captures "
+        + (f"and {report.screenshots} screenshots " if report.screenshots else "")
+        + "verified against their WARC records; hash chain "
         f"intact; {report.records} records in {report.warc_files} WARC files with valid digests; "
         f"{report.tokens} time-stamp token(s) match their files."
     )
@@ -135,7 +137,9 @@ def export(data_dir: Path | None, out: Path, ids: tuple[int, ...], query: str | 
     selection = (f"captures {', '.join(str(i) for i in ids)}" if ids
                  else f"query {query}" if query else f"source {source}")
     done = export_wacz(config.archive, out, rows, selection)
-    click.echo(f"Wrote {done.wacz} ({done.captures} capture(s), {done.records} WARC records; "
+    extra = (f", with {done.requisites} page requisite(s)" if done.requisites else "") + (
+        f" and {done.screenshots} screenshot(s)" if done.screenshots else "")
+    click.echo(f"Wrote {done.wacz} ({done.captures} capture(s){extra}, {done.records} WARC records; "
                f"SHA-256 {done.sha256}) and {done.manifest}.")
 
 

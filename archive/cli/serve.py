@@ -64,6 +64,7 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     """
     from archive.demo.atlas_site import PATH as ATLAS_PATH
     from archive.demo.servers import start_demo_servers
+    from archive.index.queries import nearest_capture
 
     config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir, sources_file=DEMO_SOURCES)
     servers = start_demo_servers(fixture_port, config.archive)
@@ -88,6 +89,15 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
         sys.exit(1)
     if no_serve:
         return
+    product = f"{servers.vendor.url}/products/recognize/"
+    index = config.archive.open_existing()
+    try:
+        shown = nearest_capture(index.conn, product, None)
+    finally:
+        index.close()
+    if shown is not None:
+        click.echo(f"\nThe product page as it looked, its stylesheets and images from the archive: "
+                   f"http://127.0.0.1:{port}/-/spyglass/replay/{shown['id']}")
     click.echo(
         f"\nTry a search: http://127.0.0.1:{port}/spyglass/captures?_search=person+tracking"
         f"\nSearch inside released documents (scans too): "

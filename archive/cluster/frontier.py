@@ -14,15 +14,21 @@ import redis
 from archive.cluster import keys
 from archive.crawl.frontier import FULL, NEW, SEEN
 
-# KEYS: seen, taken; ARGV: canonical URL, limit. 1 new, 0 seen, 2 full.
+# KEYS: seen, taken, requisites; ARGV: canonical URL, limit. 1 new, 0 seen, 2 full.
 CLAIM = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 2 end
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 """
 VERDICTS = {0: SEEN, 1: NEW, 2: FULL}
+# KEYS: seen, requisites; ARGV: canonical URL. 1 taken now, 0 taken before.
+CLAIM_REQUISITE = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+return redis.call('SADD', KEYS[2], ARGV[1])
+"""
 
 
 class RedisFrontier:
@@ -34,12 +40,20 @@ class RedisFrontier:
         self.client = client
         self.seen_key = keys.run_key(run_id, "seen")
         self.taken_key = keys.taken(run_id, worker)
+        self.requisites_key = keys.run_key(run_id, "requisites")
         self.similar_key = keys.run_key(run_id, "similar")
         self.limits_key = keys.run_key(run_id, "limits")
         self._claim = client.register_script(CLAIM)
+        self._claim_requisite = client.register_script(CLAIM_REQUISITE)
 
     def claim(self, key: str, limit: int) -> str:
-        return VERDICTS[int(self._claim(keys=[self.seen_key, self.taken_key], args=[key, limit]))]
+        return VERDICTS[int(self._claim(keys=[self.seen_key, self.taken_key, self.requisites_key],
+                                        args=[key, limit]))]
+
+    def claim_requisite(self, key: str) -> bool:
+        # Not in `taken`: a requisite lost with a killed worker before it was queued is not
+        # fetched in this run (its page is; the next run's page asks for it again).
+        return bool(self._claim_requisite(keys=[self.seen_key, self.requisites_key], args=[key]))
 
     def add(self, key: str) -> None:
         # Taken without a request: nothing will queue it, so it is not in `taken`.

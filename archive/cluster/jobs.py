@@ -127,13 +127,17 @@ def finish(client: redis.Redis, sink: IndexSink, job: Job, status: str = "finish
 
 def run_counts(index: Any, run_id: int) -> dict[str, Any]:
     """A run's crawl_runs counts, from its rows (a worker killed mid-run kept no counters)."""
-    pages, responses, revisits, payload = index.execute(
-        "SELECT count(*), count(*) FILTER (WHERE warc_type = 'response'), "
-        "count(*) FILTER (WHERE warc_type = 'revisit'), coalesce(sum(length), 0) "
+    # Page requisites are counted apart, as the single-process pipeline counts them.
+    pages, responses, revisits, requisites, payload = index.execute(
+        "SELECT count(*) FILTER (WHERE requisite IS NULL), "
+        "count(*) FILTER (WHERE requisite IS NULL AND warc_type = 'response'), "
+        "count(*) FILTER (WHERE requisite IS NULL AND warc_type = 'revisit'), "
+        "count(*) FILTER (WHERE requisite IS NOT NULL), coalesce(sum(length), 0) "
         "FROM captures WHERE crawl_run = ?", [run_id]).fetchone()
     observations = index.execute("SELECT count(*) FROM observations WHERE crawl_run = ? "
                                  "AND kind = 'not-modified'", [run_id]).fetchone()[0]
     kinds = dict(index.execute("SELECT error_type, count(*) FROM fetch_errors WHERE crawl_run = ? "
                                "GROUP BY error_type ORDER BY error_type", [run_id]).fetchall())
-    return {"pages": pages, "captures": responses, "revisits": revisits, "observations": observations,
+    return {"pages": pages, "captures": responses, "revisits": revisits, "requisites": requisites,
+            "observations": observations,
             "errors": sum(kinds.values()), "bytes": payload, "error_kinds": json.dumps(kinds)}

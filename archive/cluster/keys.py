@@ -63,7 +63,7 @@ def files(worker: str) -> str:
 
 
 def run_key(run_id: int, what: str) -> str:
-    """A key of crawl run `run_id`: requests (queue), dupefilter, seen, similar, limits, leases,
+    """A key of crawl run `run_id`: requests (queue), dupefilter, seen, requisites, similar, limits, leases,
     robots, robots-claim, stats, started."""
     return f"{PREFIX}:run:{run_id}:{what}"
 

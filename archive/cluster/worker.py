@@ -37,6 +37,12 @@ POLL_SECONDS = 1.0
 # Scrapy asks an idle crawler's scheduler for requests every 5 s; other workers'
 # requests would wait that long in Redis. Half a second costs one Redis call.
 ENGINE_HEARTBEAT = 0.5
+# KEYS: jobs, the run's stats; ARGV: run id, stat, delta. A crawler still closing after its
+# run was finished (archive/cluster/jobs.py) must not bring the run's deleted stats back.
+REPORT = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[2], ARGV[2], ARGV[3])
+"""
 
 
 def job_settings(base: Settings, job: Job, redis_url: str) -> Settings:
@@ -73,6 +79,7 @@ class Worker:
         self.settings = settings
         self.exit_when_idle = exit_when_idle
         self.client = keys.connect(config.redis_url)
+        self._report = self.client.register_script(REPORT)
         self.id = keys.worker_id()
         self.process = CrawlerProcess(settings)
         self.crawlers: dict[int, Crawler] = {}
@@ -143,7 +150,7 @@ class Worker:
                 value = int(stats.get(stat, 0))
                 delta = value - self.reported.get((run_id, name), 0)
                 if delta:
-                    self.client.hincrby(keys.run_key(run_id, "stats"), name, delta)
+                    self._report(keys=[keys.JOBS, keys.run_key(run_id, "stats")], args=[run_id, name, delta])
                     self.reported[(run_id, name)] = value
 
     def goodbye(self) -> None:

@@ -20,7 +20,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from archive.config import Config
 from archive.crawl.client import writer_for
 from archive.times import utc_now
-from archive.warc.write import Exchange, archivable_headers
+from archive.warc.write import REQUISITE_HEADER, Exchange, archivable_headers
 
 # Credentials a request carried: kept out of the WARC request record (see redact_credentials).
 CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie"}
@@ -90,6 +90,9 @@ class WarcCaptureMiddleware:
         if redacted:
             extra["WARC-Spyglass-Redacted"] = ", ".join(redacted) + " (credential value removed)"
         extra.update(removed)
+        if request.meta.get("spyglass_requisite"):
+            # So a crash's reconcile (archive/crawl/reconcile.py) indexes it as a requisite again.
+            extra[REQUISITE_HEADER] = request.meta["spyglass_requisite"]
         if response.ip_address is not None:
             extra["WARC-IP-Address"] = str(response.ip_address)
         reason = _reason(response.status)
@@ -108,6 +111,7 @@ class WarcCaptureMiddleware:
             date=sent_at,
             extra_headers=extra,
             dedupe=request.meta.get("spyglass_dedupe", self.dedupe),
+            any_url=bool(request.meta.get("spyglass_requisite")),
         )))
         request.meta["spyglass_warc"] = location
         request.meta["spyglass_fetch_ms"] = int((utc_now() - sent_at).total_seconds() * 1000)

@@ -27,6 +27,14 @@ class Frontier(Protocol):
         """Take canonical URL `key` unless it was taken or `limit` URLs were: NEW, SEEN or FULL."""
         ...
 
+    def claim_requisite(self, key: str) -> bool:
+        """Take `key` as a page requisite unless it was taken as a page or a requisite.
+
+        Requisites do not count against the page limit; a URL taken as one is
+        not taken again as a page (its capture is already in the archive).
+        """
+        ...
+
     def add(self, key: str) -> None:
         """Take `key` without a request (a page a sitemap says is unchanged)."""
         ...
@@ -49,16 +57,23 @@ class LocalFrontier:
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
+        self.requisites: set[str] = set()
         self.similar: dict[str, int] = {}
         self.hit: set[str] = set()
 
     def claim(self, key: str, limit: int) -> str:
-        if key in self.seen:
+        if key in self.seen or key in self.requisites:
             return SEEN
         if len(self.seen) >= limit:
             return FULL
         self.seen.add(key)
         return NEW
+
+    def claim_requisite(self, key: str) -> bool:
+        if key in self.seen or key in self.requisites:
+            return False
+        self.requisites.add(key)
+        return True
 
     def add(self, key: str) -> None:
         self.seen.add(key)

@@ -121,23 +121,37 @@ class AddressBook:
         # Networks some source in this process opted into; the connect-time check.
         self.allowed_anywhere: set[IPNetwork] = set()
 
-    def lookup(self, host: str) -> defer.Deferred:
-        """A Deferred firing with the host's addresses as text, or failing with DNSLookupError."""
-        host = host.lower().strip("[]")
+    def _known(self, host: str) -> tuple[str, ...] | None:
+        """An address given as the host, a pinned answer, or a SPYGLASS_RESOLVE one (then pinned)."""
         try:
-            return defer.succeed((str(ipaddress.ip_address(host)),))
+            return (str(ipaddress.ip_address(host)),)
         except ValueError:
             pass
         if host in self.pinned:
-            return defer.succeed(self.pinned[host])
+            return self.pinned[host]
         if host in self.overrides:
-            return defer.succeed(self.pinned.setdefault(host, self.overrides[host]))
+            return self.pinned.setdefault(host, self.overrides[host])
+        return None
+
+    def lookup(self, host: str) -> defer.Deferred:
+        """A Deferred firing with the host's addresses as text, or failing with DNSLookupError."""
+        host = host.lower().strip("[]")
+        known = self._known(host)
+        if known is not None:
+            return defer.succeed(known)
         from twisted.internet import reactor
 
         d = deferToThreadPool(reactor, reactor.getThreadPool(), _getaddrinfo, host)
         # Two concurrent lookups of one host: the first answer wins for both.
         d.addCallback(lambda found: self.pinned.setdefault(host, found))
         return d
+
+
+    def lookup_now(self, host: str) -> tuple[str, ...]:
+        """The host's addresses, answered and pinned as `lookup` does, in this thread (outside Twisted)."""
+        host = host.lower().strip("[]")
+        known = self._known(host)
+        return known if known is not None else self.pinned.setdefault(host, _getaddrinfo(host))
 
 
 def _getaddrinfo(host: str) -> tuple[str, ...]:

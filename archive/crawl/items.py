@@ -24,6 +24,8 @@ class Capture:
     referrer: str | None = None
     location: str | None = None
     tags: dict[str, str | None] = field(default_factory=dict)
+    # A page requisite (what a page needs to render): how the page referred to it.
+    requisite: str | None = None
     # Wayback captures only (via = "wayback"): the memento and where to cite it.
     memento_at: str | None = None
     wayback_timestamp: str | None = None

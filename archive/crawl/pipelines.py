@@ -30,8 +30,8 @@ class IndexPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.config = Config.from_settings(crawler.settings)
-        self.counts = {"pages": 0, "captures": 0, "revisits": 0, "observations": 0, "errors": 0,
-                       "bytes": 0}
+        self.counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "observations": 0,
+                       "errors": 0, "bytes": 0}
         self.error_kinds: Counter[str] = Counter()
         self.run_id: int | None = None
         self.lock: Lock | None = None
@@ -82,8 +82,13 @@ class IndexPipeline:
             row = self._capture_row(item)
             # The body is not sent again: the writer archived it a moment ago.
             self.writer.add_capture(row, item.content_type, validators=self._validators(item))
-            self.counts["pages"] += 1
             self.counts["bytes"] += item.warc.payload_length
+            if item.requisite:
+                # Counted apart, so a run's pages are the pages a reader would open.
+                self.counts["requisites"] += 1
+                self.crawler.stats.inc_value("spyglass/requisites")
+                return item
+            self.counts["pages"] += 1
             if item.warc.warc_type == "revisit":
                 self.counts["revisits"] += 1
             else:
@@ -150,6 +155,7 @@ class IndexPipeline:
             "snapshot_url": item.snapshot_url,
             "wayback_digest": item.wayback_digest,
             "wayback_digest_match": item.wayback_digest_match,
+            "requisite": item.requisite,
         }
 
     def _validators(self, item: Capture) -> dict[str, Any] | None:

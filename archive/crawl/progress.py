@@ -15,7 +15,8 @@ from archive.config import Config
 
 
 class Progress:
-    """Prints `[source] N pages, U unchanged (304), E errors, R pages/s` to stderr; on with SPYGLASS_PROGRESS."""
+    """Prints `[source] N pages, Q requisites, U unchanged (304), E errors, R pages/s` to stderr;
+    on with SPYGLASS_PROGRESS."""
 
     def __init__(self, crawler: Crawler, interval: float) -> None:
         self.crawler = crawler
@@ -48,10 +49,13 @@ class Progress:
         seen = stats.get_value("spyglass/observations", 0)
         replayed = stats.get_value("spyglass/replayed", 0)
         errors = stats.get_value("spyglass/errors", 0)
+        requisites = stats.get_value("spyglass/requisites", 0)
         elapsed = max(time.monotonic() - self.started, 1e-6)
         name = getattr(spider, "source_name", spider.name)
         print(
-            f"[{name}] {pages} pages, {seen} unchanged (304), {errors} errors"
+            f"[{name}] {pages} pages, "
+            + (f"{requisites} requisites, " if requisites else "")
+            + f"{seen} unchanged (304), {errors} errors"
             + (f", {replayed} read back from the interrupted run" if replayed else "")
             + f", {(pages + seen) / elapsed:.1f} pages/s",
             file=sys.stderr,

@@ -37,6 +37,7 @@ from archive.sources.model import Source
 from archive.text.extract import extract
 from archive.times import iso, utc_now
 from archive.warc.read import StoredRecord, decode_body, gzip_members, record_at
+from archive.warc.write import REQUISITE_HEADER
 
 INDEXED_TYPES = ("response", "revisit")
 
@@ -175,6 +176,7 @@ def _capture(record: StoredRecord, run: dict[str, Any], where: tuple[str, int, i
         "warc_record_id": record.record_id, "warc_type": record.warc_type,
         "refers_to": record.headers.get("WARC-Refers-To"), "location": headers.get("location"),
         "vendor": source.vendor, "product": source.product, "agency": source.agency,
+        "requisite": record.headers.get(REQUISITE_HEADER),
     }
     if record.warc_type == "revisit":
         original = db.execute("SELECT length FROM captures WHERE warc_record_id = ?",

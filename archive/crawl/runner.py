@@ -76,15 +76,22 @@ class RunReport:
     error_kinds: dict[str, int] = field(default_factory=dict)
     resumed_from: int | None = None
     name: str = ""  # the source's name (`source` is the label shown)
+    requisites: int = 0
 
     def line(self) -> str:
         rate = self.pages / self.seconds if self.seconds > 0 else 0.0
+        if self.spider == "screenshot":
+            return (f"{self.source}: {self.status} ({self.reason}), {self.pages} screenshots kept, "
+                    f"{self.errors} pages could not be drawn, {human_bytes(self.bytes)} in "
+                    f"{self.seconds:.1f} s")
         kinds = ", ".join(f"{count} {kind}" for kind, count in self.error_kinds.items())
         return (
             f"{self.source}: {self.status} ({self.reason}), {self.pages} pages "
             f"({self.captures} new, {self.revisits} unchanged"
             + (f", {self.skipped} skipped as unchanged per sitemap" if self.skipped else "")
-            + f"), {self.observations} seen unchanged (304), {self.errors} errors"
+            + ")"
+            + (f", {self.requisites} page requisites" if self.requisites else "")
+            + f", {self.observations} seen unchanged (304), {self.errors} errors"
             + (f" ({kinds})" if kinds else "")
             + f", {self.requests} requests, {human_bytes(self.bytes)} in {self.seconds:.1f} s "
             f"({rate:.1f} pages/s)"
@@ -110,8 +117,9 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
     A source with `wayback:` set gets a second crawler running the `wayback`
     spider beside it (its own crawl_runs row, WARC files still prefixed with
     the source's name); sources with `save_on_change` then ask Save Page Now
-    for each page whose payload changed. `only` ('live' or 'wayback') runs just one side;
-    a source with `live: false` has no live side.
+    for each page whose payload changed, and sources with `screenshot` get a
+    screenshot pass of the pages their live run captured (archive/crawl/screenshots.py).
+    `only` ('live' or 'wayback') runs just one side; a source with `live: false` has no live side.
     """
     settings = crawl_settings(config, overrides)
     process = CrawlerProcess(settings)
@@ -148,9 +156,28 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
             run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
             reports.append(report_of(index, label, run_id))
         _save_changed(index, sources, crawlers, config)
+        for source, run_id in _screenshot_runs(sources, crawlers, only):
+            from archive.crawl.screenshots import screenshot_run
+
+            reports.append(report_of(index, f"{source.name} (screenshot)",
+                                     screenshot_run(config, source, run_id)))
     finally:
         index.close()
     return reports + busy
+
+
+def _screenshot_runs(sources: list[Source], crawlers: list[tuple[str, Crawler]],
+                     only: str | None) -> list[tuple[Source, int]]:
+    """(source, live run id) of each source with `screenshot: true` whose live crawl ran."""
+    if only == "wayback":
+        return []
+    by_name = {s.name: s for s in sources if s.screenshot}
+    found = []
+    for label, crawler in crawlers:
+        run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
+        if label in by_name and run_id is not None:
+            found.append((by_name[label], run_id))
+    return found
 
 
 def _save_changed(index: Any, sources: list[Source], crawlers: list[tuple[str, Crawler]],
@@ -191,4 +218,5 @@ def report_of(index: Any, source: str, run_id: int | None) -> RunReport:
         error_kinds=json.loads(row.get("error_kinds") or "{}"),
         resumed_from=row.get("resumed_from"),
         name=row["source"],
+        requisites=row.get("requisites") or 0,
     )

@@ -175,7 +175,8 @@ class Writer:
                 self.reply(message.request_id, True, location)
         elif isinstance(message, AddCapture):
             row = message.row
-            if row["warc_type"] != "revisit":
+            # A requisite's text (CSS, scripts) is not what the page says: not searchable.
+            if row["warc_type"] != "revisit" and not row.get("requisite"):
                 body = message.body if message.body is not None else self.payloads.decoded(row)
                 found = extract(message.content_type, body)
                 row.update(title=found.title, text=found.text, extraction=found.method,

@@ -9,6 +9,7 @@ cameras, a sheriff's office with some 300,000 booking photos).
 from __future__ import annotations
 
 import html
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -74,6 +75,9 @@ faces in real time.</p>
 <p>Agencies use Northwind Recognize to compare a face from a street camera,
 a body camera or a booking photo against their own watchlists within
 seconds.</p>
+<div class="hero" role="img" aria-label="A face matched against a watchlist"></div>
+<img class="product-shot" src="/img/recognize-480.png" alt="Northwind Recognize console"
+ srcset="/img/recognize-480.png 480w, {other}/img/recognize-960.png 960w" sizes="480px">
 <p>Read the <a href="/products/recognize/faqs/">frequently asked questions</a>,
 the <a href="/products/recognize/features/">feature list</a>, the
 <a href="/products/recognize/pricing/">pricing</a> or download the
@@ -244,9 +248,38 @@ def render(path: str, base: str, other: str) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(page.title)}</title>"
-        "<link rel=\"stylesheet\" href=\"/static/site.css\"></head>\n<body>"
+        "<link rel=\"stylesheet\" href=\"/static/site.css\"><link rel=\"icon\" href=\"/favicon.png\">"
+        "<link rel=\"apple-touch-icon\" href=\"/apple-touch-icon.png\">"
+        "<script src=\"/static/site.js\"></script></head>\n<body>"
         f"{NAV}<main>{body}{CTA}</main>{footer}</body></html>\n"
     )
+
+
+# What the pages need to render: a stylesheet that imports another and draws a
+# background image, images (one only in a srcset, on the other host, as a CDN
+# would serve it), an icon under two names, and a script that would rewrite the
+# page if it ran.
+SITE_CSS = b"""@import url("/static/theme.css");
+body { font-family: Georgia, serif; margin: 0; background: rgb(250, 250, 247); }
+.site-header { background: rgb(29, 39, 51); padding: 8px 16px; }
+.site-header a { color: rgb(243, 243, 243); }
+.hero { height: 120px; background: url("hero.png") repeat-x; }
+.product-shot { width: 480px; }
+"""
+THEME_CSS = b"h1 { color: rgb(12, 74, 110); letter-spacing: 1px; }\n"
+SITE_JS = b"""document.documentElement.dataset.scripted = "yes";
+document.title = "Scripts ran";
+fetch("/beacon?from=script");
+"""
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A solid-colour PNG (the fixture's images)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), rgb).save(out, format="PNG")
+    return out.getvalue()
 
 
 # The site says it last changed in 2018, except the press index, which says it
@@ -273,6 +306,17 @@ class VendorSite:
         self.base = ""
         self.other = ""
         self.datasheet = text_pdf(DATASHEET_LINES, title="Northwind Recognize datasheet")
+        self.files = {
+            "/static/site.css": (SITE_CSS, "text/css"),
+            "/static/theme.css": (THEME_CSS, "text/css"),
+            "/static/site.js": (SITE_JS, "application/javascript"),
+            "/static/hero.png": (png(40, 120, (200, 30, 40)), "image/png"),
+            "/img/recognize-480.png": (png(480, 270, (30, 90, 160)), "image/png"),
+            "/img/recognize-960.png": (png(960, 540, (30, 90, 160)), "image/png"),
+            "/favicon.png": (png(16, 16, (12, 74, 110)), "image/png"),
+        }
+        # The same icon under a second name, as sites serve it: one payload, archived once.
+        self.files["/apple-touch-icon.png"] = self.files["/favicon.png"]
         self.hits: dict[str, int] = {}
         started = datetime.now(UTC) + timedelta(hours=1)
         self.fresh = started.strftime("%Y-%m-%dT%H:%M:%S+00:00")
@@ -286,8 +330,9 @@ class VendorSite:
             return Reply(body=sitemap(self.base, self.fresh).encode(), content_type="application/xml")
         if path == "/docs/recognize-datasheet.pdf":
             return Reply(body=self.datasheet, content_type="application/pdf")
-        if path == "/static/site.css":
-            return Reply(body=b"body{font-family:sans-serif}", content_type="text/css")
+        if path in self.files:
+            body, content_type = self.files[path]
+            return Reply(body=body, content_type=content_type)
         if path in REDIRECTS:
             return Reply(301, b"", [("Location", REDIRECTS[path])])
         if path in PAGES:

@@ -3,8 +3,11 @@
 The WARC inside holds the selected records' gzip members copied byte for
 byte from the archive (each response or revisit with its request record, and
 the original response a revisit points at), after a warcinfo record naming
-the export. Copied, not rewritten, so every WARC digest and payload SHA-256
-in the package is the one recorded at capture time. py-wacz (Webrecorder's
+the export. A chosen page brings what replay draws it with: its requisites
+(stylesheets and what they import, images, fonts, scripts), each the capture
+of its URL nearest in time to the page, as replay resolves them; and its
+screenshots' resource records. Copied, not rewritten, so every WARC digest
+and payload SHA-256 in the package is the one recorded at capture time. py-wacz (Webrecorder's
 own tool) then indexes them (CDX), writes pages.jsonl and datapackage.json
 with the SHA-256 of every file; the manifest goes in as logs/ (a listed,
 hashed resource) and beside the package, where it also gives the package's
@@ -35,10 +38,15 @@ from archive.errors import ExportError
 from archive.evidence.cite import citation_of
 from archive.evidence.timestamp import KEPT_CA, TOKEN_SUFFIX, token_time
 from archive.index import queries
+from archive.index.rows import effective_time, page_url
 from archive.index.untrusted import open_untrusted
+from archive.text.refs import css_refs, decode_css, html_requisites, parse_html
 from archive.times import iso, utc_now
 from archive.warc.digests import file_sha256
-from archive.warc.read import gzip_members
+from archive.warc.read import gzip_members, open_record
+
+# Stylesheets importing stylesheets, as the crawler follows them (spiders/requisites.py).
+MAX_NESTING = 5
 
 PAGES = "pages/pages.jsonl"
 
@@ -52,6 +60,8 @@ class Exported:
     sha256: str
     captures: int
     records: int
+    requisites: int = 0
+    screenshots: int = 0
 
 
 def select_captures(conn: sqlite3.Connection, *, ids: tuple[int, ...] = (), query: str | None = None,
@@ -162,11 +172,8 @@ def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selecti
     index = archive.open_existing()
     try:
         conn = index.conn
-        wanted = list(rows)
-        for row in rows:  # replay of a revisit needs the record it refers to
-            original = queries.payload_row(conn, row)
-            if original is not None and all(r["id"] != original["id"] for r in wanted):
-                wanted.append(original)
+        wanted, why = with_dependencies(archive, conn, rows)
+        shots = [s for r in rows for s in queries.screenshots_of(conn, r["id"]) if s["warc_record_id"]]
         citations = {r["id"]: citation_of(conn, r) for r in wanted}
     finally:
         index.close()
@@ -174,18 +181,20 @@ def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selecti
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         warc_name = f"spyglass-export-{stamp.strftime('%Y%m%d%H%M%S')}.warc.gz"
-        placed = _write_warc(tmp / warc_name, archive, wanted, selection)
+        placed = _write_warc(tmp / warc_name, archive, wanted, selection, shots)
         pages = tmp / "pages.jsonl"
         with open(pages, "w", encoding="utf-8") as fh:
             fh.write(json.dumps({"format": "json-pages-1.0", "id": "pages",
                                  "title": "Spyglass evidence package"}) + "\n")
             for row in sorted(rows, key=lambda r: r["id"]):
+                if row.get("requisite"):
+                    continue  # a stylesheet or an image is part of a page, not a page
                 fh.write(json.dumps(page_entry(row)) + "\n")
         logs = tmp / "logs"
         logs.mkdir()
         proofs = _time_stamps(archive, {r["warc_filename"] for r in wanted}, logs)
-        manifest_text = _manifest(stamp, selection, rows, wanted, citations, placed, warc_name,
-                                  file_sha256(tmp / warc_name)) + proofs
+        manifest_text = _manifest(stamp, selection, rows, wanted, why, citations, placed, shots,
+                                  warc_name, file_sha256(tmp / warc_name)) + proofs
         (logs / "spyglass-manifest.txt").write_text(manifest_text, encoding="utf-8")
         out.parent.mkdir(parents=True, exist_ok=True)
         noise = io.StringIO()
@@ -201,12 +210,76 @@ def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selecti
     digest = file_sha256(out)
     manifest = out.with_name(out.name + ".manifest.txt")
     manifest.write_text(manifest_text + f"\nPackage {out.name}: SHA-256 {digest}\n", encoding="utf-8")
-    return Exported(out, manifest, digest, len(rows), sum(len(v) for v in placed.values()))
+    records = sum(len(v) for v in placed.values())
+    requisites = sum(1 for reason in why.values() if reason.startswith("a requisite"))
+    return Exported(out, manifest, digest, len(rows), records, requisites, len(shots))
 
 
-def _write_warc(path: Path, archive: Archive, rows: list[dict[str, Any]], selection: str
-                ) -> dict[int, list[int]]:
-    """Copy each row's members into `path` after a warcinfo record; capture id -> new offsets."""
+def with_dependencies(archive: Archive, conn: sqlite3.Connection, rows: list[dict[str, Any]]
+                      ) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """The chosen rows, then what replaying them needs, each once: their requisites and the
+    originals revisits refer to. Returns the rows and, for each one added, why."""
+    wanted = {r["id"]: r for r in rows}
+    why: dict[int, str] = {}
+
+    def add(row: dict[str, Any], reason: str) -> None:
+        if row["id"] not in wanted:
+            wanted[row["id"]] = row
+            why[row["id"]] = reason
+
+    for row in rows:
+        for requisite in requisites_of(archive, conn, row):
+            add(requisite, f"a requisite of capture {row['id']}")
+    for row in list(wanted.values()):  # replay of a revisit needs the record it refers to
+        original = queries.payload_row(conn, row)
+        if original is not None:
+            add(original, f"capture {row['id']} is a revisit of it")
+    return list(wanted.values()), why
+
+
+def requisites_of(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The captures replay draws an archived HTML page with: each requisite's capture nearest in
+    time to the page (through archived redirects), and what its stylesheets import."""
+    at = effective_time(row)
+    todo = [(url, 1) for url, _ in _references(archive, conn, row, html=True)]
+    seen: set[str] = set()
+    found: list[dict[str, Any]] = []
+    while todo:
+        url, level = todo.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        target, chain = queries.resolve_capture(conn, url, at)
+        if target is None:
+            continue
+        found.extend([*chain, target])
+        if level < MAX_NESTING and "css" in (target.get("content_type") or "").lower():
+            todo.extend((ref, level + 1) for ref, _ in _references(archive, conn, target, html=False))
+    return found
+
+
+def _references(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any], html: bool
+                ) -> list[tuple[str, str]]:
+    """(url, kind) of the requisites an archived page (html) or stylesheet names; none if unreadable."""
+    if html and "html" not in (row.get("content_type") or "").lower():
+        return []
+    holder = queries.payload_row(conn, row)
+    if holder is None:
+        return []
+    try:
+        record = open_record(archive, holder)
+    except (OSError, EOFError, ValueError):
+        return []  # verify reports it; the package holds what can be read
+    if not html:
+        return css_refs(decode_css(record.body), page_url(row))
+    root = parse_html(record.body, record.content_type)
+    return html_requisites(root, page_url(row)) if root is not None else []
+
+
+def _write_warc(path: Path, archive: Archive, rows: list[dict[str, Any]], selection: str,
+                shots: list[dict[str, Any]]) -> dict[Any, list[int]]:
+    """Copy each row's members, then each screenshot's record, into `path` after a warcinfo
+    record; capture id (or ("screenshot", id)) -> new offsets."""
     from archive import __version__
 
     placed: dict[int, list[int]] = {}
@@ -218,15 +291,18 @@ def _write_warc(path: Path, archive: Archive, rows: list[dict[str, Any]], select
             "format": "WARC File Format 1.1",
             "description": f"Records copied byte for byte from the Spyglass archive; {selection}",
         }))
-        for row in sorted(rows, key=lambda r: r["id"]):
-            for filename, offset, length in _members(archive, row):
-                if (filename, offset) in done:
-                    continue
-                done.add((filename, offset))
-                with open(archive.warc_path(filename), "rb") as src:
-                    src.seek(offset)
-                    placed.setdefault(row["id"], []).append(out.tell())
-                    out.write(src.read(length))
+        copies = [(row["id"], member) for row in sorted(rows, key=lambda r: r["id"])
+                  for member in _members(archive, row)]
+        copies += [(("screenshot", s["id"]), (s["warc_filename"], s["warc_offset"], s["warc_length"]))
+                   for s in shots]
+        for key, (filename, offset, length) in copies:
+            if (filename, offset) in done:
+                continue
+            done.add((filename, offset))
+            with open(archive.warc_path(filename), "rb") as src:
+                src.seek(offset)
+                placed.setdefault(key, []).append(out.tell())
+                out.write(src.read(length))
     return placed
 
 
@@ -267,13 +343,13 @@ def _time_stamps(archive: Archive, filenames: set[str], logs: Path) -> str:
 
 
 def _manifest(stamp: Any, selection: str, rows: list[dict[str, Any]], wanted: list[dict[str, Any]],
-              citations: dict[int, Any], placed: dict[int, list[int]], warc_name: str,
-              warc_sha256: str) -> str:
-    chosen = {r["id"] for r in rows}
+              why: dict[int, str], citations: dict[int, Any], placed: dict[Any, list[int]],
+              shots: list[dict[str, Any]], warc_name: str, warc_sha256: str) -> str:
     lines = [
         "SPYGLASS EVIDENCE PACKAGE",
         f"Exported {iso(stamp)}; selection: {selection}",
-        f"{len(rows)} capture(s) chosen, {len(wanted) - len(rows)} more included because revisits refer to them.",
+        f"{len(rows)} capture(s) chosen, {len(wanted) - len(rows)} more included because replaying "
+        f"them needs them (page requisites, records revisits refer to), {len(shots)} screenshot(s).",
         f"WARC archive/{warc_name}: SHA-256 {warc_sha256}",
         "Every record below was copied byte for byte from the original WARC file named in its",
         "citation; its payload SHA-256 is the one recorded at capture time (check it with",
@@ -281,11 +357,18 @@ def _manifest(stamp: Any, selection: str, rows: list[dict[str, Any]], wanted: li
         "",
     ]
     for row in sorted(wanted, key=lambda r: r["id"]):
-        note = "" if row["id"] in chosen else " (included: a chosen revisit refers to it)"
+        note = f" (included: {why[row['id']]})" if row["id"] in why else ""
         lines.append(f"Capture {row['id']}{note}: {row['url']}")
         lines.append(f"  In this package: archive/{warc_name} at offset {placed[row['id']][0]}")
         if row.get("row_hash"):
             lines.append(f"  Hash chain: row_hash {row['row_hash']}, prev_hash {row['prev_hash']}")
         lines.extend("  " + line for line in citations[row["id"]].text().splitlines())
+        lines.append("")
+    for shot in shots:
+        lines.append(f"Screenshot {shot['id']} of capture {shot['capture_id']}: {shot['url']}")
+        lines.append(f"  Taken by {shot['browser']} at {shot['taken_at']}; PNG SHA-256 {shot['sha256']}")
+        lines.append(f"  In this package: archive/{warc_name} at offset {placed[('screenshot', shot['id'])][0]}"
+                     f" (WARC resource record urn:fullPage:{shot['url']})")
+        lines.append(f"  Local copy: {shot['warc_filename']}, offset {shot['warc_offset']}")
         lines.append("")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Prove the archive is unaltered: rows, hash chain, WARC records and time-stamp tokens.
 
 Four independent checks, each reporting every problem it finds:
-- every capture's WARC record still hashes to its row (payload SHA-256, record id, type);
+- every capture's WARC record still hashes to its row (payload SHA-256, record id, type),
+  and so does every screenshot's resource record;
 - the captures hash chain (archive/index/chain.py) is intact: no row edited, deleted or inserted;
 - every record of every WARC file has valid block and payload digests, every
   response is indexed, and a file cut short mid-record (a crash while writing)
@@ -30,7 +31,8 @@ from archive.warc.digests import labelled, sha256_hex
 from archive.warc.read import Member, gzip_members, read_record, record_at
 
 # Records that must each have a capture row: responses and revisits from crawls,
-# resources from imports (an Atlas of Surveillance export read from disk).
+# resources from imports (an Atlas of Surveillance export read from disk); or,
+# for a resource, a screenshots row.
 INDEXED_TYPES = ("response", "revisit", "resource")
 RECORD_ID = re.compile(rb"WARC-Record-ID:[ \t]*(<[^>\r\n]*>)")
 
@@ -39,13 +41,14 @@ RECORD_ID = re.compile(rb"WARC-Record-ID:[ \t]*(<[^>\r\n]*>)")
 class Problem:
     """One thing that does not match, worded so it can be quoted in a report."""
 
-    capture_id: int | None
+    capture_id: int | None  # the id of the capture, or of the screenshot when kind says so
     url: str
     where: str
     message: str
+    kind: str = "capture"
 
     def line(self) -> str:
-        who = f"capture {self.capture_id}" if self.capture_id is not None else "archive"
+        who = f"{self.kind} {self.capture_id}" if self.capture_id is not None else "archive"
         url = f" ({self.url})" if self.url else ""
         return f"{who}{url} at {self.where}: {self.message}"
 
@@ -58,6 +61,7 @@ class Report:
     warc_files: int = 0
     records: int = 0
     tokens: int = 0
+    screenshots: int = 0
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -75,23 +79,24 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
         # fetch_errors row instead of a capture.
         refused = {row[0] for row in index.execute(
             "SELECT warc_record_id FROM fetch_errors WHERE warc_record_id IS NOT NULL")}
+        shots = queries.rows(index.conn, "SELECT * FROM screenshots WHERE warc_record_id IS NOT NULL "
+                                         "ORDER BY id")
         # A 304 answer is a response record indexed as an observation, not a capture.
         observed = queries.rows(index.conn, "SELECT * FROM observations WHERE kind = 'not-modified'")
         # Records cut short by a crash, named when the run was resumed (archive/crawl/reconcile.py).
         cuts = {(r["filename"], r["offset"]): r for r in queries.rows(index.conn, "SELECT * FROM warc_cuts")}
     finally:
         index.close()
-    report = Report(captures=len(all_rows))
+    report = Report(captures=len(all_rows), screenshots=len(shots))
     by_id = {r["id"]: r for r in all_rows}
     for capture_id, message in chain.check_chain(all_rows):
         report.problems.append(Problem(capture_id, by_id[capture_id]["url"], "index row", message))
 
-    known_ids = {r["warc_record_id"] for r in all_rows}
+    known_ids = {r["warc_record_id"] for r in all_rows} | {s["warc_record_id"] for s in shots}
     report.problems.extend(_check_observations(archive, observed))
     refused |= {r["warc_record_id"] for r in observed}
-    by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in sorted(all_rows, key=lambda r: (r["warc_filename"], r["warc_offset"] or 0)):
-        by_file[row["warc_filename"]].append(row)
+    by_file = _by_file(all_rows)
+    shot_files = _by_file(shots)
 
     file_problems: list[Problem] = []
     cut_at: dict[str, Cut] = {}
@@ -99,8 +104,8 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     for path in sorted(warc_dir.glob("*.warc.gz")) if warc_dir.is_dir() else []:
         report.warc_files += 1
         file_rows = by_file.get(path.name, [])
-        count, cut = _check_file(path, {r["warc_offset"] for r in file_rows},
-                                 known_ids | refused, file_problems)
+        starts = {r["warc_offset"] for r in file_rows + shot_files.get(path.name, [])}
+        count, cut = _check_file(path, starts, known_ids | refused, file_problems)
         report.records += count
         if cut is not None and not _known_cut(path, cut, cuts):
             cut_at[path.name] = cut
@@ -109,6 +114,8 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     for filename, file_rows in by_file.items():
         report.problems.extend(_check_rows(archive.warc_path(filename), file_rows, known_ids,
                                            cut_at.get(filename)))
+    for filename, file_shots in shot_files.items():
+        report.problems.extend(_check_screenshots(archive.warc_path(filename), file_shots))
     report.problems.extend(file_problems)
 
     tsa_ca = trusted_ca(archive, tsa_ca)
@@ -166,11 +173,30 @@ def _check_rows(path: Path, file_rows: list[dict[str, Any]], known_ids: set[str]
     return found
 
 
-def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str]) -> Problem | None:
+def _by_file(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows by the WARC file that holds their record, in offset order."""
+    by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (r["warc_filename"], r["warc_offset"] or 0)):
+        by_file[row["warc_filename"]].append(row)
+    return by_file
+
+
+def _check_screenshots(path: Path, shots: list[dict[str, Any]]) -> list[Problem]:
+    """Each screenshot's resource record: its id, its page (urn:fullPage:<url>), its PNG's SHA-256."""
+    if not path.exists():
+        return [Problem(s["id"], s["url"], path.name, "WARC file is missing", "screenshot") for s in shots]
+    with open(path, "rb") as fh:
+        found = (_check_row(fh, {**s, "warc_type": "resource", "target_uri": f"urn:fullPage:{s['url']}"},
+                            set(), "screenshot") for s in shots)
+        return [problem for problem in found if problem]
+
+
+def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str], kind: str = "capture") -> Problem | None:
+    """A row's record where the row says: its id, URI, type and payload SHA-256."""
     where = f"{row['warc_filename']}:{row['warc_offset']}"
 
     def problem(message: str) -> Problem:
-        return Problem(row["id"], row["url"], where, message)
+        return Problem(row["id"], row["url"], where, message, kind)
 
     try:
         record = record_at(fh, row["warc_offset"] or 0)
@@ -180,7 +206,7 @@ def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str]) -> Problem | N
         return problem(f"record cannot be read: {_what(exc)}")
     if record.record_id != row["warc_record_id"]:
         return problem(f"record id is {record.record_id}, index says {row['warc_record_id']}")
-    if record.url != row["url"]:
+    if record.url != row.get("target_uri", row["url"]):
         return problem(f"record is for {record.url}")
     if record.warc_type != row["warc_type"]:
         return problem(f"record type is {record.warc_type}, index says {row['warc_type']}")
@@ -195,34 +221,6 @@ def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str]) -> Problem | N
     if actual != row["sha256"]:
         return problem(f"payload SHA-256 is {actual}, index says {row['sha256']}")
     return problem("; ".join(failed)) if failed else None
-
-
-def _check_observations(archive: Archive, observed: list[dict[str, Any]]) -> list[Problem]:
-    """Each 304 observation's record is where its row says, with its id and status."""
-    problems = []
-    for row in observed:
-        where = f"{row['warc_filename']}:{row['warc_offset']}"
-        try:
-            record = read_record(archive.warc_path(row["warc_filename"]), row["warc_offset"])
-        except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
-            problems.append(Problem(None, row["url"], where, f"observation {row['id']}: record cannot "
-                                                             f"be read: {exc}"))
-            continue
-        if record.record_id != row["warc_record_id"] or record.http_status != 304:
-            problems.append(Problem(None, row["url"], where, f"observation {row['id']}: record is "
-                                    f"{record.record_id} with status {record.http_status}, index says "
-                                    f"{row['warc_record_id']} with status 304"))
-    return problems
-
-
-def _known_cut(path: Path, cut: Cut, cuts: dict[tuple[str, int], dict[str, Any]]) -> bool:
-    """A cut record named in warc_cuts, byte for byte: a crash the resumed run already reported."""
-    named = cuts.get((path.name, cut.offset))
-    if named is None or named["length"] != cut.present:
-        return False
-    with open(path, "rb") as fh:
-        fh.seek(cut.offset)
-        return sha256_hex(fh.read()) == named["sha256"]
 
 
 def _check_file(path: Path, indexed_starts: set[int], known_ids: set[str],
@@ -260,7 +258,8 @@ def _check_member(member: Member, known_ids: set[str]) -> tuple[str, str] | None
     if record.digest_failures:
         return record.url, f"{record.warc_type} record: " + "; ".join(record.digest_failures)
     if record.warc_type in INDEXED_TYPES and record.record_id not in known_ids:
-        return record.url, (f"{record.warc_type} record {record.record_id} is in no capture row: "
+        rows = "capture or screenshot row" if record.warc_type == "resource" else "capture row"
+        return record.url, (f"{record.warc_type} record {record.record_id} is in no {rows}: "
                             "its row was deleted, or the crawl stopped before indexing it")
     return None
 
@@ -270,3 +269,30 @@ def _what(exc: Exception) -> str:
     if isinstance(exc, (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error)):
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"damaged record ({type(exc).__name__}: {exc})"
+
+def _check_observations(archive: Archive, observed: list[dict[str, Any]]) -> list[Problem]:
+    """Each 304 observation's record is where its row says, with its id and status."""
+    problems = []
+    for row in observed:
+        where = f"{row['warc_filename']}:{row['warc_offset']}"
+        try:
+            record = read_record(archive.warc_path(row["warc_filename"]), row["warc_offset"])
+        except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
+            problems.append(Problem(None, row["url"], where, f"observation {row['id']}: record cannot "
+                                                             f"be read: {exc}"))
+            continue
+        if record.record_id != row["warc_record_id"] or record.http_status != 304:
+            problems.append(Problem(None, row["url"], where, f"observation {row['id']}: record is "
+                                    f"{record.record_id} with status {record.http_status}, index says "
+                                    f"{row['warc_record_id']} with status 304"))
+    return problems
+
+
+def _known_cut(path: Path, cut: Cut, cuts: dict[tuple[str, int], dict[str, Any]]) -> bool:
+    """A cut record named in warc_cuts, byte for byte: a crash the resumed run already reported."""
+    named = cuts.get((path.name, cut.offset))
+    if named is None or named["length"] != cut.present:
+        return False
+    with open(path, "rb") as fh:
+        fh.seek(cut.offset)
+        return sha256_hex(fh.read()) == named["sha256"]

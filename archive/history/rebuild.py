@@ -72,7 +72,8 @@ def rebuild_history(archive: Archive, rules: Rules) -> Rebuilt:
                          [ids[start], ids[min(start + BATCH, len(ids)) - 1]])
             texts: dict[int, str | None] = {}
             for row in batch:
-                if row["warc_type"] != "revisit" and kind_of(row["status"]) == "page":
+                if row["warc_type"] != "revisit" and kind_of(row["status"]) == "page" \
+                        and not row.get("requisite"):
                     texts[row["id"]], ok = _text(archive, row)
                     unreadable += not ok
             with writing(db):

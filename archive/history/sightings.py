@@ -122,6 +122,8 @@ def build_sighting(db: sqlite_utils.Database, capture: Mapping[str, Any], text: 
     kind = kind_of(capture.get("status"))
     if kind is None or capture.get("warc_type") not in ("response", "revisit", "resource"):
         return None
+    if capture.get("requisite"):
+        return None  # a stylesheet or an image a page needs is part of that page, not a page
     url = capture.get("original_url") or capture["url"]
     key = page_key(url)
     row = {

@@ -102,11 +102,13 @@ def bulk_load_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]
 def last_capture_times(db: sqlite_utils.Database, source: str) -> list[tuple[str, str, int]]:
     """(url, latest captured_at, least depth) of each page `source` captured with status 200.
 
-    Used by recrawl: changed. robots.txt is left out: Scrapy fetches it itself.
+    Used by recrawl: changed. robots.txt is left out: Scrapy fetches it itself; requisites
+    too: each page fetches its own.
     """
     return db.execute(
         "SELECT url, max(captured_at), min(coalesce(depth, 0)) FROM captures "
         "WHERE source = ? AND status = 200 AND via = 'live' AND url NOT LIKE '%/robots.txt' "
+        "AND requisite IS NULL "
         "GROUP BY url",
         [source],
     ).fetchall()
@@ -159,6 +161,7 @@ def changed_captures(db: sqlite_utils.Database, run_id: int) -> list[dict[str, A
     sql = """
         SELECT c.id, c.url, c.source FROM captures c
         WHERE c.crawl_run = ? AND c.via = 'live' AND c.warc_type = 'response' AND c.status = 200
+          AND c.requisite IS NULL
           AND (SELECT p.sha256 FROM captures p WHERE p.url = c.url AND p.via = 'live'
                AND p.id < c.id ORDER BY p.id DESC LIMIT 1) IS NOT c.sha256
           AND EXISTS (SELECT 1 FROM captures p WHERE p.url = c.url AND p.via = 'live' AND p.id < c.id)

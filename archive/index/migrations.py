@@ -374,6 +374,39 @@ def m124_schedules(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m160_requisites_and_screenshots(db: sqlite_utils.Database) -> None:
+    """Page requisites are captures marked by kind; screenshots are evidence of their own.
+
+    `requisite` is NULL on every page and on every row written before it, so
+    no existing row's hash changes (archive/index/chain.py). Screenshots live
+    in their own append-only table: a screenshot is a second look at a page
+    by a browser, not a response to a request, and must never be mistaken for
+    the capture of a URL.
+    """
+    db.table("captures").add_column("requisite", str)
+    db.table("crawl_runs").add_column("requisites", int)
+    db.table("screenshots").create(
+        {
+            "id": int, "capture_id": int, "crawl_run": int, "source": str, "url": str,
+            "taken_at": str, "status": str, "error": str, "http_status": int,
+            "width": int, "height": int, "cut_at_height": int, "browser": str,
+            "sha256": str, "length": int, "warc_filename": str, "warc_offset": int,
+            "warc_length": int, "warc_record_id": str,
+        },
+        pk="id",
+        foreign_keys=[("capture_id", "captures", "id"), ("crawl_run", "crawl_runs", "id"),
+                      ("source", "sources", "name")],
+        not_null={"capture_id", "url", "taken_at", "status"},
+    )
+    db.table("screenshots").create_index(["capture_id"])
+    for op in ("UPDATE", "DELETE"):
+        db.execute(f"""
+            CREATE TRIGGER screenshots_append_only_{op.lower()} BEFORE {op} ON screenshots
+            BEGIN SELECT RAISE(ABORT, 'screenshots are append-only evidence'); END
+        """)
+
+
+@migrations()
 def m200_ingest_positions(db: sqlite_utils.Database) -> None:
     """Redis mode: the last ingest-stream entry committed to this index, so an entry delivered
     again after a crash is never applied twice (archive/cluster/ingest.py)."""

@@ -7,11 +7,12 @@ Datasette plugins share them.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from archive.errors import NotFound
-from archive.index.rows import effective_time
+from archive.index.rows import effective_time, is_redirect, page_url
+from archive.text.refs import absolute
 
 
 def rows(conn: sqlite3.Connection, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
@@ -45,18 +46,69 @@ def save_request(conn: sqlite3.Connection, capture_id: int) -> dict[str, Any] | 
     return found[0] if found else None
 
 
+# When a capture shows the page (archive/index/rows.py effective_time), in SQL:
+# the memento's time for Wayback captures, ours otherwise.
+EFFECTIVE_TIME_SQL = """CASE WHEN length(wayback_timestamp) = 14 THEN
+    substr(wayback_timestamp, 1, 4) || '-' || substr(wayback_timestamp, 5, 2) || '-' ||
+    substr(wayback_timestamp, 7, 2) || ' ' || substr(wayback_timestamp, 9, 2) || ':' ||
+    substr(wayback_timestamp, 11, 2) || ':' || substr(wayback_timestamp, 13, 2)
+  ELSE coalesce(memento_at, captured_at) END"""
+
+
+def nearest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> dict[str, Any] | None:
+    """The capture of `url` (or of the page a Wayback memento shows) nearest in time to `at`,
+    the newest if `at` is None; ties go to the earlier capture. None if there is none."""
+    if at is None:
+        order = f"julianday({EFFECTIVE_TIME_SQL}) DESC, id DESC"
+        params: list[Any] = [url, url]
+    else:
+        order = f"abs(julianday({EFFECTIVE_TIME_SQL}) - julianday(?)), id"
+        params = [url, url, at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")]
+    found = rows(conn, "SELECT * FROM captures WHERE (url = ? OR original_url = ?) AND warc_type IN "
+                       f"('response', 'revisit', 'resource') ORDER BY {order} LIMIT 1", params)
+    return found[0] if found else None
+
+
+MAX_REDIRECT_HOPS = 5
+
+
+def resolve_capture(conn: sqlite3.Connection, url: str, at: datetime
+                    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The capture of `url` nearest to `at`, following archived redirects to captured targets
+    (each nearest to `at`), as replay does; and the redirect captures passed on the way."""
+    row = nearest_capture(conn, url, at)
+    chain: list[dict[str, Any]] = []
+    while row is not None and is_redirect(row) and len(chain) < MAX_REDIRECT_HOPS:
+        target = absolute(page_url(row), row["location"])
+        following = nearest_capture(conn, target, at) if target else None
+        if following is None or any(r["id"] == following["id"] for r in [*chain, row]):
+            break
+        chain.append(row)
+        row = following
+    return row, chain
+
+
 def closest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> tuple[dict[str, Any], datetime]:
     """The capture of `url` nearest in time to `at` (the newest if `at` is None), with its time."""
-    found = rows(conn, "SELECT * FROM captures WHERE (url = ? OR original_url = ?) AND warc_type IN "
-                       "('response', 'revisit', 'resource') ORDER BY id", [url, url])
-    if not found:
+    row = nearest_capture(conn, url, at)
+    if row is None:
         raise NotFound(f"no capture of {url}")
-    timed = [(effective_time(r), r) for r in found]
-    if at is None:
-        when, row = max(timed, key=lambda t: (t[0], t[1]["id"]))
-    else:
-        when, row = min(timed, key=lambda t: (abs((t[0] - at).total_seconds()), t[1]["id"]))
-    return row, when
+    return row, effective_time(row)
+
+
+def screenshots_of(conn: sqlite3.Connection, capture_id: int) -> list[dict[str, Any]]:
+    """The screenshots taken of a capture's page (or attempted), oldest first."""
+    return rows(conn, "SELECT * FROM screenshots WHERE capture_id = ? ORDER BY id", [capture_id])
+
+
+def document_pages_of(conn: sqlite3.Connection, capture_row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every reading (page_number, text, method) of the pages of the released document whose bytes
+    a capture holds, by page; none if it holds no document."""
+    found = document_of_capture(conn, capture_row)
+    if found is None:
+        return []
+    return rows(conn, "SELECT page_number, text, method FROM document_pages WHERE document_id = ? "
+                      "ORDER BY page_number, id", [found[0]["id"]])
 
 
 def document_of_capture(conn: sqlite3.Connection, capture: dict[str, Any]

@@ -25,3 +25,13 @@ def memento_time(capture: Mapping[str, Any]) -> datetime | None:
 def effective_time(capture: Mapping[str, Any]) -> datetime:
     """The time a capture shows the page at: the memento's for Wayback rows, ours otherwise."""
     return memento_time(capture) or parse_when(capture["captured_at"])
+
+
+def page_url(capture: Mapping[str, Any]) -> str:
+    """The URL a capture shows: for a Wayback memento the original page, not the snapshot."""
+    return capture.get("original_url") or capture["url"]
+
+
+def is_redirect(capture: Mapping[str, Any]) -> bool:
+    """An archived 3xx answer that says where it led."""
+    return 300 <= (capture.get("status") or 0) < 400 and bool(capture.get("location"))

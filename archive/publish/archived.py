@@ -27,6 +27,7 @@ class Served:
     body: bytes = b""
     pieces: Iterator[bytes] | None = None
     _close: Any = field(default=None, repr=False)
+    headers: dict[str, str] = field(default_factory=dict)  # more headers than Content-Type
 
     def close(self) -> None:
         if self._close is not None:

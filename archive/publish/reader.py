@@ -85,6 +85,7 @@ def capture_page(conn: sqlite3.Connection, archive: Archive, capture_id: int) ->
         "documents": rows(conn, "SELECT id, file_name, page_count FROM documents WHERE capture_id = ?",
                           [capture_id]),
         "proof": proof_state(archive, capture),
+        "screenshots": queries.screenshots_of(conn, capture_id),
     }
 
 

@@ -43,7 +43,7 @@ PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SOURCE_FIELDS = {
     "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
     "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change", "watch", "live",
-    "every",
+    "every", "requisites", "screenshot",
 }
 
 WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
@@ -224,6 +224,7 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...],
         raise check.fail("watch", "lists the same phrase twice")
     wayback = _parse_wayback(entry.get("wayback", False), check, defaults["wayback"])
     live = _parse_live(entry, wayback, check)
+    requisites, screenshot = _parse_rendering(entry, kind, check)
     return Source(
         name=name,
         kind=kind,
@@ -242,9 +243,27 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...],
         save_on_change=save_on_change,
         watch=watch,
         live=live,
+        requisites=requisites,
+        screenshot=screenshot,
         unresolved=unresolved,
         every=_every(entry["every"], "every", check) if "every" in entry else defaults[kind],
     )
+
+
+def _parse_rendering(entry: dict, kind: str, check: _Checker) -> tuple[bool, bool]:
+    """`requisites` (default: on for vendor sources, which alone archive them) and `screenshot`."""
+    requisites = entry.get("requisites", kind == "vendor")
+    if not isinstance(requisites, bool):
+        raise check.fail("requisites", "must be true (archive the stylesheets, images, fonts and "
+                         f"scripts pages need to render) or false, got {requisites!r}")
+    if requisites and kind != "vendor":
+        raise check.fail("requisites", "only vendor sources archive page requisites; remove it or "
+                         "use kind: vendor")
+    screenshot = entry.get("screenshot", False)
+    if not isinstance(screenshot, bool):
+        raise check.fail("screenshot", "must be true (a screenshot of each page with headless "
+                         f"Chromium after the crawl) or false, got {screenshot!r}")
+    return requisites, screenshot
 
 
 def _parse_walk(entry: dict, kind: str, check: _Checker) -> Walk | None:

@@ -83,6 +83,10 @@ class Source:
     every: str = "1d"
     # Phrases whose appearance or disappearance is news (product and aliases are watched anyway).
     watch: tuple[str, ...] = ()
+    # Archive what each page needs to render (stylesheets, images, fonts,
+    # scripts), from any public host; load_sources turns it on for vendor sources.
+    requisites: bool = False
+    screenshot: bool = False  # a headless Chromium screenshot of each page after the crawl
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -134,4 +138,6 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "every": source.every,
         "watch": list(source.watch),
         "live": source.live,
+        "requisites": source.requisites,
+        "screenshot": source.screenshot,
     }

@@ -27,6 +27,8 @@ from archive.warc.digests import labelled, sha256_hex
 # header would describe bytes we do not have. It moves into a WARC header that
 # says what happened.
 HOP_BY_HOP = ("transfer-encoding",)
+# A page requisite's record says how its page referred to it (captures.requisite): image, stylesheet...
+REQUISITE_HEADER = "WARC-Spyglass-Requisite"
 
 
 def archivable_headers(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -76,6 +78,9 @@ class Exchange:
     date: datetime  # when the request was sent
     extra_headers: dict[str, str] = field(default_factory=dict)  # more WARC headers
     dedupe: bool = True  # an unchanged payload becomes a revisit record
+    # A payload already archived under another URL becomes a revisit too (page
+    # requisites: one image under two names, one stylesheet behind two URLs).
+    any_url: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,10 @@ class WarcStore:
         self.gzip_level = gzip_level
         # (url, sha256) -> first full record; a hit makes the next copy a revisit.
         self.originals = originals if originals is not None else {}
+        # sha256 -> first full record of that payload under any URL, for `any_url` exchanges.
+        self.by_payload: dict[str, Original] = {}
+        for (_, digest), original in self.originals.items():
+            self.by_payload.setdefault(digest, original)
         # Told each new file's name before anything is written to it.
         self.on_open = on_open
         # Names the writer in each file name: this machine's name, or a Redis worker's id
@@ -219,6 +228,9 @@ class WarcStore:
             # A 304 has no payload to share: it is always its own response record.
             not_modified = exchange.status == 304
             original = self.originals.get((url, digest)) if exchange.dedupe and not not_modified else None
+            if original is None and exchange.dedupe and exchange.any_url and payload \
+                    and exchange.status == 200:
+                original = self.by_payload.get(digest)
             if original is not None:
                 record = self._builder.create_revisit_record(
                     url, labelled(digest), original.url, original.date,
@@ -238,6 +250,8 @@ class WarcStore:
             assert self._path is not None
             if original is None and not not_modified:
                 self.originals.setdefault((url, digest), Original(record_id, url, warc_date))
+                if exchange.status == 200:
+                    self.by_payload.setdefault(digest, Original(record_id, url, warc_date))
             return RecordLocation(
                 filename=self._path.name,
                 offset=offset,

@@ -1,48 +1,29 @@
-"""Datasette plugin: a citation beside every capture and document page, and safe replay.
+"""Datasette plugin: a citation beside every capture and document page, and the replay routes.
 
-Archived pages are hostile input. They are never rendered in Datasette's own
-origin: /-/spyglass/replay/ID is a page of ours (no scripts at all) holding a
-banner and an <iframe sandbox> whose source, /-/spyglass/archived/ID, serves
-the archived bytes with `Content-Security-Policy: ...; sandbox`. The sandbox
-gives the archived document an opaque origin with no scripts, forms, popups
-or plugins, even when it is opened directly; `default-src 'none'` stops it
-from loading anything, from the live web or from us. Every value shown in
-HTML goes through markupsafe's escape.
+What replay serves, and why it is safe, is decided in archive/publish/replay.py;
+these handlers only read the request, run it in Datasette's thread pool (off
+the event loop: WARC reads and rewriting block) and send the answer, pulling
+a streamed body a piece at a time in a thread too. Only GET and HEAD reach
+them (spyglass_safety). Every value shown in HTML goes through markupsafe's
+escape.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
 from markupsafe import Markup
-from warcio.exceptions import ArchiveLoadFailed
 
 from archive.config import Archive
 from archive.evidence.cite import citation_of, citation_of_page
 from archive.index import queries
-from archive.publish.archived import Served, record_pieces, serve_payload
+from archive.publish.archived import Served
+from archive.publish.replay import DATABASE, Replay
 from archive.publish.safety import Stance
-
-DATABASE = "spyglass"
-MAX_ROWID = 2**63 - 1
-
-# The archived document: no scripts, no fetches, inline styles only, opaque origin.
-ARCHIVED_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                "font-src data:; frame-ancestors 'self'; form-action 'none'; base-uri 'none'; sandbox")
-# Our banner page: no scripts either; it may only frame our archived route.
-REPLAY_CSP = ("default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; "
-              "frame-ancestors 'self'; form-action 'none'; base-uri 'none'")
-COMMON_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "X-Robots-Tag": "noindex",
-}
 
 
 def _row_dict(row: Any) -> dict[str, Any] | None:
@@ -76,14 +57,29 @@ def _capture_cell(datasette, data: dict[str, Any], value: Any):
     async def inner():
         db = datasette.get_database(DATABASE)
         citation = await db.execute_fn(lambda conn: citation_of(conn, data))
+        shots = await db.execute_fn(lambda conn: queries.screenshots_of(conn, int(data["id"])))
         replay = datasette.urls.path(f"/-/spyglass/replay/{int(data['id'])}")
         return Markup(
             '<span class="spyglass-sha256">{sha}</span>'
             '<div class="spyglass-citation"><a href="{replay}">view archived copy</a>'
-            '<details><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details></div>'
-        ).format(sha=value, replay=replay, text=citation.text())
+            '<details><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details>'
+            "{shots}</div>"
+        ).format(sha=value, replay=replay, text=citation.text(),
+                 shots=Markup("").join(_screenshot(datasette, shot) for shot in shots))
 
     return inner
+
+
+def _screenshot(datasette, shot: dict[str, Any]) -> Markup:
+    """A screenshot of the capture's page (a thumbnail, loaded only when scrolled to), or why none."""
+    if shot["status"] != "ok":
+        return Markup('<div class="spyglass-screenshot">screenshot {status} at {at}: {error}</div>').format(
+            status=shot["status"], at=shot["taken_at"], error=shot["error"])
+    src = datasette.urls.path(f"/-/spyglass/screenshot/{int(shot['id'])}")
+    return Markup('<div class="spyglass-screenshot"><a href="{src}">screenshot</a> taken by {browser} at '
+                  '{at}, SHA-256 {sha}<br><a href="{src}"><img src="{src}" loading="lazy" width="320" '
+                  'alt="Screenshot of the page" style="border: 1px solid #ccc"></a></div>').format(
+        src=src, browser=shot["browser"], at=shot["taken_at"], sha=shot["sha256"])
 
 
 def _page_cell(datasette, data: dict[str, Any], value: Any):
@@ -99,48 +95,20 @@ def _page_cell(datasette, data: dict[str, Any], value: Any):
     return inner
 
 
-async def _capture(datasette, capture_id: int) -> dict[str, Any] | None:
-    if capture_id > MAX_ROWID:  # SQLite cannot even be asked
-        return None
-    db = datasette.get_database(DATABASE)
-    result = await db.execute("SELECT * FROM captures WHERE id = ?", [capture_id])
-    found = result.first()
-    return _row_dict(found) if found else None
-
-
-async def _payload_holder(datasette, capture_id: int) -> dict[str, Any] | None:
-    """The capture whose record holds this capture's payload (itself, or a revisit's original)."""
-    row = await _capture(datasette, capture_id)
-    if row is None:
-        return None
-    db = datasette.get_database(DATABASE)
-    return await db.execute_fn(lambda conn: queries.payload_row(conn, row))
-
-
-def _archive(datasette) -> Archive:
-    return Archive(Path(datasette.get_database(DATABASE).path).parent)
-
-
-def _not_found(message: str) -> Response:
-    """A 404 that says what is missing in words of ours, never an exception's text or a path."""
-    return Response.text(message, status=404, headers={**COMMON_HEADERS,
-                                                       "Content-Security-Policy": ARCHIVED_CSP})
-
-
 class _Streamed:
     """An ASGI reply whose body is pulled from a blocking iterator in a thread, a piece at a time."""
 
-    def __init__(self, served: Served, headers: dict[str, str]) -> None:
+    def __init__(self, served: Served, head_only: bool) -> None:
         self.served = served
-        self.headers = headers
+        self.head_only = head_only
 
     async def asgi_send(self, send) -> None:
         headers = [(b"content-type", self.served.content_type.encode("latin-1"))]
-        headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in self.headers.items()]
+        headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in self.served.headers.items()]
         await send({"type": "http.response.start", "status": self.served.status, "headers": headers})
         try:
-            if self.served.pieces is None:
-                await send({"type": "http.response.body", "body": self.served.body})
+            if self.served.pieces is None or self.head_only:
+                await send({"type": "http.response.body", "body": b"" if self.head_only else self.served.body})
                 return
             while (piece := await asyncio.to_thread(next, self.served.pieces, None)) is not None:
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
@@ -149,103 +117,72 @@ class _Streamed:
             await asyncio.to_thread(self.served.close)
 
 
-async def replay(request, datasette) -> Response:
-    """Our page: a banner with the facts and the citation, over a sandboxed frame of the archived copy."""
-    capture_id = int(request.url_vars["capture_id"])
-    row = await _capture(datasette, capture_id)
-    if row is None:
-        return _not_found(f"no capture {capture_id}")
+async def _serve(request, datasette, action: Callable[[Replay], Served]) -> _Streamed:
+    """Run a replay action on a read connection in Datasette's thread pool, and send what it served."""
     db = datasette.get_database(DATABASE)
-    citation = await db.execute_fn(lambda conn: citation_of(conn, row))
-    archived = datasette.urls.path(f"/-/spyglass/archived/{capture_id}")
-    record = datasette.urls.path(f"/{DATABASE}/captures/{capture_id}")
-    page = Markup(REPLAY_PAGE).format(
-        title=row.get("title") or row["url"], url=row.get("page_url") or citation.original_url or row["url"],
-        times=_times(row), sha=row["sha256"],
-        warc=f"{row['warc_filename']}:{row['warc_offset']}", citation=citation.text(),
-        archived=archived, record=record, capture_id=capture_id,
-        download=datasette.urls.path(f"/-/spyglass/record/{capture_id}.warc.gz"),
-    )
-    return Response.html(str(page), headers={**COMMON_HEADERS, "Content-Security-Policy": REPLAY_CSP})
+    archive = Archive(Path(db.path).parent)
+    cap = Stance.from_plugin_config(datasette.plugin_config("spyglass")).max_archived_mb * 1_000_000
+    served = await db.execute_fn(lambda conn: action(Replay(archive, conn, datasette.urls.path, cap)))
+    return _Streamed(served, request.method == "HEAD")
 
 
-def _times(row: dict[str, Any]) -> Markup:
-    """The as-of time first (a memento's own time), then when Spyglass fetched it, each named for what it is."""
-    as_of = row.get("as_of_at") or row.get("memento_at") or row["captured_at"]
-    if as_of == row["captured_at"]:
-        return Markup('<dt>Captured (as of)</dt><dd class="as-of captured-at">{}</dd>\n').format(as_of)
-    return Markup('<dt>Memento time (as of)</dt><dd class="as-of">{}</dd>\n'
-                  '<dt>Fetched by Spyglass</dt><dd class="captured-at">{}</dd>\n'
-                  ).format(as_of, row["captured_at"])
+def _number(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
 
 
-async def archived(request, datasette):
-    """The archived bytes, decoded as a browser would, streamed under a sandboxing CSP."""
+async def replay(request, datasette) -> _Streamed:
+    """Our page: a banner naming the capture, over its sandboxed archived copy (or its text)."""
     capture_id = int(request.url_vars["capture_id"])
-    holder = await _payload_holder(datasette, capture_id)
-    if holder is None:
-        return _not_found(f"No archived copy of capture {capture_id}.")
-    stance = Stance.from_plugin_config(datasette.plugin_config("spyglass"))
-    download = datasette.urls.path(f"/-/spyglass/record/{capture_id}.warc.gz")
-    try:
-        served = await asyncio.to_thread(serve_payload, _archive(datasette), holder,
-                                         stance.max_archived_mb * 1_000_000, download)
-    except (OSError, EOFError, ValueError, ArchiveLoadFailed):
-        return _not_found(f"The WARC record of capture {capture_id} cannot be read; "
-                          "`spyglass verify` says why.")
-    return _Streamed(served, {**COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP,
-                              "Content-Disposition": "inline", "Cache-Control": "no-store"})
+    via = _number(request.args.get("redirected_from"))
+    return await _serve(request, datasette, lambda r: r.page(capture_id, via))
 
 
-async def record(request, datasette):
+async def archived(request, datasette) -> _Streamed:
+    """The archived copy, under a sandboxing CSP, its references pointed into the archive."""
+    capture_id = int(request.url_vars["capture_id"])
+    return await _serve(request, datasette, lambda r: r.archived(capture_id))
+
+
+async def load(request, datasette) -> _Streamed:
+    """What an archived copy loads: the capture of ?url= nearest to ?at=."""
+    url, at = request.args.get("url") or "", request.args.get("at") or ""
+    return await _serve(request, datasette, lambda r: r.load(url, at))
+
+
+async def goto(request, datasette) -> _Streamed:
+    """A link followed in an archived copy: its nearest capture, or a page saying it is not archived."""
+    url, at = request.args.get("url") or "", request.args.get("at") or ""
+    return await _serve(request, datasette, lambda r: r.goto(url, at))
+
+
+async def original_file(request, datasette) -> _Streamed:
+    """A capture's original payload, to open (PDF) or download."""
+    capture_id = int(request.url_vars["capture_id"])
+    download = request.args.get("download") == "1"
+    return await _serve(request, datasette, lambda r: r.file(capture_id, download))
+
+
+async def record(request, datasette) -> _Streamed:
     """The WARC record holding a capture's payload, byte for byte, to download."""
     capture_id = int(request.url_vars["capture_id"])
-    holder = await _payload_holder(datasette, capture_id)
-    if holder is None or not _archive(datasette).warc_path(holder["warc_filename"]).is_file():
-        return _not_found(f"No WARC record for capture {capture_id}.")
-    pieces = record_pieces(_archive(datasette), holder)
-    return _Streamed(Served(200, "application/warc", pieces=pieces), {
-        **COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP,
-        "Content-Disposition": f'attachment; filename="spyglass-capture-{capture_id}.warc.gz"',
-        "Content-Encoding": "identity",
-    })
+    return await _serve(request, datasette, lambda r: r.record(capture_id))
 
 
-REPLAY_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Archived copy: {title}</title>
-<style>
-body {{ margin: 0; font-family: system-ui, sans-serif; display: flex; flex-direction: column; height: 100vh; }}
-.spyglass-banner {{ background: #1d2733; color: #f3f3f3; padding: 0.6em 1em; font-size: 0.9em; }}
-.spyglass-banner a {{ color: #9fd0ff; }}
-.spyglass-banner dl {{ display: grid; grid-template-columns: max-content auto; gap: 0.1em 1em; margin: 0.4em 0; }}
-.spyglass-banner dt {{ font-weight: bold; }} .spyglass-banner dd {{ margin: 0; overflow-wrap: anywhere; }}
-.spyglass-banner pre {{ white-space: pre-wrap; margin: 0.4em 0 0; }}
-iframe {{ flex: 1; border: 0; width: 100%; background: white; }}
-</style></head>
-<body>
-<div class="spyglass-banner" role="banner">
-<strong>Archived copy, shown from the WARC record; not the live page.</strong>
-Scripts in it do not run and it loads nothing from the web.
-<dl>
-<dt>Original URL</dt><dd class="original-url">{url}</dd>
-{times}<dt>SHA-256</dt><dd class="sha256">{sha}</dd>
-<dt>WARC</dt><dd>{warc}</dd>
-</dl>
-<pre class="citation">{citation}</pre>
-<a href="{record}">capture {capture_id} in the index</a> ·
-<a href="{download}" download>download the WARC record</a>
-</div>
-<iframe sandbox="" src="{archived}" referrerpolicy="no-referrer" title="Archived page: {title}"></iframe>
-</body></html>
-"""
+async def screenshot(request, datasette) -> _Streamed:
+    """A screenshot PNG taken at capture time."""
+    screenshot_id = int(request.url_vars["screenshot_id"])
+    return await _serve(request, datasette, lambda r: r.screenshot(screenshot_id))
 
 
 @hookimpl
 def register_routes():
-    """Replay routes; each answers only GET and HEAD (spyglass_safety) and carries its own CSP."""
+    """Replay routes: each answers GET and HEAD only (spyglass_safety) and carries its own CSP."""
     return [
         (r"^/-/spyglass/replay/(?P<capture_id>\d+)$", replay),
         (r"^/-/spyglass/archived/(?P<capture_id>\d+)$", archived),
+        (r"^/-/spyglass/load$", load),
+        (r"^/-/spyglass/goto$", goto),
+        (r"^/-/spyglass/file/(?P<capture_id>\d+)$", original_file),
+        (r"^/-/spyglass/screenshot/(?P<screenshot_id>\d+)$", screenshot),
         (r"^/-/spyglass/record/(?P<capture_id>\d+)\.warc\.gz$", record),
     ]

@@ -16,22 +16,29 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+if TYPE_CHECKING:
+    from scripts.benchlib.site import ServedSite
+    from scripts.benchlib.throughput import Runs
 
 
 def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def count_captures(data: Path, run: int | None = None) -> int:
+def count_captures(data: Path, run: int | None = None, requisites: bool = False) -> int:
+    """Captures of pages (or, with `requisites`, of page requisites) in the archive or one run."""
     conn = sqlite3.connect(data / "spyglass.db")
+    which = "requisite IS NOT NULL" if requisites else "requisite IS NULL"
     try:
         if run is None:
-            return conn.execute("SELECT count(*) FROM captures").fetchone()[0]
-        return conn.execute("SELECT count(*) FROM captures WHERE crawl_run = ?", (run,)).fetchone()[0]
+            return conn.execute(f"SELECT count(*) FROM captures WHERE {which}").fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM captures WHERE crawl_run = ? AND {which}",
+                            (run,)).fetchone()[0]
     finally:
         conn.close()
 
@@ -57,6 +64,7 @@ def throughput_section(pages: int, large_pages: int, rounds: int,
         rows, spyglass = compare(site, pages, rounds, work)
         base, first_data = site.base, work / "spyglass"
         full = spyglass.runs[-1]
+        rows.append(requisites_row(site, pages, work / "requisites", spyglass))
         archived = count_captures(first_data / "data")
         first_bytes = dir_bytes(first_data / "data")
         copies = {}
@@ -97,6 +105,25 @@ def throughput_section(pages: int, large_pages: int, rounds: int,
                  f"{first_bytes / archived / 1e3:.1f} KB first crawl (WARC + index); unchanged page fetched again: {refetch_bytes / archived / 1e3:.2f} KB as a revisit, {nodedupe_bytes / archived / 1e3:.1f} KB as a full copy",
                  f"revisits save {1 - refetch_bytes / max(nodedupe_bytes, 1):.0%}"))
     return rows
+
+
+def requisites_row(site: ServedSite, pages: int, work: Path, pages_only: Runs) -> tuple[str, str, str]:
+    """The crawl at its defaults, page requisites archived too, against the pages-only one (b)."""
+    from scripts.benchlib.throughput import spyglass_crawl
+
+    drawn = spyglass_crawl(site.base, work, pages, requisites=True)
+    if drawn.returncode:
+        raise SystemExit(f"spyglass crawl with requisites failed:\n{drawn.stderr[-3000:]}")
+    drawn_pages = count_captures(work / "data")
+    drawn_requisites = count_captures(work / "data", requisites=True)
+    shutil.rmtree(work, ignore_errors=True)
+    rate = drawn_pages / drawn.seconds
+    return ("Archive throughput: Spyglass with page requisites (images, CSS, fonts, scripts), the default",
+            f"{rate:.0f} pages/s ({drawn_pages} pages and {drawn_requisites} requisites, "
+            f"{(drawn_pages + drawn_requisites) / drawn.seconds:.0f} responses/s), peak RSS "
+            f"{drawn.rss_main_mb:.0f} MB",
+            f"{rate / pages_only.rate:.2f} of Spyglass pages only: the cost of "
+            f"{drawn_requisites / max(drawn_pages, 1):.1f} requisites a page")
 
 
 def load_section(pages: int, work: Path, seconds: int) -> list[tuple[str, str, str]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.demo.server import free_port, wait_for_port
-from tests.servers.synthetic_site import PDF_EVERY, SyntheticSite
+from tests.servers.synthetic_site import IMAGES_PER_PAGE, PDF_EVERY, SyntheticSite
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -31,7 +31,9 @@ error_log {root}/error.log error;
 events {{ worker_connections 1024; }}
 http {{
     access_log off;
-    types {{ text/html html; application/pdf pdf; text/plain txt; application/xml xml; }}
+    types {{ text/html html; application/pdf pdf; text/plain txt; application/xml xml; text/css css;
+             application/javascript js; font/woff2 woff2; image/jpeg jpg; image/png png;
+             image/x-icon ico; }}
     default_type application/octet-stream;
     sendfile on;
     tcp_nopush on;
@@ -59,7 +61,8 @@ class ServedSite:
 
 
 def write_site(pages: int, root: Path, base: str) -> int:
-    """Write every page, PDF, robots.txt and the sitemap under root/files; returns the response count."""
+    """Write every page, PDF, page requisite, robots.txt and the sitemap under root/files; returns
+    the response count of a crawl of pages only."""
     site = SyntheticSite(pages)
     site.base = base
     files = root / "files"
@@ -70,6 +73,13 @@ def write_site(pages: int, root: Path, base: str) -> int:
     pdf = site.pdf()
     for i in range(0, pages, PDF_EVERY):
         (files / "d" / f"{i}.pdf").write_bytes(pdf)
+    for path, (body, _) in site.shared.items():  # page requisites: the stylesheet, its font...
+        (files / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (files / path.lstrip("/")).write_bytes(body)
+    (files / "img").mkdir()
+    for i in range(pages):
+        for n in range(IMAGES_PER_PAGE):
+            (files / "img" / f"{i}-{n}.jpg").write_bytes(site.image(f"/img/{i}-{n}.jpg"))
     (files / "robots.txt").write_bytes(b"User-agent: *\nDisallow:\n")
     (files / "sitemap.xml").write_bytes(site.sitemap())
     return site.count()

@@ -54,13 +54,15 @@ def bare_scrapy(site: ServedSite, concurrency: int) -> Measured:
     return measure(cmd, env={"SCRAPY_SETTINGS_MODULE": ""}, cwd=Path(tempfile.gettempdir()))
 
 
-def write_sources(path: Path, base: str, pages: int, recrawl: str = "all") -> Path:
-    """A sources.yml with one source: the whole synthetic site."""
+def write_sources(path: Path, base: str, pages: int, recrawl: str = "all", requisites: bool = False) -> Path:
+    """A sources.yml with one source: the whole synthetic site, pages only unless `requisites`
+    (the baselines fetch pages only, so by default Spyglass does the same work)."""
     path.write_text(
         "sources:\n  - name: bench\n    kind: vendor\n"
         f"    urls: ['{base}/p/0.html', '{base}/sitemap.xml']\n"
         f"    scope: {{hosts: [127.0.0.1], max_depth: 1000, max_pages: {pages * 2 + 10}}}\n"
         f"    recrawl: {recrawl}\n"
+        f"    requisites: {str(requisites).lower()}\n"
         "    allow_private: [127.0.0.1]\n"
         "    vendor: Synthetic\n    product: Synthetic Recognize\n"
     )
@@ -68,10 +70,10 @@ def write_sources(path: Path, base: str, pages: int, recrawl: str = "all") -> Pa
 
 
 def spyglass_command(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
-                     recrawl: str = "all", concurrency: int = 16) -> list[str]:
+                     recrawl: str = "all", concurrency: int = 16, requisites: bool = False) -> list[str]:
     """`spyglass crawl` of the site into work/data, at its default pipeline settings."""
     work.mkdir(parents=True, exist_ok=True)
-    sources = write_sources(work / "bench-sources.yml", base, pages, recrawl)
+    sources = write_sources(work / "bench-sources.yml", base, pages, recrawl, requisites)
     cmd = [PY, "-m", "archive.cli", "crawl", "--sources", str(sources), "--data", str(work / "data")]
     # Every synthetic page is /p/<n>.html: not a crawler trap.
     settings = {**engine(concurrency), "SPYGLASS_MAX_SIMILAR_URLS": "0",
@@ -80,9 +82,9 @@ def spyglass_command(base: str, work: Path, pages: int, extra: dict[str, str] | 
 
 
 def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
-                   recrawl: str = "all", concurrency: int = 16) -> Measured:
+                   recrawl: str = "all", concurrency: int = 16, requisites: bool = False) -> Measured:
     """Run and measure `spyglass_command`."""
-    return measure(spyglass_command(base, work, pages, extra, recrawl, concurrency), cwd=ROOT)
+    return measure(spyglass_command(base, work, pages, extra, recrawl, concurrency, requisites), cwd=ROOT)
 
 
 def wget_crawl(site: ServedSite, work: Path) -> Measured | None:
@@ -90,15 +92,16 @@ def wget_crawl(site: ServedSite, work: Path) -> Measured | None:
     if not shutil.which("wget"):
         return None
     work.mkdir(parents=True, exist_ok=True)
+    # Pages only, as the other crawlers: wget's recursion fetches images and CSS too.
     return measure(["wget", "--recursive", "--level=inf", "--no-parent", "-e", "robots=off",
-                    "--quiet", "--warc-file", str(work / "bench"), "--no-warc-keep-log",
+                    "--reject", "css,js,jpg,png,ico,woff2", "--quiet", "--warc-file", str(work / "bench"), "--no-warc-keep-log",
                     "--directory-prefix", str(work / "files"), f"{site.base}/p/0.html"])
 
 
 def captures_in(data: Path) -> int:
     conn = sqlite3.connect(data / "spyglass.db")
     try:
-        return conn.execute("SELECT count(*) FROM captures").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM captures WHERE requisite IS NULL").fetchone()[0]
     finally:
         conn.close()
 

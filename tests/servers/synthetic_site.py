@@ -1,5 +1,9 @@
 """A large synthetic vendor site for benchmarks: N pages of 30-80 KB, dense links, some PDFs.
 
+Each page needs what a real product page needs to render: a shared stylesheet
+(with a background image and a web font), a shared script, logo and icon, and
+two images of its own, so requisites cost what they cost on a real site.
+
 Deterministic for a given size and seed, so every crawler in one benchmark run
 sees the same site. Run it in its own process (`python -m tests.servers.synthetic_site`)
 so serving does not compete with the crawler being measured for the GIL.
@@ -19,6 +23,7 @@ from archive.demo.server import Incoming, LoopbackServer, Reply
 VOCABULARY_SIZE = 20_000
 LINKS_PER_PAGE = 68
 PDF_EVERY = 40  # one page in 40 links a PDF datasheet
+IMAGES_PER_PAGE = 2  # product shots of its own; the logo, icon and CSS images are shared
 
 _SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "ta", "vi", "so", "de", "an", "ex", "or",
               "pu", "li", "ce", "fa", "go", "hy", "im", "ju", "ze", "wo", "qu", "yb")
@@ -65,6 +70,18 @@ class SyntheticSite:
         self._sitemap: bytes | None = None
         self.base = ""
         self._pdf = text_pdf([["Synthetic datasheet", "Face search and person tracking."]])
+        rng = random.Random(seed)
+        # Shared requisites, sized as a marketing site's are (bytes are not decoded by crawlers).
+        self.shared = {
+            "/static/site.css": (b"@font-face{font-family:Brand;src:url(/static/brand.woff2)}"
+                                 b".hero{background:url(/static/hero.jpg)}" + b".c{margin:0 auto}" * 1200,
+                                 "text/css"),
+            "/static/app.js": (b"window.app={};" + b"function f(){return 1}" * 1400, "application/javascript"),
+            "/static/brand.woff2": (rng.randbytes(24_000), "font/woff2"),
+            "/static/hero.jpg": (rng.randbytes(60_000), "image/jpeg"),
+            "/static/logo.png": (rng.randbytes(6_000), "image/png"),
+            "/favicon.ico": (rng.randbytes(1_500), "image/x-icon"),
+        }
 
     def pdf(self) -> bytes:
         """The datasheet every /d/<i>.pdf serves."""
@@ -95,9 +112,13 @@ class SyntheticSite:
             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
             "<style>" + ".c{margin:0 auto;padding:1rem 2rem;display:flex}" * 40 + "</style>",
             "<script>window.__CONFIG__=" + '{"experiment":"b","flags":[1,2,3]}' * 60 + ";</script>",
+            "<link rel='stylesheet' href='/static/site.css'><link rel='icon' href='/favicon.ico'>",
             f"</head><body class='page page-{i} theme-light'><header class='site-header sticky-top'>",
             f"<nav class='navbar navbar-expand-lg'><ul class='navbar-nav me-auto mb-2'>{nav}</ul></nav>",
             f"</header><main id='content' class='container-fluid px-0'><h1 class='display-4'>Product page {i}</h1>",
+            "<img src='/static/logo.png' alt=''>",
+            *(f"<img src='/img/{i}-{n}.jpg' srcset='/img/{i}-{n}.jpg 1x' alt='Product shot {n}'>"
+              for n in range(IMAGES_PER_PAGE)),
         ]
         size = sum(len(p) for p in parts)
         while size < target:
@@ -140,7 +161,21 @@ class SyntheticSite:
             return Reply(body=self.sitemap(), content_type="application/xml")
         if path.startswith("/d/") and path.endswith(".pdf"):
             return Reply(body=self._pdf, content_type="application/pdf")
+        if path in self.shared:
+            body, content_type = self.shared[path]
+            return Reply(body=body, content_type=content_type)
+        if path.startswith("/img/") and path.endswith(".jpg"):
+            return Reply(body=self.image(path), content_type="image/jpeg")
         return Reply(404, b"not found")
+
+    def image(self, path: str) -> bytes:
+        """A page's own product shot: 8-30 KB, the same bytes for the same path."""
+        rng = random.Random(f"{self.seed}{path}")
+        return rng.randbytes(rng.randint(8_000, 30_000))
+
+    def requisites(self) -> int:
+        """Requisites a full crawl with requisites fetches: the shared ones and each page's images."""
+        return len(self.shared) + self.pages * IMAGES_PER_PAGE
 
     def sitemap(self) -> bytes:
         """Every page and PDF, each saying it last changed on 2020-01-01."""
