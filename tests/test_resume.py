@@ -14,7 +14,7 @@ import pytest
 
 from archive.demo.server import Incoming, LoopbackServer, Reply
 from archive.warc.read import gzip_members
-from tests.servers.synthetic_site import SyntheticSite
+from tests.servers.synthetic_site import IMAGES_PER_PAGE, SyntheticSite
 
 from .conftest import ROOT, db_rows, rows_when_ready, run_cli
 
@@ -92,7 +92,11 @@ def test_a_crawl_killed_with_sigkill_resumes_without_refetching(counted_site, tm
     per_url = Counter(r["url"] for r in captures)
     pages = {f"{base}/p/{i}.html" for i in range(PAGES)} | {
         f"{base}/d/{i}.pdf" for i in range(0, PAGES, 40)}
-    assert set(per_url) == pages | {f"{base}/robots.txt"}
+    requisites = {base + path for path in site.shared} | {
+        f"{base}/img/{i}-{n}.jpg" for i in range(PAGES) for n in range(IMAGES_PER_PAGE)}
+    assert set(per_url) == pages | requisites | {f"{base}/robots.txt"}
+    # Requisites captured before the kill are not asked for again: still one capture each.
+    assert {r["url"] for r in db_rows(data, "SELECT url FROM captures WHERE requisite IS NOT NULL")} == requisites
     assert all(count == 1 for count in per_url.values()), [u for u, c in per_url.items() if c > 1]
     # Fetched twice: only what was in flight at the kill (sent, not yet archived).
     again = {path for path, count in hits.items() if count > 1}
