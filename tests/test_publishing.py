@@ -167,6 +167,32 @@ def test_a_visitors_slow_queries_do_not_stall_other_readers(archive):
         assert statuses == [400, 429, 429], statuses
 
 
+def test_readers_are_served_while_a_query_is_stopped_for_memory(archive):
+    amplify = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 1000) "
+               "select printf('%.*c', 9000000, 'x') from r")
+    with server(archive, allow_sql=True) as (base, pid):
+        seen: list[tuple[str, int]] = []
+        stop = threading.Event()
+
+        def reader() -> None:
+            while not stop.is_set():
+                for path in ("/", "/spyglass/captures?_search=person+tracking", "/spyglass/captures/1"):
+                    seen.append((path, get(base + path)[0]))
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            stopped = [sql(base, amplify)[0] for _ in range(3)]
+        finally:
+            stop.set()
+            thread.join()
+        assert stopped == [400, 400, 400] and peak_mb(pid) < 500
+        # The stopped queries' memory is theirs alone: nobody else's page failed meanwhile or after.
+        after = [(path, get(base + path)[0]) for path in ("/", "/spyglass/captures")]
+        assert seen and all(status == 200 for _, status in seen + after), [
+            s for s in seen + after if s[1] != 200]
+
+
 def test_server_paths_methods_and_errors_do_not_leak(archive):
     with server(archive, allow_sql=True) as (base, _):
         for path in ("/-/databases", "/-/databases.json"):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import threading
 import time
@@ -40,9 +42,15 @@ class Stance:
     # Largest archived copy shown decoded; a larger one gets a page saying so and
     # the download of its WARC record (streamed as stored, never decoded).
     max_archived_mb: int = 20
-    # A query is stopped when the server's memory passes this, so no request can
-    # make the server grow without bound (rows are built in memory before replying).
-    max_memory_mb: int = 400
+    # A query is stopped when it has grown the server's memory by this much since
+    # it started (rows are built in memory before replying, and no reply may pass
+    # max_reply_mb anyway), so no request can make the server grow without bound.
+    # Measured per query, not against a fixed total: memory a stopped query freed
+    # need not go back to the system at once, and a fixed total would then stop
+    # every ordinary query that came after it.
+    max_query_memory_mb: int = 150
+    # The last line: any query is stopped while the server holds more than this.
+    max_memory_mb: int = 1000
     max_value_bytes: int = Limits.max_value_bytes
     max_like_pattern: int = Limits.max_like_pattern
 
@@ -169,21 +177,69 @@ class MemoryWatch:
 MEMORY = MemoryWatch()
 
 
+def cache_table_permissions(datasette: Any) -> None:
+    """Work out each table's `allow` rules once per server, not once per table per request.
+
+    Datasette 0.65 answers "may this visitor see table T" by deep-copying the
+    whole metadata (descriptions, canned queries) for every table on every
+    page: two thirds of the front page's time, and the front page's time under
+    load. The rules come only from metadata, which does not change while the
+    server runs (no plugin here implements get_metadata), so they are kept.
+    """
+    compute = getattr(datasette, "_table_permission_allows", None)
+    if compute is None:  # a Datasette without this method has its own way
+        return
+    known: dict[tuple[str, str], Any] = {}
+
+    def allows(database: str, table: str) -> Any:
+        key = (database, table)
+        if key not in known:
+            known[key] = compute(database, table)
+        return known[key]
+
+    datasette._table_permission_allows = allows
+
+
+def release_memory() -> None:
+    """Hand memory freed by a stopped query back to the system (glibc keeps it otherwise)."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
+
+
 @contextlib.contextmanager
-def query_limits(conn: Any, ms: int, max_memory_bytes: int) -> Iterator[None]:
-    """Datasette's time limit, plus a stop when the server's memory passes `max_memory_bytes`.
+def query_limits(conn: Any, ms: int, max_memory_bytes: int, max_growth_bytes: int) -> Iterator[None]:
+    """Datasette's time limit, plus a stop when this query has grown the server's memory by
+    `max_growth_bytes`, or when the server holds more than `max_memory_bytes`.
 
     Rows are built in memory before a reply is sent, so a query returning many
     large values could grow the server until it is killed; this stops it at
-    the limit instead (the visitor sees Datasette's "query interrupted").
+    the limit instead (the visitor sees Datasette's "query interrupted"). Other
+    queries running beside it started later, so they see less of its growth
+    than it does and are not stopped for it.
     """
     deadline = time.perf_counter() + ms / 1000
+    start = MEMORY.resident_bytes()
+    stopped = False
     # Every 100 instructions rather than Datasette's 1000: a row holding a
     # multi-megabyte value takes only a few instructions to produce.
     every = 1 if ms <= 20 else 100
 
     def handler() -> int:
-        if time.perf_counter() >= deadline or MEMORY.resident_bytes() > max_memory_bytes:
+        nonlocal stopped
+        if time.perf_counter() >= deadline:
+            return 1
+        now = MEMORY.resident_bytes()
+        if now - start > max_growth_bytes or now > max_memory_bytes:
+            stopped = True
             return 1
         return 0
 
@@ -192,3 +248,5 @@ def query_limits(conn: Any, ms: int, max_memory_bytes: int) -> Iterator[None]:
         yield
     finally:
         conn.set_progress_handler(None, every)
+        if stopped:
+            release_memory()

@@ -41,6 +41,7 @@ from archive.publish.safety import (
     ExpensiveGate,
     ReplyCap,
     Stance,
+    cache_table_permissions,
     is_expensive,
     is_hidden,
     query_limits,
@@ -89,8 +90,11 @@ def startup(datasette):
     # Datasette's time limit is a progress handler with no hook to extend; the
     # one it installs for every query is replaced by one that also watches the
     # server's memory (archive/publish/safety.py, query_limits).
-    limit = _stance(datasette).max_memory_mb * 1_000_000
-    datasette_database.sqlite_timelimit = functools.partial(query_limits, max_memory_bytes=limit)
+    stance = _stance(datasette)
+    datasette_database.sqlite_timelimit = functools.partial(
+        query_limits, max_memory_bytes=stance.max_memory_mb * 1_000_000,
+        max_growth_bytes=stance.max_query_memory_mb * 1_000_000)
+    cache_table_permissions(datasette)
 
     async def refuse_write_queries():
         for name in datasette.databases:

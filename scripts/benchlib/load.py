@@ -71,9 +71,10 @@ def run_load_test(data: Path, crawl: list[str], seconds: int, users: int, work: 
     """Serve `data`, run `crawl` (a spyglass crawl command writing into it) and the load at once."""
     port = free_port()
     host = f"http://127.0.0.1:{port}"
+    log = open(work / "datasette.log", "wb")  # what a 5xx was, kept with --keep
     server = subprocess.Popen(datasette_command(data, port),
                               env={**os.environ, **datasette_environment(True)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=log, stderr=log)
     captures = _capture_ids(data)
     try:
         wait_for_port(port)
@@ -89,6 +90,7 @@ def run_load_test(data: Path, crawl: list[str], seconds: int, users: int, work: 
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
     ours = _stats(work / "reporters")["Aggregated"]
     theirs = _stats(work / "strangers")["Aggregated"]
     fives = _server_errors(work / "reporters") + _server_errors(work / "strangers")
