@@ -226,6 +226,36 @@ def test_a_record_offset_inside_a_record_is_a_plain_404(archive, tmp_path: Path)
         assert_clean(status, body)
 
 
+def test_a_capture_is_checked_on_demand_and_a_changed_row_or_payload_fails(archive, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(archive, data)
+    conn = sqlite3.connect(data / "spyglass.db")
+    [revisit] = conn.execute("SELECT min(id) FROM captures WHERE warc_type = 'revisit'").fetchone()
+    [other] = conn.execute("SELECT min(id) FROM captures WHERE warc_type = 'response' AND id > 1").fetchone()
+    conn.close()
+    with server(data, allow_sql=False) as (base, _):
+        status, body = get(f"{base}/-/spyglass/verify/1")
+        page = body.decode()
+        assert status == 200 and "Capture 1: unaltered" in page, page[:2000]
+        assert page.count('class="check-ok"') >= 2  # the record and the chain link
+        assert "re-hashed just now is SHA-256" in page and "FAILED" not in page
+        if revisit is not None:
+            status, body = get(f"{base}/-/spyglass/verify/{revisit}")
+            assert status == 200 and "Original record</dt><dd class=\"check-ok\"" in body.decode()
+        assert get(f"{base}/-/spyglass/verify/99999999")[0] == 404
+    conn = sqlite3.connect(data / "spyglass.db")
+    conn.execute("DROP TRIGGER captures_append_only_update")
+    conn.execute("UPDATE captures SET title = 'Rewritten' WHERE id = 1")
+    conn.execute("UPDATE captures SET sha256 = ? WHERE id = ?", ["0" * 64, other])
+    conn.commit()
+    conn.close()
+    with server(data, allow_sql=False) as (base, _):
+        page = get(f"{base}/-/spyglass/verify/1")[1].decode()
+        assert "a check failed" in page and "edited after it was written" in page
+        page = get(f"{base}/-/spyglass/verify/{other}")[1].decode()
+        assert "FAILED" in page and "index says " + "0" * 64 in page
+
+
 def test_a_large_archived_page_is_capped_then_streamed_off_the_event_loop(archive, tmp_path: Path):
     capture_id = big_capture(archive)
     with server(archive, allow_sql=False) as (base, _):

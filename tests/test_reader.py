@@ -190,6 +190,21 @@ def test_every_link_on_the_front_page_and_one_level_deep_works(served, demo_arch
     assert broken == {} and len(checked) > 100
 
 
+def test_canned_query_filters_with_known_values_are_choice_lists(served, demo_archive):
+    vendors = sorted({r["vendor"] for r in db_rows(demo_archive, "SELECT vendor FROM sources WHERE vendor != ''")})
+    status, html = _get(served + "/spyglass/search?q=face&vendor=" + quote(vendors[0]))
+    assert status == 200
+    select = re.search(r'<select id="qp\d+" name="vendor">(.*?)</select>', html, re.S)
+    assert select, "the vendor filter is not a choice list"
+    options = re.findall(r'<option value="([^"]*)"( selected)?>', select.group(1))
+    assert [value for value, _ in options] == ["", *vendors]  # "(any)" first, then every vendor
+    assert [value for value, chosen in options if chosen] == [vendors[0]]
+    assert re.search(r'<select id="qp\d+" name="source">', html)
+    assert re.search(r'<input type="text" id="qp\d+" name="q" value="face">', html)  # free text stays free
+    status, html = _get(served + "/spyglass/search_changes?q=tracking&side=removed")
+    assert status == 200 and re.search(r'<option value="removed" selected>', html)
+
+
 def test_timemap_lists_every_capture_and_the_timegate_picks_the_closest(served, demo_archive):
     url = product_url(demo_archive)
     expected = db_rows(demo_archive, "SELECT id, as_of_at FROM captures WHERE status = 200 ORDER BY as_of_at")

@@ -167,7 +167,7 @@ def _check_rows(path: Path, file_rows: list[dict[str, Any]], known_ids: set[str]
                     f"its WARC record is cut off: the file ends mid-record at byte "
                     f"{cut.offset + cut.present}")))  # type: ignore[union-attr]
                 continue
-            problem = _check_row(fh, row, known_ids)
+            problem = check_row(fh, row, known_ids)
             if problem:
                 found.append(problem)
     return found
@@ -186,12 +186,12 @@ def _check_screenshots(path: Path, shots: list[dict[str, Any]]) -> list[Problem]
     if not path.exists():
         return [Problem(s["id"], s["url"], path.name, "WARC file is missing", "screenshot") for s in shots]
     with open(path, "rb") as fh:
-        found = (_check_row(fh, {**s, "warc_type": "resource", "target_uri": f"urn:fullPage:{s['url']}"},
+        found = (check_row(fh, {**s, "warc_type": "resource", "target_uri": f"urn:fullPage:{s['url']}"},
                             set(), "screenshot") for s in shots)
         return [problem for problem in found if problem]
 
 
-def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str], kind: str = "capture") -> Problem | None:
+def check_row(fh: Any, row: dict[str, Any], known_ids: set[str], kind: str = "capture") -> Problem | None:
     """A row's record where the row says: its id, URI, type and payload SHA-256."""
     where = f"{row['warc_filename']}:{row['warc_offset']}"
 
@@ -225,7 +225,7 @@ def _check_row(fh: Any, row: dict[str, Any], known_ids: set[str], kind: str = "c
 
 def _check_file(path: Path, indexed_starts: set[int], known_ids: set[str],
                 problems: list[Problem]) -> tuple[int, Cut | None]:
-    """Check every record of one file (rows' own records are _check_row's); where it is cut, if it is."""
+    """Check every record of one file (rows' own records are check_row's); where it is cut, if it is."""
     count = 0
     last: tuple[int, str] | None = None
     for member in gzip_members(path):
@@ -253,7 +253,7 @@ def _check_member(member: Member, known_ids: set[str]) -> tuple[str, str] | None
         record = record_at(io.BytesIO(member.data), 0)
         if record is None:
             return "", "gzip member holds no WARC record"
-    except Exception as exc:  # noqa: BLE001 - as in _check_row
+    except Exception as exc:  # noqa: BLE001 - as in check_row
         return "", f"record cannot be read: {_what(exc)}"
     if record.digest_failures:
         return record.url, f"{record.warc_type} record: " + "; ".join(record.digest_failures)

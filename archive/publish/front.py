@@ -70,3 +70,31 @@ def entry_points(conn: sqlite3.Connection, now: datetime | None = None) -> dict[
             FROM changes AS c WHERE c.changed_at >= ? AND c.substantive = 1
             ORDER BY c.changed_at DESC, c.id DESC LIMIT 8""", [since]),
     }
+
+
+# Canned-query parameters offered as choice lists, and where their choices come from
+# (small tables only: the page costs the same at any archive size).
+CHOICES = {
+    "vendor": "SELECT DISTINCT vendor FROM sources WHERE vendor IS NOT NULL AND vendor != '' ORDER BY vendor",
+    "product": "SELECT DISTINCT product FROM sources WHERE product IS NOT NULL AND product != '' "
+               "ORDER BY product",
+    "source": "SELECT name FROM sources ORDER BY name",
+    "agency": "SELECT DISTINCT agency FROM releases WHERE agency IS NOT NULL AND agency != '' "
+              "ORDER BY agency",
+    "phrase": "SELECT DISTINCT phrase FROM watched_phrases WHERE term_kind = 'watch' ORDER BY phrase",
+}
+FIXED_CHOICES = {"via": ["live", "wayback"], "side": ["added", "removed"]}
+
+
+def choice_lists(conn: sqlite3.Connection, names: list[str]) -> dict[str, list[str]]:
+    """The choices for each canned-query parameter in `names` that has a known list."""
+    found: dict[str, list[str]] = {}
+    for name in names:
+        if name in FIXED_CHOICES:
+            found[name] = FIXED_CHOICES[name]
+        elif name in CHOICES:
+            try:
+                found[name] = [row[0] for row in conn.execute(CHOICES[name] + " LIMIT 500")]
+            except sqlite3.OperationalError:  # an index from before the table existed
+                continue
+    return found

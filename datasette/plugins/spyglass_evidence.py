@@ -22,8 +22,10 @@ from archive.config import Archive
 from archive.evidence.cite import citation_of, citation_of_page
 from archive.index import queries
 from archive.publish.archived import Served
+from archive.publish.paths import Paths
 from archive.publish.replay import DATABASE, Replay
 from archive.publish.safety import Stance
+from archive.times import utc_now
 
 
 def _row_dict(row: Any) -> dict[str, Any] | None:
@@ -174,6 +176,25 @@ async def screenshot(request, datasette) -> _Streamed:
     return await _serve(request, datasette, lambda r: r.screenshot(screenshot_id))
 
 
+async def verify_one(request, datasette):
+    """Capture ID's record, payload, chain link and time-stamp, checked now (archive/evidence/one.py)."""
+    from datasette.utils.asgi import NotFound, Response
+
+    from archive.evidence.one import check_capture
+
+    capture_id = int(request.url_vars["capture_id"])
+    db = datasette.get_database(DATABASE)
+    archive = Archive(Path(db.path).parent)
+    checks = await db.execute_fn(lambda conn: check_capture(archive, conn, capture_id))
+    if checks is None:
+        raise NotFound(f"no capture {capture_id}")
+    page = await datasette.render_template("spyglass_verify.html", {
+        "capture_id": capture_id, "checks": checks, "ok": all(c.ok is not False for c in checks),
+        "checked_at": utc_now().strftime("%Y-%m-%d %H:%M:%S UTC"), "paths": Paths(datasette.urls.path),
+    }, request=request)
+    return Response.html(page, headers={"Cache-Control": "no-store"})
+
+
 @hookimpl
 def register_routes():
     """Replay routes: each answers GET and HEAD only (spyglass_safety) and carries its own CSP."""
@@ -185,4 +206,5 @@ def register_routes():
         (r"^/-/spyglass/file/(?P<capture_id>\d+)$", original_file),
         (r"^/-/spyglass/screenshot/(?P<screenshot_id>\d+)$", screenshot),
         (r"^/-/spyglass/record/(?P<capture_id>\d+)\.warc\.gz$", record),
+        (r"^/-/spyglass/verify/(?P<capture_id>\d+)$", verify_one),
     ]

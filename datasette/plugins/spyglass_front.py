@@ -53,13 +53,17 @@ def paths(datasette) -> Paths:
 
 
 @hookimpl
-def extra_template_vars(template, request, datasette):
+def extra_template_vars(template, database, datasette):
     """Every page gets `paths`; the front page its ways in."""
     if DATABASE not in datasette.databases:
         return None
 
     async def inner() -> dict[str, Any]:
         extra: dict[str, Any] = {"paths": paths(datasette)}
+        if template.startswith("query") and database == DATABASE:
+            # The canned query's parameters that have a known set of values become choice lists.
+            extra["spyglass_choices"] = await datasette.get_database(DATABASE).execute_fn(
+                lambda conn: front.choice_lists(conn, [*front.CHOICES, *front.FIXED_CHOICES]))
         if template == "index.html":
             db = datasette.get_database(DATABASE)
             extra["front"] = await db.execute_fn(front.entry_points)
