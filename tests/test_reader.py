@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
+from markupsafe import escape
 
 from archive.history.sightings import page_key
 
@@ -203,6 +204,12 @@ def test_canned_query_filters_with_known_values_are_choice_lists(served, demo_ar
     assert re.search(r'<input type="text" id="qp\d+" name="q" value="face">', html)  # free text stays free
     status, html = _get(served + "/spyglass/search_changes?q=tracking&side=removed")
     assert status == 200 and re.search(r'<option value="removed" selected>', html)
+    # An agency can be any agency (one the Atlas names, say): typed, with the known ones suggested.
+    agency = db_rows(demo_archive, "SELECT agency FROM releases LIMIT 1")[0]["agency"]
+    status, html = _get(served + "/spyglass/about_agency?agency=Elsewhere+Police")
+    assert status == 200
+    assert re.search(r'<input type="text" id="qp\d+" name="agency" value="Elsewhere Police" list="', html)
+    assert f'<option value="{escape(agency)}">' in html
 
 
 def test_timemap_lists_every_capture_and_the_timegate_picks_the_closest(served, demo_archive):

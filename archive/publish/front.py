@@ -73,7 +73,9 @@ def entry_points(conn: sqlite3.Connection, now: datetime | None = None) -> dict[
 
 
 # Canned-query parameters offered as choice lists, and where their choices come from
-# (small tables only: the page costs the same at any archive size).
+# (small tables only: the page costs the same at any archive size). A closed list is
+# every value the filter can match (a select); an open one suggests values while any
+# other can still be typed (an agency named only in the Atlas, a phrase nobody watches).
 CHOICES = {
     "vendor": "SELECT DISTINCT vendor FROM sources WHERE vendor IS NOT NULL AND vendor != '' ORDER BY vendor",
     "product": "SELECT DISTINCT product FROM sources WHERE product IS NOT NULL AND product != '' "
@@ -84,17 +86,17 @@ CHOICES = {
     "phrase": "SELECT DISTINCT phrase FROM watched_phrases WHERE term_kind = 'watch' ORDER BY phrase",
 }
 FIXED_CHOICES = {"via": ["live", "wayback"], "side": ["added", "removed"]}
+OPEN_CHOICES = {"agency", "phrase"}
 
 
-def choice_lists(conn: sqlite3.Connection, names: list[str]) -> dict[str, list[str]]:
-    """The choices for each canned-query parameter in `names` that has a known list."""
-    found: dict[str, list[str]] = {}
-    for name in names:
-        if name in FIXED_CHOICES:
-            found[name] = FIXED_CHOICES[name]
-        elif name in CHOICES:
-            try:
-                found[name] = [row[0] for row in conn.execute(CHOICES[name] + " LIMIT 500")]
-            except sqlite3.OperationalError:  # an index from before the table existed
-                continue
+def choice_lists(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Each canned-query parameter with known values: {"values": [...], "closed": bool}."""
+    found: dict[str, dict[str, Any]] = {
+        name: {"values": values, "closed": True} for name, values in FIXED_CHOICES.items()}
+    for name, sql in CHOICES.items():
+        try:
+            values = [row[0] for row in conn.execute(sql + " LIMIT 500")]
+        except sqlite3.OperationalError:  # an index from before the table existed
+            continue
+        found[name] = {"values": values, "closed": name not in OPEN_CHOICES}
     return found

@@ -63,7 +63,7 @@ def extra_template_vars(template, database, datasette):
         if template.startswith("query") and database == DATABASE:
             # The canned query's parameters that have a known set of values become choice lists.
             extra["spyglass_choices"] = await datasette.get_database(DATABASE).execute_fn(
-                lambda conn: front.choice_lists(conn, [*front.CHOICES, *front.FIXED_CHOICES]))
+                front.choice_lists)
         if template == "index.html":
             db = datasette.get_database(DATABASE)
             extra["front"] = await db.execute_fn(front.entry_points)
