@@ -66,6 +66,18 @@ def _server_errors(prefix: Path) -> int:
                    if re.search(r"\b5\d\d\b", row["Error"]))
 
 
+def _why_5xx(log: Path) -> str:
+    """What the server logged for each request it failed: the path and the exception's last line."""
+    lines = log.read_text(errors="replace").splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if line.startswith("unexpected error serving "):
+            tail = next((t for t in lines[i + 1:i + 80] if re.match(r"^[\w.]+(Error|Exception|Interrupted)\b", t)),
+                        "(no exception line)")
+            found.append(f"  {line.removeprefix('unexpected error serving ')}: {tail}")
+    return "load test: the server's 5xx answers, from its log:\n" + ("\n".join(found) or "  (none logged)")
+
+
 def run_load_test(data: Path, crawl: list[str], seconds: int, users: int, work: Path
                   ) -> list[tuple[str, str, str]]:
     """Serve `data`, run `crawl` (a spyglass crawl command writing into it) and the load at once."""
@@ -94,6 +106,8 @@ def run_load_test(data: Path, crawl: list[str], seconds: int, users: int, work: 
     ours = _stats(work / "reporters")["Aggregated"]
     theirs = _stats(work / "strangers")["Aggregated"]
     fives = _server_errors(work / "reporters") + _server_errors(work / "strangers")
+    if fives:
+        print(_why_5xx(work / "datasette.log"), file=sys.stderr)
     rate = float(ours["Requests/s"]) + float(theirs["Requests/s"])
     sent, kept = int(theirs["Request Count"]), int(theirs["Failure Count"])
     return [
