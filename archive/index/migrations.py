@@ -10,15 +10,21 @@ from archive.index.history_schema import create_history_tables
 
 migrations = Migrations("spyglass")
 
-# Captures are evidence: the database itself refuses to change or delete one,
-# whatever program holds the connection.
-APPEND_ONLY_TRIGGERS = {
-    op: f"""
-        CREATE TRIGGER captures_append_only_{op.lower()} BEFORE {op} ON captures
-        BEGIN SELECT RAISE(ABORT, 'captures are append-only evidence'); END
+
+def append_only_trigger(table: str, op: str) -> str:
+    """The trigger that makes SQLite refuse `op` (UPDATE or DELETE) on `table`'s rows."""
+    return f"""
+        CREATE TRIGGER {table}_append_only_{op.lower()} BEFORE {op} ON {table}
+        BEGIN SELECT RAISE(ABORT, '{table} are append-only evidence'); END
     """
-    for op in ("UPDATE", "DELETE")
-}
+
+
+def make_append_only(db: sqlite_utils.Database, table: str) -> None:
+    """Evidence tables (captures, observations, screenshots): the database itself refuses to
+    change or delete a row, whatever program holds the connection."""
+    for op in ("UPDATE", "DELETE"):
+        db.execute(append_only_trigger(table, op))
+
 
 # The contract columns of Wayback captures; NULL on live captures.
 WAYBACK_COLUMNS = {
@@ -72,8 +78,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("source", "sources", "name"), ("crawl_run", "crawl_runs", "id")],
     )
-    for trigger in APPEND_ONLY_TRIGGERS.values():
-        db.execute(trigger)
+    make_append_only(db, "captures")
 
 
 @migrations()
@@ -200,7 +205,7 @@ def m040_hash_chain(db: sqlite_utils.Database) -> None:
         prev = chain.row_hash(row)
         db.execute("UPDATE captures SET prev_hash = ?, row_hash = ? WHERE id = ?",
                    [row["prev_hash"], prev, row["id"]])
-    db.execute(APPEND_ONLY_TRIGGERS["UPDATE"])
+    db.execute(append_only_trigger("captures", "UPDATE"))
 
 
 @migrations()
@@ -306,11 +311,7 @@ def m121_observations(db: sqlite_utils.Database) -> None:
     db.table("observations").create_index(["url", "observed_at"])
     db.table("observations").create_index(["capture_id"])
     db.table("observations").create_index(["warc_record_id"], unique=True)
-    for op in ("UPDATE", "DELETE"):
-        db.execute(f"""
-            CREATE TRIGGER observations_append_only_{op.lower()} BEFORE {op} ON observations
-            BEGIN SELECT RAISE(ABORT, 'observations are append-only evidence'); END
-        """)
+    make_append_only(db, "observations")
 
 
 @migrations()
@@ -399,11 +400,7 @@ def m160_requisites_and_screenshots(db: sqlite_utils.Database) -> None:
         not_null={"capture_id", "url", "taken_at", "status"},
     )
     db.table("screenshots").create_index(["capture_id"])
-    for op in ("UPDATE", "DELETE"):
-        db.execute(f"""
-            CREATE TRIGGER screenshots_append_only_{op.lower()} BEFORE {op} ON screenshots
-            BEGIN SELECT RAISE(ABORT, 'screenshots are append-only evidence'); END
-        """)
+    make_append_only(db, "screenshots")
 
 
 @migrations()
