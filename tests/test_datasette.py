@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -73,6 +74,15 @@ def chromium_path() -> str:
     return path
 
 
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's headless chromium, as every browser test drives it (nothing is downloaded)."""
+    return playwright.chromium.launch(executable_path=chromium_path(), args=BROWSER_ARGS)
+
+
 @pytest.fixture
 def served(crawled) -> Iterator[str]:
     with served_archive(crawled["data"]) as base:
@@ -83,11 +93,7 @@ def test_reporter_searches_captures_in_a_real_browser(served, crawled):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium_path(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             page.goto(f"{served}/spyglass/captures")

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from .conftest import ROOT, served_archive
-from .test_datasette import chromium_path
+from .test_datasette import launch_chromium
 
 
 def screenshot_dir() -> Path:
@@ -38,10 +38,7 @@ def test_timeline_and_diff_pages_in_a_real_browser(served, crawled, capsys):
     product = crawled["base"] + "/products/recognize/"
     problems: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium_path(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")

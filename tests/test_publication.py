@@ -16,7 +16,7 @@ import yaml
 from archive.publish.datasette import PROJECT_ROOT
 
 from .conftest import ROOT, served_archive
-from .test_datasette import chromium_path
+from .test_datasette import launch_chromium
 
 # They send requests toward non-public addresses: only inside a namespace (tests/netns.py).
 pytestmark = pytest.mark.network_namespace
@@ -83,9 +83,7 @@ def test_no_archived_script_runs_in_a_real_browser(published, hostile_crawl):
 
     capture_id = xss_capture(hostile_crawl)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             dialogs: list[str] = []

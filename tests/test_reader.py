@@ -20,7 +20,7 @@ from markupsafe import escape
 from archive.history.sightings import page_key
 
 from .conftest import db_rows, served_archive
-from .test_datasette import chromium_path
+from .test_datasette import launch_chromium
 from .test_history_browser import screenshot_dir
 
 PRODUCT_PATH = "/products/recognize/"
@@ -46,9 +46,7 @@ def test_a_reporter_searches_reads_cites_and_follows_in_a_real_browser(served, d
         print(f"\nscreenshots of the reporter's path: {shots}")
     problems: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served)

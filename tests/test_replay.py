@@ -223,7 +223,7 @@ def test_replay_in_a_real_browser_runs_nothing_and_fetches_nothing(hostile, tmp_
     from archive.publish.datasette import datasette_command
 
     from .conftest import free_port, wait_for_port
-    from .test_datasette import chromium_path
+    from .test_datasette import launch_chromium
 
     data, site, capture_id = hostile
     port = free_port()
@@ -233,10 +233,7 @@ def test_replay_in_a_real_browser_runs_nothing_and_fetches_nothing(hostile, tmp_
     try:
         wait_for_port(port)
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=chromium_path(),
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"])
+            browser = launch_chromium(p)
             try:
                 page = browser.new_page()
                 dialogs: list[str] = []

@@ -14,10 +14,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import db_rows, served_archive
-from .test_datasette import chromium_path
-
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]
+from .test_datasette import launch_chromium
 
 
 def capture_id(crawled: dict, path: str) -> int:
@@ -32,7 +29,7 @@ def browser_session(crawled) -> Iterator[dict]:
     from playwright.sync_api import sync_playwright
 
     with served_archive(crawled["data"]) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=BROWSER_ARGS)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             requests: list[str] = []
