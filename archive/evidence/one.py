@@ -38,15 +38,19 @@ def check_capture(archive: Archive, conn: sqlite3.Connection, capture_id: int) -
     if not found:
         return None
     row = found[0]
-    checks = [_record(archive, conn, row)]
-    if row["warc_type"] == "revisit":
-        checks.append(_original(archive, conn, row))
+    if row["warc_type"] != "revisit":
+        checks = [_record(archive, row, None)]
+    else:
+        # The record holding the payload this revisit stands for.
+        held = rows(conn, "SELECT * FROM captures WHERE warc_record_id = ?", [row["refers_to"]])
+        original = held[0] if held else None
+        checks = [_record(archive, row, original), _original(archive, row, original)]
     checks.append(_chain(conn, row))
     checks.append(_token(archive, row["warc_filename"]))
     return checks
 
 
-def _record(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any]) -> Check:
+def _record(archive: Archive, row: dict[str, Any], original: dict[str, Any] | None) -> Check:
     where = f"{row['warc_filename']} at byte {row['warc_offset']}"
     path = archive.warc_path(row["warc_filename"])
     if not path.exists():
@@ -54,8 +58,7 @@ def _record(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any]) -> 
     if (row["warc_length"] or 0) > PAYLOAD_LIMIT:
         return Check("WARC record", None, f"{where}: larger than {PAYLOAD_LIMIT // 1_000_000} MB, "
                                           "checked by `spyglass verify`")
-    known = {row["warc_record_id"], row["refers_to"]} if row["refers_to"] and _holds(conn, row) \
-        else {row["warc_record_id"]}
+    known = {row["warc_record_id"]} | ({original["warc_record_id"]} if original else set())
     with open(path, "rb") as fh:
         problem = check_row(fh, row, known)
     if problem:
@@ -66,18 +69,11 @@ def _record(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any]) -> 
                                       f"{what}; its WARC block and payload digests are valid")
 
 
-def _holds(conn: sqlite3.Connection, row: dict[str, Any]) -> bool:
-    return conn.execute("SELECT 1 FROM captures WHERE warc_record_id = ?", [row["refers_to"]]).fetchone() \
-        is not None
-
-
-def _original(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any]) -> Check:
+def _original(archive: Archive, row: dict[str, Any], original: dict[str, Any] | None) -> Check:
     """The record a revisit refers to: it holds the payload this capture stands for."""
-    found = rows(conn, "SELECT * FROM captures WHERE warc_record_id = ?", [row["refers_to"]])
-    if not found:
+    if original is None:
         return Check("Original record", False, f"the revisit refers to {row['refers_to']}, which no capture holds")
-    original = found[0]
-    checked = _record(archive, conn, original)
+    checked = _record(archive, original, None)
     if checked.ok and original["sha256"] != row["sha256"]:
         return Check("Original record", False, f"capture {original['id']} holds SHA-256 {original['sha256']}, "
                                                f"not this capture's {row['sha256']}")
@@ -85,21 +81,17 @@ def _original(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any]) -
 
 
 def _chain(conn: sqlite3.Connection, row: dict[str, Any]) -> Check:
-    """The row still hashes to its row_hash, and follows the row before it in the chain."""
-    previous = rows(conn, "SELECT id, row_hash FROM captures WHERE id < ? AND row_hash IS NOT NULL "
-                          "ORDER BY id DESC LIMIT 1", [row["id"]])
-    expected_prev = previous[0]["row_hash"] if previous else chain.GENESIS
-    if row["row_hash"] is None:
-        return Check("Hash chain", False, "the row is not in the hash chain: it was inserted outside "
-                                          "Spyglass's write path")
-    if chain.row_hash(row) != row["row_hash"]:
-        return Check("Hash chain", False, f"the row was edited after it was written: its columns no "
-                                          f"longer hash to {row['row_hash']}")
-    if row["prev_hash"] != expected_prev:
-        return Check("Hash chain", False, "the row does not follow the row before it: a row was "
-                                          "deleted or inserted between them")
+    """The row still hashes to its row_hash and follows the row before it: chain.check_chain's
+    checks, for this one link of the chain."""
+    [(previous_id, expected)] = conn.execute(
+        "SELECT (SELECT max(id) FROM captures WHERE id < :id), "
+        "(SELECT row_hash FROM captures WHERE id < :id AND row_hash IS NOT NULL ORDER BY id DESC LIMIT 1)",
+        {"id": row["id"]}).fetchall()
+    problems = chain.check_chain([row], expected or chain.GENESIS, previous_id or 0)
+    if problems:
+        return Check("Hash chain", False, "; ".join(message for _, message in problems))
     return Check("Hash chain", True, f"the row hashes to {row['row_hash']} and follows capture "
-                                     f"{previous[0]['id'] if previous else 'none (the first)'}; "
+                                     f"{previous_id or 'none (the first)'}; "
                                      "`spyglass verify` checks the whole chain")
 
 

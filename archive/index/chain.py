@@ -116,11 +116,14 @@ def _sqlite_real_text(value: float) -> str:
     return text
 
 
-def check_chain(rows: list[Mapping[str, Any]]) -> list[tuple[int, str]]:
-    """(capture id, what is wrong) for every break in the chain; `rows` in id order, all columns."""
+def check_chain(rows: list[Mapping[str, Any]], expected: str = GENESIS,
+                previous_id: int = 0) -> list[tuple[int, str]]:
+    """(capture id, what is wrong) for every break in the chain; `rows` in id order, all columns.
+
+    From the first row by default; for a stretch of the chain, `expected` is the
+    row_hash the stretch must follow and `previous_id` the id of the row before it.
+    """
     problems: list[tuple[int, str]] = []
-    expected = GENESIS
-    previous_id = 0
     ids: list[int] = []
     by_hash: dict[str, int] = {}
     for row in rows:
