@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ import yaml
 from archive.config import Archive
 from archive.index.captures import save_captures
 from archive.publish.datasette import METADATA, datasette_command, datasette_environment
+from archive.publish.safety import query_limits
 from archive.warc.write import Exchange, WarcStore
 
 from .conftest import free_port, run_cli, wait_for_port
@@ -165,6 +167,42 @@ def test_a_visitors_slow_queries_do_not_stall_other_readers(archive):
         statuses = sorted(s for s, _ in done)
         # One ran to the time limit; the others were told to come back (Retry-After).
         assert statuses == [400, 429, 429], statuses
+
+
+COUNT = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < {}) "
+         "select count(*) from r")
+NO_MEMORY_LIMIT = 10**15
+
+
+def test_a_query_is_stopped_at_its_time_limit_and_the_next_one_on_its_connection_runs():
+    conn = sqlite3.connect(":memory:")
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+        with query_limits(conn, 200, NO_MEMORY_LIMIT, NO_MEMORY_LIMIT):
+            conn.execute(COUNT.format(10**10)).fetchone()
+    assert time.monotonic() - started < 2
+    with query_limits(conn, 3000, NO_MEMORY_LIMIT, NO_MEMORY_LIMIT):
+        assert conn.execute(COUNT.format(1000)).fetchone() == (1000,)
+
+
+def test_a_query_is_not_held_up_while_the_event_loop_is_busy():
+    """Limits are watched from one thread, not by Python called inside the query: a query
+    thread never waits for the GIL every few instructions while the server renders pages."""
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    found: list[int] = []
+
+    def query() -> None:
+        with query_limits(conn, 10_000, NO_MEMORY_LIMIT, NO_MEMORY_LIMIT):
+            found.append(conn.execute(COUNT.format(300_000)).fetchone()[0])
+
+    thread = threading.Thread(target=query)
+    thread.start()
+    busy_until = time.monotonic() + 3
+    while thread.is_alive() and time.monotonic() < busy_until:
+        sum(range(1000))  # pure Python, as rendering a page is: it holds the GIL
+    finished_while_busy = not thread.is_alive()
+    thread.join()
+    assert finished_while_busy and found == [300_000]
 
 
 def test_readers_are_served_while_a_query_is_stopped_for_memory(archive):
