@@ -3,6 +3,7 @@ or a bounded answer, never a 500, a traceback, a file path or a memory address."
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import os
@@ -203,6 +204,44 @@ def test_a_query_is_not_held_up_while_the_event_loop_is_busy():
     finished_while_busy = not thread.is_alive()
     thread.join()
     assert finished_while_busy and found == [300_000]
+
+
+def test_a_failed_querys_cursor_is_freed_without_waiting_for_its_connection():
+    """A failed query's traceback keeps its cursor in a reference cycle; whichever thread collects
+    it (usually the event loop's) must not wait while the connection runs someone's slow query."""
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn.create_function("refuse", 1, lambda _: 1 / 0)  # as the capped randomblob refuses
+    kept: list[BaseException] = []  # as a finished Future keeps its exception
+
+    def fail() -> None:
+        try:
+            with query_limits(conn, 3000, NO_MEMORY_LIMIT, NO_MEMORY_LIMIT):
+                cursor = conn.cursor()
+                cursor.execute("select refuse(1)")
+        except sqlite3.OperationalError as exc:
+            kept.append(exc)
+
+    def slow() -> None:
+        with pytest.raises(sqlite3.OperationalError):
+            with query_limits(conn, 1500, NO_MEMORY_LIMIT, NO_MEMORY_LIMIT):
+                conn.execute(COUNT.format(10**10)).fetchone()
+
+    gc.disable()  # the collection below is the one that counts
+    try:
+        thread = threading.Thread(target=fail)
+        thread.start()
+        thread.join()
+        assert kept
+        thread = threading.Thread(target=slow)
+        thread.start()
+        time.sleep(0.2)  # the slow query holds the connection
+        kept.clear()
+        gc.collect()
+        freed_while_busy = thread.is_alive()
+        thread.join()
+    finally:
+        gc.enable()
+    assert freed_while_busy
 
 
 def test_readers_are_served_while_a_query_is_stopped_for_memory(archive):
