@@ -27,7 +27,7 @@ import yaml
 from archive.config import Archive
 from archive.index.captures import save_captures
 from archive.publish.datasette import METADATA, datasette_command, datasette_environment
-from archive.publish.safety import query_limits
+from archive.publish.safety import closing_cursors, query_limits
 from archive.warc.write import Exchange, WarcStore
 
 from .conftest import free_port, run_cli, wait_for_port
@@ -213,11 +213,13 @@ def test_a_failed_querys_cursor_is_freed_without_waiting_for_its_connection():
     conn.create_function("refuse", 1, lambda _: 1 / 0)  # as the capped randomblob refuses
     kept: list[BaseException] = []  # as a finished Future keeps its exception
 
+    def query(conn: sqlite3.Connection) -> None:
+        cursor = conn.cursor()
+        cursor.execute("select refuse(1)")
+
     def fail() -> None:
         try:
-            with query_limits(conn, 3000, NO_MEMORY_LIMIT, NO_MEMORY_LIMIT):
-                cursor = conn.cursor()
-                cursor.execute("select refuse(1)")
+            closing_cursors(query)(conn)  # as Datasette runs it in a query thread
         except sqlite3.OperationalError as exc:
             kept.append(exc)
 

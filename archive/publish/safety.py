@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import parse_qsl
@@ -260,9 +260,6 @@ class QueryWatch:
         self._wake.set()
         try:
             yield
-        except BaseException as exc:
-            let_go_of_cursors(conn, exc.__traceback__)
-            raise
         finally:
             with self._lock:  # after this, the watcher can no longer interrupt this connection for it
                 self._running.pop(id(watched), None)
@@ -291,23 +288,33 @@ class QueryWatch:
 QUERY_WATCH = QueryWatch()
 
 
-def let_go_of_cursors(conn: Any, tb: Any) -> None:
-    """Close the cursors of `conn` that a failed query's traceback keeps, in the thread that owns them.
+def closing_cursors(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`fn(conn)`, with the cursors of `conn` that its failure's traceback keeps closed as it fails.
 
-    An exception's traceback keeps its frames, and with them the query's
-    cursor, in a reference cycle; the garbage collector frees it later in
-    whatever thread it happens to run, usually the event loop's. Freeing a
-    cursor resets its statement, which waits for its connection's mutex: if
-    the connection is by then running a visitor's slow query in its own
-    thread, the event loop stopped for up to the time limit (3 s stalls of
-    every page under load). Closed here, a cursor has nothing left to reset.
+    An exception's traceback keeps its frames, and with them a query's cursor,
+    in a reference cycle; the garbage collector frees it later in whatever
+    thread it happens to run, usually the event loop's. Freeing a cursor
+    resets its statement, which waits for its connection's mutex: if the
+    connection is by then running a visitor's slow query in its own thread,
+    the event loop stops for up to the time limit (3 s stalls of every page
+    under load). Closed in the query's own thread, a cursor has nothing left
+    to reset.
     """
-    while tb is not None:
-        for value in list(tb.tb_frame.f_locals.values()):
-            if isinstance(value, sqlite3.Cursor) and value.connection is conn:
-                with contextlib.suppress(sqlite3.Error):
-                    value.close()
-        tb = tb.tb_next
+
+    def run(conn: Any) -> Any:
+        try:
+            return fn(conn)
+        except BaseException as exc:
+            tb = exc.__traceback__
+            while tb is not None:
+                for value in list(tb.tb_frame.f_locals.values()):
+                    if isinstance(value, sqlite3.Cursor) and value.connection is conn:
+                        with contextlib.suppress(sqlite3.Error):
+                            value.close()
+                tb = tb.tb_next
+            raise
+
+    return run
 
 
 def query_limits(conn: Any, ms: int, max_memory_bytes: int,

@@ -9,6 +9,8 @@ stance and its limits are defined in archive/publish/safety.py):
   fts3_tokenizer, load_extension and anything that writes);
 - custom SQL is allowed only when the stance says so (`allow_sql`);
 - every query runs under the time limit and a server-memory limit;
+- a failed query's cursors are closed in its own query thread, so the event
+  loop never waits for a connection that is busy with someone's slow query;
 - requests running the visitor's own SQL pass one at a time (`max_expensive`);
 - no reply is larger than `max_reply_mb`; only GET and HEAD are answered;
   `/-/databases` (it shows the file's path) is not served; an unexpected error
@@ -42,6 +44,7 @@ from archive.publish.safety import (
     ReplyCap,
     Stance,
     cache_table_permissions,
+    closing_cursors,
     is_expensive,
     is_hidden,
     query_limits,
@@ -95,6 +98,15 @@ def startup(datasette):
         query_limits, max_memory_bytes=stance.max_memory_mb * 1_000_000,
         max_growth_bytes=stance.max_query_memory_mb * 1_000_000)
     cache_table_permissions(datasette)
+    # Every function Datasette runs in a query thread (its queries and the
+    # plugins') closes a failure's cursors there, not on the event loop.
+    execute_fn = datasette_database.Database.execute_fn
+    if not getattr(execute_fn, "spyglass_closing", False):
+        async def execute_fn_closing(self, fn):
+            return await execute_fn(self, closing_cursors(fn))
+
+        execute_fn_closing.spyglass_closing = True
+        datasette_database.Database.execute_fn = execute_fn_closing
 
     async def refuse_write_queries():
         for name in datasette.databases:
