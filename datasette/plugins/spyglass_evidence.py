@@ -58,8 +58,9 @@ def render_cell(row, value, column, table, database, datasette):
 def _capture_cell(datasette, data: dict[str, Any], value: Any):
     async def inner():
         db = datasette.get_database(DATABASE)
-        citation = await db.execute_fn(lambda conn: citation_of(conn, data))
-        shots = await db.execute_fn(lambda conn: queries.screenshots_of(conn, int(data["id"])))
+        # One trip to a query thread a row: a table page draws 50 of these.
+        citation, shots = await db.execute_fn(
+            lambda conn: (citation_of(conn, data), queries.screenshots_of(conn, int(data["id"]))))
         replay = datasette.urls.path(f"/-/spyglass/replay/{int(data['id'])}")
         return Markup(
             '<span class="spyglass-sha256">{sha}</span>'
