@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +60,8 @@ def test_metadata_describes_every_view_column_and_query_and_gives_each_table_a_s
         assert set(described) <= set(actual), f"{name}: stale columns"
         defaults = (meta.get("plugins") or {}).get("spyglass", {}).get("columns", [])
         assert set(defaults) <= set(actual), f"{name}: default columns that do not exist"
+        long = (meta.get("plugins") or {}).get("spyglass", {}).get("long_columns", [])
+        assert set(long) <= set(actual) - set(defaults), f"{name}: long columns that are not hidden ones"
         assert meta.get("sort") or meta.get("sort_desc"), f"{name} has no sort"
         for facet in meta.get("facets", []):
             column = facet if isinstance(facet, str) else next(iter(facet.values()))
@@ -111,3 +115,67 @@ def test_reporter_searches_captures_in_a_real_browser(served, crawled):
             page.screenshot(path=str(Path(os.environ.get("SPYGLASS_SCREENSHOTS", crawled["data"])) / "search.png"))
         finally:
             browser.close()
+
+
+def _page(data: Path, path: str, statements: list[str]) -> str:
+    """A page of the app `spyglass serve` runs, with the SQL it ran on the archive appended to `statements`."""
+    import asyncio
+    import types
+
+    from datasette import hookimpl
+    from datasette.plugins import pm
+
+    from archive.publish.datasette import datasette_app
+
+    tracer = types.ModuleType("spyglass_test_sql_trace")
+
+    @hookimpl
+    def prepare_connection(conn, database):
+        if database == "spyglass":
+            conn.set_trace_callback(statements.append)
+
+    tracer.prepare_connection = prepare_connection
+    pm.register(tracer, name="spyglass-test-sql-trace")
+    try:
+        async def get() -> str:
+            response = await datasette_app(data).client.get(path)
+            assert response.status_code == 200, response.text[:500]
+            return response.text
+
+        return asyncio.run(get())
+    finally:
+        pm.unregister(name="spyglass-test-sql-trace")
+
+
+def _rows_selected(statements: list[str]) -> list[str]:
+    """The columns the table page's row query read."""
+    [rows] = [s for s in statements if s.startswith("select ") and " from captures " in s and "limit 51" in s]
+    return [c.strip().strip("[]") for c in rows[len("select "):rows.index(" from captures ")].split(",")]
+
+
+def test_a_table_page_draws_its_default_columns_and_leaves_long_ones_unread(crawled):
+    data = crawled["data"]
+    shown = METADATA["databases"]["spyglass"]["tables"]["captures"]["plugins"]["spyglass"]["columns"]
+    every = [r[1] for r in open_db(data / "spyglass.db").execute("PRAGMA table_xinfo(captures)")]
+    statements: list[str] = []
+    page = _page(data, "/spyglass/captures?_search=recognition", statements)
+    assert re.findall(r'<th [^>]*data-column="([^"]+)"', page) == shown
+    # The small-screen labels follow the columns drawn, in their order.
+    assert re.findall(r'td:nth-of-type\(\d+\):before \{ content: "([^"]+)"', page) == shown
+    assert f"Showing {len(shown)} of {len(every)} columns" in page, re.findall("Showing[^<]*", page)
+    # Cells still reach columns they do not show: the archived copy (by id) and the citation.
+    assert "/-/spyglass/replay/" in page and "<summary>cite</summary>" in page
+    read = _rows_selected(statements)
+    assert "text" not in read and set(shown) <= set(read) and "warc_filename" in read
+    # No column choice leaks into the page's links (pagination, sort, export).
+    assert not re.search(r'href="[^"]*[?&](_col|_nocol)=', page)
+
+    statements.clear()
+    page = _page(data, "/spyglass/captures?_search=recognition&_columns=all", statements)
+    assert re.findall(r'<th [^>]*data-column="([^"]+)"', page) == every
+    assert "text" in _rows_selected(statements) and "Showing" not in page
+    statements.clear()
+    _page(data, "/spyglass/captures?_search=recognition&_sort=text", statements)
+    assert "text" in _rows_selected(statements)  # the sort column is read, to page on
+    exported = _page(data, "/spyglass/captures.json?_search=recognition&_shape=objects", [])
+    assert all("text" in row for row in json.loads(exported)["rows"])

@@ -169,23 +169,3 @@ def render_cell(row, value, column, table, database, datasette):
         return _a(paths.row(target, value), value) if target else None
 
     return foreign_key
-
-
-@hookimpl
-def extra_template_vars(view_name, table, database, columns, request, datasette):
-    """A table's default columns (metadata.yml: `plugins: spyglass: columns:`), in that order.
-
-    Only for the HTML table page and only when the reader has not chosen
-    columns (`_col`, `_nocol`) or asked for all of them (`_columns=all`); the
-    JSON and CSV keep every column.
-    """
-    if view_name != "table" or database != DATABASE or request is None:
-        return None
-    if any(k in request.args for k in ("_col", "_nocol")) or request.args.get("_columns") == "all":
-        return None
-    config = datasette.plugin_config("spyglass", database=database, table=table) or {}
-    wanted = [c for c in config.get("columns") or [] if c in (columns or [])]
-    if not wanted:
-        return None
-    everything = request.path + "?" + (request.query_string + "&" if request.query_string else "") + "_columns=all"
-    return {"spyglass_columns": wanted, "spyglass_all_columns": everything}
