@@ -31,6 +31,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_decode
 from datasette.utils.asgi import MultiParams
 
+from archive.publish.drawing import DRAWING, Drawing
 from archive.publish.paths import DATABASE
 
 # The query arguments of the request being answered: the cell-drawing step is not given the request.
@@ -115,7 +116,11 @@ async def _draw_shown(datasette, database_name, table_name, description, rows, *
     shown = default_columns(datasette, database_name, table_name, _ARGS.get())
     if shown:
         description, rows = shown_only(description, rows, shown)
-    return await _DRAW(datasette, database_name, table_name, description, rows, *args, **kwargs)
+    drawing = DRAWING.set(Drawing(database_name, table_name, rows))  # cells may fetch for the whole page
+    try:
+        return await _DRAW(datasette, database_name, table_name, description, rows, *args, **kwargs)
+    finally:
+        DRAWING.reset(drawing)
 
 
 if _DRAW is not None and not getattr(_DRAW, "spyglass_wrapped", False):

@@ -22,6 +22,7 @@ from archive.config import Archive
 from archive.evidence.cite import citation_of, citation_of_page
 from archive.index import queries
 from archive.publish.archived import Served
+from archive.publish.drawing import DRAWING
 from archive.publish.paths import Paths
 from archive.publish.replay import DATABASE, Replay
 from archive.publish.safety import Stance
@@ -55,12 +56,28 @@ def render_cell(row, value, column, table, database, datasette):
     return None
 
 
+def _evidence(conn, captures: list[dict[str, Any]]) -> dict[int, tuple[Any, list[dict[str, Any]]]]:
+    """Each capture's citation and screenshots, by capture id."""
+    return {int(c["id"]): (citation_of(conn, c), queries.screenshots_of(conn, int(c["id"])))
+            for c in captures}
+
+
 def _capture_cell(datasette, data: dict[str, Any], value: Any):
+    drawing = DRAWING.get()
+    page = drawing if drawing is not None and (drawing.database, drawing.table) == (DATABASE, "captures") else None
+
     async def inner():
         db = datasette.get_database(DATABASE)
-        # One trip to a query thread a row: a table page draws 50 of these.
-        citation, shots = await db.execute_fn(
-            lambda conn: (citation_of(conn, data), queries.screenshots_of(conn, int(data["id"]))))
+        found = {}
+        if page is not None:  # a table page: one trip to a query thread for all its rows
+            def all_rows(conn):
+                rows = [r for r in map(_row_dict, page.rows) if r and {"id", "url", "captured_at"} <= set(r)]
+                return _evidence(conn, rows)
+
+            found = await page.once("capture evidence", lambda: db.execute_fn(all_rows))
+        if int(data["id"]) not in found:
+            found = await db.execute_fn(lambda conn: _evidence(conn, [data]))
+        citation, shots = found[int(data["id"])]
         replay = datasette.urls.path(f"/-/spyglass/replay/{int(data['id'])}")
         return Markup(
             '<span class="spyglass-sha256">{sha}</span>'
