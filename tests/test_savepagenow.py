@@ -15,7 +15,9 @@ from .conftest import run_cli
 
 CREDS = {"SPYGLASS_SPN_ACCESS_KEY": "sim-access", "SPYGLASS_SPN_SECRET_KEY": "sim-secret"}
 NO_CREDS = {"SPYGLASS_SPN_ACCESS_KEY": "", "SPYGLASS_SPN_SECRET_KEY": ""}
-QUICK = ["-s", "SPYGLASS_SPN_POLL_INTERVAL=0.01", "-s", "SPYGLASS_SPN_TIMEOUT=0.3",
+# Two seconds for a job to finish: long enough for a few polls on a busy machine (0.3 s let a
+# failing job time out as pending under the parallel test run), short for the one never done.
+QUICK = ["-s", "SPYGLASS_SPN_POLL_INTERVAL=0.01", "-s", "SPYGLASS_SPN_TIMEOUT=2",
          # A tenth of a second for the Wayback "minute": the budgets stay the defaults.
          "-s", "SPYGLASS_WAYBACK_WINDOW=0.1", "-s", "SPYGLASS_WAYBACK_PAUSE_ON_429=0.5",
          "-s", "SPYGLASS_WAYBACK_RETRY_BACKOFF=0.05"]
