@@ -1,7 +1,8 @@
 """Running SQL a stranger wrote: limits and an authorizer on the connection that runs it.
 
-Datasette's time limit is a progress handler, which SQLite calls between
-virtual-machine instructions; one instruction that builds a huge value
+A time limit stops a query only between SQLite's virtual-machine
+instructions (Datasette's progress handler, or the interrupt of
+archive/publish/safety.py); one instruction that builds a huge value
 (`randomblob(400000000)`, `printf('%.*c', 1e9, 'x')`) or matches a pathological
 LIKE pattern runs to the end unseen. So the size of every value is capped
 (SQLITE_LIMIT_LENGTH), and so are LIKE/GLOB patterns; `randomblob` and

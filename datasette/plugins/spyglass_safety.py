@@ -91,8 +91,8 @@ def permission_allowed(datasette, action):
 @hookimpl
 def startup(datasette):
     # Datasette's time limit is a progress handler with no hook to extend; the
-    # one it installs for every query is replaced by one that also watches the
-    # server's memory (archive/publish/safety.py, query_limits).
+    # one it installs for every query is replaced by a watcher thread that
+    # also watches the server's memory (archive/publish/safety.py, query_limits).
     stance = _stance(datasette)
     datasette_database.sqlite_timelimit = functools.partial(
         query_limits, max_memory_bytes=stance.max_memory_mb * 1_000_000,
