@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from archive.demo.vendor_site import PAGES
-from archive.history.passages import split_sentences
+from archive.history.passages import keyed_sentences, sentence_key, sentences, split_sentences, without
 
 from .conftest import db_rows, run_cli
 
@@ -247,3 +247,28 @@ def test_the_archived_copy_banner_gives_the_memento_time_first(crawled):
     fetched = html.index(f'<dt>Fetched by Spyglass</dt><dd class="captured-at">{row["captured_at"]}</dd>')
     assert memento < fetched
     assert f'<dd class="original-url">{crawled["base"]}/products/recognize/</dd>' in html
+
+
+TEXTS = [
+    "Track persons across cameras.  Book a demo today! Call Mr. Smith at 5 p.m. now.",
+    "PROTECT\u00a0CITIZENS\tin real time.\nJan. 21 update: \u201cRecognize\u201d ships. (See below.) Ask us?",
+    "\u0130stanbul pilot. Stra\u00dfe and STRASSE.\n\n  \n\f\fPage two of the PDF.  It ends here.",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_sentences_keyed_once_match_the_key_and_removal_they_replace(text: str):
+    """Settling keys each stored text's sentences once (keyed_sentences); those keys and the text
+    they leave must be exactly sentence_key's and the per-sentence removal's, or every page
+    settled would get a new content key and a spurious version."""
+    keyed = keyed_sentences(text)
+    assert [(block, sentence) for block, sentence, _ in keyed] == [tuple(s) for s in sentences(text)]
+    assert [key for _, _, key in keyed] == [sentence_key(s.text) for s in sentences(text)]
+    for boilerplate in [{sentence_key(s.text)} for s in sentences(text)[:2]] + [{"0" * 64}]:
+        lines: dict[int, list[str]] = {}
+        for s in sentences(text):
+            if sentence_key(s.text) not in boilerplate:
+                lines.setdefault(s.block, []).append(s.text)
+        expected = "\n".join(" ".join(parts) for _, parts in sorted(lines.items()))
+        assert without(text, boilerplate) == without(text, boilerplate, keyed) == expected

@@ -16,7 +16,7 @@ from collections import Counter
 
 from archive.history.changes import remark
 from archive.history.context import Context
-from archive.history.passages import sentence_key, sentences
+from archive.history.passages import keyed_sentences
 from archive.history.sightings import PAGE, content_key, text_of
 from archive.history.sql import insert_many
 from archive.history.versions import regroup_page
@@ -39,10 +39,12 @@ def find_boilerplate(ctx: Context, host: str) -> dict[str, tuple[str, int, int]]
         on_page: set[str] = set()
         for (digest,) in conn.execute("SELECT DISTINCT text_sha256 FROM page_sightings WHERE page_key = ? "
                                       "AND text_sha256 IS NOT NULL", [key]).fetchall():
-            for sentence in sentences(text_of(conn, digest)):
-                skey = sentence_key(sentence.text)
-                on_page.add(skey)
-                example.setdefault(skey, sentence.text)
+            if digest not in ctx.keyed:
+                ctx.keyed[digest] = keyed_sentences(text_of(conn, digest))
+            for _, sentence, skey in ctx.keyed[digest]:
+                if skey not in on_page:
+                    on_page.add(skey)
+                    example.setdefault(skey, sentence)
         counts.update(on_page)
     threshold = max(rules.boilerplate_min_pages, math.ceil(rules.boilerplate_share * len(pages)))
     return {k: (example[k], n, len(pages)) for k, n in counts.items() if n >= threshold}
@@ -51,10 +53,14 @@ def find_boilerplate(ctx: Context, host: str) -> dict[str, tuple[str, int, int]]
 def settle_host(ctx: Context, host: str) -> bool:
     """Find a host's boilerplate again; if it changed, re-key, regroup and re-mark. True if it changed."""
     before = set(ctx.boilerplate(host))
-    store_boilerplate(ctx, host)
-    if set(ctx.boilerplate(host)) == before:
-        return False
-    for page in sorted(rekey_host(ctx, host)):
+    try:
+        store_boilerplate(ctx, host)
+        if set(ctx.boilerplate(host)) == before:
+            return False
+        touched = rekey_host(ctx, host)
+    finally:
+        ctx.keyed.clear()
+    for page in sorted(touched):
         regroup_page(ctx, page)
     remark(ctx, host)
     return True
@@ -84,7 +90,7 @@ def rekey_host(ctx: Context, host: str) -> set[str]:
         cache_key = (digest, sha256)
         if cache_key not in keys:
             keys[cache_key] = content_key(PAGE, text_of(conn, digest), {"sha256": sha256, "status": status},
-                                          boilerplate)
+                                          boilerplate, ctx.keyed.get(digest))
         if keys[cache_key] != old:
             db.execute("UPDATE page_sightings SET content_key = ? WHERE capture_id = ?",
                        [keys[cache_key], capture_id])

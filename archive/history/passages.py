@@ -83,6 +83,22 @@ def sentence_key(sentence: str) -> str:
     return hashlib.sha256(" ".join(sentence.lower().split()).encode("utf-8")).hexdigest()
 
 
+# A sentence of a text as (block, text, sentence_key): what boilerplate is
+# counted and removed by. A plain tuple: settling a crawl's history makes one
+# for every sentence of every page (half a million for 2,000 pages), and a
+# NamedTuple's constructor alone cost a fifth of the keying.
+KeyedSentence = tuple[int, str, str]
+
+
+def keyed_sentences(text: str | None) -> list[KeyedSentence]:
+    """Every sentence of a text with its key, computed once so that finding a host's boilerplate
+    and re-keying its pages do not each split and hash every page again."""
+    sha256 = hashlib.sha256
+    # split_sentences leaves one space between words and none at the ends, so
+    # of sentence_key's normalising only the lower-casing is left to do.
+    return [(block, s, sha256(s.lower().encode("utf-8")).hexdigest())
+            for block, line in enumerate((text or "").splitlines()) for s in split_sentences(line)]
+
 
 def diff(old: str | None, new: str | None) -> list[Passage]:
     """Removed and added passages from `old` to `new`, in the order they occur."""
@@ -107,14 +123,17 @@ def _group(side: str, run: list[Sentence]) -> list[Passage]:
     return [Passage(side, " ".join(s.text for s in g), tuple(s.text for s in g)) for g in groups]
 
 
-def without(text: str | None, boilerplate: set[str]) -> str:
-    """The text less its boilerplate sentences (by sentence_key), one block a line."""
+def without(text: str | None, boilerplate: set[str], keyed: list[KeyedSentence] | None = None) -> str:
+    """The text less its boilerplate sentences (by sentence_key), one block a line.
+
+    `keyed`, if given, is `keyed_sentences(text)` already computed.
+    """
     if not boilerplate:
         return text or ""
     lines: dict[int, list[str]] = {}
-    for sentence in sentences(text):
-        if sentence_key(sentence.text) not in boilerplate:
-            lines.setdefault(sentence.block, []).append(sentence.text)
+    for block, sentence, key in keyed_sentences(text) if keyed is None else keyed:
+        if key not in boilerplate:
+            lines.setdefault(block, []).append(sentence)
     return "\n".join(" ".join(parts) for _, parts in sorted(lines.items()))
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from archive.history.passages import without
+from archive.history.passages import KeyedSentence, without
 from archive.history.sql import insert
 from archive.index.queries import rows
 from archive.wayback.client import parse_snapshot_url, surt
@@ -76,13 +76,17 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def content_key(kind: str, text: str | None, capture: Mapping[str, Any], boilerplate: set[str]) -> str:
-    """What a sighting showed, as a key: equal keys are one version."""
+def content_key(kind: str, text: str | None, capture: Mapping[str, Any], boilerplate: set[str],
+                keyed: list[KeyedSentence] | None = None) -> str:
+    """What a sighting showed, as a key: equal keys are one version.
+
+    `keyed`, if given, is `keyed_sentences(text)` already computed.
+    """
     if kind == REDIRECT:
         return sha256_text(f"redirect {capture.get('status')} {capture.get('location') or ''}")
     if kind == GONE:
         return sha256_text(f"gone {capture.get('status')}")
-    main = without(text, boilerplate) if text else ""
+    main = without(text, boilerplate, keyed) if text else ""
     if main.strip():
         return sha256_text(main)
     return str(capture["sha256"])
