@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from archive.demo.vendor_site import PAGES
-from archive.history.passages import keyed_sentences, sentence_key, sentences, split_sentences, without
+from archive.history.passages import (
+    block_keys,
+    sentence_key,
+    sentences,
+    split_sentences,
+    without,
+    without_blocks,
+)
 
 from .conftest import db_rows, run_cli
 
@@ -253,22 +260,23 @@ TEXTS = [
     "Track persons across cameras.  Book a demo today! Call Mr. Smith at 5 p.m. now.",
     "PROTECT\u00a0CITIZENS\tin real time.\nJan. 21 update: \u201cRecognize\u201d ships. (See below.) Ask us?",
     "\u0130stanbul pilot. Stra\u00dfe and STRASSE.\n\n  \n\f\fPage two of the PDF.  It ends here.",
+    "Book a demo today!\nTrack persons across cameras. Book a demo today!",
     "",
 ]
 
 
 @pytest.mark.parametrize("text", TEXTS)
-def test_sentences_keyed_once_match_the_key_and_removal_they_replace(text: str):
-    """Settling keys each stored text's sentences once (keyed_sentences); those keys and the text
-    they leave must be exactly sentence_key's and the per-sentence removal's, or every page
-    settled would get a new content key and a spurious version."""
-    keyed = keyed_sentences(text)
-    assert [(block, sentence) for block, sentence, _ in keyed] == [tuple(s) for s in sentences(text)]
-    assert [key for _, _, key in keyed] == [sentence_key(s.text) for s in sentences(text)]
-    for boilerplate in [{sentence_key(s.text)} for s in sentences(text)[:2]] + [{"0" * 64}]:
-        lines: dict[int, list[str]] = {}
-        for s in sentences(text):
-            if sentence_key(s.text) not in boilerplate:
-                lines.setdefault(s.block, []).append(s.text)
-        expected = "\n".join(" ".join(parts) for _, parts in sorted(lines.items()))
-        assert without(text, boilerplate) == without(text, boilerplate, keyed) == expected
+def test_sentence_keys_kept_while_settling_give_what_sentence_key_and_without_give(text: str):
+    """Settling keeps each text's sentence keys (block_keys) and re-keys pages from them; the keys
+    and the text they leave must be exactly sentence_key's and without's, or every page settled
+    would get a new content key and a spurious version."""
+    examples: dict[bytes, str] = {}
+    blocks = block_keys(text, examples)
+    assert len(blocks) == len(text.splitlines())
+    flat = [blocks[b][i:i + 32] for b in range(len(blocks)) for i in range(0, len(blocks[b]), 32)]
+    assert [key.hex() for key in flat] == [sentence_key(s.text) for s in sentences(text)]
+    assert {sentence_key(s) for s in examples.values()} == {key.hex() for key in flat}
+    keys = [sentence_key(s.text) for s in sentences(text)]
+    for boilerplate in [{keys[0]} if keys else set(), set(keys[1:3]), set(keys), {"0" * 64}]:
+        digests = {bytes.fromhex(key) for key in boilerplate}
+        assert without_blocks(text, digests, blocks) == without(text, boilerplate)

@@ -16,7 +16,7 @@ from collections import Counter
 
 from archive.history.changes import remark
 from archive.history.context import Context
-from archive.history.passages import keyed_sentences
+from archive.history.passages import KEY_BYTES, block_keys
 from archive.history.sightings import PAGE, content_key, text_of
 from archive.history.sql import insert_many
 from archive.history.versions import regroup_page
@@ -33,21 +33,19 @@ def find_boilerplate(ctx: Context, host: str) -> dict[str, tuple[str, int, int]]
         [host, rules.boilerplate_sample_pages]).fetchall()]
     if len(pages) < rules.boilerplate_min_pages:
         return {}
-    counts: Counter[str] = Counter()
-    example: dict[str, str] = {}
+    counts: Counter[bytes] = Counter()
+    example: dict[bytes, str] = {}
     for key in pages:
-        on_page: set[str] = set()
+        on_page: set[bytes] = set()
         for (digest,) in conn.execute("SELECT DISTINCT text_sha256 FROM page_sightings WHERE page_key = ? "
                                       "AND text_sha256 IS NOT NULL", [key]).fetchall():
             if digest not in ctx.keyed:
-                ctx.keyed[digest] = keyed_sentences(text_of(conn, digest))
-            for _, sentence, skey in ctx.keyed[digest]:
-                if skey not in on_page:
-                    on_page.add(skey)
-                    example.setdefault(skey, sentence)
+                ctx.keyed[digest] = block_keys(text_of(conn, digest), example)
+            for keys in ctx.keyed[digest]:
+                on_page.update(keys[i:i + KEY_BYTES] for i in range(0, len(keys), KEY_BYTES))
         counts.update(on_page)
     threshold = max(rules.boilerplate_min_pages, math.ceil(rules.boilerplate_share * len(pages)))
-    return {k: (example[k], n, len(pages)) for k, n in counts.items() if n >= threshold}
+    return {k.hex(): (example[k], n, len(pages)) for k, n in counts.items() if n >= threshold}
 
 
 def settle_host(ctx: Context, host: str) -> bool:

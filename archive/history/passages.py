@@ -83,21 +83,56 @@ def sentence_key(sentence: str) -> str:
     return hashlib.sha256(" ".join(sentence.lower().split()).encode("utf-8")).hexdigest()
 
 
-# A sentence of a text as (block, text, sentence_key): what boilerplate is
-# counted and removed by. A plain tuple: settling a crawl's history makes one
-# for every sentence of every page (half a million for 2,000 pages), and a
-# NamedTuple's constructor alone cost a fifth of the keying.
-KeyedSentence = tuple[int, str, str]
+# A sentence key as its 32 bytes (the digest sentence_key writes in hex).
+KEY_BYTES = 32
 
 
-def keyed_sentences(text: str | None) -> list[KeyedSentence]:
-    """Every sentence of a text with its key, computed once so that finding a host's boilerplate
-    and re-keying its pages do not each split and hash every page again."""
+def block_keys(text: str | None, examples: dict[bytes, str] | None = None) -> list[bytes]:
+    """For each line of a text, the keys of its sentences end to end, as KEY_BYTES digests.
+
+    A compact record of which sentences a text has (32 bytes each; the
+    sentences themselves would cost three times the text): finding a host's
+    boilerplate computes it for every sampled page, and re-keying the pages
+    then needs neither to split nor to hash them again (`without_blocks`).
+    `examples`, if given, gets each key's first sentence.
+    """
     sha256 = hashlib.sha256
-    # split_sentences leaves one space between words and none at the ends, so
-    # of sentence_key's normalising only the lower-casing is left to do.
-    return [(block, s, sha256(s.lower().encode("utf-8")).hexdigest())
-            for block, line in enumerate((text or "").splitlines()) for s in split_sentences(line)]
+    found: list[bytes] = []
+    for line in (text or "").splitlines():
+        keys = []
+        for sentence in split_sentences(line):
+            # split_sentences leaves one space between words and none at the
+            # ends: of sentence_key's normalising only the lower-casing is left.
+            key = sha256(sentence.lower().encode("utf-8")).digest()
+            if examples is not None and key not in examples:
+                examples[key] = sentence
+            keys.append(key)
+        found.append(b"".join(keys))
+    return found
+
+
+def without_blocks(text: str | None, boilerplate: set[bytes], blocks: list[bytes]) -> str:
+    """`without(text, ...)` for boilerplate keys given as digests and `blocks = block_keys(text)`.
+
+    A line none of whose sentences is boilerplate is kept whole, spacing
+    normalised, which is what joining its sentences gives; only lines that
+    hold boilerplate are split into sentences again.
+    """
+    if not boilerplate:
+        return text or ""
+    kept: list[str] = []
+    for line, keys in zip((text or "").splitlines(), blocks):
+        if not keys:
+            continue
+        at = range(0, len(keys), KEY_BYTES)
+        if not any(keys[i:i + KEY_BYTES] in boilerplate for i in at):
+            kept.append(" ".join(line.split()))
+            continue
+        rest = [sentence for sentence, i in zip(split_sentences(line), at)
+                if keys[i:i + KEY_BYTES] not in boilerplate]
+        if rest:
+            kept.append(" ".join(rest))
+    return "\n".join(kept)
 
 
 def diff(old: str | None, new: str | None) -> list[Passage]:
@@ -123,17 +158,14 @@ def _group(side: str, run: list[Sentence]) -> list[Passage]:
     return [Passage(side, " ".join(s.text for s in g), tuple(s.text for s in g)) for g in groups]
 
 
-def without(text: str | None, boilerplate: set[str], keyed: list[KeyedSentence] | None = None) -> str:
-    """The text less its boilerplate sentences (by sentence_key), one block a line.
-
-    `keyed`, if given, is `keyed_sentences(text)` already computed.
-    """
+def without(text: str | None, boilerplate: set[str]) -> str:
+    """The text less its boilerplate sentences (by sentence_key), one block a line."""
     if not boilerplate:
         return text or ""
     lines: dict[int, list[str]] = {}
-    for block, sentence, key in keyed_sentences(text) if keyed is None else keyed:
-        if key not in boilerplate:
-            lines.setdefault(block, []).append(sentence)
+    for sentence in sentences(text):
+        if sentence_key(sentence.text) not in boilerplate:
+            lines.setdefault(sentence.block, []).append(sentence.text)
     return "\n".join(" ".join(parts) for _, parts in sorted(lines.items()))
 
 

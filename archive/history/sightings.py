@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from archive.history.passages import KeyedSentence, without
+from archive.history.passages import without, without_blocks
 from archive.history.sql import insert
 from archive.index.queries import rows
 from archive.wayback.client import parse_snapshot_url, surt
@@ -77,16 +77,21 @@ def sha256_text(text: str) -> str:
 
 
 def content_key(kind: str, text: str | None, capture: Mapping[str, Any], boilerplate: set[str],
-                keyed: list[KeyedSentence] | None = None) -> str:
+                blocks: list[bytes] | None = None) -> str:
     """What a sighting showed, as a key: equal keys are one version.
 
-    `keyed`, if given, is `keyed_sentences(text)` already computed.
+    `blocks`, if given, is `passages.block_keys(text)` already computed.
     """
     if kind == REDIRECT:
         return sha256_text(f"redirect {capture.get('status')} {capture.get('location') or ''}")
     if kind == GONE:
         return sha256_text(f"gone {capture.get('status')}")
-    main = without(text, boilerplate, keyed) if text else ""
+    if not text:
+        main = ""
+    elif blocks is not None and boilerplate:
+        main = without_blocks(text, {bytes.fromhex(key) for key in boilerplate}, blocks)
+    else:
+        main = without(text, boilerplate)
     if main.strip():
         return sha256_text(main)
     return str(capture["sha256"])
