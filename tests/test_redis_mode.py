@@ -162,3 +162,31 @@ def test_a_run_left_in_redis_by_a_killed_seeding_command_is_adopted_and_finished
     [(limit,)] = db_rows(data, "SELECT count(*) FROM fetch_errors WHERE error_type = 'limit'")
     assert limit == 1  # the page limit counts for the run, whichever worker reached it
     assert run_cli("verify", "--data", str(data)).returncode == 0
+
+
+def test_a_run_the_workers_crawled_gets_its_screenshot_pass_as_a_local_run_does(cluster):
+    url, site, base = cluster
+    data, sources = base / "shots-data", base / "shots-sources.yml"
+    sources.write_text(f"""sources:
+  - name: drawn
+    kind: vendor
+    urls: ["{site}/p/7.html"]
+    scope: {{max_depth: 1, max_pages: 4}}
+    requisites: false
+    screenshot: true
+    allow_private: [127.0.0.1]
+""")
+    redis.Redis.from_url(url).flushdb()
+    result = run_cli("crawl", "--sources", str(sources), "--data", str(data), "--redis", url,
+                     "--workers", "1", "-s", "SPYGLASS_MAX_SIMILAR_URLS=0",
+                     "-s", "SPYGLASS_SCREENSHOT_TIMEOUT=8", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = db_rows(data, "SELECT id, spider, status FROM crawl_runs ORDER BY id")
+    assert [(r["spider"], r["status"]) for r in runs] == [("vendor", "finished"), ("screenshot", "finished")]
+    pages = {r[0] for r in db_rows(data, "SELECT id FROM captures WHERE crawl_run = ? AND status = 200 "
+                                         "AND requisite IS NULL AND content_type LIKE '%html%'", (runs[0]["id"],))}
+    shots = db_rows(data, "SELECT capture_id, status FROM screenshots")
+    assert len(pages) == 4 and {r["capture_id"] for r in shots} == pages  # each page drawn, once
+    assert {r["status"] for r in shots} == {"ok"} and len(shots) == len(pages)
+    assert "Screenshots of 1 source(s): 4 kept" in result.stdout
+    assert run_cli("verify", "--data", str(data)).returncode == 0

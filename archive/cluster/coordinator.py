@@ -25,7 +25,7 @@ from archive.cluster.ingest import Ingest
 from archive.cluster.jobs import SHARED_SPIDERS, Job, active_jobs, finish, is_done, seed
 from archive.cluster.reap import dead_workers, reap
 from archive.config import Config
-from archive.crawl.runner import RunReport, crawl_settings, report_of, run_crawl
+from archive.crawl.runner import RunReport, after_live_runs, crawl_settings, report_of, run_crawl
 from archive.crawl.writer import IndexSink
 from archive.locks import LOCK_DIR, Busy, Lock, crawl_lock
 from archive.sources.model import Source
@@ -57,10 +57,13 @@ def crawl_with_redis(config: Config, overrides: Mapping[str, Any], runs: list[tu
     ingesting = threading.Thread(target=_guarded, args=(ingest_until, failure, config, set(mine), stop, say),
                                  name="spyglass-ingest", daemon=True)
     ingesting.start()
+    after: list[RunReport] = []
     try:
         reports = run_crawl([s for s, _ in here], config, overrides, runs=here) if here else []
         while ingesting.is_alive():
             ingesting.join(0.5)
+        if not failure:  # the workers' runs have ended: what follows a live run, as after a local one
+            after = _after_runs(config, mine)
     except KeyboardInterrupt:
         stop.set()
         ingesting.join(60)
@@ -74,7 +77,17 @@ def crawl_with_redis(config: Config, overrides: Mapping[str, Any], runs: list[tu
         raise failure[0]
     index = config.archive.open_index()
     try:
-        return [report_of(index, job.label, run_id) for run_id, job in mine.items()] + reports + busy
+        return [report_of(index, job.label, run_id) for run_id, job in mine.items()] + after + reports + busy
+    finally:
+        index.close()
+
+
+def _after_runs(config: Config, mine: dict[int, Job]) -> list[RunReport]:
+    """Save Page Now and screenshot passes of the live runs the workers crawled (under their locks)."""
+    index = config.archive.open_index()
+    try:
+        return after_live_runs(config, index, [(job.source, run_id) for run_id, job in mine.items()
+                                               if job.spider == job.source.kind])
     finally:
         index.close()
 

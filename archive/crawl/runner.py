@@ -124,6 +124,7 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
     settings = crawl_settings(config, overrides)
     process = CrawlerProcess(settings)
     crawlers: list[tuple[str, Crawler]] = []
+    live: list[tuple[Source, Crawler]] = []  # the sources' own (not Wayback) runs
     busy: list[RunReport] = []
     for source, spider_name in runs if runs is not None else planned_runs(sources, only):
         label = source.name if spider_name == source.kind else f"{source.name} ({spider_name})"
@@ -141,6 +142,8 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
         extra = {"credentials": config.service_tokens} if spider_name == "records" else {}
         process.crawl(crawler, source=source, **extra)
         crawlers.append((label, crawler))
+        if spider_name == source.kind:
+            live.append((source, crawler))
     if crawlers:
         quiet_collector()
         try:
@@ -155,46 +158,33 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
         for label, crawler in crawlers:
             run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
             reports.append(report_of(index, label, run_id))
-        _save_changed(index, sources, crawlers, config)
-        for source, run_id in _screenshot_runs(sources, crawlers, only):
-            from archive.crawl.screenshots import screenshot_run
-
-            reports.append(report_of(index, f"{source.name} (screenshot)",
-                                     screenshot_run(config, source, run_id)))
+        ran = [(source, crawler.stats.get_value("spyglass/run_id") if crawler.stats else None)
+               for source, crawler in live]
+        reports.extend(after_live_runs(config, index, [(s, run_id) for s, run_id in ran if run_id is not None]))
     finally:
         index.close()
     return reports + busy
 
 
-def _screenshot_runs(sources: list[Source], crawlers: list[tuple[str, Crawler]],
-                     only: str | None) -> list[tuple[Source, int]]:
-    """(source, live run id) of each source with `screenshot: true` whose live crawl ran."""
-    if only == "wayback":
-        return []
-    by_name = {s.name: s for s in sources if s.screenshot}
-    found = []
-    for label, crawler in crawlers:
-        run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
-        if label in by_name and run_id is not None:
-            found.append((by_name[label], run_id))
-    return found
+def after_live_runs(config: Config, index: Any, runs: list[tuple[Source, int]]) -> list[RunReport]:
+    """What follows each (source, live run id) once the run has ended, wherever it was crawled
+    (here or by Redis workers): Save Page Now for each changed page of sources with
+    `save_on_change`, then a screenshot pass for sources with `screenshot`; the passes' reports."""
+    saving = [(source, run_id) for source, run_id in runs if source.save_on_change]
+    if saving:
+        from archive.wayback.savepagenow import SaveSettings, save_and_record
 
+        options = SaveSettings.from_config(config)
+        for source, run_id in saving:
+            for capture in changed_captures(index, run_id):
+                save_and_record(index, capture["url"], options, source=source.name, capture_id=capture["id"])
+    reports = []
+    for source, run_id in runs:
+        if source.screenshot:
+            from archive.crawl.screenshots import screenshot_run
 
-def _save_changed(index: Any, sources: list[Source], crawlers: list[tuple[str, Crawler]],
-                  config: Config) -> None:
-    """Ask Save Page Now for every changed page of sources with `save_on_change: true`."""
-    wanted = {s.name for s in sources if s.save_on_change}
-    if not wanted:
-        return
-    from archive.wayback.savepagenow import SaveSettings, save_and_record
-
-    options = SaveSettings.from_config(config)
-    for label, crawler in crawlers:
-        run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
-        if label not in wanted or run_id is None:
-            continue
-        for capture in changed_captures(index, run_id):
-            save_and_record(index, capture["url"], options, source=label, capture_id=capture["id"])
+            reports.append(report_of(index, f"{source.name} (screenshot)", screenshot_run(config, source, run_id)))
+    return reports
 
 
 def report_of(index: Any, source: str, run_id: int | None) -> RunReport:
