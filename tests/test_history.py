@@ -11,12 +11,13 @@ import pytest
 
 from archive.demo.vendor_site import PAGES
 from archive.history.passages import (
-    block_keys,
+    line_keys,
     sentence_key,
     sentences,
     split_sentences,
+    text_keys,
     without,
-    without_blocks,
+    without_keys,
 )
 
 from .conftest import db_rows, run_cli
@@ -261,22 +262,24 @@ TEXTS = [
     "PROTECT\u00a0CITIZENS\tin real time.\nJan. 21 update: \u201cRecognize\u201d ships. (See below.) Ask us?",
     "\u0130stanbul pilot. Stra\u00dfe and STRASSE.\n\n  \n\f\fPage two of the PDF.  It ends here.",
     "Book a demo today!\nTrack persons across cameras. Book a demo today!",
+    "Tidy lines, as an HTML page's text has them.\nOne sentence.\nTwo sentences here. Book a demo today!",
     "",
 ]
 
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_sentence_keys_kept_while_settling_give_what_sentence_key_and_without_give(text: str):
-    """Settling keeps each text's sentence keys (block_keys) and re-keys pages from them; the keys
+    """Settling keeps each text's sentence keys (text_keys) and re-keys pages from them; the keys
     and the text they leave must be exactly sentence_key's and without's, or every page settled
     would get a new content key and a spurious version."""
-    examples: dict[bytes, str] = {}
-    blocks = block_keys(text, examples)
-    assert len(blocks) == len(text.splitlines())
-    flat = [blocks[b][i:i + 32] for b in range(len(blocks)) for i in range(0, len(blocks[b]), 32)]
+    seen: set[bytes] = set()
+    keys = text_keys(text, seen)
+    assert len(keys.lines) == len(text.splitlines())
+    assert keys.tidy == all(line == " ".join(line.split()) for line in text.splitlines())
+    flat = [key for line in keys.lines for key in line_keys(line)]
     assert [key.hex() for key in flat] == [sentence_key(s.text) for s in sentences(text)]
-    assert {sentence_key(s) for s in examples.values()} == {key.hex() for key in flat}
-    keys = [sentence_key(s.text) for s in sentences(text)]
-    for boilerplate in [{keys[0]} if keys else set(), set(keys[1:3]), set(keys), {"0" * 64}]:
+    assert seen == set(flat)
+    hexes = [key.hex() for key in flat]
+    for boilerplate in [{hexes[0]} if hexes else set(), set(hexes[1:3]), set(hexes), {"0" * 64}]:
         digests = {bytes.fromhex(key) for key in boilerplate}
-        assert without_blocks(text, digests, blocks) == without(text, boilerplate)
+        assert without_keys(text, digests, keys) == without(text, boilerplate)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import Any
 
 from archive.history.changes import remark
 from archive.history.context import Context
-from archive.history.passages import KEY_BYTES, block_keys
+from archive.history.passages import line_keys, sentence_key, sentences, text_keys
 from archive.history.sightings import PAGE, content_key, text_of
 from archive.history.sql import insert_many
 from archive.history.versions import regroup_page
@@ -34,18 +35,38 @@ def find_boilerplate(ctx: Context, host: str) -> dict[str, tuple[str, int, int]]
     if len(pages) < rules.boilerplate_min_pages:
         return {}
     counts: Counter[bytes] = Counter()
-    example: dict[bytes, str] = {}
+    texts: list[str] = []  # in the order read
     for key in pages:
         on_page: set[bytes] = set()
         for (digest,) in conn.execute("SELECT DISTINCT text_sha256 FROM page_sightings WHERE page_key = ? "
                                       "AND text_sha256 IS NOT NULL", [key]).fetchall():
-            if digest not in ctx.keyed:
-                ctx.keyed[digest] = block_keys(text_of(conn, digest), example)
-            for keys in ctx.keyed[digest]:
-                on_page.update(keys[i:i + KEY_BYTES] for i in range(0, len(keys), KEY_BYTES))
+            if digest in ctx.keyed:  # the same text on another page
+                for keys in ctx.keyed[digest].lines:
+                    on_page.update(line_keys(keys))
+            else:
+                ctx.keyed[digest] = text_keys(text_of(conn, digest), on_page)
+                texts.append(digest)
         counts.update(on_page)
     threshold = max(rules.boilerplate_min_pages, math.ceil(rules.boilerplate_share * len(pages)))
-    return {k.hex(): (example[k], n, len(pages)) for k, n in counts.items() if n >= threshold}
+    found = {k: n for k, n in counts.items() if n >= threshold}
+    example = _examples(conn, texts, set(found))
+    return {k.hex(): (example[k], n, len(pages)) for k, n in found.items()}
+
+
+def _examples(conn: Any, texts: list[str], wanted: set[bytes]) -> dict[bytes, str]:
+    """A sentence for each key in `wanted`, the first found reading `texts` (SHA-256s) in order.
+
+    Boilerplate is on most pages, so the first few texts hold all of it.
+    """
+    example: dict[bytes, str] = {}
+    for digest in texts:
+        if len(example) == len(wanted):
+            break
+        for sentence in sentences(text_of(conn, digest)):
+            key = bytes.fromhex(sentence_key(sentence.text))
+            if key in wanted:
+                example.setdefault(key, sentence.text)
+    return example
 
 
 def settle_host(ctx: Context, host: str) -> bool:

@@ -7,6 +7,8 @@ from typing import Any
 
 import sqlite_utils
 
+from archive.history.passages import TextKeys
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -46,11 +48,11 @@ class Context:
     work: Work = field(default_factory=Work)
     _boilerplate: dict[str, set[str]] = field(default_factory=dict)
     _watched: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    # Stored texts' sentence keys (passages.block_keys, by the text's
+    # Stored texts' sentence keys (passages.text_keys, by the text's
     # SHA-256), kept while one host is settled: finding its boilerplate and
     # re-keying its pages both need them. Forgotten after the host, so memory
     # stays bounded by the pages one host's boilerplate is found from.
-    keyed: dict[str, list[bytes]] = field(default_factory=dict)
+    keyed: dict[str, TextKeys] = field(default_factory=dict)
 
     def boilerplate(self, host: str) -> set[str]:
         """Sentence keys (passages.sentence_key) of a host's site-wide boilerplate."""

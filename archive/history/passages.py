@@ -49,7 +49,14 @@ class Passage:
 
 def split_sentences(line: str) -> list[str]:
     """The sentences of one block of text."""
-    line = " ".join(line.split())
+    return _split_tidy(" ".join(line.split()))
+
+
+def _split_tidy(line: str) -> list[str]:
+    """split_sentences of a line that already has one space between words and none at its ends.
+
+    Joined with single spaces, the sentences give the line back.
+    """
     if not line:
         return []
     if "." not in line and "!" not in line and "?" not in line:
@@ -87,32 +94,42 @@ def sentence_key(sentence: str) -> str:
 KEY_BYTES = 32
 
 
-def block_keys(text: str | None, examples: dict[bytes, str] | None = None) -> list[bytes]:
-    """For each line of a text, the keys of its sentences end to end, as KEY_BYTES digests.
+class TextKeys(NamedTuple):
+    """Which sentences a text has, compactly: for each line, its sentences' keys end to end.
 
-    A compact record of which sentences a text has (32 bytes each; the
-    sentences themselves would cost three times the text): finding a host's
-    boilerplate computes it for every sampled page, and re-keying the pages
-    then needs neither to split nor to hash them again (`without_blocks`).
-    `examples`, if given, gets each key's first sentence.
+    Finding a host's boilerplate computes this for every sampled page; re-keying
+    the pages (`without_keys`) then needs neither to split nor to hash them again.
+    32 bytes a sentence, where keeping the sentences would cost three times the text.
     """
+
+    lines: list[bytes]
+    tidy: bool  # every line already had single spaces and no spaces at its ends (an HTML page's text)
+
+
+def text_keys(text: str | None, seen: set[bytes] | None = None) -> TextKeys:
+    """The TextKeys of a text; `seen`, if given, gets every key."""
     sha256 = hashlib.sha256
-    found: list[bytes] = []
+    lines: list[bytes] = []
+    tidy = True
     for line in (text or "").splitlines():
-        keys = []
-        for sentence in split_sentences(line):
-            # split_sentences leaves one space between words and none at the
-            # ends: of sentence_key's normalising only the lower-casing is left.
-            key = sha256(sentence.lower().encode("utf-8")).digest()
-            if examples is not None and key not in examples:
-                examples[key] = sentence
-            keys.append(key)
-        found.append(b"".join(keys))
-    return found
+        norm = " ".join(line.split())
+        tidy = tidy and norm == line
+        # Sentences of a tidy line are tidy: of sentence_key's normalising
+        # only the lower-casing is left to do.
+        keys = [sha256(sentence.lower().encode("utf-8")).digest() for sentence in _split_tidy(norm)]
+        if seen is not None:
+            seen.update(keys)
+        lines.append(b"".join(keys))
+    return TextKeys(lines, tidy)
 
 
-def without_blocks(text: str | None, boilerplate: set[bytes], blocks: list[bytes]) -> str:
-    """`without(text, ...)` for boilerplate keys given as digests and `blocks = block_keys(text)`.
+def line_keys(keys: bytes) -> list[bytes]:
+    """One line's sentence keys, from TextKeys.lines."""
+    return [keys[i:i + KEY_BYTES] for i in range(0, len(keys), KEY_BYTES)]
+
+
+def without_keys(text: str | None, boilerplate: set[bytes], keys: TextKeys) -> str:
+    """`without(text, ...)` given boilerplate keys as digests and `keys = text_keys(text)`.
 
     A line none of whose sentences is boilerplate is kept whole, spacing
     normalised, which is what joining its sentences gives; only lines that
@@ -121,17 +138,19 @@ def without_blocks(text: str | None, boilerplate: set[bytes], blocks: list[bytes
     if not boilerplate:
         return text or ""
     kept: list[str] = []
-    for line, keys in zip((text or "").splitlines(), blocks):
-        if not keys:
+    for line, found in zip((text or "").splitlines(), keys.lines):
+        if not found:
             continue
-        at = range(0, len(keys), KEY_BYTES)
-        if not any(keys[i:i + KEY_BYTES] in boilerplate for i in at):
-            kept.append(" ".join(line.split()))
+        if len(found) == KEY_BYTES:  # one sentence: most lines
+            if found in boilerplate:
+                continue
+        elif not boilerplate.isdisjoint(line_keys(found)):
+            rest = [sentence for sentence, key in zip(split_sentences(line), line_keys(found))
+                    if key not in boilerplate]
+            if rest:
+                kept.append(" ".join(rest))
             continue
-        rest = [sentence for sentence, i in zip(split_sentences(line), at)
-                if keys[i:i + KEY_BYTES] not in boilerplate]
-        if rest:
-            kept.append(" ".join(rest))
+        kept.append(line if keys.tidy else " ".join(line.split()))
     return "\n".join(kept)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from archive.history.passages import without, without_blocks
+from archive.history.passages import TextKeys, without, without_keys
 from archive.history.sql import insert
 from archive.index.queries import rows
 from archive.wayback.client import parse_snapshot_url, surt
@@ -77,10 +77,10 @@ def sha256_text(text: str) -> str:
 
 
 def content_key(kind: str, text: str | None, capture: Mapping[str, Any], boilerplate: set[str],
-                blocks: list[bytes] | None = None) -> str:
+                keys: TextKeys | None = None) -> str:
     """What a sighting showed, as a key: equal keys are one version.
 
-    `blocks`, if given, is `passages.block_keys(text)` already computed.
+    `keys`, if given, is `passages.text_keys(text)` already computed.
     """
     if kind == REDIRECT:
         return sha256_text(f"redirect {capture.get('status')} {capture.get('location') or ''}")
@@ -88,8 +88,8 @@ def content_key(kind: str, text: str | None, capture: Mapping[str, Any], boilerp
         return sha256_text(f"gone {capture.get('status')}")
     if not text:
         main = ""
-    elif blocks is not None and boilerplate:
-        main = without_blocks(text, {bytes.fromhex(key) for key in boilerplate}, blocks)
+    elif keys is not None and boilerplate:
+        main = without_keys(text, {bytes.fromhex(key) for key in boilerplate}, keys)
     else:
         main = without(text, boilerplate)
     if main.strip():
