@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from archive.cli.main import cli
 from archive.config import Archive
-from archive.demo.atlas_site import HEADER, export_csv, start_atlas_site
+from archive.demo.atlas_site import HEADER, MOVED_PATH, PATH, export_csv, start_atlas_site
 from archive.evidence.verify import verify_report
 from archive.sources.load import load_sources
 
@@ -208,15 +208,16 @@ def test_a_malformed_file_imports_nothing_and_says_why_in_one_line(tmp_path: Pat
 def test_url_imports_ask_only_for_a_newer_export(tmp_path: Path):
     server, site = start_atlas_site(EXPORT.read_bytes())
     url = f"{server.url}/download.csv"
+    loopback = ("--allow-private", "127.0.0.1")  # the address guard holds for --url too
     try:
-        first = spyglass("import-atlas", "--url", url, "--data", str(tmp_path))
+        first = spyglass("import-atlas", "--url", url, "--data", str(tmp_path), *loopback)
         assert first.exit_code == 0, first.output
         assert f"Imported {url}: 4 Atlas rows, 4 new" in first.output
-        again = spyglass("import-atlas", "--url", url, "--data", str(tmp_path))
+        again = spyglass("import-atlas", "--url", url, "--data", str(tmp_path), *loopback)
         assert again.exit_code == 0, again.output
         assert "not modified since the last import (HTTP 304): nothing new (import 2)" in again.output
         site.publish(EXPORT.read_bytes().replace(b"runs automated", b"ran automated"))
-        third = spyglass("import-atlas", "--url", url, "--data", str(tmp_path))
+        third = spyglass("import-atlas", "--url", url, "--data", str(tmp_path), *loopback)
         assert third.exit_code == 0, third.output
         assert "4 Atlas rows, 0 new, 1 changed, 3 unchanged" in third.output
     finally:
@@ -230,6 +231,30 @@ def test_url_imports_ask_only_for_a_newer_export(tmp_path: Path):
     assert runs[1]["capture_id"] is None and runs[2]["etag"] == site.etag
     captures = db_rows(tmp_path, "SELECT * FROM captures ORDER BY id")
     assert [(c["url"], c["status"], c["warc_type"]) for c in captures] == [(url, 200, "response")] * 2
+    assert verify_report(Archive(tmp_path)).problems == []
+
+
+def test_a_url_import_keeps_each_redirect_and_passes_the_address_guard(tmp_path: Path):
+    server, site = start_atlas_site(EXPORT.read_bytes())
+    moved, url = f"{server.url}{MOVED_PATH}", f"{server.url}{PATH}"
+    try:
+        refused = spyglass("import-atlas", "--url", moved, "--data", str(tmp_path))
+        assert site.hits == {}  # refused before any request was sent
+        imported = spyglass("import-atlas", "--url", moved, "--data", str(tmp_path),
+                            "--allow-private", "127.0.0.1")
+    finally:
+        server.stop()
+    assert refused.exit_code == 1
+    [line] = refused.output.strip().splitlines()
+    assert line == (f"Error: {moved}: 127.0.0.1, a loopback address: not fetched "
+                    "(opt in with --allow-private 127.0.0.1): nothing imported"), line
+    assert imported.exit_code == 0, imported.output
+    assert f"Imported {moved}: 4 Atlas rows, 4 new" in imported.output
+    assert "the file is capture 2" in imported.output
+    captures = db_rows(tmp_path, "SELECT url, status, location, warc_type FROM captures ORDER BY id")
+    assert [tuple(c) for c in captures] == [(moved, 301, PATH, "response"), (url, 200, None, "response")]
+    [run] = db_rows(tmp_path, "SELECT url, final_url, capture_id FROM atlas_imports")
+    assert (run["url"], run["final_url"], run["capture_id"]) == (moved, url, 2)
     assert verify_report(Archive(tmp_path)).problems == []
 
 

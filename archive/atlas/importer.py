@@ -10,7 +10,7 @@ is not an export is refused before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from archive.atlas.fetch import Download, conditional_get
 from archive.atlas.store import ImportReport, last_fetch, save_import, save_not_modified
 from archive.atlas.vendors import VendorNames
 from archive.config import Config
+from archive.crawl.guard import address_book, parse_networks
 from archive.errors import AtlasError
 from archive.index.captures import load_originals, save_captures
 from archive.index.db import writing
@@ -63,17 +64,21 @@ def import_file(config: Config, path: Path, sources: list[Source], *, partial: b
 
 
 def import_url(config: Config, url: str, sources: list[Source], *, partial: bool = False,
-               sources_file: str | None = None) -> ImportReport:
-    """Fetch the export from `url` (conditionally, against the last import from it) and import it."""
+               sources_file: str | None = None, allow_private: tuple[str, ...] = ()) -> ImportReport:
+    """Fetch the export from `url` (conditionally, against the last import from it) and import it.
+
+    Its host, and each redirect's, must have public addresses, or addresses in `allow_private`.
+    """
     index = config.archive.open_index()
     try:
         etag, modified = last_fetch(index, url)
-        download = conditional_get(url, etag, modified, config.user_agent, config.atlas_timeout)
-        meta = {"origin": "url", "url": url, "final_url": download.final_url,
+        *hops, download = conditional_get(url, etag, modified, config.user_agent, config.atlas_timeout,
+                                          address_book(config), parse_networks(allow_private))
+        meta = {"origin": "url", "url": url, "final_url": download.url,
                 "http_status": download.status, "etag": download.header("ETag"),
                 "last_modified": download.header("Last-Modified"), "partial": int(partial),
                 "sources_file": sources_file}
-        if download.status == 304:
+        if download.status == 304:  # nothing new: nothing written, the redirects included
             with writing(index):
                 return save_not_modified(index, {**meta, "imported_at": iso(utc_now())})
         if download.status != 200:
@@ -81,9 +86,10 @@ def import_url(config: Config, url: str, sources: list[Source], *, partial: bool
         body = download.body()
         export = read_export(body, url)
         with _warc_store(config, index) as store:
+            redirects = [(hop, store.write_exchange(hop.exchange())) for hop in hops]
             location = store.write_exchange(download.exchange())
-        return _index(index, export, sources, meta, download.final_url, location, None, download.payload,
-                      download)
+        return _index(index, export, sources, meta, download.url, location, None, download.payload,
+                      download, redirects)
     finally:
         index.close()
 
@@ -102,8 +108,10 @@ def _warc_store(config: Config, index: sqlite_utils.Database) -> Iterator[WarcSt
 
 def _index(index: sqlite_utils.Database, export: AtlasExport, sources: list[Source], meta: dict[str, Any],
            url: str, location: RecordLocation | None, capture_id: int | None, payload: bytes,
-           download: Download | None = None) -> ImportReport:
-    """The capture row (when a record was written), the import and its rows: one transaction."""
+           download: Download | None = None,
+           redirects: Sequence[tuple[Download, RecordLocation]] = ()) -> ImportReport:
+    """The capture rows (when records were written: the redirects on the way, then the export),
+    the import and its rows: one transaction."""
     now = utc_now()
     with writing(index):
         upsert_source(index, Source(
@@ -112,12 +120,24 @@ def _index(index: sqlite_utils.Database, export: AtlasExport, sources: list[Sour
                   "(CC BY 4.0, Electronic Frontier Foundation and the Reynolds School of "
                   "Journalism, University of Nevada, Reno)."))
         if location is not None:
-            save_captures(index, [_capture_row(url, location, export, download)])
+            save_captures(index, [*(_redirect_row(hop, at) for hop, at in redirects),
+                                  _capture_row(url, location, export, download)])
             capture_id = index.execute("SELECT id FROM captures WHERE warc_record_id = ?",
                                        [location.record_id]).fetchone()[0]
         return save_import(index, export, VendorNames(sources), {
             **meta, "imported_at": iso(now), "capture_id": capture_id,
             "sha256": sha256_hex(payload), "size": len(payload)})
+
+
+def _redirect_row(hop: Download, location: RecordLocation) -> dict[str, Any]:
+    return {
+        "url": hop.url, "source": ATLAS_SOURCE, "via": VIA, "captured_at": location.date,
+        "status": hop.status, "content_type": hop.header("Content-Type"), "location": hop.header("Location"),
+        "length": location.payload_length, "sha256": location.sha256,
+        "warc_filename": location.filename, "warc_offset": location.offset,
+        "warc_length": location.length, "warc_record_id": location.record_id,
+        "warc_type": location.warc_type, "refers_to": location.refers_to, "extraction": "none",
+    }
 
 
 def _capture_row(url: str, location: RecordLocation, export: AtlasExport,

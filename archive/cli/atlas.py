@@ -11,6 +11,7 @@ import click
 
 from archive.cli.options import command_config, data_option, set_option, sources_option
 from archive.config import Config
+from archive.crawl.guard import parse_networks
 from archive.sources.load import load_sources
 
 
@@ -25,8 +26,8 @@ from archive.sources.load import load_sources
 @click.option("--sources-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write sources.yml entries for the imported rows' links to this file.")
 @click.option("--allow-private", "allow_private", multiple=True, metavar="ADDR",
-              help="With --sources-out: let the sources fetch this non-public address or network "
-                   "(repeatable; never added otherwise).")
+              help="Let --url, and with --sources-out the sources written, fetch this non-public "
+                   "address or network (repeatable; never added otherwise).")
 @click.option("--state", "states", multiple=True, metavar="ST",
               help="With --sources-out: only rows of this state (repeatable).")
 @click.option("--technology", "technologies", multiple=True, metavar="NAME",
@@ -56,16 +57,25 @@ def import_atlas(file: Path | None, url: str | None, partial: bool, sources_out:
         raise click.UsageError("give a FILE or --url to import, or --sources-out to write sources")
     if url is not None and urlsplit(url).scheme not in ("http", "https"):
         raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--url")
+    try:
+        parse_networks(allow_private)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-private") from None
     config, _ = command_config(overrides, data_dir=data_dir, sources_file=sources_file)
     if file is not None or url is not None:
-        click.echo(import_atlas_export(config, os.environ, file=file, url=url, partial=partial))
+        click.echo(import_atlas_export(config, os.environ, file=file, url=url, partial=partial,
+                                       allow_private=allow_private))
     if sources_out is not None:
         click.echo(write_atlas_sources(config, sources_out, states, technologies, vendors, allow_private))
 
 
 def import_atlas_export(config: Config, variables: Mapping[str, str], *, file: Path | None = None,
-                        url: str | None = None, partial: bool = False) -> str:
-    """Import from a file or a URL, vendors matched against the config's sources file; the report line."""
+                        url: str | None = None, partial: bool = False,
+                        allow_private: tuple[str, ...] = ()) -> str:
+    """Import from a file or a URL, vendors matched against the config's sources file; the report line.
+
+    A URL's host (and each redirect's) must be public, or in `allow_private`.
+    """
     from archive.atlas.importer import import_file, import_url
 
     sources_path = config.sources_file
@@ -75,7 +85,8 @@ def import_atlas_export(config: Config, variables: Mapping[str, str], *, file: P
         report = import_file(config, file, sources, partial=partial, sources_file=label)
     else:
         assert url is not None
-        report = import_url(config, url, sources, partial=partial, sources_file=label)
+        report = import_url(config, url, sources, partial=partial, sources_file=label,
+                            allow_private=allow_private)
     if not sources and report.outcome == "imported":
         return report.line() + f" ({sources_path} not found: vendors kept as the Atlas wrote them.)"
     return report.line()

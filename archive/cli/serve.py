@@ -82,7 +82,8 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
         variables = {**os.environ, **servers.variables}
         ok = crawl_and_report(config, {}, (), False, None, variables)
         # The Atlas's rows about the demo's agencies, beside their records.
-        click.echo(import_atlas_export(config, variables, url=f"{servers.atlas.url}{ATLAS_PATH}"))
+        click.echo(import_atlas_export(config, variables, url=f"{servers.atlas.url}{ATLAS_PATH}",
+                                       allow_private=("127.0.0.1",)))  # the demo's own loopback server
     finally:
         servers.stop()
     if not ok:

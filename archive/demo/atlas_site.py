@@ -20,6 +20,8 @@ from archive.demo.server import Incoming, LoopbackServer, Reply
 from archive.times import utc_now
 
 PATH = "/download.csv"
+# An older address of the file, moved as sites move their downloads: it answers 301 to PATH.
+MOVED_PATH = "/data-library/download.csv"
 # The header as the public export has written it since 2024.
 HEADER = [{v: k for k, v in ALIASES.items()}.get(c, c) for c in COLUMNS]
 
@@ -73,7 +75,8 @@ def demo_rows(vendor: str, portal: str) -> list[dict[str, str]]:
 
 
 class AtlasSite:
-    """Serves one export at /download.csv and answers conditional requests for it."""
+    """Serves one export at /download.csv and answers conditional requests for it; its older
+    address redirects there."""
 
     def __init__(self, body: bytes) -> None:
         self.hits: dict[str, int] = {}  # "200" / "304" -> count
@@ -88,6 +91,9 @@ class AtlasSite:
         self.modified = utc_now().replace(microsecond=0)
 
     def __call__(self, request: Incoming) -> Reply:
+        if request.path == MOVED_PATH:
+            return Reply(301, b"Moved to " + PATH.encode(), headers=[("Location", PATH)],
+                         content_type="text/plain")
         if request.path != PATH:
             return Reply(404, b"Not found", content_type="text/plain")
         given = {k.lower(): v for k, v in request.headers.items()}
