@@ -111,3 +111,36 @@ def test_an_observation_extends_the_version_it_confirms(archive: Path, tmp_path:
     db.close()
     assert (seen, capture_id) == ("2027-01-01T00:00:00.000000Z", last_id)
     assert (history.work.sightings_read, history.work.diffs) == (1, 0)
+
+
+def test_a_host_is_settled_again_only_when_its_boilerplate_could_differ(archive: Path, tmp_path: Path):
+    """Finding a host's boilerplate reads every page's text; after a run that brought the host no
+    text its pages lacked, with the same rules and every page read, the answer cannot differ."""
+    import shutil
+
+    copy = tmp_path / "spyglass.db"
+    shutil.copy(archive, copy)
+    day = iter(range(CAPTURES_PER_PAGE, 100))
+
+    def run(rows: list[dict], rules: Rules = Rules()) -> int:
+        db = open_db(copy)
+        history = HistoryWriter(db, rules)
+        with writing(db):
+            history.add(save_captures(db, rows))
+            history.settle()
+        db.close()
+        return history.work.hosts_settled
+
+    def unchanged() -> list[dict]:
+        n = next(day)
+        return [capture(p, n, text(p, CAPTURES_PER_PAGE // 3 - 1)) for p in range(5)]
+
+    assert run(unchanged()) == 1  # never settled before
+    assert run(unchanged()) == 0  # nothing new: skipped
+    assert run([capture(1, next(day), text(2, 0))]) == 1  # page 1 gets a text only page 2 had
+    assert run(unchanged()) == 0
+    assert run(unchanged(), Rules(boilerplate_share=0.4)) == 1  # other rules
+    assert run(unchanged(), Rules(boilerplate_share=0.4)) == 0
+    # More pages than are read: which pages are read moves with every sighting.
+    assert run(unchanged(), Rules(boilerplate_share=0.4, boilerplate_sample_pages=100)) == 1
+    assert run(unchanged(), Rules(boilerplate_share=0.4, boilerplate_sample_pages=100)) == 1

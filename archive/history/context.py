@@ -23,6 +23,11 @@ class Rules:
     # to see what is on most pages, bounded on a site of a million pages.
     boilerplate_sample_pages: int = 2000
 
+    def key(self) -> str:
+        """The rules as text, stored with the boilerplate they found (boilerplate_settled.rules)."""
+        return f"share={self.boilerplate_share} min_pages={self.boilerplate_min_pages} " \
+               f"sample_pages={self.boilerplate_sample_pages}"
+
     @classmethod
     def from_config(cls, config: Any) -> Rules:
         return cls(boilerplate_share=config.boilerplate_share,
@@ -37,6 +42,7 @@ class Work:
     sightings_read: int = 0
     pages_regrouped: int = 0
     diffs: int = 0
+    hosts_settled: int = 0  # hosts whose boilerplate was found again after a run
 
 
 @dataclass

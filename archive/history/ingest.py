@@ -2,7 +2,7 @@
 
 Each capture adds at most one sighting and, in the usual case, computes at
 most one change. After a crawl run, `settle` finds the touched hosts'
-boilerplate again. All of it runs inside the writer's transaction under a
+boilerplate again, where it can have changed. All of it runs inside the writer's transaction under a
 savepoint: if history fails, the captures are still saved, and
 `spyglass rebuild-history` recomputes it.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from archive.history.boilerplate import settle_host
+from archive.history.boilerplate import boilerplate_may_change, settle_host
 from archive.history.context import Context, Rules, Work
 from archive.history.phrases import sync_watched
 from archive.history.sightings import build_sighting, save_sighting
@@ -92,11 +92,13 @@ class HistoryWriter:
         self._guarded("watched phrases", lambda ctx: sync_watched(ctx, name, config))
 
     def settle(self) -> None:
-        """Find the boilerplate of every host this run touched (inside the caller's transaction)."""
+        """Find the boilerplate of every host this run touched, where it can have changed
+        (inside the caller's transaction)."""
         hosts, self.hosts = sorted(self.hosts), set()
 
         def job(ctx: Context) -> None:
             for host in hosts:
-                settle_host(ctx, host)
+                if boilerplate_may_change(ctx, host):
+                    settle_host(ctx, host)
         self._guarded("boilerplate", job)
 

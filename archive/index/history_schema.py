@@ -6,7 +6,7 @@ import sqlite_utils
 
 HISTORY_TABLES = (
     "change_phrases", "change_passages", "changes", "versions", "page_sightings", "page_texts",
-    "boilerplate", "watched_phrases",
+    "boilerplate", "boilerplate_settled", "watched_phrases",
 )
 
 
@@ -14,6 +14,13 @@ def create_history_tables(db: sqlite_utils.Database) -> None:
     """Create every history table and its indexes (empty)."""
     _create_pages(db)
     _create_changes(db)
+
+
+def create_boilerplate_settled(db: sqlite_utils.Database) -> None:
+    """When each host's boilerplate was last found: through which capture id, by which rules."""
+    db.table("boilerplate_settled").create(
+        {"host": str, "through_capture_id": int, "rules": str, "settled_at": str}, pk="host",
+        if_not_exists=True)
 
 
 def _create_pages(db: sqlite_utils.Database) -> None:

@@ -6,7 +6,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from archive.index import chain
-from archive.index.history_schema import create_history_tables
+from archive.index.history_schema import create_boilerplate_settled, create_history_tables
 
 migrations = Migrations("spyglass")
 
@@ -408,3 +408,14 @@ def m200_ingest_positions(db: sqlite_utils.Database) -> None:
     """Redis mode: the last ingest-stream entry committed to this index, so an entry delivered
     again after a crash is never applied twice (archive/cluster/ingest.py)."""
     db.table("ingest_positions").create({"stream": str, "last_id": str, "updated_at": str}, pk="stream")
+
+
+@migrations()
+def m250_boilerplate_settled(db: sqlite_utils.Database) -> None:
+    """History: when each host's boilerplate was last found (through which capture, by which
+    rules), and an index that says whether a page has had a text before; together they let a
+    crawl that brought a host no new text skip finding its boilerplate again
+    (archive/history/boilerplate.py boilerplate_may_change)."""
+    create_boilerplate_settled(db)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_page_sightings_page_key_text_sha256 "
+               "ON page_sightings (page_key, text_sha256)")
