@@ -2,9 +2,9 @@
 
 Each capture adds at most one sighting and, in the usual case, computes at
 most one change. After a crawl run, `settle` finds the touched hosts'
-boilerplate again, where it can have changed. All of it runs inside the writer's transaction under a
-savepoint: if history fails, the captures are still saved, and
-`spyglass rebuild-history` recomputes it.
+boilerplate again, where it can have changed. All of it runs inside the
+writer's transaction under a savepoint: if history fails, the captures are
+still saved, and `spyglass rebuild-history` recomputes it.
 """
 
 from __future__ import annotations
