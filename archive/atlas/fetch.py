@@ -20,7 +20,7 @@ import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime
 
-from archive.crawl.guard import AddressBook, IPNetwork, non_public_kind
+from archive.crawl.guard import AddressBook, IPNetwork, refusal
 from archive.errors import AtlasError
 from archive.times import utc_now
 from archive.warc.read import DecodeError, decode_body
@@ -128,12 +128,9 @@ def _checked_address(url: str, host: str, book: AddressBook, allowed: tuple[IPNe
     except Exception as exc:  # noqa: BLE001 - DNSLookupError: one line
         raise AtlasError(f"{url}: cannot fetch the export: {exc}") from None
     for address in addresses:
-        ip = ipaddress.ip_address(address)
-        kind = non_public_kind(ip)
-        if kind is not None and not any(ip in net for net in allowed if net.version == ip.version):
-            where = f"{host} resolves to {ip}" if host != str(ip) else str(ip)
-            raise AtlasError(f"{url}: {where}, a {kind} address: not fetched (opt in with "
-                             f"--allow-private {ip}): nothing imported")
+        reason = refusal(host, ipaddress.ip_address(address), allowed, "opt in with --allow-private {ip}")
+        if reason:
+            raise AtlasError(f"{url}: {reason}: nothing imported")
     return addresses[0]
 
 

@@ -102,14 +102,17 @@ def non_public_kind(ip: IPAddress) -> str | None:
     return None
 
 
-def refusal(host: str, ip: IPAddress, allowed: tuple[IPNetwork, ...]) -> str | None:
-    """The one-line reason `ip` (for `host`) may not be fetched, or None if it may."""
+def refusal(host: str, ip: IPAddress, allowed: tuple[IPNetwork, ...],
+            opt_in: str = "a source may opt in with allow_private: [{ip}]") -> str | None:
+    """The one-line reason `ip` (for `host`) may not be fetched, or None if it may.
+
+    `opt_in` says how to allow it where the address is not a source's (`{ip}` is filled in).
+    """
     kind = non_public_kind(ip)
     if kind is None or any(ip in net for net in allowed if net.version == ip.version):
         return None
     where = f"{host} resolves to {ip}" if host != str(ip) else f"{ip}"
-    return (f"{where}, a {kind} address: not fetched (a source may opt in with "
-            f"allow_private: [{ip}])")
+    return f"{where}, a {kind} address: not fetched ({opt_in.format(ip=ip)})"
 
 
 class AddressBook:
