@@ -68,8 +68,15 @@ class Lock:
             self.taken_over = previous
         fh.seek(0)
         fh.truncate()
-        json.dump({"pid": os.getpid(), "hostname": socket.gethostname(), "since": iso(utc_now()),
-                   "what": self.what}, fh)
+        json.dump(
+            {
+                "pid": os.getpid(),
+                "hostname": socket.gethostname(),
+                "since": iso(utc_now()),
+                "what": self.what,
+            },
+            fh,
+        )
         fh.flush()
         self._fh = fh
         return self
@@ -100,8 +107,9 @@ def _read_holder(fh: IO[str]) -> Holder | None:
         return None
     if not isinstance(data, dict):
         return None
-    return Holder(data.get("pid"), str(data.get("hostname", "")), str(data.get("since", "")),
-                  str(data.get("what", "")))
+    return Holder(
+        data.get("pid"), str(data.get("hostname", "")), str(data.get("since", "")), str(data.get("what", ""))
+    )
 
 
 def is_locked(path: Path) -> bool:
@@ -119,8 +127,7 @@ def is_locked(path: Path) -> bool:
 
 def crawl_lock(data_dir: Path, source: str, spider: str) -> Lock:
     """The lock a crawl of `source` by `spider` holds for as long as it runs, whatever started it."""
-    return Lock(Path(data_dir) / LOCK_DIR / f"crawl-{source}-{spider}.lock",
-                f"crawl of {source} ({spider})")
+    return Lock(Path(data_dir) / LOCK_DIR / f"crawl-{source}-{spider}.lock", f"crawl of {source} ({spider})")
 
 
 def run_due_lock(data_dir: Path) -> Lock:

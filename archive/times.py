@@ -22,7 +22,7 @@ def parse_when(value: str) -> datetime:
     """A UTC datetime from ISO 8601 (date or date-time, Z or offset) or a 4-14 digit Wayback timestamp."""
     value = value.strip()
     if re.fullmatch(r"\d{4,14}", value):
-        digits = (value + "0101000000"[len(value) - 4:])[:14] if len(value) < 14 else value
+        digits = (value + "0101000000"[len(value) - 4 :])[:14] if len(value) < 14 else value
         return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:

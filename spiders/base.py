@@ -58,11 +58,11 @@ class SourceSpider(scrapy.Spider):
 
     @property
     def tags(self) -> dict[str, str | None]:
-        return {"vendor": self.source.vendor, "product": self.source.product,
-                "agency": self.source.agency}
+        return {"vendor": self.source.vendor, "product": self.source.product, "agency": self.source.agency}
 
-    def capture(self, response: Response, via: str | None = None,
-                **extra: Any) -> Capture | Observation | None:
+    def capture(
+        self, response: Response, via: str | None = None, **extra: Any
+    ) -> Capture | Observation | None:
         """The item for a response the WARC middleware has recorded (via: the spider's).
 
         A Capture; an Observation when it answered a conditional request with
@@ -77,9 +77,13 @@ class SourceSpider(scrapy.Spider):
             confirmed = meta["spyglass_validated"]
             return Observation(
                 url=response.request.url if response.request else response.url,
-                source=self.source.name, status=304, observed_at=not_modified.date,
-                sha256=confirmed["sha256"], confirms_record_id=confirmed["warc_record_id"],
-                warc=not_modified)
+                source=self.source.name,
+                status=304,
+                observed_at=not_modified.date,
+                sha256=confirmed["sha256"],
+                confirms_record_id=confirmed["warc_record_id"],
+                warc=not_modified,
+            )
         location = response.headers.get("Location")
         return Capture(
             url=response.request.url if response.request else response.url,
@@ -119,17 +123,30 @@ class SourceSpider(scrapy.Spider):
             warc_record_id=location.record_id if location else None,
         )
 
-    def error_item(self, url: str, error_type: str, reason: str,
-                   referrer: str | None = None, depth: int = 0,
-                   response: Response | None = None) -> FetchError:
+    def error_item(
+        self,
+        url: str,
+        error_type: str,
+        reason: str,
+        referrer: str | None = None,
+        depth: int = 0,
+        response: Response | None = None,
+    ) -> FetchError:
         """A FetchError for something the spider decided not to fetch or keep, and why.
 
         With the refused `response`, the row names its WARC record.
         """
         location = response.meta.get("spyglass_warc") if response is not None else None
-        return FetchError(url=url, source=self.source.name, error_type=error_type,
-                          reason=reason, occurred_at=iso(utc_now()), referrer=referrer,
-                          depth=depth, warc_record_id=location.record_id if location else None)
+        return FetchError(
+            url=url,
+            source=self.source.name,
+            error_type=error_type,
+            reason=reason,
+            occurred_at=iso(utc_now()),
+            referrer=referrer,
+            depth=depth,
+            warc_record_id=location.record_id if location else None,
+        )
 
     def errback(self, failure: Failure):
         if not failure.check(AlreadyRecorded):
@@ -137,8 +154,12 @@ class SourceSpider(scrapy.Spider):
 
 
 # Scrapy's own exceptions around Twisted's (scrapy/utils/_download_handlers.py).
-SCRAPY_WRAPPERS = {"DownloadFailedError", "DownloadConnectionRefusedError", "DownloadTimeoutError",
-                   "CannotResolveHostError"}
+SCRAPY_WRAPPERS = {
+    "DownloadFailedError",
+    "DownloadConnectionRefusedError",
+    "DownloadTimeoutError",
+    "CannotResolveHostError",
+}
 
 
 def describe_failure(exc: BaseException, maxsize: int | None = None) -> tuple[str, str]:
@@ -152,24 +173,31 @@ def describe_failure(exc: BaseException, maxsize: int | None = None) -> tuple[st
         # Scrapy's HTTP/1.1 handler cancels bare only when a streamed body
         # passes DOWNLOAD_MAXSIZE (timeouts and announced sizes say so themselves).
         limit = f" of {maxsize} bytes" if maxsize else ""
-        return "too-large", (f"body grew past the download size limit{limit} (DOWNLOAD_MAXSIZE) "
-                             "while streaming; download cancelled")
+        return "too-large", (
+            f"body grew past the download size limit{limit} (DOWNLOAD_MAXSIZE) "
+            "while streaming; download cancelled"
+        )
     if "dataloss" in name.lower():
-        return "connection", ("connection closed before the whole body arrived "
-                              "(fewer bytes than Content-Length)")
+        return "connection", (
+            "connection closed before the whole body arrived (fewer bytes than Content-Length)"
+        )
     if isinstance(exc, AddressRefused):
         return "address", text
     if isinstance(exc, IgnoreRequest):
         if "robots.txt" in text:
             return "robots", "disallowed by robots.txt"
         if "during decompression" in text:
-            found = re.search(r"\((\d+) B compressed, (\d+) B decompressed so far\) exceeded "
-                              r"DOWNLOAD_MAXSIZE \((\d+) B\)", text)
+            found = re.search(
+                r"\((\d+) B compressed, (\d+) B decompressed so far\) exceeded "
+                r"DOWNLOAD_MAXSIZE \((\d+) B\)",
+                text,
+            )
             if found:
                 packed, unpacked, limit = found.groups()
                 return "too-large", (
                     f"compressed body of {packed} bytes expands past the download size limit "
-                    f"of {limit} bytes (DOWNLOAD_MAXSIZE; stopped at {unpacked}): a gzip bomb?")
+                    f"of {limit} bytes (DOWNLOAD_MAXSIZE; stopped at {unpacked}): a gzip bomb?"
+                )
             return "too-large", text
         return "ignored", text
     lowered = name.lower()
@@ -178,14 +206,15 @@ def describe_failure(exc: BaseException, maxsize: int | None = None) -> tuple[st
         if found:
             how, size, limit = found.groups()
             said = "announced" if how.startswith("Expected") else "sent at least"
-            return "too-large", (f"server {said} {size} bytes, over the download size limit "
-                                 f"of {limit} bytes (DOWNLOAD_MAXSIZE)")
+            return "too-large", (
+                f"server {said} {size} bytes, over the download size limit "
+                f"of {limit} bytes (DOWNLOAD_MAXSIZE)"
+            )
         return "too-large", text
     if "timeout" in lowered or "timedout" in lowered:
         found = re.search(r"took longer than ([\d.]+) seconds", text)
         if found:
-            return "timeout", (f"no complete answer within {float(found.group(1)):g} s "
-                               "(DOWNLOAD_TIMEOUT)")
+            return "timeout", (f"no complete answer within {float(found.group(1)):g} s (DOWNLOAD_TIMEOUT)")
         return "timeout", f"no complete answer in time ({text})"
     if "dnslookup" in lowered or "cannotresolvehost" in lowered:
         return "dns", f"host name did not resolve ({text})"
@@ -196,12 +225,14 @@ def describe_failure(exc: BaseException, maxsize: int | None = None) -> tuple[st
     ):
         causes = _causes(exc)
         if any("DataLoss" in c or "Content-Length" in c for c in causes):
-            return "connection", ("connection closed before the whole body arrived "
-                                  "(fewer bytes than Content-Length)")
+            return "connection", (
+                "connection closed before the whole body arrived (fewer bytes than Content-Length)"
+            )
         if name == "ResponseNeverReceived":
             return "connection", "connection closed before any answer arrived"
-        return "connection", ("connection closed before the answer was complete"
-                              + (f" ({'; '.join(causes)})" if causes else ""))
+        return "connection", (
+            "connection closed before the answer was complete" + (f" ({'; '.join(causes)})" if causes else "")
+        )
     return name, text
 
 

@@ -47,8 +47,10 @@ class RecordsSpider(ApiWalking, SourceSpider):
         """What a JSON walk needs: the service's budget slot, its token, what earlier crawls hold."""
         budget = self.api_walk.budget
         if budget != "none":
-            slots = {**crawler.settings.getdict("DOWNLOAD_SLOTS"),
-                     **download_slots(self.config.service_budget, budget)}
+            slots = {
+                **crawler.settings.getdict("DOWNLOAD_SLOTS"),
+                **download_slots(self.config.service_budget, budget),
+            }
             crawler.settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
         self.token = credentials.get(budget, "")
         self.api_hosts = {urlsplit(url).netloc for url in self.source.urls}  # host and port
@@ -73,8 +75,9 @@ class RecordsSpider(ApiWalking, SourceSpider):
             if request is not None:
                 yield request
 
-    def _request(self, url: str, callback: Any, depth: int, referrer: str | None,
-                 in_scope: bool = True, **meta: Any) -> scrapy.Request | None:
+    def _request(
+        self, url: str, callback: Any, depth: int, referrer: str | None, in_scope: bool = True, **meta: Any
+    ) -> scrapy.Request | None:
         """A request for a URL not yet requested, within the source's scope and page budget."""
         url = safe_url_string(urldefrag(url)[0])
         if urlsplit(url).scheme not in ("http", "https"):
@@ -86,9 +89,16 @@ class RecordsSpider(ApiWalking, SourceSpider):
             return None
         self.seen.add(key)
         request = scrapy.Request(
-            url, callback=callback, errback=self.errback, dont_filter=True,
-            meta={"spyglass_depth": depth, "spyglass_referrer": referrer,
-                  "dont_obey_robotstxt": not self.source.robots, **meta},
+            url,
+            callback=callback,
+            errback=self.errback,
+            dont_filter=True,
+            meta={
+                "spyglass_depth": depth,
+                "spyglass_referrer": referrer,
+                "dont_obey_robotstxt": not self.source.robots,
+                **meta,
+            },
         )
         return self.on_api_terms(request) if self.source.walk and self.source.walk.api else request
 
@@ -101,9 +111,14 @@ class RecordsSpider(ApiWalking, SourceSpider):
         target = urljoin(response.url, location.decode("latin-1"))
         keep = {k: v for k, v in response.meta.items() if k.startswith(("spyglass_link", "spyglass_api_"))}
         request = self._request(
-            target, callback, response.meta.get("spyglass_depth", 0), response.url,
+            target,
+            callback,
+            response.meta.get("spyglass_depth", 0),
+            response.url,
             in_scope=callback not in (self.parse_file, self.parse_page_text),
-            spyglass_hops=hops, **keep)
+            spyglass_hops=hops,
+            **keep,
+        )
         if request is not None:
             if callback == self.parse_agency:
                 request.errback = self.agency_failed
@@ -126,8 +141,9 @@ class RecordsSpider(ApiWalking, SourceSpider):
         elif walk.mode == "pages":
             if depth < self.source.scope.max_depth:
                 for href in links_of(response.selector, walk.release_links):
-                    request = self._request(urljoin(response.url, href), self.parse_release,
-                                            depth + 1, response.url)
+                    request = self._request(
+                        urljoin(response.url, href), self.parse_release, depth + 1, response.url
+                    )
                     if request is not None:
                         yield request
         else:
@@ -148,8 +164,14 @@ class RecordsSpider(ApiWalking, SourceSpider):
             return
         yield from self._release(response, response.selector, None)
 
-    def _release(self, response: Response, scope: Selector, header: list[str] | None,
-                 row_number: int | None = None, files: list[str] | None = None) -> Iterator[Any]:
+    def _release(
+        self,
+        response: Response,
+        scope: Selector,
+        header: list[str] | None,
+        row_number: int | None = None,
+        files: list[str] | None = None,
+    ) -> Iterator[Any]:
         walk = self.source.walk
         assert walk is not None
         title = text_of(scope, walk.title, header)
@@ -166,18 +188,24 @@ class RecordsSpider(ApiWalking, SourceSpider):
             if not files and not title:
                 return  # a header or spacer row, not a release
         yield Release(
-            source=self.source.name, key=key, page_url=response.url,
+            source=self.source.name,
+            key=key,
+            page_url=response.url,
             record_id=response.meta["spyglass_warc"].record_id,
-            title=title, agency=text_of(scope, walk.agency, header) or self.source.agency,
-            reference=reference, released_text=released_text, released_on=iso_date(released_text),
+            title=title,
+            agency=text_of(scope, walk.agency, header) or self.source.agency,
+            reference=reference,
+            released_text=released_text,
+            released_on=iso_date(released_text),
             file_urls=files,
         )
         depth = response.meta.get("spyglass_depth", 0)
         for url in files:
             # Released files are often hosted elsewhere (a CDN, a document store): a
             # file a release links to is fetched wherever it is, one hop and no further.
-            request = self._request(url, self.parse_file, depth + 1, response.url,
-                                    in_scope=False, spyglass_link=url)
+            request = self._request(
+                url, self.parse_file, depth + 1, response.url, in_scope=False, spyglass_link=url
+            )
             if request is not None:
                 yield request
 

@@ -49,8 +49,9 @@ class ApiWalking:
         assert self.source.walk is not None and self.source.walk.api is not None
         return self.source.walk.api
 
-    def api_request(self, url: str, callback: Any, depth: int, referrer: str | None,
-                    **meta: Any) -> scrapy.Request | None:
+    def api_request(
+        self, url: str, callback: Any, depth: int, referrer: str | None, **meta: Any
+    ) -> scrapy.Request | None:
         """A request to the service's API (RecordsSpider._request puts it on the API's terms)."""
         return self._request(url, callback, depth, referrer, **meta)  # type: ignore[attr-defined]
 
@@ -88,9 +89,14 @@ class ApiWalking:
             yield self._error(response, "malformed-json", str(problem))
 
     def _error(self, response: Response, kind: str, reason: str) -> Any:
-        return self.error_item(response.url, kind, reason,  # type: ignore[attr-defined]
-                               response.meta.get("spyglass_referrer"),
-                               response.meta.get("spyglass_depth", 0), response=response)
+        return self.error_item(
+            response.url,
+            kind,
+            reason,  # type: ignore[attr-defined]
+            response.meta.get("spyglass_referrer"),
+            response.meta.get("spyglass_depth", 0),
+            response=response,
+        )
 
     def parse_api_listing(self, response: Response) -> Iterator[Any]:
         """A page of the API's listing: one release per item, then the next page."""
@@ -132,9 +138,13 @@ class ApiWalking:
         if following:
             keep = {k: v for k, v in response.meta.items() if k.startswith("spyglass_api_")}
             # Next pages continue the same listing: they do not count as depth.
-            request = self.api_request(following, response.request.callback,
-                                       response.meta.get("spyglass_depth", 0), response.url,
-                                       **{**keep, "spyglass_api_seen": seen})
+            request = self.api_request(
+                following,
+                response.request.callback,
+                response.meta.get("spyglass_depth", 0),
+                response.url,
+                **{**keep, "spyglass_api_seen": seen},
+            )
             if request is not None:
                 yield request
 
@@ -149,13 +159,19 @@ class ApiWalking:
         released_text = api.text(walk.released_at, item)
         entries = api.files(step, item, base)
         release = Release(
-            source=self.source.name, key=key, page_url=page_url or base,
+            source=self.source.name,
+            key=key,
+            page_url=page_url or base,
             record_id=response.meta["spyglass_warc"].record_id,
-            title=api.text(walk.title, item), agency=api.text(walk.agency, item) or self.source.agency,
-            reference=api.text(walk.reference, item), released_text=released_text,
-            released_on=iso_date(released_text), status=api.text(walk.status, item),
+            title=api.text(walk.title, item),
+            agency=api.text(walk.agency, item) or self.source.agency,
+            reference=api.text(walk.reference, item),
+            released_text=released_text,
+            released_on=iso_date(released_text),
+            status=api.text(walk.status, item),
             version=api.text(walk.version, item),
-            file_urls=[e.url for e in entries], cite_urls={e.url: e.cite_url for e in entries},
+            file_urls=[e.url for e in entries],
+            cite_urls={e.url: e.cite_url for e in entries},
         )
         depth = response.meta.get("spyglass_depth", 0)
         lookup = api.url(walk.agency_lookup, item, base) if walk.agency_lookup else None
@@ -163,8 +179,9 @@ class ApiWalking:
             if lookup in self.lookups:
                 release.agency = self.lookups[lookup] or release.agency
             else:
-                yield from self._wait_for_agency(lookup, (release, item, step, base, depth, entries),
-                                                 response)
+                yield from self._wait_for_agency(
+                    lookup, (release, item, step, base, depth, entries), response
+                )
                 return
         yield from self._emit(release, item, step, base, depth, entries)
 
@@ -173,8 +190,13 @@ class ApiWalking:
         first = lookup not in self.waiting
         self.waiting.setdefault(lookup, []).append(pending)
         if first:
-            request = self.api_request(lookup, self.parse_agency, response.meta.get("spyglass_depth", 0),
-                                       response.url, spyglass_api_lookup=lookup)
+            request = self.api_request(
+                lookup,
+                self.parse_agency,
+                response.meta.get("spyglass_depth", 0),
+                response.url,
+                spyglass_api_lookup=lookup,
+            )
             if request is None:
                 self.lookups[lookup] = None
                 yield from self._release_waiting(lookup)
@@ -205,13 +227,17 @@ class ApiWalking:
             release.agency = self.lookups.get(lookup) or release.agency
             yield from self._emit(release, item, step, base, depth, entries)
 
-    def _emit(self, release: Release, item: dict, step: Step, base: str, depth: int,
-              entries: list[FileEntry]) -> Iterator[Any]:
+    def _emit(
+        self, release: Release, item: dict, step: Step, base: str, depth: int, entries: list[FileEntry]
+    ) -> Iterator[Any]:
         """The release, its files, and (unless it is unchanged since the last crawl) its follows."""
         yield release
         yield from self._file_requests(release, depth, base, entries)
-        unchanged = (release.version is not None and release.key in self.known_versions
-                     and self.known_versions[release.key] == release.version)
+        unchanged = (
+            release.version is not None
+            and release.key in self.known_versions
+            and self.known_versions[release.key] == release.version
+        )
         if not unchanged:
             yield from self._follow_requests(release.key, item, step, base, depth)
 
@@ -220,15 +246,18 @@ class ApiWalking:
         entries: list[FileEntry] = api.files(step, item, response.url)
         depth = response.meta.get("spyglass_depth", 0)
         if entries:
-            links = ReleaseLinks(self.source.name, key, [e.url for e in entries],
-                                 {e.url: e.cite_url for e in entries})
+            links = ReleaseLinks(
+                self.source.name, key, [e.url for e in entries], {e.url: e.cite_url for e in entries}
+            )
             yield links
             yield from self._file_requests(links, depth, response.url, entries)
-        yield from self._follow_requests(key, item, step, response.url, depth,
-                                         response.meta["spyglass_api_page"])
+        yield from self._follow_requests(
+            key, item, step, response.url, depth, response.meta["spyglass_api_page"]
+        )
 
-    def _follow_requests(self, key: str, item: dict, step: Step, base: str, depth: int,
-                         page: str | None = None) -> Iterator[Any]:
+    def _follow_requests(
+        self, key: str, item: dict, step: Step, base: str, depth: int, page: str | None = None
+    ) -> Iterator[Any]:
         if depth >= self.source.scope.max_depth:
             return  # each child listing is one level deeper (scope.max_depth); files are not
         for follow in step.follow:
@@ -236,14 +265,21 @@ class ApiWalking:
                 url = api.url(follow.url, value, base)
                 if not url:
                     continue
-                request = self.api_request(url, self.parse_api_follow, depth + 1, base,
-                                           spyglass_api_step=follow.step, spyglass_api_release=key,
-                                           spyglass_api_page=page or key)
+                request = self.api_request(
+                    url,
+                    self.parse_api_follow,
+                    depth + 1,
+                    base,
+                    spyglass_api_step=follow.step,
+                    spyglass_api_release=key,
+                    spyglass_api_page=page or key,
+                )
                 if request is not None:
                     yield request
 
-    def _file_requests(self, release: Release | ReleaseLinks, depth: int, referrer: str,
-                       entries: list[FileEntry]) -> Iterator[Any]:
+    def _file_requests(
+        self, release: Release | ReleaseLinks, depth: int, referrer: str, entries: list[FileEntry]
+    ) -> Iterator[Any]:
         """A download for each file not already held under its stable page (this crawl or before)."""
         for url in release.file_urls:
             cite = release.cite_urls.get(url, url)
@@ -251,9 +287,16 @@ class ApiWalking:
                 continue
             self.fetched_cites.add(cite)
             texts = next((e.page_texts for e in entries if e.url == url), ())
-            request = self._request(url, self.parse_file, depth + 1, referrer,  # type: ignore[attr-defined]
-                                    in_scope=False, spyglass_link=url, spyglass_link_cite=cite,
-                                    spyglass_link_texts=texts)
+            request = self._request(
+                url,
+                self.parse_file,
+                depth + 1,
+                referrer,  # type: ignore[attr-defined]
+                in_scope=False,
+                spyglass_link=url,
+                spyglass_link_cite=cite,
+                spyglass_link_texts=texts,
+            )
             if request is not None:
                 yield request
 
@@ -261,9 +304,15 @@ class ApiWalking:
         """After a file arrived: the service's own text of each of its pages, if the walk names it."""
         linked = response.meta.get("spyglass_link", response.url)
         for number, url in enumerate(response.meta.get("spyglass_link_texts") or (), 1):
-            request = self._request(url, self.parse_page_text,  # type: ignore[attr-defined]
-                                    response.meta.get("spyglass_depth", 0), response.url,
-                                    in_scope=False, spyglass_link_of=linked, spyglass_link_page=number)
+            request = self._request(
+                url,
+                self.parse_page_text,  # type: ignore[attr-defined]
+                response.meta.get("spyglass_depth", 0),
+                response.url,
+                in_scope=False,
+                spyglass_link_of=linked,
+                spyglass_link_page=number,
+            )
             if request is not None:
                 yield request
 
@@ -277,5 +326,10 @@ class ApiWalking:
             return
         text = response.body.decode("utf-8", "replace").strip() or None
         method = "documentcloud" if self.api_walk.budget == "documentcloud" else "service"
-        yield PageText(self.source.name, response.meta["spyglass_link_of"],
-                       response.meta["spyglass_link_page"], text, method)
+        yield PageText(
+            self.source.name,
+            response.meta["spyglass_link_of"],
+            response.meta["spyglass_link_page"],
+            text,
+            method,
+        )

@@ -57,8 +57,9 @@ class RequisitesMixin:
             hops = meta.get("spyglass_hops", 0) + 1
             if location and hops <= self.settings.getint("REDIRECT_MAX_TIMES", 10):
                 target = safe_url_string(urljoin(response.url, location.decode("latin-1")))
-                request = self._requisite(target, kind, meta.get("spyglass_referrer"), meta,
-                                          meta.get("spyglass_level", 1), hops)
+                request = self._requisite(
+                    target, kind, meta.get("spyglass_referrer"), meta, meta.get("spyglass_level", 1), hops
+                )
                 if request is not None:
                     yield request
             return
@@ -69,15 +70,20 @@ class RequisitesMixin:
             found = css_refs(decode_css(response.body), response.url)
             yield from self._requisite_requests(found, response, level + 1)
 
-    def _requisite_requests(self, found: list[tuple[str, str]], response: Response,
-                            level: int) -> Iterator[scrapy.Request | FetchError]:
+    def _requisite_requests(
+        self, found: list[tuple[str, str]], response: Response, level: int
+    ) -> Iterator[scrapy.Request | FetchError]:
         most = self.config.max_requisites
         if len(found) > most:
             error = self._limit_once(  # type: ignore[attr-defined]
-                "requisites", response.url, response.meta.get("spyglass_referrer"),
-                response.meta.get("spyglass_depth", 0), "limit",
+                "requisites",
+                response.url,
+                response.meta.get("spyglass_referrer"),
+                response.meta.get("spyglass_depth", 0),
+                "limit",
                 f"{len(found)} page requisites, over the limit of {most} (SPYGLASS_MAX_REQUISITES): "
-                f"only the first {most} were fetched (reported once per crawl)")
+                f"only the first {most} were fetched (reported once per crawl)",
+            )
             if error is not None:
                 yield error
         page = response.meta.get("spyglass_page") or response.url
@@ -87,8 +93,9 @@ class RequisitesMixin:
             if request is not None:
                 yield request
 
-    def _requisite(self, url: str, kind: str, referrer: str | None, meta: dict, level: int,
-                   hops: int) -> scrapy.Request | None:
+    def _requisite(
+        self, url: str, kind: str, referrer: str | None, meta: dict, level: int, hops: int
+    ) -> scrapy.Request | None:
         """A request for a requisite not yet requested in this crawl (as a page or a requisite).
 
         `referrer` is the page or stylesheet that refers to it; meta["spyglass_page"] the page.

@@ -84,9 +84,16 @@ class VendorSpider(RequisitesMixin, SourceSpider):
     def max_pages(self) -> int:
         return min(self.source.scope.max_pages, self.config.max_pages)
 
-    def _request(self, url: str, depth: int, referrer: str | None, hops: int = 0,
-                 chain: tuple[str, ...] = (), start: bool = False,
-                 recheck: bool = False) -> scrapy.Request | FetchError | None:
+    def _request(
+        self,
+        url: str,
+        depth: int,
+        referrer: str | None,
+        hops: int = 0,
+        chain: tuple[str, ...] = (),
+        start: bool = False,
+        recheck: bool = False,
+    ) -> scrapy.Request | FetchError | None:
         """A request for `url` if it is new, in scope and within the limits; a FetchError
         the first time a limit stops the crawl; None for what is simply not ours to fetch.
 
@@ -105,21 +112,35 @@ class VendorSpider(RequisitesMixin, SourceSpider):
             return None
         if verdict == FULL:
             return self._limit_once(
-                "max_pages", url, referrer, depth, "limit",
+                "max_pages",
+                url,
+                referrer,
+                depth,
+                "limit",
                 f"page limit reached: {self.max_pages} URLs for this source (scope.max_pages, "
-                "SPYGLASS_MAX_PAGES); this and further links were not followed")
+                "SPYGLASS_MAX_PAGES); this and further links were not followed",
+            )
         limit = self.settings.getint("URLLENGTH_LIMIT", 2083)
         if limit and len(url) > limit:
-            return self.error_item(url, "url-too-long", (
-                f"URL is {len(url)} characters, over the limit of {limit} (URLLENGTH_LIMIT); "
-                "not fetched"), referrer, depth)
+            return self.error_item(
+                url,
+                "url-too-long",
+                (f"URL is {len(url)} characters, over the limit of {limit} (URLLENGTH_LIMIT); not fetched"),
+                referrer,
+                depth,
+            )
         pattern = url_pattern(url)
         most = self.config.max_similar_urls
         if most and self.seen.count_similar(pattern) > most:
             return self._limit_once(
-                pattern, url, referrer, depth, "trap",
+                pattern,
+                url,
+                referrer,
+                depth,
+                "trap",
                 f"crawler trap? more than {most} URLs like {pattern} (SPYGLASS_MAX_SIMILAR_URLS); "
-                "this and further ones were not followed")
+                "this and further ones were not followed",
+            )
         request = scrapy.Request(
             url,
             callback=self.parse,
@@ -139,8 +160,9 @@ class VendorSpider(RequisitesMixin, SourceSpider):
             return None
         return request
 
-    def _limit_once(self, which: str, url: str, referrer: str | None, depth: int,
-                    error_type: str, reason: str) -> FetchError | None:
+    def _limit_once(
+        self, which: str, url: str, referrer: str | None, depth: int, error_type: str, reason: str
+    ) -> FetchError | None:
         """One fetch_errors row per limit per run, not one per link it stopped."""
         if not self.seen.first_hit(which):
             return None
@@ -155,9 +177,13 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         gave_up = response.meta.get("spyglass_gave_up")
         if gave_up:
             kind = "rate-limited" if response.status == 429 else "server-error"
-            yield self.error_item(response.url, kind, gave_up,
-                                  response.meta.get("spyglass_referrer"),
-                                  response.meta.get("spyglass_depth", 0))
+            yield self.error_item(
+                response.url,
+                kind,
+                gave_up,
+                response.meta.get("spyglass_referrer"),
+                response.meta.get("spyglass_depth", 0),
+            )
         depth = response.meta.get("spyglass_depth", 0)
         if response.status in REDIRECT_STATUSES:
             yield from self._follow_redirect(response, depth)
@@ -183,21 +209,32 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         chain = tuple(response.meta.get("spyglass_chain", ())) + (response.url,)
         target = safe_url_string(urljoin(response.url, location.decode("latin-1")))
         # Errors name the chain's first URL and the page that linked to it.
-        referrer = response.meta.get("spyglass_chain_referrer",
-                                     response.meta.get("spyglass_referrer"))
+        referrer = response.meta.get("spyglass_chain_referrer", response.meta.get("spyglass_referrer"))
         if canonicalize_url(target) in {canonicalize_url(u) for u in chain}:
-            yield self.error_item(chain[0], "redirect", (
-                f"redirect loop: {response.url} redirects back to {target} "
-                f"after {hops} hop(s)"), referrer, depth)
+            yield self.error_item(
+                chain[0],
+                "redirect",
+                (f"redirect loop: {response.url} redirects back to {target} after {hops} hop(s)"),
+                referrer,
+                depth,
+            )
             return
         most = self.settings.getint("REDIRECT_MAX_TIMES", 10)
         if hops > most:
-            yield self.error_item(chain[0], "redirect", (
-                f"too many redirects: still redirecting after {most} hops "
-                f"(REDIRECT_MAX_TIMES), last to {target}"), referrer, depth)
+            yield self.error_item(
+                chain[0],
+                "redirect",
+                (
+                    f"too many redirects: still redirecting after {most} hops "
+                    f"(REDIRECT_MAX_TIMES), last to {target}"
+                ),
+                referrer,
+                depth,
+            )
             return
-        request = self._request(target, depth, response.url, hops, chain,
-                                recheck=bool(response.meta.get("spyglass_handed_back")))
+        request = self._request(
+            target, depth, response.url, hops, chain, recheck=bool(response.meta.get("spyglass_handed_back"))
+        )
         if isinstance(request, scrapy.Request):
             request.meta["spyglass_chain_referrer"] = referrer
         if request is not None:
@@ -212,8 +249,9 @@ class VendorSpider(RequisitesMixin, SourceSpider):
             url = urljoin(response.url, entry.get("loc", ""))
             if self._unchanged_since_capture(url, entry.get("lastmod")):
                 continue
-            request = self._request(url, depth + 1, response.url,
-                                    recheck=bool(response.meta.get("spyglass_handed_back")))
+            request = self._request(
+                url, depth + 1, response.url, recheck=bool(response.meta.get("spyglass_handed_back"))
+            )
             if request is not None:
                 yield request
 

@@ -124,16 +124,25 @@ class WaybackSpider(SourceSpider):
         window = self.source.wayback
         assert window is not None
         query = cdx_query(
-            url, match=window.match, start=window_bound(window.start, upper=False),
-            end=window_bound(window.end, upper=True), limit=self.policy.cdx_page_size,
+            url,
+            match=window.match,
+            start=window_bound(window.start, upper=False),
+            end=window_bound(window.end, upper=True),
+            limit=self.policy.cdx_page_size,
             resume_key=resume_key,
         )
         return scrapy.Request(
-            f"{self.endpoints.cdx}?{query}", callback=self.parse_cdx, errback=self.errback,
+            f"{self.endpoints.cdx}?{query}",
+            callback=self.parse_cdx,
+            errback=self.errback,
             dont_filter=True,
             # The CDX answer is a query result, not a page: it is not archived.
-            meta={"wayback_bucket": "cdx", "spyglass_no_warc": True,
-                  "wayback_url": url, "wayback_page": page},
+            meta={
+                "wayback_bucket": "cdx",
+                "spyglass_no_warc": True,
+                "wayback_url": url,
+                "wayback_page": page,
+            },
         )
 
     def parse_cdx(self, response: Response) -> Iterator[Any]:
@@ -147,8 +156,9 @@ class WaybackSpider(SourceSpider):
         text = response.body.decode("utf-8", "replace")
         if not text.strip():
             if response.meta["wayback_page"] == 1:
-                yield self._error(url, "wayback-none",
-                                  "the CDX answer is empty: no captures of this URL in the window")
+                yield self._error(
+                    url, "wayback-none", "the CDX answer is empty: no captures of this URL in the window"
+                )
             return
         page = parse_cdx(text)
         for problem in page.problems:
@@ -183,7 +193,9 @@ class WaybackSpider(SourceSpider):
         self.attempts[_version(record)] = self.attempts.get(_version(record), 0) + 1
         return scrapy.Request(
             self.endpoints.snapshot(record.timestamp, record.original),
-            callback=self.parse_snapshot, errback=self.errback, dont_filter=True,
+            callback=self.parse_snapshot,
+            errback=self.errback,
+            dont_filter=True,
             meta={
                 "wayback_bucket": "snapshot",
                 "wayback_record": tuple(record),
@@ -197,13 +209,20 @@ class WaybackSpider(SourceSpider):
 
     def parse_snapshot(self, response: Response) -> Iterator[Any]:
         record = CdxRecord(*response.meta["wayback_record"])
-        headers = {key.decode("latin-1").lower(): (response.headers.get(key) or b"").decode("latin-1")
-                   for key in response.headers}
+        headers = {
+            key.decode("latin-1").lower(): (response.headers.get(key) or b"").decode("latin-1")
+            for key in response.headers
+        }
         try:
             moment = check_memento(response.status, headers, response.body, record.timestamp)
         except WaybackError as exc:
-            yield self._error(response.url, ERROR_TYPES.get(type(exc), "wayback"), str(exc),
-                              record.original, response=response)
+            yield self._error(
+                response.url,
+                ERROR_TYPES.get(type(exc), "wayback"),
+                str(exc),
+                record.original,
+                response=response,
+            )
             if isinstance(exc, MementoMismatchError):
                 yield from self._next_candidate(record)
             else:  # blocked, excluded, never archived: true of the URL at every time
@@ -213,7 +232,8 @@ class WaybackSpider(SourceSpider):
         self.seen.add(_version(record))
         self.fallbacks.pop(_version(record), None)
         yield self.capture(
-            response, via="wayback",
+            response,
+            via="wayback",
             memento_at=iso(moment),
             wayback_timestamp=record.timestamp,
             original_url=record.original,
@@ -233,8 +253,13 @@ class WaybackSpider(SourceSpider):
 
     def _on_idle(self) -> None:
         """Nothing left to fetch: try the versions whose only rows failed in an earlier run."""
-        ready = [key for key in self.deferred if key not in self.seen and key not in self.fallbacks
-                 and self.attempts.get(key, 0) <= FALLBACKS_PER_VERSION]
+        ready = [
+            key
+            for key in self.deferred
+            if key not in self.seen
+            and key not in self.fallbacks
+            and self.attempts.get(key, 0) <= FALLBACKS_PER_VERSION
+        ]
         if not ready:
             return
         for key in ready:
@@ -246,18 +271,25 @@ class WaybackSpider(SourceSpider):
     def errback(self, failure: Failure):
         request = failure.request
         if isinstance(failure.value, WaybackGaveUp):
-            yield self._error(request.url, failure.value.error_type,
-                              f"the Wayback Machine {failure.value.reason}")
+            yield self._error(
+                request.url, failure.value.error_type, f"the Wayback Machine {failure.value.reason}"
+            )
         else:
             yield from super().errback(failure)
         if "wayback_record" in request.meta:
             yield from self._next_candidate(CdxRecord(*request.meta["wayback_record"]))
 
-    def _error(self, url: str, error_type: str, reason: str, original: str | None = None,
-               response: Response | None = None) -> FetchError:
-        return self.error_item(url, error_type,
-                               reason + (f" [original: {original}]" if original else ""),
-                               response=response)
+    def _error(
+        self,
+        url: str,
+        error_type: str,
+        reason: str,
+        original: str | None = None,
+        response: Response | None = None,
+    ) -> FetchError:
+        return self.error_item(
+            url, error_type, reason + (f" [original: {original}]" if original else ""), response=response
+        )
 
 
 def _version(record: CdxRecord) -> tuple[str, str]:

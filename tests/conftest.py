@@ -26,8 +26,9 @@ def pytest_configure(config: pytest.Config) -> None:
     netns.configure(config)
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     from tests import netns
 
     netns.collection_modifyitems(session, items)
@@ -63,10 +64,13 @@ def served_archive(data: Path, allow_sql: bool = False, metadata: Path | None = 
     from archive.publish.datasette import METADATA, datasette_command, datasette_environment
 
     port = free_port()
-    proc = subprocess.Popen(datasette_command(data, port, metadata=metadata or METADATA),
-                            env={**os.environ, **datasette_environment(allow_sql)},
-                            # Not a pipe: a server logging refused queries would fill it and stall.
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        datasette_command(data, port, metadata=metadata or METADATA),
+        env={**os.environ, **datasette_environment(allow_sql)},
+        # Not a pipe: a server logging refused queries would fill it and stall.
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
@@ -75,13 +79,18 @@ def served_archive(data: Path, allow_sql: bool = False, metadata: Path | None = 
         proc.wait(timeout=10)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = False,
-            timeout: float = 180) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 180
+) -> subprocess.CompletedProcess:
     """Run `spyglass ARGS` in a subprocess (Twisted's reactor cannot restart in-process)."""
     full_env = {**os.environ, **(env or {})}
     result = subprocess.run(
         [sys.executable, "-m", "archive.cli", *args],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and result.returncode != 0:
         raise AssertionError(
@@ -112,14 +121,34 @@ def crawled(tmp_path_factory: pytest.TempPathFactory, vendor_site, wayback_demo)
     base, site = vendor_site
     data = tmp_path_factory.mktemp("archive")
     # A one-second "minute" keeps the Wayback harvest fast; the budgets stay the real ones.
-    env = {"SPYGLASS_VENDOR_SITE": base, "SPYGLASS_WAYBACK_URL": wayback_demo.base,
-           "SPYGLASS_WAYBACK_WINDOW": "1"}
-    result = run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-                     "--source", "northwind-recognize",
-                     "-s", "SPYGLASS_PROGRESS_INTERVAL=0.2", env=env, check=True)
+    env = {
+        "SPYGLASS_VENDOR_SITE": base,
+        "SPYGLASS_WAYBACK_URL": wayback_demo.base,
+        "SPYGLASS_WAYBACK_WINDOW": "1",
+    }
+    result = run_cli(
+        "crawl",
+        "--sources",
+        str(ROOT / "sources.yml"),
+        "--data",
+        str(data),
+        "--source",
+        "northwind-recognize",
+        "-s",
+        "SPYGLASS_PROGRESS_INTERVAL=0.2",
+        env=env,
+        check=True,
+    )
     hits_after_first = dict(site.hits)
-    return {"data": data, "base": base, "site": site, "env": env, "result": result,
-            "hits": hits_after_first, "wayback": wayback_demo}
+    return {
+        "data": data,
+        "base": base,
+        "site": site,
+        "env": env,
+        "result": result,
+        "hits": hits_after_first,
+        "wayback": wayback_demo,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -174,17 +203,30 @@ def hostile_crawl(tmp_path_factory: pytest.TempPathFactory, crawled) -> Iterator
     conn = sqlite3.connect(data / "spyglass.db")
     before_rows = conn.execute("SELECT * FROM captures ORDER BY id").fetchall()
     conn.close()
-    before_files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                    for p in (data / "warcs").iterdir()}
+    before_files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (data / "warcs").iterdir()}
     sources = hostile_sources(root / "sources.yml", servers.url)
-    args = ["crawl", "--sources", str(sources), "--data", str(data),
-            "-s", f"SPYGLASS_RESOLVE={resolve_setting()}"]
+    args = [
+        "crawl",
+        "--sources",
+        str(sources),
+        "--data",
+        str(data),
+        "-s",
+        f"SPYGLASS_RESOLVE={resolve_setting()}",
+    ]
     for key, value in HOSTILE_SETTINGS.items():
         args += ["-s", f"{key}={value}"]
     try:
         result = run_cli(*args, timeout=120)
-        yield {"data": data, "base": servers.url, "site": servers.site, "servers": servers,
-               "result": result, "before_rows": before_rows, "before_files": before_files}
+        yield {
+            "data": data,
+            "base": servers.url,
+            "site": servers.site,
+            "servers": servers,
+            "result": result,
+            "before_rows": before_rows,
+            "before_files": before_files,
+        }
     finally:
         servers.stop()
 

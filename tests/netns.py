@@ -31,7 +31,7 @@ TIMEOUT = 600
 def namespace_command(args: list[str]) -> list[str]:
     """`args` run in a new network namespace whose only interface, loopback, is up."""
     unshare = ["unshare", "--net"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
-    script = "ip link set lo up && exec \"$@\""
+    script = 'ip link set lo up && exec "$@"'
     return [*unshare, "--", "sh", "-c", script, "sh", *args]
 
 
@@ -61,13 +61,21 @@ class NamespaceRun(pytest.Item):
     def runtest(self) -> None:
         for tool in ("unshare", "ip"):
             if shutil.which(tool) is None:
-                raise NamespaceError(f"`{tool}` is not installed (scripts/setup installs util-linux "
-                                     "and iproute2): the tests of non-public addresses cannot run")
+                raise NamespaceError(
+                    f"`{tool}` is not installed (scripts/setup installs util-linux "
+                    "and iproute2): the tests of non-public addresses cannot run"
+                )
         args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *self.nodeids]
         command = namespace_command(args)
         try:
-            result = subprocess.run(command, cwd=ROOT, env={**os.environ, INSIDE: "1"},
-                                    capture_output=True, text=True, timeout=TIMEOUT)
+            result = subprocess.run(
+                command,
+                cwd=ROOT,
+                env={**os.environ, INSIDE: "1"},
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
         except subprocess.TimeoutExpired as exc:
             raise NamespaceError(f"the tests in the network namespace took over {TIMEOUT} s") from exc
         if result.returncode == 0:
@@ -78,9 +86,11 @@ class NamespaceRun(pytest.Item):
                 f"could not start a network namespace ({shlex.join(command[:4])}...): "
                 f"{(result.stderr or result.stdout).strip()[-800:]}\n"
                 "These tests send requests toward non-public addresses and never run outside one: "
-                "run as root, or allow unprivileged user namespaces (README, 'Tests').")
-        raise NamespaceError(f"tests in the network namespace failed:\n{result.stdout[-6000:]}"
-                             f"\n{result.stderr[-2000:]}")
+                "run as root, or allow unprivileged user namespaces (README, 'Tests')."
+            )
+        raise NamespaceError(
+            f"tests in the network namespace failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+        )
 
     def repr_failure(self, excinfo, style=None):  # noqa: ANN001 - pytest's signature
         if isinstance(excinfo.value, NamespaceError):
@@ -104,6 +114,7 @@ def collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) ->
         return
     kept = [item for item in items if not item.get_closest_marker(MARK)]
     module = marked[0].getparent(pytest.Module)
-    run = NamespaceRun.from_parent(module, name="in_a_network_namespace",
-                                   nodeids=[item.nodeid for item in marked])
+    run = NamespaceRun.from_parent(
+        module, name="in_a_network_namespace", nodeids=[item.nodeid for item in marked]
+    )
     items[:] = kept + [run]

@@ -17,26 +17,46 @@ PATH = Path("sources.yml")
 
 
 def source(walk: dict) -> dict:
-    return {"sources": [{"name": "api", "kind": "records", "urls": ["https://api.example.org/list"],
-                         "walk": walk}]}
+    return {
+        "sources": [
+            {"name": "api", "kind": "records", "urls": ["https://api.example.org/list"], "walk": walk}
+        ]
+    }
 
 
-@pytest.mark.parametrize(("walk", "message"), [
-    ({"shape": "json", "items": "results[?"},
-     "sources.yml: source 'api': field 'walk.items': not a valid JMESPath expression: 'results[?'"),
-    ({"shape": "muckrock", "follow": [{"url": "url:/x/{id}", "bogus": 1}]},
-     "sources.yml: source 'api': field 'walk.follow[0].bogus': unknown field"),
-    ({"shape": "json", "follow": [{"items": "results"}]},
-     "sources.yml: source 'api': field 'walk.follow[0].url': is required"),
-    ({"shape": "json", "page_text": "url:/p/{n}"},
-     "sources.yml: source 'api': field 'walk.page_count': is required with page_text"),
-    ({"shape": "json", "page_url": "url:/requests/{id"},
-     "sources.yml: source 'api': field 'walk.page_url': not a valid JMESPath expression"),
-    ({"shape": "nextrequest", "budget": "fast"},
-     "sources.yml: source 'api': field 'walk.budget': must be one of muckrock, documentcloud"),
-    ({"shape": "json", "release_links": "a"},
-     "sources.yml: source 'api': field 'walk.release_links': unknown field"),
-])
+@pytest.mark.parametrize(
+    ("walk", "message"),
+    [
+        (
+            {"shape": "json", "items": "results[?"},
+            "sources.yml: source 'api': field 'walk.items': not a valid JMESPath expression: 'results[?'",
+        ),
+        (
+            {"shape": "muckrock", "follow": [{"url": "url:/x/{id}", "bogus": 1}]},
+            "sources.yml: source 'api': field 'walk.follow[0].bogus': unknown field",
+        ),
+        (
+            {"shape": "json", "follow": [{"items": "results"}]},
+            "sources.yml: source 'api': field 'walk.follow[0].url': is required",
+        ),
+        (
+            {"shape": "json", "page_text": "url:/p/{n}"},
+            "sources.yml: source 'api': field 'walk.page_count': is required with page_text",
+        ),
+        (
+            {"shape": "json", "page_url": "url:/requests/{id"},
+            "sources.yml: source 'api': field 'walk.page_url': not a valid JMESPath expression",
+        ),
+        (
+            {"shape": "nextrequest", "budget": "fast"},
+            "sources.yml: source 'api': field 'walk.budget': must be one of muckrock, documentcloud",
+        ),
+        (
+            {"shape": "json", "release_links": "a"},
+            "sources.yml: source 'api': field 'walk.release_links': unknown field",
+        ),
+    ],
+)
 def test_a_bad_json_walk_is_refused_in_one_line_naming_the_field(walk, message):
     with pytest.raises(ConfigError) as refused:
         parse_sources(source(walk), PATH, {})
@@ -47,7 +67,11 @@ def test_shapes_take_their_defaults_and_any_key_given_replaces_one():
     [parsed] = parse_sources(source({"shape": "documentcloud", "title": "description"}), PATH, {})
     walk = parsed.walk.api
     assert (walk.title, walk.page_url, walk.budget, walk.listing.next_page) == (
-        "description", "canonical_url", "documentcloud", "next")
+        "description",
+        "canonical_url",
+        "documentcloud",
+        "next",
+    )
     muckrock = build_walk({"shape": "muckrock"}).api
     [communications] = muckrock.listing.follow
     assert communications.step.follow[0].each == "files"
@@ -55,8 +79,10 @@ def test_shapes_take_their_defaults_and_any_key_given_replaces_one():
 
 def test_templates_fill_each_part_and_keep_a_leading_base_url_as_it_is():
     document = {"id": 9, "slug": "a b", "asset_url": "https://s3.example/"}
-    assert api.url("url:{asset_url}documents/{id}/{slug}.pdf", document, "https://api.example/x") == \
-        "https://s3.example/documents/9/a%20b.pdf"
+    assert (
+        api.url("url:{asset_url}documents/{id}/{slug}.pdf", document, "https://api.example/x")
+        == "https://s3.example/documents/9/a%20b.pdf"
+    )
     assert api.url("url:/files/{@}/", 81, "https://api.example/api_v2/x") == "https://api.example/files/81/"
     assert api.url("url:{asset_url}p{n}.txt", document, "https://x/", page=3) == "https://s3.example/p3.txt"
     with pytest.raises(ItemProblem, match=r"\{id\} in 'url:/r/\{id\}' has no value"):
@@ -67,8 +93,10 @@ def test_page_counting_stops_at_an_empty_page_or_the_total():
     step = Step(items="requests", page_param="page_number", total="total_count")
     base = "https://city.example/client/requests?search_term=face&page_number=1"
     data = {"total_count": 5, "requests": [{}, {}]}
-    assert api.next_page(step, data, base, seen=2) == \
-        "https://city.example/client/requests?search_term=face&page_number=2"
+    assert (
+        api.next_page(step, data, base, seen=2)
+        == "https://city.example/client/requests?search_term=face&page_number=2"
+    )
     assert api.next_page(step, data, base, seen=5) is None
     assert api.next_page(step, {"total_count": 5, "requests": []}, base, seen=2) is None
     with pytest.raises(ItemProblem, match="is a dict, not a list"):
@@ -105,7 +133,8 @@ def test_each_service_budget_is_one_download_slot_spaced_by_its_published_limit(
     config = Config.load({"SPYGLASS_DOCUMENTCLOUD_PER_MINUTE": "60", "SPYGLASS_MUCKROCK_TOKEN": "t"})
     budget = config.service_budget
     assert download_slots(budget, "muckrock") == {
-        "spyglass-muckrock": {"concurrency": 1, "delay": 4.0, "jitter": 0}}  # 15 a minute
+        "spyglass-muckrock": {"concurrency": 1, "delay": 4.0, "jitter": 0}
+    }  # 15 a minute
     assert download_slots(budget, "documentcloud")["spyglass-documentcloud"]["delay"] == 1.0
     assert download_slots(budget, "nextrequest")["spyglass-nextrequest"]["delay"] == 2.0
     # Tokens come from the environment and stay out of the Scrapy settings (which Scrapy logs).

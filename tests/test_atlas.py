@@ -46,10 +46,16 @@ def test_the_fixture_export_is_read_column_by_column(tmp_path: Path):
     assert sorted(rows) == ["AOS000101", "AOS000102", "AOS000103", "AOS000104"]
     first = rows["AOS000101"]
     # Quoted commas, quotes and a line break survive as written.
-    assert first["summary"] == ("Lakeport police piloted face matching of body camera footage, using "
-                                'Northwind Recognize.\nThe pilot ended in 2019, according to the "project notes".')
+    assert first["summary"] == (
+        "Lakeport police piloted face matching of body camera footage, using "
+        'Northwind Recognize.\nThe pilot ended in 2019, according to the "project notes".'
+    )
     assert (first["newaosnumber"], first["city"], first["type_of_lea"], first["tech_abv"]) == (
-        "CA0990101FRT", "Lakeport", "Police", "FRT")
+        "CA0990101FRT",
+        "Lakeport",
+        "Police",
+        "FRT",
+    )
     assert first["line"] == 2 and rows["AOS000102"]["line"] == 4
     # The second, different AOS000104 is not imported over the first, and is named.
     assert rows["AOS000104"]["summary"].startswith("Deputies search booking photos")
@@ -60,16 +66,22 @@ def test_the_fixture_export_is_read_column_by_column(tmp_path: Path):
     assert agencies == {(POLICE, "CA"), (SHERIFF, "CA"), (BOARD, "CA")}
     technologies = {r[0] for r in db_rows(tmp_path, "SELECT technology FROM atlas_technologies")}
     assert technologies == {"Face Recognition", "Automated License Plate Readers", "Drones"}
-    assert rows["AOS000103"]["agency_id"] == db_rows(
-        tmp_path, "SELECT id FROM atlas_agencies WHERE agency = ?", (BOARD,))[0][0]
+    assert (
+        rows["AOS000103"]["agency_id"]
+        == db_rows(tmp_path, "SELECT id FROM atlas_agencies WHERE agency = ?", (BOARD,))[0][0]
+    )
 
 
 def test_vendor_names_are_matched_to_the_sources_and_blank_ones_stay_blank(tmp_path: Path):
     imported(tmp_path)
     rows = current(tmp_path)
     assert rows["AOS000102"]["vendor"] == ""
-    matches = {(r["aosnumber"], r["vendor_text"], r["vendor"], r["product"], r["matched_by"]) for r in db_rows(
-        tmp_path, "SELECT r.aosnumber, v.* FROM atlas_row_vendors v JOIN atlas_rows r ON r.id = v.row_id")}
+    matches = {
+        (r["aosnumber"], r["vendor_text"], r["vendor"], r["product"], r["matched_by"])
+        for r in db_rows(
+            tmp_path, "SELECT r.aosnumber, v.* FROM atlas_row_vendors v JOIN atlas_rows r ON r.id = v.row_id"
+        )
+    }
     assert matches == {
         ("AOS000101", "Northwind Cloud, Inc.", "Northwind Cloud", None, "vendor"),
         ("AOS000104", "NW Recognize", "Northwind Cloud", "Northwind Recognize", "alias"),
@@ -80,29 +92,56 @@ def test_vendor_names_are_matched_to_the_sources_and_blank_ones_stay_blank(tmp_p
 
 def test_links_keep_their_dates_as_written_and_in_iso_and_snapshots_name_their_memento(tmp_path: Path):
     imported(tmp_path)
-    links = {(r["aosnumber"], r["field"], r["url"]): r for r in db_rows(
-        tmp_path, "SELECT r.aosnumber, l.* FROM atlas_links l JOIN atlas_rows r ON r.id = l.row_id")}
+    links = {
+        (r["aosnumber"], r["field"], r["url"]): r
+        for r in db_rows(
+            tmp_path, "SELECT r.aosnumber, l.* FROM atlas_links l JOIN atlas_rows r ON r.id = l.row_id"
+        )
+    }
     dates = {(aos, field): (r["date_text"], r["date"]) for (aos, field, _), r in links.items()}
     assert dates[("AOS000101", "Link 1")] == ("12/27/2012", "2012-12-27")
     assert dates[("AOS000101", "Link 2")] == ("Mar. 2019", "2019-03")
     assert dates[("AOS000102", "Link 1")] == ("2019", "2019")
     assert dates[("AOS000103", "Link 1")] == ("2020-06-15", "2020-06-15")
     assert dates[("AOS000104", "Link 1")] == ("June 3, 2019", "2019-06-03")
-    snapshot = links[("AOS000101", "Link 1 Snapshot",
-                      "https://web.archive.org/web/20180601101500/http://vendor.example/products/recognize/")]
+    snapshot = links[
+        (
+            "AOS000101",
+            "Link 1 Snapshot",
+            "https://web.archive.org/web/20180601101500/http://vendor.example/products/recognize/",
+        )
+    ]
     assert (snapshot["original_url"], snapshot["wayback_timestamp"]) == (
-        "http://vendor.example/products/recognize/", "20180601101500")
+        "http://vendor.example/products/recognize/",
+        "20180601101500",
+    )
     # A snapshot link written in a Link column (as the public export does), with a year only.
-    inline = links[("AOS000104", "Link 3", "https://web.archive.org/web/2019/https://news.example/clearwater-face-search")]
-    assert (inline["original_url"], inline["wayback_timestamp"]) == ("https://news.example/clearwater-face-search", "2019")
+    inline = links[
+        (
+            "AOS000104",
+            "Link 3",
+            "https://web.archive.org/web/2019/https://news.example/clearwater-face-search",
+        )
+    ]
+    assert (inline["original_url"], inline["wayback_timestamp"]) == (
+        "https://news.example/clearwater-face-search",
+        "2019",
+    )
     other = sorted(url for aos, field, url in links if field == "Other Links")
-    assert other == ["https://records.example/ccso/alpr-contract.pdf", "https://records.example/ccso/alpr-policy.pdf"]
+    assert other == [
+        "https://records.example/ccso/alpr-contract.pdf",
+        "https://records.example/ccso/alpr-policy.pdf",
+    ]
 
 
 def test_the_file_is_archived_as_a_resource_record_that_verify_checks(tmp_path: Path):
     imported(tmp_path)
     [capture] = db_rows(tmp_path, "SELECT * FROM captures")
-    assert (capture["source"], capture["via"], capture["warc_type"]) == ("atlas.import", "atlas-import", "resource")
+    assert (capture["source"], capture["via"], capture["warc_type"]) == (
+        "atlas.import",
+        "atlas-import",
+        "resource",
+    )
     assert capture["url"] == EXPORT.resolve().as_uri()
     assert capture["sha256"] == hashlib.sha256(EXPORT.read_bytes()).hexdigest()
     assert capture["warc_filename"].startswith("atlas.import-")
@@ -120,20 +159,37 @@ def test_reimporting_a_changed_export_records_the_change_and_loses_nothing(tmp_p
     lines = text.replace("runs automated license plate readers", "ran automated license plate readers")
     # AOS000103 (and its duplicate) no longer listed; AOS000105 new.
     lines = "\n".join(line for line in lines.split("\n") if not line.startswith('"AOS000103"'))
-    lines += export_csv([{"AOSNUMBER": "AOS000105", "Agency": POLICE, "State": "CA",
-                          "Technology": "Drones", "Vendor": ""}]).decode().split("\n", 1)[1]
+    lines += (
+        export_csv(
+            [
+                {
+                    "AOSNUMBER": "AOS000105",
+                    "Agency": POLICE,
+                    "State": "CA",
+                    "Technology": "Drones",
+                    "Vendor": "",
+                }
+            ]
+        )
+        .decode()
+        .split("\n", 1)[1]
+    )
     changed.write_text(lines)
     out = imported(tmp_path, changed)
     assert "4 Atlas rows, 1 new, 1 changed, 2 unchanged, 1 no longer listed" in out
     after = {r["id"]: dict(r) for r in db_rows(tmp_path, "SELECT * FROM atlas_rows")}
     # Every earlier version is still there, its content untouched.
     for rid, row in before.items():
-        assert {k: v for k, v in after[rid].items() if not k.startswith("superseded")} == \
-               {k: v for k, v in row.items() if not k.startswith("superseded")}
+        assert {k: v for k, v in after[rid].items() if not k.startswith("superseded")} == {
+            k: v for k, v in row.items() if not k.startswith("superseded")
+        }
     now = current(tmp_path)
     old = next(r for r in after.values() if r["aosnumber"] == "AOS000102" and r["superseded_at"])
     assert old["superseded_by"] == now["AOS000102"]["id"] and old["superseded_import_id"] == 2
-    assert now["AOS000102"]["summary"].startswith("The Sheriff's Office ran") and now["AOS000102"]["import_id"] == 2
+    assert (
+        now["AOS000102"]["summary"].startswith("The Sheriff's Office ran")
+        and now["AOS000102"]["import_id"] == 2
+    )
     gone = next(r for r in after.values() if r["aosnumber"] == "AOS000103")
     assert gone["superseded_at"] and gone["superseded_by"] is None
     assert "AOS000103" not in now and "AOS000105" in now
@@ -169,22 +225,39 @@ def test_a_filtered_export_imported_as_partial_marks_nothing_as_gone(tmp_path: P
 
 
 BAD_FILES = {
-    "wrong columns": (b"name,agency\nx,y\n", "not an Atlas of Surveillance export: its first line does not "
-                                            "name the export's columns (AOSNUMBER, NEWAOSNUMBER, City, County, ...)"),
-    "missing column": (EXPORT.read_bytes().replace(b'"Vendor",', b"", 1),
-                       "not an Atlas of Surveillance export: 1 of its 28 columns missing ('Vendor')"),
-    "not CSV": (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", "binary data (a compressed or spreadsheet file?), "
-                                                            "not a CSV file"),
-    "an HTML page": (b"<!DOCTYPE html><html><body>Too many requests</body></html>",
-                     "an HTML or XML page, not a CSV file"),
-    "wrong encoding": (EXPORT.read_bytes().replace(b"Sheriff's", "Sh\xe9riff's".encode("latin-1"), 1),
-                       "line 4: byte 0xe9 is not UTF-8; the Atlas export is UTF-8"),
-    "cut off": (EXPORT.read_bytes()[:-120], "line 8: the file ends inside a quoted field (cut off, "
-                                            "or a quote never closed): nothing imported"),
-    "short row": (EXPORT.read_bytes().rstrip().rsplit(b'","', 8)[0] + b'"\n',
-                  "line 8: 20 fields where the first line names 28 (a cut-off or damaged file?)"),
-    "unbalanced quote": (EXPORT.read_bytes().replace(b'"AOS000102","', b'"AOS000102",""', 1),
-                         "line 4: the file is not valid CSV ("),
+    "wrong columns": (
+        b"name,agency\nx,y\n",
+        "not an Atlas of Surveillance export: its first line does not "
+        "name the export's columns (AOSNUMBER, NEWAOSNUMBER, City, County, ...)",
+    ),
+    "missing column": (
+        EXPORT.read_bytes().replace(b'"Vendor",', b"", 1),
+        "not an Atlas of Surveillance export: 1 of its 28 columns missing ('Vendor')",
+    ),
+    "not CSV": (
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03",
+        "binary data (a compressed or spreadsheet file?), not a CSV file",
+    ),
+    "an HTML page": (
+        b"<!DOCTYPE html><html><body>Too many requests</body></html>",
+        "an HTML or XML page, not a CSV file",
+    ),
+    "wrong encoding": (
+        EXPORT.read_bytes().replace(b"Sheriff's", "Sh\xe9riff's".encode("latin-1"), 1),
+        "line 4: byte 0xe9 is not UTF-8; the Atlas export is UTF-8",
+    ),
+    "cut off": (
+        EXPORT.read_bytes()[:-120],
+        "line 8: the file ends inside a quoted field (cut off, or a quote never closed): nothing imported",
+    ),
+    "short row": (
+        EXPORT.read_bytes().rstrip().rsplit(b'","', 8)[0] + b'"\n',
+        "line 8: 20 fields where the first line names 28 (a cut-off or damaged file?)",
+    ),
+    "unbalanced quote": (
+        EXPORT.read_bytes().replace(b'"AOS000102","', b'"AOS000102",""', 1),
+        "line 4: the file is not valid CSV (",
+    ),
     "empty": (b"", "empty file: not an Atlas of Surveillance export"),
 }
 
@@ -240,14 +313,17 @@ def test_a_url_import_keeps_each_redirect_and_passes_the_address_guard(tmp_path:
     try:
         refused = spyglass("import-atlas", "--url", moved, "--data", str(tmp_path))
         assert site.hits == {}  # refused before any request was sent
-        imported = spyglass("import-atlas", "--url", moved, "--data", str(tmp_path),
-                            "--allow-private", "127.0.0.1")
+        imported = spyglass(
+            "import-atlas", "--url", moved, "--data", str(tmp_path), "--allow-private", "127.0.0.1"
+        )
     finally:
         server.stop()
     assert refused.exit_code == 1
     [line] = refused.output.strip().splitlines()
-    assert line == (f"Error: {moved}: 127.0.0.1, a loopback address: not fetched "
-                    "(opt in with --allow-private 127.0.0.1): nothing imported"), line
+    assert line == (
+        f"Error: {moved}: 127.0.0.1, a loopback address: not fetched "
+        "(opt in with --allow-private 127.0.0.1): nothing imported"
+    ), line
     assert imported.exit_code == 0, imported.output
     assert f"Imported {moved}: 4 Atlas rows, 4 new" in imported.output
     assert "the file is capture 2" in imported.output
@@ -273,7 +349,10 @@ def test_sources_out_writes_one_loadable_source_per_linked_page(tmp_path: Path):
     snapshot = sources["http://vendor.example/products/recognize/"]  # linked only as a snapshot
     assert not snapshot.live and snapshot.agency == POLICE
     assert (snapshot.wayback.start, snapshot.wayback.end, snapshot.wayback.match) == (
-        "20180601101500", "20180601101500", "exact")
+        "20180601101500",
+        "20180601101500",
+        "exact",
+    )
     both = sources["https://news.example/clearwater-face-search"]  # live, and a snapshot of 2019
     assert both.live and (both.wayback.start, both.wayback.end) == ("2019", "2019")
     again = tmp_path / "again.yml"
@@ -285,14 +364,27 @@ def test_sources_out_writes_one_loadable_source_per_linked_page(tmp_path: Path):
 def test_sources_out_filters_and_opt_in_private_addresses(tmp_path: Path):
     imported(tmp_path)
     out = tmp_path / "filtered.yml"
-    result = spyglass("import-atlas", "--data", str(tmp_path), "--sources-out", str(out),
-                      "--vendor", "Northwind Cloud", "--technology", "Face Recognition",
-                      "--allow-private", "127.0.0.1")
+    result = spyglass(
+        "import-atlas",
+        "--data",
+        str(tmp_path),
+        "--sources-out",
+        str(out),
+        "--vendor",
+        "Northwind Cloud",
+        "--technology",
+        "Face Recognition",
+        "--allow-private",
+        "127.0.0.1",
+    )
     assert result.exit_code == 0, result.output
     sources = load_sources(out)
     assert {s.urls[0] for s in sources} == {
-        "https://news.example/lakeport-face-matching", "http://vendor.example/products/recognize/",
-        "https://records.example/lakeport/released-records/", "https://news.example/clearwater-face-search"}
+        "https://news.example/lakeport-face-matching",
+        "http://vendor.example/products/recognize/",
+        "https://records.example/lakeport/released-records/",
+        "https://news.example/clearwater-face-search",
+    }
     assert all(s.allow_private == ("127.0.0.1",) for s in sources)
     nothing = spyglass("import-atlas", "--data", str(tmp_path), "--sources-out", str(out), "--state", "ZZ")
     assert nothing.exit_code == 1 and "no Atlas links to write" in nothing.output
@@ -301,9 +393,21 @@ def test_sources_out_filters_and_opt_in_private_addresses(tmp_path: Path):
 def test_the_export_header_of_the_public_site_is_accepted(tmp_path: Path):
     assert HEADER[1] == "NEWAOSNUMBER (ORI9)"
     path = tmp_path / "public.csv"
-    path.write_bytes(export_csv([{"AOSNUMBER": "AOS000001", "NEWAOSNUMBER": "CA0000001BWC", "Agency": POLICE,
-                                  "State": "CA", "Technology": "Body-worn Cameras", "Extra": "x"}],
-                                header=[*HEADER, "Added Later"]))
+    path.write_bytes(
+        export_csv(
+            [
+                {
+                    "AOSNUMBER": "AOS000001",
+                    "NEWAOSNUMBER": "CA0000001BWC",
+                    "Agency": POLICE,
+                    "State": "CA",
+                    "Technology": "Body-worn Cameras",
+                    "Extra": "x",
+                }
+            ],
+            header=[*HEADER, "Added Later"],
+        )
+    )
     out = imported(tmp_path, path)
     assert "1 Atlas rows, 1 new" in out
     [row] = db_rows(tmp_path, "SELECT newaosnumber, extra FROM atlas_rows")

@@ -16,20 +16,35 @@ from .conftest import run_cli
 SNAPSHOT = "https://web.archive.org/web/20180225100337/https://aws.amazon.com/rekognition/"
 
 WAYBACK_ROW = {
-    "id": 41, "url": "http://127.0.0.1:9/web/20180225100337id_/https://aws.amazon.com/rekognition/",
-    "source": "aws-rekognition", "via": "wayback", "captured_at": "2026-11-22T01:02:03.000000Z",
-    "status": 200, "sha256": "5" * 64, "warc_filename": "aws-rekognition-20261122-00001-h.warc.gz",
-    "warc_offset": 12345, "title": "Amazon Rekognition – Deep learning-based image analysis",
-    "vendor": "Amazon Web Services", "product": "Amazon Rekognition",
-    "memento_at": "2018-02-25T10:03:37Z", "wayback_timestamp": "20180225100337",
-    "original_url": "https://aws.amazon.com/rekognition/", "snapshot_url": SNAPSHOT,
+    "id": 41,
+    "url": "http://127.0.0.1:9/web/20180225100337id_/https://aws.amazon.com/rekognition/",
+    "source": "aws-rekognition",
+    "via": "wayback",
+    "captured_at": "2026-11-22T01:02:03.000000Z",
+    "status": 200,
+    "sha256": "5" * 64,
+    "warc_filename": "aws-rekognition-20261122-00001-h.warc.gz",
+    "warc_offset": 12345,
+    "title": "Amazon Rekognition – Deep learning-based image analysis",
+    "vendor": "Amazon Web Services",
+    "product": "Amazon Rekognition",
+    "memento_at": "2018-02-25T10:03:37Z",
+    "wayback_timestamp": "20180225100337",
+    "original_url": "https://aws.amazon.com/rekognition/",
+    "snapshot_url": SNAPSHOT,
 }
 
 LIVE_ROW = {
-    "id": 7, "url": "http://127.0.0.1:8470/products/recognize/faqs/", "source": "northwind-recognize",
-    "via": "live", "captured_at": "2026-11-22T01:02:03.456789Z", "sha256": "a" * 64,
-    "warc_filename": "northwind-recognize-1-00001-h.warc.gz", "warc_offset": 999,
-    "title": "Northwind Recognize FAQs", "vendor": "Northwind Cloud",
+    "id": 7,
+    "url": "http://127.0.0.1:8470/products/recognize/faqs/",
+    "source": "northwind-recognize",
+    "via": "live",
+    "captured_at": "2026-11-22T01:02:03.456789Z",
+    "sha256": "a" * 64,
+    "warc_filename": "northwind-recognize-1-00001-h.warc.gz",
+    "warc_offset": 999,
+    "title": "Northwind Recognize FAQs",
+    "vendor": "Northwind Cloud",
 }
 
 
@@ -42,7 +57,8 @@ def test_wayback_capture_reads_like_the_coalition_letter():
     assert citation.bluebook() == (
         "Amazon Web Services, Amazon Rekognition – Deep learning-based image analysis "
         f"(archived Feb. 25, 2018), {SNAPSHOT} (SHA-256 {'5' * 64}; local copy "
-        "aws-rekognition-20261122-00001-h.warc.gz at offset 12345).")
+        "aws-rekognition-20261122-00001-h.warc.gz at offset 12345)."
+    )
     text = citation.text()
     assert f"SHA-256 of the archived payload: {'5' * 64}" in text
     assert "Local copy: aws-rekognition-20261122-00001-h.warc.gz, offset 12345 (Spyglass capture 41)" in text
@@ -65,36 +81,59 @@ def test_live_capture_gives_our_capture_time_and_any_save_page_now_snapshot():
     assert plain.bluebook() == (
         "Northwind Cloud, Northwind Recognize FAQs (captured Nov. 22, 2026, 01:02 UTC), "
         f"http://127.0.0.1:8470/products/recognize/faqs/ (SHA-256 {'a' * 64}; local copy "
-        "northwind-recognize-1-00001-h.warc.gz at offset 999).")
+        "northwind-recognize-1-00001-h.warc.gz at offset 999)."
+    )
     assert "Captured by Spyglass 2026-11-22 01:02:03 UTC" in plain.text()
     assert f"SHA-256 of the archived payload: {'a' * 64}" in plain.text()
-    assert "Local copy: northwind-recognize-1-00001-h.warc.gz, offset 999 (Spyglass capture 7)" in plain.text()
+    assert (
+        "Local copy: northwind-recognize-1-00001-h.warc.gz, offset 999 (Spyglass capture 7)" in plain.text()
+    )
     spn = "https://web.archive.org/web/20261122010300/http://127.0.0.1:8470/products/recognize/faqs/"
     saved = cite(LIVE_ROW, {"capture_id": 7, "status": "success", "snapshot_url": spn})
     assert saved.line().endswith(f"faqs/ [{spn}]")
     assert f"Save Page Now snapshot {spn}" in saved.text()
     assert cite(LIVE_ROW, {"capture_id": 7, "status": "pending", "snapshot_url": None}).archived_url is None
     assert (plain.as_of_at, plain.as_of_kind, plain.fetched_at) == (
-        LIVE_ROW["captured_at"], "capture time", LIVE_ROW["captured_at"])
+        LIVE_ROW["captured_at"],
+        "capture time",
+        LIVE_ROW["captured_at"],
+    )
 
 
 def test_document_page_gives_agency_title_page_release_date_and_url():
     page = {"id": 3, "document_id": 2, "page_number": 14, "text": "...", "method": "ocr"}
-    document = {"id": 2, "file_name": "usage-report.pdf", "capture_id": 9, "sha256": "c" * 64,
-                "file_url": "http://127.0.0.1:8471/files/usage-report.pdf"}
-    release = {"id": 1, "agency": "Clearwater County Sheriff's Office", "released_on": "2018-05-22",
-               "title": "Records about face recognition", "page_url": "http://127.0.0.1:8471/r/1"}
-    capture = {"id": 9, "url": document["file_url"], "sha256": "c" * 64,
-               "warc_filename": "records-1-00001-h.warc.gz", "warc_offset": 77}
+    document = {
+        "id": 2,
+        "file_name": "usage-report.pdf",
+        "capture_id": 9,
+        "sha256": "c" * 64,
+        "file_url": "http://127.0.0.1:8471/files/usage-report.pdf",
+    }
+    release = {
+        "id": 1,
+        "agency": "Clearwater County Sheriff's Office",
+        "released_on": "2018-05-22",
+        "title": "Records about face recognition",
+        "page_url": "http://127.0.0.1:8471/r/1",
+    }
+    capture = {
+        "id": 9,
+        "url": document["file_url"],
+        "sha256": "c" * 64,
+        "warc_filename": "records-1-00001-h.warc.gz",
+        "warc_offset": 77,
+    }
     citation = cite_document_page(page, document, release, capture)
     assert citation.bluebook() == (
         "Clearwater County Sheriff's Office, usage-report.pdf, at 14 "
         "(released May 22, 2018), http://127.0.0.1:8471/files/usage-report.pdf "
-        f"(SHA-256 {'c' * 64}; local copy records-1-00001-h.warc.gz at offset 77).")
+        f"(SHA-256 {'c' * 64}; local copy records-1-00001-h.warc.gz at offset 77)."
+    )
     assert "SHA-256 of the archived payload: " + "c" * 64 in citation.text()
     assert "records-1-00001-h.warc.gz, offset 77 (Spyglass capture 9)" in citation.text()
-    undated = cite_document_page(page, document, {**release, "released_on": None,
-                                                  "released_text": "Spring 2018"}, capture)
+    undated = cite_document_page(
+        page, document, {**release, "released_on": None, "released_text": "Spring 2018"}, capture
+    )
     assert "(released Spring 2018)" in undated.bluebook()
 
 
@@ -114,37 +153,71 @@ def test_cli_cites_a_capture_by_id_and_says_how_far_the_closest_one_is(crawled, 
     [faq] = list(index.query("SELECT * FROM captures WHERE url = ?", [faq_url]))
     # Two mementos of the AWS page, as the wayback spider records them.
     for ts in ("20170901000000", "20180225100337"):
-        save_captures(index, [{
-            **{k: faq[k] for k in ("source", "sha256", "warc_filename", "warc_offset")},
-            "url": f"http://127.0.0.1:9/web/{ts}id_/https://aws.amazon.com/rekognition/",
-            "via": "wayback", "captured_at": "2026-11-22T00:00:00.000000Z", "warc_type": "response",
-            "warc_record_id": f"<urn:uuid:{ts}>", "title": "Amazon Rekognition",
-            "vendor": "Amazon Web Services", "wayback_timestamp": ts,
-            "memento_at": parse_when(ts).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "original_url": "https://aws.amazon.com/rekognition/",
-            "snapshot_url": f"https://web.archive.org/web/{ts}/https://aws.amazon.com/rekognition/",
-        }])
+        save_captures(
+            index,
+            [
+                {
+                    **{k: faq[k] for k in ("source", "sha256", "warc_filename", "warc_offset")},
+                    "url": f"http://127.0.0.1:9/web/{ts}id_/https://aws.amazon.com/rekognition/",
+                    "via": "wayback",
+                    "captured_at": "2026-11-22T00:00:00.000000Z",
+                    "warc_type": "response",
+                    "warc_record_id": f"<urn:uuid:{ts}>",
+                    "title": "Amazon Rekognition",
+                    "vendor": "Amazon Web Services",
+                    "wayback_timestamp": ts,
+                    "memento_at": parse_when(ts).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "original_url": "https://aws.amazon.com/rekognition/",
+                    "snapshot_url": f"https://web.archive.org/web/{ts}/https://aws.amazon.com/rekognition/",
+                }
+            ],
+        )
     index.close()
 
     by_id = run_cli("cite", str(faq["id"]), "--data", str(data), check=True)
     assert by_id.stdout.startswith("Northwind Cloud, Northwind Recognize FAQs (captured ")
     assert f"SHA-256 of the archived payload: {faq['sha256']}" in by_id.stdout
-    assert f"{faq['warc_filename']}, offset {faq['warc_offset']} (Spyglass capture {faq['id']})" in by_id.stdout
+    assert (
+        f"{faq['warc_filename']}, offset {faq['warc_offset']} (Spyglass capture {faq['id']})" in by_id.stdout
+    )
 
-    near = run_cli("cite", "https://aws.amazon.com/rekognition/", "--at", "2018-03-01",
-                   "--format", "bluebook", "--data", str(data), check=True)
+    near = run_cli(
+        "cite",
+        "https://aws.amazon.com/rekognition/",
+        "--at",
+        "2018-03-01",
+        "--format",
+        "bluebook",
+        "--data",
+        str(data),
+        check=True,
+    )
     assert near.stdout.strip() == (
         f"Amazon Web Services, Amazon Rekognition (archived Feb. 25, 2018), {SNAPSHOT} "
-        f"(SHA-256 {faq['sha256']}; local copy {faq['warc_filename']} at offset {faq['warc_offset']}).")
+        f"(SHA-256 {faq['sha256']}; local copy {faq['warc_filename']} at offset {faq['warc_offset']})."
+    )
     assert "showing the page as of 2018-02-25 10:03:37 UTC, 3 days 13 hours earlier." in near.stderr
 
-    as_json = json.loads(run_cli("cite", "https://aws.amazon.com/rekognition/", "--at", "2017-08-01",
-                                 "--format", "json", "--data", str(data), check=True).stdout)
+    as_json = json.loads(
+        run_cli(
+            "cite",
+            "https://aws.amazon.com/rekognition/",
+            "--at",
+            "2017-08-01",
+            "--format",
+            "json",
+            "--data",
+            str(data),
+            check=True,
+        ).stdout
+    )
     assert as_json["url"].startswith("https://web.archive.org/web/20170901000000/")
     assert as_json["closest_to"]["offset"] == "31 days later"
 
     missing = run_cli("cite", "https://nowhere.example/", "--data", str(data))
-    assert missing.returncode == 1 and missing.stderr.strip() == "Error: no capture of https://nowhere.example/"
+    assert (
+        missing.returncode == 1 and missing.stderr.strip() == "Error: no capture of https://nowhere.example/"
+    )
 
 
 def test_an_archived_redirect_says_it_is_one_and_where_it_went():
@@ -161,7 +234,11 @@ def test_an_archived_redirect_says_it_is_one_and_where_it_went():
 
 
 def test_cli_cites_the_demo_s_archived_redirect(crawled):
-    result = run_cli("cite", f"{crawled['wayback'].base}/web/20170101000000id_/"
-                     f"{crawled['base']}/products/recognise/", "--data", str(crawled["data"]))
+    result = run_cli(
+        "cite",
+        f"{crawled['wayback'].base}/web/20170101000000id_/{crawled['base']}/products/recognise/",
+        "--data",
+        str(crawled["data"]),
+    )
     assert result.returncode == 0, result.stderr
     assert f"Redirect (HTTP 301) to {crawled['base']}/products/recognize/" in result.stdout

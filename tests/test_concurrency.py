@@ -71,11 +71,28 @@ def test_searches_succeed_while_a_crawl_writes(crawled, tmp_path: Path):
     with served_archive(data, allow_sql=True) as base, Searchers(base) as searchers:
         # The vendor site crawled again into the served archive (a run row, revisits, batches).
         crawl = subprocess.run(
-            [sys.executable, "-m", "archive.cli", "crawl", "--sources", str(ROOT / "sources.yml"),
-             "--data", str(data), "--source", "northwind-recognize", "--only", "live",
-             "-s", "AUTOTHROTTLE_ENABLED=False"],
-            cwd=ROOT, env={**os.environ, **crawled["env"]},
-            capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "archive.cli",
+                "crawl",
+                "--sources",
+                str(ROOT / "sources.yml"),
+                "--data",
+                str(data),
+                "--source",
+                "northwind-recognize",
+                "--only",
+                "live",
+                "-s",
+                "AUTOTHROTTLE_ENABLED=False",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **crawled["env"]},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     results = searchers.results
     assert crawl.returncode == 0, crawl.stderr
     assert len(results) >= SEARCHERS, "no searches overlapped the crawl"
@@ -92,7 +109,8 @@ def test_searches_succeed_while_a_crawl_writes(crawled, tmp_path: Path):
     # The crawl really wrote while we read: a second run with its revisits is there.
     conn = sqlite3.connect(data / "spyglass.db")
     [(runs,)] = conn.execute(
-        "SELECT count(*) FROM crawl_runs WHERE status = 'finished' AND spider = 'vendor'").fetchall()
+        "SELECT count(*) FROM crawl_runs WHERE status = 'finished' AND spider = 'vendor'"
+    ).fetchall()
     [(revisits,)] = conn.execute("SELECT count(*) FROM captures WHERE warc_type = 'revisit'").fetchall()
     conn.close()
     assert runs == 2 and revisits > 0

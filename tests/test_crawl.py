@@ -23,9 +23,12 @@ REACHABLE = (
 # What the pages need to render, how they refer to it, and who refers to it
 # (None: a page; the hero image and the theme come from the stylesheet).
 REQUISITES = {
-    "/static/site.css": ("stylesheet", None), "/static/theme.css": ("stylesheet", "/static/site.css"),
-    "/static/hero.png": ("image", "/static/site.css"), "/static/site.js": ("script", None),
-    "/favicon.png": ("icon", None), "/apple-touch-icon.png": ("icon", None),
+    "/static/site.css": ("stylesheet", None),
+    "/static/theme.css": ("stylesheet", "/static/site.css"),
+    "/static/hero.png": ("image", "/static/site.css"),
+    "/static/site.js": ("script", None),
+    "/favicon.png": ("icon", None),
+    "/apple-touch-icon.png": ("icon", None),
     "/img/recognize-480.png": ("image", "/products/recognize/"),
     "other:/img/recognize-960.png": ("image", "/products/recognize/"),
 }
@@ -34,14 +37,16 @@ REQUISITES = {
 def requisite_url(crawled: dict, path: str) -> str:
     """A requisite's URL; `other:` paths are on the site's second host (as on a CDN)."""
     if path.startswith("other:"):
-        return crawled["site"].other + path[len("other:"):]
+        return crawled["site"].other + path[len("other:") :]
     return crawled["base"] + path
 
 
 def test_every_reachable_in_scope_page_is_captured_once(crawled):
     base = crawled["base"]
-    captured = [r["url"] for r in rows(crawled["data"], "SELECT url FROM captures WHERE via = 'live' "
-                                                       "AND requisite IS NULL")]
+    captured = [
+        r["url"]
+        for r in rows(crawled["data"], "SELECT url FROM captures WHERE via = 'live' AND requisite IS NULL")
+    ]
     # The other host's robots.txt is read before its requisite is fetched.
     robots = crawled["site"].other + "/robots.txt"
     assert sorted(captured) == sorted([base + p for p in REACHABLE] + [robots])
@@ -63,8 +68,10 @@ def test_page_requisites_are_archived_once_marked_and_left_out_of_search(crawled
         assert row["title"] is None and row["text"] is None
         assert crawled["hits"][path.removeprefix("other:")] == 1  # once, though every page needs it
     # One payload, stored once: the icon's second name is a revisit of the first.
-    first, second = sorted((found[requisite_url(crawled, p)] for p in ("/favicon.png", "/apple-touch-icon.png")),
-                           key=lambda r: r["id"])
+    first, second = sorted(
+        (found[requisite_url(crawled, p)] for p in ("/favicon.png", "/apple-touch-icon.png")),
+        key=lambda r: r["id"],
+    )
     assert (first["warc_type"], second["warc_type"]) == ("response", "revisit")
     assert second["refers_to"] == first["warc_record_id"] and second["sha256"] == first["sha256"]
     assert {r["warc_type"] for r in found.values()} == {"response", "revisit"}
@@ -75,7 +82,10 @@ def test_out_of_scope_and_robots_disallowed_pages_are_not_fetched(crawled):
     assert "/internal/roadmap/" not in hits
     assert "/partners/" not in hits  # linked as http://localhost:PORT/, another host
     assert all(count == 1 for path, count in hits.items() if path != "/robots.txt"), hits
-    [error] = rows(crawled["data"], "SELECT f.* FROM fetch_errors f JOIN crawl_runs r ON r.id = f.crawl_run WHERE r.spider = 'vendor'")
+    [error] = rows(
+        crawled["data"],
+        "SELECT f.* FROM fetch_errors f JOIN crawl_runs r ON r.id = f.crawl_run WHERE r.spider = 'vendor'",
+    )
     assert error["url"] == crawled["base"] + "/internal/roadmap/"
     assert (error["error_type"], error["reason"]) == ("robots", "disallowed by robots.txt")
     assert error["referrer"] == crawled["base"] + "/about/"
@@ -87,7 +97,10 @@ def test_captures_carry_tags_status_text_and_utc_times(crawled):
     faq = by_url[base + "/products/recognize/faqs/"]
     assert faq["via"] == "live" and faq["status"] == 200
     assert (faq["vendor"], faq["product"], faq["source"]) == (
-        "Northwind Cloud", "Northwind Recognize", "northwind-recognize")
+        "Northwind Cloud",
+        "Northwind Recognize",
+        "northwind-recognize",
+    )
     assert faq["title"] == "Northwind Recognize FAQs"
     assert "What is person tracking?" in faq["text"]
     # Main text only: navigation, footer and scripts are left out.
@@ -129,18 +142,32 @@ def test_second_crawl_of_unchanged_pages_writes_only_revisits(crawled, tmp_path:
     data = tmp_path / "data"
     shutil.copytree(crawled["data"], data)
     # Without conditional requests (tests/test_conditional.py has them) every page comes back whole.
-    run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-            "--source", "northwind-recognize", "-s", "SPYGLASS_CONDITIONAL_REQUESTS=false",
-            env=crawled["env"], check=True)
-    second = rows(data, "SELECT c.* FROM captures c JOIN crawl_runs r ON r.id = c.crawl_run "
-                  "WHERE r.spider = 'vendor' AND r.id > 2")
+    run_cli(
+        "crawl",
+        "--sources",
+        str(ROOT / "sources.yml"),
+        "--data",
+        str(data),
+        "--source",
+        "northwind-recognize",
+        "-s",
+        "SPYGLASS_CONDITIONAL_REQUESTS=false",
+        env=crawled["env"],
+        check=True,
+    )
+    second = rows(
+        data,
+        "SELECT c.* FROM captures c JOIN crawl_runs r ON r.id = c.crawl_run "
+        "WHERE r.spider = 'vendor' AND r.id > 2",
+    )
     # Pages, the other host's robots.txt, and the requisites again: all unchanged.
     assert len(second) == len(REACHABLE) + 1 + len(REQUISITES)
     assert {r["warc_type"] for r in second} == {"revisit"}
     first_ids = {r["warc_record_id"] for r in rows(data, "SELECT * FROM captures WHERE crawl_run <= 2")}
     assert {r["refers_to"] for r in second} <= first_ids
     new_files = set(p.name for p in (data / "warcs").glob("*.warc.gz")) - set(
-        p.name for p in (crawled["data"] / "warcs").glob("*.warc.gz"))
+        p.name for p in (crawled["data"] / "warcs").glob("*.warc.gz")
+    )
     # The Wayback re-run finds nothing new and opens no file.
     [new_file] = new_files
     with open(data / "warcs" / new_file, "rb") as fh:
@@ -158,8 +185,7 @@ def test_datasette_full_text_search_finds_the_faq(crawled):
     ds = datasette_app(crawled["data"])
 
     async def search(q: str) -> list[dict]:
-        response = await ds.client.get(
-            "/spyglass/captures.json", params={"_search": q, "_shape": "objects"})
+        response = await ds.client.get("/spyglass/captures.json", params={"_search": q, "_shape": "objects"})
         assert response.status_code == 200, response.text
         return response.json()["rows"]
 
@@ -187,8 +213,9 @@ def test_verify_passes_then_names_the_capture_whose_byte_was_flipped(crawled, tm
     assert bad.returncode == 1
     failures = [line for line in bad.stderr.splitlines() if line.startswith("FAIL")]
     assert len(failures) == 1, bad.stderr
-    assert failures[0].startswith(f"FAIL capture {faq['id']} ({faq['url']}) at "
-                                  f"{faq['warc_filename']}:{faq['warc_offset']}: ")
+    assert failures[0].startswith(
+        f"FAIL capture {faq['id']} ({faq['url']}) at {faq['warc_filename']}:{faq['warc_offset']}: "
+    )
     assert "1 problem(s)" in bad.stderr
 
 
@@ -221,6 +248,17 @@ def test_link_resolution_matches_urljoin():
     from spiders.vendor import absolute_links
 
     base = "http://127.0.0.1:8000/press/2017/index.html?x=1"
-    hrefs = ["/a/b", "c.html", "../up/", "//other.example/x", "https://v.example/p",
-             "/a/./b", "?q=2", "#frag", "  /spaced  ", "", "http://v.example/../x"]
+    hrefs = [
+        "/a/b",
+        "c.html",
+        "../up/",
+        "//other.example/x",
+        "https://v.example/p",
+        "/a/./b",
+        "?q=2",
+        "#frag",
+        "  /spaced  ",
+        "",
+        "http://v.example/../x",
+    ]
     assert absolute_links(base, hrefs) == [urljoin(base, h.strip()) for h in hrefs if h.strip()]

@@ -38,8 +38,9 @@ def test_metadata_describes_every_table_and_column(tmp_path: Path):
         assert set(columns) <= set(actual), f"{name}: stale columns"
     captures = tables["captures"]
     assert captures["fts_table"] == "captures_fts"
-    assert {"vendor", "product", "source", "via", "page_url"} <= set(f for f in captures["facets"]
-                                                                    if isinstance(f, str))
+    assert {"vendor", "product", "source", "via", "page_url"} <= set(
+        f for f in captures["facets"] if isinstance(f, str)
+    )
     assert {"year": "as_of_at"} in captures["facets"] and captures["sort_desc"] == "as_of_at"
     for view in index.view_names():
         assert tables.get(view, {}).get("description"), f"view {view} has no description"
@@ -78,8 +79,14 @@ def chromium_path() -> str:
     return path
 
 
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def launch_chromium(playwright: Any) -> Any:
@@ -112,7 +119,9 @@ def test_reporter_searches_captures_in_a_real_browser(served, crawled):
             # Facets the reporter filters by are offered.
             facets = page.locator(".facet-info").all_inner_texts()
             assert any("vendor" in f for f in facets) and any("product" in f for f in facets)
-            page.screenshot(path=str(Path(os.environ.get("SPYGLASS_SCREENSHOTS", crawled["data"])) / "search.png"))
+            page.screenshot(
+                path=str(Path(os.environ.get("SPYGLASS_SCREENSHOTS", crawled["data"])) / "search.png")
+            )
         finally:
             browser.close()
 
@@ -137,6 +146,7 @@ def _page(data: Path, path: str, statements: list[str]) -> str:
     tracer.prepare_connection = prepare_connection
     pm.register(tracer, name="spyglass-test-sql-trace")
     try:
+
         async def get() -> str:
             response = await datasette_app(data).client.get(path)
             assert response.status_code == 200, response.text[:500]
@@ -150,7 +160,7 @@ def _page(data: Path, path: str, statements: list[str]) -> str:
 def _rows_selected(statements: list[str]) -> list[str]:
     """The columns the table page's row query read."""
     [rows] = [s for s in statements if s.startswith("select ") and " from captures " in s and "limit 51" in s]
-    return [c.strip().strip("[]") for c in rows[len("select "):rows.index(" from captures ")].split(",")]
+    return [c.strip().strip("[]") for c in rows[len("select ") : rows.index(" from captures ")].split(",")]
 
 
 def test_a_table_page_draws_its_default_columns_and_leaves_long_ones_unread(crawled):
@@ -165,7 +175,7 @@ def test_a_table_page_draws_its_default_columns_and_leaves_long_ones_unread(craw
     assert f"Showing {len(shown)} of {len(every)} columns" in page, re.findall("Showing[^<]*", page)
     # Cells still reach columns they do not show: the archived copy (by id) and the citation,
     # fetched for the whole page at once and each row given its own.
-    rows = re.findall(r"<tr>(.*?)</tr>", page[page.index("<tbody>"):], re.S)
+    rows = re.findall(r"<tr>(.*?)</tr>", page[page.index("<tbody>") :], re.S)
     assert len(rows) > 10 and "/-/spyglass/replay/" in page
     for row in rows:
         [capture] = re.findall(r'class="col-id type-pk"><a href="/spyglass/captures/(\d+)"', row)

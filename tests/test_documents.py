@@ -16,9 +16,17 @@ def index() -> sqlite_utils.Database:
     migrations.apply(db)
     db.table("sources").insert({"name": "portal", "kind": "records"})
     for n in range(1, 5):
-        db.table("captures").insert({"url": f"u{n}", "source": "portal", "via": "live",
-                                     "captured_at": "t", "sha256": "s", "warc_filename": "f",
-                                     "warc_record_id": f"r{n}"})
+        db.table("captures").insert(
+            {
+                "url": f"u{n}",
+                "source": "portal",
+                "via": "live",
+                "captured_at": "t",
+                "sha256": "s",
+                "warc_filename": "f",
+                "warc_record_id": f"r{n}",
+            }
+        )
     return db
 
 
@@ -31,18 +39,25 @@ def file(url: str, sha: str, record: str) -> DocumentFile:
 
 
 def links(db: sqlite_utils.Database) -> list[tuple]:
-    return [tuple(r) for r in db.execute(
-        "SELECT r.key, l.file_url, l.document_id FROM document_links l "
-        "JOIN releases r ON r.id = l.release_id ORDER BY r.key").fetchall()]
+    return [
+        tuple(r)
+        for r in db.execute(
+            "SELECT r.key, l.file_url, l.document_id FROM document_links l "
+            "JOIN releases r ON r.id = l.release_id ORDER BY r.key"
+        ).fetchall()
+    ]
 
 
 def test_a_file_linked_before_and_after_its_download_is_one_document_with_two_links():
     db = index()
-    documents.save_records(db, [
-        release("a", ["http://p/q.pdf"], "r1"),
-        file("http://p/q.pdf", "aa", "r2"),
-        release("b", ["http://p/q.pdf"], "r3"),
-    ])
+    documents.save_records(
+        db,
+        [
+            release("a", ["http://p/q.pdf"], "r1"),
+            file("http://p/q.pdf", "aa", "r2"),
+            release("b", ["http://p/q.pdf"], "r3"),
+        ],
+    )
     [doc] = list(db.table("documents").rows)
     assert (doc["sha256"], doc["capture_id"]) == ("aa", 2)
     assert links(db) == [("a", "http://p/q.pdf", doc["id"]), ("b", "http://p/q.pdf", doc["id"])]
@@ -50,15 +65,21 @@ def test_a_file_linked_before_and_after_its_download_is_one_document_with_two_li
 
 def test_same_bytes_from_two_urls_are_one_document_and_a_failed_download_leaves_the_link_open():
     db = index()
-    documents.save_records(db, [
-        release("a", ["http://p/1.pdf", "http://p/missing.pdf"], "r1"),
-        release("b", ["http://p/2.pdf"], "r1"),
-        file("http://p/1.pdf", "same", "r2"),
-        file("http://p/2.pdf", "same", "r3"),
-    ])
+    documents.save_records(
+        db,
+        [
+            release("a", ["http://p/1.pdf", "http://p/missing.pdf"], "r1"),
+            release("b", ["http://p/2.pdf"], "r1"),
+            file("http://p/1.pdf", "same", "r2"),
+            file("http://p/2.pdf", "same", "r3"),
+        ],
+    )
     assert db.table("documents").count == 1
-    assert links(db) == [("a", "http://p/1.pdf", 1), ("a", "http://p/missing.pdf", None),
-                         ("b", "http://p/2.pdf", 1)]
+    assert links(db) == [
+        ("a", "http://p/1.pdf", 1),
+        ("a", "http://p/missing.pdf", None),
+        ("b", "http://p/2.pdf", 1),
+    ]
     # Seeing the release again refreshes it instead of adding a second one.
     documents.save_records(db, [release("a", ["http://p/1.pdf"], "r4")])
     assert db.table("releases").count == 2
@@ -73,5 +94,7 @@ def test_read_document_failures_give_reasons():
     assert broken.error.startswith("unreadable PDF")
     odd = read_document("application/octet-stream", b"\x00\x01binary")
     assert odd.extraction == "none" and "no text extractor" in odd.error
-    bad_docx = read_document("application/vnd.openxmlformats-officedocument.wordprocessingml.document", b"PK\x03\x04junk")
+    bad_docx = read_document(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document", b"PK\x03\x04junk"
+    )
     assert bad_docx.extraction == "failed" and "DOCX" in bad_docx.error

@@ -20,24 +20,40 @@ from .conftest import run_cli
 
 def test_exported_wacz_validates_and_its_warc_reads_back_with_matching_digests(crawled, tmp_path: Path):
     data = crawled["data"]
-    chosen = captures(data, "SELECT * FROM captures WHERE via = 'live' AND (url LIKE '%/faqs/' "
-                            "OR url LIKE '%.pdf' OR url LIKE '%/pricing/') ORDER BY id")
+    chosen = captures(
+        data,
+        "SELECT * FROM captures WHERE via = 'live' AND (url LIKE '%/faqs/' "
+        "OR url LIKE '%.pdf' OR url LIKE '%/pricing/') ORDER BY id",
+    )
     assert len(chosen) == 3
     out = tmp_path / "evidence" / "recognize.wacz"
-    result = run_cli("export", "--data", str(data), "--out", str(out),
-                     "--query", "SELECT id FROM captures WHERE via = 'live' AND (url LIKE '%/faqs/' "
-                                "OR url LIKE '%.pdf' OR url LIKE '%/pricing/')", check=True)
+    result = run_cli(
+        "export",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--query",
+        "SELECT id FROM captures WHERE via = 'live' AND (url LIKE '%/faqs/' "
+        "OR url LIKE '%.pdf' OR url LIKE '%/pricing/')",
+        check=True,
+    )
     package_sha = hashlib.sha256(out.read_bytes()).hexdigest()
     # The two pages bring what draws them: the stylesheet, what it imports and its
     # background image, the script and the icon under its two names (the PDF needs nothing).
-    requisites = captures(data, "SELECT * FROM captures WHERE requisite IS NOT NULL AND url NOT LIKE '%/img/%'")
+    requisites = captures(
+        data, "SELECT * FROM captures WHERE requisite IS NOT NULL AND url NOT LIKE '%/img/%'"
+    )
     assert len(requisites) == 6
-    assert (f"3 capture(s), with 6 page requisite(s), {2 * 9} WARC records; SHA-256 {package_sha}"
-            in result.stdout)
+    assert (
+        f"3 capture(s), with 6 page requisite(s), {2 * 9} WARC records; SHA-256 {package_sha}"
+        in result.stdout
+    )
 
     # Webrecorder's own validator (py-wacz), run as a user would.
-    validated = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
-                               capture_output=True, text=True)
+    validated = subprocess.run(
+        [sys.executable, "-m", "wacz", "validate", "-f", str(out)], capture_output=True, text=True
+    )
     assert validated.returncode == 0, validated.stdout + validated.stderr
     assert "Validation succeeded, the passed WACZ is valid" in validated.stdout
 
@@ -46,16 +62,26 @@ def test_exported_wacz_validates_and_its_warc_reads_back_with_matching_digests(c
         package = json.loads(wacz.read("datapackage.json"))
         for resource in package["resources"]:
             assert resource["hash"] == "sha256:" + hashlib.sha256(wacz.read(resource["path"])).hexdigest()
-        assert {"indexes/index.cdx.gz", "pages/pages.jsonl", "datapackage.json",
-                "logs/spyglass-manifest.txt"} <= names
+        assert {
+            "indexes/index.cdx.gz",
+            "pages/pages.jsonl",
+            "datapackage.json",
+            "logs/spyglass-manifest.txt",
+        } <= names
         [warc_name] = [n for n in names if n.startswith("archive/")]
         pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()[1:]]
         records = []
         for record in ArchiveIterator(io.BytesIO(wacz.read(warc_name)), check_digests="raise"):
             payload = record.raw_stream.read()
-            records.append((record.rec_type, record.rec_headers.get_header("WARC-Record-ID"),
-                            record.rec_headers.get_header("WARC-Target-URI"), payload,
-                            record.rec_headers.get_header("WARC-Payload-Digest")))
+            records.append(
+                (
+                    record.rec_type,
+                    record.rec_headers.get_header("WARC-Record-ID"),
+                    record.rec_headers.get_header("WARC-Target-URI"),
+                    payload,
+                    record.rec_headers.get_header("WARC-Payload-Digest"),
+                )
+            )
     assert sorted(p["url"] for p in pages) == sorted(r["url"] for r in chosen)  # pages, not requisites
     assert records[0][0] == "warcinfo" and [r[0] for r in records[2::2]] == ["request"] * 9
     assert sorted(r[0] for r in records[1::2]) == ["response"] * 8 + ["revisit"]
@@ -82,14 +108,19 @@ def test_export_by_capture_and_by_source(crawled, tmp_path: Path):
     run_cli("export", "--data", str(data), "--out", str(one), "--capture", str(faq["id"]), check=True)
     with zipfile.ZipFile(one) as wacz:
         [warc_name] = [n for n in wacz.namelist() if n.startswith("archive/")]
-        ids = [r.rec_headers.get_header("WARC-Record-ID")
-               for r in ArchiveIterator(io.BytesIO(wacz.read(warc_name))) if r.rec_type in ("response", "revisit")]
-    drawn_with = captures(data, "SELECT warc_record_id FROM captures WHERE requisite IS NOT NULL "
-                                "AND url NOT LIKE '%/img/%'")
+        ids = [
+            r.rec_headers.get_header("WARC-Record-ID")
+            for r in ArchiveIterator(io.BytesIO(wacz.read(warc_name)))
+            if r.rec_type in ("response", "revisit")
+        ]
+    drawn_with = captures(
+        data, "SELECT warc_record_id FROM captures WHERE requisite IS NOT NULL AND url NOT LIKE '%/img/%'"
+    )
     assert sorted(ids) == sorted([faq["warc_record_id"], *(r["warc_record_id"] for r in drawn_with)])
     everything = tmp_path / "all.wacz"
-    run_cli("export", "--data", str(data), "--out", str(everything), "--source", "northwind-recognize",
-            check=True)
+    run_cli(
+        "export", "--data", str(data), "--out", str(everything), "--source", "northwind-recognize", check=True
+    )
     with zipfile.ZipFile(everything) as wacz:
         pages = wacz.read("pages/pages.jsonl").splitlines()[1:]
     assert len(pages) == len(captures(data, "SELECT id FROM captures WHERE requisite IS NULL"))
@@ -125,8 +156,16 @@ def test_the_package_carries_the_time_stamps_and_chain_heads(crawled, tmp_path: 
     (tmp_path / "tsa").mkdir()
     server, authority = start_tsa(tmp_path / "tsa")
     try:
-        run_cli("timestamp", "--data", str(data), "--tsa-url", server.url + "/tsr",
-                "--tsa-ca", str(authority.ca), check=True)
+        run_cli(
+            "timestamp",
+            "--data",
+            str(data),
+            "--tsa-url",
+            server.url + "/tsr",
+            "--tsa-ca",
+            str(authority.ca),
+            check=True,
+        )
     finally:
         server.stop()
     [row] = captures(data, "SELECT * FROM captures WHERE via = 'live' AND url LIKE '%/faqs/'")
@@ -148,18 +187,28 @@ def test_the_package_carries_the_time_stamps_and_chain_heads(crawled, tmp_path: 
     for command in commands:
         checked = subprocess.run(command.split(), cwd=unpacked, capture_output=True, text=True)
         assert "Verification: OK" in checked.stdout, command + checked.stderr
-    validated = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
-                               capture_output=True, text=True)
+    validated = subprocess.run(
+        [sys.executable, "-m", "wacz", "validate", "-f", str(out)], capture_output=True, text=True
+    )
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
 
 def test_pages_of_mementos_are_dated_as_of_the_memento(crawled, tmp_path: Path):
     data = crawled["data"]
     out = tmp_path / "history.wacz"
-    run_cli("export", "--data", str(data), "--out", str(out), "--query",
-            "SELECT id FROM captures WHERE page_url LIKE '%/products/recognize/'", check=True)
-    validated = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
-                               capture_output=True, text=True)
+    run_cli(
+        "export",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--query",
+        "SELECT id FROM captures WHERE page_url LIKE '%/products/recognize/'",
+        check=True,
+    )
+    validated = subprocess.run(
+        [sys.executable, "-m", "wacz", "validate", "-f", str(out)], capture_output=True, text=True
+    )
     assert validated.returncode == 0, validated.stdout + validated.stderr
     with zipfile.ZipFile(out) as wacz:
         pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()[1:]]

@@ -58,7 +58,9 @@ def test_empty_and_binary_payloads():
 @pytest.mark.parametrize("content_type", ["text/html", "text/html; charset=utf-8", None])
 def test_short_pages_in_a_single_byte_charset_keep_their_accents(content_type):
     # No charset, or a wrong one: a few accents are all the evidence there is.
-    body = "<html><head><title>Caf\xe9</title></head><body><p>D\xe9j\xe0 vu</p></body></html>".encode("latin-1")
+    body = "<html><head><title>Caf\xe9</title></head><body><p>D\xe9j\xe0 vu</p></body></html>".encode(
+        "latin-1"
+    )
     found = extract(content_type, body)
     assert (found.title, found.text) == ("Caf\xe9", "D\xe9j\xe0 vu")
 

@@ -27,14 +27,28 @@ pytestmark = pytest.mark.network_namespace
 OPT_IN = "(a source may opt in with allow_private: [{ip}])"
 
 
-@pytest.mark.parametrize("address,kind", [
-    ("169.254.169.254", "link-local"), ("10.1.2.3", "private"), ("192.168.0.1", "private"),
-    ("172.16.5.4", "private"), ("127.0.0.1", "loopback"), ("127.9.9.9", "loopback"),
-    ("0.0.0.0", "unspecified"), ("224.0.0.1", "multicast"), ("240.0.0.1", "reserved"),
-    ("100.64.0.1", "non-public"), ("::1", "loopback"), ("fe80::1", "link-local"),
-    ("fc00::1", "private"), ("::ffff:10.0.0.1", "private"), ("::ffff:169.254.169.254", "link-local"),
-    ("93.184.216.34", None), ("2606:4700::1111", None),
-])
+@pytest.mark.parametrize(
+    "address,kind",
+    [
+        ("169.254.169.254", "link-local"),
+        ("10.1.2.3", "private"),
+        ("192.168.0.1", "private"),
+        ("172.16.5.4", "private"),
+        ("127.0.0.1", "loopback"),
+        ("127.9.9.9", "loopback"),
+        ("0.0.0.0", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("100.64.0.1", "non-public"),
+        ("::1", "loopback"),
+        ("fe80::1", "link-local"),
+        ("fc00::1", "private"),
+        ("::ffff:10.0.0.1", "private"),
+        ("::ffff:169.254.169.254", "link-local"),
+        ("93.184.216.34", None),
+        ("2606:4700::1111", None),
+    ],
+)
 def test_every_kind_of_non_public_address_is_named(address, kind):
     assert non_public_kind(ipaddress.ip_address(address)) == kind
 
@@ -45,8 +59,7 @@ def test_refused_before_connecting_links_and_names_that_resolve_to_private_addre
     canary = h["site"].canary_port
     cases = {
         "http://169.254.169.254/latest/meta-data/": "169.254.169.254, a link-local address",
-        f"http://metadata.hostile.test:{port}/latest/meta-data/":
-            "metadata.hostile.test resolves to 169.254.169.254, a link-local address",
+        f"http://metadata.hostile.test:{port}/latest/meta-data/": "metadata.hostile.test resolves to 169.254.169.254, a link-local address",
         # One public and one private answer: every answer is checked.
         f"http://mixed.hostile.test:{port}/": "mixed.hostile.test resolves to 10.0.0.7, a private address",
         f"http://[::1]:{port}/ipv6-loopback": "::1, a loopback address",
@@ -66,12 +79,18 @@ def test_redirects_to_private_addresses_are_refused_at_the_next_hop(hostile_craw
     base = h["base"]
     canary = h["site"].canary_port
     cases = {
-        "/redirect-to/metadata": ("http://169.254.169.254/latest/meta-data/iam/",
-                                  "169.254.169.254, a link-local address"),
-        "/redirect-to/intranet": (f"http://intranet.hostile.test:{base.rsplit(':', 1)[1]}/admin",
-                                  "intranet.hostile.test resolves to 10.20.30.40, a private address"),
-        "/redirect-to/rebind": (f"http://rebind.hostile.test:{canary}/ok/rebound",
-                                "rebind.hostile.test resolves to 127.0.0.2, a loopback address"),
+        "/redirect-to/metadata": (
+            "http://169.254.169.254/latest/meta-data/iam/",
+            "169.254.169.254, a link-local address",
+        ),
+        "/redirect-to/intranet": (
+            f"http://intranet.hostile.test:{base.rsplit(':', 1)[1]}/admin",
+            "intranet.hostile.test resolves to 10.20.30.40, a private address",
+        ),
+        "/redirect-to/rebind": (
+            f"http://rebind.hostile.test:{canary}/ok/rebound",
+            "rebind.hostile.test resolves to 127.0.0.2, a loopback address",
+        ),
     }
     for path, (target, start) in cases.items():
         hop = capture(h, base + path)  # the redirect itself is evidence
@@ -82,12 +101,15 @@ def test_redirects_to_private_addresses_are_refused_at_the_next_hop(hostile_craw
     assert h["servers"].canary.held == []
 
 
-@pytest.mark.parametrize("host,said", [
-    ("127.0.0.1", r"127\.0\.0\.1"),
-    # A real name, resolved by the system resolver (/etc/hosts), not SPYGLASS_RESOLVE;
-    # some systems list ::1 for it first.
-    ("localhost", r"localhost resolves to (127\.0\.0\.1|::1)"),
-])
+@pytest.mark.parametrize(
+    "host,said",
+    [
+        ("127.0.0.1", r"127\.0\.0\.1"),
+        # A real name, resolved by the system resolver (/etc/hosts), not SPYGLASS_RESOLVE;
+        # some systems list ::1 for it first.
+        ("localhost", r"localhost resolves to (127\.0\.0\.1|::1)"),
+    ],
+)
 def test_loopback_is_refused_unless_the_source_opts_in(vendor_site, tmp_path: Path, host, said):
     base, site = vendor_site
     base = base.replace("127.0.0.1", host)
@@ -103,18 +125,26 @@ def test_loopback_is_refused_unless_the_source_opts_in(vendor_site, tmp_path: Pa
     [(url, error_type, reason)] = conn.execute("SELECT url, error_type, reason FROM fetch_errors")
     conn.close()
     assert (url, error_type) == (base + "/", "address")
-    assert re.fullmatch(rf"{said}, a loopback address: not fetched "
-                        r"\(a source may opt in with allow_private: \[(127\.0\.0\.1|::1)\]\)", reason), reason
+    assert re.fullmatch(
+        rf"{said}, a loopback address: not fetched "
+        r"\(a source may opt in with allow_private: \[(127\.0\.0\.1|::1)\]\)",
+        reason,
+    ), reason
 
 
 def test_allow_private_is_validated_in_one_line():
-    entry = {"name": "x", "kind": "vendor", "urls": ["http://a.example/"],
-             "allow_private": ["127.0.0.1", "10.0.0.0/8", "localhost"]}
+    entry = {
+        "name": "x",
+        "kind": "vendor",
+        "urls": ["http://a.example/"],
+        "allow_private": ["127.0.0.1", "10.0.0.0/8", "localhost"],
+    }
     with pytest.raises(ConfigError) as err:
         parse_sources({"sources": [entry]}, Path("s.yml"), {})
     assert str(err.value) == (
         "s.yml: source 'x': field 'allow_private': 'localhost' is not an IP address "
-        "or network (e.g. 127.0.0.1 or 10.0.0.0/8)")
+        "or network (e.g. 127.0.0.1 or 10.0.0.0/8)"
+    )
     entry["allow_private"] = ["127.0.0.1", "10.0.0.0/8"]
     [source] = parse_sources({"sources": [entry]}, Path("s.yml"), {})
     assert source.allow_private == ("127.0.0.1", "10.0.0.0/8")
@@ -122,7 +152,9 @@ def test_allow_private_is_validated_in_one_line():
 
 def test_spyglass_resolve_is_validated():
     assert parse_resolve("a.test=10.0.0.1, a.test=::1,b.test=127.0.0.1") == {
-        "a.test": ("10.0.0.1", "::1"), "b.test": ("127.0.0.1",)}
+        "a.test": ("10.0.0.1", "::1"),
+        "b.test": ("127.0.0.1",),
+    }
     with pytest.raises(ConfigError, match=r"^SPYGLASS_RESOLVE: 'a.test=nope' is not name=ip$"):
         parse_resolve("a.test=nope")
 

@@ -24,14 +24,21 @@ from .conftest import db_rows, run_cli
 
 PERSON_TRACKING_PASSAGE = (
     "Person tracking lets agencies follow persons of interest from a street camera or a body camera, "
-    "and identify all faces in crowded events and public places.")
+    "and identify all faces in crowded events and public places."
+)
 CTA_SENTENCES = {"Questions about Northwind Cloud?", "Talk to our public-sector team."}
 
 
 def versions(data: Path, url: str) -> list[dict]:
-    return [dict(r) for r in db_rows(
-        data, "SELECT v.*, c.via, c.wayback_timestamp FROM versions v "
-              "JOIN captures c ON c.id = v.first_capture_id WHERE v.page_url = ? ORDER BY number", (url,))]
+    return [
+        dict(r)
+        for r in db_rows(
+            data,
+            "SELECT v.*, c.via, c.wayback_timestamp FROM versions v "
+            "JOIN captures c ON c.id = v.first_capture_id WHERE v.page_url = ? ORDER BY number",
+            (url,),
+        )
+    ]
 
 
 def test_every_page_has_its_versions_in_as_of_order(crawled):
@@ -40,15 +47,25 @@ def test_every_page_has_its_versions_in_as_of_order(crawled):
     # 2016, 2017 (its revisit in 2018 adds nothing), 2018 and the 2019 snapshot that
     # differs only by the site-wide call to action, 2020, then today's live page.
     assert [(v["via"], v["wayback_timestamp"], v["sightings"]) for v in product] == [
-        ("wayback", "20161201093000", 1), ("wayback", "20171122080000", 1),
-        ("wayback", "20180601101500", 2), ("wayback", "20200610160000", 1), ("live", None, 1)]
+        ("wayback", "20161201093000", 1),
+        ("wayback", "20171122080000", 1),
+        ("wayback", "20180601101500", 2),
+        ("wayback", "20200610160000", 1),
+        ("live", None, 1),
+    ]
     third = product[2]
-    [last] = db_rows(data, "SELECT wayback_timestamp, memento_at FROM captures WHERE id = ?",
-                     (third["last_capture_id"],))
+    [last] = db_rows(
+        data, "SELECT wayback_timestamp, memento_at FROM captures WHERE id = ?", (third["last_capture_id"],)
+    )
     assert last["wayback_timestamp"] == "20190901000000" and third["last_seen_at"] == last["memento_at"]
     assert third["first_seen_at"] == "2018-06-01T10:15:00.000000Z"
     faqs = versions(data, base + "/products/recognize/faqs/")
-    assert [v["wayback_timestamp"] for v in faqs] == ["20170615000000", "20180720000000", "20200701000000", None]
+    assert [v["wayback_timestamp"] for v in faqs] == [
+        "20170615000000",
+        "20180720000000",
+        "20200701000000",
+        None,
+    ]
     # The old address: an archived redirect in 2017 and the same redirect live today are one version.
     [moved] = versions(data, base + "/products/recognise/")
     assert moved["kind"] == "redirect" and moved["sightings"] == 2
@@ -59,18 +76,29 @@ def test_every_page_has_its_versions_in_as_of_order(crawled):
         found = versions(data, base + path)
         assert [v["via"] for v in found] == ["live"], path
     # No two consecutive versions of a page share a content key.
-    pairs = db_rows(data, "SELECT a.content_key = b.content_key AS same FROM versions a JOIN versions b "
-                          "ON a.page_key = b.page_key AND b.number = a.number + 1")
+    pairs = db_rows(
+        data,
+        "SELECT a.content_key = b.content_key AS same FROM versions a JOIN versions b "
+        "ON a.page_key = b.page_key AND b.number = a.number + 1",
+    )
     assert pairs and not any(r["same"] for r in pairs)
 
 
 def test_the_removal_of_person_tracking_lists_exactly_that_passage(crawled):
     data, base = crawled["data"], crawled["base"]
-    [change] = db_rows(data, "SELECT * FROM changes WHERE page_url = ? AND changed_at LIKE '2020-%'",
-                       (base + "/products/recognize/",))
-    removed = [r["text"] for r in db_rows(
-        data, "SELECT text FROM change_passages WHERE change_id = ? AND side = 'removed' AND boilerplate = 0",
-        (change["id"],))]
+    [change] = db_rows(
+        data,
+        "SELECT * FROM changes WHERE page_url = ? AND changed_at LIKE '2020-%'",
+        (base + "/products/recognize/",),
+    )
+    removed = [
+        r["text"]
+        for r in db_rows(
+            data,
+            "SELECT text FROM change_passages WHERE change_id = ? AND side = 'removed' AND boilerplate = 0",
+            (change["id"],),
+        )
+    ]
     assert [p for p in removed if "person tracking" in p.lower()] == [PERSON_TRACKING_PASSAGE]
     assert change["removed"].splitlines() == removed
     assert "Talk to our public-sector team" not in (change["added"] or "")  # boilerplate, left out
@@ -78,12 +106,20 @@ def test_the_removal_of_person_tracking_lists_exactly_that_passage(crawled):
     events = db_rows(data, "SELECT phrase, event FROM change_phrases WHERE change_id = ?", (change["id"],))
     assert [tuple(e) for e in events] == [("person tracking", "disappeared")]
     # It names both captures, with their citations: the 2019 memento still had it, 2020 did not.
-    assert change["from_citation"].endswith(f"https://web.archive.org/web/20190901000000/{base}/products/recognize/")
+    assert change["from_citation"].endswith(
+        f"https://web.archive.org/web/20190901000000/{base}/products/recognize/"
+    )
     assert "(archived Sept. 1, 2019)" in change["from_citation"]
-    assert change["to_citation"].endswith(f"https://web.archive.org/web/20200610160000/{base}/products/recognize/")
-    assert (change["before_at"], change["changed_at"]) == ("2019-09-01T00:00:00.000000Z",
-                                                          "2020-06-10T16:00:00.000000Z")
-    assert change["size"] == sum(len(p.split()) for p in (change["added"] + "\n" + change["removed"]).splitlines())
+    assert change["to_citation"].endswith(
+        f"https://web.archive.org/web/20200610160000/{base}/products/recognize/"
+    )
+    assert (change["before_at"], change["changed_at"]) == (
+        "2019-09-01T00:00:00.000000Z",
+        "2020-06-10T16:00:00.000000Z",
+    )
+    assert change["size"] == sum(
+        len(p.split()) for p in (change["added"] + "\n" + change["removed"]).splitlines()
+    )
 
 
 def test_identical_snapshots_and_boilerplate_never_make_a_change(crawled):
@@ -98,23 +134,37 @@ def test_identical_snapshots_and_boilerplate_never_make_a_change(crawled):
     marked = db_rows(data, "SELECT text FROM change_passages WHERE boilerplate = 1")
     assert marked and all(set(split_sentences(r["text"])) <= CTA_SENTENCES for r in marked)
     # Each change is between versions whose texts differ by more than boilerplate.
-    assert all(r["n"] == 1 for r in db_rows(
-        data, "SELECT count(*) AS n FROM changes GROUP BY from_version_id, to_version_id"))
+    assert all(
+        r["n"] == 1
+        for r in db_rows(data, "SELECT count(*) AS n FROM changes GROUP BY from_version_id, to_version_id")
+    )
     # The byte-identical 2017 snapshot and the 2018 revisit were never fetched, and a
     # revisit of an unchanged page extends its version (see the recrawl test below).
-    assert not db_rows(data, "SELECT 1 FROM changes c JOIN versions a ON a.id = c.from_version_id "
-                             "JOIN versions b ON b.id = c.to_version_id WHERE a.text_sha256 = b.text_sha256")
+    assert not db_rows(
+        data,
+        "SELECT 1 FROM changes c JOIN versions a ON a.id = c.from_version_id "
+        "JOIN versions b ON b.id = c.to_version_id WHERE a.text_sha256 = b.text_sha256",
+    )
 
 
 def test_a_reporter_filtering_captures_by_date_gets_that_periods_mementos(crawled):
     from .test_wayback_demo import query
 
     data, base = crawled["data"], crawled["base"]
-    found = query(data, "/spyglass/captures.json", {"as_of_at__gte": "2018-01-01", "as_of_at__lt": "2019-01-01",
-                                                    "_col": ["as_of_at", "page_url", "captured_at", "via"]})
+    found = query(
+        data,
+        "/spyglass/captures.json",
+        {
+            "as_of_at__gte": "2018-01-01",
+            "as_of_at__lt": "2019-01-01",
+            "_col": ["as_of_at", "page_url", "captured_at", "via"],
+        },
+    )
     assert sorted((r["page_url"], r["as_of_at"][:10]) for r in found) == [
-        (base + "/products/recognize/", "2018-06-01"), (base + "/products/recognize/faqs/", "2018-07-20"),
-        (base + "/sitemap.xml", "2018-08-01")]
+        (base + "/products/recognize/", "2018-06-01"),
+        (base + "/products/recognize/faqs/", "2018-07-20"),
+        (base + "/sitemap.xml", "2018-08-01"),
+    ]
     assert all(r["via"] == "wayback" and r["captured_at"] > "2025" for r in found)
     # The table's default order is as of the page, newest first.
     rows = query(data, "/spyglass/captures.json", {"_col": ["as_of_at"], "_size": "max"})
@@ -124,22 +174,48 @@ def test_a_reporter_filtering_captures_by_date_gets_that_periods_mementos(crawle
 def test_history_command_gives_phrase_periods_with_citations(crawled):
     data, base = crawled["data"], crawled["base"]
     product = base + "/products/recognize/"
-    result = run_cli("history", product, "--phrase", "Person Tracking", "--data", str(data),
-                     "--format", "json", check=True)
+    result = run_cli(
+        "history", product, "--phrase", "Person Tracking", "--data", str(data), "--format", "json", check=True
+    )
     [period] = json.loads(result.stdout)["periods"]
     assert (period["first"]["as_of_at"], period["last"]["as_of_at"], period["gone"]["as_of_at"]) == (
-        "2018-06-01T10:15:00.000000Z", "2019-09-01T00:00:00.000000Z", "2020-06-10T16:00:00.000000Z")
+        "2018-06-01T10:15:00.000000Z",
+        "2019-09-01T00:00:00.000000Z",
+        "2020-06-10T16:00:00.000000Z",
+    )
     for end, ts in (("first", "20180601101500"), ("last", "20190901000000"), ("gone", "20200610160000")):
         assert period[end]["citation"]["url"] == f"https://web.archive.org/web/{ts}/{product}"
         assert period[end]["citation"]["capture_id"] == period[end]["capture_id"]
-    text = run_cli("history", product.replace("http://", "https://"), "--phrase", "person tracking",
-                   "--data", str(data), check=True).stdout
-    assert "First seen 2018-06-01 10:15:00 UTC" in text and "Gone: first capture without it 2020-06-10" in text
+    text = run_cli(
+        "history",
+        product.replace("http://", "https://"),
+        "--phrase",
+        "person tracking",
+        "--data",
+        str(data),
+        check=True,
+    ).stdout
+    assert (
+        "First seen 2018-06-01 10:15:00 UTC" in text and "Gone: first capture without it 2020-06-10" in text
+    )
     # The FAQ lost the claim in 2020 and the live site has it again: two periods.
-    faqs = json.loads(run_cli("history", base + "/products/recognize/faqs/", "--phrase", "person tracking",
-                              "--data", str(data), "--format", "json", check=True).stdout)["periods"]
+    faqs = json.loads(
+        run_cli(
+            "history",
+            base + "/products/recognize/faqs/",
+            "--phrase",
+            "person tracking",
+            "--data",
+            str(data),
+            "--format",
+            "json",
+            check=True,
+        ).stdout
+    )["periods"]
     assert [(p["first"]["as_of_at"][:4], p["gone"] and p["gone"]["as_of_at"][:4]) for p in faqs] == [
-        ("2018", "2020"), (faqs[1]["first"]["as_of_at"][:4], None)]
+        ("2018", "2020"),
+        (faqs[1]["first"]["as_of_at"][:4], None),
+    ]
     listing = run_cli("history", product, "--data", str(data), check=True).stdout
     assert f"- {PERSON_TRACKING_PASSAGE}" in listing and "Version 5:" in listing
     missing = run_cli("history", base + "/nowhere/", "--data", str(data))
@@ -150,10 +226,16 @@ def test_phrase_history_canned_query_matches_the_command(crawled):
     from .test_wayback_demo import query
 
     data, base = crawled["data"], crawled["base"]
-    [row] = query(data, "/spyglass/phrase_history.json", {"url": base + "/products/recognize/",
-                                                          "phrase": "person tracking"})
+    [row] = query(
+        data,
+        "/spyglass/phrase_history.json",
+        {"url": base + "/products/recognize/", "phrase": "person tracking"},
+    )
     assert (row["first_seen_at"], row["last_seen_at"], row["gone_at"]) == (
-        "2018-06-01T10:15:00.000000Z", "2019-09-01T00:00:00.000000Z", "2020-06-10T16:00:00.000000Z")
+        "2018-06-01T10:15:00.000000Z",
+        "2019-09-01T00:00:00.000000Z",
+        "2020-06-10T16:00:00.000000Z",
+    )
 
 
 def test_changes_command_lists_newest_first_and_exits_3_on_a_watched_phrase(crawled):
@@ -166,15 +248,20 @@ def test_changes_command_lists_newest_first_and_exits_3_on_a_watched_phrase(craw
     assert f"    - {PERSON_TRACKING_PASSAGE}" in result.stdout
     assert '    ! "person tracking" disappeared' in result.stdout
     assert "2 change(s) since 2019-01-01; 2 watched phrase(s) appeared or disappeared." in result.stdout
-    quiet = run_cli("changes", "--since", "2017-01-01", "--until", "2018-01-01", "--data", str(data),
-                    "--format", "json")
+    quiet = run_cli(
+        "changes", "--since", "2017-01-01", "--until", "2018-01-01", "--data", str(data), "--format", "json"
+    )
     assert quiet.returncode == 0
     assert [c["changed_at"][:10] for c in json.loads(quiet.stdout)] == ["2017-11-22"]
-    asked = json.loads(run_cli("changes", "--phrase", "police departments", "--data", str(data),
-                               "--format", "json").stdout)
+    asked = json.loads(
+        run_cli("changes", "--phrase", "police departments", "--data", str(data), "--format", "json").stdout
+    )
     assert {(c["page_url"], c["phrases"][0]["event"]) for c in asked} == {
-        (base + "/products/recognize/", "appeared"), (base + "/products/recognize/", "disappeared"),
-        (base + "/products/recognize/faqs/", "appeared"), (base + "/products/recognize/faqs/", "disappeared")}
+        (base + "/products/recognize/", "appeared"),
+        (base + "/products/recognize/", "disappeared"),
+        (base + "/products/recognize/faqs/", "appeared"),
+        (base + "/products/recognize/faqs/", "disappeared"),
+    }
     assert run_cli("changes", "--source", "nobody", "--data", str(data)).returncode == 0
     bad = run_cli("changes", "--since", "yesterday-ish", "--data", str(data))
     assert bad.returncode == 2 and "'yesterday-ish' is not a date" in bad.stderr
@@ -182,13 +269,30 @@ def test_changes_command_lists_newest_first_and_exits_3_on_a_watched_phrase(craw
 
 def _history_tables(data: Path) -> dict[str, list]:
     return {
-        "versions": [tuple(r) for r in db_rows(data, "SELECT page_key, number, first_capture_id, last_capture_id, "
-                                                     "sightings, content_key FROM versions ORDER BY page_key, number")],
-        "changes": [tuple(r) for r in db_rows(data, "SELECT page_key, from_capture_id, to_capture_id, added, "
-                                                    "removed, size, substantive FROM changes ORDER BY page_key, changed_at")],
-        "phrases": sorted(tuple(r) for r in db_rows(
-            data, "SELECT c.from_capture_id, p.phrase, p.event FROM change_phrases p "
-                  "JOIN changes c ON c.id = p.change_id")),
+        "versions": [
+            tuple(r)
+            for r in db_rows(
+                data,
+                "SELECT page_key, number, first_capture_id, last_capture_id, "
+                "sightings, content_key FROM versions ORDER BY page_key, number",
+            )
+        ],
+        "changes": [
+            tuple(r)
+            for r in db_rows(
+                data,
+                "SELECT page_key, from_capture_id, to_capture_id, added, "
+                "removed, size, substantive FROM changes ORDER BY page_key, changed_at",
+            )
+        ],
+        "phrases": sorted(
+            tuple(r)
+            for r in db_rows(
+                data,
+                "SELECT c.from_capture_id, p.phrase, p.event FROM change_phrases p "
+                "JOIN changes c ON c.id = p.change_id",
+            )
+        ),
         "boilerplate": sorted(tuple(r) for r in db_rows(data, "SELECT host, sentence FROM boilerplate")),
     }
 
@@ -202,7 +306,8 @@ def test_rebuild_from_the_warc_files_gives_what_arrival_order_gave(crawled, tmp_
     assert "Rebuilt history: " in result.stdout and " changes" in result.stdout
     assert _history_tables(data) == before
     assert [tuple(r) for r in db_rows(data, "SELECT * FROM captures ORDER BY id")] == [
-        tuple(r) for r in captures_before]
+        tuple(r) for r in captures_before
+    ]
     assert run_cli("verify", "--data", str(data)).returncode == 0
 
 
@@ -213,14 +318,28 @@ def test_a_recrawl_of_an_unchanged_site_extends_versions_and_makes_no_change(cra
 
     before = db_rows(data, "SELECT count(*) AS n FROM changes")[0]["n"]
     # Pages fetched whole (revisits); tests/test_conditional.py has the 304s of the default.
-    run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data), "--source",
-            "northwind-recognize", "--only", "live", "-s", "SPYGLASS_CONDITIONAL_REQUESTS=false",
-            env=crawled["env"], check=True)
+    run_cli(
+        "crawl",
+        "--sources",
+        str(ROOT / "sources.yml"),
+        "--data",
+        str(data),
+        "--source",
+        "northwind-recognize",
+        "--only",
+        "live",
+        "-s",
+        "SPYGLASS_CONDITIONAL_REQUESTS=false",
+        env=crawled["env"],
+        check=True,
+    )
     conn = sqlite3.connect(data / "spyglass.db")
     try:
         revisits = conn.execute("SELECT count(*) FROM captures WHERE warc_type = 'revisit'").fetchone()[0]
-        seen_twice = conn.execute("SELECT count(*) FROM versions v JOIN captures c ON c.id = v.last_capture_id "
-                                  "WHERE c.warc_type = 'revisit'").fetchone()[0]
+        seen_twice = conn.execute(
+            "SELECT count(*) FROM versions v JOIN captures c ON c.id = v.last_capture_id "
+            "WHERE c.warc_type = 'revisit'"
+        ).fetchone()[0]
         after = conn.execute("SELECT count(*) FROM changes").fetchone()[0]
     finally:
         conn.close()
@@ -228,17 +347,22 @@ def test_a_recrawl_of_an_unchanged_site_extends_versions_and_makes_no_change(cra
     assert after == before
 
 
-@pytest.mark.parametrize("value, message", [
-    ("42", "field 'watch': must be a list of text values"),
-    ("['  ']", "field 'watch': phrases must have at least one word"),
-    ("['person tracking', 'Person  Tracking']", "field 'watch': lists the same phrase twice"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("42", "field 'watch': must be a list of text values"),
+        ("['  ']", "field 'watch': phrases must have at least one word"),
+        ("['person tracking', 'Person  Tracking']", "field 'watch': lists the same phrase twice"),
+    ],
+)
 def test_watch_is_validated_in_one_line(tmp_path: Path, value: str, message: str):
     from archive.errors import ConfigError
     from archive.sources.load import load_sources
 
     path = tmp_path / "s.yml"
-    path.write_text(f"sources:\n  - {{name: a, kind: vendor, urls: ['https://a.example/'], watch: {value}}}\n")
+    path.write_text(
+        f"sources:\n  - {{name: a, kind: vendor, urls: ['https://a.example/'], watch: {value}}}\n"
+    )
     with pytest.raises(ConfigError) as raised:
         load_sources(path)
     assert str(raised.value) == f"{path}: source 'a': {message}"
@@ -248,8 +372,11 @@ def test_the_archived_copy_banner_gives_the_memento_time_first(crawled):
     from .test_feed import get
 
     data = crawled["data"]
-    [row] = db_rows(data, "SELECT id, memento_at, captured_at FROM captures WHERE wayback_timestamp = ?",
-                    ("20180601101500",))
+    [row] = db_rows(
+        data,
+        "SELECT id, memento_at, captured_at FROM captures WHERE wayback_timestamp = ?",
+        ("20180601101500",),
+    )
     html = get(data, f"/-/spyglass/replay/{row['id']}").text
     memento = html.index(f'<dt>Memento time (as of)</dt><dd class="as-of">{row["memento_at"]}</dd>')
     fetched = html.index(f'<dt>Fetched by Spyglass</dt><dd class="captured-at">{row["captured_at"]}</dd>')

@@ -41,12 +41,18 @@ def test_timeline_and_diff_pages_in_a_real_browser(served, crawled, capsys):
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                    if m.type in ("error", "warning") else None)
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+                ),
+            )
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
-            page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
-                    if r.status >= 400 else None)
+            page.on(
+                "response",
+                lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+            )
             requested: list[str] = []
             page.on("request", lambda r: requested.append(r.url))
 
@@ -57,7 +63,9 @@ def test_timeline_and_diff_pages_in_a_real_browser(served, crawled, capsys):
             assert svg.locator("a.change").count() == 4
             assert page.locator("tr.has-phrase").count() == 1
             assert page.locator("span.phrase-event").all_inner_texts() == [
-                '"person tracking" appeared', '"person tracking" disappeared']
+                '"person tracking" appeared',
+                '"person tracking" disappeared',
+            ]
             page.screenshot(path=str(shots / "timeline.png"), full_page=True)
 
             # The change marked in red on the time axis opens its diff.
@@ -65,8 +73,10 @@ def test_timeline_and_diff_pages_in_a_real_browser(served, crawled, capsys):
             page.wait_for_load_state()
             assert "/-/spyglass/diff?change=" in page.url
             removed = page.locator("table.diff .del").all_inner_texts()
-            assert ("Person tracking lets agencies follow persons of interest from a street camera or a "
-                    "body camera, and identify all faces in crowded events and public places.") in removed
+            assert (
+                "Person tracking lets agencies follow persons of interest from a street camera or a "
+                "body camera, and identify all faces in crowded events and public places."
+            ) in removed
             assert page.locator("table.diff .ins.boilerplate").count() == 2  # the call to action, greyed
             page.screenshot(path=str(shots / "diff-side-by-side.png"), full_page=True)
 
@@ -77,7 +87,10 @@ def test_timeline_and_diff_pages_in_a_real_browser(served, crawled, capsys):
             page.click("input[type=submit][value=Compare]")
             page.wait_for_load_state()
             assert "view=inline" in page.url
-            assert page.locator(".inline-diff .del").count() >= 1 and page.locator(".inline-diff .ins").count() >= 1
+            assert (
+                page.locator(".inline-diff .del").count() >= 1
+                and page.locator(".inline-diff .ins").count() >= 1
+            )
             page.screenshot(path=str(shots / "diff-inline.png"), full_page=True)
 
             # A version bar opens the archived copy of its first capture.
@@ -91,4 +104,6 @@ def test_timeline_and_diff_pages_in_a_real_browser(served, crawled, capsys):
         finally:
             browser.close()
     assert problems == []
-    assert all(url.startswith(served) for url in requested), [u for u in requested if not u.startswith(served)]
+    assert all(url.startswith(served) for url in requested), [
+        u for u in requested if not u.startswith(served)
+    ]

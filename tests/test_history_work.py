@@ -18,16 +18,29 @@ def capture(page: int, n: int, text: str, *, memento: str | None = None) -> dict
     """A live capture of page `page` on day `n` (or a Wayback memento of it at `memento`)."""
     url = f"https://vendor.example/p/{page}/"
     row = {
-        "url": url, "source": "s", "via": "live", "status": 200, "content_type": "text/html",
+        "url": url,
+        "source": "s",
+        "via": "live",
+        "status": 200,
+        "content_type": "text/html",
         "captured_at": f"2026-{1 + n // 28:02d}-{1 + n % 28:02d}T00:00:{page % 60:02d}.000000Z",
-        "sha256": f"{hash((page, text)) & (2**64 - 1):064x}", "warc_filename": "f.warc.gz",
-        "warc_offset": page * 1000 + n, "warc_record_id": f"<urn:uuid:{page}-{n}-{memento}>",
-        "warc_type": "response", "title": f"Page {page}", "text": text,
+        "sha256": f"{hash((page, text)) & (2**64 - 1):064x}",
+        "warc_filename": "f.warc.gz",
+        "warc_offset": page * 1000 + n,
+        "warc_record_id": f"<urn:uuid:{page}-{n}-{memento}>",
+        "warc_type": "response",
+        "title": f"Page {page}",
+        "text": text,
     }
     if memento:
-        row.update(via="wayback", url=f"https://web.archive.org/web/{memento}id_/{url}", original_url=url,
-                   memento_at=f"{memento[:4]}-{memento[4:6]}-{memento[6:8]}T00:00:00.000000Z",
-                   wayback_timestamp=memento, captured_at="2026-12-31T00:00:00.000000Z")
+        row.update(
+            via="wayback",
+            url=f"https://web.archive.org/web/{memento}id_/{url}",
+            original_url=url,
+            memento_at=f"{memento[:4]}-{memento[4:6]}-{memento[6:8]}T00:00:00.000000Z",
+            wayback_timestamp=memento,
+            captured_at="2026-12-31T00:00:00.000000Z",
+        )
     return row
 
 
@@ -65,11 +78,15 @@ def test_one_new_capture_computes_one_change(archive: Path, tmp_path: Path):
 
     copy = tmp_path / "spyglass.db"
     shutil.copy(archive, copy)
-    work, counts = _add(copy, capture(7, CAPTURES_PER_PAGE, "Page 7 sells cameras.\nNow with person tracking."))
+    work, counts = _add(
+        copy, capture(7, CAPTURES_PER_PAGE, "Page 7 sells cameras.\nNow with person tracking.")
+    )
     assert (work.sightings_added, work.sightings_read, work.pages_regrouped, work.diffs) == (1, 1, 0, 1)
     assert counts == {"versions": PAGES * 4 + 1, "changes": PAGES * 3 + 1}
     # The same page seen again unchanged: its version grows, nothing is diffed.
-    work, counts = _add(copy, capture(7, CAPTURES_PER_PAGE + 1, "Page 7 sells cameras.\nNow with person tracking."))
+    work, counts = _add(
+        copy, capture(7, CAPTURES_PER_PAGE + 1, "Page 7 sells cameras.\nNow with person tracking.")
+    )
     assert (work.sightings_read, work.diffs) == (1, 0)
     assert counts == {"versions": PAGES * 4 + 1, "changes": PAGES * 3 + 1}
 
@@ -88,8 +105,13 @@ def test_a_memento_arriving_out_of_order_regroups_only_its_page(archive: Path, t
     assert (work.pages_regrouped, work.diffs) == (1, 2)
     assert counts == {"versions": PAGES * 4 + 3, "changes": PAGES * 3 + 3}
     db = open_db(copy)
-    numbers = [r[0] for r in db.execute("SELECT number FROM versions WHERE page_url = ? ORDER BY first_seen_at",
-                                        ["https://vendor.example/p/5/"])]
+    numbers = [
+        r[0]
+        for r in db.execute(
+            "SELECT number FROM versions WHERE page_url = ? ORDER BY first_seen_at",
+            ["https://vendor.example/p/5/"],
+        )
+    ]
     db.close()
     assert numbers == list(range(1, 7))
 
@@ -101,13 +123,17 @@ def test_an_observation_extends_the_version_it_confirms(archive: Path, tmp_path:
     copy = tmp_path / "spyglass.db"
     shutil.copy(archive, copy)
     db = open_db(copy)
-    [(last_id, key)] = db.execute("SELECT last_capture_id, page_key FROM versions WHERE page_url = ? "
-                                  "ORDER BY number DESC LIMIT 1", ["https://vendor.example/p/9/"]).fetchall()
+    [(last_id, key)] = db.execute(
+        "SELECT last_capture_id, page_key FROM versions WHERE page_url = ? ORDER BY number DESC LIMIT 1",
+        ["https://vendor.example/p/9/"],
+    ).fetchall()
     history = HistoryWriter(db, Rules())
     with writing(db):
         history.observe([(last_id, "2027-01-01T00:00:00.000000Z")])
-    [(seen, capture_id)] = db.execute("SELECT last_seen_at, last_capture_id FROM versions WHERE page_key = ? "
-                                      "ORDER BY number DESC LIMIT 1", [key]).fetchall()
+    [(seen, capture_id)] = db.execute(
+        "SELECT last_seen_at, last_capture_id FROM versions WHERE page_key = ? ORDER BY number DESC LIMIT 1",
+        [key],
+    ).fetchall()
     db.close()
     assert (seen, capture_id) == ("2027-01-01T00:00:00.000000Z", last_id)
     assert (history.work.sightings_read, history.work.diffs) == (1, 0)

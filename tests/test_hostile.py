@@ -59,25 +59,52 @@ FAILURES = [
     ("http://127.0.0.1:{refused}/refused", "connection", r"^connection refused"),
     ("/reset-mid-body", "connection", r"^connection closed before the whole body arrived"),
     ("/closes-at-once", "connection", r"^connection closed before any answer arrived$"),
-    ("/status/500", "server-error",
-     r"^server answered 500 Internal Server Error 2 time\(s\); gave up \(RETRY_TIMES\)$"),
-    ("/status/429", "rate-limited",
-     r"^server answered 429 Too Many Requests 2 time\(s\) \(Retry-After 1 s honoured\)"),
-    ("/status/503/retry-after-hour", "server-error",
-     r"asked to wait 3600 s \(Retry-After\), more than SPYGLASS_RETRY_AFTER_MAX \(60 s\); not retried$"),
-    ("/gzip-bomb", "too-large",
-     r"^compressed body of \d+ bytes expands past the download size limit of 1000000 bytes"),
-    ("/huge", "too-large",
-     r"^server announced 50000000 bytes, over the download size limit of 1000000 bytes"),
-    ("/huge/streamed", "too-large",
-     r"^body grew past the download size limit of 1000000 bytes \(DOWNLOAD_MAXSIZE\) while streaming"),
-    ("/redirect-loop", "redirect",
-     r"^redirect loop: {base}/redirect-loop/b redirects back to {base}/redirect-loop after 2 hop"),
-    ("/redirect-chain/30", "redirect",
-     r"^too many redirects: still redirecting after 5 hops \(REDIRECT_MAX_TIMES\)"),
+    (
+        "/status/500",
+        "server-error",
+        r"^server answered 500 Internal Server Error 2 time\(s\); gave up \(RETRY_TIMES\)$",
+    ),
+    (
+        "/status/429",
+        "rate-limited",
+        r"^server answered 429 Too Many Requests 2 time\(s\) \(Retry-After 1 s honoured\)",
+    ),
+    (
+        "/status/503/retry-after-hour",
+        "server-error",
+        r"asked to wait 3600 s \(Retry-After\), more than SPYGLASS_RETRY_AFTER_MAX \(60 s\); not retried$",
+    ),
+    (
+        "/gzip-bomb",
+        "too-large",
+        r"^compressed body of \d+ bytes expands past the download size limit of 1000000 bytes",
+    ),
+    (
+        "/huge",
+        "too-large",
+        r"^server announced 50000000 bytes, over the download size limit of 1000000 bytes",
+    ),
+    (
+        "/huge/streamed",
+        "too-large",
+        r"^body grew past the download size limit of 1000000 bytes \(DOWNLOAD_MAXSIZE\) while streaming",
+    ),
+    (
+        "/redirect-loop",
+        "redirect",
+        r"^redirect loop: {base}/redirect-loop/b redirects back to {base}/redirect-loop after 2 hop",
+    ),
+    (
+        "/redirect-chain/30",
+        "redirect",
+        r"^too many redirects: still redirecting after 5 hops \(REDIRECT_MAX_TIMES\)",
+    ),
     ("/private/secret", "robots", r"^disallowed by robots.txt$"),
-    ("/long/" + "x" * 3000, "url-too-long",
-     r"^URL is 3\d{3} characters, over the limit of 2083 \(URLLENGTH_LIMIT\); not fetched$"),
+    (
+        "/long/" + "x" * 3000,
+        "url-too-long",
+        r"^URL is 3\d{3} characters, over the limit of 2083 \(URLLENGTH_LIMIT\); not fetched$",
+    ),
 ]
 
 
@@ -112,8 +139,7 @@ def test_servers_that_refuse_are_still_archived_as_evidence(hostile_crawl):
     # Every attempt is a capture; the identical second answer is a revisit of the first.
     for path, status in (("/status/500", 500), ("/status/429", 429)):
         tries = attempts(h, h["base"] + path)
-        assert [(r["status"], r["warc_type"]) for r in tries] == [
-            (status, "response"), (status, "revisit")]
+        assert [(r["status"], r["warc_type"]) for r in tries] == [(status, "response"), (status, "revisit")]
         assert tries[1]["refers_to"] == tries[0]["warc_record_id"]
     assert capture(h, h["base"] + "/status/503/retry-after-hour")["status"] == 503
     assert h["site"].hits["/status/503/retry-after-hour"] == 1  # told to wait an hour: no retry
@@ -155,8 +181,9 @@ def test_the_calendar_trap_stops_at_the_similar_url_limit(hostile_crawl):
     [trap] = rows(h["data"], "SELECT * FROM fetch_errors WHERE error_type = 'trap'")
     assert "/calendar/" in trap["url"]
     assert trap["reason"].startswith("crawler trap? more than 15 URLs like ")
-    assert trap["reason"].endswith("/calendar/N/N/ (SPYGLASS_MAX_SIMILAR_URLS); "
-                                   "this and further ones were not followed")
+    assert trap["reason"].endswith(
+        "/calendar/N/N/ (SPYGLASS_MAX_SIMILAR_URLS); this and further ones were not followed"
+    )
 
 
 def test_odd_pages_are_archived_with_text_or_a_reason(hostile_crawl):
@@ -172,7 +199,10 @@ def test_odd_pages_are_archived_with_text_or_a_reason(hostile_crawl):
     assert malformed["title"] == "Malformed <b>page" and "link inside the mess" in malformed["text"]
     empty = capture(h, base + "/empty")
     assert (empty["length"], empty["sha256"], empty["extraction_error"]) == (
-        0, hashlib.sha256(b"").hexdigest(), "empty document")
+        0,
+        hashlib.sha256(b"").hexdigest(),
+        "empty document",
+    )
     assert capture(h, base + "/docs/malformed.pdf")["extraction_error"].startswith("unreadable PDF: ")
     assert capture(h, base + "/docs/encrypted.pdf")["extraction_error"] == "encrypted PDF"
     odd = capture(h, safe_url_string(base + ODD_PATH))
@@ -183,8 +213,9 @@ def test_odd_pages_are_archived_with_text_or_a_reason(hostile_crawl):
 def test_nothing_already_archived_was_touched(hostile_crawl):
     h = hostile_crawl
     conn = sqlite3.connect(h["data"] / "spyglass.db")
-    after = conn.execute("SELECT * FROM captures WHERE id <= ? ORDER BY id",
-                         (len(h["before_rows"]),)).fetchall()
+    after = conn.execute(
+        "SELECT * FROM captures WHERE id <= ? ORDER BY id", (len(h["before_rows"]),)
+    ).fetchall()
     conn.close()
     assert after == h["before_rows"]
     for name, digest in h["before_files"].items():
@@ -194,26 +225,42 @@ def test_nothing_already_archived_was_touched(hostile_crawl):
     assert verified.returncode == 0, verified.stderr
 
 
-@pytest.mark.parametrize("setting,expected_paths,limit_rows", [
-    ("SPYGLASS_MAX_DEPTH=0", {"/", "/sitemap.xml"}, 0),
-    ("SPYGLASS_MAX_PAGES=1", {"/"}, 1),
-])
+@pytest.mark.parametrize(
+    "setting,expected_paths,limit_rows",
+    [
+        ("SPYGLASS_MAX_DEPTH=0", {"/", "/sitemap.xml"}, 0),
+        ("SPYGLASS_MAX_PAGES=1", {"/"}, 1),
+    ],
+)
 def test_caps_over_every_source_hold_and_a_page_limit_is_recorded_once(
-        vendor_site, tmp_path: Path, setting, expected_paths, limit_rows):
+    vendor_site, tmp_path: Path, setting, expected_paths, limit_rows
+):
     from .conftest import ROOT
 
     base, _ = vendor_site
     data = tmp_path / "data"
-    result = run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-                     "--source", "northwind-recognize", "--only", "live", "-s", setting,
-                     env={"SPYGLASS_VENDOR_SITE": base})
+    result = run_cli(
+        "crawl",
+        "--sources",
+        str(ROOT / "sources.yml"),
+        "--data",
+        str(data),
+        "--source",
+        "northwind-recognize",
+        "--only",
+        "live",
+        "-s",
+        setting,
+        env={"SPYGLASS_VENDOR_SITE": base},
+    )
     assert result.returncode == 0, result.stderr
     # Page requisites do not count as pages (README, "Page requisites").
-    pages = {r["url"][len(base):] for r in rows(data, "SELECT url FROM captures WHERE requisite IS NULL")}
+    pages = {r["url"][len(base) :] for r in rows(data, "SELECT url FROM captures WHERE requisite IS NULL")}
     assert pages == expected_paths | {"/robots.txt"}
     limits = rows(data, "SELECT * FROM fetch_errors WHERE error_type = 'limit'")
     assert len(limits) == limit_rows
     if limits:
         assert limits[0]["reason"] == (
             "page limit reached: 1 URLs for this source (scope.max_pages, SPYGLASS_MAX_PAGES); "
-            "this and further links were not followed")
+            "this and further links were not followed"
+        )

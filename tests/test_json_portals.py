@@ -21,8 +21,11 @@ from .conftest import db_rows as rows
 from .test_records import datasette_get
 
 TOKEN = "mr-test-token-5f2a9c"
-FAST = {"SPYGLASS_MUCKROCK_PER_MINUTE": "6000", "SPYGLASS_DOCUMENTCLOUD_PER_MINUTE": "6000",
-        "SPYGLASS_NEXTREQUEST_PER_MINUTE": "6000"}
+FAST = {
+    "SPYGLASS_MUCKROCK_PER_MINUTE": "6000",
+    "SPYGLASS_DOCUMENTCLOUD_PER_MINUTE": "6000",
+    "SPYGLASS_NEXTREQUEST_PER_MINUTE": "6000",
+}
 
 SOURCES = """
 sources:
@@ -65,23 +68,32 @@ def apis(tmp_path_factory: pytest.TempPathFactory):
     sources.write_text(SOURCES.format(base=servers.url))
     data = root / "data"
     stdout = crawl(data, sources)
-    yield {"servers": servers, "data": data, "sources": sources, "stdout": stdout,
-           "hits": dict(servers.hits)}
+    yield {"servers": servers, "data": data, "sources": sources, "stdout": stdout, "hits": dict(servers.hits)}
     servers.stop()
 
 
 def test_muckrock_requests_become_releases_with_their_agency_and_files(apis):
     data, base = apis["data"], apis["servers"].url
-    found = {r["reference"] or r["title"]: r for r in rows(
-        data, "SELECT * FROM releases WHERE source = 'muckrock-recognize'")}
+    found = {
+        r["reference"] or r["title"]: r
+        for r in rows(data, "SELECT * FROM releases WHERE source = 'muckrock-recognize'")
+    }
     assert set(found) == {"BCSO-18-044", "Rekognition pilot emails"}
     done = found["BCSO-18-044"]
     assert (done["agency"], done["status"], done["released_on"], done["page_url"]) == (
-        AGENCY, "done", "2018-05-09", f"{base}/api_v2/requests/51001/")
+        AGENCY,
+        "done",
+        "2018-05-09",
+        f"{base}/api_v2/requests/51001/",
+    )
     assert found["Rekognition pilot emails"]["agency"] == AGENCY  # one look-up served both
     assert apis["hits"]["/api_v2/agencies/7301/"] == 1
-    links = rows(data, "SELECT l.*, d.file_url AS fetched, d.cite_url AS cited FROM document_links l "
-                       "JOIN documents d ON d.id = l.document_id WHERE l.release_id = ?", (done["id"],))
+    links = rows(
+        data,
+        "SELECT l.*, d.file_url AS fetched, d.cite_url AS cited FROM document_links l "
+        "JOIN documents d ON d.id = l.document_id WHERE l.release_id = ?",
+        (done["id"],),
+    )
     assert len(links) == 2
     for link in links:
         # Fetched from the CDN host, cited by the file's own record in the API.
@@ -97,8 +109,14 @@ def test_malformed_items_429s_and_empty_pages_are_handled_and_the_crawl_finishes
     assert error["reason"] == "item 2: {id} in 'url:/api_v2/requests/{id}/' has no value in this item"
     # The 429 was honoured (Retry-After) and retried; the refusal itself is a capture.
     assert apis["hits"]["/api_v2/requests/?search=recognize"] == 2
-    statuses = [r["status"] for r in rows(
-        data, "SELECT status FROM captures WHERE url = ? ORDER BY id", (f"{base}/api_v2/requests/?search=recognize",))]
+    statuses = [
+        r["status"]
+        for r in rows(
+            data,
+            "SELECT status FROM captures WHERE url = ? ORDER BY id",
+            (f"{base}/api_v2/requests/?search=recognize",),
+        )
+    ]
     assert statuses == [429, 200]
     # The search's second page is empty: one release, no error.
     assert len(rows(data, "SELECT * FROM releases WHERE source = 'documentcloud-search'")) == 1
@@ -109,19 +127,25 @@ def test_malformed_items_429s_and_empty_pages_are_handled_and_the_crawl_finishes
 
 def test_every_api_response_is_in_the_warc_files_and_the_token_is_not(apis):
     data, base = apis["data"], apis["servers"].url
-    api_captures = rows(data, "SELECT * FROM captures WHERE url LIKE ? AND status = 200",
-                        (f"{base}/api%",))
-    assert {"/api_v2/requests/?search=recognize", "/api_v2/communications/?foia=51001",
-            "/api_v2/files/81/", "/api_v2/agencies/7301/", "/api/documents/?project=404"} <= {
-        c["url"][len(base):] for c in api_captures}
+    api_captures = rows(data, "SELECT * FROM captures WHERE url LIKE ? AND status = 200", (f"{base}/api%",))
+    assert {
+        "/api_v2/requests/?search=recognize",
+        "/api_v2/communications/?foia=51001",
+        "/api_v2/files/81/",
+        "/api_v2/agencies/7301/",
+        "/api/documents/?project=404",
+    } <= {c["url"][len(base) :] for c in api_captures}
     records, blobs = {}, b""
     for path in (data / "warcs").glob("*.warc.gz"):
         blobs += gzip.decompress(path.read_bytes())
         with path.open("rb") as stream:
             for record in ArchiveIterator(stream):
                 uri = record.rec_headers.get_header("WARC-Target-URI")
-                records[(record.rec_type, uri)] = (record.rec_headers, record.http_headers,
-                                                   record.content_stream().read())
+                records[(record.rec_type, uri)] = (
+                    record.rec_headers,
+                    record.http_headers,
+                    record.content_stream().read(),
+                )
     assert TOKEN.encode() not in blobs
     listing = f"{base}/api_v2/requests/?search=recognize"
     _, request_http, _ = records[("request", listing)]
@@ -138,35 +162,53 @@ def test_every_api_response_is_in_the_warc_files_and_the_token_is_not(apis):
 
 def test_documentcloud_documents_keep_its_page_text_beside_ours(apis):
     data = apis["data"]
-    releases = {r["reference"]: r for r in rows(
-        data, "SELECT * FROM releases WHERE source = 'documentcloud-project'")}
+    releases = {
+        r["reference"]: r for r in rows(data, "SELECT * FROM releases WHERE source = 'documentcloud-project'")
+    }
     assert set(releases) == {"9001", "9002"}
     private = releases["9002"]
     assert private["page_url"] == "https://www.documentcloud.org/documents/9002-bayview-board-minutes"
-    [document] = rows(data, "SELECT d.* FROM documents d JOIN document_links l ON l.document_id = d.id "
-                            "WHERE l.release_id = ?", (private["id"],))
+    [document] = rows(
+        data,
+        "SELECT d.* FROM documents d JOIN document_links l ON l.document_id = d.id WHERE l.release_id = ?",
+        (private["id"],),
+    )
     # Fetched once through an expiring signed URL; cited by its DocumentCloud page.
     assert "Signature=" in document["file_url"] and document["cite_url"] == private["page_url"]
-    pages = {r["method"]: r["text"] for r in rows(
-        data, "SELECT * FROM document_pages WHERE document_id = ?", (document["id"],))}
+    pages = {
+        r["method"]: r["text"]
+        for r in rows(data, "SELECT * FROM document_pages WHERE document_id = ?", (document["id"],))
+    }
     assert SCAN_PHRASE in pages["documentcloud"]
     assert len(pages) == 2  # DocumentCloud's text, and our own reading (OCR or its reason)
-    found = datasette_get(data, "/spyglass/document_pages.json",
-                          {"_search": f'"{SCAN_PHRASE}"', "_shape": "objects"})["rows"]
+    found = datasette_get(
+        data, "/spyglass/document_pages.json", {"_search": f'"{SCAN_PHRASE}"', "_shape": "objects"}
+    )["rows"]
     assert [(r["document_id"], r["method"]) for r in found] == [(document["id"], "documentcloud")]
     # A later `spyglass documents --redo` replaces our pages only.
     run_cli("documents", "--sources", str(apis["sources"]), "--data", str(data), "--redo", check=True)
-    assert rows(data, "SELECT text FROM document_pages WHERE document_id = ? AND method = 'documentcloud'",
-                (document["id"],))[0]["text"] == pages["documentcloud"]
+    assert (
+        rows(
+            data,
+            "SELECT text FROM document_pages WHERE document_id = ? AND method = 'documentcloud'",
+            (document["id"],),
+        )[0]["text"]
+        == pages["documentcloud"]
+    )
 
 
 def test_mentions_name_the_agencies_of_json_releases(apis):
     view = datasette_get(apis["data"], "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
     assert {(r["agency"], r["product"]) for r in view} == {
-        (AGENCY, "Northwind Recognize"), ("Harbor City Police Department", "Northwind Recognize")}
+        (AGENCY, "Northwind Recognize"),
+        ("Harbor City Police Department", "Northwind Recognize"),
+    }
     # DocumentCloud's text of a page does not double a mention our own text already found.
-    doubled = rows(apis["data"], "SELECT document_id, page_number, term, count(*) AS n FROM mentions "
-                                 "WHERE document_id IS NOT NULL GROUP BY 1, 2, 3, agency HAVING n > 1")
+    doubled = rows(
+        apis["data"],
+        "SELECT document_id, page_number, term, count(*) AS n FROM mentions "
+        "WHERE document_id IS NOT NULL GROUP BY 1, 2, 3, agency HAVING n > 1",
+    )
     assert not doubled
 
 
@@ -183,17 +225,31 @@ def test_a_second_crawl_fetches_no_file_again_and_skips_unchanged_requests(apis,
     assert files and all(after[p] == hits[p] for p in files), (hits, after)
     # The finished request is unchanged (same datetime_updated): its communications are not asked for.
     assert after["/api_v2/communications/?foia=51001"] == hits["/api_v2/communications/?foia=51001"]
-    assert after["/api_v2/requests/?page=2&search=recognize"] == hits["/api_v2/requests/?page=2&search=recognize"] + 1
+    assert (
+        after["/api_v2/requests/?page=2&search=recognize"]
+        == hits["/api_v2/requests/?page=2&search=recognize"] + 1
+    )
 
 
 @pytest.fixture(scope="module")
 def harbor(tmp_path_factory: pytest.TempPathFactory):
     portal = start_nextrequest_portal(quirks=True)
     data = tmp_path_factory.mktemp("harbor") / "data"
-    env = {**FAST, "SPYGLASS_JSON_PORTAL": portal.url, "SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9",
-           "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:9"}
-    args = ("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-            "--source", "harbor-city-requests")
+    env = {
+        **FAST,
+        "SPYGLASS_JSON_PORTAL": portal.url,
+        "SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9",
+        "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:9",
+    }
+    args = (
+        "crawl",
+        "--sources",
+        str(ROOT / "sources.yml"),
+        "--data",
+        str(data),
+        "--source",
+        "harbor-city-requests",
+    )
     run_cli(*args, env=env, check=True)
     first = dict(portal.storage.hits)
     run_cli(*args, env=env, check=True)
@@ -217,7 +273,8 @@ def test_nextrequest_files_behind_expiring_urls_are_fetched_once_and_cited_by_th
     assert len(links) == 4 and all(link["document_id"] for link in links)
     errors = rows(data, "SELECT error_type, reason FROM fetch_errors")
     assert [tuple(e) for e in errors] == [
-        ("malformed-item", "item 2: {id} in 'url:/requests/{id}' has no value in this item")] * 2
+        ("malformed-item", "item 2: {id} in 'url:/requests/{id}' has no value in this item")
+    ] * 2
 
 
 def test_a_signed_url_stops_working_when_it_expires():

@@ -10,7 +10,8 @@ from tests.netns import namespace_command
 
 def test_the_namespace_command_leaves_only_loopback_up():
     probe = "import socket; print([n for _, n in socket.if_nameindex()])"
-    result = subprocess.run(namespace_command([sys.executable, "-c", probe]),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        namespace_command([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['lo']"

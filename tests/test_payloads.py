@@ -14,14 +14,26 @@ PAGE = b"<html><head><title>Recognize</title></head><body><p>Person tracking.</p
 
 def exchange(url: str, payload: bytes, encoding: str | None = None) -> Exchange:
     headers = [("Content-Type", "text/html")] + ([("Content-Encoding", encoding)] if encoding else [])
-    return Exchange(url=url, method="GET", request_headers=[("Host", "vendor.example")], request_body=b"",
-                    protocol="HTTP/1.1", status=200, reason="OK", response_headers=headers,
-                    payload=payload, date=datetime(2026, 11, 30, tzinfo=UTC))
+    return Exchange(
+        url=url,
+        method="GET",
+        request_headers=[("Host", "vendor.example")],
+        request_body=b"",
+        protocol="HTTP/1.1",
+        status=200,
+        reason="OK",
+        response_headers=headers,
+        payload=payload,
+        date=datetime(2026, 11, 30, tzinfo=UTC),
+    )
 
 
 def row_of(location) -> dict:
-    return {"warc_record_id": location.record_id, "warc_filename": location.filename,
-            "warc_offset": location.offset}
+    return {
+        "warc_record_id": location.record_id,
+        "warc_filename": location.filename,
+        "warc_offset": location.offset,
+    }
 
 
 def test_a_kept_body_is_given_decoded_once_and_a_late_row_reads_its_record(tmp_path: Path):

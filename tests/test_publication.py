@@ -22,8 +22,7 @@ from .test_datasette import launch_chromium
 pytestmark = pytest.mark.network_namespace
 
 METADATA = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text())
-PAYLOAD_MARKERS = ("<script>window.__spyglass_pwned", 'onerror="window.__spyglass_pwned',
-                   'href="javascript:')
+PAYLOAD_MARKERS = ("<script>window.__spyglass_pwned", 'onerror="window.__spyglass_pwned', 'href="javascript:')
 
 
 def get(url: str) -> tuple[int, dict[str, str], str]:
@@ -112,18 +111,28 @@ def test_served_read_only_with_a_query_time_limit(published, hostile_crawl):
     from archive.publish.datasette import PLUGINS
 
     assert sorted(p["name"] for p in json.loads(plugins)) == sorted(
-        path.name for path in PLUGINS.glob("*.py"))
+        path.name for path in PLUGINS.glob("*.py")
+    )
     assert "spyglass_safety.py" in {p["name"] for p in json.loads(plugins)}
     _, _, settings = get(f"{published}/-/settings.json")
     assert json.loads(settings)["sql_time_limit_ms"] == 3000
-    before = sqlite3.connect(hostile_crawl["data"] / "spyglass.db").execute(
-        "SELECT count(*) FROM fetch_errors").fetchone()
-    for sql in ("delete from fetch_errors", "update sources set notes = 'x'",
-                "select 1; delete from fetch_errors"):
+    before = (
+        sqlite3.connect(hostile_crawl["data"] / "spyglass.db")
+        .execute("SELECT count(*) FROM fetch_errors")
+        .fetchone()
+    )
+    for sql in (
+        "delete from fetch_errors",
+        "update sources set notes = 'x'",
+        "select 1; delete from fetch_errors",
+    ):
         status, _, body = get(f"{published}/spyglass.json?sql={quote(sql)}")
         assert status == 400 and json.loads(body)["ok"] is False, (sql, body)
-    after = sqlite3.connect(hostile_crawl["data"] / "spyglass.db").execute(
-        "SELECT count(*) FROM fetch_errors").fetchone()
+    after = (
+        sqlite3.connect(hostile_crawl["data"] / "spyglass.db")
+        .execute("SELECT count(*) FROM fetch_errors")
+        .fetchone()
+    )
     assert before == after
 
 
@@ -145,8 +154,10 @@ def test_every_connection_is_query_only_and_write_queries_refuse_to_start(hostil
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         asyncio.run(try_write())
 
-    writing = {**METADATA, "databases": {"spyglass": {"queries": {
-        "wipe": {"sql": "delete from fetch_errors", "write": True}}}}}
+    writing = {
+        **METADATA,
+        "databases": {"spyglass": {"queries": {"wipe": {"sql": "delete from fetch_errors", "write": True}}}},
+    }
     ds = Datasette([db_path], metadata=writing, plugins_dir=plugins)
     with pytest.raises(RuntimeError, match="canned query spyglass/wipe is marked write: true"):
         asyncio.run(ds.invoke_startup())

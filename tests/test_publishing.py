@@ -40,9 +40,12 @@ LEAKS = re.compile(r"Traceback|/tmp/|/work/|\.warc\.gz:|0x[0-9a-f]{8,}|OverflowE
 def server(data: Path, allow_sql: bool, metadata: Path = METADATA) -> Iterator[tuple[str, int]]:
     """The published archive on a free port: (base URL, server process id)."""
     port = free_port()
-    proc = subprocess.Popen(datasette_command(data, port, metadata=metadata),
-                            env={**os.environ, **datasette_environment(allow_sql)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        datasette_command(data, port, metadata=metadata),
+        env={**os.environ, **datasette_environment(allow_sql)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}", proc.pid
@@ -83,19 +86,43 @@ def archive(crawled, tmp_path_factory) -> Path:
     shutil.copytree(crawled["data"], data)
     store = WarcStore(Archive(data).warc_dir, "publish-test")
     payload = gzip.compress(b"<html><body>" + b"<p>zero</p>" * (BIG // 11) + b"</body></html>")
-    location = store.write_exchange(Exchange(
-        url="http://big.test/page", method="GET", request_headers=[], request_body=b"",
-        protocol="HTTP/1.1", status=200, reason="OK", payload=payload, date=datetime.now(UTC),
-        response_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")]))
+    location = store.write_exchange(
+        Exchange(
+            url="http://big.test/page",
+            method="GET",
+            request_headers=[],
+            request_body=b"",
+            protocol="HTTP/1.1",
+            status=200,
+            reason="OK",
+            payload=payload,
+            date=datetime.now(UTC),
+            response_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")],
+        )
+    )
     store.close()
     index = Archive(data).open_index()
-    save_captures(index, [{
-        "url": "http://big.test/page", "source": "northwind-recognize", "via": "live",
-        "captured_at": location.date, "status": 200, "content_type": "text/html",
-        "length": location.payload_length, "sha256": location.sha256,
-        "warc_filename": location.filename, "warc_offset": location.offset,
-        "warc_length": location.length, "warc_record_id": location.record_id,
-        "warc_type": location.warc_type, "title": "Big page"}])
+    save_captures(
+        index,
+        [
+            {
+                "url": "http://big.test/page",
+                "source": "northwind-recognize",
+                "via": "live",
+                "captured_at": location.date,
+                "status": 200,
+                "content_type": "text/html",
+                "length": location.payload_length,
+                "sha256": location.sha256,
+                "warc_filename": location.filename,
+                "warc_offset": location.offset,
+                "warc_length": location.length,
+                "warc_record_id": location.record_id,
+                "warc_type": location.warc_type,
+                "title": "Big page",
+            }
+        ],
+    )
     index.close()
     return data
 
@@ -141,20 +168,26 @@ def test_hostile_sql_is_refused_or_bounded(archive):
         status, body = sql(base, "select length(randomblob(16)) as n")
         assert status == 200 and json.loads(body)["rows"] == [[16]]
         # Many large values: stopped by the memory limit, never grows the server unbounded.
-        amplify = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 1000) "
-                   "select printf('%.*c', 9000000, 'x') from r")
+        amplify = (
+            "with recursive r(n) as (select 1 union all select n + 1 from r where n < 1000) "
+            "select printf('%.*c', 9000000, 'x') from r"
+        )
         status, body = sql(base, amplify)
         assert status == 400 and peak_mb(pid) < 500
         # A reply larger than the cap is refused in one line, with what to do instead.
-        three = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 3) "
-                 "select printf('%.*c', 9000000, 'x') from r")
+        three = (
+            "with recursive r(n) as (select 1 union all select n + 1 from r where n < 3) "
+            "select printf('%.*c', 9000000, 'x') from r"
+        )
         status, body = sql(base, three)
         assert status == 400 and b"larger than 25 MB" in body
 
 
 def test_a_visitors_slow_queries_do_not_stall_other_readers(archive):
-    slow = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 100000000) "
-            "select count(*) from r")
+    slow = (
+        "with recursive r(n) as (select 1 union all select n + 1 from r where n < 100000000) "
+        "select count(*) from r"
+    )
     with server(archive, allow_sql=True) as (base, _):
         done: list[tuple[int, bytes]] = []
         threads = [threading.Thread(target=lambda: done.append(sql(base, slow))) for _ in range(3)]
@@ -170,8 +203,7 @@ def test_a_visitors_slow_queries_do_not_stall_other_readers(archive):
         assert statuses == [400, 429, 429], statuses
 
 
-COUNT = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < {}) "
-         "select count(*) from r")
+COUNT = "with recursive r(n) as (select 1 union all select n + 1 from r where n < {}) select count(*) from r"
 NO_MEMORY_LIMIT = 10**15
 
 
@@ -247,8 +279,10 @@ def test_a_failed_querys_cursor_is_freed_without_waiting_for_its_connection():
 
 
 def test_readers_are_served_while_a_query_is_stopped_for_memory(archive):
-    amplify = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 1000) "
-               "select printf('%.*c', 9000000, 'x') from r")
+    amplify = (
+        "with recursive r(n) as (select 1 union all select n + 1 from r where n < 1000) "
+        "select printf('%.*c', 9000000, 'x') from r"
+    )
     with server(archive, allow_sql=True) as (base, pid):
         seen: list[tuple[str, int]] = []
         stop = threading.Event()
@@ -269,7 +303,8 @@ def test_readers_are_served_while_a_query_is_stopped_for_memory(archive):
         # The stopped queries' memory is theirs alone: nobody else's page failed meanwhile or after.
         after = [(path, get(base + path)[0]) for path in ("/", "/spyglass/captures")]
         assert seen and all(status == 200 for _, status in seen + after), [
-            s for s in seen + after if s[1] != 200]
+            s for s in seen + after if s[1] != 200
+        ]
 
 
 def test_server_paths_methods_and_errors_do_not_leak(archive):
@@ -277,10 +312,12 @@ def test_server_paths_methods_and_errors_do_not_leak(archive):
         for path in ("/-/databases", "/-/databases.json"):
             status, body = get(base + path)
             assert status == 404 and b"spyglass.db" not in body
-        for path in ("/-/spyglass/archived/99999999999999999999999",
-                     "/-/spyglass/replay/99999999999999999999999",
-                     "/-/spyglass/record/99999999999999999999999.warc.gz",
-                     "/-/spyglass/archived/0"):
+        for path in (
+            "/-/spyglass/archived/99999999999999999999999",
+            "/-/spyglass/replay/99999999999999999999999",
+            "/-/spyglass/record/99999999999999999999999.warc.gz",
+            "/-/spyglass/archived/0",
+        ):
             status, body = get(base + path)
             assert status == 404, (path, body[:200])
             assert_clean(status, body)
@@ -320,7 +357,7 @@ def test_a_capture_is_checked_on_demand_and_a_changed_row_or_payload_fails(archi
         assert "re-hashed just now is SHA-256" in page and "FAILED" not in page
         if revisit is not None:
             status, body = get(f"{base}/-/spyglass/verify/{revisit}")
-            assert status == 200 and "Original record</dt><dd class=\"check-ok\"" in body.decode()
+            assert status == 200 and 'Original record</dt><dd class="check-ok"' in body.decode()
         assert get(f"{base}/-/spyglass/verify/99999999")[0] == 404
     conn = sqlite3.connect(data / "spyglass.db")
     conn.execute("DROP TRIGGER captures_append_only_update")
@@ -362,10 +399,24 @@ def test_a_large_archived_page_is_capped_then_streamed_off_the_event_loop(archiv
 
 def test_export_query_cannot_attach_or_write(archive, tmp_path: Path):
     target = tmp_path / "attached.db"
-    result = run_cli("export", "--data", str(archive), "--out", str(tmp_path / "x.wacz"),
-                     "--query", f"attach database '{target}' as y")
+    result = run_cli(
+        "export",
+        "--data",
+        str(archive),
+        "--out",
+        str(tmp_path / "x.wacz"),
+        "--query",
+        f"attach database '{target}' as y",
+    )
     assert result.returncode == 1 and not target.exists()
     assert "ATTACH, writes and file access are refused" in result.stderr
-    result = run_cli("export", "--data", str(archive), "--out", str(tmp_path / "x.wacz"),
-                     "--query", "delete from captures returning id")
+    result = run_cli(
+        "export",
+        "--data",
+        str(archive),
+        "--out",
+        str(tmp_path / "x.wacz"),
+        "--query",
+        "delete from captures returning id",
+    )
     assert result.returncode == 1 and "--query failed" in result.stderr

@@ -33,8 +33,9 @@ def served(demo_archive) -> Iterator[str]:
 
 
 def product_url(demo_archive) -> str:
-    return db_rows(demo_archive, "SELECT page_url FROM captures WHERE page_url LIKE ? LIMIT 1",
-                   (f"%{PRODUCT_PATH}",))[0]["page_url"]
+    return db_rows(
+        demo_archive, "SELECT page_url FROM captures WHERE page_url LIKE ? LIMIT 1", (f"%{PRODUCT_PATH}",)
+    )[0]["page_url"]
 
 
 def test_a_reporter_searches_reads_cites_and_follows_in_a_real_browser(served, demo_archive, capsys):
@@ -51,12 +52,16 @@ def test_a_reporter_searches_reads_cites_and_follows_in_a_real_browser(served, d
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served)
             page = context.new_page()
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                    if m.type == "error" else None)
+            page.on(
+                "console",
+                lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+            )
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
-            page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
-                    if r.status >= 400 else None)
+            page.on(
+                "response",
+                lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+            )
 
             def shot(name: str) -> None:
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
@@ -68,8 +73,10 @@ def test_a_reporter_searches_reads_cites_and_follows_in_a_real_browser(served, d
             page.click("form.spyglass-search input[type=submit]")
             page.wait_for_load_state()
             assert "/-/spyglass/search?q=person+tracking" in page.url
-            product = page.locator("article.result-page", has=page.locator(
-                ".page-url", has_text=re.compile(re.escape(PRODUCT_PATH) + "$")))
+            product = page.locator(
+                "article.result-page",
+                has=page.locator(".page-url", has_text=re.compile(re.escape(PRODUCT_PATH) + "$")),
+            )
             assert product.locator("mark").first.inner_text().lower() == "person"
             shot("02-search-results")
 
@@ -106,8 +113,9 @@ def test_a_reporter_searches_reads_cites_and_follows_in_a_real_browser(served, d
             page.wait_for_load_state()
             assert "/-/spyglass/timeline?" in page.url
             shot("05-timeline")
-            removal = page.locator("td", has=page.locator("span.phrase-event",
-                                                          has_text='"person tracking" disappeared'))
+            removal = page.locator(
+                "td", has=page.locator("span.phrase-event", has_text='"person tracking" disappeared')
+            )
             removal.locator("a").first.click()
             page.wait_for_load_state()
             assert "/-/spyglass/diff?change=" in page.url
@@ -170,10 +178,18 @@ def test_every_link_on_the_front_page_and_one_level_deep_works(served, demo_arch
     capture = db_rows(demo_archive, "SELECT id FROM captures WHERE via = 'wayback' LIMIT 1")[0]["id"]
     document = db_rows(demo_archive, "SELECT id FROM documents LIMIT 1")[0]["id"]
     agency = db_rows(demo_archive, "SELECT agency FROM releases LIMIT 1")[0]["agency"]
-    starts = ["/", "/-/spyglass/search?q=person+tracking", "/-/spyglass/search?q=face+matching",
-              f"/spyglass/captures/{capture}", f"/spyglass/documents/{document}",
-              f"/-/spyglass/agency?name={quote(agency)}", "/-/spyglass/vendor?name=Northwind+Cloud",
-              "/-/spyglass/product?name=Northwind+Recognize", "/spyglass/captures", "/spyglass/releases"]
+    starts = [
+        "/",
+        "/-/spyglass/search?q=person+tracking",
+        "/-/spyglass/search?q=face+matching",
+        f"/spyglass/captures/{capture}",
+        f"/spyglass/documents/{document}",
+        f"/-/spyglass/agency?name={quote(agency)}",
+        "/-/spyglass/vendor?name=Northwind+Cloud",
+        "/-/spyglass/product?name=Northwind+Recognize",
+        "/spyglass/captures",
+        "/spyglass/releases",
+    ]
     checked: dict[str, int] = {}
     for start in starts:
         status, html = _get(served + start)
@@ -190,7 +206,9 @@ def test_every_link_on_the_front_page_and_one_level_deep_works(served, demo_arch
 
 
 def test_canned_query_filters_with_known_values_are_choice_lists(served, demo_archive):
-    vendors = sorted({r["vendor"] for r in db_rows(demo_archive, "SELECT vendor FROM sources WHERE vendor != ''")})
+    vendors = sorted(
+        {r["vendor"] for r in db_rows(demo_archive, "SELECT vendor FROM sources WHERE vendor != ''")}
+    )
     status, html = _get(served + "/spyglass/search?q=face&vendor=" + quote(vendors[0]))
     assert status == 200
     select = re.search(r'<select id="qp\d+" name="vendor">(.*?)</select>', html, re.S)
@@ -213,8 +231,14 @@ def test_canned_query_filters_with_known_values_are_choice_lists(served, demo_ar
 def test_timemap_lists_every_capture_and_the_timegate_picks_the_closest(served, demo_archive):
     url = product_url(demo_archive)
     expected = db_rows(demo_archive, "SELECT id, as_of_at FROM captures WHERE status = 200 ORDER BY as_of_at")
-    expected = [r for r in expected if page_key(db_rows(
-        demo_archive, "SELECT page_url FROM captures WHERE id = ?", (r["id"],))[0]["page_url"]) == page_key(url)]
+    expected = [
+        r
+        for r in expected
+        if page_key(
+            db_rows(demo_archive, "SELECT page_url FROM captures WHERE id = ?", (r["id"],))[0]["page_url"]
+        )
+        == page_key(url)
+    ]
     with urllib.request.urlopen(f"{served}/-/spyglass/timemap/link/{url.rstrip('/')}") as response:
         assert response.headers["Content-Type"] == "application/link-format"
         body = response.read().decode()
@@ -228,7 +252,8 @@ def test_timemap_lists_every_capture_and_the_timegate_picks_the_closest(served, 
     mementos = [(link, p) for (link, _), p in zip(links, params) if "memento" in p["rel"].split()]
     assert [int(link.rsplit("/", 1)[1]) for link, _ in mementos] == [r["id"] for r in expected]
     assert [parsedate_to_datetime(p["datetime"]).strftime("%Y-%m-%dT%H:%M:%S") for _, p in mementos] == [
-        r["as_of_at"][:19] for r in expected]
+        r["as_of_at"][:19] for r in expected
+    ]
     assert "first" in mementos[0][1]["rel"] and "last" in mementos[-1][1]["rel"]
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -236,22 +261,32 @@ def test_timemap_lists_every_capture_and_the_timegate_picks_the_closest(served, 
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
-    for asked, wanted in (("Thu, 01 Mar 2018 00:00:00 GMT", "2018-06-01"),
-                          ("Sun, 01 Jan 2012 00:00:00 GMT", expected[0]["as_of_at"][:10]),
-                          ("Fri, 01 Nov 2019 00:00:00 GMT", "2019-09-01")):
-        request = urllib.request.Request(f"{served}/-/spyglass/timegate/{url}",
-                                         headers={"Accept-Datetime": asked})
+    for asked, wanted in (
+        ("Thu, 01 Mar 2018 00:00:00 GMT", "2018-06-01"),
+        ("Sun, 01 Jan 2012 00:00:00 GMT", expected[0]["as_of_at"][:10]),
+        ("Fri, 01 Nov 2019 00:00:00 GMT", "2019-09-01"),
+    ):
+        request = urllib.request.Request(
+            f"{served}/-/spyglass/timegate/{url}", headers={"Accept-Datetime": asked}
+        )
         with pytest.raises(urllib.error.HTTPError) as redirect:
             opener.open(request)
-        assert redirect.value.code == 302 and redirect.value.headers["Vary"].lower().startswith("accept-datetime")
+        assert redirect.value.code == 302 and redirect.value.headers["Vary"].lower().startswith(
+            "accept-datetime"
+        )
         location = redirect.value.headers["Location"]
         chosen = next(r for r in expected if location.endswith(f"/-/spyglass/archived/{r['id']}"))
         assert chosen["as_of_at"].startswith(wanted), (asked, chosen)
-        assert 'rel="original"' in redirect.value.headers["Link"] and 'rel="timemap"' in redirect.value.headers["Link"]
+        assert (
+            'rel="original"' in redirect.value.headers["Link"]
+            and 'rel="timemap"' in redirect.value.headers["Link"]
+        )
         with urllib.request.urlopen(location) as memento:
             assert parsedate_to_datetime(memento.headers["Memento-Datetime"]).strftime("%Y-%m-%d") == wanted
-            assert f"<{url}>; rel=\"original\"" in memento.headers["Link"]
-    bad = urllib.request.Request(f"{served}/-/spyglass/timegate/{url}", headers={"Accept-Datetime": "yesterday"})
+            assert f'<{url}>; rel="original"' in memento.headers["Link"]
+    bad = urllib.request.Request(
+        f"{served}/-/spyglass/timegate/{url}", headers={"Accept-Datetime": "yesterday"}
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         opener.open(bad)
     assert refused.value.code == 400

@@ -59,9 +59,15 @@ def test_every_release_is_archived_once_with_agency_title_reference_and_date(rec
     for release in REQUESTS + TABLE:
         row = found[release.reference]
         assert (row["agency"], row["title"], row["released_on"], row["released_text"]) == (
-            release.agency, release.title, release.released_on, release.released), release
-        linked = {r["file_url"] for r in rows(
-            data, "SELECT file_url FROM document_links WHERE release_id = ?", (row["id"],))}
+            release.agency,
+            release.title,
+            release.released_on,
+            release.released,
+        ), release
+        linked = {
+            r["file_url"]
+            for r in rows(data, "SELECT file_url FROM document_links WHERE release_id = ?", (row["id"],))
+        }
         assert linked == {f"{base}/files/{name}" for name in release.files}
     for release in REQUESTS:
         row = found[release.reference]
@@ -81,9 +87,13 @@ def test_every_page_and_file_is_fetched_and_captured_once(records):
     assert all(count == 1 for path, count in hits.items() if path != "/robots.txt"), hits
     captured = [r["url"] for r in rows(data, "SELECT url FROM captures WHERE url NOT LIKE '%/robots.txt'")]
     assert len(captured) == len(set(captured))
-    listings = {f"{base}/requests/", f"{base}/requests/?page=2",
-                f"{base}/lakeport/police/released-records/",
-                f"{base}/lakeport/police/released-records/?page=2", base + DIRECTORY}
+    listings = {
+        f"{base}/requests/",
+        f"{base}/requests/?page=2",
+        f"{base}/lakeport/police/released-records/",
+        f"{base}/lakeport/police/released-records/?page=2",
+        base + DIRECTORY,
+    }
     release_pages = {f"{base}/requests/{r.slug}/" for r in REQUESTS}
     assert set(captured) == listings | release_pages | expected_file_urls(base)
     runs = rows(data, "SELECT source, status FROM crawl_runs")
@@ -99,32 +109,45 @@ def test_every_page_and_file_is_fetched_and_captured_once(records):
 def test_a_file_linked_by_two_releases_is_one_document_with_two_provenance_rows(records):
     data, base = records["data"], records["base"]
     [quote] = rows(data, "SELECT * FROM documents WHERE file_name = 'northwind-price-quote.pdf'")
-    links = rows(data, "SELECT r.reference, l.file_url FROM document_links l "
-                       "JOIN releases r ON r.id = l.release_id WHERE l.document_id = ? "
-                       "ORDER BY r.reference", (quote["id"],))
+    links = rows(
+        data,
+        "SELECT r.reference, l.file_url FROM document_links l "
+        "JOIN releases r ON r.id = l.release_id WHERE l.document_id = ? "
+        "ORDER BY r.reference",
+        (quote["id"],),
+    )
     assert [tuple(link) for link in links] == [
         ("CCSO-PRR-2018-0031", f"{base}/files/northwind-price-quote.pdf"),
         ("CCSO-PRR-2018-0032", f"{base}/files/northwind-price-quote.pdf"),
     ]
     # Same bytes from two different URLs (two sources): still one document.
     [slides] = rows(data, "SELECT * FROM documents WHERE file_name = 'recognize-training-slides.pdf'")
-    urls = sorted(r["file_url"] for r in rows(
-        data, "SELECT file_url FROM document_links WHERE document_id = ?", (slides["id"],)))
-    assert urls == [f"{base}/files/recognize-training-slides.pdf",
-                    f"{base}{DIRECTORY}recognize-training-slides.pdf"]
+    urls = sorted(
+        r["file_url"]
+        for r in rows(data, "SELECT file_url FROM document_links WHERE document_id = ?", (slides["id"],))
+    )
+    assert urls == [
+        f"{base}/files/recognize-training-slides.pdf",
+        f"{base}{DIRECTORY}recognize-training-slides.pdf",
+    ]
     assert slides["page_count"] == 4 and slides["extraction"] == "text-layer"
 
 
 def test_pages_are_read_from_text_layers_ocr_docx_and_html(records):
     data = records["data"]
-    methods = {r["file_name"]: (r["extraction"], r["page_count"]) for r in rows(data, "SELECT * FROM documents")}
+    methods = {
+        r["file_name"]: (r["extraction"], r["page_count"]) for r in rows(data, "SELECT * FROM documents")
+    }
     assert methods["booking-photo-memo-scan.pdf"] == ("ocr", 2)
     assert methods["field-guide.docx"] == ("docx", 1)
     assert methods["ccso-email-export-2017.html"] == ("html", 1)
     assert methods["ccso-face-matching-policy.txt"] == ("text", 1)
     assert methods["nda-northwind-ccso.pdf"] == ("text-layer", 1)
-    [page] = rows(data, "SELECT p.* FROM document_pages p JOIN documents d ON d.id = p.document_id "
-                        "WHERE d.file_name = 'field-guide.docx'")
+    [page] = rows(
+        data,
+        "SELECT p.* FROM document_pages p JOIN documents d ON d.id = p.document_id "
+        "WHERE d.file_name = 'field-guide.docx'",
+    )
     assert "Results from Northwind Recognize arrive in seconds" in page["text"]
 
 
@@ -154,28 +177,33 @@ def datasette_get(data: Path, path: str, params: dict) -> dict:
 def test_datasette_search_finds_a_phrase_only_in_the_scan_and_names_its_page(records):
     data = records["data"]
     phrase = f'"{SCAN_ONLY_PHRASE}"'
-    found = datasette_get(data, "/spyglass/document_pages.json",
-                          {"_search": phrase, "_shape": "objects", "_labels": "on"})["rows"]
+    found = datasette_get(
+        data, "/spyglass/document_pages.json", {"_search": phrase, "_shape": "objects", "_labels": "on"}
+    )["rows"]
     assert len(found) == 1
     [hit] = found
     assert hit["document_id"]["label"] == "booking-photo-memo-scan.pdf"
     assert (hit["page_number"], hit["method"]) == (2, "ocr")
     # The phrase is in no text layer and on no web page: only OCR could find it.
     assert datasette_get(data, "/spyglass/captures.json", {"_search": phrase})["rows"] == []
-    ranked = datasette_get(data, "/spyglass/search_documents.json",
-                           {"q": phrase, "_shape": "objects"})["rows"]
+    ranked = datasette_get(data, "/spyglass/search_documents.json", {"q": phrase, "_shape": "objects"})[
+        "rows"
+    ]
     assert [(r["file_name"], r["page_number"], r["agencies"]) for r in ranked] == [
-        ("booking-photo-memo-scan.pdf", 2, SHERIFF)]
+        ("booking-photo-memo-scan.pdf", 2, SHERIFF)
+    ]
     assert ranked[0]["page_url"].endswith("/files/booking-photo-memo-scan.pdf#page=2")
 
 
 def test_mentions_view_lists_exactly_the_agencies_whose_records_name_the_product(records):
     data = records["data"]
     view = datasette_get(data, "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
-    assert sorted((r["agency"], r["vendor"], r["product"]) for r in view) == sorted([
-        (POLICE, "Northwind Cloud", "Northwind Recognize"),
-        (SHERIFF, "Northwind Cloud", "Northwind Recognize"),
-    ])
+    assert sorted((r["agency"], r["vendor"], r["product"]) for r in view) == sorted(
+        [
+            (POLICE, "Northwind Cloud", "Northwind Recognize"),
+            (SHERIFF, "Northwind Cloud", "Northwind Recognize"),
+        ]
+    )
     for row in view:
         # Each row links to a page that proves it.
         [page] = rows(data, "SELECT text FROM document_pages WHERE id = ?", (row["document_page_id"],))
@@ -184,14 +212,18 @@ def test_mentions_view_lists_exactly_the_agencies_whose_records_name_the_product
     assert not rows(data, "SELECT * FROM mentions WHERE agency = ?", (BOARD,))
     police = rows(data, "SELECT DISTINCT term, term_kind, product FROM mentions WHERE agency = ?", (POLICE,))
     assert sorted(tuple(r) for r in police) == [
-        ("Northwind Cloud", "vendor", None), ("Northwind Recognize", "product", "Northwind Recognize")]
+        ("Northwind Cloud", "vendor", None),
+        ("Northwind Recognize", "product", "Northwind Recognize"),
+    ]
 
 
 def test_a_second_crawl_adds_no_releases_documents_or_links(records, tmp_path: Path):
     data = tmp_path / "data"
     shutil.copytree(records["data"], data)
-    counts = {t: len(rows(data, f"SELECT * FROM {t}"))
-              for t in ("releases", "documents", "document_links", "document_pages", "mentions")}
+    counts = {
+        t: len(rows(data, f"SELECT * FROM {t}"))
+        for t in ("releases", "documents", "document_links", "document_pages", "mentions")
+    }
     stdout = crawl(data, records["base"])
     assert "0 document(s) read" in stdout  # nothing new to extract
     assert counts == {t: len(rows(data, f"SELECT * FROM {t}")) for t in counts}
@@ -208,26 +240,40 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
     assert result.returncode == 0, result.stderr
     assert "Fixture records portal: http://127.0.0.1:" in result.stderr
     runs = {r["source"]: r["status"] for r in rows(data, "SELECT * FROM crawl_runs")}
-    assert runs == {"northwind-recognize": "finished", "harbor-city-requests": "finished",
-                    **{n: "finished" for n in RECORDS_SOURCES}}
+    assert runs == {
+        "northwind-recognize": "finished",
+        "harbor-city-requests": "finished",
+        **{n: "finished" for n in RECORDS_SOURCES},
+    }
     # The JSON portal's releases sit beside the HTML portals' in Datasette.
-    released = datasette_get(data, "/spyglass/releases.json",
-                             {"source": "harbor-city-requests", "_shape": "objects"})["rows"]
+    released = datasette_get(
+        data, "/spyglass/releases.json", {"source": "harbor-city-requests", "_shape": "objects"}
+    )["rows"]
     assert len(released) == 4 and {r["agency"] for r in released} == {HARBOR}
-    found = datasette_get(data, "/spyglass/document_pages.json",
-                          {"_search": "booking photos", "_shape": "objects", "_labels": "on"})["rows"]
+    found = datasette_get(
+        data,
+        "/spyglass/document_pages.json",
+        {"_search": "booking photos", "_shape": "objects", "_labels": "on"},
+    )["rows"]
     names = {r["document_id"]["label"] for r in found}
     assert {"booking-photo-memo-scan.pdf", "recognize-training-slides.pdf"} <= names
     view = datasette_get(data, "/spyglass/agency_products.json", {"_shape": "objects"})["rows"]
     assert {(r["agency"], r["product"]) for r in view} == {
-        (SHERIFF, "Northwind Recognize"), (POLICE, "Northwind Recognize"), (HARBOR, "Northwind Recognize")}
+        (SHERIFF, "Northwind Recognize"),
+        (POLICE, "Northwind Recognize"),
+        (HARBOR, "Northwind Recognize"),
+    }
     # The demo's Atlas of Surveillance rows (archive/demo/atlas_site.py) sit beside the agencies' records.
     assert "download.csv: 5 Atlas rows, 5 new" in result.stdout
-    pairs = {(r["agency"], r["vendor"]): r["held"] for r in datasette_get(
-        data, "/spyglass/atlas_pairs.json", {"_shape": "objects"})["rows"]}
+    pairs = {
+        (r["agency"], r["vendor"]): r["held"]
+        for r in datasette_get(data, "/spyglass/atlas_pairs.json", {"_shape": "objects"})["rows"]
+    }
     assert pairs[(SHERIFF, "Northwind Cloud")] == pairs[(POLICE, "Northwind Cloud")] == "records and captures"
     assert pairs[(POLICE, "Orbital Vision")] == "not yet"
-    about = datasette_get(data, "/spyglass/about_agency.json", {"agency": POLICE, "_shape": "objects"})["rows"]
+    about = datasette_get(data, "/spyglass/about_agency.json", {"agency": POLICE, "_shape": "objects"})[
+        "rows"
+    ]
     assert {r["kind"] for r in about} == {"atlas", "release", "mention"}
 
 
@@ -255,14 +301,19 @@ def test_each_document_page_carries_its_citation_in_datasette(records):
     data = records["data"]
     conn = _sqlite3.connect(data / "spyglass.db")
     conn.row_factory = _sqlite3.Row
-    page = dict(conn.execute(
-        "SELECT p.* FROM document_pages p WHERE (SELECT r.released_on FROM document_links l "
-        "JOIN releases r ON r.id = l.release_id WHERE l.document_id = p.document_id "
-        "ORDER BY l.id LIMIT 1) IS NOT NULL ORDER BY p.id LIMIT 1").fetchone())
+    page = dict(
+        conn.execute(
+            "SELECT p.* FROM document_pages p WHERE (SELECT r.released_on FROM document_links l "
+            "JOIN releases r ON r.id = l.release_id WHERE l.document_id = p.document_id "
+            "ORDER BY l.id LIMIT 1) IS NOT NULL ORDER BY p.id LIMIT 1"
+        ).fetchone()
+    )
     citation = citation_of_page(conn, page)
     release = conn.execute(
         "SELECT r.* FROM document_links l JOIN releases r ON r.id = l.release_id "
-        "WHERE l.document_id = ? ORDER BY l.id LIMIT 1", [page["document_id"]]).fetchone()
+        "WHERE l.document_id = ? ORDER BY l.id LIMIT 1",
+        [page["document_id"]],
+    ).fetchone()
     document = conn.execute("SELECT * FROM documents WHERE id = ?", [page["document_id"]]).fetchone()
     conn.close()
     assert citation.author == release["agency"] and citation.pinpoint == f"at {page['page_number']}"
@@ -291,29 +342,42 @@ def test_documents_with_unset_placeholders_keeps_every_mention(records, tmp_path
     result = run_cli("documents", "--sources", str(ROOT / "sources.yml"), "--data", str(data))
     assert result.returncode == 0, result.stderr
     assert "placeholder ${SPYGLASS_VENDOR_SITE} is not set" in result.stderr
-    assert [tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")] == before
+    assert [
+        tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")
+    ] == before
     assert [tuple(r) for r in rows(data, "SELECT * FROM agency_products")] == products
     # A placeholder in the terms themselves leaves nothing to rebuild from: refused, nothing lost.
     sources = tmp_path / "sources.yml"
-    sources.write_text((ROOT / "sources.yml").read_text().replace(
-        "name: Northwind Recognize", "name: ${SPYGLASS_PRODUCT_NAME}", 1))
+    sources.write_text(
+        (ROOT / "sources.yml")
+        .read_text()
+        .replace("name: Northwind Recognize", "name: ${SPYGLASS_PRODUCT_NAME}", 1)
+    )
     refused = run_cli("documents", "--sources", str(sources), "--data", str(data))
     assert refused.returncode == 1
     assert refused.stderr.strip().startswith(f"Error: {sources}: source 'northwind-recognize': ")
     assert "placeholder ${SPYGLASS_PRODUCT_NAME} is not set" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    assert [tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")] == before
+    assert [
+        tuple(r) for r in rows(data, "SELECT term, agency, document_id FROM mentions ORDER BY id")
+    ] == before
 
 
 def test_cite_of_a_released_file_names_its_agency_file_and_release_date(records):
-    [doc] = rows(records["data"], "SELECT d.capture_id, d.file_name, r.agency, r.released_on "
-                 "FROM documents d JOIN document_links l ON l.document_id = d.id "
-                 "JOIN releases r ON r.id = l.release_id "
-                 "WHERE r.agency IS NOT NULL AND r.released_on IS NOT NULL ORDER BY l.id LIMIT 1")
+    [doc] = rows(
+        records["data"],
+        "SELECT d.capture_id, d.file_name, r.agency, r.released_on "
+        "FROM documents d JOIN document_links l ON l.document_id = d.id "
+        "JOIN releases r ON r.id = l.release_id "
+        "WHERE r.agency IS NOT NULL AND r.released_on IS NOT NULL ORDER BY l.id LIMIT 1",
+    )
     result = run_cli("cite", str(doc["capture_id"]), "--data", str(records["data"]), "--format", "json")
     assert result.returncode == 0, result.stderr
     citation = json.loads(result.stdout)
     assert (citation["kind"], citation["author"], citation["title"]) == (
-        "document", doc["agency"], doc["file_name"])
+        "document",
+        doc["agency"],
+        doc["file_name"],
+    )
     assert citation["when"].startswith("released ") and "Untitled" not in citation["text"]
     assert citation["capture_id"] == doc["capture_id"]

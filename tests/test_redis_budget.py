@@ -27,8 +27,13 @@ def test_the_redis_budget_hands_out_slots_across_processes_and_keeps_endpoints_a
         one = RedisBudget(url, policy, "https://web.archive.org")
         elsewhere = RedisBudget(url, policy, "http://127.0.0.1:9")
         assert one.acquire("cdx") == 0
-        other = subprocess.run([sys.executable, "-c", ACQUIRE_IN_ANOTHER_PROCESS, url, "https://web.archive.org"],
-                               cwd=ROOT, capture_output=True, text=True, check=True)
+        other = subprocess.run(
+            [sys.executable, "-c", ACQUIRE_IN_ANOTHER_PROCESS, url, "https://web.archive.org"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         # Another process (a worker elsewhere) gets the next slot, 5 s after the first, less
         # the second or so it took to start.
         assert 3.0 < float(other.stdout) <= 5.0

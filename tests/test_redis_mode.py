@@ -35,8 +35,20 @@ LEASE = "10"  # seconds: the killed worker's requests go back soon after; a load
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("redis-mode")
     site = subprocess.Popen(
-        [sys.executable, "-m", "tests.servers.synthetic_site", "--pages", str(PAGES),
-         "--page-bytes", "3000-8000"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.servers.synthetic_site",
+            "--pages",
+            str(PAGES),
+            "--page-bytes",
+            "3000-8000",
+        ],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     port = int(site.stdout.readline())
     try:
         with redis_server(base / "redis") as url:
@@ -47,8 +59,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _spyglass(*args: str, **popen: object) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "archive.cli", *args], cwd=ROOT,
-                            stdin=subprocess.DEVNULL, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", *args], cwd=ROOT, stdin=subprocess.DEVNULL, **popen
+    )
 
 
 def _wait(what: str, check, timeout: float = 120) -> None:
@@ -85,28 +98,61 @@ def test_three_workers_one_killed_every_page_once(cluster):
     client = redis.Redis.from_url(url)
     # Every page of the synthetic site looks alike (/p/N.html): no trap limit here.
     settings = ["-s", f"SPYGLASS_REDIS_LEASE={LEASE}", "-s", "SPYGLASS_MAX_SIMILAR_URLS=0"]
-    crawl = _spyglass("crawl", "--sources", str(sources), "--data", str(data), "--redis", url, *settings,
-                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    crawl = _spyglass(
+        "crawl",
+        "--sources",
+        str(sources),
+        "--data",
+        str(data),
+        "--redis",
+        url,
+        *settings,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait("the run to be published", lambda: client.hlen(keys.JOBS) == 1)
-    workers = [_spyglass("worker", "--redis", url, "--data", str(data), "--exit-when-idle", *settings,
-                         start_new_session=True) for _ in range(3)]
+    workers = [
+        _spyglass(
+            "worker",
+            "--redis",
+            url,
+            "--data",
+            str(data),
+            "--exit-when-idle",
+            *settings,
+            start_new_session=True,
+        )
+        for _ in range(3)
+    ]
     victim = workers[0]
-    _wait("a quarter of the site", lambda: (data / "spyglass.db").exists() and db_rows(
-        data, "SELECT count(*) FROM captures")[0][0] >= PAGES // 4)
+    _wait(
+        "a quarter of the site",
+        lambda: (
+            (data / "spyglass.db").exists()
+            and db_rows(data, "SELECT count(*) FROM captures")[0][0] >= PAGES // 4
+        ),
+    )
     os.killpg(victim.pid, signal.SIGKILL)  # the worker and its writer process: a machine gone
     victim.wait()
     [run_id] = [int(r) for r in client.hkeys(keys.JOBS)]
     prefix = f"{socket.gethostname().split('.')[0]}-{victim.pid}-"
-    in_flight = {picklecompat.loads(data_)["url"] for lease, data_ in
-                 client.hgetall(keys.run_key(run_id, "leases")).items() if lease.decode().startswith(prefix)}
+    in_flight = {
+        picklecompat.loads(data_)["url"]
+        for lease, data_ in client.hgetall(keys.run_key(run_id, "leases")).items()
+        if lease.decode().startswith(prefix)
+    }
     out, err = crawl.communicate(timeout=300)
     for worker in workers[1:]:
         assert worker.wait(timeout=60) == 0
     assert crawl.returncode == 0, out + err
     assert in_flight, "the killed worker held no request: the hand-back was not exercised"
 
-    expected = {f"{site}/p/{i}.html" for i in range(PAGES)} | {
-        f"{site}/d/{i}.pdf" for i in range(0, PAGES, PDF_EVERY)} | {f"{site}/robots.txt"}
+    expected = (
+        {f"{site}/p/{i}.html" for i in range(PAGES)}
+        | {f"{site}/d/{i}.pdf" for i in range(0, PAGES, PDF_EVERY)}
+        | {f"{site}/robots.txt"}
+    )
     rows = db_rows(data, "SELECT url, requisite FROM captures WHERE crawl_run = ?", (run_id,))
     captured = [url for url, requisite in rows if requisite is None]
     assert Counter(captured) == Counter(expected)  # every page, exactly once
@@ -121,8 +167,10 @@ def test_three_workers_one_killed_every_page_once(cluster):
     twice = {u for u, n in fetched.items() if n > 1}
     assert twice <= in_flight and max(fetched.values()) <= 2, (twice - in_flight, in_flight)
 
-    writers = {row[0].rsplit("-", 2)[-2] for row in db_rows(
-        data, "SELECT filename FROM warc_files WHERE crawl_run = ?", (run_id,))}
+    writers = {
+        row[0].rsplit("-", 2)[-2]
+        for row in db_rows(data, "SELECT filename FROM warc_files WHERE crawl_run = ?", (run_id,))
+    }
     assert len(writers) == 3  # each worker wrote its own files, named by its pid
     assert str(victim.pid) in writers
 
@@ -131,9 +179,11 @@ def test_three_workers_one_killed_every_page_once(cluster):
     assert not list(client.scan_iter(match=f"spyglass:run:{run_id}:*"))  # the run's keys are gone
     assert not client.hgetall(keys.JOBS)
     archived = set(_fetches(data / "warcs", f"-{victim.pid}-"))
-    print(f"\nin flight at the kill: {len(in_flight)}, of which the killed worker had archived "
-          f"{len(in_flight & archived)} (indexed from its records, not fetched again); fetched again: "
-          f"{len(in_flight - archived)}; fetched twice: {len(twice)} (a record cut by the kill)")
+    print(
+        f"\nin flight at the kill: {len(in_flight)}, of which the killed worker had archived "
+        f"{len(in_flight & archived)} (indexed from its records, not fetched again); fetched again: "
+        f"{len(in_flight - archived)}; fetched twice: {len(twice)} (a record cut by the kill)"
+    )
 
 
 def test_a_run_left_in_redis_by_a_killed_seeding_command_is_adopted_and_finished(cluster):
@@ -148,14 +198,35 @@ def test_a_run_left_in_redis_by_a_killed_seeding_command_is_adopted_and_finished
 """)
     client = redis.Redis.from_url(url)
     client.flushdb()
-    seeding = _spyglass("crawl", "--sources", str(sources), "--data", str(data), "--redis", url,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seeding = _spyglass(
+        "crawl",
+        "--sources",
+        str(sources),
+        "--data",
+        str(data),
+        "--redis",
+        url,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _wait("the run to be published", lambda: client.hlen(keys.JOBS) == 1)
     seeding.kill()  # no worker ever came; the run stays in Redis, its row says running
     seeding.wait()
     [run_id] = [int(r) for r in client.hkeys(keys.JOBS)]
-    result = run_cli("crawl", "--sources", str(sources), "--data", str(data), "--redis", url,
-                     "--workers", "1", "-s", "SPYGLASS_MAX_SIMILAR_URLS=0", timeout=240)
+    result = run_cli(
+        "crawl",
+        "--sources",
+        str(sources),
+        "--data",
+        str(data),
+        "--redis",
+        url,
+        "--workers",
+        "1",
+        "-s",
+        "SPYGLASS_MAX_SIMILAR_URLS=0",
+        timeout=240,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     runs = [tuple(r) for r in db_rows(data, "SELECT id, status, pages FROM crawl_runs")]
     assert runs == [(run_id, "finished", 121)]  # adopted, not started again: 120 pages and robots.txt
@@ -177,14 +248,34 @@ def test_a_run_the_workers_crawled_gets_its_screenshot_pass_as_a_local_run_does(
     allow_private: [127.0.0.1]
 """)
     redis.Redis.from_url(url).flushdb()
-    result = run_cli("crawl", "--sources", str(sources), "--data", str(data), "--redis", url,
-                     "--workers", "1", "-s", "SPYGLASS_MAX_SIMILAR_URLS=0",
-                     "-s", "SPYGLASS_SCREENSHOT_TIMEOUT=8", timeout=240)
+    result = run_cli(
+        "crawl",
+        "--sources",
+        str(sources),
+        "--data",
+        str(data),
+        "--redis",
+        url,
+        "--workers",
+        "1",
+        "-s",
+        "SPYGLASS_MAX_SIMILAR_URLS=0",
+        "-s",
+        "SPYGLASS_SCREENSHOT_TIMEOUT=8",
+        timeout=240,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     runs = db_rows(data, "SELECT id, spider, status FROM crawl_runs ORDER BY id")
     assert [(r["spider"], r["status"]) for r in runs] == [("vendor", "finished"), ("screenshot", "finished")]
-    pages = {r[0] for r in db_rows(data, "SELECT id FROM captures WHERE crawl_run = ? AND status = 200 "
-                                         "AND requisite IS NULL AND content_type LIKE '%html%'", (runs[0]["id"],))}
+    pages = {
+        r[0]
+        for r in db_rows(
+            data,
+            "SELECT id FROM captures WHERE crawl_run = ? AND status = 200 "
+            "AND requisite IS NULL AND content_type LIKE '%html%'",
+            (runs[0]["id"],),
+        )
+    }
     shots = db_rows(data, "SELECT capture_id, status FROM screenshots")
     assert len(pages) == 4 and {r["capture_id"] for r in shots} == pages  # each page drawn, once
     assert {r["status"] for r in shots} == {"ok"} and len(shots) == len(pages)

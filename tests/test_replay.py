@@ -37,8 +37,15 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, At
     base = tmp_path_factory.mktemp("hostile")
     (base / "sources.yml").write_text(SOURCES)
     data = base / "data"
-    run_cli("crawl", "--sources", str(base / "sources.yml"), "--data", str(data),
-            env={"HOSTILE_SITE": server.url}, check=True)
+    run_cli(
+        "crawl",
+        "--sources",
+        str(base / "sources.yml"),
+        "--data",
+        str(data),
+        env={"HOSTILE_SITE": server.url},
+        check=True,
+    )
     conn = sqlite3.connect(data / "spyglass.db")
     [(capture_id,)] = conn.execute("SELECT id FROM captures WHERE url = ?", [server.url + "/"]).fetchall()
     conn.close()
@@ -73,8 +80,12 @@ def test_hostile_title_and_text_are_archived_verbatim(hostile):
 def test_payloads_are_escaped_in_every_datasette_view(hostile):
     data, _, capture_id = hostile
     views = [
-        "/", "/spyglass", "/spyglass/captures", "/spyglass/captures?_search=Hostile",
-        "/spyglass/captures?_facet=title", f"/spyglass/captures/{capture_id}",
+        "/",
+        "/spyglass",
+        "/spyglass/captures",
+        "/spyglass/captures?_search=Hostile",
+        "/spyglass/captures?_facet=title",
+        f"/spyglass/captures/{capture_id}",
         "/spyglass?sql=select+id%2C+title%2C+text+from+captures",
         "/spyglass/captures?_sort=title&_col=title&_col=text&_col=sha256",
         f"/-/spyglass/replay/{capture_id}",
@@ -136,7 +147,8 @@ def test_replay_is_framed_sandboxed_and_under_a_strict_csp(hostile):
     assert f'<iframe sandbox="allow-top-navigation-by-user-activation" src="{archived_path}"' in html
     conn = sqlite3.connect(data / "spyglass.db")
     url, captured_at, sha = conn.execute(
-        "SELECT url, captured_at, sha256 FROM captures WHERE id = ?", [capture_id]).fetchone()
+        "SELECT url, captured_at, sha256 FROM captures WHERE id = ?", [capture_id]
+    ).fetchone()
     conn.close()
     for fact in (url, captured_at, sha, "Evil Corp, &lt;script&gt;alert("):
         assert fact in html
@@ -151,9 +163,11 @@ def test_replay_routes_answer_get_and_head_only(hostile):
     ds = datasette_for(data)
 
     async def ask() -> list:
-        return [await ds.client.post(f"/-/spyglass/archived/{capture_id}"),
-                await ds.client.head(f"/-/spyglass/archived/{capture_id}"),
-                await ds.client.get("/-/spyglass/load?at=yesterday&url=x")]
+        return [
+            await ds.client.post(f"/-/spyglass/archived/{capture_id}"),
+            await ds.client.head(f"/-/spyglass/archived/{capture_id}"),
+            await ds.client.get("/-/spyglass/load?at=yesterday&url=x"),
+        ]
 
     post, head, bad = asyncio.run(ask())
     assert (post.status_code, post.headers["allow"]) == (405, "GET, HEAD")
@@ -172,11 +186,20 @@ def test_replay_of_a_revisit_serves_the_original_payload(hostile, tmp_path: Path
     shutil.copytree(data, copy)
     index = open_db(copy / "spyglass.db")
     original = index.table("captures").get(capture_id)
-    save_captures(index, [{
-        **{k: original[k] for k in ("url", "source", "via", "sha256", "warc_filename", "warc_offset")},
-        "captured_at": "2026-11-23T00:00:00.000000Z", "warc_type": "revisit",
-        "warc_record_id": "<urn:uuid:revisit>", "refers_to": original["warc_record_id"],
-    }])
+    save_captures(
+        index,
+        [
+            {
+                **{
+                    k: original[k] for k in ("url", "source", "via", "sha256", "warc_filename", "warc_offset")
+                },
+                "captured_at": "2026-11-23T00:00:00.000000Z",
+                "warc_type": "revisit",
+                "warc_record_id": "<urn:uuid:revisit>",
+                "refers_to": original["warc_record_id"],
+            }
+        ],
+    )
     revisit_id = index.execute("SELECT max(id) FROM captures").fetchone()[0]
     index.close()
     response = fetch_all(copy, [f"/-/spyglass/archived/{revisit_id}"])[f"/-/spyglass/archived/{revisit_id}"]
@@ -193,24 +216,49 @@ def test_document_pages_show_their_citation(hostile, tmp_path: Path):
     copy = tmp_path / "data"
     shutil.copytree(data, copy)
     index = open_db(copy / "spyglass.db")
-    for release_id, agency, day in ((1, "Clearwater County <b>Sheriff</b>", "2018-05-22"),
-                                    (2, "Someone Later", "2019-01-01")):
-        index.table("releases").insert({"id": release_id, "source": "hostile", "key": str(release_id),
-                                        "agency": agency, "released_on": day,
-                                        "page_url": f"http://records.test/{release_id}"})
-    index.table("documents").insert({"id": 2, "sha256": "d" * 64, "capture_id": capture_id,
-                                     "file_name": "usage report.pdf", "file_url": "http://records.test/r.pdf"})
+    for release_id, agency, day in (
+        (1, "Clearwater County <b>Sheriff</b>", "2018-05-22"),
+        (2, "Someone Later", "2019-01-01"),
+    ):
+        index.table("releases").insert(
+            {
+                "id": release_id,
+                "source": "hostile",
+                "key": str(release_id),
+                "agency": agency,
+                "released_on": day,
+                "page_url": f"http://records.test/{release_id}",
+            }
+        )
+    index.table("documents").insert(
+        {
+            "id": 2,
+            "sha256": "d" * 64,
+            "capture_id": capture_id,
+            "file_name": "usage report.pdf",
+            "file_url": "http://records.test/r.pdf",
+        }
+    )
     for link_id, release_id in ((1, 1), (2, 2)):
-        index.table("document_links").insert({"id": link_id, "release_id": release_id, "document_id": 2,
-                                              "file_url": "http://records.test/r.pdf"})
-    index.table("document_pages").insert({"id": 3, "document_id": 2, "page_number": 14,
-                                          "text": TEXT_PAYLOAD, "method": "ocr"})
+        index.table("document_links").insert(
+            {
+                "id": link_id,
+                "release_id": release_id,
+                "document_id": 2,
+                "file_url": "http://records.test/r.pdf",
+            }
+        )
+    index.table("document_pages").insert(
+        {"id": 3, "document_id": 2, "page_number": 14, "text": TEXT_PAYLOAD, "method": "ocr"}
+    )
     index.close()
     responses = fetch_all(copy, ["/spyglass/document_pages", "/spyglass/document_pages/3"])
     for response in responses.values():
         assert response.status_code == 200
-        assert ("Clearwater County &lt;b&gt;Sheriff&lt;/b&gt;, usage report.pdf, at 14 "
-                "(released May 22, 2018), http://records.test/r.pdf") in response.text
+        assert (
+            "Clearwater County &lt;b&gt;Sheriff&lt;/b&gt;, usage report.pdf, at 14 "
+            "(released May 22, 2018), http://records.test/r.pdf"
+        ) in response.text
         assert TEXT_PAYLOAD not in response.text
 
 
@@ -227,8 +275,9 @@ def test_replay_in_a_real_browser_runs_nothing_and_fetches_nothing(hostile, tmp_
 
     data, site, capture_id = hostile
     port = free_port()
-    proc = subprocess.Popen(datasette_command(data, port), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        datasette_command(data, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     beacons_before = site.beacons
     try:
         wait_for_port(port)
@@ -245,7 +294,9 @@ def test_replay_in_a_real_browser_runs_nothing_and_fetches_nothing(hostile, tmp_
                 assert page.title() == f"Archived copy: {TITLE_PAYLOAD}"
                 frame = next(f for f in page.frames if f.url.endswith(f"/-/spyglass/archived/{capture_id}"))
                 assert frame.inner_text("h1") == "Hostile page"  # the script that rewrites it did not run
-                page.screenshot(path=str(Path(os.environ.get("SPYGLASS_SCREENSHOTS", tmp_path)) / "replay.png"))
+                page.screenshot(
+                    path=str(Path(os.environ.get("SPYGLASS_SCREENSHOTS", tmp_path)) / "replay.png")
+                )
                 # Opened directly, the archived copy is still sandboxed.
                 page.goto(f"http://127.0.0.1:{port}/-/spyglass/archived/{capture_id}")
                 page.wait_for_load_state("networkidle")

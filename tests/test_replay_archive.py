@@ -18,8 +18,9 @@ from .test_datasette import launch_chromium
 
 
 def capture_id(crawled: dict, path: str) -> int:
-    [row] = db_rows(crawled["data"], "SELECT id FROM captures WHERE url = ? AND via = 'live'",
-                    (crawled["base"] + path,))
+    [row] = db_rows(
+        crawled["data"], "SELECT id FROM captures WHERE url = ? AND via = 'live'", (crawled["base"] + path,)
+    )
     return row["id"]
 
 
@@ -36,8 +37,13 @@ def browser_session(crawled) -> Iterator[dict]:
             page.on("request", lambda r: requests.append(r.url))
             dialogs: list[str] = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            yield {"base": base, "page": page, "requests": requests, "dialogs": dialogs,
-                   "hits_before": dict(crawled["site"].hits)}
+            yield {
+                "base": base,
+                "page": page,
+                "requests": requests,
+                "dialogs": dialogs,
+                "hits_before": dict(crawled["site"].hits),
+            }
         finally:
             browser.close()
 
@@ -75,20 +81,26 @@ def test_archived_copy_renders_with_its_own_styles_and_images_and_runs_nothing(b
     # The archived script did not run: it would mark the page and retitle it.
     assert frame.evaluate("document.documentElement.dataset.scripted") is None
     assert frame.title() == "Northwind Recognize: image and video analysis"
-    page.screenshot(path=str(Path(os.environ.get("SPYGLASS_SCREENSHOTS", crawled["data"])) / "replay-styled.png"))
+    page.screenshot(
+        path=str(Path(os.environ.get("SPYGLASS_SCREENSHOTS", crawled["data"])) / "replay-styled.png")
+    )
     assert all(u.startswith(base) for u in browser_session["requests"]), browser_session["requests"]
     assert crawled["site"].hits == browser_session["hits_before"]  # nothing reached the live site
     assert browser_session["dialogs"] == []
     # The icon's second name was archived as a revisit of the first: served with its bytes.
-    [icon] = db_rows(crawled["data"], "SELECT sha256 FROM captures WHERE url = ?",
-                     (crawled["base"] + "/favicon.png",))
+    [icon] = db_rows(
+        crawled["data"], "SELECT sha256 FROM captures WHERE url = ?", (crawled["base"] + "/favicon.png",)
+    )
     apple = frame.eval_on_selector("link[rel=apple-touch-icon]", "e => e.href")
     assert hashlib.sha256(page.request.get(apple).body()).hexdigest() == icon["sha256"]
 
 
 def test_a_link_clicked_in_an_archived_copy_opens_the_archived_target(browser_session, crawled):
     page, base = browser_session["page"], browser_session["base"]
-    product, faq = capture_id(crawled, "/products/recognize/"), capture_id(crawled, "/products/recognize/faqs/")
+    product, faq = (
+        capture_id(crawled, "/products/recognize/"),
+        capture_id(crawled, "/products/recognize/faqs/"),
+    )
     click_in_copy(browser_session, product, "frequently asked questions")
     page.wait_for_url(f"{base}/-/spyglass/replay/{faq}")
     # The banner names the capture now shown, and the frame shows it.
@@ -101,7 +113,10 @@ def test_a_link_clicked_in_an_archived_copy_opens_the_archived_target(browser_se
 def test_a_link_to_an_archived_redirect_opens_where_it_led(browser_session, crawled):
     page, base = browser_session["page"], browser_session["base"]
     press = capture_id(crawled, "/press/2016-11-30-introducing-recognize/")
-    redirect, product = capture_id(crawled, "/products/recognise/"), capture_id(crawled, "/products/recognize/")
+    redirect, product = (
+        capture_id(crawled, "/products/recognise/"),
+        capture_id(crawled, "/products/recognize/"),
+    )
     click_in_copy(browser_session, press, "the old product address")
     page.wait_for_url(f"{base}/-/spyglass/replay/{product}?redirected_from={redirect}")
     assert page.inner_text(".capture-id") == str(product)
@@ -166,16 +181,21 @@ def test_rewriting_points_every_reference_into_the_archive_and_drops_what_would_
     assert "/R/image/https://v.example/en/b.png" in root.find("body").get("style")
     links = root.xpath("//a")
     assert (links[0].get("href"), links[0].get("target"), links[0].get("ping")) == (
-        "/G/https://v.example/en/p.html#sec", "_top", None)
+        "/G/https://v.example/en/p.html#sec",
+        "_top",
+        None,
+    )
     assert (links[1].get("href"), links[1].get("target")) == ("#top", None)  # scrolls the copy
     assert links[2].get("href") is None and links[3].get("href") == "mailto:x@example.org"
     img = root.xpath("//img")[0]
     assert img.get("src") == "/R/image/https://v.example/en/i.png"
-    assert img.get("srcset") == "/R/image/https://v.example/en/i.png 1x, /R/image/https://cdn.example/i2.png 2x"
+    assert (
+        img.get("srcset") == "/R/image/https://v.example/en/i.png 1x, /R/image/https://cdn.example/i2.png 2x"
+    )
     assert root.xpath("string(//iframe/@src)") == "/R/frame/https://v.example/frame"
     # A stylesheet keeps every byte but its references (here a latin-1 comment).
     css = b"/* caf\xe9 */ @import 'x.css'; .b { background: url(../img/b.png) }"
     assert rewrite_stylesheet(css, "https://v.example/css/s.css", targets) == (
         b'/* caf\xe9 */ @import "/R/stylesheet/https://v.example/css/x.css"; '
-        b'.b { background: url("/R/image/https://v.example/img/b.png") }')
-
+        b'.b { background: url("/R/image/https://v.example/img/b.png") }'
+    )

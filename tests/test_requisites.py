@@ -54,22 +54,32 @@ def test_html_requisites_name_every_kind_once_in_order():
 def test_srcset_candidates_split_as_the_html_standard_says():
     assert parse_srcset("a.png 1x,b.png 2x , c.png") == [("a.png", "1x"), ("b.png", "2x"), ("c.png", "")]
     assert parse_srcset(" data:image/png;base64,AA,BB 2x, x.png,, y.png 100w") == [
-        ("data:image/png;base64,AA,BB", "2x"), ("x.png", ""), ("y.png", "100w")]
+        ("data:image/png;base64,AA,BB", "2x"),
+        ("x.png", ""),
+        ("y.png", "100w"),
+    ]
     assert rewrite_srcset("a.png 1x, b.png 2x", lambda u: "/r?u=" + u) == "/r?u=a.png 1x, /r?u=b.png 2x"
 
 
 def test_css_imports_urls_and_fonts_are_found_and_rewritten_in_place():
-    css = ('@import url("a.css"); @import \'b.css\' screen;\nx { background: url(c.png) }\n'
-           '@font-face { src: url("f.woff") } y { background: url(data:image/png;base64,AA) }\n'
-           'z { background: url(sp\\(a\\)ce.png) }')
+    css = (
+        "@import url(\"a.css\"); @import 'b.css' screen;\nx { background: url(c.png) }\n"
+        '@font-face { src: url("f.woff") } y { background: url(data:image/png;base64,AA) }\n'
+        "z { background: url(sp\\(a\\)ce.png) }"
+    )
     assert css_refs(css, "http://h/s/") == [
-        ("http://h/s/a.css", "stylesheet"), ("http://h/s/b.css", "stylesheet"),
-        ("http://h/s/c.png", "image"), ("http://h/s/f.woff", "font"), ("http://h/s/sp(a)ce.png", "image")]
+        ("http://h/s/a.css", "stylesheet"),
+        ("http://h/s/b.css", "stylesheet"),
+        ("http://h/s/c.png", "image"),
+        ("http://h/s/f.woff", "font"),
+        ("http://h/s/sp(a)ce.png", "image"),
+    ]
     rewritten = rewrite_css(css, lambda ref, kind: None if ref.startswith("data:") else f"/r?{kind}={ref}")
     assert rewritten == (
         '@import url("/r?stylesheet=a.css"); @import "/r?stylesheet=b.css" screen;\n'
         'x { background: url("/r?image=c.png") }\n@font-face { src: url("/r?font=f.woff") } '
-        'y { background: url(data:image/png;base64,AA) }\nz { background: url("/r?image=sp(a)ce.png") }')
+        'y { background: url(data:image/png;base64,AA) }\nz { background: url("/r?image=sp(a)ce.png") }'
+    )
 
 
 def write_sources(tmp_path: Path, extra: str, kind: str = "vendor") -> Path:
@@ -87,14 +97,28 @@ def test_requisites_are_on_for_vendor_sources_and_screenshots_off_by_default(tmp
     assert not chosen.requisites and chosen.screenshot
 
 
-@pytest.mark.parametrize("extra, kind, message", [
-    (", requisites: sometimes", "vendor", "field 'requisites': must be true (archive the stylesheets, "
-     "images, fonts and scripts pages need to render) or false, got 'sometimes'"),
-    (", requisites: true", "records", "field 'requisites': only vendor sources archive page "
-     "requisites; remove it or use kind: vendor"),
-    (", screenshot: 1", "vendor", "field 'screenshot': must be true (a screenshot of each page with "
-     "headless Chromium after the crawl) or false, got 1"),
-])
+@pytest.mark.parametrize(
+    "extra, kind, message",
+    [
+        (
+            ", requisites: sometimes",
+            "vendor",
+            "field 'requisites': must be true (archive the stylesheets, "
+            "images, fonts and scripts pages need to render) or false, got 'sometimes'",
+        ),
+        (
+            ", requisites: true",
+            "records",
+            "field 'requisites': only vendor sources archive page requisites; remove it or use kind: vendor",
+        ),
+        (
+            ", screenshot: 1",
+            "vendor",
+            "field 'screenshot': must be true (a screenshot of each page with "
+            "headless Chromium after the crawl) or false, got 1",
+        ),
+    ],
+)
 def test_rendering_fields_are_validated_in_one_line(tmp_path: Path, extra: str, kind: str, message: str):
     path = write_sources(tmp_path, extra, kind)
     with pytest.raises(ConfigError) as info:

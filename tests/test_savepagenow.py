@@ -17,10 +17,19 @@ CREDS = {"SPYGLASS_SPN_ACCESS_KEY": "sim-access", "SPYGLASS_SPN_SECRET_KEY": "si
 NO_CREDS = {"SPYGLASS_SPN_ACCESS_KEY": "", "SPYGLASS_SPN_SECRET_KEY": ""}
 # Two seconds for a job to finish: long enough for a few polls on a busy machine (0.3 s let a
 # failing job time out as pending under the parallel test run), short for the one never done.
-QUICK = ["-s", "SPYGLASS_SPN_POLL_INTERVAL=0.01", "-s", "SPYGLASS_SPN_TIMEOUT=2",
-         # A tenth of a second for the Wayback "minute": the budgets stay the defaults.
-         "-s", "SPYGLASS_WAYBACK_WINDOW=0.1", "-s", "SPYGLASS_WAYBACK_PAUSE_ON_429=0.5",
-         "-s", "SPYGLASS_WAYBACK_RETRY_BACKOFF=0.05"]
+QUICK = [
+    "-s",
+    "SPYGLASS_SPN_POLL_INTERVAL=0.01",
+    "-s",
+    "SPYGLASS_SPN_TIMEOUT=2",
+    # A tenth of a second for the Wayback "minute": the budgets stay the defaults.
+    "-s",
+    "SPYGLASS_WAYBACK_WINDOW=0.1",
+    "-s",
+    "SPYGLASS_WAYBACK_PAUSE_ON_429=0.5",
+    "-s",
+    "SPYGLASS_WAYBACK_RETRY_BACKOFF=0.05",
+]
 
 
 @pytest.fixture
@@ -40,8 +49,9 @@ def requests_of(data: Path) -> dict[str, sqlite3.Row]:
 
 
 def save(sim, data: Path, *urls: str, env: dict[str, str], extra: tuple[str, ...] = ()):
-    return run_cli("save", *urls, "--data", str(data), "-s", f"SPYGLASS_WAYBACK_URL={sim.base}", *QUICK,
-                   *extra, env=env)
+    return run_cli(
+        "save", *urls, "--data", str(data), "-s", f"SPYGLASS_WAYBACK_URL={sim.base}", *QUICK, *extra, env=env
+    )
 
 
 def test_spn2_jobs_are_recorded_honestly(tmp_path, sim):
@@ -51,14 +61,20 @@ def test_spn2_jobs_are_recorded_honestly(tmp_path, sim):
     assert result.returncode == 1  # not every URL was saved
     rows = requests_of(tmp_path)
     assert {url: r["state"] for url, r in rows.items()} == {
-        ok: "saved", failing: "failed", liar: "saved", slow: "pending"}
+        ok: "saved",
+        failing: "failed",
+        liar: "saved",
+        slow: "pending",
+    }
     assert all(r["method"] == "spn2" and r["job_id"].startswith("spn2-") for r in rows.values())
     saved = rows[ok]
     assert saved["confirmed_via_cdx"] == 1 and len(saved["wayback_timestamp"]) == 14
     assert saved["snapshot_url"] == f"https://web.archive.org/web/{saved['wayback_timestamp']}/{ok}"
     assert f"{ok}: saved {saved['snapshot_url']}" in result.stdout
     # An error report is never turned into a success unless the CDX shows the capture...
-    assert rows[failing]["snapshot_url"] is None and rows[failing]["status_ext"] == "error:service-unavailable"
+    assert (
+        rows[failing]["snapshot_url"] is None and rows[failing]["status_ext"] == "error:service-unavailable"
+    )
     # ...and when it does, both facts are kept.
     assert rows[liar]["confirmed_via_cdx"] == 1 and "but the CDX shows a capture" in rows[liar]["message"]
     assert rows[slow]["snapshot_url"] is None and "still pending" in rows[slow]["message"]
@@ -70,7 +86,9 @@ def test_spn2_jobs_are_recorded_honestly(tmp_path, sim):
 
 def test_bad_credentials_and_anonymous_saves(tmp_path, sim):
     url = "https://example.org/anonymous"
-    refused = save(sim, tmp_path / "a", url, env={"SPYGLASS_SPN_ACCESS_KEY": "wrong", "SPYGLASS_SPN_SECRET_KEY": "x"})
+    refused = save(
+        sim, tmp_path / "a", url, env={"SPYGLASS_SPN_ACCESS_KEY": "wrong", "SPYGLASS_SPN_SECRET_KEY": "x"}
+    )
     assert refused.returncode == 1
     row = requests_of(tmp_path / "a")[url]
     assert row["state"] == "failed" and "HTTP 401" in row["message"] and row["job_id"] is None
@@ -130,7 +148,9 @@ class ChangingSite:
 
     def __call__(self, request: Incoming) -> Reply:
         if request.path == "/":
-            return Reply(body=f"<html><title>Home v{self.version}</title><a href='/same'>same</a></html>".encode())
+            return Reply(
+                body=f"<html><title>Home v{self.version}</title><a href='/same'>same</a></html>".encode()
+            )
         if request.path == "/same":
             return Reply(body=b"<html><title>Same</title><p>Never changes.</p></html>")
         return Reply(404, b"not found")
@@ -140,11 +160,31 @@ def test_save_on_change_saves_only_changed_pages_and_records_it_on_the_capture(t
     site = ChangingSite()
     with LoopbackServer(site) as server:
         sources = tmp_path / "sources.yml"
-        sources.write_text(yaml.safe_dump({"sources": [{
-            "name": "changing", "kind": "vendor", "urls": [f"{server.url}/"], "robots": False,
-            "save_on_change": True}]}))
-        args = ("crawl", "--sources", str(sources), "--data", str(tmp_path / "data"),
-                "-s", f"SPYGLASS_WAYBACK_URL={sim.base}", *QUICK)
+        sources.write_text(
+            yaml.safe_dump(
+                {
+                    "sources": [
+                        {
+                            "name": "changing",
+                            "kind": "vendor",
+                            "urls": [f"{server.url}/"],
+                            "robots": False,
+                            "save_on_change": True,
+                        }
+                    ]
+                }
+            )
+        )
+        args = (
+            "crawl",
+            "--sources",
+            str(sources),
+            "--data",
+            str(tmp_path / "data"),
+            "-s",
+            f"SPYGLASS_WAYBACK_URL={sim.base}",
+            *QUICK,
+        )
         first = run_cli(*args, env=CREDS)
         assert first.returncode == 0, first.stderr
         assert not [h for h in sim.log if h.target.startswith("/save")]  # nothing had changed yet
@@ -156,7 +196,9 @@ def test_save_on_change_saves_only_changed_pages_and_records_it_on_the_capture(t
     row = rows[f"{server.url}/"]
     assert row["state"] == "saved" and row["source"] == "changing" and row["method"] == "spn2"
     conn = sqlite3.connect(tmp_path / "data" / "spyglass.db")
-    capture = conn.execute("SELECT title, crawl_run FROM captures WHERE id = ?", (row["capture_id"],)).fetchone()
+    capture = conn.execute(
+        "SELECT title, crawl_run FROM captures WHERE id = ?", (row["capture_id"],)
+    ).fetchone()
     conn.close()
     assert capture == ("Home v2", 2)
     # The simulator archived the changed page itself (it fetches loopback URLs).

@@ -33,44 +33,69 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_file_default_and_per_source_every(tmp_path: Path):
-    sources = load_sources(_write(tmp_path / "s.yml", (
-        "every: {vendor: 12h, wayback: 30d}\n"
-        "sources:\n"
-        "  - {name: a, kind: vendor, urls: ['https://a.example/'], wayback: true}\n"
-        "  - {name: b, kind: vendor, urls: ['https://b.example/'], every: '0 3 * * 1',\n"
-        "     wayback: {every: 1d}}\n"
-        "  - {name: c, kind: records, urls: ['https://c.example/']}\n")))
+    sources = load_sources(
+        _write(
+            tmp_path / "s.yml",
+            (
+                "every: {vendor: 12h, wayback: 30d}\n"
+                "sources:\n"
+                "  - {name: a, kind: vendor, urls: ['https://a.example/'], wayback: true}\n"
+                "  - {name: b, kind: vendor, urls: ['https://b.example/'], every: '0 3 * * 1',\n"
+                "     wayback: {every: 1d}}\n"
+                "  - {name: c, kind: records, urls: ['https://c.example/']}\n"
+            ),
+        )
+    )
     a, b, c = sources
     assert (a.every, a.wayback.every) == ("12h", "30d")
     assert (b.every, b.wayback.every) == ("0 3 * * 1", "1d")
     assert c.every == "1d"  # records keep the built-in default
 
 
-@pytest.mark.parametrize("text, message", [
-    ("every: sometimes\nsources: [{name: a, kind: vendor, urls: ['https://a.example/']}]\n",
-     "s.yml: field 'every': must be a duration such as 6h, 1d or 7d (m, h, d, w), a five-field cron "
-     "expression such as '0 3 * * *', or never; got 'sometimes'"),
-    ("sources: [{name: a, kind: vendor, urls: ['https://a.example/'], every: 30s}]\n",
-     "s.yml: source 'a': field 'every': must be a duration"),
-    ("sources: [{name: a, kind: vendor, urls: ['https://a.example/'], wayback: {every: '61 * * * *'}}]\n",
-     "s.yml: source 'a': field 'wayback.every': must be a duration"),
-    ("every: {daily: 1d}\nsources: [{name: a, kind: vendor, urls: ['https://a.example/']}]\n",
-     "s.yml: field 'every.daily': unknown kind; use vendor, records, wayback"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "every: sometimes\nsources: [{name: a, kind: vendor, urls: ['https://a.example/']}]\n",
+            "s.yml: field 'every': must be a duration such as 6h, 1d or 7d (m, h, d, w), a five-field cron "
+            "expression such as '0 3 * * *', or never; got 'sometimes'",
+        ),
+        (
+            "sources: [{name: a, kind: vendor, urls: ['https://a.example/'], every: 30s}]\n",
+            "s.yml: source 'a': field 'every': must be a duration",
+        ),
+        (
+            "sources: [{name: a, kind: vendor, urls: ['https://a.example/'], wayback: {every: '61 * * * *'}}]\n",
+            "s.yml: source 'a': field 'wayback.every': must be a duration",
+        ),
+        (
+            "every: {daily: 1d}\nsources: [{name: a, kind: vendor, urls: ['https://a.example/']}]\n",
+            "s.yml: field 'every.daily': unknown kind; use vendor, records, wayback",
+        ),
+    ],
+)
 def test_bad_every_is_refused_in_one_line(tmp_path: Path, text: str, message: str):
     with pytest.raises(ConfigError) as caught:
         load_sources(_write(tmp_path / "s.yml", text))
-    assert str(caught.value).startswith(str(tmp_path / message.split(": ", 1)[0]) + ": " + message.split(": ", 1)[1])
+    assert str(caught.value).startswith(
+        str(tmp_path / message.split(": ", 1)[0]) + ": " + message.split(": ", 1)[1]
+    )
 
 
 def _sources(path: Path, base: str, delay: bool = False) -> Path:
-    entry = ("kind: vendor, urls: ['{base}/'], allow_private: [127.0.0.1], robots: false, "
-             "scope: {{hosts: [127.0.0.1], max_pages: 3, max_depth: 1}}")
-    return _write(path, (
-        "sources:\n"
-        f"  - {{name: daily, every: 1d, {entry.format(base=base)}}}\n"
-        f"  - {{name: weekly, every: 7d, {entry.format(base=base)}}}\n"
-        f"  - {{name: manual, every: never, {entry.format(base=base)}}}\n"))
+    entry = (
+        "kind: vendor, urls: ['{base}/'], allow_private: [127.0.0.1], robots: false, "
+        "scope: {{hosts: [127.0.0.1], max_pages: 3, max_depth: 1}}"
+    )
+    return _write(
+        path,
+        (
+            "sources:\n"
+            f"  - {{name: daily, every: 1d, {entry.format(base=base)}}}\n"
+            f"  - {{name: weekly, every: 7d, {entry.format(base=base)}}}\n"
+            f"  - {{name: manual, every: never, {entry.format(base=base)}}}\n"
+        ),
+    )
 
 
 def _runs(data: Path) -> list[str]:
@@ -88,10 +113,19 @@ def test_run_due_runs_exactly_the_due_sources_and_moves_their_next_time(vendor_s
     assert "nothing due at 2030-01-01 20:00 UTC; next: daily at 2030-01-02 00:00 UTC" in nothing.stdout
     assert sorted(_runs(data)) == ["daily", "weekly"]
     # A lock left by a process that died is no lock: the next run-due takes it over.
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from archive.locks import run_due_lock; "
-        f"run_due_lock({str(data)!r}).acquire(); print('locked', flush=True); time.sleep(60)")],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from archive.locks import run_due_lock; "
+                f"run_due_lock({str(data)!r}).acquire(); print('locked', flush=True); time.sleep(60)"
+            ),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     holder.kill()
     holder.wait()
@@ -110,7 +144,10 @@ def test_run_due_runs_exactly_the_due_sources_and_moves_their_next_time(vendor_s
     # The same in Datasette, judged by the real clock (before 2030: nothing is due yet).
     page = _datasette_rows(data, "/spyglass/source_status.json?_shape=objects")
     assert {r["source"]: (r["state"], r["last_status"]) for r in page} == {
-        "daily": ("ok", "finished"), "weekly": ("ok", "finished"), "manual": ("manual", None)}
+        "daily": ("ok", "finished"),
+        "weekly": ("ok", "finished"),
+        "manual": ("manual", None),
+    }
 
 
 def _datasette_rows(data: Path, path: str) -> list[dict]:
@@ -126,8 +163,22 @@ def _datasette_rows(data: Path, path: str) -> list[dict]:
 def test_two_run_due_calls_never_crawl_a_source_twice(vendor_site, tmp_path: Path):
     data = tmp_path / "data"
     sources = _sources(tmp_path / "sources.yml", vendor_site[0])
-    args = [sys.executable, "-m", "archive.cli", "run-due", "--sources", str(sources), "--data", str(data),
-            "--now", T0, "-s", "DOWNLOAD_DELAY=1", "-s", "AUTOTHROTTLE_ENABLED=False"]
+    args = [
+        sys.executable,
+        "-m",
+        "archive.cli",
+        "run-due",
+        "--sources",
+        str(sources),
+        "--data",
+        str(data),
+        "--now",
+        T0,
+        "-s",
+        "DOWNLOAD_DELAY=1",
+        "-s",
+        "AUTOTHROTTLE_ENABLED=False",
+    ]
     first = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not rows_when_ready(data, "SELECT id FROM crawl_runs"):
@@ -143,17 +194,25 @@ def test_two_run_due_calls_never_crawl_a_source_twice(vendor_site, tmp_path: Pat
 
 def test_schedule_prints_a_cron_line_and_systemd_units_that_work(tmp_path: Path):
     data = tmp_path / "data"
-    sources = _write(tmp_path / "sources.yml", (
-        "sources: [{name: a, kind: vendor, urls: ['https://a.example/'], every: never}]\n"))
-    result = run_cli("schedule", "--sources", str(sources), "--data", str(data), "--minutes", "10",
-                     check=True)
+    sources = _write(
+        tmp_path / "sources.yml",
+        ("sources: [{name: a, kind: vendor, urls: ['https://a.example/'], every: never}]\n"),
+    )
+    result = run_cli(
+        "schedule", "--sources", str(sources), "--data", str(data), "--minutes", "10", check=True
+    )
     text = result.stdout
     [cron] = [line for line in text.splitlines() if line.startswith("*/10 * * * * cd ")]
     assert f"run-due --sources {sources} --data {data} >> {data}/run-due.log 2>&1" in cron
     [exec_start] = [line for line in text.splitlines() if line.startswith("ExecStart=")]
     assert "OnCalendar=*:0/10" in text and "WantedBy=timers.target" in text and "Type=oneshot" in text
-    ran = subprocess.run(shlex.split(exec_start.removeprefix("ExecStart=")), capture_output=True,
-                         text=True, timeout=60, cwd=tmp_path)
+    ran = subprocess.run(
+        shlex.split(exec_start.removeprefix("ExecStart=")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith("run-due: nothing due at ")
 
@@ -175,24 +234,52 @@ def _job_state(tmp_path: Path, every: str, runs: list[dict], now: str, started: 
     return status
 
 
-@pytest.mark.parametrize("every, runs, now, state, next_due", [
-    # Never run: due at once.
-    ("1d", [], "2030-01-01T00:00:00+00:00", "due", "2030-01-01T00:00:00+00:00"),
-    ("never", [], "2030-01-01T00:00:00+00:00", "manual", None),
-    # Finished: due an interval after it started; overdue an hour (the grace) after that.
-    ("1d", [{"status": "finished", "started_at": "2030-01-01T00:00:00Z"}],
-     "2030-01-01T12:00:00+00:00", "ok", "2030-01-02T00:00:00+00:00"),
-    ("1d", [{"status": "finished", "started_at": "2030-01-01T00:00:00Z"}],
-     "2030-01-02T01:00:01+00:00", "overdue", "2030-01-02T00:00:00+00:00"),
-    ("0 3 * * *", [{"status": "finished", "started_at": "2030-01-01T05:00:00Z"}],
-     "2030-01-01T12:00:00+00:00", "ok", "2030-01-02T03:00:00+00:00"),
-    # Failed: tried again after the retry delay (30 min here), not a whole interval.
-    ("1d", [{"status": "failed", "started_at": "2030-01-01T00:00:00Z", "ended_at": "2030-01-01T00:10:00Z"}],
-     "2030-01-01T00:20:00+00:00", "failed", "2030-01-01T00:40:00+00:00"),
-    # A run still marked running whose crawl lock is free: its process died; resume it now.
-    ("1d", [{"status": "running", "started_at": "2030-01-01T00:00:00Z"}],
-     "2030-01-01T00:20:00+00:00", "interrupted", "2030-01-01T00:00:00+00:00"),
-])
+@pytest.mark.parametrize(
+    "every, runs, now, state, next_due",
+    [
+        # Never run: due at once.
+        ("1d", [], "2030-01-01T00:00:00+00:00", "due", "2030-01-01T00:00:00+00:00"),
+        ("never", [], "2030-01-01T00:00:00+00:00", "manual", None),
+        # Finished: due an interval after it started; overdue an hour (the grace) after that.
+        (
+            "1d",
+            [{"status": "finished", "started_at": "2030-01-01T00:00:00Z"}],
+            "2030-01-01T12:00:00+00:00",
+            "ok",
+            "2030-01-02T00:00:00+00:00",
+        ),
+        (
+            "1d",
+            [{"status": "finished", "started_at": "2030-01-01T00:00:00Z"}],
+            "2030-01-02T01:00:01+00:00",
+            "overdue",
+            "2030-01-02T00:00:00+00:00",
+        ),
+        (
+            "0 3 * * *",
+            [{"status": "finished", "started_at": "2030-01-01T05:00:00Z"}],
+            "2030-01-01T12:00:00+00:00",
+            "ok",
+            "2030-01-02T03:00:00+00:00",
+        ),
+        # Failed: tried again after the retry delay (30 min here), not a whole interval.
+        (
+            "1d",
+            [{"status": "failed", "started_at": "2030-01-01T00:00:00Z", "ended_at": "2030-01-01T00:10:00Z"}],
+            "2030-01-01T00:20:00+00:00",
+            "failed",
+            "2030-01-01T00:40:00+00:00",
+        ),
+        # A run still marked running whose crawl lock is free: its process died; resume it now.
+        (
+            "1d",
+            [{"status": "running", "started_at": "2030-01-01T00:00:00Z"}],
+            "2030-01-01T00:20:00+00:00",
+            "interrupted",
+            "2030-01-01T00:00:00+00:00",
+        ),
+    ],
+)
 def test_job_states(tmp_path: Path, every, runs, now, state, next_due):
     status = _job_state(tmp_path, every, runs, now)
     assert status.state == state
@@ -202,6 +289,11 @@ def test_job_states(tmp_path: Path, every, runs, now, state, next_due):
 
 def test_the_schedulers_clock_counts_for_the_last_start(tmp_path: Path):
     # run-due --now 2030-01-05 started it: the next run is a day after that, not after the real start.
-    status = _job_state(tmp_path, "1d", [{"status": "finished", "started_at": "2026-11-30T00:00:00Z"}],
-                        "2030-01-05T12:00:00+00:00", started="2030-01-05T00:00:00+00:00")
+    status = _job_state(
+        tmp_path,
+        "1d",
+        [{"status": "finished", "started_at": "2026-11-30T00:00:00Z"}],
+        "2030-01-05T12:00:00+00:00",
+        started="2030-01-05T00:00:00+00:00",
+    )
     assert (status.state, status.next_due.isoformat()) == ("ok", "2030-01-06T00:00:00+00:00")

@@ -25,10 +25,16 @@ def _call(base: str, endpoint: str, data: bytes | None = None, headers: dict | N
 
 def _multipart(fields: dict[str, str], egg: Path) -> tuple[bytes, str]:
     boundary = "spyglass-egg-boundary"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="egg"; filename="spyglass.egg"\r\n'
-                 "Content-Type: application/octet-stream\r\n\r\n".encode() + egg.read_bytes() + b"\r\n")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="egg"; filename="spyglass.egg"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + egg.read_bytes()
+        + b"\r\n"
+    )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -40,16 +46,19 @@ def test_scrapyd_runs_a_deployed_crawl_into_the_archive(vendor_site, tmp_path: P
         "[scrapyd]\n"
         f"bind_address = 127.0.0.1\nhttp_port = {port}\n"
         f"eggs_dir = {home}/eggs\nlogs_dir = {home}/logs\ndbs_dir = {home}/dbs\nitems_dir =\n"
-        "max_proc = 1\npoll_interval = 0.2\n")
+        "max_proc = 1\npoll_interval = 0.2\n"
+    )
     data = tmp_path / "data"
     sources = tmp_path / "sources.yml"
     sources.write_text(
         "sources:\n  - name: northwind\n    kind: vendor\n"
         f"    urls: ['{vendor_site[0]}/']\n"
         "    scope: {hosts: [127.0.0.1], max_depth: 1, max_pages: 8}\n"
-        "    allow_private: [127.0.0.1]\n")
-    server = subprocess.Popen([sys.executable, "-m", "scrapyd"], cwd=home,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        "    allow_private: [127.0.0.1]\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "scrapyd"], cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for_port(port)
         base = f"http://127.0.0.1:{port}"
@@ -58,10 +67,15 @@ def test_scrapyd_runs_a_deployed_crawl_into_the_archive(vendor_site, tmp_path: P
         body, content_type = _multipart({"project": "spyglass", "version": "1"}, egg)
         deployed = _call(base, "addversion.json", body, {"Content-Type": content_type})
         assert deployed["spiders"] >= 3  # vendor, records, wayback
-        form = urllib.parse.urlencode([
-            ("project", "spyglass"), ("spider", "vendor"), ("source", "northwind"),
-            ("setting", f"SPYGLASS_DATA_DIR={data}"), ("setting", f"SPYGLASS_SOURCES_FILE={sources}"),
-        ]).encode()
+        form = urllib.parse.urlencode(
+            [
+                ("project", "spyglass"),
+                ("spider", "vendor"),
+                ("source", "northwind"),
+                ("setting", f"SPYGLASS_DATA_DIR={data}"),
+                ("setting", f"SPYGLASS_SOURCES_FILE={sources}"),
+            ]
+        ).encode()
         job = _call(base, "schedule.json", form)["jobid"]
         deadline = time.monotonic() + 90
         while True:

@@ -33,10 +33,18 @@ def shot_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     (base / "sources.yml").write_text(SOURCES.format(base=servers.url))
     data = base / "data"
     try:
-        result = run_cli("crawl", "--sources", str(base / "sources.yml"), "--data", str(data),
-                         "-s", "SPYGLASS_SCREENSHOT_TIMEOUT=8",  # a loaded 2-core machine draws a page in 5 s
-                         "-s", f"SPYGLASS_RESOLVE={METADATA_NAME}=169.254.169.254,{PINNED_NAME}=127.0.0.1",
-                         check=True)
+        result = run_cli(
+            "crawl",
+            "--sources",
+            str(base / "sources.yml"),
+            "--data",
+            str(data),
+            "-s",
+            "SPYGLASS_SCREENSHOT_TIMEOUT=8",  # a loaded 2-core machine draws a page in 5 s
+            "-s",
+            f"SPYGLASS_RESOLVE={METADATA_NAME}=169.254.169.254,{PINNED_NAME}=127.0.0.1",
+            check=True,
+        )
         yield {"data": data, "base": servers.url, "result": result, "servers": servers}
     finally:
         servers.stop()
@@ -51,7 +59,12 @@ def test_each_page_is_drawn_once_and_kept_as_a_resource_record(shot_archive):
     shots = shots_by_path(shot_archive)
     assert set(shots) == {"/", "/stalls/", "/reaches-private/", "/spins/"}
     drawn = shots["/"]
-    assert (drawn["status"], drawn["http_status"], drawn["width"], drawn["cut_at_height"]) == ("ok", 200, 1280, 0)
+    assert (drawn["status"], drawn["http_status"], drawn["width"], drawn["cut_at_height"]) == (
+        "ok",
+        200,
+        1280,
+        0,
+    )
     assert drawn["browser"].startswith("Chromium ") and drawn["error"] is None
     [capture] = db_rows(shot_archive["data"], "SELECT * FROM captures WHERE id = ?", (drawn["capture_id"],))
     assert capture["url"] == shot_archive["base"] + "/" and drawn["taken_at"] > capture["captured_at"]
@@ -97,10 +110,14 @@ def test_the_capture_page_shows_the_png_and_verify_checks_its_sha256(shot_archiv
     async def fetch(*paths: str) -> list:
         return [await ds.client.get(path) for path in paths]
 
-    row_page, replay, png = asyncio.run(fetch(
-        f"/spyglass/captures/{drawn['capture_id']}", f"/-/spyglass/replay/{drawn['capture_id']}",
-        f"/-/spyglass/screenshot/{drawn['id']}"))
-    src = f'/-/spyglass/screenshot/{drawn["id"]}'
+    row_page, replay, png = asyncio.run(
+        fetch(
+            f"/spyglass/captures/{drawn['capture_id']}",
+            f"/-/spyglass/replay/{drawn['capture_id']}",
+            f"/-/spyglass/screenshot/{drawn['id']}",
+        )
+    )
+    src = f"/-/spyglass/screenshot/{drawn['id']}"
     assert f'<img src="{src}"' in row_page.text
     assert f'PNG SHA-256 <span class="screenshot-sha256">{drawn["sha256"]}</span>' in row_page.text
     assert f'href="{src}"' in replay.text and drawn["sha256"] in replay.text
@@ -118,8 +135,9 @@ def test_the_capture_page_shows_the_png_and_verify_checks_its_sha256(shot_archiv
     bad = run_cli("verify", "--data", str(data))
     failures = [line for line in bad.stderr.splitlines() if line.startswith("FAIL")]
     assert bad.returncode == 1 and failures
-    assert failures[0].startswith(f"FAIL screenshot {drawn['id']} ({drawn['url']}) at "
-                                  f"{drawn['warc_filename']}:{drawn['warc_offset']}: ")
+    assert failures[0].startswith(
+        f"FAIL screenshot {drawn['id']} ({drawn['url']}) at {drawn['warc_filename']}:{drawn['warc_offset']}: "
+    )
 
 
 def test_an_export_of_the_capture_carries_its_screenshot(shot_archive, tmp_path: Path):
@@ -130,16 +148,27 @@ def test_an_export_of_the_capture_carries_its_screenshot(shot_archive, tmp_path:
 
     drawn = shots_by_path(shot_archive)["/"]
     out = tmp_path / "page.wacz"
-    result = run_cli("export", "--data", str(shot_archive["data"]), "--out", str(out),
-                     "--capture", str(drawn["capture_id"]), check=True)  # py-wacz validates it
+    result = run_cli(
+        "export",
+        "--data",
+        str(shot_archive["data"]),
+        "--out",
+        str(out),
+        "--capture",
+        str(drawn["capture_id"]),
+        check=True,
+    )  # py-wacz validates it
     assert "1 capture(s) and 1 screenshot(s), 3 WARC records" in result.stdout
     with zipfile.ZipFile(out) as wacz:
         [warc_name] = [n for n in wacz.namelist() if n.startswith("archive/")]
-        resources = [(r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read())
-                     for r in ArchiveIterator(io.BytesIO(wacz.read(warc_name)), check_digests="raise")
-                     if r.rec_type == "resource"]
+        resources = [
+            (r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read())
+            for r in ArchiveIterator(io.BytesIO(wacz.read(warc_name)), check_digests="raise")
+            if r.rec_type == "resource"
+        ]
     assert [(uri, hashlib.sha256(png).hexdigest()) for uri, png in resources] == [
-        (f"urn:fullPage:{drawn['url']}", drawn["sha256"])]
+        (f"urn:fullPage:{drawn['url']}", drawn["sha256"])
+    ]
     manifest = out.with_name("page.wacz.manifest.txt").read_text()
     assert f"Screenshot {drawn['id']} of capture {drawn['capture_id']}: {drawn['url']}" in manifest
     assert f"PNG SHA-256 {drawn['sha256']}" in manifest

@@ -17,9 +17,14 @@ from .conftest import ROOT, db_rows, rows_when_ready
 
 def _start(*args: str) -> subprocess.Popen:
     """`spyglass ARGS` in its own process group, so whatever it leaves behind can be found."""
-    return subprocess.Popen([sys.executable, "-m", "archive.cli", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _nothing_left(proc: subprocess.Popen) -> None:
@@ -47,9 +52,21 @@ def test_sigterm_stops_a_crawl_cleanly_and_marks_it_interrupted(vendor_site, tmp
     data = tmp_path / "data"
     # The demo's sources.yml reads the site's address from the environment.
     monkeypatch.setenv("SPYGLASS_VENDOR_SITE", vendor_site[0])
-    proc = _start("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-                  "--source", "northwind-recognize", "--only", "live",
-                  "-s", "DOWNLOAD_DELAY=0.5", "-s", "AUTOTHROTTLE_ENABLED=False")
+    proc = _start(
+        "crawl",
+        "--sources",
+        str(ROOT / "sources.yml"),
+        "--data",
+        str(data),
+        "--source",
+        "northwind-recognize",
+        "--only",
+        "live",
+        "-s",
+        "DOWNLOAD_DELAY=0.5",
+        "-s",
+        "AUTOTHROTTLE_ENABLED=False",
+    )
     deadline = time.monotonic() + 60
     while not rows_when_ready(data, "SELECT id FROM captures"):
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
@@ -66,8 +83,23 @@ def test_sigterm_stops_a_crawl_cleanly_and_marks_it_interrupted(vendor_site, tmp
 
 def test_demo_twice_crawls_the_same_site_again_and_sigterm_stops_it(tmp_path: Path):
     data = tmp_path / "data"
-    first = subprocess.run([sys.executable, "-m", "archive.cli", "demo", "--no-serve", "--data", str(data),
-                            "--fixture-port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    first = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archive.cli",
+            "demo",
+            "--no-serve",
+            "--data",
+            str(data),
+            "--fixture-port",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert first.returncode == 0, first.stderr
     [last_first_run] = [r[0] for r in db_rows(data, "SELECT max(id) FROM crawl_runs")]
     port = free_port()
@@ -75,10 +107,14 @@ def test_demo_twice_crawls_the_same_site_again_and_sigterm_stops_it(tmp_path: Pa
     wait_for_port(port, timeout=180)
     # The vendor site, the records portal, the JSON portal and the Wayback simulator: the same
     # addresses both times (the JSON portal's file storage hands out expiring URLs anyway).
-    sql = ("SELECT DISTINCT url FROM captures WHERE source != 'atlas.import' "
-           "AND url NOT LIKE '%/download/%' AND crawl_run {} ?")
-    hosts = [{urlsplit(r["url"]).netloc for r in db_rows(data, sql.format(op), (last_first_run,))}
-             for op in ("<=", ">")]
+    sql = (
+        "SELECT DISTINCT url FROM captures WHERE source != 'atlas.import' "
+        "AND url NOT LIKE '%/download/%' AND crawl_run {} ?"
+    )
+    hosts = [
+        {urlsplit(r["url"]).netloc for r in db_rows(data, sql.format(op), (last_first_run,))}
+        for op in ("<=", ">")
+    ]
     assert hosts[1] and hosts[1] <= hosts[0], hosts
     runs = db_rows(data, "SELECT source, spider, count(*) AS n FROM crawl_runs GROUP BY source, spider")
     assert {r["n"] for r in runs} == {2}, [tuple(r) for r in runs]

@@ -25,8 +25,11 @@ def test_example_sources_validate():
 
 
 def test_demo_sources_need_their_placeholder_filled_only_to_be_crawled():
-    with pytest.raises(ConfigError, match=r"sources.yml: source 'northwind-recognize': field 'urls': "
-                                          r"placeholder \$\{SPYGLASS_VENDOR_SITE\} is not set"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sources.yml: source 'northwind-recognize': field 'urls': "
+        r"placeholder \$\{SPYGLASS_VENDOR_SITE\} is not set",
+    ):
         select(load_sources(ROOT / "sources.yml", variables={}), [])
     partly = load_sources(ROOT / "sources.yml", variables={"SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9"})
     [vendor] = select(partly, ["northwind-recognize"])  # the records portal's is not needed
@@ -35,8 +38,13 @@ def test_demo_sources_need_their_placeholder_filled_only_to_be_crawled():
         select(partly, ["clearwater-requests"])
     with pytest.raises(ConfigError, match=r"placeholder \$\{SPYGLASS_RECORDS_PORTAL\} is not set"):
         select(partly, [])
-    sources = load_sources(ROOT / "sources.yml", variables={
-        "SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9", "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:8"})
+    sources = load_sources(
+        ROOT / "sources.yml",
+        variables={
+            "SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9",
+            "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:8",
+        },
+    )
     source = sources[0]
     assert source.name == "northwind-recognize"
     assert source.urls[0] == "http://127.0.0.1:9/"
@@ -60,27 +68,39 @@ def test_scope_defaults_to_start_hosts_and_honours_prefixes(tmp_path: Path):
 
 
 BAD = {
-    "scope.max_depth": ("  - {name: acme, kind: vendor, urls: ['https://a.example/'],"
-                        " scope: {max_depth: three}}\n", "source 'acme': field 'scope.max_depth'"),
-    "kind": ("  - {name: acme, kind: blog, urls: ['https://a.example/']}\n",
-             "source 'acme': field 'kind'"),
+    "scope.max_depth": (
+        "  - {name: acme, kind: vendor, urls: ['https://a.example/'], scope: {max_depth: three}}\n",
+        "source 'acme': field 'scope.max_depth'",
+    ),
+    "kind": ("  - {name: acme, kind: blog, urls: ['https://a.example/']}\n", "source 'acme': field 'kind'"),
     "urls": ("  - {name: acme, kind: vendor, urls: ['not a url']}\n", "source 'acme': field 'urls'"),
     "missing urls": ("  - {name: acme, kind: vendor}\n", "source 'acme': field 'urls'"),
-    "unknown": ("  - {name: acme, kind: vendor, urls: ['https://a.example/'], colour: red}\n",
-                "source 'acme': field 'colour': unknown field"),
-    "duplicate": ("  - {name: acme, kind: vendor, urls: ['https://a.example/']}\n"
-                  "  - {name: acme, kind: vendor, urls: ['https://b.example/']}\n",
-                  "source 'acme': field 'name': duplicate"),
-    "bad name": ("  - {name: 'Acme Inc', kind: vendor, urls: ['https://a.example/']}\n",
-                 "source 'Acme Inc': field 'name'"),
-    "robots": ("  - {name: acme, kind: vendor, urls: ['https://a.example/'], robots: maybe}\n",
-               "source 'acme': field 'robots'"),
+    "unknown": (
+        "  - {name: acme, kind: vendor, urls: ['https://a.example/'], colour: red}\n",
+        "source 'acme': field 'colour': unknown field",
+    ),
+    "duplicate": (
+        "  - {name: acme, kind: vendor, urls: ['https://a.example/']}\n"
+        "  - {name: acme, kind: vendor, urls: ['https://b.example/']}\n",
+        "source 'acme': field 'name': duplicate",
+    ),
+    "bad name": (
+        "  - {name: 'Acme Inc', kind: vendor, urls: ['https://a.example/']}\n",
+        "source 'Acme Inc': field 'name'",
+    ),
+    "robots": (
+        "  - {name: acme, kind: vendor, urls: ['https://a.example/'], robots: maybe}\n",
+        "source 'acme': field 'robots'",
+    ),
     "unnamed": ("  - {kind: vendor, urls: ['https://a.example/']}\n", "source '#1': field 'name'"),
-    "live without wayback": ("  - {name: acme, kind: vendor, urls: ['https://a.example/'], live: false}\n",
-                             "source 'acme': field 'live': is false and wayback is not set: nothing "
-                             "would be crawled"),
-    "live": ("  - {name: acme, kind: vendor, urls: ['https://a.example/'], live: sometimes}\n",
-             "source 'acme': field 'live': must be true"),
+    "live without wayback": (
+        "  - {name: acme, kind: vendor, urls: ['https://a.example/'], live: false}\n",
+        "source 'acme': field 'live': is false and wayback is not set: nothing would be crawled",
+    ),
+    "live": (
+        "  - {name: acme, kind: vendor, urls: ['https://a.example/'], live: sometimes}\n",
+        "source 'acme': field 'live': must be true",
+    ),
 }
 
 
@@ -99,9 +119,11 @@ def test_invalid_sources_name_file_source_and_field(tmp_path: Path, case: str):
 
 def test_a_source_can_harvest_only_its_wayback_history(tmp_path: Path):
     path = tmp_path / "sources.yml"
-    path.write_text("sources:\n  - {name: acme, kind: vendor, urls: ['https://a.example/'], live: false,\n"
-                    "     wayback: {from: 20180601101500, to: 20180601101500}}\n"
-                    "  - {name: other, kind: vendor, urls: ['https://b.example/']}\n")
+    path.write_text(
+        "sources:\n  - {name: acme, kind: vendor, urls: ['https://a.example/'], live: false,\n"
+        "     wayback: {from: 20180601101500, to: 20180601101500}}\n"
+        "  - {name: other, kind: vendor, urls: ['https://b.example/']}\n"
+    )
     acme, other = load_sources(path)
     assert not acme.live and acme.wayback.start == acme.wayback.end == "20180601101500"
     assert other.live
@@ -127,14 +149,16 @@ def test_cli_reports_invalid_sources_in_one_line_without_traceback(tmp_path: Pat
     result = run_cli("crawl", "--sources", str(path), "--data", str(tmp_path / "data"))
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == [f"Error: {path}: source 'acme': field 'scope.max_depth': "
-                     "must be an integer >= 0, got 'three'"]
+    assert lines == [
+        f"Error: {path}: source 'acme': field 'scope.max_depth': must be an integer >= 0, got 'three'"
+    ]
     assert not (tmp_path / "data" / "spyglass.db").exists()
 
 
 def test_cli_rejects_unknown_source_name(tmp_path: Path):
-    result = run_cli("crawl", "--sources", str(ROOT / "sources.example.yml"),
-                     "--data", str(tmp_path), "--source", "nope")
+    result = run_cli(
+        "crawl", "--sources", str(ROOT / "sources.example.yml"), "--data", str(tmp_path), "--source", "nope"
+    )
     assert result.returncode == 1
     assert "Error: no source named 'nope'; known: aws-rekognition" in result.stderr
     assert "Traceback" not in result.stderr

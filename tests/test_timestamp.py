@@ -25,8 +25,9 @@ def test_timestamped_warcs_verify_and_one_changed_byte_breaks_the_token(crawled,
     url, authority = tsa
     data = tmp_path / "data"
     shutil.copytree(crawled["data"], data)
-    stamped = run_cli("timestamp", "--data", str(data), "--tsa-url", url,
-                      "--tsa-ca", str(authority.ca), check=True)
+    stamped = run_cli(
+        "timestamp", "--data", str(data), "--tsa-url", url, "--tsa-ca", str(authority.ca), check=True
+    )
     warcs = sorted((data / "warcs").glob("*.warc.gz"))
     tokens = sorted((data / "warcs").glob("*.warc.gz.tsr"))
     assert [t.name for t in tokens] == [w.name + ".tsr" for w in warcs]
@@ -34,12 +35,26 @@ def test_timestamped_warcs_verify_and_one_changed_byte_breaks_the_token(crawled,
     [head] = (data / "chain").glob("head-*.json")
     assert (data / "chain" / (head.name + ".tsr")).exists()
     # A third party needs only openssl and the TSA's CA certificate.
-    check = subprocess.run(["openssl", "ts", "-verify", "-data", str(warcs[0]), "-in", str(tokens[0]),
-                            "-CAfile", str(authority.ca)], capture_output=True, text=True)
+    check = subprocess.run(
+        [
+            "openssl",
+            "ts",
+            "-verify",
+            "-data",
+            str(warcs[0]),
+            "-in",
+            str(tokens[0]),
+            "-CAfile",
+            str(authority.ca),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert "Verification: OK" in check.stdout, check.stderr
     # Running again asks for nothing new: closed files keep their first token.
-    again = run_cli("timestamp", "--data", str(data), "--tsa-url", url, "--tsa-ca", str(authority.ca),
-                    check=True)
+    again = run_cli(
+        "timestamp", "--data", str(data), "--tsa-url", url, "--tsa-ca", str(authority.ca), check=True
+    )
     assert "0 WARC file(s) and 0 chain head(s) time-stamped" in again.stdout
 
     env = {"SPYGLASS_TSA_CA_FILE": str(authority.ca)}
@@ -53,8 +68,10 @@ def test_timestamped_warcs_verify_and_one_changed_byte_breaks_the_token(crawled,
     warcs[0].write_bytes(bytes(blob))
     bad = run_cli("verify", "--data", str(data), env=env)
     assert bad.returncode == 1
-    assert (f"FAIL archive at {warcs[0].name}: RFC 3161 token does not match the file: its bytes "
-            "changed after they were time-stamped (message imprint mismatch)") in bad.stderr
+    assert (
+        f"FAIL archive at {warcs[0].name}: RFC 3161 token does not match the file: its bytes "
+        "changed after they were time-stamped (message imprint mismatch)"
+    ) in bad.stderr
 
 
 def test_a_token_is_only_as_good_as_the_authority_it_chains_to(crawled, tsa, tmp_path: Path):
@@ -64,12 +81,10 @@ def test_a_token_is_only_as_good_as_the_authority_it_chains_to(crawled, tsa, tmp
     data = tmp_path / "data"
     shutil.copytree(crawled["data"], data)
     # Without the test TSA's CA, the token cannot be trusted, so none is kept.
-    refused = run_cli("timestamp", "--data", str(data), "--tsa-url", url,
-                      env={"SPYGLASS_TSA_CA_FILE": ""})
+    refused = run_cli("timestamp", "--data", str(data), "--tsa-url", url, env={"SPYGLASS_TSA_CA_FILE": ""})
     assert refused.returncode == 1 and "token does not check out" in refused.stderr
     assert not list((data / "warcs").glob("*.tsr"))
-    run_cli("timestamp", "--data", str(data), "--tsa-url", url, "--tsa-ca", str(authority.ca),
-            check=True)
+    run_cli("timestamp", "--data", str(data), "--tsa-url", url, "--tsa-ca", str(authority.ca), check=True)
     other = tmp_path / "other-ca"
     other.mkdir()
     stranger = make_tsa_keys(other)
@@ -83,10 +98,26 @@ def test_crawl_can_timestamp_its_warcs_when_asked(vendor_site, tsa, tmp_path: Pa
     url, authority = tsa
     data = tmp_path / "data"
     before = authority.requests
-    run_cli("crawl", "--sources", str(ROOT / "sources.yml"), "--data", str(data),
-            "--source", "northwind-recognize", "--only", "live", "-s", "SPYGLASS_TIMESTAMP_AFTER_CRAWL=1",
-            env={"SPYGLASS_VENDOR_SITE": base, "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:9",
-                 "SPYGLASS_TSA_URL": url, "SPYGLASS_TSA_CA_FILE": str(authority.ca)}, check=True)
+    run_cli(
+        "crawl",
+        "--sources",
+        str(ROOT / "sources.yml"),
+        "--data",
+        str(data),
+        "--source",
+        "northwind-recognize",
+        "--only",
+        "live",
+        "-s",
+        "SPYGLASS_TIMESTAMP_AFTER_CRAWL=1",
+        env={
+            "SPYGLASS_VENDOR_SITE": base,
+            "SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:9",
+            "SPYGLASS_TSA_URL": url,
+            "SPYGLASS_TSA_CA_FILE": str(authority.ca),
+        },
+        check=True,
+    )
     warcs = sorted((data / "warcs").glob("*.warc.gz"))
     assert warcs and all((w.parent / (w.name + ".tsr")).exists() for w in warcs)
     assert authority.requests - before == len(warcs) + 1  # and the chain head
@@ -95,8 +126,7 @@ def test_crawl_can_timestamp_its_warcs_when_asked(vendor_site, tsa, tmp_path: Pa
 def test_timestamp_without_an_authority_is_one_line(crawled):
     result = run_cli("timestamp", "--data", str(crawled["data"]), env={"SPYGLASS_TSA_URL": ""})
     assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "Error: no time-stamp authority: set SPYGLASS_TSA_URL or pass --tsa-url")
+    assert result.stderr.strip() == ("Error: no time-stamp authority: set SPYGLASS_TSA_URL or pass --tsa-url")
 
 
 def test_a_rewritten_chain_contradicts_its_time_stamped_head(crawled, tsa, tmp_path: Path):
@@ -120,8 +150,10 @@ def test_a_rewritten_chain_contradicts_its_time_stamped_head(crawled, tsa, tmp_p
         for row in rows[3:]:
             row["prev_hash"] = prev
             row["row_hash"] = prev = chain.row_hash(row)
-            conn.execute("UPDATE captures SET title = ?, prev_hash = ?, row_hash = ? WHERE id = ?",
-                         [row["title"], row["prev_hash"], row["row_hash"], row["id"]])
+            conn.execute(
+                "UPDATE captures SET title = ?, prev_hash = ?, row_hash = ? WHERE id = ?",
+                [row["title"], row["prev_hash"], row["row_hash"], row["id"]],
+            )
     conn.close()
     bad = run_cli("verify", "--data", str(data), env={"SPYGLASS_TSA_CA_FILE": str(authority.ca)})
     assert bad.returncode == 1
@@ -136,13 +168,18 @@ def test_spyglass_tsa_lets_anyone_try_timestamp_and_verify_keeps_its_ca(crawled,
 
     data = tmp_path / "data"
     shutil.copytree(crawled["data"], data)
-    server = subprocess.Popen([sys.executable, "-m", "archive.cli", "tsa", "--port", "0",
-                               "--keys", str(tmp_path / "keys")], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", "tsa", "--port", "0", "--keys", str(tmp_path / "keys")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = server.stdout.readline()
-        found = re.match(r"Time-Stamp Authority at (http://127\.0\.0\.1:\d+/tsr); its CA certificate: (.+)$",
-                         first.strip())
+        found = re.match(
+            r"Time-Stamp Authority at (http://127\.0\.0\.1:\d+/tsr); its CA certificate: (.+)$", first.strip()
+        )
         assert found, first + server.stderr.read()
         url, ca = found.groups()
         run_cli("timestamp", "--data", str(data), "--tsa-url", url, "--tsa-ca", ca, check=True)

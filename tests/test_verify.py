@@ -55,8 +55,9 @@ def test_edited_row_text_is_named(archive_copy: Path):
     [faq] = query(archive_copy, "SELECT id, url FROM captures WHERE via = 'live' AND url LIKE '%/faqs/'")
     tamper(archive_copy, f"UPDATE captures SET text = 'nothing about tracking' WHERE id = {faq['id']}")
     [line] = failures(archive_copy)
-    assert line.startswith(f"FAIL capture {faq['id']} ({faq['url']}) at index row: "
-                           "row was edited after it was written")
+    assert line.startswith(
+        f"FAIL capture {faq['id']} ({faq['url']}) at index row: row was edited after it was written"
+    )
 
 
 def test_deleted_row_is_named_and_its_record_is_orphaned(archive_copy: Path):
@@ -68,8 +69,9 @@ def test_deleted_row_is_named_and_its_record_is_orphaned(archive_copy: Path):
     assert len(lines) == 2, lines
     assert f"FAIL capture {victim['id'] + 1} " in lines[0]
     assert f": capture(s) {victim['id']} deleted: " in lines[0]
-    assert lines[1].startswith(f"FAIL archive ({victim['url']}) at "
-                               f"{victim['warc_filename']}:{victim['warc_offset']}: ")
+    assert lines[1].startswith(
+        f"FAIL archive ({victim['url']}) at {victim['warc_filename']}:{victim['warc_offset']}: "
+    )
     assert f"record {victim['warc_record_id']} is in no capture row" in lines[1]
 
 
@@ -83,24 +85,35 @@ def test_deleting_the_newest_row_still_shows(archive_copy: Path):
 
 def test_inserted_row_is_named(archive_copy: Path):
     [faq] = query(archive_copy, "SELECT * FROM captures WHERE via = 'live' AND url LIKE '%/faqs/'")
-    tamper(archive_copy,
-           "INSERT INTO captures (url, source, via, captured_at, sha256, warc_filename, "
-           "warc_offset, warc_record_id, warc_type, title, prev_hash, row_hash) "
-           f"SELECT url, source, via, '2017-01-01T00:00:00.000000Z', sha256, warc_filename, "
-           f"warc_offset, '<urn:uuid:forged>', warc_type, 'backdated copy', prev_hash, row_hash "
-           f"FROM captures WHERE id = {faq['id']}")
+    tamper(
+        archive_copy,
+        "INSERT INTO captures (url, source, via, captured_at, sha256, warc_filename, "
+        "warc_offset, warc_record_id, warc_type, title, prev_hash, row_hash) "
+        f"SELECT url, source, via, '2017-01-01T00:00:00.000000Z', sha256, warc_filename, "
+        f"warc_offset, '<urn:uuid:forged>', warc_type, 'backdated copy', prev_hash, row_hash "
+        f"FROM captures WHERE id = {faq['id']}",
+    )
     lines = failures(archive_copy)
     new_id = query(archive_copy, "SELECT max(id) AS id FROM captures")[0]["id"]
-    assert any(line.startswith(f"FAIL capture {new_id} ") and "row was edited" in line
-               for line in lines), lines
-    assert any(line.startswith(f"FAIL capture {new_id} ") and "row was inserted after the fact: "
-               f"its prev_hash is capture {faq['id'] - 1}'s row_hash, but capture {new_id - 1} "
-               "is the row before it" in line for line in lines), lines
+    assert any(line.startswith(f"FAIL capture {new_id} ") and "row was edited" in line for line in lines), (
+        lines
+    )
+    assert any(
+        line.startswith(f"FAIL capture {new_id} ")
+        and "row was inserted after the fact: "
+        f"its prev_hash is capture {faq['id'] - 1}'s row_hash, but capture {new_id - 1} "
+        "is the row before it"
+        in line
+        for line in lines
+    ), lines
 
 
 def test_truncated_warc_is_reported_without_touching_earlier_records(archive_copy: Path):
-    [last] = query(archive_copy, "SELECT * FROM captures WHERE warc_type = 'response' "
-                                 "ORDER BY warc_filename DESC, warc_offset DESC LIMIT 1")
+    [last] = query(
+        archive_copy,
+        "SELECT * FROM captures WHERE warc_type = 'response' "
+        "ORDER BY warc_filename DESC, warc_offset DESC LIMIT 1",
+    )
     path = archive_copy / "warcs" / last["warc_filename"]
     cut = last["warc_offset"] + last["warc_length"] // 2
     path.write_bytes(path.read_bytes()[:cut])
@@ -113,7 +126,8 @@ def test_truncated_warc_is_reported_without_touching_earlier_records(archive_cop
         f"the last record (from byte {last['warc_offset']}, {cut - last['warc_offset']} bytes "
         f"present) is cut off mid-record, as by a crash while writing; the "
         f"{_records_before(path, last['warc_offset'])} records before it are intact and were "
-        "left untouched; the last intact record is <urn:uuid:")
+        "left untouched; the last intact record is <urn:uuid:"
+    )
     assert truncated.endswith(f"; captures affected: capture {last['id']} ({last['url']})")
     others = [line for line in lines if line != truncated]
     assert len(others) == 1 and others[0].startswith(f"FAIL capture {last['id']} "), lines
@@ -132,8 +146,9 @@ def test_damaged_block_digest_of_an_unindexed_record_is_reported(archive_copy: P
 
     from archive.warc.read import gzip_members
 
-    [last] = query(archive_copy, "SELECT * FROM captures ORDER BY warc_filename DESC, "
-                                 "warc_offset DESC LIMIT 1")
+    [last] = query(
+        archive_copy, "SELECT * FROM captures ORDER BY warc_filename DESC, warc_offset DESC LIMIT 1"
+    )
     path = archive_copy / "warcs" / last["warc_filename"]
     request = list(gzip_members(path))[-1]  # the last capture's request record
     assert request.offset == last["warc_offset"] + last["warc_length"]
@@ -144,15 +159,24 @@ def test_damaged_block_digest_of_an_unindexed_record_is_reported(archive_copy: P
     comp = zlib.compressobj(6, zlib.DEFLATED, 31)
     path.write_bytes(path.read_bytes()[: request.offset] + comp.compress(altered) + comp.flush())
     [line] = failures(archive_copy)
-    assert line.startswith(f"FAIL archive ({last['url']}) at {last['warc_filename']}:"
-                           f"{request.offset}: request record: ")
+    assert line.startswith(
+        f"FAIL archive ({last['url']}) at {last['warc_filename']}:{request.offset}: request record: "
+    )
     assert "block digest failed" in line
 
 
 def _row(i: int) -> dict:
-    return {"url": f"http://a.test/{i}", "source": "s", "via": "live", "status": "200",
-            "captured_at": "2026-11-22T00:00:00.000000Z", "sha256": "ab" * 32,
-            "warc_filename": "f.warc.gz", "warc_offset": i, "warc_record_id": f"<urn:{i}>"}
+    return {
+        "url": f"http://a.test/{i}",
+        "source": "s",
+        "via": "live",
+        "status": "200",
+        "captured_at": "2026-11-22T00:00:00.000000Z",
+        "sha256": "ab" * 32,
+        "warc_filename": "f.warc.gz",
+        "warc_offset": i,
+        "warc_record_id": f"<urn:{i}>",
+    }
 
 
 def _writer(path: str, start: int, go, results, standalone: bool) -> None:
@@ -185,8 +209,9 @@ def test_concurrent_writers_never_fork_the_chain(tmp_path: Path):
     setup.close()
     context = multiprocessing.get_context("spawn")
     results, go = context.Queue(), context.Barrier(4)
-    workers = [context.Process(target=_writer, args=(str(path), n * 1000, go, results, n == 3))
-               for n in range(4)]
+    workers = [
+        context.Process(target=_writer, args=(str(path), n * 1000, go, results, n == 3)) for n in range(4)
+    ]
     for worker in workers:
         worker.start()
     outcomes = sorted(results.get(timeout=120) for _ in workers)
@@ -258,8 +283,13 @@ def test_generated_as_of_columns_are_outside_the_hash_chain(tmp_path: Path):
     db = sqlite_utils.Database(tmp_path / "old.db")
     migrations.apply(db, stop_before="m100_as_of")
     db.table("sources").insert({"name": "s"})
-    memento = {**_row(2), "via": "wayback", "memento_at": "2018-06-01T10:15:00.000000Z",
-               "original_url": "https://vendor.example/page", "wayback_timestamp": "20180601101500"}
+    memento = {
+        **_row(2),
+        "via": "wayback",
+        "memento_at": "2018-06-01T10:15:00.000000Z",
+        "original_url": "https://vendor.example/page",
+        "wayback_timestamp": "20180601101500",
+    }
     save_captures(db, [_row(1), memento])
     before = [dict(r) for r in db.query("SELECT * FROM captures ORDER BY id")]
     db.close()
@@ -274,7 +304,9 @@ def test_generated_as_of_columns_are_outside_the_hash_chain(tmp_path: Path):
     # Recomputed by hand, as the README tells anyone to: every non-NULL column but
     # row_hash and the two generated ones.
     for row in rows:
-        kept = {k: v for k, v in row.items() if v is not None and k not in ("row_hash", "as_of_at", "page_url")}
+        kept = {
+            k: v for k, v in row.items() if v is not None and k not in ("row_hash", "as_of_at", "page_url")
+        }
         text = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         assert hashlib.sha256(text.encode()).hexdigest() == row["row_hash"]
     save_captures(db, [_row(3)])  # new rows chain on as before

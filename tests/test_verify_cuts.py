@@ -31,9 +31,21 @@ def small_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cuts")
     with LoopbackServer(small_site) as server:
         sources = root / "sources.yml"
-        sources.write_text(yaml.safe_dump({"sources": [{
-            "name": "small", "kind": "vendor", "urls": [f"{server.url}/"], "robots": False,
-            "allow_private": ["127.0.0.1"]}]}))
+        sources.write_text(
+            yaml.safe_dump(
+                {
+                    "sources": [
+                        {
+                            "name": "small",
+                            "kind": "vendor",
+                            "urls": [f"{server.url}/"],
+                            "robots": False,
+                            "allow_private": ["127.0.0.1"],
+                        }
+                    ]
+                }
+            )
+        )
         run_cli("crawl", "--sources", str(sources), "--data", str(root / "data"), check=True)
     return root / "data"
 
@@ -78,7 +90,7 @@ def test_verify_reports_every_cut_and_names_every_capture_it_affects(small_archi
         for row in lost:
             assert f"capture {row['id']} ({row['url']})" in truncated, truncated
     # The command line says the same in readable lines, whatever the cut.
-    path.write_bytes(original[:members[1].offset + 14])  # inside a record's gzip header
+    path.write_bytes(original[: members[1].offset + 14])  # inside a record's gzip header
     result = run_cli("verify", "--data", str(data))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "WARC file is truncated" in result.stderr

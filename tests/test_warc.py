@@ -16,11 +16,20 @@ WHEN = datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=UTC)
 
 
 def write(store: WarcStore, url: str, body: bytes):
-    return store.write_exchange(Exchange(
-        url=url, method="GET", request_headers=[("User-Agent", "test")], request_body=b"",
-        protocol="HTTP/1.1", status=200, reason="OK",
-        response_headers=[("Content-Type", "text/html")], payload=body, date=WHEN,
-    ))
+    return store.write_exchange(
+        Exchange(
+            url=url,
+            method="GET",
+            request_headers=[("User-Agent", "test")],
+            request_body=b"",
+            protocol="HTTP/1.1",
+            status=200,
+            reason="OK",
+            response_headers=[("Content-Type", "text/html")],
+            payload=body,
+            date=WHEN,
+        )
+    )
 
 
 def test_identical_payload_for_same_url_becomes_a_revisit(tmp_path: Path):
@@ -31,7 +40,11 @@ def test_identical_payload_for_same_url_becomes_a_revisit(tmp_path: Path):
     changed = write(store, "http://a.test/", b"<p>two</p>")
     store.close()
     assert (first.warc_type, again.warc_type, other_url.warc_type, changed.warc_type) == (
-        "response", "revisit", "response", "response")
+        "response",
+        "revisit",
+        "response",
+        "response",
+    )
     assert again.refers_to == first.record_id and again.sha256 == first.sha256
     assert first.date == "2026-11-22T01:02:03.456789Z"
     path = tmp_path / first.filename

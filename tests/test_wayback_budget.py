@@ -27,8 +27,14 @@ def page(text: str) -> bytes:
 
 
 def spyglass(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "archive.cli", *args], cwd=ROOT, env=dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", *args],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def most_in_a_window(hits: list[Logged], window: float) -> int:
@@ -40,34 +46,70 @@ def most_in_a_window(hits: list[Logged], window: float) -> int:
 def test_crawls_and_a_save_share_one_budget_and_one_pause(tmp_path: Path):
     # The simulator's limits per IP are a little above the budget we spend (as the
     # real ones are, by 20%): crawlers spending a budget each go over them and get 429s.
-    server, sim = start_wayback_sim(WaybackSim(SimConfig(
-        window_seconds=WINDOW, cdx_per_window=CDX + 1, snapshots_per_window=SNAPSHOTS + 2)))
+    server, sim = start_wayback_sim(
+        WaybackSim(
+            SimConfig(window_seconds=WINDOW, cdx_per_window=CDX + 1, snapshots_per_window=SNAPSHOTS + 2)
+        )
+    )
     try:
         groups = {"first": ["s1", "s2", "s3"], "second": ["s4", "s5"]}
         for names in groups.values():
             for name in names:
                 url = f"http://site.test/{name}/a"
-                sim.add(Memento(url, "20170101000000", page(f"{url} 2017")),
-                        Memento(url, "20180101000000", page(f"{url} 2018")))
+                sim.add(
+                    Memento(url, "20170101000000", page(f"{url} 2017")),
+                    Memento(url, "20180101000000", page(f"{url} 2018")),
+                )
         # One rate-limit 429 of the service's own (no Memento-Datetime) in the middle.
         sim.inject("id_/http://site.test/s2/a", "429", times=1)
-        settings = ["-s", f"SPYGLASS_WAYBACK_URL={sim.base}", "-s", f"SPYGLASS_WAYBACK_WINDOW={WINDOW}",
-                    "-s", f"SPYGLASS_WAYBACK_CDX_PER_WINDOW={CDX}",
-                    "-s", f"SPYGLASS_WAYBACK_SNAPSHOTS_PER_WINDOW={SNAPSHOTS}",
-                    "-s", f"SPYGLASS_WAYBACK_PAUSE_ON_429={PAUSE}",
-                    "-s", f"SPYGLASS_WAYBACK_BUDGET_FILE={tmp_path / 'budget.json'}"]
+        settings = [
+            "-s",
+            f"SPYGLASS_WAYBACK_URL={sim.base}",
+            "-s",
+            f"SPYGLASS_WAYBACK_WINDOW={WINDOW}",
+            "-s",
+            f"SPYGLASS_WAYBACK_CDX_PER_WINDOW={CDX}",
+            "-s",
+            f"SPYGLASS_WAYBACK_SNAPSHOTS_PER_WINDOW={SNAPSHOTS}",
+            "-s",
+            f"SPYGLASS_WAYBACK_PAUSE_ON_429={PAUSE}",
+            "-s",
+            f"SPYGLASS_WAYBACK_BUDGET_FILE={tmp_path / 'budget.json'}",
+        ]
         procs = {}
         for group, names in groups.items():
             path = tmp_path / f"{group}.yml"
-            path.write_text(yaml.safe_dump({"sources": [
-                {"name": n, "kind": "vendor", "wayback": True,
-                 "urls": [f"http://site.test/{n}/a"]} for n in names]}))
-            procs[group] = spyglass("crawl", "--only", "wayback", "--sources", str(path),
-                                    "--data", str(tmp_path / group), *settings)
+            path.write_text(
+                yaml.safe_dump(
+                    {
+                        "sources": [
+                            {
+                                "name": n,
+                                "kind": "vendor",
+                                "wayback": True,
+                                "urls": [f"http://site.test/{n}/a"],
+                            }
+                            for n in names
+                        ]
+                    }
+                )
+            )
+            procs[group] = spyglass(
+                "crawl",
+                "--only",
+                "wayback",
+                "--sources",
+                str(path),
+                "--data",
+                str(tmp_path / group),
+                *settings,
+            )
         saved = ["https://example.org/one", "https://example.org/two"]
         procs["save"] = spyglass("save", *saved, "--data", str(tmp_path / "save"), *settings)
-        outcomes = {name: (proc.wait(timeout=120), proc.stdout.read(), proc.stderr.read())
-                    for name, proc in procs.items()}
+        outcomes = {
+            name: (proc.wait(timeout=120), proc.stdout.read(), proc.stderr.read())
+            for name, proc in procs.items()
+        }
     finally:
         server.shutdown()
     for name, (code, out, err) in outcomes.items():

@@ -28,8 +28,11 @@ RECORDINGS = ROOT / "tests" / "data" / "wayback-recordings"
 
 
 def source(**extra):
-    return parse_sources({"sources": [{"name": "s", "kind": "vendor", "urls": ["https://a.test/"], **extra}]},
-                         Path("sources.yml"), {})[0]
+    return parse_sources(
+        {"sources": [{"name": "s", "kind": "vendor", "urls": ["https://a.test/"], **extra}]},
+        Path("sources.yml"),
+        {},
+    )[0]
 
 
 def test_wayback_settings_in_sources_yml():
@@ -41,13 +44,16 @@ def test_wayback_settings_in_sources_yml():
     assert stored["save_on_change"] is True
 
 
-@pytest.mark.parametrize("value,message", [
-    ("yes", "field 'wayback': must be true, false or a mapping"),
-    ({"from": "sixteen"}, "field 'wayback.from': must be a year or a timestamp"),
-    ({"to": 2016, "from": 2020}, "field 'wayback.to': 2016 is before wayback.from 2020"),
-    ({"match": "host"}, "field 'wayback.match': must be one of exact, prefix; got 'host'"),
-    ({"since": 2016}, "field 'wayback.since': unknown field"),
-])
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        ("yes", "field 'wayback': must be true, false or a mapping"),
+        ({"from": "sixteen"}, "field 'wayback.from': must be a year or a timestamp"),
+        ({"to": 2016, "from": 2020}, "field 'wayback.to': 2016 is before wayback.from 2020"),
+        ({"match": "host"}, "field 'wayback.match': must be one of exact, prefix; got 'host'"),
+        ({"since": 2016}, "field 'wayback.since': unknown field"),
+    ],
+)
 def test_bad_wayback_settings_are_one_line_errors(value, message):
     with pytest.raises(ConfigError) as info:
         source(wayback=value)
@@ -60,21 +66,37 @@ def test_bad_wayback_settings_are_one_line_errors(value, message):
 def test_every_request_derives_from_the_configured_base_and_citations_do_not():
     local = Endpoints("http://127.0.0.1:9/")
     assert local.cdx == "http://127.0.0.1:9/cdx/search/cdx"
-    assert local.snapshot("20180225100337", "https://aws.amazon.com/rekognition/") == \
-        "http://127.0.0.1:9/web/20180225100337id_/https://aws.amazon.com/rekognition/"
+    assert (
+        local.snapshot("20180225100337", "https://aws.amazon.com/rekognition/")
+        == "http://127.0.0.1:9/web/20180225100337id_/https://aws.amazon.com/rekognition/"
+    )
     assert local.availability == "http://127.0.0.1:9/wayback/available"
     assert local.save_status("spn2-a/b") == "http://127.0.0.1:9/save/status/spn2-a%2Fb"
     assert Endpoints().cdx == "https://web.archive.org/cdx/search/cdx"
-    assert citation_url("20180225100337", "https://aws.amazon.com/rekognition/") == \
-        "https://web.archive.org/web/20180225100337/https://aws.amazon.com/rekognition/"
-    settings = Settings({"SPYGLASS_WAYBACK_URL": "http://127.0.0.1:9",
-                         "SPYGLASS_WAYBACK_AVAILABILITY_URL": "http://127.0.0.1:8/available"})
+    assert (
+        citation_url("20180225100337", "https://aws.amazon.com/rekognition/")
+        == "https://web.archive.org/web/20180225100337/https://aws.amazon.com/rekognition/"
+    )
+    settings = Settings(
+        {
+            "SPYGLASS_WAYBACK_URL": "http://127.0.0.1:9",
+            "SPYGLASS_WAYBACK_AVAILABILITY_URL": "http://127.0.0.1:8/available",
+        }
+    )
     assert Config.from_settings(settings).endpoints.availability == "http://127.0.0.1:8/available"
 
 
 def test_cdx_query_and_inclusive_windows():
-    params = parse_qs(cdx_query("https://a.test/", match="prefix", start=window_bound(2016, False),
-                                end=window_bound(2020, True), limit=100, resume_key="k%2C+1"))
+    params = parse_qs(
+        cdx_query(
+            "https://a.test/",
+            match="prefix",
+            start=window_bound(2016, False),
+            end=window_bound(2020, True),
+            limit=100,
+            resume_key="k%2C+1",
+        )
+    )
     assert params["from"] == ["20160101000000"] and params["to"] == ["20201231235959"]
     assert params["filter"] == ["!statuscode:-"] and params["collapse"] == ["digest"]
     assert params["resumeKey"] == ["k%2C+1"] and params["showResumeKey"] == ["true"]

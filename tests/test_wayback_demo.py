@@ -32,33 +32,54 @@ def test_versions_of_a_page_over_time_in_datasette(crawled):
     assert versions[1]["cite_url"] == f"https://web.archive.org/web/20180720000000/{faqs}"
     assert all(v["wayback_digest_match"] == 1 for v in versions[:3])
     # The https form of the address names the same page.
-    assert query(crawled["data"], "/spyglass/page_versions.json",
-                 {"url": faqs.replace("http://", "https://")}) == versions
+    assert (
+        query(crawled["data"], "/spyglass/page_versions.json", {"url": faqs.replace("http://", "https://")})
+        == versions
+    )
 
 
 def test_a_claim_that_appeared_and_was_removed_is_searchable(crawled):
     product = crawled["base"] + "/products/recognize/"
-    found = query(crawled["data"], "/spyglass/captures.json",
-                  {"_search": '"identify all faces in crowded events"', "via": "wayback"})
+    found = query(
+        crawled["data"],
+        "/spyglass/captures.json",
+        {"_search": '"identify all faces in crowded events"', "via": "wayback"},
+    )
     # Newest as of the page first: the 2019 snapshot (the same claim, plus the call to action), then 2018.
     assert [(r["original_url"], r["wayback_timestamp"]) for r in found] == [
-        (product, "20190901000000"), (product, "20180601101500")]
+        (product, "20190901000000"),
+        (product, "20180601101500"),
+    ]
     conn = sqlite3.connect(crawled["data"] / "spyglass.db")
     try:
         versions = conn.execute(
             "SELECT wayback_timestamp FROM captures WHERE original_url = ? ORDER BY wayback_timestamp",
-            (product,)).fetchall()
+            (product,),
+        ).fetchall()
     finally:
         conn.close()
     # Identical snapshots (2017-03, 2019-03) and the revisit were not fetched again.
-    assert [v[0] for v in versions] == ["20161201093000", "20171122080000", "20180601101500",
-                                        "20190901000000", "20200610160000"]
+    assert [v[0] for v in versions] == [
+        "20161201093000",
+        "20171122080000",
+        "20180601101500",
+        "20190901000000",
+        "20200610160000",
+    ]
 
 
 def test_spyglass_demo_harvests_the_wayback_history(tmp_path):
     # A one-second Wayback "minute" keeps it quick; the budgets stay the defaults.
-    result = run_cli("demo", "--no-serve", "--data", str(tmp_path), "--fixture-port", "0",
-                     env={"SPYGLASS_WAYBACK_WINDOW": "1"}, timeout=240)
+    result = run_cli(
+        "demo",
+        "--no-serve",
+        "--data",
+        str(tmp_path),
+        "--fixture-port",
+        "0",
+        env={"SPYGLASS_WAYBACK_WINDOW": "1"},
+        timeout=240,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Simulated Wayback Machine: http://127.0.0.1:" in result.stderr
     assert "Wayback history of 1 source(s): 11 archived versions fetched, 0 versions" in result.stdout

@@ -16,8 +16,14 @@ from .conftest import db_rows as rows
 from .conftest import run_cli
 
 # Shrinks the Wayback "minute" and the pauses; the budgets per window stay the defaults.
-FAST = ["-s", "SPYGLASS_WAYBACK_WINDOW=0.05", "-s", "SPYGLASS_WAYBACK_PAUSE_ON_429=1.0",
-        "-s", "SPYGLASS_WAYBACK_RETRY_BACKOFF=0.05"]
+FAST = [
+    "-s",
+    "SPYGLASS_WAYBACK_WINDOW=0.05",
+    "-s",
+    "SPYGLASS_WAYBACK_PAUSE_ON_429=1.0",
+    "-s",
+    "SPYGLASS_WAYBACK_RETRY_BACKOFF=0.05",
+]
 
 
 def page(text: str) -> bytes:
@@ -35,8 +41,19 @@ def harvest(tmp_path: Path, sim: WaybackSim, sources: list[dict], *extra: str, d
     path = tmp_path / "sources.yml"
     path.write_text(yaml.safe_dump({"sources": [{"kind": "vendor", **s} for s in sources]}))
     data = data or tmp_path / "data"
-    result = run_cli("crawl", "--only", "wayback", "--sources", str(path), "--data", str(data),
-                     "-s", f"SPYGLASS_WAYBACK_URL={sim.base}", *FAST, *extra)
+    result = run_cli(
+        "crawl",
+        "--only",
+        "wayback",
+        "--sources",
+        str(path),
+        "--data",
+        str(data),
+        "-s",
+        f"SPYGLASS_WAYBACK_URL={sim.base}",
+        *FAST,
+        *extra,
+    )
     return data, result
 
 
@@ -52,11 +69,18 @@ def test_cdx_queries_follow_each_source_setting(tmp_path, sim):
         Memento("http://site.test/b/y", "20190101000000", page("b 2019, outside")),
         Memento("http://site.test/b/z", "20151231235959", page("b 2015, outside")),
     )
-    data, result = harvest(tmp_path, sim, [
-        {"name": "exact", "urls": ["http://site.test/a"], "wayback": True},
-        {"name": "window", "urls": ["http://site.test/b/"],
-         "wayback": {"from": 2016, "to": 2018, "match": "prefix"}},
-    ])
+    data, result = harvest(
+        tmp_path,
+        sim,
+        [
+            {"name": "exact", "urls": ["http://site.test/a"], "wayback": True},
+            {
+                "name": "window",
+                "urls": ["http://site.test/b/"],
+                "wayback": {"from": 2016, "to": 2018, "match": "prefix"},
+            },
+        ],
+    )
     assert result.returncode == 0, result.stderr
     by_url = {p["url"][0]: p for p in cdx_params(sim)}
     assert by_url["http://site.test/a"]["matchType"] == ["exact"]
@@ -67,8 +91,11 @@ def test_cdx_queries_follow_each_source_setting(tmp_path, sim):
     for params in by_url.values():
         assert params["filter"] == ["!statuscode:-"] and params["collapse"] == ["digest"]
     got = {(r["source"], r["original_url"]) for r in rows(data, "SELECT * FROM captures")}
-    assert got == {("exact", "http://site.test/a"), ("window", "http://site.test/b/"),
-                   ("window", "http://site.test/b/x")}  # from/to are inclusive
+    assert got == {
+        ("exact", "http://site.test/a"),
+        ("window", "http://site.test/b/"),
+        ("window", "http://site.test/b/x"),
+    }  # from/to are inclusive
     assert "Wayback history of 2 source(s): 3 archived versions fetched" in result.stdout
 
 
@@ -89,9 +116,14 @@ def test_each_distinct_version_is_fetched_once_and_a_rerun_fetches_nothing(tmp_p
     assert result.returncode == 0, result.stderr
     fetched = sim.hits("/web/")
     assert sorted(h.target for h in fetched) == [
-        f"/web/{ts}id_/{url}" for ts in ("20160101000000", "20170101000000", "20190101000000")]
+        f"/web/{ts}id_/{url}" for ts in ("20160101000000", "20170101000000", "20190101000000")
+    ]
     captures = rows(data, "SELECT * FROM captures ORDER BY wayback_timestamp")
-    assert [c["wayback_timestamp"] for c in captures] == ["20160101000000", "20170101000000", "20190101000000"]
+    assert [c["wayback_timestamp"] for c in captures] == [
+        "20160101000000",
+        "20170101000000",
+        "20190101000000",
+    ]
     first = captures[0]
     assert first["via"] == "wayback" and first["vendor"] == "Site" and first["status"] == 200
     assert first["memento_at"] == "2016-01-01T00:00:00.000000Z"
@@ -128,9 +160,13 @@ def test_resume_keys_are_followed_to_the_end_without_loss_or_duplicates(tmp_path
             ts = f"{year}0{n + 1}01000000"
             sim.add(Memento(url, ts, page(f"{path} {year}")))
             expected.add((url, ts))
-    data, result = harvest(tmp_path, sim, [
-        {"name": "paged", "urls": ["http://site.test/p/"], "wayback": {"match": "prefix"}}],
-        "-s", "SPYGLASS_WAYBACK_CDX_PAGE_SIZE=2")
+    data, result = harvest(
+        tmp_path,
+        sim,
+        [{"name": "paged", "urls": ["http://site.test/p/"], "wayback": {"match": "prefix"}}],
+        "-s",
+        "SPYGLASS_WAYBACK_CDX_PAGE_SIZE=2",
+    )
     assert result.returncode == 0, result.stderr
     queries = cdx_params(sim)
     assert len(queries) == 5 and "resumeKey" not in queries[0]
@@ -146,9 +182,19 @@ def test_a_429_pauses_the_harvest_which_then_completes(tmp_path):
         for n, url in enumerate(urls):
             sim.add(Memento(url, f"2018010{n + 1}000000", page(url)))
         # Our budget (5 a second) is above the simulator's (2 a second): it answers 429.
-        data, result = harvest(tmp_path, sim, [{"name": "limited", "urls": urls, "wayback": True}],
-                               "-s", "SPYGLASS_WAYBACK_CDX_PER_WINDOW=5", "-s", "SPYGLASS_WAYBACK_WINDOW=1",
-                               "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", "SPYGLASS_WAYBACK_PAUSE_ON_429=1.2")
+        data, result = harvest(
+            tmp_path,
+            sim,
+            [{"name": "limited", "urls": urls, "wayback": True}],
+            "-s",
+            "SPYGLASS_WAYBACK_CDX_PER_WINDOW=5",
+            "-s",
+            "SPYGLASS_WAYBACK_WINDOW=1",
+            "-s",
+            "CONCURRENT_REQUESTS_PER_DOMAIN=1",
+            "-s",
+            "SPYGLASS_WAYBACK_PAUSE_ON_429=1.2",
+        )
     finally:
         server.shutdown()
     assert result.returncode == 0, result.stderr
@@ -164,10 +210,16 @@ def test_a_429_pauses_the_harvest_which_then_completes(tmp_path):
 def test_failures_and_the_banner_page_become_recorded_errors_and_fetched_versions_are_kept(tmp_path, sim):
     good, storm, cut = "http://site.test/good", "http://site.test/storm", "http://site.test/cut"
     bannered = "http://site.test/bannered"
-    blocked, excluded, moved = "http://site.test/blocked", "http://site.test/excluded", "http://site.test/moved"
+    blocked, excluded, moved = (
+        "http://site.test/blocked",
+        "http://site.test/excluded",
+        "http://site.test/moved",
+    )
     sim.add(
-        Memento(good, "20170101000000", page("good 1")), Memento(good, "20180101000000", page("good 2")),
-        Memento(storm, "20170101000000", page("storm")), Memento(cut, "20170101000000", page("cut")),
+        Memento(good, "20170101000000", page("good 1")),
+        Memento(good, "20180101000000", page("good 2")),
+        Memento(storm, "20170101000000", page("storm")),
+        Memento(cut, "20170101000000", page("cut")),
         Memento(blocked, "20170101000000", page("blocked")),
         Memento(excluded, "20170101000000", page("excluded")),
         Memento(bannered, "20170101000000", page("original bytes")),
@@ -183,18 +235,29 @@ def test_failures_and_the_banner_page_become_recorded_errors_and_fetched_version
     urls = [good, storm, cut, blocked, excluded, moved, bannered]
     data, result = harvest(tmp_path, sim, [{"name": "trouble", "wayback": True, "urls": urls}])
     assert result.returncode == 0, result.stderr
-    kept = {(r["original_url"], r["wayback_timestamp"], r["status"])
-            for r in rows(data, "SELECT * FROM captures")}
-    assert kept == {(good, "20170101000000", 200), (good, "20180101000000", 200),
-                    (moved, "20170101000000", 302)}
+    kept = {
+        (r["original_url"], r["wayback_timestamp"], r["status"]) for r in rows(data, "SELECT * FROM captures")
+    }
+    assert kept == {
+        (good, "20170101000000", 200),
+        (good, "20180101000000", 200),
+        (moved, "20170101000000", 302),
+    }
     [redirect] = rows(data, "SELECT * FROM captures WHERE original_url = ?", (moved,))
     assert redirect["location"] == "//elsewhere.test/new"
     assert not [h for h in sim.log if "elsewhere" in h.target]
-    errors = {(r["url"].split("id_/")[-1] if "id_/" in r["url"] else r["url"], r["error_type"]): r["reason"]
-              for r in rows(data, "SELECT * FROM fetch_errors")}
-    assert set(errors) == {(storm, "wayback-503"), (cut, "wayback-truncated"),
-                           (blocked, "wayback-blocked"), (excluded, "wayback-excluded"),
-                           (good, "wayback-inexact"), (bannered, "wayback-inexact")}
+    errors = {
+        (r["url"].split("id_/")[-1] if "id_/" in r["url"] else r["url"], r["error_type"]): r["reason"]
+        for r in rows(data, "SELECT * FROM fetch_errors")
+    }
+    assert set(errors) == {
+        (storm, "wayback-503"),
+        (cut, "wayback-truncated"),
+        (blocked, "wayback-blocked"),
+        (excluded, "wayback-excluded"),
+        (good, "wayback-inexact"),
+        (bannered, "wayback-inexact"),
+    }
     assert errors[(storm, "wayback-503")] == "the Wayback Machine answered HTTP 503 3 times; gave up"
     assert "no capture at 20190101000000" in errors[(good, "wayback-inexact")]
     assert "found capture at 2018" in errors[(good, "wayback-inexact")]

@@ -29,16 +29,16 @@ NEW_EPA = EPA + "proposed-rule-fact-sheet-greenhouse-gas-reporting-program-addit
 # The memento recordings have no CDX answer: these rows stand in for the index.
 CDX_TEXTS = {
     "https://www.fws.gov/birds/": f"gov,fws)/birds 20171124151315 https://www.fws.gov/birds/ text/html 200 "
-                                  f"{sha1_base32(BIRDS)} {len(BIRDS)}\n",
+    f"{sha1_base32(BIRDS)} {len(BIRDS)}\n",
     "https://nationalpost.com/health/": "com,nationalpost)/health 20170929002712 https://nationalpost.com/health/ "
-                                        "text/html 200 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA 1000\n",
+    "text/html 200 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA 1000\n",
     "https://this-is-not-real-url.whatever/": "whatever,this-is-not-real-url)/ 20170929002712 "
-                                              "https://this-is-not-real-url.whatever/ text/html 200 "
-                                              "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB 1000\n",
+    "https://this-is-not-real-url.whatever/ text/html 200 "
+    "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB 1000\n",
     EPA: f"gov,epa)/ghgreporting/san5779-factsheet 20180808094144 {EPA}san5779-factsheet text/html 301 "
-         f"CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC 0\n"
-         f"gov,epa)/ghgreporting/x 20180808094144 {NEW_EPA} text/html 200 DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD 40310\n"
-         f"gov,epa)/ghgreporting/x 20180808104500 {NEW_EPA} text/html 200 EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE 40310\n",
+    f"CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC 0\n"
+    f"gov,epa)/ghgreporting/x 20180808094144 {NEW_EPA} text/html 200 DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD 40310\n"
+    f"gov,epa)/ghgreporting/x 20180808104500 {NEW_EPA} text/html 200 EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE 40310\n",
     "http://recorded.test/malformed": (RECORDINGS / "malformed_cdx.txt").read_text(),
     "http://recorded.test/bad-timestamps": (RECORDINGS / "bad_timestamp_cdx.txt").read_text(),
     "http://recorded.test/no-lengths": (RECORDINGS / "zero_length_cdx.txt").read_text(),
@@ -51,7 +51,11 @@ SOURCES = [
     {"name": "epa", "urls": [EPA], "wayback": {"match": "prefix"}},
     {"name": "nasa-1996", "urls": ["http://nasa.gov"], "wayback": {"from": 199610, "to": 199702}},
     {"name": "nasa-tz", "urls": ["http://nasa.gov"], "wayback": {"from": 19961231235847}},
-    {"name": "nasa-prefix", "urls": ["http://nasa.gov/"], "wayback": {"from": 2022, "to": 2022, "match": "prefix"}},
+    {
+        "name": "nasa-prefix",
+        "urls": ["http://nasa.gov/"],
+        "wayback": {"from": 2022, "to": 2022, "match": "prefix"},
+    },
     {"name": "dw", "urls": ["http://dw.com"], "wayback": {"from": 20191001, "to": 20200301}},
     {"name": "malformed", "urls": ["http://recorded.test/malformed"], "wayback": True},
     {"name": "bad-timestamps", "urls": ["http://recorded.test/bad-timestamps"], "wayback": True},
@@ -72,9 +76,21 @@ def harvested(tmp_path_factory):
     sources = tmp / "sources.yml"
     sources.write_text(yaml.safe_dump({"sources": [{"kind": "vendor", **s} for s in SOURCES]}))
     try:
-        result = run_cli("crawl", "--only", "wayback", "--sources", str(sources), "--data", str(tmp / "data"),
-                         "-s", f"SPYGLASS_WAYBACK_URL={server.url}", "-s", "SPYGLASS_WAYBACK_WINDOW=0.05",
-                         "-s", "SPYGLASS_WAYBACK_RETRY_BACKOFF=0.05")
+        result = run_cli(
+            "crawl",
+            "--only",
+            "wayback",
+            "--sources",
+            str(sources),
+            "--data",
+            str(tmp / "data"),
+            "-s",
+            f"SPYGLASS_WAYBACK_URL={server.url}",
+            "-s",
+            "SPYGLASS_WAYBACK_WINDOW=0.05",
+            "-s",
+            "SPYGLASS_WAYBACK_RETRY_BACKOFF=0.05",
+        )
     finally:
         server.stop()
     conn = sqlite3.connect(tmp / "data" / "spyglass.db")
@@ -103,16 +119,25 @@ def test_recorded_mementos_become_captures_or_named_errors(harvested):
     assert birds["snapshot_url"] == "https://web.archive.org/web/20171124151315/https://www.fws.gov/birds/"
     assert [e["error_type"] for e in by_source(conn, "fetch_errors", "nationalpost")] == ["wayback-excluded"]
     assert [e["error_type"] for e in by_source(conn, "fetch_errors", "not-real")] == ["wayback-not-archived"]
-    epa = {(c["original_url"], c["wayback_timestamp"], c["status"]) for c in by_source(conn, "captures", "epa")}
+    epa = {
+        (c["original_url"], c["wayback_timestamp"], c["status"]) for c in by_source(conn, "captures", "epa")
+    }
     assert epa == {(EPA + "san5779-factsheet", "20180808094144", 301), (NEW_EPA, "20180808104500", 200)}
     [inexact] = by_source(conn, "fetch_errors", "epa")
-    assert inexact["error_type"] == "wayback-inexact" and "found capture at 20180808104500" in inexact["reason"]
+    assert (
+        inexact["error_type"] == "wayback-inexact" and "found capture at 20180808104500" in inexact["reason"]
+    )
 
 
-@pytest.mark.parametrize("source,cassette", [
-    ("nasa-1996", "test_search.yaml"), ("nasa-tz", "test_search_with_timezone.yaml"),
-    ("nasa-prefix", "test_search_with_filter.yaml"), ("dw", "test_search_with_date.yaml"),
-])
+@pytest.mark.parametrize(
+    "source,cassette",
+    [
+        ("nasa-1996", "test_search.yaml"),
+        ("nasa-tz", "test_search_with_timezone.yaml"),
+        ("nasa-prefix", "test_search_with_filter.yaml"),
+        ("dw", "test_search_with_date.yaml"),
+    ],
+)
 def test_recorded_cdx_answers_give_one_fetch_per_distinct_version(harvested, source, cassette):
     _, conn, replay = harvested
     # Pages the spider walks: the first recorded answer, then each resume key's.
@@ -140,11 +165,17 @@ def test_recorded_cdx_answers_give_one_fetch_per_distinct_version(harvested, sou
 
 def test_resume_keys_of_the_recording_are_followed_verbatim(harvested):
     _, _, replay = harvested
-    recorded = [r.params["resumeKey"][0] for r in load_cassette(RECORDINGS / "test_search_with_date.yaml")
-                if "resumeKey" in r.params]
-    sent = [req for req in replay.requests if req.startswith("/cdx/") and "dw.com" in req and "resumeKey" in req]
+    recorded = [
+        r.params["resumeKey"][0]
+        for r in load_cassette(RECORDINGS / "test_search_with_date.yaml")
+        if "resumeKey" in r.params
+    ]
+    sent = [
+        req for req in replay.requests if req.startswith("/cdx/") and "dw.com" in req and "resumeKey" in req
+    ]
     assert len(sent) == len(recorded) == 2
     from urllib.parse import parse_qs, urlsplit
+
     assert [parse_qs(urlsplit(s).query)["resumeKey"][0] for s in sent] == recorded
 
 
@@ -152,7 +183,9 @@ def test_malformed_cdx_lines_are_recorded_and_the_rest_harvested(harvested):
     _, conn, _ = harvested
     malformed = by_source(conn, "fetch_errors", "malformed")
     assert [e["error_type"] for e in malformed].count("cdx-malformed") == 1
-    assert "some/not/even/url/thing" in next(e["reason"] for e in malformed if e["error_type"] == "cdx-malformed")
+    assert "some/not/even/url/thing" in next(
+        e["reason"] for e in malformed if e["error_type"] == "cdx-malformed"
+    )
     bad = [e for e in by_source(conn, "fetch_errors", "bad-timestamps") if e["error_type"] == "cdx-malformed"]
     assert len(bad) == 2 and all("impossible timestamp" in e["reason"] for e in bad)
     lengths = by_source(conn, "fetch_errors", "no-lengths")

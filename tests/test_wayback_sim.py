@@ -32,8 +32,13 @@ def sim():
         Memento("http://site.test/page/sub", "20160101000000", b"sub", status=404),
         Memento("http://www.site.test/other", "20160101000000", b"other", mimetype="application/pdf"),
         Memento("http://news.site.test/", "20160101000000", b"news"),
-        Memento("http://site.test/moved", "20160101000000", b"", status=301,
-                headers=[("Location", "/page"), ("Content-Type", "text/html")]),
+        Memento(
+            "http://site.test/moved",
+            "20160101000000",
+            b"",
+            status=301,
+            headers=[("Location", "/page"), ("Content-Type", "text/html")],
+        ),
         Memento(REKOGNITION_URL, REKOGNITION_TIMESTAMP, b"<html><body>rekognition</body></html>"),
     )
     simulator.block("http://blocked.test/")
@@ -83,21 +88,31 @@ def test_cdx_from_to_are_inclusive_and_rows_keep_duplicates_and_revisits(sim):
 def test_cdx_filters_collapse_fl_limit_and_json(sim):
     assert {r[4] for r in cdx(sim, "url=site.test&matchType=prefix&filter=statuscode:404")} == {"404"}
     assert "-" not in {r[4] for r in cdx(sim, f"url={URL}&filter=!statuscode:-")}
-    assert {r[3] for r in cdx(sim, "url=site.test&matchType=domain&filter=mimetype:app.*")} == {"application/pdf"}
+    assert {r[3] for r in cdx(sim, "url=site.test&matchType=domain&filter=mimetype:app.*")} == {
+        "application/pdf"
+    }
     assert cdx(sim, "url=site.test&matchType=domain&filter=mimetype:app") == []  # whole field
     digests = [r[0] for r in cdx(sim, f"url={URL}&collapse=digest&fl=digest")]
     assert len(digests) == 3 and digests[0] == digests[2] != digests[1]  # adjacent rows only
     assert [r[0] for r in cdx(sim, f"url={URL}&collapse=timestamp:4&fl=timestamp")] == [
-        "20150101000000", "20160101000000", "20170101000000"]
+        "20150101000000",
+        "20160101000000",
+        "20170101000000",
+    ]
     assert [r[0] for r in cdx(sim, f"url={URL}&limit=-1&fl=timestamp")] == ["20170101000000"]
     _, _, body = get(sim, f"/cdx/search/cdx?url={URL}&output=json&fl=timestamp,statuscode&limit=2")
-    assert json.loads(body) == [["timestamp", "statuscode"], ["20150101000000", "200"], ["20150601000000", "200"]]
+    assert json.loads(body) == [
+        ["timestamp", "statuscode"],
+        ["20150101000000", "200"],
+        ["20150601000000", "200"],
+    ]
     assert get(sim, "/cdx/search/cdx?url=x&filter=nofield:1")[0] == 400
 
 
 def test_cdx_resume_key_follows_a_blank_line_and_answers_are_gzipped(sim):
-    status, headers, body = get(sim, f"/cdx/search/cdx?url={URL}&limit=2&showResumeKey=true",
-                                {"Accept-Encoding": "gzip"})
+    status, headers, body = get(
+        sim, f"/cdx/search/cdx?url={URL}&limit=2&showResumeKey=true", {"Accept-Encoding": "gzip"}
+    )
     assert headers["content-encoding"] == "gzip"
     text = gzip.decompress(body).decode()
     assert text.endswith("\n\ntest%2Csite%29%2Fpage+20150601000001\n")
@@ -105,7 +120,10 @@ def test_cdx_resume_key_follows_a_blank_line_and_answers_are_gzipped(sim):
     seen = [r.timestamp for r in page.records]
     while page.resume_key:
         from urllib.parse import quote
-        _, _, body = get(sim, f"/cdx/search/cdx?url={URL}&limit=2&showResumeKey=true&resumeKey={quote(page.resume_key)}")
+
+        _, _, body = get(
+            sim, f"/cdx/search/cdx?url={URL}&limit=2&showResumeKey=true&resumeKey={quote(page.resume_key)}"
+        )
         page = parse_cdx(body.decode())
         seen += [r.timestamp for r in page.records]
     assert seen == [r[1] for r in cdx(sim, f"url={URL}")]
@@ -121,7 +139,11 @@ def test_snapshots_redirects_and_refusals(sim):
     assert headers["location"].endswith(f"/web/20150101000000id_/{URL}")
     assert headers["x-archive-redirect-reason"] == "found capture at 20150101000000"
     status, headers, _ = get(sim, "/web/20160101000000id_/http://site.test/moved")
-    assert (status, headers["location"], headers["x-archive-orig-content-type"]) == (301, "/page", "text/html")
+    assert (status, headers["location"], headers["x-archive-orig-content-type"]) == (
+        301,
+        "/page",
+        "text/html",
+    )
     assert get(sim, "/web/2016id_/http://never.test/")[0] == 404
     status, _, body = get(sim, "/web/20160101000000id_/http://excluded.test/")
     assert status == 200 and b"This URL has been excluded" in body
@@ -137,7 +159,9 @@ def test_timemap_and_availability_through_waybackpy(sim):
     assert status == 200 and body.count(b'rel="memento"') == 4  # revisits are not listed
     found = closest_snapshot(REKOGNITION_URL, Endpoints(sim.base), "20180301")
     assert found is not None and found.timestamp == REKOGNITION_TIMESTAMP
-    assert found.snapshot_url == "https://web.archive.org/web/20180225100337/https://aws.amazon.com/rekognition/"
+    assert (
+        found.snapshot_url == "https://web.archive.org/web/20180225100337/https://aws.amazon.com/rekognition/"
+    )
     assert closest_snapshot("http://never.test/", Endpoints(sim.base)) is None
     result = run_cli("closest", REKOGNITION_URL, "--at", "2018", env={"SPYGLASS_WAYBACK_URL": sim.base})
     assert result.stdout.strip() == f"{found.snapshot_url} (captured {REKOGNITION_TIMESTAMP})"
@@ -146,7 +170,9 @@ def test_timemap_and_availability_through_waybackpy(sim):
 
 
 def test_rate_limit_answers_429_then_blocks_an_ip_that_keeps_sending():
-    server, sim = start_wayback_sim(WaybackSim(SimConfig(window_seconds=0.5, cdx_per_window=2, block_seconds=60)))
+    server, sim = start_wayback_sim(
+        WaybackSim(SimConfig(window_seconds=0.5, cdx_per_window=2, block_seconds=60))
+    )
     try:
         statuses = [get(sim, "/cdx/search/cdx?url=a.test")[0] for _ in range(3)]
         assert statuses == [200, 200, 429]
@@ -154,6 +180,7 @@ def test_rate_limit_answers_429_then_blocks_an_ip_that_keeps_sending():
         assert "retry-after" not in headers
         # Keep sending past the window after the first 429: the IP is dropped.
         import time
+
         deadline = time.monotonic() + 5
         dropped = False
         while time.monotonic() < deadline and not dropped:

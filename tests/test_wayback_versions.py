@@ -27,14 +27,27 @@ def test_an_archived_429_or_503_is_kept_as_the_evidence_it_is(tmp_path, sim):
     # The site answered 429 / 503 when the Wayback Machine crawled it: the memento
     # carries Memento-Datetime, the archived status and X-Archive-Orig-* headers.
     sim.add(
-        Memento(limited, "20180101000000", page("Slow down"), status=429,
-                headers=[("Content-Type", "text/html"), ("Retry-After", "3600")]),
-        Memento(broken, "20180101000000", page("Maintenance"), status=503,
-                headers=[("Content-Type", "text/html")]),
+        Memento(
+            limited,
+            "20180101000000",
+            page("Slow down"),
+            status=429,
+            headers=[("Content-Type", "text/html"), ("Retry-After", "3600")],
+        ),
+        Memento(
+            broken, "20180101000000", page("Maintenance"), status=503, headers=[("Content-Type", "text/html")]
+        ),
     )
     # A pause on either would take over 30 s: the harvest must not pause at all.
-    data, result = harvest(tmp_path, sim, [{"name": "errors", "urls": [limited, broken], "wayback": True}],
-                           "-s", "SPYGLASS_WAYBACK_PAUSE_ON_429=30", "-s", "SPYGLASS_WAYBACK_RETRY_BACKOFF=30")
+    data, result = harvest(
+        tmp_path,
+        sim,
+        [{"name": "errors", "urls": [limited, broken], "wayback": True}],
+        "-s",
+        "SPYGLASS_WAYBACK_PAUSE_ON_429=30",
+        "-s",
+        "SPYGLASS_WAYBACK_RETRY_BACKOFF=30",
+    )
     assert result.returncode == 0, result.stderr
     assert len(snapshot_hits(sim, limited)) == 1 and len(snapshot_hits(sim, broken)) == 1
     kept = {r["original_url"]: r for r in rows(data, "SELECT * FROM captures")}

@@ -17,8 +17,18 @@ from archive.index.atlas_schema import ATLAS_ROW_COLUMNS
 
 # The export's column names, in its order; ATLAS_ROW_COLUMNS are their names in the index.
 COLUMNS = (
-    "AOSNUMBER", "NEWAOSNUMBER", "City", "County", "State", "Agency", "Type of LEA", "Summary",
-    "Type of Juris", "Technology", "TECH ABV", "Vendor",
+    "AOSNUMBER",
+    "NEWAOSNUMBER",
+    "City",
+    "County",
+    "State",
+    "Agency",
+    "Type of LEA",
+    "Summary",
+    "Type of Juris",
+    "Technology",
+    "TECH ABV",
+    "Vendor",
     *(f"Link {n}{part}" for n in (1, 2, 3) for part in ("", " Snapshot", " Source", " Type", " Date")),
     "Other Links",
 )
@@ -89,8 +99,11 @@ def read_export(data: bytes, name: str) -> AtlasExport:
                 _add(export, seen, _row(values, columns, start, name))
             start = reader.line_num + 1
     except csv.Error as exc:
-        problem = ("ends inside a quoted field (cut off, or a quote never closed)"
-                   if "unexpected end of data" in str(exc) else f"is not valid CSV ({exc})")
+        problem = (
+            "ends inside a quoted field (cut off, or a quote never closed)"
+            if "unexpected end of data" in str(exc)
+            else f"is not valid CSV ({exc})"
+        )
         raise AtlasError(f"{name}: line {reader.line_num}: the file {problem}: nothing imported") from None
     finally:
         csv.field_size_limit(limit)
@@ -101,19 +114,24 @@ def _text(data: bytes, name: str) -> str:
     if not data.strip():
         raise AtlasError(f"{name}: empty file: not an Atlas of Surveillance export")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise AtlasError(f"{name}: UTF-16 text; the Atlas export is UTF-8: save it as UTF-8 "
-                         "(CSV UTF-8) and import it again")
+        raise AtlasError(
+            f"{name}: UTF-16 text; the Atlas export is UTF-8: save it as UTF-8 "
+            "(CSV UTF-8) and import it again"
+        )
     if b"\x00" in data:
         raise AtlasError(f"{name}: binary data (a compressed or spreadsheet file?), not a CSV file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise AtlasError(f"{name}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; the Atlas "
-                         "export is UTF-8: save it as UTF-8 (CSV UTF-8) and import it again") from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise AtlasError(
+            f"{name}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; the Atlas "
+            "export is UTF-8: save it as UTF-8 (CSV UTF-8) and import it again"
+        ) from None
     if text.lstrip()[:1] == "<":
-        raise AtlasError(f"{name}: an HTML or XML page, not a CSV file (an error page "
-                         "saved in place of the download?)")
+        raise AtlasError(
+            f"{name}: an HTML or XML page, not a CSV file (an error page saved in place of the download?)"
+        )
     return text
 
 
@@ -121,12 +139,16 @@ def _columns(header: list[str], name: str) -> list[str]:
     columns = [ALIASES.get(c.strip(), c.strip()) for c in header]
     missing = [c for c in COLUMNS if c not in columns]
     if len(missing) == len(COLUMNS):
-        raise AtlasError(f"{name}: not an Atlas of Surveillance export: its first line does not "
-                         f"name the export's columns ({', '.join(COLUMNS[:4])}, ...)")
+        raise AtlasError(
+            f"{name}: not an Atlas of Surveillance export: its first line does not "
+            f"name the export's columns ({', '.join(COLUMNS[:4])}, ...)"
+        )
     if missing:
         shown = ", ".join(repr(c) for c in missing[:4]) + (", ..." if len(missing) > 4 else "")
-        raise AtlasError(f"{name}: not an Atlas of Surveillance export: {len(missing)} of its "
-                         f"{len(COLUMNS)} columns missing ({shown}); the first line must name them")
+        raise AtlasError(
+            f"{name}: not an Atlas of Surveillance export: {len(missing)} of its "
+            f"{len(COLUMNS)} columns missing ({shown}); the first line must name them"
+        )
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         raise AtlasError(f"{name}: column {repeated[0]!r} appears twice in the first line")
@@ -135,11 +157,16 @@ def _columns(header: list[str], name: str) -> list[str]:
 
 def _row(values: list[str], columns: list[str], line: int, name: str) -> ExportRow:
     if len(values) != len(columns):
-        raise AtlasError(f"{name}: line {line}: {len(values)} fields where the first line names "
-                         f"{len(columns)} (a cut-off or damaged file?): nothing imported")
+        raise AtlasError(
+            f"{name}: line {line}: {len(values)} fields where the first line names "
+            f"{len(columns)} (a cut-off or damaged file?): nothing imported"
+        )
     named = dict(zip(columns, values))
-    return ExportRow(line=line, values={FIELDS[c]: named[c] for c in COLUMNS},
-                     extra={c: v for c, v in named.items() if c not in FIELDS})
+    return ExportRow(
+        line=line,
+        values={FIELDS[c]: named[c] for c in COLUMNS},
+        extra={c: v for c, v in named.items() if c not in FIELDS},
+    )
 
 
 def _add(export: AtlasExport, seen: dict[str, ExportRow], row: ExportRow) -> None:
@@ -154,6 +181,12 @@ def _add(export: AtlasExport, seen: dict[str, ExportRow], row: ExportRow) -> Non
     elif first.sha256 == row.sha256:
         export.duplicates += 1
     else:
-        export.skipped.append(Skipped(row.line, key, f"a second, different row for {key} "
-                                                     f"(the first is on line {first.line}); "
-                                                     "the first was imported"))
+        export.skipped.append(
+            Skipped(
+                row.line,
+                key,
+                f"a second, different row for {key} "
+                f"(the first is on line {first.line}); "
+                "the first was imported",
+            )
+        )

@@ -59,22 +59,37 @@ class Download:
     def exchange(self) -> Exchange:
         """The exchange to archive: request and response records."""
         headers, removed = archivable_headers(self.response_headers)
-        return Exchange(url=self.url, method="GET", request_headers=self.request_headers,
-                        request_body=b"", protocol="HTTP/1.1", status=self.status, reason=self.reason,
-                        response_headers=headers, payload=self.payload, date=self.sent_at,
-                        extra_headers=removed)
+        return Exchange(
+            url=self.url,
+            method="GET",
+            request_headers=self.request_headers,
+            request_body=b"",
+            protocol="HTTP/1.1",
+            status=self.status,
+            reason=self.reason,
+            response_headers=headers,
+            payload=self.payload,
+            date=self.sent_at,
+            extra_headers=removed,
+        )
 
 
-def conditional_get(url: str, etag: str | None, last_modified: str | None, user_agent: str,
-                    timeout: float, book: AddressBook, allowed: tuple[IPNetwork, ...] = ()) -> list[Download]:
+def conditional_get(
+    url: str,
+    etag: str | None,
+    last_modified: str | None,
+    user_agent: str,
+    timeout: float,
+    book: AddressBook,
+    allowed: tuple[IPNetwork, ...] = (),
+) -> list[Download]:
     """GET `url`, asking only for a newer copy than the one described by `etag` / `last_modified`.
 
     Returns every answer, redirects first; the last is the export's (200,
     304 or an error). Hosts resolve through `book`; a non-public address is
     refused unless it is in `allowed`.
     """
-    headers = {"User-Agent": user_agent, "Accept": "text/csv, */*;q=0.5",
-               "Accept-Encoding": "identity"}
+    headers = {"User-Agent": user_agent, "Accept": "text/csv, */*;q=0.5", "Accept-Encoding": "identity"}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -94,8 +109,9 @@ def conditional_get(url: str, etag: str | None, last_modified: str | None, user_
             raise AtlasError(f"{url}: redirected to {current!r}, not an http(s) URL: nothing imported")
 
 
-def _get(url: str, headers: dict[str, str], timeout: float, book: AddressBook,
-         allowed: tuple[IPNetwork, ...]) -> Download:
+def _get(
+    url: str, headers: dict[str, str], timeout: float, book: AddressBook, allowed: tuple[IPNetwork, ...]
+) -> Download:
     """One GET, no redirect followed, to the address the guard checked."""
     parts = urllib.parse.urlsplit(url)
     host = (parts.hostname or "").lower()
@@ -117,9 +133,15 @@ def _get(url: str, headers: dict[str, str], timeout: float, book: AddressBook,
         raise AtlasError(f"{url}: cannot fetch the export: {exc}") from None
     finally:
         conn.close()
-    return Download(url=url, status=response.status, reason=response.reason or "",
-                    request_headers=[("Host", netloc), *headers.items()],
-                    response_headers=list(response.getheaders()), payload=payload, sent_at=sent_at)
+    return Download(
+        url=url,
+        status=response.status,
+        reason=response.reason or "",
+        request_headers=[("Host", netloc), *headers.items()],
+        response_headers=list(response.getheaders()),
+        payload=payload,
+        sent_at=sent_at,
+    )
 
 
 def _checked_address(url: str, host: str, book: AddressBook, allowed: tuple[IPNetwork, ...]) -> str:

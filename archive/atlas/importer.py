@@ -39,8 +39,14 @@ VIA = "atlas-import"
 CONTENT_TYPE = "text/csv"
 
 
-def import_file(config: Config, path: Path, sources: list[Source], *, partial: bool = False,
-                sources_file: str | None = None) -> ImportReport:
+def import_file(
+    config: Config,
+    path: Path,
+    sources: list[Source],
+    *,
+    partial: bool = False,
+    sources_file: str | None = None,
+) -> ImportReport:
     """Import an export saved on disk."""
     try:
         data = path.read_bytes()
@@ -48,12 +54,13 @@ def import_file(config: Config, path: Path, sources: list[Source], *, partial: b
         raise AtlasError(f"{path}: cannot read: {exc.strerror or exc}") from None
     export = read_export(data, str(path))
     uri = path.resolve().as_uri()
-    meta = {"origin": "file", "file_path": str(path), "partial": int(partial),
-            "sources_file": sources_file}
+    meta = {"origin": "file", "file_path": str(path), "partial": int(partial), "sources_file": sources_file}
     index = config.archive.open_index()
     try:
-        found = index.execute("SELECT id FROM captures WHERE url = ? AND sha256 = ? AND via = ? "
-                              "ORDER BY id LIMIT 1", [uri, sha256_hex(data), VIA]).fetchone()
+        found = index.execute(
+            "SELECT id FROM captures WHERE url = ? AND sha256 = ? AND via = ? ORDER BY id LIMIT 1",
+            [uri, sha256_hex(data), VIA],
+        ).fetchone()
         location = None
         if found is None:  # the same bytes from the same file are archived once
             with _warc_store(config, index) as store:
@@ -63,8 +70,15 @@ def import_file(config: Config, path: Path, sources: list[Source], *, partial: b
         index.close()
 
 
-def import_url(config: Config, url: str, sources: list[Source], *, partial: bool = False,
-               sources_file: str | None = None, allow_private: tuple[str, ...] = ()) -> ImportReport:
+def import_url(
+    config: Config,
+    url: str,
+    sources: list[Source],
+    *,
+    partial: bool = False,
+    sources_file: str | None = None,
+    allow_private: tuple[str, ...] = (),
+) -> ImportReport:
     """Fetch the export from `url` (conditionally, against the last import from it) and import it.
 
     Its host, and each redirect's, must have public addresses, or addresses in `allow_private`.
@@ -72,12 +86,25 @@ def import_url(config: Config, url: str, sources: list[Source], *, partial: bool
     index = config.archive.open_index()
     try:
         etag, modified = last_fetch(index, url)
-        *hops, download = conditional_get(url, etag, modified, config.user_agent, config.atlas_timeout,
-                                          address_book(config), parse_networks(allow_private))
-        meta = {"origin": "url", "url": url, "final_url": download.url,
-                "http_status": download.status, "etag": download.header("ETag"),
-                "last_modified": download.header("Last-Modified"), "partial": int(partial),
-                "sources_file": sources_file}
+        *hops, download = conditional_get(
+            url,
+            etag,
+            modified,
+            config.user_agent,
+            config.atlas_timeout,
+            address_book(config),
+            parse_networks(allow_private),
+        )
+        meta = {
+            "origin": "url",
+            "url": url,
+            "final_url": download.url,
+            "http_status": download.status,
+            "etag": download.header("ETag"),
+            "last_modified": download.header("Last-Modified"),
+            "partial": int(partial),
+            "sources_file": sources_file,
+        }
         if download.status == 304:  # nothing new: nothing written, the redirects included
             with writing(index):
                 return save_not_modified(index, {**meta, "imported_at": iso(utc_now())})
@@ -88,8 +115,9 @@ def import_url(config: Config, url: str, sources: list[Source], *, partial: bool
         with _warc_store(config, index) as store:
             redirects = [(hop, store.write_exchange(hop.exchange())) for hop in hops]
             location = store.write_exchange(download.exchange())
-        return _index(index, export, sources, meta, download.url, location, None, download.payload,
-                      download, redirects)
+        return _index(
+            index, export, sources, meta, download.url, location, None, download.payload, download, redirects
+        )
     finally:
         index.close()
 
@@ -97,59 +125,111 @@ def import_url(config: Config, url: str, sources: list[Source], *, partial: bool
 @contextmanager
 def _warc_store(config: Config, index: sqlite_utils.Database) -> Iterator[WarcStore]:
     """A WarcStore for imports, closed (flushed and fsynced) on leaving."""
-    store = WarcStore(config.archive.warc_dir, ATLAS_SOURCE, max_size=config.warc_max_size,
-                      gzip_level=config.warc_gzip_level,
-                      originals=load_originals(index, ATLAS_SOURCE) if config.warc_dedupe else {})
+    store = WarcStore(
+        config.archive.warc_dir,
+        ATLAS_SOURCE,
+        max_size=config.warc_max_size,
+        gzip_level=config.warc_gzip_level,
+        originals=load_originals(index, ATLAS_SOURCE) if config.warc_dedupe else {},
+    )
     try:
         yield store
     finally:
         store.close()
 
 
-def _index(index: sqlite_utils.Database, export: AtlasExport, sources: list[Source], meta: dict[str, Any],
-           url: str, location: RecordLocation | None, capture_id: int | None, payload: bytes,
-           download: Download | None = None,
-           redirects: Sequence[tuple[Download, RecordLocation]] = ()) -> ImportReport:
+def _index(
+    index: sqlite_utils.Database,
+    export: AtlasExport,
+    sources: list[Source],
+    meta: dict[str, Any],
+    url: str,
+    location: RecordLocation | None,
+    capture_id: int | None,
+    payload: bytes,
+    download: Download | None = None,
+    redirects: Sequence[tuple[Download, RecordLocation]] = (),
+) -> ImportReport:
     """The capture rows (when records were written: the redirects on the way, then the export),
     the import and its rows: one transaction."""
     now = utc_now()
     with writing(index):
-        upsert_source(index, Source(
-            name=ATLAS_SOURCE, kind="atlas", urls=(url,), scope=Scope(hosts=()),
-            notes="Atlas of Surveillance exports imported with `spyglass import-atlas` "
-                  "(CC BY 4.0, Electronic Frontier Foundation and the Reynolds School of "
-                  "Journalism, University of Nevada, Reno)."))
+        upsert_source(
+            index,
+            Source(
+                name=ATLAS_SOURCE,
+                kind="atlas",
+                urls=(url,),
+                scope=Scope(hosts=()),
+                notes="Atlas of Surveillance exports imported with `spyglass import-atlas` "
+                "(CC BY 4.0, Electronic Frontier Foundation and the Reynolds School of "
+                "Journalism, University of Nevada, Reno).",
+            ),
+        )
         if location is not None:
-            save_captures(index, [*(_redirect_row(hop, at) for hop, at in redirects),
-                                  _capture_row(url, location, export, download)])
-            capture_id = index.execute("SELECT id FROM captures WHERE warc_record_id = ?",
-                                       [location.record_id]).fetchone()[0]
-        return save_import(index, export, VendorNames(sources), {
-            **meta, "imported_at": iso(now), "capture_id": capture_id,
-            "sha256": sha256_hex(payload), "size": len(payload)})
+            save_captures(
+                index,
+                [
+                    *(_redirect_row(hop, at) for hop, at in redirects),
+                    _capture_row(url, location, export, download),
+                ],
+            )
+            capture_id = index.execute(
+                "SELECT id FROM captures WHERE warc_record_id = ?", [location.record_id]
+            ).fetchone()[0]
+        return save_import(
+            index,
+            export,
+            VendorNames(sources),
+            {
+                **meta,
+                "imported_at": iso(now),
+                "capture_id": capture_id,
+                "sha256": sha256_hex(payload),
+                "size": len(payload),
+            },
+        )
 
 
 def _redirect_row(hop: Download, location: RecordLocation) -> dict[str, Any]:
     return {
-        "url": hop.url, "source": ATLAS_SOURCE, "via": VIA, "captured_at": location.date,
-        "status": hop.status, "content_type": hop.header("Content-Type"), "location": hop.header("Location"),
-        "length": location.payload_length, "sha256": location.sha256,
-        "warc_filename": location.filename, "warc_offset": location.offset,
-        "warc_length": location.length, "warc_record_id": location.record_id,
-        "warc_type": location.warc_type, "refers_to": location.refers_to, "extraction": "none",
+        "url": hop.url,
+        "source": ATLAS_SOURCE,
+        "via": VIA,
+        "captured_at": location.date,
+        "status": hop.status,
+        "content_type": hop.header("Content-Type"),
+        "location": hop.header("Location"),
+        "length": location.payload_length,
+        "sha256": location.sha256,
+        "warc_filename": location.filename,
+        "warc_offset": location.offset,
+        "warc_length": location.length,
+        "warc_record_id": location.record_id,
+        "warc_type": location.warc_type,
+        "refers_to": location.refers_to,
+        "extraction": "none",
     }
 
 
-def _capture_row(url: str, location: RecordLocation, export: AtlasExport,
-                 download: Download | None) -> dict[str, Any]:
+def _capture_row(
+    url: str, location: RecordLocation, export: AtlasExport, download: Download | None
+) -> dict[str, Any]:
     return {
-        "url": url, "source": ATLAS_SOURCE, "via": VIA, "captured_at": location.date,
+        "url": url,
+        "source": ATLAS_SOURCE,
+        "via": VIA,
+        "captured_at": location.date,
         "status": download.status if download else None,
         "content_type": (download.header("Content-Type") if download else None) or CONTENT_TYPE,
-        "length": location.payload_length, "sha256": location.sha256,
-        "warc_filename": location.filename, "warc_offset": location.offset,
-        "warc_length": location.length, "warc_record_id": location.record_id,
-        "warc_type": location.warc_type, "refers_to": location.refers_to,
+        "length": location.payload_length,
+        "sha256": location.sha256,
+        "warc_filename": location.filename,
+        "warc_offset": location.offset,
+        "warc_length": location.length,
+        "warc_record_id": location.record_id,
+        "warc_type": location.warc_type,
+        "refers_to": location.refers_to,
         "title": f"Atlas of Surveillance export ({len(export.rows)} rows)",
         "extraction": "none",
     }

@@ -46,8 +46,9 @@ class VendorNames:
         self.known: dict[str, VendorMatch] = {}
         for term in terms_of(sources):
             if term.vendor:
-                self.known.setdefault(name_key(term.text), VendorMatch(
-                    term.text, term.vendor, term.product, term.kind))
+                self.known.setdefault(
+                    name_key(term.text), VendorMatch(term.text, term.vendor, term.product, term.kind)
+                )
 
     def match(self, cell: str) -> list[VendorMatch]:
         """Every vendor a Vendor cell names, in order, each once."""

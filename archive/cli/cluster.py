@@ -13,11 +13,19 @@ from archive.cli.options import command_config, data_option, redis_option, set_o
 @redis_option
 @data_option
 @set_option
-@click.option("--exit-when-idle", is_flag=True,
-              help="Exit once no crawl run is waiting in Redis (default: keep waiting for new ones).")
+@click.option(
+    "--exit-when-idle",
+    is_flag=True,
+    help="Exit once no crawl run is waiting in Redis (default: keep waiting for new ones).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
-def worker(redis_url: str | None, data_dir: Path | None, overrides: tuple[str, ...], exit_when_idle: bool,
-           verbose: bool) -> None:
+def worker(
+    redis_url: str | None,
+    data_dir: Path | None,
+    overrides: tuple[str, ...],
+    exit_when_idle: bool,
+    verbose: bool,
+) -> None:
     """Crawl requests from the runs published in Redis, as long as it runs.
 
     Start any number, on this machine or others that share the data directory's

@@ -26,22 +26,47 @@ TERM_FIELD = re.compile(r"field '(vendor|product)\b")
 @click.command()
 @sources_option
 @data_option
-@click.option("--source", "names", multiple=True, metavar="NAME",
-              help="Crawl only this source (repeatable). Default: every source.")
+@click.option(
+    "--source",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Crawl only this source (repeatable). Default: every source.",
+)
 @set_option
-@click.option("--only", type=click.Choice(["live", "wayback"]), default=None,
-              help="Run only the live crawl, or only the Wayback history harvest.")
-@click.option("--no-resume", is_flag=True,
-              help="Start afresh even if the last run of a source was interrupted (it is still "
-                   "reconciled and closed). Default: continue it if it started within "
-                   "SPYGLASS_RESUME_WITHIN.")
+@click.option(
+    "--only",
+    type=click.Choice(["live", "wayback"]),
+    default=None,
+    help="Run only the live crawl, or only the Wayback history harvest.",
+)
+@click.option(
+    "--no-resume",
+    is_flag=True,
+    help="Start afresh even if the last run of a source was interrupted (it is still "
+    "reconciled and closed). Default: continue it if it started within "
+    "SPYGLASS_RESUME_WITHIN.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
 @redis_option
-@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
-              help="With --redis: also run this many workers on this machine for the length of the crawl.")
-def crawl(sources_file: Path | None, data_dir: Path | None, names: tuple[str, ...],
-          overrides: tuple[str, ...], only: str | None, no_resume: bool, verbose: bool,
-          redis_url: str | None, workers: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="With --redis: also run this many workers on this machine for the length of the crawl.",
+)
+def crawl(
+    sources_file: Path | None,
+    data_dir: Path | None,
+    names: tuple[str, ...],
+    overrides: tuple[str, ...],
+    only: str | None,
+    no_resume: bool,
+    verbose: bool,
+    redis_url: str | None,
+    workers: int,
+) -> None:
     """Crawl sources into the archive (WARC files + SQLite index).
 
     An interrupted or killed crawl of a source is continued where it stopped.
@@ -50,19 +75,30 @@ def crawl(sources_file: Path | None, data_dir: Path | None, names: tuple[str, ..
     Example: spyglass crawl --sources sources.yml --data data --source northwind-recognize
     """
     # A progress line by default on the terminal; `-s SPYGLASS_PROGRESS=false` turns it off.
-    config, scrapy = command_config(("SPYGLASS_PROGRESS=true", *overrides), data_dir=data_dir,
-                                    sources_file=sources_file, resume_within=0 if no_resume else None,
-                                    redis_url=redis_url)
+    config, scrapy = command_config(
+        ("SPYGLASS_PROGRESS=true", *overrides),
+        data_dir=data_dir,
+        sources_file=sources_file,
+        resume_within=0 if no_resume else None,
+        redis_url=redis_url,
+    )
     if workers and not config.redis_url:
         raise click.BadParameter("needs --redis (or SPYGLASS_REDIS_URL)", param_hint="--workers")
     if not crawl_and_report(config, scrapy, names, verbose, only, os.environ, workers=workers):
         sys.exit(1)
 
 
-def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str, ...], verbose: bool,
-                     only: str | None, variables: Mapping[str, str],
-                     runs: list[tuple[Source, str]] | None = None, clock: datetime | None = None,
-                     workers: int = 0) -> bool:
+def crawl_and_report(
+    config: Config,
+    scrapy: Mapping[str, str],
+    names: tuple[str, ...],
+    verbose: bool,
+    only: str | None,
+    variables: Mapping[str, str],
+    runs: list[tuple[Source, str]] | None = None,
+    clock: datetime | None = None,
+    workers: int = 0,
+) -> bool:
     """Crawl the chosen sources, print what happened, read new documents; True if every run finished.
 
     `variables` fill the `${VAR}` placeholders of the sources file. `runs`
@@ -96,8 +132,13 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
     if config.redis_url:
         from archive.cluster.coordinator import crawl_with_redis
 
-        reports = crawl_with_redis(config, settings, runs if runs is not None else planned_runs(chosen, only),
-                                   workers, say=click.echo)
+        reports = crawl_with_redis(
+            config,
+            settings,
+            runs if runs is not None else planned_runs(chosen, only),
+            workers,
+            say=click.echo,
+        )
     else:
         reports = run_crawl(chosen, config, settings, only, runs)
     elapsed = time.monotonic() - started
@@ -105,8 +146,11 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
     try:
         with writing(index):
             # The screenshot pass follows its live run: it is not a run a schedule starts.
-            record_started(index, [(r.name, r.spider) for r in reports
-                                   if r.run_id is not None and r.spider != "screenshot"], clock)
+            record_started(
+                index,
+                [(r.name, r.spider) for r in reports if r.run_id is not None and r.spider != "screenshot"],
+                clock,
+            )
     finally:
         index.close()
     live = [r for r in reports if r.spider not in ("wayback", "screenshot")]
@@ -118,8 +162,7 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
         f"\nCrawled {len(live)} source(s) in {elapsed:.1f} s: {sum(r.pages for r in live)} pages "
         f"archived ({sum(r.captures for r in live)} new or changed, {sum(r.revisits for r in live)} "
         f"unchanged and stored as revisits), "
-        + (f"{sum(r.requisites for r in live)} page requisites, "
-           if any(r.requisites for r in live) else "")
+        + (f"{sum(r.requisites for r in live)} page requisites, " if any(r.requisites for r in live) else "")
         + f"{sum(r.errors for r in live)} fetch errors, "
         f"{human_bytes(sum(r.bytes for r in live))} of payload. WARC files are in {archive.warc_dir}/, "
         f"the index is {archive.db_path}"
@@ -132,8 +175,10 @@ def crawl_and_report(config: Config, scrapy: Mapping[str, str], names: tuple[str
             f"{sum(r.errors for r in history)} versions or queries recorded as errors."
         )
     if shots:
-        click.echo(f"Screenshots of {len(shots)} source(s): {sum(r.pages for r in shots)} kept, "
-                   f"{sum(r.errors for r in shots)} pages could not be drawn.")
+        click.echo(
+            f"Screenshots of {len(shots)} source(s): {sum(r.pages for r in shots)} kept, "
+            f"{sum(r.errors for r in shots)} pages could not be drawn."
+        )
     for report in reports:
         click.echo(f"  {report.line()}")
     if any(r.reason == "shutdown" for r in reports):
@@ -160,10 +205,10 @@ def read_documents(config: Config, variables: Mapping[str, str], redo: bool) -> 
         if source.unresolved and source.kind == "vendor":
             if not (source.vendor or source.product):
                 # Its terms are unknown: a rebuild would silently drop its mentions.
-                raise ConfigError(next((u for u in source.unresolved if TERM_FIELD.search(u)),
-                                       source.unresolved[0]))
-            click.echo(f"note: {source.unresolved[0]}; its product terms are used all the same",
-                       err=True)
+                raise ConfigError(
+                    next((u for u in source.unresolved if TERM_FIELD.search(u)), source.unresolved[0])
+                )
+            click.echo(f"note: {source.unresolved[0]}; its product terms are used all the same", err=True)
     index = config.archive.open_existing()
     try:
         started = time.monotonic()
@@ -171,8 +216,10 @@ def read_documents(config: Config, variables: Mapping[str, str], redo: bool) -> 
         mentions = rebuild_mentions(index, sources)
     finally:
         index.close()
-    click.echo(f"Documents: {report.line()}; {mentions} mention(s) of vendor terms "
-               f"({time.monotonic() - started:.1f} s).")
+    click.echo(
+        f"Documents: {report.line()}; {mentions} mention(s) of vendor terms "
+        f"({time.monotonic() - started:.1f} s)."
+    )
 
 
 @click.command()

@@ -39,8 +39,12 @@ def verify(data_dir: Path | None, tsa_ca: str | None) -> None:
 
 @click.command()
 @data_option
-@click.option("--tsa-url", default=None, metavar="URL",
-              help="RFC 3161 time-stamp authority (default: $SPYGLASS_TSA_URL).")
+@click.option(
+    "--tsa-url",
+    default=None,
+    metavar="URL",
+    help="RFC 3161 time-stamp authority (default: $SPYGLASS_TSA_URL).",
+)
 @tsa_ca_option
 def timestamp(data_dir: Path | None, tsa_url: str | None, tsa_ca: str | None) -> None:
     """Get RFC 3161 tokens for closed WARC files (FILE.tsr) and the hash chain's head (chain/).
@@ -66,10 +70,20 @@ def stamped_summary(stamped: list) -> str:
 @click.command()
 @click.argument("target", metavar="ID|URL")
 @data_option
-@click.option("--at", "at", metavar="DATE",
-              help="With a URL: cite the capture closest to this date (2018-02-25, ISO 8601 or 14 digits).")
-@click.option("--format", "fmt", type=click.Choice(["text", "bluebook", "json"]), default="text",
-              show_default=True, help="Citation format.")
+@click.option(
+    "--at",
+    "at",
+    metavar="DATE",
+    help="With a URL: cite the capture closest to this date (2018-02-25, ISO 8601 or 14 digits).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "bluebook", "json"]),
+    default="text",
+    show_default=True,
+    help="Citation format.",
+)
 def cite(target: str, data_dir: Path | None, at: str | None, fmt: str) -> None:
     """Print the citation of a capture, by id or by URL (the newest, or the closest to --at).
 
@@ -95,12 +109,18 @@ def cite(target: str, data_dir: Path | None, at: str | None, fmt: str) -> None:
                 raise click.BadParameter(f"{at!r} is not a date", param_hint="--at") from None
             row, shown = queries.closest_capture(conn, target, when)
             if when is not None:
-                note = {"requested": at, "capture_id": row["id"], "shows_page_at": shown.isoformat(),
-                        "offset_seconds": int((shown - when).total_seconds()),
-                        "offset": distance(shown, when)}
-                click.echo(f"Closest capture to {at}: capture {row['id']}, showing the page as of "
-                           f"{shown.strftime('%Y-%m-%d %H:%M:%S UTC')}, {distance(shown, when)}.",
-                           err=True)
+                note = {
+                    "requested": at,
+                    "capture_id": row["id"],
+                    "shows_page_at": shown.isoformat(),
+                    "offset_seconds": int((shown - when).total_seconds()),
+                    "offset": distance(shown, when),
+                }
+                click.echo(
+                    f"Closest capture to {at}: capture {row['id']}, showing the page as of "
+                    f"{shown.strftime('%Y-%m-%d %H:%M:%S UTC')}, {distance(shown, when)}.",
+                    err=True,
+                )
         citation = citation_of(conn, row)
     finally:
         index.close()
@@ -115,13 +135,19 @@ def cite(target: str, data_dir: Path | None, at: str | None, fmt: str) -> None:
 
 @click.command()
 @data_option
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The .wacz file to write (a manifest is written beside it).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The .wacz file to write (a manifest is written beside it).",
+)
 @click.option("--capture", "ids", type=int, multiple=True, metavar="ID", help="A capture id (repeatable).")
 @click.option("--query", "query", metavar="SQL", help="SQL returning an `id` column of capture ids.")
 @click.option("--source", "source", metavar="NAME", help="Every capture of this source.")
-def export(data_dir: Path | None, out: Path, ids: tuple[int, ...], query: str | None,
-           source: str | None) -> None:
+def export(
+    data_dir: Path | None, out: Path, ids: tuple[int, ...], query: str | None, source: str | None
+) -> None:
     """Write an evidence package: a WACZ of the chosen captures plus a manifest of citations and hashes.
 
     Example: spyglass export --out faq.wacz --query "select id from captures where url like '%/faqs/'"
@@ -134,19 +160,32 @@ def export(data_dir: Path | None, out: Path, ids: tuple[int, ...], query: str | 
         rows = select_captures(index.conn, ids=ids, query=query, source=source)
     finally:
         index.close()
-    selection = (f"captures {', '.join(str(i) for i in ids)}" if ids
-                 else f"query {query}" if query else f"source {source}")
+    selection = (
+        f"captures {', '.join(str(i) for i in ids)}"
+        if ids
+        else f"query {query}"
+        if query
+        else f"source {source}"
+    )
     done = export_wacz(config.archive, out, rows, selection)
     extra = (f", with {done.requisites} page requisite(s)" if done.requisites else "") + (
-        f" and {done.screenshots} screenshot(s)" if done.screenshots else "")
-    click.echo(f"Wrote {done.wacz} ({done.captures} capture(s){extra}, {done.records} WARC records; "
-               f"SHA-256 {done.sha256}) and {done.manifest}.")
+        f" and {done.screenshots} screenshot(s)" if done.screenshots else ""
+    )
+    click.echo(
+        f"Wrote {done.wacz} ({done.captures} capture(s){extra}, {done.records} WARC records; "
+        f"SHA-256 {done.sha256}) and {done.manifest}."
+    )
 
 
 @click.command()
 @click.option("--port", default=8318, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
-@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Directory for its throwaway CA and keys (default: a new temporary one).")
+@click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for its throwaway CA and keys (default: a new temporary one).",
+)
 def tsa(port: int, keys_dir: Path | None) -> None:
     """Serve a throwaway RFC 3161 Time-Stamp Authority on 127.0.0.1, to try `spyglass timestamp`.
 
@@ -165,11 +204,14 @@ def tsa(port: int, keys_dir: Path | None) -> None:
     try:
         server, authority = start_tsa(directory, port=port)
     except OSError as exc:
-        raise click.ClickException(f"cannot serve on 127.0.0.1:{port}: {exc.strerror} "
-                                   "(--port 0 takes any free port)") from None
+        raise click.ClickException(
+            f"cannot serve on 127.0.0.1:{port}: {exc.strerror} (--port 0 takes any free port)"
+        ) from None
     click.echo(f"Time-Stamp Authority at {server.url}/tsr; its CA certificate: {authority.ca}")
-    click.echo("A throwaway authority for trying `spyglass timestamp`: its tokens vouch for "
-               "nothing outside this machine. Ctrl-C stops it.")
+    click.echo(
+        "A throwaway authority for trying `spyglass timestamp`: its tokens vouch for "
+        "nothing outside this machine. Ctrl-C stops it."
+    )
     sys.stdout.flush()
     try:
         threading.Event().wait()

@@ -16,8 +16,14 @@ from archive.cli.options import command_config, data_option, sources_option
 # cron can mail it (1 is an error, 2 a usage error).
 PHRASE_CHANGED = 3
 
-format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                             show_default=True, help="Output format.")
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 
 
 def _when(value: str | None) -> str:
@@ -33,14 +39,19 @@ def _date_option(value: str | None, name: str) -> str | None:
     try:
         return iso(parse_when(value))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (2018-01-01, ISO 8601 or 14 digits)",
-                                 param_hint=name) from None
+        raise click.BadParameter(
+            f"{value!r} is not a date (2018-01-01, ISO 8601 or 14 digits)", param_hint=name
+        ) from None
 
 
 @click.command()
 @click.argument("url", required=True)
-@click.option("--phrase", metavar="TEXT", help="Say when this phrase was first and last on the page, "
-              "and the first capture without it (any case, whole words).")
+@click.option(
+    "--phrase",
+    metavar="TEXT",
+    help="Say when this phrase was first and last on the page, "
+    "and the first capture without it (any case, whole words).",
+)
 @data_option
 @format_option
 def history(url: str, phrase: str | None, data_dir: Path | None, fmt: str) -> None:
@@ -60,8 +71,14 @@ def history(url: str, phrase: str | None, data_dir: Path | None, fmt: str) -> No
         versions = versions_of(conn, url)
         if phrase:
             periods = phrase_history(conn, known_page_key(conn, url), phrase)
-            found = [{"first": _end(conn, p.first, "first"), "last": _end(conn, p.last, "last"),
-                      "gone": _end(conn, p.gone, "first") if p.gone else None} for p in periods]
+            found = [
+                {
+                    "first": _end(conn, p.first, "first"),
+                    "last": _end(conn, p.last, "last"),
+                    "gone": _end(conn, p.gone, "first") if p.gone else None,
+                }
+                for p in periods
+            ]
             _print_phrase(url, phrase, found, fmt)
             return
         changes = changes_of(conn, url)
@@ -71,13 +88,16 @@ def history(url: str, phrase: str | None, data_dir: Path | None, fmt: str) -> No
     finally:
         index.close()
     if fmt == "json":
-        click.echo(json.dumps({"url": url, "versions": versions, "changes": changes}, indent=2,
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps({"url": url, "versions": versions, "changes": changes}, indent=2, ensure_ascii=False)
+        )
         return
     by_to = {c["to_version_id"]: c for c in changes}
-    click.echo(f"{versions[-1]['page_url']}: {len(versions)} version(s), "
-               f"{sum(c['substantive'] for c in changes)} change(s). Times are as of the page "
-               "(memento time for Wayback captures).")
+    click.echo(
+        f"{versions[-1]['page_url']}: {len(versions)} version(s), "
+        f"{sum(c['substantive'] for c in changes)} change(s). Times are as of the page "
+        "(memento time for Wayback captures)."
+    )
     for version in versions:
         change = by_to.get(version["id"])
         if change is not None:
@@ -86,39 +106,55 @@ def history(url: str, phrase: str | None, data_dir: Path | None, fmt: str) -> No
         span = _when(version["first_seen_at"])
         if version["last_seen_at"] != version["first_seen_at"]:
             span += f" to {_when(version['last_seen_at'])}"
-        click.echo(f"\nVersion {version['number']}: {span}, seen in {version['sightings']} capture(s)"
-                   + (f" [{version['kind']}]" if version["kind"] != "page" else ""))
-        click.echo(f"  first seen: capture {version['first_capture_id']}: {version['first_citation']['text'].splitlines()[0]}")
+        click.echo(
+            f"\nVersion {version['number']}: {span}, seen in {version['sightings']} capture(s)"
+            + (f" [{version['kind']}]" if version["kind"] != "page" else "")
+        )
+        click.echo(
+            f"  first seen: capture {version['first_capture_id']}: {version['first_citation']['text'].splitlines()[0]}"
+        )
         if version["last_capture_id"] != version["first_capture_id"]:
-            click.echo(f"  last seen:  capture {version['last_capture_id']}: "
-                       f"{version['last_citation']['text'].splitlines()[0]}")
+            click.echo(
+                f"  last seen:  capture {version['last_capture_id']}: "
+                f"{version['last_citation']['text'].splitlines()[0]}"
+            )
 
 
 def _end(conn: Any, version: dict[str, Any], which: str) -> dict[str, Any]:
     from archive.history.report import citation
 
     capture_id = version[f"{which}_capture_id"]
-    return {"version": version["number"], "capture_id": capture_id,
-            "as_of_at": version[f"{which}_seen_at"], "citation": citation(conn, capture_id)}
+    return {
+        "version": version["number"],
+        "capture_id": capture_id,
+        "as_of_at": version[f"{which}_seen_at"],
+        "citation": citation(conn, capture_id),
+    }
 
 
 def _print_phrase(url: str, phrase: str, periods: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps({"url": url, "phrase": phrase, "periods": periods}, indent=2,
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps({"url": url, "phrase": phrase, "periods": periods}, indent=2, ensure_ascii=False)
+        )
         return
     if not periods:
         click.echo(f'"{phrase}" is on no version of {url}.')
         return
     click.echo(f'"{phrase}" on {url}: {len(periods)} period(s).')
     for period in periods:
-        for label, end in (("First seen", period["first"]), ("Last seen", period["last"]),
-                           ("Gone: first capture without it", period["gone"])):
+        for label, end in (
+            ("First seen", period["first"]),
+            ("Last seen", period["last"]),
+            ("Gone: first capture without it", period["gone"]),
+        ):
             if end is None:
                 click.echo("  Still there in the newest capture.")
                 continue
-            click.echo(f"  {label} {_when(end['as_of_at'])} (version {end['version']}, capture "
-                       f"{end['capture_id']}):\n    {end['citation']['text'].splitlines()[0]}")
+            click.echo(
+                f"  {label} {_when(end['as_of_at'])} (version {end['version']}, capture "
+                f"{end['capture_id']}):\n    {end['citation']['text'].splitlines()[0]}"
+            )
 
 
 def _print_change(change: dict[str, Any], header: bool = True) -> None:
@@ -126,9 +162,11 @@ def _print_change(change: dict[str, Any], header: bool = True) -> None:
     added = len(change["passages"]) - removed
     if header:
         click.echo(f"\n{_when(change['changed_at'])}  {change['page_url']}")
-    click.echo(f"  Change {change['id']}: {removed} passage(s) removed, {added} added, "
-               f"{change['size']} words; between {_when(change['before_at'])} and "
-               f"{_when(change['changed_at'])}")
+    click.echo(
+        f"  Change {change['id']}: {removed} passage(s) removed, {added} added, "
+        f"{change['size']} words; between {_when(change['before_at'])} and "
+        f"{_when(change['changed_at'])}"
+    )
     for passage in change["passages"]:
         click.echo(f"    {'-' if passage['side'] == 'removed' else '+'} {passage['text']}")
     for event in change["phrases"]:
@@ -138,18 +176,33 @@ def _print_change(change: dict[str, Any], header: bool = True) -> None:
 
 
 @click.command()
-@click.option("--since", metavar="DATE", help="Changes at or after this time (2018-01-01, ISO 8601 "
-              "or 14 digits). Default: all.")
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Changes at or after this time (2018-01-01, ISO 8601 or 14 digits). Default: all.",
+)
 @click.option("--until", metavar="DATE", help="Changes before this time.")
-@click.option("--found", is_flag=True, help="Compare --since/--until with when Spyglass fetched the "
-              "capture that showed the change, not with the page's as-of time.")
+@click.option(
+    "--found",
+    is_flag=True,
+    help="Compare --since/--until with when Spyglass fetched the "
+    "capture that showed the change, not with the page's as-of time.",
+)
 @click.option("--source", metavar="NAME", help="Only this source's pages.")
 @click.option("--vendor", metavar="NAME", help="Only this vendor's pages.")
 @click.option("--phrase", metavar="TEXT", help="Only changes where this phrase appeared or disappeared.")
 @data_option
 @format_option
-def changes(since: str | None, until: str | None, found: bool, source: str | None, vendor: str | None,
-            phrase: str | None, data_dir: Path | None, fmt: str) -> None:
+def changes(
+    since: str | None,
+    until: str | None,
+    found: bool,
+    source: str | None,
+    vendor: str | None,
+    phrase: str | None,
+    data_dir: Path | None,
+    fmt: str,
+) -> None:
     """Print what changed on archived pages, newest first, with citations of both captures.
 
     Site-wide boilerplate is left out. Exits 3 when a watched phrase (a
@@ -162,8 +215,15 @@ def changes(since: str | None, until: str | None, found: bool, source: str | Non
     config, _ = command_config(data_dir=data_dir)
     index = config.archive.open_existing()
     try:
-        listed = list_changes(index.conn, since=start, until=end, by="found_at" if found else "changed_at",
-                              source=source, vendor=vendor, phrase=phrase)
+        listed = list_changes(
+            index.conn,
+            since=start,
+            until=end,
+            by="found_at" if found else "changed_at",
+            source=source,
+            vendor=vendor,
+            phrase=phrase,
+        )
     finally:
         index.close()
     if fmt == "json":
@@ -172,8 +232,11 @@ def changes(since: str | None, until: str | None, found: bool, source: str | Non
         for change in listed:
             _print_change(change)
         events = sum(len(c["phrases"]) for c in listed)
-        click.echo(f"\n{len(listed)} change(s)" + (f" since {since}" if since else "")
-                   + (f"; {events} watched phrase(s) appeared or disappeared." if events else "."))
+        click.echo(
+            f"\n{len(listed)} change(s)"
+            + (f" since {since}" if since else "")
+            + (f"; {events} watched phrase(s) appeared or disappeared." if events else ".")
+        )
     if any(c["phrases"] for c in listed):
         sys.exit(PHRASE_CHANGED)
 

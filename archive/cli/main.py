@@ -31,8 +31,21 @@ def cli() -> None:
     """Spyglass: collect, preserve, index and publish evidence about surveillance technology."""
 
 
-for command in (crawl, documents, save, closest, serve, verify, timestamp, cite, export, history, changes,
-                rebuild_history, demo):
+for command in (
+    crawl,
+    documents,
+    save,
+    closest,
+    serve,
+    verify,
+    timestamp,
+    cite,
+    export,
+    history,
+    changes,
+    rebuild_history,
+    demo,
+):
     cli.add_command(command)
 for command in (run_due, status, schedule, scrapyd_egg):
     cli.add_command(command)

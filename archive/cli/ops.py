@@ -29,14 +29,19 @@ def _clock(value: str | None) -> datetime:
     try:
         return parse_when(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time such as 2026-12-01T06:00:00Z",
-                                 param_hint="--now") from None
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time such as 2026-12-01T06:00:00Z", param_hint="--now"
+        ) from None
 
 
 now_option = click.option(
-    "--now", "now", default=None, metavar="TIME",
+    "--now",
+    "now",
+    default=None,
+    metavar="TIME",
     help="Take this UTC time (ISO 8601) as now when deciding what is due (tests, dry runs). "
-         "Captures always carry the real time.")
+    "Captures always carry the real time.",
+)
 
 
 def _sources(config: Config, crawlable: bool = True) -> list[Source]:
@@ -55,8 +60,9 @@ def _statuses(config: Config, sources: list[Source], now: datetime) -> list[JobS
     index = config.archive.open_index()
     try:
         with writing(index):
-            return job_statuses(index, config.data_dir, sources, now, config.schedule_grace,
-                                config.schedule_retry)
+            return job_statuses(
+                index, config.data_dir, sources, now, config.schedule_grace, config.schedule_retry
+            )
     finally:
         index.close()
 
@@ -69,8 +75,15 @@ def _statuses(config: Config, sources: list[Source], now: datetime) -> list[JobS
 @set_option
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
 @redis_option
-def run_due(sources_file: Path | None, data_dir: Path | None, now: str | None, dry_run: bool,
-            overrides: tuple[str, ...], verbose: bool, redis_url: str | None) -> None:
+def run_due(
+    sources_file: Path | None,
+    data_dir: Path | None,
+    now: str | None,
+    dry_run: bool,
+    overrides: tuple[str, ...],
+    verbose: bool,
+    redis_url: str | None,
+) -> None:
     """Crawl every source (and Wayback harvest) whose time has come, and nothing else.
 
     Safe to call from cron or a systemd timer every few minutes: a lock keeps
@@ -79,8 +92,9 @@ def run_due(sources_file: Path | None, data_dir: Path | None, now: str | None, d
     --redis, due vendor crawls are handed to `spyglass worker` processes.
     Example: spyglass run-due --sources sources.yml --data data
     """
-    config, scrapy = command_config(overrides, data_dir=data_dir, sources_file=sources_file,
-                                    redis_url=redis_url)
+    config, scrapy = command_config(
+        overrides, data_dir=data_dir, sources_file=sources_file, redis_url=redis_url
+    )
     clock = _clock(now)
     lock = run_due_lock(config.data_dir)
     try:
@@ -91,8 +105,11 @@ def run_due(sources_file: Path | None, data_dir: Path | None, now: str | None, d
         return
     try:
         if lock.taken_over is not None:
-            click.echo(f"run-due: took over the lock left by {lock.taken_over.describe()}, "
-                       "which is no longer running", err=True)
+            click.echo(
+                f"run-due: took over the lock left by {lock.taken_over.describe()}, "
+                "which is no longer running",
+                err=True,
+            )
         ok = _run_due(config, scrapy, clock, dry_run, verbose)
     finally:
         lock.release()
@@ -113,8 +130,16 @@ def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: b
     click.echo(f"run-due: due at {_when(clock)}: {', '.join(job.label for job in due)}")
     if dry_run:
         return True
-    ok = crawl_and_report(config, scrapy, (), verbose, None, os.environ,
-                          runs=[(job.source, job.spider) for job in due], clock=clock)
+    ok = crawl_and_report(
+        config,
+        scrapy,
+        (),
+        verbose,
+        None,
+        os.environ,
+        runs=[(job.source, job.spider) for job in due],
+        clock=clock,
+    )
     for status in _statuses(config, sources, clock):
         if status.job in due:
             click.echo(f"  {status.job.label}: next due {_when(status.next_due)}")
@@ -142,12 +167,16 @@ def status(sources_file: Path | None, data_dir: Path | None, now: str | None) ->
     statuses = _statuses(config, _sources(config, crawlable=False), clock)
     click.echo(f"{'source':<40} {'every':<10} {'last run':<44} {'next due':<21} state")
     for s in statuses:
-        click.echo(f"{s.job.label:<40} {s.job.every.text:<10} {_last(s.last_run):<44} "
-                   f"{_when(s.next_due):<21} {s.state.upper() if s.flagged else s.state}")
+        click.echo(
+            f"{s.job.label:<40} {s.job.every.text:<10} {_last(s.last_run):<44} "
+            f"{_when(s.next_due):<21} {s.state.upper() if s.flagged else s.state}"
+        )
     flagged = [s for s in statuses if s.flagged]
     if flagged:
-        click.echo(f"\n{len(flagged)} need attention: "
-                   + "; ".join(f"{s.job.label} is {s.state}" for s in flagged), err=True)
+        click.echo(
+            f"\n{len(flagged)} need attention: " + "; ".join(f"{s.job.label} is {s.state}" for s in flagged),
+            err=True,
+        )
         sys.exit(1)
 
 
@@ -155,15 +184,22 @@ def _last(run: dict[str, Any] | None) -> str:
     if run is None:
         return "never run"
     started = parse_when(run["started_at"]).strftime("%Y-%m-%d %H:%M")
-    return (f"#{run['id']} {run['status']} {started}, {run['pages'] or 0}p "
-            f"{run.get('observations') or 0}o {run['errors'] or 0}e")
+    return (
+        f"#{run['id']} {run['status']} {started}, {run['pages'] or 0}p "
+        f"{run.get('observations') or 0}o {run['errors'] or 0}e"
+    )
 
 
 @click.command()
 @sources_option
 @data_option
-@click.option("--minutes", default=5, show_default=True, type=click.IntRange(1, 59),
-              help="How often cron or the timer calls run-due.")
+@click.option(
+    "--minutes",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 59),
+    help="How often cron or the timer calls run-due.",
+)
 def schedule(sources_file: Path | None, data_dir: Path | None, minutes: int) -> None:
     """Print a cron line, and a systemd service + timer pair, that run `run-due` for this install.
 
@@ -229,8 +265,13 @@ def _spyglass() -> list[str]:
 
 
 @click.command("scrapyd-egg")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("spyglass.egg"),
-              show_default=True, help="Where to write the egg.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("spyglass.egg"),
+    show_default=True,
+    help="Where to write the egg.",
+)
 def scrapyd_egg(out: Path) -> None:
     """Build an egg of the spiders to deploy to a Scrapyd server.
 

@@ -11,26 +11,42 @@ import click
 from archive.config import Config
 
 data_option = click.option(
-    "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Data directory: holds spyglass.db and warcs/ (default: $SPYGLASS_DATA_DIR, else data).",
 )
 sources_option = click.option(
-    "--sources", "sources_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--sources",
+    "sources_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
     help="The sources file to read (default: $SPYGLASS_SOURCES_FILE, else sources.yml).",
 )
 set_option = click.option(
-    "-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="Override a Scrapy or SPYGLASS_* setting (repeatable).",
 )
 redis_option = click.option(
-    "--redis", "redis_url", default=None, metavar="URL",
+    "--redis",
+    "redis_url",
+    default=None,
+    metavar="URL",
     help="Redis mode: the Redis server workers share (redis://host:6379/0; default: "
-         "$SPYGLASS_REDIS_URL). See the README's \"Many crawl workers\".",
+    '$SPYGLASS_REDIS_URL). See the README\'s "Many crawl workers".',
 )
 tsa_ca_option = click.option(
-    "--tsa-ca", "tsa_ca", type=click.Path(dir_okay=False, exists=True), default=None,
+    "--tsa-ca",
+    "tsa_ca",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
     help="CA certificate(s) the time-stamp authority chains to "
-         "(default: $SPYGLASS_TSA_CA_FILE, else the system's).",
+    "(default: $SPYGLASS_TSA_CA_FILE, else the system's).",
 )
 
 

@@ -23,8 +23,11 @@ DEMO_SOURCES = PROJECT_ROOT / "sources.yml"
 @data_option
 @click.option("--port", default=8001, show_default=True, help="Port to serve on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--allow-sql/--no-allow-sql", default=None,
-              help="Let visitors run their own SQL (default: $SPYGLASS_ALLOW_SQL, else no).")
+@click.option(
+    "--allow-sql/--no-allow-sql",
+    default=None,
+    help="Let visitors run their own SQL (default: $SPYGLASS_ALLOW_SQL, else no).",
+)
 def serve(data_dir: Path | None, port: int, host: str, allow_sql: bool | None) -> None:
     """Publish the archive with Datasette (read-only, with datasette/metadata.yml).
 
@@ -54,9 +57,13 @@ def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> No
 @data_option
 @click.option("--no-serve", is_flag=True, help="Build the archive and exit instead of serving it.")
 @click.option("--port", default=8001, show_default=True, help="Port for Datasette.")
-@click.option("--fixture-port", default=8470, show_default=True,
-              help="Port for the fixture vendor site; the records portals and the Wayback simulator take "
-                   "the next three (0: any free ports). A data directory an earlier demo filled keeps its ports.")
+@click.option(
+    "--fixture-port",
+    default=8470,
+    show_default=True,
+    help="Port for the fixture vendor site; the records portals and the Wayback simulator take "
+    "the next three (0: any free ports). A data directory an earlier demo filled keeps its ports.",
+)
 def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) -> None:
     """Crawl the bundled loopback fixtures, build the archive and serve it.
 
@@ -70,20 +77,28 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     servers = start_demo_servers(fixture_port, config.archive)
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
     click.echo(f"Fixture records portal: {servers.portal.url}/requests/", err=True)
-    click.echo(f"Fixture JSON records portal (NextRequest-style): {servers.json_portal.url}/client/requests",
-               err=True)
+    click.echo(
+        f"Fixture JSON records portal (NextRequest-style): {servers.json_portal.url}/client/requests",
+        err=True,
+    )
     click.echo(f"Simulated Wayback Machine: {servers.wayback.url}/", err=True)
     click.echo(f"Fixture Atlas of Surveillance export: {servers.atlas.url}{ATLAS_PATH}", err=True)
     try:
         # The JSON portal is our own loopback fixture: no need to spare it like a real city's.
-        config, _ = command_config(("SPYGLASS_PROGRESS=true", "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200"),
-                                   data_dir=data_dir,
-                                   sources_file=DEMO_SOURCES, wayback_url=servers.wayback.url)
+        config, _ = command_config(
+            ("SPYGLASS_PROGRESS=true", "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200"),
+            data_dir=data_dir,
+            sources_file=DEMO_SOURCES,
+            wayback_url=servers.wayback.url,
+        )
         variables = {**os.environ, **servers.variables}
         ok = crawl_and_report(config, {}, (), False, None, variables)
         # The Atlas's rows about the demo's agencies, beside their records.
-        click.echo(import_atlas_export(config, variables, url=f"{servers.atlas.url}{ATLAS_PATH}",
-                                       allow_private=("127.0.0.1",)))  # the demo's own loopback server
+        click.echo(
+            import_atlas_export(
+                config, variables, url=f"{servers.atlas.url}{ATLAS_PATH}", allow_private=("127.0.0.1",)
+            )
+        )  # the demo's own loopback server
     finally:
         servers.stop()
     if not ok:
@@ -97,8 +112,10 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     finally:
         index.close()
     if shown is not None:
-        click.echo(f"\nThe product page as it looked, its stylesheets and images from the archive: "
-                   f"http://127.0.0.1:{port}/-/spyglass/replay/{shown['id']}")
+        click.echo(
+            f"\nThe product page as it looked, its stylesheets and images from the archive: "
+            f"http://127.0.0.1:{port}/-/spyglass/replay/{shown['id']}"
+        )
     click.echo(
         f"\nTry a search: http://127.0.0.1:{port}/spyglass/captures?_search=person+tracking"
         f"\nSearch inside released documents (scans too): "

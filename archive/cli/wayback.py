@@ -49,8 +49,13 @@ def save(urls: tuple[str, ...], data_dir: Path | None, overrides: tuple[str, ...
 
 @click.command()
 @click.argument("url")
-@click.option("--at", "timestamp", default=None, metavar="TIMESTAMP",
-              help="Wayback timestamp (1 to 14 digits, e.g. 2018 or 20180225). Default: the newest.")
+@click.option(
+    "--at",
+    "timestamp",
+    default=None,
+    metavar="TIMESTAMP",
+    help="Wayback timestamp (1 to 14 digits, e.g. 2018 or 20180225). Default: the newest.",
+)
 @set_option
 def closest(url: str, timestamp: str | None, overrides: tuple[str, ...]) -> None:
     """Name the Wayback Machine snapshot of URL closest to a time, in citation form.
@@ -63,8 +68,7 @@ def closest(url: str, timestamp: str | None, overrides: tuple[str, ...]) -> None
     if timestamp is not None and not (timestamp.isdigit() and 1 <= len(timestamp) <= 14):
         raise click.BadParameter(f"{timestamp!r} is not a Wayback timestamp", param_hint="--at")
     config, _ = command_config(overrides)
-    found = closest_snapshot(url, config.endpoints, timestamp, config.user_agent,
-                             config.wayback_budget)
+    found = closest_snapshot(url, config.endpoints, timestamp, config.user_agent, config.wayback_budget)
     if found is None:
         click.echo(f"{url}: the Wayback Machine names no snapshot", err=True)
         sys.exit(1)

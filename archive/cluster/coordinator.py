@@ -40,8 +40,13 @@ def ingest_lock(data_dir: Path) -> Lock:
     return Lock(Path(data_dir) / LOCK_DIR / "ingest.lock", "Redis ingest")
 
 
-def crawl_with_redis(config: Config, overrides: Mapping[str, Any], runs: list[tuple[Source, str]],
-                     workers: int = 0, say: Callable[[str], None] = print) -> list[RunReport]:
+def crawl_with_redis(
+    config: Config,
+    overrides: Mapping[str, Any],
+    runs: list[tuple[Source, str]],
+    workers: int = 0,
+    say: Callable[[str], None] = print,
+) -> list[RunReport]:
     """Run `runs`: vendor crawls through Redis workers, the others here; one report per run."""
     client = keys.connect(config.redis_url)
     keys.claim_archive(client, config.data_dir)
@@ -50,12 +55,18 @@ def crawl_with_redis(config: Config, overrides: Mapping[str, Any], runs: list[tu
     locks, busy, mine = _seed_all(client, config, overrides, shared)
     children = [_start_worker(config, overrides) for _ in range(workers)]
     if mine and not workers and not _live_workers(client):
-        say(f"Waiting for workers: start `spyglass worker --redis {keys.redacted(config.redis_url)}` "
-            "on this or another machine.")
+        say(
+            f"Waiting for workers: start `spyglass worker --redis {keys.redacted(config.redis_url)}` "
+            "on this or another machine."
+        )
     stop = threading.Event()
     failure: list[BaseException] = []
-    ingesting = threading.Thread(target=_guarded, args=(ingest_until, failure, config, set(mine), stop, say),
-                                 name="spyglass-ingest", daemon=True)
+    ingesting = threading.Thread(
+        target=_guarded,
+        args=(ingest_until, failure, config, set(mine), stop, say),
+        name="spyglass-ingest",
+        daemon=True,
+    )
     ingesting.start()
     after: list[RunReport] = []
     try:
@@ -86,14 +97,18 @@ def _after_runs(config: Config, mine: dict[int, Job]) -> list[RunReport]:
     """Save Page Now and screenshot passes of the live runs the workers crawled (under their locks)."""
     index = config.archive.open_index()
     try:
-        return after_live_runs(config, index, [(job.source, run_id) for run_id, job in mine.items()
-                                               if job.spider == job.source.kind])
+        return after_live_runs(
+            config,
+            index,
+            [(job.source, run_id) for run_id, job in mine.items() if job.spider == job.source.kind],
+        )
     finally:
         index.close()
 
 
-def _seed_all(client: redis.Redis, config: Config, overrides: Mapping[str, Any],
-              shared: list[tuple[Source, str]]) -> tuple[list[Lock], list[RunReport], dict[int, Job]]:
+def _seed_all(
+    client: redis.Redis, config: Config, overrides: Mapping[str, Any], shared: list[tuple[Source, str]]
+) -> tuple[list[Lock], list[RunReport], dict[int, Job]]:
     """Lock and publish each run (or adopt the one already in Redis); (locks, busy reports, jobs)."""
     locks, busy, mine = [], [], {}
     settings = crawl_settings(config, overrides)
@@ -105,19 +120,33 @@ def _seed_all(client: redis.Redis, config: Config, overrides: Mapping[str, Any],
             try:
                 locks.append(crawl_lock(config.data_dir, source.name, spider).acquire())
             except Busy:
-                busy.append(RunReport(label, None, "skipped", "being crawled by another process right now",
-                                      0, 0, 0, 0, 0, 0.0, spider=spider, name=source.name))
+                busy.append(
+                    RunReport(
+                        label,
+                        None,
+                        "skipped",
+                        "being crawled by another process right now",
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0.0,
+                        spider=spider,
+                        name=source.name,
+                    )
+                )
                 continue
-            job = next((j for j in published.values() if j.source.name == source.name and j.spider == spider),
-                       None) or seed(client, sink, settings, source, spider)
+            job = next(
+                (j for j in published.values() if j.source.name == source.name and j.spider == spider), None
+            ) or seed(client, sink, settings, source, spider)
             mine[job.run_id] = job
     finally:
         sink.close()
     return locks, busy, mine
 
 
-def ingest_until(config: Config, wanted: set[int], stop: threading.Event,
-                 say: Callable[[str], None]) -> None:
+def ingest_until(config: Config, wanted: set[int], stop: threading.Event, say: Callable[[str], None]) -> None:
     """Ingest (when this process holds the ingest lock) until every run in `wanted` has ended."""
     client = keys.connect(config.redis_url)
     sink = IndexSink(config)
@@ -162,20 +191,24 @@ def settle(client: redis.Redis, sink: IndexSink, ingest: Ingest) -> None:
 def progress_line(client: redis.Redis, sink: IndexSink, wanted: set[int]) -> str:
     """`N pages archived, Q queued, L in flight, W workers` for the runs in `wanted`."""
     marks = ", ".join("?" * len(wanted))
-    pages = sink.index.execute(f"SELECT count(*) FROM captures WHERE crawl_run IN ({marks})",
-                               list(wanted)).fetchone()[0]
+    pages = sink.index.execute(
+        f"SELECT count(*) FROM captures WHERE crawl_run IN ({marks})", list(wanted)
+    ).fetchone()[0]
     queued = sum(client.zcard(keys.run_key(r, "requests")) for r in wanted)
     leased = sum(client.hlen(keys.run_key(r, "leases")) for r in wanted)
-    return (f"  {pages} pages archived, {queued} queued, {leased} in flight, "
-            f"{_live_workers(client)} worker(s)")
+    return f"  {pages} pages archived, {queued} queued, {leased} in flight, {_live_workers(client)} worker(s)"
 
 
 def _running(sink: IndexSink, wanted: set[int]) -> bool:
     if not wanted:
         return False
     marks = ", ".join("?" * len(wanted))
-    return sink.index.execute(f"SELECT count(*) FROM crawl_runs WHERE id IN ({marks}) AND status = 'running'",
-                              list(wanted)).fetchone()[0] > 0
+    return (
+        sink.index.execute(
+            f"SELECT count(*) FROM crawl_runs WHERE id IN ({marks}) AND status = 'running'", list(wanted)
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def _live_workers(client: redis.Redis) -> int:
@@ -191,8 +224,17 @@ def _guarded(target: Callable[..., None], failure: list[BaseException], *args: A
 
 def _start_worker(config: Config, overrides: Mapping[str, Any]) -> subprocess.Popen:
     """A `spyglass worker` on this machine for the length of the crawl."""
-    command = [sys.executable, "-m", "archive.cli", "worker", "--redis", config.redis_url,
-               "--data", str(config.data_dir), "--exit-when-idle"]
+    command = [
+        sys.executable,
+        "-m",
+        "archive.cli",
+        "worker",
+        "--redis",
+        config.redis_url,
+        "--data",
+        str(config.data_dir),
+        "--exit-when-idle",
+    ]
     defaults = Config().as_settings()
     given = {k: v for k, v in config.as_settings().items() if v != defaults[k]}
     # Their progress lines would interleave with this command's own.

@@ -47,8 +47,9 @@ class RedisFrontier:
         self._claim_requisite = client.register_script(CLAIM_REQUISITE)
 
     def claim(self, key: str, limit: int) -> str:
-        return VERDICTS[int(self._claim(keys=[self.seen_key, self.taken_key, self.requisites_key],
-                                        args=[key, limit]))]
+        return VERDICTS[
+            int(self._claim(keys=[self.seen_key, self.taken_key, self.requisites_key], args=[key, limit]))
+        ]
 
     def claim_requisite(self, key: str) -> bool:
         # Not in `taken`: a requisite lost with a killed worker before it was queued is not

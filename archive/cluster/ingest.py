@@ -58,19 +58,22 @@ class Ingest:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        row = sink.index.execute("SELECT last_id FROM ingest_positions WHERE stream = ?",
-                                 [keys.STREAM]).fetchone()
+        row = sink.index.execute(
+            "SELECT last_id FROM ingest_positions WHERE stream = ?", [keys.STREAM]
+        ).fetchone()
         self.last = _entry_id(row[0]) if row else (0, 0)
         self.waiting_since: float | None = None
 
     def step(self, block_ms: int = 0) -> int:
         """Apply the next entries (pending ones first); the number applied."""
-        claimed = self.client.xautoclaim(keys.STREAM, keys.GROUP, self.consumer, min_idle_time=0,
-                                         start_id="0-0", count=READ_COUNT)
+        claimed = self.client.xautoclaim(
+            keys.STREAM, keys.GROUP, self.consumer, min_idle_time=0, start_id="0-0", count=READ_COUNT
+        )
         entries = claimed[1]
         if not entries:
-            read = self.client.xreadgroup(keys.GROUP, self.consumer, {keys.STREAM: ">"},
-                                          count=READ_COUNT, block=block_ms or None)
+            read = self.client.xreadgroup(
+                keys.GROUP, self.consumer, {keys.STREAM: ">"}, count=READ_COUNT, block=block_ms or None
+            )
             entries = read[0][1] if read else []
         entries = [(entry_id, fields) for entry_id, fields in entries if fields]
         if not entries:
@@ -87,7 +90,8 @@ class Ingest:
                     self._apply(batch, opened, run_id)
                 last = fresh[-1][0].decode()
                 self.sink.index.table("ingest_positions").upsert(
-                    {"stream": keys.STREAM, "last_id": last, "updated_at": iso(utc_now())}, pk="stream")
+                    {"stream": keys.STREAM, "last_id": last, "updated_at": iso(utc_now())}, pk="stream"
+                )
             self.last = _entry_id(last)
         ids = [entry_id for entry_id, _ in entries]
         pipe = self.client.pipeline(transaction=True)
@@ -114,7 +118,8 @@ class Ingest:
     def _apply(self, batch: Any, opened: list[str], run_id: int) -> None:
         for filename in opened:
             self.sink.index.table("warc_files").insert(
-                {"filename": filename, "crawl_run": run_id, "opened_at": iso(utc_now())}, replace=True)
+                {"filename": filename, "crawl_run": run_id, "opened_at": iso(utc_now())}, replace=True
+            )
         self.sink.apply(batch)
 
     def _missing_records(self, fresh: list[tuple[Any, tuple[Any, list[str]], int]]) -> list[str]:
@@ -136,7 +141,10 @@ class Ingest:
         if self.waiting_since is None:
             self.waiting_since = now
         elif now - self.waiting_since > WAIT_WARNING:
-            logger.warning("ingest: waiting for WARC records in %s: a worker on another machine "
-                           "must write into this data directory (see the README)", ", ".join(missing))
+            logger.warning(
+                "ingest: waiting for WARC records in %s: a worker on another machine "
+                "must write into this data directory (see the README)",
+                ", ".join(missing),
+            )
             self.waiting_since = now
         time.sleep(0.2)

@@ -100,8 +100,9 @@ def is_done(client: redis.Redis, run_id: int) -> bool:
     return queued == 0 and leased == 0
 
 
-def finish(client: redis.Redis, sink: IndexSink, job: Job, status: str = "finished",
-           reason: str = "finished") -> None:
+def finish(
+    client: redis.Redis, sink: IndexSink, job: Job, status: str = "finished", reason: str = "finished"
+) -> None:
     """Close the run's row with counts taken from what the index holds, and forget its Redis keys.
 
     Called by the ingest after the stream is drained, so every row of the run is in.
@@ -113,8 +114,12 @@ def finish(client: redis.Redis, sink: IndexSink, job: Job, status: str = "finish
     stats = {k.decode(): int(v) for k, v in client.hgetall(keys.run_key(job.run_id, "stats")).items()}
     counts["requests"] = stats.get("requests", 0)
     counts["skipped"] = stats.get("skipped", 0)
-    files = [row[0] for row in index.execute(
-        "SELECT filename FROM warc_files WHERE crawl_run = ? ORDER BY filename", [job.run_id]).fetchall()]
+    files = [
+        row[0]
+        for row in index.execute(
+            "SELECT filename FROM warc_files WHERE crawl_run = ? ORDER BY filename", [job.run_id]
+        ).fetchall()
+    ]
     if status == "finished" and counts["errors"] and not counts["pages"]:
         status, reason = "failed", f"no page could be fetched ({counts['errors']} errors)"
     with writing(index):
@@ -133,11 +138,26 @@ def run_counts(index: Any, run_id: int) -> dict[str, Any]:
         "count(*) FILTER (WHERE requisite IS NULL AND warc_type = 'response'), "
         "count(*) FILTER (WHERE requisite IS NULL AND warc_type = 'revisit'), "
         "count(*) FILTER (WHERE requisite IS NOT NULL), coalesce(sum(length), 0) "
-        "FROM captures WHERE crawl_run = ?", [run_id]).fetchone()
-    observations = index.execute("SELECT count(*) FROM observations WHERE crawl_run = ? "
-                                 "AND kind = 'not-modified'", [run_id]).fetchone()[0]
-    kinds = dict(index.execute("SELECT error_type, count(*) FROM fetch_errors WHERE crawl_run = ? "
-                               "GROUP BY error_type ORDER BY error_type", [run_id]).fetchall())
-    return {"pages": pages, "captures": responses, "revisits": revisits, "requisites": requisites,
-            "observations": observations,
-            "errors": sum(kinds.values()), "bytes": payload, "error_kinds": json.dumps(kinds)}
+        "FROM captures WHERE crawl_run = ?",
+        [run_id],
+    ).fetchone()
+    observations = index.execute(
+        "SELECT count(*) FROM observations WHERE crawl_run = ? AND kind = 'not-modified'", [run_id]
+    ).fetchone()[0]
+    kinds = dict(
+        index.execute(
+            "SELECT error_type, count(*) FROM fetch_errors WHERE crawl_run = ? "
+            "GROUP BY error_type ORDER BY error_type",
+            [run_id],
+        ).fetchall()
+    )
+    return {
+        "pages": pages,
+        "captures": responses,
+        "revisits": revisits,
+        "requisites": requisites,
+        "observations": observations,
+        "errors": sum(kinds.values()),
+        "bytes": payload,
+        "error_kinds": json.dumps(kinds),
+    }

@@ -28,8 +28,9 @@ INGEST_ALIVE = f"{PREFIX}:ingest:alive"  # the ingest's heartbeat
 def connect(url: str) -> redis.Redis:
     """A client for `url`, checked with a PING; an ArchiveError names the URL (less any password)."""
     try:
-        client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10,
-                                      health_check_interval=15)
+        client = redis.Redis.from_url(
+            url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=15
+        )
         client.ping()
     except ValueError as exc:
         raise ConfigError(f"setting SPYGLASS_REDIS_URL: {exc}") from None
@@ -84,5 +85,7 @@ def claim_archive(client: redis.Redis, data_dir: Path) -> None:
     client.set(ARCHIVE, me, nx=True)
     owner = (client.get(ARCHIVE) or b"").decode()
     if owner != me:
-        raise ConfigError(f"setting SPYGLASS_REDIS_URL: this Redis serves the archive {owner}, "
-                          f"not {me}: give each archive its own Redis (or database number)")
+        raise ConfigError(
+            f"setting SPYGLASS_REDIS_URL: this Redis serves the archive {owner}, "
+            f"not {me}: give each archive its own Redis (or database number)"
+        )

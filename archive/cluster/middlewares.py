@@ -127,17 +127,25 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     async def _shared_parser(self, request: Request, netloc: str) -> Any:
         run: WorkerRun = self.crawler.spider.cluster
-        bodies, claims = keys.run_key(run.run_id, "robots"), keys.run_key(run.run_id, f"robots-claim:{netloc}")
+        bodies, claims = (
+            keys.run_key(run.run_id, "robots"),
+            keys.run_key(run.run_id, f"robots-claim:{netloc}"),
+        )
         while True:
             known = run.client.hget(bodies, netloc)
             if known is not None:
-                return build_from_crawler(self._parserimpl, self.crawler, known[1:]) if known[:1] == b"+" \
+                return (
+                    build_from_crawler(self._parserimpl, self.crawler, known[1:])
+                    if known[:1] == b"+"
                     else None
+                )
             if run.client.set(claims, run.worker, nx=True, ex=max(1, int(run.lease_seconds))):
                 del self._parsers[netloc]  # Scrapy's own fetch installs its waiter there
                 parser = await super().robot_parser(request)
                 body = self.bodies.get(netloc)
-                run.client.hset(bodies, netloc, b"+" + body if parser is not None and body is not None else b"-")
+                run.client.hset(
+                    bodies, netloc, b"+" + body if parser is not None and body is not None else b"-"
+                )
                 return parser
             await asyncio.sleep(0.2)
 

@@ -93,20 +93,26 @@ def _hand_back(client: redis.Redis, sink: IndexSink, run_id: int, worker: str) -
         if payload is not None:
             meta["spyglass_replay_from"] = payload
             replayed += 1
-        put(keys=[keys.run_key(run_id, "requests"), leases, keys.taken(run_id, worker)],
-            args=[-int(request.get("priority", 0)), picklecompat.dumps(request), lease, ""])
+        put(
+            keys=[keys.run_key(run_id, "requests"), leases, keys.taken(run_id, worker)],
+            args=[-int(request.get("priority", 0)), picklecompat.dumps(request), lease, ""],
+        )
         count += 1
     return count, replayed
 
 
 def archived_payload(conn: Any, run_id: int, url: str) -> dict[str, Any] | None:
     """The payload a run archived for `url` (a capture, or the capture a 304 confirmed), to replay."""
-    found = queries.rows(conn, "SELECT * FROM captures WHERE crawl_run = ? AND url = ? ORDER BY id DESC "
-                               "LIMIT 1", [run_id, url])
+    found = queries.rows(
+        conn, "SELECT * FROM captures WHERE crawl_run = ? AND url = ? ORDER BY id DESC LIMIT 1", [run_id, url]
+    )
     payload = queries.payload_row(conn, found[0]) if found else None
     if payload is None:
-        seen = queries.rows(conn, "SELECT c.* FROM observations o JOIN captures c ON c.id = o.capture_id "
-                                  "WHERE o.crawl_run = ? AND o.url = ? ORDER BY o.id DESC LIMIT 1",
-                            [run_id, url])
+        seen = queries.rows(
+            conn,
+            "SELECT c.* FROM observations o JOIN captures c ON c.id = o.capture_id "
+            "WHERE o.crawl_run = ? AND o.url = ? ORDER BY o.id DESC LIMIT 1",
+            [run_id, url],
+        )
         payload = seen[0] if seen else None
     return {k: payload[k] for k in PAYLOAD_COLUMNS} if payload is not None else None

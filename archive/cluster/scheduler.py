@@ -67,8 +67,10 @@ class LeasedScheduler(Scheduler):
         self.run.held.discard(lease)
         request.meta.pop("spyglass_handed_back", None)
         data = self.queue._encode_request(request)
-        self._put(keys=[self.queue.key, self.leases_key, self.taken_key],
-                  args=[-request.priority, data, lease, request.meta.get("spyglass_key", "")])
+        self._put(
+            keys=[self.queue.key, self.leases_key, self.taken_key],
+            args=[-request.priority, data, lease, request.meta.get("spyglass_key", "")],
+        )
         if self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
         return True

@@ -76,8 +76,10 @@ class RedisSink:
 
     def commit(self, batch: Any) -> None:
         pipe = self.client.pipeline(transaction=True)
-        pipe.xadd(keys.STREAM, {"run": self.target.run_id, "worker": self.target.worker,
-                                "batch": pack(batch, self.opened)})
+        pipe.xadd(
+            keys.STREAM,
+            {"run": self.target.run_id, "worker": self.target.worker, "batch": pack(batch, self.opened)},
+        )
         if batch.releases:
             pipe.hdel(self.leases, *batch.releases)
         pipe.execute()

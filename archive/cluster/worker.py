@@ -61,13 +61,23 @@ def job_settings(base: Settings, job: Job, redis_url: str) -> Settings:
     }.items():
         settings.set(name, value, priority="cmdline")
     mws = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
-    mws.update({"scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-                "archive.cluster.middlewares.SharedRobotsTxtMiddleware": 100})
+    mws.update(
+        {
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "archive.cluster.middlewares.SharedRobotsTxtMiddleware": 100,
+        }
+    )
     settings.set("DOWNLOADER_MIDDLEWARES", mws, priority="cmdline")
-    settings.set("SPIDER_MIDDLEWARES", {**settings.getdict("SPIDER_MIDDLEWARES"),
-                                        "archive.cluster.middlewares.WorkerStart": 10}, priority="cmdline")
-    settings.set("EXTENSIONS", {**settings.getdict("EXTENSIONS"),
-                                "archive.cluster.middlewares.LeaseRelease": 400}, priority="cmdline")
+    settings.set(
+        "SPIDER_MIDDLEWARES",
+        {**settings.getdict("SPIDER_MIDDLEWARES"), "archive.cluster.middlewares.WorkerStart": 10},
+        priority="cmdline",
+    )
+    settings.set(
+        "EXTENSIONS",
+        {**settings.getdict("EXTENSIONS"), "archive.cluster.middlewares.LeaseRelease": 400},
+        priority="cmdline",
+    )
     return settings
 
 
@@ -103,12 +113,24 @@ class Worker:
 
         now = time.monotonic()
         if self.last_beat and now - self.last_beat > self.config.redis_lease * 2 / 3:
-            logger.error("worker %s: heartbeat late by %.0f s: stopping without writing more",
-                         self.id, now - self.last_beat)
+            logger.error(
+                "worker %s: heartbeat late by %.0f s: stopping without writing more",
+                self.id,
+                now - self.last_beat,
+            )
             os._exit(75)
-        self.client.set(keys.alive(self.id), json.dumps({
-            "host": socket.gethostname(), "pid": os.getpid(), "at": iso(utc_now()),
-            "runs": sorted(self.crawlers)}), ex=max(1, int(self.config.redis_lease)))
+        self.client.set(
+            keys.alive(self.id),
+            json.dumps(
+                {
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "at": iso(utc_now()),
+                    "runs": sorted(self.crawlers),
+                }
+            ),
+            ex=max(1, int(self.config.redis_lease)),
+        )
         self.last_beat = now
 
     def poll(self) -> None:
@@ -126,14 +148,20 @@ class Worker:
 
     def crawl(self, job: Job) -> None:
         """Start this worker's crawler for `job`."""
-        crawler = Crawler(self.process.spider_loader.load(job.spider),
-                          job_settings(self.settings, job, self.config.redis_url), init_reactor=False)
+        crawler = Crawler(
+            self.process.spider_loader.load(job.spider),
+            job_settings(self.settings, job, self.config.redis_url),
+            init_reactor=False,
+        )
         run = WorkerRun(job.run_id, self.id, self.client, self.config.redis_lease)
         self.crawlers[job.run_id] = crawler
         done = self.process.crawl(
-            crawler, source=job.source, cluster=run,
+            crawler,
+            source=job.source,
+            cluster=run,
             frontier=RedisFrontier(self.client, job.run_id, self.id),
-            writer_target=WorkerTarget(self.config.redis_url, job.run_id, self.id))
+            writer_target=WorkerTarget(self.config.redis_url, job.run_id, self.id),
+        )
         done.addBoth(lambda result: self._ended(job.run_id, result))
         logger.info("worker %s: crawling %s (run %d)", self.id, job.label, job.run_id)
 

@@ -22,8 +22,16 @@ from urllib.parse import urlsplit
 
 HEAD_LIMIT = 64 * 1024  # a request head larger than this is refused
 IDLE_SECONDS = 60.0  # a tunnel with no traffic for this long is closed
-HOP_HEADERS = {b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization",
-               b"proxy-authenticate", b"te", b"trailer", b"upgrade"}
+HOP_HEADERS = {
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"proxy-authorization",
+    b"proxy-authenticate",
+    b"te",
+    b"trailer",
+    b"upgrade",
+}
 
 # (host) -> (address to connect to, None) or (None, why it is refused)
 Checker = Callable[[str], tuple[str | None, str | None]]
@@ -58,8 +66,7 @@ class GuardedProxy:
             self._tasks.add(task)
         try:
             await self._one(reader, writer)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ValueError):
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             pass  # the browser or the server went away, or sent nonsense: nothing to record
         finally:
             if task is not None:
@@ -111,8 +118,11 @@ def _destination(target: str, tunnel: bool) -> tuple[str, int, str]:
 
 def _origin_form(method: str, path: str, version: str, headers: bytes) -> bytes:
     """The request as sent to the server itself: origin-form, hop-by-hop headers out, then closed."""
-    kept = [line for line in headers.split(b"\r\n")
-            if line and line.split(b":", 1)[0].strip().lower() not in HOP_HEADERS]
+    kept = [
+        line
+        for line in headers.split(b"\r\n")
+        if line and line.split(b":", 1)[0].strip().lower() not in HOP_HEADERS
+    ]
     lines = [f"{method} {path} {version}".encode("latin-1"), *kept, b"Connection: close"]
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
@@ -134,11 +144,17 @@ async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
         await sink.drain()
 
 
-async def _pipe_both(client_reader: asyncio.StreamReader, client: asyncio.StreamWriter,
-                     server_reader: asyncio.StreamReader, server: asyncio.StreamWriter) -> None:
+async def _pipe_both(
+    client_reader: asyncio.StreamReader,
+    client: asyncio.StreamWriter,
+    server_reader: asyncio.StreamReader,
+    server: asyncio.StreamWriter,
+) -> None:
     """Copy bytes both ways until either side closes."""
-    tasks = [asyncio.ensure_future(_copy(client_reader, server)),
-             asyncio.ensure_future(_copy(server_reader, client))]
+    tasks = [
+        asyncio.ensure_future(_copy(client_reader, server)),
+        asyncio.ensure_future(_copy(server_reader, client)),
+    ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -98,28 +98,30 @@ class WarcCaptureMiddleware:
         reason = _reason(response.status)
         spider = self.crawler.spider
         writer = writer_for(self.crawler, getattr(spider, "source_name", None) or spider.name)
-        location = await maybe_deferred_to_future(writer.write_exchange(Exchange(
-            url=request.url,
-            method=request.method,
-            request_headers=request_headers,
-            request_body=request.body or b"",
-            protocol=(response.protocol or "HTTP/1.1"),
-            status=response.status,
-            reason=reason,
-            response_headers=response_headers,
-            payload=response.body,
-            date=sent_at,
-            extra_headers=extra,
-            dedupe=request.meta.get("spyglass_dedupe", self.dedupe),
-            any_url=bool(request.meta.get("spyglass_requisite")),
-        )))
+        location = await maybe_deferred_to_future(
+            writer.write_exchange(
+                Exchange(
+                    url=request.url,
+                    method=request.method,
+                    request_headers=request_headers,
+                    request_body=request.body or b"",
+                    protocol=(response.protocol or "HTTP/1.1"),
+                    status=response.status,
+                    reason=reason,
+                    response_headers=response_headers,
+                    payload=response.body,
+                    date=sent_at,
+                    extra_headers=extra,
+                    dedupe=request.meta.get("spyglass_dedupe", self.dedupe),
+                    any_url=bool(request.meta.get("spyglass_requisite")),
+                )
+            )
+        )
         request.meta["spyglass_warc"] = location
         request.meta["spyglass_fetch_ms"] = int((utc_now() - sent_at).total_seconds() * 1000)
         self.crawler.stats.inc_value("spyglass/warc_records")
         if request.callback is NO_CALLBACK:
-            self.crawler.signals.send_catch_log(
-                exchange_without_callback, request=request, response=response
-            )
+            self.crawler.signals.send_catch_log(exchange_without_callback, request=request, response=response)
         return response
 
 

@@ -44,15 +44,16 @@ Waiter = Callable[[bool, Any], None]
 class WriterClient:
     """Talks to one writer process from the reactor thread."""
 
-    def __init__(self, config: Config, prefix: str, on_failure: Callable[[str], None] | None = None,
-                 target: Any = None) -> None:
+    def __init__(
+        self, config: Config, prefix: str, on_failure: Callable[[str], None] | None = None, target: Any = None
+    ) -> None:
         # Called once, from the reader thread, if the writer dies while in use.
         self.on_failure = on_failure
         context = multiprocessing.get_context("spawn")  # never fork a running reactor
         self.conn, child = context.Pipe(duplex=True)
-        self.process = context.Process(target=_serve, args=(child, config, prefix, target),
-                                       daemon=True,
-                                       name=f"spyglass-writer-{prefix}")
+        self.process = context.Process(
+            target=_serve, args=(child, config, prefix, target), daemon=True, name=f"spyglass-writer-{prefix}"
+        )
         self.process.start()
         child.close()
         self._next = 0
@@ -146,8 +147,13 @@ class WriterClient:
         self._send(WriteExchange(self._register(done), exchange))
         return d
 
-    def add_capture(self, row: dict[str, Any], content_type: str | None, body: bytes | None = None,
-                    validators: dict[str, Any] | None = None) -> None:
+    def add_capture(
+        self,
+        row: dict[str, Any],
+        content_type: str | None,
+        body: bytes | None = None,
+        validators: dict[str, Any] | None = None,
+    ) -> None:
         """Queue a capture row (and its page's validators); the writer extracts title and text from
         the decoded body (`body`, or by default the one it archived for the row's WARC record)."""
         self._send(AddCapture(row, content_type, body, validators))
@@ -168,8 +174,15 @@ class WriterClient:
         """Redis mode: end a request's lease once the rows queued before it are committed."""
         self._send(Release(lease))
 
-    def start_run(self, name: str, spider: str, source: Source | None = None, *, pid: int | None = None,
-                  timeout: float = 600) -> tuple[int, int | None]:
+    def start_run(
+        self,
+        name: str,
+        spider: str,
+        source: Source | None = None,
+        *,
+        pid: int | None = None,
+        timeout: float = 600,
+    ) -> tuple[int, int | None]:
         """Record the source and open its crawl_runs row (continuing an unfinished recent one);
         returns (run id, id of the run it resumes or None)."""
         return self._ask(lambda rid: StartRun(rid, name, spider, source, pid), "start_run", timeout)
@@ -208,8 +221,12 @@ def writer_for(crawler: Any, prefix: str) -> WriterClient:
     client = _clients.get(crawler)
     if client is None:
         target = getattr(crawler.spider, "writer_target", None)
-        client = WriterClient(Config.from_settings(crawler.settings), prefix,
-                              on_failure=lambda reason: _stop_crawl(crawler, reason), target=target)
+        client = WriterClient(
+            Config.from_settings(crawler.settings),
+            prefix,
+            on_failure=lambda reason: _stop_crawl(crawler, reason),
+            target=target,
+        )
         _clients[crawler] = client
     return client
 

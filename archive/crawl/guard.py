@@ -63,8 +63,9 @@ def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
         try:
             networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
         except ValueError:
-            raise ValueError(f"{value!r} is not an IP address or network "
-                             "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+            raise ValueError(
+                f"{value!r} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)"
+            ) from None
     return tuple(networks)
 
 
@@ -91,9 +92,12 @@ def non_public_kind(ip: IPAddress) -> str | None:
         return non_public_kind(ip.ipv4_mapped)
     # Order matters: 127.0.0.1 is also "private" to Python; name the most specific kind.
     for kind, test in (
-        ("unspecified", ip.is_unspecified), ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
-        ("reserved", ip.is_reserved), ("private", ip.is_private),
+        ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
     ):
         if test:
             return kind
@@ -102,8 +106,12 @@ def non_public_kind(ip: IPAddress) -> str | None:
     return None
 
 
-def refusal(host: str, ip: IPAddress, allowed: tuple[IPNetwork, ...],
-            opt_in: str = "a source may opt in with allow_private: [{ip}]") -> str | None:
+def refusal(
+    host: str,
+    ip: IPAddress,
+    allowed: tuple[IPNetwork, ...],
+    opt_in: str = "a source may opt in with allow_private: [{ip}]",
+) -> str | None:
     """The one-line reason `ip` (for `host`) may not be fetched, or None if it may.
 
     `opt_in` says how to allow it where the address is not a source's (`{ip}` is filled in).
@@ -148,7 +156,6 @@ class AddressBook:
         # Two concurrent lookups of one host: the first answer wins for both.
         d.addCallback(lambda found: self.pinned.setdefault(host, found))
         return d
-
 
     def lookup_now(self, host: str) -> tuple[str, ...]:
         """The host's addresses, answered and pinned as `lookup` does, in this thread (outside Twisted)."""
@@ -247,9 +254,14 @@ class GuardedResolver:
     def install_on_reactor(self) -> None:
         self.reactor.installNameResolver(self)
 
-    def resolveHostName(self, resolutionReceiver: IResolutionReceiver, hostName: str,
-                        portNumber: int = 0, addressTypes: Any = None,
-                        transportSemantics: str = "TCP") -> Any:
+    def resolveHostName(
+        self,
+        resolutionReceiver: IResolutionReceiver,
+        hostName: str,
+        portNumber: int = 0,
+        addressTypes: Any = None,
+        transportSemantics: str = "TCP",
+    ) -> Any:
         resolution = _Resolution(hostName)
         resolutionReceiver.resolutionBegan(resolution)
 

@@ -53,8 +53,6 @@ class FetchError:
     warc_record_id: str | None = None
 
 
-
-
 @dataclass
 class Observation:
     """A page seen unchanged without a new payload: a 304 answer to a conditional request.

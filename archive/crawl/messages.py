@@ -112,5 +112,4 @@ class Reply:
     value: Any
 
 
-Message = (WriteExchange | AddCapture | AddFetchError | AddObservation | AddRecord | Release | StartRun
-           | Close)
+Message = WriteExchange | AddCapture | AddFetchError | AddObservation | AddRecord | Release | StartRun | Close

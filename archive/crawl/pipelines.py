@@ -30,8 +30,15 @@ class IndexPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.config = Config.from_settings(crawler.settings)
-        self.counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "observations": 0,
-                       "errors": 0, "bytes": 0}
+        self.counts = {
+            "pages": 0,
+            "captures": 0,
+            "revisits": 0,
+            "requisites": 0,
+            "observations": 0,
+            "errors": 0,
+            "bytes": 0,
+        }
         self.error_kinds: Counter[str] = Counter()
         self.run_id: int | None = None
         self.lock: Lock | None = None
@@ -163,18 +170,32 @@ class IndexPipeline:
         if item.via != "live" or item.status != 200:
             return None
         loc = item.warc
-        return {"source": item.source, "url": item.url, "etag": item.etag,
-                "last_modified": item.last_modified, "sha256": loc.sha256,
-                "warc_record_id": loc.refers_to if loc.warc_type == "revisit" else loc.record_id,
-                "captured_at": item.captured_at}
+        return {
+            "source": item.source,
+            "url": item.url,
+            "etag": item.etag,
+            "last_modified": item.last_modified,
+            "sha256": loc.sha256,
+            "warc_record_id": loc.refers_to if loc.warc_type == "revisit" else loc.record_id,
+            "captured_at": item.captured_at,
+        }
 
     def _observation_row(self, item: Observation) -> dict[str, Any]:
         loc = item.warc
-        return {"url": item.url, "source": item.source, "crawl_run": self.run_id,
-                "observed_at": item.observed_at, "kind": item.kind, "status": item.status,
-                "sha256": item.sha256, "confirms_record_id": item.confirms_record_id,
-                "warc_record_id": loc.record_id, "warc_filename": loc.filename,
-                "warc_offset": loc.offset, "warc_length": loc.length}
+        return {
+            "url": item.url,
+            "source": item.source,
+            "crawl_run": self.run_id,
+            "observed_at": item.observed_at,
+            "kind": item.kind,
+            "status": item.status,
+            "sha256": item.sha256,
+            "confirms_record_id": item.confirms_record_id,
+            "warc_record_id": loc.record_id,
+            "warc_filename": loc.filename,
+            "warc_offset": loc.offset,
+            "warc_length": loc.length,
+        }
 
     def _error_row(self, item: FetchError) -> dict[str, Any]:
         return {
@@ -202,13 +223,19 @@ class IndexPipeline:
             status = "interrupted"
         else:
             status = "failed"
-        if status == "finished" and self.counts["errors"] and not stats.get_value(
-                "downloader/response_count", 0):
+        if (
+            status == "finished"
+            and self.counts["errors"]
+            and not stats.get_value("downloader/response_count", 0)
+        ):
             # Not one answer from any server: the source failed, whatever Scrapy says.
             status, reason = "failed", f"no page could be fetched ({self.counts['errors']} errors)"
-        counts = {**self.counts, "skipped": stats.get_value("spyglass/skipped", 0),
-                  "requests": stats.get_value("downloader/request_count", 0),
-                  "error_kinds": json.dumps(dict(sorted(self.error_kinds.items())))}
+        counts = {
+            **self.counts,
+            "skipped": stats.get_value("spyglass/skipped", 0),
+            "requests": stats.get_value("downloader/request_count", 0),
+            "error_kinds": json.dumps(dict(sorted(self.error_kinds.items()))),
+        }
         try:
             files = close_writer(self.crawler, RunEnd(self.run_id, status, reason, counts))
             stats.set_value("spyglass/warc_files", files)

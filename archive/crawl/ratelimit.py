@@ -80,11 +80,13 @@ class WaybackRateLimitMiddleware:
             self.budget.pause(self.policy.pause_on_429)
             stats.inc_value("spyglass/wayback_429")
             count = request.meta.get("wayback_429s", 0) + 1
-            logger.warning("Wayback Machine answered 429: pausing all requests for %.0f s",
-                           self.policy.pause_on_429)
+            logger.warning(
+                "Wayback Machine answered 429: pausing all requests for %.0f s", self.policy.pause_on_429
+            )
             if count > MAX_429_PER_REQUEST:
-                raise WaybackGaveUp("wayback-rate-limited",
-                                    f"answered 429 Too Many Requests {count} times; gave up")
+                raise WaybackGaveUp(
+                    "wayback-rate-limited", f"answered 429 Too Many Requests {count} times; gave up"
+                )
             return self._again(request, wayback_429s=count)
         if response.status in RETRY_STATUSES:
             return self._retry(request, f"answered HTTP {response.status}", f"wayback-{response.status}")
@@ -96,16 +98,17 @@ class WaybackRateLimitMiddleware:
         text = str(exception).strip() or type(exception).__name__
         if "DataLoss" in text or "ResponseFailed" in type(exception).__name__:
             text = "body cut short (truncated answer)"
-        return self._retry(request, text, "wayback-truncated" if "truncated" in text else "wayback-connection")
+        return self._retry(
+            request, text, "wayback-truncated" if "truncated" in text else "wayback-connection"
+        )
 
     def _retry(self, request: Request, what: str, error_type: str) -> Request:
         tries = request.meta.get("wayback_retries", 0)
         if tries >= self.policy.retries:
             raise WaybackGaveUp(error_type, f"{what} {tries + 1} times; gave up")
         self.crawler.stats.inc_value("spyglass/wayback_retries")
-        delay = self.policy.retry_backoff * 2 ** tries
-        return self._again(request, wayback_retries=tries + 1,
-                           wayback_not_before=time.monotonic() + delay)
+        delay = self.policy.retry_backoff * 2**tries
+        return self._again(request, wayback_retries=tries + 1, wayback_not_before=time.monotonic() + delay)
 
     def _again(self, request: Request, **meta: Any) -> Request:
         return request.replace(meta={**request.meta, **meta}, dont_filter=True)

@@ -44,28 +44,45 @@ INDEXED_TYPES = ("response", "revisit")
 
 def _known_record_ids(db: sqlite_utils.Database, run_id: int) -> set[str]:
     known: set[str] = set()
-    for sql in ("SELECT warc_record_id FROM captures WHERE crawl_run = ?",
-                "SELECT warc_record_id FROM observations WHERE crawl_run = ?",
-                "SELECT warc_record_id FROM fetch_errors WHERE crawl_run = ? AND warc_record_id IS NOT NULL"):
+    for sql in (
+        "SELECT warc_record_id FROM captures WHERE crawl_run = ?",
+        "SELECT warc_record_id FROM observations WHERE crawl_run = ?",
+        "SELECT warc_record_id FROM fetch_errors WHERE crawl_run = ? AND warc_record_id IS NOT NULL",
+    ):
         known.update(row[0] for row in db.execute(sql, [run_id]).fetchall())
     return known
 
 
-def reconcile_run(archive: Archive, db: sqlite_utils.Database, run: dict[str, Any],
-                  source: Source | None, history: HistoryWriter | None = None) -> dict[str, int]:
+def reconcile_run(
+    archive: Archive,
+    db: sqlite_utils.Database,
+    run: dict[str, Any],
+    source: Source | None,
+    history: HistoryWriter | None = None,
+) -> dict[str, int]:
     """Index what run `run` archived but did not index, name any cut record, close the run's row.
 
     `history` (the writer's) folds the new captures and 304s into versions, as
     the writer does for every batch. Returns counts of what was done, for the log.
     """
-    files = [row[0] for row in db.execute(
-        "SELECT filename FROM warc_files WHERE crawl_run = ? ORDER BY filename", [run["id"]]).fetchall()]
+    files = [
+        row[0]
+        for row in db.execute(
+            "SELECT filename FROM warc_files WHERE crawl_run = ? ORDER BY filename", [run["id"]]
+        ).fetchall()
+    ]
     return reconcile_files(archive, db, run, source, files, history, close=True)
 
 
-def reconcile_files(archive: Archive, db: sqlite_utils.Database, run: dict[str, Any],
-                    source: Source | None, files: list[str], history: HistoryWriter | None = None,
-                    close: bool = False) -> dict[str, int]:
+def reconcile_files(
+    archive: Archive,
+    db: sqlite_utils.Database,
+    run: dict[str, Any],
+    source: Source | None,
+    files: list[str],
+    history: HistoryWriter | None = None,
+    close: bool = False,
+) -> dict[str, int]:
     """Index the records of `files` (of run `run`) that have no row, and name any cut record.
 
     With `close`, also mark the run interrupted (reconcile_run); Redis mode calls
@@ -73,8 +90,12 @@ def reconcile_files(archive: Archive, db: sqlite_utils.Database, run: dict[str, 
     """
     run_id = run["id"]
     known = _known_record_ids(db, run_id)
-    validators = {row[0]: row[1] for row in db.execute(
-        "SELECT url, warc_record_id FROM page_validators WHERE source = ?", [run["source"]]).fetchall()}
+    validators = {
+        row[0]: row[1]
+        for row in db.execute(
+            "SELECT url, warc_record_id FROM page_validators WHERE source = ?", [run["source"]]
+        ).fetchall()
+    }
     captures: list[dict[str, Any]] = []
     observations: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
@@ -115,28 +136,43 @@ def reconcile_files(archive: Archive, db: sqlite_utils.Database, run: dict[str, 
         db.table("warc_cuts").insert_all(cuts, ignore=True)
         if close:
             _close(db, run, last_date, files)
-    return {"captures": len(captures), "observations": len(observations),
-            "errors": len(errors), "cuts": len(cuts)}
+    return {
+        "captures": len(captures),
+        "observations": len(observations),
+        "errors": len(errors),
+        "cuts": len(cuts),
+    }
 
 
 def _close(db: sqlite_utils.Database, run: dict[str, Any], last_date: str, files: list[str]) -> None:
     """Mark an unfinished run interrupted, ended at its last archived record."""
-    db.table("crawl_runs").update(run["id"], {
-        "status": "interrupted",
-        "ended_at": run["ended_at"] or last_date,
-        "finish_reason": run["finish_reason"] or (
-            f"the crawl process stopped without closing its run (killed?); found by the next "
-            f"crawl of the source at {iso(utc_now())}; ended_at is its last archived record"),
-        "warc_files": json.dumps(files),
-    })
+    db.table("crawl_runs").update(
+        run["id"],
+        {
+            "status": "interrupted",
+            "ended_at": run["ended_at"] or last_date,
+            "finish_reason": run["finish_reason"]
+            or (
+                f"the crawl process stopped without closing its run (killed?); found by the next "
+                f"crawl of the source at {iso(utc_now())}; ended_at is its last archived record"
+            ),
+            "warc_files": json.dumps(files),
+        },
+    )
 
 
 def _cut(path: Any, offset: int, length: int, run_id: int) -> dict[str, Any]:
     with open(path, "rb") as fh:
         fh.seek(offset)
         tail = fh.read(length)
-    return {"filename": path.name, "offset": offset, "length": len(tail),
-            "sha256": hashlib.sha256(tail).hexdigest(), "crawl_run": run_id, "found_at": iso(utc_now())}
+    return {
+        "filename": path.name,
+        "offset": offset,
+        "length": len(tail),
+        "sha256": hashlib.sha256(tail).hexdigest(),
+        "crawl_run": run_id,
+        "found_at": iso(utc_now()),
+    }
 
 
 def _payload_sha256(record: StoredRecord) -> str:
@@ -145,42 +181,75 @@ def _payload_sha256(record: StoredRecord) -> str:
 
 def _interrupted_error(record: StoredRecord, run: dict[str, Any]) -> dict[str, Any]:
     return {
-        "crawl_run": run["id"], "source": run["source"], "url": record.url,
-        "occurred_at": record.date, "error_type": "interrupted",
+        "crawl_run": run["id"],
+        "source": run["source"],
+        "url": record.url,
+        "occurred_at": record.date,
+        "error_type": "interrupted",
         "reason": "archived, but the crawl was killed before indexing it; fetched again on resume",
         "warc_record_id": record.record_id,
     }
 
 
-def _observation(record: StoredRecord, run: dict[str, Any], where: tuple[str, int, int],
-                 confirms: str, db: sqlite_utils.Database) -> dict[str, Any]:
+def _observation(
+    record: StoredRecord,
+    run: dict[str, Any],
+    where: tuple[str, int, int],
+    confirms: str,
+    db: sqlite_utils.Database,
+) -> dict[str, Any]:
     found = db.execute("SELECT sha256 FROM captures WHERE warc_record_id = ?", [confirms]).fetchone()
     return {
-        "url": record.url, "source": run["source"], "crawl_run": run["id"],
-        "observed_at": record.date, "kind": "not-modified", "status": 304,
-        "sha256": found[0] if found else "", "confirms_record_id": confirms,
+        "url": record.url,
+        "source": run["source"],
+        "crawl_run": run["id"],
+        "observed_at": record.date,
+        "kind": "not-modified",
+        "status": 304,
+        "sha256": found[0] if found else "",
+        "confirms_record_id": confirms,
         "warc_record_id": record.record_id,
-        "warc_filename": where[0], "warc_offset": where[1], "warc_length": where[2],
+        "warc_filename": where[0],
+        "warc_offset": where[1],
+        "warc_length": where[2],
     }
 
 
-def _capture(record: StoredRecord, run: dict[str, Any], where: tuple[str, int, int],
-             source: Source, db: sqlite_utils.Database) -> dict[str, Any]:
+def _capture(
+    record: StoredRecord,
+    run: dict[str, Any],
+    where: tuple[str, int, int],
+    source: Source,
+    db: sqlite_utils.Database,
+) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in record.http_headers}
     content_type = headers.get("content-type")
     row: dict[str, Any] = {
-        "url": record.url, "source": source.name, "via": "live", "crawl_run": run["id"],
-        "captured_at": record.date, "status": record.http_status, "content_type": content_type,
-        "length": len(record.payload), "sha256": _payload_sha256(record),
-        "warc_filename": where[0], "warc_offset": where[1], "warc_length": where[2],
-        "warc_record_id": record.record_id, "warc_type": record.warc_type,
-        "refers_to": record.headers.get("WARC-Refers-To"), "location": headers.get("location"),
-        "vendor": source.vendor, "product": source.product, "agency": source.agency,
+        "url": record.url,
+        "source": source.name,
+        "via": "live",
+        "crawl_run": run["id"],
+        "captured_at": record.date,
+        "status": record.http_status,
+        "content_type": content_type,
+        "length": len(record.payload),
+        "sha256": _payload_sha256(record),
+        "warc_filename": where[0],
+        "warc_offset": where[1],
+        "warc_length": where[2],
+        "warc_record_id": record.record_id,
+        "warc_type": record.warc_type,
+        "refers_to": record.headers.get("WARC-Refers-To"),
+        "location": headers.get("location"),
+        "vendor": source.vendor,
+        "product": source.product,
+        "agency": source.agency,
         "requisite": record.headers.get(REQUISITE_HEADER),
     }
     if record.warc_type == "revisit":
-        original = db.execute("SELECT length FROM captures WHERE warc_record_id = ?",
-                              [row["refers_to"]]).fetchone()
+        original = db.execute(
+            "SELECT length FROM captures WHERE warc_record_id = ?", [row["refers_to"]]
+        ).fetchone()
         row["length"] = original[0] if original else None
     else:
         try:
@@ -189,6 +258,7 @@ def _capture(record: StoredRecord, run: dict[str, Any], where: tuple[str, int, i
             row["extraction_error"] = str(exc)
         else:
             found = extract(content_type, body)
-            row.update(title=found.title, text=found.text, extraction=found.method,
-                       extraction_error=found.error)
+            row.update(
+                title=found.title, text=found.text, extraction=found.method, extraction_error=found.error
+            )
     return row

@@ -19,16 +19,32 @@ from archive.warc.read import read_record
 from archive.warc.write import RecordLocation
 
 # The capture columns a replay needs: where the payload's record is, and what it is.
-PAYLOAD_COLUMNS = ("url", "warc_filename", "warc_offset", "warc_length", "warc_record_id",
-                   "warc_type", "sha256", "length", "captured_at", "refers_to")
+PAYLOAD_COLUMNS = (
+    "url",
+    "warc_filename",
+    "warc_offset",
+    "warc_length",
+    "warc_record_id",
+    "warc_type",
+    "sha256",
+    "length",
+    "captured_at",
+    "refers_to",
+)
 
 
 def location_of(row: dict[str, Any]) -> RecordLocation:
     """The RecordLocation of a capture row."""
     return RecordLocation(
-        filename=row["warc_filename"], offset=row["warc_offset"], length=row["warc_length"],
-        record_id=row["warc_record_id"], warc_type=row["warc_type"], sha256=row["sha256"],
-        payload_length=row["length"] or 0, date=row["captured_at"], refers_to=row.get("refers_to"),
+        filename=row["warc_filename"],
+        offset=row["warc_offset"],
+        length=row["warc_length"],
+        record_id=row["warc_record_id"],
+        warc_type=row["warc_type"],
+        sha256=row["sha256"],
+        payload_length=row["length"] or 0,
+        date=row["captured_at"],
+        refers_to=row.get("refers_to"),
     )
 
 
@@ -39,5 +55,10 @@ def replayed_response(archive: Archive, request: Request, payload: dict[str, Any
     for name, value in stored.http_headers:
         headers.appendlist(name, value)
     cls = responsetypes.from_args(headers=headers, url=request.url, body=stored.payload)
-    return cls(url=request.url, status=stored.http_status or 200, headers=headers,
-               body=stored.payload, request=request)
+    return cls(
+        url=request.url,
+        status=stored.http_status or 200,
+        headers=headers,
+        body=stored.payload,
+        request=request,
+    )

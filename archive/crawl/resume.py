@@ -49,12 +49,17 @@ def load_resume_state(conn: sqlite3.Connection, runs: list[int]) -> ResumeState:
         payload = queries.payload_row(conn, row)
         if payload is not None:
             state.done[row["url"]] = {k: payload[k] for k in PAYLOAD_COLUMNS}
-    seen = queries.rows(conn, f"SELECT o.url, c.* FROM observations o JOIN captures c ON c.id = o.capture_id "
-                              f"WHERE o.crawl_run IN ({marks}) ORDER BY o.id", runs)
+    seen = queries.rows(
+        conn,
+        f"SELECT o.url, c.* FROM observations o JOIN captures c ON c.id = o.capture_id "
+        f"WHERE o.crawl_run IN ({marks}) ORDER BY o.id",
+        runs,
+    )
     for row in seen:
         state.done.setdefault(row["url"], {k: row[k] for k in PAYLOAD_COLUMNS})
     for url, error_type in conn.execute(
-            f"SELECT url, error_type FROM fetch_errors WHERE crawl_run IN ({marks})", runs).fetchall():
+        f"SELECT url, error_type FROM fetch_errors WHERE crawl_run IN ({marks})", runs
+    ).fetchall():
         state.errors.add((url, error_type))
         if url not in state.done and error_type != "interrupted":
             state.failed.add(url)
@@ -103,8 +108,12 @@ class ResumeMiddleware:
                 response = replayed_response(self.archive, request, payload)
             except (OSError, EOFError, ValueError):
                 return None  # its record cannot be read: fetch it again
-            request.meta.update(spyglass_replayed=True, spyglass_warc=location_of(payload),
-                                spyglass_no_warc=True, dont_retry=True)
+            request.meta.update(
+                spyglass_replayed=True,
+                spyglass_warc=location_of(payload),
+                spyglass_no_warc=True,
+                dont_retry=True,
+            )
             self.crawler.stats.inc_value("spyglass/replayed")
             return response
         if state is not None and request.url in state.failed:

@@ -86,5 +86,4 @@ class PoliteRetryMiddleware(RetryMiddleware):
         record no capture holds, and the refusal itself would leave no trace.
         """
         if request.callback is not NO_CALLBACK and "spyglass_warc" in request.meta:
-            self.crawler.signals.send_catch_log(
-                exchange_without_callback, request=request, response=response)
+            self.crawler.signals.send_catch_log(exchange_without_callback, request=request, response=response)

@@ -81,9 +81,11 @@ class RunReport:
     def line(self) -> str:
         rate = self.pages / self.seconds if self.seconds > 0 else 0.0
         if self.spider == "screenshot":
-            return (f"{self.source}: {self.status} ({self.reason}), {self.pages} screenshots kept, "
-                    f"{self.errors} pages could not be drawn, {human_bytes(self.bytes)} in "
-                    f"{self.seconds:.1f} s")
+            return (
+                f"{self.source}: {self.status} ({self.reason}), {self.pages} screenshots kept, "
+                f"{self.errors} pages could not be drawn, {human_bytes(self.bytes)} in "
+                f"{self.seconds:.1f} s"
+            )
         kinds = ", ".join(f"{count} {kind}" for kind, count in self.error_kinds.items())
         return (
             f"{self.source}: {self.status} ({self.reason}), {self.pages} pages "
@@ -110,8 +112,13 @@ def planned_runs(sources: list[Source], only: str | None = None) -> list[tuple[S
     return runs
 
 
-def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any] | None = None,
-              only: str | None = None, runs: list[tuple[Source, str]] | None = None) -> list[RunReport]:
+def run_crawl(
+    sources: list[Source],
+    config: Config,
+    overrides: Mapping[str, Any] | None = None,
+    only: str | None = None,
+    runs: list[tuple[Source, str]] | None = None,
+) -> list[RunReport]:
     """Crawl each source with its kind's spider, all in one reactor; returns one report per run.
 
     A source with `wayback:` set gets a second crawler running the `wayback`
@@ -129,8 +136,22 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
     for source, spider_name in runs if runs is not None else planned_runs(sources, only):
         label = source.name if spider_name == source.kind else f"{source.name} ({spider_name})"
         if is_locked(crawl_lock(config.data_dir, source.name, spider_name).path):
-            busy.append(RunReport(label, None, "skipped", "being crawled by another process right now",
-                                  0, 0, 0, 0, 0, 0.0, spider=spider_name, name=source.name))
+            busy.append(
+                RunReport(
+                    label,
+                    None,
+                    "skipped",
+                    "being crawled by another process right now",
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0.0,
+                    spider=spider_name,
+                    name=source.name,
+                )
+            )
             continue
         spidercls = process.spider_loader.load(spider_name)
         per_source = settings.copy()
@@ -158,9 +179,13 @@ def run_crawl(sources: list[Source], config: Config, overrides: Mapping[str, Any
         for label, crawler in crawlers:
             run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
             reports.append(report_of(index, label, run_id))
-        ran = [(source, crawler.stats.get_value("spyglass/run_id") if crawler.stats else None)
-               for source, crawler in live]
-        reports.extend(after_live_runs(config, index, [(s, run_id) for s, run_id in ran if run_id is not None]))
+        ran = [
+            (source, crawler.stats.get_value("spyglass/run_id") if crawler.stats else None)
+            for source, crawler in live
+        ]
+        reports.extend(
+            after_live_runs(config, index, [(s, run_id) for s, run_id in ran if run_id is not None])
+        )
     finally:
         index.close()
     return reports + busy
@@ -183,24 +208,33 @@ def after_live_runs(config: Config, index: Any, runs: list[tuple[Source, int]]) 
         if source.screenshot:
             from archive.crawl.screenshots import screenshot_run
 
-            reports.append(report_of(index, f"{source.name} (screenshot)", screenshot_run(config, source, run_id)))
+            reports.append(
+                report_of(index, f"{source.name} (screenshot)", screenshot_run(config, source, run_id))
+            )
     return reports
 
 
 def report_of(index: Any, source: str, run_id: int | None) -> RunReport:
     """The report of run `run_id` (labelled `source`) from its crawl_runs row."""
     if run_id is None:
-        return RunReport(source, None, "failed", "spider did not start (see the log above)",
-                         0, 0, 0, 0, 0, 0.0)
+        return RunReport(
+            source, None, "failed", "spider did not start (see the log above)", 0, 0, 0, 0, 0, 0.0
+        )
     row = index.table("crawl_runs").get(run_id)
     seconds = 0.0
     if row["ended_at"]:
         seconds = (parse_when(row["ended_at"]) - parse_when(row["started_at"])).total_seconds()
     return RunReport(
-        source=source, run_id=run_id, status=row["status"] or "unknown",
-        reason=row["finish_reason"] or "", pages=row["pages"] or 0,
-        captures=row["captures"] or 0, revisits=row["revisits"] or 0,
-        errors=row["errors"] or 0, bytes=row["bytes"] or 0, seconds=seconds,
+        source=source,
+        run_id=run_id,
+        status=row["status"] or "unknown",
+        reason=row["finish_reason"] or "",
+        pages=row["pages"] or 0,
+        captures=row["captures"] or 0,
+        revisits=row["revisits"] or 0,
+        errors=row["errors"] or 0,
+        bytes=row["bytes"] or 0,
+        seconds=seconds,
         skipped=row.get("skipped") or 0,
         spider=row["spider"] or "",
         observations=row.get("observations") or 0,

@@ -43,11 +43,19 @@ from archive.warc.write import WarcStore
 
 VIEWPORT = {"width": 1280, "height": 800}
 # As the tests' browser harness starts Chromium; no first-run, sync or update traffic.
-BROWSER_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-default-apps", "--no-pings",
-                "--disable-domain-reliability", "--disable-client-side-phishing-detection",
-                # WebRTC may not open UDP sockets the guard cannot see.
-                "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]
+BROWSER_ARGS = [
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--no-pings",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    # WebRTC may not open UDP sockets the guard cannot see.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+]
 
 
 @dataclass(frozen=True)
@@ -69,17 +77,22 @@ def chromium_path(config: Config) -> str | None:
 
 def pages_of_run(index: Any, run_id: int) -> list[dict[str, Any]]:
     """The HTML pages (status 200, not requisites) a live crawl run captured, in order."""
-    return rows(index.conn, "SELECT id, url, warc_record_id FROM captures WHERE crawl_run = ? "
-                            "AND via = 'live' AND status = 200 AND requisite IS NULL "
-                            "AND lower(content_type) LIKE '%html%' ORDER BY id", [run_id])
+    return rows(
+        index.conn,
+        "SELECT id, url, warc_record_id FROM captures WHERE crawl_run = ? "
+        "AND via = 'live' AND status = 200 AND requisite IS NULL "
+        "AND lower(content_type) LIKE '%html%' ORDER BY id",
+        [run_id],
+    )
 
 
 def screenshot_run(config: Config, source: Source, crawl_run: int) -> int:
     """Screenshot every page crawl run `crawl_run` captured; returns the screenshot run's id."""
     archive = config.archive
     index = archive.open_index()
-    store = WarcStore(archive.warc_dir, source.name, max_size=config.warc_max_size,
-                      gzip_level=config.warc_gzip_level)
+    store = WarcStore(
+        archive.warc_dir, source.name, max_size=config.warc_max_size, gzip_level=config.warc_gzip_level
+    )
     counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "errors": 0, "bytes": 0}
     status, reason = "finished", "finished"
     with writing(index):
@@ -101,46 +114,77 @@ def screenshot_run(config: Config, source: Source, crawl_run: int) -> int:
     finally:
         store.close()
         with writing(index):
-            finish_run(index, run_id, status=status, reason=reason, counts=counts,
-                       warc_files=list(store.files))
+            finish_run(
+                index, run_id, status=status, reason=reason, counts=counts, warc_files=list(store.files)
+            )
         index.close()
     return run_id
 
 
-async def _draw_all(config: Config, source: Source, pages: list[dict[str, Any]],
-                    keep: Callable[[dict[str, Any], Shot, Browser], None]) -> str | None:
+async def _draw_all(
+    config: Config,
+    source: Source,
+    pages: list[dict[str, Any]],
+    keep: Callable[[dict[str, Any], Shot, Browser], None],
+) -> str | None:
     """Draw each page in turn and hand it to `keep`; returns why the browser could not start, if so."""
     if not pages:
         return None
     async with Browser(config, source) as browser:
         for page in pages:
-            shot = await browser.take(page["url"]) if browser.ready else Shot(
-                "failed", utc_now(), error=browser.problem)
+            shot = (
+                await browser.take(page["url"])
+                if browser.ready
+                else Shot("failed", utc_now(), error=browser.problem)
+            )
             keep(page, shot, browser)
         return None if browser.ready else browser.problem
 
 
-def _save(index: Any, store: WarcStore, browser: Browser, source: Source, run_id: int,
-          page: dict[str, Any], shot: Shot) -> None:
+def _save(
+    index: Any,
+    store: WarcStore,
+    browser: Browser,
+    source: Source,
+    run_id: int,
+    page: dict[str, Any],
+    shot: Shot,
+) -> None:
     """The PNG as a resource record (if any), then its screenshots row, committed at once."""
     row: dict[str, Any] = {
-        "capture_id": page["id"], "crawl_run": run_id, "source": source.name, "url": page["url"],
-        "taken_at": iso(shot.taken_at), "status": shot.status, "error": shot.error,
-        "http_status": shot.http_status, "browser": browser.name,
+        "capture_id": page["id"],
+        "crawl_run": run_id,
+        "source": source.name,
+        "url": page["url"],
+        "taken_at": iso(shot.taken_at),
+        "status": shot.status,
+        "error": shot.error,
+        "http_status": shot.http_status,
+        "browser": browser.name,
     }
     if shot.png is not None:
         width, height = png_size(shot.png)
-        headers = {"WARC-Spyglass-Capture-Record": page["warc_record_id"],
-                   "WARC-Spyglass-Browser": browser.name,
-                   "WARC-Spyglass-Viewport": f"{VIEWPORT['width']}x{VIEWPORT['height']}"}
+        headers = {
+            "WARC-Spyglass-Capture-Record": page["warc_record_id"],
+            "WARC-Spyglass-Browser": browser.name,
+            "WARC-Spyglass-Viewport": f"{VIEWPORT['width']}x{VIEWPORT['height']}",
+        }
         if shot.cut:
             headers["WARC-Spyglass-Cut-At-Height"] = str(height)
-        location = store.write_resource(f"urn:fullPage:{page['url']}", shot.png, "image/png",
-                                        shot.taken_at, headers)
-        row.update(width=width, height=height, cut_at_height=int(shot.cut), sha256=location.sha256,
-                   length=location.payload_length, warc_filename=location.filename,
-                   warc_offset=location.offset, warc_length=location.length,
-                   warc_record_id=location.record_id)
+        location = store.write_resource(
+            f"urn:fullPage:{page['url']}", shot.png, "image/png", shot.taken_at, headers
+        )
+        row.update(
+            width=width,
+            height=height,
+            cut_at_height=int(shot.cut),
+            sha256=location.sha256,
+            length=location.payload_length,
+            warc_filename=location.filename,
+            warc_offset=location.offset,
+            warc_length=location.length,
+            warc_record_id=location.record_id,
+        )
     with writing(index):
         index.table("screenshots").insert(row)
 
@@ -172,20 +216,28 @@ class Browser:
 
         path = chromium_path(self.config)
         if path is None:
-            self.problem = ("no Chromium to take screenshots with: install Debian's chromium "
-                            "(scripts/setup does) or set SPYGLASS_CHROMIUM")
+            self.problem = (
+                "no Chromium to take screenshots with: install Debian's chromium "
+                "(scripts/setup does) or set SPYGLASS_CHROMIUM"
+            )
             return self
         await self.proxy.__aenter__()
         self._playwright = await async_playwright().start()
         # Everything through the guarded proxy, loopback too (Chromium skips the proxy
         # for loopback unless told not to).
-        args = [*BROWSER_ARGS, f"--proxy-server=http://127.0.0.1:{self.proxy.port}",
-                "--proxy-bypass-list=<-loopback>"]
+        args = [
+            *BROWSER_ARGS,
+            f"--proxy-server=http://127.0.0.1:{self.proxy.port}",
+            "--proxy-bypass-list=<-loopback>",
+        ]
         try:
             self._browser = await self._playwright.chromium.launch(
-                executable_path=path, args=args, timeout=60_000,
+                executable_path=path,
+                args=args,
+                timeout=60_000,
                 # Chromium's own sandbox, except as root, where it cannot run.
-                chromium_sandbox=os.geteuid() != 0)
+                chromium_sandbox=os.geteuid() != 0,
+            )
             self.name = f"Chromium {self._browser.version}"
         except Error as exc:
             self.problem = f"Chromium could not start: {one_line(exc)}"
@@ -208,8 +260,11 @@ class Browser:
         from playwright.async_api import TimeoutError as LoadTimeout
 
         context = await self._browser.new_context(
-            viewport=VIEWPORT, service_workers="block", accept_downloads=False,
-            user_agent=self.config.user_agent)
+            viewport=VIEWPORT,
+            service_workers="block",
+            accept_downloads=False,
+            user_agent=self.config.user_agent,
+        )
         context.set_default_timeout(self.config.screenshot_timeout * 1000)
         first_refusal = len(self.proxy.refused)  # pages are drawn one at a time
         asked: set[tuple[str, int]] = set()  # (host, port) the page requested
@@ -221,33 +276,50 @@ class Browser:
             return [why for host, port, why in self.proxy.refused[first_refusal:] if (host, port) in asked]
 
         try:
-            return await asyncio.wait_for(self._draw(context, url, refused, taken_at),
-                                          self.config.screenshot_timeout)
+            return await asyncio.wait_for(
+                self._draw(context, url, refused, taken_at), self.config.screenshot_timeout
+            )
         except (TimeoutError, LoadTimeout):
-            return Shot("timeout", taken_at, error=(
-                f"did not finish loading within {self.config.screenshot_timeout:g} s "
-                "(SPYGLASS_SCREENSHOT_TIMEOUT)"))
+            return Shot(
+                "timeout",
+                taken_at,
+                error=(
+                    f"did not finish loading within {self.config.screenshot_timeout:g} s "
+                    "(SPYGLASS_SCREENSHOT_TIMEOUT)"
+                ),
+            )
         except Error as exc:
-            main = next((why for host, port, why in self.proxy.refused[first_refusal:]
-                         if (host, port) == _host_port(url)), None)
+            main = next(
+                (
+                    why
+                    for host, port, why in self.proxy.refused[first_refusal:]
+                    if (host, port) == _host_port(url)
+                ),
+                None,
+            )
             return Shot("failed", taken_at, error=main or one_line(exc))
         finally:
             await context.close()
 
-    async def _draw(self, context: Any, url: str, refused: Callable[[], list[str]],
-                    taken_at: datetime) -> Shot:
+    async def _draw(
+        self, context: Any, url: str, refused: Callable[[], list[str]], taken_at: datetime
+    ) -> Shot:
         page = await context.new_page()
         response = await page.goto(url, wait_until="load")
-        height = await page.evaluate("Math.max(document.documentElement.scrollHeight, "
-                                     "document.body ? document.body.scrollHeight : 0)")
+        height = await page.evaluate(
+            "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)"
+        )
         most = self.config.screenshot_max_height
         cut = int(height or 0) > most
         clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": most} if cut else None
         png = await page.screenshot(full_page=True, clip=clip, animations="disabled")
         # Drawn, but without what the guard refused: the row says so.
         reasons = refused()
-        note = (f"{len(reasons)} request(s) refused by the address guard, first: {reasons[0]}"
-                if reasons else None)
+        note = (
+            f"{len(reasons)} request(s) refused by the address guard, first: {reasons[0]}"
+            if reasons
+            else None
+        )
         return Shot("ok", taken_at, png, note, response.status if response else None, cut)
 
     def check(self, host: str) -> tuple[str | None, str | None]:

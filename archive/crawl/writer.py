@@ -67,8 +67,14 @@ class Batch:
         return len(self.captures) + len(self.errors) + len(self.records)
 
     def empty(self) -> bool:
-        return not (self.captures or self.errors or self.records or self.observations
-                    or self.validators or self.releases)
+        return not (
+            self.captures
+            or self.errors
+            or self.records
+            or self.observations
+            or self.validators
+            or self.releases
+        )
 
 
 class IndexSink:
@@ -93,8 +99,8 @@ class IndexSink:
         after a crash knows which files to reconcile."""
         with writing(self.index):
             self.index.table("warc_files").insert(
-                {"filename": filename, "crawl_run": run_id, "opened_at": iso(utc_now())},
-                replace=True)
+                {"filename": filename, "crawl_run": run_id, "opened_at": iso(utc_now())}, replace=True
+            )
 
     def commit(self, batch: Batch) -> None:
         """Apply every row of `batch` in one transaction."""
@@ -107,8 +113,13 @@ class IndexSink:
             self.history.add(save_captures(self.index, batch.captures))
         seen = save_observations(self.index, revisit_observations(batch.captures) + batch.observations)
         # A revisit is a capture, in history already; a 304 extends the version it confirms.
-        self.history.observe([(o["capture_id"], o["observed_at"]) for o in seen
-                              if o["kind"] == "not-modified" and o["capture_id"] is not None])
+        self.history.observe(
+            [
+                (o["capture_id"], o["observed_at"])
+                for o in seen
+                if o["kind"] == "not-modified" and o["capture_id"] is not None
+            ]
+        )
         if batch.validators:
             save_validators(self.index, batch.validators)
         if batch.errors:
@@ -135,9 +146,13 @@ class Writer:
         self.sink = IndexSink(config) if target is None else target.open(config)
         self.run_id: int | None = getattr(target, "run_id", None)
         self.store = WarcStore(
-            archive.warc_dir, prefix, max_size=config.warc_max_size,
-            gzip_level=config.warc_gzip_level, originals=self.sink.originals(prefix),
-            on_open=self.file_opened, host=getattr(target, "worker", None),
+            archive.warc_dir,
+            prefix,
+            max_size=config.warc_max_size,
+            gzip_level=config.warc_gzip_level,
+            originals=self.sink.originals(prefix),
+            on_open=self.file_opened,
+            host=getattr(target, "worker", None),
         )
         self.payloads = RecentPayloads(archive.warc_dir)
         self.batch = Batch()
@@ -179,8 +194,9 @@ class Writer:
             if row["warc_type"] != "revisit" and not row.get("requisite"):
                 body = message.body if message.body is not None else self.payloads.decoded(row)
                 found = extract(message.content_type, body)
-                row.update(title=found.title, text=found.text, extraction=found.method,
-                           extraction_error=found.error)
+                row.update(
+                    title=found.title, text=found.text, extraction=found.method, extraction_error=found.error
+                )
             self.batch.captures.append(row)
             if message.validators is not None:
                 self.batch.validators.append(message.validators)
@@ -210,8 +226,15 @@ class Writer:
         """Open the run (reconciling and continuing an unfinished one if asked); (run id, resumed id)."""
         if not isinstance(self.sink, IndexSink):
             raise ArchiveError("a Redis worker's runs are opened by the command that seeded them")
-        self.run_id, resumed = open_run(self.sink, self.archive, message.name, message.spider,
-                                        message.source, message.pid, self.resume_within)
+        self.run_id, resumed = open_run(
+            self.sink,
+            self.archive,
+            message.name,
+            message.spider,
+            message.source,
+            message.pid,
+            self.resume_within,
+        )
         return self.run_id, resumed
 
     def close(self, finish: RunEnd | None) -> None:
@@ -225,15 +248,28 @@ class Writer:
         self.store.close()
         if finish is not None:
             with writing(self.index):
-                finish_run(self.index, finish.run_id, status=finish.status, reason=finish.reason,
-                           counts=finish.counts, warc_files=list(self.store.files))
+                finish_run(
+                    self.index,
+                    finish.run_id,
+                    status=finish.status,
+                    reason=finish.reason,
+                    counts=finish.counts,
+                    warc_files=list(self.store.files),
+                )
 
     def reply(self, request_id: int, ok: bool, value: Any) -> None:
         self.conn.send(Reply(request_id, ok, value))
 
 
-def open_run(sink: IndexSink, archive: Archive, name: str, spider: str, source: Source | None,
-             pid: int | None, resume_within: float) -> tuple[int, int | None]:
+def open_run(
+    sink: IndexSink,
+    archive: Archive,
+    name: str,
+    spider: str,
+    source: Source | None,
+    pid: int | None,
+    resume_within: float,
+) -> tuple[int, int | None]:
     """Record the source and open a crawl run; an unfinished earlier run of the same source and
     spider is reconciled first, and continued if it started within `resume_within` seconds.
     Returns (run id, id of the run it resumes or None)."""

@@ -56,30 +56,67 @@ class Document:
 
 
 DOCUMENTS = (
-    Document(5011, "Northwind Recognize pilot agreement", "hcpd-recognize-pilot-agreement.pdf", (
-        "PILOT AGREEMENT - Harbor City Police Department and Northwind Cloud",
-        "Northwind Recognize will compare faces from the city's downtown cameras",
-        "against the department's booking photos for ninety days.",
-        "The vendor provides the service at no charge during the pilot.")),
-    Document(5012, "Camera network integration notes", "hcpd-camera-integration-notes.pdf", (
-        "Integration notes, traffic and downtown cameras",
-        "Twelve camera feeds were connected to Northwind Recognize in April 2018.",
-        "Matches above the similarity threshold are sent to the watch desk.")),
-    Document(5013, "Face search policy (draft)", "hcpd-face-search-policy-draft.pdf", (
-        "DRAFT - Face search policy",
-        "A match is an investigative lead only and never probable cause.",
-        "Searches are logged with the case number and the requesting officer.")),
+    Document(
+        5011,
+        "Northwind Recognize pilot agreement",
+        "hcpd-recognize-pilot-agreement.pdf",
+        (
+            "PILOT AGREEMENT - Harbor City Police Department and Northwind Cloud",
+            "Northwind Recognize will compare faces from the city's downtown cameras",
+            "against the department's booking photos for ninety days.",
+            "The vendor provides the service at no charge during the pilot.",
+        ),
+    ),
+    Document(
+        5012,
+        "Camera network integration notes",
+        "hcpd-camera-integration-notes.pdf",
+        (
+            "Integration notes, traffic and downtown cameras",
+            "Twelve camera feeds were connected to Northwind Recognize in April 2018.",
+            "Matches above the similarity threshold are sent to the watch desk.",
+        ),
+    ),
+    Document(
+        5013,
+        "Face search policy (draft)",
+        "hcpd-face-search-policy-draft.pdf",
+        (
+            "DRAFT - Face search policy",
+            "A match is an investigative lead only and never probable cause.",
+            "Searches are logged with the case number and the requesting officer.",
+        ),
+    ),
 )
 
 REQUESTS = (
-    Request("18-101", "Any contract, pilot agreement or purchase order with a vendor of face "
-            "recognition software.", "Closed", "03/05/2018", "05/14/2018", (5011,)),
-    Request("18-115", "Records on connecting city cameras to a face recognition service, and "
-            "any policy governing its use.", "Closed", "03/19/2018", "06/01/2018", (5012, 5013)),
-    Request("18-130", "Audit logs of face searches run in April 2018.", "Closed", "04/30/2018",
-            "06/20/2018", ()),
-    Request("18-142", "Copies of agreements already released under request 18-101.", "Closed",
-            "05/21/2018", "06/22/2018", (5011,)),
+    Request(
+        "18-101",
+        "Any contract, pilot agreement or purchase order with a vendor of face recognition software.",
+        "Closed",
+        "03/05/2018",
+        "05/14/2018",
+        (5011,),
+    ),
+    Request(
+        "18-115",
+        "Records on connecting city cameras to a face recognition service, and any policy governing its use.",
+        "Closed",
+        "03/19/2018",
+        "06/01/2018",
+        (5012, 5013),
+    ),
+    Request(
+        "18-130", "Audit logs of face searches run in April 2018.", "Closed", "04/30/2018", "06/20/2018", ()
+    ),
+    Request(
+        "18-142",
+        "Copies of agreements already released under request 18-101.",
+        "Closed",
+        "05/21/2018",
+        "06/22/2018",
+        (5011,),
+    ),
 )
 
 
@@ -118,8 +155,12 @@ class NextRequestPortal:
             document = _document(parts[1])
             if document is None:
                 return Reply(404, b"Not found", content_type="text/plain")
-            return Reply(302, b"", headers=[("Location", self.storage.signed_url(document.file_name))],
-                         content_type=None)
+            return Reply(
+                302,
+                b"",
+                headers=[("Location", self.storage.signed_url(document.file_name))],
+                content_type=None,
+            )
         if len(parts) == 2 and parts[0] in ("requests", "documents"):
             return self._page(parts[0], parts[1])
         return Reply(404, b"<h1>Not found</h1>")
@@ -127,33 +168,53 @@ class NextRequestPortal:
     def _requests(self, page: int) -> dict:
         listed = [self._requestjson_reply(r) for r in REQUESTS]
         if self.quirks:
-            listed.insert(1, {"request_text": "A request the portal lists without its id",
-                              "request_state": "Open"})
-        chunk = listed[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+            listed.insert(
+                1, {"request_text": "A request the portal lists without its id", "request_state": "Open"}
+            )
+        chunk = listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         return {"total_count": len(listed), "requests": chunk}
 
     @staticmethod
     def _requestjson_reply(r: Request) -> dict:
-        return {"id": r.id, "request_text": r.text, "request_state": r.state,
-                "department_names": HARBOR, "request_date": r.opened, "closed_date": r.closed,
-                "visibility": "published"}
+        return {
+            "id": r.id,
+            "request_text": r.text,
+            "request_state": r.state,
+            "department_names": HARBOR,
+            "request_date": r.opened,
+            "closed_date": r.closed,
+            "visibility": "published",
+        }
 
     def _request_documents(self, request_id: str, page: int) -> Reply:
         found = next((r for r in REQUESTS if r.id == request_id), None)
         if found is None:
             return json_reply({"error": "Request not found"}, 404)
         documents = [_document(str(d)) for d in found.documents]
-        listed = [{"id": d.id, "title": d.title, "file_extension": "pdf", "request_id": found.id,
-                   "document_scan": {"document_path": f"/documents/{d.id}", "id": d.id,
-                                     "upload_date": found.closed}}
-                  for d in documents if d is not None]
-        chunk = listed[(page - 1) * 25: page * 25]
+        listed = [
+            {
+                "id": d.id,
+                "title": d.title,
+                "file_extension": "pdf",
+                "request_id": found.id,
+                "document_scan": {
+                    "document_path": f"/documents/{d.id}",
+                    "id": d.id,
+                    "upload_date": found.closed,
+                },
+            }
+            for d in documents
+            if d is not None
+        ]
+        chunk = listed[(page - 1) * 25 : page * 25]
         return json_reply({"total_documents_count": len(listed), "documents": chunk})
 
     def _page(self, kind: str, ident: str) -> Reply:
         title = f"Request {ident}" if kind == "requests" else f"Document {ident}"
-        body = (f"<!DOCTYPE html><html><head><title>{title}</title></head><body>"
-                f"<h1>{title}</h1><p>Harbor City public records portal.</p></body></html>")
+        body = (
+            f"<!DOCTYPE html><html><head><title>{title}</title></head><body>"
+            f"<h1>{title}</h1><p>Harbor City public records portal.</p></body></html>"
+        )
         return Reply(200, body.encode())
 
 

@@ -49,39 +49,87 @@ class Release:
 
 REQUESTS = (
     Release(
-        "ccso-face-search-contract-1031", "Face search contract and non-disclosure agreement",
-        SHERIFF, "CCSO-PRR-2018-0031", "May 2, 2018", "2018-05-02",
+        "ccso-face-search-contract-1031",
+        "Face search contract and non-disclosure agreement",
+        SHERIFF,
+        "CCSO-PRR-2018-0031",
+        "May 2, 2018",
+        "2018-05-02",
         ("nda-northwind-ccso.pdf", "northwind-price-quote.pdf"),
         "Please send any agreement, purchase order or confidentiality agreement between the "
-        "Sheriff's Office and a cloud provider for matching faces.", submitted="March 12, 2018"),
+        "Sheriff's Office and a cloud provider for matching faces.",
+        submitted="March 12, 2018",
+    ),
     Release(
-        "ccso-booking-photo-upload-1032", "Emails about uploading the booking photo archive",
-        SHERIFF, "CCSO-PRR-2018-0032", "May 9, 2018", "2018-05-09",
-        ("ccso-email-export-2017.html", "booking-photo-memo-scan.pdf",
-         "northwind-price-quote.pdf", "invoice-2017-11.pdf"),
+        "ccso-booking-photo-upload-1032",
+        "Emails about uploading the booking photo archive",
+        SHERIFF,
+        "CCSO-PRR-2018-0032",
+        "May 9, 2018",
+        "2018-05-09",
+        (
+            "ccso-email-export-2017.html",
+            "booking-photo-memo-scan.pdf",
+            "northwind-price-quote.pdf",
+            "invoice-2017-11.pdf",
+        ),
         "Please send the correspondence about moving jail booking images to an outside "
-        "service, from January 2017 to date.", submitted="March 12, 2018"),
+        "service, from January 2017 to date.",
+        submitted="March 12, 2018",
+    ),
     Release(
-        "ccso-deputy-training-1040", "Training materials for deputies on face matching",
-        SHERIFF, "CCSO-PRR-2018-0040", "June 1, 2018", "2018-06-01",
+        "ccso-deputy-training-1040",
+        "Training materials for deputies on face matching",
+        SHERIFF,
+        "CCSO-PRR-2018-0040",
+        "June 1, 2018",
+        "2018-06-01",
         ("recognize-training-slides.pdf", "field-guide.docx"),
-        "Please send slide decks, guides or handouts used to train deputies to run face "
-        "searches.", submitted="April 2, 2018"),
+        "Please send slide decks, guides or handouts used to train deputies to run face searches.",
+        submitted="April 2, 2018",
+    ),
     Release(
-        "bos-facial-recognition-purchases-1007", "Board records on facial recognition purchases",
-        BOARD, "BOS-2018-0007", "June 12, 2018", "2018-06-12",
+        "bos-facial-recognition-purchases-1007",
+        "Board records on facial recognition purchases",
+        BOARD,
+        "BOS-2018-0007",
+        "June 12, 2018",
+        "2018-06-12",
         ("bos-response-letter.pdf",),
         "Please send board agendas, minutes or approvals for any facial recognition "
-        "purchase by a county department.", submitted="April 9, 2018"),
+        "purchase by a county department.",
+        submitted="April 9, 2018",
+    ),
 )
 
 TABLE = (
-    Release("lpd-1", "Cloud services agreement with Northwind Cloud", POLICE, "LPD-18-0112",
-            "2018-03-02", "2018-03-02", ("lpd-northwind-agreement.pdf",)),
-    Release("lpd-2", "Body camera face matching pilot: project notes", POLICE, "LPD-18-0140",
-            "2018-04-20", "2018-04-20", ("lpd-pilot-notes.pdf",)),
-    Release("lpd-3", "Surveillance technology annual report 2017", POLICE, "LPD-18-0201",
-            "2018-06-30", "2018-06-30", ("lpd-surveillance-report-2017.pdf",)),
+    Release(
+        "lpd-1",
+        "Cloud services agreement with Northwind Cloud",
+        POLICE,
+        "LPD-18-0112",
+        "2018-03-02",
+        "2018-03-02",
+        ("lpd-northwind-agreement.pdf",),
+    ),
+    Release(
+        "lpd-2",
+        "Body camera face matching pilot: project notes",
+        POLICE,
+        "LPD-18-0140",
+        "2018-04-20",
+        "2018-04-20",
+        ("lpd-pilot-notes.pdf",),
+    ),
+    Release(
+        "lpd-3",
+        "Surveillance technology annual report 2017",
+        POLICE,
+        "LPD-18-0201",
+        "2018-06-30",
+        "2018-06-30",
+        ("lpd-surveillance-report-2017.pdf",),
+    ),
 )
 
 REQUESTS_PER_PAGE = 2
@@ -93,7 +141,7 @@ DIRECTORY_FILES = ("recognize-training-slides.pdf", "ccso-face-matching-policy.t
 def _docx(paragraphs: list[str]) -> bytes:
     """The smallest Word document that Word and our extractor both open."""
     body = "".join(
-        f"<w:p><w:r><w:t xml:space=\"preserve\">{html.escape(p)}</w:t></w:r></w:p>" for p in paragraphs
+        f'<w:p><w:r><w:t xml:space="preserve">{html.escape(p)}</w:t></w:r></w:p>' for p in paragraphs
     )
     parts = {
         "[Content_Types].xml": (
@@ -102,16 +150,19 @@ def _docx(paragraphs: list[str]) -> bytes:
             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
             '<Default Extension="xml" ContentType="application/xml"/>'
             '<Override PartName="/word/document.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'),
+            'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
+        ),
         "_rels/.rels": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-            'relationships/officeDocument" Target="word/document.xml"/></Relationships>'),
+            'relationships/officeDocument" Target="word/document.xml"/></Relationships>'
+        ),
         "word/document.xml": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-            f"<w:body>{body}</w:body></w:document>"),
+            f"<w:body>{body}</w:body></w:document>"
+        ),
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -158,59 +209,101 @@ def _sheriff_files() -> dict[str, tuple[bytes, str]]:
     """What the county sheriff's office released."""
     pdf = PDF
     return {
-        "nda-northwind-ccso.pdf": (text_pdf([[
-            "MUTUAL NON-DISCLOSURE AGREEMENT",
-            "Between Northwind Cloud Services, Inc. and the Clearwater County Sheriff's Office",
-            "",
-            "The parties will hold in confidence all terms of their work together on",
-            "Northwind Recognize, including pricing and deployment details.",
-            "Neither party will issue a press release without the other's written consent.",
-            "Term: three years from the date of signature, November 1, 2017.",
-        ]], title="Mutual non-disclosure agreement"), pdf),
-        "northwind-price-quote.pdf": (text_pdf([[
-            "Northwind Cloud - price quote Q-2017-0815",
-            "Prepared for: Clearwater County Sheriff's Office",
-            "",
-            "Northwind Recognize image analysis: $1.00 per 1,000 images",
-            "Face metadata storage: $0.01 per 1,000 faces per month",
-            "Estimated monthly cost for 300,000 stored faces: $3.00",
-            "Professional services: no charge during the pilot",
-        ]], title="Price quote"), pdf),
-        "booking-photo-memo-scan.pdf": (scanned_pdf([
-            ["CLEARWATER COUNTY SHERIFF - JAIL DIVISION",
-             "Memorandum, December 4, 2017",
-             "Subject: booking image export",
-             "The export of the booking image archive",
-             "finished on schedule."],
-            ["Before each monthly upload, run the",
-             f"quarterly purge of {SCAN_ONLY_PHRASE}",
-             "so each person appears once.",
-             "About 300,000 images are now searchable."],
-        ]), pdf),
+        "nda-northwind-ccso.pdf": (
+            text_pdf(
+                [
+                    [
+                        "MUTUAL NON-DISCLOSURE AGREEMENT",
+                        "Between Northwind Cloud Services, Inc. and the Clearwater County Sheriff's Office",
+                        "",
+                        "The parties will hold in confidence all terms of their work together on",
+                        "Northwind Recognize, including pricing and deployment details.",
+                        "Neither party will issue a press release without the other's written consent.",
+                        "Term: three years from the date of signature, November 1, 2017.",
+                    ]
+                ],
+                title="Mutual non-disclosure agreement",
+            ),
+            pdf,
+        ),
+        "northwind-price-quote.pdf": (
+            text_pdf(
+                [
+                    [
+                        "Northwind Cloud - price quote Q-2017-0815",
+                        "Prepared for: Clearwater County Sheriff's Office",
+                        "",
+                        "Northwind Recognize image analysis: $1.00 per 1,000 images",
+                        "Face metadata storage: $0.01 per 1,000 faces per month",
+                        "Estimated monthly cost for 300,000 stored faces: $3.00",
+                        "Professional services: no charge during the pilot",
+                    ]
+                ],
+                title="Price quote",
+            ),
+            pdf,
+        ),
+        "booking-photo-memo-scan.pdf": (
+            scanned_pdf(
+                [
+                    [
+                        "CLEARWATER COUNTY SHERIFF - JAIL DIVISION",
+                        "Memorandum, December 4, 2017",
+                        "Subject: booking image export",
+                        "The export of the booking image archive",
+                        "finished on schedule.",
+                    ],
+                    [
+                        "Before each monthly upload, run the",
+                        f"quarterly purge of {SCAN_ONLY_PHRASE}",
+                        "so each person appears once.",
+                        "About 300,000 images are now searchable.",
+                    ],
+                ]
+            ),
+            pdf,
+        ),
         # Starts like a PDF, then breaks off: no objects, no cross-reference table.
-        "invoice-2017-11.pdf": (b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catal"
-                                + bytes(range(256)) * 4, pdf),
-        "recognize-training-slides.pdf": (text_pdf([
-            ["Face matching for deputies", "Northwind Recognize training, May 2018"],
-            ["Slide 2: When to run a search",
-             "Only for a lead in an open investigation.",
-             "Never as the sole basis for an arrest."],
-            ["Slide 3: How to read a result",
-             "A similarity score is not an identification.",
-             "Confirm every candidate against other evidence."],
-            ["Slide 4: What the collection holds",
-             "About 300,000 booking photos taken since 2001."],
-        ], title="Face matching for deputies"), pdf),
-        "field-guide.docx": (_docx([
-            "Field guide: photo searches from a patrol phone",
-            "Open the search app, take a well-lit frontal photo and submit it.",
-            "Results from Northwind Recognize arrive in seconds; treat them as leads only.",
-        ]), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        "invoice-2017-11.pdf": (
+            b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catal" + bytes(range(256)) * 4,
+            pdf,
+        ),
+        "recognize-training-slides.pdf": (
+            text_pdf(
+                [
+                    ["Face matching for deputies", "Northwind Recognize training, May 2018"],
+                    [
+                        "Slide 2: When to run a search",
+                        "Only for a lead in an open investigation.",
+                        "Never as the sole basis for an arrest.",
+                    ],
+                    [
+                        "Slide 3: How to read a result",
+                        "A similarity score is not an identification.",
+                        "Confirm every candidate against other evidence.",
+                    ],
+                    ["Slide 4: What the collection holds", "About 300,000 booking photos taken since 2001."],
+                ],
+                title="Face matching for deputies",
+            ),
+            pdf,
+        ),
+        "field-guide.docx": (
+            _docx(
+                [
+                    "Field guide: photo searches from a patrol phone",
+                    "Open the search app, take a well-lit frontal photo and submit it.",
+                    "Results from Northwind Recognize arrive in seconds; treat them as leads only.",
+                ]
+            ),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
         "ccso-face-matching-policy.txt": (
             b"Clearwater County Sheriff's Office - Policy 614, face matching\n"
             b"Deputies may search field photos against booking photos only for an open case.\n"
             b"Searches run on Northwind Recognize and are logged for audit.\n",
-            "text/plain; charset=utf-8"),
+            "text/plain; charset=utf-8",
+        ),
         "ccso-email-export-2017.html": (EMAIL_EXPORT.encode("utf-8"), "text/html; charset=utf-8"),
     }
 
@@ -219,39 +312,71 @@ def _other_agency_files() -> dict[str, tuple[bytes, str]]:
     """What the county board and the city police released."""
     pdf = PDF
     return {
-        "bos-response-letter.pdf": (text_pdf([[
-            "Clearwater County Board of Supervisors",
-            "Response to records request BOS-2018-0007",
-            "",
-            "The Board holds no contract or approval for a facial recognition purchase.",
-            "Staff did recognize one vendor visit: Orbital Vision showed its FaceFind",
-            "kiosk at a 2017 budget workshop. No purchase followed.",
-        ]], title="Response letter"), pdf),
-        "lpd-northwind-agreement.pdf": (text_pdf([[
-            "CITY OF LAKEPORT - CLOUD SERVICES AGREEMENT",
-            "Vendor: Northwind Cloud Services, Inc.",
-            "Services: hosting, video storage and Northwind Recognize face search",
-            "Effective March 1, 2018. Annual ceiling: $12,000.",
-        ]], title="Cloud services agreement"), pdf),
-        "lpd-pilot-notes.pdf": (text_pdf([[
-            "Body camera pilot - project notes",
-            "Six officers wore cameras streaming to the vendor's cloud.",
-            "Faces in live video were compared with the department's watchlist.",
-            "The pilot ends June 30, 2018; the chief will decide on expansion.",
-        ]], title="Pilot notes"), pdf),
-        "lpd-surveillance-report-2017.pdf": (text_pdf([[
-            "Lakeport Police Department",
-            "Surveillance technology annual report, 2017",
-            "License plate readers: 4 fixed, 2 mobile. Retention: 30 days.",
-        ]], title="Annual report"), pdf),
+        "bos-response-letter.pdf": (
+            text_pdf(
+                [
+                    [
+                        "Clearwater County Board of Supervisors",
+                        "Response to records request BOS-2018-0007",
+                        "",
+                        "The Board holds no contract or approval for a facial recognition purchase.",
+                        "Staff did recognize one vendor visit: Orbital Vision showed its FaceFind",
+                        "kiosk at a 2017 budget workshop. No purchase followed.",
+                    ]
+                ],
+                title="Response letter",
+            ),
+            pdf,
+        ),
+        "lpd-northwind-agreement.pdf": (
+            text_pdf(
+                [
+                    [
+                        "CITY OF LAKEPORT - CLOUD SERVICES AGREEMENT",
+                        "Vendor: Northwind Cloud Services, Inc.",
+                        "Services: hosting, video storage and Northwind Recognize face search",
+                        "Effective March 1, 2018. Annual ceiling: $12,000.",
+                    ]
+                ],
+                title="Cloud services agreement",
+            ),
+            pdf,
+        ),
+        "lpd-pilot-notes.pdf": (
+            text_pdf(
+                [
+                    [
+                        "Body camera pilot - project notes",
+                        "Six officers wore cameras streaming to the vendor's cloud.",
+                        "Faces in live video were compared with the department's watchlist.",
+                        "The pilot ends June 30, 2018; the chief will decide on expansion.",
+                    ]
+                ],
+                title="Pilot notes",
+            ),
+            pdf,
+        ),
+        "lpd-surveillance-report-2017.pdf": (
+            text_pdf(
+                [
+                    [
+                        "Lakeport Police Department",
+                        "Surveillance technology annual report, 2017",
+                        "License plate readers: 4 fixed, 2 mobile. Retention: 30 days.",
+                    ]
+                ],
+                title="Annual report",
+            ),
+            pdf,
+        ),
     }
 
 
 def _page(title: str, body: str) -> bytes:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title></head><body>"
-        "<header><a href=\"/\">Records portal</a></header>"
+        '<header><a href="/">Records portal</a></header>'
         f"<main>{body}</main><footer>Fixture portal for Spyglass tests.</footer></body></html>\n"
     ).encode()
 
@@ -271,21 +396,27 @@ def _pager(path: str, page: int, pages: int) -> str:
 
 def request_listing(page: int) -> bytes:
     pages = _pages(REQUESTS, REQUESTS_PER_PAGE)
-    chunk = REQUESTS[(page - 1) * REQUESTS_PER_PAGE: page * REQUESTS_PER_PAGE]
+    chunk = REQUESTS[(page - 1) * REQUESTS_PER_PAGE : page * REQUESTS_PER_PAGE]
     rows = "".join(
         f'<tr><td><a class="request-link" href="/requests/{r.slug}/">{html.escape(r.title)}</a></td>'
         f"<td>{html.escape(r.agency)}</td><td>{r.status}</td></tr>"
         for r in chunk
     )
-    return _page(f"Public records requests, page {page}", (
-        f"<h1>Public records requests</h1><table class=\"request-list\">"
-        f"<tr><th>Request</th><th>Agency</th><th>Status</th></tr>{rows}</table>"
-        + _pager("/requests/", page, pages)))
+    return _page(
+        f"Public records requests, page {page}",
+        (
+            f'<h1>Public records requests</h1><table class="request-list">'
+            f"<tr><th>Request</th><th>Agency</th><th>Status</th></tr>{rows}</table>"
+            + _pager("/requests/", page, pages)
+        ),
+    )
 
 
 def request_page(release: Release) -> bytes:
     files = "".join(f'<li><a href="/files/{name}">{name}</a></li>' for name in release.files)
-    return _page(f"{release.title} | Public records requests", f"""
+    return _page(
+        f"{release.title} | Public records requests",
+        f"""
 <h1>{html.escape(release.title)}</h1>
 <dl class="request-info">
 <dt>Agency</dt><dd><a href="/agencies/">{html.escape(release.agency)}</a></dd>
@@ -300,31 +431,36 @@ def request_page(release: Release) -> bytes:
 <article class="communication"><h2>Response, {release.released}</h2>
 <p>Responsive records are attached.</p>
 <ul class="files">{files}</ul></article>
-</section>""")
+</section>""",
+    )
 
 
 def table_listing(page: int) -> bytes:
     pages = _pages(TABLE, ROWS_PER_PAGE)
-    chunk = TABLE[(page - 1) * ROWS_PER_PAGE: page * ROWS_PER_PAGE]
+    chunk = TABLE[(page - 1) * ROWS_PER_PAGE : page * ROWS_PER_PAGE]
     rows = "".join(
         f"<tr><td>{r.released}</td><td>{r.reference}</td><td>{html.escape(r.title)}</td><td>"
         + " ".join(f'<a href="/files/{name}">PDF</a>' for name in r.files)
         + "</td></tr>"
         for r in chunk
     )
-    return _page(f"Released records - Lakeport Police Department, page {page}", (
-        "<h1>Released records</h1><p>Records released under the Public Records Act.</p>"
-        "<table class=\"records\"><thead><tr><th>Date released</th><th>Reference</th>"
-        f"<th>Description</th><th>Files</th></tr></thead><tbody>{rows}</tbody></table>"
-        + _pager("/lakeport/police/released-records/", page, pages)))
+    return _page(
+        f"Released records - Lakeport Police Department, page {page}",
+        (
+            "<h1>Released records</h1><p>Records released under the Public Records Act.</p>"
+            '<table class="records"><thead><tr><th>Date released</th><th>Reference</th>'
+            f"<th>Description</th><th>Files</th></tr></thead><tbody>{rows}</tbody></table>"
+            + _pager("/lakeport/police/released-records/", page, pages)
+        ),
+    )
 
 
 def directory_listing() -> bytes:
     links = "".join(f'<a href="{name}">{name}</a>\n' for name in DIRECTORY_FILES)
     return (
         f"<html><head><title>Index of {DIRECTORY}</title></head><body>"
-        f"<h1>Index of {DIRECTORY}</h1><pre><a href=\"?C=N;O=D\">Name</a> "
-        f"<a href=\"?C=M;O=A\">Last modified</a>\n<a href=\"/reading-room/\">Parent Directory</a>\n"
+        f'<h1>Index of {DIRECTORY}</h1><pre><a href="?C=N;O=D">Name</a> '
+        f'<a href="?C=M;O=A">Last modified</a>\n<a href="/reading-room/">Parent Directory</a>\n'
         f"{links}</pre></body></html>\n"
     ).encode()
 
@@ -354,8 +490,8 @@ class RecordsPortal:
                 return Reply(body=table_listing(page))
         if path == DIRECTORY and not request.query:
             return Reply(body=directory_listing())
-        if path.startswith(DIRECTORY) and path[len(DIRECTORY):] in DIRECTORY_FILES:
-            body, ctype = self.files[path[len(DIRECTORY):]]
+        if path.startswith(DIRECTORY) and path[len(DIRECTORY) :] in DIRECTORY_FILES:
+            body, ctype = self.files[path[len(DIRECTORY) :]]
             return Reply(body=body, content_type=ctype)
         if path.startswith("/files/") and path[7:] in self.files:
             body, ctype = self.files[path[7:]]

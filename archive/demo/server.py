@@ -47,15 +47,18 @@ Handler = Callable[[Incoming], Reply]
 
 def json_reply(data: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Reply:
     """A JSON answer, as the fixture APIs give it."""
-    return Reply(status, json.dumps(data).encode(), headers=headers or [],
-                 content_type="application/json; charset=utf-8")
+    return Reply(
+        status,
+        json.dumps(data).encode(),
+        headers=headers or [],
+        content_type="application/json; charset=utf-8",
+    )
 
 
 class LoopbackServer:
     """Serves `handler` on 127.0.0.1 in a daemon thread; use as a context manager."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0,
-                 etags: bool = False) -> None:
+    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0, etags: bool = False) -> None:
         self.handler = handler
         outer = self
 

@@ -99,7 +99,8 @@ def _start(name: str, start: Any, wanted: dict[str, int], recorded: dict[str, in
                 f"port {recorded[name]} is taken ({exc.strerror}): this archive holds the demo's {name} "
                 f"at http://127.0.0.1:{recorded[name]}/, and another port would archive it again under "
                 f"another address. Stop the program using it (`ss -ltnp 'sport = :{recorded[name]}'` "
-                "names it) or use another --data directory") from None
+                "names it) or use another --data directory"
+            ) from None
     try:
         return start(wanted[name])
     except OSError:

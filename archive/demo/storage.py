@@ -49,8 +49,12 @@ class SignedStorage:
         if expires < time.time():
             return _error(403, "AccessDenied", "Request has expired")
         body, content_type = self.files[name]
-        return Reply(200, body, content_type=content_type,
-                     headers=[("Content-Disposition", f'attachment; filename="{name}"')])
+        return Reply(
+            200,
+            body,
+            content_type=content_type,
+            headers=[("Content-Disposition", f'attachment; filename="{name}"')],
+        )
 
 
 def _sign(name: str, expires: int) -> str:
@@ -58,12 +62,13 @@ def _sign(name: str, expires: int) -> str:
 
 
 def _error(status: int, code: str, message: str) -> Reply:
-    body = f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
     return Reply(status, body.encode(), content_type="application/xml")
 
 
-def start_storage(files: dict[str, tuple[bytes, str]], ttl: float = 300.0,
-                  port: int = 0) -> tuple[LoopbackServer, SignedStorage]:
+def start_storage(
+    files: dict[str, tuple[bytes, str]], ttl: float = 300.0, port: int = 0
+) -> tuple[LoopbackServer, SignedStorage]:
     """Start the store on 127.0.0.1; its signed URLs name its own address."""
     storage = SignedStorage(files, ttl)
     server = LoopbackServer(storage, port=port).start()

@@ -49,13 +49,54 @@ def _run(*args: str, cwd: Path) -> None:
 def make_tsa_keys(directory: Path) -> Path:
     """Create CA and TSA keys and certificates in `directory`; returns the CA certificate's path."""
     d = directory
-    _run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-         "-days", "2", "-subj", "/CN=Spyglass test TSA root", cwd=d)
-    _run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tsa.key", "-out", "tsa.csr",
-         "-subj", "/CN=Spyglass test TSA", cwd=d)
+    _run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Spyglass test TSA root",
+        cwd=d,
+    )
+    _run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "tsa.key",
+        "-out",
+        "tsa.csr",
+        "-subj",
+        "/CN=Spyglass test TSA",
+        cwd=d,
+    )
     (d / "tsa.ext").write_text(TSA_EXTENSIONS)
-    _run("x509", "-req", "-in", "tsa.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-         "-CAcreateserial", "-out", "tsa.pem", "-days", "2", "-extfile", "tsa.ext", cwd=d)
+    _run(
+        "x509",
+        "-req",
+        "-in",
+        "tsa.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "tsa.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "tsa.ext",
+        cwd=d,
+    )
     (d / "serial").write_text("01\n")
     (d / "tsa.cnf").write_text(TSA_CONFIG.format(dir=d))
     return d / "ca.pem"
@@ -72,16 +113,27 @@ class TimeStampAuthority:
 
     def __call__(self, request: Incoming) -> Reply:
         if request.method != "POST" or not request.headers.get("Content-Type", "").startswith(
-                "application/timestamp-query"):
+            "application/timestamp-query"
+        ):
             return Reply(400, b"POST an application/timestamp-query", content_type="text/plain")
         with self.lock, tempfile.TemporaryDirectory(dir=self.directory) as tmp:
             query = Path(tmp) / "query.tsq"
             reply = Path(tmp) / "reply.tsr"
             query.write_bytes(request.body)
             subprocess.run(
-                ["openssl", "ts", "-reply", "-config", str(self.directory / "tsa.cnf"),
-                 "-queryfile", str(query), "-out", str(reply)],
-                check=True, capture_output=True,
+                [
+                    "openssl",
+                    "ts",
+                    "-reply",
+                    "-config",
+                    str(self.directory / "tsa.cnf"),
+                    "-queryfile",
+                    str(query),
+                    "-out",
+                    str(reply),
+                ],
+                check=True,
+                capture_output=True,
             )
             self.requests += 1
             return Reply(200, reply.read_bytes(), content_type="application/timestamp-reply")

@@ -50,22 +50,30 @@ CTA = """
 """
 
 PAGES: dict[str, Page] = {
-    "/": Page("Northwind Cloud: computing for every mission", """
+    "/": Page(
+        "Northwind Cloud: computing for every mission",
+        """
 <h1>Computing for every mission</h1>
 <p>Northwind Cloud runs storage, compute and machine learning services for
 companies and for governments at every level.</p>
 <p>Meet <a href="/products/recognize/">Northwind Recognize</a>, image and video
 analysis that finds, compares and follows faces in real time.</p>
 <p><a href="/products/">All products</a> · <a href="/press/">Latest news</a></p>
-"""),
-    "/products/": Page("Products | Northwind Cloud", """
+""",
+    ),
+    "/products/": Page(
+        "Products | Northwind Cloud",
+        """
 <h1>Products</h1>
 <ul>
 <li><a href="/products/recognize/">Northwind Recognize</a>: image and video analysis with face search.</li>
 <li><a href="/products/streams/">Northwind Video Streams</a>: ingest and store live video from any camera.</li>
 </ul>
-"""),
-    "/products/recognize/": Page("Northwind Recognize: image and video analysis", """
+""",
+    ),
+    "/products/recognize/": Page(
+        "Northwind Recognize: image and video analysis",
+        """
 <h1>Northwind Recognize</h1>
 <p>Add image and video analysis to your applications without any machine
 learning expertise. Northwind Recognize detects objects, scenes, text and
@@ -82,8 +90,11 @@ seconds.</p>
 the <a href="/products/recognize/features/">feature list</a>, the
 <a href="/products/recognize/pricing/">pricing</a> or download the
 <a href="/docs/recognize-datasheet.pdf">datasheet (PDF)</a>.</p>
-"""),
-    "/products/recognize/faqs/": Page("Northwind Recognize FAQs", """
+""",
+    ),
+    "/products/recognize/faqs/": Page(
+        "Northwind Recognize FAQs",
+        """
 <h1>Northwind Recognize: frequently asked questions</h1>
 <h2 id="face-search">Q: What is face search?</h2>
 <p>Face search compares a face in a new image or video frame with every face
@@ -105,8 +116,11 @@ collection as it is recorded.</p>
 <h2 id="responsible-use">Q: Who decides how it is used?</h2>
 <p>Customers are responsible for using the service lawfully; see our
 <a href="/legal/terms/">terms of service</a>.</p>
-"""),
-    "/products/recognize/features/": Page("Features | Northwind Recognize", """
+""",
+    ),
+    "/products/recognize/features/": Page(
+        "Features | Northwind Recognize",
+        """
 <h1>Features</h1>
 <ul>
 <li>Face detection and analysis: landmarks, pose, emotions, age range.</li>
@@ -115,8 +129,11 @@ collection as it is recorded.</p>
 <li>Text in image: read street signs, license plates and captions.</li>
 <li>Person tracking across frames for video analytics.</li>
 </ul>
-"""),
-    "/products/recognize/pricing/": Page("Pricing | Northwind Recognize", """
+""",
+    ),
+    "/products/recognize/pricing/": Page(
+        "Pricing | Northwind Recognize",
+        """
 <h1>Pricing</h1>
 <table>
 <tr><th>What</th><th>Price</th></tr>
@@ -125,47 +142,63 @@ collection as it is recorded.</p>
 <tr><td>Stored video analysis</td><td>$0.10 per minute</td></tr>
 </table>
 <p>A collection of 300,000 booking photos costs about three dollars a month to keep searchable.</p>
-"""),
-    "/products/streams/": Page("Northwind Video Streams", """
+""",
+    ),
+    "/products/streams/": Page(
+        "Northwind Video Streams",
+        """
 <h1>Northwind Video Streams</h1>
 <p>Stream video from phones, drones, fixed cameras and body cameras into the
 cloud, store it, and send it to <a href="/products/recognize/">Northwind
 Recognize</a> for live analysis.</p>
-"""),
-    "/solutions/public-safety/": Page("Public safety | Northwind Cloud", """
+""",
+    ),
+    "/solutions/public-safety/": Page(
+        "Public safety | Northwind Cloud",
+        """
 <h1>Public safety solutions</h1>
 <p>Police departments and sheriff's offices use Northwind Cloud to store
 evidence, analyse video and identify suspects. Upload your mugshot database
 once, then search any new photo against it in seconds.</p>
 <p>See how <a href="/customers/">our customers</a> do it.</p>
-"""),
-    "/customers/": Page("Customer stories | Northwind Cloud", """
+""",
+    ),
+    "/customers/": Page(
+        "Customer stories | Northwind Cloud",
+        """
 <h1>Customer stories</h1>
 <article>
 <h2>Clearwater County Sheriff's Office</h2>
 <p>Deputies search a phone photo against every booking photo since 2001.
 <a href="/customers/clearwater-county-sheriff/">Read the story</a>.</p>
 </article>
-"""),
+""",
+    ),
     "/customers/clearwater-county-sheriff/": Page(
-        "Clearwater County Sheriff's Office | Northwind Cloud customer story", """
+        "Clearwater County Sheriff's Office | Northwind Cloud customer story",
+        """
 <h1>Clearwater County Sheriff's Office</h1>
 <p>The sheriff's office loaded about 300,000 booking photos into a Northwind
 Recognize collection in 2017. Deputies now upload a photo from the field and
 see likely matches from the county's mugshot database in seconds.</p>
 <p>"It took us a few weeks to set up and costs less than a tank of gas a
 month," the office's systems project manager told us.</p>
-"""),
-    "/press/": Page("Press releases | Northwind Cloud", """
+""",
+    ),
+    "/press/": Page(
+        "Press releases | Northwind Cloud",
+        """
 <h1>Press releases</h1>
 <ul>
 <li><a href="/press/2018-05-14-body-camera-partnership/">May 14, 2018: Northwind partners with body camera makers</a></li>
 <li><a href="/press/2017-11-21-real-time-face-search/">Nov. 21, 2017: Real-time face search, text in image and better face detection</a></li>
 <li><a href="/press/2016-11-30-introducing-recognize/">Nov. 30, 2016: Introducing Northwind Recognize</a></li>
 </ul>
-"""),
+""",
+    ),
     "/press/2016-11-30-introducing-recognize/": Page(
-        "Introducing Northwind Recognize | Northwind Cloud press", """
+        "Introducing Northwind Recognize | Northwind Cloud press",
+        """
 <h1>Introducing Northwind Recognize</h1>
 <p class="dateline">Nov. 30, 2016</p>
 <p>Northwind Cloud today released Northwind Recognize, a deep-learning image
@@ -174,39 +207,53 @@ compare a face on a webcam with a badge photo, or inspect photos for people of
 interest or concern.</p>
 <p>Bookmarks pointing to <a href="/products/recognise/">the old product
 address</a> keep working.</p>
-"""),
+""",
+    ),
     "/press/2017-11-21-real-time-face-search/": Page(
-        "Real-time face search, text in image and improved face detection | Northwind Cloud press", """
+        "Real-time face search, text in image and improved face detection | Northwind Cloud press",
+        """
 <h1>Real-time face search, text in image and improved face detection</h1>
 <p class="dateline">Nov. 21, 2017</p>
 <p>Northwind Recognize now searches collections of tens of millions of faces
 in real time, reads text in images, and finds up to one hundred faces in a
 single crowded picture, including faces that are small, blurred or turned
 away from the camera.</p>
-"""),
+""",
+    ),
     "/press/2018-05-14-body-camera-partnership/": Page(
-        "Northwind partners with body camera makers | Northwind Cloud press", """
+        "Northwind partners with body camera makers | Northwind Cloud press",
+        """
 <h1>Northwind partners with body camera makers</h1>
 <p class="dateline">May 14, 2018</p>
 <p>Video from participating body cameras can now flow straight into Northwind
 Video Streams, where Northwind Recognize can flag faces that match an agency's
 watchlist while the officer is still on patrol.</p>
-"""),
-    "/about/": Page("About Northwind Cloud", """
+""",
+    ),
+    "/about/": Page(
+        "About Northwind Cloud",
+        """
 <h1>About us</h1>
 <p>Northwind Cloud Services was founded in 2006 and serves customers in 190
 countries, including thousands of government agencies.</p>
 <p>Staff only: <a href="/internal/roadmap/">product roadmap</a>.</p>
-"""),
-    "/legal/terms/": Page("Terms of service | Northwind Cloud", """
+""",
+    ),
+    "/legal/terms/": Page(
+        "Terms of service | Northwind Cloud",
+        """
 <h1>Terms of service</h1>
 <p>Customers must comply with all applicable laws when using Northwind
 services. We may suspend accounts that violate these terms.</p>
-"""),
-    "/internal/roadmap/": Page("Roadmap (internal) | Northwind Cloud", """
+""",
+    ),
+    "/internal/roadmap/": Page(
+        "Roadmap (internal) | Northwind Cloud",
+        """
 <h1>Internal roadmap</h1>
 <p>This page is disallowed by robots.txt and must never be archived.</p>
-"""),
+""",
+    ),
 }
 
 REDIRECTS = {"/products/recognise/": "/products/recognize/"}
@@ -246,11 +293,11 @@ def render(path: str, base: str, other: str) -> str:
     body = page.body.replace("{base}", base).replace("{other}", other)
     footer = FOOTER.replace("{other}", other)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(page.title)}</title>"
-        "<link rel=\"stylesheet\" href=\"/static/site.css\"><link rel=\"icon\" href=\"/favicon.png\">"
-        "<link rel=\"apple-touch-icon\" href=\"/apple-touch-icon.png\">"
-        "<script src=\"/static/site.js\"></script></head>\n<body>"
+        '<link rel="stylesheet" href="/static/site.css"><link rel="icon" href="/favicon.png">'
+        '<link rel="apple-touch-icon" href="/apple-touch-icon.png">'
+        '<script src="/static/site.js"></script></head>\n<body>'
         f"{NAV}<main>{body}{CTA}</main>{footer}</body></html>\n"
     )
 

@@ -61,8 +61,7 @@ def _match(rows: list[Row], url: str, match_type: str | None) -> list[Row]:
     if match_type == "host":
         return [r for r in rows if r.urlkey.split(")", 1)[0] == host]
     if match_type == "domain":
-        return [r for r in rows if r.urlkey.split(")", 1)[0] == host
-                or r.urlkey.startswith(host + ",")]
+        return [r for r in rows if r.urlkey.split(")", 1)[0] == host or r.urlkey.startswith(host + ",")]
     raise CdxQueryError(f"unknown matchType {match_type!r}")
 
 
@@ -118,7 +117,9 @@ def answer(rows: list[Row], query: str) -> tuple[str, str]:
         kept: list[Row] = []
         for row in found:
             value = row.field(name)[:width] if width else row.field(name)
-            last = kept[-1].field(name)[:width] if (kept and width) else (kept[-1].field(name) if kept else None)
+            last = (
+                kept[-1].field(name)[:width] if (kept and width) else (kept[-1].field(name) if kept else None)
+            )
             if value != last:
                 kept.append(row)
         found = kept

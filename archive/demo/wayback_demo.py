@@ -23,19 +23,25 @@ def page(title: str, main: str, cta: bool = False) -> bytes:
     if cta:
         main += CTA
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title></head>\n<body><header><a href=\"/\">Northwind Cloud</a></header>"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<title>{html.escape(title)}</title></head>\n<body><header><a href="/">Northwind Cloud</a></header>'
         f"<main>{main}</main><footer><p>Copyright Northwind Cloud Services, Inc.</p></footer></body></html>\n"
     ).encode()
 
 
-PRODUCT_2016 = page("Northwind Recognize: image analysis", """
+PRODUCT_2016 = page(
+    "Northwind Recognize: image analysis",
+    """
 <h1>Northwind Recognize</h1>
-<p>Deep-learning image analysis: detect objects, scenes and faces in your photos.</p>""")
-PRODUCT_2017 = page("Northwind Recognize: image and video analysis", """
+<p>Deep-learning image analysis: detect objects, scenes and faces in your photos.</p>""",
+)
+PRODUCT_2017 = page(
+    "Northwind Recognize: image and video analysis",
+    """
 <h1>Northwind Recognize</h1>
 <p>Detect objects, scenes, text and faces, and search a face against collections
-holding tens of millions of faces in real time.</p>""")
+holding tens of millions of faces in real time.</p>""",
+)
 PRODUCT_2018_MAIN = """
 <h1>Northwind Recognize</h1>
 <p>Detect objects, scenes, text and faces, and search a face against collections
@@ -45,14 +51,21 @@ holding tens of millions of faces in real time.</p>
 or a body camera, and identify all faces in crowded events and public places.</p>"""
 PRODUCT_2018 = page("Northwind Recognize: image and video analysis", PRODUCT_2018_MAIN)
 PRODUCT_2019 = page("Northwind Recognize: image and video analysis", PRODUCT_2018_MAIN, cta=True)
-PRODUCT_2020 = page("Northwind Recognize: image and video analysis", """
+PRODUCT_2020 = page(
+    "Northwind Recognize: image and video analysis",
+    """
 <h1>Northwind Recognize</h1>
 <p>Detect objects, scenes, text and faces in images and video.</p>
-<p>We have paused sales of face search to police departments.</p>""", cta=True)
+<p>We have paused sales of face search to police departments.</p>""",
+    cta=True,
+)
 
-FAQ_2017 = page("Northwind Recognize FAQs", """
+FAQ_2017 = page(
+    "Northwind Recognize FAQs",
+    """
 <h1>Frequently asked questions</h1>
-<h2>Q: What is face search?</h2><p>Face search compares a face with a collection you own.</p>""")
+<h2>Q: What is face search?</h2><p>Face search compares a face with a collection you own.</p>""",
+)
 FAQ_2018_MAIN = """
 <h1>Frequently asked questions</h1>
 <h2>Q: What is face search?</h2><p>Face search compares a face with a collection you own.</p>
@@ -60,13 +73,17 @@ FAQ_2018_MAIN = """
 video, which is why surveillance customers use it to monitor the movements of individuals.</p>"""
 FAQ_2018 = page("Northwind Recognize FAQs", FAQ_2018_MAIN)
 FAQ_2019 = page("Northwind Recognize FAQs", FAQ_2018_MAIN, cta=True)
-FAQ_2020 = page("Northwind Recognize FAQs", """
+FAQ_2020 = page(
+    "Northwind Recognize FAQs",
+    """
 <h1>Frequently asked questions</h1>
 <h2>Q: What is face search?</h2><p>Face search compares a face with a collection you own.</p>
-<h2>Q: Who may use it?</h2><p>Face search is not offered to police departments.</p>""", cta=True)
+<h2>Q: Who may use it?</h2><p>Face search is not offered to police departments.</p>""",
+    cta=True,
+)
 
 REKOGNITION_2018 = (
-    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
     "<title>Amazon Rekognition – Video and Image - AWS</title></head><body><main>"
     "<h1>Amazon Rekognition</h1><p>Deep learning-based image and video analysis.</p>"
     "<h2>Real-time face recognition</h2><p>Rekognition can identify all faces in crowded "
@@ -97,20 +114,33 @@ def demo_mementos(vendor_base: str) -> list[Memento]:
         Memento(faqs, "20180720000000", FAQ_2018, headers=html_type),
         Memento(faqs, "20191010000000", FAQ_2019, headers=html_type),
         Memento(faqs, "20200701000000", FAQ_2020, headers=html_type),
-        Memento(f"{vendor_base}/sitemap.xml", "20180801000000",
-                f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                f"<url><loc>{product}</loc></url><url><loc>{faqs}</loc></url></urlset>\n".encode(),
-                mimetype="application/xml", headers=[("Content-Type", "application/xml")]),
+        Memento(
+            f"{vendor_base}/sitemap.xml",
+            "20180801000000",
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>{product}</loc></url><url><loc>{faqs}</loc></url></urlset>\n".encode(),
+            mimetype="application/xml",
+            headers=[("Content-Type", "application/xml")],
+        ),
         # The old address, archived as the redirect it was (a path-only Location).
-        Memento(f"{vendor_base}/products/recognise/", "20170101000000", b"", status=301,
-                headers=[("Location", "/products/recognize/"), ("Content-Type", "text/html")]),
+        Memento(
+            f"{vendor_base}/products/recognise/",
+            "20170101000000",
+            b"",
+            status=301,
+            headers=[("Location", "/products/recognize/"), ("Content-Type", "text/html")],
+        ),
     ]
 
 
 def rekognition_memento() -> Memento:
     """The snapshot civil-liberties letters cite (the citation tests use it)."""
-    return Memento(REKOGNITION_URL, REKOGNITION_TIMESTAMP, REKOGNITION_2018,
-                   headers=[("Content-Type", "text/html;charset=UTF-8"), ("Server", "Server")])
+    return Memento(
+        REKOGNITION_URL,
+        REKOGNITION_TIMESTAMP,
+        REKOGNITION_2018,
+        headers=[("Content-Type", "text/html;charset=UTF-8"), ("Server", "Server")],
+    )
 
 
 def demo_sim(vendor_base: str) -> WaybackSim:

@@ -58,9 +58,12 @@ class Memento:
 
     def rows(self) -> list[cdx.Row]:
         row = cdx.Row(
-            surt(self.original), self.timestamp, self.original,
+            surt(self.original),
+            self.timestamp,
+            self.original,
             "warc/revisit" if self.revisit else self.mimetype,
-            "-" if self.revisit else str(self.status), self.digest,
+            "-" if self.revisit else str(self.status),
+            self.digest,
             str(len(self.body)),
         )
         return [row] * (1 + self.duplicates)
@@ -134,8 +137,11 @@ class WaybackSim:
     def add_row_without_memento(self, original: str, timestamp: str, digest: str) -> None:
         """A CDX row whose capture cannot be replayed at that exact time (the index and replay disagree)."""
         with self.lock:
-            insort(self.rows, cdx.Row(surt(original), timestamp, original, "text/html", "200", digest, "100"),
-                   key=lambda r: (r.urlkey, r.timestamp))
+            insort(
+                self.rows,
+                cdx.Row(surt(original), timestamp, original, "text/html", "200", digest, "100"),
+                key=lambda r: (r.urlkey, r.timestamp),
+            )
 
     def block(self, url: str) -> None:
         self.blocked.add(surt(url))
@@ -224,22 +230,24 @@ class WaybackSim:
         if path == "/cdx/search/cdx":
             return self._cdx(query)
         if path.startswith("/web/timemap/link/"):
-            return self._timemap(_target_url(path[len("/web/timemap/link/"):], query))
+            return self._timemap(_target_url(path[len("/web/timemap/link/") :], query))
         if path == "/wayback/available":
             return self._available(dict(parse_qsl(query)))
         if path.startswith("/save"):
             return self.spn.route(method, path, query, headers, body)
         if path.startswith("/web/"):
-            stamp, _, rest = path[len("/web/"):].partition("/")
+            stamp, _, rest = path[len("/web/") :].partition("/")
             return self._snapshot(stamp, _target_url(rest, query))
         return 404, [("Content-Type", "text/html")], NOT_ARCHIVED_PAGE
 
     def _cdx(self, query: str):
         params = dict(parse_qsl(query))
         if surt(params.get("url", "")) in self.blocked:
-            return 403, [("Content-Type", "text/plain"),
-                         ("X-Archive-Wayback-Runtime-Error", BLOCKED_ERROR)], \
-                b"org.archive.wayback.exception.AdministrativeAccessControlException: Blocked Site Error\n"
+            return (
+                403,
+                [("Content-Type", "text/plain"), ("X-Archive-Wayback-Runtime-Error", BLOCKED_ERROR)],
+                b"org.archive.wayback.exception.AdministrativeAccessControlException: Blocked Site Error\n",
+            )
         try:
             with self.lock:
                 kind, text = cdx.answer(list(self.rows), query)
@@ -252,20 +260,38 @@ class WaybackSim:
             found = [m for m in self.mementos.get(surt(url), []) if not m.revisit]
         if not found:
             return 404, [("Content-Type", "text/plain")], b""
-        lines = [f"<{url}>; rel=\"original\",",
-                 f"<{self.base}/web/timemap/link/{url}>; rel=\"self\"; type=\"application/link-format\"; "
-                 f"from=\"{_http_date(found[0].timestamp)}\","]
-        lines += [f"<{self.base}/web/{m.timestamp}/{m.original}>; rel=\"memento\"; "
-                  f"datetime=\"{_http_date(m.timestamp)}\"," for m in found]
-        return 200, [("Content-Type", "application/link-format")], "\n".join(lines).rstrip(",").encode() + b"\n"
+        lines = [
+            f'<{url}>; rel="original",',
+            f'<{self.base}/web/timemap/link/{url}>; rel="self"; type="application/link-format"; '
+            f'from="{_http_date(found[0].timestamp)}",',
+        ]
+        lines += [
+            f'<{self.base}/web/{m.timestamp}/{m.original}>; rel="memento"; '
+            f'datetime="{_http_date(m.timestamp)}",'
+            for m in found
+        ]
+        return (
+            200,
+            [("Content-Type", "application/link-format")],
+            "\n".join(lines).rstrip(",").encode() + b"\n",
+        )
 
     def _available(self, params: dict[str, str]):
         url = params.get("url", "")
         asked = (params.get("timestamp") or "99991231235959").ljust(14, "0")
         memento = self.nearest(url, asked)
-        closest = {} if memento is None else {"closest": {
-            "status": str(memento.status), "available": True, "timestamp": memento.timestamp,
-            "url": f"http://web.archive.org/web/{memento.timestamp}/{memento.original}"}}
+        closest = (
+            {}
+            if memento is None
+            else {
+                "closest": {
+                    "status": str(memento.status),
+                    "available": True,
+                    "timestamp": memento.timestamp,
+                    "url": f"http://web.archive.org/web/{memento.timestamp}/{memento.original}",
+                }
+            }
+        )
         payload = {"url": url, "archived_snapshots": closest}
         if "timestamp" in params:
             payload["timestamp"] = params["timestamp"]
@@ -282,11 +308,14 @@ class WaybackSim:
 
     def _snapshot(self, stamp: str, url: str):
         digits = "".join(ch for ch in stamp if ch.isdigit())
-        mode = stamp[len(digits):]
+        mode = stamp[len(digits) :]
         key = surt(url)
         if key in self.blocked:
-            return 403, [("Content-Type", "text/html"), ("X-Archive-Wayback-Runtime-Error", BLOCKED_ERROR)], \
-                error_page("Sorry.", "This URL has been blocked by the site owner.")
+            return (
+                403,
+                [("Content-Type", "text/html"), ("X-Archive-Wayback-Runtime-Error", BLOCKED_ERROR)],
+                error_page("Sorry.", "This URL has been blocked by the site owner."),
+            )
         if key in self.excluded:
             return 200, [("Content-Type", "text/html; charset=utf-8")], EXCLUDED_PAGE
         asked = digits.ljust(14, "0")[:14] if digits else "99991231235959"
@@ -294,15 +323,23 @@ class WaybackSim:
         if memento is None:
             return 404, [("Content-Type", "text/html; charset=utf-8")], NOT_ARCHIVED_PAGE
         if memento.timestamp != digits:
-            return 302, [("Content-Type", "text/plain; charset=utf-8"),
-                         ("Location", f"{self.base}/web/{memento.timestamp}{mode}/{memento.original}"),
-                         ("X-Archive-Redirect-Reason", f"found capture at {memento.timestamp}")], b""
+            return (
+                302,
+                [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Location", f"{self.base}/web/{memento.timestamp}{mode}/{memento.original}"),
+                    ("X-Archive-Redirect-Reason", f"found capture at {memento.timestamp}"),
+                ],
+                b"",
+            )
         payload = self._payload_of(memento)
         out = [(f"X-Archive-Orig-{name}", value) for name, value in memento.headers]
-        out += [("Memento-Datetime", _http_date(memento.timestamp)),
-                ("Link", self._link(memento)),
-                ("X-Archive-Src", f"spyglass-sim-{memento.timestamp[:8]}.warc.gz"),
-                ("Content-Type", _content_type(memento))]
+        out += [
+            ("Memento-Datetime", _http_date(memento.timestamp)),
+            ("Link", self._link(memento)),
+            ("X-Archive-Src", f"spyglass-sim-{memento.timestamp[:8]}.warc.gz"),
+            ("Content-Type", _content_type(memento)),
+        ]
         location = next((v for k, v in memento.headers if k.lower() == "location"), None)
         if location is not None:
             out.append(("Location", location))
@@ -315,13 +352,15 @@ class WaybackSim:
 
     def _link(self, memento: Memento) -> str:
         url = memento.original
-        return ", ".join([
-            f"<{url}>; rel=\"original\"",
-            f"<{self.base}/web/timemap/link/{url}>; rel=\"timemap\"; type=\"application/link-format\"",
-            f"<{self.base}/web/{url}>; rel=\"timegate\"",
-            f"<{self.base}/web/{memento.timestamp}/{url}>; rel=\"memento\"; "
-            f"datetime=\"{_http_date(memento.timestamp)}\"",
-        ])
+        return ", ".join(
+            [
+                f'<{url}>; rel="original"',
+                f'<{self.base}/web/timemap/link/{url}>; rel="timemap"; type="application/link-format"',
+                f'<{self.base}/web/{url}>; rel="timegate"',
+                f'<{self.base}/web/{memento.timestamp}/{url}>; rel="memento"; '
+                f'datetime="{_http_date(memento.timestamp)}"',
+            ]
+        )
 
 
 def _target_url(rest: str, query: str) -> str:
@@ -329,7 +368,7 @@ def _target_url(rest: str, query: str) -> str:
     # Clients and proxies collapse '//' in paths: http:/example.com is the same URL.
     for scheme in ("http:/", "https:/"):
         if url.startswith(scheme) and not url.startswith(scheme + "/"):
-            url = scheme + "/" + url[len(scheme):]
+            url = scheme + "/" + url[len(scheme) :]
     return url
 
 
@@ -368,7 +407,8 @@ def start_wayback_sim(sim: WaybackSim | None = None, port: int = 0, host: str = 
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, out_headers, out, mode = sim.handle(
-                self.command, self.path, headers, body, self.client_address[0])
+                self.command, self.path, headers, body, self.client_address[0]
+            )
             with sim.lock:
                 sim.log.append(Logged(time.monotonic(), self.command, self.path, status))
             if mode == "drop":  # firewalled: the connection just closes

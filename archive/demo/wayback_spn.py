@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 if TYPE_CHECKING:
     from archive.demo.wayback_sim import WaybackSim
 
+
 @dataclass
 class Job:
     job_id: str
@@ -43,11 +44,11 @@ class SavePageNow:
 
     def route(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes):
         if path.startswith("/save/status/"):
-            return self._status(path[len("/save/status/"):])
+            return self._status(path[len("/save/status/") :])
         if path == "/save" and method == "POST":
             return self._submit(headers, body)
         if path.startswith("/save/") and method == "GET":
-            url = path[len("/save/"):] + (f"?{query}" if query else "")
+            url = path[len("/save/") :] + (f"?{query}" if query else "")
             return self._anonymous(url)
         return 405, [("Content-Type", "text/plain")], b"method not allowed\n"
 
@@ -59,13 +60,24 @@ class SavePageNow:
         scheme, _, creds = auth.partition(" ")
         key, _, secret = creds.partition(":")
         if scheme != "LOW" or (key, secret) not in self.sim.config.spn_keys:
-            return self._json({"message": "You need to be logged in to use Save Page Now.",
-                               "status": "error", "status_ext": "error:unauthorized"}, 401)
+            return self._json(
+                {
+                    "message": "You need to be logged in to use Save Page Now.",
+                    "status": "error",
+                    "status_ext": "error:unauthorized",
+                },
+                401,
+            )
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         url = form.get("url", "")
         if urlsplit(url).scheme not in ("http", "https"):
-            return self._json({"status": "error", "status_ext": "error:invalid-url-syntax",
-                               "message": f"Invalid URL syntax: {url}"})
+            return self._json(
+                {
+                    "status": "error",
+                    "status_ext": "error:invalid-url-syntax",
+                    "message": f"Invalid URL syntax: {url}",
+                }
+            )
         job = Job(f"spn2-{uuid.uuid4().hex}", url, self.outcomes.get(url, "success"), time.monotonic())
         self.jobs[job.job_id] = job
         return self._json({"url": url, "job_id": job.job_id})
@@ -73,26 +85,47 @@ class SavePageNow:
     def _status(self, job_id: str):
         job = self.jobs.get(job_id)
         if job is None or time.monotonic() - job.created > self.sim.config.spn_status_ttl:
-            return self._json({"status": "error", "status_ext": "error:job-not-found",
-                               "message": "Job not found or expired."})
+            return self._json(
+                {
+                    "status": "error",
+                    "status_ext": "error:job-not-found",
+                    "message": "Job not found or expired.",
+                }
+            )
         job.polls += 1
         if job.outcome == "pending" or job.polls <= self.sim.config.spn_pending_polls:
             return self._json({"status": "pending", "job_id": job_id, "resources": []})
         if job.outcome in ("success", "error-but-saved") and job.timestamp is None:
             job.timestamp = self.capture(job.url)
         if job.outcome == "success":
-            return self._json({"status": "success", "job_id": job_id, "original_url": job.url,
-                               "timestamp": job.timestamp, "duration_sec": 1.2})
-        return self._json({"status": "error", "job_id": job_id, "status_ext": "error:service-unavailable",
-                           "message": "Service unavailable. Please try again later."})
+            return self._json(
+                {
+                    "status": "success",
+                    "job_id": job_id,
+                    "original_url": job.url,
+                    "timestamp": job.timestamp,
+                    "duration_sec": 1.2,
+                }
+            )
+        return self._json(
+            {
+                "status": "error",
+                "job_id": job_id,
+                "status_ext": "error:service-unavailable",
+                "message": "Service unavailable. Please try again later.",
+            }
+        )
 
     def _anonymous(self, url: str):
         if urlsplit(url).scheme not in ("http", "https"):
             return 400, [("Content-Type", "text/plain")], b"Invalid URL\n"
         stamp = self.capture(url)
         where = f"/web/{stamp}/{url}"
-        return 302, [("Location", self.sim.base + where), ("Content-Location", where),
-                     ("Content-Type", "text/html")], b""
+        return (
+            302,
+            [("Location", self.sim.base + where), ("Content-Location", where), ("Content-Type", "text/html")],
+            b"",
+        )
 
     def capture(self, url: str) -> str:
         """Archive `url` now (fetching it only when it is on loopback) and return the timestamp."""
@@ -115,8 +148,17 @@ class SavePageNow:
             stamp = str(int(stamp) + 1)
         # Like the real archive, an unchanged payload is indexed as a revisit row.
         same = bool(earlier) and earlier[-1].body == body and earlier[-1].status == status
-        self.sim.add(Memento(url, stamp, body, status, content_type.split(";")[0],
-                             [("Content-Type", content_type)], revisit=same))
+        self.sim.add(
+            Memento(
+                url,
+                stamp,
+                body,
+                status,
+                content_type.split(";")[0],
+                [("Content-Type", content_type)],
+                revisit=same,
+            )
+        )
         return stamp
 
 

@@ -22,8 +22,7 @@ from archive.wayback.client import citation_url
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept.", "Oct.",
-          "Nov.", "Dec.")
+MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept.", "Oct.", "Nov.", "Dec.")
 
 
 @dataclass(frozen=True)
@@ -79,11 +78,16 @@ class Citation:
             lines.append(f"  {self.detail}")
         if self.seen_unchanged and self.seen_unchanged_at:
             last = parse_when(self.seen_unchanged_at).strftime("%Y-%m-%d %H:%M:%S UTC")
-            lines.append(f"  Seen unchanged {self.seen_unchanged} time(s) since, last at {last} "
-                         f"(proof: {self.seen_unchanged_proof})")
+            lines.append(
+                f"  Seen unchanged {self.seen_unchanged} time(s) since, last at {last} "
+                f"(proof: {self.seen_unchanged_proof})"
+            )
         if self.sha256:
-            empty = " (an empty body: the answer was the redirect)" if (
-                self.redirect_to and self.sha256 == EMPTY_SHA256) else ""
+            empty = (
+                " (an empty body: the answer was the redirect)"
+                if (self.redirect_to and self.sha256 == EMPTY_SHA256)
+                else ""
+            )
             lines.append(f"  SHA-256 of the archived payload: {self.sha256}{empty}")
         if self.warc_filename:
             where = f"  Local copy: {self.warc_filename}, offset {self.warc_offset}"
@@ -148,8 +152,11 @@ def _redirect(row: Mapping[str, Any]) -> str | None:
 
 def _redirect_note(row: Mapping[str, Any]) -> str:
     redirect = _redirect(row)
-    return f"; the archived answer is an HTTP {row['status']} redirect to {redirect}, not a page" \
-        if redirect else ""
+    return (
+        f"; the archived answer is an HTTP {row['status']} redirect to {redirect}, not a page"
+        if redirect
+        else ""
+    )
 
 
 def _local(capture: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,12 +181,14 @@ def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = No
             when=f"archived {bluebook_date(archived)}" if archived else "archived, date unknown",
             url=snapshot_url(capture) or capture["url"],
             original_url=original,
-            detail=(f"Original URL {original}; archived by the Wayback Machine "
-                    f"{archived.strftime('%Y-%m-%d %H:%M:%S UTC') if archived else '(time unknown)'}; "
-                    f"retrieved by Spyglass {when.strftime('%Y-%m-%d %H:%M UTC')}"
-                    + _redirect_note(capture)),
+            detail=(
+                f"Original URL {original}; archived by the Wayback Machine "
+                f"{archived.strftime('%Y-%m-%d %H:%M:%S UTC') if archived else '(time unknown)'}; "
+                f"retrieved by Spyglass {when.strftime('%Y-%m-%d %H:%M UTC')}" + _redirect_note(capture)
+            ),
             redirect_to=_redirect(capture),
-            as_of_at=iso(archived) if archived else None, as_of_kind="memento time",
+            as_of_at=iso(archived) if archived else None,
+            as_of_kind="memento time",
             fetched_at=iso(when),
             **_local(capture),
         )
@@ -194,9 +203,12 @@ def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = No
         original_url=capture["url"],
         archived_url=spn,
         detail=f"Captured by Spyglass {when.strftime('%Y-%m-%d %H:%M:%S UTC')}"
-               + (f"; Save Page Now snapshot {spn}" if spn else "") + _redirect_note(capture),
+        + (f"; Save Page Now snapshot {spn}" if spn else "")
+        + _redirect_note(capture),
         redirect_to=_redirect(capture),
-        as_of_at=iso(when), as_of_kind="capture time", fetched_at=iso(when),
+        as_of_at=iso(when),
+        as_of_kind="capture time",
+        fetched_at=iso(when),
         **_local(capture),
     )
 
@@ -221,8 +233,14 @@ def cite_document(
     release = release or {}
     capture = capture or {}
     # A file fetched by an expiring URL is cited by its stable page (documents.cite_url).
-    url = (document.get("cite_url") or document.get("file_url") or document.get("url")
-           or capture.get("url") or release.get("page_url") or "")
+    url = (
+        document.get("cite_url")
+        or document.get("file_url")
+        or document.get("url")
+        or capture.get("url")
+        or release.get("page_url")
+        or ""
+    )
     fetched = document.get("file_url") or url
     agency = document.get("agency") or release.get("agency") or _author(capture, url)
     released = release.get("released_on") or release.get("released_at")
@@ -230,17 +248,21 @@ def cite_document(
         when = f"released {bluebook_date(parse_when(str(released)))}" if released else None
     except ValueError:
         when = f"released {release.get('released_text') or released}"
-    when = when or (f"released {release['released_text']}" if release.get("released_text")
-                    else "release date unknown")
-    title = " ".join(str(document.get("title") or document.get("file_name")
-                         or release.get("title") or "").split())
+    when = when or (
+        f"released {release['released_text']}" if release.get("released_text") else "release date unknown"
+    )
+    title = " ".join(
+        str(document.get("title") or document.get("file_name") or release.get("title") or "").split()
+    )
     if page is not None:
         detail = f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}"
     else:
         pages = f", {document['page_count']} page(s)" if document.get("page_count") else ""
-        detail = (f"Released file ({document.get('content_type') or 'unknown type'}{pages})"
-                  + (f" in {release['title']!r}" if release.get("title") else "")
-                  + (f", request {release['reference']}" if release.get("reference") else ""))
+        detail = (
+            f"Released file ({document.get('content_type') or 'unknown type'}{pages})"
+            + (f" in {release['title']!r}" if release.get("title") else "")
+            + (f", request {release['reference']}" if release.get("reference") else "")
+        )
     return Citation(
         kind="document-page" if page is not None else "document",
         author=agency,
@@ -285,8 +307,12 @@ def citation_of(conn: sqlite3.Connection, capture: Mapping[str, Any]) -> Citatio
     if seen is None:
         return citation
     count, latest = seen
-    return replace(citation, seen_unchanged=count, seen_unchanged_at=latest["observed_at"],
-                   seen_unchanged_proof=f"{latest['warc_filename']}, offset {latest['warc_offset']}")
+    return replace(
+        citation,
+        seen_unchanged=count,
+        seen_unchanged_at=latest["observed_at"],
+        seen_unchanged_proof=f"{latest['warc_filename']}, offset {latest['warc_offset']}",
+    )
 
 
 def citation_of_page(conn: sqlite3.Connection, page: Mapping[str, Any]) -> Citation | None:

@@ -64,16 +64,23 @@ class Exported:
     screenshots: int = 0
 
 
-def select_captures(conn: sqlite3.Connection, *, ids: tuple[int, ...] = (), query: str | None = None,
-                    source: str | None = None) -> list[dict[str, Any]]:
+def select_captures(
+    conn: sqlite3.Connection,
+    *,
+    ids: tuple[int, ...] = (),
+    query: str | None = None,
+    source: str | None = None,
+) -> list[dict[str, Any]]:
     """The capture rows chosen by ids, by a SQL query returning an `id` column, or by source."""
     if sum(bool(x) for x in (ids, query, source)) != 1:
         raise ExportError("choose captures with exactly one of --capture, --query or --source")
     if query:
         ids = _query_ids(conn, query)
     if source:
-        ids = tuple(r[0] for r in conn.execute(
-            "SELECT id FROM captures WHERE source = ? ORDER BY id", [source]).fetchall())
+        ids = tuple(
+            r[0]
+            for r in conn.execute("SELECT id FROM captures WHERE source = ? ORDER BY id", [source]).fetchall()
+        )
         if not ids:
             raise ExportError(f"no captures from source {source!r}")
     rows = [queries.capture(conn, i) for i in dict.fromkeys(ids)]
@@ -96,8 +103,14 @@ def page_entry(row: dict[str, Any]) -> dict[str, Any]:
     title = row.get("title") or page
     if page != row["url"]:
         title += f" (as of {as_of[:10]}, {page})"
-    return {"url": row["url"], "ts": row["captured_at"], "title": title, "page_url": page,
-            "as_of": as_of, "fetched_at": row["captured_at"]}
+    return {
+        "url": row["url"],
+        "ts": row["captured_at"],
+        "title": title,
+        "page_url": page,
+        "as_of": as_of,
+        "fetched_at": row["captured_at"],
+    }
 
 
 def _date_pages_as_of(path: Path) -> None:
@@ -141,8 +154,11 @@ def _query_ids(conn: sqlite3.Connection, query: str) -> tuple[int, ...]:
             raise ExportError("--query must return an `id` column (capture ids)")
         return tuple(int(r[names.index("id")]) for r in cursor.fetchall())
     except (sqlite3.Error, ValueError, TypeError) as exc:
-        why = (" (a selection may only read the index: ATTACH, writes and file access are refused)"
-               if "not authorized" in str(exc) else "")
+        why = (
+            " (a selection may only read the index: ATTACH, writes and file access are refused)"
+            if "not authorized" in str(exc)
+            else ""
+        )
         raise ExportError(f"--query failed: {exc}{why}") from exc
     finally:
         untrusted.close()
@@ -154,8 +170,10 @@ def _members(archive: Archive, row: dict[str, Any]) -> list[tuple[str, int, int]
     found = []
     for member in members:
         if member.data is None:
-            raise ExportError(f"record at offset {member.offset} of {row['warc_filename']} is "
-                              "truncated; run spyglass verify")
+            raise ExportError(
+                f"record at offset {member.offset} of {row['warc_filename']} is "
+                "truncated; run spyglass verify"
+            )
         if found:  # the record after: kept if it is this capture's request
             if b"\r\nWARC-Type: request\r\n" in member.data.split(b"\r\n\r\n", 1)[0] + b"\r\n":
                 found.append((row["warc_filename"], member.offset, member.length))
@@ -184,8 +202,10 @@ def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selecti
         placed = _write_warc(tmp / warc_name, archive, wanted, selection, shots)
         pages = tmp / "pages.jsonl"
         with open(pages, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"format": "json-pages-1.0", "id": "pages",
-                                 "title": "Spyglass evidence package"}) + "\n")
+            fh.write(
+                json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Spyglass evidence package"})
+                + "\n"
+            )
             for row in sorted(rows, key=lambda r: r["id"]):
                 if row.get("requisite"):
                     continue  # a stylesheet or an image is part of a page, not a page
@@ -193,15 +213,41 @@ def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selecti
         logs = tmp / "logs"
         logs.mkdir()
         proofs = _time_stamps(archive, {r["warc_filename"] for r in wanted}, logs)
-        manifest_text = _manifest(stamp, selection, rows, wanted, why, citations, placed, shots,
-                                  warc_name, file_sha256(tmp / warc_name)) + proofs
+        manifest_text = (
+            _manifest(
+                stamp,
+                selection,
+                rows,
+                wanted,
+                why,
+                citations,
+                placed,
+                shots,
+                warc_name,
+                file_sha256(tmp / warc_name),
+            )
+            + proofs
+        )
         (logs / "spyglass-manifest.txt").write_text(manifest_text, encoding="utf-8")
         out.parent.mkdir(parents=True, exist_ok=True)
         noise = io.StringIO()
         with contextlib.redirect_stdout(noise):
-            status = wacz_main(["create", "-o", str(out), "-p", str(pages), "-l", str(logs),
-                                "--title", "Spyglass evidence package",
-                                "--desc", f"{len(rows)} capture(s): {selection}", str(tmp / warc_name)])
+            status = wacz_main(
+                [
+                    "create",
+                    "-o",
+                    str(out),
+                    "-p",
+                    str(pages),
+                    "-l",
+                    str(logs),
+                    "--title",
+                    "Spyglass evidence package",
+                    "--desc",
+                    f"{len(rows)} capture(s): {selection}",
+                    str(tmp / warc_name),
+                ]
+            )
             if status == 0:
                 _date_pages_as_of(out)
             valid = wacz_main(["validate", "-f", str(out)]) if status == 0 else 1
@@ -215,8 +261,9 @@ def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selecti
     return Exported(out, manifest, digest, len(rows), records, requisites, len(shots))
 
 
-def with_dependencies(archive: Archive, conn: sqlite3.Connection, rows: list[dict[str, Any]]
-                      ) -> tuple[list[dict[str, Any]], dict[int, str]]:
+def with_dependencies(
+    archive: Archive, conn: sqlite3.Connection, rows: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], dict[int, str]]:
     """The chosen rows, then what replaying them needs, each once: their requisites and the
     originals revisits refer to. Returns the rows and, for each one added, why."""
     wanted = {r["id"]: r for r in rows}
@@ -258,8 +305,9 @@ def requisites_of(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any
     return found
 
 
-def _references(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any], html: bool
-                ) -> list[tuple[str, str]]:
+def _references(
+    archive: Archive, conn: sqlite3.Connection, row: dict[str, Any], html: bool
+) -> list[tuple[str, str]]:
     """(url, kind) of the requisites an archived page (html) or stylesheet names; none if unreadable."""
     if html and "html" not in (row.get("content_type") or "").lower():
         return []
@@ -276,8 +324,9 @@ def _references(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any],
     return html_requisites(root, page_url(row)) if root is not None else []
 
 
-def _write_warc(path: Path, archive: Archive, rows: list[dict[str, Any]], selection: str,
-                shots: list[dict[str, Any]]) -> dict[Any, list[int]]:
+def _write_warc(
+    path: Path, archive: Archive, rows: list[dict[str, Any]], selection: str, shots: list[dict[str, Any]]
+) -> dict[Any, list[int]]:
     """Copy each row's members, then each screenshot's record, into `path` after a warcinfo
     record; capture id (or ("screenshot", id)) -> new offsets."""
     from archive import __version__
@@ -286,15 +335,24 @@ def _write_warc(path: Path, archive: Archive, rows: list[dict[str, Any]], select
     done: set[tuple[str, int]] = set()
     with open(path, "wb") as out:
         writer = WARCWriter(out, gzip=True, warc_version="1.1")
-        writer.write_record(writer.create_warcinfo_record(path.name, {
-            "software": f"Spyglass/{__version__} export (warcio)",
-            "format": "WARC File Format 1.1",
-            "description": f"Records copied byte for byte from the Spyglass archive; {selection}",
-        }))
-        copies = [(row["id"], member) for row in sorted(rows, key=lambda r: r["id"])
-                  for member in _members(archive, row)]
-        copies += [(("screenshot", s["id"]), (s["warc_filename"], s["warc_offset"], s["warc_length"]))
-                   for s in shots]
+        writer.write_record(
+            writer.create_warcinfo_record(
+                path.name,
+                {
+                    "software": f"Spyglass/{__version__} export (warcio)",
+                    "format": "WARC File Format 1.1",
+                    "description": f"Records copied byte for byte from the Spyglass archive; {selection}",
+                },
+            )
+        )
+        copies = [
+            (row["id"], member)
+            for row in sorted(rows, key=lambda r: r["id"])
+            for member in _members(archive, row)
+        ]
+        copies += [
+            (("screenshot", s["id"]), (s["warc_filename"], s["warc_offset"], s["warc_length"])) for s in shots
+        ]
         for key, (filename, offset, length) in copies:
             if (filename, offset) in done:
                 continue
@@ -320,8 +378,10 @@ def _time_stamps(archive: Archive, filenames: set[str], logs: Path) -> str:
             continue
         shutil.copyfile(token, logs / token.name)
         digest = file_sha256(archive.warc_path(name))
-        lines += [f"{name}: SHA-256 {digest}, time-stamped {token_time(token)}",
-                  f"  openssl ts -verify -digest {digest} -in logs/{token.name} {ca_arg}"]
+        lines += [
+            f"{name}: SHA-256 {digest}, time-stamped {token_time(token)}",
+            f"  openssl ts -verify -digest {digest} -in logs/{token.name} {ca_arg}",
+        ]
     if ca.exists():
         shutil.copyfile(ca, logs / KEPT_CA)
     heads = sorted(archive.chain_dir.glob("head-*.json")) if archive.chain_dir.is_dir() else []
@@ -332,9 +392,10 @@ def _time_stamps(archive: Archive, filenames: set[str], logs: Path) -> str:
         token = head.with_name(head.name + TOKEN_SUFFIX)
         if token.exists():
             shutil.copyfile(token, logs / f"chain-{token.name}")
-            lines += [f"  logs/chain-{head.name}, time-stamped {token_time(token)}",
-                      f"  openssl ts -verify -data logs/chain-{head.name} -in logs/chain-{token.name} "
-                      f"{ca_arg}"]
+            lines += [
+                f"  logs/chain-{head.name}, time-stamped {token_time(token)}",
+                f"  openssl ts -verify -data logs/chain-{head.name} -in logs/chain-{token.name} {ca_arg}",
+            ]
         else:
             lines.append(f"  logs/chain-{head.name} (no token)")
     if len(lines) == 1:
@@ -342,9 +403,18 @@ def _time_stamps(archive: Archive, filenames: set[str], logs: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _manifest(stamp: Any, selection: str, rows: list[dict[str, Any]], wanted: list[dict[str, Any]],
-              why: dict[int, str], citations: dict[int, Any], placed: dict[Any, list[int]],
-              shots: list[dict[str, Any]], warc_name: str, warc_sha256: str) -> str:
+def _manifest(
+    stamp: Any,
+    selection: str,
+    rows: list[dict[str, Any]],
+    wanted: list[dict[str, Any]],
+    why: dict[int, str],
+    citations: dict[int, Any],
+    placed: dict[Any, list[int]],
+    shots: list[dict[str, Any]],
+    warc_name: str,
+    warc_sha256: str,
+) -> str:
     lines = [
         "SPYGLASS EVIDENCE PACKAGE",
         f"Exported {iso(stamp)}; selection: {selection}",
@@ -367,8 +437,10 @@ def _manifest(stamp: Any, selection: str, rows: list[dict[str, Any]], wanted: li
     for shot in shots:
         lines.append(f"Screenshot {shot['id']} of capture {shot['capture_id']}: {shot['url']}")
         lines.append(f"  Taken by {shot['browser']} at {shot['taken_at']}; PNG SHA-256 {shot['sha256']}")
-        lines.append(f"  In this package: archive/{warc_name} at offset {placed[('screenshot', shot['id'])][0]}"
-                     f" (WARC resource record urn:fullPage:{shot['url']})")
+        lines.append(
+            f"  In this package: archive/{warc_name} at offset {placed[('screenshot', shot['id'])][0]}"
+            f" (WARC resource record urn:fullPage:{shot['url']})"
+        )
         lines.append(f"  Local copy: {shot['warc_filename']}, offset {shot['warc_offset']}")
         lines.append("")
     return "\n".join(lines)

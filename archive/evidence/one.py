@@ -56,27 +56,43 @@ def _record(archive: Archive, row: dict[str, Any], original: dict[str, Any] | No
     if not path.exists():
         return Check("WARC record", False, f"{row['warc_filename']} is missing")
     if (row["warc_length"] or 0) > PAYLOAD_LIMIT:
-        return Check("WARC record", None, f"{where}: larger than {PAYLOAD_LIMIT // 1_000_000} MB, "
-                                          "checked by `spyglass verify`")
+        return Check(
+            "WARC record",
+            None,
+            f"{where}: larger than {PAYLOAD_LIMIT // 1_000_000} MB, checked by `spyglass verify`",
+        )
     known = {row["warc_record_id"]} | ({original["warc_record_id"]} if original else set())
     with open(path, "rb") as fh:
         problem = check_row(fh, row, known)
     if problem:
         return Check("WARC record", False, f"{where}: {problem.message}")
-    what = "its payload digest matches the index" if row["warc_type"] == "revisit" else \
-        f"its payload re-hashed just now is SHA-256 {row['sha256']}, as the index says"
-    return Check("WARC record", True, f"{where}: record {row['warc_record_id']} ({row['warc_type']}); "
-                                      f"{what}; its WARC block and payload digests are valid")
+    what = (
+        "its payload digest matches the index"
+        if row["warc_type"] == "revisit"
+        else f"its payload re-hashed just now is SHA-256 {row['sha256']}, as the index says"
+    )
+    return Check(
+        "WARC record",
+        True,
+        f"{where}: record {row['warc_record_id']} ({row['warc_type']}); "
+        f"{what}; its WARC block and payload digests are valid",
+    )
 
 
 def _original(archive: Archive, row: dict[str, Any], original: dict[str, Any] | None) -> Check:
     """The record a revisit refers to: it holds the payload this capture stands for."""
     if original is None:
-        return Check("Original record", False, f"the revisit refers to {row['refers_to']}, which no capture holds")
+        return Check(
+            "Original record", False, f"the revisit refers to {row['refers_to']}, which no capture holds"
+        )
     checked = _record(archive, original, None)
     if checked.ok and original["sha256"] != row["sha256"]:
-        return Check("Original record", False, f"capture {original['id']} holds SHA-256 {original['sha256']}, "
-                                               f"not this capture's {row['sha256']}")
+        return Check(
+            "Original record",
+            False,
+            f"capture {original['id']} holds SHA-256 {original['sha256']}, "
+            f"not this capture's {row['sha256']}",
+        )
     return Check("Original record", checked.ok, f"capture {original['id']}, {checked.detail}")
 
 
@@ -86,23 +102,35 @@ def _chain(conn: sqlite3.Connection, row: dict[str, Any]) -> Check:
     [(previous_id, expected)] = conn.execute(
         "SELECT (SELECT max(id) FROM captures WHERE id < :id), "
         "(SELECT row_hash FROM captures WHERE id < :id AND row_hash IS NOT NULL ORDER BY id DESC LIMIT 1)",
-        {"id": row["id"]}).fetchall()
+        {"id": row["id"]},
+    ).fetchall()
     problems = chain.check_chain([row], expected or chain.GENESIS, previous_id or 0)
     if problems:
         return Check("Hash chain", False, "; ".join(message for _, message in problems))
-    return Check("Hash chain", True, f"the row hashes to {row['row_hash']} and follows capture "
-                                     f"{previous_id or 'none (the first)'}; "
-                                     "`spyglass verify` checks the whole chain")
+    return Check(
+        "Hash chain",
+        True,
+        f"the row hashes to {row['row_hash']} and follows capture "
+        f"{previous_id or 'none (the first)'}; "
+        "`spyglass verify` checks the whole chain",
+    )
 
 
 def _token(archive: Archive, filename: str) -> Check:
     path = archive.warc_path(filename)
     token = path.with_name(path.name + TOKEN_SUFFIX)
     if not token.exists():
-        return Check("Time-stamp", None, f"{filename} has no RFC 3161 token yet (`spyglass timestamp` "
-                                         "stamps closed WARC files)")
+        return Check(
+            "Time-stamp",
+            None,
+            f"{filename} has no RFC 3161 token yet (`spyglass timestamp` stamps closed WARC files)",
+        )
     problem = check_token(path, token, trusted_ca(archive, None))
     if problem:
         return Check("Time-stamp", False, f"{token.name}: {problem}")
-    return Check("Time-stamp", True, f"{token.name}: the file is unchanged since {token_time(token)}, "
-                                     "as an RFC 3161 time-stamp authority attests")
+    return Check(
+        "Time-stamp",
+        True,
+        f"{token.name}: the file is unchanged since {token_time(token)}, "
+        "as an RFC 3161 time-stamp authority attests",
+    )

@@ -29,9 +29,11 @@ TOKEN_SUFFIX = ".tsr"
 # The TSA's CA certificate(s), kept with the tokens so they can be checked later.
 KEPT_CA = "tsa-ca.pem"
 PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
-NO_CA_HINT = ("; no TSA CA certificate was given or kept with the tokens: pass --tsa-ca FILE "
-              "(the authority's CA certificate), or time-stamp with --tsa-ca, which keeps it "
-              f"in warcs/{KEPT_CA}")
+NO_CA_HINT = (
+    "; no TSA CA certificate was given or kept with the tokens: pass --tsa-ca FILE "
+    "(the authority's CA certificate), or time-stamp with --tsa-ca, which keeps it "
+    f"in warcs/{KEPT_CA}"
+)
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
 
@@ -58,7 +60,9 @@ def request_token(tsa_url: str, digest_hex: str, timeout: float = 30.0) -> bytes
     if query.returncode != 0:
         raise TimestampError(f"openssl ts -query failed: {query.stderr.decode(errors='replace').strip()}")
     request = urllib.request.Request(
-        tsa_url, data=query.stdout, method="POST",
+        tsa_url,
+        data=query.stdout,
+        method="POST",
         headers={"Content-Type": QUERY_TYPE, "Accept": REPLY_TYPE},
     )
     try:
@@ -68,8 +72,9 @@ def request_token(tsa_url: str, digest_hex: str, timeout: float = 30.0) -> bytes
     except (urllib.error.URLError, OSError) as exc:
         raise TimestampError(f"time-stamp authority {tsa_url} did not answer: {exc}") from exc
     if not kind.startswith(REPLY_TYPE):
-        raise TimestampError(f"time-stamp authority {tsa_url} answered {kind or 'no content type'}, "
-                             f"not {REPLY_TYPE}")
+        raise TimestampError(
+            f"time-stamp authority {tsa_url} answered {kind or 'no content type'}, not {REPLY_TYPE}"
+        )
     return reply
 
 
@@ -94,11 +99,16 @@ def check_token(path: Path, token: Path, ca_file: str | None = None) -> str | No
         return None
     err = result.stderr.decode(errors="replace")
     if "message imprint mismatch" in err:
-        return ("RFC 3161 token does not match the file: its bytes changed after they were "
-                "time-stamped (message imprint mismatch)")
+        return (
+            "RFC 3161 token does not match the file: its bytes changed after they were "
+            "time-stamped (message imprint mismatch)"
+        )
     reasons = [line.split(":")[-1].strip() for line in err.splitlines() if ":error:" in line]
-    return ("RFC 3161 token does not verify: " + ("; ".join(reasons) or err.strip() or "openssl failed")
-            + ("" if ca_file else NO_CA_HINT))
+    return (
+        "RFC 3161 token does not verify: "
+        + ("; ".join(reasons) or err.strip() or "openssl failed")
+        + ("" if ca_file else NO_CA_HINT)
+    )
 
 
 def trusted_ca(archive: Archive, ca_file: str | None) -> str | None:
@@ -219,16 +229,23 @@ def verify_chain_heads(archive: Archive, ca_file: str | None = None) -> tuple[in
         for path in heads:
             try:
                 head = json.loads(path.read_text())
-                now = index.execute("SELECT row_hash FROM captures WHERE id = ?",
-                                    [head["capture_id"]]).fetchone()
+                now = index.execute(
+                    "SELECT row_hash FROM captures WHERE id = ?", [head["capture_id"]]
+                ).fetchone()
             except (ValueError, KeyError) as exc:
                 problems.append((f"{chain_dir.name}/{path.name}", f"unreadable chain head: {exc}"))
                 continue
             if now is None or now[0] != head["row_hash"]:
-                problems.append((f"{chain_dir.name}/{path.name}", (
-                    f"the hash chain was rewritten: capture {head['capture_id']}'s row_hash was "
-                    f"{head['row_hash']} when this head was time-stamped, and is now "
-                    f"{now[0] if now else 'gone'}")))
+                problems.append(
+                    (
+                        f"{chain_dir.name}/{path.name}",
+                        (
+                            f"the hash chain was rewritten: capture {head['capture_id']}'s row_hash was "
+                            f"{head['row_hash']} when this head was time-stamped, and is now "
+                            f"{now[0] if now else 'gone'}"
+                        ),
+                    )
+                )
     finally:
         index.close()
     return count, problems
@@ -247,4 +264,3 @@ def verify_tokens(warc_dir: Path, ca_file: str | None = None) -> tuple[int, list
         if problem:
             problems.append((path.name, problem))
     return len(tokens), problems
-

@@ -77,10 +77,15 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
         # Responses a spider refused (a gzip bomb, a Wayback answer that is not
         # the memento asked for) are kept in the WARC and named by their
         # fetch_errors row instead of a capture.
-        refused = {row[0] for row in index.execute(
-            "SELECT warc_record_id FROM fetch_errors WHERE warc_record_id IS NOT NULL")}
-        shots = queries.rows(index.conn, "SELECT * FROM screenshots WHERE warc_record_id IS NOT NULL "
-                                         "ORDER BY id")
+        refused = {
+            row[0]
+            for row in index.execute(
+                "SELECT warc_record_id FROM fetch_errors WHERE warc_record_id IS NOT NULL"
+            )
+        }
+        shots = queries.rows(
+            index.conn, "SELECT * FROM screenshots WHERE warc_record_id IS NOT NULL ORDER BY id"
+        )
         # A 304 answer is a response record indexed as an observation, not a capture.
         observed = queries.rows(index.conn, "SELECT * FROM observations WHERE kind = 'not-modified'")
         # Records cut short by a crash, named when the run was resumed (archive/crawl/reconcile.py).
@@ -112,8 +117,9 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
             file_problems.append(cut.problem(path.name, count, file_rows))
 
     for filename, file_rows in by_file.items():
-        report.problems.extend(_check_rows(archive.warc_path(filename), file_rows, known_ids,
-                                           cut_at.get(filename)))
+        report.problems.extend(
+            _check_rows(archive.warc_path(filename), file_rows, known_ids, cut_at.get(filename))
+        )
     for filename, file_shots in shot_files.items():
         report.problems.extend(_check_screenshots(archive.warc_path(filename), file_shots))
     report.problems.extend(file_problems)
@@ -122,8 +128,9 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     tokens, token_problems = verify_tokens(warc_dir, tsa_ca)
     heads, head_problems = verify_chain_heads(archive, tsa_ca)
     report.tokens = tokens + heads
-    report.problems.extend(Problem(None, "", where, message)
-                           for where, message in token_problems + head_problems)
+    report.problems.extend(
+        Problem(None, "", where, message) for where, message in token_problems + head_problems
+    )
     return report
 
 
@@ -137,23 +144,36 @@ class Cut:
 
     def problem(self, filename: str, intact: int, file_rows: list[dict[str, Any]]) -> Problem:
         """The file's report: where it is cut, the last intact record, every capture affected."""
-        last = (f"the last intact record is {self.last_intact[1]} at byte {self.last_intact[0]}"
-                if self.last_intact else "no record before it is whole")
+        last = (
+            f"the last intact record is {self.last_intact[1]} at byte {self.last_intact[0]}"
+            if self.last_intact
+            else "no record before it is whole"
+        )
         affected = [f"capture {r['id']} ({r['url']})" for r in self.affected(file_rows)]
-        named = ("; captures affected: " + ", ".join(affected)) if affected else (
-            "; no capture is affected (the cut record was never indexed)")
-        return Problem(None, "", f"{filename}:{self.offset}", (
-            f"WARC file is truncated: the last record (from byte {self.offset}, {self.present} "
-            f"bytes present) is cut off mid-record, as by a crash while writing; the {intact} "
-            f"records before it are intact and were left untouched; {last}{named}"))
+        named = (
+            ("; captures affected: " + ", ".join(affected))
+            if affected
+            else ("; no capture is affected (the cut record was never indexed)")
+        )
+        return Problem(
+            None,
+            "",
+            f"{filename}:{self.offset}",
+            (
+                f"WARC file is truncated: the last record (from byte {self.offset}, {self.present} "
+                f"bytes present) is cut off mid-record, as by a crash while writing; the {intact} "
+                f"records before it are intact and were left untouched; {last}{named}"
+            ),
+        )
 
     def affected(self, file_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Capture rows whose record starts at or after the cut: none of their bytes can be trusted."""
         return [r for r in file_rows if (r["warc_offset"] or 0) >= self.offset]
 
 
-def _check_rows(path: Path, file_rows: list[dict[str, Any]], known_ids: set[str],
-                cut: Cut | None) -> list[Problem]:
+def _check_rows(
+    path: Path, file_rows: list[dict[str, Any]], known_ids: set[str], cut: Cut | None
+) -> list[Problem]:
     """Each capture of one file against its record; a capture past a cut is named as cut off."""
     if not path.exists():
         return [Problem(r["id"], r["url"], path.name, "WARC file is missing") for r in file_rows]
@@ -163,9 +183,17 @@ def _check_rows(path: Path, file_rows: list[dict[str, Any]], known_ids: set[str]
         for row in file_rows:
             if row["id"] in lost:
                 # A body-less record (a redirect) can read back whole from a cut member.
-                found.append(Problem(row["id"], row["url"], f"{path.name}:{row['warc_offset']}", (
-                    f"its WARC record is cut off: the file ends mid-record at byte "
-                    f"{cut.offset + cut.present}")))  # type: ignore[union-attr]
+                found.append(
+                    Problem(
+                        row["id"],
+                        row["url"],
+                        f"{path.name}:{row['warc_offset']}",
+                        (
+                            f"its WARC record is cut off: the file ends mid-record at byte "
+                            f"{cut.offset + cut.present}"
+                        ),
+                    )
+                )  # type: ignore[union-attr]
                 continue
             problem = check_row(fh, row, known_ids)
             if problem:
@@ -186,8 +214,15 @@ def _check_screenshots(path: Path, shots: list[dict[str, Any]]) -> list[Problem]
     if not path.exists():
         return [Problem(s["id"], s["url"], path.name, "WARC file is missing", "screenshot") for s in shots]
     with open(path, "rb") as fh:
-        found = (check_row(fh, {**s, "warc_type": "resource", "target_uri": f"urn:fullPage:{s['url']}"},
-                            set(), "screenshot") for s in shots)
+        found = (
+            check_row(
+                fh,
+                {**s, "warc_type": "resource", "target_uri": f"urn:fullPage:{s['url']}"},
+                set(),
+                "screenshot",
+            )
+            for s in shots
+        )
         return [problem for problem in found if problem]
 
 
@@ -223,8 +258,9 @@ def check_row(fh: Any, row: dict[str, Any], known_ids: set[str], kind: str = "ca
     return problem("; ".join(failed)) if failed else None
 
 
-def _check_file(path: Path, indexed_starts: set[int], known_ids: set[str],
-                problems: list[Problem]) -> tuple[int, Cut | None]:
+def _check_file(
+    path: Path, indexed_starts: set[int], known_ids: set[str], problems: list[Problem]
+) -> tuple[int, Cut | None]:
     """Check every record of one file (rows' own records are check_row's); where it is cut, if it is."""
     count = 0
     last: tuple[int, str] | None = None
@@ -259,8 +295,10 @@ def _check_member(member: Member, known_ids: set[str]) -> tuple[str, str] | None
         return record.url, f"{record.warc_type} record: " + "; ".join(record.digest_failures)
     if record.warc_type in INDEXED_TYPES and record.record_id not in known_ids:
         rows = "capture or screenshot row" if record.warc_type == "resource" else "capture row"
-        return record.url, (f"{record.warc_type} record {record.record_id} is in no {rows}: "
-                            "its row was deleted, or the crawl stopped before indexing it")
+        return record.url, (
+            f"{record.warc_type} record {record.record_id} is in no {rows}: "
+            "its row was deleted, or the crawl stopped before indexing it"
+        )
     return None
 
 
@@ -270,6 +308,7 @@ def _what(exc: Exception) -> str:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"damaged record ({type(exc).__name__}: {exc})"
 
+
 def _check_observations(archive: Archive, observed: list[dict[str, Any]]) -> list[Problem]:
     """Each 304 observation's record is where its row says, with its id and status."""
     problems = []
@@ -278,13 +317,21 @@ def _check_observations(archive: Archive, observed: list[dict[str, Any]]) -> lis
         try:
             record = read_record(archive.warc_path(row["warc_filename"]), row["warc_offset"])
         except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
-            problems.append(Problem(None, row["url"], where, f"observation {row['id']}: record cannot "
-                                                             f"be read: {exc}"))
+            problems.append(
+                Problem(None, row["url"], where, f"observation {row['id']}: record cannot be read: {exc}")
+            )
             continue
         if record.record_id != row["warc_record_id"] or record.http_status != 304:
-            problems.append(Problem(None, row["url"], where, f"observation {row['id']}: record is "
-                                    f"{record.record_id} with status {record.http_status}, index says "
-                                    f"{row['warc_record_id']} with status 304"))
+            problems.append(
+                Problem(
+                    None,
+                    row["url"],
+                    where,
+                    f"observation {row['id']}: record is "
+                    f"{record.record_id} with status {record.http_status}, index says "
+                    f"{row['warc_record_id']} with status 304",
+                )
+            )
     return problems
 
 

@@ -28,18 +28,24 @@ def find_boilerplate(ctx: Context, host: str) -> dict[str, tuple[str, int, int]]
     """sentence key -> (sentence, pages it is on, pages read) for a host's boilerplate."""
     rules = ctx.rules
     conn = ctx.db.conn
-    pages = [r[0] for r in conn.execute(
-        "SELECT page_key FROM page_sightings WHERE host = ? AND text_sha256 IS NOT NULL "
-        "GROUP BY page_key ORDER BY max(seen_at) DESC LIMIT ?",
-        [host, rules.boilerplate_sample_pages]).fetchall()]
+    pages = [
+        r[0]
+        for r in conn.execute(
+            "SELECT page_key FROM page_sightings WHERE host = ? AND text_sha256 IS NOT NULL "
+            "GROUP BY page_key ORDER BY max(seen_at) DESC LIMIT ?",
+            [host, rules.boilerplate_sample_pages],
+        ).fetchall()
+    ]
     if len(pages) < rules.boilerplate_min_pages:
         return {}
     counts: Counter[bytes] = Counter()
     texts: list[str] = []  # in the order read
     for key in pages:
         on_page: set[bytes] = set()
-        for (digest,) in conn.execute("SELECT DISTINCT text_sha256 FROM page_sightings WHERE page_key = ? "
-                                      "AND text_sha256 IS NOT NULL", [key]).fetchall():
+        for (digest,) in conn.execute(
+            "SELECT DISTINCT text_sha256 FROM page_sightings WHERE page_key = ? AND text_sha256 IS NOT NULL",
+            [key],
+        ).fetchall():
             if digest in ctx.keyed:  # the same text on another page
                 for keys in ctx.keyed[digest].lines:
                     on_page.update(line_keys(keys))
@@ -79,19 +85,24 @@ def boilerplate_may_change(ctx: Context, host: str) -> bool:
     then does not split and hash every page of it again (a second for 2,000 pages).
     """
     conn = ctx.db.conn
-    last = conn.execute("SELECT through_capture_id, rules FROM boilerplate_settled WHERE host = ?",
-                        [host]).fetchone()
+    last = conn.execute(
+        "SELECT through_capture_id, rules FROM boilerplate_settled WHERE host = ?", [host]
+    ).fetchone()
     if last is None or last[1] != ctx.rules.key():
         return True
     if conn.execute(
-            "SELECT 1 FROM page_sightings AS s WHERE s.capture_id > ? AND s.host = ? "
-            "AND s.text_sha256 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM page_sightings AS o "
-            "WHERE o.page_key = s.page_key AND o.text_sha256 = s.text_sha256 AND o.capture_id <= ?) LIMIT 1",
-            [last[0], host, last[0]]).fetchone():
+        "SELECT 1 FROM page_sightings AS s WHERE s.capture_id > ? AND s.host = ? "
+        "AND s.text_sha256 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM page_sightings AS o "
+        "WHERE o.page_key = s.page_key AND o.text_sha256 = s.text_sha256 AND o.capture_id <= ?) LIMIT 1",
+        [last[0], host, last[0]],
+    ).fetchone():
         return True
     read = ctx.rules.boilerplate_sample_pages
-    pages = conn.execute("SELECT count(*) FROM (SELECT DISTINCT page_key FROM page_sightings WHERE host = ? "
-                         "AND text_sha256 IS NOT NULL LIMIT ?)", [host, read + 1]).fetchone()[0]
+    pages = conn.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT page_key FROM page_sightings WHERE host = ? "
+        "AND text_sha256 IS NOT NULL LIMIT ?)",
+        [host, read + 1],
+    ).fetchone()[0]
     return pages > read
 
 
@@ -117,13 +128,28 @@ def store_boilerplate(ctx: Context, host: str) -> None:
     found = find_boilerplate(ctx, host)
     ctx.db.execute("DELETE FROM boilerplate WHERE host = ?", [host])
     now = iso(utc_now())
-    insert_many(ctx.db, "boilerplate",
-        [{"host": host, "sentence_sha256": k, "sentence": s, "pages": n, "host_pages": total,
-          "computed_at": now} for k, (s, n, total) in found.items()])
+    insert_many(
+        ctx.db,
+        "boilerplate",
+        [
+            {
+                "host": host,
+                "sentence_sha256": k,
+                "sentence": s,
+                "pages": n,
+                "host_pages": total,
+                "computed_at": now,
+            }
+            for k, (s, n, total) in found.items()
+        ],
+    )
     # What it was found from: every capture so far, by these rules.
     through = ctx.db.execute("SELECT coalesce(max(id), 0) FROM captures").fetchone()[0]
-    ctx.db.execute("INSERT OR REPLACE INTO boilerplate_settled (host, through_capture_id, rules, settled_at) "
-                   "VALUES (?, ?, ?, ?)", [host, through, ctx.rules.key(), now])
+    ctx.db.execute(
+        "INSERT OR REPLACE INTO boilerplate_settled (host, through_capture_id, rules, settled_at) "
+        "VALUES (?, ?, ?, ?)",
+        [host, through, ctx.rules.key(), now],
+    )
     ctx.forget_boilerplate(host)
 
 
@@ -134,15 +160,24 @@ def rekey_host(ctx: Context, host: str) -> set[str]:
     keys: dict[tuple[str, str], str] = {}
     touched: set[str] = set()
     for capture_id, page, digest, old, sha256, status in conn.execute(
-            "SELECT s.capture_id, s.page_key, s.text_sha256, s.content_key, c.sha256, c.status "
-            "FROM page_sightings s JOIN captures c ON c.id = s.capture_id "
-            "WHERE s.host = ? AND s.kind = ? AND s.text_sha256 IS NOT NULL", [host, PAGE]).fetchall():
+        "SELECT s.capture_id, s.page_key, s.text_sha256, s.content_key, c.sha256, c.status "
+        "FROM page_sightings s JOIN captures c ON c.id = s.capture_id "
+        "WHERE s.host = ? AND s.kind = ? AND s.text_sha256 IS NOT NULL",
+        [host, PAGE],
+    ).fetchall():
         cache_key = (digest, sha256)
         if cache_key not in keys:
-            keys[cache_key] = content_key(PAGE, text_of(conn, digest), {"sha256": sha256, "status": status},
-                                          boilerplate, ctx.keyed.get(digest))
+            keys[cache_key] = content_key(
+                PAGE,
+                text_of(conn, digest),
+                {"sha256": sha256, "status": status},
+                boilerplate,
+                ctx.keyed.get(digest),
+            )
         if keys[cache_key] != old:
-            db.execute("UPDATE page_sightings SET content_key = ? WHERE capture_id = ?",
-                       [keys[cache_key], capture_id])
+            db.execute(
+                "UPDATE page_sightings SET content_key = ? WHERE capture_id = ?",
+                [keys[cache_key], capture_id],
+            )
             touched.add(page)
     return touched

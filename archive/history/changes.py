@@ -46,9 +46,13 @@ def aggregate(passages: list[tuple[Passage | str, str, bool]]) -> dict[str, Any]
     removed = [t for t, side in real if side == "removed"]
     size = sum(len(t.split()) for t, _ in real)
     return {
-        "added": "\n".join(added) or None, "removed": "\n".join(removed) or None,
-        "added_passages": len(added), "removed_passages": len(removed), "size": size,
-        "boilerplate_passages": len(passages) - len(real), "substantive": int(size > 0),
+        "added": "\n".join(added) or None,
+        "removed": "\n".join(removed) or None,
+        "added_passages": len(added),
+        "removed_passages": len(removed),
+        "size": size,
+        "boilerplate_passages": len(passages) - len(real),
+        "substantive": int(size > 0),
     }
 
 
@@ -62,30 +66,54 @@ def compute_change(ctx: Context, old: dict[str, Any], new: dict[str, Any]) -> in
     before = queries.capture(conn, old["last_capture_id"])
     after = queries.capture(conn, new["first_capture_id"])
     row = {
-        "page_key": new["page_key"], "page_url": new["page_url"], "host": new["host"],
-        "source": new["source"], "vendor": new["vendor"], "product": new["product"],
-        "title": new["title"], "from_version_id": old["id"], "to_version_id": new["id"],
+        "page_key": new["page_key"],
+        "page_url": new["page_url"],
+        "host": new["host"],
+        "source": new["source"],
+        "vendor": new["vendor"],
+        "product": new["product"],
+        "title": new["title"],
+        "from_version_id": old["id"],
+        "to_version_id": new["id"],
         **_ends(conn, old, new, before, after),
         **aggregate([(p.text, p.side, boiler) for p, boiler in found]),
         "computed_at": iso(utc_now()),
     }
     change_id = insert(db, "changes", row)
-    insert_many(db, "change_passages",
-        [{"change_id": change_id, "side": p.side, "position": n, "text": p.text, "boilerplate": int(b)}
-         for n, (p, b) in enumerate(found)])
-    insert_many(db, "change_phrases",
-        [{"change_id": change_id, "source": new["source"], "phrase": phrase, "term_kind": kind,
-          "event": event} for phrase, kind, event in phrase_events(old_text, new_text,
-                                                                   ctx.watched(new["source"]))])
+    insert_many(
+        db,
+        "change_passages",
+        [
+            {"change_id": change_id, "side": p.side, "position": n, "text": p.text, "boilerplate": int(b)}
+            for n, (p, b) in enumerate(found)
+        ],
+    )
+    insert_many(
+        db,
+        "change_phrases",
+        [
+            {
+                "change_id": change_id,
+                "source": new["source"],
+                "phrase": phrase,
+                "term_kind": kind,
+                "event": event,
+            }
+            for phrase, kind, event in phrase_events(old_text, new_text, ctx.watched(new["source"]))
+        ],
+    )
     return change_id
 
 
-def _ends(conn: Any, old: dict[str, Any], new: dict[str, Any], before: dict[str, Any],
-          after: dict[str, Any]) -> dict[str, Any]:
+def _ends(
+    conn: Any, old: dict[str, Any], new: dict[str, Any], before: dict[str, Any], after: dict[str, Any]
+) -> dict[str, Any]:
     """The columns that name the two captures either side of a change."""
     return {
-        "from_capture_id": old["last_capture_id"], "to_capture_id": new["first_capture_id"],
-        "before_at": old["last_seen_at"], "changed_at": new["first_seen_at"],
+        "from_capture_id": old["last_capture_id"],
+        "to_capture_id": new["first_capture_id"],
+        "before_at": old["last_seen_at"],
+        "changed_at": new["first_seen_at"],
         "found_at": max(before["captured_at"], after["captured_at"]),
         "from_citation": citation_of(conn, before).line(),
         "to_citation": citation_of(conn, after).line(),
@@ -94,12 +122,19 @@ def _ends(conn: Any, old: dict[str, Any], new: dict[str, Any], before: dict[str,
 
 def update_ends(ctx: Context, change: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> None:
     """A version grew at its edge (a capture arrived out of order): the change's captures move, its text stays."""
-    if (change["from_capture_id"], change["to_capture_id"]) == (old["last_capture_id"],
-                                                               new["first_capture_id"]):
+    if (change["from_capture_id"], change["to_capture_id"]) == (
+        old["last_capture_id"],
+        new["first_capture_id"],
+    ):
         return
     conn = ctx.db.conn
-    ends = _ends(conn, old, new, queries.capture(conn, old["last_capture_id"]),
-                 queries.capture(conn, new["first_capture_id"]))
+    ends = _ends(
+        conn,
+        old,
+        new,
+        queries.capture(conn, old["last_capture_id"]),
+        queries.capture(conn, new["first_capture_id"]),
+    )
     update(ctx.db, "changes", change["id"], ends)
 
 
@@ -115,9 +150,11 @@ def remark(ctx: Context, host: str) -> int:
     db = ctx.db
     boilerplate = ctx.boilerplate(host)
     updated = 0
-    for change_id, in db.execute("SELECT id FROM changes WHERE host = ?", [host]).fetchall():
-        stored = db.execute("SELECT id, side, text, boilerplate FROM change_passages WHERE change_id = ? "
-                            "ORDER BY position", [change_id]).fetchall()
+    for (change_id,) in db.execute("SELECT id FROM changes WHERE host = ?", [host]).fetchall():
+        stored = db.execute(
+            "SELECT id, side, text, boilerplate FROM change_passages WHERE change_id = ? ORDER BY position",
+            [change_id],
+        ).fetchall()
         marked = []
         for pid, side, text, was in stored:
             now = int(is_boilerplate([s.text for s in sentences(text)], boilerplate))
@@ -137,11 +174,18 @@ def refresh_phrases(ctx: Context, source: str) -> None:
     db, conn = ctx.db, ctx.db.conn
     watched = ctx.watched(source)
     for change_id, old_sha, new_sha in db.execute(
-            "SELECT c.id, a.text_sha256, b.text_sha256 FROM changes c "
-            "JOIN versions a ON a.id = c.from_version_id JOIN versions b ON b.id = c.to_version_id "
-            "WHERE c.source = ?", [source]).fetchall():
+        "SELECT c.id, a.text_sha256, b.text_sha256 FROM changes c "
+        "JOIN versions a ON a.id = c.from_version_id JOIN versions b ON b.id = c.to_version_id "
+        "WHERE c.source = ?",
+        [source],
+    ).fetchall():
         db.execute("DELETE FROM change_phrases WHERE change_id = ?", [change_id])
         events = phrase_events(text_of(conn, old_sha), text_of(conn, new_sha), watched)
-        insert_many(db, "change_phrases",
-            [{"change_id": change_id, "source": source, "phrase": p, "term_kind": k, "event": e}
-             for p, k, e in events])
+        insert_many(
+            db,
+            "change_phrases",
+            [
+                {"change_id": change_id, "source": source, "phrase": p, "term_kind": k, "event": e}
+                for p, k, e in events
+            ],
+        )

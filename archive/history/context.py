@@ -25,13 +25,16 @@ class Rules:
 
     def key(self) -> str:
         """The rules as text, stored with the boilerplate they found (boilerplate_settled.rules)."""
-        return f"share={self.boilerplate_share} min_pages={self.boilerplate_min_pages} " \
-               f"sample_pages={self.boilerplate_sample_pages}"
+        return (
+            f"share={self.boilerplate_share} min_pages={self.boilerplate_min_pages} "
+            f"sample_pages={self.boilerplate_sample_pages}"
+        )
 
     @classmethod
     def from_config(cls, config: Any) -> Rules:
-        return cls(boilerplate_share=config.boilerplate_share,
-                   boilerplate_min_pages=config.boilerplate_min_pages)
+        return cls(
+            boilerplate_share=config.boilerplate_share, boilerplate_min_pages=config.boilerplate_min_pages
+        )
 
 
 @dataclass
@@ -63,8 +66,12 @@ class Context:
     def boilerplate(self, host: str) -> set[str]:
         """Sentence keys (passages.sentence_key) of a host's site-wide boilerplate."""
         if host not in self._boilerplate:
-            self._boilerplate[host] = {r[0] for r in self.db.execute(
-                "SELECT sentence_sha256 FROM boilerplate WHERE host = ?", [host]).fetchall()}
+            self._boilerplate[host] = {
+                r[0]
+                for r in self.db.execute(
+                    "SELECT sentence_sha256 FROM boilerplate WHERE host = ?", [host]
+                ).fetchall()
+            }
         return self._boilerplate[host]
 
     def forget_boilerplate(self, host: str) -> None:
@@ -75,7 +82,10 @@ class Context:
         if source is None:
             return []
         if source not in self._watched:
-            self._watched[source] = [(r[0], r[1]) for r in self.db.execute(
-                "SELECT phrase, term_kind FROM watched_phrases WHERE source = ? ORDER BY phrase",
-                [source]).fetchall()]
+            self._watched[source] = [
+                (r[0], r[1])
+                for r in self.db.execute(
+                    "SELECT phrase, term_kind FROM watched_phrases WHERE source = ? ORDER BY phrase", [source]
+                ).fetchall()
+            ]
         return self._watched[source]

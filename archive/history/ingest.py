@@ -65,26 +65,33 @@ class HistoryWriter:
             job(Context(self.db, self.rules, self.work))
         except Exception as exc:  # noqa: BLE001 - derived data must never cost a capture
             conn.execute("ROLLBACK TO history")
-            print(f"spyglass: history not updated ({what}: {type(exc).__name__}: {exc}); "
-                  "run `spyglass rebuild-history`", file=sys.stderr)
+            print(
+                f"spyglass: history not updated ({what}: {type(exc).__name__}: {exc}); "
+                "run `spyglass rebuild-history`",
+                file=sys.stderr,
+            )
         conn.execute("RELEASE history")
 
     def add(self, captures: Iterable[dict[str, Any]]) -> None:
         """Saved capture rows (with ids and extracted text), inside the caller's transaction."""
+
         def job(ctx: Context) -> None:
             for capture in captures:
                 host = add_capture(ctx, capture, capture.get("text"))
                 if host:
                     self.hosts.add(host)
+
         self._guarded("captures", job)
 
     def observe(self, observations: Iterable[tuple[int, str]]) -> None:
         """(confirmed capture id, seen at) pairs: a page seen unchanged without a new capture."""
+
         def job(ctx: Context) -> None:
             for capture_id, seen_at in observations:
                 host = add_observation(ctx, capture_id, seen_at)
                 if host:
                     self.hosts.add(host)
+
         self._guarded("observations", job)
 
     def watch(self, name: str, config: dict[str, Any]) -> None:
@@ -100,5 +107,5 @@ class HistoryWriter:
             for host in hosts:
                 if boilerplate_may_change(ctx, host):
                     settle_host(ctx, host)
-        self._guarded("boilerplate", job)
 
+        self._guarded("boilerplate", job)

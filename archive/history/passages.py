@@ -125,7 +125,7 @@ def text_keys(text: str | None, seen: set[bytes] | None = None) -> TextKeys:
 
 def line_keys(keys: bytes) -> list[bytes]:
     """One line's sentence keys, from TextKeys.lines."""
-    return [keys[i:i + KEY_BYTES] for i in range(0, len(keys), KEY_BYTES)]
+    return [keys[i : i + KEY_BYTES] for i in range(0, len(keys), KEY_BYTES)]
 
 
 def without_keys(text: str | None, boilerplate: set[bytes], keys: TextKeys) -> str:
@@ -145,8 +145,11 @@ def without_keys(text: str | None, boilerplate: set[bytes], keys: TextKeys) -> s
             if found in boilerplate:
                 continue
         elif not boilerplate.isdisjoint(line_keys(found)):
-            rest = [sentence for sentence, key in zip(split_sentences(line), line_keys(found))
-                    if key not in boilerplate]
+            rest = [
+                sentence
+                for sentence, key in zip(split_sentences(line), line_keys(found))
+                if key not in boilerplate
+            ]
             if rest:
                 kept.append(" ".join(rest))
             continue

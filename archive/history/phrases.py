@@ -40,8 +40,7 @@ def sync_watched(ctx: Context, name: str, config: dict[str, Any]) -> bool:
     if ctx.watched(name) == wanted:
         return False
     ctx.db.execute("DELETE FROM watched_phrases WHERE source = ?", [name])
-    insert_many(ctx.db, "watched_phrases",
-        [{"source": name, "phrase": p, "term_kind": k} for p, k in wanted])
+    insert_many(ctx.db, "watched_phrases", [{"source": name, "phrase": p, "term_kind": k} for p, k in wanted])
     ctx._watched.pop(name, None)
     refresh_phrases(ctx, name)
     return True

@@ -27,53 +27,103 @@ def _x(when: datetime, start: datetime, end: datetime) -> float:
     return LEFT + (WIDTH - LEFT - RIGHT) * (when - start).total_seconds() / span
 
 
-def timeline_svg(versions: list[dict[str, Any]], changes: list[dict[str, Any]],
-                 sightings: list[dict[str, Any]], capture_href: Any, diff_href: Any) -> Markup:
+def timeline_svg(
+    versions: list[dict[str, Any]],
+    changes: list[dict[str, Any]],
+    sightings: list[dict[str, Any]],
+    capture_href: Any,
+    diff_href: Any,
+) -> Markup:
     """Versions as bars on a time axis, sightings as ticks, changes as markers linking to their diff."""
-    times = [parse_when(v["first_seen_at"]) for v in versions] + [parse_when(v["last_seen_at"]) for v in versions]
+    times = [parse_when(v["first_seen_at"]) for v in versions] + [
+        parse_when(v["last_seen_at"]) for v in versions
+    ]
     start, end = min(times), max(times)
     pad = max((end - start) * 0.02, (end - start).__class__(days=1))
     start, end = start - pad, end + pad
-    parts = [Markup('<svg xmlns="http://www.w3.org/2000/svg" class="spyglass-timeline" role="img" '
-                    'viewBox="0 0 {w} {h}" width="100%" aria-label="Versions over time">').format(w=WIDTH, h=HEIGHT)]
-    parts.append(Markup('<line x1="{a}" x2="{b}" y1="{y}" y2="{y}" stroke="#556" />').format(
-        a=LEFT, b=WIDTH - RIGHT, y=BAR_Y + BAR_H + 14))
+    parts = [
+        Markup(
+            '<svg xmlns="http://www.w3.org/2000/svg" class="spyglass-timeline" role="img" '
+            'viewBox="0 0 {w} {h}" width="100%" aria-label="Versions over time">'
+        ).format(w=WIDTH, h=HEIGHT)
+    ]
+    parts.append(
+        Markup('<line x1="{a}" x2="{b}" y1="{y}" y2="{y}" stroke="#556" />').format(
+            a=LEFT, b=WIDTH - RIGHT, y=BAR_Y + BAR_H + 14
+        )
+    )
     for year in range(start.year + 1, end.year + 1):
         x = _x(datetime(year, 1, 1, tzinfo=start.tzinfo), start, end)
-        parts.append(Markup('<line x1="{x:.1f}" x2="{x:.1f}" y1="{y1}" y2="{y2}" stroke="#889" />'
-                            '<text x="{x:.1f}" y="{ty}" font-size="11" text-anchor="middle" '
-                            'fill="#334">{year}</text>').format(
-            x=x, y1=BAR_Y + BAR_H + 10, y2=BAR_Y + BAR_H + 18, ty=BAR_Y + BAR_H + 32, year=year))
+        parts.append(
+            Markup(
+                '<line x1="{x:.1f}" x2="{x:.1f}" y1="{y1}" y2="{y2}" stroke="#889" />'
+                '<text x="{x:.1f}" y="{ty}" font-size="11" text-anchor="middle" '
+                'fill="#334">{year}</text>'
+            ).format(x=x, y1=BAR_Y + BAR_H + 10, y2=BAR_Y + BAR_H + 18, ty=BAR_Y + BAR_H + 32, year=year)
+        )
     for n, version in enumerate(versions):
         x1 = _x(parse_when(version["first_seen_at"]), start, end)
         following = versions[n + 1]["first_seen_at"] if n + 1 < len(versions) else version["last_seen_at"]
         x2 = max(_x(parse_when(following), start, end), x1 + 6)
-        label = (f"Version {version['number']}: first seen {version['first_seen_at'][:10]}, last seen "
-                 f"{version['last_seen_at'][:10]}, {version['sightings']} capture(s). Open capture "
-                 f"{version['first_capture_id']}.")
-        parts.append(Markup('<a href="{href}" class="version"><rect x="{x:.1f}" y="{y}" width="{w:.1f}" '
-                            'height="{h}" fill="{fill}" stroke="#fff"><title>{label}</title></rect>'
-                            '<text x="{tx:.1f}" y="{ty}" font-size="11" fill="#fff">{num}</text></a>').format(
-            href=capture_href(version["first_capture_id"]), x=x1, y=BAR_Y, w=x2 - x1, h=BAR_H,
-            fill=COLOURS[n % 2], label=label, tx=x1 + 3, ty=BAR_Y + 21,
-            num=version["number"] if x2 - x1 > 14 else ""))
+        label = (
+            f"Version {version['number']}: first seen {version['first_seen_at'][:10]}, last seen "
+            f"{version['last_seen_at'][:10]}, {version['sightings']} capture(s). Open capture "
+            f"{version['first_capture_id']}."
+        )
+        parts.append(
+            Markup(
+                '<a href="{href}" class="version"><rect x="{x:.1f}" y="{y}" width="{w:.1f}" '
+                'height="{h}" fill="{fill}" stroke="#fff"><title>{label}</title></rect>'
+                '<text x="{tx:.1f}" y="{ty}" font-size="11" fill="#fff">{num}</text></a>'
+            ).format(
+                href=capture_href(version["first_capture_id"]),
+                x=x1,
+                y=BAR_Y,
+                w=x2 - x1,
+                h=BAR_H,
+                fill=COLOURS[n % 2],
+                label=label,
+                tx=x1 + 3,
+                ty=BAR_Y + 21,
+                num=version["number"] if x2 - x1 > 14 else "",
+            )
+        )
     for sighting in sightings:
         x = _x(parse_when(sighting["seen_at"]), start, end)
-        parts.append(Markup('<line class="sighting" x1="{x:.1f}" x2="{x:.1f}" y1="{y1}" y2="{y2}" '
-                            'stroke="#123" stroke-width="1.5"><title>capture {cid}, {when}</title></line>'
-                            ).format(x=x, y1=BAR_Y + BAR_H + 2, y2=BAR_Y + BAR_H + 9,
-                                     cid=sighting["capture_id"], when=sighting["seen_at"][:19]))
+        parts.append(
+            Markup(
+                '<line class="sighting" x1="{x:.1f}" x2="{x:.1f}" y1="{y1}" y2="{y2}" '
+                'stroke="#123" stroke-width="1.5"><title>capture {cid}, {when}</title></line>'
+            ).format(
+                x=x,
+                y1=BAR_Y + BAR_H + 2,
+                y2=BAR_Y + BAR_H + 9,
+                cid=sighting["capture_id"],
+                when=sighting["seen_at"][:19],
+            )
+        )
     for change in changes:
         x = _x(parse_when(change["changed_at"]), start, end)
         flagged = bool(change.get("phrases"))
-        label = (f"Change {change['id']} on {change['changed_at'][:10]}: {change['removed_passages']} "
-                 f"passage(s) removed, {change['added_passages']} added"
-                 + "".join(f'; "{e["phrase"]}" {e["event"]}' for e in change.get("phrases", [])))
-        parts.append(Markup('<a href="{href}" class="change"><path d="M{x:.1f} {y1} l7 -10 l-14 0 z" '
-                            'fill="{fill}"><title>{label}</title></path><line x1="{x:.1f}" x2="{x:.1f}" '
-                            'y1="{y1}" y2="{y2}" stroke="{fill}" stroke-width="2" /></a>').format(
-            href=diff_href(change), x=x, y1=BAR_Y - 2, y2=BAR_Y + BAR_H, label=label,
-            fill="#c0392b" if flagged else "#e08e0b"))
+        label = (
+            f"Change {change['id']} on {change['changed_at'][:10]}: {change['removed_passages']} "
+            f"passage(s) removed, {change['added_passages']} added"
+            + "".join(f'; "{e["phrase"]}" {e["event"]}' for e in change.get("phrases", []))
+        )
+        parts.append(
+            Markup(
+                '<a href="{href}" class="change"><path d="M{x:.1f} {y1} l7 -10 l-14 0 z" '
+                'fill="{fill}"><title>{label}</title></path><line x1="{x:.1f}" x2="{x:.1f}" '
+                'y1="{y1}" y2="{y2}" stroke="{fill}" stroke-width="2" /></a>'
+            ).format(
+                href=diff_href(change),
+                x=x,
+                y1=BAR_Y - 2,
+                y2=BAR_Y + BAR_H,
+                label=label,
+                fill="#c0392b" if flagged else "#e08e0b",
+            )
+        )
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
 
@@ -101,12 +151,17 @@ def diff_rows(old: str, new: str, boilerplate: set[str]) -> list[DiffRow]:
     rows: list[DiffRow] = []
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
-            rows.append(DiffRow("equal", _marked(a[i1:i2], "", boilerplate), _marked(b[j1:j2], "", boilerplate)))
+            rows.append(
+                DiffRow("equal", _marked(a[i1:i2], "", boilerplate), _marked(b[j1:j2], "", boilerplate))
+            )
         elif tag == "delete":
             rows.append(DiffRow("removed", _marked(a[i1:i2], "del", boilerplate), Markup("")))
         elif tag == "insert":
             rows.append(DiffRow("added", Markup(""), _marked(b[j1:j2], "ins", boilerplate)))
         else:
-            rows.append(DiffRow("replaced", _marked(a[i1:i2], "del", boilerplate),
-                                _marked(b[j1:j2], "ins", boilerplate)))
+            rows.append(
+                DiffRow(
+                    "replaced", _marked(a[i1:i2], "del", boilerplate), _marked(b[j1:j2], "ins", boilerplate)
+                )
+            )
     return rows

@@ -41,10 +41,15 @@ class Rebuilt:
     work: Work
 
     def line(self) -> str:
-        return (f"{self.captures} captures read: {self.sightings} sightings of {self.pages} pages, "
-                f"{self.versions} versions, {self.changes} changes"
-                + (f"; {self.unreadable} WARC record(s) could not be read (their captures' "
-                   "stored text was used)" if self.unreadable else ""))
+        return (
+            f"{self.captures} captures read: {self.sightings} sightings of {self.pages} pages, "
+            f"{self.versions} versions, {self.changes} changes"
+            + (
+                f"; {self.unreadable} WARC record(s) could not be read (their captures' stored text was used)"
+                if self.unreadable
+                else ""
+            )
+        )
 
 
 def _text(archive: Archive, row: dict[str, Any]) -> tuple[str | None, bool]:
@@ -68,12 +73,18 @@ def rebuild_history(archive: Archive, rules: Rules) -> Rebuilt:
             sync_all_watched(Context(db, rules, work))
         ids = [r[0] for r in db.execute("SELECT id FROM captures ORDER BY id").fetchall()]
         for start in range(0, len(ids), BATCH):
-            batch = rows(db.conn, "SELECT * FROM captures WHERE id BETWEEN ? AND ? ORDER BY id",
-                         [ids[start], ids[min(start + BATCH, len(ids)) - 1]])
+            batch = rows(
+                db.conn,
+                "SELECT * FROM captures WHERE id BETWEEN ? AND ? ORDER BY id",
+                [ids[start], ids[min(start + BATCH, len(ids)) - 1]],
+            )
             texts: dict[int, str | None] = {}
             for row in batch:
-                if row["warc_type"] != "revisit" and kind_of(row["status"]) == "page" \
-                        and not row.get("requisite"):
+                if (
+                    row["warc_type"] != "revisit"
+                    and kind_of(row["status"]) == "page"
+                    and not row.get("requisite")
+                ):
                     texts[row["id"]], ok = _text(archive, row)
                     unreadable += not ok
             with writing(db):
@@ -93,10 +104,11 @@ def rebuild_history(archive: Archive, rules: Rules) -> Rebuilt:
         for start in range(0, len(pages), BATCH):
             with writing(db):
                 ctx = Context(db, rules, work)
-                for key in pages[start:start + BATCH]:
+                for key in pages[start : start + BATCH]:
                     regroup_page(ctx, key)
         count = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("versions", "changes")}
     finally:
         db.close()
-    return Rebuilt(len(ids), work.sightings_added, len(pages), count["versions"], count["changes"],
-                   unreadable, work)
+    return Rebuilt(
+        len(ids), work.sightings_added, len(pages), count["versions"], count["changes"], unreadable, work
+    )

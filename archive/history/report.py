@@ -15,27 +15,37 @@ from archive.index.queries import rows
 
 def versions_of(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
     """A page's versions, oldest first (the page by any URL form the archive knows it by)."""
-    found = rows(conn, "SELECT * FROM versions WHERE page_key = ? ORDER BY number",
-                 [known_page_key(conn, url)])
+    found = rows(
+        conn, "SELECT * FROM versions WHERE page_key = ? ORDER BY number", [known_page_key(conn, url)]
+    )
     if not found:
-        raise NotFound(f"no versions of {url} in the archive (is it archived? after an upgrade, "
-                       "run `spyglass rebuild-history`)")
+        raise NotFound(
+            f"no versions of {url} in the archive (is it archived? after an upgrade, "
+            "run `spyglass rebuild-history`)"
+        )
     return found
 
 
 def changes_of(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
     """A page's changes, oldest first, each with its passages and phrase events."""
-    found = rows(conn, "SELECT * FROM changes WHERE page_key = ? ORDER BY changed_at",
-                 [known_page_key(conn, url)])
+    found = rows(
+        conn, "SELECT * FROM changes WHERE page_key = ? ORDER BY changed_at", [known_page_key(conn, url)]
+    )
     return [with_details(conn, c) for c in found]
 
 
 def with_details(conn: sqlite3.Connection, change: dict[str, Any]) -> dict[str, Any]:
     """A change row plus its passages (boilerplate left out) and its watched-phrase events."""
-    passages = rows(conn, "SELECT side, text FROM change_passages WHERE change_id = ? AND boilerplate = 0 "
-                          "ORDER BY position", [change["id"]])
-    events = rows(conn, "SELECT phrase, term_kind, event FROM change_phrases WHERE change_id = ? "
-                        "ORDER BY phrase", [change["id"]])
+    passages = rows(
+        conn,
+        "SELECT side, text FROM change_passages WHERE change_id = ? AND boilerplate = 0 ORDER BY position",
+        [change["id"]],
+    )
+    events = rows(
+        conn,
+        "SELECT phrase, term_kind, event FROM change_phrases WHERE change_id = ? ORDER BY phrase",
+        [change["id"]],
+    )
     return {**change, "passages": passages, "phrases": events}
 
 
@@ -44,9 +54,16 @@ def citation(conn: sqlite3.Connection, capture_id: int) -> dict[str, Any]:
     return citation_of(conn, queries.capture(conn, capture_id)).as_dict()
 
 
-def list_changes(conn: sqlite3.Connection, *, since: str | None = None, until: str | None = None,
-                 by: str = "changed_at", source: str | None = None, vendor: str | None = None,
-                 phrase: str | None = None) -> list[dict[str, Any]]:
+def list_changes(
+    conn: sqlite3.Connection,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    by: str = "changed_at",
+    source: str | None = None,
+    vendor: str | None = None,
+    phrase: str | None = None,
+) -> list[dict[str, Any]]:
     """Substantive changes, newest first, by as-of time (`changed_at`) or when found (`found_at`).
 
     With `phrase`, only changes where it appeared or disappeared, with that event added.
@@ -54,8 +71,12 @@ def list_changes(conn: sqlite3.Connection, *, since: str | None = None, until: s
     assert by in ("changed_at", "found_at")
     sql = "SELECT * FROM changes WHERE substantive = 1"
     params: list[Any] = []
-    for column, op, value in ((by, ">=", since), (by, "<", until), ("source", "=", source),
-                              ("vendor", "=", vendor)):
+    for column, op, value in (
+        (by, ">=", since),
+        (by, "<", until),
+        ("source", "=", source),
+        ("vendor", "=", vendor),
+    ):
         if value:
             sql += f" AND {column} {op} ?"
             params.append(value)

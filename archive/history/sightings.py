@@ -76,8 +76,13 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def content_key(kind: str, text: str | None, capture: Mapping[str, Any], boilerplate: set[str],
-                keys: TextKeys | None = None) -> str:
+def content_key(
+    kind: str,
+    text: str | None,
+    capture: Mapping[str, Any],
+    boilerplate: set[str],
+    keys: TextKeys | None = None,
+) -> str:
     """What a sighting showed, as a key: equal keys are one version.
 
     `keys`, if given, is `passages.text_keys(text)` already computed.
@@ -100,8 +105,9 @@ def content_key(kind: str, text: str | None, capture: Mapping[str, Any], boilerp
 def save_text(db: sqlite_utils.Database, text: str) -> str:
     """Keep one copy of each distinct main text; returns its SHA-256."""
     digest = sha256_text(text)
-    db.execute("INSERT OR IGNORE INTO page_texts (sha256, text, chars) VALUES (?, ?, ?)",
-               [digest, text, len(text)])
+    db.execute(
+        "INSERT OR IGNORE INTO page_texts (sha256, text, chars) VALUES (?, ?, ?)", [digest, text, len(text)]
+    )
     return digest
 
 
@@ -117,13 +123,21 @@ def repeated_sighting(conn: sqlite3.Connection, capture: Mapping[str, Any]) -> d
     """The sighting of the capture a revisit repeats (by WARC-Record-ID), if there is one."""
     if not capture.get("refers_to"):
         return None
-    found = rows(conn, "SELECT s.* FROM captures AS c JOIN page_sightings AS s ON s.capture_id = c.id "
-                       "WHERE c.warc_record_id = ?", [capture["refers_to"]])
+    found = rows(
+        conn,
+        "SELECT s.* FROM captures AS c JOIN page_sightings AS s ON s.capture_id = c.id "
+        "WHERE c.warc_record_id = ?",
+        [capture["refers_to"]],
+    )
     return found[0] if found else None
 
 
-def build_sighting(db: sqlite_utils.Database, capture: Mapping[str, Any], text: str | None,
-                   boilerplate: Callable[[str], set[str]]) -> dict[str, Any] | None:
+def build_sighting(
+    db: sqlite_utils.Database,
+    capture: Mapping[str, Any],
+    text: str | None,
+    boilerplate: Callable[[str], set[str]],
+) -> dict[str, Any] | None:
     """The page_sightings row of a capture row (with its extracted `text`), or None if it shows no page.
 
     `boilerplate(host)` gives the host's boilerplate sentence keys.
@@ -136,20 +150,37 @@ def build_sighting(db: sqlite_utils.Database, capture: Mapping[str, Any], text: 
     url = capture.get("original_url") or capture["url"]
     key = page_key(url)
     row = {
-        "capture_id": capture["id"], "page_key": key, "page_url": url, "host": host_of(key),
-        "source": capture.get("source"), "seen_at": capture.get("memento_at") or capture["captured_at"],
-        "fetched_at": capture["captured_at"], "kind": kind, "title": capture.get("title"),
-        "vendor": capture.get("vendor"), "product": capture.get("product"), "text_sha256": None,
+        "capture_id": capture["id"],
+        "page_key": key,
+        "page_url": url,
+        "host": host_of(key),
+        "source": capture.get("source"),
+        "seen_at": capture.get("memento_at") or capture["captured_at"],
+        "fetched_at": capture["captured_at"],
+        "kind": kind,
+        "title": capture.get("title"),
+        "vendor": capture.get("vendor"),
+        "product": capture.get("product"),
+        "text_sha256": None,
     }
     if capture.get("warc_type") == "revisit":
         original = repeated_sighting(db.conn, capture)
         if original is not None:
-            return {**row, "kind": original["kind"], "content_key": original["content_key"],
-                    "text_sha256": original["text_sha256"], "title": original["title"]}
+            return {
+                **row,
+                "kind": original["kind"],
+                "content_key": original["content_key"],
+                "text_sha256": original["text_sha256"],
+                "title": original["title"],
+            }
     if text and kind == PAGE:
         row["text_sha256"] = save_text(db, text)
-    row["content_key"] = content_key(kind, text if kind == PAGE else None, capture,
-                                     boilerplate(row["host"]) if row["text_sha256"] else set())
+    row["content_key"] = content_key(
+        kind,
+        text if kind == PAGE else None,
+        capture,
+        boilerplate(row["host"]) if row["text_sha256"] else set(),
+    )
     return row
 
 
@@ -166,10 +197,14 @@ def page_sightings(conn: sqlite3.Connection, key: str) -> list[dict[str, Any]]:
     """
     columns = [row[1] for row in conn.execute("PRAGMA table_info(page_sightings)")]
     observed = ", ".join("o.observed_at AS seen_at" if c == "seen_at" else f"s.{c}" for c in columns)
-    return rows(conn, f"""
+    return rows(
+        conn,
+        f"""
         SELECT * FROM (
             SELECT * FROM page_sightings WHERE page_key = ?
             UNION ALL
             SELECT {observed} FROM observations AS o JOIN page_sightings AS s ON s.capture_id = o.capture_id
             WHERE s.page_key = ? AND o.kind = 'not-modified'
-        ) ORDER BY seen_at, capture_id""", [key, key])
+        ) ORDER BY seen_at, capture_id""",
+        [key, key],
+    )

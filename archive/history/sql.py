@@ -13,8 +13,11 @@ def insert(db: sqlite_utils.Database, table: str, row: Mapping[str, Any], replac
     """Insert one row; returns its rowid."""
     names = list(row)
     verb = "INSERT OR REPLACE" if replace else "INSERT"
-    cursor = db.conn.execute(f"{verb} INTO [{table}] ({', '.join(f'[{n}]' for n in names)}) "
-                             f"VALUES ({', '.join('?' for _ in names)})", [row[n] for n in names])
+    cursor = db.conn.execute(
+        f"{verb} INTO [{table}] ({', '.join(f'[{n}]' for n in names)}) "
+        f"VALUES ({', '.join('?' for _ in names)})",
+        [row[n] for n in names],
+    )
     return int(cursor.lastrowid or 0)
 
 
@@ -26,5 +29,7 @@ def insert_many(db: sqlite_utils.Database, table: str, rows: Iterable[Mapping[st
 def update(db: sqlite_utils.Database, table: str, pk: int, values: Mapping[str, Any]) -> None:
     """Update columns of the row whose id is `pk`."""
     names = list(values)
-    db.conn.execute(f"UPDATE [{table}] SET {', '.join(f'[{n}] = ?' for n in names)} WHERE id = ?",
-                    [*(values[n] for n in names), pk])
+    db.conn.execute(
+        f"UPDATE [{table}] SET {', '.join(f'[{n}] = ?' for n in names)} WHERE id = ?",
+        [*(values[n] for n in names), pk],
+    )

@@ -19,13 +19,30 @@ from archive.history.context import Context
 from archive.history.sightings import page_sightings
 from archive.history.sql import insert, update
 
-_VERSION_FIELDS = ("page_url", "host", "source", "vendor", "product", "kind", "title", "first_seen_at",
-                   "last_capture_id", "last_seen_at", "sightings", "text_sha256", "number", "content_key")
+_VERSION_FIELDS = (
+    "page_url",
+    "host",
+    "source",
+    "vendor",
+    "product",
+    "kind",
+    "title",
+    "first_seen_at",
+    "last_capture_id",
+    "last_seen_at",
+    "sightings",
+    "text_sha256",
+    "number",
+    "content_key",
+)
 
 
 def _last_version(ctx: Context, key: str) -> dict[str, Any] | None:
-    found = ctx.db.execute("SELECT * FROM versions WHERE page_key = ? ORDER BY first_seen_at DESC, "
-                           "first_capture_id DESC LIMIT 1", [key])
+    found = ctx.db.execute(
+        "SELECT * FROM versions WHERE page_key = ? ORDER BY first_seen_at DESC, "
+        "first_capture_id DESC LIMIT 1",
+        [key],
+    )
     names = [d[0] for d in found.description]
     row = found.fetchone()
     return dict(zip(names, row)) if row else None
@@ -36,16 +53,24 @@ def add_sighting(ctx: Context, sighting: dict[str, Any]) -> None:
     key = sighting["page_key"]
     last = _last_version(ctx, key)
     ctx.work.sightings_read += 1
-    if last is not None and (sighting["seen_at"], sighting["capture_id"]) < (last["last_seen_at"],
-                                                                            last["last_capture_id"]):
+    if last is not None and (sighting["seen_at"], sighting["capture_id"]) < (
+        last["last_seen_at"],
+        last["last_capture_id"],
+    ):
         regroup_page(ctx, key)
         return
     if last is not None and last["content_key"] == sighting["content_key"]:
-        update(ctx.db, "versions", last["id"], {
-            "last_capture_id": sighting["capture_id"], "last_seen_at": sighting["seen_at"],
-            "sightings": last["sightings"] + 1,
-            "text_sha256": last["text_sha256"] or sighting["text_sha256"],
-        })
+        update(
+            ctx.db,
+            "versions",
+            last["id"],
+            {
+                "last_capture_id": sighting["capture_id"],
+                "last_seen_at": sighting["seen_at"],
+                "sightings": last["sightings"] + 1,
+                "text_sha256": last["text_sha256"] or sighting["text_sha256"],
+            },
+        )
         return
     new = _version_row(key, [sighting], (last["number"] + 1) if last else 1)
     new["id"] = insert(ctx.db, "versions", new)
@@ -56,11 +81,21 @@ def add_sighting(ctx: Context, sighting: dict[str, Any]) -> None:
 def _version_row(key: str, run: list[dict[str, Any]], number: int) -> dict[str, Any]:
     first, last = run[0], run[-1]
     return {
-        "page_key": key, "page_url": last["page_url"], "host": first["host"], "source": last["source"],
-        "vendor": last["vendor"], "product": last["product"], "number": number, "kind": first["kind"],
-        "title": first["title"], "first_capture_id": first["capture_id"],
-        "first_seen_at": first["seen_at"], "last_capture_id": last["capture_id"],
-        "last_seen_at": last["seen_at"], "sightings": len(run), "content_key": first["content_key"],
+        "page_key": key,
+        "page_url": last["page_url"],
+        "host": first["host"],
+        "source": last["source"],
+        "vendor": last["vendor"],
+        "product": last["product"],
+        "number": number,
+        "kind": first["kind"],
+        "title": first["title"],
+        "first_capture_id": first["capture_id"],
+        "first_seen_at": first["seen_at"],
+        "last_capture_id": last["capture_id"],
+        "last_seen_at": last["seen_at"],
+        "sightings": len(run),
+        "content_key": first["content_key"],
         "text_sha256": next((s["text_sha256"] for s in run if s["text_sha256"]), None),
     }
 
@@ -98,15 +133,23 @@ def regroup_page(ctx: Context, key: str) -> None:
             if any(match[f] != row[f] for f in _VERSION_FIELDS):
                 update(db, "versions", match["id"], {f: row[f] for f in _VERSION_FIELDS})
         wanted.append(row)
-    changes = {(c["from_version_id"], c["to_version_id"]): c for c in _rows(
-        ctx, "SELECT * FROM changes WHERE page_key = ?", [key])}
+    changes = {
+        (c["from_version_id"], c["to_version_id"]): c
+        for c in _rows(ctx, "SELECT * FROM changes WHERE page_key = ?", [key])
+    }
     for old, new in pairwise(wanted):
         change = changes.pop((old["id"], new["id"]), None)
         if change is None:
             # A version split or moved: a change between the same two texts is reused, not diffed.
             pair = (old["content_key"], new["content_key"])
-            change = next((c for c in changes.values() if (keys_before.get(c["from_version_id"]),
-                                                           keys_before.get(c["to_version_id"])) == pair), None)
+            change = next(
+                (
+                    c
+                    for c in changes.values()
+                    if (keys_before.get(c["from_version_id"]), keys_before.get(c["to_version_id"])) == pair
+                ),
+                None,
+            )
             if change is None:
                 compute_change(ctx, old, new)
                 continue

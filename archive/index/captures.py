@@ -36,8 +36,11 @@ def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> li
     info = db.execute("PRAGMA table_info(captures)").fetchall()
     columns = {name: chain.affinity(declared) for _, name, declared, *_ in info}
     # A column left out gets its declared default, which must be hashed too.
-    defaults = {name: db.execute(f"SELECT {default}").fetchone()[0]
-                for _, name, _, _, default, _ in info if default is not None}
+    defaults = {
+        name: db.execute(f"SELECT {default}").fetchone()[0]
+        for _, name, _, _, default, _ in info
+        if default is not None
+    }
     unknown = sorted({key for row in rows for key in row} - set(columns))
     if unknown:
         raise ArchiveError(f"captures has no column(s) {', '.join(unknown)}")
@@ -45,8 +48,9 @@ def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> li
     next_id, prev = (head[0] + 1, head[1]) if head else (1, chain.GENESIS)
     chained = []
     for row in rows:
-        full = {name: chain.as_stored(row.get(name, defaults.get(name)), kind)
-                for name, kind in columns.items()}
+        full = {
+            name: chain.as_stored(row.get(name, defaults.get(name)), kind) for name, kind in columns.items()
+        }
         full["id"] = next_id
         full["prev_hash"] = prev
         full["row_hash"] = prev = chain.row_hash(full)
@@ -60,8 +64,10 @@ def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> li
         [chained[0]["id"]],
     ).fetchall()
     if len(stored) != len(chained):
-        raise ArchiveError(f"captures {chained[0]['id']}-{chained[-1]['id']}: {len(stored)} rows stored, "
-                           f"{len(chained)} written")
+        raise ArchiveError(
+            f"captures {chained[0]['id']}-{chained[-1]['id']}: {len(stored)} rows stored, "
+            f"{len(chained)} written"
+        )
     for values, hashed in zip(stored, chained):
         row = dict(zip(names, values))
         # Values identical in type and value hash identically: re-hashing every
@@ -72,7 +78,9 @@ def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> li
     return chained
 
 
-def bulk_load_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]], batch_size: int = 5000) -> int:
+def bulk_load_captures(
+    db: sqlite_utils.Database, rows: Iterable[dict[str, Any]], batch_size: int = 5000
+) -> int:
     """Append many captures fast: rows first, then their full-text index in one pass.
 
     Per MEASURED.md the per-row FTS5 trigger costs ~1.3 ms a row; indexing the
@@ -89,10 +97,10 @@ def bulk_load_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]
         db.execute("DROP TRIGGER captures_ai")
         rows = list(rows)
         for start in range(0, len(rows), batch_size):
-            _append_chained(db, rows[start:start + batch_size])
+            _append_chained(db, rows[start : start + batch_size])
         db.execute(
-            "INSERT INTO captures_fts (rowid, title, text) "
-            "SELECT id, title, text FROM captures WHERE id > ?", [before]
+            "INSERT INTO captures_fts (rowid, title, text) SELECT id, title, text FROM captures WHERE id > ?",
+            [before],
         )
         db.execute(trigger_sql)
         added = db.execute("SELECT count(*) FROM captures WHERE id > ?", [before]).fetchone()[0]
@@ -118,10 +126,7 @@ def load_originals(db: sqlite_utils.Database, source: str | None = None) -> dict
     """(url, sha256) -> first full record, so repeat payloads become revisit records."""
     if not db.table("captures").exists():
         return {}
-    sql = (
-        "SELECT url, sha256, warc_record_id, captured_at FROM captures "
-        "WHERE warc_type = 'response'"
-    )
+    sql = "SELECT url, sha256, warc_record_id, captured_at FROM captures WHERE warc_type = 'response'"
     params: list[Any] = []
     if source:
         sql += " AND source = ?"
@@ -150,8 +155,9 @@ SNAPSHOT_PATH = re.compile(r"/web/(\d{14})id_/(.+)$")
 def failed_wayback_snapshots(db: sqlite_utils.Database, source: str) -> set[tuple[str, str]]:
     """(timestamp, original URL) of snapshots an earlier harvest of a source could not archive
     as asked (replay gave another time or a rewritten page), so a re-run tries them last."""
-    rows = db.execute("SELECT url FROM fetch_errors WHERE source = ? AND error_type = 'wayback-inexact'",
-                      [source]).fetchall()
+    rows = db.execute(
+        "SELECT url FROM fetch_errors WHERE source = ? AND error_type = 'wayback-inexact'", [source]
+    ).fetchall()
     found = (SNAPSHOT_PATH.search(url or "") for (url,) in rows)
     return {(match.group(1), match.group(2)) for match in found if match}
 

@@ -41,8 +41,7 @@ def canonical(row: Mapping[str, Any]) -> bytes:
         if isinstance(value, (bytes, bytearray, memoryview)):
             value = {"$hex": bytes(value).hex()}
         values[key] = value
-    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return text.encode("utf-8")
 
 
@@ -99,8 +98,12 @@ def as_stored(value: Any, column_affinity: str) -> Any:
                 value = float(stripped)
             else:
                 return value
-        if isinstance(value, float) and column_affinity != "REAL" and value.is_integer() \
-                and abs(value) < 2**63:
+        if (
+            isinstance(value, float)
+            and column_affinity != "REAL"
+            and value.is_integer()
+            and abs(value) < 2**63
+        ):
             return int(value)
         if isinstance(value, int) and column_affinity == "REAL":
             return float(value)
@@ -116,8 +119,9 @@ def _sqlite_real_text(value: float) -> str:
     return text
 
 
-def check_chain(rows: list[Mapping[str, Any]], expected: str = GENESIS,
-                previous_id: int = 0) -> list[tuple[int, str]]:
+def check_chain(
+    rows: list[Mapping[str, Any]], expected: str = GENESIS, previous_id: int = 0
+) -> list[tuple[int, str]]:
     """(capture id, what is wrong) for every break in the chain; `rows` in id order, all columns.
 
     From the first row by default; for a stretch of the chain, `expected` is the
@@ -132,11 +136,21 @@ def check_chain(rows: list[Mapping[str, Any]], expected: str = GENESIS,
         prev = row.get("prev_hash")
         self_ok = stored is not None and row_hash(row) == stored
         if stored is None:
-            problems.append((rid, "row is not in the hash chain (no row_hash): it was inserted "
-                                  "outside Spyglass's write path"))
+            problems.append(
+                (
+                    rid,
+                    "row is not in the hash chain (no row_hash): it was inserted "
+                    "outside Spyglass's write path",
+                )
+            )
         elif not self_ok:
-            problems.append((rid, "row was edited after it was written: its columns no longer "
-                                  f"hash to its row_hash {stored}"))
+            problems.append(
+                (
+                    rid,
+                    "row was edited after it was written: its columns no longer "
+                    f"hash to its row_hash {stored}",
+                )
+            )
         if stored is not None and prev != expected:
             problems.append((rid, _link_problem(rid, prev, previous_id, ids, by_hash, self_ok)))
         if stored is not None:
@@ -147,24 +161,33 @@ def check_chain(rows: list[Mapping[str, Any]], expected: str = GENESIS,
     return problems
 
 
-def _link_problem(rid: int, prev: Any, previous_id: int, ids: list[int],
-                  by_hash: dict[str, int], self_ok: bool) -> str:
+def _link_problem(
+    rid: int, prev: Any, previous_id: int, ids: list[int], by_hash: dict[str, int], self_ok: bool
+) -> str:
     if prev in by_hash and by_hash[prev] < previous_id:
         anchor = by_hash[prev]
         if not self_ok:
-            return (f"row was inserted after the fact: its prev_hash is capture {anchor}'s "
-                    f"row_hash, but capture {previous_id} is the row before it")
+            return (
+                f"row was inserted after the fact: its prev_hash is capture {anchor}'s "
+                f"row_hash, but capture {previous_id} is the row before it"
+            )
         skipped = [i for i in ids if anchor < i < rid]
-        return (f"prev_hash chains to capture {anchor}, so {_ids(skipped)} between them "
-                "was inserted after the fact")
+        return (
+            f"prev_hash chains to capture {anchor}, so {_ids(skipped)} between them "
+            "was inserted after the fact"
+        )
     if rid - previous_id > 1:
         missing = f"{previous_id + 1}" if rid - previous_id == 2 else f"{previous_id + 1}-{rid - 1}"
-        return (f"capture(s) {missing} deleted: this row's prev_hash {prev} is the hash of a "
-                "row that is no longer there")
+        return (
+            f"capture(s) {missing} deleted: this row's prev_hash {prev} is the hash of a "
+            "row that is no longer there"
+        )
     if previous_id == 0:
         return f"first row's prev_hash {prev} is not the genesis value {GENESIS}"
-    return (f"prev_hash {prev} does not match the row_hash of capture {previous_id}: "
-            "the chain is broken before this row")
+    return (
+        f"prev_hash {prev} does not match the row_hash of capture {previous_id}: "
+        "the chain is broken before this row"
+    )
 
 
 def _ids(ids: list[int]) -> str:

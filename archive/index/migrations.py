@@ -28,8 +28,12 @@ def make_append_only(db: sqlite_utils.Database, table: str) -> None:
 
 # The contract columns of Wayback captures; NULL on live captures.
 WAYBACK_COLUMNS = {
-    "memento_at": str, "wayback_timestamp": str, "original_url": str,
-    "snapshot_url": str, "wayback_digest": str, "wayback_digest_match": int,
+    "memento_at": str,
+    "wayback_timestamp": str,
+    "original_url": str,
+    "snapshot_url": str,
+    "wayback_digest": str,
+    "wayback_digest_match": int,
 }
 
 
@@ -37,29 +41,67 @@ WAYBACK_COLUMNS = {
 def m001_initial(db: sqlite_utils.Database) -> None:
     db.table("sources").create(
         {
-            "name": str, "kind": str, "vendor": str, "product": str, "aliases": str,
-            "agency": str, "urls": str, "notes": str, "config": str, "updated_at": str,
+            "name": str,
+            "kind": str,
+            "vendor": str,
+            "product": str,
+            "aliases": str,
+            "agency": str,
+            "urls": str,
+            "notes": str,
+            "config": str,
+            "updated_at": str,
         },
         pk="name",
     )
     db.table("crawl_runs").create(
         {
-            "id": int, "source": str, "spider": str, "started_at": str, "ended_at": str,
-            "status": str, "finish_reason": str, "pages": int, "captures": int,
-            "revisits": int, "errors": int, "bytes": int, "warc_files": str,
+            "id": int,
+            "source": str,
+            "spider": str,
+            "started_at": str,
+            "ended_at": str,
+            "status": str,
+            "finish_reason": str,
+            "pages": int,
+            "captures": int,
+            "revisits": int,
+            "errors": int,
+            "bytes": int,
+            "warc_files": str,
         },
         pk="id",
         foreign_keys=[("source", "sources", "name")],
     )
     db.table("captures").create(
         {
-            "id": int, "url": str, "source": str, "via": str, "crawl_run": int,
-            "captured_at": str, "status": int, "content_type": str, "length": int,
-            "sha256": str, "warc_filename": str, "warc_offset": int, "warc_length": int,
-            "warc_record_id": str, "warc_type": str, "refers_to": str,
-            "title": str, "text": str, "extraction": str, "extraction_error": str,
-            "vendor": str, "product": str, "agency": str,
-            "depth": int, "referrer": str, "location": str, "fetch_ms": int,
+            "id": int,
+            "url": str,
+            "source": str,
+            "via": str,
+            "crawl_run": int,
+            "captured_at": str,
+            "status": int,
+            "content_type": str,
+            "length": int,
+            "sha256": str,
+            "warc_filename": str,
+            "warc_offset": int,
+            "warc_length": int,
+            "warc_record_id": str,
+            "warc_type": str,
+            "refers_to": str,
+            "title": str,
+            "text": str,
+            "extraction": str,
+            "extraction_error": str,
+            "vendor": str,
+            "product": str,
+            "agency": str,
+            "depth": int,
+            "referrer": str,
+            "location": str,
+            "fetch_ms": int,
         },
         pk="id",
         foreign_keys=[("source", "sources", "name"), ("crawl_run", "crawl_runs", "id")],
@@ -72,8 +114,15 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.table("captures").enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
     db.table("fetch_errors").create(
         {
-            "id": int, "crawl_run": int, "source": str, "url": str, "occurred_at": str,
-            "error_type": str, "reason": str, "referrer": str, "depth": int,
+            "id": int,
+            "crawl_run": int,
+            "source": str,
+            "url": str,
+            "occurred_at": str,
+            "error_type": str,
+            "reason": str,
+            "referrer": str,
+            "depth": int,
         },
         pk="id",
         foreign_keys=[("source", "sources", "name"), ("crawl_run", "crawl_runs", "id")],
@@ -91,9 +140,19 @@ def m010_wayback(db: sqlite_utils.Database) -> None:
     # Save Page Now jobs change state over time, so they live here, never in captures.
     db.table("save_requests").create(
         {
-            "id": int, "capture_id": int, "source": str, "url": str, "requested_at": str,
-            "method": str, "job_id": str, "state": str, "status_ext": str, "message": str,
-            "wayback_timestamp": str, "snapshot_url": str, "confirmed_via_cdx": int,
+            "id": int,
+            "capture_id": int,
+            "source": str,
+            "url": str,
+            "requested_at": str,
+            "method": str,
+            "job_id": str,
+            "state": str,
+            "status_ext": str,
+            "message": str,
+            "wayback_timestamp": str,
+            "snapshot_url": str,
+            "confirmed_via_cdx": int,
             "updated_at": str,
         },
         pk="id",
@@ -101,14 +160,24 @@ def m010_wayback(db: sqlite_utils.Database) -> None:
     )
     db.table("save_requests").create_index(["url"])
 
+
 @migrations()
 def m020_records(db: sqlite_utils.Database) -> None:
     """Records portals: releases, the documents they linked, their pages' text, and mentions."""
     db.table("releases").create(
         {
-            "id": int, "source": str, "key": str, "agency": str, "title": str,
-            "reference": str, "released_on": str, "released_text": str, "page_url": str,
-            "capture_id": int, "first_seen_at": str, "last_seen_at": str,
+            "id": int,
+            "source": str,
+            "key": str,
+            "agency": str,
+            "title": str,
+            "reference": str,
+            "released_on": str,
+            "released_text": str,
+            "page_url": str,
+            "capture_id": int,
+            "first_seen_at": str,
+            "last_seen_at": str,
         },
         pk="id",
         foreign_keys=[("source", "sources", "name"), ("capture_id", "captures", "id")],
@@ -118,9 +187,18 @@ def m020_records(db: sqlite_utils.Database) -> None:
     db.table("releases").create_index(["agency"])
     db.table("documents").create(
         {
-            "id": int, "sha256": str, "file_name": str, "file_url": str, "content_type": str,
-            "size": int, "page_count": int, "extraction": str, "error": str,
-            "capture_id": int, "first_seen_at": str, "extracted_at": str,
+            "id": int,
+            "sha256": str,
+            "file_name": str,
+            "file_url": str,
+            "content_type": str,
+            "size": int,
+            "page_count": int,
+            "extraction": str,
+            "error": str,
+            "capture_id": int,
+            "first_seen_at": str,
+            "extracted_at": str,
         },
         pk="id",
         foreign_keys=[("capture_id", "captures", "id")],
@@ -150,20 +228,34 @@ def _create_mentions(db: sqlite_utils.Database) -> None:
     """Which agencies' records mention which products, and the view of one row per pair."""
     db.table("mentions").create(
         {
-            "id": int, "agency": str, "vendor": str, "product": str, "term": str,
-            "term_kind": str, "snippet": str, "document_page_id": int, "document_id": int,
-            "page_number": int, "capture_id": int, "release_id": int, "proof_url": str,
+            "id": int,
+            "agency": str,
+            "vendor": str,
+            "product": str,
+            "term": str,
+            "term_kind": str,
+            "snippet": str,
+            "document_page_id": int,
+            "document_id": int,
+            "page_number": int,
+            "capture_id": int,
+            "release_id": int,
+            "proof_url": str,
             "found_at": str,
         },
         pk="id",
         foreign_keys=[
-            ("document_page_id", "document_pages", "id"), ("document_id", "documents", "id"),
-            ("capture_id", "captures", "id"), ("release_id", "releases", "id"),
+            ("document_page_id", "document_pages", "id"),
+            ("document_id", "documents", "id"),
+            ("capture_id", "captures", "id"),
+            ("release_id", "releases", "id"),
         ],
     )
     db.table("mentions").create_index(["agency", "product"])
     # One row per agency and product, with the first mention as its proof.
-    db.create_view("agency_products", """
+    db.create_view(
+        "agency_products",
+        """
         SELECT m.agency, m.vendor, m.product, g.mentions, g.documents,
                m.proof_url, m.document_page_id, m.capture_id, m.snippet
         FROM (
@@ -175,13 +267,15 @@ def _create_mentions(db: sqlite_utils.Database) -> None:
             GROUP BY agency, vendor, product
         ) AS g JOIN mentions AS m ON m.id = g.first_id
         ORDER BY m.agency, m.product
-    """)
+    """,
+    )
 
 
 @migrations()
 def m025_recrawl(db: sqlite_utils.Database) -> None:
     """Runs count the pages they skipped as unchanged (recrawl: changed)."""
     db.table("crawl_runs").add_column("skipped", int)
+
 
 @migrations()
 def m040_hash_chain(db: sqlite_utils.Database) -> None:
@@ -203,8 +297,10 @@ def m040_hash_chain(db: sqlite_utils.Database) -> None:
         row = dict(zip(names, values))
         row["prev_hash"] = prev
         prev = chain.row_hash(row)
-        db.execute("UPDATE captures SET prev_hash = ?, row_hash = ? WHERE id = ?",
-                   [row["prev_hash"], prev, row["id"]])
+        db.execute(
+            "UPDATE captures SET prev_hash = ?, row_hash = ? WHERE id = ?",
+            [row["prev_hash"], prev, row["id"]],
+        )
     db.execute(append_only_trigger("captures", "UPDATE"))
 
 
@@ -229,8 +325,9 @@ GENERATED_COLUMNS = {
 def m100_as_of(db: sqlite_utils.Database) -> None:
     """Every capture, old and new, gets its as-of time and page URL (generated, never stored)."""
     for column, expression in GENERATED_COLUMNS.items():
-        db.execute(f"ALTER TABLE captures ADD COLUMN {column} TEXT "
-                   f"GENERATED ALWAYS AS ({expression}) VIRTUAL")
+        db.execute(
+            f"ALTER TABLE captures ADD COLUMN {column} TEXT GENERATED ALWAYS AS ({expression}) VIRTUAL"
+        )
     db.execute("CREATE INDEX idx_captures_as_of_at ON captures (as_of_at)")
     db.execute("CREATE INDEX idx_captures_page_url_as_of_at ON captures (page_url, as_of_at)")
 
@@ -276,16 +373,22 @@ def m180_save_request_status(db: sqlite_utils.Database) -> None:
 @migrations()
 def m140_releases_fts(db: sqlite_utils.Database) -> None:
     """Full-text search over releases (title, agency, reference), so one search box finds them too."""
-    db.table("releases").enable_fts(["title", "agency", "reference"], create_triggers=True,
-                                    tokenize="porter")
+    db.table("releases").enable_fts(["title", "agency", "reference"], create_triggers=True, tokenize="porter")
 
 
 @migrations()
 def m120_run_reports(db: sqlite_utils.Database) -> None:
     """Each run's full figures, and which process ran it (so a dead one is found and resumed)."""
     runs = db.table("crawl_runs")
-    for column, kind in {"requests": int, "observations": int, "error_kinds": str, "seconds": float,
-                         "resumed_from": int, "pid": int, "hostname": str}.items():
+    for column, kind in {
+        "requests": int,
+        "observations": int,
+        "error_kinds": str,
+        "seconds": float,
+        "resumed_from": int,
+        "pid": int,
+        "hostname": str,
+    }.items():
         runs.add_column(column, kind)
 
 
@@ -298,14 +401,28 @@ def m121_observations(db: sqlite_utils.Database) -> None:
     """
     db.table("observations").create(
         {
-            "id": int, "url": str, "source": str, "crawl_run": int, "observed_at": str,
-            "kind": str, "status": int, "sha256": str, "capture_id": int,
-            "revisit_capture_id": int, "warc_record_id": str, "warc_filename": str,
-            "warc_offset": int, "warc_length": int,
+            "id": int,
+            "url": str,
+            "source": str,
+            "crawl_run": int,
+            "observed_at": str,
+            "kind": str,
+            "status": int,
+            "sha256": str,
+            "capture_id": int,
+            "revisit_capture_id": int,
+            "warc_record_id": str,
+            "warc_filename": str,
+            "warc_offset": int,
+            "warc_length": int,
         },
         pk="id",
-        foreign_keys=[("source", "sources", "name"), ("crawl_run", "crawl_runs", "id"),
-                      ("capture_id", "captures", "id"), ("revisit_capture_id", "captures", "id")],
+        foreign_keys=[
+            ("source", "sources", "name"),
+            ("crawl_run", "crawl_runs", "id"),
+            ("capture_id", "captures", "id"),
+            ("revisit_capture_id", "captures", "id"),
+        ],
         not_null={"url", "observed_at", "kind", "sha256", "warc_record_id"},
     )
     db.table("observations").create_index(["url", "observed_at"])
@@ -319,8 +436,13 @@ def m122_validators(db: sqlite_utils.Database) -> None:
     """Each page's last ETag / Last-Modified, for conditional requests on the next crawl (derived)."""
     db.table("page_validators").create(
         {
-            "source": str, "url": str, "etag": str, "last_modified": str, "sha256": str,
-            "warc_record_id": str, "captured_at": str,
+            "source": str,
+            "url": str,
+            "etag": str,
+            "last_modified": str,
+            "sha256": str,
+            "warc_record_id": str,
+            "captured_at": str,
         },
         pk=("source", "url"),
     )
@@ -335,8 +457,15 @@ def m123_warc_files(db: sqlite_utils.Database) -> None:
         foreign_keys=[("crawl_run", "crawl_runs", "id")],
     )
     db.table("warc_cuts").create(
-        {"id": int, "filename": str, "offset": int, "length": int, "sha256": str,
-         "crawl_run": int, "found_at": str},
+        {
+            "id": int,
+            "filename": str,
+            "offset": int,
+            "length": int,
+            "sha256": str,
+            "crawl_run": int,
+            "found_at": str,
+        },
         pk="id",
         foreign_keys=[("crawl_run", "crawl_runs", "id")],
     )
@@ -348,12 +477,20 @@ def m124_schedules(db: sqlite_utils.Database) -> None:
     """When each source's crawl (and Wayback harvest) is due, and the status view over it."""
     db.table("schedules").create(
         {
-            "source": str, "spider": str, "every": str, "last_started_at": str,
-            "next_due_at": str, "overdue_at": str, "added_at": str, "updated_at": str,
+            "source": str,
+            "spider": str,
+            "every": str,
+            "last_started_at": str,
+            "next_due_at": str,
+            "overdue_at": str,
+            "added_at": str,
+            "updated_at": str,
         },
         pk=("source", "spider"),
     )
-    db.create_view("source_status", """
+    db.create_view(
+        "source_status",
+        """
         SELECT s.source, s.spider, s.every, s.next_due_at, s.overdue_at,
                r.id AS last_run, r.status AS last_status, r.finish_reason,
                r.started_at AS last_started_at, r.ended_at AS last_ended_at,
@@ -371,7 +508,8 @@ def m124_schedules(db: sqlite_utils.Database) -> None:
         LEFT JOIN crawl_runs AS r ON r.id = (
             SELECT max(id) FROM crawl_runs WHERE source = s.source AND spider = s.spider)
         ORDER BY s.source, s.spider
-    """)
+    """,
+    )
 
 
 @migrations()
@@ -388,15 +526,32 @@ def m160_requisites_and_screenshots(db: sqlite_utils.Database) -> None:
     db.table("crawl_runs").add_column("requisites", int)
     db.table("screenshots").create(
         {
-            "id": int, "capture_id": int, "crawl_run": int, "source": str, "url": str,
-            "taken_at": str, "status": str, "error": str, "http_status": int,
-            "width": int, "height": int, "cut_at_height": int, "browser": str,
-            "sha256": str, "length": int, "warc_filename": str, "warc_offset": int,
-            "warc_length": int, "warc_record_id": str,
+            "id": int,
+            "capture_id": int,
+            "crawl_run": int,
+            "source": str,
+            "url": str,
+            "taken_at": str,
+            "status": str,
+            "error": str,
+            "http_status": int,
+            "width": int,
+            "height": int,
+            "cut_at_height": int,
+            "browser": str,
+            "sha256": str,
+            "length": int,
+            "warc_filename": str,
+            "warc_offset": int,
+            "warc_length": int,
+            "warc_record_id": str,
         },
         pk="id",
-        foreign_keys=[("capture_id", "captures", "id"), ("crawl_run", "crawl_runs", "id"),
-                      ("source", "sources", "name")],
+        foreign_keys=[
+            ("capture_id", "captures", "id"),
+            ("crawl_run", "crawl_runs", "id"),
+            ("source", "sources", "name"),
+        ],
         not_null={"capture_id", "url", "taken_at", "status"},
     )
     db.table("screenshots").create_index(["capture_id"])
@@ -417,5 +572,7 @@ def m250_boilerplate_settled(db: sqlite_utils.Database) -> None:
     crawl that brought a host no new text skip finding its boilerplate again
     (archive/history/boilerplate.py boilerplate_may_change)."""
     create_boilerplate_settled(db)
-    db.execute("CREATE INDEX IF NOT EXISTS idx_page_sightings_page_key_text_sha256 "
-               "ON page_sightings (page_key, text_sha256)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_page_sightings_page_key_text_sha256 "
+        "ON page_sightings (page_key, text_sha256)"
+    )

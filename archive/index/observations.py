@@ -42,11 +42,18 @@ def revisit_observations(captures: Iterable[dict[str, Any]]) -> list[dict[str, A
     """An 'unchanged' observation for each live revisit capture with status 200."""
     return [
         {
-            "url": row["url"], "source": row["source"], "crawl_run": row["crawl_run"],
-            "observed_at": row["captured_at"], "kind": "unchanged", "status": row["status"],
-            "sha256": row["sha256"], "confirms_record_id": row["refers_to"],
-            "revisit_record_id": row["warc_record_id"], "warc_record_id": row["warc_record_id"],
-            "warc_filename": row["warc_filename"], "warc_offset": row["warc_offset"],
+            "url": row["url"],
+            "source": row["source"],
+            "crawl_run": row["crawl_run"],
+            "observed_at": row["captured_at"],
+            "kind": "unchanged",
+            "status": row["status"],
+            "sha256": row["sha256"],
+            "confirms_record_id": row["refers_to"],
+            "revisit_record_id": row["warc_record_id"],
+            "warc_record_id": row["warc_record_id"],
+            "warc_filename": row["warc_filename"],
+            "warc_offset": row["warc_offset"],
             "warc_length": row["warc_length"],
         }
         for row in captures
@@ -59,7 +66,9 @@ def save_validators(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -
     db.table("page_validators").upsert_all(list(rows), pk=("source", "url"))
 
 
-def validators_of(db: sqlite_utils.Database, source: str, columns: Iterable[str]) -> dict[str, dict[str, Any]]:
+def validators_of(
+    db: sqlite_utils.Database, source: str, columns: Iterable[str]
+) -> dict[str, dict[str, Any]]:
     """URL -> its validators and the capture row (`columns`) holding the payload they describe."""
     wanted = ", ".join(f"c.{name}" for name in columns)
     cursor = db.execute(

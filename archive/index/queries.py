@@ -41,8 +41,12 @@ def payload_row(conn: sqlite3.Connection, row: dict[str, Any]) -> dict[str, Any]
 
 def save_request(conn: sqlite3.Connection, capture_id: int) -> dict[str, Any] | None:
     """The latest Save Page Now request for a capture that produced a snapshot, if any."""
-    found = rows(conn, "SELECT * FROM save_requests WHERE capture_id = ? AND snapshot_url IS NOT NULL "
-                        "AND snapshot_url != '' ORDER BY rowid DESC LIMIT 1", [capture_id])
+    found = rows(
+        conn,
+        "SELECT * FROM save_requests WHERE capture_id = ? AND snapshot_url IS NOT NULL "
+        "AND snapshot_url != '' ORDER BY rowid DESC LIMIT 1",
+        [capture_id],
+    )
     return found[0] if found else None
 
 
@@ -64,16 +68,21 @@ def nearest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> 
     else:
         order = f"abs(julianday({EFFECTIVE_TIME_SQL}) - julianday(?)), id"
         params = [url, url, at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")]
-    found = rows(conn, "SELECT * FROM captures WHERE (url = ? OR original_url = ?) AND warc_type IN "
-                       f"('response', 'revisit', 'resource') ORDER BY {order} LIMIT 1", params)
+    found = rows(
+        conn,
+        "SELECT * FROM captures WHERE (url = ? OR original_url = ?) AND warc_type IN "
+        f"('response', 'revisit', 'resource') ORDER BY {order} LIMIT 1",
+        params,
+    )
     return found[0] if found else None
 
 
 MAX_REDIRECT_HOPS = 5
 
 
-def resolve_capture(conn: sqlite3.Connection, url: str, at: datetime
-                    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def resolve_capture(
+    conn: sqlite3.Connection, url: str, at: datetime
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The capture of `url` nearest to `at`, following archived redirects to captured targets
     (each nearest to `at`), as replay does; and the redirect captures passed on the way."""
     row = nearest_capture(conn, url, at)
@@ -88,7 +97,9 @@ def resolve_capture(conn: sqlite3.Connection, url: str, at: datetime
     return row, chain
 
 
-def closest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> tuple[dict[str, Any], datetime]:
+def closest_capture(
+    conn: sqlite3.Connection, url: str, at: datetime | None
+) -> tuple[dict[str, Any], datetime]:
     """The capture of `url` nearest in time to `at` (the newest if `at` is None), with its time."""
     row = nearest_capture(conn, url, at)
     if row is None:
@@ -107,19 +118,26 @@ def document_pages_of(conn: sqlite3.Connection, capture_row: dict[str, Any]) -> 
     found = document_of_capture(conn, capture_row)
     if found is None:
         return []
-    return rows(conn, "SELECT page_number, text, method FROM document_pages WHERE document_id = ? "
-                      "ORDER BY page_number, id", [found[0]["id"]])
+    return rows(
+        conn,
+        "SELECT page_number, text, method FROM document_pages WHERE document_id = ? ORDER BY page_number, id",
+        [found[0]["id"]],
+    )
 
 
-def document_of_capture(conn: sqlite3.Connection, capture: dict[str, Any]
-                        ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+def document_of_capture(
+    conn: sqlite3.Connection, capture: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
     """(document, first release that linked it) whose bytes a capture holds, or None.
 
     A document is one per SHA-256, so a later capture of the same file at the same URL (a
     revisit) is it too.
     """
-    docs = rows(conn, "SELECT * FROM documents WHERE capture_id = ? OR (sha256 = ? AND file_url = ?) "
-                      "ORDER BY id LIMIT 1", [capture.get("id"), capture.get("sha256"), capture.get("url")])
+    docs = rows(
+        conn,
+        "SELECT * FROM documents WHERE capture_id = ? OR (sha256 = ? AND file_url = ?) ORDER BY id LIMIT 1",
+        [capture.get("id"), capture.get("sha256"), capture.get("url")],
+    )
     if not docs:
         return None
     return docs[0], _first_release(conn, docs[0]["id"])
@@ -128,14 +146,18 @@ def document_of_capture(conn: sqlite3.Connection, capture: dict[str, Any]
 def _first_release(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] | None:
     # The first release that linked the file: the same file may be released
     # again, but the first release is when it became public.
-    found = rows(conn, "SELECT r.* FROM document_links AS l JOIN releases AS r "
-                       "ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id LIMIT 1",
-                 [document_id])
+    found = rows(
+        conn,
+        "SELECT r.* FROM document_links AS l JOIN releases AS r "
+        "ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id LIMIT 1",
+        [document_id],
+    )
     return found[0] if found else None
 
 
-def document_of_page(conn: sqlite3.Connection, page: dict[str, Any]
-                     ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None] | None:
+def document_of_page(
+    conn: sqlite3.Connection, page: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None] | None:
     """(document, first release that linked it, its capture) of a document_pages row, or None."""
     if page.get("document_id") is None:
         return None
@@ -151,13 +173,18 @@ def document_of_page(conn: sqlite3.Connection, page: dict[str, Any]
     return document, release, capture_row
 
 
-def latest_observation(conn: sqlite3.Connection, capture: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+def latest_observation(
+    conn: sqlite3.Connection, capture: dict[str, Any]
+) -> tuple[int, dict[str, Any]] | None:
     """(how many, the latest) observations that saw `capture`'s payload unchanged after it was captured,
     or None: the proof the page still said the same thing later."""
     payload = payload_row(conn, capture)
     if payload is None:
         return None
-    found = rows(conn, "SELECT * FROM observations WHERE capture_id = ? AND url = ? AND observed_at > ? "
-                       "ORDER BY observed_at DESC, id DESC", [payload["id"], capture["url"], capture["captured_at"]])
+    found = rows(
+        conn,
+        "SELECT * FROM observations WHERE capture_id = ? AND url = ? AND observed_at > ? "
+        "ORDER BY observed_at DESC, id DESC",
+        [payload["id"], capture["url"], capture["captured_at"]],
+    )
     return (len(found), found[0]) if found else None
-

@@ -33,8 +33,14 @@ def upsert_source(db: sqlite_utils.Database, source: Source) -> None:
     )
 
 
-def start_run(db: sqlite_utils.Database, source: str, spider: str, *, pid: int | None = None,
-              resumed_from: int | None = None) -> int:
+def start_run(
+    db: sqlite_utils.Database,
+    source: str,
+    spider: str,
+    *,
+    pid: int | None = None,
+    resumed_from: int | None = None,
+) -> int:
     """Open a crawl_runs row in status `running` and return its id.
 
     `pid` (with this host's name) says which process runs it, `resumed_from`
@@ -43,10 +49,21 @@ def start_run(db: sqlite_utils.Database, source: str, spider: str, *, pid: int |
     table = db.table("crawl_runs")
     table.insert(
         {
-            "source": source, "spider": spider, "started_at": iso(utc_now()),
-            "status": "running", "pages": 0, "captures": 0, "revisits": 0,
-            "errors": 0, "bytes": 0, "skipped": 0, "requests": 0, "observations": 0,
-            "pid": pid, "hostname": socket.gethostname(), "resumed_from": resumed_from,
+            "source": source,
+            "spider": spider,
+            "started_at": iso(utc_now()),
+            "status": "running",
+            "pages": 0,
+            "captures": 0,
+            "revisits": 0,
+            "errors": 0,
+            "bytes": 0,
+            "skipped": 0,
+            "requests": 0,
+            "observations": 0,
+            "pid": pid,
+            "hostname": socket.gethostname(),
+            "resumed_from": resumed_from,
         }
     )
     return int(table.last_pk)
@@ -55,8 +72,12 @@ def start_run(db: sqlite_utils.Database, source: str, spider: str, *, pid: int |
 def resumable_run(db: sqlite_utils.Database, source: str, spider: str) -> dict[str, Any] | None:
     """The latest run of `source` by `spider` if it did not finish: `running` (its process died,
     since the caller holds the crawl lock) or `interrupted`."""
-    rows = list(db.query("SELECT * FROM crawl_runs WHERE source = ? AND spider = ? ORDER BY id DESC "
-                         "LIMIT 1", [source, spider]))
+    rows = list(
+        db.query(
+            "SELECT * FROM crawl_runs WHERE source = ? AND spider = ? ORDER BY id DESC LIMIT 1",
+            [source, spider],
+        )
+    )
     if rows and rows[0]["status"] in ("running", "interrupted"):
         return rows[0]
     return None
@@ -74,8 +95,13 @@ def run_chain(db: sqlite_utils.Database, run_id: int) -> list[int]:
 
 
 def finish_run(
-    db: sqlite_utils.Database, run_id: int, *, status: str, reason: str,
-    counts: dict[str, int], warc_files: list[str],
+    db: sqlite_utils.Database,
+    run_id: int,
+    *,
+    status: str,
+    reason: str,
+    counts: dict[str, int],
+    warc_files: list[str],
 ) -> None:
     """Close a crawl run with its outcome, counts and the WARC files it wrote."""
     ended = utc_now()

@@ -68,8 +68,9 @@ def harden(conn: sqlite3.Connection, limits: Limits = Limits()) -> None:
     conn.set_authorizer(authorize)
 
 
-def authorize(action: int, arg1: str | None, arg2: str | None, database: str | None,
-              source: str | None) -> int:
+def authorize(
+    action: int, arg1: str | None, arg2: str | None, database: str | None, source: str | None
+) -> int:
     """sqlite3 authorizer: refuses ATTACH/DETACH and the refused functions, allows the rest.
 
     A list of what is refused rather than of what is allowed: SQLite authorizes

@@ -33,7 +33,11 @@ class Job:
 
     @property
     def every(self) -> Every:
-        text = self.source.wayback.every if self.spider == "wayback" and self.source.wayback else self.source.every
+        text = (
+            self.source.wayback.every
+            if self.spider == "wayback" and self.source.wayback
+            else self.source.every
+        )
         return parse_every(text)
 
     @property
@@ -71,20 +75,31 @@ class JobStatus:
 
 
 def _last_run(db: sqlite_utils.Database, source: str, spider: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM crawl_runs WHERE source = ? AND spider = ? ORDER BY id DESC LIMIT 1",
-                         [source, spider]))
+    rows = list(
+        db.query(
+            "SELECT * FROM crawl_runs WHERE source = ? AND spider = ? ORDER BY id DESC LIMIT 1",
+            [source, spider],
+        )
+    )
     return rows[0] if rows else None
 
 
-def job_status(db: sqlite_utils.Database, data_dir: Path, job: Job, now: datetime, grace: float,
-               retry: float) -> JobStatus:
+def job_status(
+    db: sqlite_utils.Database, data_dir: Path, job: Job, now: datetime, grace: float, retry: float
+) -> JobStatus:
     """The job's last run, next due time and state at `now`."""
-    row = db.table("schedules").get((job.source.name, job.spider)) if _has_row(
-        db, job.source.name, job.spider) else None
+    row = (
+        db.table("schedules").get((job.source.name, job.spider))
+        if _has_row(db, job.source.name, job.spider)
+        else None
+    )
     added = parse_when(row["added_at"]) if row else now
     last = _last_run(db, job.source.name, job.spider)
-    started = parse_when(row["last_started_at"]) if row and row["last_started_at"] else (
-        parse_when(last["started_at"]) if last else None)
+    started = (
+        parse_when(row["last_started_at"])
+        if row and row["last_started_at"]
+        else (parse_when(last["started_at"]) if last else None)
+    )
     running = is_locked(crawl_lock(data_dir, job.source.name, job.spider).path)
     every = job.every
     status = last["status"] if last else None
@@ -118,12 +133,20 @@ def job_status(db: sqlite_utils.Database, data_dir: Path, job: Job, now: datetim
 
 
 def _has_row(db: sqlite_utils.Database, source: str, spider: str) -> bool:
-    return db.execute("SELECT 1 FROM schedules WHERE source = ? AND spider = ?",
-                      [source, spider]).fetchone() is not None
+    return (
+        db.execute("SELECT 1 FROM schedules WHERE source = ? AND spider = ?", [source, spider]).fetchone()
+        is not None
+    )
 
 
-def job_statuses(db: sqlite_utils.Database, data_dir: Path, sources: list[Source], now: datetime,
-                 grace: float, retry: float) -> list[JobStatus]:
+def job_statuses(
+    db: sqlite_utils.Database,
+    data_dir: Path,
+    sources: list[Source],
+    now: datetime,
+    grace: float,
+    retry: float,
+) -> list[JobStatus]:
     """Every job's status at `now`; also stored in `schedules` for the Datasette status page."""
     statuses = [job_status(db, data_dir, job, now, grace, retry) for job in jobs_of(sources)]
     save_statuses(db, statuses, now)
@@ -132,20 +155,25 @@ def job_statuses(db: sqlite_utils.Database, data_dir: Path, sources: list[Source
 
 def due_jobs(statuses: list[JobStatus], now: datetime) -> list[Job]:
     """The jobs whose time has come: due, overdue, or a failed or interrupted run to try again."""
-    return [s.job for s in statuses
-            if not s.running and s.next_due is not None and s.next_due <= now]
+    return [s.job for s in statuses if not s.running and s.next_due is not None and s.next_due <= now]
 
 
 def save_statuses(db: sqlite_utils.Database, statuses: list[JobStatus], now: datetime) -> None:
     """Write each job's schedule row (derived state, rewritten whenever it is computed)."""
     db.table("schedules").upsert_all(
-        [{
-            "source": s.job.source.name, "spider": s.job.spider, "every": s.job.every.text,
-            "last_started_at": iso(s.last_started_at) if s.last_started_at else None,
-            "next_due_at": iso(s.next_due) if s.next_due else None,
-            "overdue_at": iso(s.overdue_at) if s.overdue_at else None,
-            "added_at": iso(s.added_at), "updated_at": iso(now),
-        } for s in statuses],
+        [
+            {
+                "source": s.job.source.name,
+                "spider": s.job.spider,
+                "every": s.job.every.text,
+                "last_started_at": iso(s.last_started_at) if s.last_started_at else None,
+                "next_due_at": iso(s.next_due) if s.next_due else None,
+                "overdue_at": iso(s.overdue_at) if s.overdue_at else None,
+                "added_at": iso(s.added_at),
+                "updated_at": iso(now),
+            }
+            for s in statuses
+        ],
         pk=("source", "spider"),
     )
 
@@ -157,5 +185,12 @@ def record_started(db: sqlite_utils.Database, runs: list[tuple[str, str]], when:
         if _has_row(db, source, spider):
             table.update((source, spider), {"last_started_at": iso(when), "updated_at": iso(when)})
         else:
-            table.insert({"source": source, "spider": spider, "last_started_at": iso(when),
-                          "added_at": iso(when), "updated_at": iso(when)})
+            table.insert(
+                {
+                    "source": source,
+                    "spider": spider,
+                    "last_started_at": iso(when),
+                    "added_at": iso(when),
+                    "updated_at": iso(when),
+                }
+            )

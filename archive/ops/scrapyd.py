@@ -26,8 +26,7 @@ def build_egg(out: Path) -> Path:
         for package in PACKAGES:
             for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
                 egg.write(path, path.relative_to(PROJECT_ROOT).as_posix())
-        egg.writestr("EGG-INFO/PKG-INFO",
-                     f"Metadata-Version: 2.1\nName: spyglass\nVersion: {__version__}\n")
+        egg.writestr("EGG-INFO/PKG-INFO", f"Metadata-Version: 2.1\nName: spyglass\nVersion: {__version__}\n")
         egg.writestr("EGG-INFO/entry_points.txt", f"[scrapy]\nsettings = {SETTINGS_MODULE}\n")
         egg.writestr("EGG-INFO/top_level.txt", "\n".join(PACKAGES) + "\n")
         egg.writestr("EGG-INFO/zip-safe", "")

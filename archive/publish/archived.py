@@ -59,8 +59,12 @@ def serve_payload(archive: Archive, row: Mapping[str, Any], cap: int, download_u
     if size > cap:
         return Served(200, "text/html; charset=utf-8", _too_large(size, cap, download_url))
     stream = PayloadStream(archive, row)
-    return Served(200, stream.content_type or "application/octet-stream",
-                  pieces=_guarded(stream.decoded()), _close=stream.close)
+    return Served(
+        200,
+        stream.content_type or "application/octet-stream",
+        pieces=_guarded(stream.decoded()),
+        _close=stream.close,
+    )
 
 
 def _guarded(pieces: Iterator[bytes]) -> Iterator[bytes]:
@@ -86,10 +90,10 @@ def record_pieces(archive: Archive, row: Mapping[str, Any], piece: int = 1 << 16
 
 def _too_large(size: int, cap: int, download_url: str) -> bytes:
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too large to show"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Too large to show'
         "</title></head><body><h1>This archived copy is too large to show here</h1>"
         f"<p>Decoded, it is more than {size / 1e6:.1f} MB; this server shows copies of up to "
         f"{cap / 1e6:.0f} MB. The WARC record holding it can be downloaded and opened with any "
-        f"WARC tool: <a href=\"{html.escape(download_url)}\" download>{html.escape(download_url)}</a>"
+        f'WARC tool: <a href="{html.escape(download_url)}" download>{html.escape(download_url)}</a>'
         "</p></body></html>"
     ).encode()

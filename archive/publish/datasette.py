@@ -41,12 +41,22 @@ def datasette_environment(allow_sql: bool) -> dict[str, str]:
     return {ALLOW_SQL_VARIABLE: "true" if allow_sql else "false"}
 
 
-def datasette_command(data_dir: Path, port: int, host: str = "127.0.0.1",
-                      metadata: Path = METADATA) -> list[str]:
+def datasette_command(
+    data_dir: Path, port: int, host: str = "127.0.0.1", metadata: Path = METADATA
+) -> list[str]:
     """The Datasette command line that serves an archive; tests start the same one."""
     command = [
-        sys.executable, "-m", "datasette", "serve", str(Archive(data_dir).db_path),
-        "--metadata", str(metadata), "--host", host, "--port", str(port),
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        str(Archive(data_dir).db_path),
+        "--metadata",
+        str(metadata),
+        "--host",
+        host,
+        "--port",
+        str(port),
     ]
     for key, value in SETTINGS.items():
         command += ["--setting", key, str(value)]

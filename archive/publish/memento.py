@@ -51,8 +51,12 @@ def parse_accept_datetime(value: str) -> datetime:
 
 def mementos(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
     """Every capture showing the page `url` names (any form of it), oldest as-of first."""
-    return rows(conn, "SELECT capture_id, seen_at, page_url FROM page_sightings WHERE page_key = ? "
-                      "ORDER BY seen_at, capture_id", [known_page_key(conn, url)])
+    return rows(
+        conn,
+        "SELECT capture_id, seen_at, page_url FROM page_sightings WHERE page_key = ? "
+        "ORDER BY seen_at, capture_id",
+        [known_page_key(conn, url)],
+    )
 
 
 def closest(found: list[dict[str, Any]], at: datetime | None) -> dict[str, Any]:
@@ -69,12 +73,15 @@ def original_of(found: list[dict[str, Any]]) -> str:
 
 def links(original: str, timegate: str, timemap: str) -> str:
     """The Link header a TimeGate and a memento carry: original, timegate and timemap."""
-    return (f'<{uri(original)}>; rel="original", <{uri(timegate)}>; rel="timegate", '
-            f'<{uri(timemap)}>; rel="timemap"; type="{LINK_FORMAT}"')
+    return (
+        f'<{uri(original)}>; rel="original", <{uri(timegate)}>; rel="timegate", '
+        f'<{uri(timemap)}>; rel="timemap"; type="{LINK_FORMAT}"'
+    )
 
 
-def timemap(found: list[dict[str, Any]], self_uri: str, timegate: str,
-            memento_uri: Callable[[int], str]) -> str:
+def timemap(
+    found: list[dict[str, Any]], self_uri: str, timegate: str, memento_uri: Callable[[int], str]
+) -> str:
     """The TimeMap in link format (RFC 7089 section 5.1.1): original, self, timegate, then each memento."""
     entries = [
         f'<{uri(original_of(found))}>; rel="original"',
@@ -85,6 +92,8 @@ def timemap(found: list[dict[str, Any]], self_uri: str, timegate: str,
     last = len(found) - 1
     for n, memento in enumerate(found):
         rel = " ".join(["first"] * (n == 0) + ["last"] * (n == last) + ["memento"])
-        entries.append(f'<{uri(memento_uri(memento["capture_id"]))}>; rel="{rel}"; '
-                       f'datetime="{http_date(memento["seen_at"])}"')
+        entries.append(
+            f'<{uri(memento_uri(memento["capture_id"]))}>; rel="{rel}"; '
+            f'datetime="{http_date(memento["seen_at"])}"'
+        )
     return ",\n".join(entries) + "\n"

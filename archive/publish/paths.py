@@ -41,7 +41,9 @@ class Paths:
         return self.row("documents", document_id) + (f"#page-{int(page)}" if page else "")
 
     def timeline(self, url: str, phrase: str = "") -> str:
-        return self.path("/-/spyglass/timeline?" + urlencode({"url": url, **({"phrase": phrase} if phrase else {})}))
+        return self.path(
+            "/-/spyglass/timeline?" + urlencode({"url": url, **({"phrase": phrase} if phrase else {})})
+        )
 
     def diff(self, change_id: object) -> str:
         return self.path(f"/-/spyglass/diff?change={int(change_id)}")

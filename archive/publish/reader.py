@@ -48,19 +48,35 @@ def proof_state(archive: Archive, capture: dict[str, Any]) -> dict[str, Any]:
 def page_history(conn: sqlite3.Connection, capture: dict[str, Any]) -> dict[str, Any]:
     """The page's versions (newest first, the one this capture shows marked) and its latest changes."""
     key = page_key(capture["page_url"] or capture["url"])
-    versions = rows(conn, "SELECT * FROM versions WHERE page_key = ? ORDER BY number DESC LIMIT ?",
-                    [key, VERSIONS_SHOWN])
+    versions = rows(
+        conn, "SELECT * FROM versions WHERE page_key = ? ORDER BY number DESC LIMIT ?", [key, VERSIONS_SHOWN]
+    )
     total = conn.execute("SELECT count(*) FROM versions WHERE page_key = ?", [key]).fetchone()[0]
     sighting = rows(conn, "SELECT * FROM page_sightings WHERE capture_id = ?", [capture["id"]])
     shown = None
     if sighting:
         seen = sighting[0]
-        shown = next((v["id"] for v in versions if v["content_key"] == seen["content_key"]
-                      and v["first_seen_at"] <= seen["seen_at"] <= v["last_seen_at"]), None)
-    changes = rows(conn, "SELECT * FROM changes WHERE page_key = ? AND substantive = 1 "
-                         "ORDER BY changed_at DESC, id DESC LIMIT ?", [key, CHANGES_SHOWN])
-    return {"versions": versions, "versions_total": total, "this_version": shown,
-            "changes": [with_details(conn, c) for c in changes]}
+        shown = next(
+            (
+                v["id"]
+                for v in versions
+                if v["content_key"] == seen["content_key"]
+                and v["first_seen_at"] <= seen["seen_at"] <= v["last_seen_at"]
+            ),
+            None,
+        )
+    changes = rows(
+        conn,
+        "SELECT * FROM changes WHERE page_key = ? AND substantive = 1 "
+        "ORDER BY changed_at DESC, id DESC LIMIT ?",
+        [key, CHANGES_SHOWN],
+    )
+    return {
+        "versions": versions,
+        "versions_total": total,
+        "this_version": shown,
+        "changes": [with_details(conn, c) for c in changes],
+    }
 
 
 def capture_page(conn: sqlite3.Connection, archive: Archive, capture_id: int) -> dict[str, Any] | None:
@@ -70,20 +86,28 @@ def capture_page(conn: sqlite3.Connection, archive: Archive, capture_id: int) ->
         return None
     capture = found[0]
     holder = queries.payload_row(conn, capture)
-    agencies = rows(conn, "SELECT * FROM agency_products WHERE product = ? ORDER BY agency",
-                    [capture["product"]]) if capture.get("product") else []
+    agencies = (
+        rows(conn, "SELECT * FROM agency_products WHERE product = ? ORDER BY agency", [capture["product"]])
+        if capture.get("product")
+        else []
+    )
     return {
         "capture": capture,
         "citation": citation_of(conn, capture),
         "holder": holder,
         **page_history(conn, capture),
-        "mentions": rows(conn, "SELECT * FROM mentions WHERE capture_id = ? ORDER BY id LIMIT 100",
-                         [capture_id]),
+        "mentions": rows(
+            conn, "SELECT * FROM mentions WHERE capture_id = ? ORDER BY id LIMIT 100", [capture_id]
+        ),
         "product_agencies": agencies,
-        "releases": rows(conn, "SELECT id, agency, title, released_on FROM releases WHERE capture_id = ? "
-                               "ORDER BY id LIMIT 100", [capture_id]),
-        "documents": rows(conn, "SELECT id, file_name, page_count FROM documents WHERE capture_id = ?",
-                          [capture_id]),
+        "releases": rows(
+            conn,
+            "SELECT id, agency, title, released_on FROM releases WHERE capture_id = ? ORDER BY id LIMIT 100",
+            [capture_id],
+        ),
+        "documents": rows(
+            conn, "SELECT id, file_name, page_count FROM documents WHERE capture_id = ?", [capture_id]
+        ),
         "proof": proof_state(archive, capture),
         "screenshots": queries.screenshots_of(conn, capture_id),
     }
@@ -95,11 +119,18 @@ def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] 
     if not found:
         return None
     document = found[0]
-    releases = rows(conn, """
+    releases = rows(
+        conn,
+        """
         SELECT r.*, l.file_url AS linked_url, l.linked_at FROM document_links AS l
-        JOIN releases AS r ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id""", [document_id])
-    pages = rows(conn, "SELECT * FROM document_pages WHERE document_id = ? ORDER BY page_number, id LIMIT ?",
-                 [document_id, PAGES_SHOWN])
+        JOIN releases AS r ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id""",
+        [document_id],
+    )
+    pages = rows(
+        conn,
+        "SELECT * FROM document_pages WHERE document_id = ? ORDER BY page_number, id LIMIT ?",
+        [document_id, PAGES_SHOWN],
+    )
     capture = None
     if document.get("capture_id") is not None:
         capture = rows(conn, "SELECT * FROM captures WHERE id = ?", [document["capture_id"]])
@@ -109,10 +140,14 @@ def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] 
         "releases": releases,
         "agencies": sorted({r["agency"] for r in releases if r["agency"]}),
         "pages": pages,
-        "pages_total": conn.execute("SELECT count(*) FROM document_pages WHERE document_id = ?",
-                                    [document_id]).fetchone()[0],
+        "pages_total": conn.execute(
+            "SELECT count(*) FROM document_pages WHERE document_id = ?", [document_id]
+        ).fetchone()[0],
         "citation": citation_of_page(conn, pages[0]) if pages else None,
         "capture": capture,
-        "mentions": rows(conn, "SELECT * FROM mentions WHERE document_id = ? ORDER BY page_number, id "
-                               "LIMIT 200", [document_id]),
+        "mentions": rows(
+            conn,
+            "SELECT * FROM mentions WHERE document_id = ? ORDER BY page_number, id LIMIT 200",
+            [document_id],
+        ),
     }

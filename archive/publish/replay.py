@@ -44,16 +44,20 @@ from archive.wayback.client import citation_url
 
 DATABASE = "spyglass"
 # The archived document: no scripts, nothing but this archive, an opaque origin.
-ARCHIVED_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                "font-src 'self' data:; media-src 'self' data:; frame-src 'self'; "
-                "frame-ancestors 'self'; form-action 'none'; base-uri 'none'; "
-                "sandbox allow-top-navigation-by-user-activation")
+ARCHIVED_CSP = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; media-src 'self' data:; frame-src 'self'; "
+    "frame-ancestors 'self'; form-action 'none'; base-uri 'none'; "
+    "sandbox allow-top-navigation-by-user-activation"
+)
 # An archived page too large to rewrite, shown as archived: its links still name the
 # live web, so a click in it may not open anything in the tab.
 AS_ARCHIVED_CSP = ARCHIVED_CSP.replace("sandbox allow-top-navigation-by-user-activation", "sandbox")
 # Our own pages: no scripts either; they frame the archived route and show screenshots.
-PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-src 'self'; "
-            "frame-ancestors 'self'; form-action 'none'; base-uri 'none'")
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-src 'self'; "
+    "frame-ancestors 'self'; form-action 'none'; base-uri 'none'"
+)
 COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -93,8 +97,9 @@ def display_kind(row: dict[str, Any]) -> str:
 class Replay:
     """Replay over one index connection; `path` turns a route into a URL (Datasette's base_url)."""
 
-    def __init__(self, archive: Archive, conn: sqlite3.Connection, path: Callable[[str], str],
-                 cap: int) -> None:
+    def __init__(
+        self, archive: Archive, conn: sqlite3.Connection, path: Callable[[str], str], cap: int
+    ) -> None:
         self.archive = archive
         self.conn = conn
         self.path = path
@@ -129,8 +134,9 @@ class Replay:
 
     def targets(self, at: datetime) -> Targets:
         """References of a page shown as of `at`: resources and links resolved to that time."""
-        return Targets(resource=lambda url, _kind: self.load_url(url, at),
-                       navigate=lambda url: self.goto_url(url, at))
+        return Targets(
+            resource=lambda url, _kind: self.load_url(url, at), navigate=lambda url: self.goto_url(url, at)
+        )
 
     # -- routes ----------------------------------------------------------------
 
@@ -158,10 +164,18 @@ class Replay:
             return not_found("at must be a 14-digit UTC timestamp")
         row, chain = queries.resolve_capture(self.conn, url, at)
         if row is None:
-            body = render("not_archived.html", url=url, at=at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                          wayback_url=citation_url(timestamp(at), url))
-            return Served(404, "text/html; charset=utf-8", body, headers={
-                **COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP})
+            body = render(
+                "not_archived.html",
+                url=url,
+                at=at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                wayback_url=citation_url(timestamp(at), url),
+            )
+            return Served(
+                404,
+                "text/html; charset=utf-8",
+                body,
+                headers={**COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP},
+            )
         location = self.replay_url(row["id"], chain[0]["id"] if chain else None)
         return Served(302, "text/plain", headers={**COMMON_HEADERS, "Location": location})
 
@@ -177,8 +191,10 @@ class Replay:
             return unreadable(capture_id)
         pdf = display_kind(holder) == "pdf" and served.pieces is not None
         disposition = "inline" if pdf and not download else "attachment"
-        served.headers = {**COMMON_HEADERS,
-                          "Content-Disposition": f'{disposition}; filename="{_filename(row)}"'}
+        served.headers = {
+            **COMMON_HEADERS,
+            "Content-Disposition": f'{disposition}; filename="{_filename(row)}"',
+        }
         if pdf:
             served.content_type = "application/pdf"
         else:
@@ -192,26 +208,46 @@ class Replay:
         holder = queries.payload_row(self.conn, row) if row is not None else None
         if holder is None or not self.archive.warc_path(holder["warc_filename"]).is_file():
             return not_found(f"No WARC record for capture {capture_id}.")
-        return Served(200, "application/warc", pieces=record_pieces(self.archive, holder), headers={
-            **COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP,
-            "Content-Disposition": f'attachment; filename="spyglass-capture-{capture_id}.warc.gz"',
-            "Content-Encoding": "identity"})
+        return Served(
+            200,
+            "application/warc",
+            pieces=record_pieces(self.archive, holder),
+            headers={
+                **COMMON_HEADERS,
+                "Content-Security-Policy": ARCHIVED_CSP,
+                "Content-Disposition": f'attachment; filename="spyglass-capture-{capture_id}.warc.gz"',
+                "Content-Encoding": "identity",
+            },
+        )
 
     def screenshot(self, screenshot_id: int) -> Served:
         """A screenshot's PNG, read from its WARC resource record."""
-        found = queries.rows(self.conn, "SELECT * FROM screenshots WHERE id = ? AND status = 'ok'",
-                             [screenshot_id]) if 0 < screenshot_id <= MAX_ROWID else []
+        found = (
+            queries.rows(
+                self.conn, "SELECT * FROM screenshots WHERE id = ? AND status = 'ok'", [screenshot_id]
+            )
+            if 0 < screenshot_id <= MAX_ROWID
+            else []
+        )
         if not found:
             return not_found(f"no screenshot {screenshot_id}")
         shot = found[0]
         try:
             record = read_record(self.archive.warc_path(shot["warc_filename"]), shot["warc_offset"])
         except UNREADABLE:
-            return not_found(f"The WARC record of screenshot {screenshot_id} cannot be read; "
-                             "`spyglass verify` says why.")
-        return Served(200, "image/png", record.payload, headers={
-            **COMMON_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "max-age=86400"})
+            return not_found(
+                f"The WARC record of screenshot {screenshot_id} cannot be read; `spyglass verify` says why."
+            )
+        return Served(
+            200,
+            "image/png",
+            record.payload,
+            headers={
+                **COMMON_HEADERS,
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+                "Cache-Control": "max-age=86400",
+            },
+        )
 
     def page(self, capture_id: int, redirected_from: int | None = None) -> Served:
         """Our page for a capture: the banner naming it, over its archived copy or its text."""
@@ -224,22 +260,35 @@ class Replay:
         at = effective_time(row)
         citation = citation_of(self.conn, row)
         body = render(
-            "replay.html", capture=row, display=display, title=row.get("title") or row["url"],
+            "replay.html",
+            capture=row,
+            display=display,
+            title=row.get("title") or row["url"],
             as_of=row.get("as_of_at") or row.get("memento_at") or row["captured_at"],
             warc_url=self.warc_url(capture_id),
-            url=citation.original_url or page_url(row), citation=citation.text(),
+            url=citation.original_url or page_url(row),
+            citation=citation.text(),
             redirected_from=previous if previous is not None and is_redirect(previous) else None,
-            screenshots=[{**s, "href": self.screenshot_url(s["id"])}
-                         for s in queries.screenshots_of(self.conn, capture_id)],
-            archived_url=self.archived_url(capture_id), record_url=self.record_url(capture_id),
-            file_url=self.file_url(capture_id), download_url=self.file_url(capture_id, download=True),
+            screenshots=[
+                {**s, "href": self.screenshot_url(s["id"])}
+                for s in queries.screenshots_of(self.conn, capture_id)
+            ],
+            archived_url=self.archived_url(capture_id),
+            record_url=self.record_url(capture_id),
+            file_url=self.file_url(capture_id),
+            download_url=self.file_url(capture_id, download=True),
             pages=pdf_pages(self.conn, holder) if display == "pdf" else [],
             location=row.get("location"),
             follow_url=self.goto_url(absolute(page_url(row), row["location"]) or "", at)
-            if display == "redirect" else "",
+            if display == "redirect"
+            else "",
         )
-        return Served(200, "text/html; charset=utf-8", body,
-                      headers={**COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP})
+        return Served(
+            200,
+            "text/html; charset=utf-8",
+            body,
+            headers={**COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP},
+        )
 
     # -- helpers -------------------------------------------------------------------
 
@@ -254,8 +303,13 @@ class Replay:
         holder = queries.payload_row(self.conn, row)
         if holder is None:
             return not_found(f"No archived copy of capture {row['id']}.")
-        headers = {**COMMON_HEADERS, **extra, "Content-Security-Policy": ARCHIVED_CSP,
-                   "Content-Disposition": "inline", "Cache-Control": "max-age=300"}
+        headers = {
+            **COMMON_HEADERS,
+            **extra,
+            "Content-Security-Policy": ARCHIVED_CSP,
+            "Content-Disposition": "inline",
+            "Cache-Control": "max-age=300",
+        }
         try:
             rewritten = self._rewritten(holder, page_url(row), at)
             if rewritten is not None:
@@ -281,8 +335,9 @@ class Replay:
         except DecodeError:
             return None
         if main == "text/css":
-            return Served(200, record.content_type or "text/css",
-                          rewrite_stylesheet(record.body, url, self.targets(at)))
+            return Served(
+                200, record.content_type or "text/css", rewrite_stylesheet(record.body, url, self.targets(at))
+            )
         body = rewrite_html(record.body, record.content_type, url, self.targets(at))
         return Served(200, "text/html; charset=utf-8", body)
 
@@ -298,14 +353,19 @@ def pdf_pages(conn: sqlite3.Connection, holder: dict[str, Any]) -> list[dict[str
             chosen.setdefault(page["page_number"], page)
         return [{"number": n, "text": p["text"], "method": p["method"]} for n, p in sorted(chosen.items())]
     text = holder.get("text") or ""
-    return [{"number": n, "text": t.strip(), "method": None}
-            for n, t in enumerate(text.split("\f"), 1) if text]
+    return [
+        {"number": n, "text": t.strip(), "method": None} for n, t in enumerate(text.split("\f"), 1) if text
+    ]
 
 
 def not_found(message: str) -> Served:
     """A 404 in one plain line of ours (never an exception's text or a path), under a sandbox."""
-    return Served(404, "text/plain; charset=utf-8", message.encode("utf-8"),
-                  headers={**COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP})
+    return Served(
+        404,
+        "text/plain; charset=utf-8",
+        message.encode("utf-8"),
+        headers={**COMMON_HEADERS, "Content-Security-Policy": ARCHIVED_CSP},
+    )
 
 
 def unreadable(capture_id: int) -> Served:

@@ -250,8 +250,9 @@ class QueryWatch:
     @contextlib.contextmanager
     def limit(self, conn: Any, ms: int, max_memory_bytes: int, max_growth_bytes: int) -> Iterator[None]:
         """Run the body's query on `conn` under a time limit of `ms` and the memory limits."""
-        watched = _Watched(conn, time.monotonic() + ms / 1000, MEMORY.resident_bytes(),
-                           max_memory_bytes, max_growth_bytes)
+        watched = _Watched(
+            conn, time.monotonic() + ms / 1000, MEMORY.resident_bytes(), max_memory_bytes, max_growth_bytes
+        )
         with self._lock:
             self._running[id(watched)] = watched
             if self._thread is None:
@@ -278,7 +279,9 @@ class QueryWatch:
             now, resident = time.monotonic(), MEMORY.resident_bytes()
             with self._lock:
                 for key, watched in list(self._running.items()):
-                    over_memory = resident - watched.start > watched.max_growth or resident > watched.max_memory
+                    over_memory = (
+                        resident - watched.start > watched.max_growth or resident > watched.max_memory
+                    )
                     if over_memory or now >= watched.deadline:
                         watched.stopped_for_memory = over_memory
                         watched.conn.interrupt()
@@ -317,8 +320,9 @@ def closing_cursors(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return run
 
 
-def query_limits(conn: Any, ms: int, max_memory_bytes: int,
-                 max_growth_bytes: int) -> contextlib.AbstractContextManager[None]:
+def query_limits(
+    conn: Any, ms: int, max_memory_bytes: int, max_growth_bytes: int
+) -> contextlib.AbstractContextManager[None]:
     """Datasette's time limit, plus a stop when this query has grown the server's memory by
     `max_growth_bytes`, or when the server holds more than `max_memory_bytes`.
 

@@ -35,15 +35,23 @@ class Kind:
     limit: int
 
 
-PAGES = Kind("pages", "Pages and their Wayback versions", f"""
+PAGES = Kind(
+    "pages",
+    "Pages and their Wayback versions",
+    f"""
     SELECT c.id, c.as_of_at, c.captured_at, c.page_url, c.url, c.title, c.vendor, c.product,
            c.agency, c.source, c.via, c.status, c.snapshot_url,
            snippet(captures_fts, -1, {SNIPPET}) AS snippet
     FROM captures_fts JOIN captures AS c ON c.id = captures_fts.rowid
     WHERE captures_fts MATCH :q
-    ORDER BY captures_fts.rowid DESC LIMIT :limit""", 60)
+    ORDER BY captures_fts.rowid DESC LIMIT :limit""",
+    60,
+)
 
-DOCUMENTS = Kind("documents", "Released documents, page by page", f"""
+DOCUMENTS = Kind(
+    "documents",
+    "Released documents, page by page",
+    f"""
     SELECT p.id AS page_id, p.page_number, p.method, d.id AS document_id, d.file_name,
            d.file_url, d.cite_url, d.capture_id, d.content_type, d.page_count, d.first_seen_at,
            (SELECT r.id FROM document_links AS l JOIN releases AS r ON r.id = l.release_id
@@ -53,16 +61,26 @@ DOCUMENTS = Kind("documents", "Released documents, page by page", f"""
     JOIN document_pages AS p ON p.rowid = document_pages_fts.rowid
     JOIN documents AS d ON d.id = p.document_id
     WHERE document_pages_fts MATCH :q
-    ORDER BY document_pages_fts.rowid DESC LIMIT :limit""", 40)
+    ORDER BY document_pages_fts.rowid DESC LIMIT :limit""",
+    40,
+)
 
-RELEASES = Kind("releases", "Releases of public records", f"""
+RELEASES = Kind(
+    "releases",
+    "Releases of public records",
+    f"""
     SELECT r.id, r.agency, r.title, r.reference, r.released_on, r.released_text, r.page_url,
            r.capture_id, r.source, snippet(releases_fts, -1, {SNIPPET}) AS snippet
     FROM releases_fts JOIN releases AS r ON r.rowid = releases_fts.rowid
     WHERE releases_fts MATCH :q
-    ORDER BY releases_fts.rowid DESC LIMIT :limit""", 20)
+    ORDER BY releases_fts.rowid DESC LIMIT :limit""",
+    20,
+)
 
-CHANGES = Kind("changes", "What changed on pages", f"""
+CHANGES = Kind(
+    "changes",
+    "What changed on pages",
+    f"""
     SELECT c.id, c.changed_at, c.before_at, c.page_url, c.title, c.vendor, c.product,
            c.from_capture_id, c.to_capture_id,
            snippet(changes_fts, 1, {SNIPPET}) AS removed,
@@ -71,14 +89,21 @@ CHANGES = Kind("changes", "What changed on pages", f"""
             WHERE change_id = c.id) AS phrases
     FROM changes_fts JOIN changes AS c ON c.id = changes_fts.rowid
     WHERE changes_fts MATCH :q AND c.substantive = 1
-    ORDER BY changes_fts.rowid DESC LIMIT :limit""", 20)
+    ORDER BY changes_fts.rowid DESC LIMIT :limit""",
+    20,
+)
 
-ATLAS = Kind("atlas", "Atlas of Surveillance rows", f"""
+ATLAS = Kind(
+    "atlas",
+    "Atlas of Surveillance rows",
+    f"""
     SELECT a.id, a.aosnumber, a.agency, a.state, a.technology, a.vendor,
            snippet(atlas_rows_fts, -1, {SNIPPET}) AS snippet
     FROM atlas_rows_fts JOIN atlas_rows AS a ON a.id = atlas_rows_fts.rowid
     WHERE atlas_rows_fts MATCH :q AND a.superseded_at IS NULL
-    ORDER BY atlas_rows_fts.rowid DESC LIMIT :limit""", 20)
+    ORDER BY atlas_rows_fts.rowid DESC LIMIT :limit""",
+    20,
+)
 
 KINDS = (PAGES, DOCUMENTS, RELEASES, CHANGES, ATLAS)
 
@@ -103,9 +128,17 @@ def group_pages(rows: Iterable[Mapping[str, Any]], per_page: int = 8) -> list[di
     groups: dict[str, dict[str, Any]] = {}
     for row in rows:
         key = page_key(row["page_url"] or row["url"])
-        group = groups.setdefault(key, {"page_url": row["page_url"], "title": row["title"],
-                                        "vendor": row["vendor"], "product": row["product"],
-                                        "snippet": highlight(row["snippet"]), "captures": []})
+        group = groups.setdefault(
+            key,
+            {
+                "page_url": row["page_url"],
+                "title": row["title"],
+                "vendor": row["vendor"],
+                "product": row["product"],
+                "snippet": highlight(row["snippet"]),
+                "captures": [],
+            },
+        )
         group["captures"].append(dict(row))
     for group in groups.values():
         group["captures"].sort(key=lambda c: (c["as_of_at"] or "", c["id"]), reverse=True)
@@ -119,8 +152,14 @@ def group_documents(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[int, dict[str, Any]] = {}
     for row in rows:
         group = groups.setdefault(row["document_id"], {**dict(row), "pages": []})
-        group["pages"].append({"page_id": row["page_id"], "page_number": row["page_number"],
-                               "method": row["method"], "snippet": highlight(row["snippet"])})
+        group["pages"].append(
+            {
+                "page_id": row["page_id"],
+                "page_number": row["page_number"],
+                "method": row["method"],
+                "snippet": highlight(row["snippet"]),
+            }
+        )
     for group in groups.values():
         group["pages"].sort(key=lambda p: p["page_number"])
     return list(groups.values())

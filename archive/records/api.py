@@ -81,7 +81,7 @@ def url(expression: str | None, item: Any, base: str, page: int | None = None) -
     if not expression.startswith(TEMPLATE):
         found = _as_text(search(expression, item))
         return urljoin(base, found) if found else None
-    template = expression[len(TEMPLATE):].strip()
+    template = expression[len(TEMPLATE) :].strip()
     out, position = [], 0
     for part in template_expressions(template):
         start = template.index("{", position)

@@ -38,8 +38,7 @@ class ServiceBudget:
 
 def download_slots(budget: ServiceBudget, service: str) -> dict[str, dict[str, Any]]:
     """The DOWNLOAD_SLOTS entry that spaces one service's API requests: one at a time, evenly."""
-    return {slot_name(service): {"concurrency": 1, "delay": budget.delay(service),
-                                 "jitter": 0}}
+    return {slot_name(service): {"concurrency": 1, "delay": budget.delay(service), "jitter": 0}}
 
 
 def slot_name(service: str) -> str:

@@ -26,8 +26,9 @@ class ExtractionReport:
 
     def line(self) -> str:
         by_method = ", ".join(f"{n} {m}" for m, n in sorted(self.methods.items())) or "none"
-        return (f"{self.documents} document(s) read, {self.pages} page(s) ({by_method}), "
-                f"{self.failed} unreadable")
+        return (
+            f"{self.documents} document(s) read, {self.pages} page(s) ({by_method}), {self.failed} unreadable"
+        )
 
 
 def extract_documents(archive: Archive, db: sqlite_utils.Database, redo: bool = False) -> ExtractionReport:

@@ -43,11 +43,13 @@ def terms_of(sources: Iterable[Source]) -> list[Term]:
         named = [(source.product, "product")] + [(a, "alias") for a in source.aliases]
         for text, kind in named:
             if text:
-                found.setdefault((text, source.vendor, source.product),
-                                 Term(text, kind, source.vendor, source.product))
+                found.setdefault(
+                    (text, source.vendor, source.product), Term(text, kind, source.vendor, source.product)
+                )
         if source.vendor:
-            found.setdefault((source.vendor, source.vendor, None),
-                             Term(source.vendor, "vendor", source.vendor, None))
+            found.setdefault(
+                (source.vendor, source.vendor, None), Term(source.vendor, "vendor", source.vendor, None)
+            )
     return list(found.values())
 
 
@@ -111,8 +113,9 @@ def _agencies_of_documents(db: sqlite_utils.Database) -> dict[int, list[tuple[in
     return linked
 
 
-def _document_rows(db: sqlite_utils.Database, terms: list[Term], pattern: re.Pattern[str],
-                   now: str) -> Iterator[dict[str, Any]]:
+def _document_rows(
+    db: sqlite_utils.Database, terms: list[Term], pattern: re.Pattern[str], now: str
+) -> Iterator[dict[str, Any]]:
     linked = _agencies_of_documents(db)
     # A hosting service's text of a page (DocumentCloud's) counts only where our own
     # reading of that page found no text: the same words read twice are one mention.
@@ -137,16 +140,25 @@ def _document_rows(db: sqlite_utils.Database, terms: list[Term], pattern: re.Pat
         for term, snippet in find(text, terms, pattern):
             for agency, release_id in agencies.items():
                 yield {
-                    "agency": agency, "vendor": term.vendor, "product": term.product,
-                    "term": term.text, "term_kind": term.kind, "snippet": snippet,
-                    "document_page_id": page_id, "document_id": document_id,
-                    "page_number": number, "capture_id": None, "release_id": release_id,
-                    "proof_url": proof, "found_at": now,
+                    "agency": agency,
+                    "vendor": term.vendor,
+                    "product": term.product,
+                    "term": term.text,
+                    "term_kind": term.kind,
+                    "snippet": snippet,
+                    "document_page_id": page_id,
+                    "document_id": document_id,
+                    "page_number": number,
+                    "capture_id": None,
+                    "release_id": release_id,
+                    "proof_url": proof,
+                    "found_at": now,
                 }
 
 
-def _capture_rows(db: sqlite_utils.Database, terms: list[Term], pattern: re.Pattern[str],
-                  now: str) -> Iterator[dict[str, Any]]:
+def _capture_rows(
+    db: sqlite_utils.Database, terms: list[Term], pattern: re.Pattern[str], now: str
+) -> Iterator[dict[str, Any]]:
     """Release pages (and release tables) themselves: what the portal says about a release."""
     by_capture: dict[int, dict[str | None, int]] = {}
     texts: dict[int, tuple[str, str]] = {}
@@ -165,9 +177,17 @@ def _capture_rows(db: sqlite_utils.Database, terms: list[Term], pattern: re.Patt
         for term, snippet in find(text, terms, pattern):
             for agency, release_id in agencies.items():
                 yield {
-                    "agency": agency, "vendor": term.vendor, "product": term.product,
-                    "term": term.text, "term_kind": term.kind, "snippet": snippet,
-                    "document_page_id": None, "document_id": None, "page_number": None,
-                    "capture_id": capture_id, "release_id": release_id,
-                    "proof_url": url, "found_at": now,
+                    "agency": agency,
+                    "vendor": term.vendor,
+                    "product": term.product,
+                    "term": term.text,
+                    "term_kind": term.kind,
+                    "snippet": snippet,
+                    "document_page_id": None,
+                    "document_id": None,
+                    "page_number": None,
+                    "capture_id": capture_id,
+                    "release_id": release_id,
+                    "proof_url": url,
+                    "found_at": now,
                 }

@@ -32,8 +32,9 @@ def save_records(db: sqlite_utils.Database, items: Iterable[RecordItem]) -> None
         if isinstance(item, Release):
             save_release(db, item)
         elif isinstance(item, ReleaseLinks):
-            release = db.execute("SELECT id FROM releases WHERE source = ? AND key = ?",
-                                 [item.source, item.key]).fetchone()
+            release = db.execute(
+                "SELECT id FROM releases WHERE source = ? AND key = ?", [item.source, item.key]
+            ).fetchone()
             if release is not None:
                 save_links(db, release[0], item.file_urls, item.cite_urls)
         elif isinstance(item, PageText):
@@ -57,9 +58,21 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
             page_url = excluded.page_url, capture_id = excluded.capture_id,
             last_seen_at = excluded.last_seen_at
         """,
-        [release.source, release.key, release.agency, release.title, release.reference,
-         release.released_on, release.released_text, release.status, release.version,
-         release.page_url, release.record_id, now, now],
+        [
+            release.source,
+            release.key,
+            release.agency,
+            release.title,
+            release.reference,
+            release.released_on,
+            release.released_text,
+            release.status,
+            release.version,
+            release.page_url,
+            release.record_id,
+            now,
+            now,
+        ],
     )
     release_id = db.execute(
         "SELECT id FROM releases WHERE source = ? AND key = ?", [release.source, release.key]
@@ -68,8 +81,12 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
     return release_id
 
 
-def save_links(db: sqlite_utils.Database, release_id: int, file_urls: Iterable[str],
-               cite_urls: dict[str, str] | None = None) -> None:
+def save_links(
+    db: sqlite_utils.Database,
+    release_id: int,
+    file_urls: Iterable[str],
+    cite_urls: dict[str, str] | None = None,
+) -> None:
     """Record that a release links these files; one link per release and stable page.
 
     A file already held (another release, or an earlier crawl, linked the
@@ -80,15 +97,20 @@ def save_links(db: sqlite_utils.Database, release_id: int, file_urls: Iterable[s
         cite = (cite_urls or {}).get(url, url)
         existing = db.execute(
             "SELECT id FROM document_links WHERE release_id = ? AND coalesce(cite_url, file_url) = ?",
-            [release_id, cite]).fetchone()
+            [release_id, cite],
+        ).fetchone()
         known = db.execute(
             "SELECT document_id FROM document_links WHERE document_id IS NOT NULL "
-            "AND (file_url = ? OR cite_url = ?) ORDER BY id DESC LIMIT 1", [url, cite]).fetchone()
+            "AND (file_url = ? OR cite_url = ?) ORDER BY id DESC LIMIT 1",
+            [url, cite],
+        ).fetchone()
         document_id = known[0] if known else None
         if existing is not None:
             if document_id is not None:
-                db.execute("UPDATE document_links SET document_id = coalesce(document_id, ?) "
-                           "WHERE id = ?", [document_id, existing[0]])
+                db.execute(
+                    "UPDATE document_links SET document_id = coalesce(document_id, ?) WHERE id = ?",
+                    [document_id, existing[0]],
+                )
             continue
         db.execute(
             """
@@ -111,8 +133,16 @@ def save_document_file(db: sqlite_utils.Database, item: DocumentFile) -> int:
         VALUES (?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?)
         ON CONFLICT (sha256) DO NOTHING
         """,
-        [item.sha256, item.file_name, item.file_url, item.cite_url or item.file_url,
-         item.content_type, item.size, item.record_id, now],
+        [
+            item.sha256,
+            item.file_name,
+            item.file_url,
+            item.cite_url or item.file_url,
+            item.content_type,
+            item.size,
+            item.record_id,
+            now,
+        ],
     )
     document_id = db.execute("SELECT id FROM documents WHERE sha256 = ?", [item.sha256]).fetchone()[0]
     db.execute(
@@ -139,23 +169,33 @@ def pending_documents(db: sqlite_utils.Database, redo: bool = False) -> list[dic
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def save_pages(db: sqlite_utils.Database, document_id: int, pages: list[tuple[str | None, str]],
-               extraction: str, error: str | None) -> None:
+def save_pages(
+    db: sqlite_utils.Database,
+    document_id: int,
+    pages: list[tuple[str | None, str]],
+    extraction: str,
+    error: str | None,
+) -> None:
     """Replace a document's pages with freshly extracted (text, method) pairs, numbered from 1."""
     marks = ", ".join("?" for _ in SERVICE_METHODS)
     with db.atomic():
-        db.execute(f"DELETE FROM document_pages WHERE document_id = ? AND method NOT IN ({marks})",
-                   [document_id, *SERVICE_METHODS])
+        db.execute(
+            f"DELETE FROM document_pages WHERE document_id = ? AND method NOT IN ({marks})",
+            [document_id, *SERVICE_METHODS],
+        )
         db.table("document_pages").insert_all(
             {"document_id": document_id, "page_number": number, "text": text, "method": method}
             for number, (text, method) in enumerate(pages, 1)
         )
-        db.table("documents").update(document_id, {
-            "page_count": len(pages) if pages else None,
-            "extraction": extraction,
-            "error": error,
-            "extracted_at": iso(utc_now()),
-        })
+        db.table("documents").update(
+            document_id,
+            {
+                "page_count": len(pages) if pages else None,
+                "extraction": extraction,
+                "error": error,
+                "extracted_at": iso(utc_now()),
+            },
+        )
 
 
 def save_page_text(db: sqlite_utils.Database, item: PageText) -> None:
@@ -163,26 +203,35 @@ def save_page_text(db: sqlite_utils.Database, item: PageText) -> None:
     found = db.execute(
         "SELECT l.document_id FROM document_links l JOIN releases r ON r.id = l.release_id "
         "WHERE l.file_url = ? AND r.source = ? AND l.document_id IS NOT NULL LIMIT 1",
-        [item.linked_url, item.source]).fetchone()
+        [item.linked_url, item.source],
+    ).fetchone()
     if found is None:
         return  # the file itself could not be archived: there is no document to attach it to
     db.execute(
         "INSERT INTO document_pages (document_id, page_number, text, method) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (document_id, page_number, method) DO UPDATE SET text = excluded.text",
-        [found[0], item.page_number, item.text, item.method])
+        [found[0], item.page_number, item.text, item.method],
+    )
 
 
 def known_releases(db: sqlite_utils.Database, source: str) -> dict[str, str | None]:
     """Key -> version of the releases of a source whose every link already has its document."""
-    return dict(db.execute(
-        "SELECT r.key, r.version FROM releases r WHERE r.source = ? AND NOT EXISTS ("
-        "SELECT 1 FROM document_links l WHERE l.release_id = r.id AND l.document_id IS NULL)",
-        [source]).fetchall())
+    return dict(
+        db.execute(
+            "SELECT r.key, r.version FROM releases r WHERE r.source = ? AND NOT EXISTS ("
+            "SELECT 1 FROM document_links l WHERE l.release_id = r.id AND l.document_id IS NULL)",
+            [source],
+        ).fetchall()
+    )
 
 
 def known_files(db: sqlite_utils.Database, source: str) -> set[str]:
     """Stable pages (or URLs) of the files this source's releases already hold: not fetched again."""
-    return {row[0] for row in db.execute(
-        "SELECT DISTINCT coalesce(l.cite_url, l.file_url) FROM document_links l "
-        "JOIN releases r ON r.id = l.release_id WHERE r.source = ? AND l.document_id IS NOT NULL",
-        [source]).fetchall()}
+    return {
+        row[0]
+        for row in db.execute(
+            "SELECT DISTINCT coalesce(l.cite_url, l.file_url) FROM document_links l "
+            "JOIN releases r ON r.id = l.release_id WHERE r.source = ? AND l.document_id IS NOT NULL",
+            [source],
+        ).fetchall()
+    }

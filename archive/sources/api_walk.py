@@ -40,11 +40,30 @@ from jmespath.exceptions import JMESPathError
 API_SHAPES = ("json", "muckrock", "documentcloud", "nextrequest")
 
 # Fields of a step: one JSON response and the items in it.
-STEP_FIELDS = ("items", "next_page", "page_param", "total", "files", "file_url", "file_page",
-               "page_text", "page_count")
+STEP_FIELDS = (
+    "items",
+    "next_page",
+    "page_param",
+    "total",
+    "files",
+    "file_url",
+    "file_page",
+    "page_text",
+    "page_count",
+)
 # Fields of the release each item of the first listing is.
-RELEASE_FIELDS = ("key", "page_url", "title", "agency", "reference", "released_at", "status",
-                  "version", "agency_lookup", "agency_name")
+RELEASE_FIELDS = (
+    "key",
+    "page_url",
+    "title",
+    "agency",
+    "reference",
+    "released_at",
+    "status",
+    "version",
+    "agency_lookup",
+    "agency_name",
+)
 FOLLOW_FIELDS = ("url", "each", *STEP_FIELDS, "follow")
 API_FIELDS = ("shape", "budget", *RELEASE_FIELDS, *STEP_FIELDS, "follow")
 
@@ -108,38 +127,78 @@ def _step_dict(step: Step) -> dict[str, Any]:
 
 
 # A file is cited by its own record in the API, which names it, its date and its agency.
-_MUCKROCK_FILE = {"each": "files", "url": "url:/api_v2/files/{@}/", "items": "[@]",
-                  "files": "[@]", "file_url": "ffile", "file_page": "url:/api_v2/files/{id}/"}
+_MUCKROCK_FILE = {
+    "each": "files",
+    "url": "url:/api_v2/files/{@}/",
+    "items": "[@]",
+    "files": "[@]",
+    "file_url": "ffile",
+    "file_page": "url:/api_v2/files/{id}/",
+}
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "json": {},
     "muckrock": {
-        "budget": "muckrock", "items": "results", "next_page": "next",
+        "budget": "muckrock",
+        "items": "results",
+        "next_page": "next",
         # The API's own address of the request: stable, and it always answers with the request.
-        "page_url": "url:/api_v2/requests/{id}/", "title": "title", "reference": "tracking_id",
-        "released_at": "datetime_done", "status": "status", "version": "datetime_updated",
-        "agency_lookup": "url:/api_v2/agencies/{agency}/", "agency_name": "name",
-        "follow": [{"url": "url:/api_v2/communications/?foia={id}", "items": "results",
-                    "next_page": "next", "follow": [_MUCKROCK_FILE]}],
+        "page_url": "url:/api_v2/requests/{id}/",
+        "title": "title",
+        "reference": "tracking_id",
+        "released_at": "datetime_done",
+        "status": "status",
+        "version": "datetime_updated",
+        "agency_lookup": "url:/api_v2/agencies/{agency}/",
+        "agency_name": "name",
+        "follow": [
+            {
+                "url": "url:/api_v2/communications/?foia={id}",
+                "items": "results",
+                "next_page": "next",
+                "follow": [_MUCKROCK_FILE],
+            }
+        ],
     },
     "documentcloud": {
-        "budget": "documentcloud", "items": "results", "next_page": "next",
-        "page_url": "canonical_url", "title": "title", "agency": "source",
-        "reference": "to_string(id)", "released_at": "created_at", "status": "access",
-        "version": "updated_at", "files": "[@]",
-        "file_url": "url:{asset_url}documents/{id}/{slug}.pdf", "file_page": "canonical_url",
+        "budget": "documentcloud",
+        "items": "results",
+        "next_page": "next",
+        "page_url": "canonical_url",
+        "title": "title",
+        "agency": "source",
+        "reference": "to_string(id)",
+        "released_at": "created_at",
+        "status": "access",
+        "version": "updated_at",
+        "files": "[@]",
+        "file_url": "url:{asset_url}documents/{id}/{slug}.pdf",
+        "file_page": "canonical_url",
         "page_text": "url:{asset_url}documents/{id}/pages/{slug}-p{n}.txt",
         "page_count": "page_count",
     },
     "nextrequest": {
-        "budget": "nextrequest", "items": "requests", "page_param": "page_number",
-        "total": "total_count", "page_url": "url:/requests/{id}", "title": "request_text",
-        "agency": "department_names", "reference": "id", "released_at": "closed_date",
+        "budget": "nextrequest",
+        "items": "requests",
+        "page_param": "page_number",
+        "total": "total_count",
+        "page_url": "url:/requests/{id}",
+        "title": "request_text",
+        "agency": "department_names",
+        "reference": "id",
+        "released_at": "closed_date",
         "status": "request_state",
-        "follow": [{"url": "url:/client/request_documents?request_id={id}", "items": "documents",
-                    "page_param": "page_number", "total": "total_documents_count",
-                    "files": "[@]", "file_url": "url:/documents/{id}/download",
-                    "file_page": "url:/documents/{id}"}],
+        "follow": [
+            {
+                "url": "url:/client/request_documents?request_id={id}",
+                "items": "documents",
+                "page_param": "page_number",
+                "total": "total_documents_count",
+                "files": "[@]",
+                "file_url": "url:/documents/{id}/download",
+                "file_page": "url:/documents/{id}",
+            }
+        ],
     },
 }
 
@@ -170,14 +229,19 @@ def build_api_walk(raw: dict[str, Any]) -> ApiWalk:
         if name in values:
             release[name] = _expression(values[name], f"walk.{name}")
     if release.get("agency_lookup") and not release.get("agency_name"):
-        raise WalkProblem("walk.agency_name", "is required with agency_lookup (the agency's name "
-                          "in the looked-up record, e.g. 'name')")
+        raise WalkProblem(
+            "walk.agency_name",
+            "is required with agency_lookup (the agency's name in the looked-up record, e.g. 'name')",
+        )
     return ApiWalk(listing=_step(values, "walk"), budget=budget, **release)
 
 
 def _step(values: dict[str, Any], where: str) -> Step:
-    step = {name: _expression(values[name], f"{where}.{name}") for name in STEP_FIELDS
-            if values.get(name) is not None}
+    step = {
+        name: _expression(values[name], f"{where}.{name}")
+        for name in STEP_FIELDS
+        if values.get(name) is not None
+    }
     for name in ("page_param",):
         if name in step and (not isinstance(values[name], str) or "=" in values[name]):
             raise WalkProblem(f"{where}.{name}", "must be a query parameter name, e.g. page_number")
@@ -196,11 +260,13 @@ def _step(values: dict[str, Any], where: str) -> Step:
             raise WalkProblem(f"{here}.{sorted(unknown)[0]}", "unknown field")
         if not entry.get("url"):
             raise WalkProblem(f"{here}.url", "is required: the child listing's URL (url: template)")
-        follows.append(Follow(
-            url=_expression(entry["url"], f"{here}.url"),
-            each=_expression(entry["each"], f"{here}.each") if entry.get("each") else None,
-            step=_step(entry, here),
-        ))
+        follows.append(
+            Follow(
+                url=_expression(entry["url"], f"{here}.url"),
+                each=_expression(entry["each"], f"{here}.each") if entry.get("each") else None,
+                step=_step(entry, here),
+            )
+        )
     return Step(**step, follow=tuple(follows))
 
 

@@ -48,8 +48,9 @@ class Every:
 def parse_every(value: object) -> Every:
     """An Every from sources.yml text; ValueError with a readable reason otherwise."""
     if isinstance(value, bool) or not isinstance(value, str) or not value.strip():
-        raise ValueError(f"must be a duration such as 6h, 1d or 7d, a cron expression, or never; "
-                         f"got {value!r}")
+        raise ValueError(
+            f"must be a duration such as 6h, 1d or 7d, a cron expression, or never; got {value!r}"
+        )
     text = " ".join(value.split())
     if text.lower() == "never":
         return Every("never")
@@ -61,5 +62,7 @@ def parse_every(value: object) -> Every:
         return Every(text, seconds=seconds)
     if len(text.split()) == 5 and croniter.is_valid(text):
         return Every(text, cron=text)
-    raise ValueError(f"must be a duration such as 6h, 1d or 7d (m, h, d, w), a five-field cron "
-                     f"expression such as '0 3 * * *', or never; got {value!r}")
+    raise ValueError(
+        f"must be a duration such as 6h, 1d or 7d (m, h, d, w), a five-field cron "
+        f"expression such as '0 3 * * *', or never; got {value!r}"
+    )

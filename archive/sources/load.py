@@ -41,9 +41,26 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 SOURCE_FIELDS = {
-    "name", "kind", "urls", "scope", "robots", "vendor", "product", "aliases",
-    "agency", "notes", "walk", "recrawl", "allow_private", "wayback", "save_on_change", "watch", "live",
-    "every", "requisites", "screenshot",
+    "name",
+    "kind",
+    "urls",
+    "scope",
+    "robots",
+    "vendor",
+    "product",
+    "aliases",
+    "agency",
+    "notes",
+    "walk",
+    "recrawl",
+    "allow_private",
+    "wayback",
+    "save_on_change",
+    "watch",
+    "live",
+    "every",
+    "requisites",
+    "screenshot",
 }
 
 WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
@@ -141,8 +158,9 @@ def _every(value: Any, field_name: str, check: _Checker) -> str:
         raise check.fail(field_name, str(exc)) from None
 
 
-def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str],
-                  defaults: Mapping[str, str] = DEFAULT_EVERY) -> Source:
+def _parse_source(
+    entry: Any, check: _Checker, variables: Mapping[str, str], defaults: Mapping[str, str] = DEFAULT_EVERY
+) -> Source:
     if not isinstance(entry, dict):
         raise check.fail(None, "each source must be a mapping")
     unresolved: list[str] = []
@@ -158,8 +176,14 @@ def _parse_source(entry: Any, check: _Checker, variables: Mapping[str, str],
         # names it gives do not depend on URLs, so mentions and the Atlas import
         # still know its vendor and product.
         name = str(entry.get("name") or check.source)
-        return Source(name=name, kind=str(entry.get("kind")), urls=(), scope=Scope(hosts=()),
-                      unresolved=tuple(unresolved), **_terms_if_known(raw, check, variables))
+        return Source(
+            name=name,
+            kind=str(entry.get("kind")),
+            urls=(),
+            scope=Scope(hosts=()),
+            unresolved=tuple(unresolved),
+            **_terms_if_known(raw, check, variables),
+        )
 
 
 def _terms_if_known(raw: dict, check: _Checker, variables: Mapping[str, str]) -> dict[str, Any]:
@@ -169,28 +193,32 @@ def _terms_if_known(raw: dict, check: _Checker, variables: Mapping[str, str]) ->
     must not erase them; an unset placeholder in a term leaves them all out.
     """
     missing: list[str] = []
-    terms = _expand({k: raw[k] for k in ("vendor", "product", "agency") if k in raw},
-                    check, variables, "", missing)
+    terms = _expand(
+        {k: raw[k] for k in ("vendor", "product", "agency") if k in raw}, check, variables, "", missing
+    )
     if missing:
         return {}
     try:
         product, aliases = _parse_product(terms, check)
-        return {"vendor": _optional_str(terms, "vendor", check), "product": product,
-                "aliases": aliases, "agency": _optional_str(terms, "agency", check)}
+        return {
+            "vendor": _optional_str(terms, "vendor", check),
+            "product": product,
+            "aliases": aliases,
+            "agency": _optional_str(terms, "agency", check),
+        }
     except ConfigError:
         return {}
 
 
-def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...],
-               defaults: Mapping[str, str]) -> Source:
+def _validated(
+    entry: dict, check: _Checker, unresolved: tuple[str, ...], defaults: Mapping[str, str]
+) -> Source:
     unknown = set(entry) - SOURCE_FIELDS
     if unknown:
         raise check.fail(sorted(unknown)[0], "unknown field")
     name = _required_str(entry, "name", check)
     if not NAME_RE.match(name):
-        raise check.fail(
-            "name", "use lowercase letters, digits, '-' and '_' (it names WARC files)"
-        )
+        raise check.fail("name", "use lowercase letters, digits, '-' and '_' (it names WARC files)")
     kind = _required_str(entry, "kind", check)
     if kind not in KINDS:
         raise check.fail("kind", f"must be one of {', '.join(KINDS)}; got {kind!r}")
@@ -211,8 +239,9 @@ def _validated(entry: dict, check: _Checker, unresolved: tuple[str, ...],
         try:
             ipaddress.ip_network(value, strict=False)
         except ValueError:
-            raise check.fail("allow_private", f"{value!r} is not an IP address or network "
-                             "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+            raise check.fail(
+                "allow_private", f"{value!r} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)"
+            ) from None
     save_on_change = entry.get("save_on_change", False)
     if not isinstance(save_on_change, bool):
         raise check.fail("save_on_change", "must be true (ask Save Page Now on change) or false")
@@ -254,15 +283,22 @@ def _parse_rendering(entry: dict, kind: str, check: _Checker) -> tuple[bool, boo
     """`requisites` (default: on for vendor sources, which alone archive them) and `screenshot`."""
     requisites = entry.get("requisites", kind == "vendor")
     if not isinstance(requisites, bool):
-        raise check.fail("requisites", "must be true (archive the stylesheets, images, fonts and "
-                         f"scripts pages need to render) or false, got {requisites!r}")
+        raise check.fail(
+            "requisites",
+            "must be true (archive the stylesheets, images, fonts and "
+            f"scripts pages need to render) or false, got {requisites!r}",
+        )
     if requisites and kind != "vendor":
-        raise check.fail("requisites", "only vendor sources archive page requisites; remove it or "
-                         "use kind: vendor")
+        raise check.fail(
+            "requisites", "only vendor sources archive page requisites; remove it or use kind: vendor"
+        )
     screenshot = entry.get("screenshot", False)
     if not isinstance(screenshot, bool):
-        raise check.fail("screenshot", "must be true (a screenshot of each page with headless "
-                         f"Chromium after the crawl) or false, got {screenshot!r}")
+        raise check.fail(
+            "screenshot",
+            "must be true (a screenshot of each page with headless "
+            f"Chromium after the crawl) or false, got {screenshot!r}",
+        )
     return requisites, screenshot
 
 
@@ -315,7 +351,10 @@ def _parse_wayback(raw: Any, check: _Checker, every: str) -> WaybackWindow | Non
         if value is not None:
             value = str(value)
             if isinstance(raw.get(key), bool) or not re.fullmatch(r"\d{4}(\d{2}){0,5}", value):
-                raise check.fail(f"wayback.{key}", f"must be a year or a timestamp like 2016 or 20160301, got {raw.get(key)!r}")
+                raise check.fail(
+                    f"wayback.{key}",
+                    f"must be a year or a timestamp like 2016 or 20160301, got {raw.get(key)!r}",
+                )
         bounds.append(value)
     if bounds[0] and bounds[1] and bounds[0][:4] > bounds[1][:4]:
         raise check.fail("wayback.to", f"{bounds[1]} is before wayback.from {bounds[0]}")
@@ -374,20 +413,23 @@ def _parse_product(entry: dict, check: _Checker) -> tuple[str | None, tuple[str,
     return _optional_str(entry, "product", check), aliases
 
 
-def _expand(value: Any, check: _Checker, variables: Mapping[str, str], where: str,
-            unresolved: list[str]) -> Any:
+def _expand(
+    value: Any, check: _Checker, variables: Mapping[str, str], where: str, unresolved: list[str]
+) -> Any:
     """Replace `${VAR}` in every string; an unset one is noted in `unresolved`.
 
     It is replaced by a stand-in under the reserved .invalid domain, so the
     rest of the entry can still be validated.
     """
     if isinstance(value, str):
+
         def sub(match: re.Match) -> str:
             name = match.group(1)
             if name not in variables:
                 unresolved.append(str(check.fail(where or None, f"placeholder ${{{name}}} is not set")))
                 return "http://unset.invalid" if match.start() == 0 else "unset.invalid"
             return variables[name]
+
         return PLACEHOLDER_RE.sub(sub, value)
     if isinstance(value, list):
         return [_expand(v, check, variables, where, unresolved) for v in value]

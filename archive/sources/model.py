@@ -99,9 +99,7 @@ def select(sources: list[Source], names: tuple[str, ...] | list[str]) -> list[So
     by_name = {s.name: s for s in sources}
     missing = [n for n in names if n not in by_name]
     if missing:
-        raise ConfigError(
-            f"no source named {missing[0]!r}; known: {', '.join(sorted(by_name))}"
-        )
+        raise ConfigError(f"no source named {missing[0]!r}; known: {', '.join(sorted(by_name))}")
     chosen = [by_name[n] for n in names] if names else list(sources)
     for source in chosen:
         if source.unresolved:
@@ -130,8 +128,12 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "walk": source.walk.to_dict() if source.walk else None,
         "recrawl": source.recrawl,
         "allow_private": list(source.allow_private),
-        "wayback": None if source.wayback is None else {
-            "from": source.wayback.start, "to": source.wayback.end, "match": source.wayback.match,
+        "wayback": None
+        if source.wayback is None
+        else {
+            "from": source.wayback.start,
+            "to": source.wayback.end,
+            "match": source.wayback.match,
             "every": source.wayback.every,
         },
         "save_on_change": source.save_on_change,

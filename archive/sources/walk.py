@@ -29,8 +29,14 @@ HTML_SHAPES = ("foia-request", "records-table", "directory")
 SHAPES = HTML_SHAPES + API_SHAPES
 
 SELECTOR_FIELDS = (
-    "release_links", "release_rows", "next_page",
-    "title", "agency", "reference", "released_at", "files",
+    "release_links",
+    "release_rows",
+    "next_page",
+    "title",
+    "agency",
+    "reference",
+    "released_at",
+    "files",
 )
 
 NEXT_PAGE = (
@@ -42,10 +48,8 @@ NEXT_PAGE = (
 def _label(*labels: str) -> str:
     """XPath for the value next to a label, in a <dl> or a two-cell table row."""
     test = " or ".join(f"normalize-space()='{label}'" for label in labels)
-    return (
-        f"xpath://dt[{test}]/following-sibling::dd[1]"
-        f" | //th[{test}]/following-sibling::td[1]"
-    )
+    return f"xpath://dt[{test}]/following-sibling::dd[1] | //th[{test}]/following-sibling::td[1]"
+
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "foia-request": {
@@ -134,7 +138,7 @@ def split_selector(expr: str) -> tuple[str, str]:
     expr = expr.strip()
     for kind in ("css", "xpath", "column"):
         if expr.startswith(kind + ":"):
-            return kind, expr[len(kind) + 1:].strip()
+            return kind, expr[len(kind) + 1 :].strip()
     if expr.startswith(("/", "(", "./")):
         return "xpath", expr
     return "css", expr

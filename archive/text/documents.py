@@ -87,13 +87,29 @@ def _ocr_page(pdf: Path, number: int) -> tuple[str | None, str]:
     root = pdf.parent / f"page-{number}"
     try:
         subprocess.run(
-            ["pdftoppm", "-r", str(OCR_DPI), "-gray", "-png", "-singlefile",
-             "-f", str(number), "-l", str(number), str(pdf), str(root)],
-            check=True, capture_output=True, timeout=OCR_TIMEOUT,
+            [
+                "pdftoppm",
+                "-r",
+                str(OCR_DPI),
+                "-gray",
+                "-png",
+                "-singlefile",
+                "-f",
+                str(number),
+                "-l",
+                str(number),
+                str(pdf),
+                str(root),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=OCR_TIMEOUT,
         )
         done = subprocess.run(
             ["tesseract", str(root) + ".png", "stdout", "-l", "eng"],
-            check=True, capture_output=True, timeout=OCR_TIMEOUT,
+            check=True,
+            capture_output=True,
+            timeout=OCR_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
         return None, "ocr-failed (timed out)"

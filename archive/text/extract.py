@@ -20,14 +20,51 @@ from archive.text.pdf import read_pdf
 
 # Page furniture: never the main text of a page.
 BOILERPLATE_TAGS = (
-    "script", "style", "noscript", "template", "svg", "nav", "header", "footer",
-    "aside", "form", "button", "select", "iframe", "object", "embed",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "iframe",
+    "object",
+    "embed",
 )
 BOILERPLATE_ROLES = ("navigation", "banner", "contentinfo", "complementary", "search")
 BLOCK_TAGS = (
-    "p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd",
-    "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "td", "th", "br", "blockquote",
-    "pre", "figure", "figcaption", "hr",
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "br",
+    "blockquote",
+    "pre",
+    "figure",
+    "figcaption",
+    "hr",
 )
 MAX_TEXT_CHARS = 2_000_000
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
@@ -136,8 +173,11 @@ def extract_html(body: bytes, content_type: str | None = None) -> Extracted:
     for el in list(main.iter(*BOILERPLATE_TAGS)):
         _drop(el)
     for el in main.xpath(".//*[@role or @hidden or @aria-hidden]"):
-        if (el.get("role") in BOILERPLATE_ROLES or el.get("hidden") is not None
-                or el.get("aria-hidden") == "true"):
+        if (
+            el.get("role") in BOILERPLATE_ROLES
+            or el.get("hidden") is not None
+            or el.get("aria-hidden") == "true"
+        ):
             _drop(el)
     flat = " ".join(main.text_content().split())  # split() keeps _BREAK: not whitespace
     lines = (line.strip() for line in flat.split(_BREAK))

@@ -62,8 +62,13 @@ def _pdftotext(body: bytes, page_count: int) -> list[str | None] | None:
     if command is None or page_count == 0:
         return None
     try:
-        done = subprocess.run([command, "-enc", "UTF-8", "-q", "-", "-"], input=body,
-                              capture_output=True, timeout=PDFTOTEXT_SECONDS, check=False)
+        done = subprocess.run(
+            [command, "-enc", "UTF-8", "-q", "-", "-"],
+            input=body,
+            capture_output=True,
+            timeout=PDFTOTEXT_SECONDS,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:

@@ -75,8 +75,15 @@ _XPATH = " | ".join(
     + ["//image", "//use", "//*[@style]", "//style"]
 )
 _ICON_RELS = {"icon", "apple-touch-icon", "apple-touch-icon-precomposed", "mask-icon"}
-_PRELOAD_AS = {"style": STYLESHEET, "image": IMAGE, "font": FONT, "script": SCRIPT,
-               "audio": MEDIA, "video": MEDIA, "track": MEDIA}
+_PRELOAD_AS = {
+    "style": STYLESHEET,
+    "image": IMAGE,
+    "font": FONT,
+    "script": SCRIPT,
+    "audio": MEDIA,
+    "video": MEDIA,
+    "track": MEDIA,
+}
 
 
 def link_kind(rel: str | None, as_: str | None = None) -> str | None:
@@ -182,6 +189,7 @@ def rewrite_srcset(value: str, replace: Callable[[str], str | None]) -> str:
 
 # --- CSS ---------------------------------------------------------------------
 
+
 def _css_string(name: str) -> str:
     return rf""""(?P<{name}d>(?:[^"\\\n]|\\.)*)"|'(?P<{name}s>(?:[^'\\\n]|\\.)*)'"""
 
@@ -218,7 +226,7 @@ def _css_matches(text: str) -> Iterator[tuple[re.Match, str, str]]:
             continue
         value = next((g for g in match.group("ud", "us", "ub") if g is not None), "")
         start = match.start()
-        before = text[max(0, start - 16):start].lower()
+        before = text[max(0, start - 16) : start].lower()
         if re.search(r"@import\s+$", before):
             kind = STYLESHEET
         elif any(a <= start < b for a, b in fonts):
@@ -249,7 +257,7 @@ def rewrite_css(text: str, replace: Callable[[str, str], str | None]) -> str:
         quoted = '"' + new.replace("\\", "\\\\").replace('"', '\\"') + '"'
         prefix = match.group("import") if match.group("import") is not None else match.group("call")
         suffix = "" if match.group("import") is not None else ")"
-        out.append(text[last:match.start()])
+        out.append(text[last : match.start()])
         out.append(prefix + quoted + suffix)
         last = match.end()
     out.append(text[last:])
@@ -287,7 +295,6 @@ def parse_html(body: bytes, content_type: str | None) -> Any | None:
         return lxml.html.document_fromstring(text.encode("utf-8"), parser=_PARSER)
     except etree.ParserError:
         return None
-
 
 
 def html_requisites(root: object, url: str) -> list[tuple[str, str]]:

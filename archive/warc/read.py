@@ -93,8 +93,9 @@ def _stored(record: ArcWarcRecord) -> StoredRecord:
         payload=payload,
         block_digest_ok=_digest_state(record, "block"),
         payload_digest_ok=_digest_state(record, "payload"),
-        digest_failures=[p for p in getattr(getattr(record, "digest_checker", None), "problems", [])
-                         if "failed" in p],
+        digest_failures=[
+            p for p in getattr(getattr(record, "digest_checker", None), "problems", []) if "failed" in p
+        ],
     )
 
 
@@ -136,8 +137,11 @@ class _Inflate:
         out = self.engine.decompress(data, PIECE)
         while out:
             yield out
-            out = self.engine.decompress(self.engine.unconsumed_tail, PIECE) \
-                if self.engine.unconsumed_tail else b""
+            out = (
+                self.engine.decompress(self.engine.unconsumed_tail, PIECE)
+                if self.engine.unconsumed_tail
+                else b""
+            )
 
     def finish(self) -> Iterator[bytes]:
         tail = self.engine.flush()
@@ -155,8 +159,11 @@ class _Brotli:
         out = self.engine.process(data, output_buffer_limit=PIECE)
         while out:
             yield out
-            out = b"" if self.engine.can_accept_more_data() else \
-                self.engine.process(b"", output_buffer_limit=PIECE)
+            out = (
+                b""
+                if self.engine.can_accept_more_data()
+                else self.engine.process(b"", output_buffer_limit=PIECE)
+            )
 
     def finish(self) -> Iterator[bytes]:
         return iter(())

@@ -42,8 +42,9 @@ def archivable_headers(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, st
             kept.append((name, value))
     extra: dict[str, str] = {}
     for name, values in removed.items():
-        extra["WARC-Spyglass-Removed-Header"] = (f"{name}: {', '.join(values)} (decoded by the "
-                                                 "HTTP client before archiving)")
+        extra["WARC-Spyglass-Removed-Header"] = (
+            f"{name}: {', '.join(values)} (decoded by the HTTP client before archiving)"
+        )
     return kept, extra
 
 
@@ -219,7 +220,8 @@ class WarcStore:
         digest = sha256_hex(payload)
         warc_date = iso(exchange.date)
         http_headers = StatusAndHeaders(
-            f"{exchange.status} {exchange.reason}".strip(), list(exchange.response_headers),
+            f"{exchange.status} {exchange.reason}".strip(),
+            list(exchange.response_headers),
             protocol=exchange.protocol or "HTTP/1.1",
         )
         with self._lock:
@@ -228,19 +230,32 @@ class WarcStore:
             # A 304 has no payload to share: it is always its own response record.
             not_modified = exchange.status == 304
             original = self.originals.get((url, digest)) if exchange.dedupe and not not_modified else None
-            if original is None and exchange.dedupe and exchange.any_url and payload \
-                    and exchange.status == 200:
+            if (
+                original is None
+                and exchange.dedupe
+                and exchange.any_url
+                and payload
+                and exchange.status == 200
+            ):
                 original = self.by_payload.get(digest)
             if original is not None:
                 record = self._builder.create_revisit_record(
-                    url, labelled(digest), original.url, original.date,
-                    http_headers=http_headers, warc_headers_dict={"WARC-Date": warc_date},
+                    url,
+                    labelled(digest),
+                    original.url,
+                    original.date,
+                    http_headers=http_headers,
+                    warc_headers_dict={"WARC-Date": warc_date},
                 )
                 record.rec_headers.add_header("WARC-Refers-To", original.record_id)
             else:
                 record = self._builder.create_warc_record(
-                    url, "response", payload=io.BytesIO(payload), length=len(payload),
-                    http_headers=http_headers, warc_headers_dict={"WARC-Date": warc_date},
+                    url,
+                    "response",
+                    payload=io.BytesIO(payload),
+                    length=len(payload),
+                    http_headers=http_headers,
+                    warc_headers_dict={"WARC-Date": warc_date},
                 )
             for key, value in exchange.extra_headers.items():
                 record.rec_headers.add_header(key, value)
@@ -264,8 +279,14 @@ class WarcStore:
                 refers_to=original.record_id if original else None,
             )
 
-    def write_resource(self, uri: str, payload: bytes, content_type: str, date: datetime,
-                       extra_headers: dict[str, str] | None = None) -> RecordLocation:
+    def write_resource(
+        self,
+        uri: str,
+        payload: bytes,
+        content_type: str,
+        date: datetime,
+        extra_headers: dict[str, str] | None = None,
+    ) -> RecordLocation:
         """Write a file that came from no HTTP exchange (an import from disk) as a resource record."""
         digest = sha256_hex(payload)
         warc_date = iso(date)
@@ -273,8 +294,12 @@ class WarcStore:
             if self._file is None or self._file.tell() >= self.max_size:
                 self._open_next()
             record = self._builder.create_warc_record(
-                uri, "resource", payload=io.BytesIO(payload), length=len(payload),
-                warc_content_type=content_type, warc_headers_dict={"WARC-Date": warc_date},
+                uri,
+                "resource",
+                payload=io.BytesIO(payload),
+                length=len(payload),
+                warc_content_type=content_type,
+                warc_headers_dict={"WARC-Date": warc_date},
             )
             for key, value in (extra_headers or {}).items():
                 record.rec_headers.add_header(key, value)
@@ -282,8 +307,14 @@ class WarcStore:
             offset, length = self._append(record)
             assert self._path is not None
             return RecordLocation(
-                filename=self._path.name, offset=offset, length=length, record_id=record_id,
-                warc_type="resource", sha256=digest, payload_length=len(payload), date=warc_date,
+                filename=self._path.name,
+                offset=offset,
+                length=length,
+                record_id=record_id,
+                warc_type="resource",
+                sha256=digest,
+                payload_length=len(payload),
+                date=warc_date,
             )
 
     def _request_record(self, exchange: Exchange, warc_date: str, concurrent_to: str) -> ArcWarcRecord:

@@ -87,8 +87,9 @@ class _LockedState:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
-            raise ConfigError(f"setting SPYGLASS_WAYBACK_BUDGET_FILE: cannot open {self.path}: "
-                              f"{exc.strerror}") from None
+            raise ConfigError(
+                f"setting SPYGLASS_WAYBACK_BUDGET_FILE: cannot open {self.path}: {exc.strerror}"
+            ) from None
         self.file = os.fdopen(fd, "r+")
         fcntl.flock(self.file, fcntl.LOCK_EX)
         try:
@@ -121,8 +122,11 @@ class _LockedState:
         now = time.time()
         for key in [k for k in self.all if k != self.key]:
             entry = self.all[key]
-            times = [entry.get("paused_until", 0.0), *entry.get("next", {}).values()] \
-                if isinstance(entry, dict) else []
+            times = (
+                [entry.get("paused_until", 0.0), *entry.get("next", {}).values()]
+                if isinstance(entry, dict)
+                else []
+            )
             if max(times, default=0.0) < now:
                 del self.all[key]
 

@@ -127,8 +127,8 @@ def window_bound(value: str | int | None, upper: bool) -> str | None:
         return None
     digits = str(value)
     if upper:
-        return (digits + "1231235959"[len(digits) - 4:]) if len(digits) < 14 else digits
-    return (digits + "0101000000"[len(digits) - 4:]) if len(digits) < 14 else digits
+        return (digits + "1231235959"[len(digits) - 4 :]) if len(digits) < 14 else digits
+    return (digits + "0101000000"[len(digits) - 4 :]) if len(digits) < 14 else digits
 
 
 class CdxRecord(NamedTuple):
@@ -171,7 +171,7 @@ def parse_cdx(text: str) -> CdxPage:
     # The resume key comes after a blank line, as the last non-empty line.
     if "" in lines[:-1]:
         blank = max(i for i, line in enumerate(lines[:-1]) if line == "" and i + 1 < len(lines))
-        tail = [line for line in lines[blank + 1:] if line.strip()]
+        tail = [line for line in lines[blank + 1 :] if line.strip()]
         if len(tail) == 1 and len(tail[0].split()) == 1:
             # Kept as sent: it goes back verbatim as the resumeKey parameter.
             resume_key = tail[0].strip()
@@ -211,8 +211,13 @@ def parse_cdx_line(line: str) -> tuple[CdxRecord | None, str | None]:
 
 
 def cdx_query(
-    url: str, *, match: str = "exact", start: str | None = None, end: str | None = None,
-    limit: int | None = None, resume_key: str | None = None,
+    url: str,
+    *,
+    match: str = "exact",
+    start: str | None = None,
+    end: str | None = None,
+    limit: int | None = None,
+    resume_key: str | None = None,
 ) -> str:
     """The query string of a harvest's CDX request: revisits filtered, adjacent digests collapsed."""
     params: list[tuple[str, str]] = [("url", url), ("matchType", match)]
@@ -246,9 +251,7 @@ def surt(url: str) -> str:
     return key + path + (f"?{parts.query.lower()}" if parts.query else "")
 
 
-def check_memento(
-    status: int, headers: dict[str, str], body: bytes, asked: str
-) -> datetime:
+def check_memento(status: int, headers: dict[str, str], body: bytes, asked: str) -> datetime:
     """The memento's datetime if this `id_` answer is the capture asked for; else a WaybackError."""
     runtime_error = headers.get("x-archive-wayback-runtime-error")
     if status == 403 or runtime_error:
@@ -262,11 +265,11 @@ def check_memento(
         reason = headers.get("x-archive-redirect-reason")
         if reason:
             raise MementoMismatchError(
-                f"no capture at {asked}: HTTP {status} to {headers.get('location', '?')} ({reason})")
+                f"no capture at {asked}: HTTP {status} to {headers.get('location', '?')} ({reason})"
+            )
         raise MementoMismatchError(f"HTTP {status} without Memento-Datetime: not a memento")
     if to_timestamp(moment) != asked:
-        raise MementoMismatchError(
-            f"asked for {asked}, got a memento of {to_timestamp(moment)}")
+        raise MementoMismatchError(f"asked for {asked}, got a memento of {to_timestamp(moment)}")
     if any(marker in body for marker in BANNER_MARKERS):
         raise MementoMismatchError("answer carries the Wayback banner: a rewritten page, not the original")
     return moment

@@ -21,8 +21,13 @@ class Availability:
     snapshot_url: str
 
 
-def closest_snapshot(url: str, endpoints: Endpoints, timestamp: str | None = None,
-                     user_agent: str = "Spyglass", budget: Budget | None = None) -> Availability | None:
+def closest_snapshot(
+    url: str,
+    endpoints: Endpoints,
+    timestamp: str | None = None,
+    user_agent: str = "Spyglass",
+    budget: Budget | None = None,
+) -> Availability | None:
     """Ask the availability API (through waybackpy) for the capture closest to `timestamp`.
 
     With `budget`, the request waits for a slot of the machine's Wayback budget.

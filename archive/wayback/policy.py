@@ -34,8 +34,10 @@ class RatePolicy:
     def interval(self, bucket: str) -> float:
         """Seconds between two requests of `bucket` ('cdx', 'snapshot' or 'save')."""
         per = {"cdx": self.cdx_per_window, "save": self.saves_per_window}.get(
-            bucket, self.snapshots_per_window)
+            bucket, self.snapshots_per_window
+        )
         return self.window_seconds / max(per, 1)
+
 
 DEFAULT_POLICY = RatePolicy()
 

@@ -74,8 +74,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def _http(method: str, url: str, options: SaveSettings, bucket: str, data: bytes | None = None,
-          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def _http(
+    method: str,
+    url: str,
+    options: SaveSettings,
+    bucket: str,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     """One request inside the machine's Wayback budget: a 429 pauses every Wayback
     request of the machine and is retried; a 5xx to a GET is retried slowly."""
     limited = tries = 0
@@ -91,17 +97,27 @@ def _http(method: str, url: str, options: SaveSettings, bucket: str, data: bytes
         if status >= 500 and method == "GET" and bucket != "save":
             if tries >= options.policy.retries:
                 raise SavePageNowError(f"{url}: answered HTTP {status} {tries + 1} times; gave up")
-            time.sleep(options.policy.retry_backoff * 2 ** tries)
+            time.sleep(options.policy.retry_backoff * 2**tries)
             tries += 1
             continue
         return status, found, body
 
 
-def _send(method: str, url: str, options: SaveSettings, bucket: str, data: bytes | None,
-          headers: dict[str, str] | None) -> tuple[int, dict[str, str], bytes]:
+def _send(
+    method: str,
+    url: str,
+    options: SaveSettings,
+    bucket: str,
+    data: bytes | None,
+    headers: dict[str, str] | None,
+) -> tuple[int, dict[str, str], bytes]:
     wait_sync(options.budget, bucket)
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "User-Agent": options.user_agent, "Accept-Encoding": "gzip", **(headers or {})})
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"User-Agent": options.user_agent, "Accept-Encoding": "gzip", **(headers or {})},
+    )
     try:
         response = _opener.open(request, timeout=HTTP_TIMEOUT)
     except urllib.error.HTTPError as exc:
@@ -128,16 +144,20 @@ def _json(body: bytes, where: str, status: int) -> dict[str, Any]:
 
 def submit(url: str, options: SaveSettings) -> str:
     """Start an SPN2 job for `url` and return its job id."""
-    auth = {"Authorization": f"LOW {options.access_key}:{options.secret_key}",
-            "Accept": "application/json",
-            "Content-Type": "application/x-www-form-urlencoded"}
-    status, _, body = _http("POST", options.endpoints.save, options, "save",
-                            urlencode({"url": url}).encode(), auth)
+    auth = {
+        "Authorization": f"LOW {options.access_key}:{options.secret_key}",
+        "Accept": "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    status, _, body = _http(
+        "POST", options.endpoints.save, options, "save", urlencode({"url": url}).encode(), auth
+    )
     data = _json(body, options.endpoints.save, status)
     if status != 200 or not data.get("job_id"):
         raise SavePageNowError(
             f"Save Page Now refused {url}: HTTP {status}, "
-            f"{data.get('status_ext') or ''} {data.get('message') or ''}".strip())
+            f"{data.get('status_ext') or ''} {data.get('message') or ''}".strip()
+        )
     return str(data["job_id"])
 
 
@@ -160,7 +180,7 @@ def anonymous_save(url: str, options: SaveSettings) -> str | None:
     for name in ("content-location", "location"):
         path = urlsplit(headers.get(name, "")).path
         if path.startswith("/web/"):
-            stamp = path[len("/web/"):].split("/", 1)[0]
+            stamp = path[len("/web/") :].split("/", 1)[0]
             digits = "".join(ch for ch in stamp if ch.isdigit())
             if len(digits) == 14:
                 return digits
@@ -182,14 +202,24 @@ def confirm(url: str, since: str, options: SaveSettings, reported: str | None = 
     return max(chosen, key=lambda r: r.timestamp, default=None)
 
 
-def save_and_record(db: sqlite_utils.Database, url: str, options: SaveSettings, *,
-                    source: str | None = None, capture_id: int | None = None) -> dict[str, Any]:
+def save_and_record(
+    db: sqlite_utils.Database,
+    url: str,
+    options: SaveSettings,
+    *,
+    source: str | None = None,
+    capture_id: int | None = None,
+) -> dict[str, Any]:
     """Ask for a snapshot of `url` and keep its honest outcome in save_requests; returns the row."""
     started = utc_now()
     since = started.strftime("%Y%m%d%H%M%S")
     row: dict[str, Any] = {
-        "capture_id": capture_id, "source": source, "url": url, "requested_at": iso(started),
-        "method": "spn2" if options.authenticated else "anonymous", "state": "submitting",
+        "capture_id": capture_id,
+        "source": source,
+        "url": url,
+        "requested_at": iso(started),
+        "method": "spn2" if options.authenticated else "anonymous",
+        "state": "submitting",
         "confirmed_via_cdx": 0,
     }
     row["id"] = save_request(db, row)
@@ -205,7 +235,9 @@ def save_and_record(db: sqlite_utils.Database, url: str, options: SaveSettings, 
             if answer.get("status") == "success":
                 reported = str(answer.get("timestamp") or "") or None
             elif answer.get("status") != "error":
-                row["message"] = f"still pending after {options.timeout:.0f} s; status may expire in about an hour"
+                row["message"] = (
+                    f"still pending after {options.timeout:.0f} s; status may expire in about an hour"
+                )
                 return _final(db, row)
         else:
             reported = anonymous_save(url, options)
@@ -220,23 +252,37 @@ def _judge(row: dict[str, Any], found: CdxRecord | None, reported: str | None) -
     url = row["url"]
     if found and (found.statuscode or 0) >= 500:
         # The Wayback Machine reached the page but the site was failing: no usable snapshot.
-        row.update(state="failed", confirmed_via_cdx=1, wayback_timestamp=found.timestamp,
-                   wayback_status=found.statuscode,
-                   message=f"the Wayback Machine's capture at {found.timestamp} is the site "
-                           f"answering HTTP {found.statuscode}, not the page")
+        row.update(
+            state="failed",
+            confirmed_via_cdx=1,
+            wayback_timestamp=found.timestamp,
+            wayback_status=found.statuscode,
+            message=f"the Wayback Machine's capture at {found.timestamp} is the site "
+            f"answering HTTP {found.statuscode}, not the page",
+        )
     elif found:
-        row.update(state="saved", confirmed_via_cdx=1, wayback_timestamp=found.timestamp,
-                   wayback_status=found.statuscode,
-                   snapshot_url=citation_url(found.timestamp, url))
+        row.update(
+            state="saved",
+            confirmed_via_cdx=1,
+            wayback_timestamp=found.timestamp,
+            wayback_status=found.statuscode,
+            snapshot_url=citation_url(found.timestamp, url),
+        )
         if found.is_revisit:
-            row["message"] = (f"unchanged since an earlier capture: the CDX shows a revisit "
-                              f"at {found.timestamp}")
+            row["message"] = (
+                f"unchanged since an earlier capture: the CDX shows a revisit at {found.timestamp}"
+            )
         if row.get("status_ext"):
-            row["message"] = (f"Save Page Now reported {row['status_ext']}, "
-                              f"but the CDX shows a capture at {found.timestamp}")
+            row["message"] = (
+                f"Save Page Now reported {row['status_ext']}, "
+                f"but the CDX shows a capture at {found.timestamp}"
+            )
     elif reported:
-        row.update(state="unconfirmed", wayback_timestamp=reported,
-                   message=f"Save Page Now reported a capture at {reported}; the CDX does not show it yet")
+        row.update(
+            state="unconfirmed",
+            wayback_timestamp=reported,
+            message=f"Save Page Now reported a capture at {reported}; the CDX does not show it yet",
+        )
     else:
         row["state"] = "failed"
 

@@ -54,11 +54,12 @@ def render_cell(row, value, column, table, database, datasette):
             return _link(f"{datasette.urls.table(database, found[1])}/{found[2]}", value)
     target = ID_COLUMNS.get((table, column))
     if target is not None or (in_query and column == "agency_id"):
-        return _link(f"{datasette.urls.table(database, target or 'atlas_agencies')}/{int(value)}",
-                     str(value))
+        return _link(f"{datasette.urls.table(database, target or 'atlas_agencies')}/{int(value)}", str(value))
     if column == "agency" and (table in AGENCY_TABLES or in_query):
         return _link(f"{base}/about_agency?{urlencode({'agency': value})}", str(value))
     if column == "vendor" and (table in VENDOR_TABLES or in_query):
-        return _link(f"{datasette.urls.table(database, 'atlas_agency_vendors')}?"
-                     f"{urlencode({'vendor': value})}", str(value))
+        return _link(
+            f"{datasette.urls.table(database, 'atlas_agency_vendors')}?{urlencode({'vendor': value})}",
+            str(value),
+        )
     return None

@@ -133,8 +133,11 @@ def asgi_wrapper(datasette):
     def wrap(app):
         async def with_args(scope, receive, send):
             if scope["type"] == "http":
-                _ARGS.set(MultiParams(parse_qs(scope.get("query_string", b"").decode("latin-1"),
-                                               keep_blank_values=True)))
+                _ARGS.set(
+                    MultiParams(
+                        parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+                    )
+                )
             return await app(scope, receive, send)
 
         return with_args
@@ -153,8 +156,13 @@ def extra_template_vars(view_name, table, database, columns, request, datasette)
 
     async def say():
         every = await datasette.get_database(database).table_columns(table)
-        link = request.path + "?" + (request.query_string + "&" if request.query_string else "") + "_columns=all"
-        return {"spyglass_columns_shown": len(shown), "spyglass_columns_total": len(every),
-                "spyglass_all_columns": link}
+        link = (
+            request.path + "?" + (request.query_string + "&" if request.query_string else "") + "_columns=all"
+        )
+        return {
+            "spyglass_columns_shown": len(shown),
+            "spyglass_columns_total": len(every),
+            "spyglass_all_columns": link,
+        }
 
     return say

@@ -58,18 +58,24 @@ def render_cell(row, value, column, table, database, datasette):
 
 def _evidence(conn, captures: list[dict[str, Any]]) -> dict[int, tuple[Any, list[dict[str, Any]]]]:
     """Each capture's citation and screenshots, by capture id."""
-    return {int(c["id"]): (citation_of(conn, c), queries.screenshots_of(conn, int(c["id"])))
-            for c in captures}
+    return {
+        int(c["id"]): (citation_of(conn, c), queries.screenshots_of(conn, int(c["id"]))) for c in captures
+    }
 
 
 def _capture_cell(datasette, data: dict[str, Any], value: Any):
     drawing = DRAWING.get()
-    page = drawing if drawing is not None and (drawing.database, drawing.table) == (DATABASE, "captures") else None
+    page = (
+        drawing
+        if drawing is not None and (drawing.database, drawing.table) == (DATABASE, "captures")
+        else None
+    )
 
     async def inner():
         db = datasette.get_database(DATABASE)
         found = {}
         if page is not None:  # a table page: one trip to a query thread for all its rows
+
             def all_rows(conn):
                 rows = [r for r in map(_row_dict, page.rows) if r and {"id", "url", "captured_at"} <= set(r)]
                 return _evidence(conn, rows)
@@ -84,8 +90,12 @@ def _capture_cell(datasette, data: dict[str, Any], value: Any):
             '<div class="spyglass-citation"><a href="{replay}">view archived copy</a>'
             '<details><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details>'
             "{shots}</div>"
-        ).format(sha=value, replay=replay, text=citation.text(),
-                 shots=Markup("").join(_screenshot(datasette, shot) for shot in shots))
+        ).format(
+            sha=value,
+            replay=replay,
+            text=citation.text(),
+            shots=Markup("").join(_screenshot(datasette, shot) for shot in shots),
+        )
 
     return inner
 
@@ -94,12 +104,14 @@ def _screenshot(datasette, shot: dict[str, Any]) -> Markup:
     """A screenshot of the capture's page (a thumbnail, loaded only when scrolled to), or why none."""
     if shot["status"] != "ok":
         return Markup('<div class="spyglass-screenshot">screenshot {status} at {at}: {error}</div>').format(
-            status=shot["status"], at=shot["taken_at"], error=shot["error"])
+            status=shot["status"], at=shot["taken_at"], error=shot["error"]
+        )
     src = datasette.urls.path(f"/-/spyglass/screenshot/{int(shot['id'])}")
-    return Markup('<div class="spyglass-screenshot"><a href="{src}">screenshot</a> taken by {browser} at '
-                  '{at}, SHA-256 {sha}<br><a href="{src}"><img src="{src}" loading="lazy" width="320" '
-                  'alt="Screenshot of the page" style="border: 1px solid #ccc"></a></div>').format(
-        src=src, browser=shot["browser"], at=shot["taken_at"], sha=shot["sha256"])
+    return Markup(
+        '<div class="spyglass-screenshot"><a href="{src}">screenshot</a> taken by {browser} at '
+        '{at}, SHA-256 {sha}<br><a href="{src}"><img src="{src}" loading="lazy" width="320" '
+        'alt="Screenshot of the page" style="border: 1px solid #ccc"></a></div>'
+    ).format(src=src, browser=shot["browser"], at=shot["taken_at"], sha=shot["sha256"])
 
 
 def _page_cell(datasette, data: dict[str, Any], value: Any):
@@ -128,7 +140,9 @@ class _Streamed:
         await send({"type": "http.response.start", "status": self.served.status, "headers": headers})
         try:
             if self.served.pieces is None or self.head_only:
-                await send({"type": "http.response.body", "body": b"" if self.head_only else self.served.body})
+                await send(
+                    {"type": "http.response.body", "body": b"" if self.head_only else self.served.body}
+                )
                 return
             while (piece := await asyncio.to_thread(next, self.served.pieces, None)) is not None:
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
@@ -206,10 +220,17 @@ async def verify_one(request, datasette):
     checks = await db.execute_fn(lambda conn: check_capture(archive, conn, capture_id))
     if checks is None:
         raise NotFound(f"no capture {capture_id}")
-    page = await datasette.render_template("spyglass_verify.html", {
-        "capture_id": capture_id, "checks": checks, "ok": all(c.ok is not False for c in checks),
-        "checked_at": utc_now().strftime("%Y-%m-%d %H:%M:%S UTC"), "paths": Paths(datasette.urls.path),
-    }, request=request)
+    page = await datasette.render_template(
+        "spyglass_verify.html",
+        {
+            "capture_id": capture_id,
+            "checks": checks,
+            "ok": all(c.ok is not False for c in checks),
+            "checked_at": utc_now().strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "paths": Paths(datasette.urls.path),
+        },
+        request=request,
+    )
     return Response.html(page, headers={"Cache-Control": "no-store"})
 
 

@@ -37,7 +37,9 @@ def _title(datasette, database: str, query_name: str | None, table: str | None, 
         queries = (datasette.metadata(database=database) or {}).get("queries") or {}
         config = queries.get(query_name) or {}
         title = config.get("title") or query_name
-        chosen = [f"{k} {request.args[k]}" for k in request.args.keys() if not k.startswith("_") and request.args[k]]
+        chosen = [
+            f"{k} {request.args[k]}" for k in request.args.keys() if not k.startswith("_") and request.args[k]
+        ]
         return title + (f" ({', '.join(chosen)})" if chosen else "")
     return table or "Query results"
 
@@ -63,8 +65,11 @@ def render_atom(datasette, request, database, table, query_name, columns, rows):
         if "atom_author_name" in columns and row["atom_author_name"]:
             _text(ET.SubElement(entry, f"{{{ATOM}}}author"), "name", str(row["atom_author_name"]))
         if "atom_link" in columns and row["atom_link"]:
-            ET.SubElement(entry, f"{{{ATOM}}}link", {"rel": "alternate",
-                                                     "href": urljoin(request.url, str(row["atom_link"]))})
+            ET.SubElement(
+                entry,
+                f"{{{ATOM}}}link",
+                {"rel": "alternate", "href": urljoin(request.url, str(row["atom_link"]))},
+            )
         if "atom_content" in columns and row["atom_content"] is not None:
             _text(entry, "content", str(row["atom_content"]), type="text")
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)

@@ -62,14 +62,14 @@ def extra_template_vars(template, database, datasette):
         extra: dict[str, Any] = {"paths": paths(datasette)}
         if template.startswith("query") and database == DATABASE:
             # The canned query's parameters that have a known set of values become choice lists.
-            extra["spyglass_choices"] = await datasette.get_database(DATABASE).execute_fn(
-                front.choice_lists)
+            extra["spyglass_choices"] = await datasette.get_database(DATABASE).execute_fn(front.choice_lists)
         if template == "index.html":
             db = datasette.get_database(DATABASE)
             extra["front"] = await db.execute_fn(front.entry_points)
             extra["table_descriptions"] = {
-                name: table.get("description", "") for name, table in
-                (datasette.metadata("tables", database=DATABASE) or {}).items()}
+                name: table.get("description", "")
+                for name, table in (datasette.metadata("tables", database=DATABASE) or {}).items()
+            }
         return extra
 
     return inner
@@ -80,7 +80,7 @@ async def _kind(db, kind: search.Kind, match: str) -> tuple[list[Any], str | Non
     try:
         result = await db.execute(kind.sql, {"q": match, "limit": kind.limit})
     except QueryInterrupted:
-        return [], "This part of the search took too long; use fewer common words or a \"phrase\"."
+        return [], 'This part of the search took too long; use fewer common words or a "phrase".'
     except sqlite3.OperationalError:
         return [], "This archive cannot search these yet (run any spyglass command to upgrade its index)."
     return list(result.rows), None
@@ -92,8 +92,9 @@ async def _releases_of(db, documents: list[dict[str, Any]]) -> None:
     if not ids:
         return
     marks = ", ".join("?" for _ in ids)
-    found = await db.execute(f"SELECT id, agency, title, released_on, released_text FROM releases "
-                             f"WHERE id IN ({marks})", ids)
+    found = await db.execute(
+        f"SELECT id, agency, title, released_on, released_text FROM releases WHERE id IN ({marks})", ids
+    )
     by_id = {row["id"]: dict(row) for row in found.rows}
     for document in documents:
         document["release"] = by_id.get(document["release_id"])
@@ -117,11 +118,24 @@ async def search_page(request, datasette) -> Response:
                 items = search.marked(found, "removed", "added")
             else:
                 items = search.marked(found, "snippet")
-            sections.append({"kind": kind, "results": items, "matches": len(found),
-                             "full": len(found) >= kind.limit, "problem": problem})
-    page = await datasette.render_template("spyglass_search.html", {
-        "q": q, "sections": sections, "paths": paths(datasette),
-    }, request=request)
+            sections.append(
+                {
+                    "kind": kind,
+                    "results": items,
+                    "matches": len(found),
+                    "full": len(found) >= kind.limit,
+                    "problem": problem,
+                }
+            )
+    page = await datasette.render_template(
+        "spyglass_search.html",
+        {
+            "q": q,
+            "sections": sections,
+            "paths": paths(datasette),
+        },
+        request=request,
+    )
     return Response.html(page)
 
 
@@ -146,21 +160,31 @@ async def front_page(request, datasette) -> Response:
         shown = [t for t in await db.table_names() if t not in hidden] + await db.view_names()
         described = list(datasette.metadata("tables", database=name) or {})
         ordered = [t for t in described if t in shown] + sorted(t for t in shown if t not in described)
-        databases.append({
-            "name": name, "color": db.hash[:6] if db.hash else hashlib.md5(name.encode()).hexdigest()[:6],
-            "path": datasette.urls.database(name),
-            "tables_and_views_truncated": [{"name": t} for t in ordered[:TRUNCATE_AT]],
-            "tables_and_views_more": len(ordered) > TRUNCATE_AT,
-        })
-    page = await datasette.render_template("index.html", {
-        "databases": databases, "metadata": datasette.metadata(),
-    }, request=request, view_name="index")
+        databases.append(
+            {
+                "name": name,
+                "color": db.hash[:6] if db.hash else hashlib.md5(name.encode()).hexdigest()[:6],
+                "path": datasette.urls.database(name),
+                "tables_and_views_truncated": [{"name": t} for t in ordered[:TRUNCATE_AT]],
+                "tables_and_views_more": len(ordered) > TRUNCATE_AT,
+            }
+        )
+    page = await datasette.render_template(
+        "index.html",
+        {
+            "databases": databases,
+            "metadata": datasette.metadata(),
+        },
+        request=request,
+        view_name="index",
+    )
     return Response.html(page)
 
 
 async def copy_js(request) -> Response:
-    return Response(COPY_JS, content_type="text/javascript; charset=utf-8",
-                    headers={"Cache-Control": "max-age=3600"})
+    return Response(
+        COPY_JS, content_type="text/javascript; charset=utf-8", headers={"Cache-Control": "max-age=3600"}
+    )
 
 
 @hookimpl

@@ -32,11 +32,19 @@ from archive.index import queries
 
 DATABASE = "spyglass"
 # No scripts or resources from anywhere but Datasette itself.
-PAGE_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-            "frame-ancestors 'self'")
-CAPTURE_COLUMNS = {"first_capture_id", "last_capture_id", "from_capture_id", "to_capture_id",
-                   "gone_capture_id", "capture_id"}
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
+CAPTURE_COLUMNS = {
+    "first_capture_id",
+    "last_capture_id",
+    "from_capture_id",
+    "to_capture_id",
+    "gone_capture_id",
+    "capture_id",
+}
 HISTORY_TABLES = {"versions", "changes", "page_sightings"}
 
 
@@ -79,8 +87,10 @@ def render_cell(row, value, column, table, database, datasette):
         return _capture_cell(datasette, int(value))
     if table in ("versions", "changes") and column == "page_url":
         return Markup('<a href="{}">{}</a> <a href="{}" class="timeline-link">(timeline)</a>').format(
-            datasette.urls.table(database, table) + "?" + urlencode({"page_url": value}), value,
-            timeline_path(datasette, str(value)))
+            datasette.urls.table(database, table) + "?" + urlencode({"page_url": value}),
+            value,
+            timeline_path(datasette, str(value)),
+        )
     if table == "changes" and column == "id":
         return Markup('{} <a href="{}">(diff)</a>').format(value, diff_path(datasette, change=int(value)))
     return None
@@ -95,13 +105,16 @@ def _capture_cell(datasette, capture_id: int):
                 return citation_of(conn, queries.capture(conn, capture_id)).text()
             except NotFound:
                 return None
+
         text = await db.execute_fn(cite)
         link = datasette.urls.table(DATABASE, "captures") + f"/{capture_id}"
         if text is None:
             return Markup('<a href="{}">{}</a>').format(link, capture_id)
-        return Markup('<a href="{}">{}</a><details class="spyglass-citation"><summary>cite</summary>'
-                      '<pre style="white-space: pre-wrap; max-width: 40em">{}</pre></details>').format(
-            link, capture_id, text)
+        return Markup(
+            '<a href="{}">{}</a><details class="spyglass-citation"><summary>cite</summary>'
+            '<pre style="white-space: pre-wrap; max-width: 40em">{}</pre></details>'
+        ).format(link, capture_id, text)
+
     return inner
 
 
@@ -110,8 +123,9 @@ def _html(page: str) -> Response:
 
 
 async def _not_found(datasette, request, message: str, status: int = 404) -> Response:
-    page = await datasette.render_template("spyglass_history_error.html", {"message": message},
-                                           request=request)
+    page = await datasette.render_template(
+        "spyglass_history_error.html", {"message": message}, request=request
+    )
     response = _html(page)
     response.status = status
     return response
@@ -137,17 +151,29 @@ async def timeline(request, datasette) -> Response:
         return await _not_found(datasette, request, str(exc))
     shown = [c for c in changes if c["substantive"]]
     svg = timeline_svg(
-        versions, shown, sightings,
+        versions,
+        shown,
+        sightings,
         capture_href=lambda cid: datasette.urls.path(f"/-/spyglass/replay/{cid}"),
-        diff_href=lambda c: diff_path(datasette, change=c["id"]))
+        diff_href=lambda c: diff_path(datasette, change=c["id"]),
+    )
     by_to = {c["to_version_id"]: c for c in shown}
-    page = await datasette.render_template("spyglass_timeline.html", {
-        "page_url": versions[-1]["page_url"], "versions": versions, "changes": shown, "svg": svg,
-        "by_to": by_to, "phrase": phrase, "diff_path": lambda **p: diff_path(datasette, **p),
-        "capture_path": lambda cid: datasette.urls.table(DATABASE, "captures") + f"/{cid}",
-        "replay_path": lambda cid: datasette.urls.path(f"/-/spyglass/replay/{cid}"),
-        "timeline_url": timeline_path(datasette, url),
-    }, request=request)
+    page = await datasette.render_template(
+        "spyglass_timeline.html",
+        {
+            "page_url": versions[-1]["page_url"],
+            "versions": versions,
+            "changes": shown,
+            "svg": svg,
+            "by_to": by_to,
+            "phrase": phrase,
+            "diff_path": lambda **p: diff_path(datasette, **p),
+            "capture_path": lambda cid: datasette.urls.table(DATABASE, "captures") + f"/{cid}",
+            "replay_path": lambda cid: datasette.urls.path(f"/-/spyglass/replay/{cid}"),
+            "timeline_url": timeline_path(datasette, url),
+        },
+        request=request,
+    )
     return _html(page)
 
 
@@ -160,8 +186,9 @@ async def diff(request, datasette) -> Response:
     def load(conn):
         change_id = args.get("change", "")
         if change_id.isdigit():
-            found = queries.rows(conn, "SELECT from_version_id, to_version_id FROM changes WHERE id = ?",
-                                 [int(change_id)])
+            found = queries.rows(
+                conn, "SELECT from_version_id, to_version_id FROM changes WHERE id = ?", [int(change_id)]
+            )
             if not found:
                 raise NotFound(f"no change {change_id}")
             ids = (found[0]["from_version_id"], found[0]["to_version_id"])
@@ -178,29 +205,52 @@ async def diff(request, datasette) -> Response:
         old, new = pair
         if old["page_key"] != new["page_key"]:
             raise NotFound("the two versions are of different pages")
-        boilerplate = {r[0] for r in conn.execute(
-            "SELECT sentence_sha256 FROM boilerplate WHERE host = ?", [new["host"]]).fetchall()}
+        boilerplate = {
+            r[0]
+            for r in conn.execute(
+                "SELECT sentence_sha256 FROM boilerplate WHERE host = ?", [new["host"]]
+            ).fetchall()
+        }
         rows = diff_rows(text_of(conn, old["text_sha256"]), text_of(conn, new["text_sha256"]), boilerplate)
-        siblings = queries.rows(conn, "SELECT id, number, first_seen_at, last_seen_at FROM versions "
-                                      "WHERE page_key = ? ORDER BY number", [new["page_key"]])
-        cites = {v["id"]: {which: citation_of(conn, queries.capture(conn, v[f"{which}_capture_id"])).line()
-                           for which in ("first", "last")} for v in pair}
+        siblings = queries.rows(
+            conn,
+            "SELECT id, number, first_seen_at, last_seen_at FROM versions WHERE page_key = ? ORDER BY number",
+            [new["page_key"]],
+        )
+        cites = {
+            v["id"]: {
+                which: citation_of(conn, queries.capture(conn, v[f"{which}_capture_id"])).line()
+                for which in ("first", "last")
+            }
+            for v in pair
+        }
         return old, new, rows, siblings, cites
 
     try:
         old, new, rows, siblings, cites = await db.execute_fn(load)
     except NotFound as exc:
         return await _not_found(datasette, request, str(exc))
-    page = await datasette.render_template("spyglass_diff.html", {
-        "old": old, "new": new, "rows": rows, "view": view, "siblings": siblings, "cites": cites,
-        "changed": sum(r.tag != "equal" for r in rows),
-        "capture_path": lambda cid: datasette.urls.table(DATABASE, "captures") + f"/{cid}",
-        "replay_path": lambda cid: datasette.urls.path(f"/-/spyglass/replay/{cid}"),
-        "timeline_url": timeline_path(datasette, new["page_url"]),
-        "other_view": diff_path(datasette, **{"from": old["id"], "to": new["id"],
-                                              "view": "side" if view == "inline" else "inline"}),
-        "form_action": datasette.urls.path("/-/spyglass/diff"),
-    }, request=request)
+    page = await datasette.render_template(
+        "spyglass_diff.html",
+        {
+            "old": old,
+            "new": new,
+            "rows": rows,
+            "view": view,
+            "siblings": siblings,
+            "cites": cites,
+            "changed": sum(r.tag != "equal" for r in rows),
+            "capture_path": lambda cid: datasette.urls.table(DATABASE, "captures") + f"/{cid}",
+            "replay_path": lambda cid: datasette.urls.path(f"/-/spyglass/replay/{cid}"),
+            "timeline_url": timeline_path(datasette, new["page_url"]),
+            "other_view": diff_path(
+                datasette,
+                **{"from": old["id"], "to": new["id"], "view": "side" if view == "inline" else "inline"},
+            ),
+            "form_action": datasette.urls.path("/-/spyglass/diff"),
+        },
+        request=request,
+    )
     return _html(page)
 
 

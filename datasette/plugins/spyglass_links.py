@@ -27,25 +27,47 @@ from markupsafe import Markup, escape
 from archive.publish.paths import DATABASE, Paths
 
 JSON_COLUMNS = {
-    ("crawl_runs", "warc_files"), ("sources", "urls"), ("sources", "aliases"), ("sources", "config"),
-    ("atlas_imports", "skipped_rows"), ("atlas_imports", "extra_columns"), ("atlas_rows", "extra"),
+    ("crawl_runs", "warc_files"),
+    ("sources", "urls"),
+    ("sources", "aliases"),
+    ("sources", "config"),
+    ("atlas_imports", "skipped_rows"),
+    ("atlas_imports", "extra_columns"),
+    ("atlas_rows", "extra"),
 }
 # (table, column) -> the row's column naming the capture that holds what the URL names.
 ARCHIVED_URLS = {
-    ("captures", "url"): "id", ("captures", "page_url"): "id", ("captures", "original_url"): "id",
-    ("documents", "file_url"): "capture_id", ("documents", "cite_url"): "capture_id",
-    ("releases", "page_url"): "capture_id", ("page_sightings", "page_url"): "capture_id",
-    ("save_requests", "url"): "capture_id", ("mentions", "proof_url"): "capture_id",
-    ("atlas_link_evidence", "url"): "capture_id", ("atlas_link_evidence", "original_url"): "capture_id",
+    ("captures", "url"): "id",
+    ("captures", "page_url"): "id",
+    ("captures", "original_url"): "id",
+    ("documents", "file_url"): "capture_id",
+    ("documents", "cite_url"): "capture_id",
+    ("releases", "page_url"): "capture_id",
+    ("page_sightings", "page_url"): "capture_id",
+    ("save_requests", "url"): "capture_id",
+    ("mentions", "proof_url"): "capture_id",
+    ("atlas_link_evidence", "url"): "capture_id",
+    ("atlas_link_evidence", "original_url"): "capture_id",
 }
 # Ids in canned queries (no foreign keys there), by column name.
 QUERY_IDS = {"document_id": "documents", "document_page_id": "document_pages", "release_id": "releases"}
 NAME_COLUMNS = {"vendor", "product", "agency"}
 # Tables whose names other plugins link (atlas_links) or that hold no names of ours.
-NAMES_ELSEWHERE = {"atlas_agencies", "atlas_agency_records", "atlas_agency_vendors", "agency_evidence",
-                   "atlas_row_vendors", "atlas_rows", "atlas_link_evidence"}
-OWNED_ELSEWHERE = {("captures", "sha256"), ("document_pages", "page_number"),
-                   ("agency_products", "document_page_id"), ("agency_products", "capture_id")}
+NAMES_ELSEWHERE = {
+    "atlas_agencies",
+    "atlas_agency_records",
+    "atlas_agency_vendors",
+    "agency_evidence",
+    "atlas_row_vendors",
+    "atlas_rows",
+    "atlas_link_evidence",
+}
+OWNED_ELSEWHERE = {
+    ("captures", "sha256"),
+    ("document_pages", "page_number"),
+    ("agency_products", "document_page_id"),
+    ("agency_products", "capture_id"),
+}
 _FOREIGN_KEYS: dict[str, dict[str, str]] = {}
 
 
@@ -84,10 +106,19 @@ def json_cell(value: Any) -> Markup | None:
     except ValueError:
         return None
     if isinstance(data, list):
-        items = [_a(v, v) if isinstance(v, str) and v.startswith(("http://", "https://"))
-                 else escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)) for v in data]
-        return Markup('<ul class="json-list">{}</ul>').format(
-            Markup("").join(Markup("<li>{}</li>").format(i) for i in items)) if items else Markup("(none)")
+        items = [
+            _a(v, v)
+            if isinstance(v, str) and v.startswith(("http://", "https://"))
+            else escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+            for v in data
+        ]
+        return (
+            Markup('<ul class="json-list">{}</ul>').format(
+                Markup("").join(Markup("<li>{}</li>").format(i) for i in items)
+            )
+            if items
+            else Markup("(none)")
+        )
     if isinstance(data, dict):
         return Markup("<pre>{}</pre>").format(json.dumps(data, indent=2, ensure_ascii=False))
     return None
@@ -133,8 +164,9 @@ def _plain(value: Any) -> Any:
 
 def _archived_cell(paths: Paths, table: str | None, data: dict[str, Any], column: str, value: Any):
     if table == "mentions" and column == "proof_url" and data.get("document_id") not in (None, ""):
-        document = _a(paths.document(_plain(data["document_id"]), data.get("page_number")), value,
-                      "archived-url")
+        document = _a(
+            paths.document(_plain(data["document_id"]), data.get("page_number")), value, "archived-url"
+        )
         return Markup("{} <small>({})</small>").format(document, _a(str(value), "live", "live-url"))
     holder = ARCHIVED_URLS.get((table, column))
     if holder and data.get(holder) not in (None, "") and isinstance(value, str):

@@ -33,7 +33,7 @@ def _target(request) -> str:
     # Clients and proxies collapse '//' in paths: http:/example.com is the same URL.
     for scheme in ("http:/", "https:/"):
         if url.startswith(scheme) and not url.startswith(scheme + "/"):
-            url = scheme + "/" + url[len(scheme):]
+            url = scheme + "/" + url[len(scheme) :]
     query = request.query_string
     return url + (f"?{query}" if query else "")
 
@@ -75,8 +75,11 @@ async def timegate(request, datasette) -> Response:
     try:
         at = memento.parse_accept_datetime(asked) if asked else None
     except ValueError:
-        return Response.text("Accept-Datetime must be an HTTP date, e.g. "
-                             "Thu, 01 Mar 2018 00:00:00 GMT\n", status=400, headers=vary)
+        return Response.text(
+            "Accept-Datetime must be an HTTP date, e.g. Thu, 01 Mar 2018 00:00:00 GMT\n",
+            status=400,
+            headers=vary,
+        )
     found = await _mementos(datasette, url)
     if not found:
         return _none(url, vary)
@@ -84,22 +87,26 @@ async def timegate(request, datasette) -> Response:
     original = memento.original_of(found)
     uris = _uris(datasette, request, original)
     link = memento.links(original, uris["timegate"], uris["timemap"])
-    return Response.text("", status=302, headers={
-        **vary, "Location": uris["memento"](chosen["capture_id"]), "Link": link})
+    return Response.text(
+        "", status=302, headers={**vary, "Location": uris["memento"](chosen["capture_id"]), "Link": link}
+    )
 
 
 async def _memento_headers(datasette, scope, receive, capture_id: int) -> list[tuple[bytes, bytes]]:
     """Memento-Datetime and Link for the archived copy of a capture (none if it shows no page)."""
     db = datasette.get_database(DATABASE)
-    found = await db.execute("SELECT seen_at, page_url FROM page_sightings WHERE capture_id = ?",
-                             [capture_id])
+    found = await db.execute(
+        "SELECT seen_at, page_url FROM page_sightings WHERE capture_id = ?", [capture_id]
+    )
     row = found.first()
     if row is None:
         return []
     uris = _uris(datasette, Request(scope, receive), row["page_url"])
     link = memento.links(row["page_url"], uris["timegate"], uris["timemap"])
-    return [(b"memento-datetime", memento.http_date(row["seen_at"]).encode()),
-            (b"link", link.encode("latin-1"))]
+    return [
+        (b"memento-datetime", memento.http_date(row["seen_at"]).encode()),
+        (b"link", link.encode("latin-1")),
+    ]
 
 
 @hookimpl

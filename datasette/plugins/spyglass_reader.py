@@ -56,7 +56,9 @@ def extra_template_vars(view_name, table, database, request, datasette):
 def extra_js_urls(view_name, table, database, datasette):
     """The copy button's script, on the pages that have one (served by spyglass_front)."""
     if view_name == "row" and database == DATABASE and table in ("captures", "documents"):
-        return [{"url": datasette.urls.path("/-/spyglass/copy.js"), "module": True}]  # modules run after the page is parsed
+        return [
+            {"url": datasette.urls.path("/-/spyglass/copy.js"), "module": True}
+        ]  # modules run after the page is parsed
     return None
 
 
@@ -66,9 +68,16 @@ async def browse_page(request, datasette) -> Response:
     name = (request.args.get("name") or "").strip()
     db = datasette.get_database(DATABASE)
     found = await db.execute_fn(lambda conn: browse.browse(conn, kind, name)) if name else None
-    page = await datasette.render_template("spyglass_browse.html", {
-        "kind": kind, "name": name, "found": found, "paths": Paths(datasette.urls.path),
-    }, request=request)
+    page = await datasette.render_template(
+        "spyglass_browse.html",
+        {
+            "kind": kind,
+            "name": name,
+            "found": found,
+            "paths": Paths(datasette.urls.path),
+        },
+        request=request,
+    )
     status = 200 if found and not found["empty"] else (400 if not name else 404)
     return Response.html(page, status=status)
 

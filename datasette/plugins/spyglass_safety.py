@@ -58,8 +58,14 @@ datasette.handle_exception.rich = None
 
 # Datasette 1.0's write actions; 0.65 has none built in, but plugins may ask.
 WRITE_ACTIONS = {
-    "insert-row", "delete-row", "update-row", "create-table", "alter-table",
-    "drop-table", "upsert-row", "execute-write",
+    "insert-row",
+    "delete-row",
+    "update-row",
+    "create-table",
+    "alter-table",
+    "drop-table",
+    "upsert-row",
+    "execute-write",
 }
 log = logging.getLogger("spyglass.publish")
 
@@ -95,13 +101,16 @@ def startup(datasette):
     # also watches the server's memory (archive/publish/safety.py, query_limits).
     stance = _stance(datasette)
     datasette_database.sqlite_timelimit = functools.partial(
-        query_limits, max_memory_bytes=stance.max_memory_mb * 1_000_000,
-        max_growth_bytes=stance.max_query_memory_mb * 1_000_000)
+        query_limits,
+        max_memory_bytes=stance.max_memory_mb * 1_000_000,
+        max_growth_bytes=stance.max_query_memory_mb * 1_000_000,
+    )
     cache_table_permissions(datasette)
     # Every function Datasette runs in a query thread (its queries and the
     # plugins') closes a failure's cursors there, not on the event loop.
     execute_fn = datasette_database.Database.execute_fn
     if not getattr(execute_fn, "spyglass_closing", False):
+
         async def execute_fn_closing(self, fn):
             return await execute_fn(self, closing_cursors(fn))
 
@@ -137,8 +146,7 @@ def handle_exception(datasette, request, exception):
     """An unexpected error answers without its text: exception messages can name files and memory."""
     if isinstance(exception, (Base400, DatasetteError)):
         return None  # Datasette's own answer: a message meant for the reader
-    log.error("unexpected error serving %s\n%s", request.path,
-              "".join(traceback.format_exception(exception)))
+    log.error("unexpected error serving %s\n%s", request.path, "".join(traceback.format_exception(exception)))
     if request.path.split("?")[0].endswith(".json"):
         return Response.json({"ok": False, "error": "Internal error", "status": 500}, status=500)
     return Response.text("Internal error", status=500)
@@ -147,8 +155,13 @@ def handle_exception(datasette, request, exception):
 async def _answer(send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
     body = json.dumps({"ok": False, "status": status, "error": message}).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json; charset=utf-8"), *extra]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json; charset=utf-8"), *extra],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -160,8 +173,12 @@ def asgi_wrapper(datasette):
     cap = stance.max_reply_mb * 1_000_000
 
     async def too_large(send):
-        await _answer(send, 400, f"The reply would be larger than {stance.max_reply_mb} MB: "
-                                 "ask for fewer rows (_size) or columns (_col).")
+        await _answer(
+            send,
+            400,
+            f"The reply would be larger than {stance.max_reply_mb} MB: "
+            "ask for fewer rows (_size) or columns (_col).",
+        )
 
     def wrap(app):
         async def guarded(scope, receive, send):
@@ -180,19 +197,30 @@ def asgi_wrapper(datasette):
                 await send(event)
 
             if scope["method"] not in READ_METHODS:
-                return await _answer(send_with_headers, 405, "This archive is read-only: GET and HEAD only.",
-                                     {"Allow": "GET, HEAD"})
+                return await _answer(
+                    send_with_headers,
+                    405,
+                    "This archive is read-only: GET and HEAD only.",
+                    {"Allow": "GET, HEAD"},
+                )
             if is_hidden(scope["path"]):
                 return await _answer(send_with_headers, 404, "Not found")
             # The archived-copy routes cap and stream their own replies.
-            out = send_with_headers if scope["path"].startswith("/-/spyglass/") \
+            out = (
+                send_with_headers
+                if scope["path"].startswith("/-/spyglass/")
                 else ReplyCap(send_with_headers, cap, too_large)
+            )
             if not is_expensive(scope):
                 return await app(scope, receive, out)
             async with gate.enter() as admitted:
                 if not admitted:
-                    return await _answer(send_with_headers, 429, "Another custom query is running; "
-                                         "try again in a moment.", {"Retry-After": "2"})
+                    return await _answer(
+                        send_with_headers,
+                        429,
+                        "Another custom query is running; try again in a moment.",
+                        {"Retry-After": "2"},
+                    )
                 return await app(scope, receive, out)
 
         return guarded

@@ -54,8 +54,7 @@ ul.json-list { margin: 0; padding-left: 1.1em; }
 
 
 async def style_css(request):
-    return Response(CSS, content_type="text/css; charset=utf-8",
-                    headers={"Cache-Control": "max-age=3600"})
+    return Response(CSS, content_type="text/css; charset=utf-8", headers={"Cache-Control": "max-age=3600"})
 
 
 @hookimpl

@@ -30,12 +30,19 @@ class YearFacet(Facet):
         size = self.get_facet_size()
         for found in self.get_configs():
             column = found["config"].get("column") or found["config"]["simple"]
-            sql = (f"select substr({escape_sqlite(column)}, 1, 4) as value, count(*) as count "
-                   f"from ({self.sql}) where {escape_sqlite(column)} glob '[0-9][0-9][0-9][0-9]*' "
-                   f"group by value order by value desc limit {size + 1}")
+            sql = (
+                f"select substr({escape_sqlite(column)}, 1, 4) as value, count(*) as count "
+                f"from ({self.sql}) where {escape_sqlite(column)} glob '[0-9][0-9][0-9][0-9]*' "
+                f"group by value order by value desc limit {size + 1}"
+            )
             try:
-                rows = await self.ds.execute(self.database, sql, self.params, truncate=False,
-                                             custom_time_limit=self.ds.setting("facet_time_limit_ms"))
+                rows = await self.ds.execute(
+                    self.database,
+                    sql,
+                    self.params,
+                    truncate=False,
+                    custom_time_limit=self.ds.setting("facet_time_limit_ms"),
+                )
             except QueryInterrupted:
                 timed_out.append(column)
                 continue
@@ -43,16 +50,30 @@ class YearFacet(Facet):
             values = []
             for row in rows.rows[:size]:
                 selected = args.get(key) == row["value"]
-                path = (path_with_removed_args(self.request, {key: row["value"]}) if selected
-                        else path_with_added_args(self.request, {key: row["value"]}))
-                values.append({"value": row["value"], "label": row["value"], "count": row["count"],
-                               "toggle_url": self.ds.absolute_url(self.request, path), "selected": selected})
-            results.append({
-                "name": column, "type": self.type, "results": values,
-                "hideable": found["source"] != "metadata",
-                "toggle_url": path_with_removed_args(self.request, {"_facet_year": column}),
-                "truncated": len(rows.rows) > size,
-            })
+                path = (
+                    path_with_removed_args(self.request, {key: row["value"]})
+                    if selected
+                    else path_with_added_args(self.request, {key: row["value"]})
+                )
+                values.append(
+                    {
+                        "value": row["value"],
+                        "label": row["value"],
+                        "count": row["count"],
+                        "toggle_url": self.ds.absolute_url(self.request, path),
+                        "selected": selected,
+                    }
+                )
+            results.append(
+                {
+                    "name": column,
+                    "type": self.type,
+                    "results": values,
+                    "hideable": found["source"] != "metadata",
+                    "toggle_url": path_with_removed_args(self.request, {"_facet_year": column}),
+                    "truncated": len(rows.rows) > size,
+                }
+            )
         return results, timed_out
 
 

@@ -32,9 +32,14 @@ def _peak_mb(pid: int) -> float:
 def _capture_ids(data: Path, limit: int = 200) -> list[int]:
     conn = sqlite3.connect(data / "spyglass.db")
     try:
-        return [r[0] for r in conn.execute(
-            "SELECT id FROM captures WHERE status = 200 AND content_type LIKE 'text/html%' "
-            "ORDER BY id LIMIT ?", [limit])]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM captures WHERE status = 200 AND content_type LIKE 'text/html%' "
+                "ORDER BY id LIMIT ?",
+                [limit],
+            )
+        ]
     finally:
         conn.close()
 
@@ -44,16 +49,40 @@ def _stats(prefix: Path) -> dict[str, dict[str, str]]:
         return {row["Name"]: row for row in csv.DictReader(fh)}
 
 
-def _locust(user: str, users: int, seconds: int, host: str, prefix: Path,
-            captures: list[int]) -> subprocess.Popen:
+def _locust(
+    user: str, users: int, seconds: int, host: str, prefix: Path, captures: list[int]
+) -> subprocess.Popen:
     """One headless Locust process running `users` of one user class (its own CSV statistics)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", user,
-         "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{seconds}s",
-         "--host", host, "--csv", str(prefix), "--only-summary", "--loglevel", "ERROR",
-         "--exit-code-on-error", "0"],
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            user,
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(users),
+            "--run-time",
+            f"{seconds}s",
+            "--host",
+            host,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "ERROR",
+            "--exit-code-on-error",
+            "0",
+        ],
         env={**os.environ, "SPYGLASS_LOAD_CAPTURES": ",".join(map(str, captures))},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _server_errors(prefix: Path) -> int:
@@ -62,8 +91,9 @@ def _server_errors(prefix: Path) -> int:
     if not path.exists():
         return 0
     with open(path, newline="") as fh:
-        return sum(int(row["Occurrences"]) for row in csv.DictReader(fh)
-                   if re.search(r"\b5\d\d\b", row["Error"]))
+        return sum(
+            int(row["Occurrences"]) for row in csv.DictReader(fh) if re.search(r"\b5\d\d\b", row["Error"])
+        )
 
 
 def _why_5xx(log: Path) -> str:
@@ -72,21 +102,27 @@ def _why_5xx(log: Path) -> str:
     found = []
     for i, line in enumerate(lines):
         if line.startswith("unexpected error serving "):
-            tail = next((t for t in lines[i + 1:i + 80] if re.match(r"^[\w.]+(Error|Exception|Interrupted)\b", t)),
-                        "(no exception line)")
+            tail = next(
+                (t for t in lines[i + 1 : i + 80] if re.match(r"^[\w.]+(Error|Exception|Interrupted)\b", t)),
+                "(no exception line)",
+            )
             found.append(f"  {line.removeprefix('unexpected error serving ')}: {tail}")
     return "load test: the server's 5xx answers, from its log:\n" + ("\n".join(found) or "  (none logged)")
 
 
-def run_load_test(data: Path, crawl: list[str], seconds: int, users: int, work: Path
-                  ) -> list[tuple[str, str, str]]:
+def run_load_test(
+    data: Path, crawl: list[str], seconds: int, users: int, work: Path
+) -> list[tuple[str, str, str]]:
     """Serve `data`, run `crawl` (a spyglass crawl command writing into it) and the load at once."""
     port = free_port()
     host = f"http://127.0.0.1:{port}"
     log = open(work / "datasette.log", "wb")  # what a 5xx was, kept with --keep
-    server = subprocess.Popen(datasette_command(data, port),
-                              env={**os.environ, **datasette_environment(True)},
-                              stdout=log, stderr=log)
+    server = subprocess.Popen(
+        datasette_command(data, port),
+        env={**os.environ, **datasette_environment(True)},
+        stdout=log,
+        stderr=log,
+    )
     captures = _capture_ids(data)
     try:
         wait_for_port(port)
@@ -111,17 +147,27 @@ def run_load_test(data: Path, crawl: list[str], seconds: int, users: int, work: 
     rate = float(ours["Requests/s"]) + float(theirs["Requests/s"])
     sent, kept = int(theirs["Request Count"]), int(theirs["Failure Count"])
     return [
-        ("Publishing under load: throughput",
-         f"{rate:.1f} requests/s for {seconds} s: {users} reporters, 3 hostile clients, a crawl "
-         "writing to the archive", ""),
-        ("Publishing under load: reporters' pages (front page and its search, canned search, "
-         "capture pages, archived copies, a canned query)",
-         f"p50 {float(ours['50%']):.0f} ms, p95 {float(ours['95%']):.0f} ms, p99 {float(ours['99%']):.0f} ms; "
-         f"{ours['Request Count']} requests, {ours['Failure Count']} errors",
-         "goal p95 < 500 ms"),
-        ("Publishing under load: hostile requests (the review's SQL and paths)",
-         f"{sent} sent: {sent - kept} refused with 4xx, {kept} answered in full or failed",
-         "goal: all refused"),
-        ("Publishing under load: 5xx answers, server peak memory", f"{fives}; {peak:.0f} MB",
-         "goal 0; < 500 MB"),
+        (
+            "Publishing under load: throughput",
+            f"{rate:.1f} requests/s for {seconds} s: {users} reporters, 3 hostile clients, a crawl "
+            "writing to the archive",
+            "",
+        ),
+        (
+            "Publishing under load: reporters' pages (front page and its search, canned search, "
+            "capture pages, archived copies, a canned query)",
+            f"p50 {float(ours['50%']):.0f} ms, p95 {float(ours['95%']):.0f} ms, p99 {float(ours['99%']):.0f} ms; "
+            f"{ours['Request Count']} requests, {ours['Failure Count']} errors",
+            "goal p95 < 500 ms",
+        ),
+        (
+            "Publishing under load: hostile requests (the review's SQL and paths)",
+            f"{sent} sent: {sent - kept} refused with 4xx, {kept} answered in full or failed",
+            "goal: all refused",
+        ),
+        (
+            "Publishing under load: 5xx answers, server peak memory",
+            f"{fives}; {peak:.0f} MB",
+            "goal 0; < 500 MB",
+        ),
     ]

@@ -15,8 +15,18 @@ from urllib.parse import quote
 from locust import HttpUser, between, task
 
 CAPTURES = [int(i) for i in os.environ.get("SPYGLASS_LOAD_CAPTURES", "1").split(",")]
-WORDS = ("face", "recognition", "camera", "police", "video", "search", "data", "cloud",
-         "person tracking", "face search")
+WORDS = (
+    "face",
+    "recognition",
+    "camera",
+    "police",
+    "video",
+    "search",
+    "data",
+    "cloud",
+    "person tracking",
+    "face search",
+)
 
 
 class Reporter(HttpUser):
@@ -27,8 +37,9 @@ class Reporter(HttpUser):
 
     @task(4)
     def front_search(self) -> None:
-        self.client.get(f"/-/spyglass/search?q={quote(random.choice(WORDS))}",
-                        name="reporter: front-page search")
+        self.client.get(
+            f"/-/spyglass/search?q={quote(random.choice(WORDS))}", name="reporter: front-page search"
+        )
 
     @task(1)
     def front_page(self) -> None:
@@ -40,8 +51,9 @@ class Reporter(HttpUser):
 
     @task(2)
     def table_search(self) -> None:
-        self.client.get(f"/spyglass/captures?_search={quote(random.choice(WORDS))}",
-                        name="reporter: table search")
+        self.client.get(
+            f"/spyglass/captures?_search={quote(random.choice(WORDS))}", name="reporter: table search"
+        )
 
     @task(3)
     def capture_page(self) -> None:

@@ -45,7 +45,7 @@ def _stat(pid: int) -> list[str] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return raw[raw.rindex(")") + 2:].split()  # fields from 3 (state) on
+    return raw[raw.rindex(")") + 2 :].split()  # fields from 3 (state) on
 
 
 def _children(pid: int) -> list[int]:
@@ -128,9 +128,16 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None 
         children = min(poller.children_cpu, total)
         out.seek(0)
         err.seek(0)
-        return Measured(seconds, total - children, children, main_rss or usage.ru_maxrss / 1024,
-                        poller.children_rss, proc.returncode,
-                        out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+        return Measured(
+            seconds,
+            total - children,
+            children,
+            main_rss or usage.ru_maxrss / 1024,
+            poller.children_rss,
+            proc.returncode,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+        )
 
 
 def _zombie(pid: int) -> bool:

@@ -37,8 +37,9 @@ def count_captures(data: Path, run: int | None = None, requisites: bool = False)
     try:
         if run is None:
             return conn.execute(f"SELECT count(*) FROM captures WHERE {which}").fetchone()[0]
-        return conn.execute(f"SELECT count(*) FROM captures WHERE crawl_run = ? AND {which}",
-                            (run,)).fetchone()[0]
+        return conn.execute(
+            f"SELECT count(*) FROM captures WHERE crawl_run = ? AND {which}", (run,)
+        ).fetchone()[0]
     finally:
         conn.close()
 
@@ -48,14 +49,14 @@ def last_run_figures(data: Path) -> tuple[int, int]:
     conn = sqlite3.connect(data / "spyglass.db")
     try:
         received, observed = conn.execute(
-            "SELECT bytes, observations FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()
+            "SELECT bytes, observations FROM crawl_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         return received or 0, observed or 0
     finally:
         conn.close()
 
 
-def throughput_section(pages: int, large_pages: int, rounds: int,
-                       work: Path) -> list[tuple[str, str, str]]:
+def throughput_section(pages: int, large_pages: int, rounds: int, work: Path) -> list[tuple[str, str, str]]:
     """Throughput against the baselines, peak memory at two sizes, re-crawls and storage."""
     from scripts.benchlib.site import serve_site
     from scripts.benchlib.throughput import compare, memory_row, spyglass_crawl
@@ -90,20 +91,36 @@ def throughput_section(pages: int, large_pages: int, rounds: int,
     for path in (work / "site", first_data, *copies.values()):
         shutil.rmtree(path, ignore_errors=True)
     rows.append(memory_row(spyglass, large_pages, work, spyglass.concurrency))
-    rows.append(("Re-crawl of the unchanged site, `recrawl: changed` (sitemap lastmod)",
-                 f"{again.seconds:.1f} s vs {full.seconds:.1f} s; {second_bytes / 1e6:.2f} MB vs {first_bytes / 1e6:.1f} MB written",
-                 f"time {again.seconds / full.seconds:.2f}, bytes {second_bytes / max(first_bytes, 1):.3f} of the first (goal time <= 0.10)"))
-    rows.append(("Re-crawl of the unchanged site, conditional requests (the default; 304s become observations)",
-                 f"{conditional.seconds:.1f} s; {received / 1e6:.2f} MB of payload received, "
-                 f"{conditional_bytes / 1e6:.2f} MB written; {observed} pages answered 304",
-                 f"time {conditional.seconds / full.seconds:.2f}, bytes {conditional_bytes / max(first_bytes, 1):.3f} of the first"))
-    rows.append(("Re-crawl of the unchanged site, every page fetched whole (`SPYGLASS_CONDITIONAL_REQUESTS=false`)",
-                 f"{refetch.seconds:.1f} s; {refetch_received / 1e6:.1f} MB of payload received, "
-                 f"{refetch_bytes / 1e6:.1f} MB written",
-                 f"time {refetch.seconds / full.seconds:.2f}, bytes {refetch_bytes / max(first_bytes, 1):.3f} of the first"))
-    rows.append(("Storage per capture",
-                 f"{first_bytes / archived / 1e3:.1f} KB first crawl (WARC + index); unchanged page fetched again: {refetch_bytes / archived / 1e3:.2f} KB as a revisit, {nodedupe_bytes / archived / 1e3:.1f} KB as a full copy",
-                 f"revisits save {1 - refetch_bytes / max(nodedupe_bytes, 1):.0%}"))
+    rows.append(
+        (
+            "Re-crawl of the unchanged site, `recrawl: changed` (sitemap lastmod)",
+            f"{again.seconds:.1f} s vs {full.seconds:.1f} s; {second_bytes / 1e6:.2f} MB vs {first_bytes / 1e6:.1f} MB written",
+            f"time {again.seconds / full.seconds:.2f}, bytes {second_bytes / max(first_bytes, 1):.3f} of the first (goal time <= 0.10)",
+        )
+    )
+    rows.append(
+        (
+            "Re-crawl of the unchanged site, conditional requests (the default; 304s become observations)",
+            f"{conditional.seconds:.1f} s; {received / 1e6:.2f} MB of payload received, "
+            f"{conditional_bytes / 1e6:.2f} MB written; {observed} pages answered 304",
+            f"time {conditional.seconds / full.seconds:.2f}, bytes {conditional_bytes / max(first_bytes, 1):.3f} of the first",
+        )
+    )
+    rows.append(
+        (
+            "Re-crawl of the unchanged site, every page fetched whole (`SPYGLASS_CONDITIONAL_REQUESTS=false`)",
+            f"{refetch.seconds:.1f} s; {refetch_received / 1e6:.1f} MB of payload received, "
+            f"{refetch_bytes / 1e6:.1f} MB written",
+            f"time {refetch.seconds / full.seconds:.2f}, bytes {refetch_bytes / max(first_bytes, 1):.3f} of the first",
+        )
+    )
+    rows.append(
+        (
+            "Storage per capture",
+            f"{first_bytes / archived / 1e3:.1f} KB first crawl (WARC + index); unchanged page fetched again: {refetch_bytes / archived / 1e3:.2f} KB as a revisit, {nodedupe_bytes / archived / 1e3:.1f} KB as a full copy",
+            f"revisits save {1 - refetch_bytes / max(nodedupe_bytes, 1):.0%}",
+        )
+    )
     return rows
 
 
@@ -118,12 +135,14 @@ def requisites_row(site: ServedSite, pages: int, work: Path, pages_only: Runs) -
     drawn_requisites = count_captures(work / "data", requisites=True)
     shutil.rmtree(work, ignore_errors=True)
     rate = drawn_pages / drawn.seconds
-    return ("Archive throughput: Spyglass with page requisites (images, CSS, fonts, scripts), the default",
-            f"{rate:.0f} pages/s ({drawn_pages} pages and {drawn_requisites} requisites, "
-            f"{(drawn_pages + drawn_requisites) / drawn.seconds:.0f} responses/s), peak RSS "
-            f"{drawn.rss_main_mb:.0f} MB",
-            f"{rate / pages_only.rate:.2f} of Spyglass pages only: the cost of "
-            f"{drawn_requisites / max(drawn_pages, 1):.1f} requisites a page")
+    return (
+        "Archive throughput: Spyglass with page requisites (images, CSS, fonts, scripts), the default",
+        f"{rate:.0f} pages/s ({drawn_pages} pages and {drawn_requisites} requisites, "
+        f"{(drawn_pages + drawn_requisites) / drawn.seconds:.0f} responses/s), peak RSS "
+        f"{drawn.rss_main_mb:.0f} MB",
+        f"{rate / pages_only.rate:.2f} of Spyglass pages only: the cost of "
+        f"{drawn_requisites / max(drawn_pages, 1):.1f} requisites a page",
+    )
 
 
 def load_section(pages: int, work: Path, seconds: int) -> list[tuple[str, str, str]]:
@@ -159,31 +178,47 @@ def describe_machine() -> str:
     """CPU, cores, memory, load and the versions that shape the figures, in one line."""
     from importlib.metadata import version
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    packages = ", ".join(f"{name} {version(name)}" for name in
-                         ("Scrapy", "lxml", "warcio", "datasette", "sqlite-utils"))
-    return (f"{platform.machine()} {cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, "
-            f"Linux {platform.release()}, load average at start {load}; Python "
-            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, {packages}; "
-            f"{_version(['nginx', '-v'])}; {_version(['wget', '--version'])}")
+    packages = ", ".join(
+        f"{name} {version(name)}" for name in ("Scrapy", "lxml", "warcio", "datasette", "sqlite-utils")
+    )
+    return (
+        f"{platform.machine()} {cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, "
+        f"Linux {platform.release()}, load average at start {load}; Python "
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, {packages}; "
+        f"{_version(['nginx', '-v'])}; {_version(['wget', '--version'])}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes (a smoke test for CI, under 3 minutes)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (a smoke test for CI, under 3 minutes)"
+    )
     parser.add_argument("--pages", type=int, help="synthetic site size (default 2000; quick 150)")
-    parser.add_argument("--large-pages", type=int,
-                        help="larger site for peak memory (default 20000; quick 450)")
-    parser.add_argument("--rounds", type=int,
-                        help="interleaved rounds of every crawler; medians are shown (default 5; quick 1)")
-    parser.add_argument("--documents", type=int,
-                        help="captures in the search archive (default 1000000; quick 5000)")
-    parser.add_argument("--only", choices=["throughput", "search", "wayback", "load", "workers"],
-                        action="append")
+    parser.add_argument(
+        "--large-pages", type=int, help="larger site for peak memory (default 20000; quick 450)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="interleaved rounds of every crawler; medians are shown (default 5; quick 1)",
+    )
+    parser.add_argument(
+        "--documents", type=int, help="captures in the search archive (default 1000000; quick 5000)"
+    )
+    parser.add_argument(
+        "--only", choices=["throughput", "search", "wayback", "load", "workers"], action="append"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     pages = args.pages or (150 if args.quick else 2000)
@@ -216,9 +251,11 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\nSpyglass benchmark, {time.strftime('%Y-%m-%d', time.gmtime())}: {machine}. "
-          f"Site of {pages} pages ({rounds} interleaved rounds, medians) and {large_pages} pages; "
-          f"{documents} search captures; ran {time.monotonic() - started:.0f} s\n")
+    print(
+        f"\nSpyglass benchmark, {time.strftime('%Y-%m-%d', time.gmtime())}: {machine}. "
+        f"Site of {pages} pages ({rounds} interleaved rounds, medians) and {large_pages} pages; "
+        f"{documents} search captures; ran {time.monotonic() - started:.0f} s\n"
+    )
     print("| measure | result | against the baseline / goal |")
     print("|---|---|---|")
     for name, result, ratio in rows:

@@ -99,15 +99,24 @@ def serve_site(pages: int, root: Path) -> Iterator[ServedSite]:
             if mode & 0o055 != 0o055:
                 path.chmod(mode | 0o055)
     nginx = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if Path(p).exists()), None)
+        (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if Path(p).exists()), None
+    )
     if nginx:
         (root / "tmp").mkdir()
         conf = root / "nginx.conf"
         conf.write_text(NGINX_CONF.format(root=root, port=port))
         cmd, server = [nginx, "-c", str(conf), "-p", str(root)], "nginx"
     else:
-        cmd = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-               "--directory", str(root / "files")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(root / "files"),
+        ]
         server = "Python http.server (nginx not installed: the server shares the crawler's CPU)"
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

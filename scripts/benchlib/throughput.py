@@ -37,8 +37,11 @@ ENGINE = {
 
 
 def engine(concurrency: int) -> dict[str, str]:
-    return {**ENGINE, "CONCURRENT_REQUESTS": str(concurrency),
-            "CONCURRENT_REQUESTS_PER_DOMAIN": str(concurrency)}
+    return {
+        **ENGINE,
+        "CONCURRENT_REQUESTS": str(concurrency),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": str(concurrency),
+    }
 
 
 def settings_args(settings: dict[str, str]) -> list[str]:
@@ -47,10 +50,20 @@ def settings_args(settings: dict[str, str]) -> list[str]:
 
 def bare_scrapy(site: ServedSite, concurrency: int) -> Measured:
     """The bare spider: fetches and follows the same links, stores nothing."""
-    cmd = [PY, "-m", "scrapy", "runspider", str(ROOT / "scripts/benchlib/bare_spider.py"),
-           "-a", f"start={site.base}/p/0.html", "-s", "ROBOTSTXT_OBEY=False",
-           "-s", "DUPEFILTER_CLASS=scrapy.dupefilters.BaseDupeFilter",
-           *settings_args(engine(concurrency))]
+    cmd = [
+        PY,
+        "-m",
+        "scrapy",
+        "runspider",
+        str(ROOT / "scripts/benchlib/bare_spider.py"),
+        "-a",
+        f"start={site.base}/p/0.html",
+        "-s",
+        "ROBOTSTXT_OBEY=False",
+        "-s",
+        "DUPEFILTER_CLASS=scrapy.dupefilters.BaseDupeFilter",
+        *settings_args(engine(concurrency)),
+    ]
     return measure(cmd, env={"SCRAPY_SETTINGS_MODULE": ""}, cwd=Path(tempfile.gettempdir()))
 
 
@@ -69,20 +82,38 @@ def write_sources(path: Path, base: str, pages: int, recrawl: str = "all", requi
     return path
 
 
-def spyglass_command(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
-                     recrawl: str = "all", concurrency: int = 16, requisites: bool = False) -> list[str]:
+def spyglass_command(
+    base: str,
+    work: Path,
+    pages: int,
+    extra: dict[str, str] | None = None,
+    recrawl: str = "all",
+    concurrency: int = 16,
+    requisites: bool = False,
+) -> list[str]:
     """`spyglass crawl` of the site into work/data, at its default pipeline settings."""
     work.mkdir(parents=True, exist_ok=True)
     sources = write_sources(work / "bench-sources.yml", base, pages, recrawl, requisites)
     cmd = [PY, "-m", "archive.cli", "crawl", "--sources", str(sources), "--data", str(work / "data")]
     # Every synthetic page is /p/<n>.html: not a crawler trap.
-    settings = {**engine(concurrency), "SPYGLASS_MAX_SIMILAR_URLS": "0",
-                "SPYGLASS_PROGRESS": "False", **(extra or {})}
+    settings = {
+        **engine(concurrency),
+        "SPYGLASS_MAX_SIMILAR_URLS": "0",
+        "SPYGLASS_PROGRESS": "False",
+        **(extra or {}),
+    }
     return cmd + settings_args(settings)
 
 
-def spyglass_crawl(base: str, work: Path, pages: int, extra: dict[str, str] | None = None,
-                   recrawl: str = "all", concurrency: int = 16, requisites: bool = False) -> Measured:
+def spyglass_crawl(
+    base: str,
+    work: Path,
+    pages: int,
+    extra: dict[str, str] | None = None,
+    recrawl: str = "all",
+    concurrency: int = 16,
+    requisites: bool = False,
+) -> Measured:
     """Run and measure `spyglass_command`."""
     return measure(spyglass_command(base, work, pages, extra, recrawl, concurrency, requisites), cwd=ROOT)
 
@@ -93,9 +124,25 @@ def wget_crawl(site: ServedSite, work: Path) -> Measured | None:
         return None
     work.mkdir(parents=True, exist_ok=True)
     # Pages only, as the other crawlers: wget's recursion fetches images and CSS too.
-    return measure(["wget", "--recursive", "--level=inf", "--no-parent", "-e", "robots=off",
-                    "--reject", "css,js,jpg,png,ico,woff2", "--quiet", "--warc-file", str(work / "bench"), "--no-warc-keep-log",
-                    "--directory-prefix", str(work / "files"), f"{site.base}/p/0.html"])
+    return measure(
+        [
+            "wget",
+            "--recursive",
+            "--level=inf",
+            "--no-parent",
+            "-e",
+            "robots=off",
+            "--reject",
+            "css,js,jpg,png,ico,woff2",
+            "--quiet",
+            "--warc-file",
+            str(work / "bench"),
+            "--no-warc-keep-log",
+            "--directory-prefix",
+            str(work / "files"),
+            f"{site.base}/p/0.html",
+        ]
+    )
 
 
 def captures_in(data: Path) -> int:
@@ -125,10 +172,12 @@ class Runs:
     def cells(self) -> str:
         children = self.median("cpu_children")
         cpu = f"{self.median('cpu_main'):.1f}" + (f" / {children:.1f}" if children >= 0.05 else " / -")
-        return (f"{self.rate:.0f} pages/s ({self.median('seconds'):.1f} s); CPU-s crawler / writer {cpu}; "
-                f"{1000 * self.median('cpu') / self.pages:.1f} ms CPU a page; peak RSS "
-                f"{self.median('rss_main_mb'):.0f} MB" + (
-                    f" + writer {self.median('rss_children_mb'):.0f} MB" if children >= 0.05 else ""))
+        return (
+            f"{self.rate:.0f} pages/s ({self.median('seconds'):.1f} s); CPU-s crawler / writer {cpu}; "
+            f"{1000 * self.median('cpu') / self.pages:.1f} ms CPU a page; peak RSS "
+            f"{self.median('rss_main_mb'):.0f} MB"
+            + (f" + writer {self.median('rss_children_mb'):.0f} MB" if children >= 0.05 else "")
+        )
 
 
 def _check(m: Measured | None, what: str) -> Measured | None:
@@ -155,21 +204,32 @@ def compare(site: ServedSite, pages: int, rounds: int, work: Path) -> tuple[list
         shutil.rmtree(work / "wget", ignore_errors=True)
         best = max(bare, key=lambda c: bare[c].rate)
         shutil.rmtree(work / "spyglass", ignore_errors=True)
-        spyglass.runs.append(_check(spyglass_crawl(site.base, work / "spyglass", pages,
-                                                   concurrency=best), "spyglass crawl"))
+        spyglass.runs.append(
+            _check(spyglass_crawl(site.base, work / "spyglass", pages, concurrency=best), "spyglass crawl")
+        )
     archived = captures_in(work / "spyglass" / "data")
     tuned = max(bare.values(), key=lambda r: r.rate)
     rows = []
     for runs in bare.values():
         mark = " (a), the baseline: fastest here" if runs is tuned else ""
-        rows.append((f"Throughput, {runs.name}: own seen-set, lxml links, stores nothing{mark}",
-                     runs.cells(), "baseline" if runs is tuned else f"{runs.rate / tuned.rate:.2f} of (a)"))
+        rows.append(
+            (
+                f"Throughput, {runs.name}: own seen-set, lxml links, stores nothing{mark}",
+                runs.cells(),
+                "baseline" if runs is tuned else f"{runs.rate / tuned.rate:.2f} of (a)",
+            )
+        )
     if wget.runs:
         rows.append(("Throughput, wget --recursive --warc-file (c)", wget.cells(), ""))
     ratio_c = f", (b)/(c) = {spyglass.rate / wget.rate:.2f} (goal >= 1)" if wget.runs else ""
-    rows.append((f"Throughput, Spyglass at its defaults: WARC + SHA-256 + text + SQLite/FTS + chain (b); "
-                 f"{archived} captures", spyglass.cells(),
-                 f"(b)/(a) = {spyglass.rate / tuned.rate:.2f} (goal >= 0.8){ratio_c}"))
+    rows.append(
+        (
+            f"Throughput, Spyglass at its defaults: WARC + SHA-256 + text + SQLite/FTS + chain (b); "
+            f"{archived} captures",
+            spyglass.cells(),
+            f"(b)/(a) = {spyglass.rate / tuned.rate:.2f} (goal >= 0.8){ratio_c}",
+        )
+    )
     spyglass.concurrency = max(bare, key=lambda c: bare[c].rate)
     return rows, spyglass
 
@@ -177,15 +237,18 @@ def compare(site: ServedSite, pages: int, rounds: int, work: Path) -> tuple[list
 def memory_row(small: Runs, large_pages: int, work: Path, concurrency: int) -> tuple[str, str, str]:
     """Peak RSS of a Spyglass crawl at the compared size and at a larger one: flat or not."""
     with serve_site(large_pages, work / "site-large") as site:
-        large = _check(spyglass_crawl(site.base, work / "large", large_pages, concurrency=concurrency),
-                       "spyglass crawl")
+        large = _check(
+            spyglass_crawl(site.base, work / "large", large_pages, concurrency=concurrency), "spyglass crawl"
+        )
     shutil.rmtree(work / "site-large", ignore_errors=True)
     shutil.rmtree(work / "large", ignore_errors=True)
     small_total = small.median("rss_main_mb") + small.median("rss_children_mb")
     large_total = large.rss_main_mb + large.rss_children_mb
-    return (f"Peak memory of a Spyglass crawl, {small.pages:,} vs {site.count:,} responses",
-            f"crawler {small.median('rss_main_mb'):.0f} / {large.rss_main_mb:.0f} MB, writer "
-            f"{small.median('rss_children_mb'):.0f} / {large.rss_children_mb:.0f} MB "
-            f"({site.count / large.seconds:.0f} pages/s at the larger size)",
-            f"{large_total / small_total:.2f}x the memory for {site.count / small.pages:.0f}x the pages "
-            "(goal: flat)")
+    return (
+        f"Peak memory of a Spyglass crawl, {small.pages:,} vs {site.count:,} responses",
+        f"crawler {small.median('rss_main_mb'):.0f} / {large.rss_main_mb:.0f} MB, writer "
+        f"{small.median('rss_children_mb'):.0f} / {large.rss_children_mb:.0f} MB "
+        f"({site.count / large.seconds:.0f} pages/s at the larger size)",
+        f"{large_total / small_total:.2f}x the memory for {site.count / small.pages:.0f}x the pages "
+        "(goal: flat)",
+    )

@@ -30,8 +30,10 @@ def history() -> list:
         ts = f"{year}{1 + day_of_year // 30:02d}{1 + day_of_year % 28:02d}{n % 24:02d}{n % 60:02d}00"
         # Long runs of the same bytes, and versions that come back later.
         version = (n * DISTINCT // CAPTURES + (3 if n % 97 == 5 else 0)) % DISTINCT
-        body = (f"<!DOCTYPE html><html><head><title>Recognize v{version}</title></head>"
-                f"<body><main><p>Product page, version {version}.</p></main></body></html>").encode()
+        body = (
+            f"<!DOCTYPE html><html><head><title>Recognize v{version}</title></head>"
+            f"<body><main><p>Product page, version {version}.</p></main></body></html>"
+        ).encode()
         mementos.append(Memento(URL, ts, body))
     return mementos
 
@@ -46,12 +48,26 @@ def run_wayback_bench(work: Path) -> list[tuple[str, str, str]]:
         sim.add(*mementos)
         distinct = len({m.body for m in mementos})
         sources = work / "sources.yml"
-        sources.write_text(f"sources:\n  - name: history\n    kind: vendor\n    urls: ['{URL}']\n"
-                           "    wayback: true\n")
-        cmd = [sys.executable, "-m", "archive.cli", "crawl", "--only", "wayback",
-               "--sources", str(sources), "--data", str(work / "data"),
-               # A shorter "minute" so the run takes seconds; budgets per window stay the defaults.
-               "-s", "SPYGLASS_WAYBACK_WINDOW=0.5", "-s", f"SPYGLASS_WAYBACK_URL={sim.base}"]
+        sources.write_text(
+            f"sources:\n  - name: history\n    kind: vendor\n    urls: ['{URL}']\n    wayback: true\n"
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "archive.cli",
+            "crawl",
+            "--only",
+            "wayback",
+            "--sources",
+            str(sources),
+            "--data",
+            str(work / "data"),
+            # A shorter "minute" so the run takes seconds; budgets per window stay the defaults.
+            "-s",
+            "SPYGLASS_WAYBACK_WINDOW=0.5",
+            "-s",
+            f"SPYGLASS_WAYBACK_URL={sim.base}",
+        ]
         first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if first.returncode:
             raise SystemExit(f"wayback harvest failed:\n{first.stderr[-2000:]}")
@@ -65,9 +81,14 @@ def run_wayback_bench(work: Path) -> list[tuple[str, str, str]]:
     finally:
         server.shutdown()
     return [
-        (f"Wayback harvest: {CAPTURES} captures of one URL, {distinct} distinct versions",
-         f"{fetches} snapshot fetches, {total} requests in all ({total - fetches} CDX)",
-         f"{fetches / distinct:.2f} fetches per distinct version (goal 1.00)"),
-        ("Wayback harvest re-run, nothing new",
-         f"{refetches} snapshot fetches, {requests_again} requests in all", "goal 0 fetches"),
+        (
+            f"Wayback harvest: {CAPTURES} captures of one URL, {distinct} distinct versions",
+            f"{fetches} snapshot fetches, {total} requests in all ({total - fetches} CDX)",
+            f"{fetches / distinct:.2f} fetches per distinct version (goal 1.00)",
+        ),
+        (
+            "Wayback harvest re-run, nothing new",
+            f"{refetches} snapshot fetches, {requests_again} requests in all",
+            "goal 0 fetches",
+        ),
     ]

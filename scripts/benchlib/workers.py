@@ -26,10 +26,13 @@ def _run_figures(data: Path) -> tuple[int, float, float, str]:
     conn = sqlite3.connect(data / "spyglass.db")
     try:
         run, pages, seconds, status = conn.execute(
-            "SELECT id, pages, seconds, status FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()
+            "SELECT id, pages, seconds, status FROM crawl_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         span = conn.execute(
             "SELECT (julianday(max(captured_at)) - julianday(min(captured_at))) * 86400 FROM captures "
-            "WHERE crawl_run = ?", (run,)).fetchone()[0]
+            "WHERE crawl_run = ?",
+            (run,),
+        ).fetchone()[0]
         return pages or 0, seconds or 0.0, span or 0.0, status
     finally:
         conn.close()
@@ -54,15 +57,27 @@ def workers_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
                 raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
             count, seconds, span, status = _run_figures(run / "data")
             rate = count / span if span else 0.0
-            figures = (f"{rate:.0f} pages/s from first to last capture; {count} pages in "
-                       f"{seconds:.1f} s of run ({count / seconds if seconds else 0:.0f} pages/s "
-                       f"with start-up), {status}")
+            figures = (
+                f"{rate:.0f} pages/s from first to last capture; {count} pages in "
+                f"{seconds:.1f} s of run ({count / seconds if seconds else 0:.0f} pages/s "
+                f"with start-up), {status}"
+            )
             if not workers:
                 single = rate
-                rows.append(("Crawl throughput, one process (`spyglass crawl`, the baseline here)",
-                             figures, "baseline"))
+                rows.append(
+                    (
+                        "Crawl throughput, one process (`spyglass crawl`, the baseline here)",
+                        figures,
+                        "baseline",
+                    )
+                )
                 continue
-            rows.append((f"Crawl throughput, Redis mode, {workers} worker(s) on this machine "
-                         "(`crawl --redis --workers N`)", figures,
-                         f"{rate / single:.2f} of one process" if single else ""))
+            rows.append(
+                (
+                    f"Crawl throughput, Redis mode, {workers} worker(s) on this machine "
+                    "(`crawl --redis --workers N`)",
+                    figures,
+                    f"{rate / single:.2f} of one process" if single else "",
+                )
+            )
     return rows

@@ -30,8 +30,8 @@ RESOLVE_NAMES = {
     "alias.hostile.test": "127.0.0.1",  # allowed: proves names resolve through the override
 }
 XSS_TITLE = '<script>window.__spyglass_pwned = "title"</script>Quarterly update'
-XSS_TEXT = '<img src=x onerror="window.__spyglass_pwned = \'text\'"> <b>bold claim</b>'
-ODD_PATH = "/odd/caf\u00e9 menu/\"quoted\" <angle>?q=a b&x=\u00fc"
+XSS_TEXT = "<img src=x onerror=\"window.__spyglass_pwned = 'text'\"> <b>bold claim</b>"
+ODD_PATH = '/odd/caf\u00e9 menu/"quoted" <angle>?q=a b&x=\u00fc'
 SIZE_LIMIT = 1_000_000  # the DOWNLOAD_MAXSIZE the tests crawl with
 
 
@@ -45,8 +45,10 @@ def resolve_setting() -> str:
 
 def page(title: str, body: str, charset: str | None = "utf-8") -> bytes:
     meta = f'<meta charset="{charset}">' if charset else ""
-    return (f"<!DOCTYPE html><html><head>{meta}<title>{title}</title></head>"
-            f"<body><main>{body}</main></body></html>").encode(charset or "utf-8")
+    return (
+        f"<!DOCTYPE html><html><head>{meta}<title>{title}</title></head>"
+        f"<body><main>{body}</main></body></html>"
+    ).encode(charset or "utf-8")
 
 
 @dataclass
@@ -70,14 +72,38 @@ class HostileSite:
     def index(self) -> bytes:
         port = self.base.rsplit(":", 1)[1]
         links = [
-            "/ok/1", "/ok/2", "/slow-body", "/status/500", "/status/500/flap",
-            "/status/429", "/status/429/once", "/status/503/retry-after-hour",
-            "/gzip-bomb", "/huge", "/huge/streamed", "/redirect-loop", "/redirect-chain/30",
-            "/redirect-chain/3", "/redirect-to/metadata", "/redirect-to/intranet",
-            "/redirect-to/rebind", "/redirect-to/javascript", "/charset/wrong", "/charset/missing",
-            "/charset/invalid-utf8", "/malformed", "/empty", "/reset-mid-body", "/closes-at-once",
-            "/calendar/2026/11/", "/private/secret", "/docs/malformed.pdf",
-            "/docs/encrypted.pdf", "/xss", ODD_PATH, "/long/" + "x" * 3000,
+            "/ok/1",
+            "/ok/2",
+            "/slow-body",
+            "/status/500",
+            "/status/500/flap",
+            "/status/429",
+            "/status/429/once",
+            "/status/503/retry-after-hour",
+            "/gzip-bomb",
+            "/huge",
+            "/huge/streamed",
+            "/redirect-loop",
+            "/redirect-chain/30",
+            "/redirect-chain/3",
+            "/redirect-to/metadata",
+            "/redirect-to/intranet",
+            "/redirect-to/rebind",
+            "/redirect-to/javascript",
+            "/charset/wrong",
+            "/charset/missing",
+            "/charset/invalid-utf8",
+            "/malformed",
+            "/empty",
+            "/reset-mid-body",
+            "/closes-at-once",
+            "/calendar/2026/11/",
+            "/private/secret",
+            "/docs/malformed.pdf",
+            "/docs/encrypted.pdf",
+            "/xss",
+            ODD_PATH,
+            "/long/" + "x" * 3000,
             f"http://127.0.0.1:{self.silent_port}/never-answers",
             f"http://127.0.0.1:{self.refused_port}/refused",
             "http://169.254.169.254/latest/meta-data/",
@@ -116,8 +142,12 @@ class HostileSite:
         if path.startswith("/private/"):
             return Reply(body=page("Private", "<p>robots.txt forbids this page</p>"))
         if path == "/xss":
-            return Reply(body=page(html_text(XSS_TITLE), f"<p>{html_text(XSS_TEXT)}</p>"
-                                   "<script>window.__spyglass_pwned = 'page'</script>"))
+            return Reply(
+                body=page(
+                    html_text(XSS_TITLE),
+                    f"<p>{html_text(XSS_TEXT)}</p><script>window.__spyglass_pwned = 'page'</script>",
+                )
+            )
         if path.startswith("/odd/"):
             return Reply(body=page("Odd URL", "<p>Odd characters survived</p>"))
         if path.startswith("/long/"):
@@ -180,21 +210,24 @@ class HostileSite:
         if path == "/charset/wrong":
             # Declared UTF-8, actually Windows-1252.
             body = page("Caf\u00e9 cr\u00e8me", WRONG_CHARSET_TEXT, charset=None)
-            return Reply(body=body.decode("utf-8").encode("cp1252"),
-                         content_type="text/html; charset=utf-8")
+            return Reply(body=body.decode("utf-8").encode("cp1252"), content_type="text/html; charset=utf-8")
         if path == "/charset/missing":
             body = page("Na\u00efve r\u00e9sum\u00e9", "<p>Fa\u00e7ade d\u00e9j\u00e0 vu</p>", charset=None)
             return Reply(body=body.decode("utf-8").encode("latin-1"), content_type="text/html")
         if path == "/charset/invalid-utf8":
-            return Reply(body=b"<html><head><title>Broken \xff\xfe bytes</title></head>"
-                              b"<body><p>valid start \xc3\x28 invalid \xed\xa0\x80 end</p></body></html>")
+            return Reply(
+                body=b"<html><head><title>Broken \xff\xfe bytes</title></head>"
+                b"<body><p>valid start \xc3\x28 invalid \xed\xa0\x80 end</p></body></html>"
+            )
         return None
 
     def _documents(self, path: str, hit: int) -> Reply | None:
         """PDFs that cannot be read."""
         if path == "/docs/malformed.pdf":
-            return Reply(body=b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R\n%%garbage",
-                         content_type="application/pdf")
+            return Reply(
+                body=b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R\n%%garbage",
+                content_type="application/pdf",
+            )
         if path == "/docs/encrypted.pdf":
             return Reply(body=ENCRYPTED_PDF, content_type="application/pdf")
         return None
@@ -212,15 +245,18 @@ def html_text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-WRONG_CHARSET_TEXT = ("<p>Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e, na\u00efve fa\u00e7ade, "
-                      "d\u00e9j\u00e0 vu, \u00fcber, se\u00f1or, \u00e0 la carte.</p>" * 20)
+WRONG_CHARSET_TEXT = (
+    "<p>Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e, na\u00efve fa\u00e7ade, "
+    "d\u00e9j\u00e0 vu, \u00fcber, se\u00f1or, \u00e0 la carte.</p>" * 20
+)
 
 MALFORMED = (
     b"<html><head><title>Malformed <b>page</title><body><p>Unclosed <div><span>"
     b"<table><tr><td>cell<td>cell<p>para</table></table></div></div>"
     b"<a href='/ok/after-malformed'>link inside the mess</a>"
     b"<!-- unterminated comment <p>\x00\x01 control bytes <<<>>> &bogus; &#xFFFFFFFF;"
-    + b"<div>" * 3000 + b"deep</body>"
+    + b"<div>" * 3000
+    + b"deep</body>"
 )
 
 

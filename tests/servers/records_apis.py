@@ -43,24 +43,34 @@ def _pdf(lines: list[str], title: str) -> tuple[bytes, str]:
 
 
 CDN_FILES = {
-    "foia_files/2018/05/02/bcso-recognize-contract.pdf": _pdf([
-        "Agreement between Bayview County Sheriff's Office and Northwind Cloud",
-        f"for Northwind Recognize {PHRASE} in the county jail."], "Contract"),
-    "foia_files/2018/05/09/bcso-invoice.pdf": _pdf([
-        "Invoice: Northwind Recognize, 12 months", f"Includes {PHRASE} of booking photos."], "Invoice"),
+    "foia_files/2018/05/02/bcso-recognize-contract.pdf": _pdf(
+        [
+            "Agreement between Bayview County Sheriff's Office and Northwind Cloud",
+            f"for Northwind Recognize {PHRASE} in the county jail.",
+        ],
+        "Contract",
+    ),
+    "foia_files/2018/05/09/bcso-invoice.pdf": _pdf(
+        ["Invoice: Northwind Recognize, 12 months", f"Includes {PHRASE} of booking photos."], "Invoice"
+    ),
 }
 
 STORE_FILES = {
-    "documents/9001/harbor-camera-plan.pdf": _pdf([
-        "Harbor camera plan", "Northwind Recognize on twelve downtown cameras."], "Camera plan"),
-    "documents/9002/bayview-board-minutes.pdf": (scanned_pdf([["Board minutes", "approved"]]),
-                                                 "application/pdf"),
+    "documents/9001/harbor-camera-plan.pdf": _pdf(
+        ["Harbor camera plan", "Northwind Recognize on twelve downtown cameras."], "Camera plan"
+    ),
+    "documents/9002/bayview-board-minutes.pdf": (
+        scanned_pdf([["Board minutes", "approved"]]),
+        "application/pdf",
+    ),
     "documents/9002/pages/bayview-board-minutes-p1.txt": (
         f"Board minutes\napproved the {SCAN_PHRASE} pilot with Northwind Recognize\n".encode(),
-        "text/plain; charset=utf-8"),
+        "text/plain; charset=utf-8",
+    ),
     "documents/9001/pages/harbor-camera-plan-p1.txt": (
         b"Harbor camera plan\nNorthwind Recognize on twelve downtown cameras.\n",
-        "text/plain; charset=utf-8"),
+        "text/plain; charset=utf-8",
+    ),
 }
 
 
@@ -103,8 +113,11 @@ class _Handler:
         path = request.path
         if path == "/api_v2/requests/":
             if first and query.get("page") is None:
-                return json_reply({"detail": "Request was throttled. Expected available in 1 second."},
-                             429, [("Retry-After", "1")])
+                return json_reply(
+                    {"detail": "Request was throttled. Expected available in 1 second."},
+                    429,
+                    [("Retry-After", "1")],
+                )
             return json_reply(self._requests(query.get("page", "1")))
         if path.startswith("/api_v2/"):
             return self._muckrock(path, query)
@@ -118,65 +131,141 @@ class _Handler:
     def _requests(self, page: str) -> dict:
         api = f"{self.base}/api_v2"
         first = [
-            {"id": 51001, "title": "Face recognition contracts, Bayview County", "slug": "face-recognition",
-             "status": "done", "agency": 7301, "embargo_status": "public", "user": 12,
-             "datetime_submitted": "2018-03-12T09:00:00-07:00",
-             "datetime_updated": "2018-05-10T16:20:00-07:00",
-             "datetime_done": "2018-05-09T16:20:00-07:00", "tracking_id": "BCSO-18-044", "price": "0.00"},
+            {
+                "id": 51001,
+                "title": "Face recognition contracts, Bayview County",
+                "slug": "face-recognition",
+                "status": "done",
+                "agency": 7301,
+                "embargo_status": "public",
+                "user": 12,
+                "datetime_submitted": "2018-03-12T09:00:00-07:00",
+                "datetime_updated": "2018-05-10T16:20:00-07:00",
+                "datetime_done": "2018-05-09T16:20:00-07:00",
+                "tracking_id": "BCSO-18-044",
+                "price": "0.00",
+            },
             {"title": "A request the API lists half-formed", "agency": {"unexpected": True}},
         ]
         second = [
-            {"id": 51002, "title": "Rekognition pilot emails", "slug": "pilot-emails", "status": "processed",
-             "agency": 7301, "embargo_status": "public", "user": 12,
-             "datetime_submitted": "2018-04-02T09:00:00-07:00",
-             "datetime_updated": "2018-04-03T09:00:00-07:00", "datetime_done": None,
-             "tracking_id": None, "price": "0.00"},
+            {
+                "id": 51002,
+                "title": "Rekognition pilot emails",
+                "slug": "pilot-emails",
+                "status": "processed",
+                "agency": 7301,
+                "embargo_status": "public",
+                "user": 12,
+                "datetime_submitted": "2018-04-02T09:00:00-07:00",
+                "datetime_updated": "2018-04-03T09:00:00-07:00",
+                "datetime_done": None,
+                "tracking_id": None,
+                "price": "0.00",
+            },
         ]
         if page == "2":
-            return {"count": 3, "next": None, "previous": f"{api}/requests/?search=recognize",
-                    "results": second}
-        return {"count": 3, "next": f"{api}/requests/?page=2&search=recognize", "previous": None,
-                "results": first}
+            return {
+                "count": 3,
+                "next": None,
+                "previous": f"{api}/requests/?search=recognize",
+                "results": second,
+            }
+        return {
+            "count": 3,
+            "next": f"{api}/requests/?page=2&search=recognize",
+            "previous": None,
+            "results": first,
+        }
 
     def _muckrock(self, path: str, query: dict) -> Reply:
         if path == "/api_v2/agencies/7301/":
             return json_reply({"id": 7301, "name": AGENCY, "status": "approved", "jurisdiction": 88})
         if path == "/api_v2/communications/":
-            comms = {"51001": [{"foia": 51001, "subject": "Records released", "response": True,
-                                "datetime": "2018-05-09T16:20:00-07:00", "communication": "Attached.",
-                                "status": "done", "files": [81, 82]},
-                               {"foia": 51001, "subject": "Acknowledged", "response": True,
-                                "datetime": "2018-03-13T10:00:00-07:00", "communication": "Received.",
-                                "status": "ack", "files": []}],
-                     "51002": []}.get(query.get("foia", ""), [])
+            comms = {
+                "51001": [
+                    {
+                        "foia": 51001,
+                        "subject": "Records released",
+                        "response": True,
+                        "datetime": "2018-05-09T16:20:00-07:00",
+                        "communication": "Attached.",
+                        "status": "done",
+                        "files": [81, 82],
+                    },
+                    {
+                        "foia": 51001,
+                        "subject": "Acknowledged",
+                        "response": True,
+                        "datetime": "2018-03-13T10:00:00-07:00",
+                        "communication": "Received.",
+                        "status": "ack",
+                        "files": [],
+                    },
+                ],
+                "51002": [],
+            }.get(query.get("foia", ""), [])
             return json_reply({"count": len(comms), "next": None, "previous": None, "results": comms})
-        files = {"81": ("foia_files/2018/05/02/bcso-recognize-contract.pdf", "Contract"),
-                 "82": ("foia_files/2018/05/09/bcso-invoice.pdf", "Invoice")}
+        files = {
+            "81": ("foia_files/2018/05/02/bcso-recognize-contract.pdf", "Contract"),
+            "82": ("foia_files/2018/05/09/bcso-invoice.pdf", "Invoice"),
+        }
         ident = path.removeprefix("/api_v2/files/").strip("/")
         if ident in files:
             name, title = files[ident]
-            return json_reply({"id": int(ident), "ffile": f"{self.cdn}/{name}", "datetime": "2018-05-09T16:20:00",
-                          "title": title, "source": AGENCY, "description": "", "doc_id": "", "pages": 1})
+            return json_reply(
+                {
+                    "id": int(ident),
+                    "ffile": f"{self.cdn}/{name}",
+                    "datetime": "2018-05-09T16:20:00",
+                    "title": title,
+                    "source": AGENCY,
+                    "description": "",
+                    "doc_id": "",
+                    "pages": 1,
+                }
+            )
         return json_reply({"detail": "Not found."}, 404)
 
     def _documentcloud(self, path: str, query: dict) -> Reply:
         docs = [
-            {"id": 9001, "slug": "harbor-camera-plan", "title": "Harbor camera plan",
-             "source": "Harbor City Police Department", "access": "public", "page_count": 1,
-             "canonical_url": "https://www.documentcloud.org/documents/9001-harbor-camera-plan",
-             "asset_url": f"{self.store.base}/nosign/", "created_at": "2018-06-01T12:00:00Z",
-             "updated_at": "2018-06-02T12:00:00Z", "projects": [404]},
-            {"id": 9002, "slug": "bayview-board-minutes", "title": "Board minutes, face search pilot",
-             "source": AGENCY, "access": "private", "page_count": 1,
-             "canonical_url": "https://www.documentcloud.org/documents/9002-bayview-board-minutes",
-             "asset_url": f"{self.base}/files/", "created_at": "2018-07-01T12:00:00Z",
-             "updated_at": "2018-07-01T12:00:00Z", "projects": [404]},
+            {
+                "id": 9001,
+                "slug": "harbor-camera-plan",
+                "title": "Harbor camera plan",
+                "source": "Harbor City Police Department",
+                "access": "public",
+                "page_count": 1,
+                "canonical_url": "https://www.documentcloud.org/documents/9001-harbor-camera-plan",
+                "asset_url": f"{self.store.base}/nosign/",
+                "created_at": "2018-06-01T12:00:00Z",
+                "updated_at": "2018-06-02T12:00:00Z",
+                "projects": [404],
+            },
+            {
+                "id": 9002,
+                "slug": "bayview-board-minutes",
+                "title": "Board minutes, face search pilot",
+                "source": AGENCY,
+                "access": "private",
+                "page_count": 1,
+                "canonical_url": "https://www.documentcloud.org/documents/9002-bayview-board-minutes",
+                "asset_url": f"{self.base}/files/",
+                "created_at": "2018-07-01T12:00:00Z",
+                "updated_at": "2018-07-01T12:00:00Z",
+                "projects": [404],
+            },
         ]
         if path == "/api/documents/search/":
             if query.get("page") == "2":
                 return json_reply({"count": 2, "next": None, "previous": None, "results": []})
-            return json_reply({"count": 2, "next": f"{self.base}/api/documents/search/?page=2&q=recognize",
-                          "previous": None, "results": docs[:1]})
+            return json_reply(
+                {
+                    "count": 2,
+                    "next": f"{self.base}/api/documents/search/?page=2&q=recognize",
+                    "previous": None,
+                    "results": docs[:1],
+                }
+            )
         if path == "/api/documents/" and query.get("project") == "404":
             return json_reply({"next": None, "previous": None, "results": docs})
         return json_reply({"detail": "Not found."}, 404)
@@ -209,8 +298,15 @@ def start_records_apis() -> RecordsApis:
 
     def storage(request: Incoming) -> Reply:
         if request.path.startswith("/nosign/"):
-            return public(Incoming(request.method, request.path.removeprefix("/nosign"), request.query,
-                                   request.headers, request.body))
+            return public(
+                Incoming(
+                    request.method,
+                    request.path.removeprefix("/nosign"),
+                    request.query,
+                    request.headers,
+                    request.body,
+                )
+            )
         return signed(request)
 
     store_server.handler = storage

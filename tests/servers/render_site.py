@@ -23,9 +23,11 @@ STALL_SECONDS = 10
 
 
 def page(title: str, body: str) -> bytes:
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-            "<style>body { background: rgb(240, 200, 40); font: 20px serif; }</style></head>"
-            f"<body><h1>{title}</h1>{body}</body></html>").encode()
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body { background: rgb(240, 200, 40); font: 20px serif; }</style></head>"
+        f"<body><h1>{title}</h1>{body}</body></html>"
+    ).encode()
 
 
 class RenderSite:
@@ -41,25 +43,40 @@ class RenderSite:
             return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
         if request.path == "/":
             port = self.base.rsplit(":", 1)[1]
-            return Reply(body=page("Drawn in time", '<a href="/stalls/">stalls</a> '
-                                                    '<a href="/reaches-private/">private</a> '
-                                                    '<a href="/spins/">spins</a>'
-                                                    f'<img src="http://{PINNED_NAME}:{port}/pinned.png">'))
+            return Reply(
+                body=page(
+                    "Drawn in time",
+                    '<a href="/stalls/">stalls</a> '
+                    '<a href="/reaches-private/">private</a> '
+                    '<a href="/spins/">spins</a>'
+                    f'<img src="http://{PINNED_NAME}:{port}/pinned.png">',
+                )
+            )
         if request.path == "/pinned.png":
             self.pinned_hits += 1
             return Reply(404, b"", content_type="image/png")
         if request.path == "/stalls/":
             return Reply(body=page("Never finishes loading", '<img src="/stall.png" alt="">'))
         if request.path == "/spins/":
-            return Reply(body=page("Spins after loading", "<script>addEventListener('load', "
-                                                          "() => { while (true) {} })</script>"))
+            return Reply(
+                body=page(
+                    "Spins after loading",
+                    "<script>addEventListener('load', () => { while (true) {} })</script>",
+                )
+            )
         if request.path == "/stall.png":
             return Reply(raw=_stall)
         if request.path == "/reaches-private/":
             port = self.base.rsplit(":", 1)[1]
-            return Reply(body=page("Reaches for private addresses", (
-                f'<img src="http://{METADATA_NAME}:{port}/latest/meta-data/" alt="">'
-                f'<script>fetch("http://127.0.0.2:{self.canary_port}/")</script>')))
+            return Reply(
+                body=page(
+                    "Reaches for private addresses",
+                    (
+                        f'<img src="http://{METADATA_NAME}:{port}/latest/meta-data/" alt="">'
+                        f'<script>fetch("http://127.0.0.2:{self.canary_port}/")</script>'
+                    ),
+                )
+            )
         return Reply(404, b"not found", content_type="text/plain")
 
 

@@ -25,10 +25,54 @@ LINKS_PER_PAGE = 68
 PDF_EVERY = 40  # one page in 40 links a PDF datasheet
 IMAGES_PER_PAGE = 2  # product shots of its own; the logo, icon and CSS images are shared
 
-_SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "ta", "vi", "so", "de", "an", "ex", "or",
-              "pu", "li", "ce", "fa", "go", "hy", "im", "ju", "ze", "wo", "qu", "yb")
-COMMON = ("the", "of", "and", "to", "a", "in", "for", "is", "on", "that", "with", "by",
-          "face", "recognition", "camera", "police", "video", "search", "data", "cloud")
+_SYLLABLES = (
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "ta",
+    "vi",
+    "so",
+    "de",
+    "an",
+    "ex",
+    "or",
+    "pu",
+    "li",
+    "ce",
+    "fa",
+    "go",
+    "hy",
+    "im",
+    "ju",
+    "ze",
+    "wo",
+    "qu",
+    "yb",
+)
+COMMON = (
+    "the",
+    "of",
+    "and",
+    "to",
+    "a",
+    "in",
+    "for",
+    "is",
+    "on",
+    "that",
+    "with",
+    "by",
+    "face",
+    "recognition",
+    "camera",
+    "police",
+    "video",
+    "search",
+    "data",
+    "cloud",
+)
 
 
 def vocabulary(size: int = VOCABULARY_SIZE, seed: int = 7) -> list[str]:
@@ -73,10 +117,15 @@ class SyntheticSite:
         rng = random.Random(seed)
         # Shared requisites, sized as a marketing site's are (bytes are not decoded by crawlers).
         self.shared = {
-            "/static/site.css": (b"@font-face{font-family:Brand;src:url(/static/brand.woff2)}"
-                                 b".hero{background:url(/static/hero.jpg)}" + b".c{margin:0 auto}" * 1200,
-                                 "text/css"),
-            "/static/app.js": (b"window.app={};" + b"function f(){return 1}" * 1400, "application/javascript"),
+            "/static/site.css": (
+                b"@font-face{font-family:Brand;src:url(/static/brand.woff2)}"
+                b".hero{background:url(/static/hero.jpg)}" + b".c{margin:0 auto}" * 1200,
+                "text/css",
+            ),
+            "/static/app.js": (
+                b"window.app={};" + b"function f(){return 1}" * 1400,
+                "application/javascript",
+            ),
             "/static/brand.woff2": (rng.randbytes(24_000), "font/woff2"),
             "/static/hero.jpg": (rng.randbytes(60_000), "image/jpeg"),
             "/static/logo.png": (rng.randbytes(6_000), "image/png"),
@@ -117,8 +166,10 @@ class SyntheticSite:
             f"<nav class='navbar navbar-expand-lg'><ul class='navbar-nav me-auto mb-2'>{nav}</ul></nav>",
             f"</header><main id='content' class='container-fluid px-0'><h1 class='display-4'>Product page {i}</h1>",
             "<img src='/static/logo.png' alt=''>",
-            *(f"<img src='/img/{i}-{n}.jpg' srcset='/img/{i}-{n}.jpg 1x' alt='Product shot {n}'>"
-              for n in range(IMAGES_PER_PAGE)),
+            *(
+                f"<img src='/img/{i}-{n}.jpg' srcset='/img/{i}-{n}.jpg 1x' alt='Product shot {n}'>"
+                for n in range(IMAGES_PER_PAGE)
+            ),
         ]
         size = sum(len(p) for p in parts)
         while size < target:
@@ -139,8 +190,10 @@ class SyntheticSite:
         parts.extend(f"<a class='footer-link' href='/p/{j}.html'>more {j}</a> " for j in link_list)
         if i % PDF_EVERY == 0:
             parts.append(f"<p><a href='/d/{i}.pdf'>Datasheet (PDF)</a></p>")
-        parts.append("</main><footer class='site-footer'>Synthetic vendor, benchmark fixture.</footer>"
-                     "<script src='/static/app.js' defer></script></body></html>")
+        parts.append(
+            "</main><footer class='site-footer'>Synthetic vendor, benchmark fixture.</footer>"
+            "<script src='/static/app.js' defer></script></body></html>"
+        )
         body = "".join(parts).encode("utf-8")
         if keep and len(self._cache) < 20_000:
             self._cache[i] = body
@@ -185,8 +238,9 @@ class SyntheticSite:
             self._sitemap = (
                 '<?xml version="1.0" encoding="UTF-8"?>\n'
                 '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                + "".join(f"<url><loc>{self.base}{e}</loc><lastmod>2020-01-01</lastmod></url>"
-                          for e in entries)
+                + "".join(
+                    f"<url><loc>{self.base}{e}</loc><lastmod>2020-01-01</lastmod></url>" for e in entries
+                )
                 + "</urlset>\n"
             ).encode()
         return self._sitemap
@@ -200,8 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=5000)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--page-bytes", default="30000-80000", metavar="LOW-HIGH",
-                        help="size range of a page's markup (the Redis-mode test serves small pages)")
+    parser.add_argument(
+        "--page-bytes",
+        default="30000-80000",
+        metavar="LOW-HIGH",
+        help="size range of a page's markup (the Redis-mode test serves small pages)",
+    )
     args = parser.parse_args(argv)
     low, _, high = args.page_bytes.partition("-")
     site = SyntheticSite(args.pages, size=(int(low), int(high or low)))

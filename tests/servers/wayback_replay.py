@@ -46,10 +46,21 @@ def load_cassette(path: Path) -> list[Recorded]:
         body = response["body"].get("string") if isinstance(response["body"], dict) else response["body"]
         if isinstance(body, str):
             body = body.encode("utf-8")
-        headers = tuple((name, value) for name, values in response["headers"].items()
-                        for value in values if name.lower() not in DROPPED_HEADERS)
-        found.append(Recorded(request["method"], parts.path + (f"?{parts.query}" if parts.query else ""),
-                              int(response["status"]["code"]), headers, body or b""))
+        headers = tuple(
+            (name, value)
+            for name, values in response["headers"].items()
+            for value in values
+            if name.lower() not in DROPPED_HEADERS
+        )
+        found.append(
+            Recorded(
+                request["method"],
+                parts.path + (f"?{parts.query}" if parts.query else ""),
+                int(response["status"]["code"]),
+                headers,
+                body or b"",
+            )
+        )
     return found
 
 
@@ -74,8 +85,13 @@ class Replay:
     def _cdx(self, params: dict[str, list[str]]) -> Reply:
         key = surt(params.get("url", [""])[0])
         resume = params.get("resumeKey")
-        candidates = [r for r in self.recorded if r.path.startswith("/cdx/")
-                      and surt(r.params.get("url", [""])[0]) == key and r.params.get("resumeKey") == resume]
+        candidates = [
+            r
+            for r in self.recorded
+            if r.path.startswith("/cdx/")
+            and surt(r.params.get("url", [""])[0]) == key
+            and r.params.get("resumeKey") == resume
+        ]
         if candidates:
             same_from = [r for r in candidates if r.params.get("from") == params.get("from")]
             chosen = (same_from or candidates)[0]
@@ -85,7 +101,9 @@ class Replay:
         return Reply(200, b"", content_type="text/plain;charset=UTF-8")
 
 
-def start_replay(cassettes: list[Path], cdx_texts: dict[str, bytes] | None = None) -> tuple[LoopbackServer, Replay]:
+def start_replay(
+    cassettes: list[Path], cdx_texts: dict[str, bytes] | None = None
+) -> tuple[LoopbackServer, Replay]:
     """Serve the recordings on 127.0.0.1; returns the server and its handler."""
     replay = Replay(cassettes, cdx_texts)
     return LoopbackServer(replay).start(), replay
