@@ -24,7 +24,7 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.index.captures import save_captures
 from archive.publish.datasette import METADATA, datasette_command, datasette_environment
 from archive.publish.safety import closing_cursors, query_limits

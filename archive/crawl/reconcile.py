@@ -27,7 +27,7 @@ from typing import Any
 import sqlite_utils
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.history.ingest import HistoryWriter
 from archive.index.captures import save_captures
 from archive.index.db import writing

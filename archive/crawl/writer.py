@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from archive.config import Archive, Config
+from archive.archive import Archive
+from archive.config import Config
 from archive.crawl.messages import (
     AddCapture,
     AddFetchError,
@@ -35,7 +36,7 @@ from archive.errors import ArchiveError
 from archive.history.context import Rules
 from archive.history.ingest import HistoryWriter
 from archive.index.captures import load_originals, save_captures
-from archive.index.db import writing
+from archive.index.db import open_index, writing
 from archive.index.observations import revisit_observations, save_observations, save_validators
 from archive.index.runs import finish_run, resumable_run, save_fetch_errors, start_run, upsert_source
 from archive.records.store import save_records
@@ -85,8 +86,8 @@ class IndexSink:
     """
 
     def __init__(self, config: Config) -> None:
-        self.archive = config.archive
-        self.index = config.archive.open_index()
+        self.archive = Archive.from_config(config)
+        self.index = open_index(Archive.from_config(config))
         # Versions and changes follow the captures in the same transaction.
         self.history = HistoryWriter(self.index, Rules.from_config(config))
 
@@ -142,7 +143,7 @@ class Writer:
     def __init__(self, conn: Any, config: Config, prefix: str, target: Any = None) -> None:
         self.conn = conn
         self.resume_within = config.resume_within
-        self.archive = archive = config.archive
+        self.archive = archive = Archive.from_config(config)
         self.sink = IndexSink(config) if target is None else target.open(config)
         self.run_id: int | None = getattr(target, "run_id", None)
         self.store = WarcStore(
