@@ -27,8 +27,8 @@ from archive.cluster.jobs import SHARED_SPIDERS, Job, active_jobs, finish, is_do
 from archive.cluster.reap import dead_workers, reap
 from archive.config import Config
 from archive.crawl.runner import RunReport, after_live_runs, crawl_settings, report_of, run_crawl
-from archive.crawl.writer import IndexSink
 from archive.index.db import open_index
+from archive.ingest.sink import IndexSink
 from archive.locks import LOCK_DIR, Busy, Lock, crawl_lock
 from archive.redis_client import connect, redacted
 from archive.sources.model import Source

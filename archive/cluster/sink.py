@@ -19,6 +19,7 @@ from archive.archive import Archive
 from archive.cluster import keys
 from archive.config import Config
 from archive.index.db import open_index
+from archive.ingest.batch import Batch
 from archive.redis_client import connect
 from archive.warc.write import Original
 
@@ -49,7 +50,7 @@ def unpack(data: bytes) -> tuple[Any, list[str]]:
 
 
 class RedisSink:
-    """The writer's sink in Redis mode (archive/crawl/writer.py's IndexSink is the other)."""
+    """The writer's sink in Redis mode (archive/ingest/sink.py's IndexSink is the other)."""
 
     def __init__(self, config: Config, target: WorkerTarget) -> None:
         self.archive = Archive.from_config(config)
@@ -77,7 +78,7 @@ class RedisSink:
         self.client.sadd(keys.files(self.target.worker), f"{self.target.run_id} {filename}")
         self.opened.append(filename)
 
-    def commit(self, batch: Any) -> None:
+    def commit(self, batch: Batch) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(
             keys.STREAM,

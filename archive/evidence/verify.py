@@ -89,7 +89,7 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
         )
         # A 304 answer is a response record indexed as an observation, not a capture.
         observed = queries.rows(index.conn, "SELECT * FROM observations WHERE kind = 'not-modified'")
-        # Records cut short by a crash, named when the run was resumed (archive/crawl/reconcile.py).
+        # Records cut short by a crash, named when the run was resumed (archive/ingest/reconcile.py).
         cuts = {(r["filename"], r["offset"]): r for r in queries.rows(index.conn, "SELECT * FROM warc_cuts")}
     finally:
         index.close()
