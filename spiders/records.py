@@ -57,8 +57,9 @@ class RecordsSpider(ApiWalking, SourceSpider):
         self.token = credentials.get(budget, "")
         self.api_hosts = {urlsplit(url).netloc for url in self.source.urls}  # host and port
         self.known_versions, self.known_files = {}, set()
-        if Archive.from_config(self.config).exists():
-            index = open_index(Archive.from_config(self.config))
+        archive = Archive.from_config(self.config)
+        if archive.exists():
+            index = open_index(archive)
             try:
                 self.known_versions = known_releases(index, self.source.name)
                 self.known_files = known_files(index, self.source.name)

@@ -56,8 +56,9 @@ def timestamp(data_dir: Path | None, tsa_url: str | None, tsa_ca: str | None) ->
     from archive.evidence.timestamp import timestamp_warcs
 
     config, _ = command_config(data_dir=data_dir, tsa_url=tsa_url, tsa_ca_file=tsa_ca)
-    open_existing(Archive.from_config(config)).close()
-    stamped = timestamp_warcs(Archive.from_config(config), config.tsa_url, config.tsa_ca_file or None)
+    archive = Archive.from_config(config)
+    open_existing(archive).close()
+    stamped = timestamp_warcs(archive, config.tsa_url, config.tsa_ca_file or None)
     for item in stamped:
         click.echo(f"{item.filename}: SHA-256 {item.sha256} time-stamped {item.time}")
     click.echo(f"{stamped_summary(stamped)} time-stamped by {config.tsa_url}.")

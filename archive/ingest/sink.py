@@ -48,7 +48,7 @@ class IndexSink:
 
     def __init__(self, config: Config) -> None:
         self.archive = Archive.from_config(config)
-        self.index = open_index(Archive.from_config(config))
+        self.index = open_index(self.archive)
         # Versions and changes follow the captures in the same transaction.
         self.history = HistoryWriter(self.index, Rules.from_config(config))
 
