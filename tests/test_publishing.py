@@ -26,6 +26,7 @@ import yaml
 
 from archive.archive import Archive
 from archive.index.captures import save_captures
+from archive.index.db import open_index
 from archive.publish.datasette import METADATA, datasette_command, datasette_environment
 from archive.publish.safety import closing_cursors, query_limits
 from archive.warc.write import Exchange, WarcStore
@@ -101,7 +102,7 @@ def archive(crawled, tmp_path_factory) -> Path:
         )
     )
     store.close()
-    index = Archive(data).open_index()
+    index = open_index(Archive(data))
     save_captures(
         index,
         [
