@@ -12,7 +12,9 @@ from parsel import Selector
 from scrapy.http import Response, TextResponse
 from w3lib.url import canonicalize_url, safe_url_string
 
-from archive.records.budget import download_slots
+from archive.archive import Archive
+from archive.index.db import open_index
+from archive.records.budget import ServiceBudget, download_slots
 from archive.records.items import DocumentFile, Release
 from archive.records.store import known_files, known_releases
 from archive.records.walk import iso_date, links_of, select, table_header, text_of
@@ -49,14 +51,15 @@ class RecordsSpider(ApiWalking, SourceSpider):
         if budget != "none":
             slots = {
                 **crawler.settings.getdict("DOWNLOAD_SLOTS"),
-                **download_slots(self.config.service_budget, budget),
+                **download_slots(ServiceBudget.from_config(self.config), budget),
             }
             crawler.settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
         self.token = credentials.get(budget, "")
         self.api_hosts = {urlsplit(url).netloc for url in self.source.urls}  # host and port
         self.known_versions, self.known_files = {}, set()
-        if self.config.archive.exists():
-            index = self.config.archive.open_index()
+        archive = Archive.from_config(self.config)
+        if archive.exists():
+            index = open_index(archive)
             try:
                 self.known_versions = known_releases(index, self.source.name)
                 self.known_files = known_files(index, self.source.name)

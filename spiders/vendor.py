@@ -15,10 +15,11 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import Sitemap
 from w3lib.url import canonicalize_url, safe_url_string
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.crawl.frontier import FULL, SEEN, Frontier, LocalFrontier
 from archive.crawl.items import FetchError
 from archive.index.captures import last_capture_times
+from archive.index.db import open_index
 from archive.times import parse_when
 
 from .base import SourceSpider
@@ -57,7 +58,7 @@ class VendorSpider(RequisitesMixin, SourceSpider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> VendorSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.source.recrawl == "changed":
-            spider.previous = _previous_captures(spider.config.archive, spider.source.name)
+            spider.previous = _previous_captures(Archive.from_config(spider.config), spider.source.name)
             # Workers sharing a frontier cannot hold pages back for one another's sitemaps.
             spider.released = not spider.previous or spider.seen.shared
             crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
@@ -358,7 +359,7 @@ def _previous_captures(archive: Archive, source: str) -> dict[str, tuple[str, da
     """Canonical URL -> (URL, time of its latest successful capture, depth) for this source."""
     if not archive.exists():
         return {}
-    index = archive.open_index()
+    index = open_index(archive)
     try:
         return {
             canonicalize_url(url): (url, parse_when(at), depth)

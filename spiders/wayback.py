@@ -17,6 +17,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from archive.archive import Archive
 from archive.crawl.items import FetchError
 from archive.crawl.ratelimit import WaybackGaveUp
 from archive.errors import (
@@ -27,11 +28,13 @@ from archive.errors import (
     WaybackError,
 )
 from archive.index.captures import archived_wayback_versions, failed_wayback_snapshots
+from archive.index.db import open_index
 from archive.sources.model import Source
 from archive.times import iso
 from archive.warc.digests import sha1_base32
 from archive.wayback.client import (
     CdxRecord,
+    Endpoints,
     cdx_query,
     check_memento,
     citation_url,
@@ -39,6 +42,7 @@ from archive.wayback.client import (
     surt,
     window_bound,
 )
+from archive.wayback.policy import RatePolicy
 
 from .base import SourceSpider
 
@@ -108,9 +112,9 @@ class WaybackSpider(SourceSpider):
         return spider  # type: ignore[return-value]
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        self.endpoints = self.config.endpoints
-        self.policy = self.config.rate_policy
-        index = self.config.archive.open_index()
+        self.endpoints = Endpoints.from_config(self.config)
+        self.policy = RatePolicy.from_config(self.config)
+        index = open_index(Archive.from_config(self.config))
         try:
             archived = archived_wayback_versions(index, self.source.name)
             self.failed_before = failed_wayback_snapshots(index, self.source.name)

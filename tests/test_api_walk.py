@@ -9,6 +9,7 @@ import pytest
 from archive.errors import ConfigError
 from archive.records import api
 from archive.records.api import ItemProblem
+from archive.records.budget import ServiceBudget
 from archive.sources.api_walk import Step
 from archive.sources.load import parse_sources
 from archive.sources.walk import build_walk
@@ -131,7 +132,7 @@ def test_each_service_budget_is_one_download_slot_spaced_by_its_published_limit(
     from archive.records.budget import download_slots
 
     config = Config.load({"SPYGLASS_DOCUMENTCLOUD_PER_MINUTE": "60", "SPYGLASS_MUCKROCK_TOKEN": "t"})
-    budget = config.service_budget
+    budget = ServiceBudget.from_config(config)
     assert download_slots(budget, "muckrock") == {
         "spyglass-muckrock": {"concurrency": 1, "delay": 4.0, "jitter": 0}
     }  # 15 a minute

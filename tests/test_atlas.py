@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from archive.archive import Archive
 from archive.cli.main import cli
-from archive.config import Archive
 from archive.demo.atlas_site import HEADER, MOVED_PATH, PATH, export_csv, start_atlas_site
 from archive.evidence.verify import verify_report
 from archive.sources.load import load_sources

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.demo.atlas_site import export_csv
 from archive.demo.vendor_site import start_vendor_site
 from archive.demo.wayback_demo import demo_sim

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from archive.config import Archive, Config
+from archive.archive import Archive
+from archive.config import Config
 from archive.crawl.runner import crawl_settings
 from archive.errors import ArchiveError, ConfigError
+from archive.index.db import open_existing, open_index
+from archive.wayback.client import Endpoints
 
 from .conftest import ROOT, run_cli
 
@@ -70,7 +73,7 @@ def test_scrapy_components_see_the_same_config():
         **{**config.__dict__, "spn_access_key": "", "spn_secret_key": ""}
     )
     assert Config.from_settings({}) == Config()
-    assert config.endpoints.cdx == "http://127.0.0.1:9/cdx/search/cdx"
+    assert Endpoints.from_config(config).cdx == "http://127.0.0.1:9/cdx/search/cdx"
 
 
 def test_every_setting_is_in_the_readme_table():
@@ -90,8 +93,8 @@ def test_archive_names_its_paths_and_refuses_a_missing_index(tmp_path: Path):
         "chain",
     )
     with pytest.raises(ArchiveError, match="no archive here"):
-        archive.open_existing()
-    archive.open_index().close()
+        open_existing(archive)
+    open_index(archive).close()
     assert archive.exists()
 
 

@@ -24,8 +24,9 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.index.captures import save_captures
+from archive.index.db import open_index
 from archive.index.untrusted import harden
 from archive.publish.datasette import METADATA, datasette_command, datasette_environment
 from archive.publish.safety import closing_cursors, query_limits
@@ -102,7 +103,7 @@ def archive(crawled, tmp_path_factory) -> Path:
         )
     )
     store.close()
-    index = Archive(data).open_index()
+    index = open_index(Archive(data))
     save_captures(
         index,
         [

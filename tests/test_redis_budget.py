@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 from archive.config import Config
+from archive.wayback.budget import wayback_budget
+from archive.wayback.client import Endpoints
 from archive.wayback.policy import RatePolicy
 from archive.wayback.redis_budget import RedisBudget
 
@@ -65,6 +67,6 @@ def test_the_redis_budget_hands_out_slots_across_processes_and_keeps_endpoints_a
 
 def test_with_a_redis_url_every_wayback_caller_takes_the_redis_budget(tmp_path: Path):
     config = Config.load({}, {"SPYGLASS_REDIS_URL": "redis://127.0.0.1:1/0"})
-    assert isinstance(config.wayback_budget, RedisBudget)
-    assert config.wayback_budget.key.endswith(config.endpoints.base)
-    assert not isinstance(Config.load({}).wayback_budget, RedisBudget)
+    assert isinstance(wayback_budget(config), RedisBudget)
+    assert wayback_budget(config).key.endswith(Endpoints.from_config(config).base)
+    assert not isinstance(wayback_budget(Config.load({})), RedisBudget)

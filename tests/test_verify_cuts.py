@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.demo.server import Incoming, LoopbackServer, Reply
 from archive.evidence.verify import verify_report
 from archive.warc.read import gzip_members

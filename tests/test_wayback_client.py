@@ -20,7 +20,7 @@ from archive.wayback.client import (
     parse_cdx,
     window_bound,
 )
-from archive.wayback.policy import DEFAULT_POLICY
+from archive.wayback.policy import DEFAULT_POLICY, RatePolicy
 
 from .conftest import ROOT
 
@@ -83,7 +83,9 @@ def test_every_request_derives_from_the_configured_base_and_citations_do_not():
             "SPYGLASS_WAYBACK_AVAILABILITY_URL": "http://127.0.0.1:8/available",
         }
     )
-    assert Config.from_settings(settings).endpoints.availability == "http://127.0.0.1:8/available"
+    assert (
+        Endpoints.from_config(Config.from_settings(settings)).availability == "http://127.0.0.1:8/available"
+    )
 
 
 def test_cdx_query_and_inclusive_windows():
@@ -106,7 +108,7 @@ def test_default_policy_respects_the_real_limits():
     assert DEFAULT_POLICY.cdx_per_window <= 0.8 * 30 and DEFAULT_POLICY.snapshots_per_window <= 0.8 * 600
     assert DEFAULT_POLICY.window_seconds == 60 and DEFAULT_POLICY.pause_on_429 >= 60
     assert DEFAULT_POLICY.retry_backoff > 0
-    assert Config.from_settings(crawl_settings(Config())).rate_policy == DEFAULT_POLICY
+    assert RatePolicy.from_config(Config.from_settings(crawl_settings(Config()))) == DEFAULT_POLICY
 
 
 def test_recorded_raw_cdx_texts_parse_without_crashing():

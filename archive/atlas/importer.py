@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from archive.archive import Archive
 from archive.atlas.export import AtlasExport, read_export
 from archive.atlas.fetch import Download, conditional_get
 from archive.atlas.store import ImportReport, last_fetch, save_import, save_not_modified
@@ -25,7 +26,7 @@ from archive.config import Config
 from archive.crawl.guard import address_book, parse_networks
 from archive.errors import AtlasError
 from archive.index.captures import load_originals, save_captures
-from archive.index.db import writing
+from archive.index.db import open_index, writing
 from archive.index.runs import upsert_source
 from archive.sources.model import Scope, Source
 from archive.times import iso, utc_now
@@ -55,7 +56,7 @@ def import_file(
     export = read_export(data, str(path))
     uri = path.resolve().as_uri()
     meta = {"origin": "file", "file_path": str(path), "partial": int(partial), "sources_file": sources_file}
-    index = config.archive.open_index()
+    index = open_index(Archive.from_config(config))
     try:
         found = index.execute(
             "SELECT id FROM captures WHERE url = ? AND sha256 = ? AND via = ? ORDER BY id LIMIT 1",
@@ -83,7 +84,7 @@ def import_url(
 
     Its host, and each redirect's, must have public addresses, or addresses in `allow_private`.
     """
-    index = config.archive.open_index()
+    index = open_index(Archive.from_config(config))
     try:
         etag, modified = last_fetch(index, url)
         *hops, download = conditional_get(
@@ -126,7 +127,7 @@ def import_url(
 def _warc_store(config: Config, index: sqlite_utils.Database) -> Iterator[WarcStore]:
     """A WarcStore for imports, closed (flushed and fsynced) on leaving."""
     store = WarcStore(
-        config.archive.warc_dir,
+        Archive.from_config(config).warc_dir,
         ATLAS_SOURCE,
         max_size=config.warc_max_size,
         gzip_level=config.warc_gzip_level,

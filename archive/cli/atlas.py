@@ -9,9 +9,11 @@ from urllib.parse import urlsplit
 
 import click
 
+from archive.archive import Archive
 from archive.cli.options import command_config, data_option, set_option, sources_option
 from archive.config import Config
 from archive.crawl.guard import parse_networks
+from archive.index.db import open_existing
 from archive.sources.load import load_sources
 
 
@@ -152,7 +154,7 @@ def write_atlas_sources(
     """Write sources for the imported rows' links; the report line."""
     from archive.atlas.sources_out import Filters, write_sources
 
-    index = config.archive.open_existing()
+    index = open_existing(Archive.from_config(config))
     try:
         count = write_sources(index, path, Filters(states, technologies, vendors), allow_private)
     finally:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from archive.archive import Archive
 from archive.cli.options import command_config, data_option, redis_option, set_option
 
 
@@ -39,5 +40,5 @@ def worker(
     config, scrapy = command_config(overrides, data_dir=data_dir, redis_url=redis_url)
     if not config.redis_url:
         raise click.UsageError("spyglass worker needs --redis URL (or SPYGLASS_REDIS_URL)")
-    config.archive.warc_dir.mkdir(parents=True, exist_ok=True)
+    Archive.from_config(config).warc_dir.mkdir(parents=True, exist_ok=True)
     run_worker(config, {"LOG_LEVEL": "INFO" if verbose else "WARNING", **scrapy}, exit_when_idle)

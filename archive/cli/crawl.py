@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 
+from archive.archive import Archive
 from archive.cli.options import command_config, data_option, redis_option, set_option, sources_option
 from archive.config import Config
 from archive.errors import ArchiveError, ConfigError
-from archive.index.db import writing
+from archive.index.db import open_existing, open_index, writing
 from archive.sources.load import load_sources
 from archive.sources.model import Source, select
 from archive.times import utc_now
@@ -114,9 +115,9 @@ def crawl_and_report(
         chosen = select(load_sources(config.sources_file, variables), names)
     else:
         chosen = list({source.name: source for source, _ in runs}.values())
-    archive = config.archive
+    archive = Archive.from_config(config)
     # Fail before crawling if the data directory cannot hold an index and WARCs.
-    archive.open_index().close()
+    open_index(archive).close()
     try:
         archive.warc_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -142,7 +143,7 @@ def crawl_and_report(
     else:
         reports = run_crawl(chosen, config, settings, only, runs)
     elapsed = time.monotonic() - started
-    index = archive.open_index()
+    index = open_index(archive)
     try:
         with writing(index):
             # The screenshot pass follows its live run: it is not a run a schedule starts.
@@ -209,10 +210,10 @@ def read_documents(config: Config, variables: Mapping[str, str], redo: bool) -> 
                     next((u for u in source.unresolved if TERM_FIELD.search(u)), source.unresolved[0])
                 )
             click.echo(f"note: {source.unresolved[0]}; its product terms are used all the same", err=True)
-    index = config.archive.open_existing()
+    index = open_existing(Archive.from_config(config))
     try:
         started = time.monotonic()
-        report = extract_documents(config.archive, index, redo=redo)
+        report = extract_documents(Archive.from_config(config), index, redo=redo)
         mentions = rebuild_mentions(index, sources)
     finally:
         index.close()

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import click
 
+from archive.archive import Archive
 from archive.cli.options import command_config, data_option, tsa_ca_option
+from archive.index.db import open_existing
 
 
 @click.command()
@@ -22,7 +24,7 @@ def verify(data_dir: Path | None, tsa_ca: str | None) -> None:
     from archive.evidence.verify import verify_report
 
     config, _ = command_config(data_dir=data_dir, tsa_ca_file=tsa_ca)
-    report = verify_report(config.archive, config.tsa_ca_file or None)
+    report = verify_report(Archive.from_config(config), config.tsa_ca_file or None)
     for problem in report.problems:
         click.echo(f"FAIL {problem.line()}", err=True)
     if report.problems:
@@ -54,8 +56,9 @@ def timestamp(data_dir: Path | None, tsa_url: str | None, tsa_ca: str | None) ->
     from archive.evidence.timestamp import timestamp_warcs
 
     config, _ = command_config(data_dir=data_dir, tsa_url=tsa_url, tsa_ca_file=tsa_ca)
-    config.archive.open_existing().close()
-    stamped = timestamp_warcs(config.archive, config.tsa_url, config.tsa_ca_file or None)
+    archive = Archive.from_config(config)
+    open_existing(archive).close()
+    stamped = timestamp_warcs(archive, config.tsa_url, config.tsa_ca_file or None)
     for item in stamped:
         click.echo(f"{item.filename}: SHA-256 {item.sha256} time-stamped {item.time}")
     click.echo(f"{stamped_summary(stamped)} time-stamped by {config.tsa_url}.")
@@ -94,7 +97,7 @@ def cite(target: str, data_dir: Path | None, at: str | None, fmt: str) -> None:
     from archive.times import parse_when
 
     config, _ = command_config(data_dir=data_dir)
-    index = config.archive.open_existing()
+    index = open_existing(Archive.from_config(config))
     conn = index.conn
     try:
         note = None
@@ -155,7 +158,7 @@ def export(
     from archive.evidence.export import export_wacz, select_captures
 
     config, _ = command_config(data_dir=data_dir)
-    index = config.archive.open_existing()
+    index = open_existing(Archive.from_config(config))
     try:
         rows = select_captures(index.conn, ids=ids, query=query, source=source)
     finally:
@@ -167,7 +170,7 @@ def export(
         if query
         else f"source {source}"
     )
-    done = export_wacz(config.archive, out, rows, selection)
+    done = export_wacz(Archive.from_config(config), out, rows, selection)
     extra = (f", with {done.requisites} page requisite(s)" if done.requisites else "") + (
         f" and {done.screenshots} screenshot(s)" if done.screenshots else ""
     )

@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
+from archive.archive import Archive
 from archive.cli.options import command_config, data_option, sources_option
+from archive.index.db import open_existing
 
 # `changes` exits with this when a watched phrase appeared or disappeared, so
 # cron can mail it (1 is an error, 2 a usage error).
@@ -65,7 +67,7 @@ def history(url: str, phrase: str | None, data_dir: Path | None, fmt: str) -> No
     from archive.history.sightings import known_page_key
 
     config, _ = command_config(data_dir=data_dir)
-    index = config.archive.open_existing()
+    index = open_existing(Archive.from_config(config))
     conn = index.conn
     try:
         versions = versions_of(conn, url)
@@ -213,7 +215,7 @@ def changes(
 
     start, end = _date_option(since, "--since"), _date_option(until, "--until")
     config, _ = command_config(data_dir=data_dir)
-    index = config.archive.open_existing()
+    index = open_existing(Archive.from_config(config))
     try:
         listed = list_changes(
             index.conn,
@@ -258,7 +260,7 @@ def rebuild_history(data_dir: Path | None, sources_file: Path | None) -> None:
 
     config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
     if sources_file is not None:
-        index = config.archive.open_existing()
+        index = open_existing(Archive.from_config(config))
         try:
             with writing(index):
                 for source in load_sources(config.sources_file, os.environ):
@@ -266,5 +268,5 @@ def rebuild_history(data_dir: Path | None, sources_file: Path | None) -> None:
                         upsert_source(index, source)
         finally:
             index.close()
-    done = rebuild(config.archive, Rules.from_config(config))
+    done = rebuild(Archive.from_config(config), Rules.from_config(config))
     click.echo(f"Rebuilt history: {done.line()}.")

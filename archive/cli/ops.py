@@ -11,11 +11,12 @@ from typing import Any
 
 import click
 
+from archive.archive import Archive
 from archive.cli.crawl import crawl_and_report
 from archive.cli.options import command_config, data_option, redis_option, set_option, sources_option
 from archive.config import Config
 from archive.errors import ConfigError
-from archive.index.db import writing
+from archive.index.db import open_existing, open_index, writing
 from archive.locks import Busy, run_due_lock
 from archive.ops.schedule import JobStatus, due_jobs, job_statuses
 from archive.sources.load import load_sources
@@ -57,7 +58,7 @@ def _sources(config: Config, crawlable: bool = True) -> list[Source]:
 
 
 def _statuses(config: Config, sources: list[Source], now: datetime) -> list[JobStatus]:
-    index = config.archive.open_index()
+    index = open_index(Archive.from_config(config))
     try:
         with writing(index):
             return job_statuses(
@@ -162,7 +163,7 @@ def status(sources_file: Path | None, data_dir: Path | None, now: str | None) ->
     page /spyglass/source_status. Example: spyglass status --data data
     """
     config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
-    config.archive.open_existing().close()
+    open_existing(Archive.from_config(config)).close()
     clock = _clock(now)
     statuses = _statuses(config, _sources(config, crawlable=False), clock)
     click.echo(f"{'source':<40} {'every':<10} {'last run':<44} {'next due':<21} state")

@@ -10,10 +10,11 @@ from urllib.parse import quote
 
 import click
 
+from archive.archive import Archive
 from archive.cli.atlas import import_atlas_export
 from archive.cli.crawl import crawl_and_report
 from archive.cli.options import command_config, data_option
-from archive.config import Archive
+from archive.index.db import open_existing
 from archive.publish.datasette import PROJECT_ROOT, datasette_command, datasette_environment
 
 DEMO_SOURCES = PROJECT_ROOT / "sources.yml"
@@ -35,8 +36,8 @@ def serve(data_dir: Path | None, port: int, host: str, allow_sql: bool | None) -
     SQL only with --allow-sql. Example: spyglass serve --data data --port 8001
     """
     config, _ = command_config(data_dir=data_dir, allow_sql=allow_sql)
-    config.archive.open_existing().close()
-    serve_archive(config.archive, port, host, config.allow_sql)
+    open_existing(Archive.from_config(config)).close()
+    serve_archive(Archive.from_config(config), port, host, config.allow_sql)
 
 
 def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> NoReturn:
@@ -74,7 +75,7 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     from archive.index.queries import nearest_capture
 
     config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir, sources_file=DEMO_SOURCES)
-    servers = start_demo_servers(fixture_port, config.archive)
+    servers = start_demo_servers(fixture_port, Archive.from_config(config))
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
     click.echo(f"Fixture records portal: {servers.portal.url}/requests/", err=True)
     click.echo(
@@ -106,7 +107,7 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     if no_serve:
         return
     product = f"{servers.vendor.url}/products/recognize/"
-    index = config.archive.open_existing()
+    index = open_existing(Archive.from_config(config))
     try:
         shown = nearest_capture(index.conn, product, None)
     finally:
@@ -131,4 +132,4 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
         + f"\nWhat changed, as a feed: http://127.0.0.1:{port}/spyglass/changes_feed.atom"
     )
     # The demo is served on loopback for its own user: custom SQL is on.
-    serve_archive(config.archive, port, "127.0.0.1", allow_sql=True)
+    serve_archive(Archive.from_config(config), port, "127.0.0.1", allow_sql=True)

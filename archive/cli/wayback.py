@@ -8,7 +8,11 @@ from urllib.parse import urlsplit
 
 import click
 
+from archive.archive import Archive
 from archive.cli.options import command_config, data_option, set_option
+from archive.index.db import open_index
+from archive.wayback.budget import wayback_budget
+from archive.wayback.client import Endpoints
 
 
 @click.command()
@@ -32,7 +36,7 @@ def save(urls: tuple[str, ...], data_dir: Path | None, overrides: tuple[str, ...
             raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URLS")
     config, _ = command_config(overrides, data_dir=data_dir)
     options = SaveSettings.from_config(config)
-    index = config.archive.open_index()
+    index = open_index(Archive.from_config(config))
     saved = 0
     try:
         for url in urls:
@@ -68,7 +72,9 @@ def closest(url: str, timestamp: str | None, overrides: tuple[str, ...]) -> None
     if timestamp is not None and not (timestamp.isdigit() and 1 <= len(timestamp) <= 14):
         raise click.BadParameter(f"{timestamp!r} is not a Wayback timestamp", param_hint="--at")
     config, _ = command_config(overrides)
-    found = closest_snapshot(url, config.endpoints, timestamp, config.user_agent, config.wayback_budget)
+    found = closest_snapshot(
+        url, Endpoints.from_config(config), timestamp, config.user_agent, wayback_budget(config)
+    )
     if found is None:
         click.echo(f"{url}: the Wayback Machine names no snapshot", err=True)
         sys.exit(1)

@@ -20,14 +20,17 @@ from typing import Any
 
 import redis
 
+from archive.archive import Archive
 from archive.cluster import keys
 from archive.cluster.ingest import Ingest
 from archive.cluster.jobs import SHARED_SPIDERS, Job, active_jobs, finish, is_done, seed
 from archive.cluster.reap import dead_workers, reap
 from archive.config import Config
 from archive.crawl.runner import RunReport, after_live_runs, crawl_settings, report_of, run_crawl
-from archive.crawl.writer import IndexSink
+from archive.index.db import open_index
+from archive.ingest.sink import IndexSink
 from archive.locks import LOCK_DIR, Busy, Lock, crawl_lock
+from archive.redis_client import connect, redacted
 from archive.sources.model import Source
 
 logger = logging.getLogger(__name__)
@@ -48,7 +51,7 @@ def crawl_with_redis(
     say: Callable[[str], None] = print,
 ) -> list[RunReport]:
     """Run `runs`: vendor crawls through Redis workers, the others here; one report per run."""
-    client = keys.connect(config.redis_url)
+    client = connect(config.redis_url)
     keys.claim_archive(client, config.data_dir)
     shared = [(s, spider) for s, spider in runs if spider in SHARED_SPIDERS]
     here = [(s, spider) for s, spider in runs if spider not in SHARED_SPIDERS]
@@ -56,7 +59,7 @@ def crawl_with_redis(
     children = [_start_worker(config, overrides) for _ in range(workers)]
     if mine and not workers and not _live_workers(client):
         say(
-            f"Waiting for workers: start `spyglass worker --redis {keys.redacted(config.redis_url)}` "
+            f"Waiting for workers: start `spyglass worker --redis {redacted(config.redis_url)}` "
             "on this or another machine."
         )
     stop = threading.Event()
@@ -86,7 +89,7 @@ def crawl_with_redis(
             _stop_worker(child)
     if failure:
         raise failure[0]
-    index = config.archive.open_index()
+    index = open_index(Archive.from_config(config))
     try:
         return [report_of(index, job.label, run_id) for run_id, job in mine.items()] + after + reports + busy
     finally:
@@ -95,7 +98,7 @@ def crawl_with_redis(
 
 def _after_runs(config: Config, mine: dict[int, Job]) -> list[RunReport]:
     """Save Page Now and screenshot passes of the live runs the workers crawled (under their locks)."""
-    index = config.archive.open_index()
+    index = open_index(Archive.from_config(config))
     try:
         return after_live_runs(
             config,
@@ -148,7 +151,7 @@ def _seed_all(
 
 def ingest_until(config: Config, wanted: set[int], stop: threading.Event, say: Callable[[str], None]) -> None:
     """Ingest (when this process holds the ingest lock) until every run in `wanted` has ended."""
-    client = keys.connect(config.redis_url)
+    client = connect(config.redis_url)
     sink = IndexSink(config)
     lock = ingest_lock(config.data_dir)
     ingest: Ingest | None = None

@@ -3,7 +3,7 @@
 Why one ingest process and not a merge of per-worker indexes: the captures
 hash chain has one order, and the stream gives it (entries are appended in
 the order workers commit them, and applied in that order, batch after batch,
-through the same write path as on one machine: archive/crawl/writer.py's
+through the same write path as on one machine: archive/ingest/sink.py's
 IndexSink). Captures also reach the published index while the crawl runs, so
 `status`, Datasette and the next `run-due` see them at once, and there is no
 merge step to forget or to fail half-way.
@@ -28,8 +28,8 @@ import redis
 
 from archive.cluster import keys
 from archive.cluster.sink import unpack
-from archive.crawl.writer import IndexSink
 from archive.index.db import writing
+from archive.ingest.sink import IndexSink
 from archive.times import iso, utc_now
 
 logger = logging.getLogger(__name__)

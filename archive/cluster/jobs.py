@@ -23,9 +23,10 @@ from scrapy_redis import picklecompat
 from archive.cluster import keys
 from archive.crawl.frontier import LocalFrontier
 from archive.crawl.items import FetchError
-from archive.crawl.writer import IndexSink, open_run
 from archive.index.db import writing
 from archive.index.runs import finish_run, save_fetch_errors
+from archive.ingest.runs import open_run
+from archive.ingest.sink import IndexSink
 from archive.sources.model import Source
 from archive.times import iso, utc_now
 

@@ -1,4 +1,4 @@
-"""Redis mode's connection and key names: every key Spyglass keeps in Redis is named here.
+"""Redis mode's key names: every key Spyglass keeps in Redis is named here (the connection: archive/redis_client.py).
 
 Keys of one crawl run carry its crawl_runs id, so one Redis serves one archive's
 runs side by side; `claim_archive` keeps a second archive from sharing it.
@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from archive.errors import ArchiveError, ConfigError
+from archive.errors import ConfigError
 
 PREFIX = "spyglass"
 JOBS = f"{PREFIX}:jobs"  # hash: run id -> the pickled Job workers crawl
@@ -23,28 +23,6 @@ GROUP = "ingest"  # the stream's consumer group (entries stay pending until comm
 ARCHIVE = f"{PREFIX}:archive"  # which archive (host and data directory) this Redis serves
 WORKERS = f"{PREFIX}:workers"  # set: ids of workers that may hold leases or files
 INGEST_ALIVE = f"{PREFIX}:ingest:alive"  # the ingest's heartbeat
-
-
-def connect(url: str) -> redis.Redis:
-    """A client for `url`, checked with a PING; an ArchiveError names the URL (less any password)."""
-    try:
-        client = redis.Redis.from_url(
-            url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=15
-        )
-        client.ping()
-    except ValueError as exc:
-        raise ConfigError(f"setting SPYGLASS_REDIS_URL: {exc}") from None
-    except redis.RedisError as exc:
-        raise ArchiveError(f"Redis at {redacted(url)}: cannot reach it ({exc})") from None
-    return client
-
-
-def redacted(url: str) -> str:
-    """`url` without its password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
 def worker_id() -> str:

@@ -6,7 +6,7 @@ cannot renew, archive/cluster/worker.py). The ingest then, for that worker:
 
 1. indexes the records of its WARC files that have no row (it died between
    writing a record and sending the row), as a restart does for one machine
-   (archive/crawl/reconcile.py);
+   (archive/ingest/reconcile.py);
 2. gives back the URLs it had taken in the seen-set but not queued yet, so
    they can be taken again;
 3. puts each request it still leased back in the queue, marked handed back:
@@ -29,10 +29,10 @@ from scrapy_redis import picklecompat
 from archive.cluster import keys
 from archive.cluster.jobs import Job
 from archive.cluster.scheduler import PUT
-from archive.crawl.reconcile import reconcile_files
 from archive.crawl.replay import PAYLOAD_COLUMNS
-from archive.crawl.writer import IndexSink
 from archive.index import queries
+from archive.ingest.reconcile import reconcile_files
+from archive.ingest.sink import IndexSink
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,12 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from archive.archive import Archive
 from archive.cluster import keys
 from archive.config import Config
+from archive.index.db import open_index
+from archive.ingest.batch import Batch
+from archive.redis_client import connect
 from archive.warc.write import Original
 
 # Batches carry extracted text: level 1 costs little CPU and shrinks what Redis holds.
@@ -46,12 +50,12 @@ def unpack(data: bytes) -> tuple[Any, list[str]]:
 
 
 class RedisSink:
-    """The writer's sink in Redis mode (archive/crawl/writer.py's IndexSink is the other)."""
+    """The writer's sink in Redis mode (archive/ingest/sink.py's IndexSink is the other)."""
 
     def __init__(self, config: Config, target: WorkerTarget) -> None:
-        self.archive = config.archive
+        self.archive = Archive.from_config(config)
         self.target = target
-        self.client = keys.connect(target.redis_url)
+        self.client = connect(target.redis_url)
         self.leases = keys.run_key(target.run_id, "leases")
         self.opened: list[str] = []
 
@@ -62,7 +66,7 @@ class RedisSink:
             return {}
         from archive.index.captures import load_originals
 
-        index = self.archive.open_index()
+        index = open_index(self.archive)
         try:
             return load_originals(index, prefix)
         finally:
@@ -74,7 +78,7 @@ class RedisSink:
         self.client.sadd(keys.files(self.target.worker), f"{self.target.run_id} {filename}")
         self.opened.append(filename)
 
-    def commit(self, batch: Any) -> None:
+    def commit(self, batch: Batch) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(
             keys.STREAM,

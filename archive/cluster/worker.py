@@ -29,6 +29,7 @@ from archive.cluster.middlewares import WorkerRun
 from archive.cluster.sink import WorkerTarget
 from archive.config import Config
 from archive.crawl.runner import crawl_settings
+from archive.redis_client import connect
 from archive.times import iso, utc_now
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class Worker:
         self.config = config
         self.settings = settings
         self.exit_when_idle = exit_when_idle
-        self.client = keys.connect(config.redis_url)
+        self.client = connect(config.redis_url)
         self._report = self.client.register_script(REPORT)
         self.id = keys.worker_id()
         self.process = CrawlerProcess(settings)

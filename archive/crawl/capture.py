@@ -91,7 +91,7 @@ class WarcCaptureMiddleware:
             extra["WARC-Spyglass-Redacted"] = ", ".join(redacted) + " (credential value removed)"
         extra.update(removed)
         if request.meta.get("spyglass_requisite"):
-            # So a crash's reconcile (archive/crawl/reconcile.py) indexes it as a requisite again.
+            # So a crash's reconcile (archive/ingest/reconcile.py) indexes it as a requisite again.
             extra[REQUISITE_HEADER] = request.meta["spyglass_requisite"]
         if response.ip_address is not None:
             extra["WARC-IP-Address"] = str(response.ip_address)

@@ -22,8 +22,10 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 
+from archive.archive import Archive
 from archive.config import Config
 from archive.crawl.replay import PAYLOAD_COLUMNS, location_of, replayed_response
+from archive.index.db import open_index
 from archive.index.observations import validators_of
 
 logger = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ class ConditionalRequestMiddleware:
 
     def __init__(self, crawler: Crawler, config: Config) -> None:
         self.crawler = crawler
-        self.archive = config.archive
+        self.archive = Archive.from_config(config)
         self.validators: dict[str, dict[str, Any]] = {}
 
     @classmethod
@@ -51,7 +53,7 @@ class ConditionalRequestMiddleware:
         # Live pages only: a Wayback snapshot never changes.
         if source is None or getattr(spider, "via", "") != "live" or not self.archive.exists():
             return
-        index = self.archive.open_index()
+        index = open_index(self.archive)
         try:
             self.validators = validators_of(index, source.name, PAYLOAD_COLUMNS)
         finally:

@@ -47,6 +47,7 @@ from zope.interface import implementer
 
 from archive.config import Config
 from archive.errors import ConfigError
+from archive.wayback.client import Endpoints
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -197,7 +198,7 @@ class AddressGuardMiddleware:
         # The Wayback Machine endpoints are the operator's configuration, not
         # something a page chose: their hosts may be anywhere (the tests and the
         # demo run the simulator on loopback), so their own addresses pass.
-        endpoints = config.endpoints
+        endpoints = Endpoints.from_config(config)
         self.endpoints = {urlsplit(url).hostname for url in (endpoints.base, endpoints.availability)}
 
     @classmethod

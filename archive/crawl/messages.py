@@ -73,7 +73,7 @@ class StartRun:
     """Record the source's configuration (if any) and open a crawl run.
 
     An unfinished earlier run of the same source and spider is reconciled with
-    its WARC files (archive/crawl/reconcile.py), and continued if it started
+    its WARC files (archive/ingest/reconcile.py), and continued if it started
     within SPYGLASS_RESUME_WITHIN. Answered with (run id, id of the run it
     resumes or None).
     """

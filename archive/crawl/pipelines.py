@@ -11,6 +11,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from archive.archive import Archive
 from archive.config import Config
 from archive.crawl.capture import exchange_without_callback
 from archive.crawl.client import close_writer, writer_for
@@ -18,6 +19,7 @@ from archive.crawl.items import Capture, FetchError, Observation
 from archive.crawl.messages import RunEnd
 from archive.crawl.resume import ResumeState, load_resume_state, set_resume_state
 from archive.errors import ArchiveError
+from archive.index.db import open_index
 from archive.index.runs import run_chain
 from archive.locks import Busy, Lock, crawl_lock
 from archive.records.items import RECORD_ITEMS
@@ -76,7 +78,7 @@ class IndexPipeline:
 
     def _resume(self, resumed_from: int) -> None:
         """Load what the interrupted runs did, so it is replayed from the archive, not fetched."""
-        index = self.config.archive.open_index()
+        index = open_index(Archive.from_config(self.config))
         try:
             self.resumed = load_resume_state(index.conn, run_chain(index, resumed_from))
         finally:

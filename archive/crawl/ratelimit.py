@@ -22,7 +22,7 @@ from scrapy.http import Response
 
 from archive.config import Config
 from archive.times import utc_now
-from archive.wayback.budget import Budget, wait_async
+from archive.wayback.budget import Budget, wait_async, wayback_budget
 from archive.wayback.policy import MAX_429_PER_REQUEST, RatePolicy
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class WaybackRateLimitMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WaybackRateLimitMiddleware:
         config = Config.from_settings(crawler.settings)
-        return cls(config.rate_policy, crawler, config.wayback_budget)
+        return cls(RatePolicy.from_config(config), crawler, wayback_budget(config))
 
     async def process_request(self, request: Request) -> None:
         bucket = request.meta.get("wayback_bucket")

@@ -14,7 +14,7 @@ from scrapy import Request
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.warc.read import read_record
 from archive.warc.write import RecordLocation
 

@@ -22,6 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
+from archive.archive import Archive
 from archive.config import Config
 from archive.crawl.replay import PAYLOAD_COLUMNS, location_of, replayed_response
 from archive.index import queries
@@ -89,7 +90,7 @@ class ResumeMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.archive = Config.from_settings(crawler.settings).archive
+        self.archive = Archive.from_config(Config.from_settings(crawler.settings))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ResumeMiddleware:

@@ -12,8 +12,10 @@ from typing import Any
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
+from archive.archive import Archive
 from archive.config import Config
 from archive.index.captures import changed_captures
+from archive.index.db import open_index
 from archive.locks import crawl_lock, is_locked
 from archive.sources.model import Source
 from archive.times import parse_when
@@ -173,7 +175,7 @@ def run_crawl(
             # Scrapy's shutdown handlers outlive its reactor and would swallow the signals.
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    index = config.archive.open_index()
+    index = open_index(Archive.from_config(config))
     reports = []
     try:
         for label, crawler in crawlers:

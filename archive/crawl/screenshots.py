@@ -31,10 +31,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from archive.archive import Archive
 from archive.config import Config
 from archive.crawl.browser_proxy import GuardedProxy
 from archive.crawl.guard import AddressBook, parse_networks, parse_resolve, refusal
-from archive.index.db import writing
+from archive.index.db import open_index, writing
 from archive.index.queries import rows
 from archive.index.runs import finish_run, start_run
 from archive.sources.model import Source
@@ -88,8 +89,8 @@ def pages_of_run(index: Any, run_id: int) -> list[dict[str, Any]]:
 
 def screenshot_run(config: Config, source: Source, crawl_run: int) -> int:
     """Screenshot every page crawl run `crawl_run` captured; returns the screenshot run's id."""
-    archive = config.archive
-    index = archive.open_index()
+    archive = Archive.from_config(config)
+    index = open_index(archive)
     store = WarcStore(
         archive.warc_dir, source.name, max_size=config.warc_max_size, gzip_level=config.warc_gzip_level
     )

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import signal
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-from archive.config import Archive, Config
+from archive.archive import Archive
+from archive.config import Config
 from archive.crawl.messages import (
     AddCapture,
     AddFetchError,
@@ -30,105 +30,18 @@ from archive.crawl.messages import (
     WriteExchange,
 )
 from archive.crawl.payloads import RecentPayloads
-from archive.crawl.reconcile import reconcile_run
 from archive.errors import ArchiveError
-from archive.history.context import Rules
-from archive.history.ingest import HistoryWriter
-from archive.index.captures import load_originals, save_captures
 from archive.index.db import writing
-from archive.index.observations import revisit_observations, save_observations, save_validators
-from archive.index.runs import finish_run, resumable_run, save_fetch_errors, start_run, upsert_source
-from archive.records.store import save_records
-from archive.sources.model import Source, source_to_dict
-from archive.text.extract import extract
-from archive.times import iso, parse_when, utc_now
-from archive.warc.write import Original, WarcStore
+from archive.index.runs import finish_run
+from archive.ingest.batch import Batch
+from archive.ingest.runs import open_run
+from archive.ingest.sink import IndexSink, Sink
+from archive.text.extract import text_columns
+from archive.warc.write import WarcStore
 
 # Rows are committed in batches: a commit per row costs ~2.5 ms (MEASURED.md).
 BATCH_ROWS = 500
 BATCH_SECONDS = 0.5
-
-
-@dataclass
-class Batch:
-    """Rows queued since the last commit; applied in one transaction, in this order."""
-
-    captures: list[dict[str, Any]] = field(default_factory=list)
-    observations: list[dict[str, Any]] = field(default_factory=list)
-    validators: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    # Records items (releases, documents) name captures by WARC-Record-ID, so
-    # they are saved after the captures of the same batch.
-    records: list[Any] = field(default_factory=list)
-    # Redis mode: leases of requests whose every row is in this batch or an earlier one.
-    releases: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.captures) + len(self.errors) + len(self.records)
-
-    def empty(self) -> bool:
-        return not (
-            self.captures
-            or self.errors
-            or self.records
-            or self.observations
-            or self.validators
-            or self.releases
-        )
-
-
-class IndexSink:
-    """Where a batch goes on one machine: the SQLite index, with history folded in the same transaction.
-
-    The Redis ingest (archive/cluster/ingest.py) applies the batches workers send through
-    this same class, so there is one write path for rows however they were crawled.
-    """
-
-    def __init__(self, config: Config) -> None:
-        self.archive = config.archive
-        self.index = config.archive.open_index()
-        # Versions and changes follow the captures in the same transaction.
-        self.history = HistoryWriter(self.index, Rules.from_config(config))
-
-    def originals(self, prefix: str) -> dict[tuple[str, str], Original]:
-        """First full records of `prefix`'s payloads, so repeats become revisits."""
-        return load_originals(self.index, prefix)
-
-    def file_opened(self, filename: str, run_id: int | None) -> None:
-        """Name a new WARC file's run in the index before any record goes in it, so a restart
-        after a crash knows which files to reconcile."""
-        with writing(self.index):
-            self.index.table("warc_files").insert(
-                {"filename": filename, "crawl_run": run_id, "opened_at": iso(utc_now())}, replace=True
-            )
-
-    def commit(self, batch: Batch) -> None:
-        """Apply every row of `batch` in one transaction."""
-        with writing(self.index):
-            self.apply(batch)
-
-    def apply(self, batch: Batch) -> None:
-        """Apply `batch` inside the caller's transaction."""
-        if batch.captures:
-            self.history.add(save_captures(self.index, batch.captures))
-        seen = save_observations(self.index, revisit_observations(batch.captures) + batch.observations)
-        # A revisit is a capture, in history already; a 304 extends the version it confirms.
-        self.history.observe(
-            [
-                (o["capture_id"], o["observed_at"])
-                for o in seen
-                if o["kind"] == "not-modified" and o["capture_id"] is not None
-            ]
-        )
-        if batch.validators:
-            save_validators(self.index, batch.validators)
-        if batch.errors:
-            save_fetch_errors(self.index, batch.errors)
-        if batch.records:
-            save_records(self.index, batch.records)
-
-    def close(self) -> None:
-        self.index.close()
 
 
 class Writer:
@@ -142,8 +55,8 @@ class Writer:
     def __init__(self, conn: Any, config: Config, prefix: str, target: Any = None) -> None:
         self.conn = conn
         self.resume_within = config.resume_within
-        self.archive = archive = config.archive
-        self.sink = IndexSink(config) if target is None else target.open(config)
+        self.archive = archive = Archive.from_config(config)
+        self.sink: Sink = IndexSink(config) if target is None else target.open(config)
         self.run_id: int | None = getattr(target, "run_id", None)
         self.store = WarcStore(
             archive.warc_dir,
@@ -193,10 +106,7 @@ class Writer:
             # A requisite's text (CSS, scripts) is not what the page says: not searchable.
             if row["warc_type"] != "revisit" and not row.get("requisite"):
                 body = message.body if message.body is not None else self.payloads.decoded(row)
-                found = extract(message.content_type, body)
-                row.update(
-                    title=found.title, text=found.text, extraction=found.method, extraction_error=found.error
-                )
+                row.update(text_columns(message.content_type, body))
             self.batch.captures.append(row)
             if message.validators is not None:
                 self.batch.validators.append(message.validators)
@@ -259,35 +169,6 @@ class Writer:
 
     def reply(self, request_id: int, ok: bool, value: Any) -> None:
         self.conn.send(Reply(request_id, ok, value))
-
-
-def open_run(
-    sink: IndexSink,
-    archive: Archive,
-    name: str,
-    spider: str,
-    source: Source | None,
-    pid: int | None,
-    resume_within: float,
-) -> tuple[int, int | None]:
-    """Record the source and open a crawl run; an unfinished earlier run of the same source and
-    spider is reconciled first, and continued if it started within `resume_within` seconds.
-    Returns (run id, id of the run it resumes or None)."""
-    index = sink.index
-    with writing(index):
-        if source is not None:
-            upsert_source(index, source)
-            sink.history.watch(source.name, source_to_dict(source))
-    previous = resumable_run(index, name, spider)
-    resumed = None
-    if previous is not None:
-        reconcile_run(archive, index, previous, source, sink.history)
-        age = (utc_now() - parse_when(previous["started_at"])).total_seconds()
-        if age < resume_within:
-            resumed = previous["id"]
-    with writing(index):
-        run_id = start_run(index, name, spider, pid=pid, resumed_from=resumed)
-    return run_id, resumed
 
 
 def serve(conn: Any, config: Config, prefix: str, target: Any = None) -> None:

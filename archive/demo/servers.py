@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.demo.atlas_site import demo_rows, export_csv, start_atlas_site
 from archive.demo.nextrequest_portal import start_nextrequest_portal
 from archive.demo.records_portal import start_records_portal
@@ -16,6 +16,7 @@ from archive.demo.vendor_site import start_vendor_site
 from archive.demo.wayback_demo import demo_sim
 from archive.demo.wayback_sim import start_wayback_sim
 from archive.errors import ArchiveError
+from archive.index.db import open_index
 
 # Sources of the demo's sources.yml whose URLs name the fixtures' ports.
 VENDOR_SOURCE = "northwind-recognize"
@@ -55,7 +56,7 @@ def recorded_ports(archive: Archive) -> dict[str, int]:
     """The fixture ports an earlier demo run archived the fixtures under, by server name."""
     if not archive.exists():
         return {}
-    index = archive.open_index()
+    index = open_index(archive)
     try:
         ports = {}
         for name, source in (("vendor", VENDOR_SOURCE), ("portal", PORTAL_SOURCE), ("json", JSON_SOURCE)):

@@ -33,11 +33,12 @@ from typing import Any
 
 from warcio.warcwriter import WARCWriter
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.errors import ExportError
 from archive.evidence.cite import citation_of
 from archive.evidence.timestamp import KEPT_CA, TOKEN_SUFFIX, token_time
 from archive.index import queries
+from archive.index.db import open_existing
 from archive.index.rows import effective_time, page_url
 from archive.index.untrusted import open_untrusted
 from archive.text.refs import css_refs, decode_css, html_requisites, parse_html
@@ -187,7 +188,7 @@ def export_wacz(archive: Archive, out: Path, rows: list[dict[str, Any]], selecti
     from wacz.main import main as wacz_main
 
     out = Path(out)
-    index = archive.open_existing()
+    index = open_existing(archive)
     try:
         conn = index.conn
         wanted, why = with_dependencies(archive, conn, rows)

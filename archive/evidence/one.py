@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.evidence.timestamp import TOKEN_SUFFIX, check_token, token_time, trusted_ca
 from archive.evidence.verify import check_row
 from archive.index import chain

@@ -21,8 +21,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.errors import TimestampError
+from archive.index.db import open_existing
 from archive.warc.digests import file_sha256
 
 TOKEN_SUFFIX = ".tsr"
@@ -140,7 +141,7 @@ def keep_ca(archive: Archive, ca_file: str) -> Path:
 
 def closed_warc_files(archive: Archive) -> list[str]:
     """WARC files of finished crawl runs: no writer will append to them again."""
-    index = archive.open_existing()
+    index = open_existing(archive)
     try:
         names: list[str] = []
         for (files,) in index.execute(
@@ -202,7 +203,7 @@ def _write_chain_head(archive: Archive) -> Path | None:
     Anyone able to write the index could edit a row and recompute every hash
     after it; a time-stamped head fixes the chain as it stood at that time.
     """
-    index = archive.open_existing()
+    index = open_existing(archive)
     try:
         head = index.execute("SELECT id, row_hash FROM captures ORDER BY id DESC LIMIT 1").fetchone()
     finally:
@@ -224,7 +225,7 @@ def verify_chain_heads(archive: Archive, ca_file: str | None = None) -> tuple[in
     heads = sorted(chain_dir.glob("head-*.json")) if chain_dir.is_dir() else []
     if not heads:
         return count, problems
-    index = archive.open_existing()
+    index = open_existing(archive)
     try:
         for path in heads:
             try:

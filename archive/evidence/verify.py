@@ -24,9 +24,10 @@ from typing import Any
 
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.evidence.timestamp import trusted_ca, verify_chain_heads, verify_tokens
 from archive.index import chain, queries
+from archive.index.db import open_existing
 from archive.warc.digests import labelled, sha256_hex
 from archive.warc.read import Member, gzip_members, read_record, record_at
 
@@ -71,7 +72,7 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
     `tsa_ca`: the CA certificate(s) time-stamp tokens chain to (default: the one kept in
     warcs/tsa-ca.pem by `spyglass timestamp`, else the system's).
     """
-    index = archive.open_existing()
+    index = open_existing(archive)
     try:
         all_rows = queries.rows(index.conn, "SELECT * FROM captures ORDER BY id")
         # Responses a spider refused (a gzip bomb, a Wayback answer that is not
@@ -88,7 +89,7 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
         )
         # A 304 answer is a response record indexed as an observation, not a capture.
         observed = queries.rows(index.conn, "SELECT * FROM observations WHERE kind = 'not-modified'")
-        # Records cut short by a crash, named when the run was resumed (archive/crawl/reconcile.py).
+        # Records cut short by a crash, named when the run was resumed (archive/ingest/reconcile.py).
         cuts = {(r["filename"], r["offset"]): r for r in queries.rows(index.conn, "SELECT * FROM warc_cuts")}
     finally:
         index.close()

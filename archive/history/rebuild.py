@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.history.boilerplate import rekey_host, store_boilerplate
 from archive.history.context import Context, Rules, Work
 from archive.history.phrases import sync_all_watched
 from archive.history.sightings import build_sighting, kind_of, save_sighting
 from archive.history.versions import regroup_page
-from archive.index.db import writing
+from archive.index.db import open_existing, writing
 from archive.index.history_schema import HISTORY_TABLES
 from archive.index.queries import rows
 from archive.text.extract import extract
@@ -63,7 +63,7 @@ def _text(archive: Archive, row: dict[str, Any]) -> tuple[str | None, bool]:
 
 def rebuild_history(archive: Archive, rules: Rules) -> Rebuilt:
     """Empty the history tables and compute them again from every capture."""
-    db = archive.open_existing()
+    db = open_existing(archive)
     work = Work()
     unreadable = 0
     try:

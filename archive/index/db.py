@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from archive.archive import Archive
 from archive.errors import ArchiveError
 from archive.index.migrations import migrations
 
@@ -30,6 +31,20 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
             raise
         raise ArchiveError(f"{path}: cannot open the Spyglass index: {exc}") from exc
     return db
+
+
+def open_index(archive: Archive) -> sqlite_utils.Database:
+    """An archive's index, created with its migrations if needed."""
+    return open_db(archive.db_path)
+
+
+def open_existing(archive: Archive) -> sqlite_utils.Database:
+    """The index of an archive that must already exist, or an ArchiveError saying why not."""
+    if not archive.exists():
+        raise ArchiveError(
+            f"{archive.db_path}: no archive here (run `spyglass crawl` or `spyglass demo` first)"
+        )
+    return open_index(archive)
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.warc.read import DecodeError, PayloadStream
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.publish.safety import Stance
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

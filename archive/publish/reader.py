@@ -13,7 +13,7 @@ import json
 import sqlite3
 from typing import Any
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.evidence.cite import citation_of, citation_of_page
 from archive.history.report import with_details
 from archive.history.sightings import page_key

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.evidence.cite import citation_of
 from archive.index import queries
 from archive.index.rows import effective_time, is_redirect, page_url

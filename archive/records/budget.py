@@ -1,4 +1,4 @@
-"""How fast Spyglass talks to each records service's API: ServiceBudget, one rule per field with its reason.
+"""How fast Spyglass talks to each records service's API: ServiceBudget, one rule per field.
 
 The budgets are spent through Scrapy's own per-slot politeness: every API
 request of a source carries `download_slot` = `spyglass-<service>`, and that
@@ -13,23 +13,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from archive.config import Config
+
 
 @dataclass(frozen=True)
 class ServiceBudget:
-    """Requests per minute Spyglass allows itself against each service's API; each rule says why."""
+    """Requests per minute Spyglass allows itself against each service's API (the reasons: archive/config.py)."""
 
-    # MuckRock's API v2 allows 15 requests a minute (burst 100) on requests/,
-    # communications/, files/ and agencies/, for anonymous and signed-in users
-    # alike (the limits python-muckrock, MuckRock's own client, enforces). The
-    # steady rate is what we keep to; we never rely on the burst.
-    muckrock: float = 15.0
-    # DocumentCloud's API allows 10 requests a second (python-documentcloud's
-    # RATE_LIMIT / RATE_PERIOD); 80% of it leaves room for a person using the
-    # same IP in a browser.
-    documentcloud: float = 480.0
-    # NextRequest publishes no limit. Public scrapers of its client API
-    # (Big Local News, foiatool) wait 2 seconds between calls: so do we.
-    nextrequest: float = 30.0
+    muckrock: float = Config.muckrock_per_minute
+    documentcloud: float = Config.documentcloud_per_minute
+    nextrequest: float = Config.nextrequest_per_minute
+
+    @classmethod
+    def from_config(cls, config: Config) -> ServiceBudget:
+        """The records services' API budgets these settings describe."""
+        return cls(
+            muckrock=config.muckrock_per_minute,
+            documentcloud=config.documentcloud_per_minute,
+            nextrequest=config.nextrequest_per_minute,
+        )
 
     def delay(self, service: str) -> float:
         """Seconds between two API requests to `service`."""

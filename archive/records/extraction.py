@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.index import queries
 from archive.records import store
 from archive.text.documents import DocumentText, read_document

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import lxml.html
 from lxml import etree
@@ -115,6 +116,18 @@ def extract(content_type: str | None, body: bytes) -> Extracted:
     except Exception as exc:  # hostile payloads: never let one stop the crawl
         return Extracted(None, None, kind, f"{type(exc).__name__}: {exc}"[:500])
     return Extracted(None, None, "none")
+
+
+def text_columns(content_type: str | None, body: bytes) -> dict[str, Any]:
+    """A capture's title, text, extraction and extraction_error columns for `body`: the writer and
+    the reconciler index a page's text alike."""
+    found = extract(content_type, body)
+    return {
+        "title": found.title,
+        "text": found.text,
+        "extraction": found.method,
+        "extraction_error": found.error,
+    }
 
 
 # Below this many undecodable bytes, charset detection is a guess.

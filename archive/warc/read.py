@@ -17,7 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
 if TYPE_CHECKING:
-    from archive.config import Archive
+    from archive.archive import Archive
 
 READ_CHUNK = 1 << 20
 

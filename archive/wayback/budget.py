@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from archive.config import Config
 from archive.errors import ConfigError
+from archive.wayback.client import Endpoints
 from archive.wayback.policy import RatePolicy
 
 
@@ -42,6 +44,17 @@ class Budget(Protocol):
     def paused_for(self) -> float:
         """Seconds left of the current pause (0 when none): a slot taken before a pause is void."""
         ...
+
+
+def wayback_budget(config: Config) -> Budget:
+    """The budget and pause every request to this Wayback Machine shares: the machine's file,
+    or with SPYGLASS_REDIS_URL the cluster's, in Redis."""
+    policy, base = RatePolicy.from_config(config), Endpoints.from_config(config).base
+    if config.redis_url:
+        from archive.wayback.redis_budget import RedisBudget  # needs the redis package only then
+
+        return RedisBudget(config.redis_url, policy, base)
+    return FileBudget(config.wayback_budget_file, policy, base)
 
 
 class FileBudget:

@@ -9,14 +9,13 @@ from email.utils import parsedate_to_datetime
 from typing import NamedTuple
 from urllib.parse import quote, urlencode, urlsplit
 
+from archive.config import PUBLIC_WAYBACK, Config
 from archive.errors import (
     BlockedError,
     ExcludedError,
     MementoMismatchError,
     NotArchivedError,
 )
-
-PUBLIC_WAYBACK = "https://web.archive.org"
 
 TIMESTAMP_RE = re.compile(r"^\d{14}$")
 
@@ -35,6 +34,11 @@ class Endpoints:
 
     base: str = PUBLIC_WAYBACK
     availability: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> Endpoints:
+        """Every Wayback Machine URL Spyglass requests, from SPYGLASS_WAYBACK_URL."""
+        return cls(config.wayback_url, config.wayback_availability_url)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base", self.base.rstrip("/"))

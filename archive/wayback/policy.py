@@ -1,35 +1,42 @@
-"""How fast Spyglass talks to the Wayback Machine: RatePolicy, one rule per field with its reason."""
+"""How fast Spyglass talks to the Wayback Machine: RatePolicy, one rule per field.
+
+Each rule's default and its reason are written once, beside its setting in
+archive/config.py; RatePolicy only reads them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archive.config import Config
+
 
 @dataclass(frozen=True)
 class RatePolicy:
-    """How fast Spyglass talks to the Wayback Machine; each rule says why."""
+    """How fast Spyglass talks to the Wayback Machine; each rule's reason is beside its setting."""
 
-    # CDX and TimeMap share one budget of 30 requests a minute per IP; 80% of
-    # it leaves room for a person using the same IP in a browser.
-    cdx_per_window: int = 24
-    # Snapshot (id_) fetches are allowed about 600 a minute; 80% again.
-    snapshots_per_window: int = 480
-    # Save Page Now takes 6 URLs a minute from an account and 3 anonymously
-    # (its changelog, 2023); more are queued as "overloaded", not refused.
-    # Status polls are ordinary requests and count as snapshots.
-    saves_per_window: int = 3
-    # The "minute" the budgets count over. Only tests shrink it.
-    window_seconds: float = 60.0
-    # 429s carry no Retry-After, and an IP that keeps sending after 429s for
-    # over a minute is firewalled for an hour (doubling each time): stop
-    # everything for at least a minute.
-    pause_on_429: float = 60.0
-    # A 503 or a cut body is usually a busy node: retry a few times, slowly,
-    # never at once ("never retry hot").
-    retries: int = 2
-    retry_backoff: float = 10.0
-    # Rows per CDX request before following the resume key.
-    cdx_page_size: int = 5000
+    cdx_per_window: int = Config.wayback_cdx_per_window
+    snapshots_per_window: int = Config.wayback_snapshots_per_window
+    saves_per_window: int = Config.wayback_saves_per_window
+    window_seconds: float = Config.wayback_window
+    pause_on_429: float = Config.wayback_pause_on_429
+    retries: int = Config.wayback_retries
+    retry_backoff: float = Config.wayback_retry_backoff
+    cdx_page_size: int = Config.wayback_cdx_page_size
+
+    @classmethod
+    def from_config(cls, config: Config) -> RatePolicy:
+        """The Wayback Machine rate policy these settings describe."""
+        return cls(
+            cdx_per_window=config.wayback_cdx_per_window,
+            snapshots_per_window=config.wayback_snapshots_per_window,
+            saves_per_window=config.wayback_saves_per_window,
+            window_seconds=config.wayback_window,
+            pause_on_429=config.wayback_pause_on_429,
+            retries=config.wayback_retries,
+            retry_backoff=config.wayback_retry_backoff,
+            cdx_page_size=config.wayback_cdx_page_size,
+        )
 
     def interval(self, bucket: str) -> float:
         """Seconds between two requests of `bucket` ('cdx', 'snapshot' or 'save')."""

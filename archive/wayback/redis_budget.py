@@ -55,7 +55,7 @@ class RedisBudget:
     @property
     def client(self):  # noqa: ANN201 - redis.Redis, connected on first use
         if self._client is None:
-            from archive.cluster.keys import connect
+            from archive.redis_client import connect
 
             self._client = connect(self.url)
             self._acquire = self._client.register_script(ACQUIRE)

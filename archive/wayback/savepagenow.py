@@ -28,7 +28,7 @@ from archive.config import Config
 from archive.errors import SavePageNowError, WaybackError
 from archive.index.runs import save_request
 from archive.times import iso, utc_now
-from archive.wayback.budget import Budget, wait_sync
+from archive.wayback.budget import Budget, wait_sync, wayback_budget
 from archive.wayback.client import CdxRecord, Endpoints, citation_url, parse_cdx
 from archive.wayback.policy import DEFAULT_POLICY, MAX_429_PER_REQUEST, RatePolicy
 
@@ -51,9 +51,9 @@ class SaveSettings:
     @classmethod
     def from_config(cls, config: Config) -> SaveSettings:
         return cls(
-            endpoints=config.endpoints,
-            budget=config.wayback_budget,
-            policy=config.rate_policy,
+            endpoints=Endpoints.from_config(config),
+            budget=wayback_budget(config),
+            policy=RatePolicy.from_config(config),
             access_key=config.spn_access_key or None,
             secret_key=config.spn_secret_key or None,
             poll_interval=config.spn_poll_interval,

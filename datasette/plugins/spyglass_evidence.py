@@ -18,7 +18,7 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.evidence.cite import citation_of, citation_of_page
 from archive.index import queries
 from archive.publish.archived import Served

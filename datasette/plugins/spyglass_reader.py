@@ -21,7 +21,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.publish import browse, reader
 from archive.publish.paths import DATABASE, Paths
 

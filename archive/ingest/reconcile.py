@@ -27,14 +27,14 @@ from typing import Any
 import sqlite_utils
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive.config import Archive
+from archive.archive import Archive
 from archive.history.ingest import HistoryWriter
 from archive.index.captures import save_captures
 from archive.index.db import writing
 from archive.index.observations import save_observations
 from archive.index.runs import save_fetch_errors
 from archive.sources.model import Source
-from archive.text.extract import extract
+from archive.text.extract import text_columns
 from archive.times import iso, utc_now
 from archive.warc.read import StoredRecord, decode_body, gzip_members, record_at
 from archive.warc.write import REQUISITE_HEADER
@@ -257,8 +257,5 @@ def _capture(
         except ValueError as exc:
             row["extraction_error"] = str(exc)
         else:
-            found = extract(content_type, body)
-            row.update(
-                title=found.title, text=found.text, extraction=found.method, extraction_error=found.error
-            )
+            row.update(text_columns(content_type, body))
     return row
