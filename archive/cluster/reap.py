@@ -30,9 +30,9 @@ from archive.cluster import keys
 from archive.cluster.jobs import Job
 from archive.cluster.scheduler import PUT
 from archive.crawl.reconcile import reconcile_files
-from archive.crawl.replay import PAYLOAD_COLUMNS
 from archive.crawl.writer import IndexSink
 from archive.index import queries
+from archive.index.capture_row import PAYLOAD_COLUMNS
 
 logger = logging.getLogger(__name__)
 

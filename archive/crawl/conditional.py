@@ -23,7 +23,8 @@ from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 
 from archive.config import Config
-from archive.crawl.replay import PAYLOAD_COLUMNS, location_of, replayed_response
+from archive.crawl.replay import replayed_response
+from archive.index.capture_row import PAYLOAD_COLUMNS, location_of
 from archive.index.observations import validators_of
 
 logger = logging.getLogger(__name__)

@@ -23,8 +23,9 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from archive.config import Config
-from archive.crawl.replay import PAYLOAD_COLUMNS, location_of, replayed_response
+from archive.crawl.replay import replayed_response
 from archive.index import queries
+from archive.index.capture_row import PAYLOAD_COLUMNS, location_of
 
 
 class AlreadyRecorded(IgnoreRequest):
