@@ -25,6 +25,7 @@ from archive.crawl.frontier import LocalFrontier
 from archive.crawl.items import FetchError
 from archive.crawl.writer import IndexSink, open_run
 from archive.index.db import writing
+from archive.index.kinds import ObservationKind
 from archive.index.runs import finish_run, save_fetch_errors
 from archive.sources.model import Source
 from archive.times import iso, utc_now
@@ -142,7 +143,8 @@ def run_counts(index: Any, run_id: int) -> dict[str, Any]:
         [run_id],
     ).fetchone()
     observations = index.execute(
-        "SELECT count(*) FROM observations WHERE crawl_run = ? AND kind = 'not-modified'", [run_id]
+        "SELECT count(*) FROM observations WHERE crawl_run = ? AND kind = ?",
+        [run_id, ObservationKind.NOT_MODIFIED],
     ).fetchone()[0]
     kinds = dict(
         index.execute(

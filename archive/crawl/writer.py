@@ -36,6 +36,7 @@ from archive.history.context import Rules
 from archive.history.ingest import HistoryWriter
 from archive.index.captures import load_originals, save_captures
 from archive.index.db import writing
+from archive.index.kinds import ObservationKind
 from archive.index.observations import revisit_observations, save_observations, save_validators
 from archive.index.runs import finish_run, resumable_run, save_fetch_errors, start_run, upsert_source
 from archive.records.store import save_records
@@ -117,7 +118,7 @@ class IndexSink:
             [
                 (o["capture_id"], o["observed_at"])
                 for o in seen
-                if o["kind"] == "not-modified" and o["capture_id"] is not None
+                if o["kind"] == ObservationKind.NOT_MODIFIED and o["capture_id"] is not None
             ]
         )
         if batch.validators:
