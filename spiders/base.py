@@ -17,6 +17,7 @@ from archive.crawl.guard import AddressRefused
 from archive.crawl.items import Capture, FetchError, Observation
 from archive.crawl.resume import AlreadyRecorded
 from archive.errors import ConfigError
+from archive.index.kinds import ErrorType
 from archive.sources.load import load_sources
 from archive.sources.model import Source, select
 from archive.times import iso, utc_now
@@ -173,19 +174,19 @@ def describe_failure(exc: BaseException, maxsize: int | None = None) -> tuple[st
         # Scrapy's HTTP/1.1 handler cancels bare only when a streamed body
         # passes DOWNLOAD_MAXSIZE (timeouts and announced sizes say so themselves).
         limit = f" of {maxsize} bytes" if maxsize else ""
-        return "too-large", (
+        return ErrorType.TOO_LARGE, (
             f"body grew past the download size limit{limit} (DOWNLOAD_MAXSIZE) "
             "while streaming; download cancelled"
         )
     if "dataloss" in name.lower():
-        return "connection", (
+        return ErrorType.CONNECTION, (
             "connection closed before the whole body arrived (fewer bytes than Content-Length)"
         )
     if isinstance(exc, AddressRefused):
-        return "address", text
+        return ErrorType.ADDRESS, text
     if isinstance(exc, IgnoreRequest):
         if "robots.txt" in text:
-            return "robots", "disallowed by robots.txt"
+            return ErrorType.ROBOTS, "disallowed by robots.txt"
         if "during decompression" in text:
             found = re.search(
                 r"\((\d+) B compressed, (\d+) B decompressed so far\) exceeded "
@@ -194,43 +195,45 @@ def describe_failure(exc: BaseException, maxsize: int | None = None) -> tuple[st
             )
             if found:
                 packed, unpacked, limit = found.groups()
-                return "too-large", (
+                return ErrorType.TOO_LARGE, (
                     f"compressed body of {packed} bytes expands past the download size limit "
                     f"of {limit} bytes (DOWNLOAD_MAXSIZE; stopped at {unpacked}): a gzip bomb?"
                 )
-            return "too-large", text
-        return "ignored", text
+            return ErrorType.TOO_LARGE, text
+        return ErrorType.IGNORED, text
     lowered = name.lower()
     if "max size" in text or "maxsize" in lowered:
         found = re.search(r"(Expected to receive|Received) (\d+) bytes .*max size \((\d+)\)", text)
         if found:
             how, size, limit = found.groups()
             said = "announced" if how.startswith("Expected") else "sent at least"
-            return "too-large", (
+            return ErrorType.TOO_LARGE, (
                 f"server {said} {size} bytes, over the download size limit "
                 f"of {limit} bytes (DOWNLOAD_MAXSIZE)"
             )
-        return "too-large", text
+        return ErrorType.TOO_LARGE, text
     if "timeout" in lowered or "timedout" in lowered:
         found = re.search(r"took longer than ([\d.]+) seconds", text)
         if found:
-            return "timeout", (f"no complete answer within {float(found.group(1)):g} s (DOWNLOAD_TIMEOUT)")
-        return "timeout", f"no complete answer in time ({text})"
+            return ErrorType.TIMEOUT, (
+                f"no complete answer within {float(found.group(1)):g} s (DOWNLOAD_TIMEOUT)"
+            )
+        return ErrorType.TIMEOUT, f"no complete answer in time ({text})"
     if "dnslookup" in lowered or "cannotresolvehost" in lowered:
-        return "dns", f"host name did not resolve ({text})"
+        return ErrorType.DNS, f"host name did not resolve ({text})"
     if "connectionrefused" in lowered:
-        return "connection", "connection refused: nothing listening at that address and port"
+        return ErrorType.CONNECTION, "connection refused: nothing listening at that address and port"
     if name in ("ResponseFailed", "ResponseNeverReceived", "_DataLoss") or (
         "connectionlost" in lowered or "connectiondone" in lowered
     ):
         causes = _causes(exc)
         if any("DataLoss" in c or "Content-Length" in c for c in causes):
-            return "connection", (
+            return ErrorType.CONNECTION, (
                 "connection closed before the whole body arrived (fewer bytes than Content-Length)"
             )
         if name == "ResponseNeverReceived":
-            return "connection", "connection closed before any answer arrived"
-        return "connection", (
+            return ErrorType.CONNECTION, "connection closed before any answer arrived"
+        return ErrorType.CONNECTION, (
             "connection closed before the answer was complete" + (f" ({'; '.join(causes)})" if causes else "")
         )
     return name, text

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.http import Response
 
+from archive.index.kinds import ErrorType
 from archive.records import api
 from archive.records.api import FileEntry, ItemProblem
 from archive.records.budget import slot_name
@@ -76,7 +77,7 @@ class ApiWalking:
         yield self.capture(response)  # type: ignore[attr-defined]
         gave_up = response.meta.get("spyglass_gave_up")
         if gave_up:
-            kind = "rate-limited" if response.status == 429 else "server-error"
+            kind = ErrorType.RATE_LIMITED if response.status == 429 else ErrorType.SERVER_ERROR
             yield self._error(response, kind, gave_up)
         if response.status in REDIRECT_STATUSES:
             yield from self._redirect(response, callback)  # type: ignore[attr-defined]
@@ -86,7 +87,7 @@ class ApiWalking:
         try:
             response.meta["spyglass_json"] = api.parse_json(response.body, response.url)
         except ItemProblem as problem:
-            yield self._error(response, "malformed-json", str(problem))
+            yield self._error(response, ErrorType.MALFORMED_JSON, str(problem))
 
     def _error(self, response: Response, kind: str, reason: str) -> Any:
         return self.error_item(
@@ -120,7 +121,7 @@ class ApiWalking:
         try:
             found = api.items(step, data)
         except ItemProblem as problem:
-            yield self._error(response, "malformed-json", str(problem))
+            yield self._error(response, ErrorType.MALFORMED_JSON, str(problem))
             return
         for number, item in enumerate(found, 1):
             try:
@@ -128,12 +129,12 @@ class ApiWalking:
                     raise ItemProblem(f"is a {type(item).__name__}, not an object")
                 yield from handle(response, item, step)
             except ItemProblem as problem:
-                yield self._error(response, "malformed-item", f"item {number}: {problem}")
+                yield self._error(response, ErrorType.MALFORMED_ITEM, f"item {number}: {problem}")
         seen = response.meta.get("spyglass_api_seen", 0) + len(found)
         try:
             following = api.next_page(step, data, response.url, seen)
         except ItemProblem as problem:
-            yield self._error(response, "malformed-json", f"next page: {problem}")
+            yield self._error(response, ErrorType.MALFORMED_JSON, f"next page: {problem}")
             return
         if following:
             keep = {k: v for k, v in response.meta.items() if k.startswith("spyglass_api_")}

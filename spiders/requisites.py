@@ -22,6 +22,7 @@ from w3lib.url import canonicalize_url, safe_url_string
 
 from archive.crawl.frontier import Frontier
 from archive.crawl.items import FetchError
+from archive.index.kinds import ErrorType
 from archive.text.refs import STYLESHEET, css_refs, decode_css, html_requisites
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
@@ -80,7 +81,7 @@ class RequisitesMixin:
                 response.url,
                 response.meta.get("spyglass_referrer"),
                 response.meta.get("spyglass_depth", 0),
-                "limit",
+                ErrorType.LIMIT,
                 f"{len(found)} page requisites, over the limit of {most} (SPYGLASS_MAX_REQUISITES): "
                 f"only the first {most} were fetched (reported once per crawl)",
             )

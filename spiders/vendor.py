@@ -20,6 +20,7 @@ from archive.crawl.frontier import FULL, SEEN, Frontier, LocalFrontier
 from archive.crawl.items import FetchError
 from archive.index.captures import last_capture_times
 from archive.index.db import open_index
+from archive.index.kinds import ErrorType
 from archive.times import parse_when
 
 from .base import SourceSpider
@@ -117,7 +118,7 @@ class VendorSpider(RequisitesMixin, SourceSpider):
                 url,
                 referrer,
                 depth,
-                "limit",
+                ErrorType.LIMIT,
                 f"page limit reached: {self.max_pages} URLs for this source (scope.max_pages, "
                 "SPYGLASS_MAX_PAGES); this and further links were not followed",
             )
@@ -125,7 +126,7 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         if limit and len(url) > limit:
             return self.error_item(
                 url,
-                "url-too-long",
+                ErrorType.URL_TOO_LONG,
                 (f"URL is {len(url)} characters, over the limit of {limit} (URLLENGTH_LIMIT); not fetched"),
                 referrer,
                 depth,
@@ -138,7 +139,7 @@ class VendorSpider(RequisitesMixin, SourceSpider):
                 url,
                 referrer,
                 depth,
-                "trap",
+                ErrorType.TRAP,
                 f"crawler trap? more than {most} URLs like {pattern} (SPYGLASS_MAX_SIMILAR_URLS); "
                 "this and further ones were not followed",
             )
@@ -177,7 +178,7 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         yield self.capture(response)
         gave_up = response.meta.get("spyglass_gave_up")
         if gave_up:
-            kind = "rate-limited" if response.status == 429 else "server-error"
+            kind = ErrorType.RATE_LIMITED if response.status == 429 else ErrorType.SERVER_ERROR
             yield self.error_item(
                 response.url,
                 kind,
@@ -214,7 +215,7 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         if canonicalize_url(target) in {canonicalize_url(u) for u in chain}:
             yield self.error_item(
                 chain[0],
-                "redirect",
+                ErrorType.REDIRECT,
                 (f"redirect loop: {response.url} redirects back to {target} after {hops} hop(s)"),
                 referrer,
                 depth,
@@ -224,7 +225,7 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         if hops > most:
             yield self.error_item(
                 chain[0],
-                "redirect",
+                ErrorType.REDIRECT,
                 (
                     f"too many redirects: still redirecting after {most} hops "
                     f"(REDIRECT_MAX_TIMES), last to {target}"

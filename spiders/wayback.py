@@ -29,6 +29,7 @@ from archive.errors import (
 )
 from archive.index.captures import archived_wayback_versions, failed_wayback_snapshots
 from archive.index.db import open_index
+from archive.index.kinds import ErrorType
 from archive.sources.model import Source
 from archive.times import iso
 from archive.warc.digests import sha1_base32
@@ -51,10 +52,10 @@ from .base import SourceSpider
 FALLBACKS_PER_VERSION = 3
 
 ERROR_TYPES = {
-    BlockedError: "wayback-blocked",
-    ExcludedError: "wayback-excluded",
-    NotArchivedError: "wayback-not-archived",
-    MementoMismatchError: "wayback-inexact",
+    BlockedError: ErrorType.WAYBACK_BLOCKED,
+    ExcludedError: ErrorType.WAYBACK_EXCLUDED,
+    NotArchivedError: ErrorType.WAYBACK_NOT_ARCHIVED,
+    MementoMismatchError: ErrorType.WAYBACK_INEXACT,
 }
 
 
@@ -153,7 +154,7 @@ class WaybackSpider(SourceSpider):
         url = response.meta["wayback_url"]
         if response.status != 200:
             runtime = response.headers.get("X-Archive-Wayback-Runtime-Error")
-            kind = "wayback-blocked" if response.status == 403 or runtime else "wayback-cdx"
+            kind = ErrorType.WAYBACK_BLOCKED if response.status == 403 or runtime else ErrorType.WAYBACK_CDX
             detail = f" ({runtime.decode('latin-1')})" if runtime else ""
             yield self._error(url, kind, f"CDX answered HTTP {response.status}{detail}")
             return
@@ -161,12 +162,14 @@ class WaybackSpider(SourceSpider):
         if not text.strip():
             if response.meta["wayback_page"] == 1:
                 yield self._error(
-                    url, "wayback-none", "the CDX answer is empty: no captures of this URL in the window"
+                    url,
+                    ErrorType.WAYBACK_NONE,
+                    "the CDX answer is empty: no captures of this URL in the window",
                 )
             return
         page = parse_cdx(text)
         for problem in page.problems:
-            yield self._error(url, "cdx-malformed", problem)
+            yield self._error(url, ErrorType.CDX_MALFORMED, problem)
         for record in page.records:
             request = self._snapshot_request(record)
             if request is not None:
@@ -222,7 +225,7 @@ class WaybackSpider(SourceSpider):
         except WaybackError as exc:
             yield self._error(
                 response.url,
-                ERROR_TYPES.get(type(exc), "wayback"),
+                ERROR_TYPES.get(type(exc), ErrorType.WAYBACK),
                 str(exc),
                 record.original,
                 response=response,

@@ -25,6 +25,7 @@ from archive.atlas.vendors import VendorNames
 from archive.config import Config
 from archive.crawl.guard import address_book, parse_networks
 from archive.errors import AtlasError
+from archive.index.capture_row import CaptureRow
 from archive.index.captures import load_originals, save_captures
 from archive.index.db import open_index, writing
 from archive.index.runs import upsert_source
@@ -171,8 +172,8 @@ def _index(
             save_captures(
                 index,
                 [
-                    *(_redirect_row(hop, at) for hop, at in redirects),
-                    _capture_row(url, location, export, download),
+                    *(_redirect_row(hop, at).columns() for hop, at in redirects),
+                    _capture_row(url, location, export, download).columns(),
                 ],
             )
             capture_id = index.execute(
@@ -192,45 +193,31 @@ def _index(
         )
 
 
-def _redirect_row(hop: Download, location: RecordLocation) -> dict[str, Any]:
-    return {
-        "url": hop.url,
-        "source": ATLAS_SOURCE,
-        "via": VIA,
-        "captured_at": location.date,
-        "status": hop.status,
-        "content_type": hop.header("Content-Type"),
-        "location": hop.header("Location"),
-        "length": location.payload_length,
-        "sha256": location.sha256,
-        "warc_filename": location.filename,
-        "warc_offset": location.offset,
-        "warc_length": location.length,
-        "warc_record_id": location.record_id,
-        "warc_type": location.warc_type,
-        "refers_to": location.refers_to,
-        "extraction": "none",
-    }
+def _redirect_row(hop: Download, location: RecordLocation) -> CaptureRow:
+    return CaptureRow.from_location(
+        location,
+        url=hop.url,
+        source=ATLAS_SOURCE,
+        via=VIA,
+        captured_at=location.date,
+        status=hop.status,
+        content_type=hop.header("Content-Type"),
+        location=hop.header("Location"),
+        extraction="none",
+    )
 
 
 def _capture_row(
     url: str, location: RecordLocation, export: AtlasExport, download: Download | None
-) -> dict[str, Any]:
-    return {
-        "url": url,
-        "source": ATLAS_SOURCE,
-        "via": VIA,
-        "captured_at": location.date,
-        "status": download.status if download else None,
-        "content_type": (download.header("Content-Type") if download else None) or CONTENT_TYPE,
-        "length": location.payload_length,
-        "sha256": location.sha256,
-        "warc_filename": location.filename,
-        "warc_offset": location.offset,
-        "warc_length": location.length,
-        "warc_record_id": location.record_id,
-        "warc_type": location.warc_type,
-        "refers_to": location.refers_to,
-        "title": f"Atlas of Surveillance export ({len(export.rows)} rows)",
-        "extraction": "none",
-    }
+) -> CaptureRow:
+    return CaptureRow.from_location(
+        location,
+        url=url,
+        source=ATLAS_SOURCE,
+        via=VIA,
+        captured_at=location.date,
+        status=download.status if download else None,
+        content_type=(download.header("Content-Type") if download else None) or CONTENT_TYPE,
+        title=f"Atlas of Surveillance export ({len(export.rows)} rows)",
+        extraction="none",
+    )

@@ -24,6 +24,7 @@ from archive.cluster import keys
 from archive.crawl.frontier import LocalFrontier
 from archive.crawl.items import FetchError
 from archive.index.db import writing
+from archive.index.kinds import ObservationKind
 from archive.index.runs import finish_run, save_fetch_errors
 from archive.ingest.runs import open_run
 from archive.ingest.sink import IndexSink
@@ -143,7 +144,8 @@ def run_counts(index: Any, run_id: int) -> dict[str, Any]:
         [run_id],
     ).fetchone()
     observations = index.execute(
-        "SELECT count(*) FROM observations WHERE crawl_run = ? AND kind = 'not-modified'", [run_id]
+        "SELECT count(*) FROM observations WHERE crawl_run = ? AND kind = ?",
+        [run_id, ObservationKind.NOT_MODIFIED],
     ).fetchone()[0]
     kinds = dict(
         index.execute(

@@ -29,8 +29,8 @@ from scrapy_redis import picklecompat
 from archive.cluster import keys
 from archive.cluster.jobs import Job
 from archive.cluster.scheduler import PUT
-from archive.crawl.replay import PAYLOAD_COLUMNS
 from archive.index import queries
+from archive.index.capture_row import PAYLOAD_COLUMNS
 from archive.ingest.reconcile import reconcile_files
 from archive.ingest.sink import IndexSink
 

@@ -24,7 +24,8 @@ from scrapy.http.request import NO_CALLBACK
 
 from archive.archive import Archive
 from archive.config import Config
-from archive.crawl.replay import PAYLOAD_COLUMNS, location_of, replayed_response
+from archive.crawl.replay import replayed_response
+from archive.index.capture_row import PAYLOAD_COLUMNS, location_of
 from archive.index.db import open_index
 from archive.index.observations import validators_of
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archive.index.kinds import ObservationKind
 from archive.warc.write import RecordLocation
 
 
@@ -68,4 +69,4 @@ class Observation:
     sha256: str
     confirms_record_id: str
     warc: RecordLocation
-    kind: str = "not-modified"
+    kind: str = ObservationKind.NOT_MODIFIED

@@ -19,6 +19,7 @@ from archive.crawl.items import Capture, FetchError, Observation
 from archive.crawl.messages import RunEnd
 from archive.crawl.resume import ResumeState, load_resume_state, set_resume_state
 from archive.errors import ArchiveError
+from archive.index.capture_row import CaptureRow, record_columns
 from archive.index.db import open_index
 from archive.index.runs import run_chain
 from archive.locks import Busy, Lock, crawl_lock
@@ -88,7 +89,7 @@ class IndexPipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Capture):
-            row = self._capture_row(item)
+            row = CaptureRow.from_item(item, self.run_id).columns()
             # The body is not sent again: the writer archived it a moment ago.
             self.writer.add_capture(row, item.content_type, validators=self._validators(item))
             self.counts["bytes"] += item.warc.payload_length
@@ -128,45 +129,6 @@ class IndexPipeline:
             response.request = request
             self.process_item(make(response))
 
-    def _capture_row(self, item: Capture) -> dict[str, Any]:
-        """The captures row, less title and text, which the writer extracts."""
-        loc = item.warc
-        return {
-            "url": item.url,
-            "source": item.source,
-            "via": item.via,
-            "crawl_run": self.run_id,
-            "captured_at": item.captured_at,
-            "status": item.status,
-            "content_type": item.content_type,
-            "length": loc.payload_length,
-            "sha256": loc.sha256,
-            "warc_filename": loc.filename,
-            "warc_offset": loc.offset,
-            "warc_length": loc.length,
-            "warc_record_id": loc.record_id,
-            "warc_type": loc.warc_type,
-            "refers_to": loc.refers_to,
-            "title": None,
-            "text": None,
-            "extraction": None,
-            "extraction_error": None,
-            "vendor": item.tags.get("vendor"),
-            "product": item.tags.get("product"),
-            "agency": item.tags.get("agency"),
-            "depth": item.depth,
-            "referrer": item.referrer,
-            "location": item.location,
-            "fetch_ms": item.fetch_ms,
-            "memento_at": item.memento_at,
-            "wayback_timestamp": item.wayback_timestamp,
-            "original_url": item.original_url,
-            "snapshot_url": item.snapshot_url,
-            "wayback_digest": item.wayback_digest,
-            "wayback_digest_match": item.wayback_digest_match,
-            "requisite": item.requisite,
-        }
-
     def _validators(self, item: Capture) -> dict[str, Any] | None:
         """The page_validators row a live 200 capture leaves for the next crawl."""
         if item.via != "live" or item.status != 200:
@@ -183,7 +145,6 @@ class IndexPipeline:
         }
 
     def _observation_row(self, item: Observation) -> dict[str, Any]:
-        loc = item.warc
         return {
             "url": item.url,
             "source": item.source,
@@ -193,10 +154,7 @@ class IndexPipeline:
             "status": item.status,
             "sha256": item.sha256,
             "confirms_record_id": item.confirms_record_id,
-            "warc_record_id": loc.record_id,
-            "warc_filename": loc.filename,
-            "warc_offset": loc.offset,
-            "warc_length": loc.length,
+            **record_columns(item.warc),
         }
 
     def _error_row(self, item: FetchError) -> dict[str, Any]:

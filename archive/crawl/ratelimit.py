@@ -21,6 +21,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from archive.config import Config
+from archive.index.kinds import ErrorType
 from archive.times import utc_now
 from archive.wayback.budget import Budget, wait_async, wayback_budget
 from archive.wayback.policy import MAX_429_PER_REQUEST, RatePolicy
@@ -85,11 +86,13 @@ class WaybackRateLimitMiddleware:
             )
             if count > MAX_429_PER_REQUEST:
                 raise WaybackGaveUp(
-                    "wayback-rate-limited", f"answered 429 Too Many Requests {count} times; gave up"
+                    ErrorType.WAYBACK_RATE_LIMITED, f"answered 429 Too Many Requests {count} times; gave up"
                 )
             return self._again(request, wayback_429s=count)
         if response.status in RETRY_STATUSES:
-            return self._retry(request, f"answered HTTP {response.status}", f"wayback-{response.status}")
+            return self._retry(
+                request, f"answered HTTP {response.status}", ErrorType.wayback_status(response.status)
+            )
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:
@@ -99,7 +102,9 @@ class WaybackRateLimitMiddleware:
         if "DataLoss" in text or "ResponseFailed" in type(exception).__name__:
             text = "body cut short (truncated answer)"
         return self._retry(
-            request, text, "wayback-truncated" if "truncated" in text else "wayback-connection"
+            request,
+            text,
+            ErrorType.WAYBACK_TRUNCATED if "truncated" in text else ErrorType.WAYBACK_CONNECTION,
         )
 
     def _retry(self, request: Request, what: str, error_type: str) -> Request:

@@ -16,36 +16,6 @@ from scrapy.responsetypes import responsetypes
 
 from archive.archive import Archive
 from archive.warc.read import read_record
-from archive.warc.write import RecordLocation
-
-# The capture columns a replay needs: where the payload's record is, and what it is.
-PAYLOAD_COLUMNS = (
-    "url",
-    "warc_filename",
-    "warc_offset",
-    "warc_length",
-    "warc_record_id",
-    "warc_type",
-    "sha256",
-    "length",
-    "captured_at",
-    "refers_to",
-)
-
-
-def location_of(row: dict[str, Any]) -> RecordLocation:
-    """The RecordLocation of a capture row."""
-    return RecordLocation(
-        filename=row["warc_filename"],
-        offset=row["warc_offset"],
-        length=row["warc_length"],
-        record_id=row["warc_record_id"],
-        warc_type=row["warc_type"],
-        sha256=row["sha256"],
-        payload_length=row["length"] or 0,
-        date=row["captured_at"],
-        refers_to=row.get("refers_to"),
-    )
 
 
 def replayed_response(archive: Archive, request: Request, payload: dict[str, Any]) -> Response:

@@ -24,8 +24,10 @@ from scrapy.http import Response
 
 from archive.archive import Archive
 from archive.config import Config
-from archive.crawl.replay import PAYLOAD_COLUMNS, location_of, replayed_response
+from archive.crawl.replay import replayed_response
 from archive.index import queries
+from archive.index.capture_row import PAYLOAD_COLUMNS, location_of
+from archive.index.kinds import ErrorType
 
 
 class AlreadyRecorded(IgnoreRequest):
@@ -62,7 +64,7 @@ def load_resume_state(conn: sqlite3.Connection, runs: list[int]) -> ResumeState:
         f"SELECT url, error_type FROM fetch_errors WHERE crawl_run IN ({marks})", runs
     ).fetchall():
         state.errors.add((url, error_type))
-        if url not in state.done and error_type != "interrupted":
+        if url not in state.done and error_type != ErrorType.INTERRUPTED:
             state.failed.add(url)
     return state
 

@@ -35,6 +35,7 @@ from archive.archive import Archive
 from archive.config import Config
 from archive.crawl.browser_proxy import GuardedProxy
 from archive.crawl.guard import AddressBook, parse_networks, parse_resolve, refusal
+from archive.index.capture_row import record_columns
 from archive.index.db import open_index, writing
 from archive.index.queries import rows
 from archive.index.runs import finish_run, start_run
@@ -181,10 +182,7 @@ def _save(
             cut_at_height=int(shot.cut),
             sha256=location.sha256,
             length=location.payload_length,
-            warc_filename=location.filename,
-            warc_offset=location.offset,
-            warc_length=location.length,
-            warc_record_id=location.record_id,
+            **record_columns(location),
         )
     with writing(index):
         index.table("screenshots").insert(row)

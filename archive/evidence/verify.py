@@ -28,6 +28,7 @@ from archive.archive import Archive
 from archive.evidence.timestamp import trusted_ca, verify_chain_heads, verify_tokens
 from archive.index import chain, queries
 from archive.index.db import open_existing
+from archive.index.kinds import ObservationKind
 from archive.warc.digests import labelled, sha256_hex
 from archive.warc.read import Member, gzip_members, read_record, record_at
 
@@ -88,7 +89,9 @@ def verify_report(archive: Archive, tsa_ca: str | None = None) -> Report:
             index.conn, "SELECT * FROM screenshots WHERE warc_record_id IS NOT NULL ORDER BY id"
         )
         # A 304 answer is a response record indexed as an observation, not a capture.
-        observed = queries.rows(index.conn, "SELECT * FROM observations WHERE kind = 'not-modified'")
+        observed = queries.rows(
+            index.conn, "SELECT * FROM observations WHERE kind = ?", [ObservationKind.NOT_MODIFIED]
+        )
         # Records cut short by a crash, named when the run was resumed (archive/ingest/reconcile.py).
         cuts = {(r["filename"], r["offset"]): r for r in queries.rows(index.conn, "SELECT * FROM warc_cuts")}
     finally:

@@ -26,6 +26,7 @@ import sqlite_utils
 
 from archive.history.passages import TextKeys, without, without_keys
 from archive.history.sql import insert
+from archive.index.kinds import ObservationKind
 from archive.index.queries import rows
 from archive.wayback.client import parse_snapshot_url, surt
 
@@ -204,7 +205,7 @@ def page_sightings(conn: sqlite3.Connection, key: str) -> list[dict[str, Any]]:
             SELECT * FROM page_sightings WHERE page_key = ?
             UNION ALL
             SELECT {observed} FROM observations AS o JOIN page_sightings AS s ON s.capture_id = o.capture_id
-            WHERE s.page_key = ? AND o.kind = 'not-modified'
+            WHERE s.page_key = ? AND o.kind = ?
         ) ORDER BY seen_at, capture_id""",
-        [key, key],
+        [key, key, ObservationKind.NOT_MODIFIED],
     )

@@ -11,6 +11,7 @@ import sqlite_utils
 from archive.errors import ArchiveError
 from archive.index import chain
 from archive.index.db import take_write_lock, writing
+from archive.index.kinds import ErrorType
 from archive.warc.write import Original
 
 
@@ -156,7 +157,8 @@ def failed_wayback_snapshots(db: sqlite_utils.Database, source: str) -> set[tupl
     """(timestamp, original URL) of snapshots an earlier harvest of a source could not archive
     as asked (replay gave another time or a rewritten page), so a re-run tries them last."""
     rows = db.execute(
-        "SELECT url FROM fetch_errors WHERE source = ? AND error_type = 'wayback-inexact'", [source]
+        "SELECT url FROM fetch_errors WHERE source = ? AND error_type = ?",
+        [source, ErrorType.WAYBACK_INEXACT],
     ).fetchall()
     found = (SNAPSHOT_PATH.search(url or "") for (url,) in rows)
     return {(match.group(1), match.group(2)) for match in found if match}

@@ -12,6 +12,8 @@ from typing import Any
 
 import sqlite_utils
 
+from archive.index.kinds import ObservationKind
+
 CAPTURE_BY_RECORD = "SELECT id FROM captures WHERE warc_record_id = ?"
 
 
@@ -46,7 +48,7 @@ def revisit_observations(captures: Iterable[dict[str, Any]]) -> list[dict[str, A
             "source": row["source"],
             "crawl_run": row["crawl_run"],
             "observed_at": row["captured_at"],
-            "kind": "unchanged",
+            "kind": ObservationKind.UNCHANGED,
             "status": row["status"],
             "sha256": row["sha256"],
             "confirms_record_id": row["refers_to"],

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
 import sqlite_utils
@@ -29,15 +30,17 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from archive.archive import Archive
 from archive.history.ingest import HistoryWriter
+from archive.index.capture_row import CaptureRow, record_columns, stored_location
 from archive.index.captures import save_captures
 from archive.index.db import writing
+from archive.index.kinds import ErrorType, ObservationKind
 from archive.index.observations import save_observations
 from archive.index.runs import save_fetch_errors
 from archive.sources.model import Source
 from archive.text.extract import text_columns
 from archive.times import iso, utc_now
 from archive.warc.read import StoredRecord, decode_body, gzip_members, record_at
-from archive.warc.write import REQUISITE_HEADER
+from archive.warc.write import RecordLocation
 
 INDEXED_TYPES = ("response", "revisit")
 
@@ -119,7 +122,7 @@ def reconcile_files(
             last_date = max(last_date, record.date)
             if record.warc_type not in INDEXED_TYPES or record.record_id in known:
                 continue
-            where = (filename, member.offset, member.length)
+            where = stored_location(record, filename, member.offset, member.length)
             if run["spider"] == "wayback" or source is None:
                 errors.append(_interrupted_error(record, run))
             elif record.http_status == 304 and record.url in validators:
@@ -175,17 +178,13 @@ def _cut(path: Any, offset: int, length: int, run_id: int) -> dict[str, Any]:
     }
 
 
-def _payload_sha256(record: StoredRecord) -> str:
-    return record.headers.get("WARC-Payload-Digest", "").removeprefix("sha256:")
-
-
 def _interrupted_error(record: StoredRecord, run: dict[str, Any]) -> dict[str, Any]:
     return {
         "crawl_run": run["id"],
         "source": run["source"],
         "url": record.url,
         "occurred_at": record.date,
-        "error_type": "interrupted",
+        "error_type": ErrorType.INTERRUPTED,
         "reason": "archived, but the crawl was killed before indexing it; fetched again on resume",
         "warc_record_id": record.record_id,
     }
@@ -194,7 +193,7 @@ def _interrupted_error(record: StoredRecord, run: dict[str, Any]) -> dict[str, A
 def _observation(
     record: StoredRecord,
     run: dict[str, Any],
-    where: tuple[str, int, int],
+    where: RecordLocation,
     confirms: str,
     db: sqlite_utils.Database,
 ) -> dict[str, Any]:
@@ -204,58 +203,42 @@ def _observation(
         "source": run["source"],
         "crawl_run": run["id"],
         "observed_at": record.date,
-        "kind": "not-modified",
+        "kind": ObservationKind.NOT_MODIFIED,
         "status": 304,
         "sha256": found[0] if found else "",
         "confirms_record_id": confirms,
-        "warc_record_id": record.record_id,
-        "warc_filename": where[0],
-        "warc_offset": where[1],
-        "warc_length": where[2],
+        **record_columns(where),
     }
 
 
 def _capture(
     record: StoredRecord,
     run: dict[str, Any],
-    where: tuple[str, int, int],
+    where: RecordLocation,
     source: Source,
     db: sqlite_utils.Database,
 ) -> dict[str, Any]:
-    headers = {k.lower(): v for k, v in record.http_headers}
-    content_type = headers.get("content-type")
-    row: dict[str, Any] = {
-        "url": record.url,
-        "source": source.name,
-        "via": "live",
-        "crawl_run": run["id"],
-        "captured_at": record.date,
-        "status": record.http_status,
-        "content_type": content_type,
-        "length": len(record.payload),
-        "sha256": _payload_sha256(record),
-        "warc_filename": where[0],
-        "warc_offset": where[1],
-        "warc_length": where[2],
-        "warc_record_id": record.record_id,
-        "warc_type": record.warc_type,
-        "refers_to": record.headers.get("WARC-Refers-To"),
-        "location": headers.get("location"),
-        "vendor": source.vendor,
-        "product": source.product,
-        "agency": source.agency,
-        "requisite": record.headers.get(REQUISITE_HEADER),
-    }
+    row = CaptureRow.from_record(
+        record,
+        where,
+        source=source.name,
+        via="live",
+        crawl_run=run["id"],
+        vendor=source.vendor,
+        product=source.product,
+        agency=source.agency,
+    )
     if record.warc_type == "revisit":
         original = db.execute(
-            "SELECT length FROM captures WHERE warc_record_id = ?", [row["refers_to"]]
+            "SELECT length FROM captures WHERE warc_record_id = ?", [row.refers_to]
         ).fetchone()
-        row["length"] = original[0] if original else None
+        row = replace(row, length=original[0] if original else None)
     else:
+        headers = {k.lower(): v for k, v in record.http_headers}
         try:
             body = decode_body(record.payload, headers.get("content-encoding"))
         except ValueError as exc:
-            row["extraction_error"] = str(exc)
+            row = replace(row, extraction_error=str(exc))
         else:
-            row.update(text_columns(content_type, body))
-    return row
+            row = replace(row, **text_columns(row.content_type, body))
+    return row.columns()

@@ -10,6 +10,7 @@ from archive.history.context import Rules
 from archive.history.ingest import HistoryWriter
 from archive.index.captures import load_originals, save_captures
 from archive.index.db import open_index, writing
+from archive.index.kinds import ObservationKind
 from archive.index.observations import revisit_observations, save_observations, save_validators
 from archive.index.runs import save_fetch_errors
 from archive.ingest.batch import Batch
@@ -79,7 +80,7 @@ class IndexSink:
             [
                 (o["capture_id"], o["observed_at"])
                 for o in seen
-                if o["kind"] == "not-modified" and o["capture_id"] is not None
+                if o["kind"] == ObservationKind.NOT_MODIFIED and o["capture_id"] is not None
             ]
         )
         if batch.validators:
