@@ -42,7 +42,7 @@ def page_key_variants(url: str) -> list[str]:
     """The keys a URL a person types may name a page by, most likely first: its own, then the
     same path with or without its closing slash. A Wayback snapshot URL names its original page."""
     snapshot = parse_snapshot_url(url.strip())
-    key = page_key(snapshot[1] if snapshot else url.strip())
+    key = page_key(snapshot.original if snapshot else url.strip())
     if "?" in key or key.endswith(")/"):
         return [key]
     return [key, key[:-1] if key.endswith("/") else key + "/"]
