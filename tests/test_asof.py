@@ -13,14 +13,14 @@ from urllib.parse import quote, urlencode
 
 from archive.evidence.cite import bluebook_date
 from archive.index.asof import (
+    AS_OF_SQL,
     FETCHED_FROM_WAYBACK,
     MEMENTO_TIME,
+    PAGE_URL_SQL,
     as_of,
     as_of_kind,
-    as_of_sql,
     as_of_text,
     page_url,
-    page_url_sql,
 )
 from archive.index.db import open_db
 from archive.publish.memento import http_date
@@ -35,8 +35,8 @@ def test_the_generated_columns_are_written_from_the_rule(tmp_path: Path):
         schema = db.execute("SELECT sql FROM sqlite_master WHERE name = 'captures'").fetchone()[0]
     finally:
         db.close()
-    assert f"as_of_at TEXT GENERATED ALWAYS AS ({as_of_sql()}) VIRTUAL" in schema
-    assert f"page_url TEXT GENERATED ALWAYS AS ({page_url_sql()}) VIRTUAL" in schema
+    assert f"as_of_at TEXT GENERATED ALWAYS AS ({AS_OF_SQL}) VIRTUAL" in schema
+    assert f"page_url TEXT GENERATED ALWAYS AS ({PAGE_URL_SQL}) VIRTUAL" in schema
 
 
 def test_sqlite_and_python_read_every_capture_alike(crawled):
@@ -147,7 +147,7 @@ def test_the_rule_reads_a_live_capture_at_its_request_time():
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE captures (url, original_url, captured_at, memento_at)")
     conn.execute("INSERT INTO captures VALUES (?, NULL, ?, NULL)", [live["url"], live["captured_at"]])
-    assert conn.execute(f"SELECT {as_of_sql()}, {page_url_sql()} FROM captures").fetchone() == (
+    assert conn.execute(f"SELECT {AS_OF_SQL}, {PAGE_URL_SQL} FROM captures").fetchone() == (
         live["captured_at"],
         live["url"],
     )

@@ -38,26 +38,19 @@ CAPTURE_TIME = "capture time"
 FETCHED_FROM_WAYBACK = "fetched from the Wayback Machine at"
 
 
-def _coalesce(columns: tuple[str, ...], prefix: str = "") -> str:
-    return f"coalesce({', '.join(prefix + c for c in columns)})"
-
-
-def as_of_sql(table: str = "") -> str:
-    """The as-of time in SQL, columns qualified by `table` when given."""
-    return _coalesce(AS_OF_COLUMNS, f"{table}." if table else "")
-
-
-def page_url_sql(table: str = "") -> str:
-    """The page URL in SQL, columns qualified by `table` when given."""
-    return _coalesce(PAGE_URL_COLUMNS, f"{table}." if table else "")
-
+# The rules in SQL, for the generated columns and any query that cannot read them.
+AS_OF_SQL = f"coalesce({', '.join(AS_OF_COLUMNS)})"
+PAGE_URL_SQL = f"coalesce({', '.join(PAGE_URL_COLUMNS)})"
 
 # The generated columns of captures, as migration m100 adds them.
-GENERATED_COLUMNS = {AS_OF_COLUMN: as_of_sql(), PAGE_URL_COLUMN: page_url_sql()}
+GENERATED_COLUMNS = {AS_OF_COLUMN: AS_OF_SQL, PAGE_URL_COLUMN: PAGE_URL_SQL}
 
 
 def _first(capture: Mapping[str, Any], columns: tuple[str, ...]) -> Any:
-    return next((capture[c] for c in columns if capture.get(c)), None)
+    # As SQL's coalesce: the first that is not NULL. The last is never NULL in the
+    # index; a row without it is no capture row (KeyError).
+    found = next((capture[c] for c in columns[:-1] if capture.get(c) is not None), None)
+    return capture[columns[-1]] if found is None else found
 
 
 def as_of_text(capture: Mapping[str, Any]) -> str:
@@ -72,12 +65,12 @@ def as_of(capture: Mapping[str, Any]) -> datetime:
 
 def memento_time(capture: Mapping[str, Any]) -> datetime | None:
     """When the Wayback Machine archived the page (not when we fetched it); None for a live capture."""
-    return parse_when(capture["memento_at"]) if capture.get("memento_at") else None
+    return parse_when(capture["memento_at"]) if capture.get("memento_at") is not None else None
 
 
 def as_of_kind(capture: Mapping[str, Any]) -> str:
     """What the as-of time is: the memento time or our capture time."""
-    return MEMENTO_TIME if capture.get("memento_at") else CAPTURE_TIME
+    return MEMENTO_TIME if capture.get("memento_at") is not None else CAPTURE_TIME
 
 
 def page_url(capture: Mapping[str, Any]) -> str:
