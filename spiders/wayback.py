@@ -27,7 +27,7 @@ from archive.errors import (
     NotArchivedError,
     WaybackError,
 )
-from archive.index.captures import archived_wayback_versions, failed_wayback_snapshots
+from archive.index.captures import archived_wayback_versions, inexact_wayback_fetches
 from archive.index.db import open_index
 from archive.index.kinds import ErrorType
 from archive.sources.model import Source
@@ -40,6 +40,7 @@ from archive.wayback.client import (
     check_memento,
     citation_url,
     parse_cdx,
+    parse_snapshot_url,
     surt,
     window_bound,
 )
@@ -118,7 +119,9 @@ class WaybackSpider(SourceSpider):
         index = open_index(Archive.from_config(self.config))
         try:
             archived = archived_wayback_versions(index, self.source.name)
-            self.failed_before = failed_wayback_snapshots(index, self.source.name)
+            inexact = inexact_wayback_fetches(index, self.source.name)
+            named = (parse_snapshot_url(url, self.endpoints.base) for url in inexact)
+            self.failed_before = {(n.timestamp, n.original) for n in named if n and n.flag == "id_"}
         finally:
             index.close()
         self.seen = {(surt(url), digest) for url, digest in archived}

@@ -72,7 +72,8 @@ def test_wayback_capture_reads_like_the_coalition_letter():
 
 
 def test_wayback_snapshot_url_is_built_from_stored_values_when_absent():
-    row = {**WAYBACK_ROW, "snapshot_url": None, "memento_at": None}
+    # (Its date is the memento time, memento_at, as everywhere: archive/index/asof.py.)
+    row = {**WAYBACK_ROW, "snapshot_url": None}
     assert cite(row).url == SNAPSHOT and "archived Feb. 25, 2018" in cite(row).bluebook()
 
 

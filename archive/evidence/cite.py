@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from archive.index import queries
-from archive.index.rows import is_wayback, memento_time
+from archive.index import asof, queries
+from archive.index.rows import is_wayback
 from archive.times import iso, parse_when
 from archive.wayback.client import citation_url
 
@@ -47,7 +47,7 @@ class Citation:
     # time for a Wayback capture, the capture time for a live one), and when
     # Spyglass fetched it. ISO 8601 UTC.
     as_of_at: str | None = None
-    as_of_kind: str | None = None  # "memento time" or "capture time"
+    as_of_kind: str | None = None  # asof.MEMENTO_TIME or asof.CAPTURE_TIME
     fetched_at: str | None = None
     # Later checks that found the page unchanged (observations: a 304, or the same payload again).
     seen_unchanged: int | None = None
@@ -147,7 +147,7 @@ def _redirect(row: Mapping[str, Any]) -> str | None:
     location = (row.get("location") or "").strip()
     if not location:
         return "(no Location given)"
-    return urljoin(row.get("original_url") or row.get("url") or "", location)
+    return urljoin(asof.page_url(row), location)
 
 
 def _redirect_note(row: Mapping[str, Any]) -> str:
@@ -171,8 +171,8 @@ def _local(capture: Mapping[str, Any]) -> dict[str, Any]:
 def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = None) -> Citation:
     """The citation of one capture row; `save_request` is its Save Page Now row, if any."""
     if is_wayback(capture):
-        original = capture.get("original_url") or capture["url"]
-        archived = memento_time(capture)
+        original = asof.page_url(capture)
+        archived = asof.memento_time(capture)
         when = parse_when(capture["captured_at"])
         return Citation(
             kind="wayback",
@@ -187,8 +187,8 @@ def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = No
                 f"retrieved by Spyglass {when.strftime('%Y-%m-%d %H:%M UTC')}" + _redirect_note(capture)
             ),
             redirect_to=_redirect(capture),
-            as_of_at=iso(archived) if archived else None,
-            as_of_kind="memento time",
+            as_of_at=iso(asof.as_of(capture)),
+            as_of_kind=asof.as_of_kind(capture),
             fetched_at=iso(when),
             **_local(capture),
         )
@@ -206,8 +206,8 @@ def cite(capture: Mapping[str, Any], save_request: Mapping[str, Any] | None = No
         + (f"; Save Page Now snapshot {spn}" if spn else "")
         + _redirect_note(capture),
         redirect_to=_redirect(capture),
-        as_of_at=iso(when),
-        as_of_kind="capture time",
+        as_of_at=iso(asof.as_of(capture)),
+        as_of_kind=asof.as_of_kind(capture),
         fetched_at=iso(when),
         **_local(capture),
     )

@@ -38,8 +38,8 @@ from archive.errors import ExportError
 from archive.evidence.cite import citation_of
 from archive.evidence.timestamp import KEPT_CA, TOKEN_SUFFIX, token_time
 from archive.index import queries
+from archive.index.asof import as_of, as_of_text, fetch_label, page_url
 from archive.index.db import open_existing
-from archive.index.rows import effective_time, page_url
 from archive.index.untrusted import open_untrusted
 from archive.text.refs import css_refs, decode_css, html_requisites, parse_html
 from archive.times import iso, utc_now
@@ -99,8 +99,8 @@ def page_entry(row: dict[str, Any]) -> dict[str, Any]:
     WARC-Date, our fetch time; `_date_pages_as_of` then makes `ts` the as-of
     time, and `fetched_at` keeps the fetch time.
     """
-    as_of = row.get("as_of_at") or row.get("memento_at") or row["captured_at"]
-    page = row.get("page_url") or row.get("original_url") or row["url"]
+    as_of = as_of_text(row)
+    page = page_url(row)
     title = row.get("title") or page
     if page != row["url"]:
         title += f" (as of {as_of[:10]}, {page})"
@@ -288,7 +288,7 @@ def with_dependencies(
 def requisites_of(archive: Archive, conn: sqlite3.Connection, row: dict[str, Any]) -> list[dict[str, Any]]:
     """The captures replay draws an archived HTML page with: each requisite's capture nearest in
     time to the page (through archived redirects), and what its stylesheets import."""
-    at = effective_time(row)
+    at = as_of(row)
     todo = [(url, 1) for url, _ in _references(archive, conn, row, html=True)]
     seen: set[str] = set()
     found: list[dict[str, Any]] = []
@@ -429,7 +429,9 @@ def _manifest(
     ]
     for row in sorted(wanted, key=lambda r: r["id"]):
         note = f" (included: {why[row['id']]})" if row["id"] in why else ""
-        lines.append(f"Capture {row['id']}{note}: {row['url']}")
+        fetched_from = fetch_label(row)
+        shown = f"{page_url(row)}, {fetched_from} {row['url']}" if fetched_from else row["url"]
+        lines.append(f"Capture {row['id']}{note}: {shown}")
         lines.append(f"  In this package: archive/{warc_name} at offset {placed[row['id']][0]}")
         if row.get("row_hash"):
             lines.append(f"  Hash chain: row_hash {row['row_hash']}, prev_hash {row['prev_hash']}")

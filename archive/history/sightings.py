@@ -26,6 +26,7 @@ import sqlite_utils
 
 from archive.history.passages import TextKeys, without, without_keys
 from archive.history.sql import insert
+from archive.index.asof import as_of_text, page_url
 from archive.index.kinds import ObservationKind
 from archive.index.queries import rows
 from archive.wayback.client import parse_snapshot_url, surt
@@ -42,7 +43,7 @@ def page_key_variants(url: str) -> list[str]:
     """The keys a URL a person types may name a page by, most likely first: its own, then the
     same path with or without its closing slash. A Wayback snapshot URL names its original page."""
     snapshot = parse_snapshot_url(url.strip())
-    key = page_key(snapshot[1] if snapshot else url.strip())
+    key = page_key(snapshot.original if snapshot else url.strip())
     if "?" in key or key.endswith(")/"):
         return [key]
     return [key, key[:-1] if key.endswith("/") else key + "/"]
@@ -148,7 +149,7 @@ def build_sighting(
         return None
     if capture.get("requisite"):
         return None  # a stylesheet or an image a page needs is part of that page, not a page
-    url = capture.get("original_url") or capture["url"]
+    url = page_url(capture)
     key = page_key(url)
     row = {
         "capture_id": capture["id"],
@@ -156,7 +157,7 @@ def build_sighting(
         "page_url": url,
         "host": host_of(key),
         "source": capture.get("source"),
-        "seen_at": capture.get("memento_at") or capture["captured_at"],
+        "seen_at": as_of_text(capture),
         "fetched_at": capture["captured_at"],
         "kind": kind,
         "title": capture.get("title"),

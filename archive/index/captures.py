@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -150,18 +149,14 @@ def archived_wayback_versions(db: sqlite_utils.Database, source: str) -> set[tup
     return {(url, digest) for url, digest in rows}
 
 
-SNAPSHOT_PATH = re.compile(r"/web/(\d{14})id_/(.+)$")
-
-
-def failed_wayback_snapshots(db: sqlite_utils.Database, source: str) -> set[tuple[str, str]]:
-    """(timestamp, original URL) of snapshots an earlier harvest of a source could not archive
-    as asked (replay gave another time or a rewritten page), so a re-run tries them last."""
+def inexact_wayback_fetches(db: sqlite_utils.Database, source: str) -> list[str]:
+    """The snapshot URLs an earlier harvest of a source fetched but could not archive as asked
+    (replay gave another time or a rewritten page), so a re-run tries them last."""
     rows = db.execute(
         "SELECT url FROM fetch_errors WHERE source = ? AND error_type = ?",
         [source, ErrorType.WAYBACK_INEXACT],
     ).fetchall()
-    found = (SNAPSHOT_PATH.search(url or "") for (url,) in rows)
-    return {(match.group(1), match.group(2)) for match in found if match}
+    return [url for (url,) in rows if url]
 
 
 def changed_captures(db: sqlite_utils.Database, run_id: int) -> list[dict[str, Any]]:

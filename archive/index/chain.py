@@ -21,12 +21,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from archive.index.asof import GENERATED_COLUMNS
+
 GENESIS = "0" * 64
 HASH_COLUMNS = ("prev_hash", "row_hash")
 # Generated columns (migration m100): `SELECT *` returns them, but they are a
 # function of the hashed columns, so hashing them would add nothing and would
 # change every older row's hash.
-GENERATED = frozenset({"as_of_at", "page_url"})
+GENERATED = frozenset(GENERATED_COLUMNS)
 
 _INT = re.compile(r"[+-]?\d+")
 _REAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")

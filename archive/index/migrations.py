@@ -6,6 +6,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from archive.index import chain
+from archive.index.asof import GENERATED_COLUMNS
 from archive.index.history_schema import create_boilerplate_settled, create_history_tables
 
 migrations = Migrations("spyglass")
@@ -310,20 +311,15 @@ def m045_refused_records(db: sqlite_utils.Database) -> None:
     db.table("fetch_errors").add_column("warc_record_id", str)
 
 
-# A capture's as-of time and page, computed by SQLite from the row's own
-# columns: the memento time for a Wayback capture, the capture time for a live
-# one; the original URL for a Wayback capture, the URL fetched otherwise.
-# Generated columns are not stored and cannot be written, so no capture row
-# changes; the hash chain leaves them out (archive/index/chain.py).
-GENERATED_COLUMNS = {
-    "as_of_at": "coalesce(memento_at, captured_at)",
-    "page_url": "coalesce(original_url, url)",
-}
-
-
 @migrations()
 def m100_as_of(db: sqlite_utils.Database) -> None:
-    """Every capture, old and new, gets its as-of time and page URL (generated, never stored)."""
+    """Every capture, old and new, gets its as-of time and page URL (generated, never stored).
+
+    SQLite computes them from the row's own columns by the as-of rule
+    (archive/index/asof.py). Generated columns are not stored and cannot be
+    written, so no capture row changes; the hash chain leaves them out
+    (archive/index/chain.py).
+    """
     for column, expression in GENERATED_COLUMNS.items():
         db.execute(
             f"ALTER TABLE captures ADD COLUMN {column} TEXT GENERATED ALWAYS AS ({expression}) VIRTUAL"

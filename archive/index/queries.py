@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archive.errors import NotFound
-from archive.index.rows import effective_time, is_redirect, page_url
+from archive.index.asof import AS_OF_COLUMN, as_of, page_url
+from archive.index.rows import is_redirect
 from archive.text.refs import absolute
 
 
@@ -50,23 +51,14 @@ def save_request(conn: sqlite3.Connection, capture_id: int) -> dict[str, Any] | 
     return found[0] if found else None
 
 
-# When a capture shows the page (archive/index/rows.py effective_time), in SQL:
-# the memento's time for Wayback captures, ours otherwise.
-EFFECTIVE_TIME_SQL = """CASE WHEN length(wayback_timestamp) = 14 THEN
-    substr(wayback_timestamp, 1, 4) || '-' || substr(wayback_timestamp, 5, 2) || '-' ||
-    substr(wayback_timestamp, 7, 2) || ' ' || substr(wayback_timestamp, 9, 2) || ':' ||
-    substr(wayback_timestamp, 11, 2) || ':' || substr(wayback_timestamp, 13, 2)
-  ELSE coalesce(memento_at, captured_at) END"""
-
-
 def nearest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> dict[str, Any] | None:
     """The capture of `url` (or of the page a Wayback memento shows) nearest in time to `at`,
     the newest if `at` is None; ties go to the earlier capture. None if there is none."""
     if at is None:
-        order = f"julianday({EFFECTIVE_TIME_SQL}) DESC, id DESC"
+        order = f"julianday({AS_OF_COLUMN}) DESC, id DESC"
         params: list[Any] = [url, url]
     else:
-        order = f"abs(julianday({EFFECTIVE_TIME_SQL}) - julianday(?)), id"
+        order = f"abs(julianday({AS_OF_COLUMN}) - julianday(?)), id"
         params = [url, url, at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")]
     found = rows(
         conn,
@@ -104,7 +96,7 @@ def closest_capture(
     row = nearest_capture(conn, url, at)
     if row is None:
         raise NotFound(f"no capture of {url}")
-    return row, effective_time(row)
+    return row, as_of(row)
 
 
 def screenshots_of(conn: sqlite3.Connection, capture_id: int) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from archive.evidence.cite import citation_of, citation_of_page
 from archive.history.report import with_details
 from archive.history.sightings import page_key
 from archive.index import queries
+from archive.index.asof import MEMENTO_TIME, as_of_kind, fetch_label
 from archive.index.queries import rows
 
 VERSIONS_SHOWN = 40
@@ -93,6 +94,8 @@ def capture_page(conn: sqlite3.Connection, archive: Archive, capture_id: int) ->
     )
     return {
         "capture": capture,
+        "is_memento": as_of_kind(capture) == MEMENTO_TIME,
+        "fetched_from": fetch_label(capture),
         "citation": citation_of(conn, capture),
         "holder": holder,
         **page_history(conn, capture),

@@ -32,7 +32,8 @@ from warcio.exceptions import ArchiveLoadFailed
 from archive.archive import Archive
 from archive.evidence.cite import citation_of
 from archive.index import queries
-from archive.index.rows import effective_time, is_redirect, page_url
+from archive.index.asof import MEMENTO_TIME, as_of, as_of_kind, as_of_text, fetch_label, page_url
+from archive.index.rows import is_redirect
 from archive.publish.archived import Served, decoded_size, record_pieces, serve_payload
 from archive.publish.pages import render
 from archive.publish.rewrite import Targets, rewrite_html, rewrite_stylesheet
@@ -145,7 +146,7 @@ class Replay:
         row = self._capture(capture_id)
         if row is None:
             return not_found(f"No archived copy of capture {capture_id}.")
-        return self._payload(row, effective_time(row), {})
+        return self._payload(row, as_of(row), {})
 
     def load(self, url: str, at_text: str) -> Served:
         """What an archived page loads: the nearest capture of `url`, through archived redirects."""
@@ -257,18 +258,21 @@ class Replay:
         display = display_kind(row)
         holder = queries.payload_row(self.conn, row) or row
         previous = self._capture(redirected_from) if redirected_from else None
-        at = effective_time(row)
+        at = as_of(row)
         citation = citation_of(self.conn, row)
         body = render(
             "replay.html",
             capture=row,
             display=display,
-            title=row.get("title") or row["url"],
-            as_of=row.get("as_of_at") or row.get("memento_at") or row["captured_at"],
+            title=row.get("title") or page_url(row),
+            as_of=as_of_text(row),
+            is_memento=as_of_kind(row) == MEMENTO_TIME,
+            fetched_from=fetch_label(row),
             warc_url=self.warc_url(capture_id),
             url=citation.original_url or page_url(row),
             citation=citation.text(),
             redirected_from=previous if previous is not None and is_redirect(previous) else None,
+            redirected_from_url=page_url(previous) if previous is not None else None,
             screenshots=[
                 {**s, "href": self.screenshot_url(s["id"])}
                 for s in queries.screenshots_of(self.conn, capture_id)

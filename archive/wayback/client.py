@@ -73,34 +73,58 @@ def citation_url(timestamp: str, original: str) -> str:
     return f"{PUBLIC_WAYBACK}/web/{timestamp}/{original}"
 
 
-# Hosts that serve Wayback Machine snapshot links, and the path of one:
-# /web/<timestamp: a year, or down to the second><optional replay mode like id_ or if_>/<original URL>.
+# Hosts that serve Wayback Machine snapshot links (with or without `www.`), and the path of one:
+# /web/<timestamp: 4 to 14 digits, a year down to the second><optional replay flag: id_, if_, im_,
+# js_, cs_, ...>/<original URL>.
 WAYBACK_HOSTS = ("web.archive.org", "wayback.archive.org", "archive.org")
-SNAPSHOT_PATH_RE = re.compile(r"^/web/(\d{4}(?:\d{2}){0,5})(?:[a-z]{2}_)?/(.+)$", re.IGNORECASE | re.DOTALL)
+SNAPSHOT_PATH_RE = re.compile(r"^/web/(\d{4,14})([a-z]{2}_)?/(.+)$", re.IGNORECASE | re.DOTALL)
 
 
-def parse_snapshot_url(url: str) -> tuple[str, str] | None:
-    """(timestamp, original URL) of a Wayback Machine snapshot link, or None if it is not one.
+class Snapshot(NamedTuple):
+    """A Wayback Machine snapshot URL, read: which memento of which page, in which replay mode."""
 
-    The original is kept as written after the timestamp (its own query string
-    included); a scheme the link left out, or one collapsed to `http:/` by a
-    tool that merged slashes, is restored. Calendar links (`/web/*/...`) name
-    no memento and give None.
+    timestamp: str  # 4 to 14 digits, as the URL gives it
+    original: str  # the page's URL, with its scheme restored
+    flag: str = ""  # the replay mode: "id_" (original bytes), "if_", "im_", "js_", "cs_"..., "" for none
+
+
+def parse_snapshot_url(url: str, base: str | None = None) -> Snapshot | None:
+    """The snapshot a Wayback Machine snapshot URL names, or None if it names none.
+
+    Accepted: http or https; web.archive.org (or wayback.archive.org,
+    archive.org, each with or without `www.`), or the configured Wayback base
+    URL `base` (a loopback simulator's); any replay flag or none; a 4- to
+    14-digit timestamp. The original is kept as written after the timestamp
+    (its own query string included, trailing slash or not); a scheme the link
+    left out (`host/path`), or one collapsed to `https:/` by a tool that merged
+    slashes or a letter that printed it so, is restored. Calendar links
+    (`/web/*/...`) name no memento and give None.
     """
-    parts = urlsplit(url.strip())
-    if (parts.hostname or "").lower() not in WAYBACK_HOSTS:
-        return None
-    rest = url.strip().split(parts.netloc, 1)[1]
-    found = SNAPSHOT_PATH_RE.match(rest)
+    text = url.strip()
+    rest = _snapshot_path(text, base)
+    found = SNAPSHOT_PATH_RE.match(rest) if rest is not None else None
     if not found:
         return None
-    timestamp, original = found.groups()
+    timestamp, flag, original = found.groups()
     original = re.sub(r"^(https?):/+", r"\1://", original, flags=re.IGNORECASE)
     if not re.match(r"^https?://", original, re.IGNORECASE):
         original = "http://" + original
     if not urlsplit(original).hostname:
         return None
-    return timestamp, original
+    return Snapshot(timestamp, original, (flag or "").lower())
+
+
+def _snapshot_path(text: str, base: str | None) -> str | None:
+    """What follows the Wayback host (or `base`) in `text`, kept raw: the original's query is in it."""
+    if base:
+        prefix = base.rstrip("/") + "/web/"
+        if text[: len(prefix)].lower() == prefix.lower():
+            return text[len(prefix) - len("/web/") :]
+    parts = urlsplit(text)
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if parts.scheme.lower() not in ("http", "https") or host not in WAYBACK_HOSTS:
+        return None
+    return text.split(parts.netloc, 1)[1]
 
 
 def parse_timestamp(timestamp: str) -> datetime:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from archive.errors import (
     WaybackError,
 )
 from archive.wayback.budget import Budget, wait_sync
-from archive.wayback.client import TIMESTAMP_RE, Endpoints, citation_url
+from archive.wayback.client import TIMESTAMP_RE, Endpoints, citation_url, parse_snapshot_url
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,8 @@ def closest_snapshot(
     if not closest or not closest.get("available"):
         return None
     ts = str(closest.get("timestamp", ""))
-    snap = urlsplit(str(closest.get("url", "")))
-    original = snap.path.split("/", 3)[3] if snap.path.count("/") >= 3 else url
+    named = parse_snapshot_url(str(closest.get("url", "")), endpoints.base)
+    original = named.original if named else url
     if not TIMESTAMP_RE.match(ts):
         raise WaybackError(f"{endpoints.availability}: bad timestamp {ts!r}")
     return Availability(ts, original, citation_url(ts, original))

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import sqlite_utils
 
@@ -29,7 +29,7 @@ from archive.errors import SavePageNowError, WaybackError
 from archive.index.runs import save_request
 from archive.times import iso, utc_now
 from archive.wayback.budget import Budget, wait_sync, wayback_budget
-from archive.wayback.client import CdxRecord, Endpoints, citation_url, parse_cdx
+from archive.wayback.client import CdxRecord, Endpoints, citation_url, parse_cdx, parse_snapshot_url
 from archive.wayback.policy import DEFAULT_POLICY, MAX_429_PER_REQUEST, RatePolicy
 
 HTTP_TIMEOUT = 60.0
@@ -177,13 +177,13 @@ def anonymous_save(url: str, options: SaveSettings) -> str | None:
     status, headers, _ = _http("GET", options.endpoints.save_anonymous(url), options, "save")
     if status >= 400:
         raise SavePageNowError(f"Save Page Now refused {url}: HTTP {status}")
+    base = options.endpoints.base
     for name in ("content-location", "location"):
-        path = urlsplit(headers.get(name, "")).path
-        if path.startswith("/web/"):
-            stamp = path[len("/web/") :].split("/", 1)[0]
-            digits = "".join(ch for ch in stamp if ch.isdigit())
-            if len(digits) == 14:
-                return digits
+        value = headers.get(name, "")
+        # Often a path (/web/<ts>/<url>): read it as one under the configured base.
+        named = parse_snapshot_url(base + value if value.startswith("/web/") else value, base)
+        if named is not None and len(named.timestamp) == 14:
+            return named.timestamp
     return None
 
 

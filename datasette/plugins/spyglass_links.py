@@ -24,6 +24,7 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
+from archive.index.asof import fetch_label
 from archive.publish.paths import DATABASE, Paths
 
 JSON_COLUMNS = {
@@ -169,6 +170,12 @@ def _archived_cell(paths: Paths, table: str | None, data: dict[str, Any], column
         )
         return Markup("{} <small>({})</small>").format(document, _a(str(value), "live", "live-url"))
     holder = ARCHIVED_URLS.get((table, column))
+    fetched_from = fetch_label(data) if (table, column) == ("captures", "url") else None
+    if fetched_from and data.get("id") not in (None, "") and isinstance(value, str):
+        # A memento's fetch address (/web/<ts>id_/...): what it is, and never offered as the live page.
+        return Markup('<small class="fetched-from">{}</small> {}').format(
+            fetched_from, _a(paths.replay(_plain(data["id"])), value, "archived-url fetch-url")
+        )
     if holder and data.get(holder) not in (None, "") and isinstance(value, str):
         return archived_link(paths, value, _plain(data[holder]))
     return None
