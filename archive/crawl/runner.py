@@ -113,10 +113,10 @@ def planned_runs(sources: list[Source], only: str | None = None) -> list[tuple[S
 
 @dataclass
 class Crawled:
-    """What running a crawl's runs gave: their reports, the live runs that ended, the runs skipped as busy."""
+    """What running a crawl's runs gave: their reports, the live runs made, the runs skipped as busy."""
 
     reports: list[RunReport]
-    live: list[tuple[Source, int]]  # (source, run id) of each live run that started: what follows it
+    live: list[tuple[Source, int]]  # (source, run id) of each live run: what the passes follow
     busy: list[RunReport] = field(default_factory=list)
 
 
