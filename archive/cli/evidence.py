@@ -53,7 +53,7 @@ def timestamp(data_dir: Path | None, tsa_url: str | None, tsa_ca: str | None) ->
 
     Example: spyglass timestamp --tsa-url https://freetsa.org/tsr --tsa-ca cacert.pem
     """
-    from archive.evidence.timestamp import timestamp_warcs
+    from archive.evidence.timestamp import stamped_summary, timestamp_warcs
 
     config, _ = command_config(data_dir=data_dir, tsa_url=tsa_url, tsa_ca_file=tsa_ca)
     archive = Archive.from_config(config)
@@ -62,12 +62,6 @@ def timestamp(data_dir: Path | None, tsa_url: str | None, tsa_ca: str | None) ->
     for item in stamped:
         click.echo(f"{item.filename}: SHA-256 {item.sha256} time-stamped {item.time}")
     click.echo(f"{stamped_summary(stamped)} time-stamped by {config.tsa_url}.")
-
-
-def stamped_summary(stamped: list) -> str:
-    """'3 WARC file(s) and 1 chain head(s)'."""
-    heads = sum(1 for s in stamped if s.filename.startswith("head-"))
-    return f"{len(stamped) - heads} WARC file(s) and {heads} chain head(s)"
 
 
 @click.command()

@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from archive.archive import Archive
-from archive.cli.crawl import crawl_and_report
 from archive.cli.options import command_config, data_option, redis_option, set_option, sources_option
+from archive.cli.report import crawl_and_print
 from archive.config import Config
 from archive.errors import ConfigError
 from archive.index.db import open_existing, open_index, writing
@@ -131,15 +131,13 @@ def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: b
     click.echo(f"run-due: due at {_when(clock)}: {', '.join(job.label for job in due)}")
     if dry_run:
         return True
-    ok = crawl_and_report(
+    ok = crawl_and_print(
         config,
         scrapy,
-        (),
-        verbose,
-        None,
         os.environ,
         runs=[(job.source, job.spider) for job in due],
         clock=clock,
+        verbose=verbose,
     )
     for status in _statuses(config, sources, clock):
         if status.job in due:

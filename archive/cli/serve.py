@@ -12,8 +12,8 @@ import click
 
 from archive.archive import Archive
 from archive.cli.atlas import import_atlas_export
-from archive.cli.crawl import crawl_and_report
 from archive.cli.options import command_config, data_option
+from archive.cli.report import crawl_and_print
 from archive.index.db import open_existing
 from archive.publish.datasette import PROJECT_ROOT, datasette_command, datasette_environment
 
@@ -93,7 +93,7 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
             wayback_url=servers.wayback.url,
         )
         variables = {**os.environ, **servers.variables}
-        ok = crawl_and_report(config, {}, (), False, None, variables)
+        ok = crawl_and_print(config, {}, variables)
         # The Atlas's rows about the demo's agencies, beside their records.
         click.echo(
             import_atlas_export(

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from archive.cluster.ingest import Ingest
 from archive.cluster.jobs import SHARED_SPIDERS, Job, active_jobs, finish, is_done, seed
 from archive.cluster.reap import dead_workers, reap
 from archive.config import Config
-from archive.crawl.runner import RunReport, after_live_runs, crawl_settings, report_of, run_crawl
+from archive.crawl.runner import Crawled, RunReport, crawl_settings, report_of, run_crawl
 from archive.index.db import open_index
 from archive.ingest.sink import IndexSink
 from archive.locks import LOCK_DIR, Busy, Lock, crawl_lock
@@ -47,15 +48,22 @@ def crawl_with_redis(
     config: Config,
     overrides: Mapping[str, Any],
     runs: list[tuple[Source, str]],
+    held: ExitStack,
     workers: int = 0,
     say: Callable[[str], None] = print,
-) -> list[RunReport]:
-    """Run `runs`: vendor crawls through Redis workers, the others here; one report per run."""
+) -> Crawled:
+    """Run `runs`: vendor crawls through Redis workers, the others here; one report per run.
+
+    The runs' locks go on `held`, so they are kept through the passes that
+    follow the runs (archive/crawl/after.py), as the runs themselves.
+    """
     client = connect(config.redis_url)
     keys.claim_archive(client, config.data_dir)
     shared = [(s, spider) for s, spider in runs if spider in SHARED_SPIDERS]
     here = [(s, spider) for s, spider in runs if spider not in SHARED_SPIDERS]
     locks, busy, mine = _seed_all(client, config, overrides, shared)
+    for lock in locks:
+        held.callback(lock.release)
     children = [_start_worker(config, overrides) for _ in range(workers)]
     if mine and not workers and not _live_workers(client):
         say(
@@ -71,42 +79,26 @@ def crawl_with_redis(
         daemon=True,
     )
     ingesting.start()
-    after: list[RunReport] = []
     try:
-        reports = run_crawl([s for s, _ in here], config, overrides, runs=here) if here else []
+        local = run_crawl(config, overrides, here) if here else Crawled([], [])
         while ingesting.is_alive():
             ingesting.join(0.5)
-        if not failure:  # the workers' runs have ended: what follows a live run, as after a local one
-            after = _after_runs(config, mine)
     except KeyboardInterrupt:
         stop.set()
         ingesting.join(60)
         raise
     finally:
-        for lock in locks:
-            lock.release()
         for child in children:
             _stop_worker(child)
     if failure:
         raise failure[0]
     index = open_index(Archive.from_config(config))
     try:
-        return [report_of(index, job.label, run_id) for run_id, job in mine.items()] + after + reports + busy
+        reports = [report_of(index, job.label, run_id) for run_id, job in mine.items()]
     finally:
         index.close()
-
-
-def _after_runs(config: Config, mine: dict[int, Job]) -> list[RunReport]:
-    """Save Page Now and screenshot passes of the live runs the workers crawled (under their locks)."""
-    index = open_index(Archive.from_config(config))
-    try:
-        return after_live_runs(
-            config,
-            index,
-            [(job.source, run_id) for run_id, job in mine.items() if job.spider == job.source.kind],
-        )
-    finally:
-        index.close()
+    live = [(job.source, run_id) for run_id, job in mine.items() if job.spider == job.source.kind]
+    return Crawled(reports + local.reports, live + local.live, local.busy + busy)
 
 
 def _seed_all(

@@ -14,7 +14,6 @@ from scrapy.settings import Settings
 
 from archive.archive import Archive
 from archive.config import Config
-from archive.index.captures import changed_captures
 from archive.index.db import open_index
 from archive.locks import crawl_lock, is_locked
 from archive.sources.model import Source
@@ -114,28 +113,29 @@ def planned_runs(sources: list[Source], only: str | None = None) -> list[tuple[S
     return runs
 
 
-def run_crawl(
-    sources: list[Source],
-    config: Config,
-    overrides: Mapping[str, Any] | None = None,
-    only: str | None = None,
-    runs: list[tuple[Source, str]] | None = None,
-) -> list[RunReport]:
-    """Crawl each source with its kind's spider, all in one reactor; returns one report per run.
+@dataclass
+class Crawled:
+    """What running a crawl's runs gave: their reports, the live runs made, the runs skipped as busy."""
 
-    A source with `wayback:` set gets a second crawler running the `wayback`
-    spider beside it (its own crawl_runs row, WARC files still prefixed with
-    the source's name); sources with `save_on_change` then ask Save Page Now
-    for each page whose payload changed, and sources with `screenshot` get a
-    screenshot pass of the pages their live run captured (archive/crawl/screenshots.py).
-    `only` ('live' or 'wayback') runs just one side; a source with `live: false` has no live side.
+    reports: list[RunReport]
+    live: list[tuple[Source, int]]  # (source, run id) of each live run: what the passes follow
+    busy: list[RunReport] = field(default_factory=list)
+
+
+def run_crawl(config: Config, overrides: Mapping[str, Any] | None, runs: list[tuple[Source, str]]) -> Crawled:
+    """Crawl each (source, spider) run here, all in one reactor; each run's report.
+
+    A source with `wayback:` set has a second run with the `wayback` spider
+    beside its live one (its own crawl_runs row, WARC files still prefixed with
+    the source's name). What follows a live run (Save Page Now, screenshots)
+    is archive/crawl/after.py's.
     """
     settings = crawl_settings(config, overrides)
     process = CrawlerProcess(settings)
     crawlers: list[tuple[str, Crawler]] = []
     live: list[tuple[Source, Crawler]] = []  # the sources' own (not Wayback) runs
     busy: list[RunReport] = []
-    for source, spider_name in runs if runs is not None else planned_runs(sources, only):
+    for source, spider_name in runs:
         label = source.name if spider_name == source.kind else f"{source.name} ({spider_name})"
         if is_locked(crawl_lock(config.data_dir, source.name, spider_name).path):
             busy.append(
@@ -176,44 +176,17 @@ def run_crawl(
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     index = open_index(Archive.from_config(config))
-    reports = []
     try:
-        for label, crawler in crawlers:
-            run_id = crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
-            reports.append(report_of(index, label, run_id))
-        ran = [
-            (source, crawler.stats.get_value("spyglass/run_id") if crawler.stats else None)
-            for source, crawler in live
-        ]
-        reports.extend(
-            after_live_runs(config, index, [(s, run_id) for s, run_id in ran if run_id is not None])
-        )
+        reports = [report_of(index, label, _run_id(crawler)) for label, crawler in crawlers]
     finally:
         index.close()
-    return reports + busy
+    started = [(source, _run_id(crawler)) for source, crawler in live]
+    return Crawled(reports, [(source, run_id) for source, run_id in started if run_id is not None], busy)
 
 
-def after_live_runs(config: Config, index: Any, runs: list[tuple[Source, int]]) -> list[RunReport]:
-    """What follows each (source, live run id) once the run has ended, wherever it was crawled
-    (here or by Redis workers): Save Page Now for each changed page of sources with
-    `save_on_change`, then a screenshot pass for sources with `screenshot`; the passes' reports."""
-    saving = [(source, run_id) for source, run_id in runs if source.save_on_change]
-    if saving:
-        from archive.wayback.savepagenow import SaveSettings, save_and_record
-
-        options = SaveSettings.from_config(config)
-        for source, run_id in saving:
-            for capture in changed_captures(index, run_id):
-                save_and_record(index, capture["url"], options, source=source.name, capture_id=capture["id"])
-    reports = []
-    for source, run_id in runs:
-        if source.screenshot:
-            from archive.crawl.screenshots import screenshot_run
-
-            reports.append(
-                report_of(index, f"{source.name} (screenshot)", screenshot_run(config, source, run_id))
-            )
-    return reports
+def _run_id(crawler: Crawler) -> int | None:
+    """The crawl_runs id the crawler's run was given, None if its spider did not start."""
+    return crawler.stats.get_value("spyglass/run_id") if crawler.stats else None
 
 
 def report_of(index: Any, source: str, run_id: int | None) -> RunReport:

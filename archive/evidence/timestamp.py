@@ -178,6 +178,12 @@ def timestamp_warcs(archive: Archive, tsa_url: str, ca_file: str | None = None) 
     return stamped
 
 
+def stamped_summary(stamped: list[Stamped]) -> str:
+    """'3 WARC file(s) and 1 chain head(s)': what a time-stamping round covered."""
+    heads = sum(1 for s in stamped if s.filename.startswith("head-"))
+    return f"{len(stamped) - heads} WARC file(s) and {heads} chain head(s)"
+
+
 def _stamp(path: Path, tsa_url: str, ca_file: str | None) -> Stamped:
     """Get, check and store (atomically) the token for one file."""
     digest = file_sha256(path)

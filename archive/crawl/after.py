@@ -1,0 +1,369 @@
+"""What follows a crawl: its runs, then the passes after them, in one order, however it was started.
+
+`crawl`, `run-due` and the demo, with or without Redis workers, all go through
+`crawl_and_follow`: it runs the crawl's runs with an engine (`run_here`, or
+Redis mode's archive/cluster/coordinator.py `crawl_with_redis`), then each
+pass of PASSES in turn, and hands back a CrawlResult for the command to print.
+A new pass is one entry in PASSES.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archive.archive import Archive
+from archive.config import Config
+from archive.crawl.runner import Crawled, RunReport, human_bytes, planned_runs, report_of, run_crawl
+from archive.errors import ArchiveError, ConfigError, SpyglassError
+from archive.index.db import open_existing, open_index, writing
+from archive.sources.load import load_sources
+from archive.sources.model import Source, select
+from archive.times import utc_now
+
+if TYPE_CHECKING:
+    from archive.evidence.timestamp import Stamped
+    from archive.records.extraction import ExtractionReport
+
+TERM_FIELD = re.compile(r"field '(vendor|product)\b")
+
+# Runs a crawl's (source, spider) runs with these Scrapy overrides. What the
+# engine puts on the ExitStack (Redis mode's locks) is kept until the passes end.
+Engine = Callable[[Config, Mapping[str, Any], list[tuple[Source, str]], ExitStack], Crawled]
+
+
+def run_here(
+    config: Config, overrides: Mapping[str, Any], runs: list[tuple[Source, str]], held: ExitStack
+) -> Crawled:
+    """The engine without Redis: every run in this process (each run's lock is its own pipeline's)."""
+    return run_crawl(config, overrides, runs)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The sources a crawl covers and its (source, spider) runs."""
+
+    sources: list[Source]
+    runs: list[tuple[Source, str]]
+    data_dir: Path
+
+    def line(self) -> str:
+        return f"Crawling {len(self.sources)} source(s) into {self.data_dir}/ ..."
+
+
+def plan_crawl(
+    config: Config,
+    variables: Mapping[str, str],
+    names: tuple[str, ...] = (),
+    only: str | None = None,
+    runs: list[tuple[Source, str]] | None = None,
+) -> Plan:
+    """The sources named (default: all) and their runs, `only` 'live' or 'wayback'; or exactly `runs`.
+
+    `variables` fill the `${VAR}` placeholders of the sources file. Fails
+    before anything is crawled if the data directory cannot hold an index and
+    WARC files.
+    """
+    if runs is None:
+        chosen = select(load_sources(config.sources_file, variables), names)
+    else:
+        chosen = list({source.name: source for source, _ in runs}.values())
+    archive = Archive.from_config(config)
+    open_index(archive).close()
+    try:
+        archive.warc_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"{archive.warc_dir}: cannot hold WARC files: {exc.strerror}") from None
+    if only == "wayback":
+        chosen = [s for s in chosen if s.wayback is not None]
+        if not chosen:
+            raise ConfigError(f"{config.sources_file}: no source chosen has 'wayback' set")
+    return Plan(chosen, runs if runs is not None else planned_runs(chosen, only), config.data_dir)
+
+
+@dataclass
+class DocumentsRead:
+    """The documents pass: document text read (OCR where needed), then mentions of vendor terms."""
+
+    report: ExtractionReport
+    mentions: int
+    seconds: float
+
+    def line(self) -> str:
+        return (
+            f"Documents: {self.report.line()}; {self.mentions} mention(s) of vendor terms "
+            f"({self.seconds:.1f} s)."
+        )
+
+
+@dataclass
+class CrawlResult:
+    """What a crawl and the passes after it did, for the command to print."""
+
+    config: Config
+    plan: Plan
+    runs: list[RunReport] = field(default_factory=list)  # then the passes' own runs (screenshots)
+    busy: list[RunReport] = field(default_factory=list)  # runs another process was crawling
+    seconds: float = 0.0  # the runs and the passes of their runs
+    passes: list[str] = field(default_factory=list)  # the passes that ran, in order
+    saves: list[dict[str, Any]] = field(default_factory=list)  # save_requests rows
+    notes: list[str] = field(default_factory=list)  # for stderr
+    documents: DocumentsRead | None = None
+    stamped: list[Stamped] | None = None
+    error: SpyglassError | None = None  # the pass that raised it stopped the passes
+
+    @property
+    def reports(self) -> list[RunReport]:
+        return self.runs + self.busy
+
+    @property
+    def stopped(self) -> bool:
+        """A signal stopped the crawl: its runs continue at the next crawl."""
+        return any(r.reason == "shutdown" for r in self.reports)
+
+    @property
+    def failed(self) -> list[RunReport]:
+        # A run skipped because another process is crawling that source right now did not fail.
+        return [r for r in self.reports if r.status not in ("finished", "skipped")]
+
+    @property
+    def ok(self) -> bool:
+        """Every run finished, no signal stopped the crawl and every pass went through."""
+        return not self.failed and not self.stopped and self.error is None
+
+    def lines(self) -> list[tuple[str, bool]]:
+        """What the command prints, in order, as (line, for stderr) pairs."""
+        archive = Archive.from_config(self.config)
+        live = [r for r in self.reports if r.spider not in ("wayback", "screenshot")]
+        history = [r for r in self.reports if r.spider == "wayback"]
+        shots = [r for r in self.reports if r.spider == "screenshot"]
+        failed = self.failed
+        out = [
+            (
+                f"\nCrawled {len(live)} source(s) in {self.seconds:.1f} s: {sum(r.pages for r in live)} "
+                f"pages archived ({sum(r.captures for r in live)} new or changed, "
+                f"{sum(r.revisits for r in live)} unchanged and stored as revisits), "
+                + (
+                    f"{sum(r.requisites for r in live)} page requisites, "
+                    if any(r.requisites for r in live)
+                    else ""
+                )
+                + f"{sum(r.errors for r in live)} fetch errors, "
+                f"{human_bytes(sum(r.bytes for r in live))} of payload. WARC files are in "
+                f"{archive.warc_dir}/, the index is {archive.db_path}"
+                + (f"; {len(failed)} run(s) did not finish cleanly." if failed else "."),
+                False,
+            )
+        ]
+        if history:
+            out.append(
+                (
+                    f"Wayback history of {len(history)} source(s): "
+                    f"{sum(r.pages for r in history)} archived versions fetched, "
+                    f"{sum(r.errors for r in history)} versions or queries recorded as errors.",
+                    False,
+                )
+            )
+        if shots:
+            out.append(
+                (
+                    f"Screenshots of {len(shots)} source(s): {sum(r.pages for r in shots)} kept, "
+                    f"{sum(r.errors for r in shots)} pages could not be drawn.",
+                    False,
+                )
+            )
+        out += [(f"  {report.line()}", False) for report in self.reports]
+        if self.stopped:
+            out.append(("Stopped by a signal: the interrupted runs continue at the next crawl.", True))
+        out += [(f"note: {note}", True) for note in self.notes]
+        if self.documents is not None:
+            out.append((self.documents.line(), False))
+        if self.stamped is not None:
+            from archive.evidence.timestamp import stamped_summary
+
+            out.append((f"Time-stamped {stamped_summary(self.stamped)} with {self.config.tsa_url}.", False))
+        return out
+
+
+@dataclass
+class After:
+    """What a pass works from: the crawl's settings, its live runs, and the result it adds to."""
+
+    config: Config
+    variables: Mapping[str, str]
+    clock: datetime  # the time the crawl's runs count as started at (the scheduler's)
+    live: list[tuple[Source, int]]
+    result: CrawlResult
+
+
+def save_changed_pages(after: After) -> None:
+    """Save Page Now for each changed page of the live runs of sources with `save_on_change`."""
+    saving = [(source, run_id) for source, run_id in after.live if source.save_on_change]
+    if not saving:
+        return
+    from archive.index.captures import changed_captures
+    from archive.wayback.savepagenow import SaveSettings, save_and_record
+
+    options = SaveSettings.from_config(after.config)
+    index = open_index(Archive.from_config(after.config))
+    try:
+        for source, run_id in saving:
+            for capture in changed_captures(index, run_id):
+                after.result.saves.append(
+                    save_and_record(
+                        index, capture["url"], options, source=source.name, capture_id=capture["id"]
+                    )
+                )
+    finally:
+        index.close()
+
+
+def take_screenshots(after: After) -> None:
+    """A screenshot pass (a run of its own) of each live run of sources with `screenshot`."""
+    shooting = [(source, run_id) for source, run_id in after.live if source.screenshot]
+    if not shooting:
+        return
+    from archive.crawl.screenshots import screenshot_run
+
+    for source, run_id in shooting:
+        shot_run = screenshot_run(after.config, source, run_id)
+        index = open_index(Archive.from_config(after.config))
+        try:
+            after.result.runs.append(report_of(index, f"{source.name} (screenshot)", shot_run))
+        finally:
+            index.close()
+
+
+def note_started(after: After) -> None:
+    """Record when each run started, for run-due to know when it is next due."""
+    from archive.ops.schedule import record_started
+
+    index = open_index(Archive.from_config(after.config))
+    try:
+        with writing(index):
+            # The screenshot pass follows its live run: it is not a run a schedule starts.
+            record_started(
+                index,
+                [
+                    (r.name, r.spider)
+                    for r in after.result.reports
+                    if r.run_id is not None and r.spider != "screenshot"
+                ],
+                after.clock,
+            )
+    finally:
+        index.close()
+
+
+def read_new_documents(after: After) -> None:
+    """After crawling records sources: read the documents not read yet, then rebuild mentions."""
+    if any(source.kind == "records" for source in after.result.plan.sources):
+        after.result.documents = read_documents(after.config, after.variables, False, after.result.notes)
+
+
+def stamp_closed_warcs(after: After) -> None:
+    """With SPYGLASS_TIMESTAMP_AFTER_CRAWL: RFC 3161 tokens for the closed WARC files and chain head."""
+    if after.config.timestamp_after_crawl:
+        from archive.evidence.timestamp import timestamp_warcs
+
+        config = after.config
+        after.result.stamped = timestamp_warcs(
+            Archive.from_config(config), config.tsa_url, config.tsa_ca_file or None
+        )
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass that follows a crawl's runs."""
+
+    name: str
+    run: Callable[[After], None]
+    # A pass of the runs themselves: it runs even when a signal stopped the
+    # crawl, and its time counts in the crawl's. These come first in PASSES.
+    of_runs: bool = False
+
+
+# What follows a crawl, in the order it runs. A new pass is one entry here.
+PASSES: tuple[Pass, ...] = (
+    Pass("save-page-now", save_changed_pages, of_runs=True),
+    Pass("screenshots", take_screenshots, of_runs=True),
+    Pass("schedules", note_started, of_runs=True),
+    Pass("documents", read_new_documents),
+    Pass("time-stamps", stamp_closed_warcs),
+)
+
+
+def crawl_and_follow(
+    config: Config,
+    plan: Plan,
+    overrides: Mapping[str, Any],
+    variables: Mapping[str, str],
+    clock: datetime | None = None,
+    engine: Engine = run_here,
+) -> CrawlResult:
+    """Run the plan's runs with `engine`, then every pass of PASSES in order; what they all did.
+
+    `clock` is the time the runs count as started at (default: now; run-due
+    gives its own). A pass that raises a SpyglassError stops the passes after
+    it; the error is in the result, for the command to show after the rest.
+    """
+    started = time.monotonic()
+    clock = clock or utc_now()
+    with ExitStack() as held:
+        crawled = engine(config, overrides, plan.runs, held)
+        result = CrawlResult(config, plan, list(crawled.reports), list(crawled.busy))
+        result.seconds = time.monotonic() - started
+        after = After(config, variables, clock, crawled.live, result)
+        for step in PASSES:
+            if result.stopped and not step.of_runs:
+                continue
+            try:
+                step.run(after)
+            except SpyglassError as exc:
+                result.error = exc
+                break
+            result.passes.append(step.name)
+            if step.of_runs:
+                result.seconds = time.monotonic() - started
+    return result
+
+
+def read_documents(
+    config: Config, variables: Mapping[str, str], redo: bool, notes: list[str]
+) -> DocumentsRead:
+    """Document text (OCR where needed), then mentions of vendor terms; each note goes on `notes`.
+
+    `redo` reads every document again, not only new ones.
+    """
+    from archive.records.extraction import extract_documents
+    from archive.records.mentions import rebuild_mentions
+
+    sources = load_sources(config.sources_file, variables)
+    for note in _term_notes(sources):
+        notes.append(note)  # one by one: the notes before a source that stops the pass are kept
+    index = open_existing(Archive.from_config(config))
+    try:
+        started = time.monotonic()
+        report = extract_documents(Archive.from_config(config), index, redo=redo)
+        mentions = rebuild_mentions(index, sources)
+    finally:
+        index.close()
+    return DocumentsRead(report, mentions, time.monotonic() - started)
+
+
+def _term_notes(sources: list[Source]) -> Iterator[str]:
+    """A note for each vendor source with an unset ${VAR} in its URLs; ConfigError if in its terms."""
+    for source in sources:
+        if source.unresolved and source.kind == "vendor":
+            if not (source.vendor or source.product):
+                # Its terms are unknown: a rebuild would silently drop its mentions.
+                raise ConfigError(
+                    next((u for u in source.unresolved if TERM_FIELD.search(u)), source.unresolved[0])
+                )
+            yield f"{source.unresolved[0]}; its product terms are used all the same"
