@@ -18,6 +18,7 @@ from archive.config import Config
 from archive.errors import ConfigError
 from archive.index.db import open_existing, open_index, writing
 from archive.locks import Busy, run_due_lock
+from archive.notify.store import Backlog, backlog
 from archive.ops.schedule import JobStatus, due_jobs, job_statuses
 from archive.sources.load import load_sources
 from archive.sources.model import Source
@@ -154,10 +155,10 @@ def _when(value: datetime | None) -> str:
 @data_option
 @now_option
 def status(sources_file: Path | None, data_dir: Path | None, now: str | None) -> None:
-    """Each source's last run, outcome, counts and next due time.
+    """Each source's last run, outcome, counts and next due time, and the alerts not sent yet.
 
-    Flags every source that is overdue or whose last run failed, and then
-    exits 1, so monitoring can alert on it. The same table is the Datasette
+    Flags every source that is overdue or whose last run failed, and alerts
+    waiting longer than a day, and then exits 1, so monitoring can alert on it. The same table is the Datasette
     page /spyglass/source_status. Example: spyglass status --data data
     """
     config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
@@ -170,13 +171,25 @@ def status(sources_file: Path | None, data_dir: Path | None, now: str | None) ->
             f"{s.job.label:<40} {s.job.every.text:<10} {_last(s.last_run):<44} "
             f"{_when(s.next_due):<21} {s.state.upper() if s.flagged else s.state}"
         )
+    alerts = _alert_backlog(config, clock)
+    if alerts.pending:
+        click.echo(alerts.line(), err=bool(alerts.overdue))
     flagged = [s for s in statuses if s.flagged]
     if flagged:
         click.echo(
             f"\n{len(flagged)} need attention: " + "; ".join(f"{s.job.label} is {s.state}" for s in flagged),
             err=True,
         )
+    if flagged or alerts.overdue:
         sys.exit(1)
+
+
+def _alert_backlog(config: Config, clock: datetime) -> Backlog:
+    index = open_existing(Archive.from_config(config))
+    try:
+        return backlog(index, clock, config.notify_overdue)
+    finally:
+        index.close()
 
 
 def _last(run: dict[str, Any] | None) -> str:
