@@ -76,11 +76,13 @@ def send(target: Target, subject: str, body: str) -> tuple[bool, str]:
     with apprise.LogCapture(level=logging.WARNING) as log:
         if not notifier.add(target.url):
             return False, f"Apprise does not understand the {target.label} URL (see its list of services)"
-        ok = bool(notifier.notify(title=subject, body=body))
+        # Plain text as written: Apprise would otherwise guess a format and fold lines.
+        ok = bool(notifier.notify(title=subject, body=body, body_format=apprise.NotifyFormat.TEXT))
         output = log.getvalue().strip()
     if ok:
         return True, "sent"
-    return False, scrub(output.splitlines()[-1] if output else "not sent", target)
+    # A log line reads "time - LEVEL - message": the message is the answer.
+    return False, scrub(output.splitlines()[-1].split(" - ", 2)[-1] if output else "not sent", target)
 
 
 def deliver(db: sqlite_utils.Database, targets: list[Target], now: datetime) -> Sent:

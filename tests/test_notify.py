@@ -1,0 +1,180 @@
+"""Alerts (archive/notify/) delivered to real receivers on loopback: an SMTP server and a webhook.
+
+A vendor page is crawled again and again while its text changes between
+crawls; a records table releases a new document. Each alert arrives once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from archive.demo.server import Incoming, LoopbackServer, Reply
+from tests.servers.receivers import Webhook, start_smtp
+
+from .conftest import db_rows, run_cli
+
+SECRET = "hook-token-5f3a9c1e7b"
+TRACKING = "Person tracking lets agencies follow persons of interest from a street camera."
+PAGE = """<html><head><title>FaceFind | Acme Vision</title></head><body><main>
+<h1>FaceFind</h1>
+<p>FaceFind matches faces in recorded video for public-safety agencies.</p>
+<p>{tracking}</p>
+<p>Ask our public-sector team for a demonstration.</p>
+</main></body></html>"""
+
+
+class VendorPage:
+    """One product page whose text the test changes between crawls."""
+
+    def __init__(self) -> None:
+        self.tracking = TRACKING
+
+    def __call__(self, request: Incoming) -> Reply:
+        if request.path == "/products/facefind/":
+            return Reply(body=PAGE.format(tracking=self.tracking).encode())
+        if request.path == "/robots.txt":
+            return Reply(body=b"User-agent: *\nAllow: /\n", content_type="text/plain")
+        return Reply(404, b"not found")
+
+
+def _sources(path: Path, site: str, smtp_port: int, hook_port: int) -> Path:
+    path.write_text(
+        f"""
+notify:
+  - mailto://127.0.0.1:{smtp_port}?to=desk@example.org&from=spyglass@example.org&mode=insecure
+  - json://127.0.0.1:{hook_port}/hook?+X-Token=${{HOOK_TOKEN}}
+sources:
+  - name: acme-facefind
+    kind: vendor
+    allow_private: [127.0.0.1]
+    requisites: false
+    urls: [{site}/products/facefind/]
+    scope: {{max_depth: 0}}
+    vendor: Acme Vision
+    product: FaceFind
+    watch: [person tracking]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def alerting(tmp_path: Path):
+    """A vendor page, both receivers and a sources file sending to them."""
+    page = VendorPage()
+    site = LoopbackServer(page).start()
+    smtp, inbox, smtp_port = start_smtp()
+    webhook = Webhook()
+    hook = webhook.serve()
+    sources = _sources(tmp_path / "sources.yml", site.url, smtp_port, hook.port)
+    state = {"page": page, "inbox": inbox, "webhook": webhook, "hook": hook, "sources": sources}
+    yield state
+    state["hook"].stop()
+    smtp.stop()
+    site.stop()
+
+
+def _spyglass(state: dict, data: Path, *args: str, check: bool = True):
+    return run_cli(
+        *args,
+        "--sources",
+        str(state["sources"]),
+        "--data",
+        str(data),
+        env={"HOOK_TOKEN": SECRET},
+        check=check,
+    )
+
+
+def test_a_watched_phrase_that_disappears_is_told_once_to_each_receiver(alerting: dict, tmp_path: Path):
+    data = tmp_path / "data"
+    inbox, webhook = alerting["inbox"], alerting["webhook"]
+
+    first = _spyglass(alerting, data, "crawl")
+    assert inbox.mails == [] and webhook.posts == []  # a first sighting is not an event
+    _spyglass(alerting, data, "crawl")
+    assert inbox.mails == [] and webhook.posts == []  # nothing changed
+
+    alerting["page"].tracking = "Contact us about licensing."
+    third = _spyglass(alerting, data, "crawl")
+    assert "Alerts: 2 new; 2 alert(s) sent in 2 message(s)." in third.stdout
+    [mail] = inbox.mails
+    [post] = webhook.posts
+    assert mail.to == ["desk@example.org"]
+    assert mail.subject == "“person tracking” disappeared from FaceFind | Acme Vision"
+    assert post["title"] == mail.subject and post["token"] == SECRET
+    for body in (mail.body, post["message"]):
+        assert "The watched phrase “person tracking” disappeared from http://127.0.0.1:" in body
+        assert f"Removed: “{TRACKING}”" in body
+        assert "It changed between " in body and "Before: " in body and "After: " in body
+    [change] = db_rows(data, "SELECT * FROM changes")
+    assert change["from_citation"] in mail.body and change["to_citation"] in mail.body
+    # No public address configured: no links.
+    assert "Diff:" not in mail.body
+
+    again = _spyglass(alerting, data, "notify")
+    assert again.stdout.strip() == "Alerts: 0 new; 0 alert(s) sent in 0 message(s)."
+    assert len(inbox.mails) == 1 and len(webhook.posts) == 1
+    alerts = db_rows(data, "SELECT * FROM alerts ORDER BY target")
+    assert [(a["target"], a["state"], a["answer"], a["kind"]) for a in alerts] == [
+        (f"json://127.0.0.1:{alerting['hook'].port}", "sent", "sent", "phrase"),
+        (alerts[1]["target"], "sent", "sent", "phrase"),
+    ]
+    assert alerts[1]["target"].startswith("mailto://127.0.0.1:")
+    for out in (first, third, again):
+        assert SECRET not in out.stdout + out.stderr
+    assert SECRET.encode() not in b"".join(p.read_bytes() for p in data.rglob("*") if p.is_file())
+
+
+def test_an_alert_waits_while_its_receiver_is_down_and_is_sent_once_when_it_returns(
+    alerting: dict, tmp_path: Path
+):
+    data = tmp_path / "data"
+    inbox, webhook = alerting["inbox"], alerting["webhook"]
+    _spyglass(alerting, data, "crawl")
+    port = alerting["hook"].port
+    alerting["hook"].stop()  # the webhook goes down
+
+    alerting["page"].tracking = "Contact us about licensing."
+    crawl = _spyglass(alerting, data, "crawl")
+    assert "Alerts: 2 new; 1 alert(s) sent in 1 message(s), 1 kept for the next try." in crawl.stdout
+    assert f"note: alert not sent to json://127.0.0.1:{port}: " in crawl.stderr
+    assert len(inbox.mails) == 1 and webhook.posts == []
+    [waiting] = db_rows(data, "SELECT * FROM alerts WHERE state = 'pending'")
+    assert waiting["attempts"] == 1 and waiting["sent_at"] is None and SECRET not in waiting["answer"]
+
+    status = _spyglass(alerting, data, "status", check=False)
+    assert status.returncode == 0 and "Alerts: 1 waiting to be sent (1 tried and failed)" in status.stdout
+    tomorrow = _spyglass(alerting, data, "status", "--now", "2099-01-01T00:00:00Z", check=False)
+    assert tomorrow.returncode == 1 and "1 waiting longer than allowed" in tomorrow.stderr
+
+    down = _spyglass(alerting, data, "notify", check=False)
+    assert down.returncode == 1 and webhook.posts == []
+
+    alerting["hook"] = webhook.serve(port)  # back on its address
+    back = _spyglass(alerting, data, "notify")
+    assert back.stdout.strip() == "Alerts: 0 new; 1 alert(s) sent in 1 message(s)."
+    [post] = webhook.posts
+    assert post["title"] == "“person tracking” disappeared from FaceFind | Acme Vision"
+    _spyglass(alerting, data, "notify")
+    _spyglass(alerting, data, "crawl")
+    assert len(webhook.posts) == 1 and len(inbox.mails) == 1
+    [sent] = db_rows(data, "SELECT * FROM alerts WHERE id = ?", (waiting["id"],))
+    assert sent["state"] == "sent" and sent["attempts"] == 3
+
+
+def test_notify_test_reaches_every_target_and_records_nothing(alerting: dict, tmp_path: Path):
+    result = _spyglass(alerting, tmp_path / "data", "notify", "--test")
+    assert "mailto://127.0.0.1:" in result.stdout and "json://127.0.0.1:" in result.stdout
+    assert [m.subject for m in alerting["inbox"].mails] == ["Spyglass test alert"]
+    assert [p["title"] for p in alerting["webhook"].posts] == ["Spyglass test alert"]
+    assert (
+        not (tmp_path / "data" / "spyglass.db").exists()
+        or not sqlite3.connect(tmp_path / "data" / "spyglass.db")
+        .execute("SELECT count(*) FROM alerts")
+        .fetchone()[0]
+    )
