@@ -178,3 +178,88 @@ def test_notify_test_reaches_every_target_and_records_nothing(alerting: dict, tm
         .execute("SELECT count(*) FROM alerts")
         .fetchone()[0]
     )
+
+
+class ReleasedRecords:
+    """An agency's table of released records; the test adds a row between crawls."""
+
+    def __init__(self) -> None:
+        self.rows = [("2026-11-02", "LPD-26-0101", "Parking enforcement contract", "parking.txt")]
+        self.files = {"parking.txt": "The city renews its parking enforcement contract for two years."}
+
+    def release(self, date: str, reference: str, title: str, name: str, text: str) -> None:
+        self.rows.append((date, reference, title, name))
+        self.files[name] = text
+
+    def __call__(self, request: Incoming) -> Reply:
+        if request.path == "/released/":
+            cells = "".join(
+                f'<tr><td>{d}</td><td>{r}</td><td>{t}</td><td><a href="/files/{n}">file</a></td></tr>'
+                for d, r, t, n in self.rows
+            )
+            return Reply(
+                body=(
+                    "<html><head><title>Released records</title></head><body><h1>Released records</h1>"
+                    "<table><thead><tr><th>Date released</th><th>Reference</th><th>Description</th>"
+                    f"<th>Files</th></tr></thead><tbody>{cells}</tbody></table></body></html>"
+                ).encode()
+            )
+        name = request.path.removeprefix("/files/")
+        if name in self.files:
+            return Reply(body=self.files[name].encode(), content_type="text/plain; charset=utf-8")
+        if request.path == "/robots.txt":
+            return Reply(body=b"User-agent: *\nAllow: /\n", content_type="text/plain")
+        return Reply(404, b"not found")
+
+
+def test_a_records_source_releasing_a_document_that_names_a_watched_product_alerts_once(tmp_path: Path):
+    portal = ReleasedRecords()
+    smtp, inbox, smtp_port = start_smtp()
+    try:
+        with LoopbackServer(portal) as server:
+            sources = tmp_path / "sources.yml"
+            sources.write_text(
+                f"""
+sources:
+  - name: acme-facefind
+    kind: vendor
+    urls: [https://acme-vision.example/products/facefind/]
+    vendor: Acme Vision
+    product: FaceFind
+  - name: lakeport-released
+    kind: records
+    allow_private: [127.0.0.1]
+    urls: [{server.url}/released/]
+    scope: {{prefixes: ["{server.url}/"]}}
+    agency: Lakeport Police Department
+    walk: {{shape: records-table}}
+    notify:
+      to: [mailto://127.0.0.1:{smtp_port}?to=desk@example.org&from=spyglass@example.org&mode=insecure]
+      digest: true
+""",
+                encoding="utf-8",
+            )
+            data = tmp_path / "data"
+            crawl = ("crawl", "--sources", str(sources), "--data", str(data), "--source", "lakeport-released")
+            run_cli(*crawl, check=True)
+            assert inbox.mails == []  # the first crawl of a records source is its baseline
+            portal.release(
+                "2026-12-01",
+                "LPD-26-0140",
+                "Face matching pilot: project notes",
+                "pilot-notes.txt",
+                "Project notes. The department tested FaceFind on body camera footage in October.",
+            )
+            portal.release(
+                "2026-12-01", "LPD-26-0141", "Budget memo", "budget.txt", "A memo about next year's fleet budget."
+            )
+            second = run_cli(*crawl, check=True)
+            run_cli(*crawl, check=True)
+            run_cli("notify", "--sources", str(sources), "--data", str(data), check=True)
+    finally:
+        smtp.stop()
+    assert "Alerts: 1 new; 1 alert(s) sent in 1 message(s)." in second.stdout
+    [mail] = inbox.mails  # the memo names no vendor term: no alert
+    assert mail.subject == "Lakeport Police Department released “Face matching pilot: project notes”, naming FaceFind"
+    assert "Lakeport Police Department released “Face matching pilot: project notes” (source lakeport-released)" in mail.body
+    assert "Document: pilot-notes.txt" in mail.body and "It names: FaceFind" in mail.body
