@@ -251,7 +251,11 @@ sources:
                 "Project notes. The department tested FaceFind on body camera footage in October.",
             )
             portal.release(
-                "2026-12-01", "LPD-26-0141", "Budget memo", "budget.txt", "A memo about next year's fleet budget."
+                "2026-12-01",
+                "LPD-26-0141",
+                "Budget memo",
+                "budget.txt",
+                "A memo about next year's fleet budget.",
             )
             second = run_cli(*crawl, check=True)
             run_cli(*crawl, check=True)
@@ -260,6 +264,12 @@ sources:
         smtp.stop()
     assert "Alerts: 1 new; 1 alert(s) sent in 1 message(s)." in second.stdout
     [mail] = inbox.mails  # the memo names no vendor term: no alert
-    assert mail.subject == "Lakeport Police Department released “Face matching pilot: project notes”, naming FaceFind"
-    assert "Lakeport Police Department released “Face matching pilot: project notes” (source lakeport-released)" in mail.body
+    assert (
+        mail.subject
+        == "Lakeport Police Department released “Face matching pilot: project notes”, naming FaceFind"
+    )
+    assert (
+        "Lakeport Police Department released “Face matching pilot: project notes” (source lakeport-released)"
+        in mail.body
+    )
     assert "Document: pilot-notes.txt" in mail.body and "It names: FaceFind" in mail.body
