@@ -10,6 +10,7 @@ history rebuild or a second look never makes it new again.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ from archive.publish.paths import Paths
 
 if TYPE_CHECKING:
     from archive.evidence.verify import Problem
+
+LISTED_PROBLEMS = 50  # a message lists this many of verify's problems, then says how many more
 
 # A change alerts only when its newer capture is a live one taken since the last
 # look: a Wayback harvest writes a page's past, which is history, not news.
@@ -188,15 +191,25 @@ def overdue_events(statuses: Iterable[Any]) -> list[Event]:
 
 
 def altered_events(problems: Iterable[Problem], checked_at: str) -> list[Event]:
-    """What `spyglass verify` found altered or missing, each problem once."""
-    return [
-        Event(
-            f"altered:{problem.kind}:{problem.capture_id}:{problem.where}:{problem.message}",
-            "altered",
-            None,
-            "spyglass verify found an altered record",
-            f"`spyglass verify` found: {problem.line()}\n\nThe archive's copy no longer matches what was recorded.",
-            checked_at,
-        )
-        for problem in problems
-    ]
+    """What `spyglass verify` found altered or missing: one event per set of problems, told once.
+
+    One message, not one per problem: a damaged WARC file can hold thousands of records.
+    """
+    lines = sorted({problem.line() for problem in problems})
+    if not lines:
+        return []
+    key = "altered:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    shown = lines[:LISTED_PROBLEMS]
+    more = (
+        [f"... and {len(lines) - len(shown)} more (run `spyglass verify`)"] if len(lines) > len(shown) else []
+    )
+    message = "\n".join(
+        [
+            f"`spyglass verify` found {len(lines)} problem(s): the archive's copy no longer matches what was recorded.",
+            "",
+            *shown,
+            *more,
+        ]
+    )
+    subject = f"spyglass verify found {len(lines)} altered or missing record(s)"
+    return [Event(key, "altered", None, subject, message, checked_at)]

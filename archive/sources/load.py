@@ -195,6 +195,7 @@ def _parse_source(
             kind=str(entry.get("kind")),
             urls=(),
             scope=Scope(hosts=()),
+            notify=notify,
             unresolved=tuple(unresolved),
             **_terms_if_known(raw, check, variables),
         )
