@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.demo.server import Incoming, LoopbackServer, Reply
+from archive.demo.server import Incoming, LoopbackServer, Reply, free_port
 from tests.servers.receivers import Webhook, start_smtp
 
 from .conftest import db_rows, run_cli
@@ -27,14 +27,19 @@ PAGE = """<html><head><title>FaceFind | Acme Vision</title></head><body><main>
 
 
 class VendorPage:
-    """One product page whose text the test changes between crawls."""
+    """A product page and a pricing page whose text the test changes between crawls."""
 
     def __init__(self) -> None:
         self.tracking = TRACKING
+        self.price = "FaceFind costs 2 cents per face searched."
 
     def __call__(self, request: Incoming) -> Reply:
         if request.path == "/products/facefind/":
             return Reply(body=PAGE.format(tracking=self.tracking).encode())
+        if request.path == "/pricing/":
+            return Reply(
+                body=f"<html><head><title>Pricing</title></head><body><p>{self.price}</p></body></html>".encode()
+            )
         if request.path == "/robots.txt":
             return Reply(body=b"User-agent: *\nAllow: /\n", content_type="text/plain")
         return Reply(404, b"not found")
@@ -273,3 +278,54 @@ sources:
         in mail.body
     )
     assert "Document: pilot-notes.txt" in mail.body and "It names: FaceFind" in mail.body
+
+
+def test_alert_any_with_a_digest_sends_one_message_per_run_with_links_and_failed_runs(tmp_path: Path):
+    page, webhook = VendorPage(), Webhook()
+    closed = free_port()  # nothing listens here: every crawl of that source fails
+    hook = webhook.serve()
+    with LoopbackServer(page) as site:
+        sources = tmp_path / "sources.yml"
+        sources.write_text(
+            f"""
+notify:
+  to: [json://127.0.0.1:{hook.port}/hook]
+  digest: true
+sources:
+  - name: acme-site
+    kind: vendor
+    allow_private: [127.0.0.1]
+    requisites: false
+    urls: [{site.url}/products/facefind/, {site.url}/pricing/]
+    scope: {{max_depth: 0}}
+    product: FaceFind
+    alert: any
+  - name: acme-gone
+    kind: vendor
+    allow_private: [127.0.0.1]
+    urls: [http://127.0.0.1:{closed}/]
+""",
+            encoding="utf-8",
+        )
+        args = ("crawl", "--sources", str(sources), "--data", str(tmp_path / "data"))
+        env = {"SPYGLASS_PUBLIC_URL": "https://spyglass.example.org/"}
+        run_cli(*args, "-s", "RETRY_TIMES=0", env=env)
+        [failed] = webhook.posts
+        assert failed["title"] == "Crawl of acme-gone (vendor) failed"
+        assert "and failed:" in failed["message"]
+        page.tracking = "Contact us about licensing."
+        page.price = "FaceFind costs 3 cents per face searched."
+        run_cli(*args, "-s", "RETRY_TIMES=0", env=env)
+    hook.stop()
+    assert len(webhook.posts) == 2
+    digest = webhook.posts[1]
+    assert digest["title"] == "Spyglass: 3 alert(s)"
+    body = digest["message"]
+    assert "1. Crawl of acme-gone (vendor) failed" not in body  # run 1's failure was told already
+    assert "Pricing changed" in body and "FaceFind | Acme Vision changed" in body
+    assert "Removed: “FaceFind costs 2 cents per face searched.”" in body
+    assert "Added: “FaceFind costs 3 cents per face searched.”" in body
+    assert "The watched phrase" not in body  # its product name stayed
+    assert "Diff: https://spyglass.example.org/-/spyglass/diff?change=" in body
+    assert "Capture: https://spyglass.example.org/-/spyglass/replay/" in body
+    assert body.count("Crawl of acme-gone (vendor) failed") == 1
