@@ -65,7 +65,7 @@ def test_a_crawl_stopped_by_a_signal_runs_only_the_passes_of_its_runs(tmp_path: 
 def test_a_failing_pass_stops_the_passes_after_it_and_the_summary_still_shows(tmp_path: Path):
     result, released = _follow(tmp_path, "finished", timestamp_after_crawl=True, tsa_url="")
     assert isinstance(result.error, TimestampError)
-    assert "time-stamps" not in result.passes and result.passes[-1] == "documents"
+    assert "time-stamps" not in result.passes and result.passes[-1] == "alerts"
     assert released == ["lock"]
     assert not result.ok
     assert result.lines()[0][0].startswith("\nCrawled 1 source(s)")
