@@ -128,6 +128,8 @@ def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: b
         first = min(dated, key=lambda s: s.next_due or clock, default=None)
         after = f"; next: {first.job.label} at {_when(first.next_due)}" if first else ""
         click.echo(f"run-due: nothing due at {_when(clock)}{after}")
+        if not dry_run:
+            _send_alerts(config, sources)
         return True
     click.echo(f"run-due: due at {_when(clock)}: {', '.join(job.label for job in due)}")
     if dry_run:
@@ -144,6 +146,19 @@ def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: b
         if status.job in due:
             click.echo(f"  {status.job.label}: next due {_when(status.next_due)}")
     return ok
+
+
+def _send_alerts(config: Config, sources: list[Source]) -> None:
+    """With nothing to crawl, still look for events and send the alerts waiting (a target back up gets them)."""
+    from archive.notify.run import notify_round, targets_of
+
+    if not targets_of(sources):
+        return
+    done = notify_round(config, sources, utc_now())
+    if not done.quiet:
+        click.echo(f"run-due: {done.line()}")
+    for answer in done.answers:
+        click.echo(f"note: alert not sent to {answer}", err=True)
 
 
 def _when(value: datetime | None) -> str:
