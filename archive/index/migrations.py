@@ -578,5 +578,8 @@ def m250_boilerplate_settled(db: sqlite_utils.Database) -> None:
 @migrations()
 def m360_alerts(db: sqlite_utils.Database) -> None:
     """Alerts: each event (a watched phrase gone, a new document naming a product, a failed run)
-    and each target it went to, sent once (archive/notify/)."""
+    and each target it went to, sent once (archive/notify/). A look for events reads the changes
+    and documents newer than a capture id, so both are indexed by it."""
     create_alert_tables(db)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_changes_to_capture_id ON changes (to_capture_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_documents_capture_id ON documents (capture_id)")
