@@ -127,3 +127,39 @@ def test_what_verify_finds_is_one_event_per_set_of_problems():
     assert "... and 10 more (run `spyglass verify`)" in event.message
     assert altered_events(list(reversed(problems)), "2026-12-08T00:00:00Z")[0].key == event.key
     assert altered_events(problems[:1], "2026-12-08T00:00:00Z")[0].key != event.key
+
+
+def test_an_overdue_source_is_one_event_per_time_it_fell_due_and_is_recorded_once(tmp_path: Path):
+    from datetime import UTC, datetime, timedelta
+
+    from archive.index.db import open_db
+    from archive.notify import store
+    from archive.notify.events import overdue_events
+    from archive.ops.schedule import Job, JobStatus
+
+    [source] = _load({"sources": [{**VENDOR, "notify": "json://hooks.example.org/x"}]})
+    now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    late = JobStatus(
+        Job(source, "vendor"),
+        None,
+        None,
+        now - timedelta(hours=3),
+        now - timedelta(hours=2),
+        False,
+        "overdue",
+        now,
+    )
+    fine = JobStatus(Job(source, "vendor"), None, None, now, now, False, "ok", now)
+    [event] = overdue_events([late, fine])
+    assert event.key == "overdue:acme:vendor:2026-12-07T04:00:00Z"
+    assert event.subject == "acme is overdue"
+    assert event.message.startswith("acme (every 1d) was due by 2026-12-07 04:00 UTC and has not run.")
+    db = open_db(tmp_path / "spyglass.db")
+    assert store.record(db, event, source.notify, now) == 1
+    assert store.record(db, event, source.notify, now) == 0  # found again: nothing new
+    waiting = store.backlog(db, now + timedelta(days=2), 86400)
+    assert (waiting.pending, waiting.failed, waiting.overdue) == (1, 0, 1)
+    assert waiting.line() == (
+        "Alerts: 1 waiting to be sent (0 tried and failed), the oldest since 2026-12-07T06:00:00.000000Z; "
+        "1 waiting longer than allowed."
+    )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from archive.archive import Archive
 from archive.config import Config
 from archive.index.db import open_index, writing
-from archive.locks import LOCK_DIR, Busy, Lock
+from archive.locks import LOCK_DIR, Busy, Lock, crawl_lock, is_locked
 from archive.notify import events as found
 from archive.notify import store
 from archive.notify.deliver import Sent, deliver, send
@@ -81,11 +81,7 @@ def look(config: Config, db, sources: list[Source], now: datetime) -> int:
     with writing(db):
         after_capture, after_run = store.mark(db, "captures"), store.mark(db, "crawl_runs")
         (through_capture,) = db.execute("SELECT coalesce(max(id), 0) FROM captures").fetchone()
-        # A run still going ends after this look: the next look must still see it.
-        (through_run,) = db.execute(
-            "SELECT coalesce((SELECT min(id) - 1 FROM crawl_runs WHERE status = 'running'), "
-            "(SELECT max(id) FROM crawl_runs), 0)"
-        ).fetchone()
+        through_run = _runs_ended(db, config.data_dir)
         conn = db.conn
         records = sorted(name for name, s in by_name.items() if s.kind == "records")
         events = [
@@ -109,6 +105,22 @@ def look(config: Config, db, sources: list[Source], now: datetime) -> int:
         store.set_mark(db, "captures", max(through_capture, after_capture), now)
         store.set_mark(db, "crawl_runs", max(through_run, after_run), now)
     return new
+
+
+def _runs_ended(db, data_dir: Path) -> int:
+    """The last run id up to which every run has ended: a run still going must be seen by a later look.
+
+    A run left `running` by a dead process holds no lock, and does not hold the mark back.
+    """
+    going = [
+        run_id
+        for run_id, source, spider in db.execute(
+            "SELECT id, source, spider FROM crawl_runs WHERE status = 'running'"
+        ).fetchall()
+        if is_locked(crawl_lock(data_dir, source, spider).path)
+    ]
+    (last,) = db.execute("SELECT coalesce(max(id), 0) FROM crawl_runs").fetchone()
+    return min(going) - 1 if going else last
 
 
 def send_waiting(config: Config, db, sources: list[Source], now: datetime) -> Sent | None:
