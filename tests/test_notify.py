@@ -330,3 +330,51 @@ sources:
     assert "Diff: https://spyglass.example.org/-/spyglass/diff?change=" in body
     assert "Capture: https://spyglass.example.org/-/spyglass/replay/" in body
     assert body.count("Crawl of acme-gone (vendor) failed") == 1
+
+
+def test_what_verify_finds_reaches_every_target_once(tmp_path: Path):
+    from archive.config import Config
+    from archive.evidence.verify import Problem
+    from archive.notify.run import altered
+    from archive.sources.load import parse_sources
+    from archive.times import utc_now
+
+    webhook = Webhook()
+    hook = webhook.serve()
+    try:
+        sources = parse_sources(
+            {
+                "sources": [
+                    {
+                        "name": "a",
+                        "kind": "vendor",
+                        "urls": ["https://a.example/"],
+                        "notify": f"json://127.0.0.1:{hook.port}/a",
+                    },
+                    {
+                        "name": "b",
+                        "kind": "vendor",
+                        "urls": ["https://b.example/"],
+                        "notify": f"json://127.0.0.1:{hook.port}/b",
+                    },
+                ]
+            },
+            Path("sources.yml"),
+            {},
+        )
+        config = Config(data_dir=tmp_path / "data")
+        problems = [
+            Problem(7, "https://a.example/", "a-00000.warc.gz:1234", "payload SHA-256 differs from the row")
+        ]
+        first = altered(config, sources, problems, utc_now())
+        again = altered(config, sources, problems, utc_now())
+    finally:
+        hook.stop()
+    assert first.line() == "Alerts: 2 new; 2 alert(s) sent in 2 message(s)."
+    assert again.line() == "Alerts: 0 new; 0 alert(s) sent in 0 message(s)."
+    assert sorted(p["path"] for p in webhook.posts) == ["/a", "/b"]
+    assert {p["title"] for p in webhook.posts} == {"spyglass verify found 1 altered or missing record(s)"}
+    assert (
+        "capture 7 (https://a.example/) at a-00000.warc.gz:1234: payload SHA-256 differs"
+        in webhook.posts[0]["message"]
+    )
