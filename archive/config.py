@@ -171,6 +171,16 @@ class Config:
     allow_sql: bool = setting(
         False, "let visitors of `spyglass serve` run their own SQL (see the README's publishing stance)"
     )
+    public_url: str = setting(
+        "",
+        "the archive's public address (https://spyglass.example.org), for the links to the diff "
+        "and the capture page in alerts; empty: alerts carry citations only",
+    )
+    # An alert whose target stays down is retried by every crawl, run-due and
+    # `spyglass notify`; after this long `spyglass status` flags it.
+    notify_overdue: float = setting(
+        86400.0, "seconds an alert may stay unsent before `spyglass status` exits non-zero"
+    )
     atlas_timeout: float = setting(
         300.0, "seconds `import-atlas --url` may take to download the Atlas of Surveillance export"
     )

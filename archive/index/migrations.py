@@ -6,6 +6,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from archive.index import chain
+from archive.index.alerts_schema import create_alert_tables
 from archive.index.asof import GENERATED_COLUMNS
 from archive.index.history_schema import create_boilerplate_settled, create_history_tables
 
@@ -572,3 +573,13 @@ def m250_boilerplate_settled(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_page_sightings_page_key_text_sha256 "
         "ON page_sightings (page_key, text_sha256)"
     )
+
+
+@migrations()
+def m360_alerts(db: sqlite_utils.Database) -> None:
+    """Alerts: each event (a watched phrase gone, a new document naming a product, a failed run)
+    and each target it went to, sent once (archive/notify/). A look for events reads the changes
+    and documents newer than a capture id, so both are indexed by it."""
+    create_alert_tables(db)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_changes_to_capture_id ON changes (to_capture_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_documents_capture_id ON documents (capture_id)")
