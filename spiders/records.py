@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
@@ -66,6 +67,7 @@ class RecordsSpider(ApiWalking, SourceSpider):
             finally:
                 index.close()
         self.fetched_cites, self.lookups, self.waiting = set(), {}, {}
+        self.found, self.expanded, self.tried, self.file_cites = Counter(), Counter(), {}, set()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         walk = self.source.walk
@@ -118,7 +120,7 @@ class RecordsSpider(ApiWalking, SourceSpider):
             callback,
             response.meta.get("spyglass_depth", 0),
             response.url,
-            in_scope=callback not in (self.parse_file, self.parse_page_text),
+            in_scope=callback not in (self.parse_file, self.parse_page_text, self.parse_human_page),
             spyglass_hops=hops,
             **keep,
         )

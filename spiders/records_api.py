@@ -11,6 +11,7 @@ archive/sources/api_walk.py and evaluated by archive/records/api.py.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,7 @@ from archive.index.kinds import ErrorType
 from archive.records import api
 from archive.records.api import FileEntry, ItemProblem
 from archive.records.budget import slot_name
-from archive.records.items import PageText, Release, ReleaseLinks
+from archive.records.items import Communication, PageText, Release, ReleaseLinks
 from archive.records.walk import iso_date
 from archive.sources.api_walk import ApiWalk, Step
 
@@ -44,6 +45,11 @@ class ApiWalking:
     fetched_cites: set[str]
     lookups: dict[str, str | None]
     waiting: dict[str, list[tuple[Release, Any, Step, str, int, list[FileEntry]]]]
+    # What the walk found, for the run's summary and its partial verdict (walk_outcome).
+    found: Counter[str]  # items per step name
+    expanded: Counter[str]  # items per step name whose child listings were asked for
+    tried: dict[str, str]  # step name -> the first URL it was asked at (or its parent's listing)
+    file_cites: set[str]
 
     @property
     def api_walk(self) -> ApiWalk:
@@ -123,7 +129,11 @@ class ApiWalking:
         except ItemProblem as problem:
             yield self._error(response, ErrorType.MALFORMED_JSON, str(problem))
             return
+        self.found[step.name] += len(found)
+        self.tried.setdefault(step.name, response.url)
+        before = response.meta.get("spyglass_api_seen", 0)
         for number, item in enumerate(found, 1):
+            response.meta["spyglass_api_number"] = before + number
             try:
                 if not isinstance(item, dict):
                     raise ItemProblem(f"is a {type(item).__name__}, not an object")
@@ -158,7 +168,7 @@ class ApiWalking:
             raise ItemProblem(f"no {walk.key!r} and no page_url: cannot tell this release apart")
         key = page_url or f"{base}#{key_value}"
         released_text = api.text(walk.released_at, item)
-        entries = api.files(step, item, base)
+        entries = self._files_of(step, item, base)
         release = Release(
             source=self.source.name,
             key=key,
@@ -173,6 +183,12 @@ class ApiWalking:
             version=api.text(walk.version, item),
             file_urls=[e.url for e in entries],
             cite_urls={e.url: e.cite_url for e in entries},
+            human_url=api.url(walk.human_url, item, base) if walk.human_url else None,
+            submitted_on=iso_date(api.text(walk.submitted_at, item)),
+            due_on=iso_date(api.text(walk.due_at, item)),
+            completed_on=iso_date(api.text(walk.completed_at, item)),
+            jurisdiction=api.text(walk.jurisdiction, item),
+            embargo=api.text(walk.embargo, item),
         )
         depth = response.meta.get("spyglass_depth", 0)
         lookup = api.url(walk.agency_lookup, item, base) if walk.agency_lookup else None
@@ -233,6 +249,7 @@ class ApiWalking:
     ) -> Iterator[Any]:
         """The release, its files, and (unless it is unchanged since the last crawl) its follows."""
         yield release
+        yield from self._human_page(release, depth, base)
         yield from self._file_requests(release, depth, base, entries)
         unchanged = (
             release.version is not None
@@ -244,28 +261,112 @@ class ApiWalking:
 
     def _child_of(self, response: Response, item: dict, step: Step) -> Iterator[Any]:
         key = response.meta["spyglass_api_release"]
-        entries: list[FileEntry] = api.files(step, item, response.url)
+        entries: list[FileEntry] = self._files_of(step, item, response.url)
         depth = response.meta.get("spyglass_depth", 0)
+        letter = response.meta.get("spyglass_api_comm")
+        if step.communication is not None:
+            communication = self._communication_of(response, item, step)
+            letter = communication.key
+            yield communication
         if entries:
             links = ReleaseLinks(
-                self.source.name, key, [e.url for e in entries], {e.url: e.cite_url for e in entries}
+                self.source.name,
+                key,
+                [e.url for e in entries],
+                {e.url: e.cite_url for e in entries},
+                communication=letter,
             )
             yield links
             yield from self._file_requests(links, depth, response.url, entries)
         yield from self._follow_requests(
-            key, item, step, response.url, depth, response.meta["spyglass_api_page"]
+            key, item, step, response.url, depth, response.meta["spyglass_api_page"], letter
         )
 
+    def _communication_of(self, response: Response, item: dict, step: Step) -> Communication:
+        """A communication of the release, its fields where the walk says they are."""
+        fields = step.communication
+        assert fields is not None
+        number = response.meta["spyglass_api_number"]
+        return Communication(
+            source=self.source.name,
+            release_key=response.meta["spyglass_api_release"],
+            key=api.text(fields.key, item) or f"{response.url}#{number}",
+            api_url=response.url,
+            record_id=response.meta["spyglass_warc"].record_id,
+            sent_at=api.text(fields.date, item),
+            direction=api.text(fields.direction, item),
+            sender=api.text(fields.sender, item),
+            recipient=api.text(fields.recipient, item),
+            subject=api.text(fields.subject, item),
+            body=api.text_block(fields.body, item),
+            status=api.text(fields.status, item),
+        )
+
+    def _files_of(self, step: Step, item: dict, base: str) -> list[FileEntry]:
+        """The files an item names, counted for the run's summary."""
+        entries = api.files(step, item, base)
+        self.file_cites.update(e.cite_url for e in entries)
+        return entries
+
+    def _human_page(self, release: Release, depth: int, referrer: str) -> Iterator[Any]:
+        """The release's page as a reader opens it, archived beside its API record."""
+        if not release.human_url:
+            return
+        request = self._request(
+            release.human_url,
+            self.parse_human_page,
+            depth + 1,
+            referrer,  # type: ignore[attr-defined]
+            in_scope=False,
+        )
+        if request is not None:
+            yield request
+
+    def parse_human_page(self, response: Response) -> Iterator[Any]:
+        """The human page is evidence in its own right: captured, its redirects followed."""
+        yield self.capture(response)  # type: ignore[attr-defined]
+        if response.status in REDIRECT_STATUSES:
+            yield from self._redirect(response, self.parse_human_page)  # type: ignore[attr-defined]
+
+    def walk_outcome(self) -> tuple[dict[str, int], str | None]:
+        """What the walk found (items per step, files) and, if a step found none of what its
+        parent's items lead to, the one line that says which step and which URL it tried."""
+        found = {**self.found, "files": len(self.file_cites)}
+        return found, self._first_empty_step(self.api_walk.listing)
+
+    def _first_empty_step(self, step: Step) -> str | None:
+        if self.expanded[step.name] == 0:
+            return None  # not walked below this step in this run (unchanged, or none found)
+        if step.files and not self.file_cites:
+            return f"{self.found[step.name]} {step.name} named no files (tried {self.tried[step.name]})"
+        for child in {f.step.name: f.step for f in step.follow}.values():
+            if self.found[child.name] == 0:
+                tried = self.tried.get(child.name) or self.tried.get(step.name, "")
+                return f"{self.expanded[step.name]} {step.name} led to no {child.name} (tried {tried})"
+            problem = self._first_empty_step(child)
+            if problem:
+                return problem
+        return None
+
     def _follow_requests(
-        self, key: str, item: dict, step: Step, base: str, depth: int, page: str | None = None
+        self,
+        key: str,
+        item: dict,
+        step: Step,
+        base: str,
+        depth: int,
+        page: str | None = None,
+        letter: str | None = None,
     ) -> Iterator[Any]:
         if depth >= self.source.scope.max_depth:
             return  # each child listing is one level deeper (scope.max_depth); files are not
+        self.expanded[step.name] += 1
         for follow in step.follow:
             for value in api.follows(item, follow.each):
                 url = api.url(follow.url, value, base)
                 if not url:
                     continue
+                self.tried.setdefault(follow.step.name, url)
                 request = self.api_request(
                     url,
                     self.parse_api_follow,
@@ -274,6 +375,7 @@ class ApiWalking:
                     spyglass_api_step=follow.step,
                     spyglass_api_release=key,
                     spyglass_api_page=page or key,
+                    spyglass_api_comm=letter,
                 )
                 if request is not None:
                     yield request
@@ -324,6 +426,9 @@ class ApiWalking:
             yield from self._redirect(response, self.parse_page_text)  # type: ignore[attr-defined]
             return
         if response.status >= 400:
+            page = response.meta["spyglass_link_page"]
+            reason = f"page {page} text of {response.meta['spyglass_link_of']}: HTTP {response.status}"
+            yield self._error(response, ErrorType.MISSING_TEXT, reason)
             return
         text = response.body.decode("utf-8", "replace").strip() or None
         method = "documentcloud" if self.api_walk.budget == "documentcloud" else "service"

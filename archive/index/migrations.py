@@ -8,6 +8,7 @@ from sqlite_utils.migrations import Migrations
 from archive.index import chain
 from archive.index.asof import GENERATED_COLUMNS
 from archive.index.history_schema import create_boilerplate_settled, create_history_tables
+from archive.index.records_schema import create as create_records_requests
 
 migrations = Migrations("spyglass")
 
@@ -572,3 +573,11 @@ def m250_boilerplate_settled(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_page_sightings_page_key_text_sha256 "
         "ON page_sightings (page_key, text_sha256)"
     )
+
+
+@migrations()
+def m400_records_requests(db: sqlite_utils.Database) -> None:
+    """Records requests as their users know them: submitted, due and completed dates, jurisdiction,
+    embargo and the human page; communications (searchable) and the files each delivered; status
+    history; and what each run of a JSON walk found (archive/index/records_schema.py)."""
+    create_records_requests(db)

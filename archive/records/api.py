@@ -58,6 +58,16 @@ def text(expression: str | None, item: Any) -> str | None:
     return _as_text(search(expression, item))
 
 
+def text_block(expression: str | None, item: Any) -> str | None:
+    """A long text field (a letter's body) as written: its lines kept, only its ends trimmed."""
+    if not expression:
+        return None
+    value = search(expression, item)
+    if isinstance(value, str):
+        return value.strip() or None
+    return _as_text(value)
+
+
 def _as_text(value: Any) -> str | None:
     if value is None or isinstance(value, dict):
         return None
