@@ -265,6 +265,17 @@ def test_request_fields_and_the_human_page_are_kept_beside_the_api_record(apis):
     assert page["status"] == 200 and "Face recognition contracts" in page["title"]
 
 
+def test_a_file_is_cited_with_its_request_its_human_page_and_the_letter_that_delivered_it(apis):
+    data, base = apis["data"], apis["servers"].url
+    [document] = rows(data, "SELECT * FROM documents WHERE cite_url = ?", (f"{base}/api_v2/files/81/",))
+    cited = run_cli("cite", str(document["capture_id"]), "--data", str(data), check=True).stdout
+    assert cited.splitlines()[0].startswith(f"{AGENCY}, ")
+    assert (
+        "in 'Face recognition contracts, Bayview County', request BCSO-18-044 "
+        f"({base}{HUMAN_PAGE}), delivered by 'Records released' of 2018-05-09T16:20:00-07:00"
+    ) in cited
+
+
 def test_each_run_says_what_its_walk_found(apis):
     found = {
         r["source"]: json.loads(r["found"])

@@ -29,7 +29,7 @@ MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept."
 class Citation:
     """What a citation says; `text()`, `bluebook()` and `as_dict()` render it."""
 
-    kind: str  # "wayback", "live" or "document-page"
+    kind: str  # "wayback", "live", "document", "document-page" or "request"
     author: str
     title: str
     when: str  # e.g. "archived Feb. 25, 2018"
@@ -258,10 +258,8 @@ def cite_document(
         detail = f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}"
     else:
         pages = f", {document['page_count']} page(s)" if document.get("page_count") else ""
-        detail = (
-            f"Released file ({document.get('content_type') or 'unknown type'}{pages})"
-            + (f" in {release['title']!r}" if release.get("title") else "")
-            + (f", request {release['reference']}" if release.get("reference") else "")
+        detail = f"Released file ({document.get('content_type') or 'unknown type'}{pages})" + _request_note(
+            release
         )
     return Citation(
         kind="document-page" if page is not None else "document",
@@ -272,6 +270,39 @@ def cite_document(
         url=url,
         original_url=fetched,
         detail=detail,
+        **_local(capture),
+    )
+
+
+def _request_note(release: Mapping[str, Any]) -> str:
+    """' in 'Title', request REF (its page), delivered by 'Subject' of DATE': where a file came from."""
+    note = (f" in {release['title']!r}" if release.get("title") else "") + (
+        f", request {release['reference']}" if release.get("reference") else ""
+    )
+    if release.get("human_url"):
+        note += f" ({release['human_url']})"
+    if release.get("delivered_subject") or release.get("delivered_at"):
+        subject = release.get("delivered_subject") or "a communication"
+        sent = f" of {release['delivered_at']}" if release.get("delivered_at") else ""
+        note += f", delivered by {subject!r}{sent}"
+    return note
+
+
+def cite_request(release: Mapping[str, Any], capture: Mapping[str, Any] | None = None) -> Citation:
+    """The citation of a records request: by its human page, the API record kept as provenance."""
+    capture = capture or {}
+    url = release.get("human_url") or release.get("page_url") or ""
+    submitted = release.get("submitted_on")
+    when = f"submitted {bluebook_date(parse_when(str(submitted)))}" if submitted else None
+    status = f"status {release['status']}" if release.get("status") else None
+    return Citation(
+        kind="request",
+        author=release.get("agency") or _author(capture, url),
+        title=" ".join(str(release.get("title") or "Untitled request").split()),
+        when=", ".join(p for p in (when, status) if p) or "date unknown",
+        url=url,
+        original_url=release.get("page_url"),
+        detail=f"API record {release.get('page_url')}" if release.get("human_url") else None,
         **_local(capture),
     )
 
