@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import html
 import json
 import shutil
 import urllib.error
@@ -14,6 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.demo.nextrequest_portal import DOCUMENTS, HARBOR, REQUESTS, start_nextrequest_portal
 from archive.demo.storage import start_storage
+from archive.publish.datasette import datasette_app
 from tests.servers.records_apis import AGENCY, COVER_PHRASE, HUMAN_PAGE, SCAN_PHRASE, start_records_apis
 
 from .conftest import ROOT, run_cli
@@ -379,3 +382,28 @@ def test_a_signed_url_stops_working_when_it_expires():
         assert refused.value.code == 403 and b"Request has expired" in refused.value.read()
     finally:
         server.stop()
+
+
+def test_the_request_page_shows_its_whole_lineage(apis):
+    data, base = apis["data"], apis["servers"].url
+    [done] = rows(data, "SELECT id FROM releases WHERE reference = 'BCSO-18-044'")
+    ds = datasette_app(data)
+
+    async def get() -> str:
+        response = await ds.client.get(f"/spyglass/releases/{done['id']}")
+        assert response.status_code == 200, response.text
+        return response.text
+
+    page = html.unescape(asyncio.run(get()))
+    human = rows(data, "SELECT * FROM captures WHERE url = ?", (base + HUMAN_PAGE,))[0]
+    # The request, cited by its human page (archived: its hash shown), the API record beside it.
+    assert f"{AGENCY}, Face recognition contracts, Bayview County (submitted Mar. 12, 2018" in page
+    assert human["sha256"] in page and f"{base}/api_v2/requests/51001/" in page
+    # Its communications in order, the cover letter with the files it delivered.
+    order = [page.index(s) for s in ("California Public Records Act Request", "Acknowledged", COVER_PHRASE)]
+    assert order == sorted(order)
+    contract = rows(data, "SELECT * FROM documents WHERE cite_url = ?", (f"{base}/api_v2/files/81/",))[0]
+    assert page.index(contract["sha256"]) > page.index(COVER_PHRASE)
+    # Its pages, each cited, and the mentions they hold.
+    assert f"{contract['file_name']}" in page and ", at 1 (released May 9, 2018)" in page
+    assert "real-time face search" in page

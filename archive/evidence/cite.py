@@ -29,7 +29,7 @@ MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept."
 class Citation:
     """What a citation says; `text()`, `bluebook()` and `as_dict()` render it."""
 
-    kind: str  # "wayback", "live", "document", "document-page" or "request"
+    kind: str  # "wayback", "live", "document", "document-page", "request" or "communication"
     author: str
     title: str
     when: str  # e.g. "archived Feb. 25, 2018"
@@ -303,6 +303,30 @@ def cite_request(release: Mapping[str, Any], capture: Mapping[str, Any] | None =
         url=url,
         original_url=release.get("page_url"),
         detail=f"API record {release.get('page_url')}" if release.get("human_url") else None,
+        **_local(capture),
+    )
+
+
+def cite_communication(
+    letter: Mapping[str, Any], release: Mapping[str, Any], capture: Mapping[str, Any] | None = None
+) -> Citation:
+    """The citation of one communication of a request: who wrote it, its subject and date, the request."""
+    capture = capture or {}
+    incoming = letter.get("direction") == "incoming"
+    author = letter.get("sender") or (release.get("agency") if incoming else None) or "Requester"
+    sent = letter.get("sent_at")
+    try:
+        when = f"sent {bluebook_date(parse_when(str(sent)))}" if sent else "date unknown"
+    except ValueError:
+        when = f"sent {sent}"
+    return Citation(
+        kind="communication",
+        author=str(author),
+        title=" ".join(str(letter.get("subject") or "Communication").split()),
+        when=when,
+        url=release.get("human_url") or letter.get("api_url") or "",
+        original_url=letter.get("api_url"),
+        detail=f"Communication in {release.get('title')!r}; API record {letter.get('api_url')}",
         **_local(capture),
     )
 
