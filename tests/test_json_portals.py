@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
-import html
 import json
 import shutil
 import urllib.error
@@ -16,12 +14,11 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.demo.nextrequest_portal import DOCUMENTS, HARBOR, REQUESTS, start_nextrequest_portal
 from archive.demo.storage import start_storage
-from archive.publish.datasette import datasette_app
 from tests.servers.records_apis import AGENCY, COVER_PHRASE, HUMAN_PAGE, SCAN_PHRASE, start_records_apis
 
 from .conftest import ROOT, run_cli
 from .conftest import db_rows as rows
-from .test_records import datasette_get
+from .test_records import datasette_get, request_page
 
 TOKEN = "mr-test-token-5f2a9c"
 FAST = {
@@ -387,14 +384,7 @@ def test_a_signed_url_stops_working_when_it_expires():
 def test_the_request_page_shows_its_whole_lineage(apis):
     data, base = apis["data"], apis["servers"].url
     [done] = rows(data, "SELECT id FROM releases WHERE reference = 'BCSO-18-044'")
-    ds = datasette_app(data)
-
-    async def get() -> str:
-        response = await ds.client.get(f"/spyglass/releases/{done['id']}")
-        assert response.status_code == 200, response.text
-        return response.text
-
-    page = html.unescape(asyncio.run(get()))
+    page = request_page(data, done["id"])
     human = rows(data, "SELECT * FROM captures WHERE url = ?", (base + HUMAN_PAGE,))[0]
     # The request, cited by its human page (archived: its hash shown), the API record beside it.
     assert f"{AGENCY}, Face recognition contracts, Bayview County (submitted Mar. 12, 2018" in page

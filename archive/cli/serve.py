@@ -85,9 +85,13 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     click.echo(f"Simulated Wayback Machine: {servers.wayback.url}/", err=True)
     click.echo(f"Fixture Atlas of Surveillance export: {servers.atlas.url}{ATLAS_PATH}", err=True)
     try:
-        # The JSON portal is our own loopback fixture: no need to spare it like a real city's.
+        # The JSON portals are our own loopback fixtures: no need to spare them like real services.
         config, _ = command_config(
-            ("SPYGLASS_PROGRESS=true", "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200"),
+            (
+                "SPYGLASS_PROGRESS=true",
+                "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200",
+                "SPYGLASS_MUCKROCK_PER_MINUTE=1200",
+            ),
             data_dir=data_dir,
             sources_file=DEMO_SOURCES,
             wayback_url=servers.wayback.url,
