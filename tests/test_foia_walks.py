@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
+from archive.atlas.records_links import records_walk
+from archive.demo.muckrock_api import SHERIFF
 from tests.servers.records_apis import start_records_apis
 
 from .conftest import db_rows as rows
@@ -63,3 +67,25 @@ def test_a_walk_that_finds_requests_but_no_files_is_partial_and_says_where_it_lo
     assert (run["status"], run["finish_reason"]) == ("partial", reason)
     assert f"muckrock: partial ({reason})" in out
     assert "found 3 requests, 3 communications, 0 files" in out
+
+
+def test_an_atlas_link_to_one_request_is_walked_from_its_record(tmp_path: Path, records_portal):
+    base, _ = records_portal
+    walk = records_walk("https://www.muckrock.com/foi/clearwater-county-301/face-search-audit-logs-7001/")
+    assert walk is not None and walk["urls"] == ["https://www.muckrock.com/api_v2/requests/7001/"]
+    entry = {
+        "name": "one-request",
+        "kind": "records",
+        "allow_private": ["127.0.0.1"],
+        "urls": [f"{base}/api_v2/requests/7001/"],  # the same record on the demo's stand-in
+        "walk": walk["walk"],
+    }
+    sources = tmp_path / "sources.yml"
+    sources.write_text(yaml.safe_dump({"sources": [entry]}))
+    data = tmp_path / "data"
+    env = {"SPYGLASS_MUCKROCK_PER_MINUTE": "6000"}
+    run_cli("crawl", "--sources", str(sources), "--data", str(data), env=env, check=True)
+    [release] = rows(data, "SELECT * FROM releases")
+    assert (release["reference"], release["agency"]) == ("CCSO-PRR-2018-0051", SHERIFF)
+    assert len(rows(data, "SELECT * FROM communications")) == 3
+    assert len(rows(data, "SELECT * FROM communication_files")) == 2

@@ -6,6 +6,7 @@ of MuckRock's API v2 (the `muckrock` walk shape):
 - `/api_v2/requests/?agency=ID` lists requests as `{count, next, previous,
   results}`, each with its dates, tracking number, embargo and its human page
   (`absolute_url`, `/foi/...`, served as HTML);
+- `/api_v2/requests/ID/` is one request (how an Atlas link to it is walked);
 - `/api_v2/communications/?foia=ID` lists a request's communications (the
   request letter, the acknowledgement, the cover letter that delivered the
   files), each listing its file ids;
@@ -169,6 +170,9 @@ def answer(request: Incoming) -> Reply | None:
     if path == "/api_v2/requests/":
         wanted = query.get("agency")
         return _listing([r for r in REQUESTS if wanted in (None, str(r["agency"]))])
+    for item in REQUESTS:
+        if path == f"/api_v2/requests/{item['id']}/":
+            return json_reply(item)
     if path == "/api_v2/communications/":
         foia = query.get("foia", "")
         return _listing(COMMUNICATIONS.get(int(foia), []) if foia.isdigit() else [])
