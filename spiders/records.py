@@ -68,6 +68,7 @@ class RecordsSpider(ApiWalking, SourceSpider):
                 index.close()
         self.fetched_cites, self.lookups, self.waiting = set(), {}, {}
         self.found, self.expanded, self.tried, self.file_cites = Counter(), Counter(), {}, set()
+        self.releases = 0
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         walk = self.source.walk

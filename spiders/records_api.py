@@ -50,6 +50,7 @@ class ApiWalking:
     expanded: Counter[str]  # items per step name whose child listings were asked for
     tried: dict[str, str]  # step name -> the first URL it was asked at (or its parent's listing)
     file_cites: set[str]
+    releases: int  # releases the listing gave (its malformed items are not)
 
     @property
     def api_walk(self) -> ApiWalk:
@@ -248,6 +249,7 @@ class ApiWalking:
         self, release: Release, item: dict, step: Step, base: str, depth: int, entries: list[FileEntry]
     ) -> Iterator[Any]:
         """The release, its files, and (unless it is unchanged since the last crawl) its follows."""
+        self.releases += 1
         yield release
         yield from self._human_page(release, depth, base)
         yield from self._file_requests(release, depth, base, entries)
@@ -331,7 +333,10 @@ class ApiWalking:
     def walk_outcome(self) -> tuple[dict[str, int], str | None]:
         """What the walk found (items per step, files) and, if a step found none of what its
         parent's items lead to, the one line that says which step and which URL it tried."""
-        found = {**self.found, "files": len(self.file_cites)}
+        listing = self.api_walk.listing.name
+        # The listing's items, how many of them were releases (the rest malformed), then the rest.
+        found = {listing: self.found[listing], "releases": self.releases, **self.found}
+        found["files"] = len(self.file_cites)
         return found, self._first_empty_step(self.api_walk.listing)
 
     def _first_empty_step(self, step: Step) -> str | None:

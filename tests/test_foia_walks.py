@@ -66,7 +66,7 @@ def test_a_walk_that_finds_requests_but_no_files_is_partial_and_says_where_it_lo
     reason = f"3 communications led to no files (tried {base}/api_v2/files/?communication=601)"
     assert (run["status"], run["finish_reason"]) == ("partial", reason)
     assert f"muckrock: partial ({reason})" in out
-    assert "found 3 requests, 3 communications, 0 files" in out
+    assert "found 3 requests, 2 releases, 3 communications, 0 files" in out
 
 
 def test_an_atlas_link_to_one_request_is_walked_from_its_record(tmp_path: Path, records_portal):

@@ -282,10 +282,10 @@ def test_each_run_says_what_its_walk_found(apis):
         for r in rows(apis["data"], "SELECT source, found FROM crawl_runs WHERE spider = 'records'")
     }
     # The listing's three items (one malformed), their communications, their distinct files.
-    assert found["muckrock-recognize"] == {"requests": 3, "communications": 3, "files": 2}
-    assert found["documentcloud-project"] == {"documents": 3, "files": 3}
+    assert found["muckrock-recognize"] == {"requests": 3, "releases": 2, "communications": 3, "files": 2}
+    assert found["documentcloud-project"] == {"documents": 3, "releases": 3, "files": 3}
     assert "muckrock-recognize: finished (finished)" in apis["stdout"]
-    assert "; found 3 requests, 3 communications, 2 files" in apis["stdout"]
+    assert "; found 3 requests, 2 releases, 3 communications, 2 files" in apis["stdout"]
 
 
 def test_a_second_crawl_fetches_no_file_again_and_skips_unchanged_requests(apis, tmp_path: Path):
