@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
@@ -16,6 +15,7 @@ from w3lib.url import canonicalize_url, safe_url_string
 from archive.archive import Archive
 from archive.index.db import open_index
 from archive.records.budget import ServiceBudget, download_slots
+from archive.records.findings import Findings
 from archive.records.items import DocumentFile, Release
 from archive.records.store import known_files, known_releases
 from archive.records.walk import iso_date, links_of, select, table_header, text_of
@@ -67,8 +67,7 @@ class RecordsSpider(ApiWalking, SourceSpider):
             finally:
                 index.close()
         self.fetched_cites, self.lookups, self.waiting = set(), {}, {}
-        self.found, self.expanded, self.tried, self.file_cites = Counter(), Counter(), {}, set()
-        self.releases = 0
+        self.findings = Findings()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         walk = self.source.walk

@@ -11,7 +11,6 @@ archive/sources/api_walk.py and evaluated by archive/records/api.py.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +22,7 @@ from archive.index.kinds import ErrorType
 from archive.records import api
 from archive.records.api import FileEntry, ItemProblem
 from archive.records.budget import slot_name
+from archive.records.findings import Findings
 from archive.records.items import Communication, PageText, Release, ReleaseLinks
 from archive.records.walk import iso_date
 from archive.sources.api_walk import ApiWalk, Step
@@ -45,12 +45,7 @@ class ApiWalking:
     fetched_cites: set[str]
     lookups: dict[str, str | None]
     waiting: dict[str, list[tuple[Release, Any, Step, str, int, list[FileEntry]]]]
-    # What the walk found, for the run's summary and its partial verdict (walk_outcome).
-    found: Counter[str]  # items per step name
-    expanded: Counter[str]  # items per step name whose child listings were asked for
-    tried: dict[str, str]  # step name -> the first URL it was asked at (or its parent's listing)
-    file_cites: set[str]
-    releases: int  # releases the listing gave (its malformed items are not)
+    findings: Findings  # what the walk found, for the run's summary and its partial verdict
 
     @property
     def api_walk(self) -> ApiWalk:
@@ -130,8 +125,7 @@ class ApiWalking:
         except ItemProblem as problem:
             yield self._error(response, ErrorType.MALFORMED_JSON, str(problem))
             return
-        self.found[step.name] += len(found)
-        self.tried.setdefault(step.name, response.url)
+        self.findings.listed(step, len(found), response.url)
         before = response.meta.get("spyglass_api_seen", 0)
         for number, item in enumerate(found, 1):
             response.meta["spyglass_api_number"] = before + number
@@ -249,7 +243,7 @@ class ApiWalking:
         self, release: Release, item: dict, step: Step, base: str, depth: int, entries: list[FileEntry]
     ) -> Iterator[Any]:
         """The release, its files, and (unless it is unchanged since the last crawl) its follows."""
-        self.releases += 1
+        self.findings.releases += 1
         yield release
         yield from self._human_page(release, depth, base)
         yield from self._file_requests(release, depth, base, entries)
@@ -286,28 +280,17 @@ class ApiWalking:
 
     def _communication_of(self, response: Response, item: dict, step: Step) -> Communication:
         """A communication of the release, its fields where the walk says they are."""
-        fields = step.communication
-        assert fields is not None
-        number = response.meta["spyglass_api_number"]
-        return Communication(
-            source=self.source.name,
-            release_key=response.meta["spyglass_api_release"],
-            key=api.text(fields.key, item) or f"{response.url}#{number}",
-            api_url=response.url,
-            record_id=response.meta["spyglass_warc"].record_id,
-            sent_at=api.text(fields.date, item),
-            direction=api.text(fields.direction, item),
-            sender=api.text(fields.sender, item),
-            recipient=api.text(fields.recipient, item),
-            subject=api.text(fields.subject, item),
-            body=api.text_block(fields.body, item),
-            status=api.text(fields.status, item),
-        )
+        assert step.communication is not None
+        fields = api.letter(step.communication, item)
+        fields["key"] = fields["key"] or f"{response.url}#{response.meta['spyglass_api_number']}"
+        record_id = response.meta["spyglass_warc"].record_id
+        release = response.meta["spyglass_api_release"]
+        return Communication(self.source.name, release, api_url=response.url, record_id=record_id, **fields)
 
     def _files_of(self, step: Step, item: dict, base: str) -> list[FileEntry]:
         """The files an item names, counted for the run's summary."""
         entries = api.files(step, item, base)
-        self.file_cites.update(e.cite_url for e in entries)
+        self.findings.files.update(e.cite_url for e in entries)
         return entries
 
     def _human_page(self, release: Release, depth: int, referrer: str) -> Iterator[Any]:
@@ -331,27 +314,9 @@ class ApiWalking:
             yield from self._redirect(response, self.parse_human_page)  # type: ignore[attr-defined]
 
     def walk_outcome(self) -> tuple[dict[str, int], str | None]:
-        """What the walk found (items per step, files) and, if a step found none of what its
-        parent's items lead to, the one line that says which step and which URL it tried."""
-        listing = self.api_walk.listing.name
-        # The listing's items, how many of them were releases (the rest malformed), then the rest.
-        found = {listing: self.found[listing], "releases": self.releases, **self.found}
-        found["files"] = len(self.file_cites)
-        return found, self._first_empty_step(self.api_walk.listing)
-
-    def _first_empty_step(self, step: Step) -> str | None:
-        if self.expanded[step.name] == 0:
-            return None  # not walked below this step in this run (unchanged, or none found)
-        if step.files and not self.file_cites:
-            return f"{self.found[step.name]} {step.name} named no files (tried {self.tried[step.name]})"
-        for child in {f.step.name: f.step for f in step.follow}.values():
-            if self.found[child.name] == 0:
-                tried = self.tried.get(child.name) or self.tried.get(step.name, "")
-                return f"{self.expanded[step.name]} {step.name} led to no {child.name} (tried {tried})"
-            problem = self._first_empty_step(child)
-            if problem:
-                return problem
-        return None
+        """What the walk found per step and, if a step found nothing, the line that says where."""
+        listing = self.api_walk.listing
+        return self.findings.summary(listing), self.findings.first_empty(listing)
 
     def _follow_requests(
         self,
@@ -365,13 +330,13 @@ class ApiWalking:
     ) -> Iterator[Any]:
         if depth >= self.source.scope.max_depth:
             return  # each child listing is one level deeper (scope.max_depth); files are not
-        self.expanded[step.name] += 1
+        self.findings.expanded[step.name] += 1
         for follow in step.follow:
             for value in api.follows(item, follow.each):
                 url = api.url(follow.url, value, base)
                 if not url:
                     continue
-                self.tried.setdefault(follow.step.name, url)
+                self.findings.asked(follow.step, url)
                 request = self.api_request(
                     url,
                     self.parse_api_follow,

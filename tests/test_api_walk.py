@@ -169,3 +169,29 @@ def test_each_service_budget_is_one_download_slot_spaced_by_its_published_limit(
     # Tokens come from the environment and stay out of the Scrapy settings (which Scrapy logs).
     assert config.service_tokens == {"muckrock": "t"}
     assert "t" not in config.as_settings().values() and "SPYGLASS_MUCKROCK_TOKEN" not in config.as_settings()
+
+
+def test_a_step_is_empty_only_when_its_parents_were_walked_and_led_nowhere():
+    from archive.records.findings import Findings
+
+    listing = build_walk({"shape": "muckrock"}).api.listing
+    [communications] = listing.follow
+    unchanged = Findings()
+    unchanged.listed(listing, 2, "https://mr.example/api_v2/requests/")
+    assert unchanged.first_empty(listing) is None  # nothing walked further: a re-crawl, not a gap
+    walked = Findings()
+    walked.listed(listing, 2, "https://mr.example/api_v2/requests/")
+    walked.expanded["requests"] += 2
+    walked.asked(communications.step, "https://mr.example/api_v2/communications/?foia=1")
+    assert walked.first_empty(listing) == (
+        "2 requests led to no communications (tried https://mr.example/api_v2/communications/?foia=1)"
+    )
+    walked.listed(communications.step, 1, "https://mr.example/api_v2/communications/?foia=1")
+    walked.expanded["communications"] += 1
+    assert walked.first_empty(listing) == (
+        "1 communications led to no files (tried https://mr.example/api_v2/communications/?foia=1)"
+    )
+    walked.files.add("https://mr.example/api_v2/files/81/")
+    walked.listed(communications.step.follow[0].step, 1, "https://mr.example/api_v2/files/81/")
+    assert walked.first_empty(listing) is None
+    assert walked.summary(listing) == {"requests": 2, "releases": 0, "communications": 1, "files": 1}

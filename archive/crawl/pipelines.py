@@ -192,7 +192,7 @@ class IndexPipeline:
             status, reason = "failed", f"no page could be fetched ({self.counts['errors']} errors)"
         found: dict[str, int] | None = None
         outcome = getattr(spider, "walk_outcome", None)
-        if outcome is not None and getattr(spider, "found", None) is not None:
+        if outcome is not None and getattr(spider, "findings", None) is not None:
             # A JSON records walk: what each step found, and whether a step found nothing.
             found, empty = outcome()
             if status == "finished" and empty:
