@@ -14,7 +14,14 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.demo.nextrequest_portal import DOCUMENTS, HARBOR, REQUESTS, start_nextrequest_portal
 from archive.demo.storage import start_storage
-from tests.servers.records_apis import AGENCY, COVER_PHRASE, HUMAN_PAGE, SCAN_PHRASE, start_records_apis
+from tests.servers.records_apis import (
+    AGENCY,
+    COVER_PHRASE,
+    HUMAN_PAGE,
+    JURISDICTION,
+    SCAN_PHRASE,
+    start_records_apis,
+)
 
 from .conftest import ROOT, run_cli
 from .conftest import db_rows as rows
@@ -260,6 +267,8 @@ def test_request_fields_and_the_human_page_are_kept_beside_the_api_record(apis):
         "2018-05-09",
         "public",
     )
+    assert done["jurisdiction"] == JURISDICTION  # the agency's record names it: one look-up more
+    assert apis["hits"]["/api_v2/jurisdictions/88/"] == 1
     assert done["human_url"] == base + HUMAN_PAGE
     [page] = rows(data, "SELECT * FROM captures WHERE url = ?", (base + HUMAN_PAGE,))
     assert page["status"] == 200 and "Face recognition contracts" in page["title"]

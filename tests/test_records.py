@@ -255,6 +255,8 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
         {"_search": f'"{COVER_LETTER_PHRASE}"', "_shape": "objects", "_labels": "on"},
     )["rows"]
     assert letter["subject"] == "Records responsive to CCSO-PRR-2018-0051"
+    places = rows(data, "SELECT DISTINCT jurisdiction FROM releases WHERE source = 'clearwater-foia-api'")
+    assert [p["jurisdiction"] for p in places] == ["Clearwater County"]
     assert letter["release_id"]["label"] == "Face search audit logs, Clearwater County Sheriff"
     lineage = request_page(data, letter["release_id"]["value"])
     for shown in (

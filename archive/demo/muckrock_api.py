@@ -11,7 +11,7 @@ of MuckRock's API v2 (the `muckrock` walk shape):
   request letter, the acknowledgement, the cover letter that delivered the
   files), each listing its file ids;
 - `/api_v2/files/ID/` is one file, its `ffile` under `/foia_files/`;
-- `/api_v2/agencies/ID/` names the agency.
+- `/api_v2/agencies/ID/` names the agency, `/api_v2/jurisdictions/ID/` its jurisdiction.
 
 Everything here is invented, in the manner of shared/seeds: a county sheriff's
 office answering for its face-search audit logs.
@@ -178,6 +178,8 @@ def answer(request: Incoming) -> Reply | None:
         return _listing(COMMUNICATIONS.get(int(foia), []) if foia.isdigit() else [])
     if path == f"/api_v2/agencies/{AGENCY_ID}/":
         return json_reply({"id": AGENCY_ID, "name": SHERIFF, "status": "approved", "jurisdiction": 55})
+    if path == "/api_v2/jurisdictions/55/":
+        return json_reply({"id": 55, "name": "Clearwater County", "level": "l", "parent": 5})
     if path.startswith("/api_v2/files/"):
         ident = path.removeprefix("/api_v2/files/").strip("/")
         if ident.isdigit() and int(ident) in FILES:

@@ -75,6 +75,8 @@ RELEASE_FIELDS = (
     "due_at",
     "completed_at",
     "jurisdiction",
+    "jurisdiction_lookup",
+    "jurisdiction_name",
     "embargo",
 )
 FOLLOW_FIELDS = ("url", "each", *STEP_FIELDS, *NAMING_FIELDS, "follow")
@@ -149,6 +151,8 @@ class ApiWalk:
     due_at: str | None = None
     completed_at: str | None = None
     jurisdiction: str | None = None
+    jurisdiction_lookup: str | None = None  # url: template on the agency's record, of its jurisdiction's
+    jurisdiction_name: str | None = None  # the jurisdiction's name in that record
     embargo: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,6 +210,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "version": "datetime_updated",
         "agency_lookup": "url:/api_v2/agencies/{agency}/",
         "agency_name": "name",
+        "jurisdiction_lookup": "url:/api_v2/jurisdictions/{jurisdiction}/",
+        "jurisdiction_name": "name",
         "human_url": "absolute_url",
         "submitted_at": "datetime_submitted",
         "due_at": "date_due",
@@ -303,11 +309,12 @@ def build_api_walk(raw: dict[str, Any]) -> ApiWalk:
     for name in RELEASE_FIELDS:
         if name in values:
             release[name] = _expression(values[name], f"walk.{name}")
-    if release.get("agency_lookup") and not release.get("agency_name"):
-        raise WalkProblem(
-            "walk.agency_name",
-            "is required with agency_lookup (the agency's name in the looked-up record, e.g. 'name')",
-        )
+    for kind in ("agency", "jurisdiction"):
+        if release.get(f"{kind}_lookup") and not release.get(f"{kind}_name"):
+            raise WalkProblem(
+                f"walk.{kind}_name",
+                f"is required with {kind}_lookup (the {kind}'s name in the looked-up record, e.g. 'name')",
+            )
     return ApiWalk(listing=_step(values, "walk"), budget=budget, **release)
 
 

@@ -6,7 +6,8 @@ agency, datetime_submitted, datetime_updated, datetime_done, tracking_id`) as
 `{count, next, previous, results}` with absolute `next` URLs;
 `/api_v2/communications/?foia=ID` lists a request's communications, whose
 `files` are file IDs; `/api_v2/files/ID/` is one file, its `ffile` on a CDN
-(here: another loopback host); `/api_v2/agencies/ID/` names the agency.
+(here: another loopback host); `/api_v2/agencies/ID/` names the agency,
+and `/api_v2/jurisdictions/ID/` the agency's jurisdiction.
 
 DocumentCloud (documentcloud.org/help/api, python-documentcloud):
 `/api/documents/?project=N` and `/api/documents/search/?q=...` list documents
@@ -41,6 +42,7 @@ from archive.demo.server import Incoming, LoopbackServer, Reply, json_reply
 from archive.demo.storage import SignedStorage, start_storage
 
 AGENCY = "Bayview County Sheriff's Office"
+JURISDICTION = "Bayview County"
 PHRASE = "real-time face search"  # in every MuckRock file: a mention of the vendor's product
 SCAN_PHRASE = "watch list alert"  # only in DocumentCloud's own text of a scanned page
 COVER_PHRASE = "enclosed are the Northwind agreement and its invoice"  # in the cover letter only
@@ -198,6 +200,8 @@ class _Handler:
     def _muckrock(self, path: str, query: dict) -> Reply:
         if path == "/api_v2/agencies/7301/":
             return json_reply({"id": 7301, "name": AGENCY, "status": "approved", "jurisdiction": 88})
+        if path == "/api_v2/jurisdictions/88/":
+            return json_reply({"id": 88, "name": JURISDICTION, "level": "l", "parent": 6})
         if path == "/api_v2/communications/":
             comms = [dict(c) for c in COMMUNICATIONS.get(query.get("foia", ""), [])]
             for comm in comms:
