@@ -27,25 +27,15 @@ from archive.records.items import Communication, PageText, Release, ReleaseLinks
 from archive.records.walk import iso_date
 from archive.sources.api_walk import ApiWalk, Step
 
+from .records_lookups import LookupWaiting
+
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
-
-
-def _lookup_url(template: str | None, record: dict | None, base: str) -> str | None:
-    """The URL of a record another record names (an agency's jurisdiction), if it names one."""
-    if not template or record is None:
-        return None
-    try:
-        return api.url(template, record, base)
-    except ItemProblem:
-        return None  # the record names none: nothing to look up
-
-
 # MuckRock's API v2 and DocumentCloud both take the access token their shared
 # sign-in (accounts.muckrock.com) hands out, as a Bearer token.
 TOKEN_SCHEME = "Bearer"
 
 
-class ApiWalking:
+class ApiWalking(LookupWaiting):
     """Mixed into RecordsSpider: walks a source whose `walk.api` is set."""
 
     # Set by RecordsSpider: the source, its seen-set and request helpers.
@@ -55,7 +45,6 @@ class ApiWalking:
     known_versions: dict[str, str | None]
     known_files: set[str]
     fetched_cites: set[str]
-    lookups: dict[str, dict | None]  # a looked-up record by its URL (None: it did not answer)
     waiting: dict[str, list[tuple[Release, Any, Step, str, int, list[FileEntry]]]]
     findings: Findings  # what the walk found, for the run's summary and its partial verdict
 
@@ -199,63 +188,6 @@ class ApiWalking:
         )
         depth = response.meta.get("spyglass_depth", 0)
         yield from self._resolve((release, item, step, base, depth, entries))
-
-    def _resolve(self, pending: tuple) -> Iterator[Any]:
-        """Emit a release once the records it names have answered: its agency's, then that
-        agency's jurisdiction's (one look-up each, however many releases name them)."""
-        release, item, _, base, depth, _ = pending
-        walk = self.api_walk
-        if walk.agency_lookup and not api.text(walk.agency, item):
-            agency_url = api.url(walk.agency_lookup, item, base)
-            if agency_url:
-                if agency_url not in self.lookups:
-                    yield from self._wait_for(agency_url, pending, base, depth)
-                    return
-                agency = self.lookups[agency_url]
-                release.agency = api.text(walk.agency_name, agency) or release.agency
-                place = _lookup_url(walk.jurisdiction_lookup, agency, agency_url)
-                if place and place not in self.lookups:
-                    yield from self._wait_for(place, pending, base, depth)
-                    return
-                if place:
-                    named = api.text(walk.jurisdiction_name, self.lookups[place])
-                    release.jurisdiction = release.jurisdiction or named
-        yield from self._emit(*pending)
-
-    def _wait_for(self, lookup: str, pending: tuple, referrer: str, depth: int) -> Iterator[Any]:
-        """Hold a release until the record it names (an agency, a jurisdiction) has answered."""
-        first = lookup not in self.waiting
-        self.waiting.setdefault(lookup, []).append(pending)
-        if first:
-            request = self.api_request(lookup, self.parse_agency, depth, referrer, spyglass_api_lookup=lookup)
-            if request is None:
-                self.lookups[lookup] = None
-                yield from self._release_waiting(lookup)
-            else:
-                request.errback = self.agency_failed
-                yield request
-
-    def parse_agency(self, response: Response) -> Iterator[Any]:
-        """A looked-up record (an agency's, a jurisdiction's): every release waiting for it goes on."""
-        lookup = response.meta["spyglass_api_lookup"]
-        produced = list(self._json_of(response, self.parse_agency))
-        yield from produced
-        if any(isinstance(p, scrapy.Request) for p in produced):
-            return  # a redirect: its target answers for the same look-up
-        data = response.meta.pop("spyglass_json", None)
-        self.lookups[lookup] = data if isinstance(data, dict) else None
-        yield from self._release_waiting(lookup)
-
-    def agency_failed(self, failure: Any) -> Iterator[Any]:
-        """The look-up failed: record why, and store its releases without what it would have named."""
-        yield self.fetch_error(failure)  # type: ignore[attr-defined]
-        lookup = failure.request.meta["spyglass_api_lookup"]
-        self.lookups[lookup] = None
-        yield from self._release_waiting(lookup)
-
-    def _release_waiting(self, lookup: str) -> Iterator[Any]:
-        for pending in self.waiting.pop(lookup, []):
-            yield from self._resolve(pending)
 
     def _emit(
         self, release: Release, item: dict, step: Step, base: str, depth: int, entries: list[FileEntry]
