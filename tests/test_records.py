@@ -258,6 +258,9 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
     places = rows(data, "SELECT DISTINCT jurisdiction FROM releases WHERE source = 'clearwater-foia-api'")
     assert [p["jurisdiction"] for p in places] == ["Clearwater County"]
     assert letter["release_id"]["label"] == "Face search audit logs, Clearwater County Sheriff"
+    # The one search box finds it too, and leads to the request's page at the letter.
+    found = search_page(data, COVER_LETTER_PHRASE)
+    assert f"/spyglass/releases/{letter['release_id']['value']}#communication-{letter['id']}" in found
     lineage = request_page(data, letter["release_id"]["value"])
     for shown in (
         "Pursuant to the California Public Records Act",
@@ -297,6 +300,18 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
         "rows"
     ]
     assert {r["kind"] for r in about} == {"atlas", "release", "mention"}
+
+
+def search_page(data: Path, q: str) -> str:
+    """The HTML of the archive-wide search for `q`."""
+    ds = datasette_app(data)
+
+    async def page() -> str:
+        response = await ds.client.get("/-/spyglass/search", params={"q": q})
+        assert response.status_code == 200
+        return response.text
+
+    return asyncio.run(page())
 
 
 def request_page(data: Path, release_id: int) -> str:
