@@ -78,6 +78,7 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     servers = start_demo_servers(fixture_port, Archive.from_config(config))
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
     click.echo(f"Fixture records portal: {servers.portal.url}/requests/", err=True)
+    click.echo(f"Fixture MuckRock-style API: {servers.portal.url}/api_v2/requests/", err=True)
     click.echo(
         f"Fixture JSON records portal (NextRequest-style): {servers.json_portal.url}/client/requests",
         err=True,
