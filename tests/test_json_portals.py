@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import sqlite3
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.demo.nextrequest_portal import DOCUMENTS, HARBOR, REQUESTS, start_nextrequest_portal
 from archive.demo.storage import start_storage
+from archive.evidence.cite import citation_of_page
+from archive.index import queries
 from tests.servers.records_apis import (
     AGENCY,
     COVER_PHRASE,
@@ -283,6 +286,18 @@ def test_a_file_is_cited_with_its_request_its_human_page_and_the_letter_that_del
         "in 'Face recognition contracts, Bayview County', request BCSO-18-044 "
         f"({base}{HUMAN_PAGE}), delivered by 'Records released' of 2018-05-09T16:20:00-07:00"
     ) in cited
+    # Each page's citation says the same of its release.
+    conn = sqlite3.connect(data / "spyglass.db")
+    try:
+        [page] = queries.rows(
+            conn, "SELECT * FROM document_pages WHERE document_id = ? LIMIT 1", [document["id"]]
+        )
+        detail = citation_of_page(conn, page).detail
+    finally:
+        conn.close()
+    assert detail.endswith(
+        f"({base}{HUMAN_PAGE}), delivered by 'Records released' of 2018-05-09T16:20:00-07:00"
+    )
 
 
 def test_each_run_says_what_its_walk_found(apis):

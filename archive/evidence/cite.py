@@ -255,7 +255,9 @@ def cite_document(
         str(document.get("title") or document.get("file_name") or release.get("title") or "").split()
     )
     if page is not None:
-        detail = f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}"
+        detail = f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}" + (
+            f"; released{_request_note(release)}" if release.get("title") or release.get("reference") else ""
+        )
     else:
         pages = f", {document['page_count']} page(s)" if document.get("page_count") else ""
         detail = f"Released file ({document.get('content_type') or 'unknown type'}{pages})" + _request_note(
