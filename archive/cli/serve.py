@@ -78,6 +78,7 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     servers = start_demo_servers(fixture_port, Archive.from_config(config))
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
     click.echo(f"Fixture records portal: {servers.portal.url}/requests/", err=True)
+    click.echo(f"Fixture MuckRock-style API: {servers.portal.url}/api_v2/requests/", err=True)
     click.echo(
         f"Fixture JSON records portal (NextRequest-style): {servers.json_portal.url}/client/requests",
         err=True,
@@ -85,9 +86,13 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     click.echo(f"Simulated Wayback Machine: {servers.wayback.url}/", err=True)
     click.echo(f"Fixture Atlas of Surveillance export: {servers.atlas.url}{ATLAS_PATH}", err=True)
     try:
-        # The JSON portal is our own loopback fixture: no need to spare it like a real city's.
+        # The JSON portals are our own loopback fixtures: no need to spare them like real services.
         config, _ = command_config(
-            ("SPYGLASS_PROGRESS=true", "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200"),
+            (
+                "SPYGLASS_PROGRESS=true",
+                "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200",
+                "SPYGLASS_MUCKROCK_PER_MINUTE=1200",
+            ),
             data_dir=data_dir,
             sources_file=DEMO_SOURCES,
             wayback_url=servers.wayback.url,

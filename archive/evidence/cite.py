@@ -29,7 +29,7 @@ MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept."
 class Citation:
     """What a citation says; `text()`, `bluebook()` and `as_dict()` render it."""
 
-    kind: str  # "wayback", "live" or "document-page"
+    kind: str  # "wayback", "live", "document", "document-page", "request" or "communication"
     author: str
     title: str
     when: str  # e.g. "archived Feb. 25, 2018"
@@ -255,13 +255,13 @@ def cite_document(
         str(document.get("title") or document.get("file_name") or release.get("title") or "").split()
     )
     if page is not None:
-        detail = f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}"
+        detail = f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}" + (
+            f"; released{_request_note(release)}" if release.get("title") or release.get("reference") else ""
+        )
     else:
         pages = f", {document['page_count']} page(s)" if document.get("page_count") else ""
-        detail = (
-            f"Released file ({document.get('content_type') or 'unknown type'}{pages})"
-            + (f" in {release['title']!r}" if release.get("title") else "")
-            + (f", request {release['reference']}" if release.get("reference") else "")
+        detail = f"Released file ({document.get('content_type') or 'unknown type'}{pages})" + _request_note(
+            release
         )
     return Citation(
         kind="document-page" if page is not None else "document",
@@ -272,6 +272,63 @@ def cite_document(
         url=url,
         original_url=fetched,
         detail=detail,
+        **_local(capture),
+    )
+
+
+def _request_note(release: Mapping[str, Any]) -> str:
+    """' in 'Title', request REF (its page), delivered by 'Subject' of DATE': where a file came from."""
+    note = (f" in {release['title']!r}" if release.get("title") else "") + (
+        f", request {release['reference']}" if release.get("reference") else ""
+    )
+    if release.get("human_url"):
+        note += f" ({release['human_url']})"
+    if release.get("delivered_subject") or release.get("delivered_at"):
+        subject = release.get("delivered_subject") or "a communication"
+        sent = f" of {release['delivered_at']}" if release.get("delivered_at") else ""
+        note += f", delivered by {subject!r}{sent}"
+    return note
+
+
+def cite_request(release: Mapping[str, Any], capture: Mapping[str, Any] | None = None) -> Citation:
+    """The citation of a records request: by its human page, the API record kept as provenance."""
+    capture = capture or {}
+    url = release.get("human_url") or release.get("page_url") or ""
+    submitted = release.get("submitted_on")
+    when = f"submitted {bluebook_date(parse_when(str(submitted)))}" if submitted else None
+    status = f"status {release['status']}" if release.get("status") else None
+    return Citation(
+        kind="request",
+        author=release.get("agency") or _author(capture, url),
+        title=" ".join(str(release.get("title") or "Untitled request").split()),
+        when=", ".join(p for p in (when, status) if p) or "date unknown",
+        url=url,
+        original_url=release.get("page_url"),
+        detail=f"API record {release.get('page_url')}" if release.get("human_url") else None,
+        **_local(capture),
+    )
+
+
+def cite_communication(
+    letter: Mapping[str, Any], release: Mapping[str, Any], capture: Mapping[str, Any] | None = None
+) -> Citation:
+    """The citation of one communication of a request: who wrote it, its subject and date, the request."""
+    capture = capture or {}
+    incoming = letter.get("direction") == "incoming"
+    author = letter.get("sender") or (release.get("agency") if incoming else None) or "Requester"
+    sent = letter.get("sent_at")
+    try:
+        when = f"sent {bluebook_date(parse_when(str(sent)))}" if sent else "date unknown"
+    except ValueError:
+        when = f"sent {sent}"
+    return Citation(
+        kind="communication",
+        author=str(author),
+        title=" ".join(str(letter.get("subject") or "Communication").split()),
+        when=when,
+        url=release.get("human_url") or letter.get("api_url") or "",
+        original_url=letter.get("api_url"),
+        detail=f"Communication in {release.get('title')!r}; API record {letter.get('api_url')}",
         **_local(capture),
     )
 

@@ -9,6 +9,7 @@ from archive.index import chain
 from archive.index.alerts_schema import create_alert_tables
 from archive.index.asof import GENERATED_COLUMNS
 from archive.index.history_schema import create_boilerplate_settled, create_history_tables
+from archive.index.records_schema import create as create_records_requests
 
 migrations = Migrations("spyglass")
 
@@ -583,3 +584,11 @@ def m360_alerts(db: sqlite_utils.Database) -> None:
     create_alert_tables(db)
     db.execute("CREATE INDEX IF NOT EXISTS idx_changes_to_capture_id ON changes (to_capture_id)")
     db.execute("CREATE INDEX IF NOT EXISTS idx_documents_capture_id ON documents (capture_id)")
+
+
+@migrations()
+def m400_records_requests(db: sqlite_utils.Database) -> None:
+    """Records requests as their users know them: submitted, due and completed dates, jurisdiction,
+    embargo and the human page; communications (searchable) and the files each delivered; status
+    history; and what each run of a JSON walk found (archive/index/records_schema.py)."""
+    create_records_requests(db)

@@ -138,10 +138,14 @@ def document_of_capture(
 def _first_release(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] | None:
     # The first release that linked the file: the same file may be released
     # again, but the first release is when it became public.
+    # With the communication that delivered it, when the portal has communications.
     found = rows(
         conn,
-        "SELECT r.* FROM document_links AS l JOIN releases AS r "
-        "ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id LIMIT 1",
+        "SELECT r.*, c.subject AS delivered_subject, c.sent_at AS delivered_at "
+        "FROM document_links AS l JOIN releases AS r ON r.id = l.release_id "
+        "LEFT JOIN communication_files AS f ON f.link_id = l.id "
+        "LEFT JOIN communications AS c ON c.id = f.communication_id "
+        "WHERE l.document_id = ? ORDER BY l.id, c.sent_at LIMIT 1",
         [document_id],
     )
     return found[0] if found else None

@@ -1,4 +1,5 @@
-"""One search over everything the archive holds, grouped by kind: pages, documents, releases, changes, Atlas rows.
+"""One search over everything the archive holds, grouped by kind: pages, documents, releases,
+communications, changes, Atlas rows.
 
 Each kind is one FTS5 `MATCH` read newest first (by rowid, the order rows
 were archived) and stopped at a LIMIT: no ranking and no count over every
@@ -77,6 +78,19 @@ RELEASES = Kind(
     20,
 )
 
+COMMUNICATIONS = Kind(
+    "communications",
+    "Communications of records requests",
+    f"""
+    SELECT c.id, c.release_id, c.sent_at, c.direction, c.sender, c.subject, c.capture_id,
+           r.title AS request_title, r.agency, snippet(communications_fts, -1, {SNIPPET}) AS snippet
+    FROM communications_fts JOIN communications AS c ON c.rowid = communications_fts.rowid
+    JOIN releases AS r ON r.id = c.release_id
+    WHERE communications_fts MATCH :q
+    ORDER BY communications_fts.rowid DESC LIMIT :limit""",
+    20,
+)
+
 CHANGES = Kind(
     "changes",
     "What changed on pages",
@@ -105,7 +119,7 @@ ATLAS = Kind(
     20,
 )
 
-KINDS = (PAGES, DOCUMENTS, RELEASES, CHANGES, ATLAS)
+KINDS = (PAGES, DOCUMENTS, RELEASES, COMMUNICATIONS, CHANGES, ATLAS)
 
 
 def match_query(text: str) -> str:
