@@ -33,6 +33,7 @@ from archive.archive import Archive
 from archive.evidence.cite import citation_of
 from archive.index import queries
 from archive.index.asof import MEMENTO_TIME, as_of, as_of_kind, as_of_text, fetch_label, page_url
+from archive.index.queries import MAX_ROWID
 from archive.index.rows import is_redirect
 from archive.publish.archived import Served, decoded_size, record_pieces, serve_payload
 from archive.publish.pages import render
@@ -71,7 +72,6 @@ COMMON_HEADERS = {
 RESOURCE_HEADERS = {"Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*"}
 # HTML and CSS are rewritten whole, in memory: larger ones (decoded) are streamed as archived.
 MAX_REWRITE = 20_000_000
-MAX_ROWID = 2**63 - 1  # SQLite cannot even be asked about a larger id
 UNREADABLE = (OSError, EOFError, ValueError, ArchiveLoadFailed)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 

@@ -161,7 +161,7 @@ async def _serve(request, datasette, action: Callable[[Replay], Served]) -> _Str
 
 
 def _number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return queries.row_id(value)
 
 
 async def replay(request, datasette) -> _Streamed:
@@ -214,7 +214,9 @@ async def verify_one(request, datasette):
 
     from archive.evidence.one import check_capture
 
-    capture_id = int(request.url_vars["capture_id"])
+    capture_id = queries.row_id(request.url_vars["capture_id"])
+    if capture_id is None:
+        raise NotFound(f"no capture {request.url_vars['capture_id'][:30]}")
     db = datasette.get_database(DATABASE)
     archive = Archive(Path(db.path).parent)
     checks = await db.execute_fn(lambda conn: check_capture(archive, conn, capture_id))

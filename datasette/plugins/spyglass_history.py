@@ -184,16 +184,19 @@ async def diff(request, datasette) -> Response:
     view = "inline" if args.get("view") == "inline" else "side"
 
     def load(conn):
-        change_id = args.get("change", "")
-        if change_id.isdigit():
+        change_id = queries.row_id(args.get("change"))
+        first, second = queries.row_id(args.get("from")), queries.row_id(args.get("to"))
+        if change_id is not None:
             found = queries.rows(
-                conn, "SELECT from_version_id, to_version_id FROM changes WHERE id = ?", [int(change_id)]
+                conn, "SELECT from_version_id, to_version_id FROM changes WHERE id = ?", [change_id]
             )
             if not found:
                 raise NotFound(f"no change {change_id}")
             ids = (found[0]["from_version_id"], found[0]["to_version_id"])
-        elif args.get("from", "").isdigit() and args.get("to", "").isdigit():
-            ids = (int(args["from"]), int(args["to"]))
+        elif first is not None and second is not None:
+            ids = (first, second)
+        elif "change" in args or "from" in args:
+            raise NotFound("no such change or version")
         else:
             raise NotFound("Give two versions (?from=ID&to=ID) or a change (?change=ID)")
         pair = []

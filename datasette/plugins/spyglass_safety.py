@@ -32,6 +32,7 @@ import logging
 import traceback
 
 import datasette.handle_exception
+import datasette.handle_exception as datasette_errors
 from datasette import database as datasette_database
 from datasette import hookimpl
 from datasette.utils.asgi import Base400, Response
@@ -68,6 +69,8 @@ WRITE_ACTIONS = {
     "execute-write",
 }
 log = logging.getLogger("spyglass.publish")
+# Exceptions Datasette lets escape from a visitor's parameters.
+ODD_INPUT = (OverflowError, json.JSONDecodeError)
 
 
 def _stance(datasette) -> Stance:
@@ -144,8 +147,17 @@ async def robots_txt(datasette):
 @hookimpl
 def handle_exception(datasette, request, exception):
     """An unexpected error answers without its text: exception messages can name files and memory."""
+    if isinstance(exception, DatasetteError) and exception.status == 500:
+        # Datasette raises these for a visitor's parameters (`_sort=` a column
+        # that does not exist) without a status: the request is at fault, not the server.
+        exception.status = 400
     if isinstance(exception, (Base400, DatasetteError)):
         return None  # Datasette's own answer: a message meant for the reader
+    if isinstance(exception, ODD_INPUT):
+        # A number SQLite cannot hold (`id__gt=999…`), `_through=` that is not JSON.
+        return datasette_errors.handle_exception(
+            datasette, request, DatasetteError("A parameter of this request is not valid.", status=400)
+        )
     log.error("unexpected error serving %s\n%s", request.path, "".join(traceback.format_exception(exception)))
     if request.path.split("?")[0].endswith(".json"):
         return Response.json({"ok": False, "error": "Internal error", "status": 500}, status=500)

@@ -1,0 +1,145 @@
+"""No stranger's request stalls the published archive or answers 500: every route the plugins
+register, given hostile parameters, answers 2xx, 3xx, 4xx or 503 within its deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from datasette.database import Database, QueryInterrupted
+from datasette.plugins import pm
+
+from archive.publish.datasette import datasette_app
+
+HUGE = "9" * 25  # no SQLite integer
+# Far above any route's own deadline (the pool's is a few seconds), so a slow
+# shared machine cannot fail it, while a stall like the 26 s phrase match would.
+DEADLINE = 20.0
+LONG_PHRASE = " ".join(["a"] * 1000 + ["b"])
+GROUPS = {
+    r"(?P<capture_id>\d+)": [HUGE, "0", "1"],
+    r"(?P<screenshot_id>\d+)": [HUGE, "0"],
+    r"(?P<kind>vendor|product|agency)": ["vendor", "product", "agency"],
+    r"(?P<url>.+)": ["http://x.test/" + "a" * 3000, "https://example.com/", quote("javascript:alert(1)")],
+}
+
+
+def route_paths(ds) -> list[str]:
+    """Every path the plugins register, with each named part filled by hostile values."""
+    found = []
+    for routes in pm.hook.register_routes(datasette=ds):
+        for pattern, _ in routes or []:
+            paths = [pattern.strip("^$")]
+            for group, values in GROUPS.items():
+                paths = [p.replace(group, v) for p in paths for v in values] if group in paths[0] else paths
+            found.extend(p.replace("\\", "") for p in paths)
+    assert not [p for p in found if "(?P" in p], found
+    return found
+
+
+def hostile_queries(equal_version: int) -> list[str]:
+    phrase = quote(LONG_PHRASE)
+    return [
+        "",
+        f"?change={HUGE}",
+        "?change=-1",
+        f"?from={HUGE}&to=1",
+        f"?from={equal_version}&to={equal_version}",
+        "?from=-1&to=-1",
+        f"?url=https://example.com/&phrase={phrase}",
+        f"?q={phrase}",
+        f"?q={quote('a ' * 3000)}",
+        f"?name={'n' * 5000}",
+        f"?url=x&at={HUGE}",
+        f"?redirected_from={HUGE}",
+        "?download=1&view=inline",
+    ]
+
+
+TABLE_QUERIES = [
+    f"/spyglass/captures.json?id__gt={HUGE}",
+    f"/spyglass/captures?id__gt={HUGE}",
+    "/spyglass/captures.json?_through=notjson",
+    "/spyglass/captures?_through=notjson",
+    "/spyglass/captures.json?_sort=nonexistent",
+    "/spyglass/captures?_sort_desc=nonexistent",
+    f"/spyglass/captures/{HUGE}.json",
+    f"/spyglass/captures.json?id__in={HUGE}",
+    f"/spyglass/captures.json?_search={quote('a ' * 500)}",
+]
+
+
+async def timed_get(ds, path: str) -> tuple[int, float]:
+    started = time.monotonic()
+    response = await asyncio.wait_for(ds.client.get(path), DEADLINE)
+    return response.status_code, time.monotonic() - started
+
+
+def test_every_plugin_route_answers_hostile_parameters_without_500_or_stall(crawled):
+    ds = datasette_app(crawled["data"])
+    with sqlite3.connect(Path(crawled["data"]) / "spyglass.db") as conn:
+        version = conn.execute("SELECT min(id) FROM versions").fetchone()[0]
+    paths = route_paths(ds)
+    assert any("/-/spyglass/diff" in p for p in paths) and any("/-/spyglass/verify/" in p for p in paths)
+    urls = [p + q for p in paths for q in hostile_queries(version)] + TABLE_QUERIES
+
+    async def walk() -> list[tuple[str, int, float]]:
+        return [(url, *await timed_get(ds, url)) for url in urls]
+
+    answers = asyncio.run(walk())
+    bad = [(url[:120], status) for url, status, _ in answers if status >= 500 and status != 503]
+    assert not bad, bad
+    slow = [(url[:120], round(took, 1)) for url, _, took in answers if took > DEADLINE]
+    assert not slow, slow
+
+
+def test_odd_ids_and_parameters_are_4xx(crawled):
+    ds = datasette_app(crawled["data"])
+    expected = {
+        f"/-/spyglass/verify/{HUGE}": 404,
+        f"/-/spyglass/diff?change={HUGE}": 404,
+        f"/-/spyglass/diff?from={HUGE}&to=1": 404,
+        f"/spyglass/captures.json?id__gt={HUGE}": 400,
+        "/spyglass/captures.json?_through=notjson": 400,
+        "/spyglass/captures.json?_sort=nonexistent": 400,
+    }
+
+    async def statuses() -> dict[str, int]:
+        return {path: (await ds.client.get(path)).status_code for path in expected}
+
+    assert asyncio.run(statuses()) == expected
+
+
+def test_equal_versions_are_an_empty_diff(crawled):
+    ds = datasette_app(crawled["data"])
+    with sqlite3.connect(Path(crawled["data"]) / "spyglass.db") as conn:
+        version = conn.execute("SELECT min(id) FROM versions").fetchone()[0]
+    page = asyncio.run(ds.client.get(f"/-/spyglass/diff?from={version}&to={version}"))
+    assert page.status_code == 200
+    assert not re.search(r'class="[^"]*\b(added|removed)\b', page.text)
+
+
+def test_the_front_page_degrades_with_a_notice_when_its_queries_are_interrupted(crawled, monkeypatch):
+    ds = datasette_app(crawled["data"])
+    assert asyncio.run(ds.client.get("/")).status_code == 200
+
+    async def interrupted(self, *args, **kwargs):
+        raise QueryInterrupted(sqlite3.OperationalError("interrupted"), "select 1", {})
+
+    monkeypatch.setattr(Database, "execute", interrupted)
+    monkeypatch.setattr(Database, "execute_fn", interrupted)
+    page = asyncio.run(ds.client.get("/"))
+    assert page.status_code == 200
+    assert "The archive is busy" in page.text
+
+
+@pytest.mark.parametrize("q", ["a " * 2000, '"' + "word " * 500])
+def test_a_search_uses_only_its_first_words(q):
+    from archive.publish.search import MAX_TERMS, match_query
+
+    assert match_query(q).count('"') <= 2 * MAX_TERMS
