@@ -143,3 +143,36 @@ def test_a_search_uses_only_its_first_words(q):
     from archive.publish.search import MAX_TERMS, match_query
 
     assert match_query(q).count('"') <= 2 * MAX_TERMS
+
+
+def test_phrase_matching_is_linear_on_repeated_words():
+    from archive.history.passages import has_phrase
+
+    text = " ".join(["a"] * 200_000)
+    started = time.process_time()
+    assert not has_phrase(text, " ".join(["a"] * 1000 + ["b"]))
+    assert has_phrase(text + " b.", " ".join(["A"] * 1000 + ["b"]))
+    assert has_phrase("see (person tracking), now", "person tracking")
+    assert not has_phrase("see xperson tracking", "person tracking")
+    # A regex took seconds here (its backtracking is quadratic in the repeats);
+    # the scan takes a small fraction of one. Generous for a loaded machine.
+    assert time.process_time() - started < 10
+
+
+def test_a_diff_of_many_changed_sentences_is_bounded_and_valid():
+    from archive.history import passages
+
+    old = [f"Sentence {n % 50} here." for n in range(20_000)]
+    new = [f"Sentence {(n * 7) % 51} here." for n in range(20_000)]
+    started = time.process_time()
+    steps = passages.opcodes(old, new)
+    assert time.process_time() - started < 10  # difflib needs minutes for this
+    rebuilt, at = [], 0
+    for tag, i1, i2, j1, j2 in steps:
+        assert i1 == at
+        if tag == "equal":
+            assert old[i1:i2] == new[j1:j2]
+        rebuilt += new[j1:j2]
+        at = i2
+    assert rebuilt == new and at == len(old)
+    assert passages.opcodes(old, old) == [("equal", 0, len(old), 0, len(old))]

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from difflib import SequenceMatcher
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from archive.history.changes import is_boilerplate
-from archive.history.passages import sentences
+from archive.history.passages import opcodes, sentences
 from archive.times import parse_when
 
 WIDTH, HEIGHT, LEFT, RIGHT = 960, 150, 20, 20
@@ -149,7 +148,7 @@ def diff_rows(old: str, new: str, boilerplate: set[str]) -> list[DiffRow]:
     """Sentence-level side-by-side diff of two main texts; boilerplate sentences are marked as such."""
     a, b = [s.text for s in sentences(old)], [s.text for s in sentences(new)]
     rows: list[DiffRow] = []
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes(a, b):
         if tag == "equal":
             rows.append(
                 DiffRow("equal", _marked(a[i1:i2], "", boilerplate), _marked(b[j1:j2], "", boilerplate))
