@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -14,7 +15,9 @@ import pytest
 from datasette.database import Database, QueryInterrupted
 from datasette.plugins import pm
 
+from archive.publish import pool as work_pool
 from archive.publish.datasette import datasette_app
+from archive.publish.pool import Busy, PoolLimits, TooCostly, WorkPool
 
 HUGE = "9" * 25  # no SQLite integer
 # Far above any route's own deadline (the pool's is a few seconds), so a slow
@@ -176,3 +179,103 @@ def test_a_diff_of_many_changed_sentences_is_bounded_and_valid():
         at = i2
     assert rebuilt == new and at == len(old)
     assert passages.opcodes(old, old) == [("equal", 0, len(old), 0, len(old))]
+
+
+@pytest.fixture(scope="module")
+def heavy(crawled, tmp_path_factory) -> dict:
+    """The demo archive with one change between two texts of millions of characters, made of
+    hundreds of thousands of repeated sentences and a million repeated words (difflib's and
+    a regex's worst case)."""
+    data = tmp_path_factory.mktemp("stall") / "data"
+    shutil.copytree(crawled["data"], data)
+    repeats = " ".join(["a"] * 500_000)
+    old = "\n".join(f"Sentence {n % 50} here." for n in range(100_000)) + "\n" + repeats
+    new = "\n".join(f"Sentence {(n * 7) % 51} here." for n in range(100_000)) + "\n" + repeats
+    with sqlite3.connect(data / "spyglass.db") as conn:
+        change, first, second = conn.execute(
+            "SELECT id, from_version_id, to_version_id FROM changes ORDER BY id LIMIT 1"
+        ).fetchone()
+        url = conn.execute("SELECT page_url FROM versions WHERE id = ?", [second]).fetchone()[0]
+        for version, text in ((first, old), (second, new)):
+            digest = conn.execute("SELECT text_sha256 FROM versions WHERE id = ?", [version]).fetchone()[0]
+            conn.execute(
+                "UPDATE page_texts SET text = ?, chars = ? WHERE sha256 = ?", [text, len(text), digest]
+            )
+    return {"data": data, "change": change, "from": first, "to": second, "url": url}
+
+
+def test_heavy_diffs_and_phrases_run_in_the_pool_while_other_pages_are_served(heavy):
+    ds = datasette_app(heavy["data"])
+    phrase = quote(LONG_PHRASE)
+    heavy_paths = [
+        f"/-/spyglass/diff?change={heavy['change']}",
+        f"/-/spyglass/diff?from={heavy['to']}&to={heavy['from']}&view=inline",
+        f"/-/spyglass/timeline?url={quote(heavy['url'])}&phrase={phrase}",
+    ]
+
+    async def visit() -> tuple[list[tuple[int, float]], list[float]]:
+        work = [asyncio.ensure_future(timed_get(ds, path)) for path in heavy_paths]
+        await asyncio.sleep(0.2)
+        front = []
+        while not all(w.done() for w in work):  # a reader keeps reading while the heavy work runs
+            status, took = await timed_get(ds, "/-/spyglass/search?q=sensor")
+            assert status == 200
+            front.append(took)
+            await asyncio.sleep(0.05)
+        return [w.result() for w in work], front
+
+    answers, front = asyncio.run(visit())
+    assert all(status in (200, 503) for status, _ in answers), answers
+    assert all(took < DEADLINE for _, took in answers), answers
+    # Work holding the GIL stalled every reader for the whole of it (25.8 s for a
+    # phrase); from the pool, a reader waits for nothing but its own query.
+    assert not front or max(front) < DEADLINE / 2, front
+
+
+def test_the_same_version_twice_is_an_empty_diff_at_once(heavy):
+    ds = datasette_app(heavy["data"])
+    status, took = asyncio.run(timed_get(ds, f"/-/spyglass/diff?from={heavy['to']}&to={heavy['to']}"))
+    assert status == 200 and took < DEADLINE
+
+
+def test_a_full_pool_answers_503_with_retry_after(heavy, monkeypatch):
+    ds = datasette_app(heavy["data"])
+
+    async def full(self, fn, *args):
+        raise Busy(3)
+
+    monkeypatch.setattr(WorkPool, "run", full)
+    page = asyncio.run(ds.client.get(f"/-/spyglass/diff?change={heavy['change']}"))
+    assert page.status_code == 503 and page.headers["retry-after"] == "3"
+    assert "busy" in page.text
+
+
+def test_the_pool_kills_work_past_its_deadline_or_memory_and_refuses_past_its_queue():
+    limits = PoolLimits(workers=1, deadline_seconds=1.0, memory_mb=300, queue=1)
+
+    async def scenario() -> None:
+        pool = WorkPool(limits)
+        try:
+            assert await pool.run(sum, [1, 2, 3]) == 6
+            started = time.monotonic()
+            with pytest.raises(TooCostly):
+                await pool.run(time.sleep, 600)
+            # Killed at its deadline; the margin covers starting a worker on a busy machine.
+            assert time.monotonic() - started < 1.0 + DEADLINE
+            with pytest.raises(TooCostly):
+                await pool.run(bytearray, 2_000_000_000)  # past RLIMIT_AS
+            assert await pool.run(len, "still here") == 10  # a fresh worker took over
+            stuck = asyncio.ensure_future(pool.run(time.sleep, 600))
+            await asyncio.sleep(0.1)
+            waiting = asyncio.ensure_future(pool.run(len, "x"))
+            await asyncio.sleep(0.1)
+            with pytest.raises(Busy):
+                await pool.run(len, "y")  # one running, one waiting: the queue is full
+            with pytest.raises(TooCostly):
+                await stuck
+            assert await waiting == 1
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+    assert work_pool.shared_pool(limits) is work_pool.shared_pool(limits)

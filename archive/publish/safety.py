@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from archive.index.untrusted import Limits
+from archive.publish.pool import PoolLimits
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,17 @@ class Stance:
     max_query_memory_mb: int = 150
     # The last line: any query is stopped while the server holds more than this.
     max_memory_mb: int = 1000
+    # A visitor's heavy work (diffs, phrase matches) runs in this many worker
+    # processes (archive/publish/pool.py), each stopped at the deadline and
+    # under the memory limit; past `pool_queue` waiting requests, 503.
+    pool_workers: int = 2
+    pool_deadline_seconds: float = 5.0
+    pool_memory_mb: int = 500
+    pool_queue: int = 4
+    # Archived HTML and CSS up to this size are rewritten to point into the
+    # archive (in memory, in a server thread); a larger page is streamed as
+    # archived, with a notice on its replay page.
+    max_rewrite_mb: int = 2
     max_value_bytes: int = Limits.max_value_bytes
     max_like_pattern: int = Limits.max_like_pattern
 
@@ -71,6 +83,10 @@ class Stance:
             else:
                 values[f.name] = int(raw)
         return cls(**values)
+
+    @property
+    def pool(self) -> PoolLimits:
+        return PoolLimits(self.pool_workers, self.pool_deadline_seconds, self.pool_memory_mb, self.pool_queue)
 
     @property
     def limits(self) -> Limits:

@@ -25,10 +25,13 @@ from markupsafe import Markup
 from archive.errors import NotFound
 from archive.evidence.cite import citation_of
 from archive.history.passages import has_phrase
-from archive.history.pictures import diff_rows, timeline_svg
+from archive.history.pictures import timeline_svg
 from archive.history.report import changes_of, versions_of
-from archive.history.sightings import known_page_key, page_key, page_key_variants, page_sightings, text_of
+from archive.history.sightings import known_page_key, page_key, page_key_variants, page_sightings
 from archive.index import queries
+from archive.publish import heavy
+from archive.publish.pool import Busy, TooCostly, WorkPool, shared_pool
+from archive.publish.safety import Stance
 
 DATABASE = "spyglass"
 # No scripts or resources from anywhere but Datasette itself.
@@ -131,6 +134,21 @@ async def _not_found(datasette, request, message: str, status: int = 404) -> Res
     return response
 
 
+def _pool(datasette) -> WorkPool:
+    return shared_pool(Stance.from_plugin_config(datasette.plugin_config("spyglass")).pool)
+
+
+async def _busy(datasette, request, exc: Exception) -> Response:
+    """503: the pool is full (try again shortly) or the work passed its deadline or memory limit."""
+    if isinstance(exc, Busy):
+        message, retry = "The archive is busy with other comparisons; try again in a moment.", exc.retry_after
+    else:
+        message, retry = "This comparison is too large to compute here; see the archived copies.", 60
+    response = await _not_found(datasette, request, message, 503)
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
 async def timeline(request, datasette) -> Response:
     """A page's versions on a time axis, its changes marked, each linked to its evidence."""
     url = request.args.get("url", "").strip()
@@ -141,14 +159,20 @@ async def timeline(request, datasette) -> Response:
 
     def load(conn):
         versions = versions_of(conn, url)
-        for version in versions:
-            version["has_phrase"] = bool(phrase) and has_phrase(text_of(conn, version["text_sha256"]), phrase)
         return versions, changes_of(conn, url), page_sightings(conn, known_page_key(conn, url))
 
     try:
         versions, changes, sightings = await db.execute_fn(load)
+        present = [False] * len(versions)
+        if phrase:
+            digests = [v["text_sha256"] for v in versions]
+            present = await _pool(datasette).run(heavy.phrase_presence, db.path, digests, phrase)
     except NotFound as exc:
         return await _not_found(datasette, request, str(exc))
+    except (Busy, TooCostly) as exc:
+        return await _busy(datasette, request, exc)
+    for version, found in zip(versions, present):
+        version["has_phrase"] = found
     shown = [c for c in changes if c["substantive"]]
     svg = timeline_svg(
         versions,
@@ -208,13 +232,6 @@ async def diff(request, datasette) -> Response:
         old, new = pair
         if old["page_key"] != new["page_key"]:
             raise NotFound("the two versions are of different pages")
-        boilerplate = {
-            r[0]
-            for r in conn.execute(
-                "SELECT sentence_sha256 FROM boilerplate WHERE host = ?", [new["host"]]
-            ).fetchall()
-        }
-        rows = diff_rows(text_of(conn, old["text_sha256"]), text_of(conn, new["text_sha256"]), boilerplate)
         siblings = queries.rows(
             conn,
             "SELECT id, number, first_seen_at, last_seen_at FROM versions WHERE page_key = ? ORDER BY number",
@@ -227,18 +244,24 @@ async def diff(request, datasette) -> Response:
             }
             for v in pair
         }
-        return old, new, rows, siblings, cites
+        return old, new, siblings, cites
 
     try:
-        old, new, rows, siblings, cites = await db.execute_fn(load)
+        old, new, siblings, cites = await db.execute_fn(load)
+        rows, cut = await _pool(datasette).run(
+            heavy.version_diff, db.path, old["text_sha256"], new["text_sha256"], new["host"]
+        )
     except NotFound as exc:
         return await _not_found(datasette, request, str(exc))
+    except (Busy, TooCostly) as exc:
+        return await _busy(datasette, request, exc)
     page = await datasette.render_template(
         "spyglass_diff.html",
         {
             "old": old,
             "new": new,
             "rows": rows,
+            "cut": cut,
             "view": view,
             "siblings": siblings,
             "cites": cites,
