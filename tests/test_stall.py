@@ -4,10 +4,12 @@ register, given hostile parameters, answers 2xx, 3xx, 4xx or 503 within its dead
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 import shutil
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,9 +17,15 @@ import pytest
 from datasette.database import Database, QueryInterrupted
 from datasette.plugins import pm
 
+from archive.archive import Archive
+from archive.index.capture_row import CaptureRow
+from archive.index.captures import save_captures
+from archive.index.db import open_index
 from archive.publish import pool as work_pool
 from archive.publish.datasette import datasette_app
 from archive.publish.pool import Busy, PoolLimits, TooCostly, WorkPool
+from archive.publish.replay import AS_ARCHIVED_CSP
+from archive.warc.write import Exchange, WarcStore
 
 HUGE = "9" * 25  # no SQLite integer
 # Far above any route's own deadline (the pool's is a few seconds), so a slow
@@ -201,7 +209,41 @@ def heavy(crawled, tmp_path_factory) -> dict:
             conn.execute(
                 "UPDATE page_texts SET text = ?, chars = ? WHERE sha256 = ?", [text, len(text), digest]
             )
-    return {"data": data, "change": change, "from": first, "to": second, "url": url}
+    return {"data": data, "change": change, "from": first, "to": second, "url": url, "big": big_page(data)}
+
+
+def big_page(data: Path) -> int:
+    """Archive one HTML page of 6 MB decoded (over the rewrite cap); its capture id."""
+    store = WarcStore(Archive(data).warc_dir, "stall-test")
+    html = b"<html><body>" + b'<p><a href="/x">link</a> word</p>' * 180_000 + b"</body></html>"
+    location = store.write_exchange(
+        Exchange(
+            url="http://big.test/page",
+            method="GET",
+            request_headers=[],
+            request_body=b"",
+            protocol="HTTP/1.1",
+            status=200,
+            reason="OK",
+            payload=gzip.compress(html),
+            date=datetime.now(UTC),
+            response_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")],
+        )
+    )
+    store.close()
+    index = open_index(Archive(data))
+    row = CaptureRow.from_location(
+        location,
+        url="http://big.test/page",
+        source="northwind-recognize",
+        via="live",
+        status=200,
+        captured_at=location.date,
+    )
+    save_captures(index, [{**row.columns(), "content_type": "text/html", "title": "Big page"}])
+    [(capture_id,)] = index.execute("SELECT id FROM captures WHERE url = 'http://big.test/page'").fetchall()
+    index.close()
+    return capture_id
 
 
 def test_heavy_diffs_and_phrases_run_in_the_pool_while_other_pages_are_served(heavy):
@@ -279,3 +321,26 @@ def test_the_pool_kills_work_past_its_deadline_or_memory_and_refuses_past_its_qu
 
     asyncio.run(scenario())
     assert work_pool.shared_pool(limits) is work_pool.shared_pool(limits)
+
+
+def test_a_page_over_the_rewrite_cap_is_streamed_as_archived_with_a_notice_and_head_costs_nothing(heavy):
+    ds = datasette_app(heavy["data"])
+    big = heavy["big"]
+
+    async def visit():
+        page = await ds.client.get(f"/-/spyglass/replay/{big}")
+        archived = await ds.client.get(f"/-/spyglass/archived/{big}")
+        started = time.process_time()
+        heads = [
+            await ds.client.head(f"/-/spyglass/{route}/{big}") for route in ("archived", "file", "replay")
+        ]
+        return page, archived, heads, time.process_time() - started
+
+    page, archived, heads, head_cpu = asyncio.run(visit())
+    assert page.status_code == 200 and "shown exactly as archived" in page.text
+    assert archived.status_code == 200
+    assert archived.headers["content-security-policy"] == AS_ARCHIVED_CSP
+    assert archived.content.count(b'href="/x"') == 180_000  # as archived: nothing rewritten
+    assert all(h.status_code == 200 and h.content == b"" for h in heads)
+    # No payload decoded for HEAD: a small fraction of one second of CPU, stated generously.
+    assert head_cpu < 5
