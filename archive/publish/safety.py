@@ -39,6 +39,9 @@ class Stance:
     # never wait for them: Datasette has more query threads than this.
     max_expensive: int = 1
     expensive_wait_seconds: float = 2.0
+    # Searches (canned queries, `_search=`, our search, diff and timeline pages)
+    # one client may run at once; the next waits `expensive_wait_seconds`, then 429.
+    max_costly_per_client: int = 2
     # Largest reply Datasette may send (the archived-copy routes have their own cap).
     max_reply_mb: int = 25
     # Largest archived copy shown decoded; a larger one gets a page saying so and
@@ -94,8 +97,22 @@ class Stance:
 
 
 # Paths that describe the server rather than the archive: /-/databases shows
-# the database file's path on disk.
-HIDDEN_PATHS = ("/-/databases",)
+# the database file's path on disk, /-/threads install paths in its stack
+# traces, /-/versions and /-/plugins what an attacker would look up; the rest
+# are Datasette's debugging pages.
+HIDDEN_PATHS = (
+    "/-/databases",
+    "/-/threads",
+    "/-/versions",
+    "/-/plugins",
+    "/-/settings",
+    "/-/config",
+    "/-/actor",
+    "/-/messages",
+    "/-/allow-debug",
+    "/-/permissions",
+    "/-/patterns",
+)
 READ_METHODS = ("GET", "HEAD")
 
 
@@ -130,6 +147,54 @@ class ExpensiveGate:
             yield True
         finally:
             self._semaphore.release()
+
+
+# Our routes whose cost grows with the archive's texts: each client runs one at a time.
+COSTLY_ROUTES = ("/-/spyglass/search", "/-/spyglass/diff", "/-/spyglass/timeline")
+
+
+def is_costly(scope: Mapping[str, Any], canned: frozenset[str]) -> bool:
+    """A search, diff or timeline: a canned query (`/db/query`, any format), a table `?_search=`,
+    or one of COSTLY_ROUTES. Each is bounded, but a client sending many at once is not."""
+    path = scope.get("path", "")
+    if path in COSTLY_ROUTES:
+        return True
+    if path.rsplit(".", 1)[0] in canned:
+        return True
+    query = scope.get("query_string", b"").decode("latin-1")
+    return any(key.startswith("_search") for key, _ in parse_qsl(query, keep_blank_values=True))
+
+
+def canned_paths(metadata: Mapping[str, Any]) -> frozenset[str]:
+    """The path of every canned query metadata defines (`/database/query`)."""
+    return frozenset(
+        f"/{database}/{query}"
+        for database, described in (metadata.get("databases") or {}).items()
+        for query in (described or {}).get("queries") or {}
+    )
+
+
+class ClientGate:
+    """At most `limit` costly requests of one client (by address) at once; the next waits a
+    little, then is refused, so a few looping clients cannot take every query thread."""
+
+    def __init__(self, limit: int, wait: float) -> None:
+        self.limit = limit
+        self.wait = wait
+        self._gates: dict[str, ExpensiveGate] = {}
+        self._users: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def enter(self, client: str) -> Any:
+        gate = self._gates.setdefault(client, ExpensiveGate(self.limit, self.wait))
+        self._users[client] = self._users.get(client, 0) + 1
+        try:
+            async with gate.enter() as admitted:
+                yield admitted
+        finally:
+            self._users[client] -= 1
+            if not self._users[client]:  # forget idle clients: the map stays as small as the load
+                del self._users[client], self._gates[client]
 
 
 class ReplyCap:

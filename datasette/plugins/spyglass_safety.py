@@ -41,11 +41,14 @@ from datasette.views.base import DatasetteError
 from archive.index.untrusted import harden
 from archive.publish.safety import (
     READ_METHODS,
+    ClientGate,
     ExpensiveGate,
     ReplyCap,
     Stance,
     cache_table_permissions,
+    canned_paths,
     closing_cursors,
+    is_costly,
     is_expensive,
     is_hidden,
     query_limits,
@@ -182,6 +185,8 @@ def asgi_wrapper(datasette):
     extra = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
     stance = _stance(datasette)
     gate = ExpensiveGate(stance.max_expensive, stance.expensive_wait_seconds)
+    per_client = ClientGate(stance.max_costly_per_client, stance.expensive_wait_seconds)
+    canned = canned_paths(datasette.metadata() or {})
     cap = stance.max_reply_mb * 1_000_000
 
     async def too_large(send):
@@ -223,6 +228,21 @@ def asgi_wrapper(datasette):
                 if scope["path"].startswith("/-/spyglass/")
                 else ReplyCap(send_with_headers, cap, too_large)
             )
+            if not is_costly(scope, canned):
+                return await gated(scope, receive, out, send_with_headers)
+            client = (scope.get("client") or ("unknown",))[0]
+            async with per_client.enter(client) as admitted:
+                if not admitted:
+                    return await _answer(
+                        send_with_headers,
+                        429,
+                        "You have other searches running; try again when they finish.",
+                        {"Retry-After": "2"},
+                    )
+                return await gated(scope, receive, out, send_with_headers)
+
+        async def gated(scope, receive, out, send_with_headers):
+            """The request, after the custom-SQL gate if it runs the visitor's own SQL."""
             if not is_expensive(scope):
                 return await app(scope, receive, out)
             async with gate.enter() as admitted:
