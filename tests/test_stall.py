@@ -425,3 +425,19 @@ def test_one_client_runs_only_so_many_searches_at_once():
     assert is_costly({"path": "/spyglass/search.json", "query_string": b"q=x"}, canned)
     assert is_costly({"path": "/spyglass/captures", "query_string": b"_search=x"}, canned)
     assert not is_costly({"path": "/spyglass/captures", "query_string": b"id=1"}, canned)
+
+
+def test_past_the_memory_limit_only_the_query_that_grew_is_stopped():
+    from archive.publish.safety import _Watched, stops
+
+    mb = 1_000_000
+    running = {
+        1: _Watched(None, deadline=100.0, start=100 * mb, max_memory=500 * mb, max_growth=1000 * mb),
+        2: _Watched(None, deadline=100.0, start=550 * mb, max_memory=500 * mb, max_growth=1000 * mb),
+        3: _Watched(None, deadline=5.0, start=590 * mb, max_memory=500 * mb, max_growth=1000 * mb),
+    }
+    # The server holds 600 MB: query 1 grew it by 500 MB, the others started late.
+    assert stops(running, now=10.0, resident=600 * mb) == {1: True, 3: False}
+    # Memory held by no running query (say a stopped one's, not yet returned): nobody is punished.
+    late = {2: running[2]}
+    assert stops(late, now=10.0, resident=540 * mb) == {}

@@ -54,7 +54,7 @@ class Stance:
     # need not go back to the system at once, and a fixed total would then stop
     # every ordinary query that came after it.
     max_query_memory_mb: int = 150
-    # The last line: any query is stopped while the server holds more than this.
+    # The last line: while the server holds more than this, the query that grew it most is stopped.
     max_memory_mb: int = 1000
     # A visitor's heavy work (diffs, phrase matches) runs in this many worker
     # processes (archive/publish/pool.py), each stopped at the deadline and
@@ -359,14 +359,27 @@ class QueryWatch:
             time.sleep(self.tick)
             now, resident = time.monotonic(), MEMORY.resident_bytes()
             with self._lock:
-                for key, watched in list(self._running.items()):
-                    over_memory = (
-                        resident - watched.start > watched.max_growth or resident > watched.max_memory
-                    )
-                    if over_memory or now >= watched.deadline:
-                        watched.stopped_for_memory = over_memory
-                        watched.conn.interrupt()
-                        del self._running[key]
+                for key, over_memory in stops(self._running, now, resident).items():
+                    watched = self._running.pop(key)
+                    watched.stopped_for_memory = over_memory
+                    watched.conn.interrupt()
+
+
+def stops(running: Mapping[int, _Watched], now: float, resident: int) -> dict[int, bool]:
+    """The queries to stop now, each with whether it is for memory (else for time).
+
+    A query is stopped for memory when it has grown the server by its
+    `max_growth`; past `max_memory`, only the one that grew the server most
+    since it started is stopped, never the others (they started later, and
+    stopping them all answered every reader with an error), and none when no
+    running query grew it.
+    """
+    found = {key: False for key, w in running.items() if now >= w.deadline}
+    found.update({key: True for key, w in running.items() if resident - w.start > w.max_growth})
+    over = [(resident - w.start, key) for key, w in running.items() if resident > w.max_memory]
+    if over and max(over)[0] > 0:
+        found[max(over)[1]] = True
+    return found
 
 
 QUERY_WATCH = QueryWatch()
