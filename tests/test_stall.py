@@ -359,7 +359,7 @@ def test_introspection_and_debug_pages_are_refused_even_with_custom_sql(crawled)
     async def visit():
         answers = [await ds.client.get(f"/spyglass.json?sql={quote(q)}") for q in refused]
         allowed = await ds.client.get(f"/spyglass.json?sql={quote('select count(*) from captures')}")
-        debug = [await ds.client.get(p) for p in ("/-/threads.json", "/-/versions.json", "/-/plugins.json")]
+        debug = [await ds.client.get(p) for p in ("/-/threads.json", "/-/versions.json", "/-/messages")]
         database_page = await ds.client.get("/spyglass")
         return answers, allowed, debug, database_page
 
@@ -441,3 +441,29 @@ def test_past_the_memory_limit_only_the_query_that_grew_is_stopped():
     # Memory held by no running query (say a stopped one's, not yet returned): nobody is punished.
     late = {2: running[2]}
     assert stops(late, now=10.0, resident=540 * mb) == {}
+
+
+def test_every_page_has_a_csp_with_frame_ancestors_and_history_pages_no_inline_script_but_by_hash(crawled):
+    import base64
+    import hashlib
+
+    ds = datasette_app(crawled["data"])
+    with sqlite3.connect(Path(crawled["data"]) / "spyglass.db") as conn:
+        version, url = conn.execute("SELECT id, page_url FROM versions ORDER BY id LIMIT 1").fetchone()
+    pages = ["/", "/spyglass", "/spyglass/captures", "/spyglass/captures/1", "/-/spyglass/search?q=x"]
+    history = [f"/-/spyglass/timeline?url={quote(url)}", f"/-/spyglass/diff?from={version}&to={version}"]
+
+    async def visit():
+        return [await ds.client.get(p) for p in pages + history]
+
+    answers = asyncio.run(visit())
+    for path, answer in zip(pages + history, answers):
+        assert answer.status_code == 200, path
+        assert "frame-ancestors 'self'" in answer.headers["content-security-policy"], path
+    for answer in answers[len(pages) :]:
+        csp = answer.headers["content-security-policy"]
+        script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+        assert "'unsafe-inline'" not in script_src
+        for body in re.findall(r"<script>(.*?)</script>", answer.text, re.S):
+            digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+            assert f"'sha256-{digest}'" in script_src

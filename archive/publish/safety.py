@@ -9,10 +9,14 @@ changed under `plugins: spyglass:` in metadata.yml.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ctypes
 import ctypes.util
+import hashlib
+import importlib.resources
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -98,13 +102,12 @@ class Stance:
 
 # Paths that describe the server rather than the archive: /-/databases shows
 # the database file's path on disk, /-/threads install paths in its stack
-# traces, /-/versions and /-/plugins what an attacker would look up; the rest
-# are Datasette's debugging pages.
+# traces, /-/versions the software versions an attacker would look up; the
+# rest are Datasette's debugging pages. (/-/plugins stays: it names plugins only.)
 HIDDEN_PATHS = (
     "/-/databases",
     "/-/threads",
     "/-/versions",
-    "/-/plugins",
     "/-/settings",
     "/-/config",
     "/-/actor",
@@ -114,6 +117,21 @@ HIDDEN_PATHS = (
     "/-/patterns",
 )
 READ_METHODS = ("GET", "HEAD")
+
+
+# Every page's policy unless its route sets a stricter one: nothing may frame it
+# from elsewhere, and it loads no plugins or base URLs. (Datasette's own pages keep
+# their inline scripts, so script sources are left to their routes.)
+DEFAULT_CSP = "frame-ancestors 'self'; object-src 'none'; base-uri 'self'; form-action 'self'"
+
+
+def inline_script_hashes(template: str) -> str:
+    """CSP sources ('sha256-...') for the inline scripts of one of Datasette's own templates."""
+    text = (importlib.resources.files("datasette") / "templates" / template).read_text("utf-8")
+    return " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode() + "'"
+        for body in re.findall(r"<script>(.*?)</script>", text, re.S)
+    )
 
 
 def is_expensive(scope: Mapping[str, Any]) -> bool:

@@ -40,6 +40,7 @@ from datasette.views.base import DatasetteError
 
 from archive.index.untrusted import harden
 from archive.publish.safety import (
+    DEFAULT_CSP,
     READ_METHODS,
     ClientGate,
     ExpensiveGate,
@@ -182,7 +183,12 @@ async def _answer(send, status: int, message: str, headers: dict[str, str] | Non
 
 @hookimpl
 def asgi_wrapper(datasette):
-    extra = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
+    extra = [
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", DEFAULT_CSP.encode()),
+        (b"x-frame-options", b"SAMEORIGIN"),
+    ]
     stance = _stance(datasette)
     gate = ExpensiveGate(stance.max_expensive, stance.expensive_wait_seconds)
     per_client = ClientGate(stance.max_costly_per_client, stance.expensive_wait_seconds)
