@@ -171,6 +171,11 @@ class Config:
     allow_sql: bool = setting(
         False, "let visitors of `spyglass serve` run their own SQL (see the README's publishing stance)"
     )
+    public_url: str = setting(
+        "",
+        "the archive's public address (https://archive.example.org) that `spyglass serve` names "
+        "in Memento links and TimeGate redirects; empty: relative links",
+    )
     atlas_timeout: float = setting(
         300.0, "seconds `import-atlas --url` may take to download the Atlas of Surveillance export"
     )

@@ -467,3 +467,24 @@ def test_every_page_has_a_csp_with_frame_ancestors_and_history_pages_no_inline_s
         for body in re.findall(r"<script>(.*?)</script>", answer.text, re.S):
             digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
             assert f"'sha256-{digest}'" in script_src
+
+
+def test_the_timegate_names_the_configured_public_url_never_the_host_header(crawled, monkeypatch):
+    with sqlite3.connect(Path(crawled["data"]) / "spyglass.db") as conn:
+        url = conn.execute("SELECT page_url FROM page_sightings ORDER BY capture_id LIMIT 1").fetchone()[0]
+    forged = {"Host": "attacker.test"}
+
+    async def ask(ds):
+        gate = await ds.client.get(f"/-/spyglass/timegate/{url}", headers=forged)
+        timemap = await ds.client.get(f"/-/spyglass/timemap/link/{url}", headers=forged)
+        return gate, timemap
+
+    monkeypatch.setenv("SPYGLASS_PUBLIC_URL", "")
+    gate, timemap = asyncio.run(ask(datasette_app(crawled["data"])))
+    assert gate.status_code == 302 and gate.headers["location"].startswith("/-/spyglass/archived/")
+    assert "attacker.test" not in gate.headers["link"] + timemap.text
+    monkeypatch.setenv("SPYGLASS_PUBLIC_URL", "https://archive.example.org/")
+    gate, timemap = asyncio.run(ask(datasette_app(crawled["data"])))
+    assert gate.headers["location"].startswith("https://archive.example.org/-/spyglass/archived/")
+    assert "attacker.test" not in gate.headers["link"] + timemap.text
+    assert "<https://archive.example.org/-/spyglass/timegate/" in timemap.text

@@ -71,6 +71,9 @@ class Stance:
     # archive (in memory, in a server thread); a larger page is streamed as
     # archived, with a notice on its replay page.
     max_rewrite_mb: int = 2
+    # The archive's public address (https://archive.example.org): Memento links and
+    # TimeGate redirects name it. Empty: they are relative, never the Host header's.
+    public_url: str = ""
     max_value_bytes: int = Limits.max_value_bytes
     max_like_pattern: int = Limits.max_like_pattern
 
@@ -85,6 +88,8 @@ class Stance:
                 continue
             if f.type == "bool":
                 values[f.name] = str(raw).strip().lower() in ("1", "true", "yes", "on")
+            elif f.type == "str":
+                values[f.name] = str(raw).strip()
             elif f.type == "float":
                 values[f.name] = float(raw)
             else:
