@@ -4,12 +4,10 @@ register, given hostile parameters, answers 2xx, 3xx, 4xx or 503 within its dead
 from __future__ import annotations
 
 import asyncio
-import gzip
 import re
 import shutil
 import sqlite3
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,14 +16,13 @@ from datasette.database import Database, QueryInterrupted
 from datasette.plugins import pm
 
 from archive.archive import Archive
-from archive.index.capture_row import CaptureRow
 from archive.index.captures import save_captures
 from archive.index.db import open_index
 from archive.publish import pool as work_pool
 from archive.publish.datasette import datasette_app
 from archive.publish.pool import Busy, PoolLimits, TooCostly, WorkPool
 from archive.publish.replay import AS_ARCHIVED_CSP
-from archive.warc.write import Exchange, WarcStore
+from scripts.benchlib.heavy import add_big_page, add_heavy_change
 
 HUGE = "9" * 25  # no SQLite integer
 # Far above any route's own deadline (the pool's is a few seconds), so a slow
@@ -191,59 +188,12 @@ def test_a_diff_of_many_changed_sentences_is_bounded_and_valid():
 
 @pytest.fixture(scope="module")
 def heavy(crawled, tmp_path_factory) -> dict:
-    """The demo archive with one change between two texts of millions of characters, made of
-    hundreds of thousands of repeated sentences and a million repeated words (difflib's and
-    a regex's worst case)."""
+    """The demo archive with one change between two texts of millions of characters (repeated
+    sentences and words: difflib's and a regex's worst case) and a 6 MB HTML page."""
     data = tmp_path_factory.mktemp("stall") / "data"
     shutil.copytree(crawled["data"], data)
-    repeats = " ".join(["a"] * 500_000)
-    old = "\n".join(f"Sentence {n % 50} here." for n in range(100_000)) + "\n" + repeats
-    new = "\n".join(f"Sentence {(n * 7) % 51} here." for n in range(100_000)) + "\n" + repeats
-    with sqlite3.connect(data / "spyglass.db") as conn:
-        change, first, second = conn.execute(
-            "SELECT id, from_version_id, to_version_id FROM changes ORDER BY id LIMIT 1"
-        ).fetchone()
-        url = conn.execute("SELECT page_url FROM versions WHERE id = ?", [second]).fetchone()[0]
-        for version, text in ((first, old), (second, new)):
-            digest = conn.execute("SELECT text_sha256 FROM versions WHERE id = ?", [version]).fetchone()[0]
-            conn.execute(
-                "UPDATE page_texts SET text = ?, chars = ? WHERE sha256 = ?", [text, len(text), digest]
-            )
-    return {"data": data, "change": change, "from": first, "to": second, "url": url, "big": big_page(data)}
-
-
-def big_page(data: Path) -> int:
-    """Archive one HTML page of 6 MB decoded (over the rewrite cap); its capture id."""
-    store = WarcStore(Archive(data).warc_dir, "stall-test")
-    html = b"<html><body>" + b'<p><a href="/x">link</a> word</p>' * 180_000 + b"</body></html>"
-    location = store.write_exchange(
-        Exchange(
-            url="http://big.test/page",
-            method="GET",
-            request_headers=[],
-            request_body=b"",
-            protocol="HTTP/1.1",
-            status=200,
-            reason="OK",
-            payload=gzip.compress(html),
-            date=datetime.now(UTC),
-            response_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")],
-        )
-    )
-    store.close()
-    index = open_index(Archive(data))
-    row = CaptureRow.from_location(
-        location,
-        url="http://big.test/page",
-        source="northwind-recognize",
-        via="live",
-        status=200,
-        captured_at=location.date,
-    )
-    save_captures(index, [{**row.columns(), "content_type": "text/html", "title": "Big page"}])
-    [(capture_id,)] = index.execute("SELECT id FROM captures WHERE url = 'http://big.test/page'").fetchall()
-    index.close()
-    return capture_id
+    big = add_big_page(data, 6_000_000)
+    return {"data": data, **add_heavy_change(data, 100_000, big), "big": big}
 
 
 def test_heavy_diffs_and_phrases_run_in_the_pool_while_other_pages_are_served(heavy):
@@ -341,7 +291,7 @@ def test_a_page_over_the_rewrite_cap_is_streamed_as_archived_with_a_notice_and_h
     assert page.status_code == 200 and "shown exactly as archived" in page.text
     assert archived.status_code == 200
     assert archived.headers["content-security-policy"] == AS_ARCHIVED_CSP
-    assert archived.content.count(b'href="/x"') == 180_000  # as archived: nothing rewritten
+    assert archived.content.count(b'href="/x"') > 100_000  # as archived: nothing rewritten
     assert all(h.status_code == 200 and h.content == b"" for h in heads)
     # No payload decoded for HEAD: a small fraction of one second of CPU, stated generously.
     assert head_cpu < 5

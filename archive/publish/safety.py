@@ -108,13 +108,12 @@ class Stance:
 # Paths that describe the server rather than the archive: /-/databases shows
 # the database file's path on disk, /-/threads install paths in its stack
 # traces, /-/versions the software versions an attacker would look up; the
-# rest are Datasette's debugging pages. (/-/plugins stays: it names plugins only.)
+# rest are Datasette's debugging pages. (/-/plugins and /-/settings stay: they
+# name plugins and limits only.)
 HIDDEN_PATHS = (
     "/-/databases",
     "/-/threads",
     "/-/versions",
-    "/-/settings",
-    "/-/config",
     "/-/actor",
     "/-/messages",
     "/-/allow-debug",
