@@ -361,7 +361,7 @@ def test_search_indexes_and_snippets_only_the_start_of_a_long_text(tmp_path):
 
 
 def test_one_client_runs_only_so_many_searches_at_once():
-    from archive.publish.safety import ClientGate, canned_paths, is_costly
+    from archive.publish.requests import ClientGate, canned_paths, is_costly
 
     async def scenario() -> list[bool]:
         gate = ClientGate(limit=1, wait=0.1)

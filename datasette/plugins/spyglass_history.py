@@ -31,7 +31,8 @@ from archive.history.sightings import known_page_key, page_key, page_key_variant
 from archive.index import queries
 from archive.publish import heavy
 from archive.publish.pool import Busy, TooCostly, WorkPool, shared_pool
-from archive.publish.safety import Stance, inline_script_hashes
+from archive.publish.requests import inline_script_hashes
+from archive.publish.safety import Stance
 
 DATABASE = "spyglass"
 # No resources from anywhere but Datasette itself, and no inline script but the one

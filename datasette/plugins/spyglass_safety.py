@@ -39,21 +39,19 @@ from datasette.utils.asgi import Base400, Response
 from datasette.views.base import DatasetteError
 
 from archive.index.untrusted import harden
-from archive.publish.safety import (
+from archive.publish.requests import (
     DEFAULT_CSP,
     READ_METHODS,
+    STREAMED_ROUTES,
     ClientGate,
     ExpensiveGate,
     ReplyCap,
-    Stance,
-    cache_table_permissions,
     canned_paths,
-    closing_cursors,
     is_costly,
     is_expensive,
     is_hidden,
-    query_limits,
 )
+from archive.publish.safety import Stance, cache_table_permissions, closing_cursors, query_limits
 
 # Datasette prints every error's traceback with its local variables when the
 # `rich` package is installed (the WACZ tooling brings it in): over a second
@@ -228,10 +226,10 @@ def asgi_wrapper(datasette):
                 )
             if is_hidden(scope["path"]):
                 return await _answer(send_with_headers, 404, "Not found")
-            # The archived-copy routes cap and stream their own replies.
+            # The archived-copy routes cap and stream their own replies; every other is capped here.
             out = (
                 send_with_headers
-                if scope["path"].startswith("/-/spyglass/")
+                if scope["path"].startswith(STREAMED_ROUTES)
                 else ReplyCap(send_with_headers, cap, too_large)
             )
             if not is_costly(scope, canned):
