@@ -4,6 +4,7 @@ register, given hostile parameters, answers 2xx, 3xx, 4xx or 503 within its dead
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import re
 import shutil
 import sqlite3
@@ -267,6 +268,18 @@ def test_the_pool_kills_work_past_its_deadline_or_memory_and_refuses_past_its_qu
             with pytest.raises(TooCostly):
                 await stuck
             assert await waiting == 1
+            # A visitor who leaves takes their work's worker with them.
+            before = {p.pid for p in multiprocessing.active_children()}
+            left = asyncio.ensure_future(pool.run(time.sleep, 600))
+            await asyncio.sleep(0.3)
+            left.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await left
+            for _ in range(int(DEADLINE * 10)):
+                if not {p.pid for p in multiprocessing.active_children()} & before:
+                    break
+                await asyncio.sleep(0.1)
+            assert not {p.pid for p in multiprocessing.active_children()} & before
         finally:
             pool.close()
 

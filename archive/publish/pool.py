@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import resource
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -123,7 +124,11 @@ class WorkPool:
         worker = self._idle.pop() if self._idle else None
         if worker is None or not worker.process.is_alive():
             worker = await asyncio.to_thread(_Worker, self.limits.memory_mb * 1024 * 1024)
-        outcome, value = await asyncio.to_thread(worker.call, fn, args, self.limits.deadline_seconds)
+        try:
+            outcome, value = await asyncio.to_thread(worker.call, fn, args, self.limits.deadline_seconds)
+        except asyncio.CancelledError:  # the visitor left: their work, and its worker, go too
+            threading.Thread(target=worker.kill, name="spyglass-pool-kill", daemon=True).start()
+            raise
         if outcome in ("deadline", "memory"):
             await asyncio.to_thread(worker.kill)
             raise TooCostly(outcome)

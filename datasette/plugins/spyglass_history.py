@@ -166,7 +166,7 @@ async def timeline(request, datasette) -> Response:
     try:
         versions, changes, sightings = await db.execute_fn(load)
         present = [False] * len(versions)
-        if phrase:
+        if phrase and request.method != "HEAD":  # HEAD costs nothing
             digests = [v["text_sha256"] for v in versions]
             present = await _pool(datasette).run(heavy.phrase_presence, db.path, digests, phrase)
     except NotFound as exc:
@@ -250,9 +250,11 @@ async def diff(request, datasette) -> Response:
 
     try:
         old, new, siblings, cites = await db.execute_fn(load)
-        rows, cut = await _pool(datasette).run(
-            heavy.version_diff, db.path, old["text_sha256"], new["text_sha256"], new["host"]
-        )
+        rows, cut = [], False
+        if request.method != "HEAD":  # HEAD costs nothing
+            rows, cut = await _pool(datasette).run(
+                heavy.version_diff, db.path, old["text_sha256"], new["text_sha256"], new["host"]
+            )
     except NotFound as exc:
         return await _not_found(datasette, request, str(exc))
     except (Busy, TooCostly) as exc:
