@@ -10,6 +10,7 @@ in full; one sent to heavy work may be answered, but fails on a 5xx other than
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
@@ -32,11 +33,24 @@ WORDS = (
 )
 
 
+# Each user is its own client, as the reverse proxy in front of `spyglass serve` tells it
+# (X-Forwarded-For, which the server trusts from 127.0.0.1): the per-client gates see them apart.
+CLIENTS = itertools.count(1)
+
+
+def as_own_client(user: HttpUser, network: int) -> None:
+    n = next(CLIENTS)
+    user.client.headers["X-Forwarded-For"] = f"10.{network}.{n // 250}.{n % 250 + 1}"
+
+
 class Reporter(HttpUser):
     """Searches from the front page, opens captures and their archived copies, runs the canned queries."""
 
     weight = 10
     wait_time = between(0.5, 2.0)
+
+    def on_start(self) -> None:
+        as_own_client(self, 1)
 
     @task(4)
     def front_search(self) -> None:
@@ -110,6 +124,9 @@ class Stranger(HttpUser):
     weight = 1
     fixed_count = 3
     wait_time = between(0.0, 0.2)
+
+    def on_start(self) -> None:
+        as_own_client(self, 2)
 
     @task(3)
     def hostile_sql(self) -> None:
