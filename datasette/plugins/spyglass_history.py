@@ -10,7 +10,9 @@
 - capture ids in history tables and canned queries link to the capture and
   carry its citation; versions link to their timeline, changes to their diff.
 Pages are Datasette templates (datasette/templates/spyglass_*.html); every
-archived value is escaped.
+archived value is escaped. The diff and the timeline's phrase matches run in
+the pool of worker processes (archive/publish/pool.py): a full pool or work
+past its deadline answers 503, never a stalled server.
 """
 
 from __future__ import annotations
