@@ -173,8 +173,9 @@ class Config:
     )
     public_url: str = setting(
         "",
-        "the archive's public address (https://spyglass.example.org), for the links to the diff "
-        "and the capture page in alerts; empty: alerts carry citations only",
+        "the archive's public address (https://archive.example.org): `spyglass serve` names it in "
+        "Memento links and TimeGate redirects, alerts link to the diff and the capture page there; "
+        "empty: relative links, and alerts carry citations only",
     )
     # An alert whose target stays down is retried by every crawl, run-due and
     # `spyglass notify`; after this long `spyglass status` flags it.

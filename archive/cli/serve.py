@@ -37,10 +37,10 @@ def serve(data_dir: Path | None, port: int, host: str, allow_sql: bool | None) -
     """
     config, _ = command_config(data_dir=data_dir, allow_sql=allow_sql)
     open_existing(Archive.from_config(config)).close()
-    serve_archive(Archive.from_config(config), port, host, config.allow_sql)
+    serve_archive(Archive.from_config(config), port, host, config.allow_sql, config.public_url)
 
 
-def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> NoReturn:
+def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool, public_url: str = "") -> NoReturn:
     """Run Datasette over the archive in this process's place, until stopped.
 
     Datasette replaces this process (exec) rather than running as its child:
@@ -51,7 +51,7 @@ def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> No
     command = datasette_command(archive.data_dir, port, host)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(command[0], command, {**os.environ, **datasette_environment(allow_sql)})
+    os.execve(command[0], command, {**os.environ, **datasette_environment(allow_sql, public_url)})
 
 
 @click.command()

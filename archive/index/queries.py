@@ -15,6 +15,16 @@ from archive.index.asof import AS_OF_COLUMN, as_of, page_url
 from archive.index.rows import is_redirect
 from archive.text.refs import absolute
 
+MAX_ROWID = 2**63 - 1  # SQLite cannot even be asked about a larger id
+
+
+def row_id(text: str | None) -> int | None:
+    """The row id a visitor typed, or None when it is no id SQLite could hold (so a 4xx, never a 500)."""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if value <= MAX_ROWID else None
+
 
 def rows(conn: sqlite3.Connection, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
     """Every row of a query as a dict."""

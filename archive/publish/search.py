@@ -122,9 +122,16 @@ ATLAS = Kind(
 KINDS = (PAGES, DOCUMENTS, RELEASES, COMMUNICATIONS, CHANGES, ATLAS)
 
 
+# Words of a search that are used; FTS5 spent seconds on a thousand repeated
+# words, and no reporter's question needs more than these.
+MAX_TERMS = 16
+MAX_QUERY_CHARS = 400
+
+
 def match_query(text: str) -> str:
-    """The FTS5 query for what a reporter typed (as Datasette's escaped `_search=`)."""
-    return escape_fts(text.strip()) if text and text.strip() else ""
+    """The FTS5 query for what a reporter typed (as Datasette's escaped `_search=`), its first MAX_TERMS words."""
+    words = (text or "")[:MAX_QUERY_CHARS].split()[:MAX_TERMS]
+    return escape_fts(" ".join(words)) if words else ""
 
 
 def highlight(snippet: str | None) -> Markup:
