@@ -147,6 +147,15 @@ class Config:
         "seconds after a failed run before `spyglass run-due` "
         "tries it again (never later than its own interval)",
     )
+    schedule_crontab: str = setting(
+        "",
+        "the crontab file `spyglass schedule --install` edits; empty: the user's crontab, through `crontab`",
+    )
+    schedule_unit_dir: str = setting(
+        "",
+        "where `spyglass schedule --install --via systemd` writes its units; "
+        "empty: ~/.config/systemd/user, then enabled with systemctl --user",
+    )
     # The records services' API budgets (archive/records/budget.py ServiceBudget).
     # MuckRock's API v2 allows 15 requests a minute (burst 100) on requests/,
     # communications/, files/ and agencies/, for anonymous and signed-in users

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import sys
 import time
@@ -190,31 +189,6 @@ def test_two_run_due_calls_never_crawl_a_source_twice(vendor_site, tmp_path: Pat
     assert second.returncode == 0
     assert "nothing to do: another run-due is running (pid" in second.stdout
     assert sorted(_runs(data)) == ["daily", "weekly"]
-
-
-def test_schedule_prints_a_cron_line_and_systemd_units_that_work(tmp_path: Path):
-    data = tmp_path / "data"
-    sources = _write(
-        tmp_path / "sources.yml",
-        ("sources: [{name: a, kind: vendor, urls: ['https://a.example/'], every: never}]\n"),
-    )
-    result = run_cli(
-        "schedule", "--sources", str(sources), "--data", str(data), "--minutes", "10", check=True
-    )
-    text = result.stdout
-    [cron] = [line for line in text.splitlines() if line.startswith("*/10 * * * * cd ")]
-    assert f"run-due --sources {sources} --data {data} >> {data}/run-due.log 2>&1" in cron
-    [exec_start] = [line for line in text.splitlines() if line.startswith("ExecStart=")]
-    assert "OnCalendar=*:0/10" in text and "WantedBy=timers.target" in text and "Type=oneshot" in text
-    ran = subprocess.run(
-        shlex.split(exec_start.removeprefix("ExecStart=")),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.startswith("run-due: nothing due at ")
 
 
 def _job_state(tmp_path: Path, every: str, runs: list[dict], now: str, started: str | None = None):

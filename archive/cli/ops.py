@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import shlex
+import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +18,17 @@ from archive.config import Config
 from archive.errors import ConfigError
 from archive.index.db import open_existing, open_index, writing
 from archive.locks import Busy, run_due_lock
+from archive.ops.install import (
+    CronTab,
+    Plan,
+    install_cron,
+    install_systemd,
+    list_cron,
+    list_systemd,
+    remove_cron,
+    remove_systemd,
+    schedule_text,
+)
 from archive.ops.schedule import JobStatus, due_jobs, job_statuses
 from archive.sources.load import load_sources
 from archive.sources.model import Source
@@ -199,60 +210,82 @@ def _last(run: dict[str, Any] | None) -> str:
     type=click.IntRange(1, 59),
     help="How often cron or the timer calls run-due.",
 )
-def schedule(sources_file: Path | None, data_dir: Path | None, minutes: int) -> None:
-    """Print a cron line, and a systemd service + timer pair, that run `run-due` for this install.
+@click.option("--install", "action", flag_value="install", help="Install the schedule (see --via).")
+@click.option("--remove", "action", flag_value="remove", help="Remove this data directory's schedule.")
+@click.option("--list", "action", flag_value="list", help="List the Spyglass schedules installed.")
+@click.option(
+    "--via",
+    type=click.Choice(["cron", "systemd"]),
+    default="cron",
+    show_default=True,
+    help="What --install, --remove and --list manage: the crontab "
+    "($SPYGLASS_SCHEDULE_CRONTAB) or systemd user units ($SPYGLASS_SCHEDULE_UNIT_DIR).",
+)
+def schedule(
+    sources_file: Path | None, data_dir: Path | None, minutes: int, action: str | None, via: str
+) -> None:
+    """Print (or install) a cron line, and a systemd service + timer pair, that run `run-due` here.
 
-    Example: spyglass schedule --data /srv/spyglass/data > spyglass-schedule.txt
+    Printing is the default. --install adds the entry for this data directory
+    to your crontab (or writes and enables a systemd user timer with --via
+    systemd); --remove takes it out again; --list shows what is installed.
+    Example: spyglass schedule --data /srv/spyglass/data --install
     """
     config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
+    if action == "list":
+        found = list_systemd(_unit_dir(config)) if via == "systemd" else list_cron(_crontab(config))
+        click.echo("\n".join(found) if found else "no Spyglass schedule installed")
+        return
+    if action == "remove":
+        if via == "cron":
+            click.echo(remove_cron(_crontab(config), config.data_dir.resolve()))
+            return
+        gone = remove_systemd(_unit_dir(config), config.data_dir.resolve())
+        if gone and not config.schedule_unit_dir:
+            _systemctl("disable", "--now", gone[-1].name)
+            _systemctl("daemon-reload")
+        click.echo("removed " + ", ".join(map(str, gone)) if gone else "no run-due units to remove")
+        return
     if not config.sources_file.exists():
         raise ConfigError(f"{config.sources_file}: no such file")
-    click.echo(schedule_text(config, minutes))
+    plan = schedule_plan(config, minutes)
+    if action is None:
+        click.echo(schedule_text(plan), nl=False)
+    elif via == "cron":
+        click.echo(install_cron(_crontab(config), plan))
+    else:
+        written = install_systemd(_unit_dir(config), plan)
+        click.echo("wrote " + ", ".join(map(str, written)))
+        if config.schedule_unit_dir:
+            click.echo(
+                f"then: systemctl --user daemon-reload && systemctl --user enable --now {plan.unit}.timer"
+            )
+        else:
+            _systemctl("daemon-reload")
+            _systemctl("enable", "--now", f"{plan.unit}.timer")
 
 
-def schedule_text(config: Config, minutes: int) -> str:
-    """The cron line and systemd units, with absolute paths to this install and data directory."""
-    workdir = Path.cwd().resolve()
+def schedule_plan(config: Config, minutes: int) -> Plan:
+    """run-due of this install and data directory, with absolute paths, every `minutes`."""
     data = config.data_dir.resolve()
     command = [*_spyglass(), "run-due", "--sources", str(config.sources_file.resolve()), "--data", str(data)]
-    line = shlex.join(command)
-    log = data / "run-due.log"
-    return f"""\
-# cron (crontab -e): every {minutes} minutes; run-due's own lock keeps runs from overlapping.
-*/{minutes} * * * * cd {shlex.quote(str(workdir))} && {line} >> {shlex.quote(str(log))} 2>&1
+    return Plan(tuple(command), data, Path.cwd().resolve(), minutes)
 
-# systemd: save the two units below as /etc/systemd/system/spyglass-run-due.service and
-# .timer (or under ~/.config/systemd/user/ with --user), then:
-#   systemctl daemon-reload && systemctl enable --now spyglass-run-due.timer
-# Values for ${{VAR}} placeholders in the sources file go in Environment= lines.
 
-# --- spyglass-run-due.service ---
-[Unit]
-Description=Spyglass: crawl the sources that are due
-Wants=network-online.target
-After=network-online.target
+def _crontab(config: Config) -> CronTab:
+    return CronTab(Path(config.schedule_crontab) if config.schedule_crontab else None)
 
-[Service]
-Type=oneshot
-WorkingDirectory={workdir}
-ExecStart={line}
-# SIGTERM stops a crawl cleanly: its runs are marked interrupted and resumed next time.
-KillSignal=SIGTERM
-TimeoutStopSec=300
-Nice=10
 
-# --- spyglass-run-due.timer ---
-[Unit]
-Description=Run spyglass-run-due.service every {minutes} minutes
+def _unit_dir(config: Config) -> Path:
+    if config.schedule_unit_dir:
+        return Path(config.schedule_unit_dir)
+    return Path.home() / ".config" / "systemd" / "user"
 
-[Timer]
-OnCalendar=*:0/{minutes}
-Persistent=true
-RandomizedDelaySec=30
 
-[Install]
-WantedBy=timers.target
-"""
+def _systemctl(*args: str) -> None:
+    done = subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ConfigError(f"systemctl --user {' '.join(args)}: {done.stderr.strip()}")
 
 
 def _spyglass() -> list[str]:
