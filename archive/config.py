@@ -147,6 +147,11 @@ class Config:
         "seconds after a failed run before `spyglass run-due` "
         "tries it again (never later than its own interval)",
     )
+    schedule_check: float = setting(
+        300.0,
+        "longest `spyglass run-due --forever` sleeps before it looks again at what is due "
+        "(edits to the sources file are seen then)",
+    )
     schedule_crontab: str = setting(
         "",
         "the crontab file `spyglass schedule --install` edits; empty: the user's crontab, through `crontab`",

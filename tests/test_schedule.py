@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -271,3 +272,36 @@ def test_the_schedulers_clock_counts_for_the_last_start(tmp_path: Path):
         started="2030-01-05T00:00:00+00:00",
     )
     assert (status.state, status.next_due.isoformat()) == ("ok", "2030-01-06T00:00:00+00:00")
+
+
+def test_run_due_forever_runs_what_becomes_due_and_stops_on_sigterm(vendor_site, tmp_path: Path):
+    data = tmp_path / "data"
+    sources = tmp_path / "sources.yml"
+    entry = (
+        f"kind: vendor, urls: ['{vendor_site[0]}/'], allow_private: [127.0.0.1], robots: false, "
+        "scope: {hosts: [127.0.0.1], max_pages: 3, max_depth: 1}"
+    )
+    sources.write_text(f"sources:\n  - {{name: first, every: 1d, {entry}}}\n")
+    args = ["run-due", "--forever", "--sources", str(sources), "--data", str(data)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", *args, "-s", "SPYGLASS_SCHEDULE_CHECK=0.5"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sql = "SELECT source FROM crawl_runs WHERE status = 'finished' ORDER BY id"
+    deadline = time.monotonic() + 120
+    while [r["source"] for r in rows_when_ready(data, sql)] != ["first"]:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    # A source added while it sleeps is crawled at its next look; the first is not crawled again.
+    sources.write_text(sources.read_text() + f"  - {{name: second, every: 1d, {entry}}}\n")
+    while [r["source"] for r in rows_when_ready(data, sql)] != ["first", "second"]:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "run-due --forever: stopped by a signal" in err
+    assert _runs(data) == ["first", "second"]

@@ -18,6 +18,7 @@ from archive.config import Config
 from archive.errors import ConfigError
 from archive.index.db import open_existing, open_index, writing
 from archive.locks import Busy, run_due_lock
+from archive.ops.forever import Forever
 from archive.ops.install import (
     CronTab,
     Plan,
@@ -84,6 +85,12 @@ def _statuses(config: Config, sources: list[Source], now: datetime) -> list[JobS
 @data_option
 @now_option
 @click.option("--dry-run", is_flag=True, help="Say what is due and exit without crawling.")
+@click.option(
+    "--forever",
+    is_flag=True,
+    help="Stay in the foreground: run what is due, sleep until the next due time "
+    "(at most $SPYGLASS_SCHEDULE_CHECK seconds), again; for a container or a supervisor.",
+)
 @set_option
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
 @redis_option
@@ -92,6 +99,7 @@ def run_due(
     data_dir: Path | None,
     now: str | None,
     dry_run: bool,
+    forever: bool,
     overrides: tuple[str, ...],
     verbose: bool,
     redis_url: str | None,
@@ -107,6 +115,10 @@ def run_due(
     config, scrapy = command_config(
         overrides, data_dir=data_dir, sources_file=sources_file, redis_url=redis_url
     )
+    if forever:
+        if now or dry_run:
+            raise click.UsageError("--forever runs by the real clock: drop --now and --dry-run")
+        sys.exit(_forever(config, overrides, verbose))
     clock = _clock(now)
     lock = run_due_lock(config.data_dir)
     try:
@@ -154,6 +166,22 @@ def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: b
         if status.job in due:
             click.echo(f"  {status.job.label}: next due {_when(status.next_due)}")
     return ok
+
+
+def _forever(config: Config, overrides: tuple[str, ...], verbose: bool) -> int:
+    """run-due passes in child processes until a signal; sleeps until the next due time in between."""
+    argv = [sys.executable, "-m", "archive.cli", "run-due", "--sources", str(config.sources_file)]
+    argv += ["--data", str(config.data_dir), *[f"--set={pair}" for pair in overrides]]
+    argv += ["--verbose"] * verbose + ([f"--redis={config.redis_url}"] if config.redis_url else [])
+
+    def next_wait() -> float:
+        clock = utc_now()
+        dated = [s.next_due for s in _statuses(config, _sources(config), clock) if s.next_due is not None]
+        until = (min(dated) - clock).total_seconds() if dated else config.schedule_check
+        # Never a busy loop: a due job another process is crawling is looked at again later.
+        return min(config.schedule_check, max(until, 10.0))
+
+    return Forever(argv, next_wait, lambda line: click.echo(line, err=True)).run()
 
 
 def _when(value: datetime | None) -> str:
