@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scrapy.core.engine import ExecutionEngine
-from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 from scrapy.utils.reactor import install_reactor
 
@@ -28,7 +28,8 @@ from archive.cluster.jobs import Job, active_jobs
 from archive.cluster.middlewares import WorkerRun
 from archive.cluster.sink import WorkerTarget
 from archive.config import Config
-from archive.crawl.runner import crawl_settings
+from archive.crawl.pipelines import close_at_once
+from archive.crawl.runner import SpyglassProcess, crawl_settings
 from archive.redis_client import connect
 from archive.times import iso, utc_now
 
@@ -92,7 +93,7 @@ class Worker:
         self.client = connect(config.redis_url)
         self._report = self.client.register_script(REPORT)
         self.id = keys.worker_id()
-        self.process = CrawlerProcess(settings)
+        self.process = SpyglassProcess(settings)  # a second signal stops it at once
         self.crawlers: dict[int, Crawler] = {}
         self.reported: dict[tuple[int, str], int] = {}
         self.last_beat = 0.0
@@ -211,4 +212,6 @@ def run_worker(config: Config, overrides: Mapping[str, Any], exit_when_idle: boo
 
     reactor.callWhenRunning(worker.start)
     worker.process.start(stop_after_crawl=False)
+    for crawler in list(worker.crawlers.values()):
+        close_at_once(crawler)  # a reactor stopped at once never closed its spiders
     return worker.id

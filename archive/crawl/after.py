@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from archive.archive import Archive
 from archive.config import Config
+from archive.crawl.client import stopping_now
 from archive.crawl.runner import Crawled, RunReport, human_bytes, planned_runs, report_of, run_crawl
 from archive.errors import ArchiveError, ConfigError, SpyglassError
 from archive.index.db import open_existing, open_index, writing
@@ -287,13 +288,15 @@ class Pass:
     # A pass of the runs themselves: it runs even when a signal stopped the
     # crawl, and its time counts in the crawl's. These come first in PASSES.
     of_runs: bool = False
+    # Quick and local: it runs even after a second signal asked to stop at once.
+    at_once: bool = False
 
 
 # What follows a crawl, in the order it runs. A new pass is one entry here.
 PASSES: tuple[Pass, ...] = (
     Pass("save-page-now", save_changed_pages, of_runs=True),
     Pass("screenshots", take_screenshots, of_runs=True),
-    Pass("schedules", note_started, of_runs=True),
+    Pass("schedules", note_started, of_runs=True, at_once=True),
     Pass("documents", read_new_documents),
     Pass("time-stamps", stamp_closed_warcs),
 )
@@ -321,7 +324,7 @@ def crawl_and_follow(
         result.seconds = time.monotonic() - started
         after = After(config, variables, clock, crawled.live, result)
         for step in PASSES:
-            if result.stopped and not step.of_runs:
+            if (result.stopped and not step.of_runs) or (stopping_now() and not step.at_once):
                 continue
             try:
                 step.run(after)
