@@ -119,8 +119,8 @@ class VendorSpider(RequisitesMixin, SourceSpider):
                 referrer,
                 depth,
                 ErrorType.LIMIT,
-                f"page limit reached: {self.max_pages} URLs for this source (scope.max_pages, "
-                "SPYGLASS_MAX_PAGES); this and further links were not followed",
+                f"max_pages: {self.max_pages:,} URLs (scope.max_pages, SPYGLASS_MAX_PAGES); "
+                "this and further links were not followed",
             )
         limit = self.settings.getint("URLLENGTH_LIMIT", 2083)
         if limit and len(url) > limit:
@@ -140,8 +140,8 @@ class VendorSpider(RequisitesMixin, SourceSpider):
                 referrer,
                 depth,
                 ErrorType.TRAP,
-                f"crawler trap? more than {most} URLs like {pattern} (SPYGLASS_MAX_SIMILAR_URLS); "
-                "this and further ones were not followed",
+                f"trap: {pattern.removeprefix(urlsplit(url).netloc)} after {most:,} similar URLs "
+                "(SPYGLASS_MAX_SIMILAR_URLS: a crawler trap?); this and further ones were not followed",
             )
         request = scrapy.Request(
             url,

@@ -85,7 +85,7 @@ def test_bad_every_is_refused_in_one_line(tmp_path: Path, text: str, message: st
 def _sources(path: Path, base: str, delay: bool = False) -> Path:
     entry = (
         "kind: vendor, urls: ['{base}/'], allow_private: [127.0.0.1], robots: false, "
-        "scope: {{hosts: [127.0.0.1], max_pages: 3, max_depth: 1}}"
+        "scope: {{hosts: [127.0.0.1], max_pages: 100, max_depth: 0}}"
     )
     return _write(
         path,
@@ -245,21 +245,74 @@ def _job_state(tmp_path: Path, every: str, runs: list[dict], now: str, started: 
             "failed",
             "2030-01-01T00:40:00+00:00",
         ),
-        # A run still marked running whose crawl lock is free: its process died; resume it now.
+        # A run still marked running whose crawl lock is free: its process died (stuck); resume it now.
         (
             "1d",
             [{"status": "running", "started_at": "2030-01-01T00:00:00Z"}],
             "2030-01-01T00:20:00+00:00",
+            "stuck",
+            "2030-01-01T00:00:00+00:00",
+        ),
+        # Interrupted once: continued at once, not flagged until it is late...
+        (
+            "1d",
+            [{"status": "interrupted", "started_at": "2030-01-01T00:00:00Z"}],
+            "2030-01-01T00:20:00+00:00",
             "interrupted",
             "2030-01-01T00:00:00+00:00",
+        ),
+        (
+            "1d",
+            [{"status": "interrupted", "started_at": "2030-01-01T00:00:00Z"}],
+            "2030-01-01T01:00:01+00:00",
+            "overdue",
+            "2030-01-01T00:00:00+00:00",
+        ),
+        # ...interrupted twice in a row: flagged at once.
+        (
+            "1d",
+            [
+                {"status": "interrupted", "started_at": "2030-01-01T00:00:00Z"},
+                {"status": "interrupted", "started_at": "2030-01-01T00:10:00Z"},
+            ],
+            "2030-01-01T00:20:00+00:00",
+            "interrupted twice",
+            "2030-01-01T00:10:00+00:00",
+        ),
+        # Stopped short by a limit: partial, flagged, due again on its interval.
+        (
+            "1d",
+            [{"status": "partial", "started_at": "2030-01-01T00:00:00Z"}],
+            "2030-01-01T12:00:00+00:00",
+            "partial",
+            "2030-01-02T00:00:00+00:00",
         ),
     ],
 )
 def test_job_states(tmp_path: Path, every, runs, now, state, next_due):
+    from archive.ops.schedule import FLAGGED
+
     status = _job_state(tmp_path, every, runs, now)
     assert status.state == state
     assert (status.next_due.isoformat() if status.next_due else None) == next_due
-    assert status.flagged == (state in ("failed", "overdue"))
+    assert status.flagged == (state in FLAGGED)
+    assert status.flagged == (state not in ("ok", "due", "manual", "interrupted", "running"))
+
+
+def test_a_run_far_longer_than_its_sources_runs_is_running_too_long(tmp_path: Path):
+    from archive.locks import crawl_lock
+
+    done = {"status": "finished", "started_at": "2030-01-01T00:00:00Z", "seconds": 1500.0}
+    runs = [done, {"status": "running", "started_at": "2030-01-02T00:00:00Z"}]
+    # Its process holds the crawl lock: running, for up to 3 x its longest run (75 min) or the grace.
+    for name, now, state in (("a", "01:00", "running"), ("b", "01:16", "running too long")):
+        (tmp_path / name).mkdir()
+        lock = crawl_lock(tmp_path / name, "s", "vendor").acquire()
+        try:
+            status = _job_state(tmp_path / name, "1d", runs, f"2030-01-02T{now}:00+00:00")
+        finally:
+            lock.release()
+        assert (status.state, status.flagged) == (state, state != "running")
 
 
 def test_the_schedulers_clock_counts_for_the_last_start(tmp_path: Path):
@@ -279,7 +332,7 @@ def test_run_due_forever_runs_what_becomes_due_and_stops_on_sigterm(vendor_site,
     sources = tmp_path / "sources.yml"
     entry = (
         f"kind: vendor, urls: ['{vendor_site[0]}/'], allow_private: [127.0.0.1], robots: false, "
-        "scope: {hosts: [127.0.0.1], max_pages: 3, max_depth: 1}"
+        "scope: {hosts: [127.0.0.1], max_pages: 100, max_depth: 0}"
     )
     sources.write_text(f"sources:\n  - {{name: first, every: 1d, {entry}}}\n")
     args = ["run-due", "--forever", "--sources", str(sources), "--data", str(data)]
@@ -292,14 +345,18 @@ def test_run_due_forever_runs_what_becomes_due_and_stops_on_sigterm(vendor_site,
     )
     sql = "SELECT source FROM crawl_runs WHERE status = 'finished' ORDER BY id"
     deadline = time.monotonic() + 120
-    while [r["source"] for r in rows_when_ready(data, sql)] != ["first"]:
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.1)
-    # A source added while it sleeps is crawled at its next look; the first is not crawled again.
-    sources.write_text(sources.read_text() + f"  - {{name: second, every: 1d, {entry}}}\n")
-    while [r["source"] for r in rows_when_ready(data, sql)] != ["first", "second"]:
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.1)
+    try:
+        while [r["source"] for r in rows_when_ready(data, sql)] != ["first"]:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        # A source added while it sleeps is crawled at its next look; the first is not crawled again.
+        sources.write_text(sources.read_text() + f"  - {{name: second, every: 1d, {entry}}}\n")
+        while [r["source"] for r in rows_when_ready(data, sql)] != ["first", "second"]:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None and time.monotonic() >= deadline:
+            proc.kill()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err

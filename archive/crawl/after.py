@@ -130,8 +130,9 @@ class CrawlResult:
 
     @property
     def failed(self) -> list[RunReport]:
-        # A run skipped because another process is crawling that source right now did not fail.
-        return [r for r in self.reports if r.status not in ("finished", "skipped")]
+        # A run skipped because another process is crawling that source right now did not fail;
+        # a partial one finished, short of a limit the sources file or a setting sets.
+        return [r for r in self.reports if r.status not in ("finished", "partial", "skipped")]
 
     @property
     def ok(self) -> bool:

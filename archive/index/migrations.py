@@ -8,6 +8,7 @@ from sqlite_utils.migrations import Migrations
 from archive.index import chain
 from archive.index.asof import GENERATED_COLUMNS
 from archive.index.history_schema import create_boilerplate_settled, create_history_tables
+from archive.index.status_schema import add_run_states
 
 migrations = Migrations("spyglass")
 
@@ -572,3 +573,9 @@ def m250_boilerplate_settled(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_page_sightings_page_key_text_sha256 "
         "ON page_sightings (page_key, text_sha256)"
     )
+
+
+@migrations()
+def m320_run_states(db: sqlite_utils.Database) -> None:
+    """Status tells the truth: partial, stuck, running too long, interrupted twice; per-run log files."""
+    add_run_states(db)

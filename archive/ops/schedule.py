@@ -20,8 +20,13 @@ from archive.sources.every import Every, parse_every
 from archive.sources.model import Source
 from archive.times import iso, parse_when
 
-# Labels of a job's state, most urgent first; FLAGGED ones make `spyglass status` exit non-zero.
-FLAGGED = ("failed", "overdue")
+# Labels of a job's state that make `spyglass status` exit non-zero, most urgent first:
+# a run that runs far longer than its source's runs do (hung?), a run whose process is
+# gone, runs that never get to finish, a failure, a crawl a limit cut short, a late one.
+FLAGGED = ("running too long", "stuck", "interrupted twice", "failed", "partial", "overdue")
+# A run is running too long past this many times its source's longest recent finished run
+# (and past SPYGLASS_SCHEDULE_GRACE): a crawl of the same site rarely takes 3 times as long.
+LONG_RUN_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -74,14 +79,24 @@ class JobStatus:
         return self.state in FLAGGED
 
 
-def _last_run(db: sqlite_utils.Database, source: str, spider: str) -> dict[str, Any] | None:
-    rows = list(
+def _last_runs(db: sqlite_utils.Database, source: str, spider: str, count: int = 2) -> list[dict[str, Any]]:
+    """The job's latest `count` runs, newest first."""
+    return list(
         db.query(
-            "SELECT * FROM crawl_runs WHERE source = ? AND spider = ? ORDER BY id DESC LIMIT 1",
-            [source, spider],
+            "SELECT * FROM crawl_runs WHERE source = ? AND spider = ? ORDER BY id DESC LIMIT ?",
+            [source, spider, count],
         )
     )
-    return rows[0] if rows else None
+
+
+def _longest_recent(db: sqlite_utils.Database, source: str, spider: str) -> float | None:
+    """Seconds the job's longest run of its last five finished (or partial) ones took."""
+    row = db.execute(
+        "SELECT max(seconds) FROM (SELECT seconds FROM crawl_runs WHERE source = ? AND spider = ? "
+        "AND status IN ('finished', 'partial') ORDER BY id DESC LIMIT 5)",
+        [source, spider],
+    ).fetchone()
+    return row[0] if row and row[0] else None
 
 
 def job_status(
@@ -94,7 +109,8 @@ def job_status(
         else None
     )
     added = parse_when(row["added_at"]) if row else now
-    last = _last_run(db, job.source.name, job.spider)
+    runs = _last_runs(db, job.source.name, job.spider)
+    last = runs[0] if runs else None
     started = (
         parse_when(row["last_started_at"])
         if row and row["last_started_at"]
@@ -117,19 +133,39 @@ def job_status(
             ended = parse_when(last["ended_at"] or last["started_at"])
             next_due = min(next_due, ended + timedelta(seconds=retry))
     overdue_at = next_due + timedelta(seconds=grace) if next_due else None
-    if running:
-        state = "running"
-    elif every.never:
-        state = "manual"
-    elif status in ("failed", "interrupted"):
-        state = status
-    elif overdue_at is not None and now > overdue_at:
+    statuses = [status, *(r["status"] for r in runs[1:])]
+    state = _state(db, job, last, statuses, running, now, grace)
+    if state in ("ok", "due", "interrupted") and overdue_at is not None and now > overdue_at:
         state = "overdue"
-    elif next_due is not None and next_due <= now:
+    elif state == "ok" and next_due is not None and next_due <= now:
         state = "due"
-    else:
-        state = "ok"
     return JobStatus(job, last, started, next_due, overdue_at, running, state, added)
+
+
+def _state(
+    db: sqlite_utils.Database,
+    job: Job,
+    last: dict[str, Any] | None,
+    statuses: list[str | None],
+    running: bool,
+    now: datetime,
+    grace: float,
+) -> str:
+    """The job's state from its latest runs' statuses (newest first), before its timing is judged."""
+    if running and last is not None and last["status"] == "running":
+        longest = _longest_recent(db, job.source.name, job.spider)
+        age = (now - parse_when(last["started_at"])).total_seconds()
+        if longest is not None and age > max(LONG_RUN_FACTOR * longest, grace):
+            return "running too long"
+    if running:
+        return "running"
+    if last is not None and last["status"] == "running":
+        return "stuck"  # its process is gone without ending the run; run-due continues it
+    if statuses[:2] == ["interrupted", "interrupted"]:
+        return "interrupted twice"
+    if statuses and statuses[0] in ("failed", "partial", "interrupted"):
+        return statuses[0] or "ok"
+    return "manual" if job.every.never else "ok"
 
 
 def _has_row(db: sqlite_utils.Database, source: str, spider: str) -> bool:
@@ -171,6 +207,8 @@ def save_statuses(db: sqlite_utils.Database, statuses: list[JobStatus], now: dat
                 "overdue_at": iso(s.overdue_at) if s.overdue_at else None,
                 "added_at": iso(s.added_at),
                 "updated_at": iso(now),
+                "state": s.state,
+                "state_run": s.last_run["id"] if s.last_run else None,
             }
             for s in statuses
         ],
