@@ -67,6 +67,7 @@ class Config:
     max_pages: int = setting(100_000, "cap on every source's scope.max_pages")
     # 1000: a vendor's press archive or product catalogue can hold hundreds of
     # URLs that differ only in their digits; an endless calendar passes any cap.
+    # URLs a sitemap lists are vouched for and never counted (spiders/vendor.py).
     max_similar_urls: int = setting(
         1000,
         "URLs of one source that differ only in their digits "

@@ -195,8 +195,10 @@ def _when(value: datetime | None) -> str:
 def status(sources_file: Path | None, data_dir: Path | None, now: str | None) -> None:
     """Each source's last run, outcome, counts and next due time.
 
-    Flags every source that is overdue or whose last run failed, and then
-    exits 1, so monitoring can alert on it. The same table is the Datasette
+    Flags every source whose run is running too long, stuck (its process
+    gone), interrupted twice in a row, failed, partial (a limit cut it short)
+    or overdue, naming each one's log file, and then exits 1, so monitoring
+    can alert on it. The same table is the Datasette
     page /spyglass/source_status. Example: spyglass status --data data
     """
     config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
@@ -212,10 +214,22 @@ def status(sources_file: Path | None, data_dir: Path | None, now: str | None) ->
     flagged = [s for s in statuses if s.flagged]
     if flagged:
         click.echo(
-            f"\n{len(flagged)} need attention: " + "; ".join(f"{s.job.label} is {s.state}" for s in flagged),
+            f"\n{len(flagged)} need attention: " + "; ".join(_attention(config, s) for s in flagged),
             err=True,
         )
         sys.exit(1)
+
+
+def _attention(config: Config, status: JobStatus) -> str:
+    """'<job> is <state>', with the last run's reason and log file when there are."""
+    run = status.last_run or {}
+    why = (
+        f": {run['finish_reason']}"
+        if status.state in ("failed", "partial") and run.get("finish_reason")
+        else ""
+    )
+    log = f" (log: {config.data_dir / run['log_file']})" if run.get("log_file") else ""
+    return f"{status.job.label} is {status.state}{why}{log}"
 
 
 def _last(run: dict[str, Any] | None) -> str:

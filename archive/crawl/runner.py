@@ -16,7 +16,8 @@ from archive.archive import Archive
 from archive.config import Config
 from archive.crawl.client import stop_now
 from archive.crawl.pipelines import close_at_once
-from archive.index.db import open_index
+from archive.crawl.runlog import crawl_log, name_log
+from archive.index.db import open_index, writing
 from archive.locks import crawl_lock, is_locked
 from archive.sources.model import Source
 from archive.times import parse_when
@@ -179,10 +180,12 @@ def run_crawl(config: Config, overrides: Mapping[str, Any] | None, runs: list[tu
         crawlers.append((label, crawler))
         if spider_name == source.kind:
             live.append((source, crawler))
+    log = None
     if crawlers:
         quiet_collector()
         try:
-            process.start()
+            with crawl_log(config.data_dir, settings) as log:
+                process.start()
         finally:
             # Scrapy's shutdown handlers outlive its reactor and would swallow the signals.
             signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -192,6 +195,10 @@ def run_crawl(config: Config, overrides: Mapping[str, Any] | None, runs: list[tu
                 close_at_once(crawler)
     index = open_index(Archive.from_config(config))
     try:
+        if log is not None:
+            ids = [run_id for _, crawler in crawlers if (run_id := _run_id(crawler)) is not None]
+            with writing(index):
+                name_log(index, ids, config.data_dir, log)
         reports = [report_of(index, label, _run_id(crawler)) for label, crawler in crawlers]
     finally:
         index.close()
