@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -362,3 +362,32 @@ def test_run_due_forever_runs_what_becomes_due_and_stops_on_sigterm(vendor_site,
     assert proc.returncode == 0, err
     assert "run-due --forever: stopped by a signal" in err
     assert _runs(data) == ["first", "second"]
+
+
+def test_dry_run_writes_nothing_and_now_is_no_real_start(vendor_site, tmp_path: Path):
+    data = tmp_path / "data"
+    sources = _sources(tmp_path / "sources.yml", vendor_site[0])
+    common = ("--sources", str(sources), "--data", str(data))
+    dry = run_cli("run-due", *common, "--dry-run", check=True)
+    assert "due at " in dry.stdout and "daily" in dry.stdout
+    assert not data.exists()
+    run_cli("run-due", *common, "--now", T0, check=True)
+
+    # A reader of a WAL index may leave its -wal and -shm files: they hold no change.
+    def files() -> dict[str, int]:
+        return {
+            p.name: p.stat().st_mtime_ns for p in data.rglob("*") if p.suffix not in (".db-wal", ".db-shm")
+        }
+
+    before = files()
+    again = run_cli("run-due", *common, "--now", "2030-01-01T20:00:00Z", "--dry-run", check=True)
+    assert "nothing due at 2030-01-01 20:00 UTC" in again.stdout
+    assert files() == before
+    assert db_rows(data, "SELECT count(*) AS n FROM crawl_runs")[0]["n"] == 2
+    # The real clock counts from the real start (today), not from the pretended one in 2030:
+    # tomorrow the daily source is due again, whatever run-due --now said.
+    real = run_cli("status", *common)
+    assert real.returncode == 0, real.stdout + real.stderr
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    [daily] = [line for line in real.stdout.splitlines() if line.startswith("daily ")]
+    assert f"{tomorrow} " in daily and "2030" not in daily, daily

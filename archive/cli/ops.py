@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
+import sqlite_utils
 
 from archive.archive import Archive
 from archive.cli.options import command_config, data_option, redis_option, set_option, sources_option
 from archive.cli.report import crawl_and_print
 from archive.config import Config
 from archive.errors import ConfigError
-from archive.index.db import open_existing, open_index, writing
+from archive.index.db import open_db, open_existing, open_index, writing
 from archive.locks import Busy, run_due_lock
 from archive.ops.forever import Forever
 from archive.ops.install import (
@@ -69,15 +72,34 @@ def _sources(config: Config, crawlable: bool = True) -> list[Source]:
     return usable
 
 
-def _statuses(config: Config, sources: list[Source], now: datetime) -> list[JobStatus]:
-    index = open_index(Archive.from_config(config))
+def _statuses(
+    config: Config, sources: list[Source], now: datetime, pretended: bool = False, dry_run: bool = False
+) -> list[JobStatus]:
+    """Every job's status at `now`, saved in `schedules` (a dry run writes nothing, not even the index)."""
+    archive = Archive.from_config(config)
+    if dry_run:
+        index = open_db(":memory:") if not archive.db_path.exists() else _read_only(archive.db_path)
+    else:
+        index = open_index(archive)
     try:
-        with writing(index):
+        with nullcontext() if dry_run else writing(index):
             return job_statuses(
-                index, config.data_dir, sources, now, config.schedule_grace, config.schedule_retry
+                index,
+                config.data_dir,
+                sources,
+                now,
+                config.schedule_grace,
+                config.schedule_retry,
+                pretended=pretended,
+                save=not dry_run,
             )
     finally:
         index.close()
+
+
+def _read_only(path: Path) -> sqlite_utils.Database:
+    """The index, opened so that nothing can be written to it."""
+    return sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
 
 
 @click.command("run-due")
@@ -120,6 +142,10 @@ def run_due(
             raise click.UsageError("--forever runs by the real clock: drop --now and --dry-run")
         sys.exit(_forever(config, overrides, verbose))
     clock = _clock(now)
+    if dry_run:
+        # Says what is due and writes nothing: no lock file, no index, no schedules rows.
+        _run_due(config, scrapy, clock, now is not None, dry_run, verbose)
+        return
     lock = run_due_lock(config.data_dir)
     try:
         lock.acquire()
@@ -134,16 +160,18 @@ def run_due(
                 "which is no longer running",
                 err=True,
             )
-        ok = _run_due(config, scrapy, clock, dry_run, verbose)
+        ok = _run_due(config, scrapy, clock, now is not None, dry_run, verbose)
     finally:
         lock.release()
     if not ok:
         sys.exit(1)
 
 
-def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: bool, verbose: bool) -> bool:
+def _run_due(
+    config: Config, scrapy: dict[str, str], clock: datetime, pretended: bool, dry_run: bool, verbose: bool
+) -> bool:
     sources = _sources(config)
-    statuses = _statuses(config, sources, clock)
+    statuses = _statuses(config, sources, clock, pretended, dry_run)
     due = due_jobs(statuses, clock)
     if not due:
         dated = [s for s in statuses if s.next_due is not None]
@@ -159,10 +187,10 @@ def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: b
         scrapy,
         os.environ,
         runs=[(job.source, job.spider) for job in due],
-        clock=clock,
+        clock=clock if pretended else None,
         verbose=verbose,
     )
-    for status in _statuses(config, sources, clock):
+    for status in _statuses(config, sources, clock, pretended):
         if status.job in due:
             click.echo(f"  {status.job.label}: next due {_when(status.next_due)}")
     return ok
@@ -204,7 +232,7 @@ def status(sources_file: Path | None, data_dir: Path | None, now: str | None) ->
     config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
     open_existing(Archive.from_config(config)).close()
     clock = _clock(now)
-    statuses = _statuses(config, _sources(config, crawlable=False), clock)
+    statuses = _statuses(config, _sources(config, crawlable=False), clock, pretended=now is not None)
     click.echo(f"{'source':<40} {'every':<10} {'last run':<44} {'next due':<21} state")
     for s in statuses:
         click.echo(

@@ -202,6 +202,7 @@ class After:
     clock: datetime  # the time the crawl's runs count as started at (the scheduler's)
     live: list[tuple[Source, int]]
     result: CrawlResult
+    pretended: bool = False  # `clock` is a time `run-due --now` gave, not the real one
 
 
 def save_changed_pages(after: After) -> None:
@@ -258,6 +259,7 @@ def note_started(after: After) -> None:
                     if r.run_id is not None and r.spider != "screenshot"
                 ],
                 after.clock,
+                pretended=after.pretended,
             )
     finally:
         index.close()
@@ -313,17 +315,17 @@ def crawl_and_follow(
 ) -> CrawlResult:
     """Run the plan's runs with `engine`, then every pass of PASSES in order; what they all did.
 
-    `clock` is the time the runs count as started at (default: now; run-due
-    gives its own). A pass that raises a SpyglassError stops the passes after
+    `clock` is the time the runs count as started at (default: now; `run-due
+    --now` gives its own, recorded apart as a pretended start). A pass that raises a SpyglassError stops the passes after
     it; the error is in the result, for the command to show after the rest.
     """
     started = time.monotonic()
-    clock = clock or utc_now()
+    pretended, clock = clock is not None, clock or utc_now()
     with ExitStack() as held:
         crawled = engine(config, overrides, plan.runs, held)
         result = CrawlResult(config, plan, list(crawled.reports), list(crawled.busy))
         result.seconds = time.monotonic() - started
-        after = After(config, variables, clock, crawled.live, result)
+        after = After(config, variables, clock, crawled.live, result, pretended)
         for step in PASSES:
             if (result.stopped and not step.of_runs) or (stopping_now() and not step.at_once):
                 continue

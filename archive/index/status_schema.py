@@ -34,9 +34,11 @@ SOURCE_STATUS = """
 
 
 def add_run_states(db: sqlite_utils.Database) -> None:
-    """Each job's judged state (and the run it judged), each run's log file, and the view over them."""
+    """Each job's judged state (and the run it judged), its pretended start, each run's log file, the view."""
     db.table("schedules").add_column("state", str)
     db.table("schedules").add_column("state_run", int)
+    # A start `run-due --now` pretended: only pretended clocks count from it, never the real one.
+    db.table("schedules").add_column("pretend_started_at", str)
     db.table("crawl_runs").add_column("log_file", str)
     db.execute("DROP VIEW IF EXISTS source_status")
     db.create_view("source_status", SOURCE_STATUS)

@@ -18,7 +18,7 @@ import sqlite_utils
 from archive.locks import crawl_lock, is_locked
 from archive.sources.every import Every, parse_every
 from archive.sources.model import Source
-from archive.times import iso, parse_when
+from archive.times import iso, parse_when, utc_now
 
 # Labels of a job's state that make `spyglass status` exit non-zero, most urgent first:
 # a run that runs far longer than its source's runs do (hung?), a run whose process is
@@ -100,9 +100,16 @@ def _longest_recent(db: sqlite_utils.Database, source: str, spider: str) -> floa
 
 
 def job_status(
-    db: sqlite_utils.Database, data_dir: Path, job: Job, now: datetime, grace: float, retry: float
+    db: sqlite_utils.Database,
+    data_dir: Path,
+    job: Job,
+    now: datetime,
+    grace: float,
+    retry: float,
+    pretended: bool = False,
 ) -> JobStatus:
-    """The job's last run, next due time and state at `now`."""
+    """The job's last run, next due time and state at `now` (`pretended`: a clock of `--now`,
+    which counts from the starts `run-due --now` pretended; the real clock never does)."""
     row = (
         db.table("schedules").get((job.source.name, job.spider))
         if _has_row(db, job.source.name, job.spider)
@@ -111,11 +118,8 @@ def job_status(
     added = parse_when(row["added_at"]) if row else now
     runs = _last_runs(db, job.source.name, job.spider)
     last = runs[0] if runs else None
-    started = (
-        parse_when(row["last_started_at"])
-        if row and row["last_started_at"]
-        else (parse_when(last["started_at"]) if last else None)
-    )
+    recorded = row and ((pretended and row.get("pretend_started_at")) or row["last_started_at"])
+    started = parse_when(recorded) if recorded else (parse_when(last["started_at"]) if last else None)
     running = is_locked(crawl_lock(data_dir, job.source.name, job.spider).path)
     every = job.every
     status = last["status"] if last else None
@@ -182,10 +186,14 @@ def job_statuses(
     now: datetime,
     grace: float,
     retry: float,
+    pretended: bool = False,
+    save: bool = True,
 ) -> list[JobStatus]:
-    """Every job's status at `now`; also stored in `schedules` for the Datasette status page."""
-    statuses = [job_status(db, data_dir, job, now, grace, retry) for job in jobs_of(sources)]
-    save_statuses(db, statuses, now)
+    """Every job's status at `now`; also stored in `schedules` for the Datasette status page
+    (unless not to `save`: a dry run writes nothing)."""
+    statuses = [job_status(db, data_dir, job, now, grace, retry, pretended) for job in jobs_of(sources)]
+    if save:
+        save_statuses(db, statuses, now)
     return statuses
 
 
@@ -195,14 +203,14 @@ def due_jobs(statuses: list[JobStatus], now: datetime) -> list[Job]:
 
 
 def save_statuses(db: sqlite_utils.Database, statuses: list[JobStatus], now: datetime) -> None:
-    """Write each job's schedule row (derived state, rewritten whenever it is computed)."""
+    """Write each job's schedule row (derived state, rewritten whenever it is computed; its starts
+    are record_started's alone, so a pretended clock's start never becomes a real one)."""
     db.table("schedules").upsert_all(
         [
             {
                 "source": s.job.source.name,
                 "spider": s.job.spider,
                 "every": s.job.every.text,
-                "last_started_at": iso(s.last_started_at) if s.last_started_at else None,
                 "next_due_at": iso(s.next_due) if s.next_due else None,
                 "overdue_at": iso(s.overdue_at) if s.overdue_at else None,
                 "added_at": iso(s.added_at),
@@ -216,19 +224,27 @@ def save_statuses(db: sqlite_utils.Database, statuses: list[JobStatus], now: dat
     )
 
 
-def record_started(db: sqlite_utils.Database, runs: list[tuple[str, str]], when: datetime) -> None:
-    """Note that these (source, spider) runs started at `when` (the scheduler's clock)."""
+def record_started(
+    db: sqlite_utils.Database, runs: list[tuple[str, str]], when: datetime, pretended: bool = False
+) -> None:
+    """Note that these (source, spider) runs started at `when` (the scheduler's clock; `pretended`:
+    a time `run-due --now` gave, kept apart so the real schedule never counts from it)."""
     table = db.table("schedules")
+    started = (
+        {"pretend_started_at": iso(when)}
+        if pretended
+        else {"last_started_at": iso(when), "pretend_started_at": None}
+    )
     for source, spider in runs:
         if _has_row(db, source, spider):
-            table.update((source, spider), {"last_started_at": iso(when), "updated_at": iso(when)})
+            table.update((source, spider), {**started, "updated_at": iso(utc_now())})
         else:
             table.insert(
                 {
                     "source": source,
                     "spider": spider,
-                    "last_started_at": iso(when),
-                    "added_at": iso(when),
-                    "updated_at": iso(when),
+                    **started,
+                    "added_at": iso(utc_now()),
+                    "updated_at": iso(utc_now()),
                 }
             )
