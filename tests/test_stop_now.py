@@ -104,3 +104,23 @@ def test_a_second_sigterm_stops_now_and_keeps_what_was_written(slow_site: str, t
         text=True,
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_second_sigterm_stops_a_redis_worker_now(slow_site: str, tmp_path: Path):
+    from .servers.redis_server import redis_server
+
+    data = tmp_path / "data"
+    sources = _sources(tmp_path / "sources.yml", slow_site)
+    with redis_server(tmp_path / "redis") as url:
+        crawl = _start("crawl", "--sources", str(sources), "--data", str(data), "--redis", url)
+        worker = _start("worker", "--redis", url, "--data", str(data))
+        try:
+            took = _stop_twice_and_wait(worker, data)
+            assert took < SLOW / 2, took
+            # What the worker archived before it stopped reached the index.
+            assert db_rows(data, "SELECT count(*) AS n FROM captures")[0]["n"] >= 5
+        finally:
+            for proc in (crawl, worker):
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=30)
