@@ -17,6 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from archive.history.notpages import is_page
+
 from .conftest import db_rows, served_archive
 
 PER_PATH = 4  # URLs walked per Datasette path: its sort, facet and page links vary only the query
@@ -110,3 +112,38 @@ def test_proof_and_wayback_urls_open_archived_copies(served, demo_archive):
     )[0]["id"]
     status, html = fetch(f"{served}/-/spyglass/diff?change={change}")
     assert status == 200 and re.search(r'<a href="https://web\.archive\.org/web/\d+/', html)
+
+
+@pytest.mark.parametrize(
+    "url, content_type, page",
+    [
+        ("https://v.example/robots.txt", "text/html", False),
+        ("https://v.example/sitemap.xml", None, False),
+        ("https://v.example/sitemap-products.xml.gz", "application/gzip", False),
+        ("https://v.example/blog/feed/", "text/html", False),
+        ("https://v.example/news.rss", None, False),
+        ("https://v.example/updates", "application/atom+xml; charset=utf-8", False),
+        ("https://v.example/products/recognize/", "text/html; charset=utf-8", True),
+        ("https://v.example/policy.txt", "text/plain", True),
+        ("https://v.example/feedback", "text/html", True),
+    ],
+)
+def test_robots_sitemaps_and_feeds_are_not_pages(url, content_type, page):
+    assert is_page(url, content_type) is page
+
+
+def test_not_pages_are_kept_but_their_changes_are_not_reported(served, demo_archive):
+    not_pages = db_rows(
+        demo_archive,
+        "SELECT c.substantive, c.page_url FROM changes AS c "
+        "WHERE c.page_url LIKE '%/sitemap.xml' OR c.page_url LIKE '%/robots.txt'",
+    )
+    assert not_pages and {c["substantive"] for c in not_pages} == {0}
+    for path in ("/", "/spyglass/changes_feed.atom", "/spyglass/changes_feed"):
+        status, text = fetch(served + path)
+        assert status == 200 and "sitemap.xml" not in text and "robots.txt" not in text, path
+
+
+def test_the_verify_page_shows_commands_as_code_not_backticks(served):
+    status, html = fetch(f"{served}/-/spyglass/verify/1")
+    assert status == 200 and "<code>spyglass" in html and "`" not in html.split("<body")[1]

@@ -29,8 +29,9 @@ class Paths:
         query = urlencode({k: v for k, v in filters.items() if v not in (None, "")})
         return self.path(f"/{DATABASE}/{table}") + (f"?{query}" if query else "")
 
-    def capture(self, capture_id: object) -> str:
-        return self.row("captures", capture_id)
+    def capture(self, capture_id: object, phrase: str = "") -> str:
+        """A capture's page; `phrase`, the phrase the reader follows, goes on to its timeline link."""
+        return self.row("captures", capture_id) + (f"?{urlencode({'phrase': phrase})}" if phrase else "")
 
     def replay(self, capture_id: object) -> str:
         """Our page over a capture's sandboxed archived copy (banner, citation, frame)."""

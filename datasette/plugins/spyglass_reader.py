@@ -47,6 +47,8 @@ def extra_template_vars(view_name, table, database, request, datasette):
             found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id))
         else:
             found = await db.execute_fn(lambda conn: reader.document_page(conn, row_id))
+        if found is not None and table == "captures":
+            found["phrase"] = (request.args.get("phrase") or "").strip()[:200]
         return {"reader": found}
 
     return inner
