@@ -22,6 +22,7 @@ from archive.archive import Archive
 from archive.evidence.cite import citation_of, citation_of_page
 from archive.index import queries
 from archive.publish.archived import Served
+from archive.publish.cells import hash_cell
 from archive.publish.drawing import DRAWING
 from archive.publish.paths import Paths
 from archive.publish.replay import DATABASE, Replay
@@ -91,7 +92,7 @@ def _capture_cell(datasette, data: dict[str, Any], value: Any):
             '<details><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details>'
             "{shots}</div>"
         ).format(
-            sha=value,
+            sha=hash_cell(value) or value,
             replay=replay,
             text=citation.text(),
             shots=Markup("").join(_screenshot(datasette, shot) for shot in shots),

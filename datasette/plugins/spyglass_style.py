@@ -56,6 +56,10 @@ ul.json-list { margin: 0; padding-left: 1.1em; }
 dl.verify-checks dd { padding: 0.15em 0.5em; border-left: 4px solid #ccd; }
 dd.check-ok { border-left-color: #2e7d32; } dd.check-failed { border-left-color: #c62828; background: #fdecea; }
 dd.check-skipped { border-left-color: #9e9e9e; color: #445; }
+/* Values that must not break mid-value: dates, hashes (their whole value is on hover). */
+time.when, span.hash { white-space: nowrap; } span.hash code { font-size: 0.9em; }
+button.copy-hash { font-size: 0.75em; margin-left: 0.3em; padding: 0 0.3em; }
+details.spyglass-sql summary { cursor: pointer; color: #445; }
 .verdict-ok { color: #2e7d32; } .verdict-failed { color: #c62828; }
 """
 CODE_SPAN = re.compile(r"`([^`]+)`")
