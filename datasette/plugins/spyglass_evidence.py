@@ -175,7 +175,8 @@ async def replay(request, datasette) -> _Streamed:
     """Our page: a banner naming the capture, over its sandboxed archived copy (or its text)."""
     capture_id = int(request.url_vars["capture_id"])
     via = _number(request.args.get("redirected_from"))
-    return await _serve(request, datasette, lambda r: r.page(capture_id, via))
+    came = _number(request.args.get("from"))
+    return await _serve(request, datasette, lambda r: r.page(capture_id, via, came))
 
 
 async def archived(request, datasette) -> _Streamed:
@@ -193,7 +194,8 @@ async def load(request, datasette) -> _Streamed:
 async def goto(request, datasette) -> _Streamed:
     """A link followed in an archived copy: its nearest capture, or a page saying it is not archived."""
     url, at = request.args.get("url") or "", request.args.get("at") or ""
-    return await _serve(request, datasette, lambda r: r.goto(url, at))
+    came = _number(request.args.get("from"))
+    return await _serve(request, datasette, lambda r: r.goto(url, at, came))
 
 
 async def original_file(request, datasette) -> _Streamed:
