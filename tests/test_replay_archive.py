@@ -104,8 +104,10 @@ def test_a_link_clicked_in_an_archived_copy_opens_the_archived_target(browser_se
     click_in_copy(browser_session, product, "frequently asked questions")
     page.wait_for_url(f"{base}/-/spyglass/replay/{faq}?from={product}")  # the page it was followed in
     # The banner names the capture now shown, and the frame shows it.
-    assert page.inner_text(".capture-id") == str(faq)
-    assert page.inner_text(".original-url") == crawled["base"] + "/products/recognize/faqs/"
+    # The banner's line names the capture now shown; its fold (closed) holds the details.
+    assert page.inner_text("summary a.capture-page") == f"capture {faq}"
+    assert page.text_content(".capture-id") == str(faq)
+    assert page.text_content(".original-url") == crawled["base"] + "/products/recognize/faqs/"
     assert archived_frame(page, faq).inner_text("h1") == "Northwind Recognize: frequently asked questions"
     assert crawled["site"].hits == browser_session["hits_before"]
 
@@ -119,7 +121,7 @@ def test_a_link_to_an_archived_redirect_opens_where_it_led(browser_session, craw
     )
     click_in_copy(browser_session, press, "the old product address")
     page.wait_for_url(f"{base}/-/spyglass/replay/{product}?redirected_from={redirect}&from={press}")
-    assert page.inner_text(".capture-id") == str(product)
+    assert page.inner_text("summary a.capture-page") == f"capture {product}"
     assert f"capture {redirect}, status 301" in page.inner_text(".redirected")
 
 
