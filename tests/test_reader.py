@@ -371,3 +371,23 @@ def test_replay_orients_the_reader_in_a_real_browser(served, demo_archive):
             page.wait_for_url(f"{served}/-/spyglass/replay/{oldest}")
         finally:
             browser.close()
+
+
+def test_the_front_page_timeline_box_takes_a_bare_host_and_path(served, demo_archive):
+    from playwright.sync_api import sync_playwright
+
+    bare = product_url(demo_archive).split("://", 1)[1].rstrip("/")  # 127.0.0.1:PORT/products/recognize
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page()
+            page.goto(served + "/")
+            form = page.locator("#claims form")
+            form.locator("input[name=url]").fill(bare)
+            form.locator("input[name=phrase]").fill("person tracking")
+            form.locator("input[type=submit]").click()
+            page.wait_for_url("**/-/spyglass/timeline?**")
+            assert page.locator("h1").inner_text() == "Timeline of a page"
+            assert page.locator("svg.spyglass-timeline a.version.has-phrase").count() >= 1
+        finally:
+            browser.close()
