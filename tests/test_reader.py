@@ -391,3 +391,34 @@ def test_the_front_page_timeline_box_takes_a_bare_host_and_path(served, demo_arc
             assert page.locator("svg.spyglass-timeline a.version.has-phrase").count() >= 1
         finally:
             browser.close()
+
+
+def test_a_document_page_shows_its_image_beside_its_text_with_mentions_marked(served, demo_archive):
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = screenshot_dir() / "reporter"
+    shots.mkdir(exist_ok=True)
+    document = db_rows(
+        demo_archive,
+        "SELECT d.id, m.term, m.page_number FROM documents d JOIN mentions m ON m.document_id = d.id "
+        "WHERE d.content_type = 'application/pdf' ORDER BY d.page_count DESC, d.id LIMIT 1",
+    )[0]
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{served}/spyglass/documents/{document['id']}")
+            page.locator("ul.mentions a.to-page").first.click()
+            assert page.url.endswith(f"#page-{document['page_number']}")
+            section = page.locator(f"section#page-{document['page_number']}")
+            image = section.locator(".page-image img")
+            expect(image).to_be_visible()
+            image.scroll_into_view_if_needed()
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+            assert image.evaluate("img => img.naturalWidth") == 900  # rendered from the archived PDF, bounded
+            expect(section.locator("mark.mention").first).to_have_text(
+                re.compile(re.escape(document["term"]), re.I)
+            )
+            page.screenshot(path=str(shots / "13-document-page-image.png"))
+        finally:
+            browser.close()

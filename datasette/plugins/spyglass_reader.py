@@ -22,7 +22,7 @@ from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
 from archive.archive import Archive
-from archive.publish import browse, reader
+from archive.publish import browse, pageimage, reader
 from archive.publish.paths import DATABASE, Paths
 
 
@@ -84,6 +84,24 @@ async def browse_page(request, datasette) -> Response:
     return Response.html(page, status=status)
 
 
+async def page_image(request, datasette) -> Response:
+    """A document page's image, rendered from the archived PDF (archive/publish/pageimage.py)."""
+    document_id, number = int(request.url_vars["document_id"]), int(request.url_vars["page"])
+    db = datasette.get_database(DATABASE)
+    archive = Archive(Path(db.path).parent)
+    found = await db.execute_fn(lambda conn: pageimage.page_image(archive, conn, document_id, number))
+    if found is None:
+        return Response.text("No image of this page.\n", status=404)
+    return Response(
+        found.read_bytes(),
+        content_type="image/png",
+        headers={"Cache-Control": "max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 @hookimpl
 def register_routes():
-    return [(r"^/-/spyglass/(?P<kind>vendor|product|agency)$", browse_page)]
+    return [
+        (r"^/-/spyglass/(?P<kind>vendor|product|agency)$", browse_page),
+        (r"^/-/spyglass/page-image/(?P<document_id>\d{1,12})/(?P<page>\d{1,6})\.png$", page_image),
+    ]

@@ -56,6 +56,12 @@ ul.json-list { margin: 0; padding-left: 1.1em; }
 dl.verify-checks dd { padding: 0.15em 0.5em; border-left: 4px solid #ccd; }
 dd.check-ok { border-left-color: #2e7d32; } dd.check-failed { border-left-color: #c62828; background: #fdecea; }
 dd.check-skipped { border-left-color: #9e9e9e; color: #445; }
+/* A document's page: its image (rendered from the archived PDF) beside its text, mentions marked. */
+.page-pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1em; align-items: start; }
+.page-pair:not(:has(.page-image)) { grid-template-columns: 1fr; }
+.page-image img { width: 100%; border: 1px solid #ccd; box-shadow: 0 1px 3px #0002; background: white; }
+mark.mention { background: #ffe38a; outline: 1px solid #d9a400; }
+.spyglass-doc.spyglass-document { max-width: 90em; }
 /* Values that must not break mid-value: dates, hashes (their whole value is on hover). */
 time.when, span.hash { white-space: nowrap; } span.hash code { font-size: 0.9em; }
 button.copy-hash { font-size: 0.75em; margin-left: 0.3em; padding: 0 0.3em; }
