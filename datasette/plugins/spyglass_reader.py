@@ -22,6 +22,7 @@ from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
 from archive.archive import Archive
+from archive.index import queries
 from archive.publish import browse, pageimage, reader
 from archive.publish.paths import DATABASE, Paths
 
@@ -86,10 +87,17 @@ async def browse_page(request, datasette) -> Response:
 
 async def page_image(request, datasette) -> Response:
     """A document page's image, rendered from the archived PDF (archive/publish/pageimage.py)."""
-    document_id, number = int(request.url_vars["document_id"]), int(request.url_vars["page"])
+    document_id, number = (
+        queries.row_id(request.url_vars["document_id"]),
+        queries.row_id(request.url_vars["page"]),
+    )
     db = datasette.get_database(DATABASE)
     archive = Archive(Path(db.path).parent)
-    found = await db.execute_fn(lambda conn: pageimage.page_image(archive, conn, document_id, number))
+    found = (
+        await db.execute_fn(lambda conn: pageimage.page_image(archive, conn, document_id, number))
+        if document_id is not None and number is not None
+        else None
+    )
     if found is None:
         return Response.text("No image of this page.\n", status=404)
     return Response(
@@ -103,5 +111,5 @@ async def page_image(request, datasette) -> Response:
 def register_routes():
     return [
         (r"^/-/spyglass/(?P<kind>vendor|product|agency)$", browse_page),
-        (r"^/-/spyglass/page-image/(?P<document_id>\d{1,12})/(?P<page>\d{1,6})\.png$", page_image),
+        (r"^/-/spyglass/page-image/(?P<document_id>\d+)/(?P<page>\d+)\.png$", page_image),
     ]
