@@ -147,3 +147,17 @@ def test_not_pages_are_kept_but_their_changes_are_not_reported(served, demo_arch
 def test_the_verify_page_shows_commands_as_code_not_backticks(served):
     status, html = fetch(f"{served}/-/spyglass/verify/1")
     assert status == 200 and "<code>spyglass" in html and "`" not in html.split("<body")[1]
+
+
+def test_a_document_page_row_reads_like_a_page(served, demo_archive):
+    page = db_rows(
+        demo_archive,
+        "SELECT p.id, p.page_number, d.file_name, m.term FROM document_pages p "
+        "JOIN documents d ON d.id = p.document_id JOIN mentions m ON m.document_id = d.id "
+        "AND m.page_number = p.page_number WHERE d.content_type = 'application/pdf' LIMIT 1",
+    )[0]
+    status, html = fetch(f"{served}/spyglass/document_pages/{page['id']}")
+    assert status == 200
+    assert f"<h1>{page['file_name']}, page {page['page_number']}" in html
+    assert re.search(rf'<mark class="mention">{re.escape(page["term"])}</mark>', html, re.I)
+    assert 'id="spyglass-citation"' in html and "/-/spyglass/page-image/" in html

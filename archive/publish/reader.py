@@ -180,3 +180,37 @@ def marked_text(text: str | None, terms: list[str]) -> Markup:
         ]
         last = found.end()
     return Markup("").join([*out, escape(text[last:])])
+
+
+def document_page_row(conn: sqlite3.Connection, page_id: int) -> dict[str, Any] | None:
+    """One page of a released document: its document, its text with the mentions on it marked, the
+    neighbouring pages, and its citation (which names the page); None when there is no such page."""
+    found = rows(conn, "SELECT * FROM document_pages WHERE id = ?", [page_id])
+    if not found:
+        return None
+    page = found[0]
+    document = rows(conn, "SELECT * FROM documents WHERE id = ?", [page["document_id"]])[0]
+    mentions = rows(
+        conn,
+        "SELECT * FROM mentions WHERE document_id = ? AND page_number = ? ORDER BY id LIMIT 200",
+        [page["document_id"], page["page_number"]],
+    )
+    around = {
+        side: rows(
+            conn,
+            f"SELECT id, page_number FROM document_pages WHERE document_id = ? AND page_number {op} ? "
+            f"ORDER BY page_number {order} LIMIT 1",
+            [page["document_id"], page["page_number"]],
+        )
+        for side, op, order in (("previous", "<", "DESC"), ("next", ">", "ASC"))
+    }
+    return {
+        "page": {**page, "marked": marked_text(page.get("text"), [m["term"] for m in mentions])},
+        "document": document,
+        "mentions": mentions,
+        "previous": around["previous"][0] if around["previous"] else None,
+        "next": around["next"][0] if around["next"] else None,
+        "citation": citation_of_page(conn, page),
+        "images": document.get("capture_id") is not None
+        and "pdf" in (document.get("content_type") or "").lower(),
+    }

@@ -35,7 +35,7 @@ def _pk(request) -> int | None:
 @hookimpl
 def extra_template_vars(view_name, table, database, request, datasette):
     """The reader's view of a capture or a document, for their row templates."""
-    if view_name != "row" or database != DATABASE or table not in ("captures", "documents"):
+    if view_name != "row" or database != DATABASE or table not in ("captures", "documents", "document_pages"):
         return None
     row_id = _pk(request) if request is not None else None
     if row_id is None:
@@ -46,8 +46,10 @@ def extra_template_vars(view_name, table, database, request, datasette):
         if table == "captures":
             archive = Archive(Path(db.path).parent)
             found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id))
-        else:
+        elif table == "documents":
             found = await db.execute_fn(lambda conn: reader.document_page(conn, row_id))
+        else:
+            found = await db.execute_fn(lambda conn: reader.document_page_row(conn, row_id))
         if found is not None and table == "captures":
             found["phrase"] = (request.args.get("phrase") or "").strip()[:200]
         return {"reader": found}
@@ -58,7 +60,7 @@ def extra_template_vars(view_name, table, database, request, datasette):
 @hookimpl
 def extra_js_urls(view_name, table, database, datasette):
     """The copy button's script, on the pages that have one (served by spyglass_front)."""
-    if view_name == "row" and database == DATABASE and table in ("captures", "documents"):
+    if view_name == "row" and database == DATABASE and table in ("captures", "documents", "document_pages"):
         return [
             {"url": datasette.urls.path("/-/spyglass/copy.js"), "module": True}
         ]  # modules run after the page is parsed
