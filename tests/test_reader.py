@@ -83,8 +83,13 @@ def test_a_reporter_searches_reads_cites_and_follows_in_a_real_browser(served, d
             # 2. Open the Wayback version that has the phrase.
             product.locator("li.via-wayback a.as-of").first.click()
             page.wait_for_load_state()
-            assert re.search(r"/spyglass/captures/\d+$", page.url)
-            capture_id = int(page.url.rsplit("/", 1)[1])
+            # The phrase searched for follows the reader, on to the capture page's timeline link.
+            found = re.search(r"/spyglass/captures/(\d+)\?phrase=person\+tracking$", page.url)
+            assert found
+            capture_id = int(found[1])
+            assert "phrase=person+tracking" in page.locator(
+                "dd.page-url a", has_text="timeline"
+            ).get_attribute("href")
             row = db_rows(demo_archive, "SELECT * FROM captures WHERE id = ?", (capture_id,))[0]
             assert row["via"] == "wayback" and "person tracking" in row["text"].lower()
 
@@ -295,3 +300,125 @@ def test_timemap_lists_every_capture_and_the_timegate_picks_the_closest(served, 
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"{served}/-/spyglass/timemap/link/http://never.example/")
     assert missing.value.code == 404
+
+
+def test_replay_orients_the_reader_in_a_real_browser(served, demo_archive):
+    """The one-line banner (its colour, previous/next version, the fold), the notice when a followed link
+    jumps years, and the Not-archived page's way back."""
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = screenshot_dir() / "reporter"
+    shots.mkdir(exist_ok=True)
+    key = page_key(product_url(demo_archive))
+    versions = db_rows(
+        demo_archive,
+        "SELECT first_capture_id FROM versions WHERE page_key = ? ORDER BY first_seen_at",
+        (key,),
+    )
+    assert len(versions) >= 3
+    middle, following = versions[1]["first_capture_id"], versions[2]["first_capture_id"]
+    oldest = db_rows(
+        demo_archive,
+        "SELECT c.id FROM captures c JOIN page_sightings s ON s.capture_id = c.id "
+        "WHERE c.via = 'wayback' AND c.content_type LIKE 'text/html%' ORDER BY s.seen_at LIMIT 1",
+    )[0]["id"]
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{served}/-/spyglass/replay/{middle}")
+            banner = page.locator("details.spyglass-banner")
+            box = banner.bounding_box()
+            assert box["y"] == 0 and box["height"] < 40  # one line, at the top
+            colour = banner.evaluate("b => getComputedStyle(b).backgroundColor")
+            assert colour == "rgb(255, 228, 92)"
+            expect(banner.locator("a.previous-version")).to_be_visible()
+            expect(banner.locator("a.timeline")).to_be_visible()
+            expect(page.locator("pre.citation")).to_be_hidden()
+            page.locator("summary.banner-line .cite-toggle").click()
+            expect(page.locator("pre.citation")).to_be_visible()  # unfolded: details and citation
+            page.screenshot(path=str(shots / "10-replay-banner-open.png"))
+            banner.locator("a.next-version").click()
+            page.wait_for_url(f"{served}/-/spyglass/replay/{following}")
+            page.screenshot(path=str(shots / "11-replay-next-version.png"))
+
+            # A link followed in a 2016 memento lands on a page captured only this year.
+            page.goto(f"{served}/-/spyglass/replay/{oldest}")
+            page.frame_locator("iframe").locator("a[href*='/-/spyglass/goto']").first.click()
+            page.wait_for_url(re.compile(rf"/-/spyglass/replay/\d+\?from={oldest}$"))
+            notice = page.locator("p.time-jump")
+            expect(notice).to_be_visible()
+            assert re.search(
+                r"This capture is \d+ years later than the page you came from", notice.inner_text()
+            )
+            page.screenshot(path=str(shots / "12-replay-time-jump.png"))
+            notice.locator("a").click()
+            page.wait_for_url(f"{served}/-/spyglass/replay/{oldest}")
+
+            # A link to a page never archived: the way back, the nearest capture, the Wayback calendar.
+            missing = product_url(demo_archive) + "never-archived/"
+            page.goto(
+                f"{served}/-/spyglass/goto?at=20180101000000&url={quote(missing, safe='')}&from={oldest}"
+            )
+            assert page.title() == f"Not archived: {missing}"
+            assert (
+                page.get_attribute("a.wayback-calendar", "href") == f"https://web.archive.org/web/*/{missing}"
+            )
+            page.locator("a.nearest-capture").click()
+            page.wait_for_url(re.compile(r"/-/spyglass/replay/\d+\?from="))
+            page.go_back()
+            page.locator("a.way-back").click()
+            page.wait_for_url(f"{served}/-/spyglass/replay/{oldest}")
+        finally:
+            browser.close()
+
+
+def test_the_front_page_timeline_box_takes_a_bare_host_and_path(served, demo_archive):
+    from playwright.sync_api import sync_playwright
+
+    bare = product_url(demo_archive).split("://", 1)[1].rstrip("/")  # 127.0.0.1:PORT/products/recognize
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page()
+            page.goto(served + "/")
+            form = page.locator("#claims form")
+            form.locator("input[name=url]").fill(bare)
+            form.locator("input[name=phrase]").fill("person tracking")
+            form.locator("input[type=submit]").click()
+            page.wait_for_url("**/-/spyglass/timeline?**")
+            assert page.locator("h1").inner_text() == "Timeline of a page"
+            assert page.locator("svg.spyglass-timeline a.version.has-phrase").count() >= 1
+        finally:
+            browser.close()
+
+
+def test_a_document_page_shows_its_image_beside_its_text_with_mentions_marked(served, demo_archive):
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = screenshot_dir() / "reporter"
+    shots.mkdir(exist_ok=True)
+    document = db_rows(
+        demo_archive,
+        "SELECT d.id, m.term, m.page_number FROM documents d JOIN mentions m ON m.document_id = d.id "
+        "WHERE d.content_type = 'application/pdf' ORDER BY d.page_count DESC, d.id LIMIT 1",
+    )[0]
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{served}/spyglass/documents/{document['id']}")
+            page.locator("ul.mentions a.to-page").first.click()
+            assert page.url.endswith(f"#page-{document['page_number']}")
+            section = page.locator(f"section#page-{document['page_number']}")
+            image = section.locator(".page-image img")
+            expect(image).to_be_visible()
+            image.scroll_into_view_if_needed()
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+            assert image.evaluate("img => img.naturalWidth") == 900  # rendered from the archived PDF, bounded
+            expect(section.locator("mark.mention").first).to_have_text(
+                re.compile(re.escape(document["term"]), re.I)
+            )
+            page.screenshot(path=str(shots / "13-document-page-image.png"))
+        finally:
+            browser.close()

@@ -102,10 +102,12 @@ def test_a_link_clicked_in_an_archived_copy_opens_the_archived_target(browser_se
         capture_id(crawled, "/products/recognize/faqs/"),
     )
     click_in_copy(browser_session, product, "frequently asked questions")
-    page.wait_for_url(f"{base}/-/spyglass/replay/{faq}")
+    page.wait_for_url(f"{base}/-/spyglass/replay/{faq}?from={product}")  # the page it was followed in
     # The banner names the capture now shown, and the frame shows it.
-    assert page.inner_text(".capture-id") == str(faq)
-    assert page.inner_text(".original-url") == crawled["base"] + "/products/recognize/faqs/"
+    # The banner's line names the capture now shown; its fold (closed) holds the details.
+    assert page.inner_text("summary a.capture-page") == f"capture {faq}"
+    assert page.text_content(".capture-id") == str(faq)
+    assert page.text_content(".original-url") == crawled["base"] + "/products/recognize/faqs/"
     assert archived_frame(page, faq).inner_text("h1") == "Northwind Recognize: frequently asked questions"
     assert crawled["site"].hits == browser_session["hits_before"]
 
@@ -118,8 +120,8 @@ def test_a_link_to_an_archived_redirect_opens_where_it_led(browser_session, craw
         capture_id(crawled, "/products/recognize/"),
     )
     click_in_copy(browser_session, press, "the old product address")
-    page.wait_for_url(f"{base}/-/spyglass/replay/{product}?redirected_from={redirect}")
-    assert page.inner_text(".capture-id") == str(product)
+    page.wait_for_url(f"{base}/-/spyglass/replay/{product}?redirected_from={redirect}&from={press}")
+    assert page.inner_text("summary a.capture-page") == f"capture {product}"
     assert f"capture {redirect}, status 301" in page.inner_text(".redirected")
 
 
@@ -133,6 +135,10 @@ def test_a_link_to_a_page_never_archived_explains_and_offers_the_live_url(browse
     assert "Spyglass never captured" in page.inner_text("main")
     assert page.get_attribute("a.live-url", "href") == roadmap
     assert page.get_attribute("a.wayback-url", "href").endswith(f"/{roadmap}")
+    # The way back, the nearest page the archive holds of the site, and the Wayback Machine's calendar.
+    assert page.get_attribute("a.way-back", "href") == f"/-/spyglass/replay/{about}"
+    assert page.get_attribute("a.wayback-calendar", "href") == f"https://web.archive.org/web/*/{roadmap}"
+    assert page.get_attribute("a.nearest-capture", "href").startswith("/-/spyglass/replay/")
     assert crawled["site"].hits == browser_session["hits_before"]
 
 

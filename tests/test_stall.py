@@ -33,6 +33,8 @@ LONG_PHRASE = " ".join(["a"] * 1000 + ["b"])
 GROUPS = {
     r"(?P<capture_id>\d+)": [HUGE, "0", "1"],
     r"(?P<screenshot_id>\d+)": [HUGE, "0"],
+    r"(?P<document_id>\d+)": [HUGE, "0", "1"],
+    r"(?P<page>\d+)": [HUGE, "0", "1"],
     r"(?P<kind>vendor|product|agency)": ["vendor", "product", "agency"],
     r"(?P<url>.+)": ["http://x.test/" + "a" * 3000, "https://example.com/", quote("javascript:alert(1)")],
 }

@@ -12,6 +12,7 @@ from typing import Any
 
 from archive.evidence.cite import citation_of
 from archive.history.context import Context
+from archive.history.notpages import is_page
 from archive.history.passages import Passage, diff, has_phrase, sentence_key, sentences
 from archive.history.sightings import text_of
 from archive.history.sql import insert, insert_many, update
@@ -79,6 +80,9 @@ def compute_change(ctx: Context, old: dict[str, Any], new: dict[str, Any]) -> in
         **aggregate([(p.text, p.side, boiler) for p, boiler in found]),
         "computed_at": iso(utc_now()),
     }
+    page = is_page(new["page_url"], after.get("content_type"))
+    if not page:
+        row["substantive"] = 0
     change_id = insert(db, "changes", row)
     insert_many(
         db,
@@ -100,6 +104,7 @@ def compute_change(ctx: Context, old: dict[str, Any], new: dict[str, Any]) -> in
                 "event": event,
             }
             for phrase, kind, event in phrase_events(old_text, new_text, ctx.watched(new["source"]))
+            if page
         ],
     )
     return change_id
@@ -145,6 +150,14 @@ def delete_changes(ctx: Context, ids: list[int]) -> None:
         ctx.db.execute("DELETE FROM changes WHERE id = ?", [change_id])
 
 
+def _shows_page(conn: Any, change: dict[str, Any]) -> bool:
+    """Whether a stored change is to a page a person reads (not robots.txt, a sitemap, a feed)."""
+    found = conn.execute(
+        "SELECT content_type FROM captures WHERE id = ?", [change["to_capture_id"]]
+    ).fetchone()
+    return is_page(change["page_url"], found[0] if found else None)
+
+
 def remark(ctx: Context, host: str) -> int:
     """Mark each stored passage of a host's changes by the host's current boilerplate; returns changes updated."""
     db = ctx.db
@@ -163,6 +176,8 @@ def remark(ctx: Context, host: str) -> int:
             marked.append((text, side, bool(now)))
         totals = aggregate(marked)
         current = db.table("changes").get(change_id)
+        if not _shows_page(db.conn, current):
+            totals["substantive"] = 0
         if any(current[k] != v for k, v in totals.items()):
             update(db, "changes", change_id, totals)
             updated += 1
@@ -180,6 +195,8 @@ def refresh_phrases(ctx: Context, source: str) -> None:
         [source],
     ).fetchall():
         db.execute("DELETE FROM change_phrases WHERE change_id = ?", [change_id])
+        if not _shows_page(conn, db.table("changes").get(change_id)):
+            continue
         events = phrase_events(text_of(conn, old_sha), text_of(conn, new_sha), watched)
         insert_many(
             db,

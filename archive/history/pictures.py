@@ -33,13 +33,14 @@ def timeline_svg(
     capture_href: Any,
     diff_href: Any,
 ) -> Markup:
-    """Versions as bars on a time axis, sightings as ticks, changes as markers linking to their diff."""
+    """Versions as bars (first to last sighting) on a time axis, sightings as ticks, changes as markers
+    linking to their diff; versions holding the followed phrase (`has_phrase`) are outlined."""
     times = [parse_when(v["first_seen_at"]) for v in versions] + [
         parse_when(v["last_seen_at"]) for v in versions
     ]
-    start, end = min(times), max(times)
-    pad = max((end - start) * 0.02, (end - start).__class__(days=1))
-    start, end = start - pad, end + pad
+    first, last = min(times), max(times)
+    pad = max((last - first) * 0.02, (last - first).__class__(days=1))
+    start, end = first - pad, last + pad
     parts = [
         Markup(
             '<svg xmlns="http://www.w3.org/2000/svg" class="spyglass-timeline" role="img" '
@@ -51,42 +52,8 @@ def timeline_svg(
             a=LEFT, b=WIDTH - RIGHT, y=BAR_Y + BAR_H + 14
         )
     )
-    for year in range(start.year + 1, end.year + 1):
-        x = _x(datetime(year, 1, 1, tzinfo=start.tzinfo), start, end)
-        parts.append(
-            Markup(
-                '<line x1="{x:.1f}" x2="{x:.1f}" y1="{y1}" y2="{y2}" stroke="#889" />'
-                '<text x="{x:.1f}" y="{ty}" font-size="11" text-anchor="middle" '
-                'fill="#334">{year}</text>'
-            ).format(x=x, y1=BAR_Y + BAR_H + 10, y2=BAR_Y + BAR_H + 18, ty=BAR_Y + BAR_H + 32, year=year)
-        )
-    for n, version in enumerate(versions):
-        x1 = _x(parse_when(version["first_seen_at"]), start, end)
-        following = versions[n + 1]["first_seen_at"] if n + 1 < len(versions) else version["last_seen_at"]
-        x2 = max(_x(parse_when(following), start, end), x1 + 6)
-        label = (
-            f"Version {version['number']}: first seen {version['first_seen_at'][:10]}, last seen "
-            f"{version['last_seen_at'][:10]}, {version['sightings']} capture(s). Open capture "
-            f"{version['first_capture_id']}."
-        )
-        parts.append(
-            Markup(
-                '<a href="{href}" class="version"><rect x="{x:.1f}" y="{y}" width="{w:.1f}" '
-                'height="{h}" fill="{fill}" stroke="#fff"><title>{label}</title></rect>'
-                '<text x="{tx:.1f}" y="{ty}" font-size="11" fill="#fff">{num}</text></a>'
-            ).format(
-                href=capture_href(version["first_capture_id"]),
-                x=x1,
-                y=BAR_Y,
-                w=x2 - x1,
-                h=BAR_H,
-                fill=COLOURS[n % 2],
-                label=label,
-                tx=x1 + 3,
-                ty=BAR_Y + 21,
-                num=version["number"] if x2 - x1 > 14 else "",
-            )
-        )
+    parts.extend(_years(first.year, last.year, start, end))
+    parts.extend(_version(n, version, start, end, capture_href) for n, version in enumerate(versions))
     for sighting in sightings:
         x = _x(parse_when(sighting["seen_at"]), start, end)
         parts.append(
@@ -125,6 +92,73 @@ def timeline_svg(
         )
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
+
+
+YEAR_GAP = 26  # px between year labels' centres: closer, they would overlap
+
+
+def _years(first: int, last: int, start: datetime, end: datetime) -> list[Markup]:
+    """A tick at each 1 January, and every year from the first sighting's to the last's labelled in
+    the middle of its stretch of the axis (`start` to `end`, padded)."""
+    parts = []
+    last_label = -float(YEAR_GAP)
+    for year in range(first, last + 1):
+        begins = max(datetime(year, 1, 1, tzinfo=start.tzinfo), start)
+        ends = min(datetime(year + 1, 1, 1, tzinfo=start.tzinfo), end)
+        a, b = _x(begins, start, end), _x(ends, start, end)
+        if year > start.year:  # a padding sliver of the year before has its 1 January off the axis
+            parts.append(
+                Markup('<line x1="{x:.1f}" x2="{x:.1f}" y1="{y1}" y2="{y2}" stroke="#889" />').format(
+                    x=a, y1=BAR_Y + BAR_H + 10, y2=BAR_Y + BAR_H + 18
+                )
+            )
+        # A short stretch (the padding's sliver of a year) is labelled at its own end, clear of the last.
+        x = min(max((a + b) / 2, last_label + YEAR_GAP, LEFT + 12), WIDTH - RIGHT - 12)
+        last_label = x
+        parts.append(
+            Markup(
+                '<text class="year" x="{x:.1f}" y="{ty}" font-size="10" text-anchor="middle" fill="#334">{year}</text>'
+            ).format(x=x, ty=BAR_Y + BAR_H + 32, year=year)
+        )
+    return parts
+
+
+def _version(n: int, version: dict[str, Any], start: datetime, end: datetime, capture_href: Any) -> Markup:
+    """A version from its first to its last sighting (a point when seen once), marked if it holds the phrase."""
+    x1 = _x(parse_when(version["first_seen_at"]), start, end)
+    x2 = _x(parse_when(version["last_seen_at"]), start, end)
+    phrase = bool(version.get("has_phrase"))
+    label = (
+        f"Version {version['number']}: first seen {version['first_seen_at'][:10]}, last seen "
+        f"{version['last_seen_at'][:10]}, {version['sightings']} capture(s)"
+        + (", holds the phrase" if phrase else "")
+        + f". Open capture {version['first_capture_id']}."
+    )
+    common = {"href": capture_href(version["first_capture_id"]), "label": label, "fill": COLOURS[n % 2]}
+    stroke = ' stroke="#f1c40f" stroke-width="3"' if phrase else ' stroke="#fff"'
+    css = "version has-phrase" if phrase else "version"
+    if version["first_seen_at"] == version["last_seen_at"]:
+        return Markup(
+            '<a href="{href}" class="{css} point"><circle cx="{x:.1f}" cy="{cy}" r="6" fill="{fill}"{stroke}>'
+            "<title>{label}</title></circle></a>"
+        ).format(**common, css=css, x=x1, cy=BAR_Y + BAR_H / 2, stroke=Markup(stroke))
+    width = max(x2 - x1, 3)
+    return Markup(
+        '<a href="{href}" class="{css}"><rect x="{x:.1f}" y="{y}" width="{w:.1f}" '
+        'height="{h}" fill="{fill}"{stroke}><title>{label}</title></rect>'
+        '<text x="{tx:.1f}" y="{ty}" font-size="11" fill="#fff">{num}</text></a>'
+    ).format(
+        **common,
+        css=css,
+        x=x1,
+        y=BAR_Y,
+        w=width,
+        h=BAR_H,
+        stroke=Markup(stroke),
+        tx=x1 + 3,
+        ty=BAR_Y + 21,
+        num=version["number"] if width > 14 else "",
+    )
 
 
 @dataclass(frozen=True)

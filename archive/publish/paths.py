@@ -8,7 +8,9 @@ a `base_url` prefix links correctly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
+
+from datasette.utils import tilde_encode
 
 DATABASE = "spyglass"
 
@@ -20,14 +22,16 @@ class Paths:
         self.path = path
 
     def row(self, table: str, row_id: object) -> str:
-        return self.path(f"/{DATABASE}/{table}/{quote(str(row_id), safe='')}")
+        # Datasette's own encoding: a '.' in a key (source atlas.import) would otherwise read as a format.
+        return self.path(f"/{DATABASE}/{table}/{tilde_encode(str(row_id))}")
 
     def table(self, table: str, **filters: object) -> str:
         query = urlencode({k: v for k, v in filters.items() if v not in (None, "")})
         return self.path(f"/{DATABASE}/{table}") + (f"?{query}" if query else "")
 
-    def capture(self, capture_id: object) -> str:
-        return self.row("captures", capture_id)
+    def capture(self, capture_id: object, phrase: str = "") -> str:
+        """A capture's page; `phrase`, the phrase the reader follows, goes on to its timeline link."""
+        return self.row("captures", capture_id) + (f"?{urlencode({'phrase': phrase})}" if phrase else "")
 
     def replay(self, capture_id: object) -> str:
         """Our page over a capture's sandboxed archived copy (banner, citation, frame)."""

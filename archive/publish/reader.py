@@ -10,8 +10,11 @@ never a re-hash on a page view); `spyglass verify` does the checking.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from typing import Any
+
+from markupsafe import Markup, escape
 
 from archive.archive import Archive
 from archive.evidence.cite import citation_of, citation_of_page
@@ -134,6 +137,13 @@ def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] 
         "SELECT * FROM document_pages WHERE document_id = ? ORDER BY page_number, id LIMIT ?",
         [document_id, PAGES_SHOWN],
     )
+    mentions = rows(
+        conn, "SELECT * FROM mentions WHERE document_id = ? ORDER BY page_number, id LIMIT 200", [document_id]
+    )
+    for page in pages:
+        terms = [m["term"] for m in mentions if m["page_number"] == page["page_number"]]
+        page["marked"] = marked_text(page.get("text"), terms)
+        page["mentions"] = len(terms)
     capture = None
     if document.get("capture_id") is not None:
         capture = rows(conn, "SELECT * FROM captures WHERE id = ?", [document["capture_id"]])
@@ -148,9 +158,59 @@ def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] 
         ).fetchone()[0],
         "citation": citation_of_page(conn, pages[0]) if pages else None,
         "capture": capture,
-        "mentions": rows(
+        "mentions": mentions,
+        # Page images are drawn from archived PDFs only (archive/publish/pageimage.py).
+        "images": document.get("capture_id") is not None
+        and "pdf" in (document.get("content_type") or "").lower(),
+    }
+
+
+def marked_text(text: str | None, terms: list[str]) -> Markup:
+    """A page's text, escaped, with every occurrence of the mentioned terms in <mark>."""
+    if not text:
+        return Markup("")
+    words = sorted({t for t in terms if t}, key=len, reverse=True)
+    if not words:
+        return escape(text)
+    out, last = [], 0
+    for found in re.finditer("|".join(re.escape(w) for w in words), text, re.IGNORECASE):
+        out += [
+            escape(text[last : found.start()]),
+            Markup('<mark class="mention">{}</mark>').format(found[0]),
+        ]
+        last = found.end()
+    return Markup("").join([*out, escape(text[last:])])
+
+
+def document_page_row(conn: sqlite3.Connection, page_id: int) -> dict[str, Any] | None:
+    """One page of a released document: its document, its text with the mentions on it marked, the
+    neighbouring pages, and its citation (which names the page); None when there is no such page."""
+    found = rows(conn, "SELECT * FROM document_pages WHERE id = ?", [page_id])
+    if not found:
+        return None
+    page = found[0]
+    document = rows(conn, "SELECT * FROM documents WHERE id = ?", [page["document_id"]])[0]
+    mentions = rows(
+        conn,
+        "SELECT * FROM mentions WHERE document_id = ? AND page_number = ? ORDER BY id LIMIT 200",
+        [page["document_id"], page["page_number"]],
+    )
+    around = {
+        side: rows(
             conn,
-            "SELECT * FROM mentions WHERE document_id = ? ORDER BY page_number, id LIMIT 200",
-            [document_id],
-        ),
+            f"SELECT id, page_number FROM document_pages WHERE document_id = ? AND page_number {op} ? "
+            f"ORDER BY page_number {order} LIMIT 1",
+            [page["document_id"], page["page_number"]],
+        )
+        for side, op, order in (("previous", "<", "DESC"), ("next", ">", "ASC"))
+    }
+    return {
+        "page": {**page, "marked": marked_text(page.get("text"), [m["term"] for m in mentions])},
+        "document": document,
+        "mentions": mentions,
+        "previous": around["previous"][0] if around["previous"] else None,
+        "next": around["next"][0] if around["next"] else None,
+        "citation": citation_of_page(conn, page),
+        "images": document.get("capture_id") is not None
+        and "pdf" in (document.get("content_type") or "").lower(),
     }

@@ -25,7 +25,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from warcio.exceptions import ArchiveLoadFailed
 
@@ -35,14 +35,16 @@ from archive.index import queries
 from archive.index.asof import MEMENTO_TIME, as_of, as_of_kind, as_of_text, fetch_label, page_url
 from archive.index.queries import MAX_ROWID
 from archive.index.rows import is_redirect
+from archive.publish import orient
 from archive.publish.archived import Served, decoded_size, record_pieces, serve_payload
 from archive.publish.pages import render
+from archive.publish.paths import Paths
 from archive.publish.rewrite import Targets, rewrite_html, rewrite_stylesheet
 from archive.records.store import SERVICE_METHODS
 from archive.text.refs import absolute
 from archive.times import parse_when
 from archive.warc.read import DecodeError, open_record, read_record
-from archive.wayback.client import citation_url
+from archive.wayback.client import calendar_url, citation_url
 
 DATABASE = "spyglass"
 # The archived document: no scripts, nothing but this archive, an opaque origin.
@@ -115,9 +117,10 @@ class Replay:
 
     # -- URLs ----------------------------------------------------------------
 
-    def replay_url(self, capture_id: int, redirected_from: int | None = None) -> str:
-        via = f"?redirected_from={redirected_from}" if redirected_from else ""
-        return self.path(f"/-/spyglass/replay/{capture_id}") + via
+    def replay_url(self, capture_id: int, redirected_from: int | None = None, came: int | None = None) -> str:
+        """A capture's replay page; `came`, the capture a link to it was followed in (for the time-jump notice)."""
+        query = urlencode({k: v for k, v in (("redirected_from", redirected_from), ("from", came)) if v})
+        return self.path(f"/-/spyglass/replay/{capture_id}") + (f"?{query}" if query else "")
 
     def archived_url(self, capture_id: int) -> str:
         return self.path(f"/-/spyglass/archived/{capture_id}")
@@ -125,8 +128,9 @@ class Replay:
     def load_url(self, url: str, at: datetime) -> str:
         return self.path(f"/-/spyglass/load?at={timestamp(at)}&url={quote(url, safe='')}")
 
-    def goto_url(self, url: str, at: datetime) -> str:
-        return self.path(f"/-/spyglass/goto?at={timestamp(at)}&url={quote(url, safe='')}")
+    def goto_url(self, url: str, at: datetime, came: int | None = None) -> str:
+        via = f"&from={came}" if came else ""
+        return self.path(f"/-/spyglass/goto?at={timestamp(at)}&url={quote(url, safe='')}{via}")
 
     def file_url(self, capture_id: int, download: bool = False) -> str:
         return self.path(f"/-/spyglass/file/{capture_id}") + ("?download=1" if download else "")
@@ -140,10 +144,11 @@ class Replay:
     def warc_url(self, capture_id: int) -> str:
         return self.path(f"/-/spyglass/record/{capture_id}.warc.gz")
 
-    def targets(self, at: datetime) -> Targets:
-        """References of a page shown as of `at`: resources and links resolved to that time."""
+    def targets(self, at: datetime, came: int | None = None) -> Targets:
+        """References of a page (capture `came`) shown as of `at`: resources and links resolved to that time."""
         return Targets(
-            resource=lambda url, _kind: self.load_url(url, at), navigate=lambda url: self.goto_url(url, at)
+            resource=lambda url, _kind: self.load_url(url, at),
+            navigate=lambda url: self.goto_url(url, at, came),
         )
 
     # -- routes ----------------------------------------------------------------
@@ -165,18 +170,25 @@ class Replay:
             return not_found("not archived")
         return self._payload(row, at, RESOURCE_HEADERS)
 
-    def goto(self, url: str, at_text: str) -> Served:
-        """A link followed in an archived page: the nearest capture's replay page, or "not archived"."""
+    def goto(self, url: str, at_text: str, came: int | None = None) -> Served:
+        """A link followed in an archived page (capture `came`): the nearest capture's replay page,
+        or "not archived" with the way back, the nearest page the site's captures hold, the Wayback."""
         at = _when(at_text)
         if at is None:
             return not_found("at must be a 14-digit UTC timestamp")
         row, chain = queries.resolve_capture(self.conn, url, at)
         if row is None:
+            nearest = orient.nearest_on_site(self.conn, url, at)
             body = render(
                 "not_archived.html",
                 url=url,
                 at=at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                 wayback_url=citation_url(timestamp(at), url),
+                calendar_url=calendar_url(url),
+                came=orient.came_from(self.conn, came),
+                back_url=self.replay_url(came) if came else None,
+                nearest=nearest,
+                nearest_url=self.replay_url(nearest["capture_id"], came=came) if nearest else None,
             )
             return Served(
                 404,
@@ -184,7 +196,7 @@ class Replay:
                 body,
                 headers={**COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP},
             )
-        location = self.replay_url(row["id"], chain[0]["id"] if chain else None)
+        location = self.replay_url(row["id"], chain[0]["id"] if chain else None, came)
         return Served(302, "text/plain", headers={**COMMON_HEADERS, "Location": location})
 
     def file(self, capture_id: int, download: bool) -> Served:
@@ -257,8 +269,9 @@ class Replay:
             },
         )
 
-    def page(self, capture_id: int, redirected_from: int | None = None) -> Served:
-        """Our page for a capture: the banner naming it, over its archived copy or its text."""
+    def page(self, capture_id: int, redirected_from: int | None = None, came: int | None = None) -> Served:
+        """Our page for a capture: the banner naming it, over its archived copy or its text; `came`,
+        the capture whose link led here, for a notice when the two are far apart in time."""
         row = self._capture(capture_id)
         if row is None:
             return not_found(f"No capture {capture_id}.")
@@ -271,9 +284,16 @@ class Replay:
         previous = self._capture(redirected_from) if redirected_from else None
         at = as_of(row)
         citation = citation_of(self.conn, row)
+        source = orient.came_from(self.conn, came)
+        paths = Paths(self.path)
         body = render(
             "replay.html",
             capture=row,
+            around=orient.versions_around(self.conn, capture_id),
+            replay_url=self.replay_url,
+            timeline_url=paths.timeline(page_url(row)),
+            came=source,
+            jump=orient.time_jump(source["at"], at) if source else None,
             display=display,
             as_archived=as_archived,
             rewrite_mb=max(1, self.rewrite_cap // 1_000_000),
@@ -328,7 +348,7 @@ class Replay:
             "Cache-Control": "max-age=300",
         }
         try:
-            rewritten = self._rewritten(holder, page_url(row), at)
+            rewritten = self._rewritten(holder, page_url(row), at, row["id"])
             if rewritten is not None:
                 rewritten.headers = headers
                 return rewritten
@@ -344,7 +364,7 @@ class Replay:
         limit = min(self.cap, self.rewrite_cap)
         return decoded_size(self.archive, holder, limit) > limit
 
-    def _rewritten(self, holder: dict[str, Any], url: str, at: datetime) -> Served | None:
+    def _rewritten(self, holder: dict[str, Any], url: str, at: datetime, came: int) -> Served | None:
         """HTML or CSS read whole and pointed into the archive; None for anything else, for a
         payload too large to rewrite, or one that does not decode (served as archived instead)."""
         main = _main_type(holder)
@@ -356,9 +376,11 @@ class Replay:
             return None
         if main == "text/css":
             return Served(
-                200, record.content_type or "text/css", rewrite_stylesheet(record.body, url, self.targets(at))
+                200,
+                record.content_type or "text/css",
+                rewrite_stylesheet(record.body, url, self.targets(at, came)),
             )
-        body = rewrite_html(record.body, record.content_type, url, self.targets(at))
+        body = rewrite_html(record.body, record.content_type, url, self.targets(at, came))
         return Served(200, "text/html; charset=utf-8", body)
 
 

@@ -73,6 +73,11 @@ def citation_url(timestamp: str, original: str) -> str:
     return f"{PUBLIC_WAYBACK}/web/{timestamp}/{original}"
 
 
+def calendar_url(original: str) -> str:
+    """The Wayback Machine's calendar of every snapshot of a URL (what a reporter browses next)."""
+    return f"{PUBLIC_WAYBACK}/web/*/{original}"
+
+
 # Hosts that serve Wayback Machine snapshot links (with or without `www.`), and the path of one:
 # /web/<timestamp: 4 to 14 digits, a year down to the second><optional replay flag: id_, if_, im_,
 # js_, cs_, ...>/<original URL>.

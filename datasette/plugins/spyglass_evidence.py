@@ -22,6 +22,7 @@ from archive.archive import Archive
 from archive.evidence.cite import citation_of, citation_of_page
 from archive.index import queries
 from archive.publish.archived import Served
+from archive.publish.cells import hash_cell
 from archive.publish.drawing import DRAWING
 from archive.publish.paths import Paths
 from archive.publish.replay import DATABASE, Replay
@@ -91,7 +92,7 @@ def _capture_cell(datasette, data: dict[str, Any], value: Any):
             '<details><summary>cite</summary><pre style="white-space: pre-wrap; max-width: 40em">{text}</pre></details>'
             "{shots}</div>"
         ).format(
-            sha=value,
+            sha=hash_cell(value) or value,
             replay=replay,
             text=citation.text(),
             shots=Markup("").join(_screenshot(datasette, shot) for shot in shots),
@@ -174,7 +175,8 @@ async def replay(request, datasette) -> _Streamed:
     """Our page: a banner naming the capture, over its sandboxed archived copy (or its text)."""
     capture_id = int(request.url_vars["capture_id"])
     via = _number(request.args.get("redirected_from"))
-    return await _serve(request, datasette, lambda r: r.page(capture_id, via))
+    came = _number(request.args.get("from"))
+    return await _serve(request, datasette, lambda r: r.page(capture_id, via, came))
 
 
 async def archived(request, datasette) -> _Streamed:
@@ -192,7 +194,8 @@ async def load(request, datasette) -> _Streamed:
 async def goto(request, datasette) -> _Streamed:
     """A link followed in an archived copy: its nearest capture, or a page saying it is not archived."""
     url, at = request.args.get("url") or "", request.args.get("at") or ""
-    return await _serve(request, datasette, lambda r: r.goto(url, at))
+    came = _number(request.args.get("from"))
+    return await _serve(request, datasette, lambda r: r.goto(url, at, came))
 
 
 async def original_file(request, datasette) -> _Streamed:

@@ -145,8 +145,7 @@ def _query_cell(paths: Paths, data: dict[str, Any], column: str, value: Any) -> 
     if is_capture_search and column == "page_url":
         return archived_link(paths, str(value), data["id"])
     if column == "page_url" and data.get("document_id") is not None and data.get("document_page_id"):
-        document = _a(paths.row("document_pages", data["document_page_id"]), value, "archived-url")
-        return Markup("{} <small>({})</small>").format(document, _a(str(value), "live", "live-url"))
+        return _with_live(paths.row("document_pages", data["document_page_id"]), value)
     return None
 
 
@@ -163,12 +162,24 @@ def _plain(value: Any) -> Any:
     return value["value"] if isinstance(value, dict) and "value" in value else value
 
 
+def _with_live(href: str, value: Any) -> Markup:
+    """`value` opening our copy at `href`, the live URL beside it."""
+    return Markup("{} <small>({})</small>").format(
+        _a(href, value, "archived-url"), _a(str(value), "live", "live-url")
+    )
+
+
 def _archived_cell(paths: Paths, table: str | None, data: dict[str, Any], column: str, value: Any):
     if table == "mentions" and column == "proof_url" and data.get("document_id") not in (None, ""):
-        document = _a(
-            paths.document(_plain(data["document_id"]), data.get("page_number")), value, "archived-url"
-        )
-        return Markup("{} <small>({})</small>").format(document, _a(str(value), "live", "live-url"))
+        return _with_live(paths.document(_plain(data["document_id"]), data.get("page_number")), value)
+    if (
+        table == "agency_products"
+        and column == "proof_url"
+        and data.get("document_page_id") not in (None, "")
+    ):
+        return _with_live(paths.row("document_pages", _plain(data["document_page_id"])), value)
+    if table == "agency_products" and column == "proof_url" and data.get("capture_id") not in (None, ""):
+        return archived_link(paths, str(value), _plain(data["capture_id"]))
     holder = ARCHIVED_URLS.get((table, column))
     fetched_from = fetch_label(data) if (table, column) == ("captures", "url") else None
     if fetched_from and data.get("id") not in (None, "") and isinstance(value, str):

@@ -69,7 +69,13 @@ async def timemap(request, datasette) -> Response:
         return _none(url)
     uris = _uris(datasette, memento.original_of(found))
     body = memento.timemap(found, uris["timemap"], uris["timegate"], uris["memento"])
-    return Response(body, content_type=memento.LINK_FORMAT)
+    # A browser (asking for HTML, not link-format) would save an unknown type as a file named
+    # "download"; it gets the same text as text/plain, shown in the tab.
+    accept = request.headers.get("accept", "")
+    in_browser = "text/html" in accept and memento.LINK_FORMAT not in accept
+    headers = {"Vary": "Accept", "Content-Disposition": 'inline; filename="timemap.txt"'}
+    kind = "text/plain; charset=utf-8" if in_browser else memento.LINK_FORMAT
+    return Response(body, content_type=kind, headers=headers)
 
 
 async def timegate(request, datasette) -> Response:

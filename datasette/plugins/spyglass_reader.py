@@ -22,7 +22,8 @@ from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
 from archive.archive import Archive
-from archive.publish import browse, reader
+from archive.index import queries
+from archive.publish import browse, pageimage, reader
 from archive.publish.paths import DATABASE, Paths
 
 
@@ -34,7 +35,7 @@ def _pk(request) -> int | None:
 @hookimpl
 def extra_template_vars(view_name, table, database, request, datasette):
     """The reader's view of a capture or a document, for their row templates."""
-    if view_name != "row" or database != DATABASE or table not in ("captures", "documents"):
+    if view_name != "row" or database != DATABASE or table not in ("captures", "documents", "document_pages"):
         return None
     row_id = _pk(request) if request is not None else None
     if row_id is None:
@@ -45,8 +46,12 @@ def extra_template_vars(view_name, table, database, request, datasette):
         if table == "captures":
             archive = Archive(Path(db.path).parent)
             found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id))
-        else:
+        elif table == "documents":
             found = await db.execute_fn(lambda conn: reader.document_page(conn, row_id))
+        else:
+            found = await db.execute_fn(lambda conn: reader.document_page_row(conn, row_id))
+        if found is not None and table == "captures":
+            found["phrase"] = (request.args.get("phrase") or "").strip()[:200]
         return {"reader": found}
 
     return inner
@@ -55,7 +60,7 @@ def extra_template_vars(view_name, table, database, request, datasette):
 @hookimpl
 def extra_js_urls(view_name, table, database, datasette):
     """The copy button's script, on the pages that have one (served by spyglass_front)."""
-    if view_name == "row" and database == DATABASE and table in ("captures", "documents"):
+    if view_name == "row" and database == DATABASE and table in ("captures", "documents", "document_pages"):
         return [
             {"url": datasette.urls.path("/-/spyglass/copy.js"), "module": True}
         ]  # modules run after the page is parsed
@@ -82,6 +87,31 @@ async def browse_page(request, datasette) -> Response:
     return Response.html(page, status=status)
 
 
+async def page_image(request, datasette) -> Response:
+    """A document page's image, rendered from the archived PDF (archive/publish/pageimage.py)."""
+    document_id, number = (
+        queries.row_id(request.url_vars["document_id"]),
+        queries.row_id(request.url_vars["page"]),
+    )
+    db = datasette.get_database(DATABASE)
+    archive = Archive(Path(db.path).parent)
+    found = (
+        await db.execute_fn(lambda conn: pageimage.page_image(archive, conn, document_id, number))
+        if document_id is not None and number is not None
+        else None
+    )
+    if found is None:
+        return Response.text("No image of this page.\n", status=404)
+    return Response(
+        found.read_bytes(),
+        content_type="image/png",
+        headers={"Cache-Control": "max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 @hookimpl
 def register_routes():
-    return [(r"^/-/spyglass/(?P<kind>vendor|product|agency)$", browse_page)]
+    return [
+        (r"^/-/spyglass/(?P<kind>vendor|product|agency)$", browse_page),
+        (r"^/-/spyglass/page-image/(?P<document_id>\d+)/(?P<page>\d+)\.png$", page_image),
+    ]

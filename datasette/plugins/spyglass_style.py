@@ -9,8 +9,11 @@ modification time each time a page uses it (3% of the server's time under
 load). Restart the server after editing a template.
 """
 
+import re
+
 from datasette import hookimpl
 from datasette.utils.asgi import Response
+from markupsafe import Markup, escape
 
 CSS = """
 dl.column-descriptions { max-height: 7.5em; overflow-y: auto; columns: 2; column-gap: 2em;
@@ -50,7 +53,27 @@ table.spyglass-fields th { text-align: right; color: #334; white-space: nowrap; 
 table.spyglass-fields td { overflow-wrap: anywhere; max-width: 60em; }
 tr.this-version td { background: #eef5ff; }
 ul.json-list { margin: 0; padding-left: 1.1em; }
+dl.verify-checks dd { padding: 0.15em 0.5em; border-left: 4px solid #ccd; }
+dd.check-ok { border-left-color: #2e7d32; } dd.check-failed { border-left-color: #c62828; background: #fdecea; }
+dd.check-skipped { border-left-color: #9e9e9e; color: #445; }
+/* A document's page: its image (rendered from the archived PDF) beside its text, mentions marked. */
+.page-pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1em; align-items: start; }
+.page-pair:not(:has(.page-image)) { grid-template-columns: 1fr; }
+.page-image img { width: 100%; border: 1px solid #ccd; box-shadow: 0 1px 3px #0002; background: white; }
+mark.mention { background: #ffe38a; outline: 1px solid #d9a400; }
+.spyglass-doc.spyglass-document { max-width: 90em; }
+/* Values that must not break mid-value: dates, hashes (their whole value is on hover). */
+time.when, span.hash { white-space: nowrap; } span.hash code { font-size: 0.9em; }
+button.copy-hash { font-size: 0.75em; margin-left: 0.3em; padding: 0 0.3em; }
+details.spyglass-sql summary { cursor: pointer; color: #445; }
+.verdict-ok { color: #2e7d32; } .verdict-failed { color: #c62828; }
 """
+CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def code_spans(text: object) -> Markup:
+    """Text written for a terminal (`spyglass verify`) with its backticked commands as <code>, escaped."""
+    return Markup(CODE_SPAN.sub(r"<code>\1</code>", str(escape(str(text)))))
 
 
 async def style_css(request):
@@ -60,6 +83,7 @@ async def style_css(request):
 @hookimpl
 def startup(datasette):
     datasette.jinja_env.auto_reload = False
+    datasette.jinja_env.filters["code_spans"] = code_spans
 
 
 @hookimpl
