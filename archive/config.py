@@ -124,6 +124,10 @@ class Config:
     spn_poll_interval: float = setting(5.0, "seconds between Save Page Now status polls")
     spn_timeout: float = setting(300.0, "how long to poll a Save Page Now job")
     tsa_url: str = setting("", "RFC 3161 time-stamp authority for `spyglass timestamp`")
+    public_url: str = setting(
+        "",
+        "the published archive's address (https://spyglass.example.org): footnotes name a capture's page there",
+    )
     tsa_ca_file: str = setting(
         "", "CA certificate(s) the time-stamp authority chains to (default: the system's)"
     )

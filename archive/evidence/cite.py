@@ -29,7 +29,7 @@ MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept."
 class Citation:
     """What a citation says; `text()`, `bluebook()` and `as_dict()` render it."""
 
-    kind: str  # "wayback", "live" or "document-page"
+    kind: str  # "wayback", "live", "document", "document-page" or "release"
     author: str
     title: str
     when: str  # e.g. "archived Feb. 25, 2018"
@@ -53,6 +53,7 @@ class Citation:
     seen_unchanged: int | None = None
     seen_unchanged_at: str | None = None  # the latest, ISO 8601 UTC
     seen_unchanged_proof: str | None = None  # its WARC record: "file, offset"
+    published_url: str | None = None  # the capture's page in the published archive, when configured
 
     def line(self) -> str:
         """Who, what, when, where: the form of the seeds' footnotes."""
@@ -61,6 +62,24 @@ class Citation:
         if self.archived_url:
             line += f" [{self.archived_url}]"
         return line
+
+    def footnote(self) -> str:
+        """One line in the coalition letter's form: `<title> (archived on Feb. 25, 2018), <snapshot URL>`.
+
+        A live capture gives the date Spyglass captured it and the original
+        URL, then where the capture is in the published archive (and its Save
+        Page Now snapshot), when there is one; a document keeps its agency.
+        """
+        if self.kind.startswith("document") or self.kind == "release":
+            return self.line()
+        shown = parse_when(self.as_of_at) if self.as_of_at else None
+        date = bluebook_date(shown) if shown else "date unknown"
+        if self.kind == "wayback":
+            return f"{self.title} (archived on {date}), {self.url}"
+        copies = [c for c in (self.published_url, self.archived_url) if c]
+        return f"{self.title} (captured on {date}), {self.url}" + (
+            f", archived at {' and '.join(copies)}" if copies else ""
+        )
 
     def bluebook(self) -> str:
         """One footnote-ready line, ending with the payload hash and the local copy."""
@@ -98,12 +117,19 @@ class Citation:
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, plus the two rendered forms."""
-        return {**asdict(self), "text": self.text(), "bluebook": self.bluebook()}
+        return {
+            **asdict(self),
+            "text": self.text(),
+            "bluebook": self.bluebook(),
+            "footnote": self.footnote(),
+        }
 
     def render(self, fmt: str) -> str:
-        """Render as `text`, `bluebook` or `json`."""
+        """Render as `text`, `bluebook`, `footnote` or `json`."""
         import json
 
+        if fmt == "footnote":
+            return self.footnote()
         if fmt == "bluebook":
             return self.bluebook()
         if fmt == "json":
@@ -243,14 +269,7 @@ def cite_document(
     )
     fetched = document.get("file_url") or url
     agency = document.get("agency") or release.get("agency") or _author(capture, url)
-    released = release.get("released_on") or release.get("released_at")
-    try:
-        when = f"released {bluebook_date(parse_when(str(released)))}" if released else None
-    except ValueError:
-        when = f"released {release.get('released_text') or released}"
-    when = when or (
-        f"released {release['released_text']}" if release.get("released_text") else "release date unknown"
-    )
+    when = _released(release)
     title = " ".join(
         str(document.get("title") or document.get("file_name") or release.get("title") or "").split()
     )
@@ -276,6 +295,37 @@ def cite_document(
     )
 
 
+def _released(release: Mapping[str, Any]) -> str:
+    """ "released Feb. 25, 2018", or as the portal wrote it, or "release date unknown"."""
+    released = release.get("released_on") or release.get("released_at")
+    try:
+        when = f"released {bluebook_date(parse_when(str(released)))}" if released else None
+    except ValueError:
+        when = f"released {release.get('released_text') or released}"
+    return when or (
+        f"released {release['released_text']}" if release.get("released_text") else "release date unknown"
+    )
+
+
+def cite_release(release: Mapping[str, Any], capture: Mapping[str, Any] | None = None) -> Citation:
+    """The citation of a release (a records request's answer) by its page: agency, title, release date;
+    `capture` is the capture of the response that listed it, the local proof."""
+    capture = capture or {}
+    detail = "Release" + (f", request {release['reference']}" if release.get("reference") else "")
+    if capture.get("url"):
+        detail += f"; listed in {capture['url']}"
+    return Citation(
+        kind="release",
+        author=release.get("agency") or _author(capture, release["page_url"]),
+        title=" ".join(str(release.get("title") or "").split()) or "Untitled release",
+        when=_released(release),
+        url=release["page_url"],
+        original_url=release["page_url"],
+        detail=detail,
+        **_local(capture),
+    )
+
+
 def distance(a: datetime, b: datetime) -> str:
     """How far `a` is from `b`, in words: '3 days 4 hours earlier', 'the same second'."""
     seconds = int((a - b).total_seconds())
@@ -293,14 +343,17 @@ def distance(a: datetime, b: datetime) -> str:
     return f"{' '.join(parts)} {side}"
 
 
-def citation_of(conn: sqlite3.Connection, capture: Mapping[str, Any]) -> Citation:
+def citation_of(
+    conn: sqlite3.Connection, capture: Mapping[str, Any], published_url: str | None = None
+) -> Citation:
     """The citation of a capture row: a released document's as that document (agency, name,
-    release date), any other with its Save Page Now snapshot if it has one."""
+    release date), any other with its Save Page Now snapshot if it has one. `published_url` is
+    the capture's page in the published archive, when its public address is known."""
     found = queries.document_of_capture(conn, capture)
     if found is not None:
         document, release = found
-        return cite_document(document, release, capture)
-    citation = cite(capture, queries.save_request(conn, capture["id"]))
+        return replace(cite_document(document, release, capture), published_url=published_url)
+    citation = replace(cite(capture, queries.save_request(conn, capture["id"])), published_url=published_url)
     if citation.kind != "live":
         return citation
     seen = queries.latest_observation(conn, dict(capture))

@@ -51,21 +51,27 @@ def save_request(conn: sqlite3.Connection, capture_id: int) -> dict[str, Any] | 
     return found[0] if found else None
 
 
-def nearest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> dict[str, Any] | None:
-    """The capture of `url` (or of the page a Wayback memento shows) nearest in time to `at`,
-    the newest if `at` is None; ties go to the earlier capture. None if there is none."""
+def nearest_capture(
+    conn: sqlite3.Connection, url: str | list[str], at: datetime | None, via: str | None = None
+) -> dict[str, Any] | None:
+    """The capture of `url` (or of the page a Wayback memento shows; any of several spellings when a
+    list) nearest in time to `at`, the newest if `at` is None; ties go to the earlier capture. `via`
+    keeps only captures made that way ("wayback"). None if there is none."""
+    urls = [url] if isinstance(url, str) else url
+    if not urls:
+        return None
+    marks = ", ".join("?" for _ in urls)
+    where = f"(url IN ({marks}) OR original_url IN ({marks})) AND warc_type IN ('response', 'revisit', 'resource')"
+    params: list[Any] = [*urls, *urls]
+    if via is not None:
+        where += " AND via = ?"
+        params.append(via)
     if at is None:
         order = f"julianday({AS_OF_COLUMN}) DESC, id DESC"
-        params: list[Any] = [url, url]
     else:
         order = f"abs(julianday({AS_OF_COLUMN}) - julianday(?)), id"
-        params = [url, url, at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")]
-    found = rows(
-        conn,
-        "SELECT * FROM captures WHERE (url = ? OR original_url = ?) AND warc_type IN "
-        f"('response', 'revisit', 'resource') ORDER BY {order} LIMIT 1",
-        params,
-    )
+        params.append(at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))
+    found = rows(conn, f"SELECT * FROM captures WHERE {where} ORDER BY {order} LIMIT 1", params)
     return found[0] if found else None
 
 

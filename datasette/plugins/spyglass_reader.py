@@ -22,6 +22,8 @@ from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
 from archive.archive import Archive
+from archive.errors import NotFound
+from archive.evidence import lookup
 from archive.publish import browse, reader
 from archive.publish.paths import DATABASE, Paths
 
@@ -44,7 +46,8 @@ def extra_template_vars(view_name, table, database, request, datasette):
     async def inner() -> dict[str, Any]:
         if table == "captures":
             archive = Archive(Path(db.path).parent)
-            found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id))
+            here = datasette.absolute_url(request, Paths(datasette.urls.path).capture(row_id))
+            found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id, here))
         else:
             found = await db.execute_fn(lambda conn: reader.document_page(conn, row_id))
         return {"reader": found}
@@ -82,6 +85,35 @@ async def browse_page(request, datasette) -> Response:
     return Response.html(page, status=status)
 
 
+async def cite_lookup(request, datasette) -> Response:
+    """`/-/spyglass/cite?url=`: the capture page of whatever a citation holds (an id, a page's URL,
+    a Wayback snapshot link in any spelling, a released file's stable page or signed URL); else 404
+    in one line naming what was looked for and the nearest captured URL."""
+    target = (request.args.get("url") or "").strip()
+    if not target:
+        return Response.text("Give ?url= a capture id or a URL to cite\n", status=400)
+    db = datasette.get_database(DATABASE)
+
+    paths = Paths(datasette.urls.path)
+
+    def resolve(conn):
+        try:
+            found = lookup.find(conn, target)
+        except NotFound as exc:
+            return None, str(exc)
+        if found.release is not None:
+            return paths.row("releases", found.release["id"]), None
+        return paths.capture(found.capture["id"]), None
+
+    page, missing = await db.execute_fn(resolve)
+    if page is None:
+        return Response.text(f"{missing}\n", status=404)
+    return Response.redirect(page)
+
+
 @hookimpl
 def register_routes():
-    return [(r"^/-/spyglass/(?P<kind>vendor|product|agency)$", browse_page)]
+    return [
+        (r"^/-/spyglass/(?P<kind>vendor|product|agency)$", browse_page),
+        (r"^/-/spyglass/cite$", cite_lookup),
+    ]
