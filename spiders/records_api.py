@@ -173,6 +173,7 @@ class ApiWalking:
             version=api.text(walk.version, item),
             file_urls=[e.url for e in entries],
             cite_urls={e.url: e.cite_url for e in entries},
+            entry_text=api.item_text(item),
         )
         depth = response.meta.get("spyglass_depth", 0)
         lookup = api.url(walk.agency_lookup, item, base) if walk.agency_lookup else None

@@ -23,6 +23,9 @@ class Release:
     version: str | None = None  # the portal's "last updated" value: unchanged releases are not walked again
     # Stable page to cite for each file URL that may expire (default: the URL itself).
     cite_urls: dict[str, str] = field(default_factory=dict)
+    # The text of its own entry when a page lists it with others (a table row, a JSON item):
+    # what the listing says about this release alone. None on the release's own page.
+    entry_text: str | None = None
 
 
 @dataclass

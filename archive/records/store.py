@@ -49,14 +49,15 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
     db.execute(
         f"""
         INSERT INTO releases (source, key, agency, title, reference, released_on, released_text,
-                              status, version, page_url, capture_id, first_seen_at, last_seen_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?, ?)
+                              status, version, page_url, capture_id, first_seen_at, last_seen_at,
+                              entry_text)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?, ?, ?)
         ON CONFLICT (source, key) DO UPDATE SET
             agency = excluded.agency, title = excluded.title, reference = excluded.reference,
             released_on = excluded.released_on, released_text = excluded.released_text,
             status = excluded.status, version = excluded.version,
             page_url = excluded.page_url, capture_id = excluded.capture_id,
-            last_seen_at = excluded.last_seen_at
+            last_seen_at = excluded.last_seen_at, entry_text = excluded.entry_text
         """,
         [
             release.source,
@@ -72,6 +73,7 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
             release.record_id,
             now,
             now,
+            release.entry_text,
         ],
     )
     release_id = db.execute(
