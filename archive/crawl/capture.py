@@ -116,7 +116,10 @@ class WarcCaptureMiddleware:
                     date=sent_at,
                     extra_headers=extra,
                     dedupe=request.meta.get("spyglass_dedupe", self.dedupe),
-                    any_url=bool(request.meta.get("spyglass_requisite")),
+                    # A requisite or a released file already archived under another URL (one
+                    # image under two names, one PDF re-uploaded or shared by two requests) is
+                    # stored once: this copy is a revisit of the first.
+                    any_url=bool(request.meta.get("spyglass_requisite") or request.meta.get("spyglass_link")),
                 )
             )
         )

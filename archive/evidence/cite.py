@@ -244,9 +244,10 @@ def cite_document_page(
     document: Mapping[str, Any],
     release: Mapping[str, Any] | None = None,
     capture: Mapping[str, Any] | None = None,
+    agencies: list[str] | None = None,
 ) -> Citation:
     """The citation of one page of a released document: document_pages, documents and releases rows."""
-    return cite_document(document, release, capture, page)
+    return cite_document(document, release, capture, page, agencies)
 
 
 def cite_document(
@@ -254,8 +255,12 @@ def cite_document(
     release: Mapping[str, Any] | None = None,
     capture: Mapping[str, Any] | None = None,
     page: Mapping[str, Any] | None = None,
+    agencies: list[str] | None = None,
 ) -> Citation:
-    """The citation of a released document (one page of it with `page`): agency, name, release date."""
+    """The citation of a released document (one page of it with `page`): agency, name, release date.
+
+    `agencies` is every agency that released the same file: all are named, `release`'s first.
+    """
     release = release or {}
     capture = capture or {}
     # A file fetched by an expiring URL is cited by its stable page (documents.cite_url).
@@ -269,6 +274,7 @@ def cite_document(
     )
     fetched = document.get("file_url") or url
     agency = document.get("agency") or release.get("agency") or _author(capture, url)
+    agency = _and([agency, *(a for a in agencies or [] if a != agency)])
     when = _released(release)
     title = " ".join(
         str(document.get("title") or document.get("file_name") or release.get("title") or "").split()
@@ -293,6 +299,11 @@ def cite_document(
         detail=detail,
         **_local(capture),
     )
+
+
+def _and(names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _released(release: Mapping[str, Any]) -> str:
@@ -352,7 +363,10 @@ def citation_of(
     found = queries.document_of_capture(conn, capture)
     if found is not None:
         document, release = found
-        return replace(cite_document(document, release, capture), published_url=published_url)
+        agencies = queries.agencies_of_document(conn, document["id"])
+        return replace(
+            cite_document(document, release, capture, agencies=agencies), published_url=published_url
+        )
     citation = replace(cite(capture, queries.save_request(conn, capture["id"])), published_url=published_url)
     if citation.kind != "live":
         return citation
@@ -374,4 +388,6 @@ def citation_of_page(conn: sqlite3.Connection, page: Mapping[str, Any]) -> Citat
     if found is None:
         return None
     document, release, capture = found
-    return cite_document_page(page, document, release, capture)
+    return cite_document_page(
+        page, document, release, capture, queries.agencies_of_document(conn, document["id"])
+    )

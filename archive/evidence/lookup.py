@@ -106,32 +106,41 @@ def _captured(conn: sqlite3.Connection, url: str, at: datetime | None) -> dict[s
     return nearest_capture(conn, url_variants(url), at)
 
 
-def _document_capture(conn: sqlite3.Connection, where: str, params: list[Any]) -> dict[str, Any] | None:
-    """The capture of the document a documents/document_links condition picks (its first, by id)."""
-    found = rows(
-        conn,
-        "SELECT d.capture_id FROM documents AS d LEFT JOIN document_links AS l ON l.document_id = d.id "
-        f"WHERE {where} AND d.capture_id IS NOT NULL ORDER BY d.id LIMIT 1",
-        params,
-    )
-    return capture_by_id(conn, found[0]["capture_id"]) if found else None
+def _document_capture(
+    conn: sqlite3.Connection, column: str, values: list[str], like: bool = False
+) -> dict[str, Any] | None:
+    """The capture of a released file whose `column` (cite_url or file_url) is one of `values` (or
+    matches one, with `like`): the capture of the matching link's own URL first (the same bytes
+    under a second URL are a capture of that URL, a revisit), else the document's capture."""
+    test = " OR ".join(f"x.{column} {'LIKE' if like else '='} ?" for _ in values)
+    for sql in (
+        "SELECT x.file_url, d.capture_id, d.sha256 FROM document_links AS x "
+        "JOIN documents AS d ON d.id = x.document_id "
+        f"WHERE ({test}) AND d.capture_id IS NOT NULL ORDER BY x.id LIMIT 1",
+        "SELECT NULL AS file_url, x.capture_id, x.sha256 FROM documents AS x "
+        f"WHERE ({test}) AND x.capture_id IS NOT NULL ORDER BY x.id LIMIT 1",
+    ):
+        found = rows(conn, sql, values)
+        if found:
+            own = nearest_capture(conn, found[0]["file_url"], None) if found[0]["file_url"] else None
+            # Only a capture holding the file's bytes (not a redirect to a signed URL) is its copy.
+            if own is not None and own["sha256"] == found[0]["sha256"]:
+                return own
+            return capture_by_id(conn, found[0]["capture_id"])
+    return None
 
 
 def _stable_page(conn: sqlite3.Connection, url: str, at: datetime | None) -> dict[str, Any] | None:
     """A released file by the stable page Spyglass cites it by (documents.cite_url)."""
-    urls = url_variants(url)
-    marks = ", ".join("?" for _ in urls)
-    found = _document_capture(conn, f"(d.cite_url IN ({marks}) OR l.cite_url IN ({marks}))", [*urls, *urls])
+    found = _document_capture(conn, "cite_url", url_variants(url))
     if found is not None:
         return found
-    path = urlsplit(url).path
-    docs = DOCUMENTCLOUD_RE.match(path)
+    docs = DOCUMENTCLOUD_RE.match(urlsplit(url).path)
     if docs and "documentcloud" in (urlsplit(url).hostname or ""):
         # Any spelling of a DocumentCloud document's page names the document by its number.
+        number = docs[1]
         return _document_capture(
-            conn,
-            "(d.cite_url LIKE ? OR d.cite_url LIKE ? OR l.cite_url LIKE ?)",
-            [f"%/documents/{docs[1]}-%", f"%/documents/{docs[1]}/%", f"%/documents/{docs[1]}-%"],
+            conn, "cite_url", [f"%/documents/{number}-%", f"%/documents/{number}/%"], like=True
         )
     return None
 
@@ -142,9 +151,7 @@ def _download_url(conn: sqlite3.Connection, url: str, at: datetime | None) -> di
     if not parts.query:
         return None
     bare = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    found = _document_capture(
-        conn, "(l.file_url = ? OR l.file_url LIKE ? OR d.file_url LIKE ?)", [url, bare + "?%", bare + "?%"]
-    )
+    found = _document_capture(conn, "file_url", [bare + "?%"], like=True)
     return found or nearest_capture(conn, bare, at)
 
 
