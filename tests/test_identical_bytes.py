@@ -115,6 +115,8 @@ def test_verify_replay_and_export_follow_the_revisit(shared, tmp_path: Path):
     data = shared["data"]
     verified = run_cli("verify", "--data", str(data))
     assert verified.returncode == 0, verified.stderr
+    # None were asked for: said so, not "0 time-stamp token(s) match".
+    assert verified.stdout.rstrip().endswith("no time-stamp tokens yet (`spyglass timestamp` gets them).")
     second = next(
         c
         for c in (_capture(shared, shared["first"]), _capture(shared, shared["second"]))

@@ -35,7 +35,11 @@ def verify(data_dir: Path | None, tsa_ca: str | None) -> None:
         + (f"and {report.screenshots} screenshots " if report.screenshots else "")
         + "verified against their WARC records; hash chain "
         f"intact; {report.records} records in {report.warc_files} WARC files with valid digests; "
-        f"{report.tokens} time-stamp token(s) match their files."
+        + (
+            f"{report.tokens} time-stamp token(s) match their files."
+            if report.tokens
+            else "no time-stamp tokens yet (`spyglass timestamp` gets them)."
+        )
     )
 
 
