@@ -109,6 +109,13 @@ def test_a_url_that_matches_nothing_names_what_was_looked_for_and_the_nearest_ca
         assert line.endswith("nearest captured URL: https://aws.amazon.com/rekognition/")
 
 
+def test_a_snapshot_link_with_an_impossible_time_is_one_line(letter):
+    link = "https://web.archive.org/web/20181399000000/https://aws.amazon.com/rekognition/"
+    result = run_cli("cite", link, "--data", str(letter["data"]), env=letter["env"])
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: {link}: its timestamp 20181399000000 is not a date"
+
+
 def test_the_lookup_page_and_memento_accept_the_letter_s_link(letter):
     ds = datasette_app(letter["data"])
     [capture_id] = [r["id"] for r in rows(letter["data"], "SELECT id FROM captures WHERE via = 'wayback'")]

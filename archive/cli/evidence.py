@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -93,9 +95,7 @@ def cite(target: str, data_dir: Path | None, at: str | None, fmt: str) -> None:
     release's page. Example: spyglass cite
     https://web.archive.org/web/20180225100337/https:/aws.amazon.com/rekognition/ --format footnote
     """
-    from dataclasses import replace
-
-    from archive.evidence.cite import citation_of, cite_release
+    from archive.evidence.cite import citation_of_found
     from archive.evidence.lookup import find
     from archive.publish.paths import Paths
     from archive.times import parse_when
@@ -112,13 +112,10 @@ def cite(target: str, data_dir: Path | None, at: str | None, fmt: str) -> None:
         found = find(index.conn, target, when, config.wayback_url)
         public = config.public_url.rstrip("/")
         published = Paths(lambda path: public + path).capture(found.capture["id"]) if public else None
-        if found.release is not None:
-            citation = replace(cite_release(found.release, found.capture), published_url=published)
-        else:
-            citation = citation_of(index.conn, found.capture, published)
+        citation = citation_of_found(index.conn, found, published)
     finally:
         index.close()
-    note = _closest_note(found, when or found.named_at, at or (target if found.named_at else None))
+    note = _closest_note(found, when, at or target)
     if fmt == "json":
         payload = citation.as_dict()
         if note:
@@ -128,15 +125,17 @@ def cite(target: str, data_dir: Path | None, at: str | None, fmt: str) -> None:
         click.echo(citation.render(fmt))
 
 
-def _closest_note(found, when, asked: str | None) -> dict | None:
-    """When the capture is not at the time asked for, say how far from it it is (on stderr too)."""
+def _closest_note(found: Any, at: datetime | None, asked: str) -> dict[str, Any] | None:
+    """How far the capture is from the time asked for (--at, or the snapshot link's own time),
+    said on stderr too; None when no time was asked for, or a link's time is met exactly."""
     from archive.evidence.cite import distance
     from archive.index.asof import as_of
 
-    if when is None or asked is None:
+    when = at or found.named_at
+    if when is None:
         return None
     shown = as_of(found.capture)
-    if found.named_at is not None and asked and shown == when:
+    if at is None and shown == when:
         return None
     click.echo(
         f"Closest capture to {asked}: capture {found.capture['id']}, showing the page as of "

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from archive.evidence.lookup import Found
 from archive.index import asof, queries
 from archive.index.rows import is_wayback
 from archive.times import iso, parse_when
@@ -380,6 +381,14 @@ def citation_of(
         seen_unchanged_at=latest["observed_at"],
         seen_unchanged_proof=f"{latest['warc_filename']}, offset {latest['warc_offset']}",
     )
+
+
+def citation_of_found(conn: sqlite3.Connection, found: Found, published_url: str | None = None) -> Citation:
+    """The citation of what a lookup found (archive/evidence/lookup.py): a release named by its
+    page as that release, anything else as its capture."""
+    if found.release is not None:
+        return replace(cite_release(found.release, found.capture), published_url=published_url)
+    return citation_of(conn, found.capture, published_url)
 
 
 def citation_of_page(conn: sqlite3.Connection, page: Mapping[str, Any]) -> Citation | None:

@@ -87,7 +87,10 @@ def find(
         return Found(capture_by_id(conn, int(text)), "capture id")
     snapshot = parse_snapshot_url(text, wayback_base)
     if snapshot is not None:
-        named = padded_time(snapshot.timestamp)
+        try:
+            named = padded_time(snapshot.timestamp)
+        except ValueError:
+            raise NotFound(f"{text}: its timestamp {snapshot.timestamp} is not a date") from None
         row = nearest_capture(conn, url_variants(snapshot.original), at or named, via="wayback")
         if row is None:
             raise NotFound(_missing(conn, snapshot.original, f"no Wayback memento of {snapshot.original}"))
