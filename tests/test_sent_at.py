@@ -1,8 +1,9 @@
 """A capture is dated when its request left for the network, not when it joined the queue.
 
 Loopback servers log each request's arrival; a crawl runs under a download
-delay (live pages and their requisites) and a records service's budget (a
-MuckRock walk: API listings, JSON walks and files on a CDN). Every capture's
+delay (live pages and their requisites), a records service's budget (a
+MuckRock walk: API listings, JSON walks and files on a CDN) and the Wayback
+budget (snapshots). Every capture's
 time, and its WARC-Date, must lie within a second before its request arrived,
 never after it.
 """
@@ -18,6 +19,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.demo.server import Incoming, Reply
 from archive.demo.vendor_site import start_vendor_site
+from archive.demo.wayback_demo import demo_sim
+from archive.demo.wayback_sim import start_wayback_sim
 from archive.times import parse_when
 from tests.servers.records_apis import start_records_apis
 
@@ -38,6 +41,11 @@ sources:
     allow_private: [127.0.0.1]
     urls: ["{api}/api_v2/requests/?search=recognize"]
     walk: {{shape: muckrock}}
+  - name: aws-rekognition
+    kind: vendor
+    urls: [https://aws.amazon.com/rekognition/]
+    vendor: Amazon Web Services
+    wayback: true
 """
 
 
@@ -58,6 +66,17 @@ class Arrivals:
 
         return handle
 
+    def logged_sim(self, sim) -> None:
+        """The same for the Wayback simulator, whose handler is its `handle` method."""
+        handle = sim.handle
+
+        def logged(method, path, *args):
+            with self.lock:
+                self.seen.setdefault(sim.base + path, []).append(datetime.now(UTC))
+            return handle(method, path, *args)
+
+        sim.handle = logged
+
 
 @pytest.fixture(scope="module")
 def timed(tmp_path_factory: pytest.TempPathFactory):
@@ -70,12 +89,14 @@ def timed(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("sent")
     (root / "sources.yml").write_text(SOURCES.format(vendor=vendor_server.url, api=apis.server.url))
     data = root / "data"
+    sources = ("--sources", str(root / "sources.yml"), "--data", str(data))
     run_cli(
         "crawl",
-        "--sources",
-        str(root / "sources.yml"),
-        "--data",
-        str(data),
+        *sources,
+        "--source",
+        "northwind-recognize",
+        "--source",
+        "muckrock-recognize",
         "-s",
         "DOWNLOAD_DELAY=0.6",
         "-s",
@@ -84,7 +105,13 @@ def timed(tmp_path_factory: pytest.TempPathFactory):
         env={"SPYGLASS_MUCKROCK_PER_MINUTE": "80", "SPYGLASS_MUCKROCK_TOKEN": "t"},
         check=True,
     )
+    # Wayback snapshots wait for the machine's Wayback budget (its "minute" shortened to 2 s).
+    wayback_server, sim = start_wayback_sim(demo_sim(vendor_server.url))
+    arrivals.logged_sim(sim)
+    env = {"SPYGLASS_WAYBACK_URL": sim.base, "SPYGLASS_WAYBACK_WINDOW": "2"}
+    run_cli("crawl", *sources, "--source", "aws-rekognition", "--only", "wayback", env=env, check=True)
     yield {"data": data, "arrivals": arrivals, "cdn": apis.cdn_server.url}
+    wayback_server.shutdown()
     for server in servers:
         server.stop()
 
