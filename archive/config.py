@@ -124,10 +124,6 @@ class Config:
     spn_poll_interval: float = setting(5.0, "seconds between Save Page Now status polls")
     spn_timeout: float = setting(300.0, "how long to poll a Save Page Now job")
     tsa_url: str = setting("", "RFC 3161 time-stamp authority for `spyglass timestamp`")
-    public_url: str = setting(
-        "",
-        "the published archive's address (https://spyglass.example.org): footnotes name a capture's page there",
-    )
     tsa_ca_file: str = setting(
         "", "CA certificate(s) the time-stamp authority chains to (default: the system's)"
     )
@@ -174,6 +170,18 @@ class Config:
     boilerplate_min_pages: int = setting(3, "pages a sentence must be on, at least, to be boilerplate")
     allow_sql: bool = setting(
         False, "let visitors of `spyglass serve` run their own SQL (see the README's publishing stance)"
+    )
+    public_url: str = setting(
+        "",
+        "the archive's public address (https://archive.example.org): `spyglass serve` names it in "
+        "Memento links and TimeGate redirects, alerts link to the diff and the capture page there, "
+        "a live capture's footnote (`spyglass cite --format footnote`) names its page there; "
+        "empty: relative links, and alerts carry citations only",
+    )
+    # An alert whose target stays down is retried by every crawl, run-due and
+    # `spyglass notify`; after this long `spyglass status` flags it.
+    notify_overdue: float = setting(
+        86400.0, "seconds an alert may stay unsent before `spyglass status` exits non-zero"
     )
     atlas_timeout: float = setting(
         300.0, "seconds `import-atlas --url` may take to download the Atlas of Surveillance export"

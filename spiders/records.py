@@ -15,6 +15,7 @@ from w3lib.url import canonicalize_url, safe_url_string
 from archive.archive import Archive
 from archive.index.db import open_index
 from archive.records.budget import ServiceBudget, download_slots
+from archive.records.findings import Findings
 from archive.records.items import DocumentFile, Release
 from archive.records.store import known_files, known_releases
 from archive.records.walk import iso_date, links_of, select, table_header, text_of
@@ -66,6 +67,7 @@ class RecordsSpider(ApiWalking, SourceSpider):
             finally:
                 index.close()
         self.fetched_cites, self.lookups, self.waiting = set(), {}, {}
+        self.findings = Findings()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         walk = self.source.walk
@@ -118,7 +120,7 @@ class RecordsSpider(ApiWalking, SourceSpider):
             callback,
             response.meta.get("spyglass_depth", 0),
             response.url,
-            in_scope=callback not in (self.parse_file, self.parse_page_text),
+            in_scope=callback not in (self.parse_file, self.parse_page_text, self.parse_human_page),
             spyglass_hops=hops,
             **keep,
         )

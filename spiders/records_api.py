@@ -22,9 +22,12 @@ from archive.index.kinds import ErrorType
 from archive.records import api
 from archive.records.api import FileEntry, ItemProblem
 from archive.records.budget import slot_name
-from archive.records.items import PageText, Release, ReleaseLinks
+from archive.records.findings import Findings
+from archive.records.items import Communication, PageText, Release, ReleaseLinks
 from archive.records.walk import iso_date
 from archive.sources.api_walk import ApiWalk, Step
+
+from .records_lookups import LookupWaiting
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 # MuckRock's API v2 and DocumentCloud both take the access token their shared
@@ -32,7 +35,7 @@ REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 TOKEN_SCHEME = "Bearer"
 
 
-class ApiWalking:
+class ApiWalking(LookupWaiting):
     """Mixed into RecordsSpider: walks a source whose `walk.api` is set."""
 
     # Set by RecordsSpider: the source, its seen-set and request helpers.
@@ -42,8 +45,8 @@ class ApiWalking:
     known_versions: dict[str, str | None]
     known_files: set[str]
     fetched_cites: set[str]
-    lookups: dict[str, str | None]
     waiting: dict[str, list[tuple[Release, Any, Step, str, int, list[FileEntry]]]]
+    findings: Findings  # what the walk found, for the run's summary and its partial verdict
 
     @property
     def api_walk(self) -> ApiWalk:
@@ -123,7 +126,10 @@ class ApiWalking:
         except ItemProblem as problem:
             yield self._error(response, ErrorType.MALFORMED_JSON, str(problem))
             return
+        self.findings.listed(step, len(found), response.url)
+        before = response.meta.get("spyglass_api_seen", 0)
         for number, item in enumerate(found, 1):
+            response.meta["spyglass_api_number"] = before + number
             try:
                 if not isinstance(item, dict):
                     raise ItemProblem(f"is a {type(item).__name__}, not an object")
@@ -158,7 +164,7 @@ class ApiWalking:
             raise ItemProblem(f"no {walk.key!r} and no page_url: cannot tell this release apart")
         key = page_url or f"{base}#{key_value}"
         released_text = api.text(walk.released_at, item)
-        entries = api.files(step, item, base)
+        entries = self._files_of(step, item, base)
         release = Release(
             source=self.source.name,
             key=key,
@@ -173,67 +179,24 @@ class ApiWalking:
             version=api.text(walk.version, item),
             file_urls=[e.url for e in entries],
             cite_urls={e.url: e.cite_url for e in entries},
+            human_url=api.url(walk.human_url, item, base) if walk.human_url else None,
+            submitted_on=iso_date(api.text(walk.submitted_at, item)),
+            due_on=iso_date(api.text(walk.due_at, item)),
+            completed_on=iso_date(api.text(walk.completed_at, item)),
+            jurisdiction=api.text(walk.jurisdiction, item),
+            embargo=api.text(walk.embargo, item),
             entry_text=api.item_text(item),
         )
         depth = response.meta.get("spyglass_depth", 0)
-        lookup = api.url(walk.agency_lookup, item, base) if walk.agency_lookup else None
-        if lookup and not api.text(walk.agency, item):
-            if lookup in self.lookups:
-                release.agency = self.lookups[lookup] or release.agency
-            else:
-                yield from self._wait_for_agency(
-                    lookup, (release, item, step, base, depth, entries), response
-                )
-                return
-        yield from self._emit(release, item, step, base, depth, entries)
-
-    def _wait_for_agency(self, lookup: str, pending: tuple, response: Response) -> Iterator[Any]:
-        """Hold a release until its agency's record has answered (one look-up per agency)."""
-        first = lookup not in self.waiting
-        self.waiting.setdefault(lookup, []).append(pending)
-        if first:
-            request = self.api_request(
-                lookup,
-                self.parse_agency,
-                response.meta.get("spyglass_depth", 0),
-                response.url,
-                spyglass_api_lookup=lookup,
-            )
-            if request is None:
-                self.lookups[lookup] = None
-                yield from self._release_waiting(lookup)
-            else:
-                request.errback = self.agency_failed
-                yield request
-
-    def parse_agency(self, response: Response) -> Iterator[Any]:
-        """An agency's record: its name goes into every release waiting for it."""
-        lookup = response.meta["spyglass_api_lookup"]
-        produced = list(self._json_of(response, self.parse_agency))
-        yield from produced
-        if any(isinstance(p, scrapy.Request) for p in produced):
-            return  # a redirect: its target answers for the same look-up
-        data = response.meta.pop("spyglass_json", None)
-        self.lookups[lookup] = api.text(self.api_walk.agency_name, data) if isinstance(data, dict) else None
-        yield from self._release_waiting(lookup)
-
-    def agency_failed(self, failure: Any) -> Iterator[Any]:
-        """The look-up failed: record why, and store its releases without the agency."""
-        yield self.fetch_error(failure)  # type: ignore[attr-defined]
-        lookup = failure.request.meta["spyglass_api_lookup"]
-        self.lookups[lookup] = None
-        yield from self._release_waiting(lookup)
-
-    def _release_waiting(self, lookup: str) -> Iterator[Any]:
-        for release, item, step, base, depth, entries in self.waiting.pop(lookup, []):
-            release.agency = self.lookups.get(lookup) or release.agency
-            yield from self._emit(release, item, step, base, depth, entries)
+        yield from self._resolve((release, item, step, base, depth, entries))
 
     def _emit(
         self, release: Release, item: dict, step: Step, base: str, depth: int, entries: list[FileEntry]
     ) -> Iterator[Any]:
         """The release, its files, and (unless it is unchanged since the last crawl) its follows."""
+        self.findings.releases += 1
         yield release
+        yield from self._human_page(release, depth, base)
         yield from self._file_requests(release, depth, base, entries)
         unchanged = (
             release.version is not None
@@ -245,28 +208,86 @@ class ApiWalking:
 
     def _child_of(self, response: Response, item: dict, step: Step) -> Iterator[Any]:
         key = response.meta["spyglass_api_release"]
-        entries: list[FileEntry] = api.files(step, item, response.url)
+        entries: list[FileEntry] = self._files_of(step, item, response.url)
         depth = response.meta.get("spyglass_depth", 0)
+        letter = response.meta.get("spyglass_api_comm")
+        if step.communication is not None:
+            communication = self._communication_of(response, item, step)
+            letter = communication.key
+            yield communication
         if entries:
             links = ReleaseLinks(
-                self.source.name, key, [e.url for e in entries], {e.url: e.cite_url for e in entries}
+                self.source.name,
+                key,
+                [e.url for e in entries],
+                {e.url: e.cite_url for e in entries},
+                communication=letter,
             )
             yield links
             yield from self._file_requests(links, depth, response.url, entries)
         yield from self._follow_requests(
-            key, item, step, response.url, depth, response.meta["spyglass_api_page"]
+            key, item, step, response.url, depth, response.meta["spyglass_api_page"], letter
         )
 
+    def _communication_of(self, response: Response, item: dict, step: Step) -> Communication:
+        """A communication of the release, its fields where the walk says they are."""
+        assert step.communication is not None
+        fields = api.letter(step.communication, item)
+        fields["key"] = fields["key"] or f"{response.url}#{response.meta['spyglass_api_number']}"
+        record_id = response.meta["spyglass_warc"].record_id
+        release = response.meta["spyglass_api_release"]
+        return Communication(self.source.name, release, api_url=response.url, record_id=record_id, **fields)
+
+    def _files_of(self, step: Step, item: dict, base: str) -> list[FileEntry]:
+        """The files an item names, counted for the run's summary."""
+        entries = api.files(step, item, base)
+        self.findings.files.update(e.cite_url for e in entries)
+        return entries
+
+    def _human_page(self, release: Release, depth: int, referrer: str) -> Iterator[Any]:
+        """The release's page as a reader opens it, archived beside its API record."""
+        if not release.human_url:
+            return
+        request = self._request(
+            release.human_url,
+            self.parse_human_page,
+            depth + 1,
+            referrer,  # type: ignore[attr-defined]
+            in_scope=False,
+        )
+        if request is not None:
+            yield request
+
+    def parse_human_page(self, response: Response) -> Iterator[Any]:
+        """The human page is evidence in its own right: captured, its redirects followed."""
+        yield self.capture(response)  # type: ignore[attr-defined]
+        if response.status in REDIRECT_STATUSES:
+            yield from self._redirect(response, self.parse_human_page)  # type: ignore[attr-defined]
+
+    def walk_outcome(self) -> tuple[dict[str, int], str | None]:
+        """What the walk found per step and, if a step found nothing, the line that says where."""
+        listing = self.api_walk.listing
+        return self.findings.summary(listing), self.findings.first_empty(listing)
+
     def _follow_requests(
-        self, key: str, item: dict, step: Step, base: str, depth: int, page: str | None = None
+        self,
+        key: str,
+        item: dict,
+        step: Step,
+        base: str,
+        depth: int,
+        page: str | None = None,
+        letter: str | None = None,
     ) -> Iterator[Any]:
         if depth >= self.source.scope.max_depth:
             return  # each child listing is one level deeper (scope.max_depth); files are not
+        self.findings.expanded[step.name] += 1
         for follow in step.follow:
             for value in api.follows(item, follow.each):
                 url = api.url(follow.url, value, base)
                 if not url:
                     continue
+                self.findings.asked(follow.step, url)
                 request = self.api_request(
                     url,
                     self.parse_api_follow,
@@ -275,6 +296,7 @@ class ApiWalking:
                     spyglass_api_step=follow.step,
                     spyglass_api_release=key,
                     spyglass_api_page=page or key,
+                    spyglass_api_comm=letter,
                 )
                 if request is not None:
                     yield request
@@ -325,6 +347,9 @@ class ApiWalking:
             yield from self._redirect(response, self.parse_page_text)  # type: ignore[attr-defined]
             return
         if response.status >= 400:
+            page = response.meta["spyglass_link_page"]
+            reason = f"page {page} text of {response.meta['spyglass_link_of']}: HTTP {response.status}"
+            yield self._error(response, ErrorType.MISSING_TEXT, reason)
             return
         text = response.body.decode("utf-8", "replace").strip() or None
         method = "documentcloud" if self.api_walk.budget == "documentcloud" else "service"

@@ -37,7 +37,14 @@ def _follow(tmp_path: Path, reason: str, **settings) -> tuple:
 def test_the_passes_run_in_their_one_order_and_the_engines_locks_outlast_them(tmp_path: Path):
     result, released = _follow(tmp_path, "finished")
     assert result.passes == [step.name for step in PASSES]
-    assert result.passes == ["save-page-now", "screenshots", "schedules", "documents", "time-stamps"]
+    assert result.passes == [
+        "save-page-now",
+        "screenshots",
+        "schedules",
+        "documents",
+        "alerts",
+        "time-stamps",
+    ]
     assert released == ["lock"]
     assert result.ok and result.error is None
     lines = result.lines()
@@ -58,7 +65,7 @@ def test_a_crawl_stopped_by_a_signal_runs_only_the_passes_of_its_runs(tmp_path: 
 def test_a_failing_pass_stops_the_passes_after_it_and_the_summary_still_shows(tmp_path: Path):
     result, released = _follow(tmp_path, "finished", timestamp_after_crawl=True, tsa_url="")
     assert isinstance(result.error, TimestampError)
-    assert "time-stamps" not in result.passes and result.passes[-1] == "documents"
+    assert "time-stamps" not in result.passes and result.passes[-1] == "alerts"
     assert released == ["lock"]
     assert not result.ok
     assert result.lines()[0][0].startswith("\nCrawled 1 source(s)")

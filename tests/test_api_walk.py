@@ -56,6 +56,18 @@ def source(walk: dict) -> dict:
             {"shape": "json", "release_links": "a"},
             "sources.yml: source 'api': field 'walk.release_links': unknown field",
         ),
+        (
+            {"shape": "json", "follow": [{"url": "url:/c/{id}", "communication": {"sent": "date"}}]},
+            "sources.yml: source 'api': field 'walk.follow[0].communication.sent': unknown field",
+        ),
+        (
+            {"shape": "json", "follow": [{"url": "url:/c/{id}", "communication": {"body": "text[?"}}]},
+            "sources.yml: source 'api': field 'walk.follow[0].communication.body': not a valid JMESPath",
+        ),
+        (
+            {"shape": "json", "human_url": "url:/foi/{slug"},
+            "sources.yml: source 'api': field 'walk.human_url': not a valid JMESPath expression",
+        ),
     ],
 )
 def test_a_bad_json_walk_is_refused_in_one_line_naming_the_field(walk, message):
@@ -76,6 +88,22 @@ def test_shapes_take_their_defaults_and_any_key_given_replaces_one():
     muckrock = build_walk({"shape": "muckrock"}).api
     [communications] = muckrock.listing.follow
     assert communications.step.follow[0].each == "files"
+    # Steps are named for the run's summary; communications are rows of their own.
+    assert (muckrock.listing.name, communications.step.name) == ("requests", "communications")
+    assert communications.step.communication.body == "communication"
+    assert [f.step.name for f in communications.step.follow] == ["files", "files"]
+    assert build_walk({"shape": "json"}).api.listing.name == "releases"
+
+
+def test_a_communication_lists_its_files_or_is_asked_for_them():
+    """MuckRock's default follows a `files` id list, or asks /api_v2/files/?communication=ID without one."""
+    by_list, by_endpoint = build_walk({"shape": "muckrock"}).api.listing.follow[0].step.follow
+    listed = {"id": 603, "files": [81, 82]}
+    bare = {"id": 604}
+    assert api.follows(listed, by_list.each) == [81, 82] and api.follows(listed, by_endpoint.each) == []
+    assert api.follows(bare, by_list.each) == [] and api.follows(bare, by_endpoint.each) == [604]
+    assert api.text("response && 'incoming' || 'outgoing'", {"response": True}) == "incoming"
+    assert api.text("response && 'incoming' || 'outgoing'", {"response": False}) == "outgoing"
 
 
 def test_templates_fill_each_part_and_keep_a_leading_base_url_as_it_is():
@@ -141,3 +169,29 @@ def test_each_service_budget_is_one_download_slot_spaced_by_its_published_limit(
     # Tokens come from the environment and stay out of the Scrapy settings (which Scrapy logs).
     assert config.service_tokens == {"muckrock": "t"}
     assert "t" not in config.as_settings().values() and "SPYGLASS_MUCKROCK_TOKEN" not in config.as_settings()
+
+
+def test_a_step_is_empty_only_when_its_parents_were_walked_and_led_nowhere():
+    from archive.records.findings import Findings
+
+    listing = build_walk({"shape": "muckrock"}).api.listing
+    [communications] = listing.follow
+    unchanged = Findings()
+    unchanged.listed(listing, 2, "https://mr.example/api_v2/requests/")
+    assert unchanged.first_empty(listing) is None  # nothing walked further: a re-crawl, not a gap
+    walked = Findings()
+    walked.listed(listing, 2, "https://mr.example/api_v2/requests/")
+    walked.expanded["requests"] += 2
+    walked.asked(communications.step, "https://mr.example/api_v2/communications/?foia=1")
+    assert walked.first_empty(listing) == (
+        "2 requests led to no communications (tried https://mr.example/api_v2/communications/?foia=1)"
+    )
+    walked.listed(communications.step, 1, "https://mr.example/api_v2/communications/?foia=1")
+    walked.expanded["communications"] += 1
+    assert walked.first_empty(listing) == (
+        "1 communications led to no files (tried https://mr.example/api_v2/communications/?foia=1)"
+    )
+    walked.files.add("https://mr.example/api_v2/files/81/")
+    walked.listed(communications.step.follow[0].step, 1, "https://mr.example/api_v2/files/81/")
+    assert walked.first_empty(listing) is None
+    assert walked.summary(listing) == {"requests": 2, "releases": 0, "communications": 1, "files": 1}

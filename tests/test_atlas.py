@@ -413,3 +413,43 @@ def test_the_export_header_of_the_public_site_is_accepted(tmp_path: Path):
     [row] = db_rows(tmp_path, "SELECT newaosnumber, extra FROM atlas_rows")
     assert row["newaosnumber"] == "CA0000001BWC" and row["extra"] == '{"Added Later": ""}'
     assert db_rows(tmp_path, "SELECT extra_columns FROM atlas_imports")[0][0] == '["Added Later"]'
+
+
+def test_sources_out_walks_records_links_through_their_api_and_keeps_other_links_pages(tmp_path: Path):
+    links = [
+        ("https://www.muckrock.com/foi/clearwater-county-301/face-search-audit-logs-7001/", "MuckRock"),
+        ("https://www.documentcloud.org/documents/9001-harbor-camera-plan", "DocumentCloud"),
+        ("https://www.documentcloud.org/projects/face-search-404/", "DocumentCloud"),
+        ("https://harborcityca.nextrequest.com/requests/18-112", "NextRequest"),
+        ("https://news.example/clearwater-face-search", "News"),
+    ]
+    rows = []
+    for number, chunk in ((900, links[:3]), (901, links[3:])):  # three links a row
+        row = {
+            "AOSNUMBER": f"AOS000{number}",
+            "Agency": POLICE,
+            "State": "CA",
+            "Technology": "Face Recognition",
+        }
+        for n, (url, source) in enumerate(chunk, 1):
+            row.update({f"Link {n}": url, f"Link {n} Source": source, f"Link {n} Date": "2019-01-02"})
+        rows.append(row)
+    path = tmp_path / "records-links.csv"
+    path.write_bytes(export_csv(rows))
+    imported(tmp_path, path)
+    out = tmp_path / "atlas-sources.yml"
+    result = spyglass("import-atlas", "--data", str(tmp_path), "--sources-out", str(out))
+    assert result.exit_code == 0, result.output
+    found = {s.urls[0]: s for s in load_sources(out)}
+    shapes = {url: (s.kind, s.walk.api.budget if s.walk and s.walk.api else None) for url, s in found.items()}
+    assert shapes == {
+        "https://www.muckrock.com/api_v2/requests/7001/": ("records", "muckrock"),
+        "https://api.www.documentcloud.org/api/documents/9001/": ("records", "documentcloud"),
+        "https://api.www.documentcloud.org/api/documents/?project=404": ("records", "documentcloud"),
+        "https://harborcityca.nextrequest.com/client/requests/18-112": ("records", "nextrequest"),
+        "https://news.example/clearwater-face-search": ("vendor", None),
+    }
+    request = found["https://www.muckrock.com/api_v2/requests/7001/"]
+    # One record answers, not a listing; its communications and files are followed from it.
+    assert request.walk.api.listing.items == "[@]" and request.walk.api.listing.follow
+    assert request.agency == POLICE and "AOS000900" in request.notes

@@ -12,7 +12,7 @@ import pytest
 from archive.demo.wayback_demo import REKOGNITION_TIMESTAMP, REKOGNITION_URL, demo_sim
 from archive.demo.wayback_sim import start_wayback_sim
 from archive.evidence import lookup
-from archive.evidence.cite import cite, cite_release
+from archive.evidence.cite import cite, cite_request
 from archive.index.captures import save_captures
 from archive.index.db import open_db
 from archive.publish.datasette import datasette_app
@@ -184,8 +184,8 @@ def test_a_muckrock_request_s_own_page_names_the_release_spyglass_cites_by_its_a
     page = "https://www.muckrock.com/foi/bayview-county-1234/rekognition-pilot-emails-51001/"
     found = lookup.find(index.conn, page)
     assert (found.how, found.release["key"], found.capture["id"]) == ("release page", "51001", capture_id)
-    assert cite_release(found.release, found.capture).footnote() == (
-        "Bayview County Sheriff's Office, Rekognition pilot emails (release date unknown), "
+    assert cite_request(found.release, found.capture).footnote() == (
+        "Bayview County Sheriff's Office, Rekognition pilot emails (date unknown), "
         "https://www.muckrock.com/api_v2/requests/51001/"
     )
     index.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import sqlite3
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,11 +15,20 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.demo.nextrequest_portal import DOCUMENTS, HARBOR, REQUESTS, start_nextrequest_portal
 from archive.demo.storage import start_storage
-from tests.servers.records_apis import AGENCY, SCAN_PHRASE, start_records_apis
+from archive.evidence.cite import citation_of_page
+from archive.index import queries
+from tests.servers.records_apis import (
+    AGENCY,
+    COVER_PHRASE,
+    HUMAN_PAGE,
+    JURISDICTION,
+    SCAN_PHRASE,
+    start_records_apis,
+)
 
 from .conftest import ROOT, run_cli
 from .conftest import db_rows as rows
-from .test_records import datasette_get
+from .test_records import datasette_get, request_page
 
 TOKEN = "mr-test-token-5f2a9c"
 FAST = {
@@ -120,7 +130,12 @@ def test_malformed_items_429s_and_empty_pages_are_handled_and_the_crawl_finishes
     assert statuses == [429, 200]
     # The search's second page is empty: one release, no error.
     assert len(rows(data, "SELECT * FROM releases WHERE source = 'documentcloud-search'")) == 1
-    assert not rows(data, "SELECT * FROM fetch_errors WHERE source LIKE 'documentcloud%'")
+    # A page text DocumentCloud does not have is an error of its own; nothing else went wrong.
+    errors = rows(data, "SELECT * FROM fetch_errors WHERE source LIKE 'documentcloud%'")
+    assert [(e["source"], e["error_type"], e["url"].rsplit("/", 1)[1]) for e in errors] == [
+        ("documentcloud-project", "missing-text", "bayview-budget-memo-p1.txt")
+    ]
+    assert errors[0]["reason"].startswith("page 1 text of ") and errors[0]["reason"].endswith(": HTTP 404")
     runs = rows(data, "SELECT source, status FROM crawl_runs")
     assert {(r["source"], r["status"]) for r in runs} == {(n, "finished") for n in NAMES}
 
@@ -165,7 +180,7 @@ def test_documentcloud_documents_keep_its_page_text_beside_ours(apis):
     releases = {
         r["reference"]: r for r in rows(data, "SELECT * FROM releases WHERE source = 'documentcloud-project'")
     }
-    assert set(releases) == {"9001", "9002"}
+    assert set(releases) == {"9001", "9002", "9003"}
     private = releases["9002"]
     assert private["page_url"] == "https://www.documentcloud.org/documents/9002-bayview-board-minutes"
     [document] = rows(
@@ -212,13 +227,102 @@ def test_mentions_name_the_agencies_of_json_releases(apis):
     assert not doubled
 
 
+def test_communications_are_rows_with_their_dates_senders_and_the_files_each_delivered(apis):
+    data = apis["data"]
+    thread = rows(
+        data,
+        "SELECT c.* FROM communications c JOIN releases r ON r.id = c.release_id "
+        "WHERE r.reference = 'BCSO-18-044' ORDER BY c.sent_at",
+    )
+    assert [(c["key"], c["direction"], c["sender"], c["subject"]) for c in thread] == [
+        (
+            "601",
+            "outgoing",
+            "Ada Reporter",
+            "California Public Records Act Request: Face recognition contracts",
+        ),
+        ("602", "incoming", None, "Acknowledged"),
+        ("603", "incoming", "Records Unit", "Records released"),
+    ]
+    assert thread[0]["body"] == "To Whom It May Concern:\n\nI request contracts for face recognition."
+    assert thread[2]["sent_at"] == "2018-05-09T16:20:00-07:00"
+    assert thread[2]["api_url"] == f"{apis['servers'].url}/api_v2/communications/?foia=51001"
+    delivered = rows(
+        data,
+        "SELECT l.cite_url FROM communication_files f JOIN document_links l ON l.id = f.link_id "
+        "WHERE f.communication_id = ? ORDER BY l.cite_url",
+        (thread[2]["id"],),
+    )
+    base = apis["servers"].url
+    assert [d["cite_url"] for d in delivered] == [f"{base}/api_v2/files/81/", f"{base}/api_v2/files/82/"]
+    found = datasette_get(
+        data, "/spyglass/communications.json", {"_search": f'"{COVER_PHRASE}"', "_shape": "objects"}
+    )["rows"]
+    assert [r["id"] for r in found] == [thread[2]["id"]]
+
+
+def test_request_fields_and_the_human_page_are_kept_beside_the_api_record(apis):
+    data, base = apis["data"], apis["servers"].url
+    [done] = rows(data, "SELECT * FROM releases WHERE reference = 'BCSO-18-044'")
+    assert (done["submitted_on"], done["due_on"], done["completed_on"], done["embargo"]) == (
+        "2018-03-12",
+        "2018-04-10",
+        "2018-05-09",
+        "public",
+    )
+    assert done["jurisdiction"] == JURISDICTION  # the agency's record names it: one look-up more
+    assert apis["hits"]["/api_v2/jurisdictions/88/"] == 1
+    assert done["human_url"] == base + HUMAN_PAGE
+    [page] = rows(data, "SELECT * FROM captures WHERE url = ?", (base + HUMAN_PAGE,))
+    assert page["status"] == 200 and "Face recognition contracts" in page["title"]
+
+
+def test_a_file_is_cited_with_its_request_its_human_page_and_the_letter_that_delivered_it(apis):
+    data, base = apis["data"], apis["servers"].url
+    [document] = rows(data, "SELECT * FROM documents WHERE cite_url = ?", (f"{base}/api_v2/files/81/",))
+    cited = run_cli("cite", str(document["capture_id"]), "--data", str(data), check=True).stdout
+    assert cited.splitlines()[0].startswith(f"{AGENCY}, ")
+    assert (
+        "in 'Face recognition contracts, Bayview County', request BCSO-18-044 "
+        f"({base}{HUMAN_PAGE}), delivered by 'Records released' of 2018-05-09T16:20:00-07:00"
+    ) in cited
+    # Each page's citation says the same of its release.
+    conn = sqlite3.connect(data / "spyglass.db")
+    try:
+        [page] = queries.rows(
+            conn, "SELECT * FROM document_pages WHERE document_id = ? LIMIT 1", [document["id"]]
+        )
+        detail = citation_of_page(conn, page).detail
+    finally:
+        conn.close()
+    assert detail.endswith(
+        f"({base}{HUMAN_PAGE}), delivered by 'Records released' of 2018-05-09T16:20:00-07:00"
+    )
+
+
+def test_each_run_says_what_its_walk_found(apis):
+    found = {
+        r["source"]: json.loads(r["found"])
+        for r in rows(apis["data"], "SELECT source, found FROM crawl_runs WHERE spider = 'records'")
+    }
+    # The listing's three items (one malformed), their communications, their distinct files.
+    assert found["muckrock-recognize"] == {"requests": 3, "releases": 2, "communications": 3, "files": 2}
+    assert found["documentcloud-project"] == {"documents": 3, "releases": 3, "files": 3}
+    assert "muckrock-recognize: finished (finished)" in apis["stdout"]
+    assert "; found 3 requests, 2 releases, 3 communications, 2 files" in apis["stdout"]
+
+
 def test_a_second_crawl_fetches_no_file_again_and_skips_unchanged_requests(apis, tmp_path: Path):
     data = tmp_path / "data"
     shutil.copytree(apis["data"], data)
-    tables = ("releases", "documents", "document_links", "document_pages")
+    tables = ("releases", "documents", "document_links", "document_pages", "communications")
     before = {t: len(rows(data, f"SELECT * FROM {t}")) for t in tables}
     hits = dict(apis["servers"].hits)
-    crawl(data, apis["sources"])
+    apis["servers"].api.status_51002 = "done"  # the pending request moves on
+    try:
+        crawl(data, apis["sources"])
+    finally:
+        apis["servers"].api.status_51002 = "processed"
     after = apis["servers"].hits
     assert {t: len(rows(data, f"SELECT * FROM {t}")) for t in tables} == before
     files = [p for p in after if p.startswith(("/foia_files/", "/documents/", "/bucket/"))]
@@ -229,6 +333,20 @@ def test_a_second_crawl_fetches_no_file_again_and_skips_unchanged_requests(apis,
         after["/api_v2/requests/?page=2&search=recognize"]
         == hits["/api_v2/requests/?page=2&search=recognize"] + 1
     )
+    # Its status changed between the crawls: a change with its window, like a page's.
+    [change] = rows(data, "SELECT * FROM release_status_changes")
+    assert (change["title"], change["status_before"], change["status_after"]) == (
+        "Rekognition pilot emails",
+        "processed",
+        "done",
+    )
+    assert change["changed_after"] < change["changed_by"]
+    kept = rows(
+        data,
+        "SELECT s.status FROM release_statuses s JOIN releases r ON r.id = s.release_id "
+        "WHERE r.reference = 'BCSO-18-044'",
+    )
+    assert [k["status"] for k in kept] == ["done"]  # seen twice, one stretch
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +405,24 @@ def test_a_signed_url_stops_working_when_it_expires():
         server.stop()
 
 
+def test_the_request_page_shows_its_whole_lineage(apis):
+    data, base = apis["data"], apis["servers"].url
+    [done] = rows(data, "SELECT id FROM releases WHERE reference = 'BCSO-18-044'")
+    page = request_page(data, done["id"])
+    human = rows(data, "SELECT * FROM captures WHERE url = ?", (base + HUMAN_PAGE,))[0]
+    # The request, cited by its human page (archived: its hash shown), the API record beside it.
+    assert f"{AGENCY}, Face recognition contracts, Bayview County (submitted Mar. 12, 2018" in page
+    assert human["sha256"] in page and f"{base}/api_v2/requests/51001/" in page
+    # Its communications in order, the cover letter with the files it delivered.
+    order = [page.index(s) for s in ("California Public Records Act Request", "Acknowledged", COVER_PHRASE)]
+    assert order == sorted(order)
+    contract = rows(data, "SELECT * FROM documents WHERE cite_url = ?", (f"{base}/api_v2/files/81/",))[0]
+    assert page.index(contract["sha256"]) > page.index(COVER_PHRASE)
+    # Its pages, each cited, and the mentions they hold.
+    assert f"{contract['file_name']}" in page and ", at 1 (released May 9, 2018)" in page
+    assert "real-time face search" in page
+
+
 def _cite(data: Path, target: str) -> str:
     result = run_cli("cite", target, "--format", "footnote", "--data", str(data))
     assert result.returncode == 0, result.stderr
@@ -309,10 +445,13 @@ def test_a_file_is_cited_by_the_stable_page_spyglass_names_in_any_spelling(apis)
         "https://www.documentcloud.org/documents/9001-harbor-camera-plan.html",
     ):
         assert _cite(data, spelling) == cited, spelling
-    # A request is cited by its API address: the release, proved by the response that listed it.
-    release = _cite(data, f"{base}/api_v2/requests/51001")
-    assert release.startswith(f"{AGENCY}, ") and "(released May 9, 2018)" in release
-    assert release.endswith(f", {base}/api_v2/requests/51001/")
+    # A request by its API address or its human page: cited as the request, by its human page.
+    request = _cite(data, f"{base}/api_v2/requests/51001")
+    assert request.startswith(
+        f"{AGENCY}, Face recognition contracts, Bayview County (submitted Mar. 12, 2018"
+    )
+    assert request.endswith(f", {base}{HUMAN_PAGE}")
+    assert _cite(data, base + HUMAN_PAGE) == request
 
 
 def test_a_signed_download_url_with_any_signature_names_its_file(harbor):

@@ -281,7 +281,9 @@ def test_timemap_lists_every_capture_and_the_timegate_picks_the_closest(served, 
             'rel="original"' in redirect.value.headers["Link"]
             and 'rel="timemap"' in redirect.value.headers["Link"]
         )
-        with urllib.request.urlopen(location) as memento:
+        # Relative: no public URL is configured, and the Host header is never echoed.
+        assert location.startswith("/-/spyglass/archived/")
+        with urllib.request.urlopen(served + location) as memento:
             assert parsedate_to_datetime(memento.headers["Memento-Datetime"]).strftime("%Y-%m-%d") == wanted
             assert f'<{url}>; rel="original"' in memento.headers["Link"]
     bad = urllib.request.Request(

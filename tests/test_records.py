@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from archive.demo.muckrock_api import COVER_LETTER_PHRASE
 from archive.demo.nextrequest_portal import HARBOR
 from archive.demo.records_portal import (
     BOARD,
@@ -243,8 +245,31 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
     assert runs == {
         "northwind-recognize": "finished",
         "harbor-city-requests": "finished",
+        "clearwater-foia-api": "finished",
         **{n: "finished" for n in RECORDS_SOURCES},
     }
+    # The MuckRock-shaped API's cover letter is found by a phrase of its own, with its request.
+    [letter] = datasette_get(
+        data,
+        "/spyglass/communications.json",
+        {"_search": f'"{COVER_LETTER_PHRASE}"', "_shape": "objects", "_labels": "on"},
+    )["rows"]
+    assert letter["subject"] == "Records responsive to CCSO-PRR-2018-0051"
+    places = rows(data, "SELECT DISTINCT jurisdiction FROM releases WHERE source = 'clearwater-foia-api'")
+    assert [p["jurisdiction"] for p in places] == ["Clearwater County"]
+    assert letter["release_id"]["label"] == "Face search audit logs, Clearwater County Sheriff"
+    # The one search box finds it too, and leads to the request's page at the letter.
+    found = search_page(data, COVER_LETTER_PHRASE)
+    assert f"/spyglass/releases/{letter['release_id']['value']}#communication-{letter['id']}" in found
+    lineage = request_page(data, letter["release_id"]["value"])
+    for shown in (
+        "Pursuant to the California Public Records Act",
+        COVER_LETTER_PHRASE,
+        "ccso-face-search-audit-log.pdf",
+    ):
+        assert shown in lineage
+    [audit] = rows(data, "SELECT * FROM documents WHERE file_name = 'ccso-face-search-audit-log.pdf'")
+    assert audit["sha256"] in lineage and "Northwind Recognize" in lineage  # its page and its mention
     # The JSON portal's releases sit beside the HTML portals' in Datasette.
     released = datasette_get(
         data, "/spyglass/releases.json", {"source": "harbor-city-requests", "_shape": "objects"}
@@ -275,6 +300,30 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
         "rows"
     ]
     assert {r["kind"] for r in about} == {"atlas", "release", "mention"}
+
+
+def search_page(data: Path, q: str) -> str:
+    """The HTML of the archive-wide search for `q`."""
+    ds = datasette_app(data)
+
+    async def page() -> str:
+        response = await ds.client.get("/-/spyglass/search", params={"q": q})
+        assert response.status_code == 200
+        return response.text
+
+    return asyncio.run(page())
+
+
+def request_page(data: Path, release_id: int) -> str:
+    """The text of a request's row page in Datasette (its lineage), entities unescaped."""
+    ds = datasette_app(data)
+
+    async def page() -> str:
+        response = await ds.client.get(f"/spyglass/releases/{release_id}")
+        assert response.status_code == 200
+        return response.text
+
+    return html.unescape(asyncio.run(page()))
 
 
 def test_the_view_links_each_row_to_the_document_page_that_proves_it(records):

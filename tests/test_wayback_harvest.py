@@ -175,6 +175,9 @@ def test_resume_keys_are_followed_to_the_end_without_loss_or_duplicates(tmp_path
     assert len(got) == len(expected) and set(got) == expected
 
 
+PAUSE, ON_THE_WIRE = 3.0, 1.0
+
+
 def test_a_429_pauses_the_harvest_which_then_completes(tmp_path):
     server, sim = start_wayback_sim(WaybackSim(SimConfig(window_seconds=1.0, cdx_per_window=2)))
     try:
@@ -193,7 +196,7 @@ def test_a_429_pauses_the_harvest_which_then_completes(tmp_path):
             "-s",
             "CONCURRENT_REQUESTS_PER_DOMAIN=1",
             "-s",
-            "SPYGLASS_WAYBACK_PAUSE_ON_429=1.2",
+            f"SPYGLASS_WAYBACK_PAUSE_ON_429={PAUSE}",
         )
     finally:
         server.shutdown()
@@ -202,7 +205,10 @@ def test_a_429_pauses_the_harvest_which_then_completes(tmp_path):
     limited = [entry for entry in log if entry.status == 429]
     assert limited, "the simulator never answered 429"
     first = limited[0].at
-    assert not [e for e in log if first < e.at < first + 1.0], "a request was sent during the pause"
+    # A request already on the wire when the 429 was sent may land just after it: on a 2-core
+    # machine at load average 20 one landed within the second after it. Nothing is sent in the rest.
+    during = [e for e in log if first + ON_THE_WIRE < e.at < first + PAUSE]
+    assert not during, f"a request was sent during the pause: {during}"
     assert {r["original_url"] for r in rows(data, "SELECT * FROM captures")} == set(urls)
     assert rows(data, "SELECT * FROM fetch_errors") == []
 

@@ -8,7 +8,10 @@ timestamp as both ends of the window (`from` = `to` = the timestamp,
 `match: exact`: the CDX lists only that capture of that URL). A page with
 snapshots at several times gets one more source per further time, with
 `live: false` so the live page is fetched once; a page linked only through
-snapshots is never fetched live. The file written always loads with
+snapshots is never fetched live. A link to a records request or document
+(MuckRock, DocumentCloud, NextRequest: archive/atlas/records_links.py) is
+a `kind: records` source walking the service's API instead of a vendor
+page. The file written always loads with
 archive/sources/load.py; nothing here adds `allow_private` unless asked,
 since an export's links are outside input.
 """
@@ -28,6 +31,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 import yaml
 
+from archive.atlas.records_links import records_walk
 from archive.errors import AtlasError
 from archive.sources.load import parse_sources
 from archive.times import iso, utc_now
@@ -145,7 +149,8 @@ def _entries(page: Page, allow_private: Sequence[str]) -> list[dict[str, Any]]:
         f"{aos} ({agency}, {state}: {technology})" for aos, (agency, state, technology) in rows[:NOTE_ROWS]
     )
     more = f"; and {len(rows) - NOTE_ROWS} more" if len(rows) > NOTE_ROWS else ""
-    if not page.live:
+    records = records_walk(page.url)
+    if not page.live and records is None:
         more += " (linked only as a Wayback Machine snapshot: the memento is harvested, not the live page)"
     base: dict[str, Any] = {
         "kind": "vendor",
@@ -161,15 +166,34 @@ def _entries(page: Page, allow_private: Sequence[str]) -> list[dict[str, Any]]:
     base = {k: v for k, v in base.items() if v is not None}
     stamps = page.timestamps or [None]
     entries = []
+    if records is not None:
+        # The request or document walked through its API; its snapshots still harvested as pages.
+        entries.append(_records_entry(page.url, base, records))
+        stamps = page.timestamps
     for n, stamp in enumerate(stamps):
-        entry = {"name": _name(page.url, stamp if n else None), **base}
+        # A records link's first name is its records source's: its snapshots are named by their time.
+        entry = {"name": _name(page.url, stamp if n or records is not None else None), **base}
         if stamp is not None:
             entry["wayback"] = {"from": stamp, "to": stamp, "match": "exact"}
         # The live page once, with the first memento; further mementos alone.
-        if n or not page.live:
+        if n or not page.live or records is not None:
             entry["live"] = False
         entries.append(entry)
     return entries
+
+
+def _records_entry(url: str, base: dict[str, Any], records: dict[str, Any]) -> dict[str, Any]:
+    """A records source for a link to a request or document: its API record, walked by its shape."""
+    entry = {
+        "name": _name(url, None),
+        "kind": "records",
+        "urls": records["urls"],
+        # Communications, then their files: two levels of child listings below the record.
+        "scope": {"hosts": _hosts(records["urls"][0]), "max_depth": 3, "max_pages": 200},
+        "walk": records["walk"],
+    }
+    entry.update({k: base[k] for k in ("agency", "notes", "allow_private") if k in base})
+    return entry
 
 
 def _hosts(url: str) -> list[str]:

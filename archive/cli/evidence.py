@@ -3,34 +3,44 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from archive.archive import Archive
-from archive.cli.options import command_config, data_option, tsa_ca_option
+from archive.cli.options import command_config, data_option, sources_option, tsa_ca_option
+from archive.config import Config
 from archive.index.db import open_existing
+from archive.sources.load import load_sources
+from archive.times import utc_now
+
+if TYPE_CHECKING:
+    from archive.evidence.verify import Problem
 
 
 @click.command()
 @data_option
 @tsa_ca_option
-def verify(data_dir: Path | None, tsa_ca: str | None) -> None:
+@sources_option
+def verify(data_dir: Path | None, tsa_ca: str | None, sources_file: Path | None) -> None:
     """Prove the archive unaltered: payloads, hash chain, WARC digests, time-stamp tokens.
 
-    Exits non-zero and lists each problem. Example: spyglass verify --data data
+    Exits non-zero and lists each problem, and alerts every `notify:` target of
+    the sources file (each problem once). Example: spyglass verify --data data
     """
     from archive.evidence.verify import verify_report
 
-    config, _ = command_config(data_dir=data_dir, tsa_ca_file=tsa_ca)
+    config, _ = command_config(data_dir=data_dir, tsa_ca_file=tsa_ca, sources_file=sources_file)
     report = verify_report(Archive.from_config(config), config.tsa_ca_file or None)
     for problem in report.problems:
         click.echo(f"FAIL {problem.line()}", err=True)
     if report.problems:
         click.echo(f"{len(report.problems)} problem(s) in {report.captures} captures.", err=True)
+        _alert_altered(config, report.problems)
         sys.exit(1)
     click.echo(
         f"OK: {report.captures} captures "
@@ -43,6 +53,20 @@ def verify(data_dir: Path | None, tsa_ca: str | None) -> None:
             else "no time-stamp tokens yet (`spyglass timestamp` gets them)."
         )
     )
+
+
+def _alert_altered(config: Config, problems: list[Problem]) -> None:
+    """Tell every target what verify found; without a sources file there is no one to tell."""
+    if not config.sources_file.exists():
+        return
+    from archive.notify.run import altered, targets_of
+
+    sources = load_sources(config.sources_file, os.environ)
+    if targets_of(sources):
+        done = altered(config, sources, problems, utc_now())
+        click.echo(done.line(), err=True)
+        for answer in done.answers:
+            click.echo(f"FAIL {answer}", err=True)
 
 
 @click.command()

@@ -9,6 +9,7 @@ from archive.cli.cluster import worker
 from archive.cli.crawl import crawl, documents
 from archive.cli.evidence import cite, export, timestamp, tsa, verify
 from archive.cli.history import changes, history, rebuild_history
+from archive.cli.notify import notify
 from archive.cli.ops import run_due, schedule, scrapyd_egg, status
 from archive.cli.serve import demo, serve
 from archive.cli.wayback import closest, save
@@ -47,7 +48,7 @@ for command in (
     demo,
 ):
     cli.add_command(command)
-for command in (run_due, status, schedule, scrapyd_egg):
+for command in (run_due, status, schedule, scrapyd_egg, notify):
     cli.add_command(command)
 cli.add_command(tsa)
 cli.add_command(import_atlas)

@@ -18,6 +18,7 @@ from archive.config import Config
 from archive.errors import ConfigError
 from archive.index.db import open_existing, open_index, writing
 from archive.locks import Busy, run_due_lock
+from archive.notify.store import Backlog, backlog
 from archive.ops.schedule import JobStatus, due_jobs, job_statuses
 from archive.sources.load import load_sources
 from archive.sources.model import Source
@@ -127,6 +128,8 @@ def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: b
         first = min(dated, key=lambda s: s.next_due or clock, default=None)
         after = f"; next: {first.job.label} at {_when(first.next_due)}" if first else ""
         click.echo(f"run-due: nothing due at {_when(clock)}{after}")
+        if not dry_run:
+            _send_alerts(config, sources)
         return True
     click.echo(f"run-due: due at {_when(clock)}: {', '.join(job.label for job in due)}")
     if dry_run:
@@ -145,6 +148,19 @@ def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: b
     return ok
 
 
+def _send_alerts(config: Config, sources: list[Source]) -> None:
+    """With nothing to crawl, still look for events and send the alerts waiting (a target back up gets them)."""
+    from archive.notify.run import notify_round, targets_of
+
+    if not targets_of(sources):
+        return
+    done = notify_round(config, sources, utc_now())
+    if not done.quiet:
+        click.echo(f"run-due: {done.line()}")
+    for answer in done.answers:
+        click.echo(f"note: alert not sent to {answer}", err=True)
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
@@ -154,10 +170,10 @@ def _when(value: datetime | None) -> str:
 @data_option
 @now_option
 def status(sources_file: Path | None, data_dir: Path | None, now: str | None) -> None:
-    """Each source's last run, outcome, counts and next due time.
+    """Each source's last run, outcome, counts and next due time, and the alerts not sent yet.
 
-    Flags every source that is overdue or whose last run failed, and then
-    exits 1, so monitoring can alert on it. The same table is the Datasette
+    Flags every source that is overdue or whose last run failed, and alerts
+    waiting longer than a day, and then exits 1, so monitoring can alert on it. The same table is the Datasette
     page /spyglass/source_status. Example: spyglass status --data data
     """
     config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
@@ -170,13 +186,25 @@ def status(sources_file: Path | None, data_dir: Path | None, now: str | None) ->
             f"{s.job.label:<40} {s.job.every.text:<10} {_last(s.last_run):<44} "
             f"{_when(s.next_due):<21} {s.state.upper() if s.flagged else s.state}"
         )
+    alerts = _alert_backlog(config, clock)
+    if alerts.pending:
+        click.echo(alerts.line(), err=bool(alerts.overdue))
     flagged = [s for s in statuses if s.flagged]
     if flagged:
         click.echo(
             f"\n{len(flagged)} need attention: " + "; ".join(f"{s.job.label} is {s.state}" for s in flagged),
             err=True,
         )
+    if flagged or alerts.overdue:
         sys.exit(1)
+
+
+def _alert_backlog(config: Config, clock: datetime) -> Backlog:
+    index = open_existing(Archive.from_config(config))
+    try:
+        return backlog(index, clock, config.notify_overdue)
+    finally:
+        index.close()
 
 
 def _last(run: dict[str, Any] | None) -> str:

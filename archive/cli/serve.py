@@ -37,10 +37,10 @@ def serve(data_dir: Path | None, port: int, host: str, allow_sql: bool | None) -
     """
     config, _ = command_config(data_dir=data_dir, allow_sql=allow_sql)
     open_existing(Archive.from_config(config)).close()
-    serve_archive(Archive.from_config(config), port, host, config.allow_sql)
+    serve_archive(Archive.from_config(config), port, host, config.allow_sql, config.public_url)
 
 
-def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> NoReturn:
+def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool, public_url: str = "") -> NoReturn:
     """Run Datasette over the archive in this process's place, until stopped.
 
     Datasette replaces this process (exec) rather than running as its child:
@@ -51,7 +51,7 @@ def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> No
     command = datasette_command(archive.data_dir, port, host)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(command[0], command, {**os.environ, **datasette_environment(allow_sql)})
+    os.execve(command[0], command, {**os.environ, **datasette_environment(allow_sql, public_url)})
 
 
 @click.command()
@@ -78,6 +78,7 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     servers = start_demo_servers(fixture_port, Archive.from_config(config))
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
     click.echo(f"Fixture records portal: {servers.portal.url}/requests/", err=True)
+    click.echo(f"Fixture MuckRock-style API: {servers.portal.url}/api_v2/requests/", err=True)
     click.echo(
         f"Fixture JSON records portal (NextRequest-style): {servers.json_portal.url}/client/requests",
         err=True,
@@ -85,9 +86,13 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     click.echo(f"Simulated Wayback Machine: {servers.wayback.url}/", err=True)
     click.echo(f"Fixture Atlas of Surveillance export: {servers.atlas.url}{ATLAS_PATH}", err=True)
     try:
-        # The JSON portal is our own loopback fixture: no need to spare it like a real city's.
+        # The JSON portals are our own loopback fixtures: no need to spare them like real services.
         config, _ = command_config(
-            ("SPYGLASS_PROGRESS=true", "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200"),
+            (
+                "SPYGLASS_PROGRESS=true",
+                "SPYGLASS_NEXTREQUEST_PER_MINUTE=1200",
+                "SPYGLASS_MUCKROCK_PER_MINUTE=1200",
+            ),
             data_dir=data_dir,
             sources_file=DEMO_SOURCES,
             wayback_url=servers.wayback.url,

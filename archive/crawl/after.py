@@ -29,6 +29,7 @@ from archive.times import utc_now
 
 if TYPE_CHECKING:
     from archive.evidence.timestamp import Stamped
+    from archive.notify.run import Round
     from archive.records.extraction import ExtractionReport
 
 TERM_FIELD = re.compile(r"field '(vendor|product)\b")
@@ -116,6 +117,7 @@ class CrawlResult:
     notes: list[str] = field(default_factory=list)  # for stderr
     documents: DocumentsRead | None = None
     stamped: list[Stamped] | None = None
+    alerts: Round | None = None
     error: SpyglassError | None = None  # the pass that raised it stopped the passes
 
     @property
@@ -184,6 +186,9 @@ class CrawlResult:
         out += [(f"note: {note}", True) for note in self.notes]
         if self.documents is not None:
             out.append((self.documents.line(), False))
+        if self.alerts is not None and not self.alerts.quiet:
+            out.append((self.alerts.line(), False))
+            out += [(f"note: alert not sent to {answer}", True) for answer in self.alerts.answers]
         if self.stamped is not None:
             from archive.evidence.timestamp import stamped_summary
 
@@ -267,6 +272,16 @@ def read_new_documents(after: After) -> None:
         after.result.documents = read_documents(after.config, after.variables, False, after.result.notes)
 
 
+def send_alerts(after: After) -> None:
+    """Alerts for the events since the last look (this crawl's and any other's), and those still waiting."""
+    if not after.config.sources_file.exists():
+        return  # runs given by a caller without a sources file: there are no targets to tell
+    from archive.notify.run import notify_round
+
+    sources = load_sources(after.config.sources_file, after.variables)
+    after.result.alerts = notify_round(after.config, sources, utc_now())
+
+
 def stamp_closed_warcs(after: After) -> None:
     """With SPYGLASS_TIMESTAMP_AFTER_CRAWL: RFC 3161 tokens for the closed WARC files and chain head."""
     if after.config.timestamp_after_crawl:
@@ -295,6 +310,7 @@ PASSES: tuple[Pass, ...] = (
     Pass("screenshots", take_screenshots, of_runs=True),
     Pass("schedules", note_started, of_runs=True),
     Pass("documents", read_new_documents),
+    Pass("alerts", send_alerts),
     Pass("time-stamps", stamp_closed_warcs),
 )
 

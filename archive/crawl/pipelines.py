@@ -190,8 +190,16 @@ class IndexPipeline:
         ):
             # Not one answer from any server: the source failed, whatever Scrapy says.
             status, reason = "failed", f"no page could be fetched ({self.counts['errors']} errors)"
+        found: dict[str, int] | None = None
+        outcome = getattr(spider, "walk_outcome", None)
+        if outcome is not None and getattr(spider, "findings", None) is not None:
+            # A JSON records walk: what each step found, and whether a step found nothing.
+            found, empty = outcome()
+            if status == "finished" and empty:
+                status, reason = "partial", empty
         counts = {
             **self.counts,
+            "found": json.dumps(found) if found is not None else None,
             "skipped": stats.get_value("spyglass/skipped", 0),
             "requests": stats.get_value("downloader/request_count", 0),
             "error_kinds": json.dumps(dict(sorted(self.error_kinds.items()))),

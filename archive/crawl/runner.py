@@ -78,6 +78,7 @@ class RunReport:
     resumed_from: int | None = None
     name: str = ""  # the source's name (`source` is the label shown)
     requisites: int = 0
+    found: dict[str, int] = field(default_factory=dict)  # a JSON records walk's items per step
 
     def line(self) -> str:
         rate = self.pages / self.seconds if self.seconds > 0 else 0.0
@@ -99,7 +100,12 @@ class RunReport:
             + f", {self.requests} requests, {human_bytes(self.bytes)} in {self.seconds:.1f} s "
             f"({rate:.1f} pages/s)"
             + (f"; continues interrupted run {self.resumed_from}" if self.resumed_from else "")
+            + (f"; found {self.found_text()}" if self.found else "")
         )
+
+    def found_text(self) -> str:
+        """'3 requests, 2 communications, 2 files': what a records walk found, in walk order."""
+        return ", ".join(f"{count} {name}" for name, count in self.found.items())
 
 
 def planned_runs(sources: list[Source], only: str | None = None) -> list[tuple[Source, str]]:
@@ -218,4 +224,5 @@ def report_of(index: Any, source: str, run_id: int | None) -> RunReport:
         resumed_from=row.get("resumed_from"),
         name=row["source"],
         requisites=row.get("requisites") or 0,
+        found=json.loads(row.get("found") or "{}"),
     )

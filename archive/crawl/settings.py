@@ -53,6 +53,11 @@ DOWNLOADER_MIDDLEWARES = {
     # Replaces Scrapy's retry (550) with one that honours Retry-After.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "archive.crawl.retry.PoliteRetryMiddleware": 550,
+    # Scrapy's redirects, keeping a page whose redirect target is no URL (javascript:).
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "archive.crawl.redirects.SafeMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "archive.crawl.redirects.SafeRedirectMiddleware": 600,
     # Conditional re-crawls: validators out, a 304 in as the archived page (archive/crawl/conditional.py).
     "archive.crawl.conditional.ConditionalRequestMiddleware": 900,
     # Above HttpCompressionMiddleware (590): records raw bytes and headers.

@@ -12,7 +12,9 @@ Three shapes of portal live on one server:
   each request page with agency, status, dates, communications and files);
 - `/lakeport/police/released-records/`: a city police department's table of
   released records, one release per row, over two pages;
-- `/reading-room/ccso/`: a bare directory index of files.
+- `/reading-room/ccso/`: a bare directory index of files;
+- `/api_v2/`: a MuckRock-shaped API of other requests, with their
+  communications and human pages (archive/demo/muckrock_api.py).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import io
 import zipfile
 from dataclasses import dataclass
 
+from archive.demo import muckrock_api
+from archive.demo.muckrock_api import SHERIFF
 from archive.demo.pdfgen import scanned_pdf, text_pdf
 from archive.demo.server import Incoming, LoopbackServer, Reply
 
-SHERIFF = "Clearwater County Sheriff's Office"
 POLICE = "Lakeport Police Department"
 BOARD = "Clearwater County Board of Supervisors"
 
@@ -479,6 +482,9 @@ class RecordsPortal:
         page = _page_number(request.query)
         if path == "/robots.txt":
             return Reply(body=b"User-agent: *\nDisallow: /admin/\n", content_type="text/plain")
+        api = muckrock_api.answer(request)
+        if api is not None:
+            return api
         if path == "/requests/" and page:
             if page <= _pages(REQUESTS, REQUESTS_PER_PAGE):
                 return Reply(body=request_listing(page))

@@ -30,7 +30,7 @@ MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept."
 class Citation:
     """What a citation says; `text()`, `bluebook()` and `as_dict()` render it."""
 
-    kind: str  # "wayback", "live", "document", "document-page" or "release"
+    kind: str  # "wayback", "live", "document", "document-page", "request" or "communication"
     author: str
     title: str
     when: str  # e.g. "archived Feb. 25, 2018"
@@ -71,8 +71,8 @@ class Citation:
         URL, then where the capture is in the published archive (and its Save
         Page Now snapshot), when there is one; a document keeps its agency.
         """
-        if self.kind.startswith("document") or self.kind == "release":
-            return self.line()
+        if self.kind not in ("wayback", "live"):
+            return self.line()  # a document, a request, a communication: who released or wrote it
         shown = parse_when(self.as_of_at) if self.as_of_at else None
         date = bluebook_date(shown) if shown else "date unknown"
         if self.kind == "wayback":
@@ -281,13 +281,13 @@ def cite_document(
         str(document.get("title") or document.get("file_name") or release.get("title") or "").split()
     )
     if page is not None:
-        detail = f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}"
+        detail = f"Page {page.get('page_number')}; text by {page.get('method') or 'extraction'}" + (
+            f"; released{_request_note(release)}" if release.get("title") or release.get("reference") else ""
+        )
     else:
         pages = f", {document['page_count']} page(s)" if document.get("page_count") else ""
-        detail = (
-            f"Released file ({document.get('content_type') or 'unknown type'}{pages})"
-            + (f" in {release['title']!r}" if release.get("title") else "")
-            + (f", request {release['reference']}" if release.get("reference") else "")
+        detail = f"Released file ({document.get('content_type') or 'unknown type'}{pages})" + _request_note(
+            release
         )
     return Citation(
         kind="document-page" if page is not None else "document",
@@ -319,21 +319,59 @@ def _released(release: Mapping[str, Any]) -> str:
     )
 
 
-def cite_release(release: Mapping[str, Any], capture: Mapping[str, Any] | None = None) -> Citation:
-    """The citation of a release (a records request's answer) by its page: agency, title, release date;
-    `capture` is the capture of the response that listed it, the local proof."""
+def _request_note(release: Mapping[str, Any]) -> str:
+    """' in 'Title', request REF (its page), delivered by 'Subject' of DATE': where a file came from."""
+    note = (f" in {release['title']!r}" if release.get("title") else "") + (
+        f", request {release['reference']}" if release.get("reference") else ""
+    )
+    if release.get("human_url"):
+        note += f" ({release['human_url']})"
+    if release.get("delivered_subject") or release.get("delivered_at"):
+        subject = release.get("delivered_subject") or "a communication"
+        sent = f" of {release['delivered_at']}" if release.get("delivered_at") else ""
+        note += f", delivered by {subject!r}{sent}"
+    return note
+
+
+def cite_request(release: Mapping[str, Any], capture: Mapping[str, Any] | None = None) -> Citation:
+    """The citation of a records request: by its human page, the API record kept as provenance."""
     capture = capture or {}
-    detail = "Release" + (f", request {release['reference']}" if release.get("reference") else "")
-    if capture.get("url"):
-        detail += f"; listed in {capture['url']}"
+    url = release.get("human_url") or release.get("page_url") or ""
+    submitted = release.get("submitted_on")
+    when = f"submitted {bluebook_date(parse_when(str(submitted)))}" if submitted else None
+    status = f"status {release['status']}" if release.get("status") else None
     return Citation(
-        kind="release",
-        author=release.get("agency") or _author(capture, release["page_url"]),
-        title=" ".join(str(release.get("title") or "").split()) or "Untitled release",
-        when=_released(release),
-        url=release["page_url"],
-        original_url=release["page_url"],
-        detail=detail,
+        kind="request",
+        author=release.get("agency") or _author(capture, url),
+        title=" ".join(str(release.get("title") or "Untitled request").split()),
+        when=", ".join(p for p in (when, status) if p) or "date unknown",
+        url=url,
+        original_url=release.get("page_url"),
+        detail=f"API record {release.get('page_url')}" if release.get("human_url") else None,
+        **_local(capture),
+    )
+
+
+def cite_communication(
+    letter: Mapping[str, Any], release: Mapping[str, Any], capture: Mapping[str, Any] | None = None
+) -> Citation:
+    """The citation of one communication of a request: who wrote it, its subject and date, the request."""
+    capture = capture or {}
+    incoming = letter.get("direction") == "incoming"
+    author = letter.get("sender") or (release.get("agency") if incoming else None) or "Requester"
+    sent = letter.get("sent_at")
+    try:
+        when = f"sent {bluebook_date(parse_when(str(sent)))}" if sent else "date unknown"
+    except ValueError:
+        when = f"sent {sent}"
+    return Citation(
+        kind="communication",
+        author=str(author),
+        title=" ".join(str(letter.get("subject") or "Communication").split()),
+        when=when,
+        url=release.get("human_url") or letter.get("api_url") or "",
+        original_url=letter.get("api_url"),
+        detail=f"Communication in {release.get('title')!r}; API record {letter.get('api_url')}",
         **_local(capture),
     )
 
@@ -387,7 +425,7 @@ def citation_of_found(conn: sqlite3.Connection, found: Found, published_url: str
     """The citation of what a lookup found (archive/evidence/lookup.py): a release named by its
     page as that release, anything else as its capture."""
     if found.release is not None:
-        return replace(cite_release(found.release, found.capture), published_url=published_url)
+        return replace(cite_request(found.release, found.capture), published_url=published_url)
     return citation_of(conn, found.capture, published_url)
 
 

@@ -159,7 +159,8 @@ def _download_url(conn: sqlite3.Connection, url: str, at: datetime | None) -> di
 
 
 def release_by_page(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None:
-    """A release by its page (releases.page_url, any spelling), or a MuckRock request by its human page."""
+    """A release by its page (releases.page_url) or its human page (human_url), any spelling; a
+    MuckRock request's /foi/ page also names its API address (for releases kept without it)."""
     urls = url_variants(url)
     parts = urlsplit(url)
     foi = MUCKROCK_FOI_RE.match(parts.path)
@@ -168,8 +169,9 @@ def release_by_page(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None
     marks = ", ".join("?" for _ in urls)
     found = rows(
         conn,
-        f"SELECT * FROM releases WHERE page_url IN ({marks}) AND capture_id IS NOT NULL ORDER BY id LIMIT 1",
-        urls,
+        f"SELECT * FROM releases WHERE (page_url IN ({marks}) OR human_url IN ({marks})) "
+        "AND capture_id IS NOT NULL ORDER BY id LIMIT 1",
+        [*urls, *urls],
     )
     return found[0] if found else None
 

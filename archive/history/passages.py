@@ -3,7 +3,12 @@
 Extracted text has one block (paragraph, heading, list item) per line. A
 diff compares sentences, so a reworded sentence shows as that sentence, not
 as its whole paragraph; consecutive changed sentences of one block are one
-passage. difflib is enough: pages have hundreds of sentences, not millions.
+passage. difflib is enough for pages of hundreds of sentences; a larger
+difference (what a stranger or one huge page brings) is aligned in linear time
+instead, since difflib's matching is quadratic and holds the GIL.
+
+Phrases are matched by a scan over the text's words, never by a regular
+expression built from what a visitor typed.
 """
 
 from __future__ import annotations
@@ -157,12 +162,61 @@ def without_keys(text: str | None, boilerplate: set[bytes], keys: TextKeys) -> s
     return "\n".join(kept)
 
 
+# Sentence pairs difflib may compare (after the common start and end are set
+# aside): past this, differences are aligned in linear time (`_linear_opcodes`).
+MAX_COMPARED = 400_000
+Opcode = tuple[str, int, int, int, int]
+
+
+def opcodes(a: list[str], b: list[str]) -> list[Opcode]:
+    """difflib-style opcodes turning `a` into `b`, bounded: linear-time past MAX_COMPARED pairs."""
+    start = 0
+    while start < len(a) and start < len(b) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < len(a) - start and end < len(b) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    middle_a, middle_b = a[start : len(a) - end], b[start : len(b) - end]
+    if not middle_a and not middle_b:
+        middle: list[Opcode] = []
+    elif len(middle_a) * len(middle_b) <= MAX_COMPARED:
+        middle = SequenceMatcher(None, middle_a, middle_b, autojunk=False).get_opcodes()
+    else:
+        middle = _linear_opcodes(middle_a, middle_b)
+    found: list[Opcode] = [("equal", 0, start, 0, start)] if start else []
+    found += [(tag, i1 + start, i2 + start, j1 + start, j2 + start) for tag, i1, i2, j1, j2 in middle]
+    if end:
+        found.append(("equal", len(a) - end, len(a), len(b) - end, len(b)))
+    return found
+
+
+def _linear_opcodes(a: list[str], b: list[str]) -> list[Opcode]:
+    """A valid, not minimal, alignment in one pass: what only one side has is removed or added,
+    and a sentence both have but in another order counts as removed here and added there."""
+    in_a, in_b = set(a), set(b)
+    steps: list[Opcode] = []
+    i = j = 0
+    while i < len(a) or j < len(b):
+        if i == len(a) or (j < len(b) and a[i] != b[j] and a[i] in in_b and b[j] not in in_a):
+            step = ("insert", i, i, j, j + 1)
+        elif j == len(b) or a[i] != b[j]:
+            step = ("delete", i, i + 1, j, j)
+        else:
+            step = ("equal", i, i + 1, j, j + 1)
+        i, j = step[2], step[4]
+        last = steps[-1] if steps else None
+        if last and last[0] == step[0]:
+            steps[-1] = (step[0], last[1], step[2], last[3], step[4])
+        else:
+            steps.append(step)
+    return steps
+
+
 def diff(old: str | None, new: str | None) -> list[Passage]:
     """Removed and added passages from `old` to `new`, in the order they occur."""
     a, b = sentences(old), sentences(new)
-    matcher = SequenceMatcher(None, [s.text for s in a], [s.text for s in b], autojunk=False)
     passages: list[Passage] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes([s.text for s in a], [s.text for s in b]):
         if tag in ("delete", "replace"):
             passages.extend(_group("removed", a[i1:i2]))
         if tag in ("insert", "replace"):
@@ -191,15 +245,81 @@ def without(text: str | None, boilerplate: set[str]) -> str:
     return "\n".join(" ".join(parts) for _, parts in sorted(lines.items()))
 
 
-def phrase_pattern(phrase: str, case_sensitive: bool = False) -> re.Pattern[str]:
-    """Whole words, any spacing or line break between them."""
-    words = phrase.split()
-    body = r"\s+".join(re.escape(word) for word in words)
-    return re.compile(r"(?<!\w)" + body + r"(?!\w)", 0 if case_sensitive else re.IGNORECASE)
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _ends_with_word(token: str, word: str) -> bool:
+    """`word` ends `token`, and no word character runs into it from the left."""
+    return token.endswith(word) and (len(token) == len(word) or not _is_word_char(token[-len(word) - 1]))
+
+
+def _starts_with_word(token: str, word: str) -> bool:
+    """`word` starts `token`, and no word character runs on from it to the right."""
+    return token.startswith(word) and (len(token) == len(word) or not _is_word_char(token[len(word)]))
+
+
+def _holds_word(token: str, word: str) -> bool:
+    """`word` is inside `token` with no word character running into either end."""
+    at = token.find(word)
+    while at >= 0:
+        before = at == 0 or not _is_word_char(token[at - 1])
+        end = at + len(word)
+        after = end == len(token) or not _is_word_char(token[end])
+        if before and after:
+            return True
+        at = token.find(word, at + 1)
+    return False
+
+
+def _runs_of(tokens: list[str], words: list[str]) -> list[int]:
+    """Where `words` occur as consecutive tokens (Knuth-Morris-Pratt: linear, whatever repeats)."""
+    fail = [0] * len(words)
+    k = 0
+    for n in range(1, len(words)):
+        while k and words[n] != words[k]:
+            k = fail[k - 1]
+        if words[n] == words[k]:
+            k += 1
+        fail[n] = k
+    found, k = [], 0
+    for n, token in enumerate(tokens):
+        while k and token != words[k]:
+            k = fail[k - 1]
+        if token == words[k]:
+            k += 1
+        if k == len(words):
+            found.append(n - k + 1)
+            k = fail[k - 1]
+    return found
 
 
 def has_phrase(text: str | None, phrase: str, case_sensitive: bool = False) -> bool:
-    """Whether `phrase` appears in `text` as whole words."""
-    if not text or not phrase or not phrase.split():
+    """Whether `phrase` appears in `text` as whole words, any spacing or line break between them.
+
+    The first word may end a longer token and the last start one, so long as
+    no word character runs into them ("(person tracking)" holds "person
+    tracking"); the words between are whole tokens. Linear in the text.
+    """
+    if not text or not phrase:
         return False
-    return phrase_pattern(phrase, case_sensitive).search(text) is not None
+    words = (phrase if case_sensitive else phrase.lower()).split()
+    if not words:
+        return False
+    tokens = (text if case_sensitive else text.lower()).split()
+    first, last = words[0], words[-1]
+    if len(words) == 1:
+        return any(_holds_word(token, first) for token in tokens if first in token)
+    if len(words) == 2:
+        return any(
+            _ends_with_word(tokens[n], first) and _starts_with_word(tokens[n + 1], last)
+            for n in range(len(tokens) - 1)
+        )
+    inner = len(words) - 2
+    return any(
+        0 < n
+        and n + inner < len(tokens)
+        and _ends_with_word(tokens[n - 1], first)
+        and _starts_with_word(tokens[n + inner], last)
+        for n in _runs_of(tokens, words[1:-1])
+    )

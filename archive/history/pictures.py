@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from difflib import SequenceMatcher
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from archive.history.changes import is_boilerplate
-from archive.history.passages import sentences
+from archive.history.passages import opcodes, sentences
 from archive.times import parse_when
 
 WIDTH, HEIGHT, LEFT, RIGHT = 960, 150, 20, 20
@@ -138,30 +137,37 @@ class DiffRow:
 
 
 def _marked(sentence_texts: list[str], css: str, boilerplate: set[str]) -> Markup:
+    if not css:
+        return Markup(" ").join(escape(text) for text in sentence_texts)
     out = []
     for text in sentence_texts:
-        cls = css + (" boilerplate" if css and is_boilerplate([text], boilerplate) else "")
-        out.append(Markup('<span class="{}">{}</span>').format(cls, text) if css else escape(text))
-    return Markup(" ").join(out)
+        cls = css + (" boilerplate" if is_boilerplate([text], boilerplate) else "")
+        # f-strings of escaped text, not Markup.format: a diff of a large page marks
+        # hundreds of thousands of sentences, and format cost seconds of them.
+        out.append(f'<span class="{cls}">{escape(text)}</span>')
+    return Markup(" ".join(out))
 
 
-def diff_rows(old: str, new: str, boilerplate: set[str]) -> list[DiffRow]:
-    """Sentence-level side-by-side diff of two main texts; boilerplate sentences are marked as such."""
+TAGS = {"equal": ("equal", "", ""), "delete": ("removed", "del", ""), "insert": ("added", "", "ins")}
+
+
+def diff_rows(old: str, new: str, boilerplate: set[str], max_chars: int | None = None) -> list[DiffRow]:
+    """Sentence-level side-by-side diff of two main texts; boilerplate sentences are marked as such.
+
+    With `max_chars`, rows stop once they hold that many characters of text
+    (a last row tagged "cut" says so), so a huge page's diff is never marked up whole.
+    """
     a, b = [s.text for s in sentences(old)], [s.text for s in sentences(new)]
     rows: list[DiffRow] = []
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag == "equal":
-            rows.append(
-                DiffRow("equal", _marked(a[i1:i2], "", boilerplate), _marked(b[j1:j2], "", boilerplate))
-            )
-        elif tag == "delete":
-            rows.append(DiffRow("removed", _marked(a[i1:i2], "del", boilerplate), Markup("")))
-        elif tag == "insert":
-            rows.append(DiffRow("added", Markup(""), _marked(b[j1:j2], "ins", boilerplate)))
-        else:
-            rows.append(
-                DiffRow(
-                    "replaced", _marked(a[i1:i2], "del", boilerplate), _marked(b[j1:j2], "ins", boilerplate)
-                )
-            )
+    budget = max_chars
+    for tag, i1, i2, j1, j2 in opcodes(a, b):
+        name, old_css, new_css = TAGS.get(tag, ("replaced", "del", "ins"))
+        if budget is not None:
+            budget -= sum(map(len, a[i1:i2])) + sum(map(len, b[j1:j2]))
+            if budget < 0:
+                rows.append(DiffRow("cut", Markup(""), Markup("")))
+                break
+        left = _marked(a[i1:i2], old_css, boilerplate) if tag != "insert" else Markup("")
+        right = _marked(b[j1:j2], new_css, boilerplate) if tag != "delete" else Markup("")
+        rows.append(DiffRow(name, left, right))
     return rows

@@ -99,7 +99,7 @@ def bulk_load_captures(
         for start in range(0, len(rows), batch_size):
             _append_chained(db, rows[start : start + batch_size])
         db.execute(
-            "INSERT INTO captures_fts (rowid, title, text) SELECT id, title, text FROM captures WHERE id > ?",
+            "INSERT INTO captures_fts (rowid, title, text) SELECT id, title, text FROM captures_search WHERE id > ?",
             [before],
         )
         db.execute(trigger_sql)

@@ -42,6 +42,7 @@ class ErrorType:
     # A records portal's API answered something unusable (spiders/records_api.py).
     MALFORMED_JSON = "malformed-json"
     MALFORMED_ITEM = "malformed-item"
+    MISSING_TEXT = "missing-text"  # a hosting service's text of a page answered an error (a 404)
     # Wayback harvests (spiders/wayback.py, archive/crawl/ratelimit.py).
     WAYBACK = "wayback"  # a WaybackError of no more precise kind
     WAYBACK_BLOCKED = "wayback-blocked"

@@ -6,8 +6,10 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from archive.index import chain
+from archive.index.alerts_schema import create_alert_tables
 from archive.index.asof import GENERATED_COLUMNS
 from archive.index.history_schema import create_boilerplate_settled, create_history_tables
+from archive.index.records_schema import create as create_records_requests
 
 migrations = Migrations("spyglass")
 
@@ -582,6 +584,61 @@ def m250_boilerplate_settled(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_page_sightings_page_key_text_sha256 "
         "ON page_sightings (page_key, text_sha256)"
     )
+
+
+@migrations()
+def m360_alerts(db: sqlite_utils.Database) -> None:
+    """Alerts: each event (a watched phrase gone, a new document naming a product, a failed run)
+    and each target it went to, sent once (archive/notify/). A look for events reads the changes
+    and documents newer than a capture id, so both are indexed by it."""
+    create_alert_tables(db)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_changes_to_capture_id ON changes (to_capture_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_documents_capture_id ON documents (capture_id)")
+
+
+@migrations()
+def m400_records_requests(db: sqlite_utils.Database) -> None:
+    """Records requests as their users know them: submitted, due and completed dates, jurisdiction,
+    embargo and the human page; communications (searchable) and the files each delivered; status
+    history; and what each run of a JSON walk found (archive/index/records_schema.py)."""
+    create_records_requests(db)
+
+
+# Characters of a capture's text that full-text search indexes and snippet() reads;
+# captures.text keeps all of it (the capture and document pages show it whole).
+SEARCH_TEXT_CHARS = 100_000
+
+
+def search_text(column: str) -> str:
+    """SQL for the part of a captures text column that search sees."""
+    return f"substr({column}, 1, {SEARCH_TEXT_CHARS})"
+
+
+@migrations()
+def m380_search_text_capped(db: sqlite_utils.Database) -> None:
+    """Search reads at most SEARCH_TEXT_CHARS of a capture's text, through the view
+    captures_search: FTS5 snippet() over a 2M-character text is one SQLite step the time
+    limit cannot interrupt (15 s against a 3 s limit, the whole server waiting). The index is
+    rebuilt once from the view; triggers keep it as captures are appended."""
+    for trigger in ("captures_ai", "captures_ad", "captures_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    db.execute("DROP TABLE IF EXISTS captures_fts")
+    db.execute(
+        f"CREATE VIEW IF NOT EXISTS captures_search AS SELECT id, title, {search_text('text')} AS text FROM captures"
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE captures_fts USING FTS5 (title, text, tokenize='porter', "
+        "content='captures_search', content_rowid='id')"
+    )
+    db.execute("INSERT INTO captures_fts (captures_fts) VALUES ('rebuild')")
+    add = f"INSERT INTO captures_fts (rowid, title, text) VALUES (new.id, new.title, {search_text('new.text')});"
+    drop = (
+        "INSERT INTO captures_fts (captures_fts, rowid, title, text) "
+        f"VALUES ('delete', old.id, old.title, {search_text('old.text')});"
+    )
+    db.execute(f"CREATE TRIGGER captures_ai AFTER INSERT ON captures BEGIN {add} END")
+    db.execute(f"CREATE TRIGGER captures_ad AFTER DELETE ON captures BEGIN {drop} END")
+    db.execute(f"CREATE TRIGGER captures_au AFTER UPDATE ON captures BEGIN {drop} {add} END")
 
 
 @migrations()

@@ -15,6 +15,16 @@ from archive.index.asof import AS_OF_COLUMN, as_of, page_url
 from archive.index.rows import is_redirect
 from archive.text.refs import absolute
 
+MAX_ROWID = 2**63 - 1  # SQLite cannot even be asked about a larger id
+
+
+def row_id(text: str | None) -> int | None:
+    """The row id a visitor typed, or None when it is no id SQLite could hold (so a 4xx, never a 500)."""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if value <= MAX_ROWID else None
+
 
 def rows(conn: sqlite3.Connection, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
     """Every row of a query as a dict."""
@@ -159,10 +169,14 @@ def _first_release(
 ) -> dict[str, Any] | None:
     # The release that linked the file by `url`, else the first that linked it: the same
     # file may be released again, but the first release is when it became public.
+    # With the communication that delivered it, when the portal has communications.
     found = rows(
         conn,
-        "SELECT r.* FROM document_links AS l JOIN releases AS r "
-        "ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.file_url IS ? DESC, l.id LIMIT 1",
+        "SELECT r.*, c.subject AS delivered_subject, c.sent_at AS delivered_at "
+        "FROM document_links AS l JOIN releases AS r ON r.id = l.release_id "
+        "LEFT JOIN communication_files AS f ON f.link_id = l.id "
+        "LEFT JOIN communications AS c ON c.id = f.communication_id "
+        "WHERE l.document_id = ? ORDER BY l.file_url IS ? DESC, l.id, c.sent_at LIMIT 1",
         [document_id, url],
     )
     return found[0] if found else None

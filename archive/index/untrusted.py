@@ -9,7 +9,8 @@ LIKE pattern runs to the end unseen. So the size of every value is capped
 `zeroblob` are replaced by versions that refuse more than a few kilobytes.
 The authorizer refuses what a published archive never needs and an attacker
 would: ATTACH (it creates files), `fts3_tokenizer` (it hands out pointers into
-SQLite) and `load_extension`; writes are refused by the connection itself.
+SQLite), `load_extension`, and the introspection tables that show other visitors'
+SQL or the file's path; writes are refused by the connection itself.
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ REFUSED_FUNCTIONS = {
     "readfile": "it reads files",
     "writefile": "it writes files",
     "edit": "it runs an editor",
+}
+# Tables that describe the server rather than the archive, refused to every query:
+# sqlite_stmt shows the SQL other visitors' queries are running (their `_where=`
+# and searches), pragma_database_list the database file's path, dbstat and
+# sqlite_dbpage raw pages. (Datasette's own `PRAGMA database_list` statement is
+# no read of these; a visitor cannot send a PRAGMA statement.)
+REFUSED_TABLES = {
+    "sqlite_stmt": "it shows other visitors' SQL",
+    "pragma_database_list": "it shows the database file's path",
+    "dbstat": "it reads raw database pages",
+    "sqlite_dbpage": "it reads raw database pages",
 }
 # ATTACH creates the file it names; DETACH has nothing to undo once ATTACH is refused.
 _REFUSED_ACTIONS = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
@@ -71,7 +83,7 @@ def harden(conn: sqlite3.Connection, limits: Limits = Limits()) -> None:
 def authorize(
     action: int, arg1: str | None, arg2: str | None, database: str | None, source: str | None
 ) -> int:
-    """sqlite3 authorizer: refuses ATTACH/DETACH and the refused functions, allows the rest.
+    """sqlite3 authorizer: refuses ATTACH/DETACH, the refused functions and tables, allows the rest.
 
     A list of what is refused rather than of what is allowed: SQLite authorizes
     its own internal statements too (FTS5 reads the schema through them), and
@@ -81,6 +93,8 @@ def authorize(
     if action in _REFUSED_ACTIONS:
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in REFUSED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_READ and (arg1 or "").lower() in REFUSED_TABLES:
         return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
 

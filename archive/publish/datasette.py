@@ -34,11 +34,13 @@ SETTINGS = {
 }
 # The setting that turns custom SQL on; metadata.yml reads it with Datasette's `$env`.
 ALLOW_SQL_VARIABLE = "SPYGLASS_ALLOW_SQL"
+# The archive's public address (Config.public_url), read by metadata.yml the same way.
+PUBLIC_URL_VARIABLE = "SPYGLASS_PUBLIC_URL"
 
 
-def datasette_environment(allow_sql: bool) -> dict[str, str]:
+def datasette_environment(allow_sql: bool, public_url: str = "") -> dict[str, str]:
     """What the Datasette process needs in its environment besides its parent's."""
-    return {ALLOW_SQL_VARIABLE: "true" if allow_sql else "false"}
+    return {ALLOW_SQL_VARIABLE: "true" if allow_sql else "false", PUBLIC_URL_VARIABLE: public_url}
 
 
 def datasette_command(

@@ -13,9 +13,9 @@ in a frame that cannot draw them. Errors never carry exception text or paths.
 
 Payloads are read as archive/publish/archived.py reads them: a piece at a
 time, never more than the publishing stance's cap decoded. HTML and CSS up
-to MAX_REWRITE are read whole and rewritten; a larger page (a server may
-raise the cap) is streamed as archived under a policy that lets nothing in
-it open another page.
+to the rewrite cap (Stance.max_rewrite_mb) are read whole and rewritten in a
+server thread, a bounded cost; a larger page is streamed as archived under a
+policy that lets nothing in it open another page, and its replay page says so.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from archive.archive import Archive
 from archive.evidence.cite import citation_of
 from archive.index import queries
 from archive.index.asof import MEMENTO_TIME, as_of, as_of_kind, as_of_text, fetch_label, page_url
+from archive.index.queries import MAX_ROWID
 from archive.index.rows import is_redirect
 from archive.publish.archived import Served, decoded_size, record_pieces, serve_payload
 from archive.publish.pages import render
@@ -69,9 +70,9 @@ COMMON_HEADERS = {
 # What the archived copy loads comes from an opaque origin, so it must be
 # allowed cross-origin (fonts are fetched in CORS mode).
 RESOURCE_HEADERS = {"Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*"}
-# HTML and CSS are rewritten whole, in memory: larger ones (decoded) are streamed as archived.
-MAX_REWRITE = 20_000_000
-MAX_ROWID = 2**63 - 1  # SQLite cannot even be asked about a larger id
+# HTML and CSS are rewritten whole, in memory, holding the GIL: larger ones (decoded)
+# are streamed as archived. A 19 MB page took 36 s and 1 GB to rewrite.
+MAX_REWRITE = 2_000_000
 UNREADABLE = (OSError, EOFError, ValueError, ArchiveLoadFailed)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -99,12 +100,18 @@ class Replay:
     """Replay over one index connection; `path` turns a route into a URL (Datasette's base_url)."""
 
     def __init__(
-        self, archive: Archive, conn: sqlite3.Connection, path: Callable[[str], str], cap: int
+        self,
+        archive: Archive,
+        conn: sqlite3.Connection,
+        path: Callable[[str], str],
+        cap: int,
+        rewrite_cap: int = MAX_REWRITE,
     ) -> None:
         self.archive = archive
         self.conn = conn
         self.path = path
         self.cap = cap  # decoded bytes of an archived payload shown at most
+        self.rewrite_cap = rewrite_cap  # decoded bytes of HTML or CSS rewritten at most
 
     # -- URLs ----------------------------------------------------------------
 
@@ -257,6 +264,10 @@ class Replay:
             return not_found(f"No capture {capture_id}.")
         display = display_kind(row)
         holder = queries.payload_row(self.conn, row) or row
+        try:
+            as_archived = display == "html" and self._too_large_to_rewrite(holder)
+        except UNREADABLE:
+            as_archived = False
         previous = self._capture(redirected_from) if redirected_from else None
         at = as_of(row)
         citation = citation_of(self.conn, row)
@@ -264,6 +275,8 @@ class Replay:
             "replay.html",
             capture=row,
             display=display,
+            as_archived=as_archived,
+            rewrite_mb=max(1, self.rewrite_cap // 1_000_000),
             title=row.get("title") or page_url(row),
             as_of=as_of_text(row),
             is_memento=as_of_kind(row) == MEMENTO_TIME,
@@ -327,12 +340,15 @@ class Replay:
         served.headers = headers
         return served
 
+    def _too_large_to_rewrite(self, holder: dict[str, Any]) -> bool:
+        limit = min(self.cap, self.rewrite_cap)
+        return decoded_size(self.archive, holder, limit) > limit
+
     def _rewritten(self, holder: dict[str, Any], url: str, at: datetime) -> Served | None:
         """HTML or CSS read whole and pointed into the archive; None for anything else, for a
         payload too large to rewrite, or one that does not decode (served as archived instead)."""
         main = _main_type(holder)
-        limit = min(self.cap, MAX_REWRITE)
-        if main not in (*_HTML_TYPES, "text/css") or decoded_size(self.archive, holder, limit) > limit:
+        if main not in (*_HTML_TYPES, "text/css") or self._too_large_to_rewrite(holder):
             return None
         try:
             record = open_record(self.archive, holder)

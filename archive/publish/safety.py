@@ -8,7 +8,6 @@ changed under `plugins: spyglass:` in metadata.yml.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -19,9 +18,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
-from urllib.parse import parse_qsl
 
 from archive.index.untrusted import Limits
+from archive.publish.pool import PoolLimits
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,9 @@ class Stance:
     # never wait for them: Datasette has more query threads than this.
     max_expensive: int = 1
     expensive_wait_seconds: float = 2.0
+    # Searches (canned queries, `_search=`, our search, diff and timeline pages)
+    # one client may run at once; the next waits `expensive_wait_seconds`, then 429.
+    max_costly_per_client: int = 2
     # Largest reply Datasette may send (the archived-copy routes have their own cap).
     max_reply_mb: int = 25
     # Largest archived copy shown decoded; a larger one gets a page saying so and
@@ -50,8 +52,22 @@ class Stance:
     # need not go back to the system at once, and a fixed total would then stop
     # every ordinary query that came after it.
     max_query_memory_mb: int = 150
-    # The last line: any query is stopped while the server holds more than this.
+    # The last line: while the server holds more than this, the query that grew it most is stopped.
     max_memory_mb: int = 1000
+    # A visitor's heavy work (diffs, phrase matches) runs in this many worker
+    # processes (archive/publish/pool.py), each stopped at the deadline and
+    # under the memory limit; past `pool_queue` waiting requests, 503.
+    pool_workers: int = 2
+    pool_deadline_seconds: float = 5.0
+    pool_memory_mb: int = 500
+    pool_queue: int = 4
+    # Archived HTML and CSS up to this size are rewritten to point into the
+    # archive (in memory, in a server thread); a larger page is streamed as
+    # archived, with a notice on its replay page.
+    max_rewrite_mb: int = 2
+    # The archive's public address (https://archive.example.org): Memento links and
+    # TimeGate redirects name it. Empty: they are relative, never the Host header's.
+    public_url: str = ""
     max_value_bytes: int = Limits.max_value_bytes
     max_like_pattern: int = Limits.max_like_pattern
 
@@ -66,6 +82,8 @@ class Stance:
                 continue
             if f.type == "bool":
                 values[f.name] = str(raw).strip().lower() in ("1", "true", "yes", "on")
+            elif f.type == "str":
+                values[f.name] = str(raw).strip()
             elif f.type == "float":
                 values[f.name] = float(raw)
             else:
@@ -73,88 +91,12 @@ class Stance:
         return cls(**values)
 
     @property
+    def pool(self) -> PoolLimits:
+        return PoolLimits(self.pool_workers, self.pool_deadline_seconds, self.pool_memory_mb, self.pool_queue)
+
+    @property
     def limits(self) -> Limits:
         return Limits(max_value_bytes=self.max_value_bytes, max_like_pattern=self.max_like_pattern)
-
-
-# Paths that describe the server rather than the archive: /-/databases shows
-# the database file's path on disk.
-HIDDEN_PATHS = ("/-/databases",)
-READ_METHODS = ("GET", "HEAD")
-
-
-def is_expensive(scope: Mapping[str, Any]) -> bool:
-    """A request that runs SQL the visitor wrote: `?sql=` or a table's `?_where=`."""
-    query = scope.get("query_string", b"").decode("latin-1")
-    return any(key in ("sql", "_where") for key, _ in parse_qsl(query, keep_blank_values=True))
-
-
-def is_hidden(path: str) -> bool:
-    return any(path == hidden or path.startswith(hidden + ".") for hidden in HIDDEN_PATHS)
-
-
-class ExpensiveGate:
-    """At most `limit` expensive requests at once; the next waits a little, then is refused."""
-
-    def __init__(self, limit: int, wait: float) -> None:
-        self.limit = limit
-        self.wait = wait
-        self._semaphore: asyncio.Semaphore | None = None
-
-    @contextlib.asynccontextmanager
-    async def enter(self) -> Any:
-        if self._semaphore is None:  # created inside the server's event loop
-            self._semaphore = asyncio.Semaphore(self.limit)
-        try:
-            await asyncio.wait_for(self._semaphore.acquire(), self.wait)
-        except TimeoutError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            self._semaphore.release()
-
-
-class ReplyCap:
-    """Wraps an ASGI `send`: a reply over `limit` bytes becomes a short refusal instead.
-
-    A reply sent in one piece is held until its body is seen, so its status can
-    still change; a streamed one is cut off at the limit (its status is gone).
-    """
-
-    def __init__(self, send: Any, limit: int, refusal: Any) -> None:
-        self.send = send
-        self.limit = limit
-        self.refusal = refusal
-        self.start: dict | None = None
-        self.sent = 0
-        self.done = False
-
-    async def __call__(self, event: dict) -> None:
-        if self.done:
-            return
-        if event["type"] == "http.response.start":
-            self.start = event
-            return
-        if event["type"] != "http.response.body":
-            await self.send(event)
-            return
-        body = event.get("body", b"")
-        more = event.get("more_body", False)
-        self.sent += len(body)
-        if self.start is not None:
-            if self.sent > self.limit and not more:
-                self.done = True
-                await self.refusal(self.send)
-                return
-            await self.send(self.start)
-            self.start = None
-        if self.sent > self.limit:
-            self.done = True
-            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
-        await self.send(event)
 
 
 class MemoryWatch:
@@ -278,14 +220,27 @@ class QueryWatch:
             time.sleep(self.tick)
             now, resident = time.monotonic(), MEMORY.resident_bytes()
             with self._lock:
-                for key, watched in list(self._running.items()):
-                    over_memory = (
-                        resident - watched.start > watched.max_growth or resident > watched.max_memory
-                    )
-                    if over_memory or now >= watched.deadline:
-                        watched.stopped_for_memory = over_memory
-                        watched.conn.interrupt()
-                        del self._running[key]
+                for key, over_memory in stops(self._running, now, resident).items():
+                    watched = self._running.pop(key)
+                    watched.stopped_for_memory = over_memory
+                    watched.conn.interrupt()
+
+
+def stops(running: Mapping[int, _Watched], now: float, resident: int) -> dict[int, bool]:
+    """The queries to stop now, each with whether it is for memory (else for time).
+
+    A query is stopped for memory when it has grown the server by its
+    `max_growth`; past `max_memory`, only the one that grew the server most
+    since it started is stopped, never the others (they started later, and
+    stopping them all answered every reader with an error), and none when no
+    running query grew it.
+    """
+    found = {key: False for key, w in running.items() if now >= w.deadline}
+    found.update({key: True for key, w in running.items() if resident - w.start > w.max_growth})
+    over = [(resident - w.start, key) for key, w in running.items() if resident > w.max_memory]
+    if over and max(over)[0] > 0:
+        found[max(over)[1]] = True
+    return found
 
 
 QUERY_WATCH = QueryWatch()

@@ -1,4 +1,5 @@
-"""One search over everything the archive holds, grouped by kind: pages, documents, releases, changes, Atlas rows.
+"""One search over everything the archive holds, grouped by kind: pages, documents, releases,
+communications, changes, Atlas rows.
 
 Each kind is one FTS5 `MATCH` read newest first (by rowid, the order rows
 were archived) and stopped at a LIMIT: no ranking and no count over every
@@ -77,6 +78,19 @@ RELEASES = Kind(
     20,
 )
 
+COMMUNICATIONS = Kind(
+    "communications",
+    "Communications of records requests",
+    f"""
+    SELECT c.id, c.release_id, c.sent_at, c.direction, c.sender, c.subject, c.capture_id,
+           r.title AS request_title, r.agency, snippet(communications_fts, -1, {SNIPPET}) AS snippet
+    FROM communications_fts JOIN communications AS c ON c.rowid = communications_fts.rowid
+    JOIN releases AS r ON r.id = c.release_id
+    WHERE communications_fts MATCH :q
+    ORDER BY communications_fts.rowid DESC LIMIT :limit""",
+    20,
+)
+
 CHANGES = Kind(
     "changes",
     "What changed on pages",
@@ -105,12 +119,19 @@ ATLAS = Kind(
     20,
 )
 
-KINDS = (PAGES, DOCUMENTS, RELEASES, CHANGES, ATLAS)
+KINDS = (PAGES, DOCUMENTS, RELEASES, COMMUNICATIONS, CHANGES, ATLAS)
+
+
+# Words of a search that are used; FTS5 spent seconds on a thousand repeated
+# words, and no reporter's question needs more than these.
+MAX_TERMS = 16
+MAX_QUERY_CHARS = 400
 
 
 def match_query(text: str) -> str:
-    """The FTS5 query for what a reporter typed (as Datasette's escaped `_search=`)."""
-    return escape_fts(text.strip()) if text and text.strip() else ""
+    """The FTS5 query for what a reporter typed (as Datasette's escaped `_search=`), its first MAX_TERMS words."""
+    words = (text or "")[:MAX_QUERY_CHARS].split()[:MAX_TERMS]
+    return escape_fts(" ".join(words)) if words else ""
 
 
 def highlight(snippet: str | None) -> Markup:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 
 import jmespath
 
-from archive.sources.api_walk import TEMPLATE, Step, template_expressions
+from archive.sources.api_walk import TEMPLATE, CommunicationFields, Step, template_expressions
 
 
 class ItemProblem(ValueError):
@@ -56,6 +56,30 @@ def text(expression: str | None, item: Any) -> str | None:
     if not expression:
         return None
     return _as_text(search(expression, item))
+
+
+def text_block(expression: str | None, item: Any) -> str | None:
+    """A long text field (a letter's body) as written: its lines kept, only its ends trimmed."""
+    if not expression:
+        return None
+    value = search(expression, item)
+    if isinstance(value, str):
+        return value.strip() or None
+    return _as_text(value)
+
+
+def letter(fields: CommunicationFields, item: Any) -> dict[str, str | None]:
+    """A communication's fields read from its item: key, sent_at, direction, sender, ... body."""
+    return {
+        "key": text(fields.key, item),
+        "sent_at": text(fields.date, item),
+        "direction": text(fields.direction, item),
+        "sender": text(fields.sender, item),
+        "recipient": text(fields.recipient, item),
+        "subject": text(fields.subject, item),
+        "body": text_block(fields.body, item),
+        "status": text(fields.status, item),
+    }
 
 
 def _as_text(value: Any) -> str | None:

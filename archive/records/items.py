@@ -1,4 +1,4 @@
-"""The items the records spider yields besides captures: releases, the files they link, and page texts."""
+"""The items the records spider yields besides captures: releases, communications, files, page texts."""
 
 from __future__ import annotations
 
@@ -23,9 +23,33 @@ class Release:
     version: str | None = None  # the portal's "last updated" value: unchanged releases are not walked again
     # Stable page to cite for each file URL that may expire (default: the URL itself).
     cite_urls: dict[str, str] = field(default_factory=dict)
+    human_url: str | None = None  # the page a reader opens (archived too): what citations name
+    submitted_on: str | None = None
+    due_on: str | None = None
+    completed_on: str | None = None
+    jurisdiction: str | None = None
+    embargo: str | None = None
     # The text of its own entry when a page lists it with others (a table row, a JSON item):
     # what the listing says about this release alone. None on the release's own page.
     entry_text: str | None = None
+
+
+@dataclass
+class Communication:
+    """One letter of a request's thread (request, acknowledgement, fee notice, cover letter)."""
+
+    source: str
+    release_key: str  # the Release's key
+    key: str  # unique within the release: the portal's id, or its API URL#position
+    api_url: str  # the response that listed it
+    record_id: str  # WARC-Record-ID of that response's capture
+    sent_at: str | None
+    direction: str | None  # 'incoming': the agency wrote it; 'outgoing': the requester did
+    sender: str | None
+    recipient: str | None
+    subject: str | None
+    body: str | None
+    status: str | None
 
 
 @dataclass
@@ -36,6 +60,7 @@ class ReleaseLinks:
     key: str  # the Release's key
     file_urls: list[str]
     cite_urls: dict[str, str] = field(default_factory=dict)
+    communication: str | None = None  # the key of the communication that delivered them
 
 
 @dataclass
@@ -64,5 +89,5 @@ class PageText:
     method: str  # "documentcloud": kept beside Spyglass's own extraction, never replaced by it
 
 
-RECORD_ITEMS = (Release, DocumentFile, ReleaseLinks, PageText)
-RecordItem = Release | DocumentFile | ReleaseLinks | PageText
+RECORD_ITEMS = (Release, DocumentFile, ReleaseLinks, PageText, Communication)
+RecordItem = Release | DocumentFile | ReleaseLinks | PageText | Communication

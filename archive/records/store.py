@@ -11,12 +11,13 @@ the evidence and never change.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
 
-from archive.records.items import DocumentFile, PageText, RecordItem, Release, ReleaseLinks
+from archive.records.items import Communication, DocumentFile, PageText, RecordItem, Release, ReleaseLinks
 from archive.times import iso, utc_now
 
 CAPTURE_BY_RECORD = "(SELECT id FROM captures WHERE warc_record_id = ?)"
@@ -37,6 +38,10 @@ def save_records(db: sqlite_utils.Database, items: Iterable[RecordItem]) -> None
             ).fetchone()
             if release is not None:
                 save_links(db, release[0], item.file_urls, item.cite_urls)
+                if item.communication is not None:
+                    save_delivered(db, release[0], item.communication, item.file_urls, item.cite_urls)
+        elif isinstance(item, Communication):
+            save_communication(db, item)
         elif isinstance(item, PageText):
             save_page_text(db, item)
         else:
@@ -50,14 +55,17 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
         f"""
         INSERT INTO releases (source, key, agency, title, reference, released_on, released_text,
                               status, version, page_url, capture_id, first_seen_at, last_seen_at,
-                              entry_text)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?, ?, ?)
+                              human_url, submitted_on, due_on, completed_on, jurisdiction, embargo, entry_text)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (source, key) DO UPDATE SET
             agency = excluded.agency, title = excluded.title, reference = excluded.reference,
             released_on = excluded.released_on, released_text = excluded.released_text,
             status = excluded.status, version = excluded.version,
             page_url = excluded.page_url, capture_id = excluded.capture_id,
-            last_seen_at = excluded.last_seen_at, entry_text = excluded.entry_text
+            last_seen_at = excluded.last_seen_at, human_url = excluded.human_url,
+            submitted_on = excluded.submitted_on, due_on = excluded.due_on,
+            completed_on = excluded.completed_on, jurisdiction = excluded.jurisdiction,
+            embargo = excluded.embargo, entry_text = excluded.entry_text
         """,
         [
             release.source,
@@ -73,6 +81,12 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
             release.record_id,
             now,
             now,
+            release.human_url,
+            release.submitted_on,
+            release.due_on,
+            release.completed_on,
+            release.jurisdiction,
+            release.embargo,
             release.entry_text,
         ],
     )
@@ -80,7 +94,77 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
         "SELECT id FROM releases WHERE source = ? AND key = ?", [release.source, release.key]
     ).fetchone()[0]
     save_links(db, release_id, release.file_urls, release.cite_urls)
+    if release.status is not None:
+        save_status(db, release_id, release.status, release.record_id, now)
     return release_id
+
+
+def save_status(db: sqlite_utils.Database, release_id: int, status: str, record_id: str, now: str) -> None:
+    """Extend the release's current status row, or open a new one when the status changed."""
+    last = db.execute(
+        "SELECT id, status FROM release_statuses WHERE release_id = ? ORDER BY id DESC LIMIT 1",
+        [release_id],
+    ).fetchone()
+    if last is not None and last[1] == status:
+        db.execute("UPDATE release_statuses SET last_seen_at = ? WHERE id = ?", [now, last[0]])
+        return
+    db.execute(
+        f"INSERT INTO release_statuses (release_id, status, capture_id, first_seen_at, last_seen_at) "
+        f"VALUES (?, ?, {CAPTURE_BY_RECORD}, ?, ?)",
+        [release_id, status, record_id, now, now],
+    )
+
+
+def save_communication(db: sqlite_utils.Database, item: Communication) -> None:
+    """Insert or refresh one communication of a release (keyed by release and key)."""
+    release = db.execute(
+        "SELECT id FROM releases WHERE source = ? AND key = ?", [item.source, item.release_key]
+    ).fetchone()
+    if release is None:
+        return  # its release was malformed: nothing to hang the letter on
+    now = iso(utc_now())
+    db.execute(
+        f"""
+        INSERT INTO communications (release_id, key, sent_at, direction, sender, recipient, subject,
+                                    body, status, api_url, capture_id, first_seen_at, last_seen_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?, ?)
+        ON CONFLICT (release_id, key) DO UPDATE SET
+            sent_at = excluded.sent_at, direction = excluded.direction, sender = excluded.sender,
+            recipient = excluded.recipient, subject = excluded.subject, body = excluded.body,
+            status = excluded.status, api_url = excluded.api_url, capture_id = excluded.capture_id,
+            last_seen_at = excluded.last_seen_at
+        """,
+        [
+            release[0],
+            item.key,
+            item.sent_at,
+            item.direction,
+            item.sender,
+            item.recipient,
+            item.subject,
+            item.body,
+            item.status,
+            item.api_url,
+            item.record_id,
+            now,
+            now,
+        ],
+    )
+
+
+def save_delivered(
+    db: sqlite_utils.Database, release_id: int, key: str, file_urls: Iterable[str], cite_urls: dict[str, str]
+) -> None:
+    """Record which communication of the release delivered these files (its cover letter)."""
+    db.execute(
+        """
+        INSERT OR IGNORE INTO communication_files (communication_id, link_id)
+        SELECT c.id, l.id FROM communications c JOIN document_links l ON l.release_id = c.release_id
+        WHERE c.release_id = ? AND c.key = ? AND coalesce(l.cite_url, l.file_url) IN
+            (SELECT value FROM json_each(?))
+        """,
+        [release_id, key, json.dumps([cite_urls.get(url, url) for url in file_urls])],
+    )
 
 
 def save_links(

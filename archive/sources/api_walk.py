@@ -12,9 +12,12 @@ Three shapes come with defaults that follow each service's published API:
 
 - `muckrock`: MuckRock's API v2 (`/api_v2/requests/` with `search`, `agency`,
   `status` filters, paginated as `{count, next, previous, results}`); each
-  request's communications (`/api_v2/communications/?foia=ID`) list file IDs,
-  each file (`/api_v2/files/ID/`) names its `ffile` URL on MuckRock's CDN; the
-  agency's name comes from `/api_v2/agencies/ID/`.
+  request's communications (`/api_v2/communications/?foia=ID`) are rows of
+  their own (date, direction, sender, subject, body); a communication lists its
+  file IDs, or, when it has no `files` list, its files are asked of
+  `/api_v2/files/?communication=ID`; each file (`/api_v2/files/ID/`) names its
+  `ffile` URL on MuckRock's CDN; the agency's name comes from
+  `/api_v2/agencies/ID/`; the request's human page is its `absolute_url`.
 - `documentcloud`: DocumentCloud's documents API (`/api/documents/?project=N`
   or `/api/documents/search/?q=...`, `{next, previous, results}`); each
   document's PDF and per-page text live under its `asset_url`, and its
@@ -39,7 +42,8 @@ from jmespath.exceptions import JMESPathError
 
 API_SHAPES = ("json", "muckrock", "documentcloud", "nextrequest")
 
-# Fields of a step: one JSON response and the items in it.
+# Fields of a step: one JSON response and the items in it. `name` says what its items are
+# (requests, communications, files): the run's summary counts them by it.
 STEP_FIELDS = (
     "items",
     "next_page",
@@ -51,6 +55,9 @@ STEP_FIELDS = (
     "page_text",
     "page_count",
 )
+NAMING_FIELDS = ("name", "communication")
+# Fields of a communication (a letter in a request's thread), each a JMESPath expression.
+COMMUNICATION_FIELDS = ("key", "date", "direction", "sender", "recipient", "subject", "body", "status")
 # Fields of the release each item of the first listing is.
 RELEASE_FIELDS = (
     "key",
@@ -63,9 +70,17 @@ RELEASE_FIELDS = (
     "version",
     "agency_lookup",
     "agency_name",
+    "human_url",
+    "submitted_at",
+    "due_at",
+    "completed_at",
+    "jurisdiction",
+    "jurisdiction_lookup",
+    "jurisdiction_name",
+    "embargo",
 )
-FOLLOW_FIELDS = ("url", "each", *STEP_FIELDS, "follow")
-API_FIELDS = ("shape", "budget", *RELEASE_FIELDS, *STEP_FIELDS, "follow")
+FOLLOW_FIELDS = ("url", "each", *STEP_FIELDS, *NAMING_FIELDS, "follow")
+API_FIELDS = ("shape", "budget", *RELEASE_FIELDS, *STEP_FIELDS, *NAMING_FIELDS, "follow")
 
 # Which per-service rate budget a shape's API requests spend (archive/records/budget.py).
 BUDGETS = ("muckrock", "documentcloud", "nextrequest", "none")
@@ -74,8 +89,25 @@ TEMPLATE = "url:"
 
 
 @dataclass(frozen=True)
+class CommunicationFields:
+    """Where a communication's fields are in its item: JMESPath expressions (None: not given)."""
+
+    key: str | None = "id"
+    date: str | None = None
+    direction: str | None = None  # 'incoming' (from the agency) or 'outgoing'
+    sender: str | None = None
+    recipient: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
 class Step:
     """One kind of JSON response: where its items are, its next page, and the files each item names."""
+
+    name: str = "items"  # what its items are: the run's summary counts them by this name
+    communication: CommunicationFields | None = None  # its items are communications of the release
 
     items: str = "@"  # the list of items; '@' when the response is the list itself
     next_page: str | None = None  # the next page's URL
@@ -114,6 +146,14 @@ class ApiWalk:
     version: str | None = None  # changes when the release changes: unchanged ones are not walked again
     agency_lookup: str | None = None  # url: template of a record naming the agency
     agency_name: str | None = None  # the agency's name in that record
+    human_url: str | None = None  # the page a reader opens: archived beside the API record, and cited
+    submitted_at: str | None = None
+    due_at: str | None = None
+    completed_at: str | None = None
+    jurisdiction: str | None = None
+    jurisdiction_lookup: str | None = None  # url: template on the agency's record, of its jurisdiction's
+    jurisdiction_name: str | None = None  # the jurisdiction's name in that record
+    embargo: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "listing"}
@@ -121,16 +161,34 @@ class ApiWalk:
 
 
 def _step_dict(step: Step) -> dict[str, Any]:
-    values = {f.name: getattr(step, f.name) for f in fields(step) if f.name != "follow"}
+    values = {
+        f.name: getattr(step, f.name) for f in fields(step) if f.name not in ("follow", "communication")
+    }
+    if step.communication is not None:
+        values["communication"] = {
+            f.name: getattr(step.communication, f.name) for f in fields(CommunicationFields)
+        }
     values["follow"] = [{"url": f.url, "each": f.each, **_step_dict(f.step)} for f in step.follow]
     return values
 
 
 # A file is cited by its own record in the API, which names it, its date and its agency.
 _MUCKROCK_FILE = {
+    "name": "files",
     "each": "files",
     "url": "url:/api_v2/files/{@}/",
     "items": "[@]",
+    "files": "[@]",
+    "file_url": "ffile",
+    "file_page": "url:/api_v2/files/{id}/",
+}
+# A portal whose communications carry no `files` list lists them by communication instead.
+_MUCKROCK_FILES_OF = {
+    "name": "files",
+    "each": "[@][?files == null].id",
+    "url": "url:/api_v2/files/?communication={@}",
+    "items": "results",
+    "next_page": "next",
     "files": "[@]",
     "file_url": "ffile",
     "file_page": "url:/api_v2/files/{id}/",
@@ -140,6 +198,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "json": {},
     "muckrock": {
         "budget": "muckrock",
+        "name": "requests",
         "items": "results",
         "next_page": "next",
         # The API's own address of the request: stable, and it always answers with the request.
@@ -151,17 +210,37 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "version": "datetime_updated",
         "agency_lookup": "url:/api_v2/agencies/{agency}/",
         "agency_name": "name",
+        "jurisdiction_lookup": "url:/api_v2/jurisdictions/{jurisdiction}/",
+        "jurisdiction_name": "name",
+        "human_url": "absolute_url",
+        "submitted_at": "datetime_submitted",
+        "due_at": "date_due",
+        "completed_at": "datetime_done",
+        "embargo": "embargo_status",
         "follow": [
             {
+                "name": "communications",
                 "url": "url:/api_v2/communications/?foia={id}",
                 "items": "results",
                 "next_page": "next",
-                "follow": [_MUCKROCK_FILE],
+                # `response`: the agency wrote it; else the requester did.
+                "communication": {
+                    "key": "id",
+                    "date": "datetime",
+                    "direction": "response && 'incoming' || 'outgoing'",
+                    "sender": "from_user",
+                    "recipient": "to_user",
+                    "subject": "subject",
+                    "body": "communication",
+                    "status": "status",
+                },
+                "follow": [_MUCKROCK_FILE, _MUCKROCK_FILES_OF],
             }
         ],
     },
     "documentcloud": {
         "budget": "documentcloud",
+        "name": "documents",
         "items": "results",
         "next_page": "next",
         "page_url": "canonical_url",
@@ -179,6 +258,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "nextrequest": {
         "budget": "nextrequest",
+        "name": "requests",
         "items": "requests",
         "page_param": "page_number",
         "total": "total_count",
@@ -190,6 +270,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "status": "request_state",
         "follow": [
             {
+                "name": "documents",
                 "url": "url:/client/request_documents?request_id={id}",
                 "items": "documents",
                 "page_param": "page_number",
@@ -228,11 +309,12 @@ def build_api_walk(raw: dict[str, Any]) -> ApiWalk:
     for name in RELEASE_FIELDS:
         if name in values:
             release[name] = _expression(values[name], f"walk.{name}")
-    if release.get("agency_lookup") and not release.get("agency_name"):
-        raise WalkProblem(
-            "walk.agency_name",
-            "is required with agency_lookup (the agency's name in the looked-up record, e.g. 'name')",
-        )
+    for kind in ("agency", "jurisdiction"):
+        if release.get(f"{kind}_lookup") and not release.get(f"{kind}_name"):
+            raise WalkProblem(
+                f"walk.{kind}_name",
+                f"is required with {kind}_lookup (the {kind}'s name in the looked-up record, e.g. 'name')",
+            )
     return ApiWalk(listing=_step(values, "walk"), budget=budget, **release)
 
 
@@ -267,7 +349,25 @@ def _step(values: dict[str, Any], where: str) -> Step:
                 step=_step(entry, here),
             )
         )
-    return Step(**step, follow=tuple(follows))
+    name = values.get("name") or ("releases" if where == "walk" else where)
+    if not isinstance(name, str):
+        raise WalkProblem(f"{where}.name", "must be text: what the step's items are (communications, files)")
+    return Step(**step, name=name, communication=_communication(values, where), follow=tuple(follows))
+
+
+def _communication(values: dict[str, Any], where: str) -> CommunicationFields | None:
+    """The step's communication fields, or None when its items are not communications."""
+    raw = values.get("communication")
+    if raw is None:
+        return None
+    here = f"{where}.communication"
+    if not isinstance(raw, dict):
+        raise WalkProblem(here, f"must be a mapping of {', '.join(COMMUNICATION_FIELDS)}")
+    unknown = set(raw) - set(COMMUNICATION_FIELDS)
+    if unknown:
+        raise WalkProblem(f"{here}.{sorted(unknown)[0]}", "unknown field")
+    given = {k: _expression(v, f"{here}.{k}") for k, v in raw.items() if v is not None}
+    return CommunicationFields(**{"key": None, **given})
 
 
 def _expression(value: Any, where: str) -> str:

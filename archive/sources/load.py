@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from archive.errors import ConfigError
 from archive.sources.api_walk import API_SHAPES, WalkProblem
 from archive.sources.every import DEFAULT_EVERY, EVERY_KINDS, parse_every
 from archive.sources.model import (
+    ALERT_MODES,
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_PAGES,
     KINDS,
@@ -22,6 +24,7 @@ from archive.sources.model import (
     WAYBACK_MATCHES,
     Scope,
     Source,
+    Target,
     WaybackWindow,
 )
 from archive.sources.walk import (
@@ -61,7 +64,13 @@ SOURCE_FIELDS = {
     "every",
     "requisites",
     "screenshot",
+    "notify",
+    "alert",
 }
+
+NOTIFY_FIELDS = {"to", "digest"}
+
+TARGET_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S")
 
 WALK_FIELDS = {"shape", *SELECTOR_FIELDS}
 
@@ -114,10 +123,11 @@ def parse_sources(data: Any, path: Path, variables: Mapping[str, str]) -> list[S
     check = _Checker(path)
     if not isinstance(data, dict) or "sources" not in data:
         raise check.fail(None, "expected a mapping with a 'sources' list at the top")
-    unknown = set(data) - {"sources", "every"}
+    unknown = set(data) - {"sources", "every", "notify"}
     if unknown:
         raise check.fail(sorted(unknown)[0], "unknown top-level field")
     defaults = _parse_default_every(data.get("every"), check)
+    notify = parse_notify(data.get("notify"), check, variables)
     entries = data["sources"]
     if not isinstance(entries, list) or not entries:
         raise check.fail("sources", "must be a non-empty list")
@@ -127,6 +137,8 @@ def parse_sources(data: Any, path: Path, variables: Mapping[str, str]) -> list[S
         label = entry.get("name") if isinstance(entry, dict) else None
         source_check = _Checker(path, str(label) if label else f"#{index + 1}")
         source = _parse_source(entry, source_check, variables, defaults)
+        if not (isinstance(entry, dict) and "notify" in entry):
+            source = replace(source, notify=notify)
         if source.name in seen:
             raise source_check.fail("name", "duplicate name; each source needs its own")
         seen.add(source.name)
@@ -165,9 +177,11 @@ def _parse_source(
         raise check.fail(None, "each source must be a mapping")
     unresolved: list[str] = []
     raw = entry
-    entry = _expand(entry, check, variables, "", unresolved)
+    # A target's unset secret holds back its alerts, not the crawl: it is expanded on its own.
+    notify = parse_notify(entry["notify"], check, variables) if "notify" in entry else ()
+    entry = _expand({k: v for k, v in entry.items() if k != "notify"}, check, variables, "", unresolved)
     try:
-        return _validated(entry, check, tuple(unresolved), defaults)
+        return replace(_validated(entry, check, tuple(unresolved), defaults), notify=notify)
     except ConfigError:
         if not unresolved:
             raise
@@ -181,6 +195,7 @@ def _parse_source(
             kind=str(entry.get("kind")),
             urls=(),
             scope=Scope(hosts=()),
+            notify=notify,
             unresolved=tuple(unresolved),
             **_terms_if_known(raw, check, variables),
         )
@@ -254,6 +269,12 @@ def _validated(
     wayback = _parse_wayback(entry.get("wayback", False), check, defaults["wayback"])
     live = _parse_live(entry, wayback, check)
     requisites, screenshot = _parse_rendering(entry, kind, check)
+    alert = entry.get("alert", "phrases")
+    if alert not in ALERT_MODES:
+        raise check.fail(
+            "alert",
+            f"must be phrases (watched phrases and product names) or any (every change); got {alert!r}",
+        )
     return Source(
         name=name,
         kind=kind,
@@ -274,9 +295,38 @@ def _validated(
         live=live,
         requisites=requisites,
         screenshot=screenshot,
+        alert=alert,
         unresolved=unresolved,
         every=_every(entry["every"], "every", check) if "every" in entry else defaults[kind],
     )
+
+
+def parse_notify(raw: Any, check: _Checker, variables: Mapping[str, str]) -> tuple[Target, ...]:
+    """`notify:`: an Apprise URL, a list of them, or a mapping of `to` (URLs) and `digest`."""
+    digest = False
+    if isinstance(raw, dict):
+        unknown = set(raw) - NOTIFY_FIELDS
+        if unknown:
+            raise check.fail(f"notify.{sorted(unknown)[0]}", "unknown field; use to, digest")
+        digest = raw.get("digest", False)
+        if not isinstance(digest, bool):
+            raise check.fail("notify.digest", f"must be true (one message per run) or false, got {digest!r}")
+        written = _str_list(raw, "to", check, prefix="notify.", required=True)
+        where = "notify.to"
+    else:
+        written = _str_list({"notify": raw}, "notify", check)
+        where = "notify"
+    targets = []
+    for url in written:
+        if not TARGET_RE.match(url):
+            # Not quoted: what is not a URL may be a secret put in the wrong place.
+            raise check.fail(where, "each target must be an Apprise URL like mailto://... or json://...")
+        unset: list[str] = []
+        expanded = _expand(url, check, variables, where, unset)
+        targets.append(Target(expanded, url, digest, unset[0] if unset else ""))
+    if len({t.key for t in targets}) != len(targets):
+        raise check.fail(where, "lists the same target twice")
+    return tuple(targets)
 
 
 def _parse_rendering(entry: dict, kind: str, check: _Checker) -> tuple[bool, bool]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +21,43 @@ DEFAULT_MAX_PAGES = 1000
 RECRAWL_MODES = ("all", "changed")
 
 WAYBACK_MATCHES = ("exact", "prefix")
+
+# phrases: a watched phrase or product name appeared or disappeared; any: every change of text.
+ALERT_MODES = ("phrases", "any")
+
+NETLOC_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#]*)")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One place alerts go: an Apprise URL (mailto://, json://, slack://, ntfy://, ...).
+
+    `url` holds the values of its ${VAR} placeholders (the secrets), so it is
+    never stored, logged or shown; `written` is the URL as sources.yml writes it.
+    """
+
+    url: str = field(repr=False)
+    written: str
+    digest: bool = False  # one message per run listing its events, not one per event
+    unset: str = ""  # the error for a ${VAR} of it with no value: its alerts wait, the crawl goes on
+
+    @property
+    def key(self) -> str:
+        """The target's identity in the alerts table: a digest of the URL as written, placeholders unexpanded."""
+        return hashlib.sha256(self.written.encode()).hexdigest()[:16]
+
+    @property
+    def label(self) -> str:
+        """What may be shown of the target: its scheme and host (secrets, paths and queries left out).
+
+        A host that is not a host name (a Slack token, an ntfy topic) is a secret too.
+        """
+        scheme = self.written.split("://", 1)[0].lower()
+        match = NETLOC_RE.match(self.written)
+        host = match.group(1) if match else ""
+        if not (host.startswith("${") or _is_host_name(host.rsplit(":", 1)[0].strip("[]"))):
+            host = "…"
+        return f"{scheme}://{host}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +127,9 @@ class Source:
     # scripts), from any public host; load_sources turns it on for vendor sources.
     requisites: bool = False
     screenshot: bool = False  # a headless Chromium screenshot of each page after the crawl
+    # Where its alerts go (the file-wide `notify:` unless it has its own) and which changes alert.
+    notify: tuple[Target, ...] = ()
+    alert: str = "phrases"
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -142,4 +185,15 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "live": source.live,
         "requisites": source.requisites,
         "screenshot": source.screenshot,
+        # Labels only: a target's URL holds its secrets.
+        "notify": [target.label for target in source.notify],
+        "alert": source.alert,
     }
+
+
+def _is_host_name(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return host == "localhost" or ("." in host and all(part for part in host.split(".")))

@@ -155,13 +155,19 @@ async def _serve(request, datasette, action: Callable[[Replay], Served]) -> _Str
     """Run a replay action on a read connection in Datasette's thread pool, and send what it served."""
     db = datasette.get_database(DATABASE)
     archive = Archive(Path(db.path).parent)
-    cap = Stance.from_plugin_config(datasette.plugin_config("spyglass")).max_archived_mb * 1_000_000
-    served = await db.execute_fn(lambda conn: action(Replay(archive, conn, datasette.urls.path, cap)))
-    return _Streamed(served, request.method == "HEAD")
+    stance = Stance.from_plugin_config(datasette.plugin_config("spyglass"))
+    head = request.method == "HEAD"
+    # HEAD reads no payload: a cap of nothing answers from the index alone.
+    cap = 0 if head else stance.max_archived_mb * 1_000_000
+    rewrite = 0 if head else stance.max_rewrite_mb * 1_000_000
+    served = await db.execute_fn(
+        lambda conn: action(Replay(archive, conn, datasette.urls.path, cap, rewrite))
+    )
+    return _Streamed(served, head)
 
 
 def _number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return queries.row_id(value)
 
 
 async def replay(request, datasette) -> _Streamed:
@@ -214,7 +220,9 @@ async def verify_one(request, datasette):
 
     from archive.evidence.one import check_capture
 
-    capture_id = int(request.url_vars["capture_id"])
+    capture_id = queries.row_id(request.url_vars["capture_id"])
+    if capture_id is None:
+        raise NotFound(f"no capture {request.url_vars['capture_id'][:30]}")
     db = datasette.get_database(DATABASE)
     archive = Archive(Path(db.path).parent)
     checks = await db.execute_fn(lambda conn: check_capture(archive, conn, capture_id))

@@ -27,6 +27,8 @@ from archive.publish import front, search
 from archive.publish.paths import DATABASE, Paths
 
 TRUNCATE_AT = 5  # table names shown in the "every table" line, as Datasette shows
+# What the front page says, instead of failing, when the server is too busy for a part of it.
+BUSY = "The archive is busy: part of this page could not be read just now. Reload in a moment."
 
 # The copy button: hidden until this runs, so a page without JavaScript shows
 # no dead button; the text box beside it can always be selected and copied.
@@ -65,7 +67,10 @@ def extra_template_vars(template, database, datasette):
             extra["spyglass_choices"] = await datasette.get_database(DATABASE).execute_fn(front.choice_lists)
         if template == "index.html":
             db = datasette.get_database(DATABASE)
-            extra["front"] = await db.execute_fn(front.entry_points)
+            try:
+                extra["front"] = await db.execute_fn(front.entry_points)
+            except (QueryInterrupted, sqlite3.OperationalError):
+                extra["front"], extra["front_notice"] = {}, BUSY
             extra["table_descriptions"] = {
                 name: table.get("description", "")
                 for name, table in (datasette.metadata("tables", database=DATABASE) or {}).items()
@@ -149,15 +154,18 @@ async def front_page(request, datasette) -> Response:
     ways in come from extra_template_vars as before. `/.json` stays Datasette's.
     """
     await datasette.ensure_permissions(request.actor, ["view-instance"])
-    databases = []
+    databases, notice = [], None
     for name, db in datasette.databases.items():
         if name == "_internal":
             continue
         visible, _ = await datasette.check_visibility(request.actor, "view-database", name)
         if not visible:
             continue
-        hidden = set(await db.hidden_table_names())
-        shown = [t for t in await db.table_names() if t not in hidden] + await db.view_names()
+        try:
+            hidden = set(await db.hidden_table_names())
+            shown = [t for t in await db.table_names() if t not in hidden] + await db.view_names()
+        except (QueryInterrupted, sqlite3.OperationalError):
+            shown, notice = [], BUSY
         described = list(datasette.metadata("tables", database=name) or {})
         ordered = [t for t in described if t in shown] + sorted(t for t in shown if t not in described)
         databases.append(
@@ -174,6 +182,7 @@ async def front_page(request, datasette) -> Response:
         {
             "databases": databases,
             "metadata": datasette.metadata(),
+            "tables_notice": notice,
         },
         request=request,
         view_name="index",

@@ -10,7 +10,9 @@
 - capture ids in history tables and canned queries link to the capture and
   carry its citation; versions link to their timeline, changes to their diff.
 Pages are Datasette templates (datasette/templates/spyglass_*.html); every
-archived value is escaped.
+archived value is escaped. The diff and the timeline's phrase matches run in
+the pool of worker processes (archive/publish/pool.py): a full pool or work
+past its deadline answers 503, never a stalled server.
 """
 
 from __future__ import annotations
@@ -25,17 +27,22 @@ from markupsafe import Markup
 from archive.errors import NotFound
 from archive.evidence.cite import citation_of
 from archive.history.passages import has_phrase
-from archive.history.pictures import diff_rows, timeline_svg
+from archive.history.pictures import timeline_svg
 from archive.history.report import changes_of, versions_of
-from archive.history.sightings import known_page_key, page_key, page_key_variants, page_sightings, text_of
+from archive.history.sightings import known_page_key, page_key, page_key_variants, page_sightings
 from archive.index import queries
+from archive.publish import heavy
+from archive.publish.pool import Busy, TooCostly, WorkPool, shared_pool
+from archive.publish.requests import inline_script_hashes
+from archive.publish.safety import Stance
 
 DATABASE = "spyglass"
-# No scripts or resources from anywhere but Datasette itself.
+# No resources from anywhere but Datasette itself, and no inline script but the one
+# Datasette's base template carries (closing open menus), allowed by its hash.
 PAGE_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'self'"
+    f"default-src 'self'; script-src 'self' {inline_script_hashes('_close_open_menus.html')}; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'self'"
 )
 CAPTURE_COLUMNS = {
     "first_capture_id",
@@ -131,6 +138,21 @@ async def _not_found(datasette, request, message: str, status: int = 404) -> Res
     return response
 
 
+def _pool(datasette) -> WorkPool:
+    return shared_pool(Stance.from_plugin_config(datasette.plugin_config("spyglass")).pool)
+
+
+async def _busy(datasette, request, exc: Exception) -> Response:
+    """503: the pool is full (try again shortly) or the work passed its deadline or memory limit."""
+    if isinstance(exc, Busy):
+        message, retry = "The archive is busy with other comparisons; try again in a moment.", exc.retry_after
+    else:
+        message, retry = "This comparison is too large to compute here; see the archived copies.", 60
+    response = await _not_found(datasette, request, message, 503)
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
 async def timeline(request, datasette) -> Response:
     """A page's versions on a time axis, its changes marked, each linked to its evidence."""
     url = request.args.get("url", "").strip()
@@ -141,14 +163,20 @@ async def timeline(request, datasette) -> Response:
 
     def load(conn):
         versions = versions_of(conn, url)
-        for version in versions:
-            version["has_phrase"] = bool(phrase) and has_phrase(text_of(conn, version["text_sha256"]), phrase)
         return versions, changes_of(conn, url), page_sightings(conn, known_page_key(conn, url))
 
     try:
         versions, changes, sightings = await db.execute_fn(load)
+        present = [False] * len(versions)
+        if phrase and request.method != "HEAD":  # HEAD costs nothing
+            digests = [v["text_sha256"] for v in versions]
+            present = await _pool(datasette).run(heavy.phrase_presence, db.path, digests, phrase)
     except NotFound as exc:
         return await _not_found(datasette, request, str(exc))
+    except (Busy, TooCostly) as exc:
+        return await _busy(datasette, request, exc)
+    for version, found in zip(versions, present):
+        version["has_phrase"] = found
     shown = [c for c in changes if c["substantive"]]
     svg = timeline_svg(
         versions,
@@ -184,16 +212,19 @@ async def diff(request, datasette) -> Response:
     view = "inline" if args.get("view") == "inline" else "side"
 
     def load(conn):
-        change_id = args.get("change", "")
-        if change_id.isdigit():
+        change_id = queries.row_id(args.get("change"))
+        first, second = queries.row_id(args.get("from")), queries.row_id(args.get("to"))
+        if change_id is not None:
             found = queries.rows(
-                conn, "SELECT from_version_id, to_version_id FROM changes WHERE id = ?", [int(change_id)]
+                conn, "SELECT from_version_id, to_version_id FROM changes WHERE id = ?", [change_id]
             )
             if not found:
                 raise NotFound(f"no change {change_id}")
             ids = (found[0]["from_version_id"], found[0]["to_version_id"])
-        elif args.get("from", "").isdigit() and args.get("to", "").isdigit():
-            ids = (int(args["from"]), int(args["to"]))
+        elif first is not None and second is not None:
+            ids = (first, second)
+        elif "change" in args or "from" in args:
+            raise NotFound("no such change or version")
         else:
             raise NotFound("Give two versions (?from=ID&to=ID) or a change (?change=ID)")
         pair = []
@@ -205,13 +236,6 @@ async def diff(request, datasette) -> Response:
         old, new = pair
         if old["page_key"] != new["page_key"]:
             raise NotFound("the two versions are of different pages")
-        boilerplate = {
-            r[0]
-            for r in conn.execute(
-                "SELECT sentence_sha256 FROM boilerplate WHERE host = ?", [new["host"]]
-            ).fetchall()
-        }
-        rows = diff_rows(text_of(conn, old["text_sha256"]), text_of(conn, new["text_sha256"]), boilerplate)
         siblings = queries.rows(
             conn,
             "SELECT id, number, first_seen_at, last_seen_at FROM versions WHERE page_key = ? ORDER BY number",
@@ -224,18 +248,26 @@ async def diff(request, datasette) -> Response:
             }
             for v in pair
         }
-        return old, new, rows, siblings, cites
+        return old, new, siblings, cites
 
     try:
-        old, new, rows, siblings, cites = await db.execute_fn(load)
+        old, new, siblings, cites = await db.execute_fn(load)
+        rows, cut = [], False
+        if request.method != "HEAD":  # HEAD costs nothing
+            rows, cut = await _pool(datasette).run(
+                heavy.version_diff, db.path, old["text_sha256"], new["text_sha256"], new["host"]
+            )
     except NotFound as exc:
         return await _not_found(datasette, request, str(exc))
+    except (Busy, TooCostly) as exc:
+        return await _busy(datasette, request, exc)
     page = await datasette.render_template(
         "spyglass_diff.html",
         {
             "old": old,
             "new": new,
             "rows": rows,
+            "cut": cut,
             "view": view,
             "siblings": siblings,
             "cites": cites,

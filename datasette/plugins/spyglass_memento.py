@@ -19,10 +19,11 @@ import re
 from typing import Any
 
 from datasette import hookimpl
-from datasette.utils.asgi import Request, Response
+from datasette.utils.asgi import Response
 
 from archive.publish import memento
 from archive.publish.paths import DATABASE, Paths
+from archive.publish.safety import Stance
 
 ARCHIVED = re.compile(r"^/-/spyglass/archived/(\d+)$")
 
@@ -38,12 +39,16 @@ def _target(request) -> str:
     return url + (f"?{query}" if query else "")
 
 
-def _uris(datasette, request, original: str) -> dict[str, Any]:
+def _uris(datasette, original: str) -> dict[str, Any]:
+    """The TimeMap, TimeGate and memento addresses of a page: under the configured public
+    URL (Stance.public_url), else relative. Never from the request's Host header, which
+    anyone sending the request chooses."""
     paths = Paths(datasette.urls.path)
+    base = Stance.from_plugin_config(datasette.plugin_config("spyglass")).public_url.rstrip("/")
     return {
-        "timemap": datasette.absolute_url(request, paths.timemap(original)),
-        "timegate": datasette.absolute_url(request, paths.timegate(original)),
-        "memento": lambda capture_id: datasette.absolute_url(request, paths.archived(capture_id)),
+        "timemap": base + paths.timemap(original),
+        "timegate": base + paths.timegate(original),
+        "memento": lambda capture_id: base + paths.archived(capture_id),
     }
 
 
@@ -62,7 +67,7 @@ async def timemap(request, datasette) -> Response:
     found = await _mementos(datasette, url)
     if not found:
         return _none(url)
-    uris = _uris(datasette, request, memento.original_of(found))
+    uris = _uris(datasette, memento.original_of(found))
     body = memento.timemap(found, uris["timemap"], uris["timegate"], uris["memento"])
     return Response(body, content_type=memento.LINK_FORMAT)
 
@@ -85,7 +90,7 @@ async def timegate(request, datasette) -> Response:
         return _none(url, vary)
     chosen = memento.closest(found, at)
     original = memento.original_of(found)
-    uris = _uris(datasette, request, original)
+    uris = _uris(datasette, original)
     link = memento.links(original, uris["timegate"], uris["timemap"])
     return Response.text(
         "", status=302, headers={**vary, "Location": uris["memento"](chosen["capture_id"]), "Link": link}
@@ -101,7 +106,7 @@ async def _memento_headers(datasette, scope, receive, capture_id: int) -> list[t
     row = found.first()
     if row is None:
         return []
-    uris = _uris(datasette, Request(scope, receive), row["page_url"])
+    uris = _uris(datasette, row["page_url"])
     link = memento.links(row["page_url"], uris["timegate"], uris["timemap"])
     return [
         (b"memento-datetime", memento.http_date(row["seen_at"]).encode()),

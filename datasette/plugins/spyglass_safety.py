@@ -32,23 +32,26 @@ import logging
 import traceback
 
 import datasette.handle_exception
+import datasette.handle_exception as datasette_errors
 from datasette import database as datasette_database
 from datasette import hookimpl
 from datasette.utils.asgi import Base400, Response
 from datasette.views.base import DatasetteError
 
 from archive.index.untrusted import harden
-from archive.publish.safety import (
+from archive.publish.requests import (
+    DEFAULT_CSP,
     READ_METHODS,
+    STREAMED_ROUTES,
+    ClientGate,
     ExpensiveGate,
     ReplyCap,
-    Stance,
-    cache_table_permissions,
-    closing_cursors,
+    canned_paths,
+    is_costly,
     is_expensive,
     is_hidden,
-    query_limits,
 )
+from archive.publish.safety import Stance, cache_table_permissions, closing_cursors, query_limits
 
 # Datasette prints every error's traceback with its local variables when the
 # `rich` package is installed (the WACZ tooling brings it in): over a second
@@ -68,6 +71,8 @@ WRITE_ACTIONS = {
     "execute-write",
 }
 log = logging.getLogger("spyglass.publish")
+# Exceptions Datasette lets escape from a visitor's parameters.
+ODD_INPUT = (OverflowError, json.JSONDecodeError)
 
 
 def _stance(datasette) -> Stance:
@@ -144,8 +149,17 @@ async def robots_txt(datasette):
 @hookimpl
 def handle_exception(datasette, request, exception):
     """An unexpected error answers without its text: exception messages can name files and memory."""
+    if isinstance(exception, DatasetteError) and exception.status == 500:
+        # Datasette raises these for a visitor's parameters (`_sort=` a column
+        # that does not exist) without a status: the request is at fault, not the server.
+        exception.status = 400
     if isinstance(exception, (Base400, DatasetteError)):
         return None  # Datasette's own answer: a message meant for the reader
+    if isinstance(exception, ODD_INPUT):
+        # A number SQLite cannot hold (`id__gt=999…`), `_through=` that is not JSON.
+        return datasette_errors.handle_exception(
+            datasette, request, DatasetteError("A parameter of this request is not valid.", status=400)
+        )
     log.error("unexpected error serving %s\n%s", request.path, "".join(traceback.format_exception(exception)))
     if request.path.split("?")[0].endswith(".json"):
         return Response.json({"ok": False, "error": "Internal error", "status": 500}, status=500)
@@ -167,9 +181,16 @@ async def _answer(send, status: int, message: str, headers: dict[str, str] | Non
 
 @hookimpl
 def asgi_wrapper(datasette):
-    extra = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
+    extra = [
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", DEFAULT_CSP.encode()),
+        (b"x-frame-options", b"SAMEORIGIN"),
+    ]
     stance = _stance(datasette)
     gate = ExpensiveGate(stance.max_expensive, stance.expensive_wait_seconds)
+    per_client = ClientGate(stance.max_costly_per_client, stance.expensive_wait_seconds)
+    canned = canned_paths(datasette.metadata() or {})
     cap = stance.max_reply_mb * 1_000_000
 
     async def too_large(send):
@@ -205,12 +226,27 @@ def asgi_wrapper(datasette):
                 )
             if is_hidden(scope["path"]):
                 return await _answer(send_with_headers, 404, "Not found")
-            # The archived-copy routes cap and stream their own replies.
+            # The archived-copy routes cap and stream their own replies; every other is capped here.
             out = (
                 send_with_headers
-                if scope["path"].startswith("/-/spyglass/")
+                if scope["path"].startswith(STREAMED_ROUTES)
                 else ReplyCap(send_with_headers, cap, too_large)
             )
+            if not is_costly(scope, canned):
+                return await gated(scope, receive, out, send_with_headers)
+            client = (scope.get("client") or ("unknown",))[0]
+            async with per_client.enter(client) as admitted:
+                if not admitted:
+                    return await _answer(
+                        send_with_headers,
+                        429,
+                        "You have other searches running; try again when they finish.",
+                        {"Retry-After": "2"},
+                    )
+                return await gated(scope, receive, out, send_with_headers)
+
+        async def gated(scope, receive, out, send_with_headers):
+            """The request, after the custom-SQL gate if it runs the visitor's own SQL."""
             if not is_expensive(scope):
                 return await app(scope, receive, out)
             async with gate.enter() as admitted:

@@ -145,7 +145,7 @@ def requisites_row(site: ServedSite, pages: int, work: Path, pages_only: Runs) -
     )
 
 
-def load_section(pages: int, work: Path, seconds: int) -> list[tuple[str, str, str]]:
+def load_section(pages: int, work: Path, seconds: int, quick: bool) -> list[tuple[str, str, str]]:
     """The publishing load test (scripts/benchlib/load.py) over a crawl of the synthetic site."""
     from scripts.benchlib.load import run_load_test
     from scripts.benchlib.site import serve_site
@@ -157,7 +157,9 @@ def load_section(pages: int, work: Path, seconds: int) -> list[tuple[str, str, s
             raise SystemExit(f"spyglass crawl failed:\n{first.stderr[-3000:]}")
         # The crawl that writes while the archive is read: the same site again, every page fetched.
         again = spyglass_command(site.base, work, pages)
-        return run_load_test(work / "data", again, seconds, users=30, work=work)
+        # Full size: 2,000,000 repeated words and a 20 MB page, as issue #33 measured them.
+        heavy = (20_000, 2_000_000) if quick else (400_000, 20_000_000)
+        return run_load_test(work / "data", again, seconds, 30, work, *heavy)
 
 
 def search_section(documents: int, work: Path, searches: int) -> list[tuple[str, str, str]]:
@@ -243,7 +245,9 @@ def main(argv: list[str] | None = None) -> None:
 
             rows += run_wayback_bench(work / "wayback")
         if "load" in sections:
-            rows += load_section(pages if args.quick else 1000, work / "load", 15 if args.quick else 60)
+            rows += load_section(
+                pages if args.quick else 1000, work / "load", 15 if args.quick else 60, args.quick
+            )
         if "workers" in sections:
             from scripts.benchlib.workers import workers_section
 

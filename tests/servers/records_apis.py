@@ -6,7 +6,8 @@ agency, datetime_submitted, datetime_updated, datetime_done, tracking_id`) as
 `{count, next, previous, results}` with absolute `next` URLs;
 `/api_v2/communications/?foia=ID` lists a request's communications, whose
 `files` are file IDs; `/api_v2/files/ID/` is one file, its `ffile` on a CDN
-(here: another loopback host); `/api_v2/agencies/ID/` names the agency.
+(here: another loopback host); `/api_v2/agencies/ID/` names the agency,
+and `/api_v2/jurisdictions/ID/` the agency's jurisdiction.
 
 DocumentCloud (documentcloud.org/help/api, python-documentcloud):
 `/api/documents/?project=N` and `/api/documents/search/?q=...` list documents
@@ -16,6 +17,13 @@ page_count, canonical_url, asset_url, created_at, updated_at`; the PDF is
 `{asset_url}documents/{id}/pages/{slug}-p{n}.txt`. Public documents' assets
 are on a storage host; a private document's `asset_url` is the API's own
 `/files/`, which redirects to a signed URL that expires.
+
+Requests name their human page (`absolute_url`, `/foi/...`, served as
+HTML); communications have ids, senders and bodies, and list their files
+(`files_by="list"`), or carry no `files` list and are asked of
+`/api_v2/files/?communication=ID` (`files_by="endpoint"`), or list their
+files nowhere (`files_by="nowhere"`). One DocumentCloud document's page text
+is missing (404).
 
 Misbehaviour, as real services show it: the first call of the requests list
 answers 429 with Retry-After: 1; the search's second page is empty; one
@@ -34,8 +42,11 @@ from archive.demo.server import Incoming, LoopbackServer, Reply, json_reply
 from archive.demo.storage import SignedStorage, start_storage
 
 AGENCY = "Bayview County Sheriff's Office"
+JURISDICTION = "Bayview County"
 PHRASE = "real-time face search"  # in every MuckRock file: a mention of the vendor's product
 SCAN_PHRASE = "watch list alert"  # only in DocumentCloud's own text of a scanned page
+COVER_PHRASE = "enclosed are the Northwind agreement and its invoice"  # in the cover letter only
+HUMAN_PAGE = "/foi/bayview-county-123/face-recognition-contracts-51001/"
 
 
 def _pdf(lines: list[str], title: str) -> tuple[bytes, str]:
@@ -67,6 +78,10 @@ STORE_FILES = {
         f"Board minutes\napproved the {SCAN_PHRASE} pilot with Northwind Recognize\n".encode(),
         "text/plain; charset=utf-8",
     ),
+    # Its page text is missing: DocumentCloud answers 404 for it.
+    "documents/9003/bayview-budget-memo.pdf": _pdf(
+        ["Budget memo", "Camera maintenance, fiscal 2019."], "Memo"
+    ),
     "documents/9001/pages/harbor-camera-plan-p1.txt": (
         b"Harbor camera plan\nNorthwind Recognize on twelve downtown cameras.\n",
         "text/plain; charset=utf-8",
@@ -96,8 +111,9 @@ class RecordsApis:
 
 
 class _Handler:
-    def __init__(self, cdn: str, store: SignedStorage) -> None:
-        self.cdn, self.store = cdn, store
+    def __init__(self, cdn: str, store: SignedStorage, files_by: str = "list") -> None:
+        self.cdn, self.store, self.files_by = cdn, store, files_by
+        self.status_51002 = "processed"  # a test moves it on between crawls
         self.hits: dict[str, int] = {}
         self.lock = threading.Lock()
         self.base = ""
@@ -121,6 +137,8 @@ class _Handler:
             return json_reply(self._requests(query.get("page", "1")))
         if path.startswith("/api_v2/"):
             return self._muckrock(path, query)
+        if path.startswith("/foi/"):
+            return self._human(path)
         if path.startswith("/api/documents/"):
             return self._documentcloud(path, query)
         if path.startswith("/files/"):
@@ -144,6 +162,8 @@ class _Handler:
                 "datetime_done": "2018-05-09T16:20:00-07:00",
                 "tracking_id": "BCSO-18-044",
                 "price": "0.00",
+                "date_due": "2018-04-10",
+                "absolute_url": HUMAN_PAGE,
             },
             {"title": "A request the API lists half-formed", "agency": {"unexpected": True}},
         ]
@@ -152,7 +172,7 @@ class _Handler:
                 "id": 51002,
                 "title": "Rekognition pilot emails",
                 "slug": "pilot-emails",
-                "status": "processed",
+                "status": self.status_51002,
                 "agency": 7301,
                 "embargo_status": "public",
                 "user": 12,
@@ -180,51 +200,45 @@ class _Handler:
     def _muckrock(self, path: str, query: dict) -> Reply:
         if path == "/api_v2/agencies/7301/":
             return json_reply({"id": 7301, "name": AGENCY, "status": "approved", "jurisdiction": 88})
+        if path == "/api_v2/jurisdictions/88/":
+            return json_reply({"id": 88, "name": JURISDICTION, "level": "l", "parent": 6})
         if path == "/api_v2/communications/":
-            comms = {
-                "51001": [
-                    {
-                        "foia": 51001,
-                        "subject": "Records released",
-                        "response": True,
-                        "datetime": "2018-05-09T16:20:00-07:00",
-                        "communication": "Attached.",
-                        "status": "done",
-                        "files": [81, 82],
-                    },
-                    {
-                        "foia": 51001,
-                        "subject": "Acknowledged",
-                        "response": True,
-                        "datetime": "2018-03-13T10:00:00-07:00",
-                        "communication": "Received.",
-                        "status": "ack",
-                        "files": [],
-                    },
-                ],
-                "51002": [],
-            }.get(query.get("foia", ""), [])
+            comms = [dict(c) for c in COMMUNICATIONS.get(query.get("foia", ""), [])]
+            for comm in comms:
+                if self.files_by != "list":
+                    del comm["files"]
             return json_reply({"count": len(comms), "next": None, "previous": None, "results": comms})
-        files = {
-            "81": ("foia_files/2018/05/02/bcso-recognize-contract.pdf", "Contract"),
-            "82": ("foia_files/2018/05/09/bcso-invoice.pdf", "Invoice"),
-        }
+        if path == "/api_v2/files/":
+            of = query.get("communication")
+            listed = [] if self.files_by == "nowhere" else FILES_OF.get(of or "", [])
+            results = [self._file(str(ident)) for ident in listed]
+            return json_reply({"count": len(results), "next": None, "previous": None, "results": results})
         ident = path.removeprefix("/api_v2/files/").strip("/")
-        if ident in files:
-            name, title = files[ident]
-            return json_reply(
-                {
-                    "id": int(ident),
-                    "ffile": f"{self.cdn}/{name}",
-                    "datetime": "2018-05-09T16:20:00",
-                    "title": title,
-                    "source": AGENCY,
-                    "description": "",
-                    "doc_id": "",
-                    "pages": 1,
-                }
-            )
+        if ident in FILES:
+            return json_reply(self._file(ident))
         return json_reply({"detail": "Not found."}, 404)
+
+    def _file(self, ident: str) -> dict:
+        name, title = FILES[ident]
+        return {
+            "id": int(ident),
+            "ffile": f"{self.cdn}/{name}",
+            "datetime": "2018-05-09T16:20:00",
+            "title": title,
+            "source": AGENCY,
+            "description": "",
+            "doc_id": "",
+            "pages": 1,
+        }
+
+    def _human(self, path: str) -> Reply:
+        if path != HUMAN_PAGE:
+            return Reply(404, b"not found", content_type="text/plain")
+        page = (
+            "<!doctype html><title>Face recognition contracts, Bayview County • MuckRock</title>"
+            "<h1>Face recognition contracts, Bayview County</h1><p>Status: Completed</p>"
+        )
+        return Reply(200, page.encode(), content_type="text/html; charset=utf-8")
 
     def _documentcloud(self, path: str, query: dict) -> Reply:
         docs = [
@@ -254,6 +268,19 @@ class _Handler:
                 "updated_at": "2018-07-01T12:00:00Z",
                 "projects": [404],
             },
+            {
+                "id": 9003,
+                "slug": "bayview-budget-memo",
+                "title": "Budget memo",
+                "source": AGENCY,
+                "access": "public",
+                "page_count": 1,
+                "canonical_url": "https://www.documentcloud.org/documents/9003-bayview-budget-memo",
+                "asset_url": f"{self.store.base}/nosign/",
+                "created_at": "2018-07-02T12:00:00Z",
+                "updated_at": "2018-07-02T12:00:00Z",
+                "projects": [404],
+            },
         ]
         if path == "/api/documents/search/":
             if query.get("page") == "2":
@@ -269,6 +296,51 @@ class _Handler:
         if path == "/api/documents/" and query.get("project") == "404":
             return json_reply({"next": None, "previous": None, "results": docs})
         return json_reply({"detail": "Not found."}, 404)
+
+
+COMMUNICATIONS = {
+    "51001": [
+        {
+            "id": 601,
+            "foia": 51001,
+            "from_user": "Ada Reporter",
+            "to_user": AGENCY,
+            "subject": "California Public Records Act Request: Face recognition contracts",
+            "response": False,
+            "datetime": "2018-03-12T09:00:00-07:00",
+            "communication": "To Whom It May Concern:\n\nI request contracts for face recognition.",
+            "status": "ack",
+            "files": [],
+        },
+        {
+            "id": 602,
+            "foia": 51001,
+            "subject": "Acknowledged",
+            "response": True,
+            "datetime": "2018-03-13T10:00:00-07:00",
+            "communication": "Received.",
+            "status": "ack",
+            "files": [],
+        },
+        {
+            "id": 603,
+            "foia": 51001,
+            "from_user": "Records Unit",
+            "subject": "Records released",
+            "response": True,
+            "datetime": "2018-05-09T16:20:00-07:00",
+            "communication": f"Dear Ms. Reporter,\n\nIn response to your request, {COVER_PHRASE}.",
+            "status": "done",
+            "files": [81, 82],
+        },
+    ],
+    "51002": [],
+}
+FILES_OF = {"603": [81, 82]}
+FILES = {
+    "81": ("foia_files/2018/05/02/bcso-recognize-contract.pdf", "Contract"),
+    "82": ("foia_files/2018/05/09/bcso-invoice.pdf", "Invoice"),
+}
 
 
 class _Files:
@@ -287,7 +359,7 @@ class _Files:
         return Reply(200, found[0], content_type=found[1])
 
 
-def start_records_apis() -> RecordsApis:
+def start_records_apis(files_by: str = "list") -> RecordsApis:
     """Start the API host, a CDN host and a signed-storage host on 127.0.0.1."""
     hits: dict[str, int] = {}
     cdn = LoopbackServer(_Files(CDN_FILES, hits)).start()
@@ -310,7 +382,7 @@ def start_records_apis() -> RecordsApis:
         return signed(request)
 
     store_server.handler = storage
-    handler = _Handler(cdn.url, store)
+    handler = _Handler(cdn.url, store, files_by)
     server = LoopbackServer(handler).start()
     handler.base = server.url
     handler.hits = hits

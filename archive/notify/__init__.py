@@ -1,0 +1,1 @@
+"""Alerts: events worth a message, their targets (Apprise URLs), and deliveries sent exactly once."""

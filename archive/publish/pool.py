@@ -1,0 +1,153 @@
+"""A small pool of worker processes for a visitor's heavy work: a hard deadline, a memory limit
+and a bounded queue, so no request can stall the server that answers everyone else.
+
+Python's `re`, `difflib` and any loop over a large text hold the GIL: run in
+the server's threads they stop every other visitor, whatever SQLite's time
+limit says. Here each call runs in a separate process under RLIMIT_AS; one
+that passes its deadline is killed and its worker replaced (a
+concurrent.futures.ProcessPoolExecutor cannot kill a stuck worker), and when
+every worker is busy and `queue` requests already wait, the next is refused
+at once with `Busy` (the plugin answers 503 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import resource
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+# A fresh interpreter, not a fork of a server that runs threads (a fork can
+# inherit a lock some other thread held, and the server's memory).
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+class Busy(Exception):
+    """Every worker is busy and the queue is full: try again in `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("busy")
+        self.retry_after = retry_after
+
+
+class TooCostly(Exception):
+    """The work passed its deadline or its memory limit; its worker was replaced."""
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """How much of the machine a visitor's heavy work may use."""
+
+    workers: int = 2
+    deadline_seconds: float = 5.0
+    memory_mb: int = 500
+    queue: int = 4
+
+
+def _serve(conn: Connection, memory_bytes: int) -> None:
+    """A worker's loop: run each (function, arguments) sent, answer ("ok", result) or why not."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    while True:
+        try:
+            fn, args = conn.recv()
+        except EOFError:
+            return
+        try:
+            answer: tuple[str, Any] = ("ok", fn(*args))
+        except MemoryError:
+            answer = ("memory", None)
+        except Exception as exc:  # the caller re-raises it; a worker survives its callers' errors
+            answer = ("error", exc)
+        del fn, args
+        conn.send(answer)
+
+
+class _Worker:
+    def __init__(self, memory_bytes: int) -> None:
+        self.conn, child = _CONTEXT.Pipe()
+        self.process = _CONTEXT.Process(
+            target=_serve, args=(child, memory_bytes), name="spyglass-pool-worker", daemon=True
+        )
+        self.process.start()
+        child.close()
+
+    def call(self, fn: Callable[..., Any], args: tuple, deadline: float) -> tuple[str, Any]:
+        """Send the work and wait for its answer; ("deadline", None) when it does not come in time."""
+        self.conn.send((fn, args))
+        if not self.conn.poll(deadline):
+            return "deadline", None
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):  # killed by the kernel (the memory limit) mid-answer
+            return "memory", None
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class WorkPool:
+    """Run picklable module-level functions in killable worker processes, a few at a time."""
+
+    def __init__(self, limits: PoolLimits) -> None:
+        self.limits = limits
+        self._idle: list[_Worker] = []
+        self._slots: asyncio.Semaphore | None = None
+        self._waiting = 0
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) in a worker: its result, or Busy / TooCostly / the exception it raised."""
+        if self._slots is None:  # created inside the server's event loop
+            self._slots = asyncio.Semaphore(self.limits.workers)
+        retry = max(1, round(self.limits.deadline_seconds))
+        if self._slots.locked() and self._waiting >= self.limits.queue:
+            raise Busy(retry)
+        self._waiting += 1
+        try:
+            # A slot frees within one deadline (and the kill that ends it) of any call.
+            await asyncio.wait_for(self._slots.acquire(), 2 * self.limits.deadline_seconds + 1)
+        except TimeoutError:
+            raise Busy(retry) from None
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._call(fn, args)
+        finally:
+            self._slots.release()
+
+    async def _call(self, fn: Callable[..., Any], args: tuple) -> Any:
+        worker = self._idle.pop() if self._idle else None
+        if worker is None or not worker.process.is_alive():
+            worker = await asyncio.to_thread(_Worker, self.limits.memory_mb * 1024 * 1024)
+        try:
+            outcome, value = await asyncio.to_thread(worker.call, fn, args, self.limits.deadline_seconds)
+        except asyncio.CancelledError:  # the visitor left: their work, and its worker, go too
+            threading.Thread(target=worker.kill, name="spyglass-pool-kill", daemon=True).start()
+            raise
+        if outcome in ("deadline", "memory"):
+            await asyncio.to_thread(worker.kill)
+            raise TooCostly(outcome)
+        self._idle.append(worker)
+        if outcome == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop every idle worker (a busy one is a daemon and ends with the server)."""
+        while self._idle:
+            self._idle.pop().kill()
+
+
+_SHARED: dict[PoolLimits, WorkPool] = {}
+
+
+def shared_pool(limits: PoolLimits) -> WorkPool:
+    """The one pool of this server process for these limits (every plugin's routes share it)."""
+    if limits not in _SHARED:
+        _SHARED[limits] = WorkPool(limits)
+    return _SHARED[limits]
