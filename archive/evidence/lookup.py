@@ -95,11 +95,15 @@ def find(
         if row is None:
             raise NotFound(_missing(conn, snapshot.original, f"no Wayback memento of {snapshot.original}"))
         return Found(row, "Wayback snapshot", named)
+    # A request's human page is archived too, but it is the request a lawyer cites by it.
+    human = release_by_page(conn, text, "human_url")
+    if human is not None:
+        return Found(capture_by_id(conn, human["capture_id"]), "request page", release=human)
     for how, finder in _URL_FINDERS:
         row = finder(conn, text, at)
         if row is not None:
             return Found(row, how)
-    release = release_by_page(conn, text)
+    release = release_by_page(conn, text, "page_url")
     if release is not None:
         return Found(capture_by_id(conn, release["capture_id"]), "release page", release=release)
     raise NotFound(_missing(conn, text, f"no capture of {text}"))
@@ -158,20 +162,19 @@ def _download_url(conn: sqlite3.Connection, url: str, at: datetime | None) -> di
     return found or nearest_capture(conn, bare, at)
 
 
-def release_by_page(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None:
-    """A release by its page (releases.page_url) or its human page (human_url), any spelling; a
+def release_by_page(conn: sqlite3.Connection, url: str, column: str) -> dict[str, Any] | None:
+    """A release by its page (`column` page_url) or its human page (human_url), any spelling; a
     MuckRock request's /foi/ page also names its API address (for releases kept without it)."""
     urls = url_variants(url)
     parts = urlsplit(url)
     foi = MUCKROCK_FOI_RE.match(parts.path)
-    if foi and "muckrock" in (parts.hostname or ""):
+    if column == "page_url" and foi and "muckrock" in (parts.hostname or ""):
         urls += url_variants(urlunsplit((parts.scheme, parts.netloc, f"/api_v2/requests/{foi[1]}/", "", "")))
     marks = ", ".join("?" for _ in urls)
     found = rows(
         conn,
-        f"SELECT * FROM releases WHERE (page_url IN ({marks}) OR human_url IN ({marks})) "
-        "AND capture_id IS NOT NULL ORDER BY id LIMIT 1",
-        [*urls, *urls],
+        f"SELECT * FROM releases WHERE {column} IN ({marks}) AND capture_id IS NOT NULL ORDER BY id LIMIT 1",
+        urls,
     )
     return found[0] if found else None
 
