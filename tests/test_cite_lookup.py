@@ -4,6 +4,7 @@ and the one line naming what was looked for when nothing matches (CLI, lookup pa
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -189,3 +190,24 @@ def test_a_muckrock_request_s_own_page_names_the_release_spyglass_cites_by_its_a
         "https://www.muckrock.com/api_v2/requests/51001/"
     )
     index.close()
+
+
+def test_the_capture_page_footnote_names_the_public_address_never_the_host_header(crawled, monkeypatch):
+    [faq] = rows(
+        crawled["data"],
+        "SELECT id, url FROM captures WHERE url LIKE '%/faqs/' AND via = 'live' AND warc_type = 'response' LIMIT 1",
+    )
+    forged = {"Host": "attacker.test"}
+
+    async def footnote(ds) -> str:
+        response = await ds.client.get(f"/spyglass/captures/{faq['id']}", headers=forged)
+        assert response.status_code == 200
+        line = re.search(r'id="spyglass-footnote"[^>]*value="([^"]*)"', response.text)[1]
+        assert "attacker.test" not in line  # (Datasette's own JSON link uses the Host header)
+        return line
+
+    monkeypatch.setenv("SPYGLASS_PUBLIC_URL", "")
+    assert "/spyglass/captures/" not in asyncio.run(footnote(datasette_app(crawled["data"])))
+    monkeypatch.setenv("SPYGLASS_PUBLIC_URL", "https://archive.example.org/")
+    line = asyncio.run(footnote(datasette_app(crawled["data"])))
+    assert f"{faq['url']}, archived at https://archive.example.org/spyglass/captures/{faq['id']}" in line

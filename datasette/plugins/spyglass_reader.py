@@ -26,6 +26,7 @@ from archive.errors import NotFound
 from archive.evidence import lookup
 from archive.publish import browse, reader
 from archive.publish.paths import DATABASE, Paths
+from archive.publish.safety import Stance
 
 
 def _pk(request) -> int | None:
@@ -46,7 +47,10 @@ def extra_template_vars(view_name, table, database, request, datasette):
     async def inner() -> dict[str, Any]:
         if table == "captures":
             archive = Archive(Path(db.path).parent)
-            here = datasette.absolute_url(request, Paths(datasette.urls.path).capture(row_id))
+            # The footnote names this page under the configured public URL only: never the
+            # request's Host header, which anyone sending the request chooses.
+            public = Stance.from_plugin_config(datasette.plugin_config("spyglass")).public_url.rstrip("/")
+            here = public + Paths(datasette.urls.path).capture(row_id) if public else None
             found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id, here))
         else:
             found = await db.execute_fn(lambda conn: reader.document_page(conn, row_id))
