@@ -67,6 +67,7 @@ class Config:
     max_pages: int = setting(100_000, "cap on every source's scope.max_pages")
     # 1000: a vendor's press archive or product catalogue can hold hundreds of
     # URLs that differ only in their digits; an endless calendar passes any cap.
+    # URLs a sitemap lists are vouched for and never counted (spiders/vendor.py).
     max_similar_urls: int = setting(
         1000,
         "URLs of one source that differ only in their digits "
@@ -146,6 +147,20 @@ class Config:
         3600.0,
         "seconds after a failed run before `spyglass run-due` "
         "tries it again (never later than its own interval)",
+    )
+    schedule_check: float = setting(
+        300.0,
+        "longest `spyglass run-due --forever` sleeps before it looks again at what is due "
+        "(edits to the sources file are seen then)",
+    )
+    schedule_crontab: str = setting(
+        "",
+        "the crontab file `spyglass schedule --install` edits; empty: the user's crontab, through `crontab`",
+    )
+    schedule_unit_dir: str = setting(
+        "",
+        "where `spyglass schedule --install --via systemd` writes its units; "
+        "empty: ~/.config/systemd/user, then enabled with systemctl --user",
     )
     # The records services' API budgets (archive/records/budget.py ServiceBudget).
     # MuckRock's API v2 allows 15 requests a minute (burst 100) on requests/,

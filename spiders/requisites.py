@@ -82,7 +82,7 @@ class RequisitesMixin:
                 response.meta.get("spyglass_referrer"),
                 response.meta.get("spyglass_depth", 0),
                 ErrorType.LIMIT,
-                f"{len(found)} page requisites, over the limit of {most} (SPYGLASS_MAX_REQUISITES): "
+                f"requisites: {len(found):,} for one page, over {most:,} (SPYGLASS_MAX_REQUISITES); "
                 f"only the first {most} were fetched (reported once per crawl)",
             )
             if error is not None:

@@ -95,12 +95,15 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         chain: tuple[str, ...] = (),
         start: bool = False,
         recheck: bool = False,
+        listed: bool = False,
     ) -> scrapy.Request | FetchError | None:
         """A request for `url` if it is new, in scope and within the limits; a FetchError
         the first time a limit stops the crawl; None for what is simply not ours to fetch.
 
         `recheck`: ask the frontier even about a link judged before (a page handed back
         after its Redis worker died: the links it had taken were given back too).
+        `listed`: the site's sitemap lists it, which vouches for it: a catalogue's
+        numbered pages are listed, a calendar's endless dates are not (no trap limit).
         """
         if url in self.judged and not recheck:
             return None
@@ -119,8 +122,8 @@ class VendorSpider(RequisitesMixin, SourceSpider):
                 referrer,
                 depth,
                 ErrorType.LIMIT,
-                f"page limit reached: {self.max_pages} URLs for this source (scope.max_pages, "
-                "SPYGLASS_MAX_PAGES); this and further links were not followed",
+                f"max_pages: {self.max_pages:,} URLs (scope.max_pages, SPYGLASS_MAX_PAGES); "
+                "this and further links were not followed",
             )
         limit = self.settings.getint("URLLENGTH_LIMIT", 2083)
         if limit and len(url) > limit:
@@ -133,15 +136,15 @@ class VendorSpider(RequisitesMixin, SourceSpider):
             )
         pattern = url_pattern(url)
         most = self.config.max_similar_urls
-        if most and self.seen.count_similar(pattern) > most:
+        if most and not listed and self.seen.count_similar(pattern) > most:
             return self._limit_once(
                 pattern,
                 url,
                 referrer,
                 depth,
                 ErrorType.TRAP,
-                f"crawler trap? more than {most} URLs like {pattern} (SPYGLASS_MAX_SIMILAR_URLS); "
-                "this and further ones were not followed",
+                f"trap: {pattern.removeprefix(urlsplit(url).netloc)} after {most:,} similar URLs "
+                "(SPYGLASS_MAX_SIMILAR_URLS: a crawler trap?); this and further ones were not followed",
             )
         request = scrapy.Request(
             url,
@@ -252,7 +255,11 @@ class VendorSpider(RequisitesMixin, SourceSpider):
             if self._unchanged_since_capture(url, entry.get("lastmod")):
                 continue
             request = self._request(
-                url, depth + 1, response.url, recheck=bool(response.meta.get("spyglass_handed_back"))
+                url,
+                depth + 1,
+                response.url,
+                recheck=bool(response.meta.get("spyglass_handed_back")),
+                listed=True,
             )
             if request is not None:
                 yield request

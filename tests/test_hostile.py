@@ -38,7 +38,8 @@ def test_the_crawl_finishes_with_the_ordinary_pages_archived(hostile_crawl):
     h = hostile_crawl
     assert h["result"].returncode == 0, h["result"].stdout + h["result"].stderr
     run = hostile_run(h)
-    assert (run["status"], run["finish_reason"]) == ("finished", "finished")
+    # The calendar trap cut it short: it finished, partial, and says which limit did.
+    assert (run["status"], run["finish_reason"]) == ("partial", "trap: /calendar/N/N/ after 15 similar URLs")
     for path in ("/", "/ok/1", "/ok/2", "/ok/after-malformed", "/redirect-chain/0"):
         assert capture(h, h["base"] + path)["status"] == 200
     port = h["base"].rsplit(":", 1)[1]
@@ -48,7 +49,9 @@ def test_the_crawl_finishes_with_the_ordinary_pages_archived(hostile_crawl):
     [(pages,)] = rows(h["data"], "SELECT count(*) FROM captures WHERE crawl_run = ?", (run["id"],))
     [(errors,)] = rows(h["data"], "SELECT count(*) FROM fetch_errors WHERE crawl_run = ?", (run["id"],))
     assert (run["pages"], run["errors"]) == (pages, errors)
-    assert f"hostile: finished (finished), {pages} pages" in h["result"].stdout
+    assert (
+        f"hostile: partial (trap: /calendar/N/N/ after 15 similar URLs), {pages} pages" in h["result"].stdout
+    )
     assert f"{errors} errors" in h["result"].stdout
 
 
@@ -180,9 +183,9 @@ def test_the_calendar_trap_stops_at_the_similar_url_limit(hostile_crawl):
     assert len(months) == 15
     [trap] = rows(h["data"], "SELECT * FROM fetch_errors WHERE error_type = 'trap'")
     assert "/calendar/" in trap["url"]
-    assert trap["reason"].startswith("crawler trap? more than 15 URLs like ")
-    assert trap["reason"].endswith(
-        "/calendar/N/N/ (SPYGLASS_MAX_SIMILAR_URLS); this and further ones were not followed"
+    assert trap["reason"] == (
+        "trap: /calendar/N/N/ after 15 similar URLs (SPYGLASS_MAX_SIMILAR_URLS: a crawler trap?); "
+        "this and further ones were not followed"
     )
 
 
@@ -261,6 +264,7 @@ def test_caps_over_every_source_hold_and_a_page_limit_is_recorded_once(
     assert len(limits) == limit_rows
     if limits:
         assert limits[0]["reason"] == (
-            "page limit reached: 1 URLs for this source (scope.max_pages, SPYGLASS_MAX_PAGES); "
-            "this and further links were not followed"
+            "max_pages: 1 URLs (scope.max_pages, SPYGLASS_MAX_PAGES); this and further links were not followed"
         )
+        [run] = rows(data, "SELECT status, finish_reason FROM crawl_runs")
+        assert tuple(run) == ("partial", "max_pages: 1 URLs")

@@ -106,6 +106,14 @@ def test_a_crawl_killed_with_sigkill_resumes_without_refetching(counted_site, tm
 
     first, second = db_rows(data, "SELECT * FROM crawl_runs ORDER BY id")
     assert first["status"] == "interrupted" and "found by the next crawl" in first["finish_reason"]
+    # Every page archived whole keeps its validators, those the crash left unindexed too:
+    # the next crawl asks for each with If-None-Match.
+    unvalidated = db_rows(
+        data,
+        "SELECT DISTINCT c.url FROM captures AS c LEFT JOIN page_validators AS v "
+        "ON v.source = c.source AND v.url = c.url WHERE c.status = 200 AND v.etag IS NULL",
+    )
+    assert [r["url"] for r in unvalidated] == []
     assert second["status"] == "finished" and second["resumed_from"] == first["id"]
 
     captures = db_rows(data, "SELECT url, crawl_run FROM captures")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
+import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -85,7 +85,7 @@ def test_bad_every_is_refused_in_one_line(tmp_path: Path, text: str, message: st
 def _sources(path: Path, base: str, delay: bool = False) -> Path:
     entry = (
         "kind: vendor, urls: ['{base}/'], allow_private: [127.0.0.1], robots: false, "
-        "scope: {{hosts: [127.0.0.1], max_pages: 3, max_depth: 1}}"
+        "scope: {{hosts: [127.0.0.1], max_pages: 100, max_depth: 0}}"
     )
     return _write(
         path,
@@ -192,31 +192,6 @@ def test_two_run_due_calls_never_crawl_a_source_twice(vendor_site, tmp_path: Pat
     assert sorted(_runs(data)) == ["daily", "weekly"]
 
 
-def test_schedule_prints_a_cron_line_and_systemd_units_that_work(tmp_path: Path):
-    data = tmp_path / "data"
-    sources = _write(
-        tmp_path / "sources.yml",
-        ("sources: [{name: a, kind: vendor, urls: ['https://a.example/'], every: never}]\n"),
-    )
-    result = run_cli(
-        "schedule", "--sources", str(sources), "--data", str(data), "--minutes", "10", check=True
-    )
-    text = result.stdout
-    [cron] = [line for line in text.splitlines() if line.startswith("*/10 * * * * cd ")]
-    assert f"run-due --sources {sources} --data {data} >> {data}/run-due.log 2>&1" in cron
-    [exec_start] = [line for line in text.splitlines() if line.startswith("ExecStart=")]
-    assert "OnCalendar=*:0/10" in text and "WantedBy=timers.target" in text and "Type=oneshot" in text
-    ran = subprocess.run(
-        shlex.split(exec_start.removeprefix("ExecStart=")),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.startswith("run-due: nothing due at ")
-
-
 def _job_state(tmp_path: Path, every: str, runs: list[dict], now: str, started: str | None = None):
     """The state job_status gives a source with these crawl_runs rows at `now`."""
     from archive.index.db import open_db
@@ -270,21 +245,74 @@ def _job_state(tmp_path: Path, every: str, runs: list[dict], now: str, started: 
             "failed",
             "2030-01-01T00:40:00+00:00",
         ),
-        # A run still marked running whose crawl lock is free: its process died; resume it now.
+        # A run still marked running whose crawl lock is free: its process died (stuck); resume it now.
         (
             "1d",
             [{"status": "running", "started_at": "2030-01-01T00:00:00Z"}],
             "2030-01-01T00:20:00+00:00",
+            "stuck",
+            "2030-01-01T00:00:00+00:00",
+        ),
+        # Interrupted once: continued at once, not flagged until it is late...
+        (
+            "1d",
+            [{"status": "interrupted", "started_at": "2030-01-01T00:00:00Z"}],
+            "2030-01-01T00:20:00+00:00",
             "interrupted",
             "2030-01-01T00:00:00+00:00",
+        ),
+        (
+            "1d",
+            [{"status": "interrupted", "started_at": "2030-01-01T00:00:00Z"}],
+            "2030-01-01T01:00:01+00:00",
+            "overdue",
+            "2030-01-01T00:00:00+00:00",
+        ),
+        # ...interrupted twice in a row: flagged at once.
+        (
+            "1d",
+            [
+                {"status": "interrupted", "started_at": "2030-01-01T00:00:00Z"},
+                {"status": "interrupted", "started_at": "2030-01-01T00:10:00Z"},
+            ],
+            "2030-01-01T00:20:00+00:00",
+            "interrupted twice",
+            "2030-01-01T00:10:00+00:00",
+        ),
+        # Stopped short by a limit: partial, flagged, due again on its interval.
+        (
+            "1d",
+            [{"status": "partial", "started_at": "2030-01-01T00:00:00Z"}],
+            "2030-01-01T12:00:00+00:00",
+            "partial",
+            "2030-01-02T00:00:00+00:00",
         ),
     ],
 )
 def test_job_states(tmp_path: Path, every, runs, now, state, next_due):
+    from archive.ops.schedule import FLAGGED
+
     status = _job_state(tmp_path, every, runs, now)
     assert status.state == state
     assert (status.next_due.isoformat() if status.next_due else None) == next_due
-    assert status.flagged == (state in ("failed", "overdue"))
+    assert status.flagged == (state in FLAGGED)
+    assert status.flagged == (state not in ("ok", "due", "manual", "interrupted", "running"))
+
+
+def test_a_run_far_longer_than_its_sources_runs_is_running_too_long(tmp_path: Path):
+    from archive.locks import crawl_lock
+
+    done = {"status": "finished", "started_at": "2030-01-01T00:00:00Z", "seconds": 1500.0}
+    runs = [done, {"status": "running", "started_at": "2030-01-02T00:00:00Z"}]
+    # Its process holds the crawl lock: running, for up to 3 x its longest run (75 min) or the grace.
+    for name, now, state in (("a", "01:00", "running"), ("b", "01:16", "running too long")):
+        (tmp_path / name).mkdir()
+        lock = crawl_lock(tmp_path / name, "s", "vendor").acquire()
+        try:
+            status = _job_state(tmp_path / name, "1d", runs, f"2030-01-02T{now}:00+00:00")
+        finally:
+            lock.release()
+        assert (status.state, status.flagged) == (state, state != "running")
 
 
 def test_the_schedulers_clock_counts_for_the_last_start(tmp_path: Path):
@@ -297,3 +325,69 @@ def test_the_schedulers_clock_counts_for_the_last_start(tmp_path: Path):
         started="2030-01-05T00:00:00+00:00",
     )
     assert (status.state, status.next_due.isoformat()) == ("ok", "2030-01-06T00:00:00+00:00")
+
+
+def test_run_due_forever_runs_what_becomes_due_and_stops_on_sigterm(vendor_site, tmp_path: Path):
+    data = tmp_path / "data"
+    sources = tmp_path / "sources.yml"
+    entry = (
+        f"kind: vendor, urls: ['{vendor_site[0]}/'], allow_private: [127.0.0.1], robots: false, "
+        "scope: {hosts: [127.0.0.1], max_pages: 100, max_depth: 0}"
+    )
+    sources.write_text(f"sources:\n  - {{name: first, every: 1d, {entry}}}\n")
+    args = ["run-due", "--forever", "--sources", str(sources), "--data", str(data)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", *args, "-s", "SPYGLASS_SCHEDULE_CHECK=0.5"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sql = "SELECT source FROM crawl_runs WHERE status = 'finished' ORDER BY id"
+    deadline = time.monotonic() + 120
+    try:
+        while [r["source"] for r in rows_when_ready(data, sql)] != ["first"]:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        # A source added while it sleeps is crawled at its next look; the first is not crawled again.
+        sources.write_text(sources.read_text() + f"  - {{name: second, every: 1d, {entry}}}\n")
+        while [r["source"] for r in rows_when_ready(data, sql)] != ["first", "second"]:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None and time.monotonic() >= deadline:
+            proc.kill()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "run-due --forever: stopped by a signal" in err
+    assert _runs(data) == ["first", "second"]
+
+
+def test_dry_run_writes_nothing_and_now_is_no_real_start(vendor_site, tmp_path: Path):
+    data = tmp_path / "data"
+    sources = _sources(tmp_path / "sources.yml", vendor_site[0])
+    common = ("--sources", str(sources), "--data", str(data))
+    dry = run_cli("run-due", *common, "--dry-run", check=True)
+    assert "due at " in dry.stdout and "daily" in dry.stdout
+    assert not data.exists()
+    run_cli("run-due", *common, "--now", T0, check=True)
+
+    # A reader of a WAL index may leave its -wal and -shm files: they hold no change.
+    def files() -> dict[str, int]:
+        return {
+            p.name: p.stat().st_mtime_ns for p in data.rglob("*") if p.suffix not in (".db-wal", ".db-shm")
+        }
+
+    before = files()
+    again = run_cli("run-due", *common, "--now", "2030-01-01T20:00:00Z", "--dry-run", check=True)
+    assert "nothing due at 2030-01-01 20:00 UTC" in again.stdout
+    assert files() == before
+    assert db_rows(data, "SELECT count(*) AS n FROM crawl_runs")[0]["n"] == 2
+    # The real clock counts from the real start (today), not from the pretended one in 2030:
+    # tomorrow the daily source is due again, whatever run-due --now said.
+    real = run_cli("status", *common)
+    assert real.returncode == 0, real.stdout + real.stderr
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    [daily] = [line for line in real.stdout.splitlines() if line.startswith("daily ")]
+    assert f"{tomorrow} " in daily and "2030" not in daily, daily

@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import os
-import shlex
+import sqlite3
+import subprocess
 import sys
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
+import sqlite_utils
 
 from archive.archive import Archive
 from archive.cli.options import command_config, data_option, redis_option, set_option, sources_option
 from archive.cli.report import crawl_and_print
 from archive.config import Config
 from archive.errors import ConfigError
-from archive.index.db import open_existing, open_index, writing
+from archive.index.db import open_db, open_existing, open_index, writing
 from archive.locks import Busy, run_due_lock
 from archive.notify.store import Backlog, backlog
+from archive.ops.forever import Forever
+from archive.ops.install import (
+    CronTab,
+    Plan,
+    install_cron,
+    install_systemd,
+    list_cron,
+    list_systemd,
+    remove_cron,
+    remove_systemd,
+    schedule_text,
+)
 from archive.ops.schedule import JobStatus, due_jobs, job_statuses
 from archive.sources.load import load_sources
 from archive.sources.model import Source
@@ -58,15 +73,34 @@ def _sources(config: Config, crawlable: bool = True) -> list[Source]:
     return usable
 
 
-def _statuses(config: Config, sources: list[Source], now: datetime) -> list[JobStatus]:
-    index = open_index(Archive.from_config(config))
+def _statuses(
+    config: Config, sources: list[Source], now: datetime, pretended: bool = False, dry_run: bool = False
+) -> list[JobStatus]:
+    """Every job's status at `now`, saved in `schedules` (a dry run writes nothing, not even the index)."""
+    archive = Archive.from_config(config)
+    if dry_run:
+        index = open_db(":memory:") if not archive.db_path.exists() else _read_only(archive.db_path)
+    else:
+        index = open_index(archive)
     try:
-        with writing(index):
+        with nullcontext() if dry_run else writing(index):
             return job_statuses(
-                index, config.data_dir, sources, now, config.schedule_grace, config.schedule_retry
+                index,
+                config.data_dir,
+                sources,
+                now,
+                config.schedule_grace,
+                config.schedule_retry,
+                pretended=pretended,
+                save=not dry_run,
             )
     finally:
         index.close()
+
+
+def _read_only(path: Path) -> sqlite_utils.Database:
+    """The index, opened so that nothing can be written to it."""
+    return sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
 
 
 @click.command("run-due")
@@ -74,6 +108,12 @@ def _statuses(config: Config, sources: list[Source], now: datetime) -> list[JobS
 @data_option
 @now_option
 @click.option("--dry-run", is_flag=True, help="Say what is due and exit without crawling.")
+@click.option(
+    "--forever",
+    is_flag=True,
+    help="Stay in the foreground: run what is due, sleep until the next due time "
+    "(at most $SPYGLASS_SCHEDULE_CHECK seconds), again; for a container or a supervisor.",
+)
 @set_option
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log at INFO level.")
 @redis_option
@@ -82,6 +122,7 @@ def run_due(
     data_dir: Path | None,
     now: str | None,
     dry_run: bool,
+    forever: bool,
     overrides: tuple[str, ...],
     verbose: bool,
     redis_url: str | None,
@@ -97,7 +138,15 @@ def run_due(
     config, scrapy = command_config(
         overrides, data_dir=data_dir, sources_file=sources_file, redis_url=redis_url
     )
+    if forever:
+        if now or dry_run:
+            raise click.UsageError("--forever runs by the real clock: drop --now and --dry-run")
+        sys.exit(_forever(config, overrides, verbose))
     clock = _clock(now)
+    if dry_run:
+        # Says what is due and writes nothing: no lock file, no index, no schedules rows.
+        _run_due(config, scrapy, clock, now is not None, dry_run, verbose)
+        return
     lock = run_due_lock(config.data_dir)
     try:
         lock.acquire()
@@ -112,16 +161,18 @@ def run_due(
                 "which is no longer running",
                 err=True,
             )
-        ok = _run_due(config, scrapy, clock, dry_run, verbose)
+        ok = _run_due(config, scrapy, clock, now is not None, dry_run, verbose)
     finally:
         lock.release()
     if not ok:
         sys.exit(1)
 
 
-def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: bool, verbose: bool) -> bool:
+def _run_due(
+    config: Config, scrapy: dict[str, str], clock: datetime, pretended: bool, dry_run: bool, verbose: bool
+) -> bool:
     sources = _sources(config)
-    statuses = _statuses(config, sources, clock)
+    statuses = _statuses(config, sources, clock, pretended, dry_run)
     due = due_jobs(statuses, clock)
     if not due:
         dated = [s for s in statuses if s.next_due is not None]
@@ -139,10 +190,10 @@ def _run_due(config: Config, scrapy: dict[str, str], clock: datetime, dry_run: b
         scrapy,
         os.environ,
         runs=[(job.source, job.spider) for job in due],
-        clock=clock,
+        clock=clock if pretended else None,
         verbose=verbose,
     )
-    for status in _statuses(config, sources, clock):
+    for status in _statuses(config, sources, clock, pretended):
         if status.job in due:
             click.echo(f"  {status.job.label}: next due {_when(status.next_due)}")
     return ok
@@ -161,6 +212,22 @@ def _send_alerts(config: Config, sources: list[Source]) -> None:
         click.echo(f"note: alert not sent to {answer}", err=True)
 
 
+def _forever(config: Config, overrides: tuple[str, ...], verbose: bool) -> int:
+    """run-due passes in child processes until a signal; sleeps until the next due time in between."""
+    argv = [sys.executable, "-m", "archive.cli", "run-due", "--sources", str(config.sources_file)]
+    argv += ["--data", str(config.data_dir), *[f"--set={pair}" for pair in overrides]]
+    argv += ["--verbose"] * verbose + ([f"--redis={config.redis_url}"] if config.redis_url else [])
+
+    def next_wait() -> float:
+        clock = utc_now()
+        dated = [s.next_due for s in _statuses(config, _sources(config), clock) if s.next_due is not None]
+        until = (min(dated) - clock).total_seconds() if dated else config.schedule_check
+        # Never a busy loop: a due job another process is crawling is looked at again later.
+        return min(config.schedule_check, max(until, 10.0))
+
+    return Forever(argv, next_wait, lambda line: click.echo(line, err=True)).run()
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
@@ -172,14 +239,16 @@ def _when(value: datetime | None) -> str:
 def status(sources_file: Path | None, data_dir: Path | None, now: str | None) -> None:
     """Each source's last run, outcome, counts and next due time, and the alerts not sent yet.
 
-    Flags every source that is overdue or whose last run failed, and alerts
-    waiting longer than a day, and then exits 1, so monitoring can alert on it. The same table is the Datasette
+    Flags every source whose run is running too long, stuck (its process
+    gone), interrupted twice in a row, failed, partial (a limit cut it short)
+    or overdue, naming each one's log file, and alerts waiting longer than a
+    day, and then exits 1, so monitoring can alert on it. The same table is the Datasette
     page /spyglass/source_status. Example: spyglass status --data data
     """
     config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
     open_existing(Archive.from_config(config)).close()
     clock = _clock(now)
-    statuses = _statuses(config, _sources(config, crawlable=False), clock)
+    statuses = _statuses(config, _sources(config, crawlable=False), clock, pretended=now is not None)
     click.echo(f"{'source':<40} {'every':<10} {'last run':<44} {'next due':<21} state")
     for s in statuses:
         click.echo(
@@ -192,7 +261,7 @@ def status(sources_file: Path | None, data_dir: Path | None, now: str | None) ->
     flagged = [s for s in statuses if s.flagged]
     if flagged:
         click.echo(
-            f"\n{len(flagged)} need attention: " + "; ".join(f"{s.job.label} is {s.state}" for s in flagged),
+            f"\n{len(flagged)} need attention: " + "; ".join(_attention(config, s) for s in flagged),
             err=True,
         )
     if flagged or alerts.overdue:
@@ -205,6 +274,18 @@ def _alert_backlog(config: Config, clock: datetime) -> Backlog:
         return backlog(index, clock, config.notify_overdue)
     finally:
         index.close()
+
+
+def _attention(config: Config, status: JobStatus) -> str:
+    """'<job> is <state>', with the last run's reason and log file when there are."""
+    run = status.last_run or {}
+    why = (
+        f": {run['finish_reason']}"
+        if status.state in ("failed", "partial") and run.get("finish_reason")
+        else ""
+    )
+    log = f" (log: {config.data_dir / run['log_file']})" if run.get("log_file") else ""
+    return f"{status.job.label} is {status.state}{why}{log}"
 
 
 def _last(run: dict[str, Any] | None) -> str:
@@ -227,60 +308,82 @@ def _last(run: dict[str, Any] | None) -> str:
     type=click.IntRange(1, 59),
     help="How often cron or the timer calls run-due.",
 )
-def schedule(sources_file: Path | None, data_dir: Path | None, minutes: int) -> None:
-    """Print a cron line, and a systemd service + timer pair, that run `run-due` for this install.
+@click.option("--install", "action", flag_value="install", help="Install the schedule (see --via).")
+@click.option("--remove", "action", flag_value="remove", help="Remove this data directory's schedule.")
+@click.option("--list", "action", flag_value="list", help="List the Spyglass schedules installed.")
+@click.option(
+    "--via",
+    type=click.Choice(["cron", "systemd"]),
+    default="cron",
+    show_default=True,
+    help="What --install, --remove and --list manage: the crontab "
+    "($SPYGLASS_SCHEDULE_CRONTAB) or systemd user units ($SPYGLASS_SCHEDULE_UNIT_DIR).",
+)
+def schedule(
+    sources_file: Path | None, data_dir: Path | None, minutes: int, action: str | None, via: str
+) -> None:
+    """Print (or install) a cron line, and a systemd service + timer pair, that run `run-due` here.
 
-    Example: spyglass schedule --data /srv/spyglass/data > spyglass-schedule.txt
+    Printing is the default. --install adds the entry for this data directory
+    to your crontab (or writes and enables a systemd user timer with --via
+    systemd); --remove takes it out again; --list shows what is installed.
+    Example: spyglass schedule --data /srv/spyglass/data --install
     """
     config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
+    if action == "list":
+        found = list_systemd(_unit_dir(config)) if via == "systemd" else list_cron(_crontab(config))
+        click.echo("\n".join(found) if found else "no Spyglass schedule installed")
+        return
+    if action == "remove":
+        if via == "cron":
+            click.echo(remove_cron(_crontab(config), config.data_dir.resolve()))
+            return
+        gone = remove_systemd(_unit_dir(config), config.data_dir.resolve())
+        if gone and not config.schedule_unit_dir:
+            _systemctl("disable", "--now", gone[-1].name)
+            _systemctl("daemon-reload")
+        click.echo("removed " + ", ".join(map(str, gone)) if gone else "no run-due units to remove")
+        return
     if not config.sources_file.exists():
         raise ConfigError(f"{config.sources_file}: no such file")
-    click.echo(schedule_text(config, minutes))
+    plan = schedule_plan(config, minutes)
+    if action is None:
+        click.echo(schedule_text(plan), nl=False)
+    elif via == "cron":
+        click.echo(install_cron(_crontab(config), plan))
+    else:
+        written = install_systemd(_unit_dir(config), plan)
+        click.echo("wrote " + ", ".join(map(str, written)))
+        if config.schedule_unit_dir:
+            click.echo(
+                f"then: systemctl --user daemon-reload && systemctl --user enable --now {plan.unit}.timer"
+            )
+        else:
+            _systemctl("daemon-reload")
+            _systemctl("enable", "--now", f"{plan.unit}.timer")
 
 
-def schedule_text(config: Config, minutes: int) -> str:
-    """The cron line and systemd units, with absolute paths to this install and data directory."""
-    workdir = Path.cwd().resolve()
+def schedule_plan(config: Config, minutes: int) -> Plan:
+    """run-due of this install and data directory, with absolute paths, every `minutes`."""
     data = config.data_dir.resolve()
     command = [*_spyglass(), "run-due", "--sources", str(config.sources_file.resolve()), "--data", str(data)]
-    line = shlex.join(command)
-    log = data / "run-due.log"
-    return f"""\
-# cron (crontab -e): every {minutes} minutes; run-due's own lock keeps runs from overlapping.
-*/{minutes} * * * * cd {shlex.quote(str(workdir))} && {line} >> {shlex.quote(str(log))} 2>&1
+    return Plan(tuple(command), data, Path.cwd().resolve(), minutes)
 
-# systemd: save the two units below as /etc/systemd/system/spyglass-run-due.service and
-# .timer (or under ~/.config/systemd/user/ with --user), then:
-#   systemctl daemon-reload && systemctl enable --now spyglass-run-due.timer
-# Values for ${{VAR}} placeholders in the sources file go in Environment= lines.
 
-# --- spyglass-run-due.service ---
-[Unit]
-Description=Spyglass: crawl the sources that are due
-Wants=network-online.target
-After=network-online.target
+def _crontab(config: Config) -> CronTab:
+    return CronTab(Path(config.schedule_crontab) if config.schedule_crontab else None)
 
-[Service]
-Type=oneshot
-WorkingDirectory={workdir}
-ExecStart={line}
-# SIGTERM stops a crawl cleanly: its runs are marked interrupted and resumed next time.
-KillSignal=SIGTERM
-TimeoutStopSec=300
-Nice=10
 
-# --- spyglass-run-due.timer ---
-[Unit]
-Description=Run spyglass-run-due.service every {minutes} minutes
+def _unit_dir(config: Config) -> Path:
+    if config.schedule_unit_dir:
+        return Path(config.schedule_unit_dir)
+    return Path.home() / ".config" / "systemd" / "user"
 
-[Timer]
-OnCalendar=*:0/{minutes}
-Persistent=true
-RandomizedDelaySec=30
 
-[Install]
-WantedBy=timers.target
-"""
+def _systemctl(*args: str) -> None:
+    done = subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ConfigError(f"systemctl --user {' '.join(args)}: {done.stderr.strip()}")
 
 
 def _spyglass() -> list[str]:

@@ -14,11 +14,12 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from scrapy.core.engine import ExecutionEngine
-from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 from scrapy.utils.reactor import install_reactor
 
@@ -28,13 +29,18 @@ from archive.cluster.jobs import Job, active_jobs
 from archive.cluster.middlewares import WorkerRun
 from archive.cluster.sink import WorkerTarget
 from archive.config import Config
-from archive.crawl.runner import crawl_settings
+from archive.crawl.client import stopping_now
+from archive.crawl.pipelines import close_at_once
+from archive.crawl.runner import SpyglassProcess, crawl_settings
 from archive.redis_client import connect
 from archive.times import iso, utc_now
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+# How long a worker started with --exit-when-idle waits for a first run to be
+# published: one started just before the crawl command publishes must not leave.
+FIRST_RUN_WAIT = 60.0
 # Scrapy asks an idle crawler's scheduler for requests every 5 s; other workers'
 # requests would wait that long in Redis. Half a second costs one Redis call.
 ENGINE_HEARTBEAT = 0.5
@@ -92,11 +98,13 @@ class Worker:
         self.client = connect(config.redis_url)
         self._report = self.client.register_script(REPORT)
         self.id = keys.worker_id()
-        self.process = CrawlerProcess(settings)
+        self.process = SpyglassProcess(settings)  # a second signal stops it at once
         self.crawlers: dict[int, Crawler] = {}
         self.reported: dict[tuple[int, str], int] = {}
         self.last_beat = 0.0
         self.stopping = False
+        self.started = time.monotonic()
+        self.seen_run = False
 
     def start(self) -> None:
         """Register, then poll every POLL_SECONDS until stopped (or idle, with exit_when_idle)."""
@@ -137,11 +145,13 @@ class Worker:
     def poll(self) -> None:
         self.beat()
         jobs = active_jobs(self.client)
+        self.seen_run = self.seen_run or bool(jobs)
         for run_id, job in jobs.items():
             if run_id not in self.crawlers and not self.stopping:
                 self.crawl(job)
         self.report()
-        if self.exit_when_idle and not jobs and not self.crawlers and not self.stopping:
+        waited = self.seen_run or time.monotonic() - self.started > FIRST_RUN_WAIT
+        if self.exit_when_idle and waited and not jobs and not self.crawlers and not self.stopping:
             self.stopping = True
             from twisted.internet import reactor
 
@@ -187,9 +197,10 @@ class Worker:
         try:
             self.report()
             self.client.delete(keys.alive(self.id))
-            if self.stopping:
-                # Stopped because no run is active: every crawler closed and flushed its
-                # writer, no lease is held, nothing of ours is left to reconcile.
+            if self.stopping or (not self.crawlers and not stopping_now()):
+                # Stopped because no run is active, or by a signal after every crawler
+                # closed and flushed its writer: no lease is held, nothing of ours is
+                # left to reconcile. (Stopped at once, its files wait for the reaper.)
                 self.client.delete(keys.files(self.id))
                 self.client.srem(keys.WORKERS, self.id)
         except Exception:  # noqa: BLE001 - Redis gone: the heartbeat lapses by itself
@@ -211,4 +222,6 @@ def run_worker(config: Config, overrides: Mapping[str, Any], exit_when_idle: boo
 
     reactor.callWhenRunning(worker.start)
     worker.process.start(stop_after_crawl=False)
+    for crawler in list(worker.crawlers.values()):
+        close_at_once(crawler)  # a reactor stopped at once never closed its spiders
     return worker.id

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from archive.archive import Archive
 from archive.config import Config
+from archive.crawl.client import stopping_now
 from archive.crawl.runner import Crawled, RunReport, human_bytes, planned_runs, report_of, run_crawl
 from archive.errors import ArchiveError, ConfigError, SpyglassError
 from archive.index.db import open_existing, open_index, writing
@@ -131,8 +132,9 @@ class CrawlResult:
 
     @property
     def failed(self) -> list[RunReport]:
-        # A run skipped because another process is crawling that source right now did not fail.
-        return [r for r in self.reports if r.status not in ("finished", "skipped")]
+        # A run skipped because another process is crawling that source right now did not fail;
+        # a partial one finished, short of a limit the sources file or a setting sets.
+        return [r for r in self.reports if r.status not in ("finished", "partial", "skipped")]
 
     @property
     def ok(self) -> bool:
@@ -205,6 +207,7 @@ class After:
     clock: datetime  # the time the crawl's runs count as started at (the scheduler's)
     live: list[tuple[Source, int]]
     result: CrawlResult
+    pretended: bool = False  # `clock` is a time `run-due --now` gave, not the real one
 
 
 def save_changed_pages(after: After) -> None:
@@ -261,6 +264,7 @@ def note_started(after: After) -> None:
                     if r.run_id is not None and r.spider != "screenshot"
                 ],
                 after.clock,
+                pretended=after.pretended,
             )
     finally:
         index.close()
@@ -302,13 +306,15 @@ class Pass:
     # A pass of the runs themselves: it runs even when a signal stopped the
     # crawl, and its time counts in the crawl's. These come first in PASSES.
     of_runs: bool = False
+    # Quick and local: it runs even after a second signal asked to stop at once.
+    at_once: bool = False
 
 
 # What follows a crawl, in the order it runs. A new pass is one entry here.
 PASSES: tuple[Pass, ...] = (
     Pass("save-page-now", save_changed_pages, of_runs=True),
     Pass("screenshots", take_screenshots, of_runs=True),
-    Pass("schedules", note_started, of_runs=True),
+    Pass("schedules", note_started, of_runs=True, at_once=True),
     Pass("documents", read_new_documents),
     Pass("alerts", send_alerts),
     Pass("time-stamps", stamp_closed_warcs),
@@ -325,19 +331,19 @@ def crawl_and_follow(
 ) -> CrawlResult:
     """Run the plan's runs with `engine`, then every pass of PASSES in order; what they all did.
 
-    `clock` is the time the runs count as started at (default: now; run-due
-    gives its own). A pass that raises a SpyglassError stops the passes after
+    `clock` is the time the runs count as started at (default: now; `run-due
+    --now` gives its own, recorded apart as a pretended start). A pass that raises a SpyglassError stops the passes after
     it; the error is in the result, for the command to show after the rest.
     """
     started = time.monotonic()
-    clock = clock or utc_now()
+    pretended, clock = clock is not None, clock or utc_now()
     with ExitStack() as held:
         crawled = engine(config, overrides, plan.runs, held)
         result = CrawlResult(config, plan, list(crawled.reports), list(crawled.busy))
         result.seconds = time.monotonic() - started
-        after = After(config, variables, clock, crawled.live, result)
+        after = After(config, variables, clock, crawled.live, result, pretended)
         for step in PASSES:
-            if result.stopped and not step.of_runs:
+            if (result.stopped and not step.of_runs) or (stopping_now() and not step.at_once):
                 continue
             try:
                 step.run(after)

@@ -7,8 +7,10 @@ download path waits for its own record without blocking other downloads.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +41,15 @@ from archive.warc.write import Exchange
 # writer was busy with the previous page (seen in profiles of 800-page crawls).
 SEND_QUEUE = 256
 Waiter = Callable[[bool, Any], None]
+# A second SIGINT/SIGTERM (archive/crawl/runner.py) means stop now: every wait on
+# a writer then ends within STOP_GRACE seconds, so a crawl never hangs on it.
+# How long a writer told to stop now may take to write what it holds before it
+# is killed (what it wrote is reconciled by the next crawl of the source).
+STOP_GRACE = 10.0
+# When (time.monotonic) a second signal asked to stop now; None until then. A plain
+# value, not a threading.Event: it is set from a signal handler, where taking a lock
+# the interrupted code may hold would deadlock.
+STOP_NOW_AT: list[float] = []
 
 
 class WriterClient:
@@ -62,6 +73,7 @@ class WriterClient:
         self._lock = threading.Lock()
         self.failure: str | None = None
         self.files: list[str] = []
+        self.closed = False  # the writer answered Close: its rows are committed, its run ended
         self._outbox: queue.Queue = queue.Queue(maxsize=SEND_QUEUE)
         self._reader = threading.Thread(target=self._read_replies, daemon=True)
         self._reader.start()
@@ -110,10 +122,16 @@ class WriterClient:
             return self._next
 
     def _send(self, message: Message) -> None:
-        """Queue a message; blocks only when the writer is SEND_QUEUE messages behind."""
-        if self.failure:
-            raise ArchiveError(self.failure)
-        self._outbox.put(message)
+        """Queue a message; blocks only when the writer is SEND_QUEUE messages behind (or until stop now)."""
+        while True:
+            if self.failure:
+                raise ArchiveError(self.failure)
+            try:
+                self._outbox.put(message, timeout=0.2)
+                return
+            except queue.Full:
+                if STOP_NOW_AT:
+                    raise ArchiveError("stopped at once by a second signal") from None
 
     def _ask(self, make: Callable[[int], Message], what: str, timeout: float) -> Any:
         """Send a message with a request id and wait for its reply's value."""
@@ -125,8 +143,8 @@ class WriterClient:
             event.set()
 
         self._send(make(self._register(done)))
-        if not event.wait(timeout):
-            raise ArchiveError(f"the archive writer did not answer {what} within {timeout} s")
+        if not _wait(event, timeout):
+            raise ArchiveError(f"the archive writer did not answer {what} in time")
         ok, value = box[0]
         if not ok:
             raise ArchiveError(value)
@@ -193,13 +211,46 @@ class WriterClient:
         if self.process.is_alive() and not self.failure:
             try:
                 self.files = self._ask(lambda rid: Close(rid, finish), "close", timeout)
+                self.closed = True
             except ArchiveError:
                 pass
-        self._outbox.put(None)
-        self.process.join(timeout=30)
-        if self.process.is_alive():
-            self.process.terminate()
+        try:
+            self._outbox.put(None, timeout=STOP_GRACE)
+        except queue.Full:
+            pass  # the writer is stuck: it is killed below
+        if not _wait(self.process.sentinel, 30):
+            # It ignores SIGTERM (see writer.serve): only SIGKILL ends it.
+            self.process.kill()
+            self.process.join(STOP_GRACE)
+        self.conn.close()
         return self.files
+
+
+def _wait(event: Any, timeout: float) -> bool:
+    """Wait for a threading.Event or a process sentinel, at most `timeout` s, or STOP_GRACE once stopping now."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if STOP_NOW_AT:
+            deadline = min(deadline, STOP_NOW_AT[0] + STOP_GRACE)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        if isinstance(event, int):
+            if multiprocessing.connection.wait([event], min(left, 0.2)):
+                return True
+        elif event.wait(min(left, 0.2)):
+            return True
+
+
+def stop_now() -> None:
+    """A second signal (a signal handler calls it): every wait on a writer ends within STOP_GRACE s."""
+    if not STOP_NOW_AT:
+        STOP_NOW_AT.append(time.monotonic())
+
+
+def stopping_now() -> bool:
+    """Whether a second signal asked to stop now."""
+    return bool(STOP_NOW_AT)
 
 
 def _serve(conn: Any, config: Config, prefix: str, target: Any = None) -> None:
@@ -244,7 +295,9 @@ def _stop_crawl(crawler: Any, reason: str) -> None:
     reactor.callFromThread(close)
 
 
-def close_writer(crawler: Any, finish: RunEnd | None = None) -> list[str]:
-    """Close the crawler's writer if it has one; returns the WARC files it wrote."""
+def close_writer(crawler: Any, finish: RunEnd | None = None) -> tuple[list[str], bool]:
+    """Close the crawler's writer if it has one: (the WARC files it wrote, whether it closed cleanly)."""
     client = _clients.pop(crawler, None)
-    return client.close(finish) if client is not None else []
+    if client is None:
+        return [], True
+    return client.close(finish), client.closed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections import Counter
 from typing import Any
 
@@ -20,11 +21,25 @@ from archive.crawl.messages import RunEnd
 from archive.crawl.resume import ResumeState, load_resume_state, set_resume_state
 from archive.errors import ArchiveError
 from archive.index.capture_row import CaptureRow, record_columns
-from archive.index.db import open_index
-from archive.index.runs import run_chain
+from archive.index.db import open_index, writing
+from archive.index.runs import finish_run, run_chain
 from archive.locks import Busy, Lock, crawl_lock
 from archive.records.items import RECORD_ITEMS
 from archive.sources.model import Source
+
+# The pipelines whose run is open, by crawler: what a stop at once ends (close_at_once).
+_open: weakref.WeakKeyDictionary[Crawler, IndexPipeline] = weakref.WeakKeyDictionary()
+
+
+def close_at_once(crawler: Crawler) -> None:
+    """After a second signal stopped the reactor before spider_closed: end the run as interrupted.
+
+    The writer gets STOP_GRACE seconds to write what it holds and close the run;
+    then it is killed and the run is marked here (the next crawl reconciles its files).
+    """
+    pipe = _open.get(crawler)
+    if pipe is not None and crawler.spider is not None:
+        pipe.spider_closed(crawler.spider, "shutdown")
 
 
 class IndexPipeline:
@@ -64,6 +79,7 @@ class IndexPipeline:
             self.writer = writer_for(self.crawler, name)
             self.run_id = cluster.run_id
             self.crawler.stats.set_value("spyglass/run_id", self.run_id)
+            _open[self.crawler] = self
             return
         # One crawl of a source by a spider at a time, however it was started
         # (run-due, crawl, Scrapyd); the kernel drops the lock if we die.
@@ -74,6 +90,7 @@ class IndexPipeline:
         self.writer = writer_for(self.crawler, name)
         self.run_id, resumed_from = self.writer.start_run(name, spider.name, source, pid=os.getpid())
         self.crawler.stats.set_value("spyglass/run_id", self.run_id)
+        _open[self.crawler] = self
         if resumed_from is not None:
             self._resume(resumed_from)
 
@@ -144,6 +161,24 @@ class IndexPipeline:
             "captured_at": item.captured_at,
         }
 
+    def _end_run_here(self, reason: str, counts: dict[str, Any]) -> None:
+        """The writer died or was killed before it ended the run: end it from the crawler.
+
+        Its WARC files are named by the next crawl of the source, which reconciles
+        what the writer wrote but did not index (the run stays continuable).
+        """
+        index = open_index(Archive.from_config(self.config))
+        try:
+            with writing(index):
+                row = index.table("crawl_runs").get(self.run_id)
+                if row["status"] == "running":
+                    # Interrupted, whatever the crawler saw: rows may be missing until reconciled.
+                    finish_run(
+                        index, self.run_id, status="interrupted", reason=reason, counts=counts, warc_files=[]
+                    )
+        finally:
+            index.close()
+
     def _observation_row(self, item: Observation) -> dict[str, Any]:
         return {
             "url": item.url,
@@ -171,8 +206,8 @@ class IndexPipeline:
         }
 
     def spider_closed(self, spider: Any, reason: str) -> None:
-        if self.run_id is None:
-            return
+        if _open.pop(self.crawler, None) is None or self.run_id is None:
+            return  # never opened, or already closed (a stop at once, then Scrapy's own close)
         if getattr(spider, "cluster", None) is not None:
             close_writer(self.crawler)  # its rows go to the ingest, which closes the run
             return
@@ -205,8 +240,10 @@ class IndexPipeline:
             "error_kinds": json.dumps(dict(sorted(self.error_kinds.items()))),
         }
         try:
-            files = close_writer(self.crawler, RunEnd(self.run_id, status, reason, counts))
+            files, clean = close_writer(self.crawler, RunEnd(self.run_id, status, reason, counts))
             stats.set_value("spyglass/warc_files", files)
+            if not clean:
+                self._end_run_here(reason, counts)
         finally:
             if self.lock is not None:
                 self.lock.release()

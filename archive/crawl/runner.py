@@ -14,10 +14,23 @@ from scrapy.settings import Settings
 
 from archive.archive import Archive
 from archive.config import Config
-from archive.index.db import open_index
+from archive.crawl.client import stop_now
+from archive.crawl.pipelines import close_at_once
+from archive.crawl.runlog import crawl_log, name_log
+from archive.index.db import open_index, writing
 from archive.locks import crawl_lock, is_locked
 from archive.sources.model import Source
 from archive.times import parse_when
+
+
+class SpyglassProcess(CrawlerProcess):
+    """Scrapy's process, whose second SIGINT/SIGTERM also ends every wait on a writer (stop now)."""
+
+    def _signal_kill(self, signum: int, frame: Any) -> None:
+        # Scrapy's own second-signal handler stops the reactor; a reactor blocked
+        # in a wait on a writer would never get there without stop_now().
+        stop_now()
+        super()._signal_kill(signum, frame)
 
 
 def crawl_settings(config: Config, overrides: Mapping[str, Any] | None = None) -> Settings:
@@ -137,7 +150,7 @@ def run_crawl(config: Config, overrides: Mapping[str, Any] | None, runs: list[tu
     is archive/crawl/after.py's.
     """
     settings = crawl_settings(config, overrides)
-    process = CrawlerProcess(settings)
+    process = SpyglassProcess(settings)
     crawlers: list[tuple[str, Crawler]] = []
     live: list[tuple[Source, Crawler]] = []  # the sources' own (not Wayback) runs
     busy: list[RunReport] = []
@@ -173,16 +186,25 @@ def run_crawl(config: Config, overrides: Mapping[str, Any] | None, runs: list[tu
         crawlers.append((label, crawler))
         if spider_name == source.kind:
             live.append((source, crawler))
+    log = None
     if crawlers:
         quiet_collector()
         try:
-            process.start()
+            with crawl_log(config.data_dir, settings) as log:
+                process.start()
         finally:
             # Scrapy's shutdown handlers outlive its reactor and would swallow the signals.
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # A reactor stopped at once never closed its spiders: end their runs, writers bounded.
+            for _, crawler in crawlers:
+                close_at_once(crawler)
     index = open_index(Archive.from_config(config))
     try:
+        if log is not None:
+            ids = [run_id for _, crawler in crawlers if (run_id := _run_id(crawler)) is not None]
+            with writing(index):
+                name_log(index, ids, config.data_dir, log)
         reports = [report_of(index, label, _run_id(crawler)) for label, crawler in crawlers]
     finally:
         index.close()

@@ -74,6 +74,9 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "archive.crawl.progress.Progress": 500,
+    # Scrapy's AutoThrottle, with a 304 counted as a good answer (archive/crawl/throttle.py).
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "archive.crawl.throttle.AnswerThrottle": 0,
 }
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -32,6 +32,8 @@ class ErrorType:
     IGNORED = "ignored"
     # The crawl chose not to fetch or keep it (spiders/vendor.py, spiders/requisites.py).
     URL_TOO_LONG = "url-too-long"
+    # A limit stopped the crawl short: its run ends `partial`, and the run's
+    # finish_reason is the error's reason up to " (" ("trap: /p/N.html after 1,000 similar URLs").
     LIMIT = "limit"  # scope.max_pages or SPYGLASS_MAX_REQUISITES reached: once per run
     TRAP = "trap"  # SPYGLASS_MAX_SIMILAR_URLS reached: once per URL pattern
     REDIRECT = "redirect"  # a redirect loop, or too many hops

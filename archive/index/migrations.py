@@ -10,6 +10,7 @@ from archive.index.alerts_schema import create_alert_tables
 from archive.index.asof import GENERATED_COLUMNS
 from archive.index.history_schema import create_boilerplate_settled, create_history_tables
 from archive.index.records_schema import create as create_records_requests
+from archive.index.status_schema import add_run_states
 
 migrations = Migrations("spyglass")
 
@@ -639,6 +640,12 @@ def m380_search_text_capped(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE TRIGGER captures_ai AFTER INSERT ON captures BEGIN {add} END")
     db.execute(f"CREATE TRIGGER captures_ad AFTER DELETE ON captures BEGIN {drop} END")
     db.execute(f"CREATE TRIGGER captures_au AFTER UPDATE ON captures BEGIN {drop} {add} END")
+
+
+@migrations()
+def m320_run_states(db: sqlite_utils.Database) -> None:
+    """Status tells the truth: partial, stuck, running too long, interrupted twice; per-run log files."""
+    add_run_states(db)
 
 
 @migrations()

@@ -68,6 +68,20 @@ def save_validators(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -
     db.table("page_validators").upsert_all(list(rows), pk=("source", "url"))
 
 
+def save_newer_validators(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
+    """save_validators for captures found late (reconciled after a crash): each only where
+    no later capture of its page left validators already."""
+    newer = []
+    for row in rows:
+        known = db.execute(
+            "SELECT captured_at FROM page_validators WHERE source = ? AND url = ?",
+            [row["source"], row["url"]],
+        ).fetchone()
+        if known is None or (known[0] or "") < row["captured_at"]:
+            newer.append(row)
+    save_validators(db, newer)
+
+
 def validators_of(
     db: sqlite_utils.Database, source: str, columns: Iterable[str]
 ) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlite_utils
 
+from archive.index.kinds import ErrorType
 from archive.sources.model import Source, source_to_dict
 from archive.times import iso, parse_when, utc_now
 
@@ -103,7 +104,15 @@ def finish_run(
     counts: dict[str, int],
     warc_files: list[str],
 ) -> None:
-    """Close a crawl run with its outcome, counts and the WARC files it wrote."""
+    """Close a crawl run with its outcome, counts and the WARC files it wrote.
+
+    A run that finished although a limit stopped it short is `partial`, its
+    reason naming the limit (partial_reason): it did not archive the whole source.
+    """
+    if status == "finished":
+        short = partial_reason(db, run_id)
+        if short is not None:
+            status, reason = "partial", short
     ended = utc_now()
     started = db.execute("SELECT started_at FROM crawl_runs WHERE id = ?", [run_id]).fetchone()
     seconds = (ended - parse_when(started[0])).total_seconds() if started else None
@@ -118,6 +127,19 @@ def finish_run(
             **counts,
         },
     )
+
+
+def partial_reason(db: sqlite_utils.Database, run_id: int) -> str | None:
+    """The first limit that stopped run `run_id` (or a run it continues) short, as a short label
+    ("trap: /p/N.html after 1,000 similar URLs"); None when no limit did."""
+    chain = run_chain(db, run_id)
+    marks = ", ".join("?" for _ in chain)
+    row = db.execute(
+        f"SELECT reason FROM fetch_errors WHERE crawl_run IN ({marks}) AND error_type IN (?, ?) "
+        "ORDER BY id LIMIT 1",
+        [*chain, ErrorType.TRAP, ErrorType.LIMIT],
+    ).fetchone()
+    return row[0].split(" (", 1)[0] if row else None
 
 
 def save_fetch_errors(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:

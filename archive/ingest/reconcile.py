@@ -34,7 +34,7 @@ from archive.index.capture_row import CaptureRow, record_columns, stored_locatio
 from archive.index.captures import save_captures
 from archive.index.db import writing
 from archive.index.kinds import ErrorType, ObservationKind
-from archive.index.observations import save_observations
+from archive.index.observations import save_newer_validators, save_observations
 from archive.index.runs import save_fetch_errors
 from archive.sources.model import Source
 from archive.text.extract import text_columns
@@ -99,6 +99,7 @@ def reconcile_files(
             "SELECT url, warc_record_id FROM page_validators WHERE source = ?", [run["source"]]
         ).fetchall()
     }
+    kept: list[dict[str, Any]] = []  # validators of the 200s found here, for the next crawl
     captures: list[dict[str, Any]] = []
     observations: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
@@ -129,8 +130,11 @@ def reconcile_files(
                 observations.append(_observation(record, run, where, validators[record.url], db))
             else:
                 captures.append(_capture(record, run, where, source, db))
+                if record.http_status == 200:
+                    kept.append(_validators(record, captures[-1]))
     with writing(db):
         saved = save_captures(db, captures)
+        save_newer_validators(db, kept)
         seen = save_observations(db, observations)
         if history is not None:
             history.add(saved)
@@ -208,6 +212,20 @@ def _observation(
         "sha256": found[0] if found else "",
         "confirms_record_id": confirms,
         **record_columns(where),
+    }
+
+
+def _validators(record: StoredRecord, row: dict[str, Any]) -> dict[str, Any]:
+    """The page_validators row a live 200 leaves (as the crawl's pipeline writes it), from its record."""
+    headers = {k.lower(): v for k, v in record.http_headers}
+    return {
+        "source": row["source"],
+        "url": row["url"],
+        "etag": headers.get("etag"),
+        "last_modified": headers.get("last-modified"),
+        "sha256": row["sha256"],
+        "warc_record_id": row.get("refers_to") or row["warc_record_id"],
+        "captured_at": row["captured_at"],
     }
 
 

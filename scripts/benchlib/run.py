@@ -124,6 +124,27 @@ def throughput_section(pages: int, large_pages: int, rounds: int, work: Path) ->
     return rows
 
 
+def recrawl_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
+    """An all-304 re-crawl with AutoThrottle on (what users run) against the first crawl, also on."""
+    from scripts.benchlib.site import serve_site
+    from scripts.benchlib.throughput import spyglass_crawl
+
+    polite = {"AUTOTHROTTLE_ENABLED": "True"}
+    with serve_site(pages, work / "site") as site:
+        first = spyglass_crawl(site.base, work / "crawl", pages, polite)
+        again = spyglass_crawl(site.base, work / "crawl", pages, polite)
+        _, observed = last_run_figures(work / "crawl" / "data")
+    shutil.rmtree(work, ignore_errors=True)
+    return [
+        (
+            "Re-crawl of the unchanged site, conditional requests, AutoThrottle on (the default)",
+            f"{again.seconds:.1f} s vs {first.seconds:.1f} s for the first crawl (also AutoThrottle on); "
+            f"{observed} pages answered 304",
+            f"time {again.seconds / first.seconds:.2f} of the first (goal <= 0.30)",
+        )
+    ]
+
+
 def requisites_row(site: ServedSite, pages: int, work: Path, pages_only: Runs) -> tuple[str, str, str]:
     """The crawl at its defaults, page requisites archived too, against the pages-only one (b)."""
     from scripts.benchlib.throughput import spyglass_crawl
@@ -219,7 +240,9 @@ def main(argv: list[str] | None = None) -> None:
         "--documents", type=int, help="captures in the search archive (default 1000000; quick 5000)"
     )
     parser.add_argument(
-        "--only", choices=["throughput", "search", "wayback", "load", "workers"], action="append"
+        "--only",
+        choices=["throughput", "recrawl", "search", "wayback", "load", "workers"],
+        action="append",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -229,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     documents = args.documents or (5000 if args.quick else 1_000_000)
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
-    sections = args.only or ["throughput", "search", "wayback", "load", "workers"]
+    sections = args.only or ["throughput", "recrawl", "search", "wayback", "load", "workers"]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
     machine = describe_machine()
@@ -238,6 +261,8 @@ def main(argv: list[str] | None = None) -> None:
             (work / section).mkdir()
         if "throughput" in sections:
             rows += throughput_section(pages, large_pages, rounds, work / "throughput")
+        if "recrawl" in sections:
+            rows += recrawl_section(pages, work / "recrawl")
         if "search" in sections:
             rows += search_section(documents, work / "search", searches)
         if "wayback" in sections:
