@@ -189,7 +189,8 @@ class Config:
     public_url: str = setting(
         "",
         "the archive's public address (https://archive.example.org): `spyglass serve` names it in "
-        "Memento links and TimeGate redirects, alerts link to the diff and the capture page there; "
+        "Memento links and TimeGate redirects, alerts link to the diff and the capture page there, "
+        "a live capture's footnote (`spyglass cite --format footnote`) names its page there; "
         "empty: relative links, and alerts carry citations only",
     )
     # An alert whose target stays down is retried by every crawl, run-due and

@@ -203,6 +203,9 @@ class RecordsSpider(ApiWalking, SourceSpider):
             released_text=released_text,
             released_on=iso_date(released_text),
             file_urls=files,
+            entry_text=" ".join(" ".join(scope.xpath(".//text()").getall()).split()) or None
+            if row_number is not None
+            else None,
         )
         depth = response.meta.get("spyglass_depth", 0)
         for url in files:

@@ -185,6 +185,7 @@ class ApiWalking(LookupWaiting):
             completed_on=iso_date(api.text(walk.completed_at, item)),
             jurisdiction=api.text(walk.jurisdiction, item),
             embargo=api.text(walk.embargo, item),
+            entry_text=api.item_text(item),
         )
         depth = response.meta.get("spyglass_depth", 0)
         yield from self._resolve((release, item, step, base, depth, entries))

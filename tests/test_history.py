@@ -247,8 +247,14 @@ def test_changes_command_lists_newest_first_and_exits_3_on_a_watched_phrase(craw
     result = run_cli("changes", "--since", "2019-01-01", "--until", "2021-01-01", "--data", str(data))
     assert result.returncode == 3, result.stderr
     lines = [line for line in result.stdout.splitlines() if line and not line.startswith(" ")]
-    assert lines[0] == f"2020-07-01 00:00:00 UTC  {base}/products/recognize/faqs/"
-    assert lines[1] == f"2020-06-10 16:00:00 UTC  {base}/products/recognize/"
+    assert lines[:2] == [f"{base}/products/recognize/faqs/", f"{base}/products/recognize/"]
+    # Each is dated by its window (the last version without it, the first with it), and when
+    # Spyglass found it is labelled as that.
+    windows = [line for line in result.stdout.splitlines() if line.startswith("  Changed between ")]
+    assert windows[1].startswith(
+        "  Changed between 2019-09-01 00:00:00 UTC and 2020-06-10 16:00:00 UTC (as of the page); "
+        "found by Spyglass on 20"
+    )
     assert f"    - {PERSON_TRACKING_PASSAGE}" in result.stdout
     assert '    ! "person tracking" disappeared' in result.stdout
     assert "2 change(s) since 2019-01-01; 2 watched phrase(s) appeared or disappeared." in result.stdout
@@ -269,6 +275,45 @@ def test_changes_command_lists_newest_first_and_exits_3_on_a_watched_phrase(craw
     assert run_cli("changes", "--source", "nobody", "--data", str(data)).returncode == 0
     bad = run_cli("changes", "--since", "yesterday-ish", "--data", str(data))
     assert bad.returncode == 2 and "'yesterday-ish' is not a date" in bad.stderr
+
+
+def test_the_front_page_and_the_feed_date_each_change_by_its_window_in_time_order(crawled):
+    from archive.publish.front import entry_points
+    from archive.times import parse_when
+
+    from .test_wayback_demo import query
+
+    data, base = crawled["data"], crawled["base"]
+    conn = sqlite3.connect(data / "spyglass.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        front = entry_points(conn, parse_when("2020-06-15"))
+    finally:
+        conn.close()
+    [claim] = [
+        c
+        for c in front["claims"]
+        if c["page_url"] == base + "/products/recognize/" and c["phrase"] == "person tracking"
+    ]
+    events = claim["what"].split(", ")
+    assert events[-1] == "disappeared between 2019-09-01 and 2020-06-10"
+    assert events[0].startswith("appeared between ") and events[0].endswith(" and 2018-06-01")
+    [june] = [
+        c
+        for c in front["changes"]
+        if c["page_url"] == base + "/products/recognize/" and c["changed_at"].startswith("2020-06-10")
+    ]
+    assert (june["before_at"][:10], june["changed_at"][:10]) == ("2019-09-01", "2020-06-10")
+    assert june["found_at"][:4] >= "2026"  # found when Spyglass fetched the memento, years later
+    feed = query(
+        data, "/spyglass/changes_feed.json", {"source": "", "vendor": "", "phrase": "person tracking"}
+    )
+    entry = next(e for e in feed if e["change_id"] == june["id"])
+    assert (
+        f"Changed between {june['before_at']} and {june['changed_at']} (as of the page); "
+        in entry["atom_content"]
+    )
+    assert f"found by Spyglass on {june['found_at']}." in entry["atom_content"]
 
 
 def _history_tables(data: Path) -> dict[str, list]:

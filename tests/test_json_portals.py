@@ -421,3 +421,42 @@ def test_the_request_page_shows_its_whole_lineage(apis):
     # Its pages, each cited, and the mentions they hold.
     assert f"{contract['file_name']}" in page and ", at 1 (released May 9, 2018)" in page
     assert "real-time face search" in page
+
+
+def _cite(data: Path, target: str) -> str:
+    result = run_cli("cite", target, "--format", "footnote", "--data", str(data))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_a_file_is_cited_by_the_stable_page_spyglass_names_in_any_spelling(apis):
+    data, base = apis["data"], apis["servers"].url
+    [doc] = rows(data, "SELECT * FROM documents WHERE cite_url = ?", (f"{base}/api_v2/files/81/",))
+    line = _cite(data, f"{base}/api_v2/files/81/")
+    assert line.startswith(f"{AGENCY}, ") and line.endswith(f", {base}/api_v2/files/81/")
+    assert _cite(data, f"{base}/api_v2/files/81") == line
+    assert _cite(data, str(doc["capture_id"])) == line
+    [canonical] = rows(data, "SELECT * FROM documents WHERE cite_url LIKE '%/documents/9001-%'")
+    cited = _cite(data, canonical["cite_url"])
+    assert cited.endswith(canonical["cite_url"])
+    for spelling in (
+        "https://www.documentcloud.org/documents/9001",
+        "http://documentcloud.org/documents/9001-harbor-camera-plan/",
+        "https://www.documentcloud.org/documents/9001-harbor-camera-plan.html",
+    ):
+        assert _cite(data, spelling) == cited, spelling
+    # A request by its API address or its human page: cited as the request, by its human page.
+    request = _cite(data, f"{base}/api_v2/requests/51001")
+    assert request.startswith(
+        f"{AGENCY}, Face recognition contracts, Bayview County (submitted Mar. 12, 2018"
+    )
+    assert request.endswith(f", {base}{HUMAN_PAGE}")
+    assert _cite(data, base + HUMAN_PAGE) == request
+
+
+def test_a_signed_download_url_with_any_signature_names_its_file(harbor):
+    data = harbor["data"]
+    document = rows(data, "SELECT * FROM documents ORDER BY id LIMIT 1")[0]
+    resigned = document["file_url"].split("?", 1)[0] + "?X-Amz-Signature=0000&X-Amz-Expires=1"
+    assert _cite(data, resigned) == _cite(data, document["cite_url"])
+    assert _cite(data, resigned).endswith(document["cite_url"])

@@ -207,7 +207,8 @@ def test_replay_of_a_revisit_serves_the_original_payload(hostile, tmp_path: Path
 
 
 def test_document_pages_show_their_citation(hostile, tmp_path: Path):
-    """Each page number carries its citation: agency and date of the release that first linked it."""
+    """Each page number carries its citation: the date of the release that first linked it, and
+    every agency that released it, that release's first."""
     import shutil
 
     from archive.index.db import open_db
@@ -256,7 +257,7 @@ def test_document_pages_show_their_citation(hostile, tmp_path: Path):
     for response in responses.values():
         assert response.status_code == 200
         assert (
-            "Clearwater County &lt;b&gt;Sheriff&lt;/b&gt;, usage report.pdf, at 14 "
+            "Clearwater County &lt;b&gt;Sheriff&lt;/b&gt; and Someone Later, usage report.pdf, at 14 "
             "(released May 22, 2018), http://records.test/r.pdf"
         ) in response.text
         assert TEXT_PAYLOAD not in response.text

@@ -203,3 +203,33 @@ def test_save_on_change_saves_only_changed_pages_and_records_it_on_the_capture(t
     assert capture == ("Home v2", 2)
     # The simulator archived the changed page itself (it fetches loopback URLs).
     assert b"Home v2" in sim.nearest(f"{server.url}/", "99991231235959").body
+
+
+def test_a_save_is_dated_when_it_was_sent_after_the_budget_s_wait(tmp_path, sim):
+    from datetime import UTC, datetime, timedelta
+
+    from archive.times import parse_when
+
+    arrived: dict[str, datetime] = {}
+    handle = sim.handle
+
+    def logged(method, path, *args):
+        if path.startswith("/save/"):
+            arrived.setdefault(path.removeprefix("/save/"), datetime.now(UTC))
+        return handle(method, path, *args)
+
+    sim.handle = logged
+    urls = [f"https://example.org/queued-{n}" for n in range(3)]
+    # One save a second and a half: the second and third wait in the budget before they are sent.
+    spaced = (
+        "-s",
+        "SPYGLASS_WAYBACK_SAVES_PER_WINDOW=1",
+        "-s",
+        "SPYGLASS_WAYBACK_BUDGET_FILE=" + str(tmp_path / "b.json"),
+    )
+    result = save(sim, tmp_path, *urls, env=NO_CREDS, extra=(*spaced, "-s", "SPYGLASS_WAYBACK_WINDOW=1.5"))
+    assert result.returncode == 0, result.stderr
+    rows = requests_of(tmp_path)
+    for url in urls:
+        sent = parse_when(rows[url]["requested_at"])
+        assert timedelta(0) <= arrived[url] - sent < timedelta(seconds=1), (url, sent, arrived[url])

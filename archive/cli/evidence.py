@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -46,7 +47,11 @@ def verify(data_dir: Path | None, tsa_ca: str | None, sources_file: Path | None)
         + (f"and {report.screenshots} screenshots " if report.screenshots else "")
         + "verified against their WARC records; hash chain "
         f"intact; {report.records} records in {report.warc_files} WARC files with valid digests; "
-        f"{report.tokens} time-stamp token(s) match their files."
+        + (
+            f"{report.tokens} time-stamp token(s) match their files."
+            if report.tokens
+            else "no time-stamp tokens yet (`spyglass timestamp` gets them)."
+        )
     )
 
 
@@ -101,51 +106,40 @@ def timestamp(data_dir: Path | None, tsa_url: str | None, tsa_ca: str | None) ->
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "bluebook", "json"]),
+    type=click.Choice(["text", "footnote", "bluebook", "json"]),
     default="text",
     show_default=True,
-    help="Citation format.",
+    help="Citation format: footnote is the coalition letter's one line.",
 )
 def cite(target: str, data_dir: Path | None, at: str | None, fmt: str) -> None:
-    """Print the citation of a capture, by id or by URL (the newest, or the closest to --at).
+    """Print the citation of a capture, by id or by any URL that names it (the newest, or the closest to --at).
 
-    Example: spyglass cite https://aws.amazon.com/rekognition/ --at 2018-02-25 --format bluebook
+    A URL may be a captured page's, a Wayback snapshot link in any spelling (as a
+    letter prints it), a released file's stable page or signed download URL, or a
+    release's page. Example: spyglass cite
+    https://web.archive.org/web/20180225100337/https:/aws.amazon.com/rekognition/ --format footnote
     """
-    from archive.evidence.cite import citation_of, distance
-    from archive.index import queries
+    from archive.evidence.cite import citation_of_found
+    from archive.evidence.lookup import find
+    from archive.publish.paths import Paths
     from archive.times import parse_when
 
     config, _ = command_config(data_dir=data_dir)
-    index = open_existing(Archive.from_config(config))
-    conn = index.conn
     try:
-        note = None
-        if target.isdigit():
-            if at:
-                raise click.BadParameter("--at needs a URL, not a capture id", param_hint="--at")
-            row = queries.capture(conn, int(target))
-        else:
-            try:
-                when = parse_when(at) if at else None
-            except ValueError:
-                raise click.BadParameter(f"{at!r} is not a date", param_hint="--at") from None
-            row, shown = queries.closest_capture(conn, target, when)
-            if when is not None:
-                note = {
-                    "requested": at,
-                    "capture_id": row["id"],
-                    "shows_page_at": shown.isoformat(),
-                    "offset_seconds": int((shown - when).total_seconds()),
-                    "offset": distance(shown, when),
-                }
-                click.echo(
-                    f"Closest capture to {at}: capture {row['id']}, showing the page as of "
-                    f"{shown.strftime('%Y-%m-%d %H:%M:%S UTC')}, {distance(shown, when)}.",
-                    err=True,
-                )
-        citation = citation_of(conn, row)
+        when = parse_when(at) if at else None
+    except ValueError:
+        raise click.BadParameter(f"{at!r} is not a date", param_hint="--at") from None
+    if when is not None and target.strip().isdigit():
+        raise click.BadParameter("--at needs a URL, not a capture id", param_hint="--at")
+    index = open_existing(Archive.from_config(config))
+    try:
+        found = find(index.conn, target, when, config.wayback_url)
+        public = config.public_url.rstrip("/")
+        published = Paths(lambda path: public + path).capture(found.capture["id"]) if public else None
+        citation = citation_of_found(index.conn, found, published)
     finally:
         index.close()
+    note = _closest_note(found, when, at or target)
     if fmt == "json":
         payload = citation.as_dict()
         if note:
@@ -153,6 +147,32 @@ def cite(target: str, data_dir: Path | None, at: str | None, fmt: str) -> None:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         click.echo(citation.render(fmt))
+
+
+def _closest_note(found: Any, at: datetime | None, asked: str) -> dict[str, Any] | None:
+    """How far the capture is from the time asked for (--at, or the snapshot link's own time),
+    said on stderr too; None when no time was asked for, or a link's time is met exactly."""
+    from archive.evidence.cite import distance
+    from archive.index.asof import as_of
+
+    when = at or found.named_at
+    if when is None:
+        return None
+    shown = as_of(found.capture)
+    if at is None and shown == when:
+        return None
+    click.echo(
+        f"Closest capture to {asked}: capture {found.capture['id']}, showing the page as of "
+        f"{shown.strftime('%Y-%m-%d %H:%M:%S UTC')}, {distance(shown, when)}.",
+        err=True,
+    )
+    return {
+        "requested": asked,
+        "capture_id": found.capture["id"],
+        "shows_page_at": shown.isoformat(),
+        "offset_seconds": int((shown - when).total_seconds()),
+        "offset": distance(shown, when),
+    }
 
 
 @click.command()

@@ -163,11 +163,14 @@ def _print_change(change: dict[str, Any], header: bool = True) -> None:
     removed = sum(p["side"] == "removed" for p in change["passages"])
     added = len(change["passages"]) - removed
     if header:
-        click.echo(f"\n{_when(change['changed_at'])}  {change['page_url']}")
+        click.echo(f"\n{change['page_url']}")
+    # A change happened somewhere in its window: dated by both ends, never by one of them.
     click.echo(
-        f"  Change {change['id']}: {removed} passage(s) removed, {added} added, "
-        f"{change['size']} words; between {_when(change['before_at'])} and "
-        f"{_when(change['changed_at'])}"
+        f"  Changed between {_when(change['before_at'])} and {_when(change['changed_at'])} (as of the "
+        f"page); found by Spyglass on {_when(change.get('found_at'))}"
+    )
+    click.echo(
+        f"  Change {change['id']}: {removed} passage(s) removed, {added} added, {change['size']} words"
     )
     for passage in change["passages"]:
         click.echo(f"    {'-' if passage['side'] == 'removed' else '+'} {passage['text']}")

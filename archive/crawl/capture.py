@@ -19,6 +19,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 
 from archive.config import Config
 from archive.crawl.client import writer_for
+from archive.crawl.sent import RECEIVED_AT, SENT_AT, fetch_ms
 from archive.times import utc_now
 from archive.warc.write import REQUISITE_HEADER, Exchange, archivable_headers
 
@@ -72,15 +73,17 @@ class WarcCaptureMiddleware:
         return cls(crawler, Config.from_settings(crawler.settings).warc_dedupe)
 
     def process_request(self, request: Request) -> None:
-        request.meta["spyglass_sent_at"] = utc_now()
-        # A retry carries its first attempt's meta: this attempt has no record yet.
-        request.meta.pop("spyglass_warc", None)
+        # A retry carries its first attempt's meta: this attempt has no record and no times yet
+        # (the download handler takes them as it sends: archive/crawl/sent.py).
+        for key in ("spyglass_warc", SENT_AT, RECEIVED_AT):
+            request.meta.pop(key, None)
         return None
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get("spyglass_no_warc"):
             return response
-        sent_at = request.meta.get("spyglass_sent_at") or utc_now()
+        # An answer no handler sent (made by a middleware) is dated when it is recorded.
+        sent_at = request.meta.get(SENT_AT) or utc_now()
         request_headers, redacted = redact_credentials(header_pairs(request.headers))
         host = response.url.split("/")[2] if "://" in response.url else ""
         if host and not any(k.lower() == "host" for k, _ in request_headers):
@@ -113,12 +116,15 @@ class WarcCaptureMiddleware:
                     date=sent_at,
                     extra_headers=extra,
                     dedupe=request.meta.get("spyglass_dedupe", self.dedupe),
-                    any_url=bool(request.meta.get("spyglass_requisite")),
+                    # A requisite or a released file already archived under another URL (one
+                    # image under two names, one PDF re-uploaded or shared by two requests) is
+                    # stored once: this copy is a revisit of the first.
+                    any_url=bool(request.meta.get("spyglass_requisite") or request.meta.get("spyglass_link")),
                 )
             )
         )
         request.meta["spyglass_warc"] = location
-        request.meta["spyglass_fetch_ms"] = int((utc_now() - sent_at).total_seconds() * 1000)
+        request.meta["spyglass_fetch_ms"] = fetch_ms(request.meta)
         self.crawler.stats.inc_value("spyglass/warc_records")
         if request.callback is NO_CALLBACK:
             self.crawler.signals.send_catch_log(exchange_without_callback, request=request, response=response)

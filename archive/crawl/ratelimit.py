@@ -22,7 +22,6 @@ from scrapy.http import Response
 
 from archive.config import Config
 from archive.index.kinds import ErrorType
-from archive.times import utc_now
 from archive.wayback.budget import Budget, wait_async, wayback_budget
 from archive.wayback.policy import MAX_429_PER_REQUEST, RatePolicy
 
@@ -66,7 +65,6 @@ class WaybackRateLimitMiddleware:
         if backoff > 0:
             await asyncio.sleep(backoff)
         await wait_async(self.budget, bucket)
-        request.meta["spyglass_sent_at"] = utc_now()  # the real send time, after waiting
         return None
 
     def process_response(self, request: Request, response: Response) -> Request | Response:

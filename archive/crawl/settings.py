@@ -63,6 +63,12 @@ DOWNLOADER_MIDDLEWARES = {
     # Above HttpCompressionMiddleware (590): records raw bytes and headers.
     "archive.crawl.capture.WarcCaptureMiddleware": 950,
 }
+# Each request's time is taken as it leaves for the network, after the slot's delay,
+# AutoThrottle and a service budget have held it (archive/crawl/sent.py).
+DOWNLOAD_HANDLERS = {
+    "http": "archive.crawl.sent.TimedDownloadHandler",
+    "https": "archive.crawl.sent.TimedDownloadHandler",
+}
 ITEM_PIPELINES = {
     "archive.crawl.pipelines.IndexPipeline": 300,
 }

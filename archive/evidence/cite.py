@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from archive.evidence.lookup import Found
 from archive.index import asof, queries
 from archive.index.rows import is_wayback
 from archive.times import iso, parse_when
@@ -53,6 +54,7 @@ class Citation:
     seen_unchanged: int | None = None
     seen_unchanged_at: str | None = None  # the latest, ISO 8601 UTC
     seen_unchanged_proof: str | None = None  # its WARC record: "file, offset"
+    published_url: str | None = None  # the capture's page in the published archive, when configured
 
     def line(self) -> str:
         """Who, what, when, where: the form of the seeds' footnotes."""
@@ -61,6 +63,24 @@ class Citation:
         if self.archived_url:
             line += f" [{self.archived_url}]"
         return line
+
+    def footnote(self) -> str:
+        """One line in the coalition letter's form: `<title> (archived on Feb. 25, 2018), <snapshot URL>`.
+
+        A live capture gives the date Spyglass captured it and the original
+        URL, then where the capture is in the published archive (and its Save
+        Page Now snapshot), when there is one; a document keeps its agency.
+        """
+        if self.kind not in ("wayback", "live"):
+            return self.line()  # a document, a request, a communication: who released or wrote it
+        shown = parse_when(self.as_of_at) if self.as_of_at else None
+        date = bluebook_date(shown) if shown else "date unknown"
+        if self.kind == "wayback":
+            return f"{self.title} (archived on {date}), {self.url}"
+        copies = [c for c in (self.published_url, self.archived_url) if c]
+        return f"{self.title} (captured on {date}), {self.url}" + (
+            f", archived at {' and '.join(copies)}" if copies else ""
+        )
 
     def bluebook(self) -> str:
         """One footnote-ready line, ending with the payload hash and the local copy."""
@@ -98,12 +118,19 @@ class Citation:
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, plus the two rendered forms."""
-        return {**asdict(self), "text": self.text(), "bluebook": self.bluebook()}
+        return {
+            **asdict(self),
+            "text": self.text(),
+            "bluebook": self.bluebook(),
+            "footnote": self.footnote(),
+        }
 
     def render(self, fmt: str) -> str:
-        """Render as `text`, `bluebook` or `json`."""
+        """Render as `text`, `bluebook`, `footnote` or `json`."""
         import json
 
+        if fmt == "footnote":
+            return self.footnote()
         if fmt == "bluebook":
             return self.bluebook()
         if fmt == "json":
@@ -218,9 +245,10 @@ def cite_document_page(
     document: Mapping[str, Any],
     release: Mapping[str, Any] | None = None,
     capture: Mapping[str, Any] | None = None,
+    agencies: list[str] | None = None,
 ) -> Citation:
     """The citation of one page of a released document: document_pages, documents and releases rows."""
-    return cite_document(document, release, capture, page)
+    return cite_document(document, release, capture, page, agencies)
 
 
 def cite_document(
@@ -228,8 +256,12 @@ def cite_document(
     release: Mapping[str, Any] | None = None,
     capture: Mapping[str, Any] | None = None,
     page: Mapping[str, Any] | None = None,
+    agencies: list[str] | None = None,
 ) -> Citation:
-    """The citation of a released document (one page of it with `page`): agency, name, release date."""
+    """The citation of a released document (one page of it with `page`): agency, name, release date.
+
+    `agencies` is every agency that released the same file: all are named, `release`'s first.
+    """
     release = release or {}
     capture = capture or {}
     # A file fetched by an expiring URL is cited by its stable page (documents.cite_url).
@@ -243,14 +275,8 @@ def cite_document(
     )
     fetched = document.get("file_url") or url
     agency = document.get("agency") or release.get("agency") or _author(capture, url)
-    released = release.get("released_on") or release.get("released_at")
-    try:
-        when = f"released {bluebook_date(parse_when(str(released)))}" if released else None
-    except ValueError:
-        when = f"released {release.get('released_text') or released}"
-    when = when or (
-        f"released {release['released_text']}" if release.get("released_text") else "release date unknown"
-    )
+    agency = _and([agency, *(a for a in agencies or [] if a != agency)])
+    when = _released(release)
     title = " ".join(
         str(document.get("title") or document.get("file_name") or release.get("title") or "").split()
     )
@@ -273,6 +299,23 @@ def cite_document(
         original_url=fetched,
         detail=detail,
         **_local(capture),
+    )
+
+
+def _and(names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _released(release: Mapping[str, Any]) -> str:
+    """ "released Feb. 25, 2018", or as the portal wrote it, or "release date unknown"."""
+    released = release.get("released_on") or release.get("released_at")
+    try:
+        when = f"released {bluebook_date(parse_when(str(released)))}" if released else None
+    except ValueError:
+        when = f"released {release.get('released_text') or released}"
+    return when or (
+        f"released {release['released_text']}" if release.get("released_text") else "release date unknown"
     )
 
 
@@ -350,14 +393,20 @@ def distance(a: datetime, b: datetime) -> str:
     return f"{' '.join(parts)} {side}"
 
 
-def citation_of(conn: sqlite3.Connection, capture: Mapping[str, Any]) -> Citation:
+def citation_of(
+    conn: sqlite3.Connection, capture: Mapping[str, Any], published_url: str | None = None
+) -> Citation:
     """The citation of a capture row: a released document's as that document (agency, name,
-    release date), any other with its Save Page Now snapshot if it has one."""
+    release date), any other with its Save Page Now snapshot if it has one. `published_url` is
+    the capture's page in the published archive, when its public address is known."""
     found = queries.document_of_capture(conn, capture)
     if found is not None:
         document, release = found
-        return cite_document(document, release, capture)
-    citation = cite(capture, queries.save_request(conn, capture["id"]))
+        agencies = queries.agencies_of_document(conn, document["id"])
+        return replace(
+            cite_document(document, release, capture, agencies=agencies), published_url=published_url
+        )
+    citation = replace(cite(capture, queries.save_request(conn, capture["id"])), published_url=published_url)
     if citation.kind != "live":
         return citation
     seen = queries.latest_observation(conn, dict(capture))
@@ -372,10 +421,20 @@ def citation_of(conn: sqlite3.Connection, capture: Mapping[str, Any]) -> Citatio
     )
 
 
+def citation_of_found(conn: sqlite3.Connection, found: Found, published_url: str | None = None) -> Citation:
+    """The citation of what a lookup found (archive/evidence/lookup.py): a release named by its
+    page as that release, anything else as its capture."""
+    if found.release is not None:
+        return replace(cite_request(found.release, found.capture), published_url=published_url)
+    return citation_of(conn, found.capture, published_url)
+
+
 def citation_of_page(conn: sqlite3.Connection, page: Mapping[str, Any]) -> Citation | None:
     """The citation of a document_pages row: its document, and the release that first linked it."""
     found = queries.document_of_page(conn, page)
     if found is None:
         return None
     document, release, capture = found
-    return cite_document_page(page, document, release, capture)
+    return cite_document_page(
+        page, document, release, capture, queries.agencies_of_document(conn, document["id"])
+    )

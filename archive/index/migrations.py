@@ -256,7 +256,16 @@ def _create_mentions(db: sqlite_utils.Database) -> None:
         ],
     )
     db.table("mentions").create_index(["agency", "product"])
-    # One row per agency and product, with the first mention as its proof.
+    create_agency_products(db)
+
+
+def create_agency_products(db: sqlite_utils.Database) -> None:
+    """The view of one row per agency and product, with the first mention as its proof.
+
+    `documents` counts the released documents and the releases (by their own
+    page or their own entry on a listing) that mention the product: a listing
+    page is never counted as such, whatever releases it lists.
+    """
     db.create_view(
         "agency_products",
         """
@@ -264,7 +273,7 @@ def _create_mentions(db: sqlite_utils.Database) -> None:
                m.proof_url, m.document_page_id, m.capture_id, m.snippet
         FROM (
             SELECT agency, vendor, product, count(*) AS mentions,
-                   count(DISTINCT coalesce('d' || document_id, 'c' || capture_id)) AS documents,
+                   count(DISTINCT coalesce('d' || document_id, 'r' || release_id)) AS documents,
                    min(id) AS first_id
             FROM mentions
             WHERE agency IS NOT NULL AND product IS NOT NULL
@@ -272,6 +281,7 @@ def _create_mentions(db: sqlite_utils.Database) -> None:
         ) AS g JOIN mentions AS m ON m.id = g.first_id
         ORDER BY m.agency, m.product
     """,
+        replace=True,
     )
 
 
@@ -636,3 +646,12 @@ def m380_search_text_capped(db: sqlite_utils.Database) -> None:
 def m320_run_states(db: sqlite_utils.Database) -> None:
     """Status tells the truth: partial, stuck, running too long, interrupted twice; per-run log files."""
     add_run_states(db)
+
+
+@migrations()
+def m300_release_entries(db: sqlite_utils.Database) -> None:
+    """Who released what: a release listed on a page with others keeps the text of its own entry
+    (its table row, its JSON item), so a listing's words are credited only to the release whose
+    entry holds them; agency_products counts releases and documents, never listing pages."""
+    db.table("releases").add_column("entry_text", str)
+    create_agency_products(db)

@@ -61,21 +61,27 @@ def save_request(conn: sqlite3.Connection, capture_id: int) -> dict[str, Any] | 
     return found[0] if found else None
 
 
-def nearest_capture(conn: sqlite3.Connection, url: str, at: datetime | None) -> dict[str, Any] | None:
-    """The capture of `url` (or of the page a Wayback memento shows) nearest in time to `at`,
-    the newest if `at` is None; ties go to the earlier capture. None if there is none."""
+def nearest_capture(
+    conn: sqlite3.Connection, url: str | list[str], at: datetime | None, via: str | None = None
+) -> dict[str, Any] | None:
+    """The capture of `url` (or of the page a Wayback memento shows; any of several spellings when a
+    list) nearest in time to `at`, the newest if `at` is None; ties go to the earlier capture. `via`
+    keeps only captures made that way ("wayback"). None if there is none."""
+    urls = [url] if isinstance(url, str) else url
+    if not urls:
+        return None
+    marks = ", ".join("?" for _ in urls)
+    where = f"(url IN ({marks}) OR original_url IN ({marks})) AND warc_type IN ('response', 'revisit', 'resource')"
+    params: list[Any] = [*urls, *urls]
+    if via is not None:
+        where += " AND via = ?"
+        params.append(via)
     if at is None:
         order = f"julianday({AS_OF_COLUMN}) DESC, id DESC"
-        params: list[Any] = [url, url]
     else:
         order = f"abs(julianday({AS_OF_COLUMN}) - julianday(?)), id"
-        params = [url, url, at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")]
-    found = rows(
-        conn,
-        "SELECT * FROM captures WHERE (url = ? OR original_url = ?) AND warc_type IN "
-        f"('response', 'revisit', 'resource') ORDER BY {order} LIMIT 1",
-        params,
-    )
+        params.append(at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))
+    found = rows(conn, f"SELECT * FROM captures WHERE {where} ORDER BY {order} LIMIT 1", params)
     return found[0] if found else None
 
 
@@ -130,24 +136,39 @@ def document_pages_of(conn: sqlite3.Connection, capture_row: dict[str, Any]) -> 
 def document_of_capture(
     conn: sqlite3.Connection, capture: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
-    """(document, first release that linked it) whose bytes a capture holds, or None.
+    """(document, the release it came from) whose bytes a capture holds, or None.
 
     A document is one per SHA-256, so a later capture of the same file at the same URL (a
-    revisit) is it too.
+    revisit) is it too. The same bytes under another URL (a re-upload, a file two requests
+    share) are the document as that URL's release linked it: its own address and stable
+    page, and its own release. Otherwise the release is the first that linked the file.
     """
     docs = rows(
         conn,
         "SELECT * FROM documents WHERE capture_id = ? OR (sha256 = ? AND file_url = ?) ORDER BY id LIMIT 1",
         [capture.get("id"), capture.get("sha256"), capture.get("url")],
     )
-    if not docs:
+    if docs:
+        return docs[0], _first_release(conn, docs[0]["id"], capture.get("url"))
+    linked = rows(
+        conn,
+        "SELECT d.*, l.file_url AS linked_url, l.cite_url AS linked_cite_url FROM documents AS d "
+        "JOIN document_links AS l ON l.document_id = d.id WHERE d.sha256 = ? AND l.file_url = ? "
+        "ORDER BY l.id LIMIT 1",
+        [capture.get("sha256"), capture.get("url")],
+    )
+    if not linked:
         return None
-    return docs[0], _first_release(conn, docs[0]["id"])
+    document = linked[0]
+    document.update(file_url=document.pop("linked_url"), cite_url=document.pop("linked_cite_url"))
+    return document, _first_release(conn, document["id"], capture.get("url"))
 
 
-def _first_release(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] | None:
-    # The first release that linked the file: the same file may be released
-    # again, but the first release is when it became public.
+def _first_release(
+    conn: sqlite3.Connection, document_id: int, url: str | None = None
+) -> dict[str, Any] | None:
+    # The release that linked the file by `url`, else the first that linked it: the same
+    # file may be released again, but the first release is when it became public.
     # With the communication that delivered it, when the portal has communications.
     found = rows(
         conn,
@@ -155,10 +176,21 @@ def _first_release(conn: sqlite3.Connection, document_id: int) -> dict[str, Any]
         "FROM document_links AS l JOIN releases AS r ON r.id = l.release_id "
         "LEFT JOIN communication_files AS f ON f.link_id = l.id "
         "LEFT JOIN communications AS c ON c.id = f.communication_id "
-        "WHERE l.document_id = ? ORDER BY l.id, c.sent_at LIMIT 1",
-        [document_id],
+        "WHERE l.document_id = ? ORDER BY l.file_url IS ? DESC, l.id, c.sent_at LIMIT 1",
+        [document_id, url],
     )
     return found[0] if found else None
+
+
+def agencies_of_document(conn: sqlite3.Connection, document_id: int) -> list[str]:
+    """Every agency that released a document, in the order their releases linked it."""
+    found = rows(
+        conn,
+        "SELECT r.agency FROM document_links AS l JOIN releases AS r ON r.id = l.release_id "
+        "WHERE l.document_id = ? AND r.agency IS NOT NULL ORDER BY l.id",
+        [document_id],
+    )
+    return list(dict.fromkeys(r["agency"] for r in found))
 
 
 def document_of_page(

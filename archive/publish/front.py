@@ -77,18 +77,20 @@ def entry_points(conn: sqlite3.Connection, now: datetime | None = None) -> dict[
         "claims": rows(
             conn,
             """
-            SELECT c.page_url, p.phrase, count(*) AS events,
-                   group_concat(p.event || ' ' || substr(c.changed_at, 1, 10), ', ') AS what
-            FROM change_phrases AS p JOIN changes AS c ON c.id = p.change_id
-            WHERE p.term_kind = 'watch'
-            GROUP BY c.page_key, lower(p.phrase) ORDER BY max(c.changed_at) DESC LIMIT ?""",
+            SELECT page_url, phrase, count(*) AS events,
+                   group_concat(event || ' between ' || substr(before_at, 1, 10) || ' and '
+                                || substr(changed_at, 1, 10), ', ') AS what
+            FROM (SELECT c.page_key, c.page_url, p.phrase, p.event, c.before_at, c.changed_at
+                  FROM change_phrases AS p JOIN changes AS c ON c.id = p.change_id
+                  WHERE p.term_kind = 'watch' ORDER BY c.changed_at, c.id)  -- events in time order
+            GROUP BY page_key, lower(phrase) ORDER BY max(changed_at) DESC LIMIT ?""",
             [SHOWN],
         ),
         "month": since,
         "changes": rows(
             conn,
             """
-            SELECT c.id, c.changed_at, c.page_url, c.title, c.vendor,
+            SELECT c.id, c.before_at, c.changed_at, c.found_at, c.page_url, c.title, c.vendor,
                    (SELECT group_concat('"' || phrase || '" ' || event, ', ') FROM change_phrases
                     WHERE change_id = c.id) AS phrases
             FROM changes AS c WHERE c.changed_at >= ? AND c.substantive = 1

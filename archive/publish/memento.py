@@ -17,6 +17,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
+from archive.errors import NotFound
+from archive.evidence import lookup
 from archive.history.sightings import known_page_key
 from archive.index.queries import rows
 from archive.times import parse_when
@@ -50,7 +52,23 @@ def parse_accept_datetime(value: str) -> datetime:
 
 
 def mementos(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
-    """Every capture showing the page `url` names (any form of it), oldest as-of first."""
+    """Every capture showing the page `url` names (any form of it), oldest as-of first.
+
+    `url` may also be what a citation holds instead of the page's own URL (a
+    released file's stable page, a signed download URL, a release's page): it
+    names the page of the capture it resolves to (archive/evidence/lookup.py).
+    """
+    found = _sightings(conn, url)
+    if found:
+        return found
+    try:
+        named = lookup.find(conn, url)
+    except NotFound:
+        return []
+    return _sightings(conn, named.capture["page_url"]) if named.capture.get("page_url") else []
+
+
+def _sightings(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
     return rows(
         conn,
         "SELECT capture_id, seen_at, page_url FROM page_sightings WHERE page_key = ? "

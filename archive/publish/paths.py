@@ -71,6 +71,10 @@ class Paths:
     def query(self, name: str, **params: object) -> str:
         return self.path(f"/{DATABASE}/{name}?" + urlencode({k: v or "" for k, v in params.items()}))
 
+    def cite(self, target: str) -> str:
+        """The capture page of whatever a citation holds (archive/evidence/lookup.py)."""
+        return self.path("/-/spyglass/cite?" + urlencode({"url": target}))
+
     def timemap(self, url: str) -> str:
         return self.path(f"/-/spyglass/timemap/link/{url}")
 

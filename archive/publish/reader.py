@@ -83,8 +83,11 @@ def page_history(conn: sqlite3.Connection, capture: dict[str, Any]) -> dict[str,
     }
 
 
-def capture_page(conn: sqlite3.Connection, archive: Archive, capture_id: int) -> dict[str, Any] | None:
-    """Everything a capture's page shows, or None when there is no such capture."""
+def capture_page(
+    conn: sqlite3.Connection, archive: Archive, capture_id: int, published_url: str | None = None
+) -> dict[str, Any] | None:
+    """Everything a capture's page shows, or None when there is no such capture. `published_url`
+    is the page's own public address, which a live capture's footnote names."""
     found = rows(conn, "SELECT * FROM captures WHERE id = ?", [capture_id])
     if not found:
         return None
@@ -99,7 +102,7 @@ def capture_page(conn: sqlite3.Connection, archive: Archive, capture_id: int) ->
         "capture": capture,
         "is_memento": as_of_kind(capture) == MEMENTO_TIME,
         "fetched_from": fetch_label(capture),
-        "citation": citation_of(conn, capture),
+        "citation": citation_of(conn, capture, published_url),
         "holder": holder,
         **page_history(conn, capture),
         "mentions": rows(

@@ -94,6 +94,17 @@ def _as_text(value: Any) -> str | None:
     return value or None
 
 
+def item_text(item: Any) -> str | None:
+    """Every text value of a JSON item (its nested objects' too), in order: what its entry says."""
+    if isinstance(item, dict):
+        parts = [item_text(v) for v in item.values()]
+    elif isinstance(item, list):
+        parts = [item_text(v) for v in item]
+    else:
+        return _as_text(item)
+    return " ".join(p for p in parts if p) or None
+
+
 def url(expression: str | None, item: Any, base: str, page: int | None = None) -> str | None:
     """An absolute URL from a JMESPath expression or a url: template on `item`; None if it names none.
 

@@ -29,6 +29,9 @@ class Release:
     completed_on: str | None = None
     jurisdiction: str | None = None
     embargo: str | None = None
+    # The text of its own entry when a page lists it with others (a table row, a JSON item):
+    # what the listing says about this release alone. None on the release's own page.
+    entry_text: str | None = None
 
 
 @dataclass

@@ -159,35 +159,35 @@ def _document_rows(
 def _capture_rows(
     db: sqlite_utils.Database, terms: list[Term], pattern: re.Pattern[str], now: str
 ) -> Iterator[dict[str, Any]]:
-    """Release pages (and release tables) themselves: what the portal says about a release."""
-    by_capture: dict[int, dict[str | None, int]] = {}
-    texts: dict[int, tuple[str, str]] = {}
-    for capture_id, url, text, release_id, agency in db.execute(
+    """What a portal's pages say about each release: its own page's text, or on a page that lists
+    it with others, its own entry's. A listing's words belong to no release but the one whose
+    entry holds them: a page carrying two agencies' releases credits neither with the other's."""
+    for capture_id, url, text, release_id, agency, entry, title, listed in db.execute(
         # A revisit (the page unchanged since) has no text of its own: use its original's.
         "SELECT c.id, c.url, coalesce(c.text, (SELECT o.text FROM captures o "
-        "WHERE o.warc_record_id = c.refers_to)) AS text, r.id, r.agency FROM releases r "
+        "WHERE o.warc_record_id = c.refers_to)) AS text, r.id, r.agency, r.entry_text, r.title, "
+        "(SELECT count(*) FROM releases o WHERE o.capture_id = r.capture_id) > 1 "
+        "OR r.page_url != c.url AS listed FROM releases r "
         "JOIN captures c ON c.id = r.capture_id ORDER BY r.id"
     ).fetchall():
-        if text is None:
+        # A listing without stored entries (archived before they were kept) vouches for a
+        # release's title only.
+        own = entry if entry is not None else (title if listed else text)
+        if not own:
             continue
-        by_capture.setdefault(capture_id, {}).setdefault(agency, release_id)
-        texts[capture_id] = (url, text)
-    for capture_id, agencies in by_capture.items():
-        url, text = texts[capture_id]
-        for term, snippet in find(text, terms, pattern):
-            for agency, release_id in agencies.items():
-                yield {
-                    "agency": agency,
-                    "vendor": term.vendor,
-                    "product": term.product,
-                    "term": term.text,
-                    "term_kind": term.kind,
-                    "snippet": snippet,
-                    "document_page_id": None,
-                    "document_id": None,
-                    "page_number": None,
-                    "capture_id": capture_id,
-                    "release_id": release_id,
-                    "proof_url": url,
-                    "found_at": now,
-                }
+        for term, snippet in find(own, terms, pattern):
+            yield {
+                "agency": agency,
+                "vendor": term.vendor,
+                "product": term.product,
+                "term": term.text,
+                "term_kind": term.kind,
+                "snippet": snippet,
+                "document_page_id": None,
+                "document_id": None,
+                "page_number": None,
+                "capture_id": capture_id,
+                "release_id": release_id,
+                "proof_url": url,
+                "found_at": now,
+            }

@@ -55,8 +55,8 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
         f"""
         INSERT INTO releases (source, key, agency, title, reference, released_on, released_text,
                               status, version, page_url, capture_id, first_seen_at, last_seen_at,
-                              human_url, submitted_on, due_on, completed_on, jurisdiction, embargo)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?, ?, ?, ?, ?, ?, ?, ?)
+                              human_url, submitted_on, due_on, completed_on, jurisdiction, embargo, entry_text)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {CAPTURE_BY_RECORD}, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (source, key) DO UPDATE SET
             agency = excluded.agency, title = excluded.title, reference = excluded.reference,
             released_on = excluded.released_on, released_text = excluded.released_text,
@@ -65,7 +65,7 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
             last_seen_at = excluded.last_seen_at, human_url = excluded.human_url,
             submitted_on = excluded.submitted_on, due_on = excluded.due_on,
             completed_on = excluded.completed_on, jurisdiction = excluded.jurisdiction,
-            embargo = excluded.embargo
+            embargo = excluded.embargo, entry_text = excluded.entry_text
         """,
         [
             release.source,
@@ -87,6 +87,7 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
             release.completed_on,
             release.jurisdiction,
             release.embargo,
+            release.entry_text,
         ],
     )
     release_id = db.execute(

@@ -19,7 +19,8 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import sqlite_utils
@@ -74,6 +75,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
+class Answer(NamedTuple):
+    """What the Wayback Machine answered, and when the request it answered was sent (after the
+    budget's wait), so a save request is dated by its sending, not by its queueing."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    sent_at: datetime
+
+
 def _http(
     method: str,
     url: str,
@@ -81,12 +92,13 @@ def _http(
     bucket: str,
     data: bytes | None = None,
     headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, str], bytes]:
+) -> Answer:
     """One request inside the machine's Wayback budget: a 429 pauses every Wayback
     request of the machine and is retried; a 5xx to a GET is retried slowly."""
     limited = tries = 0
     while True:
-        status, found, body = _send(method, url, options, bucket, data, headers)
+        answer = _send(method, url, options, bucket, data, headers)
+        status = answer.status
         if status == 429:
             options.budget.pause(options.policy.pause_on_429)
             limited += 1
@@ -100,7 +112,7 @@ def _http(
             time.sleep(options.policy.retry_backoff * 2**tries)
             tries += 1
             continue
-        return status, found, body
+        return answer
 
 
 def _send(
@@ -110,8 +122,9 @@ def _send(
     bucket: str,
     data: bytes | None,
     headers: dict[str, str] | None,
-) -> tuple[int, dict[str, str], bytes]:
+) -> Answer:
     wait_sync(options.budget, bucket)
+    sent_at = utc_now()
     request = urllib.request.Request(
         url,
         data=data,
@@ -129,7 +142,7 @@ def _send(
         found = {k.lower(): v for k, v in response.headers.items()}
     if found.get("content-encoding") == "gzip":
         body = gzip.decompress(body)
-    return response.status if hasattr(response, "status") else response.code, found, body
+    return Answer(response.status if hasattr(response, "status") else response.code, found, body, sent_at)
 
 
 def _json(body: bytes, where: str, status: int) -> dict[str, Any]:
@@ -142,14 +155,14 @@ def _json(body: bytes, where: str, status: int) -> dict[str, Any]:
     return data
 
 
-def submit(url: str, options: SaveSettings) -> str:
-    """Start an SPN2 job for `url` and return its job id."""
+def submit(url: str, options: SaveSettings) -> tuple[str, datetime]:
+    """Start an SPN2 job for `url`: its job id, and when the request that started it was sent."""
     auth = {
         "Authorization": f"LOW {options.access_key}:{options.secret_key}",
         "Accept": "application/json",
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    status, _, body = _http(
+    status, _, body, sent_at = _http(
         "POST", options.endpoints.save, options, "save", urlencode({"url": url}).encode(), auth
     )
     data = _json(body, options.endpoints.save, status)
@@ -158,23 +171,24 @@ def submit(url: str, options: SaveSettings) -> str:
             f"Save Page Now refused {url}: HTTP {status}, "
             f"{data.get('status_ext') or ''} {data.get('message') or ''}".strip()
         )
-    return str(data["job_id"])
+    return str(data["job_id"]), sent_at
 
 
 def poll(job_id: str, options: SaveSettings) -> dict[str, Any]:
     """Poll a job until success or error, or until the timeout (then its last 'pending' answer)."""
     deadline = time.monotonic() + options.timeout
     while True:
-        status, _, body = _http("GET", options.endpoints.save_status(job_id), options, "snapshot")
+        status, _, body, _ = _http("GET", options.endpoints.save_status(job_id), options, "snapshot")
         data = _json(body, f"job {job_id}", status)
         if data.get("status") in ("success", "error") or time.monotonic() >= deadline:
             return data
         time.sleep(options.poll_interval)
 
 
-def anonymous_save(url: str, options: SaveSettings) -> str | None:
-    """GET /save/<url>; the timestamp named by Content-Location or Location, if any."""
-    status, headers, _ = _http("GET", options.endpoints.save_anonymous(url), options, "save")
+def anonymous_save(url: str, options: SaveSettings) -> tuple[str | None, datetime]:
+    """GET /save/<url>: the timestamp named by Content-Location or Location, if any, and when the
+    request was sent."""
+    status, headers, _, sent_at = _http("GET", options.endpoints.save_anonymous(url), options, "save")
     if status >= 400:
         raise SavePageNowError(f"Save Page Now refused {url}: HTTP {status}")
     base = options.endpoints.base
@@ -183,8 +197,8 @@ def anonymous_save(url: str, options: SaveSettings) -> str | None:
         # Often a path (/web/<ts>/<url>): read it as one under the configured base.
         named = parse_snapshot_url(base + value if value.startswith("/web/") else value, base)
         if named is not None and len(named.timestamp) == 14:
-            return named.timestamp
-    return None
+            return named.timestamp, sent_at
+    return None, sent_at
 
 
 def confirm(url: str, since: str, options: SaveSettings, reported: str | None = None) -> CdxRecord | None:
@@ -194,7 +208,7 @@ def confirm(url: str, since: str, options: SaveSettings, reported: str | None = 
     its earlier capture. The row SPN reported is preferred, else the newest.
     """
     query = urlencode([("url", url), ("from", since)])
-    status, _, body = _http("GET", f"{options.endpoints.cdx}?{query}", options, "cdx")
+    status, _, body, _ = _http("GET", f"{options.endpoints.cdx}?{query}", options, "cdx")
     if status != 200:
         raise WaybackError(f"CDX check of {url} answered HTTP {status}")
     records = parse_cdx(body.decode("utf-8", "replace")).records
@@ -226,7 +240,8 @@ def save_and_record(
     try:
         reported = None
         if options.authenticated:
-            row["job_id"] = submit(url, options)
+            row["job_id"], sent_at = submit(url, options)
+            row["requested_at"] = iso(sent_at)  # sent, after the budget's wait
             row["state"] = "pending"
             save_request(db, row)  # the job id is kept before any polling
             answer = poll(row["job_id"], options)
@@ -240,7 +255,8 @@ def save_and_record(
                 )
                 return _final(db, row)
         else:
-            reported = anonymous_save(url, options)
+            reported, sent_at = anonymous_save(url, options)
+            row["requested_at"] = iso(sent_at)
         _judge(row, confirm(url, since, options, reported), reported)
     except WaybackError as exc:
         row.update(state="failed", message=str(exc))

@@ -22,9 +22,12 @@ from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
 from archive.archive import Archive
+from archive.errors import NotFound
+from archive.evidence import lookup
 from archive.index import queries
 from archive.publish import browse, pageimage, reader
 from archive.publish.paths import DATABASE, Paths
+from archive.publish.safety import Stance
 
 
 def _pk(request) -> int | None:
@@ -45,7 +48,11 @@ def extra_template_vars(view_name, table, database, request, datasette):
     async def inner() -> dict[str, Any]:
         if table == "captures":
             archive = Archive(Path(db.path).parent)
-            found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id))
+            # The footnote names this page under the configured public URL only: never the
+            # request's Host header, which anyone sending the request chooses.
+            public = Stance.from_plugin_config(datasette.plugin_config("spyglass")).public_url.rstrip("/")
+            here = public + Paths(datasette.urls.path).capture(row_id) if public else None
+            found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id, here))
         elif table == "documents":
             found = await db.execute_fn(lambda conn: reader.document_page(conn, row_id))
         else:
@@ -109,9 +116,36 @@ async def page_image(request, datasette) -> Response:
     )
 
 
+async def cite_lookup(request, datasette) -> Response:
+    """`/-/spyglass/cite?url=`: the capture page of whatever a citation holds (an id, a page's URL,
+    a Wayback snapshot link in any spelling, a released file's stable page or signed URL); else 404
+    in one line naming what was looked for and the nearest captured URL."""
+    target = (request.args.get("url") or "").strip()
+    if not target:
+        return Response.text("Give ?url= a capture id or a URL to cite\n", status=400)
+    db = datasette.get_database(DATABASE)
+
+    paths = Paths(datasette.urls.path)
+
+    def resolve(conn):
+        try:
+            found = lookup.find(conn, target)
+        except NotFound as exc:
+            return None, str(exc)
+        if found.release is not None:
+            return paths.row("releases", found.release["id"]), None
+        return paths.capture(found.capture["id"]), None
+
+    page, missing = await db.execute_fn(resolve)
+    if page is None:
+        return Response.text(f"{missing}\n", status=404)
+    return Response.redirect(page)
+
+
 @hookimpl
 def register_routes():
     return [
         (r"^/-/spyglass/(?P<kind>vendor|product|agency)$", browse_page),
         (r"^/-/spyglass/page-image/(?P<document_id>\d+)/(?P<page>\d+)\.png$", page_image),
+        (r"^/-/spyglass/cite$", cite_lookup),
     ]
