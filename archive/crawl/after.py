@@ -140,9 +140,10 @@ class CrawlResult:
     def lines(self) -> list[tuple[str, bool]]:
         """What the command prints, in order, as (line, for stderr) pairs."""
         archive = Archive.from_config(self.config)
-        live = [r for r in self.reports if r.spider not in ("wayback", "screenshot")]
+        live = [r for r in self.reports if r.spider not in ("wayback", "screenshot", "browser")]
         history = [r for r in self.reports if r.spider == "wayback"]
         shots = [r for r in self.reports if r.spider == "screenshot"]
+        rendered = [r for r in self.reports if r.spider == "browser"]
         failed = self.failed
         out = [
             (
@@ -175,6 +176,15 @@ class CrawlResult:
                 (
                     f"Screenshots of {len(shots)} source(s): {sum(r.pages for r in shots)} kept, "
                     f"{sum(r.errors for r in shots)} pages could not be drawn.",
+                    False,
+                )
+            )
+        if rendered:
+            out.append(
+                (
+                    f"Loaded in a browser for {len(rendered)} source(s): {sum(r.pages for r in rendered)} "
+                    f"pages rendered, {sum(r.requisites for r in rendered)} responses recorded, "
+                    f"{sum(r.errors for r in rendered)} errors.",
                     False,
                 )
             )
@@ -224,6 +234,57 @@ def save_changed_pages(after: After) -> None:
         index.close()
 
 
+def render_in_browser(after: After) -> None:
+    """A browser pass (a run of its own) of each live run of sources with `render: browser`."""
+    rendering = [(source, run_id) for source, run_id in after.live if source.render == "browser"]
+    if not rendering:
+        return
+    from archive.browser.run import render_run
+    from archive.crawl.screenshots import Browser, keep_load_screenshot, pages_of_run
+
+    archive = Archive.from_config(after.config)
+    for source, run_id in rendering:
+        index = open_index(archive)
+        try:
+            pages = [page for page in pages_of_run(index, run_id) if source.renders(page["url"])]
+        finally:
+            index.close()
+        if not pages:
+            continue
+        run = render_run(
+            after.config,
+            source,
+            pages,
+            lambda source=source: Browser(after.config, source),
+            lambda *args, source=source: keep_load_screenshot(source, *args),
+        )
+        index = open_index(archive)
+        try:
+            after.result.runs.append(report_of(index, f"{source.name} (browser)", run))
+        finally:
+            index.close()
+
+
+def notice_script_shells(after: After) -> None:
+    """A note naming the pages that look script-rendered in live runs of sources without `render: browser`."""
+    from archive.browser.notice import script_shells
+
+    archive = Archive.from_config(after.config)
+    index = open_index(archive)
+    try:
+        for source, run_id in after.live:
+            if source.render == "browser":
+                continue
+            shells = script_shells(archive, index, run_id)
+            if shells:
+                after.result.notes.append(
+                    f"{source.name}: {len(shells)} page(s) look script-rendered (scripts, almost no text), "
+                    f"e.g. {shells[0]}; consider `render: browser`"
+                )
+    finally:
+        index.close()
+
+
 def take_screenshots(after: After) -> None:
     """A screenshot pass (a run of its own) of each live run of sources with `screenshot`."""
     shooting = [(source, run_id) for source, run_id in after.live if source.screenshot]
@@ -247,13 +308,13 @@ def note_started(after: After) -> None:
     index = open_index(Archive.from_config(after.config))
     try:
         with writing(index):
-            # The screenshot pass follows its live run: it is not a run a schedule starts.
+            # The screenshot and browser passes follow their live run: not runs a schedule starts.
             record_started(
                 index,
                 [
                     (r.name, r.spider)
                     for r in after.result.reports
-                    if r.run_id is not None and r.spider != "screenshot"
+                    if r.run_id is not None and r.spider not in ("screenshot", "browser")
                 ],
                 after.clock,
             )
@@ -292,7 +353,9 @@ class Pass:
 # What follows a crawl, in the order it runs. A new pass is one entry here.
 PASSES: tuple[Pass, ...] = (
     Pass("save-page-now", save_changed_pages, of_runs=True),
+    Pass("browser", render_in_browser, of_runs=True),
     Pass("screenshots", take_screenshots, of_runs=True),
+    Pass("script-shells", notice_script_shells, of_runs=True),
     Pass("schedules", note_started, of_runs=True),
     Pass("documents", read_new_documents),
     Pass("time-stamps", stamp_closed_warcs),

@@ -42,6 +42,9 @@ class ErrorType:
     # A records portal's API answered something unusable (spiders/records_api.py).
     MALFORMED_JSON = "malformed-json"
     MALFORMED_ITEM = "malformed-item"
+    # A page loaded with `render: browser` (archive/browser/) that did not load and settle.
+    BROWSER_TIMEOUT = "browser-timeout"
+    BROWSER_FAILED = "browser-failed"  # the browser's own error, a crash, or the guard refused the page
     # Wayback harvests (spiders/wayback.py, archive/crawl/ratelimit.py).
     WAYBACK = "wayback"  # a WaybackError of no more precise kind
     WAYBACK_BLOCKED = "wayback-blocked"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -87,6 +89,14 @@ class Source:
     # scripts), from any public host; load_sources turns it on for vendor sources.
     requisites: bool = False
     screenshot: bool = False  # a headless Chromium screenshot of each page after the crawl
+    # "browser": its pages are loaded in Chromium after the crawl (archive/browser/), those
+    # matching `render_urls` (shell-style patterns) if any are given, else every page.
+    render: str | None = None
+    render_urls: tuple[str, ...] = ()
+
+    def renders(self, url: str) -> bool:
+        """True when `url` is one of this source's pages loaded in a browser (`render: browser`)."""
+        return rendered_in_browser(source_to_dict(self), url)
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -142,4 +152,18 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         "live": source.live,
         "requisites": source.requisites,
         "screenshot": source.screenshot,
+        "render": source.render,
+        "render_urls": list(source.render_urls),
     }
+
+
+def rendered_in_browser(config: Mapping[str, Any], url: str) -> bool:
+    """Whether a source's stored configuration (`source_to_dict`) has `url` loaded in a browser.
+
+    Read from the dict, not the Source, so history can apply it to the
+    configuration the index recorded (the `sources` table).
+    """
+    if config.get("render") != "browser":
+        return False
+    patterns = config.get("render_urls") or ()
+    return not patterns or any(fnmatchcase(url, pattern) for pattern in patterns)
