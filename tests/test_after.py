@@ -37,7 +37,15 @@ def _follow(tmp_path: Path, reason: str, **settings) -> tuple:
 def test_the_passes_run_in_their_one_order_and_the_engines_locks_outlast_them(tmp_path: Path):
     result, released = _follow(tmp_path, "finished")
     assert result.passes == [step.name for step in PASSES]
-    assert result.passes == ["save-page-now", "screenshots", "schedules", "documents", "time-stamps"]
+    assert result.passes == [
+        "save-page-now",
+        "browser",
+        "screenshots",
+        "script-shells",
+        "schedules",
+        "documents",
+        "time-stamps",
+    ]
     assert released == ["lock"]
     assert result.ok and result.error is None
     lines = result.lines()
