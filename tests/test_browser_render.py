@@ -179,3 +179,34 @@ def test_url_patterns_choose_the_pages_loaded_in_a_browser(tmp_path: Path):
     path.write_text(SOURCES.format(base="https://example.com", render="render: {browser: ['*/app/*']}"))
     [source] = load_sources(path)
     assert source.renders("https://example.com/app/claims") and not source.renders("https://example.com/")
+
+
+def test_the_demo_shows_a_claim_only_a_browser_sees(tmp_path: Path, vendor_site):
+    from archive.demo.live_page import CLAIMS as LIVE_CLAIMS
+
+    from .conftest import ROOT
+
+    data = tmp_path / "data"
+    run_cli(
+        "crawl",
+        "--sources",
+        str(ROOT / "sources.yml"),
+        "--data",
+        str(data),
+        "--source",
+        "northwind-recognize-live",
+        *SETTINGS,
+        env={"SPYGLASS_VENDOR_SITE": vendor_site[0]},
+        check=True,
+    )
+    found = db_rows(
+        data,
+        "SELECT c.via, c.url FROM captures_fts JOIN captures c ON c.id = captures_fts.rowid "
+        "WHERE captures_fts MATCH '\"booking photos\"'",
+    )
+    assert [(r["via"], r["url"]) for r in found] == [
+        ("browser", vendor_site[0] + "/products/recognize/live/")
+    ]
+    [version] = db_rows(data, "SELECT * FROM versions WHERE page_url LIKE '%/live/'")
+    [text] = db_rows(data, "SELECT text FROM page_texts WHERE sha256 = ?", (version["text_sha256"],))
+    assert LIVE_CLAIMS[0] in text["text"]
