@@ -115,6 +115,18 @@ def test_every_response_the_page_loaded_is_in_the_warc(rendered):
     assert b"Loading" in record(shell).payload
 
 
+def test_replay_shows_the_rendered_page_with_its_archived_requisites(rendered):
+    import asyncio
+
+    from archive.publish.datasette import datasette_app
+
+    page = browser_captures(rendered)["rendered"]
+    answer = asyncio.run(datasette_app(rendered["data"]).client.get(f"/-/spyglass/archived/{page['id']}"))
+    assert answer.status_code == 200 and CLAIMS[0] in answer.text
+    # The late image is served from the archive, not the live site.
+    assert "/-/spyglass/load?" in answer.text and "late.png" in answer.text
+
+
 def test_a_screenshot_of_the_same_load_is_kept(rendered):
     page = browser_captures(rendered)["rendered"]
     [shot] = rendered["shots"]

@@ -76,7 +76,6 @@ def render_run(
         for row in recorded.captures:
             counts["bytes"] += row["length"] or 0
             counts["requisites" if row["requisite"] else "pages"] += 1
-            counts["revisits"] += row["warc_type"] == "revisit"
         counts["captures"] += recorded.rendered is not None
         counts["errors"] += len(recorded.errors)
         if recorded.rendered is not None and load.png is not None:
