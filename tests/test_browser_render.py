@@ -152,6 +152,39 @@ def test_a_dropped_claim_is_a_change_and_verify_passes(rendered):
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
+def test_a_page_that_hangs_the_browser_is_a_fetch_error_and_the_pass_goes_on(tmp_path: Path):
+    servers = AppServers(CLAIMS)
+    try:
+        sources = tmp_path / "sources.yml"
+        text = SOURCES.format(base=servers.url, render="render: browser")
+        sources.write_text(
+            text.replace(f'urls: ["{servers.url}/"]', f'urls: ["{servers.url}/spins/", "{servers.url}/"]')
+        )
+        data = tmp_path / "data"
+        run_cli(
+            "crawl",
+            "--sources",
+            str(sources),
+            "--data",
+            str(data),
+            *SETTINGS,
+            # 8 s: a loaded 2-core machine settles the other page in about 5.
+            *("-s", "SPYGLASS_BROWSER_PAGE_TIMEOUT=8", "-s", "SPYGLASS_BROWSER_RESTART_AFTER=1"),
+            check=True,
+        )
+    finally:
+        servers.stop()
+    [hung] = db_rows(data, "SELECT * FROM fetch_errors WHERE url LIKE '%/spins/'")
+    assert (hung["error_type"], hung["reason"]) == (
+        "browser-timeout",
+        "did not load and settle within 8 s (SPYGLASS_BROWSER_PAGE_TIMEOUT)",
+    )
+    [page] = db_rows(data, "SELECT * FROM captures WHERE via = 'browser' AND requisite IS NULL")
+    assert page["url"] == servers.url + "/" and CLAIMS[0] in page["text"]
+    [run] = db_rows(data, "SELECT * FROM crawl_runs WHERE spider = 'browser'")
+    assert (run["status"], run["pages"]) == ("finished", 1)
+
+
 def test_a_source_without_it_is_told_its_pages_look_script_rendered(tmp_path: Path):
     servers = AppServers(CLAIMS)
     try:

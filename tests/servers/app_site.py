@@ -3,7 +3,7 @@
 `/` is an application shell ("Loading…"); `/app.js` fetches `/api/claims.json`
 (gzip-encoded, as real APIs answer), writes each claim into the page, adds an
 image from a late timer, and sends a beacon to a canary on 127.0.0.2 that
-must never see a connection. A lazy image sits below a tall spacer: only a
+must never see a connection. `/spins/` never settles. A lazy image sits below a tall spacer: only a
 scroll loads it. `claims` can be changed between crawls.
 """
 
@@ -25,6 +25,11 @@ SHELL = (
     "<script src='/app.js' defer></script></head>"
     "<body><div id='app'>Loading…</div><div style='height:3000px'></div>"
     "<img loading='lazy' src='/lazy.png' alt=''></body></html>"
+)
+# Loads, then its script never yields: the browser cannot settle it.
+SPINS = (
+    "<!DOCTYPE html><html><head><title>Spins</title></head><body><p>Spins.</p>"
+    "<script>addEventListener('load', () => { while (true) {} })</script></body></html>"
 )
 APP_JS = """
 fetch('/api/claims.json').then(r => r.json()).then(data => {
@@ -57,6 +62,8 @@ class AppSite:
             return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
         if request.path == "/":
             return Reply(body=SHELL.encode())
+        if request.path == "/spins/":
+            return Reply(body=SPINS.encode())
         if request.path == "/app.js":
             return Reply(body=(APP_JS % self.canary_port).encode(), content_type="text/javascript")
         if request.path == "/api/claims.json":
