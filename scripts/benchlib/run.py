@@ -217,7 +217,10 @@ def main(argv: list[str] | None = None) -> None:
         "--documents", type=int, help="captures in the search archive (default 1000000; quick 5000)"
     )
     parser.add_argument(
-        "--only", choices=["throughput", "search", "wayback", "load", "workers"], action="append"
+        "--only", choices=["throughput", "search", "wayback", "load", "workers", "browser"], action="append"
+    )
+    parser.add_argument(
+        "--browser-pages", type=int, help="pages loaded in Chromium for the browser row (default 40; quick 8)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -227,7 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     documents = args.documents or (5000 if args.quick else 1_000_000)
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
-    sections = args.only or ["throughput", "search", "wayback", "load", "workers"]
+    browser_pages = args.browser_pages or (8 if args.quick else 40)
+    sections = args.only or ["throughput", "search", "wayback", "load", "workers", "browser"]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
     machine = describe_machine()
@@ -248,6 +252,10 @@ def main(argv: list[str] | None = None) -> None:
             from scripts.benchlib.workers import workers_section
 
             rows += workers_section(pages, work / "workers")
+        if "browser" in sections:
+            from scripts.benchlib.browser import browser_section
+
+            rows += browser_section(browser_pages, work / "browser")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
