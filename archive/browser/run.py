@@ -48,6 +48,22 @@ class StartedBrowser(BrowserLike, Protocol):
 KeepShot = Callable[[Any, WarcStore, Any, int, dict[str, Any], Load], None]
 
 
+def pages_seen(index: Any, run_id: int) -> list[dict[str, Any]]:
+    """The HTML pages live crawl run `run_id` saw ({url}), in order: captured (status 200, revisits
+    too) or answered 304, since a script-rendered page's shell rarely changes when its claims do."""
+    return rows(
+        index.conn,
+        "SELECT url FROM (SELECT url, min(id) AS first FROM ("
+        "  SELECT id, url FROM captures WHERE crawl_run = ? AND via = 'live' AND status = 200"
+        "  AND requisite IS NULL AND lower(content_type) LIKE '%html%'"
+        "  UNION ALL SELECT o.capture_id, o.url FROM observations AS o"
+        "  JOIN captures AS c ON c.id = o.capture_id WHERE o.crawl_run = ? AND o.status = 304"
+        "  AND c.requisite IS NULL AND lower(c.content_type) LIKE '%html%'"
+        ") GROUP BY url) ORDER BY first",
+        [run_id, run_id],
+    )
+
+
 def render_run(
     config: Config,
     source: Source,

@@ -239,14 +239,14 @@ def render_in_browser(after: After) -> None:
     rendering = [(source, run_id) for source, run_id in after.live if source.render == "browser"]
     if not rendering:
         return
-    from archive.browser.run import render_run
-    from archive.crawl.screenshots import Browser, keep_load_screenshot, pages_of_run
+    from archive.browser.run import pages_seen, render_run
+    from archive.crawl.screenshots import Browser, keep_load_screenshot
 
     archive = Archive.from_config(after.config)
     for source, run_id in rendering:
         index = open_index(archive)
         try:
-            pages = [page for page in pages_of_run(index, run_id) if source.renders(page["url"])]
+            pages = [page for page in pages_seen(index, run_id) if source.renders(page["url"])]
         finally:
             index.close()
         if not pages:
