@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from archive.archive import Archive
 from archive.config import Config
+from archive.crawl import rendering
 from archive.crawl.runner import Crawled, RunReport, human_bytes, planned_runs, report_of, run_crawl
 from archive.errors import ArchiveError, ConfigError, SpyglassError
 from archive.index.db import open_existing, open_index, writing
@@ -234,57 +235,6 @@ def save_changed_pages(after: After) -> None:
         index.close()
 
 
-def render_in_browser(after: After) -> None:
-    """A browser pass (a run of its own) of each live run of sources with `render: browser`."""
-    rendering = [(source, run_id) for source, run_id in after.live if source.render == "browser"]
-    if not rendering:
-        return
-    from archive.browser.run import pages_seen, render_run
-    from archive.crawl.screenshots import Browser, keep_load_screenshot
-
-    archive = Archive.from_config(after.config)
-    for source, run_id in rendering:
-        index = open_index(archive)
-        try:
-            pages = [page for page in pages_seen(index, run_id) if source.renders(page["url"])]
-        finally:
-            index.close()
-        if not pages:
-            continue
-        run = render_run(
-            after.config,
-            source,
-            pages,
-            lambda source=source: Browser(after.config, source),
-            lambda *args, source=source: keep_load_screenshot(source, *args),
-        )
-        index = open_index(archive)
-        try:
-            after.result.runs.append(report_of(index, f"{source.name} (browser)", run))
-        finally:
-            index.close()
-
-
-def notice_script_shells(after: After) -> None:
-    """A note naming the pages that look script-rendered in live runs of sources without `render: browser`."""
-    from archive.browser.notice import script_shells
-
-    archive = Archive.from_config(after.config)
-    index = open_index(archive)
-    try:
-        for source, run_id in after.live:
-            if source.render == "browser":
-                continue
-            shells = script_shells(archive, index, run_id)
-            if shells:
-                after.result.notes.append(
-                    f"{source.name}: {len(shells)} page(s) look script-rendered (scripts, almost no text), "
-                    f"e.g. {shells[0]}; consider `render: browser`"
-                )
-    finally:
-        index.close()
-
-
 def take_screenshots(after: After) -> None:
     """A screenshot pass (a run of its own) of each live run of sources with `screenshot`."""
     shooting = [(source, run_id) for source, run_id in after.live if source.screenshot]
@@ -353,9 +303,9 @@ class Pass:
 # What follows a crawl, in the order it runs. A new pass is one entry here.
 PASSES: tuple[Pass, ...] = (
     Pass("save-page-now", save_changed_pages, of_runs=True),
-    Pass("browser", render_in_browser, of_runs=True),
+    Pass("browser", rendering.render_in_browser, of_runs=True),
     Pass("screenshots", take_screenshots, of_runs=True),
-    Pass("script-shells", notice_script_shells, of_runs=True),
+    Pass("script-shells", rendering.notice_script_shells, of_runs=True),
     Pass("schedules", note_started, of_runs=True),
     Pass("documents", read_new_documents),
     Pass("time-stamps", stamp_closed_warcs),
