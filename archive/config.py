@@ -85,6 +85,22 @@ class Config:
     screenshot_max_height: int = setting(
         10_000, "tallest screenshot in pixels; a longer page is cut there (and its row says so)"
     )
+    # Settling a page loaded with `render: browser` (archive/browser/load.py), as a reader would.
+    browser_page_timeout: float = setting(
+        45.0, "seconds one page may take to load, settle and be drawn in the browser; then a fetch error"
+    )
+    browser_idle_wait: float = setting(
+        10.0, "longest wait in seconds for a page's network to go quiet (no request for 0.5 s)"
+    )
+    browser_late_timers: float = setting(
+        1.0, "seconds a settled page's late timers may run before its DOM is taken"
+    )
+    browser_scroll_max_height: int = setting(
+        20_000, "pixels a page is scrolled down at most, to trigger lazy loading"
+    )
+    browser_restart_after: int = setting(
+        50, "pages one Chromium loads before it is restarted (bounds its memory)"
+    )
     retry_after_max: float = setting(
         60.0, "longest Retry-After (seconds) a retry waits for; a longer one gives up at once"
     )

@@ -39,7 +39,9 @@ def test_the_passes_run_in_their_one_order_and_the_engines_locks_outlast_them(tm
     assert result.passes == [step.name for step in PASSES]
     assert result.passes == [
         "save-page-now",
+        "browser",
         "screenshots",
+        "script-shells",
         "schedules",
         "documents",
         "alerts",

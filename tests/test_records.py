@@ -244,6 +244,7 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
     runs = {r["source"]: r["status"] for r in rows(data, "SELECT * FROM crawl_runs")}
     assert runs == {
         "northwind-recognize": "finished",
+        "northwind-recognize-live": "finished",  # and its browser pass
         "harbor-city-requests": "finished",
         "clearwater-foia-api": "finished",
         **{n: "finished" for n in RECORDS_SOURCES},

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from archive.archive import Archive
 from archive.config import Config
+from archive.crawl import rendering
 from archive.crawl.client import stopping_now
 from archive.crawl.runner import Crawled, RunReport, human_bytes, planned_runs, report_of, run_crawl
 from archive.errors import ArchiveError, ConfigError, SpyglassError
@@ -144,9 +145,10 @@ class CrawlResult:
     def lines(self) -> list[tuple[str, bool]]:
         """What the command prints, in order, as (line, for stderr) pairs."""
         archive = Archive.from_config(self.config)
-        live = [r for r in self.reports if r.spider not in ("wayback", "screenshot")]
+        live = [r for r in self.reports if r.spider not in ("wayback", "screenshot", "browser")]
         history = [r for r in self.reports if r.spider == "wayback"]
         shots = [r for r in self.reports if r.spider == "screenshot"]
+        rendered = [r for r in self.reports if r.spider == "browser"]
         failed = self.failed
         out = [
             (
@@ -179,6 +181,15 @@ class CrawlResult:
                 (
                     f"Screenshots of {len(shots)} source(s): {sum(r.pages for r in shots)} kept, "
                     f"{sum(r.errors for r in shots)} pages could not be drawn.",
+                    False,
+                )
+            )
+        if rendered:
+            out.append(
+                (
+                    f"Loaded in a browser for {len(rendered)} source(s): {sum(r.pages for r in rendered)} "
+                    f"pages rendered, {sum(r.requisites for r in rendered)} responses recorded, "
+                    f"{sum(r.errors for r in rendered)} errors.",
                     False,
                 )
             )
@@ -255,13 +266,13 @@ def note_started(after: After) -> None:
     index = open_index(Archive.from_config(after.config))
     try:
         with writing(index):
-            # The screenshot pass follows its live run: it is not a run a schedule starts.
+            # The screenshot and browser passes follow their live run: not runs a schedule starts.
             record_started(
                 index,
                 [
                     (r.name, r.spider)
                     for r in after.result.reports
-                    if r.run_id is not None and r.spider != "screenshot"
+                    if r.run_id is not None and r.spider not in ("screenshot", "browser")
                 ],
                 after.clock,
                 pretended=after.pretended,
@@ -313,7 +324,9 @@ class Pass:
 # What follows a crawl, in the order it runs. A new pass is one entry here.
 PASSES: tuple[Pass, ...] = (
     Pass("save-page-now", save_changed_pages, of_runs=True),
+    Pass("browser", rendering.render_in_browser, of_runs=True),
     Pass("screenshots", take_screenshots, of_runs=True),
+    Pass("script-shells", rendering.notice_script_shells, of_runs=True),
     Pass("schedules", note_started, of_runs=True, at_once=True),
     Pass("documents", read_new_documents),
     Pass("alerts", send_alerts),

@@ -29,9 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from archive.archive import Archive
+from archive.browser.load import host_port as _host_port
+from archive.browser.load import one_line
 from archive.config import Config
 from archive.crawl.browser_proxy import GuardedProxy
 from archive.crawl.guard import AddressBook, parse_networks, parse_resolve, refusal
@@ -107,7 +108,9 @@ def screenshot_run(config: Config, source: Source, crawl_run: int) -> int:
         counts["bytes"] += len(shot.png or b"")
 
     try:
-        problem = asyncio.run(_draw_all(config, source, pages_of_run(index, crawl_run), keep))
+        # A page loaded with `render: browser` has its screenshot from that load already.
+        pages = [page for page in pages_of_run(index, crawl_run) if not source.renders(page["url"])]
+        problem = asyncio.run(_draw_all(config, source, pages, keep))
         if problem:
             status, reason = "failed", problem
     except BaseException:
@@ -188,6 +191,28 @@ def _save(
         index.table("screenshots").insert(row)
 
 
+def keep_load_screenshot(
+    source: Source,
+    index: Any,
+    store: WarcStore,
+    browser: Browser,
+    run_id: int,
+    page: dict[str, Any],
+    load: Any,
+) -> None:
+    """The screenshot of a browser load (archive/browser/load.py Load) beside its rendered capture."""
+    note = refused_note([why for _, why in load.refused])
+    shot = Shot("ok", load.started_at, load.png, note, load.http_status, load.cut)
+    _save(index, store, browser, source, run_id, page, shot)
+
+
+def refused_note(reasons: list[str]) -> str | None:
+    """What a drawn page's row says of the requests the guard refused it, if any."""
+    if not reasons:
+        return None
+    return f"{len(reasons)} request(s) refused by the address guard, first: {reasons[0]}"
+
+
 def png_size(png: bytes) -> tuple[int, int]:
     """(width, height) from a PNG's IHDR chunk."""
     return struct.unpack(">II", png[16:24])
@@ -249,6 +274,22 @@ class Browser:
             await self._playwright.stop()
             await self.proxy.__aexit__()
 
+    @property
+    def connected(self) -> bool:
+        """False once Chromium has crashed or been killed: a new Browser is needed."""
+        return self._browser is not None and self._browser.is_connected()
+
+    async def new_context(self, timeout: float) -> Any:
+        """A fresh context, as a visitor with our User-Agent, no service workers, no downloads."""
+        context = await self._browser.new_context(
+            viewport=VIEWPORT,
+            service_workers="block",
+            accept_downloads=False,
+            user_agent=self.config.user_agent,
+        )
+        context.set_default_timeout(timeout * 1000)
+        return context
+
     async def take(self, url: str) -> Shot:
         """Load `url` and screenshot the whole page (up to the height limit), all within the timeout.
 
@@ -258,13 +299,7 @@ class Browser:
         from playwright.async_api import Error
         from playwright.async_api import TimeoutError as LoadTimeout
 
-        context = await self._browser.new_context(
-            viewport=VIEWPORT,
-            service_workers="block",
-            accept_downloads=False,
-            user_agent=self.config.user_agent,
-        )
-        context.set_default_timeout(self.config.screenshot_timeout * 1000)
+        context = await self.new_context(self.config.screenshot_timeout)
         first_refusal = len(self.proxy.refused)  # pages are drawn one at a time
         asked: set[tuple[str, int]] = set()  # (host, port) the page requested
         context.on("request", lambda request: asked.add(_host_port(request.url)))
@@ -313,12 +348,7 @@ class Browser:
         clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": most} if cut else None
         png = await page.screenshot(full_page=True, clip=clip, animations="disabled")
         # Drawn, but without what the guard refused: the row says so.
-        reasons = refused()
-        note = (
-            f"{len(reasons)} request(s) refused by the address guard, first: {reasons[0]}"
-            if reasons
-            else None
-        )
+        note = refused_note(refused())
         return Shot("ok", taken_at, png, note, response.status if response else None, cut)
 
     def check(self, host: str) -> tuple[str | None, str | None]:
@@ -332,15 +362,3 @@ class Browser:
             if reason:
                 return None, reason
         return addresses[0], None
-
-
-def _host_port(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
-
-
-def one_line(exc: BaseException) -> str:
-    """Playwright's message without its call log, in one line."""
-    text = str(getattr(exc, "message", None) or exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    return first.split(": ", 1)[1][:300] if first.startswith(("Page.", "BrowserType.")) else first[:300]

@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from archive.demo.live_page import live_files
 from archive.demo.pdfgen import text_pdf
 from archive.demo.server import Incoming, LoopbackServer, Reply
 
@@ -364,6 +365,7 @@ class VendorSite:
         }
         # The same icon under a second name, as sites serve it: one payload, archived once.
         self.files["/apple-touch-icon.png"] = self.files["/favicon.png"]
+        self.files.update(live_files())  # the script-rendered page (render: browser in the demo)
         self.hits: dict[str, int] = {}
         started = datetime.now(UTC) + timedelta(hours=1)
         self.fresh = started.strftime("%Y-%m-%dT%H:%M:%S+00:00")

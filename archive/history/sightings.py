@@ -17,7 +17,9 @@ with their own `seen_at` and the content key of the capture they confirm.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -29,6 +31,7 @@ from archive.history.sql import insert
 from archive.index.asof import as_of_text, page_url
 from archive.index.kinds import ObservationKind
 from archive.index.queries import rows
+from archive.sources.model import rendered_in_browser
 from archive.wayback.client import parse_snapshot_url, surt
 
 PAGE, REDIRECT, GONE = "page", "redirect", "gone"
@@ -149,6 +152,8 @@ def build_sighting(
         return None
     if capture.get("requisite"):
         return None  # a stylesheet or an image a page needs is part of that page, not a page
+    if capture.get("via") == "live" and _rendered_in_browser(db.conn, capture):
+        return None  # the script shell: the browser's capture of the page is what a reader saw
     url = page_url(capture)
     key = page_key(url)
     row = {
@@ -184,6 +189,17 @@ def build_sighting(
         boilerplate(row["host"]) if row["text_sha256"] else set(),
     )
     return row
+
+
+def _rendered_in_browser(conn: sqlite3.Connection, capture: Mapping[str, Any]) -> bool:
+    """Whether the capture's source, as the index last recorded it, loads this page in a browser."""
+    found = conn.execute("SELECT config FROM sources WHERE name = ?", [capture.get("source")]).fetchone()
+    return bool(found and found[0]) and rendered_in_browser(_config(found[0]), str(capture["url"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _config(text: str) -> dict[str, Any]:
+    return json.loads(text)
 
 
 def save_sighting(db: sqlite_utils.Database, row: dict[str, Any]) -> None:

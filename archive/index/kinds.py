@@ -45,6 +45,9 @@ class ErrorType:
     MALFORMED_JSON = "malformed-json"
     MALFORMED_ITEM = "malformed-item"
     MISSING_TEXT = "missing-text"  # a hosting service's text of a page answered an error (a 404)
+    # A page loaded with `render: browser` (archive/browser/) that did not load and settle.
+    BROWSER_TIMEOUT = "browser-timeout"
+    BROWSER_FAILED = "browser-failed"  # the browser's own error, a crash, or the guard refused the page
     # Wayback harvests (spiders/wayback.py, archive/crawl/ratelimit.py).
     WAYBACK = "wayback"  # a WaybackError of no more precise kind
     WAYBACK_BLOCKED = "wayback-blocked"

@@ -240,7 +240,8 @@ def _capture(
         record,
         where,
         source=source.name,
-        via="live",
+        # The browser pass (archive/browser/run.py) records what Chromium received.
+        via="browser" if run["spider"] == "browser" else "live",
         crawl_run=run["id"],
         vendor=source.vendor,
         product=source.product,

@@ -66,6 +66,7 @@ SOURCE_FIELDS = {
     "screenshot",
     "notify",
     "alert",
+    "render",
 }
 
 NOTIFY_FIELDS = {"to", "digest"}
@@ -275,6 +276,7 @@ def _validated(
             "alert",
             f"must be phrases (watched phrases and product names) or any (every change); got {alert!r}",
         )
+    render, render_urls = _parse_render(entry, kind, check)
     return Source(
         name=name,
         kind=kind,
@@ -296,6 +298,8 @@ def _validated(
         requisites=requisites,
         screenshot=screenshot,
         alert=alert,
+        render=render,
+        render_urls=render_urls,
         unresolved=unresolved,
         every=_every(entry["every"], "every", check) if "every" in entry else defaults[kind],
     )
@@ -350,6 +354,34 @@ def _parse_rendering(entry: dict, kind: str, check: _Checker) -> tuple[bool, boo
             f"Chromium after the crawl) or false, got {screenshot!r}",
         )
     return requisites, screenshot
+
+
+def _parse_render(entry: dict, kind: str, check: _Checker) -> tuple[str | None, tuple[str, ...]]:
+    """`render: browser` (every page), or `render: {browser: [URL patterns]}` (the pages matching)."""
+    raw = entry.get("render")
+    if raw is None:
+        return None, ()
+    usage = "must be 'browser' or {browser: [URL patterns]}"
+    if isinstance(raw, dict):
+        if set(raw) != {"browser"}:
+            raise check.fail("render", f"{usage}, got keys {sorted(raw)}")
+        patterns = raw["browser"]
+        if (
+            not isinstance(patterns, list)
+            or not patterns
+            or not all(isinstance(p, str) and p.strip() for p in patterns)
+        ):
+            raise check.fail("render.browser", "must be a non-empty list of URL patterns (e.g. '*/app/*')")
+        urls = tuple(patterns)
+    elif raw == "browser":
+        urls = ()
+    else:
+        raise check.fail("render", f"{usage}, got {raw!r}")
+    if kind != "vendor":
+        raise check.fail(
+            "render", "only vendor sources load pages in a browser; remove it or use kind: vendor"
+        )
+    return "browser", urls
 
 
 def _parse_walk(entry: dict, kind: str, check: _Checker) -> Walk | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -130,6 +132,14 @@ class Source:
     # Where its alerts go (the file-wide `notify:` unless it has its own) and which changes alert.
     notify: tuple[Target, ...] = ()
     alert: str = "phrases"
+    # "browser": its pages are loaded in Chromium after the crawl (archive/browser/), those
+    # matching `render_urls` (shell-style patterns) if any are given, else every page.
+    render: str | None = None
+    render_urls: tuple[str, ...] = ()
+
+    def renders(self, url: str) -> bool:
+        """True when `url` is one of this source's pages loaded in a browser (`render: browser`)."""
+        return rendered_in_browser(source_to_dict(self), url)
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -188,7 +198,21 @@ def source_to_dict(source: Source) -> dict[str, Any]:
         # Labels only: a target's URL holds its secrets.
         "notify": [target.label for target in source.notify],
         "alert": source.alert,
+        "render": source.render,
+        "render_urls": list(source.render_urls),
     }
+
+
+def rendered_in_browser(config: Mapping[str, Any], url: str) -> bool:
+    """Whether a source's stored configuration (`source_to_dict`) has `url` loaded in a browser.
+
+    Read from the dict, not the Source, so history can apply it to the
+    configuration the index recorded (the `sources` table).
+    """
+    if config.get("render") != "browser":
+        return False
+    patterns = config.get("render_urls") or ()
+    return not patterns or any(fnmatchcase(url, pattern) for pattern in patterns)
 
 
 def _is_host_name(host: str) -> bool:

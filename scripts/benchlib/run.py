@@ -241,8 +241,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["throughput", "recrawl", "search", "wayback", "load", "workers"],
+        choices=["throughput", "recrawl", "search", "wayback", "load", "workers", "browser"],
         action="append",
+    )
+    parser.add_argument(
+        "--browser-pages", type=int, help="pages loaded in Chromium for the browser row (default 40; quick 8)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -252,7 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     documents = args.documents or (5000 if args.quick else 1_000_000)
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
-    sections = args.only or ["throughput", "recrawl", "search", "wayback", "load", "workers"]
+    browser_pages = args.browser_pages or (8 if args.quick else 40)
+    sections = args.only or ["throughput", "recrawl", "search", "wayback", "load", "workers", "browser"]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
     machine = describe_machine()
@@ -277,6 +281,10 @@ def main(argv: list[str] | None = None) -> None:
             from scripts.benchlib.workers import workers_section
 
             rows += workers_section(pages, work / "workers")
+        if "browser" in sections:
+            from scripts.benchlib.browser import browser_section
+
+            rows += browser_section(browser_pages, work / "browser")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

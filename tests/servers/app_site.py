@@ -1,0 +1,92 @@
+"""A fixture vendor page built by script: its claims arrive from a JSON API, its images late.
+
+`/` is an application shell ("Loading…"); `/app.js` fetches `/api/claims.json`
+(gzip-encoded, as real APIs answer), writes each claim into the page, adds an
+image from a late timer, and sends a beacon to a canary on 127.0.0.2 that
+must never see a connection. `/spins/` never settles. A lazy image sits below a tall spacer: only a
+scroll loads it. `claims` can be changed between crawls.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+
+from archive.demo.server import Incoming, LoopbackServer, Reply
+from tests.servers.hostile_site import SilentServer
+
+# A 1x1 transparent PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+SHELL = (
+    "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Recognize</title>"
+    "<script src='/app.js' defer></script></head>"
+    "<body><div id='app'>Loading…</div><div style='height:3000px'></div>"
+    "<img loading='lazy' src='/lazy.png' alt=''></body></html>"
+)
+# Loads, then its script never yields: the browser cannot settle it.
+SPINS = (
+    "<!DOCTYPE html><html><head><title>Spins</title></head><body><p>Spins.</p>"
+    "<script>addEventListener('load', () => { while (true) {} })</script></body></html>"
+)
+APP_JS = """
+fetch('/api/claims.json').then(r => r.json()).then(data => {
+  const app = document.getElementById('app');
+  app.textContent = '';
+  for (const claim of data.claims) {
+    const p = document.createElement('p');
+    p.textContent = claim;
+    app.appendChild(p);
+  }
+  setTimeout(() => {
+    const img = document.createElement('img');
+    img.src = '/late.png';
+    app.appendChild(img);
+  }, 300);
+  fetch('http://127.0.0.2:%d/beacon', {method: 'POST', body: 'seen'}).catch(() => {});
+});
+"""
+
+
+class AppSite:
+    """The handler; `canary_port` is filled in by AppServers."""
+
+    def __init__(self, claims: list[str]) -> None:
+        self.claims = list(claims)
+        self.canary_port = 0
+
+    def __call__(self, request: Incoming) -> Reply:
+        if request.path == "/robots.txt":
+            return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
+        if request.path == "/":
+            return Reply(body=SHELL.encode())
+        if request.path == "/spins/":
+            return Reply(body=SPINS.encode())
+        if request.path == "/app.js":
+            return Reply(body=(APP_JS % self.canary_port).encode(), content_type="text/javascript")
+        if request.path == "/api/claims.json":
+            body = gzip.compress(json.dumps({"claims": self.claims}).encode())
+            return Reply(body=body, content_type="application/json", headers=[("Content-Encoding", "gzip")])
+        if request.path in ("/late.png", "/lazy.png"):
+            return Reply(body=PNG, content_type="image/png")
+        return Reply(404, b"not found", content_type="text/plain")
+
+
+class AppServers:
+    """The site and the canary, started together."""
+
+    def __init__(self, claims: list[str]) -> None:
+        self.site = AppSite(claims)
+        self.canary = SilentServer("127.0.0.2")
+        self.site.canary_port = self.canary.port
+        self.server = LoopbackServer(self.site).start()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.canary.stop()
