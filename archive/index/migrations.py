@@ -572,3 +572,10 @@ def m250_boilerplate_settled(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_page_sightings_page_key_text_sha256 "
         "ON page_sightings (page_key, text_sha256)"
     )
+
+
+@migrations()
+def m340_run_versions(db: sqlite_utils.Database) -> None:
+    """The Spyglass that ran each crawl (its version, and its git commit from a checkout), so a
+    capture's run names the code that made it (archive/version.py)."""
+    db.table("crawl_runs").add_column("spyglass_version", str)
