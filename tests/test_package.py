@@ -50,7 +50,11 @@ def spyglass(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_every_plugin_module_is_an_entry_point_and_the_installed_ones_match():
     declared = set(PYPROJECT["project"]["entry-points"]["datasette"].values())
     expected = {"spyglass_datasette"} | {f"spyglass_datasette.plugins.{p.stem}" for p in PLUGIN_FILES}
-    assert declared == expected
+    assert not expected - declared, (
+        f"plugin modules without an entry in pyproject.toml's [project.entry-points.datasette]: "
+        f"{sorted(expected - declared)}"
+    )
+    assert not declared - expected, f"entries naming no plugin module: {sorted(declared - expected)}"
     # The environment the tests run in was installed from this pyproject (scripts/setup).
     assert set(plugin_modules()) == expected
 
