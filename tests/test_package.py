@@ -123,9 +123,11 @@ def test_init_writes_a_starter_that_the_commands_read(tmp_path):
     sources = load_sources(home / "sources.yml", {})
     assert [s.name for s in sources] == [s.name for s in load_sources(ROOT / "sources.example.yml", {})]
     assert not [s.name for s in sources if s.unresolved]
-    status = spyglass("status", cwd=home)
-    assert status.returncode == 0, status.stderr
-    assert all(s.name in status.stdout for s in sources)
+    # Run from the directory, the commands find both by default; every source is ready to crawl.
+    for command in (["status"], ["run-due", "--dry-run"]):
+        listed = spyglass(*command, cwd=home)
+        assert listed.returncode == 0, listed.stderr
+        assert all(s.name in listed.stdout for s in sources), listed.stdout
     again = spyglass("init", "archivist", cwd=tmp_path)
     assert again.returncode == 1
     assert again.stderr == (
