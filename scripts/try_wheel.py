@@ -9,11 +9,11 @@ Usage: python scripts/try_wheel.py [--keep]   (--keep leaves the temporary direc
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.request
@@ -47,14 +47,13 @@ def clean_copy(dest: Path) -> Path:
         capture_output=True,
         check=True,
     ).stdout.split(b"\0")
-    archive = dest.with_suffix(".tar")
-    with tarfile.open(archive, "w") as tar:
-        for name in filter(None, listed):
-            path = ROOT / os.fsdecode(name)
-            if path.exists() or path.is_symlink():
-                tar.add(path, arcname=os.fsdecode(name), recursive=False)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="tar")
+    for name in filter(None, map(os.fsdecode, listed)):
+        path, copy = ROOT / name, dest / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            copy.symlink_to(os.readlink(path))
+        elif path.exists():  # a file deleted but not yet committed is still listed
+            shutil.copy2(path, copy)
     return dest
 
 
@@ -141,7 +140,7 @@ def main() -> None:
         if keep:
             print(f"try-wheel: kept {work}")
         else:
-            subprocess.run(["rm", "-rf", str(work)], check=False)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

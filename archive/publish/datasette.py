@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from archive.archive import Archive
-from archive.errors import ConfigError
+from archive.errors import InstallError
 from archive.publish.safety import Stance
 
 # The Datasette plugin package: its hook modules register through the `datasette`
@@ -77,7 +77,7 @@ def plugin_modules() -> list[str]:
 def require_plugin() -> None:
     """Stop with one line if Datasette would not find the plugin (an install older than the code)."""
     if PLUGIN_PACKAGE not in plugin_modules():
-        raise ConfigError(
+        raise InstallError(
             f"the Datasette plugin {PLUGIN_PACKAGE} is not registered in this Python environment: "
             "reinstall Spyglass (scripts/setup, or pip install .)"
         )
