@@ -48,9 +48,9 @@ def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool) -> No
     Datasette replaces this process (exec) rather than running as its child:
     SIGTERM or Ctrl-C reach it directly, and nothing is left running when it stops.
     """
+    command = datasette_command(archive.data_dir, port, host)
     sql = "custom SQL allowed" if allow_sql else "custom SQL off"
     click.echo(f"Serving {archive.db_path} at http://{host}:{port}/ ({sql}; Ctrl-C to stop)")
-    command = datasette_command(archive.data_dir, port, host)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(command[0], command, {**os.environ, **datasette_environment(allow_sql)})
