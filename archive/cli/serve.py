@@ -16,7 +16,7 @@ from archive.cli.atlas import import_atlas_export
 from archive.cli.options import command_config, data_option
 from archive.cli.report import crawl_and_print
 from archive.index.db import open_existing
-from archive.publish.datasette import datasette_command, datasette_environment
+from archive.publish.datasette import datasette_command, datasette_environment, require_plugin
 
 # The demo's sources ship with its servers (package data; in a checkout, a link to ./sources.yml).
 DEMO_SOURCES = Path(str(files("archive.demo") / "sources.yml"))
@@ -76,6 +76,8 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     from archive.demo.servers import start_demo_servers
     from archive.index.queries import nearest_capture
 
+    if not no_serve:
+        require_plugin()  # before the crawl, not after it
     config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir, sources_file=DEMO_SOURCES)
     servers = start_demo_servers(fixture_port, Archive.from_config(config))
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)
