@@ -65,8 +65,9 @@ def free_port() -> int:
 
 @contextmanager
 def serving(command: list[str | Path], cwd: Path, port: int):
-    """A server started from `cwd`, stopped on leaving; fails if its port never opens."""
-    proc = subprocess.Popen([str(part) for part in command], cwd=cwd, stdout=subprocess.DEVNULL)
+    """A server started from `cwd`, stopped on leaving; fails with its log if its port never opens."""
+    log = (cwd / f"server-{port}.log").open("w+")
+    proc = subprocess.Popen([str(part) for part in command], cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -75,12 +76,16 @@ def serving(command: list[str | Path], cwd: Path, port: int):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    sys.exit(f"try-wheel: server did not start: {' '.join(map(str, command))}")
+                    log.seek(0)
+                    sys.exit(
+                        f"try-wheel: server did not start: {' '.join(map(str, command))}\n{log.read()[-3000:]}"
+                    )
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()
 
 
 def get(url: str, must_contain: str = "") -> None:
