@@ -636,3 +636,10 @@ def m380_search_text_capped(db: sqlite_utils.Database) -> None:
 def m320_run_states(db: sqlite_utils.Database) -> None:
     """Status tells the truth: partial, stuck, running too long, interrupted twice; per-run log files."""
     add_run_states(db)
+
+
+@migrations()
+def m340_run_versions(db: sqlite_utils.Database) -> None:
+    """The Spyglass that ran each crawl (its version, and its git commit from a checkout), so a
+    capture's run names the code that made it (archive/version.py)."""
+    db.table("crawl_runs").add_column("spyglass_version", str)
