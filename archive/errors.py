@@ -13,6 +13,10 @@ class ConfigError(SpyglassError):
     """A sources file or an option is invalid; the message names file, source and field."""
 
 
+class InstallError(SpyglassError):
+    """The installed Spyglass does not match its code (an entry point is missing): reinstall it."""
+
+
 class ArchiveError(SpyglassError):
     """The data directory is missing, unreadable or not a Spyglass archive."""
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from archive.publish.datasette import PROJECT_ROOT
+from archive.publish.datasette import plugin_modules
 
 from .conftest import ROOT, served_archive
 from .test_datasette import launch_chromium
@@ -107,13 +107,10 @@ def test_robots_are_kept_out(published):
 
 def test_served_read_only_with_a_query_time_limit(published, hostile_crawl):
     _, _, plugins = get(f"{published}/-/plugins.json")
-    # Only the project's own plugins (none writes); no installed third-party plugin.
-    from archive.publish.datasette import PLUGINS
-
-    assert sorted(p["name"] for p in json.loads(plugins)) == sorted(
-        path.name for path in PLUGINS.glob("*.py")
-    )
-    assert "spyglass_safety.py" in {p["name"] for p in json.loads(plugins)}
+    # Only the project's own plugins (none writes), each registered once through the entry
+    # point; no installed third-party plugin.
+    assert [p["name"] for p in json.loads(plugins)] == ["spyglass"] * len(plugin_modules())
+    assert "spyglass_datasette.plugins.spyglass_safety" in plugin_modules()
     _, _, settings = get(f"{published}/-/settings.json")
     assert json.loads(settings)["sql_time_limit_ms"] == 3000
     before = (
@@ -141,11 +138,10 @@ def test_every_connection_is_query_only_and_write_queries_refuse_to_start(hostil
 
     from datasette.app import Datasette
 
-    plugins = str(PROJECT_ROOT / "datasette" / "plugins")
     # A copy: if the guard failed, this test would really delete rows.
     db_path = str(tmp_path / "spyglass.db")
     shutil.copy(hostile_crawl["data"] / "spyglass.db", db_path)
-    ds = Datasette([db_path], metadata=METADATA, plugins_dir=plugins)
+    ds = Datasette([db_path], metadata=METADATA)
 
     async def try_write():
         await ds.invoke_startup()
@@ -158,6 +154,6 @@ def test_every_connection_is_query_only_and_write_queries_refuse_to_start(hostil
         **METADATA,
         "databases": {"spyglass": {"queries": {"wipe": {"sql": "delete from fetch_errors", "write": True}}}},
     }
-    ds = Datasette([db_path], metadata=writing, plugins_dir=plugins)
+    ds = Datasette([db_path], metadata=writing)
     with pytest.raises(RuntimeError, match="canned query spyglass/wipe is marked write: true"):
         asyncio.run(ds.invoke_startup())

@@ -9,11 +9,13 @@ from archive.cli.cluster import worker
 from archive.cli.crawl import crawl, documents
 from archive.cli.evidence import cite, export, timestamp, tsa, verify
 from archive.cli.history import changes, history, rebuild_history
+from archive.cli.init import init
 from archive.cli.notify import notify
 from archive.cli.ops import run_due, schedule, scrapyd_egg, status
 from archive.cli.serve import demo, serve
 from archive.cli.wayback import closest, save
 from archive.errors import SpyglassError
+from archive.version import spyglass_version
 
 
 class SpyglassGroup(click.Group):
@@ -26,13 +28,28 @@ class SpyglassGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"spyglass {spyglass_version()}")
+        ctx.exit()
+
+
 @click.group(cls=SpyglassGroup)
-@click.version_option(package_name="spyglass")
+# Not click's version_option: the version a crawl records, with the commit of a checkout.
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version (and the git commit when run from a checkout) and exit.",
+)
 def cli() -> None:
     """Spyglass: collect, preserve, index and publish evidence about surveillance technology."""
 
 
 for command in (
+    init,
     crawl,
     documents,
     save,

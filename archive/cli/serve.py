@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.resources import files
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import quote
@@ -15,9 +16,10 @@ from archive.cli.atlas import import_atlas_export
 from archive.cli.options import command_config, data_option
 from archive.cli.report import crawl_and_print
 from archive.index.db import open_existing
-from archive.publish.datasette import PROJECT_ROOT, datasette_command, datasette_environment
+from archive.publish.datasette import datasette_command, datasette_environment, require_plugin
 
-DEMO_SOURCES = PROJECT_ROOT / "sources.yml"
+# The demo's sources ship with its servers (package data; in a checkout, a link to ./sources.yml).
+DEMO_SOURCES = Path(str(files("archive.demo") / "sources.yml"))
 
 
 @click.command()
@@ -30,7 +32,7 @@ DEMO_SOURCES = PROJECT_ROOT / "sources.yml"
     help="Let visitors run their own SQL (default: $SPYGLASS_ALLOW_SQL, else no).",
 )
 def serve(data_dir: Path | None, port: int, host: str, allow_sql: bool | None) -> None:
-    """Publish the archive with Datasette (read-only, with datasette/metadata.yml).
+    """Publish the archive with Datasette (read-only, with Spyglass's metadata and plugin).
 
     Search, table views and canned queries are open to every visitor; custom
     SQL only with --allow-sql. Example: spyglass serve --data data --port 8001
@@ -46,9 +48,9 @@ def serve_archive(archive: Archive, port: int, host: str, allow_sql: bool, publi
     Datasette replaces this process (exec) rather than running as its child:
     SIGTERM or Ctrl-C reach it directly, and nothing is left running when it stops.
     """
+    command = datasette_command(archive.data_dir, port, host)
     sql = "custom SQL allowed" if allow_sql else "custom SQL off"
     click.echo(f"Serving {archive.db_path} at http://{host}:{port}/ ({sql}; Ctrl-C to stop)")
-    command = datasette_command(archive.data_dir, port, host)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(command[0], command, {**os.environ, **datasette_environment(allow_sql, public_url)})
@@ -74,6 +76,8 @@ def demo(data_dir: Path | None, no_serve: bool, port: int, fixture_port: int) ->
     from archive.demo.servers import start_demo_servers
     from archive.index.queries import nearest_capture
 
+    if not no_serve:
+        require_plugin()  # before the crawl, not after it
     config, _ = command_config(("SPYGLASS_PROGRESS=true",), data_dir=data_dir, sources_file=DEMO_SOURCES)
     servers = start_demo_servers(fixture_port, Archive.from_config(config))
     click.echo(f"Fixture vendor site: {servers.vendor.url}/", err=True)

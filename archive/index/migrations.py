@@ -588,6 +588,28 @@ def m250_boilerplate_settled(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m300_release_entries(db: sqlite_utils.Database) -> None:
+    """Who released what: a release listed on a page with others keeps the text of its own entry
+    (its table row, its JSON item), so a listing's words are credited only to the release whose
+    entry holds them; agency_products counts releases and documents, never listing pages."""
+    db.table("releases").add_column("entry_text", str)
+    create_agency_products(db)
+
+
+@migrations()
+def m320_run_states(db: sqlite_utils.Database) -> None:
+    """Status tells the truth: partial, stuck, running too long, interrupted twice; per-run log files."""
+    add_run_states(db)
+
+
+@migrations()
+def m340_run_versions(db: sqlite_utils.Database) -> None:
+    """The Spyglass that ran each crawl (its version, and its git commit from a checkout), so a
+    capture's run names the code that made it (archive/version.py)."""
+    db.table("crawl_runs").add_column("spyglass_version", str)
+
+
+@migrations()
 def m360_alerts(db: sqlite_utils.Database) -> None:
     """Alerts: each event (a watched phrase gone, a new document naming a product, a failed run)
     and each target it went to, sent once (archive/notify/). A look for events reads the changes
@@ -595,14 +617,6 @@ def m360_alerts(db: sqlite_utils.Database) -> None:
     create_alert_tables(db)
     db.execute("CREATE INDEX IF NOT EXISTS idx_changes_to_capture_id ON changes (to_capture_id)")
     db.execute("CREATE INDEX IF NOT EXISTS idx_documents_capture_id ON documents (capture_id)")
-
-
-@migrations()
-def m400_records_requests(db: sqlite_utils.Database) -> None:
-    """Records requests as their users know them: submitted, due and completed dates, jurisdiction,
-    embargo and the human page; communications (searchable) and the files each delivered; status
-    history; and what each run of a JSON walk found (archive/index/records_schema.py)."""
-    create_records_requests(db)
 
 
 # Characters of a capture's text that full-text search indexes and snippet() reads;
@@ -643,15 +657,8 @@ def m380_search_text_capped(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m320_run_states(db: sqlite_utils.Database) -> None:
-    """Status tells the truth: partial, stuck, running too long, interrupted twice; per-run log files."""
-    add_run_states(db)
-
-
-@migrations()
-def m300_release_entries(db: sqlite_utils.Database) -> None:
-    """Who released what: a release listed on a page with others keeps the text of its own entry
-    (its table row, its JSON item), so a listing's words are credited only to the release whose
-    entry holds them; agency_products counts releases and documents, never listing pages."""
-    db.table("releases").add_column("entry_text", str)
-    create_agency_products(db)
+def m400_records_requests(db: sqlite_utils.Database) -> None:
+    """Records requests as their users know them: submitted, due and completed dates, jurisdiction,
+    embargo and the human page; communications (searchable) and the files each delivered; status
+    history; and what each run of a JSON walk found (archive/index/records_schema.py)."""
+    create_records_requests(db)

@@ -12,6 +12,7 @@ import sqlite_utils
 from archive.index.kinds import ErrorType
 from archive.sources.model import Source, source_to_dict
 from archive.times import iso, parse_when, utc_now
+from archive.version import spyglass_version
 
 
 def upsert_source(db: sqlite_utils.Database, source: Source) -> None:
@@ -65,6 +66,7 @@ def start_run(
             "pid": pid,
             "hostname": socket.gethostname(),
             "resumed_from": resumed_from,
+            "spyglass_version": spyglass_version(),
         }
     )
     return int(table.last_pk)

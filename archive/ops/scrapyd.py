@@ -9,11 +9,11 @@ code Scrapyd runs to the version deployed.
 from __future__ import annotations
 
 import zipfile
+from importlib.resources import files
 from pathlib import Path
 
 from archive import __version__
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("archive", "spiders")
 SETTINGS_MODULE = "archive.crawl.settings"
 
@@ -24,8 +24,10 @@ def build_egg(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as egg:
         for package in PACKAGES:
-            for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
-                egg.write(path, path.relative_to(PROJECT_ROOT).as_posix())
+            # Where the package is imported from: a checkout or site-packages alike.
+            top = Path(str(files(package)))
+            for path in sorted(top.rglob("*.py")):
+                egg.write(path, (Path(package) / path.relative_to(top)).as_posix())
         egg.writestr("EGG-INFO/PKG-INFO", f"Metadata-Version: 2.1\nName: spyglass\nVersion: {__version__}\n")
         egg.writestr("EGG-INFO/entry_points.txt", f"[scrapy]\nsettings = {SETTINGS_MODULE}\n")
         egg.writestr("EGG-INFO/top_level.txt", "\n".join(PACKAGES) + "\n")

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from archive.archive import Archive
+from archive.errors import InstallError
 from archive.publish.safety import Stance
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DATASETTE_DIR = PROJECT_ROOT / "datasette"
-METADATA = DATASETTE_DIR / "metadata.yml"
-PLUGINS = DATASETTE_DIR / "plugins"
-TEMPLATES = DATASETTE_DIR / "templates"
+# The Datasette plugin package: its hook modules register through the `datasette`
+# entry point, and it ships the metadata and templates as package data.
+PLUGIN_PACKAGE = "spyglass_datasette"
+# Datasette reads `-m` from a file: an installed package's data is a real file.
+METADATA = Path(str(files(PLUGIN_PACKAGE) / "metadata.yml"))
 # Settings shared by `spyglass serve` and the in-process app the tests use.
 SETTINGS = {
     "sql_time_limit_ms": 3000,
@@ -47,6 +50,7 @@ def datasette_command(
     data_dir: Path, port: int, host: str = "127.0.0.1", metadata: Path = METADATA
 ) -> list[str]:
     """The Datasette command line that serves an archive; tests start the same one."""
+    require_plugin()
     command = [
         sys.executable,
         "-m",
@@ -62,23 +66,34 @@ def datasette_command(
     ]
     for key, value in SETTINGS.items():
         command += ["--setting", key, str(value)]
-    if any(PLUGINS.glob("*.py")):
-        command += ["--plugins-dir", str(PLUGINS)]
-    if any(TEMPLATES.glob("*.html")):
-        command += ["--template-dir", str(TEMPLATES)]
     return command
+
+
+def plugin_modules() -> list[str]:
+    """The modules the installed Spyglass registers with Datasette through its entry point."""
+    return sorted(
+        point.value for point in entry_points(group="datasette") if point.value.startswith(PLUGIN_PACKAGE)
+    )
+
+
+def require_plugin() -> None:
+    """Stop with one line if Datasette would not find the plugin (an install older than the code)."""
+    if PLUGIN_PACKAGE not in plugin_modules():
+        raise InstallError(
+            f"the Datasette plugin {PLUGIN_PACKAGE} is not registered in this Python environment: "
+            "reinstall Spyglass (scripts/setup, or pip install .)"
+        )
 
 
 def datasette_app(data_dir: Path, allow_sql: bool = False) -> Any:
     """An in-process Datasette configured exactly as `datasette_command` serves it."""
     from datasette.app import Datasette
 
+    require_plugin()
     metadata = yaml.safe_load(METADATA.read_text())
     metadata["plugins"]["spyglass"]["allow_sql"] = allow_sql
     return Datasette(
         [str(Archive(data_dir).db_path)],
         metadata=metadata,
-        plugins_dir=str(PLUGINS) if any(PLUGINS.glob("*.py")) else None,
-        template_dir=str(TEMPLATES) if any(TEMPLATES.glob("*.html")) else None,
         settings=SETTINGS,
     )

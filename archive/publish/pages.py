@@ -7,13 +7,13 @@ and run no scripts (their Content-Security-Policy is PAGE_CSP in replay.py).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
 _ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    # Package data, found as the installed package holds it.
+    loader=jinja2.PackageLoader("archive.publish", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,

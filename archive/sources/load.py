@@ -106,7 +106,11 @@ def load_sources(path: str | Path, variables: Mapping[str, str] | None = None) -
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise check.fail(None, "no such file") from None
+        raise check.fail(
+            None,
+            f"no such file (looked for {path.absolute()}); `spyglass init` writes a starter "
+            "sources.yml, or name another file with --sources",
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise check.fail(None, f"cannot read: {exc}") from None
     try:

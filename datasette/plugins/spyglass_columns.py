@@ -26,7 +26,6 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qs
 
-import datasette.views.table as table_view
 from datasette import hookimpl
 from datasette.utils import tilde_decode
 from datasette.utils.asgi import MultiParams
@@ -93,7 +92,9 @@ def shown_only(description: Any, rows: list[Any], shown: list[str]) -> tuple[lis
     return [description[i] for i in at], [ShownRow(row, at) for row in rows]
 
 
-_SELECT = getattr(getattr(table_view, "TableView", None), "columns_to_select", None)
+# The wrapped steps, set when the table view is wrapped (startup, below).
+_SELECT: Any = None
+_DRAW: Any = None
 
 
 async def _select_unread_left_out(self, table_columns, pks, request):
@@ -103,13 +104,6 @@ async def _select_unread_left_out(self, table_columns, pks, request):
     database = self.ds.get_database(route=request.url_vars["database"]).name
     unread = unread_columns(self.ds, database, tilde_decode(request.url_vars["table"]), request.args)
     return [c for c in columns if c not in unread] if unread else columns
-
-
-if _SELECT is not None and not getattr(_SELECT, "spyglass_wrapped", False):
-    _select_unread_left_out.spyglass_wrapped = True  # type: ignore[attr-defined]
-    table_view.TableView.columns_to_select = _select_unread_left_out
-
-_DRAW = getattr(table_view, "display_columns_and_rows", None)
 
 
 async def _draw_shown(datasette, database_name, table_name, description, rows, *args, **kwargs):
@@ -123,9 +117,23 @@ async def _draw_shown(datasette, database_name, table_name, description, rows, *
         DRAWING.reset(drawing)
 
 
-if _DRAW is not None and not getattr(_DRAW, "spyglass_wrapped", False):
-    _draw_shown.spyglass_wrapped = True  # type: ignore[attr-defined]  # a plugin module loaded twice wraps once
-    table_view.display_columns_and_rows = _draw_shown
+@hookimpl
+def startup(datasette):
+    """Wrap the table view's steps once. Not at import: Datasette loads entry-point plugins while
+    its views module is still being imported, so importing the table view here would be circular."""
+    global _SELECT, _DRAW
+    import datasette.views.table as table_view
+
+    select = getattr(getattr(table_view, "TableView", None), "columns_to_select", None)
+    if select is not None and not getattr(select, "spyglass_wrapped", False):
+        _SELECT = select
+        _select_unread_left_out.spyglass_wrapped = True  # type: ignore[attr-defined]
+        table_view.TableView.columns_to_select = _select_unread_left_out
+    draw = getattr(table_view, "display_columns_and_rows", None)
+    if draw is not None and not getattr(draw, "spyglass_wrapped", False):
+        _DRAW = draw
+        _draw_shown.spyglass_wrapped = True  # type: ignore[attr-defined]
+        table_view.display_columns_and_rows = _draw_shown
 
 
 @hookimpl

@@ -1,0 +1,1 @@
+"""The Datasette plugin modules; each is its own entry of the `datasette` entry point (pyproject.toml)."""
