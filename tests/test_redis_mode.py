@@ -145,7 +145,16 @@ def test_three_workers_one_killed_every_page_once(cluster):
         for lease, data_ in client.hgetall(keys.run_key(run_id, "leases")).items()
         if lease.decode().startswith(prefix)
     }
-    out, err = crawl.communicate(timeout=300)
+    try:
+        out, err = crawl.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        crawl.kill()
+        out, err = crawl.communicate()
+        owners = Counter(
+            lease.decode().partition("#")[0] for lease in client.hkeys(keys.run_key(run_id, "leases"))
+        )
+        listed = {w.decode(): client.exists(keys.alive(w.decode())) for w in client.smembers(keys.WORKERS)}
+        pytest.fail(f"the run never ended: leases by worker {owners}, listed workers {listed}\n{out}{err}")
     for worker in workers[1:]:
         assert worker.wait(timeout=60) == 0
     assert crawl.returncode == 0, out + err

@@ -11,6 +11,7 @@ from pathlib import Path
 import redis
 
 from archive.cluster import keys
+from archive.cluster.reap import dead_workers
 
 from .conftest import ROOT
 from .servers.redis_server import redis_server
@@ -65,3 +66,36 @@ def test_an_idle_worker_waits_for_the_first_run_and_a_clean_stop_leaves_no_keys(
         idle.send_signal(signal.SIGTERM)
         idle.wait(timeout=60)
         assert _worker_keys(client) == []
+
+
+def test_a_worker_dropped_from_the_list_by_a_passing_reaper_is_listed_again_and_its_death_seen(
+    tmp_path: Path,
+):
+    # Joining the list and beating were two steps: a reaper passing in between saw a
+    # listed worker with no heartbeat, took it for dead and dropped it, for good; when
+    # that worker really died, nobody handed its leases back and its run never ended.
+    with redis_server(tmp_path / "redis") as url:
+        client = redis.Redis.from_url(url)
+        worker = _spyglass(
+            "worker", "--redis", url, "--data", str(tmp_path / "data"), "-s", "SPYGLASS_REDIS_LEASE=3"
+        )
+        try:
+            _wait_registered(client, worker)
+            [name] = [m.decode() for m in client.smembers(keys.WORKERS)]
+            client.srem(keys.WORKERS, name)  # what the reaper does to a listed worker with no heartbeat
+            deadline = time.monotonic() + 30
+            while not client.sismember(keys.WORKERS, name):
+                assert worker.poll() is None and time.monotonic() < deadline, "never listed again"
+                time.sleep(0.1)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.communicate()
+        deadline = time.monotonic() + 30
+        while name not in dead_workers(client):  # its heartbeat lapses: the reaper will see it
+            assert time.monotonic() < deadline, "a killed worker was never seen dead"
+            time.sleep(0.2)
+        # Whatever drops a worker from the list, a lease it holds in an active run names it.
+        client.srem(keys.WORKERS, name)
+        client.hset(keys.run_key(7, "leases"), f"{name}#12", b"request")
+        assert name not in dead_workers(client)
+        assert name in dead_workers(client, [7])

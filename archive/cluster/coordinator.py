@@ -170,7 +170,7 @@ def ingest_until(config: Config, wanted: set[int], stop: threading.Event, say: C
 def settle(client: redis.Redis, sink: IndexSink, ingest: Ingest) -> None:
     """Hand on what dead workers held, and finish every run with nothing queued or leased."""
     jobs = active_jobs(client)
-    dead = dead_workers(client)
+    dead = dead_workers(client, jobs)
     if dead:
         ingest.drain()  # a dead worker's last rows are in the stream: index them before reconciling
         for worker in dead:

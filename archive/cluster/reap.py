@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import redis
@@ -37,9 +38,18 @@ from archive.ingest.sink import IndexSink
 logger = logging.getLogger(__name__)
 
 
-def dead_workers(client: redis.Redis) -> list[str]:
-    """Workers that may hold leases or files and whose heartbeat has expired."""
-    return [w.decode() for w in client.smembers(keys.WORKERS) if not client.exists(keys.alive(w.decode()))]
+def dead_workers(client: redis.Redis, runs: Iterable[int] = ()) -> list[str]:
+    """Workers that may hold leases or files and whose heartbeat has expired.
+
+    Those listed, and any holding a lease in `runs`: a worker missing from the
+    list (whatever dropped it) must not keep its requests from the run for ever.
+    """
+    named = {w.decode() for w in client.smembers(keys.WORKERS)}
+    for run_id in runs:
+        named.update(
+            lease.decode().partition("#")[0] for lease in client.hkeys(keys.run_key(run_id, "leases"))
+        )
+    return sorted(w for w in named if not client.exists(keys.alive(w)))
 
 
 def reap(client: redis.Redis, sink: IndexSink, jobs: dict[int, Job], worker: str) -> dict[str, int]:

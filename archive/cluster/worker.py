@@ -52,6 +52,21 @@ return redis.call('HINCRBY', KEYS[2], ARGV[2], ARGV[3])
 """
 
 
+def heartbeat(client: Any, worker: str, state: Mapping[str, Any], lease: float) -> None:
+    """Say `worker` is alive for `lease` seconds, and a member of the workers the ingest watches.
+
+    Both in one transaction, at every beat: a worker listed without its heartbeat
+    key is dead to the reaper (archive/cluster/reap.py), which drops it from the
+    list; had it joined the list before its first beat, a reaper passing in
+    between would drop it for good, and its leases would never be handed back
+    when it later died.
+    """
+    pipe = client.pipeline(transaction=True)
+    pipe.set(keys.alive(worker), json.dumps(dict(state)), ex=max(1, int(lease)))
+    pipe.sadd(keys.WORKERS, worker)
+    pipe.execute()
+
+
 def job_settings(base: Settings, job: Job, redis_url: str) -> Settings:
     """A crawler's settings for its share of `job`: scrapy-redis's scheduler on the run's keys."""
     settings = base.copy()
@@ -110,7 +125,6 @@ class Worker:
         """Register, then poll every POLL_SECONDS until stopped (or idle, with exit_when_idle)."""
         from twisted.internet import reactor, task
 
-        self.client.sadd(keys.WORKERS, self.id)
         self.beat()
         self.loop = task.LoopingCall(self.poll)
         self.loop.start(POLL_SECONDS, now=True).addErrback(self._failed)
@@ -128,17 +142,16 @@ class Worker:
                 now - self.last_beat,
             )
             os._exit(75)
-        self.client.set(
-            keys.alive(self.id),
-            json.dumps(
-                {
-                    "host": socket.gethostname(),
-                    "pid": os.getpid(),
-                    "at": iso(utc_now()),
-                    "runs": sorted(self.crawlers),
-                }
-            ),
-            ex=max(1, int(self.config.redis_lease)),
+        heartbeat(
+            self.client,
+            self.id,
+            {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "at": iso(utc_now()),
+                "runs": sorted(self.crawlers),
+            },
+            self.config.redis_lease,
         )
         self.last_beat = now
 
@@ -196,13 +209,15 @@ class Worker:
         """A clean stop: report, and drop the heartbeat so the ingest hands our leases on at once."""
         try:
             self.report()
-            self.client.delete(keys.alive(self.id))
+            pipe = self.client.pipeline(transaction=True)
             if self.stopping or (not self.crawlers and not stopping_now()):
                 # Stopped because no run is active, or by a signal after every crawler
                 # closed and flushed its writer: no lease is held, nothing of ours is
                 # left to reconcile. (Stopped at once, its files wait for the reaper.)
-                self.client.delete(keys.files(self.id))
-                self.client.srem(keys.WORKERS, self.id)
+                pipe.delete(keys.files(self.id))
+                pipe.srem(keys.WORKERS, self.id)
+            pipe.delete(keys.alive(self.id))
+            pipe.execute()
         except Exception:  # noqa: BLE001 - Redis gone: the heartbeat lapses by itself
             logger.warning("worker %s: could not say goodbye to Redis", self.id)
 
