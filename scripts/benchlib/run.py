@@ -247,6 +247,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--browser-pages", type=int, help="pages loaded in Chromium for the browser row (default 40; quick 8)"
     )
+    parser.add_argument(
+        "--load-seconds", type=int, help="length of the publishing load test (default 60; quick 15)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     pages = args.pages or (150 if args.quick else 2000)
@@ -275,7 +278,10 @@ def main(argv: list[str] | None = None) -> None:
             rows += run_wayback_bench(work / "wayback")
         if "load" in sections:
             rows += load_section(
-                pages if args.quick else 1000, work / "load", 15 if args.quick else 60, args.quick
+                pages if args.quick else 1000,
+                work / "load",
+                args.load_seconds or (15 if args.quick else 60),
+                args.quick,
             )
         if "workers" in sections:
             from scripts.benchlib.workers import workers_section

@@ -147,7 +147,7 @@ class SyntheticSite:
         rng = random.Random(self.seed * 1_000_003 + i)
         target = rng.randint(*self.size)
         links = {(i + 1) % self.pages, (i * 7 + 3) % self.pages}
-        while len(links) < LINKS_PER_PAGE:
+        while len(links) < min(LINKS_PER_PAGE, self.pages):  # a site smaller than a page's links
             links.add(rng.randrange(self.pages))
         link_list = sorted(links)
         nav = "".join(
