@@ -23,6 +23,8 @@ from archive.history.sightings import page_key
 from archive.index import queries
 from archive.index.asof import MEMENTO_TIME, as_of_kind, fetch_label
 from archive.index.queries import rows
+from archive.publish.pageimage import WIDTH
+from archive.publish.pagewords import mention_boxes, page_words
 
 VERSIONS_SHOWN = 40
 CHANGES_SHOWN = 5
@@ -122,7 +124,9 @@ def capture_page(
     }
 
 
-def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] | None:
+def document_page(
+    conn: sqlite3.Connection, document_id: int, archive: Archive | None = None
+) -> dict[str, Any] | None:
     """Everything a released document's page shows: releases, agencies, pages and their text, mentions."""
     found = rows(conn, "SELECT * FROM documents WHERE id = ?", [document_id])
     if not found:
@@ -143,10 +147,15 @@ def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] 
     mentions = rows(
         conn, "SELECT * FROM mentions WHERE document_id = ? ORDER BY page_number, id LIMIT 200", [document_id]
     )
+    images = _has_images(document)
+    words = {}
+    if images and archive is not None and pages:
+        words = page_words(archive, conn, document_id, max(p["page_number"] for p in pages))
     for page in pages:
         terms = [m["term"] for m in mentions if m["page_number"] == page["page_number"]]
         page["marked"] = marked_text(page.get("text"), terms)
         page["mentions"] = len(terms)
+        page["drawn"] = _drawn(words.get(page["page_number"]), terms)
     capture = None
     if document.get("capture_id") is not None:
         capture = rows(conn, "SELECT * FROM captures WHERE id = ?", [document["capture_id"]])
@@ -162,10 +171,20 @@ def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] 
         "citation": citation_of_page(conn, pages[0]) if pages else None,
         "capture": capture,
         "mentions": mentions,
-        # Page images are drawn from archived PDFs only (archive/publish/pageimage.py).
-        "images": document.get("capture_id") is not None
-        and "pdf" in (document.get("content_type") or "").lower(),
+        "images": images,
     }
+
+
+def _has_images(document: dict[str, Any]) -> bool:
+    """Page images are drawn from archived PDFs only (archive/publish/pageimage.py)."""
+    return document.get("capture_id") is not None and "pdf" in (document.get("content_type") or "").lower()
+
+
+def _drawn(words: dict | None, terms: list[str]) -> dict[str, Any] | None:
+    """The page image's height and the mentions' boxes on it, in its pixels; None without word boxes."""
+    if not words or not terms:
+        return None
+    return {"width": WIDTH, "height": words["height"], "boxes": mention_boxes(words["words"], terms)}
 
 
 def marked_text(text: str | None, terms: list[str]) -> Markup:
@@ -185,7 +204,9 @@ def marked_text(text: str | None, terms: list[str]) -> Markup:
     return Markup("").join([*out, escape(text[last:])])
 
 
-def document_page_row(conn: sqlite3.Connection, page_id: int) -> dict[str, Any] | None:
+def document_page_row(
+    conn: sqlite3.Connection, page_id: int, archive: Archive | None = None
+) -> dict[str, Any] | None:
     """One page of a released document: its document, its text with the mentions on it marked, the
     neighbouring pages, and its citation (which names the page); None when there is no such page."""
     found = rows(conn, "SELECT * FROM document_pages WHERE id = ?", [page_id])
@@ -207,13 +228,19 @@ def document_page_row(conn: sqlite3.Connection, page_id: int) -> dict[str, Any] 
         )
         for side, op, order in (("previous", "<", "DESC"), ("next", ">", "ASC"))
     }
+    terms = [m["term"] for m in mentions]
+    images = _has_images(document)
+    words = page_words(archive, conn, document["id"], page["page_number"]) if images and archive else {}
     return {
-        "page": {**page, "marked": marked_text(page.get("text"), [m["term"] for m in mentions])},
+        "page": {
+            **page,
+            "marked": marked_text(page.get("text"), terms),
+            "drawn": _drawn(words.get(page["page_number"]), terms),
+        },
         "document": document,
         "mentions": mentions,
         "previous": around["previous"][0] if around["previous"] else None,
         "next": around["next"][0] if around["next"] else None,
         "citation": citation_of_page(conn, page),
-        "images": document.get("capture_id") is not None
-        and "pdf" in (document.get("content_type") or "").lower(),
+        "images": images,
     }

@@ -46,17 +46,17 @@ def extra_template_vars(view_name, table, database, request, datasette):
     db = datasette.get_database(DATABASE)
 
     async def inner() -> dict[str, Any]:
+        archive = Archive(Path(db.path).parent)
         if table == "captures":
-            archive = Archive(Path(db.path).parent)
             # The footnote names this page under the configured public URL only: never the
             # request's Host header, which anyone sending the request chooses.
             public = Stance.from_plugin_config(datasette.plugin_config("spyglass")).public_url.rstrip("/")
             here = public + Paths(datasette.urls.path).capture(row_id) if public else None
             found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id, here))
         elif table == "documents":
-            found = await db.execute_fn(lambda conn: reader.document_page(conn, row_id))
+            found = await db.execute_fn(lambda conn: reader.document_page(conn, row_id, archive))
         else:
-            found = await db.execute_fn(lambda conn: reader.document_page_row(conn, row_id))
+            found = await db.execute_fn(lambda conn: reader.document_page_row(conn, row_id, archive))
         if found is not None and table == "captures":
             found["phrase"] = (request.args.get("phrase") or "").strip()[:200]
         return {"reader": found}
