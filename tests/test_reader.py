@@ -41,12 +41,6 @@ def readme_screenshot(page, name: str) -> None:
     image.save(DOCS_SHOTS / f"{name}.png", optimize=True)
 
 
-def test_the_readme_shows_the_screenshots_the_browser_run_takes():
-    shown = re.findall(r"\]\((docs/screenshots/[\w-]+\.png)\)", (ROOT / "README.md").read_text())
-    assert sorted(shown) == sorted(f"docs/screenshots/{name}.png" for name in README_SHOTS)
-    assert all((ROOT / path).is_file() for path in shown)
-
-
 @pytest.fixture(scope="module")
 def served(demo_archive) -> Iterator[str]:
     with served_archive(demo_archive) as base:
@@ -442,6 +436,22 @@ def test_a_document_page_shows_its_image_beside_its_text_with_mentions_marked(se
             expect(section.locator("mark.mention").first).to_have_text(
                 re.compile(re.escape(document["term"]), re.I)
             )
+            # The mention drawn on the image, where its box (in the image's pixels) says it is.
+            highlight = section.locator("svg.mention-boxes rect.mention-box").first
+            assert highlight.get_attribute("data-term") == document["term"]
+            drawn, shown = highlight.bounding_box(), image.bounding_box()
+            scale = (shown["width"] - 2) / 900  # the image's content box, inside its 1 px border
+            assert abs(drawn["x"] - (shown["x"] + 1 + float(highlight.get_attribute("x")) * scale)) < 2
+            assert abs(drawn["y"] - (shown["y"] + 1 + float(highlight.get_attribute("y")) * scale)) < 2
+            assert drawn["y"] + drawn["height"] < shown["y"] + shown["height"]
             page.screenshot(path=str(shots / "13-document-page-image.png"))
+            page.evaluate("window.scrollBy(0, -80)")  # the page's heading too
+            readme_screenshot(page, "document-page")
         finally:
             browser.close()
+
+
+def test_the_readme_shows_the_screenshots_the_browser_run_takes():
+    shown = re.findall(r"\]\((docs/screenshots/[\w-]+\.png)\)", (ROOT / "README.md").read_text())
+    assert sorted(shown) == sorted(f"docs/screenshots/{name}.png" for name in README_SHOTS)
+    assert all((ROOT / path).is_file() for path in shown)
