@@ -7,7 +7,7 @@ import sqlite3
 from PIL import Image
 
 from archive.archive import Archive
-from archive.publish import pageimage, reader
+from archive.publish import heavy, pageimage, reader
 
 from .conftest import db_rows
 
@@ -26,7 +26,9 @@ def test_the_highlight_box_lies_over_the_mentions_words_on_the_page_image(demo_a
     conn = sqlite3.connect(demo_archive / "spyglass.db")
     conn.row_factory = sqlite3.Row
     archive = Archive(demo_archive)
-    shown = reader.document_page(conn, mention["document_id"], archive)
+    document_id, terms = reader.mentioned_terms(conn, "documents", mention["document_id"])
+    drawn = heavy.mention_boxes(str(demo_archive / "spyglass.db"), document_id, terms)
+    shown = reader.document_page(conn, mention["document_id"], drawn)
     page = next(p for p in shown["pages"] if p["page_number"] == mention["page_number"])
     box = next(b for b in page["drawn"]["boxes"] if b.term == mention["term"])
     scale = pageimage.WIDTH / PAGE_WIDTH

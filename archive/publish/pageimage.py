@@ -46,15 +46,17 @@ def pdf_holder(conn: sqlite3.Connection, document_id: int) -> tuple[dict, dict] 
 
 @contextmanager
 def pdf_file(archive: Archive, holder: dict, beside: Path) -> Iterator[Path | None]:
-    """The archived PDF's bytes in a temporary file in `beside` (None if its record cannot be read)."""
+    """The archived PDF's bytes in a temporary file in `beside`; None if its record cannot be read
+    or `beside` cannot be written (a data directory published read-only)."""
     try:
         body = open_record(archive, holder).body
+        beside.mkdir(parents=True, exist_ok=True)
+        scratch = tempfile.TemporaryDirectory(prefix="spyglass-page-", dir=beside)
     except (DecodeError, OSError, ValueError):
         yield None
         return
-    beside.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="spyglass-page-", dir=beside) as tmp:
-        pdf = Path(tmp) / "document.pdf"
+    with scratch:
+        pdf = Path(scratch.name) / "document.pdf"
         pdf.write_bytes(body)
         yield pdf
 

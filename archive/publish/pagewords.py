@@ -1,7 +1,8 @@
 """Where each mention sits on a document page's image: word boxes from poppler's `pdftotext -bbox`.
 
-Read once per document, for the pages a reader is shown, and cached beside
-the page images as JSON named by the file's SHA-256 (archive/publish/pageimage.py).
+Read once per document for the pages a reader is shown (in the pool of
+archive/publish/pool.py, under its deadline), and cached beside the page
+images as JSON named by the file's SHA-256 (archive/publish/pageimage.py).
 The boxes are scaled to the image's pixels (pageimage.WIDTH wide), so a
 highlight drawn in an SVG whose viewBox is the image's size lies on the words.
 Bounded like the images: PDFs up to pageimage.MAX_PDF bytes, RENDER_TIMEOUT
@@ -40,25 +41,43 @@ class Box:
     height: float
 
 
-def page_words(archive: Archive, conn: sqlite3.Connection, document_id: int, last_page: int) -> dict:
-    """{page number: {"height": image pixels, "words": [[x0, y0, x1, y1, text], ...]}} for pages
-    1..last_page of an archived PDF, read once and cached; {} when there is nothing to read."""
-    found = pdf_holder(conn, document_id)
-    if found is None or last_page < 1:
+def drawn_mentions(
+    archive: Archive, conn: sqlite3.Connection, document_id: int, terms: dict[int, list[str]]
+) -> dict[int, dict]:
+    """{page number: {"width", "height", "boxes"}}: where the `terms` of each page (by number) lie on
+    its image, in the image's pixels; pages without word boxes are left out."""
+    if not terms:
         return {}
-    cached = archive.data_dir / CACHE / f"{found[1]['sha256']}-words-{last_page}-{WIDTH}.json"
+    words = page_words(archive, conn, document_id, min(terms), max(terms))
+    return {
+        n: {"width": WIDTH, "height": words[n]["height"], "boxes": mention_boxes(words[n]["words"], found)}
+        for n, found in terms.items()
+        if n in words
+    }
+
+
+def page_words(archive: Archive, conn: sqlite3.Connection, document_id: int, first: int, last: int) -> dict:
+    """{page number: {"height": image pixels, "words": [[x0, y0, x1, y1, text], ...]}} for pages
+    first..last of an archived PDF, read once and cached; {} when there is nothing to read."""
+    found = pdf_holder(conn, document_id)
+    if found is None or not 1 <= first <= last <= (found[0]["page_count"] or 0):
+        return {}
+    cached = archive.data_dir / CACHE / f"{found[1]['sha256']}-words-{first}-{last}-{WIDTH}.json"
     if cached.exists():
         return {int(k): v for k, v in json.loads(cached.read_text()).items()}
-    pages = _read(archive, found[1], last_page, cached.parent)
+    pages = _read(archive, found[1], first, last, cached.parent)
     if pages is None:
         return {}
-    partial = cached.with_suffix(".part")
-    partial.write_text(json.dumps(pages))
-    partial.replace(cached)  # whole or not at all
+    try:
+        partial = cached.with_suffix(".part")
+        partial.write_text(json.dumps(pages))
+        partial.replace(cached)  # whole or not at all
+    except OSError:
+        pass  # not kept, still shown: read again next time
     return pages
 
 
-def _read(archive: Archive, holder: dict, last_page: int, beside: Path) -> dict | None:
+def _read(archive: Archive, holder: dict, first: int, last: int, beside: Path) -> dict | None:
     if shutil.which("pdftotext") is None:
         return None
     with pdf_file(archive, holder, beside) as pdf:
@@ -66,7 +85,7 @@ def _read(archive: Archive, holder: dict, last_page: int, beside: Path) -> dict 
             return None
         try:
             done = subprocess.run(
-                ["pdftotext", "-bbox", "-q", "-f", "1", "-l", str(last_page), str(pdf), "-"],
+                ["pdftotext", "-bbox", "-q", "-f", str(first), "-l", str(last), str(pdf), "-"],
                 check=True,
                 capture_output=True,
                 timeout=RENDER_TIMEOUT,
@@ -76,7 +95,7 @@ def _read(archive: Archive, holder: dict, last_page: int, beside: Path) -> dict 
     out = done.stdout.decode("utf-8", "replace")
     starts = list(_PAGE.finditer(out))
     pages = {}
-    for number, (start, end) in enumerate(zip(starts, [*starts[1:], None]), start=1):
+    for number, (start, end) in enumerate(zip(starts, [*starts[1:], None]), start=first):
         scale = WIDTH / float(start[1])
         words = []
         for word in _WORD.finditer(out, start.end(), end.start() if end else len(out)):

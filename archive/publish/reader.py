@@ -23,8 +23,6 @@ from archive.history.sightings import page_key
 from archive.index import queries
 from archive.index.asof import MEMENTO_TIME, as_of_kind, fetch_label
 from archive.index.queries import rows
-from archive.publish.pageimage import WIDTH
-from archive.publish.pagewords import mention_boxes, page_words
 
 VERSIONS_SHOWN = 40
 CHANGES_SHOWN = 5
@@ -125,9 +123,10 @@ def capture_page(
 
 
 def document_page(
-    conn: sqlite3.Connection, document_id: int, archive: Archive | None = None
+    conn: sqlite3.Connection, document_id: int, drawn: dict[int, dict] | None = None
 ) -> dict[str, Any] | None:
-    """Everything a released document's page shows: releases, agencies, pages and their text, mentions."""
+    """Everything a released document's page shows: releases, agencies, pages and their text, mentions
+    (and `drawn`, where the mentions lie on each page's image: archive/publish/pagewords.py)."""
     found = rows(conn, "SELECT * FROM documents WHERE id = ?", [document_id])
     if not found:
         return None
@@ -147,15 +146,11 @@ def document_page(
     mentions = rows(
         conn, "SELECT * FROM mentions WHERE document_id = ? ORDER BY page_number, id LIMIT 200", [document_id]
     )
-    images = _has_images(document)
-    words = {}
-    if images and archive is not None and pages:
-        words = page_words(archive, conn, document_id, max(p["page_number"] for p in pages))
     for page in pages:
         terms = [m["term"] for m in mentions if m["page_number"] == page["page_number"]]
         page["marked"] = marked_text(page.get("text"), terms)
         page["mentions"] = len(terms)
-        page["drawn"] = _drawn(words.get(page["page_number"]), terms)
+        page["drawn"] = (drawn or {}).get(page["page_number"])
     capture = None
     if document.get("capture_id") is not None:
         capture = rows(conn, "SELECT * FROM captures WHERE id = ?", [document["capture_id"]])
@@ -171,7 +166,7 @@ def document_page(
         "citation": citation_of_page(conn, pages[0]) if pages else None,
         "capture": capture,
         "mentions": mentions,
-        "images": images,
+        "images": _has_images(document),
     }
 
 
@@ -180,11 +175,23 @@ def _has_images(document: dict[str, Any]) -> bool:
     return document.get("capture_id") is not None and "pdf" in (document.get("content_type") or "").lower()
 
 
-def _drawn(words: dict | None, terms: list[str]) -> dict[str, Any] | None:
-    """The page image's height and the mentions' boxes on it, in its pixels; None without word boxes."""
-    if not words or not terms:
-        return None
-    return {"width": WIDTH, "height": words["height"], "boxes": mention_boxes(words["words"], terms)}
+def mentioned_terms(
+    conn: sqlite3.Connection, table: str, row_id: int
+) -> tuple[int, dict[int, list[str]]] | None:
+    """(document id, {page number: terms mentioned on it}) for the pages a document's page (table
+    `documents`) or one page's page (`document_pages`) shows; None when it shows none."""
+    if table == "documents":
+        where, params = "document_id = ? AND page_number <= ?", [row_id, PAGES_SHOWN]
+    else:
+        where = (
+            "(document_id, page_number) = (SELECT document_id, page_number FROM document_pages WHERE id = ?)"
+        )
+        params = [row_id]
+    found = rows(conn, f"SELECT document_id, page_number, term FROM mentions WHERE {where} LIMIT 200", params)
+    terms: dict[int, list[str]] = {}
+    for mention in found:
+        terms.setdefault(mention["page_number"], []).append(mention["term"])
+    return (found[0]["document_id"], terms) if found else None
 
 
 def marked_text(text: str | None, terms: list[str]) -> Markup:
@@ -205,7 +212,7 @@ def marked_text(text: str | None, terms: list[str]) -> Markup:
 
 
 def document_page_row(
-    conn: sqlite3.Connection, page_id: int, archive: Archive | None = None
+    conn: sqlite3.Connection, page_id: int, drawn: dict[int, dict] | None = None
 ) -> dict[str, Any] | None:
     """One page of a released document: its document, its text with the mentions on it marked, the
     neighbouring pages, and its citation (which names the page); None when there is no such page."""
@@ -229,18 +236,16 @@ def document_page_row(
         for side, op, order in (("previous", "<", "DESC"), ("next", ">", "ASC"))
     }
     terms = [m["term"] for m in mentions]
-    images = _has_images(document)
-    words = page_words(archive, conn, document["id"], page["page_number"]) if images and archive else {}
     return {
         "page": {
             **page,
             "marked": marked_text(page.get("text"), terms),
-            "drawn": _drawn(words.get(page["page_number"]), terms),
+            "drawn": (drawn or {}).get(page["page_number"]),
         },
         "document": document,
         "mentions": mentions,
         "previous": around["previous"][0] if around["previous"] else None,
         "next": around["next"][0] if around["next"] else None,
         "citation": citation_of_page(conn, page),
-        "images": images,
+        "images": _has_images(document),
     }
