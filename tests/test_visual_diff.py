@@ -37,28 +37,30 @@ def shot_archive(demo_archive, tmp_path_factory) -> Iterator[dict]:
         for side in ("from_version_id", "to_version_id")
     )
     captures = {"before": old["last_capture_id"], "after": new["first_capture_id"]}
-    pngs = {}
-    with served_archive(data) as base, sync_playwright() as p:
-        browser = launch_chromium(p)
+    with served_archive(data) as base:  # Datasette reads the index live: rows added below show
+        pngs = {}
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                for side, capture_id in captures.items():
+                    page.goto(f"{base}/-/spyglass/archived/{capture_id}")
+                    pngs[side] = page.screenshot()
+            finally:
+                browser.close()
+        index = open_index(Archive(data))
+        store = WarcStore(Path(data) / "warcs", "screenshot-test")
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
             for side, capture_id in captures.items():
-                page.goto(f"{base}/-/spyglass/archived/{capture_id}")
-                pngs[side] = page.screenshot()
+                row = db_rows(
+                    data, "SELECT id, url, warc_record_id FROM captures WHERE id = ?", (capture_id,)
+                )[0]
+                shot = Shot("ok", utc_now(), pngs[side], http_status=200)
+                chromium = SimpleNamespace(name="Chromium (test)")
+                _save(index, store, chromium, SimpleNamespace(name=change["source"]), None, row, shot)
         finally:
-            browser.close()
-    index = open_index(Archive(data))
-    store = WarcStore(Path(data) / "warcs", "screenshot-test")
-    try:
-        for side, capture_id in captures.items():
-            row = db_rows(data, "SELECT id, url, warc_record_id FROM captures WHERE id = ?", (capture_id,))[0]
-            shot = Shot("ok", utc_now(), pngs[side], http_status=200)
-            chromium = SimpleNamespace(name="Chromium (test)")
-            _save(index, store, chromium, SimpleNamespace(name=change["source"]), None, row, shot)
-    finally:
-        store.close()
-        index.close()
-    with served_archive(data) as base:
+            store.close()
+            index.close()
         yield {"base": base, "change": change, "captures": captures, "data": data}
 
 
