@@ -24,6 +24,9 @@ from typing import Any
 # A fresh interpreter, not a fork of a server that runs threads (a fork can
 # inherit a lock some other thread held, and the server's memory).
 _CONTEXT = multiprocessing.get_context("spawn")
+# How long a fresh worker may take to start (a new interpreter, on a busy machine):
+# not counted against the visitor's deadline, which is for their work alone.
+START_SECONDS = 30.0
 
 
 class Busy(Exception):
@@ -51,6 +54,7 @@ class PoolLimits:
 def _serve(conn: Connection, memory_bytes: int) -> None:
     """A worker's loop: run each (function, arguments) sent, answer ("ok", result) or why not."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    conn.send(("ready", None))
     while True:
         try:
             fn, args = conn.recv()
@@ -74,6 +78,13 @@ class _Worker:
         )
         self.process.start()
         child.close()
+        try:
+            started = self.conn.poll(START_SECONDS) and self.conn.recv()[0] == "ready"
+        except (EOFError, OSError):
+            started = False
+        if not started:
+            self.kill()
+            raise TooCostly("start")
 
     def call(self, fn: Callable[..., Any], args: tuple, deadline: float) -> tuple[str, Any]:
         """Send the work and wait for its answer; ("deadline", None) when it does not come in time."""
