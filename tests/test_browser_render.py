@@ -187,16 +187,24 @@ def test_a_page_that_hangs_the_browser_is_a_fetch_error_and_the_pass_goes_on(tmp
 
 def test_a_source_without_it_is_told_its_pages_look_script_rendered(tmp_path: Path):
     servers = AppServers(CLAIMS)
+    sources, data = tmp_path / "sources.yml", tmp_path / "data"
     try:
-        sources = tmp_path / "sources.yml"
         sources.write_text(SOURCES.format(base=servers.url, render=""))
-        result = run_cli("crawl", "--sources", str(sources), "--data", str(tmp_path / "data"), check=True)
+        result = run_cli("crawl", "--sources", str(sources), "--data", str(data), check=True)
+        # Unchanged the second time (a 304): its latest run still counts the shell.
+        again = run_cli("crawl", "--sources", str(sources), "--data", str(data), check=True)
     finally:
         servers.stop()
-    assert (
-        f"note: app: 1 page(s) look script-rendered (scripts, almost no text), e.g. {servers.url}/; "
-        "consider `render: browser`"
-    ) in result.stderr
+    for crawled in (result, again):
+        assert (
+            f"note: app: 1 page(s) look script-rendered (scripts, almost no text), e.g. {servers.url}/; "
+            "consider `render: browser`"
+        ) in crawled.stderr
+    status = run_cli("status", "--sources", str(sources), "--data", str(data))
+    [row] = [line for line in status.stdout.splitlines() if line.startswith("app ")]
+    assert row.endswith("(1 page(s) look script-rendered; consider `render: browser`)"), status.stdout
+    [view] = db_rows(data, "SELECT last_run, script_shells FROM source_status WHERE source = 'app'")
+    assert view["script_shells"] == 1 and view["last_run"] == 2
 
 
 @pytest.mark.parametrize(
