@@ -332,3 +332,32 @@ def test_a_browser_crawl_killed_with_sigkill_resumes_without_losing_or_repeating
     assert all(f"Claim of page {r['url'][-6]}." in r["text"] for r in after)
     verified = run_cli("verify", "--data", str(data))
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_resumed_live_run_renders_the_pages_its_earlier_run_archived(tmp_path: Path):
+    from archive.archive import Archive
+    from archive.browser.run import pages_seen
+    from archive.index.captures import save_captures
+    from archive.index.db import open_index, writing
+    from archive.index.runs import start_run
+
+    index = open_index(Archive(tmp_path))
+    try:
+        with writing(index):
+            killed = start_run(index, "app", "vendor")
+            resumed = start_run(index, "app", "vendor", resumed_from=killed)
+            other = start_run(index, "app", "vendor")
+        page = {"source": "app", "via": "live", "status": 200, "content_type": "text/html", "sha256": "0"}
+        page |= {"captured_at": "2026-01-01T00:00:00Z", "warc_filename": "a.warc.gz", "warc_offset": 0}
+        runs = {"killed": killed, "resumed": resumed, "other": other}
+        save_captures(
+            index, [{**page, "url": f"https://a.example/{k}", "crawl_run": r} for k, r in runs.items()]
+        )
+        # The page archived before the crash is not fetched again, but is loaded in the browser.
+        assert [p["url"] for p in pages_seen(index, resumed)] == [
+            "https://a.example/killed",
+            "https://a.example/resumed",
+        ]
+        assert [p["url"] for p in pages_seen(index, other)] == ["https://a.example/other"]
+    finally:
+        index.close()
