@@ -187,16 +187,24 @@ def test_a_page_that_hangs_the_browser_is_a_fetch_error_and_the_pass_goes_on(tmp
 
 def test_a_source_without_it_is_told_its_pages_look_script_rendered(tmp_path: Path):
     servers = AppServers(CLAIMS)
+    sources, data = tmp_path / "sources.yml", tmp_path / "data"
     try:
-        sources = tmp_path / "sources.yml"
         sources.write_text(SOURCES.format(base=servers.url, render=""))
-        result = run_cli("crawl", "--sources", str(sources), "--data", str(tmp_path / "data"), check=True)
+        result = run_cli("crawl", "--sources", str(sources), "--data", str(data), check=True)
+        # Unchanged the second time (a 304): its latest run still counts the shell.
+        again = run_cli("crawl", "--sources", str(sources), "--data", str(data), check=True)
     finally:
         servers.stop()
-    assert (
-        f"note: app: 1 page(s) look script-rendered (scripts, almost no text), e.g. {servers.url}/; "
-        "consider `render: browser`"
-    ) in result.stderr
+    for crawled in (result, again):
+        assert (
+            f"note: app: 1 page(s) look script-rendered (scripts, almost no text), e.g. {servers.url}/; "
+            "consider `render: browser`"
+        ) in crawled.stderr
+    status = run_cli("status", "--sources", str(sources), "--data", str(data))
+    [row] = [line for line in status.stdout.splitlines() if line.startswith("app ")]
+    assert row.endswith("(1 page(s) look script-rendered; consider `render: browser`)"), status.stdout
+    [view] = db_rows(data, "SELECT last_run, script_shells FROM source_status WHERE source = 'app'")
+    assert view["script_shells"] == 1 and view["last_run"] == 2
 
 
 @pytest.mark.parametrize(
@@ -262,3 +270,94 @@ def test_the_demo_shows_a_claim_only_a_browser_sees(tmp_path: Path, vendor_site)
     [version] = db_rows(data, "SELECT * FROM versions WHERE page_url LIKE '%/live/'")
     [text] = db_rows(data, "SELECT text FROM page_texts WHERE sha256 = ?", (version["text_sha256"],))
     assert LIVE_CLAIMS[0] in text["text"]
+
+
+def test_a_browser_crawl_killed_with_sigkill_resumes_without_losing_or_repeating_a_page(tmp_path: Path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    from archive.demo.server import Incoming, LoopbackServer, Reply
+
+    from .conftest import ROOT, rows_when_ready
+
+    def page(request: Incoming) -> Reply:
+        if request.path == "/robots.txt":
+            return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
+        number = request.path.removeprefix("/p/").removesuffix(".html")
+        script = f"document.getElementById('app').textContent = 'Claim of page {number}.'"
+        return Reply(body=f"<title>P</title><div id='app'>Loading</div><script>{script}</script>".encode())
+
+    server = LoopbackServer(page).start()
+    urls = [f"{server.url}/p/{n}.html" for n in range(5)]  # max_pages: 5
+    sources, data = tmp_path / "sources.yml", tmp_path / "data"
+    text = SOURCES.format(base=server.url, render="render: browser")
+    sources.write_text(text.replace(f'["{server.url}/"]', json.dumps(urls)))
+    args = ["crawl", "--sources", str(sources), "--data", str(data), *SETTINGS[:2]]
+    args += ["-s", "SPYGLASS_BROWSER_LATE_TIMERS=0"]
+    rendered = "SELECT url, crawl_run, text FROM captures WHERE via = 'browser' AND requisite IS NULL"
+    try:
+        # Its own process group: the kill takes Chromium and the proxy down too, mid-pass.
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "archive.cli", *args],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while len(rows_when_ready(data, rendered)) < 2:
+            assert crawl.poll() is None, "the crawl ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(crawl.pid, signal.SIGKILL)
+        crawl.wait()
+        before = {r["url"] for r in db_rows(data, rendered)}
+        assert len(before) < len(urls), "killed too late to show anything"
+        run_cli(*args, check=True)
+    finally:
+        server.stop()
+    first, second = db_rows(data, "SELECT * FROM crawl_runs WHERE spider = 'browser' ORDER BY id")
+    assert (first["status"], second["status"], second["resumed_from"]) == (
+        "interrupted",
+        "finished",
+        first["id"],
+    )
+    after = db_rows(data, rendered)
+    assert Counter(r["url"] for r in after) == Counter(urls)  # each page rendered once, none lost
+    assert {r["url"] for r in after if r["crawl_run"] == first["id"]} == before
+    assert all(f"Claim of page {r['url'][-6]}." in r["text"] for r in after)
+    verified = run_cli("verify", "--data", str(data))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_resumed_live_run_renders_the_pages_its_earlier_run_archived(tmp_path: Path):
+    from archive.archive import Archive
+    from archive.browser.run import pages_seen
+    from archive.index.captures import save_captures
+    from archive.index.db import open_index, writing
+    from archive.index.runs import start_run
+
+    index = open_index(Archive(tmp_path))
+    try:
+        with writing(index):
+            killed = start_run(index, "app", "vendor")
+            resumed = start_run(index, "app", "vendor", resumed_from=killed)
+            other = start_run(index, "app", "vendor")
+        page = {"source": "app", "via": "live", "status": 200, "content_type": "text/html", "sha256": "0"}
+        page |= {"captured_at": "2026-01-01T00:00:00Z", "warc_filename": "a.warc.gz", "warc_offset": 0}
+        runs = {"killed": killed, "resumed": resumed, "other": other}
+        save_captures(
+            index, [{**page, "url": f"https://a.example/{k}", "crawl_run": r} for k, r in runs.items()]
+        )
+        # The page archived before the crash is not fetched again, but is loaded in the browser.
+        assert [p["url"] for p in pages_seen(index, resumed)] == [
+            "https://a.example/killed",
+            "https://a.example/resumed",
+        ]
+        assert [p["url"] for p in pages_seen(index, other)] == ["https://a.example/other"]
+    finally:
+        index.close()

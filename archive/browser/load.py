@@ -11,14 +11,17 @@ bodies arrive decoded (no Content-Encoding) and the HTTP version is not exposed.
 
 Settling follows Browsertrix's behaviours, each step bounded by a Config field:
 the `load` event, then network quiet (capped), late timers, a scroll down in
-viewport steps to trigger lazy loading (capped in pixels), network quiet again.
+viewport steps to trigger lazy loading (capped in pixels), then network quiet
+again if the timers or the scroll asked for anything.
 The DOM and the screenshot are taken from that same load.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,10 +29,37 @@ from typing import Any, Protocol
 from archive.config import Config
 from archive.times import utc_now
 
-VIEWPORT_HEIGHT = 800  # as the screenshot pass's viewport (archive/crawl/screenshots.py)
 PAGE_HEIGHT_JS = (
     "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)"
 )
+# Down a viewport at a time (to at most the cap given), each step held until the page has
+# drawn twice (lazy loading and intersection observers run then; 100 ms if frames stall),
+# then back to the top for the screenshot.
+SCROLL_JS = f"""async (most) => {{
+  const height = () => {PAGE_HEIGHT_JS};
+  const drawn = () => Promise.race([
+    new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done))),
+    new Promise(done => setTimeout(done, 100)),
+  ]);
+  let y = 0;
+  while (y < Math.min(height(), most)) {{
+    y += window.innerHeight;
+    window.scrollTo(0, y);
+    await drawn();
+  }}
+  if (y) window.scrollTo(0, 0);
+}}"""
+STILL_JS = f"""() => {{
+  for (const animation of document.getAnimations()) {{
+    try {{
+      if (animation.effect.getComputedTiming().iterations === Infinity) animation.cancel();
+      else animation.finish();
+    }} catch (e) {{}}
+  }}
+  return {PAGE_HEIGHT_JS};
+}}"""
+VIEWPORT_WIDTH = 1280  # as the screenshot pass's viewport (archive/crawl/screenshots.py)
+QUIET = 0.5  # seconds without a request in flight, as Playwright's `networkidle`
 
 
 class BrowserLike(Protocol):
@@ -149,34 +179,79 @@ async def load_page(browser: BrowserLike, url: str, settling: Settling) -> Load:
     return load
 
 
+class Traffic:
+    """The page's requests in flight, and when the last one started or ended: network quiet as
+    Playwright's `networkidle` judges it (no request for 0.5 s), which fires only once per load."""
+
+    def __init__(self, context: Any) -> None:
+        self.started = 0
+        self.flying = 0
+        self.last = time.monotonic()
+        context.on("request", self._began)
+        context.on("requestfinished", self._ended)
+        context.on("requestfailed", self._ended)
+
+    def _began(self, request: Any) -> None:
+        self.started += 1
+        self.flying += 1
+        self.last = time.monotonic()
+
+    def _ended(self, request: Any) -> None:
+        self.flying = max(0, self.flying - 1)
+        self.last = time.monotonic()
+
+    async def quiet(self, cap: float) -> None:
+        """Until no request has been in flight for QUIET seconds, or `cap` seconds have passed."""
+        ends = time.monotonic() + cap
+        while time.monotonic() < ends and (self.flying or time.monotonic() - self.last < QUIET):
+            await asyncio.sleep(0.05)
+
+
 async def _settle(context: Any, load: Load, settling: Settling) -> None:
-    """Load, wait for quiet, let timers run, scroll for lazy content, then take the DOM and a screenshot."""
+    """Load, wait for quiet, let timers run, scroll for lazy content, then take the DOM and a screenshot.
+
+    After the first quiet, the network is waited for again only if the timers
+    or the scroll started requests: a page that asks for nothing more is not held.
+    """
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+    traffic = Traffic(context)
     page = await context.new_page()
     response = await page.goto(load.url, wait_until="load")
     load.http_status = response.status if response else None
-
-    async def quiet() -> None:
-        with contextlib.suppress(PlaywrightTimeout):
-            await page.wait_for_load_state("networkidle", timeout=settling.idle_wait * 1000)
-
-    await quiet()
+    with contextlib.suppress(PlaywrightTimeout):
+        await page.wait_for_load_state("networkidle", timeout=settling.idle_wait * 1000)
+    asked = traffic.started
     await page.wait_for_timeout(settling.late_timers * 1000)
-    scrolled = 0
-    while scrolled < min(int(await page.evaluate(PAGE_HEIGHT_JS) or 0), settling.scroll_max_height):
-        scrolled += VIEWPORT_HEIGHT
-        await page.evaluate(f"window.scrollTo(0, {scrolled})")
-        await page.wait_for_timeout(100)
-    if scrolled:
-        await page.evaluate("window.scrollTo(0, 0)")
-        await quiet()
+    # The whole scroll in one call: a round trip per step would cost more than the step's wait.
+    await page.evaluate(SCROLL_JS, settling.scroll_max_height)
+    if traffic.started > asked:
+        await traffic.quiet(settling.idle_wait)
     load.dom = await page.content()
     load.title = await page.title()
-    height = int(await page.evaluate(PAGE_HEIGHT_JS) or 0)
-    load.cut = height > settling.screenshot_max_height
-    clip = {"x": 0, "y": 0, "width": 1280, "height": settling.screenshot_max_height} if load.cut else None
-    load.png = await page.screenshot(full_page=True, clip=clip, animations="disabled")
+    load.png, load.cut = await _screenshot(context, page, settling.screenshot_max_height)
+
+
+async def _screenshot(context: Any, page: Any, most: int) -> tuple[bytes, bool]:
+    """The whole page as PNG, cut at `most` pixels high; whether it was cut.
+
+    Chromium's own capture with `optimizeForSpeed` (the same pixels, a larger
+    file): its default PNG compression costs about as much as drawing a tall
+    page (measured on a 10,000-pixel page: 1.3 s against 2.1 s, 1.2 MB against
+    0.8 MB). Animations are stopped first, as
+    Playwright's `animations="disabled"` does: finite ones finished, endless ones reset.
+    """
+    height = int(await page.evaluate(STILL_JS) or 0)
+    clip = {"x": 0, "y": 0, "width": VIEWPORT_WIDTH, "height": max(1, min(height, most)), "scale": 1}
+    session = await context.new_cdp_session(page)
+    try:
+        shot = await session.send(
+            "Page.captureScreenshot",
+            {"format": "png", "clip": clip, "captureBeyondViewport": True, "optimizeForSpeed": True},
+        )
+    finally:
+        await session.detach()
+    return base64.b64decode(shot["data"]), height > most
 
 
 async def _received(response: Any, load: Load) -> None:

@@ -13,20 +13,28 @@ from archive.warc.read import open_record
 # an application shell says "Loading…" or nothing.
 SHELL_TEXT_CHARS = 200
 SCRIPT_TAG = re.compile(rb"<script\b", re.IGNORECASE)
+# Live HTML pages (their original response, not a revisit) with almost no text.
+SHORT_PAGES = (
+    "SELECT c.id, c.url, c.warc_filename, c.warc_offset FROM captures AS c WHERE c.via = 'live' "
+    "AND c.status = 200 AND c.warc_type = 'response' AND c.requisite IS NULL "
+    "AND lower(c.content_type) LIKE '%html%' AND length(coalesce(c.text, '')) < ?"
+)
 
 
 def script_shells(archive: Archive, index: Any, run_id: int) -> list[str]:
-    """URLs of the HTML pages crawl run `run_id` captured whose HTML carries scripts but almost no text.
+    """URLs of the HTML pages crawl run `run_id` saw whose HTML carries scripts but almost no text.
 
-    Only the pages with almost no text are read back from their WARC records,
-    so the check costs little on a run of ordinary pages.
+    A page seen unchanged (a 304, a revisit) counts by the capture it matched,
+    so a re-crawl of an unchanged shell still names it. Only the pages with
+    almost no text are read back from their WARC records, so the check costs
+    little on a run of ordinary pages.
     """
     short = rows(
         index.conn,
-        "SELECT url, warc_filename, warc_offset FROM captures WHERE crawl_run = ? AND via = 'live' "
-        "AND status = 200 AND warc_type = 'response' AND requisite IS NULL "
-        "AND lower(content_type) LIKE '%html%' AND length(coalesce(text, '')) < ? ORDER BY id",
-        [run_id, SHELL_TEXT_CHARS],
+        f"SELECT url, warc_filename, warc_offset FROM ({SHORT_PAGES} AND c.crawl_run = ? "
+        f"UNION {SHORT_PAGES} AND c.id IN (SELECT capture_id FROM observations WHERE crawl_run = ?)) "
+        "GROUP BY url ORDER BY min(id)",
+        [SHELL_TEXT_CHARS, run_id, SHELL_TEXT_CHARS, run_id],
     )
     found = []
     for row in short:

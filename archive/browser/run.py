@@ -1,7 +1,8 @@
 """The browser pass of one source: its pages loaded in Chromium, recorded, indexed through the one ingest path.
 
 A run of its own (spider `browser`), opened like a crawl run (an unfinished
-earlier one is reconciled first: a SIGKILL'd pass loses nothing it wrote), its
+earlier one is reconciled first: a SIGKILL'd pass loses nothing it wrote, and
+a run resuming it loads only the pages it had not rendered), its
 records in the source's WARC files and its rows committed page by page through
 IndexSink, so the hash chain, history and `spyglass verify` see them as they
 see the crawler's. One Chromium at a time, restarted after
@@ -25,7 +26,7 @@ from archive.config import Config
 from archive.index.db import writing
 from archive.index.kinds import ErrorType
 from archive.index.queries import rows
-from archive.index.runs import finish_run
+from archive.index.runs import finish_run, run_chain
 from archive.ingest.batch import Batch
 from archive.ingest.runs import open_run
 from archive.ingest.sink import IndexSink
@@ -49,19 +50,38 @@ KeepShot = Callable[[Any, WarcStore, Any, int, dict[str, Any], Load], None]
 
 
 def pages_seen(index: Any, run_id: int) -> list[dict[str, Any]]:
-    """The HTML pages live crawl run `run_id` saw ({url}), in order: captured (status 200, revisits
-    too) or answered 304, since a script-rendered page's shell rarely changes when its claims do."""
+    """The HTML pages live crawl run `run_id` saw ({url}), in order, with those of the runs it resumed
+    (a page archived before a crash is not fetched again, but is loaded in the browser all the same):
+    captured (status 200, revisits too) or answered 304, since a script-rendered page's shell rarely
+    changes when its claims do."""
+    chain = run_chain(index, run_id)
+    runs = ", ".join("?" * len(chain))
     return rows(
         index.conn,
         "SELECT url FROM (SELECT url, min(id) AS first FROM ("
-        "  SELECT id, url FROM captures WHERE crawl_run = ? AND via = 'live' AND status = 200"
+        f"  SELECT id, url FROM captures WHERE crawl_run IN ({runs}) AND via = 'live' AND status = 200"
         "  AND requisite IS NULL AND lower(content_type) LIKE '%html%'"
         "  UNION ALL SELECT o.capture_id, o.url FROM observations AS o"
-        "  JOIN captures AS c ON c.id = o.capture_id WHERE o.crawl_run = ? AND o.status = 304"
+        f"  JOIN captures AS c ON c.id = o.capture_id WHERE o.crawl_run IN ({runs}) AND o.status = 304"
         "  AND c.requisite IS NULL AND lower(c.content_type) LIKE '%html%'"
         ") GROUP BY url) ORDER BY first",
-        [run_id, run_id],
+        [*chain, *chain],
     )
+
+
+def rendered_before(index: Any, run_id: int) -> set[str]:
+    """The pages the browser runs that browser run `run_id` resumes rendered: not loaded again, as a
+    resumed crawl fetches no page it archived before the crash."""
+    earlier = run_chain(index, run_id)[1:]
+    if not earlier:
+        return set()
+    found = rows(
+        index.conn,
+        f"SELECT DISTINCT url FROM captures WHERE crawl_run IN ({', '.join('?' * len(earlier))}) "
+        "AND via = 'browser' AND requisite IS NULL",
+        earlier,
+    )
+    return {row["url"] for row in found}
 
 
 def render_run(
@@ -75,6 +95,8 @@ def render_run(
     archive = Archive.from_config(config)
     sink = IndexSink(config)
     run_id, _ = open_run(sink, archive, source.name, SPIDER, source, os.getpid(), config.resume_within)
+    done = rendered_before(sink.index, run_id)
+    pages = [page for page in pages if page["url"] not in done]
     store = WarcStore(
         archive.warc_dir,
         source.name,

@@ -240,6 +240,9 @@ def _when(value: datetime | None) -> str:
 def status(sources_file: Path | None, data_dir: Path | None, now: str | None) -> None:
     """Each source's last run, outcome, counts and next due time, and the alerts not sent yet.
 
+    A source whose latest pages look script-rendered (scripts, almost no text)
+    is told so on its row, with the hint to use `render: browser`.
+
     Flags every source whose run is running too long, stuck (its process
     gone), interrupted twice in a row, failed, partial (a limit cut it short)
     or overdue, naming each one's log file, and alerts waiting longer than a
@@ -254,7 +257,7 @@ def status(sources_file: Path | None, data_dir: Path | None, now: str | None) ->
     for s in statuses:
         click.echo(
             f"{s.job.label:<40} {s.job.every.text:<10} {_last(s.last_run):<44} "
-            f"{_when(s.next_due):<21} {s.state.upper() if s.flagged else s.state}"
+            f"{_when(s.next_due):<21} {s.state.upper() if s.flagged else s.state}{_shells(s)}"
         )
     alerts = _alert_backlog(config, clock)
     if alerts.pending:
@@ -287,6 +290,14 @@ def _attention(config: Config, status: JobStatus) -> str:
     )
     log = f" (log: {config.data_dir / run['log_file']})" if run.get("log_file") else ""
     return f"{status.job.label} is {status.state}{why}{log}"
+
+
+def _shells(status: JobStatus) -> str:
+    """The hint for a source whose latest pages look script-rendered (archive/browser/notice.py)."""
+    count = (status.last_run or {}).get("script_shells")
+    if not count or status.job.source.render == "browser":
+        return ""
+    return f"  ({count} page(s) look script-rendered; consider `render: browser`)"
 
 
 def _last(run: dict[str, Any] | None) -> str:

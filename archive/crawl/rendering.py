@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from archive.archive import Archive
 from archive.crawl.runner import report_of
-from archive.index.db import open_index
+from archive.index.db import open_index, writing
 
 if TYPE_CHECKING:
     from archive.crawl.after import After
@@ -45,7 +45,8 @@ def render_in_browser(after: After) -> None:
 
 
 def notice_script_shells(after: After) -> None:
-    """A note naming the pages that look script-rendered in live runs of sources without `render: browser`."""
+    """A note naming the pages that look script-rendered in live runs of sources without `render: browser`,
+    and their count on the run, for `spyglass status` and the source_status view to show per source."""
     from archive.browser.notice import script_shells
 
     archive = Archive.from_config(after.config)
@@ -55,6 +56,8 @@ def notice_script_shells(after: After) -> None:
             if source.render == "browser":
                 continue
             shells = script_shells(archive, index, run_id)
+            with writing(index):
+                index.table("crawl_runs").update(run_id, {"script_shells": len(shells)})
             if shells:
                 after.result.notes.append(
                     f"{source.name}: {len(shells)} page(s) look script-rendered (scripts, almost no text), "

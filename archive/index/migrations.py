@@ -10,7 +10,7 @@ from archive.index.alerts_schema import create_alert_tables
 from archive.index.asof import GENERATED_COLUMNS
 from archive.index.history_schema import create_boilerplate_settled, create_history_tables
 from archive.index.records_schema import create as create_records_requests
-from archive.index.status_schema import add_run_states
+from archive.index.status_schema import add_run_states, add_script_shells
 
 migrations = Migrations("spyglass")
 
@@ -662,3 +662,10 @@ def m400_records_requests(db: sqlite_utils.Database) -> None:
     embargo and the human page; communications (searchable) and the files each delivered; status
     history; and what each run of a JSON walk found (archive/index/records_schema.py)."""
     create_records_requests(db)
+
+
+@migrations()
+def m420_script_shells(db: sqlite_utils.Database) -> None:
+    """Each live run's count of pages that look script-rendered, so `spyglass status` and the
+    source_status view can suggest `render: browser` per source."""
+    add_script_shells(db)

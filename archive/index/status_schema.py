@@ -7,11 +7,12 @@ import sqlite_utils
 # The view's state: what `spyglass status` (archive/ops/schedule.py) judged of the job's
 # latest run when that needs more than SQL knows (a lock, a process, earlier runs); while
 # that run is as it was then. Otherwise what the run's status and the clock say.
+# {more}: the run's columns that later migrations added.
 SOURCE_STATUS = """
     SELECT s.source, s.spider, s.every, s.next_due_at, s.overdue_at,
            r.id AS last_run, r.status AS last_status, r.finish_reason,
            r.started_at AS last_started_at, r.ended_at AS last_ended_at,
-           r.pages, r.captures, r.revisits, r.observations, r.errors, r.log_file,
+           r.pages, r.captures, r.revisits, r.observations, r.errors, r.log_file,{more}
            CASE
              WHEN s.state_run IS r.id AND (
                (s.state IN ('running too long', 'stuck') AND r.status = 'running')
@@ -41,4 +42,11 @@ def add_run_states(db: sqlite_utils.Database) -> None:
     db.table("schedules").add_column("pretend_started_at", str)
     db.table("crawl_runs").add_column("log_file", str)
     db.execute("DROP VIEW IF EXISTS source_status")
-    db.create_view("source_status", SOURCE_STATUS)
+    db.create_view("source_status", SOURCE_STATUS.format(more=""))
+
+
+def add_script_shells(db: sqlite_utils.Database) -> None:
+    """How many of a live run's pages look script-rendered (archive/browser/notice.py), in the view too."""
+    db.table("crawl_runs").add_column("script_shells", int)
+    db.execute("DROP VIEW IF EXISTS source_status")
+    db.create_view("source_status", SOURCE_STATUS.format(more=" r.script_shells,"))

@@ -1,11 +1,13 @@
 """Bare Playwright baseline for `scripts/bench`'s browser row: loads pages in Chromium, records nothing.
 
-The ceiling a browser crawl can reach on this machine: the same Chromium, one
-page at a time in a fresh context, each waited for until `load` and then the
-network quiet (as Spyglass settles it), no proxy, no records, no DOM, no screenshot.
-Usage: python bare_browser.py CHROMIUM URL...
+The ceiling a browser crawl can reach on this machine: the same Chromium with
+the same flags (no background traffic), one page at a time in a fresh context,
+each waited for until `load` and then the network quiet (as Spyglass settles
+it), no proxy, no records, no DOM, no screenshot.
+Usage: python bare_browser.py CHROMIUM FLAGS_JSON URL...
 """
 
+import json
 import os
 import sys
 
@@ -13,11 +15,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 
-def main(chromium: str, urls: list[str]) -> None:
+def main(chromium: str, flags: list[str], urls: list[str]) -> None:
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium, args=["--disable-gpu"], chromium_sandbox=os.geteuid() != 0
-        )
+        browser = p.chromium.launch(executable_path=chromium, args=flags, chromium_sandbox=os.geteuid() != 0)
         for url in urls:
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             page = context.new_page()
@@ -31,4 +31,4 @@ def main(chromium: str, urls: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:])
+    main(sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:])

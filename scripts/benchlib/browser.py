@@ -11,6 +11,7 @@ processes and Chromium's together.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import sys
@@ -28,14 +29,15 @@ SITE_PAGES = 100
 def browser_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
     """One row: pages/s of the browser pass against the bare Playwright ceiling, with memory."""
     from archive.config import Config
-    from archive.crawl.screenshots import chromium_path
+    from archive.crawl.screenshots import BROWSER_ARGS, chromium_path
 
     chromium = chromium_path(Config())
     if chromium is None:
         return [("Browser crawl (`render: browser`)", "not measured: no Chromium", "")]
     with serve_site(SITE_PAGES, work / "site") as site:
         urls = [f"{site.base}/p/{i}.html" for i in range(pages)]
-        bare = measure([PY, str(ROOT / "scripts/benchlib/bare_browser.py"), chromium, *urls])
+        bare_script = str(ROOT / "scripts/benchlib/bare_browser.py")
+        bare = measure([PY, bare_script, chromium, json.dumps(BROWSER_ARGS), *urls])
         if bare.returncode:
             raise SystemExit(f"the bare Playwright script failed:\n{bare.stderr[-3000:]}")
         cmd = spyglass_command(site.base, work, SITE_PAGES, {"SPYGLASS_BROWSER_LATE_TIMERS": "0"})
