@@ -662,3 +662,10 @@ def m400_records_requests(db: sqlite_utils.Database) -> None:
     embargo and the human page; communications (searchable) and the files each delivered; status
     history; and what each run of a JSON walk found (archive/index/records_schema.py)."""
     create_records_requests(db)
+
+
+@migrations()
+def m480_file_human_pages(db: sqlite_utils.Database) -> None:
+    """A released file's own page a reader opens (DocumentCloud's document page, NextRequest's
+    /documents/ID), where the walk names one; a file without one is cited by its request's page."""
+    db.table("document_links").add_column("human_url", str)
