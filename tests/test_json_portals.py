@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import html
 import json
 import shutil
 import sqlite3
@@ -18,6 +20,7 @@ from archive.demo.nextrequest_portal import DOCUMENTS, HARBOR, REQUESTS, start_n
 from archive.demo.storage import start_storage
 from archive.evidence.cite import citation_of_page
 from archive.index import queries
+from archive.publish.datasette import datasette_app
 from tests.servers.records_apis import (
     AGENCY,
     COVER_PHRASE,
@@ -515,3 +518,24 @@ def test_a_nextrequest_request_page_is_archived_and_its_files_cited_by_their_own
     cited = _cited(data, str(document["capture_id"]))
     assert (cited["kind"], cited["url"]) == ("document", f"{base}/documents/5011")
     assert "API record" not in cited["detail"]
+
+
+def test_a_document_page_names_the_communication_that_delivered_it(apis):
+    data, base = apis["data"], apis["servers"].url
+    [document] = rows(data, "SELECT * FROM documents WHERE cite_url = ?", (f"{base}/api_v2/files/82/",))
+    [letter] = rows(data, "SELECT * FROM communications WHERE key = '603'")
+    ds = datasette_app(data)
+
+    async def page() -> str:
+        response = await ds.client.get(f"/spyglass/documents/{document['id']}")
+        assert response.status_code == 200
+        return html.unescape(response.text)
+
+    shown = asyncio.run(page())
+    assert (
+        f'Delivered by <a href="/spyglass/communications/{letter["id"]}">Records released</a>, '
+        "sent 2018-05-09T16:20:00-07:00"
+    ) in shown
+    # Cited by its request's page, the API record named beside it.
+    assert f'<a href="{base}{HUMAN_PAGE}" rel="noreferrer">' in shown
+    assert f"(API record {base}/api_v2/files/82/)" in shown
