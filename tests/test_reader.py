@@ -2,10 +2,13 @@
 
 Screenshots of each step are test artifacts: they go to $SPYGLASS_SCREENSHOTS,
 else to screenshots/reporter/ at the project root (gitignored); the test prints where.
+The few the README shows are taken by the same run into docs/screenshots/ (tracked),
+so they show the current build.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import urllib.error
 import urllib.request
@@ -19,11 +22,23 @@ from markupsafe import escape
 
 from archive.history.sightings import page_key
 
-from .conftest import db_rows, served_archive
+from .conftest import ROOT, db_rows, served_archive
 from .test_datasette import launch_chromium
 from .test_history_browser import screenshot_dir
 
 PRODUCT_PATH = "/products/recognize/"
+DOCS_SHOTS = ROOT / "docs" / "screenshots"
+# What README.md shows, each taken by a browser test below (the diff by tests/test_visual_diff.py).
+README_SHOTS = ("front-page", "replay", "document-page", "diff")
+
+
+def readme_screenshot(page, name: str) -> None:
+    """The viewport as the README shows it (docs/screenshots/NAME.png), reduced to a palette to stay small."""
+    from PIL import Image
+
+    assert name in README_SHOTS, f"{name} is not a screenshot the README shows"
+    image = Image.open(io.BytesIO(page.screenshot())).convert("RGB").quantize(colors=64)
+    image.save(DOCS_SHOTS / f"{name}.png", optimize=True)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +85,7 @@ def test_a_reporter_searches_reads_cites_and_follows_in_a_real_browser(served, d
             page.goto(served + "/")
             page.fill("#spyglass-q", "person tracking")
             shot("01-front-page")
+            readme_screenshot(page, "front-page")
             page.click("form.spyglass-search input[type=submit]")
             page.wait_for_load_state()
             assert "/-/spyglass/search?q=person+tracking" in page.url
@@ -338,6 +354,7 @@ def test_replay_orients_the_reader_in_a_real_browser(served, demo_archive):
             page.locator("summary.banner-line .cite-toggle").click()
             expect(page.locator("pre.citation")).to_be_visible()  # unfolded: details and citation
             page.screenshot(path=str(shots / "10-replay-banner-open.png"))
+            readme_screenshot(page, "replay")
             banner.locator("a.next-version").click()
             page.wait_for_url(f"{served}/-/spyglass/replay/{following}")
             page.screenshot(path=str(shots / "11-replay-next-version.png"))
@@ -419,6 +436,22 @@ def test_a_document_page_shows_its_image_beside_its_text_with_mentions_marked(se
             expect(section.locator("mark.mention").first).to_have_text(
                 re.compile(re.escape(document["term"]), re.I)
             )
+            # The mention drawn on the image, where its box (in the image's pixels) says it is.
+            highlight = section.locator("svg.mention-boxes rect.mention-box").first
+            assert highlight.get_attribute("data-term") == document["term"]
+            drawn, shown = highlight.bounding_box(), image.bounding_box()
+            scale = (shown["width"] - 2) / 900  # the image's content box, inside its 1 px border
+            assert abs(drawn["x"] - (shown["x"] + 1 + float(highlight.get_attribute("x")) * scale)) < 2
+            assert abs(drawn["y"] - (shown["y"] + 1 + float(highlight.get_attribute("y")) * scale)) < 2
+            assert drawn["y"] + drawn["height"] < shown["y"] + shown["height"]
             page.screenshot(path=str(shots / "13-document-page-image.png"))
+            page.evaluate("window.scrollBy(0, -80)")  # the page's heading too
+            readme_screenshot(page, "document-page")
         finally:
             browser.close()
+
+
+def test_the_readme_shows_the_screenshots_the_browser_run_takes():
+    shown = re.findall(r"\]\((docs/screenshots/[\w-]+\.png)\)", (ROOT / "README.md").read_text())
+    assert sorted(shown) == sorted(f"docs/screenshots/{name}.png" for name in README_SHOTS)
+    assert all((ROOT / path).is_file() for path in shown)

@@ -16,7 +16,6 @@ import sqlite_utils
 
 from archive.archive import Archive
 from archive.cli.options import command_config, data_option, redis_option, set_option, sources_option
-from archive.cli.report import crawl_and_print
 from archive.config import Config
 from archive.errors import ConfigError
 from archive.index.db import open_db, open_existing, open_index, writing
@@ -185,6 +184,8 @@ def _run_due(
     click.echo(f"run-due: due at {_when(clock)}: {', '.join(job.label for job in due)}")
     if dry_run:
         return True
+    from archive.cli.report import crawl_and_print  # Scrapy and Twisted: only when crawling
+
     ok = crawl_and_print(
         config,
         scrapy,

@@ -7,10 +7,13 @@ between processes, and returns only what the page shows, capped in size.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
+from archive.archive import Archive
 from archive.history.passages import has_phrase
 from archive.history.pictures import DiffRow, diff_rows
 from archive.history.sightings import text_of
+from archive.publish.pagewords import drawn_mentions
 
 # Characters of a diff a page shows; the rest is left out and the page says so.
 MAX_DIFF_CHARS = 1_000_000
@@ -50,3 +53,8 @@ def version_diff(
     if rows and rows[-1].tag == "cut":
         return rows[:-1], True
     return rows, False
+
+
+def mention_boxes(db_path: str, document_id: int, terms: dict[int, list[str]]) -> dict[int, dict]:
+    """Where each page's mentioned terms lie on its image (archive/publish/pagewords.py)."""
+    return drawn_mentions(Archive(Path(db_path).parent), _index(db_path), document_id, terms)

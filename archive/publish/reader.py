@@ -122,8 +122,11 @@ def capture_page(
     }
 
 
-def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] | None:
-    """Everything a released document's page shows: releases, agencies, pages and their text, mentions."""
+def document_page(
+    conn: sqlite3.Connection, document_id: int, drawn: dict[int, dict] | None = None
+) -> dict[str, Any] | None:
+    """Everything a released document's page shows: releases, agencies, pages and their text, mentions
+    (and `drawn`, where the mentions lie on each page's image: archive/publish/pagewords.py)."""
     found = rows(conn, "SELECT * FROM documents WHERE id = ?", [document_id])
     if not found:
         return None
@@ -151,6 +154,7 @@ def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] 
         terms = [m["term"] for m in mentions if m["page_number"] == page["page_number"]]
         page["marked"] = marked_text(page.get("text"), terms)
         page["mentions"] = len(terms)
+        page["drawn"] = (drawn or {}).get(page["page_number"])
     capture = None
     if document.get("capture_id") is not None:
         capture = rows(conn, "SELECT * FROM captures WHERE id = ?", [document["capture_id"]])
@@ -166,10 +170,32 @@ def document_page(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] 
         "citation": citation_of_page(conn, pages[0]) if pages else None,
         "capture": capture,
         "mentions": mentions,
-        # Page images are drawn from archived PDFs only (archive/publish/pageimage.py).
-        "images": document.get("capture_id") is not None
-        and "pdf" in (document.get("content_type") or "").lower(),
+        "images": _has_images(document),
     }
+
+
+def _has_images(document: dict[str, Any]) -> bool:
+    """Page images are drawn from archived PDFs only (archive/publish/pageimage.py)."""
+    return document.get("capture_id") is not None and "pdf" in (document.get("content_type") or "").lower()
+
+
+def mentioned_terms(
+    conn: sqlite3.Connection, table: str, row_id: int
+) -> tuple[int, dict[int, list[str]]] | None:
+    """(document id, {page number: terms mentioned on it}) for the pages a document's page (table
+    `documents`) or one page's page (`document_pages`) shows; None when it shows none."""
+    if table == "documents":
+        where, params = "document_id = ? AND page_number <= ?", [row_id, PAGES_SHOWN]
+    else:
+        where = (
+            "(document_id, page_number) = (SELECT document_id, page_number FROM document_pages WHERE id = ?)"
+        )
+        params = [row_id]
+    found = rows(conn, f"SELECT document_id, page_number, term FROM mentions WHERE {where} LIMIT 200", params)
+    terms: dict[int, list[str]] = {}
+    for mention in found:
+        terms.setdefault(mention["page_number"], []).append(mention["term"])
+    return (found[0]["document_id"], terms) if found else None
 
 
 def marked_text(text: str | None, terms: list[str]) -> Markup:
@@ -189,7 +215,9 @@ def marked_text(text: str | None, terms: list[str]) -> Markup:
     return Markup("").join([*out, escape(text[last:])])
 
 
-def document_page_row(conn: sqlite3.Connection, page_id: int) -> dict[str, Any] | None:
+def document_page_row(
+    conn: sqlite3.Connection, page_id: int, drawn: dict[int, dict] | None = None
+) -> dict[str, Any] | None:
     """One page of a released document: its document, its text with the mentions on it marked, the
     neighbouring pages, and its citation (which names the page); None when there is no such page."""
     found = rows(conn, "SELECT * FROM document_pages WHERE id = ?", [page_id])
@@ -211,13 +239,17 @@ def document_page_row(conn: sqlite3.Connection, page_id: int) -> dict[str, Any] 
         )
         for side, op, order in (("previous", "<", "DESC"), ("next", ">", "ASC"))
     }
+    terms = [m["term"] for m in mentions]
     return {
-        "page": {**page, "marked": marked_text(page.get("text"), [m["term"] for m in mentions])},
+        "page": {
+            **page,
+            "marked": marked_text(page.get("text"), terms),
+            "drawn": (drawn or {}).get(page["page_number"]),
+        },
         "document": document,
         "mentions": mentions,
         "previous": around["previous"][0] if around["previous"] else None,
         "next": around["next"][0] if around["next"] else None,
         "citation": citation_of_page(conn, page),
-        "images": document.get("capture_id") is not None
-        and "pdf" in (document.get("content_type") or "").lower(),
+        "images": _has_images(document),
     }

@@ -6,7 +6,9 @@
 - /-/spyglass/timeline?url=URL: a page's versions on a time axis (SVG drawn
   here), sightings as ticks, changes marked and linked to their diff;
 - /-/spyglass/diff?from=V&to=V (or ?change=ID): two versions side by side,
-  or inline with &view=inline, removed and added sentences marked;
+  or inline with &view=inline, removed and added sentences marked; where both
+  versions were screenshotted, the two pictures side by side beside the
+  changed sentences (archive/publish/visual.py);
 - capture ids in history tables and canned queries link to the capture and
   carry its citation; versions link to their timeline, changes to their diff.
 Pages are Datasette templates (datasette/templates/spyglass_*.html); every
@@ -35,6 +37,7 @@ from archive.publish import heavy
 from archive.publish.pool import Busy, TooCostly, WorkPool, shared_pool
 from archive.publish.requests import inline_script_hashes
 from archive.publish.safety import Stance
+from archive.publish.visual import screenshot_pair
 
 DATABASE = "spyglass"
 # No resources from anywhere but Datasette itself, and no inline script but the one
@@ -248,10 +251,10 @@ async def diff(request, datasette) -> Response:
             }
             for v in pair
         }
-        return old, new, siblings, cites
+        return old, new, siblings, cites, screenshot_pair(conn, old, new)
 
     try:
-        old, new, siblings, cites = await db.execute_fn(load)
+        old, new, siblings, cites, shots = await db.execute_fn(load)
         rows, cut = [], False
         if request.method != "HEAD":  # HEAD costs nothing
             rows, cut = await _pool(datasette).run(
@@ -272,6 +275,8 @@ async def diff(request, datasette) -> Response:
             "siblings": siblings,
             "cites": cites,
             "changed": sum(r.tag != "equal" for r in rows),
+            "shots": shots,
+            "screenshot_path": lambda sid: datasette.urls.path(f"/-/spyglass/screenshot/{sid}"),
             "capture_path": lambda cid: datasette.urls.table(DATABASE, "captures") + f"/{cid}",
             "replay_path": lambda cid: datasette.urls.path(f"/-/spyglass/replay/{cid}"),
             "timeline_url": timeline_path(datasette, new["page_url"]),

@@ -25,8 +25,9 @@ from archive.archive import Archive
 from archive.errors import NotFound
 from archive.evidence import lookup
 from archive.index import queries
-from archive.publish import browse, pageimage, reader
+from archive.publish import browse, heavy, pageimage, reader
 from archive.publish.paths import DATABASE, Paths
+from archive.publish.pool import Busy, TooCostly, shared_pool
 from archive.publish.safety import Stance
 
 
@@ -53,15 +54,28 @@ def extra_template_vars(view_name, table, database, request, datasette):
             public = Stance.from_plugin_config(datasette.plugin_config("spyglass")).public_url.rstrip("/")
             here = public + Paths(datasette.urls.path).capture(row_id) if public else None
             found = await db.execute_fn(lambda conn: reader.capture_page(conn, archive, row_id, here))
-        elif table == "documents":
-            found = await db.execute_fn(lambda conn: reader.document_page(conn, row_id))
         else:
-            found = await db.execute_fn(lambda conn: reader.document_page_row(conn, row_id))
+            drawn = await _drawn_mentions(datasette, db, table, row_id)
+            page = reader.document_page if table == "documents" else reader.document_page_row
+            found = await db.execute_fn(lambda conn: page(conn, row_id, drawn))
         if found is not None and table == "captures":
             found["phrase"] = (request.args.get("phrase") or "").strip()[:200]
         return {"reader": found}
 
     return inner
+
+
+async def _drawn_mentions(datasette, db, table: str, row_id: int) -> dict[int, dict]:
+    """Where the mentions lie on the page images shown, read by poppler in the pool (under its
+    deadline, never in a server thread); none when busy or too costly: the text is marked anyway."""
+    wanted = await db.execute_fn(lambda conn: reader.mentioned_terms(conn, table, row_id))
+    if wanted is None:
+        return {}
+    pool = shared_pool(Stance.from_plugin_config(datasette.plugin_config("spyglass")).pool)
+    try:
+        return await pool.run(heavy.mention_boxes, db.path, *wanted)
+    except (Busy, TooCostly):
+        return {}
 
 
 @hookimpl

@@ -59,7 +59,11 @@ dd.check-skipped { border-left-color: #9e9e9e; color: #445; }
 /* A document's page: its image (rendered from the archived PDF) beside its text, mentions marked. */
 .page-pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1em; align-items: start; }
 .page-pair:not(:has(.page-image)) { grid-template-columns: 1fr; }
-.page-image img { width: 100%; border: 1px solid #ccd; box-shadow: 0 1px 3px #0002; background: white; }
+.page-image img { display: block; width: 100%; border: 1px solid #ccd; box-shadow: 0 1px 3px #0002; background: white; }
+/* The mentions drawn on the page image: an SVG in the image's own pixels, laid over its content box. */
+.page-image { position: relative; display: block; }
+svg.mention-boxes { position: absolute; inset: 1px; width: calc(100% - 2px); height: calc(100% - 2px); pointer-events: none; }
+rect.mention-box { fill: #ffd400; fill-opacity: 0.35; stroke: #d9a400; stroke-width: 2; }
 mark.mention { background: #ffe38a; outline: 1px solid #d9a400; }
 .spyglass-doc.spyglass-document { max-width: 90em; }
 /* Values that must not break mid-value: dates, hashes (their whole value is on hover). */
