@@ -179,6 +179,7 @@ class ApiWalking(LookupWaiting):
             version=api.text(walk.version, item),
             file_urls=[e.url for e in entries],
             cite_urls={e.url: e.cite_url for e in entries},
+            human_urls=_human_urls(entries),
             human_url=api.url(walk.human_url, item, base) if walk.human_url else None,
             submitted_on=iso_date(api.text(walk.submitted_at, item)),
             due_on=iso_date(api.text(walk.due_at, item)),
@@ -222,6 +223,7 @@ class ApiWalking(LookupWaiting):
                 [e.url for e in entries],
                 {e.url: e.cite_url for e in entries},
                 communication=letter,
+                human_urls=_human_urls(entries),
             )
             yield links
             yield from self._file_requests(links, depth, response.url, entries)
@@ -360,3 +362,8 @@ class ApiWalking(LookupWaiting):
             text,
             method,
         )
+
+
+def _human_urls(entries: list[FileEntry]) -> dict[str, str]:
+    """File URL -> the file's own page a reader opens, for the files whose walk names one."""
+    return {e.url: e.human_url for e in entries if e.human_url}

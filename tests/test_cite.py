@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from archive.evidence.cite import bluebook_date, cite, cite_document_page, distance
+from archive.evidence.cite import bluebook_date, cite, cite_document, cite_document_page, distance
 from archive.index.captures import save_captures
 from archive.index.db import open_db
 from archive.times import parse_when
@@ -136,6 +136,29 @@ def test_document_page_gives_agency_title_page_release_date_and_url():
         page, document, {**release, "released_on": None, "released_text": "Spring 2018"}, capture
     )
     assert "(released Spring 2018)" in undated.bluebook()
+
+
+def test_a_file_is_cited_by_its_own_page_else_its_request_s_with_its_api_record_as_provenance():
+    document = {
+        "file_name": "contract.pdf",
+        "file_url": "https://cdn.example/c.pdf",
+        "cite_url": "https://x/api/files/81/",
+    }
+    request = {
+        "agency": "Bayview County Sheriff's Office",
+        "title": "Contracts",
+        "human_url": "https://x/foi/contracts-51/",
+    }
+    cited = cite_document(document, request)
+    assert (cited.url, cited.original_url) == ("https://x/foi/contracts-51/", "https://cdn.example/c.pdf")
+    assert cited.detail.endswith("; API record https://x/api/files/81/")
+    own = cite_document(
+        {**document, "cite_url": "https://x/documents/81"},
+        {**request, "file_human_url": "https://x/documents/81"},
+    )
+    assert own.url == "https://x/documents/81" and "API record" not in own.detail
+    # A file of a release with no human page (an HTML portal) is cited by its stable page, as before.
+    assert cite_document(document, {"agency": "A"}).url == "https://x/api/files/81/"
 
 
 def test_dates_and_distances():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -9,6 +10,7 @@ import yaml
 from archive.atlas.records_links import records_walk
 from archive.demo.muckrock_api import SHERIFF
 from tests.servers.records_apis import start_records_apis
+from tests.servers.redis_server import redis_server
 
 from .conftest import db_rows as rows
 from .conftest import run_cli
@@ -23,7 +25,7 @@ sources:
 """
 
 
-def crawl_portal(files_by: str, root: Path) -> tuple[str, Path, object]:
+def crawl_portal(files_by: str, root: Path, *more: str) -> tuple[str, Path, object]:
     """Crawl a MuckRock stand-in whose communications list their files `files_by` one way."""
     servers = start_records_apis(files_by=files_by)
     try:
@@ -36,8 +38,10 @@ def crawl_portal(files_by: str, root: Path) -> tuple[str, Path, object]:
             str(sources),
             "--data",
             str(data),
+            *more,
             env={"SPYGLASS_MUCKROCK_PER_MINUTE": "6000"},
         )
+        assert result.returncode == 0, result.stderr
         return result.stdout + result.stderr, data, servers.url
     finally:
         servers.stop()
@@ -65,6 +69,19 @@ def test_a_walk_that_finds_requests_but_no_files_is_partial_and_says_where_it_lo
     [run] = rows(data, "SELECT status, finish_reason FROM crawl_runs")
     reason = f"3 communications led to no files (tried {base}/api_v2/files/?communication=601)"
     assert (run["status"], run["finish_reason"]) == ("partial", reason)
+    assert f"muckrock: partial ({reason})" in out
+    assert "found 3 requests, 2 releases, 3 communications, 0 files" in out
+
+
+def test_a_records_walk_in_redis_mode_reports_what_it_found_as_a_local_run_does(tmp_path: Path):
+    # Records walks run in the seeding command (archive/cluster/jobs.py SHARED_SPIDERS), beside
+    # the ingest of the workers' rows: their run rows and summaries must be those of a local run.
+    with redis_server(tmp_path / "redis") as url:
+        out, data, base = crawl_portal("nowhere", tmp_path, "--redis", url)
+    [run] = rows(data, "SELECT status, finish_reason, found FROM crawl_runs")
+    reason = f"3 communications led to no files (tried {base}/api_v2/files/?communication=601)"
+    assert (run["status"], run["finish_reason"]) == ("partial", reason)
+    assert json.loads(run["found"]) == {"requests": 3, "releases": 2, "communications": 3, "files": 0}
     assert f"muckrock: partial ({reason})" in out
     assert "found 3 requests, 2 releases, 3 communications, 0 files" in out
 

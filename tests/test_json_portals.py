@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import html
 import json
 import shutil
 import sqlite3
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -17,11 +20,13 @@ from archive.demo.nextrequest_portal import DOCUMENTS, HARBOR, REQUESTS, start_n
 from archive.demo.storage import start_storage
 from archive.evidence.cite import citation_of_page
 from archive.index import queries
+from archive.publish.datasette import datasette_app
 from tests.servers.records_apis import (
     AGENCY,
     COVER_PHRASE,
     HUMAN_PAGE,
     JURISDICTION,
+    RESOLVE,
     SCAN_PHRASE,
     start_records_apis,
 )
@@ -67,7 +72,8 @@ def crawl(data: Path, sources: Path) -> str:
     args = ["crawl", "--sources", str(sources), "--data", str(data)]
     for name in NAMES:
         args += ["--source", name]
-    return run_cli(*args, env={**FAST, "SPYGLASS_MUCKROCK_TOKEN": TOKEN}, check=True).stdout
+    env = {**FAST, "SPYGLASS_MUCKROCK_TOKEN": TOKEN, "SPYGLASS_RESOLVE": RESOLVE}
+    return run_cli(*args, env=env, check=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +188,7 @@ def test_documentcloud_documents_keep_its_page_text_beside_ours(apis):
     }
     assert set(releases) == {"9001", "9002", "9003"}
     private = releases["9002"]
-    assert private["page_url"] == "https://www.documentcloud.org/documents/9002-bayview-board-minutes"
+    assert private["page_url"] == f"{apis['servers'].api.pages}/documents/9002-bayview-board-minutes"
     [document] = rows(
         data,
         "SELECT d.* FROM documents d JOIN document_links l ON l.document_id = d.id WHERE l.release_id = ?",
@@ -280,12 +286,18 @@ def test_request_fields_and_the_human_page_are_kept_beside_the_api_record(apis):
 def test_a_file_is_cited_with_its_request_its_human_page_and_the_letter_that_delivered_it(apis):
     data, base = apis["data"], apis["servers"].url
     [document] = rows(data, "SELECT * FROM documents WHERE cite_url = ?", (f"{base}/api_v2/files/81/",))
-    cited = run_cli("cite", str(document["capture_id"]), "--data", str(data), check=True).stdout
-    assert cited.splitlines()[0].startswith(f"{AGENCY}, ")
-    assert (
+    cited = run_cli("cite", str(document["capture_id"]), "--format", "json", "--data", str(data), check=True)
+    citation = json.loads(cited.stdout)
+    # Cited by the page a reader opens (its request's: a MuckRock file has no page of its own),
+    # the API record kept as provenance, the download URL as where the bytes came from.
+    assert (citation["author"], citation["url"]) == (AGENCY, base + HUMAN_PAGE)
+    assert citation["original_url"].startswith(apis["servers"].cdn_server.url)
+    assert citation["detail"].endswith(
         "in 'Face recognition contracts, Bayview County', request BCSO-18-044 "
         f"({base}{HUMAN_PAGE}), delivered by 'Records released' of 2018-05-09T16:20:00-07:00"
-    ) in cited
+        f"; API record {base}/api_v2/files/81/"
+    )
+    assert citation["text"].splitlines()[0].endswith(f", {base}{HUMAN_PAGE}")
     # Each page's citation says the same of its release.
     conn = sqlite3.connect(data / "spyglass.db")
     try:
@@ -297,6 +309,7 @@ def test_a_file_is_cited_with_its_request_its_human_page_and_the_letter_that_del
         conn.close()
     assert detail.endswith(
         f"({base}{HUMAN_PAGE}), delivered by 'Records released' of 2018-05-09T16:20:00-07:00"
+        f"; API record {base}/api_v2/files/81/"
     )
 
 
@@ -325,7 +338,11 @@ def test_a_second_crawl_fetches_no_file_again_and_skips_unchanged_requests(apis,
         apis["servers"].api.status_51002 = "processed"
     after = apis["servers"].hits
     assert {t: len(rows(data, f"SELECT * FROM {t}")) for t in tables} == before
-    files = [p for p in after if p.startswith(("/foia_files/", "/documents/", "/bucket/"))]
+    # Human pages are pages: seen again each crawl, as any page is.
+    pages = {
+        urlsplit(r[0]).path for r in rows(data, "SELECT human_url FROM releases WHERE human_url IS NOT NULL")
+    }
+    files = [p for p in after if p.startswith(("/foia_files/", "/documents/", "/bucket/")) and p not in pages]
     assert files and all(after[p] == hits[p] for p in files), (hits, after)
     # The finished request is unchanged (same datetime_updated): its communications are not asked for.
     assert after["/api_v2/communications/?foia=51001"] == hits["/api_v2/communications/?foia=51001"]
@@ -433,16 +450,17 @@ def test_a_file_is_cited_by_the_stable_page_spyglass_names_in_any_spelling(apis)
     data, base = apis["data"], apis["servers"].url
     [doc] = rows(data, "SELECT * FROM documents WHERE cite_url = ?", (f"{base}/api_v2/files/81/",))
     line = _cite(data, f"{base}/api_v2/files/81/")
-    assert line.startswith(f"{AGENCY}, ") and line.endswith(f", {base}/api_v2/files/81/")
+    assert line.startswith(f"{AGENCY}, ") and line.endswith(f", {base}{HUMAN_PAGE}")
     assert _cite(data, f"{base}/api_v2/files/81") == line
     assert _cite(data, str(doc["capture_id"])) == line
     [canonical] = rows(data, "SELECT * FROM documents WHERE cite_url LIKE '%/documents/9001-%'")
     cited = _cite(data, canonical["cite_url"])
     assert cited.endswith(canonical["cite_url"])
+    pages = apis["servers"].api.pages  # http://www.documentcloud.test:PORT
     for spelling in (
-        "https://www.documentcloud.org/documents/9001",
-        "http://documentcloud.org/documents/9001-harbor-camera-plan/",
-        "https://www.documentcloud.org/documents/9001-harbor-camera-plan.html",
+        f"{pages}/documents/9001",
+        f"{pages.replace('www.', '')}/documents/9001-harbor-camera-plan/",
+        f"{pages.replace('http:', 'https:')}/documents/9001-harbor-camera-plan.html",
     ):
         assert _cite(data, spelling) == cited, spelling
     # A request by its API address or its human page: cited as the request, by its human page.
@@ -460,3 +478,64 @@ def test_a_signed_download_url_with_any_signature_names_its_file(harbor):
     resigned = document["file_url"].split("?", 1)[0] + "?X-Amz-Signature=0000&X-Amz-Expires=1"
     assert _cite(data, resigned) == _cite(data, document["cite_url"])
     assert _cite(data, resigned).endswith(document["cite_url"])
+
+
+def _cited(data: Path, target: str) -> dict:
+    return json.loads(run_cli("cite", target, "--format", "json", "--data", str(data), check=True).stdout)
+
+
+def test_a_documentcloud_document_page_is_archived_beside_its_api_record_and_cited(apis):
+    data = apis["data"]
+    page = f"{apis['servers'].api.pages}/documents/9002-bayview-board-minutes"
+    [release] = rows(
+        data, "SELECT * FROM releases WHERE source = 'documentcloud-project' AND reference = '9002'"
+    )
+    assert release["human_url"] == page
+    [capture] = rows(data, "SELECT * FROM captures WHERE url = ?", (page,))
+    assert capture["status"] == 200 and "Board minutes, face search pilot" in capture["title"]
+    # Its page names the document (the file is what a reader cites by it), and the request page
+    # shows the archived copy of it beside the API record that listed it.
+    cited = _cited(data, page)
+    assert (cited["kind"], cited["url"]) == ("document", page)
+    shown = request_page(data, release["id"])
+    assert capture["sha256"] in shown and f"{apis['servers'].url}/api/documents/?project=404" in shown
+
+
+def test_a_nextrequest_request_page_is_archived_and_its_files_cited_by_their_own_pages(harbor):
+    data, base = harbor["data"], harbor["portal"].url
+    releases = rows(data, "SELECT * FROM releases ORDER BY reference")
+    assert [r["human_url"] for r in releases] == [f"{base}/requests/{r.id}" for r in REQUESTS]
+    archived = {c["url"] for c in rows(data, "SELECT url FROM captures WHERE status = 200")}
+    assert {f"{base}/requests/{r.id}" for r in REQUESTS} <= archived
+    request = _cited(data, f"{base}/requests/18-101")
+    assert (request["kind"], request["url"], request["detail"]) == (
+        "request",
+        f"{base}/requests/18-101",
+        None,
+    )
+    # A file with a page of its own is cited by it, not by its request's page.
+    [document] = rows(data, "SELECT * FROM documents WHERE cite_url = ?", (f"{base}/documents/5011",))
+    cited = _cited(data, str(document["capture_id"]))
+    assert (cited["kind"], cited["url"]) == ("document", f"{base}/documents/5011")
+    assert "API record" not in cited["detail"]
+
+
+def test_a_document_page_names_the_communication_that_delivered_it(apis):
+    data, base = apis["data"], apis["servers"].url
+    [document] = rows(data, "SELECT * FROM documents WHERE cite_url = ?", (f"{base}/api_v2/files/82/",))
+    [letter] = rows(data, "SELECT * FROM communications WHERE key = '603'")
+    ds = datasette_app(data)
+
+    async def page() -> str:
+        response = await ds.client.get(f"/spyglass/documents/{document['id']}")
+        assert response.status_code == 200
+        return html.unescape(response.text)
+
+    shown = asyncio.run(page())
+    assert (
+        f'Delivered by <a href="/spyglass/communications/{letter["id"]}">Records released</a>, '
+        "sent 2018-05-09T16:20:00-07:00"
+    ) in shown
+    # Cited by its request's page, the API record named beside it.
+    assert f'<a href="{base}{HUMAN_PAGE}" rel="noreferrer">' in shown
+    assert f"(API record {base}/api_v2/files/82/)" in shown

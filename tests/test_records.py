@@ -271,6 +271,17 @@ def test_demo_crawls_the_records_portal_and_its_documents_are_searchable(tmp_pat
         assert shown in lineage
     [audit] = rows(data, "SELECT * FROM documents WHERE file_name = 'ccso-face-search-audit-log.pdf'")
     assert audit["sha256"] in lineage and "Northwind Recognize" in lineage  # its page and its mention
+    # The whole lineage: the request's archived human page, which cites the request and each file,
+    # the communication's and the file's captures, each page's citation.
+    [request] = rows(data, "SELECT * FROM releases WHERE id = ?", (letter["release_id"]["value"],))
+    [human] = rows(data, "SELECT * FROM captures WHERE url = ? AND status = 200", (request["human_url"],))
+    [comm] = rows(
+        data,
+        "SELECT c.sha256 FROM communications m JOIN captures c ON c.id = m.capture_id WHERE m.id = ?",
+        (letter["id"],),
+    )
+    assert human["sha256"] in lineage and comm["sha256"] in lineage
+    assert f"ccso-face-search-audit-log.pdf, at 1 (released July 3, 2018), {request['human_url']}" in lineage
     # The JSON portal's releases sit beside the HTML portals' in Datasette.
     released = datasette_get(
         data, "/spyglass/releases.json", {"source": "harbor-city-requests", "_shape": "objects"}

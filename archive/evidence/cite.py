@@ -264,8 +264,8 @@ def cite_document(
     """
     release = release or {}
     capture = capture or {}
-    # A file fetched by an expiring URL is cited by its stable page (documents.cite_url).
-    url = (
+    # A file fetched by an expiring URL is known by its stable page (documents.cite_url).
+    stable = (
         document.get("cite_url")
         or document.get("file_url")
         or document.get("url")
@@ -273,7 +273,10 @@ def cite_document(
         or release.get("page_url")
         or ""
     )
-    fetched = document.get("file_url") or url
+    # It is cited by the page a reader opens: its own, else its request's (a MuckRock file's
+    # stable page is its API record, which stays as provenance).
+    url = release.get("file_human_url") or release.get("human_url") or stable
+    fetched = document.get("file_url") or stable
     agency = document.get("agency") or release.get("agency") or _author(capture, url)
     agency = _and([agency, *(a for a in agencies or [] if a != agency)])
     when = _released(release)
@@ -289,6 +292,8 @@ def cite_document(
         detail = f"Released file ({document.get('content_type') or 'unknown type'}{pages})" + _request_note(
             release
         )
+    if url != stable:
+        detail += f"; API record {stable}"
     return Citation(
         kind="document-page" if page is not None else "document",
         author=agency,
@@ -347,7 +352,10 @@ def cite_request(release: Mapping[str, Any], capture: Mapping[str, Any] | None =
         when=", ".join(p for p in (when, status) if p) or "date unknown",
         url=url,
         original_url=release.get("page_url"),
-        detail=f"API record {release.get('page_url')}" if release.get("human_url") else None,
+        # DocumentCloud's and NextRequest's releases are known by their human page itself.
+        detail=f"API record {release.get('page_url')}"
+        if release.get("human_url") and release.get("page_url") != release.get("human_url")
+        else None,
         **_local(capture),
     )
 

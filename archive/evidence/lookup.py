@@ -26,7 +26,7 @@ from archive.index.queries import capture as capture_by_id
 from archive.index.queries import nearest_capture, rows
 from archive.wayback.client import parse_snapshot_url
 
-# A MuckRock request's human page ends in "<slug>-<id>/"; Spyglass cites it by its API address.
+# A MuckRock request's human page ends in "<slug>-<id>/"; its API address names the same request.
 MUCKROCK_FOI_RE = re.compile(r"^/foi/(?:[^/]+/)+[^/]*?-?(\d+)/?$")
 # A DocumentCloud document's pages: /documents/<id>-<slug>[.html], /documents/<id>/, ...
 DOCUMENTCLOUD_RE = re.compile(r"^/documents/(\d+)(?:[-/.]|$)")
@@ -95,6 +95,10 @@ def find(
         if row is None:
             raise NotFound(_missing(conn, snapshot.original, f"no Wayback memento of {snapshot.original}"))
         return Found(row, "Wayback snapshot", named)
+    # A document's page (DocumentCloud's) is its request's human page too: the file is what it cites.
+    row = _stable_page(conn, text, at)
+    if row is not None:
+        return Found(row, "released file's stable page")
     # A request's human page is archived too, but it is the request a lawyer cites by it.
     human = release_by_page(conn, text, "human_url")
     if human is not None:
@@ -179,9 +183,9 @@ def release_by_page(conn: sqlite3.Connection, url: str, column: str) -> dict[str
     return found[0] if found else None
 
 
-# A released file's stable page may itself be captured (an API's file record): the file is what it cites.
+# A released file's stable page (tried first, in `find`) may itself be captured (an API's file
+# record): the file is what it cites.
 _URL_FINDERS = (
-    ("released file's stable page", _stable_page),
     ("captured URL", _captured),
     ("released file's download URL", _download_url),
 )

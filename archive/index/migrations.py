@@ -669,3 +669,10 @@ def m420_script_shells(db: sqlite_utils.Database) -> None:
     """Each live run's count of pages that look script-rendered, so `spyglass status` and the
     source_status view can suggest `render: browser` per source."""
     add_script_shells(db)
+
+
+@migrations()
+def m480_file_human_pages(db: sqlite_utils.Database) -> None:
+    """A released file's own page a reader opens (DocumentCloud's document page, NextRequest's
+    /documents/ID), where the walk names one; a file without one is cited by its request's page."""
+    db.table("document_links").add_column("human_url", str)

@@ -172,7 +172,7 @@ def _first_release(
     # With the communication that delivered it, when the portal has communications.
     found = rows(
         conn,
-        "SELECT r.*, c.subject AS delivered_subject, c.sent_at AS delivered_at "
+        "SELECT r.*, l.human_url AS file_human_url, c.subject AS delivered_subject, c.sent_at AS delivered_at "
         "FROM document_links AS l JOIN releases AS r ON r.id = l.release_id "
         "LEFT JOIN communication_files AS f ON f.link_id = l.id "
         "LEFT JOIN communications AS c ON c.id = f.communication_id "

@@ -84,7 +84,11 @@ def _files(conn: sqlite3.Connection, release: dict[str, Any]) -> list[dict[str, 
             continue
         document = rows(conn, "SELECT * FROM documents WHERE id = ?", [link["document_id"]])[0]
         capture = _capture(conn, document["capture_id"])
-        delivered = {**release, **{k: link[k] for k in ("delivered_subject", "delivered_at")}}
+        delivered = {
+            **release,
+            "file_human_url": link["human_url"],
+            **{k: link[k] for k in ("delivered_subject", "delivered_at")},
+        }
         document["capture"] = capture
         document["citation"] = cite_document(document, delivered, capture)
         document["pages"] = rows(

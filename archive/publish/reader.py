@@ -134,8 +134,12 @@ def document_page(
     releases = rows(
         conn,
         """
-        SELECT r.*, l.file_url AS linked_url, l.linked_at FROM document_links AS l
-        JOIN releases AS r ON r.id = l.release_id WHERE l.document_id = ? ORDER BY l.id""",
+        SELECT r.*, l.file_url AS linked_url, l.linked_at, c.id AS delivered_id,
+               c.subject AS delivered_subject, c.sent_at AS delivered_at
+        FROM document_links AS l JOIN releases AS r ON r.id = l.release_id
+        LEFT JOIN communication_files AS f ON f.link_id = l.id
+        LEFT JOIN communications AS c ON c.id = f.communication_id
+        WHERE l.document_id = ? ORDER BY l.id, c.sent_at""",
         [document_id],
     )
     pages = rows(

@@ -30,6 +30,7 @@ class FileEntry:
     url: str
     cite_url: str
     page_texts: tuple[str, ...] = ()
+    human_url: str | None = None  # its own page a reader opens, when the walk names one
 
 
 @lru_cache(maxsize=512)
@@ -195,7 +196,8 @@ def files(step: Step, item: Any, base: str) -> list[FileEntry]:
             if not isinstance(count, int) or count < 0:
                 raise ItemProblem(f"page_count {step.page_count!r} is {count!r}, not a number of pages")
             texts = tuple(url(step.page_text, entry, base, page=n) or "" for n in range(1, count + 1))
-        found.append(FileEntry(address, cite or address, texts))
+        human = url(step.file_human, entry, base) if step.file_human else None
+        found.append(FileEntry(address, cite or address, texts, human))
     return found
 
 

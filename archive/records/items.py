@@ -24,6 +24,8 @@ class Release:
     # Stable page to cite for each file URL that may expire (default: the URL itself).
     cite_urls: dict[str, str] = field(default_factory=dict)
     human_url: str | None = None  # the page a reader opens (archived too): what citations name
+    # A file's own page a reader opens, per file URL, when the walk names one (else its request's).
+    human_urls: dict[str, str] = field(default_factory=dict)
     submitted_on: str | None = None
     due_on: str | None = None
     completed_on: str | None = None
@@ -61,6 +63,7 @@ class ReleaseLinks:
     file_urls: list[str]
     cite_urls: dict[str, str] = field(default_factory=dict)
     communication: str | None = None  # the key of the communication that delivered them
+    human_urls: dict[str, str] = field(default_factory=dict)  # as Release.human_urls
 
 
 @dataclass

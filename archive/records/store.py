@@ -37,7 +37,7 @@ def save_records(db: sqlite_utils.Database, items: Iterable[RecordItem]) -> None
                 "SELECT id FROM releases WHERE source = ? AND key = ?", [item.source, item.key]
             ).fetchone()
             if release is not None:
-                save_links(db, release[0], item.file_urls, item.cite_urls)
+                save_links(db, release[0], item.file_urls, item.cite_urls, item.human_urls)
                 if item.communication is not None:
                     save_delivered(db, release[0], item.communication, item.file_urls, item.cite_urls)
         elif isinstance(item, Communication):
@@ -93,7 +93,7 @@ def save_release(db: sqlite_utils.Database, release: Release) -> int:
     release_id = db.execute(
         "SELECT id FROM releases WHERE source = ? AND key = ?", [release.source, release.key]
     ).fetchone()[0]
-    save_links(db, release_id, release.file_urls, release.cite_urls)
+    save_links(db, release_id, release.file_urls, release.cite_urls, release.human_urls)
     if release.status is not None:
         save_status(db, release_id, release.status, release.record_id, now)
     return release_id
@@ -172,11 +172,13 @@ def save_links(
     release_id: int,
     file_urls: Iterable[str],
     cite_urls: dict[str, str] | None = None,
+    human_urls: dict[str, str] | None = None,
 ) -> None:
     """Record that a release links these files; one link per release and stable page.
 
     A file already held (another release, or an earlier crawl, linked the
     same URL or the same stable page) is linked to its document at once.
+    `human_urls` names the files' own pages a reader opens, where they have one.
     """
     now = iso(utc_now())
     for url in file_urls:
@@ -191,7 +193,10 @@ def save_links(
             [url, cite],
         ).fetchone()
         document_id = known[0] if known else None
+        human = (human_urls or {}).get(url)
         if existing is not None:
+            if human is not None:
+                db.execute("UPDATE document_links SET human_url = ? WHERE id = ?", [human, existing[0]])
             if document_id is not None:
                 db.execute(
                     "UPDATE document_links SET document_id = coalesce(document_id, ?) WHERE id = ?",
@@ -200,12 +205,13 @@ def save_links(
             continue
         db.execute(
             """
-            INSERT INTO document_links (release_id, document_id, file_url, cite_url, linked_at)
-            VALUES (?, ?, ?, ?, ?)
+            INSERT INTO document_links (release_id, document_id, file_url, cite_url, linked_at, human_url)
+            VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (release_id, file_url) DO UPDATE SET
-                document_id = coalesce(excluded.document_id, document_id)
+                document_id = coalesce(excluded.document_id, document_id),
+                human_url = coalesce(excluded.human_url, human_url)
             """,
-            [release_id, document_id, url, cite, now],
+            [release_id, document_id, url, cite, now, human],
         )
 
 

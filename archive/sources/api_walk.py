@@ -21,7 +21,7 @@ Three shapes come with defaults that follow each service's published API:
 - `documentcloud`: DocumentCloud's documents API (`/api/documents/?project=N`
   or `/api/documents/search/?q=...`, `{next, previous, results}`); each
   document's PDF and per-page text live under its `asset_url`, and its
-  `canonical_url` is the page to cite.
+  `canonical_url` is the page a reader opens and cites (archived too).
 - `nextrequest`: a NextRequest portal's client API (`/client/requests`,
   `{total_count, requests}`, counted by `page_number`), each request's
   documents from `/client/request_documents?request_id=ID`, downloaded from
@@ -52,6 +52,7 @@ STEP_FIELDS = (
     "files",
     "file_url",
     "file_page",
+    "file_human",
     "page_text",
     "page_count",
 )
@@ -116,6 +117,7 @@ class Step:
     files: str | None = None  # an item's file entries (objects or URL strings)
     file_url: str = "@"  # a file entry's URL to download (it may expire)
     file_page: str | None = None  # a file entry's stable page to cite (default: its URL)
+    file_human: str | None = None  # a file entry's page a reader opens (default: its request's human page)
     page_text: str | None = None  # url: template of the service's text of page {n}
     page_count: str | None = None  # a file entry's number of pages, for page_text
     follow: tuple[Follow, ...] = ()  # child listings fetched for each item
@@ -244,6 +246,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "items": "results",
         "next_page": "next",
         "page_url": "canonical_url",
+        "human_url": "canonical_url",
         "title": "title",
         "agency": "source",
         "reference": "to_string(id)",
@@ -253,6 +256,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "files": "[@]",
         "file_url": "url:{asset_url}documents/{id}/{slug}.pdf",
         "file_page": "canonical_url",
+        "file_human": "canonical_url",
         "page_text": "url:{asset_url}documents/{id}/pages/{slug}-p{n}.txt",
         "page_count": "page_count",
     },
@@ -263,6 +267,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "page_param": "page_number",
         "total": "total_count",
         "page_url": "url:/requests/{id}",
+        "human_url": "url:/requests/{id}",
         "title": "request_text",
         "agency": "department_names",
         "reference": "id",
@@ -278,6 +283,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                 "files": "[@]",
                 "file_url": "url:/documents/{id}/download",
                 "file_page": "url:/documents/{id}",
+                "file_human": "url:/documents/{id}",
             }
         ],
     },

@@ -19,7 +19,10 @@ are on a storage host; a private document's `asset_url` is the API's own
 `/files/`, which redirects to a signed URL that expires.
 
 Requests name their human page (`absolute_url`, `/foi/...`, served as
-HTML); communications have ids, senders and bodies, and list their files
+HTML); DocumentCloud's documents name theirs (`canonical_url`), served as HTML
+on the API's server under another name, DOCUMENTCLOUD_HOST, as
+www.documentcloud.org is not the API's host (a crawl resolves it with
+SPYGLASS_RESOLVE=RESOLVE); communications have ids, senders and bodies, and list their files
 (`files_by="list"`), or carry no `files` list and are asked of
 `/api_v2/files/?communication=ID` (`files_by="endpoint"`), or list their
 files nowhere (`files_by="nowhere"`). One DocumentCloud document's page text
@@ -47,6 +50,8 @@ PHRASE = "real-time face search"  # in every MuckRock file: a mention of the ven
 SCAN_PHRASE = "watch list alert"  # only in DocumentCloud's own text of a scanned page
 COVER_PHRASE = "enclosed are the Northwind agreement and its invoice"  # in the cover letter only
 HUMAN_PAGE = "/foi/bayview-county-123/face-recognition-contracts-51001/"
+DOCUMENTCLOUD_HOST = "www.documentcloud.test"  # its pages' host: the name holds "documentcloud"
+RESOLVE = f"{DOCUMENTCLOUD_HOST}=127.0.0.1"
 
 
 def _pdf(lines: list[str], title: str) -> tuple[bytes, str]:
@@ -141,6 +146,8 @@ class _Handler:
             return self._human(path)
         if path.startswith("/api/documents/"):
             return self._documentcloud(path, query)
+        if path.startswith("/documents/"):
+            return self._document_page(path)
         if path.startswith("/files/"):
             name = unquote(path.removeprefix("/files/"))
             return Reply(302, b"", headers=[("Location", self.store.signed_url(name))], content_type=None)
@@ -240,8 +247,21 @@ class _Handler:
         )
         return Reply(200, page.encode(), content_type="text/html; charset=utf-8")
 
-    def _documentcloud(self, path: str, query: dict) -> Reply:
-        docs = [
+    @property
+    def pages(self) -> str:
+        """Where DocumentCloud's document pages are: the API's server, under DOCUMENTCLOUD_HOST."""
+        return f"http://{DOCUMENTCLOUD_HOST}:{self.base.rsplit(':', 1)[1]}"
+
+    def _document_page(self, path: str) -> Reply:
+        """A document's page as a reader opens it."""
+        found = next((d for d in self._documents() if d["canonical_url"] == self.pages + path), None)
+        if found is None:
+            return Reply(404, b"not found", content_type="text/plain")
+        page = f"<!doctype html><title>{found['title']} - DocumentCloud</title><h1>{found['title']}</h1>"
+        return Reply(200, page.encode(), content_type="text/html; charset=utf-8")
+
+    def _documents(self) -> list[dict]:
+        return [
             {
                 "id": 9001,
                 "slug": "harbor-camera-plan",
@@ -249,7 +269,7 @@ class _Handler:
                 "source": "Harbor City Police Department",
                 "access": "public",
                 "page_count": 1,
-                "canonical_url": "https://www.documentcloud.org/documents/9001-harbor-camera-plan",
+                "canonical_url": f"{self.pages}/documents/9001-harbor-camera-plan",
                 "asset_url": f"{self.store.base}/nosign/",
                 "created_at": "2018-06-01T12:00:00Z",
                 "updated_at": "2018-06-02T12:00:00Z",
@@ -262,7 +282,7 @@ class _Handler:
                 "source": AGENCY,
                 "access": "private",
                 "page_count": 1,
-                "canonical_url": "https://www.documentcloud.org/documents/9002-bayview-board-minutes",
+                "canonical_url": f"{self.pages}/documents/9002-bayview-board-minutes",
                 "asset_url": f"{self.base}/files/",
                 "created_at": "2018-07-01T12:00:00Z",
                 "updated_at": "2018-07-01T12:00:00Z",
@@ -275,13 +295,16 @@ class _Handler:
                 "source": AGENCY,
                 "access": "public",
                 "page_count": 1,
-                "canonical_url": "https://www.documentcloud.org/documents/9003-bayview-budget-memo",
+                "canonical_url": f"{self.pages}/documents/9003-bayview-budget-memo",
                 "asset_url": f"{self.store.base}/nosign/",
                 "created_at": "2018-07-02T12:00:00Z",
                 "updated_at": "2018-07-02T12:00:00Z",
                 "projects": [404],
             },
         ]
+
+    def _documentcloud(self, path: str, query: dict) -> Reply:
+        docs = self._documents()
         if path == "/api/documents/search/":
             if query.get("page") == "2":
                 return json_reply({"count": 2, "next": None, "previous": None, "results": []})
