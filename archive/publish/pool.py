@@ -13,6 +13,7 @@ at once with `Busy` (the plugin answers 503 with Retry-After).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import resource
 import threading
@@ -46,6 +47,8 @@ class PoolLimits:
     deadline_seconds: float = 5.0
     memory_mb: int = 500
     queue: int = 4
+    # Pools of one server are told apart by name, so one kind of work cannot take another's workers.
+    name: str = "heavy"
 
 
 def _serve(conn: Connection, memory_bytes: int) -> None:
@@ -97,15 +100,17 @@ class WorkPool:
     def __init__(self, limits: PoolLimits) -> None:
         self.limits = limits
         self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
         self._slots: asyncio.Semaphore | None = None
         self._waiting = 0
+        self._stopped = False
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """fn(*args) in a worker: its result, or Busy / TooCostly / the exception it raised."""
         if self._slots is None:  # created inside the server's event loop
             self._slots = asyncio.Semaphore(self.limits.workers)
         retry = max(1, round(self.limits.deadline_seconds))
-        if self._slots.locked() and self._waiting >= self.limits.queue:
+        if self._stopped or (self._slots.locked() and self._waiting >= self.limits.queue):
             raise Busy(retry)
         self._waiting += 1
         try:
@@ -116,6 +121,8 @@ class WorkPool:
         finally:
             self._waiting -= 1
         try:
+            if self._stopped:
+                raise Busy(retry)
             return await self._call(fn, args)
         finally:
             self._slots.release()
@@ -124,11 +131,14 @@ class WorkPool:
         worker = self._idle.pop() if self._idle else None
         if worker is None or not worker.process.is_alive():
             worker = await asyncio.to_thread(_Worker, self.limits.memory_mb * 1024 * 1024)
+        self._busy.add(worker)
         try:
             outcome, value = await asyncio.to_thread(worker.call, fn, args, self.limits.deadline_seconds)
         except asyncio.CancelledError:  # the visitor left: their work, and its worker, go too
             threading.Thread(target=worker.kill, name="spyglass-pool-kill", daemon=True).start()
             raise
+        finally:
+            self._busy.discard(worker)
         if outcome in ("deadline", "memory"):
             await asyncio.to_thread(worker.kill)
             raise TooCostly(outcome)
@@ -142,8 +152,26 @@ class WorkPool:
         while self._idle:
             self._idle.pop().kill()
 
+    def stop(self) -> None:
+        """End all work now, busy workers too, and refuse what comes after: the server is stopping.
+
+        Safe from a signal handler: it only sends SIGKILL. A call in flight sees its
+        worker's pipe close and answers TooCostly at once, so the server's graceful
+        shutdown, which waits for every request in flight, is not held for a deadline.
+        """
+        self._stopped = True
+        for worker in [*self._busy, *self._idle]:
+            with contextlib.suppress(OSError, ValueError):
+                worker.process.kill()
+
 
 _SHARED: dict[PoolLimits, WorkPool] = {}
+
+
+def stop_shared_pools() -> None:
+    """Stop every shared pool of this process (WorkPool.stop)."""
+    for pool in list(_SHARED.values()):
+        pool.stop()
 
 
 def shared_pool(limits: PoolLimits) -> WorkPool:
