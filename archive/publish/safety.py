@@ -96,11 +96,19 @@ class Stance:
 
     @property
     def pool(self) -> PoolLimits:
-        return PoolLimits(self.pool_workers, self.pool_deadline_seconds, self.pool_memory_mb, self.pool_queue)
+        return PoolLimits(
+            self.pool_workers,
+            self.pool_deadline_seconds,
+            self.pool_memory_mb,
+            self.pool_queue,
+            preload=("archive.publish.heavy",),
+        )
 
     @property
     def replay_pool(self) -> PoolLimits:
-        return replace(self.pool, workers=self.replay_workers, name="replay")
+        return replace(
+            self.pool, workers=self.replay_workers, name="replay", preload=("archive.publish.replay",)
+        )
 
     @property
     def limits(self) -> Limits:
