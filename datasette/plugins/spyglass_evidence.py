@@ -27,7 +27,7 @@ from archive.publish.cells import hash_cell
 from archive.publish.drawing import DRAWING
 from archive.publish.paths import Paths
 from archive.publish.pool import Busy, TooCostly, WorkPool, shared_pool
-from archive.publish.replay import DATABASE, Replay
+from archive.publish.replay import DATABASE, UNREADABLE, Replay
 from archive.publish.safety import Stance
 from archive.times import utc_now
 
@@ -178,7 +178,7 @@ async def _made_later(served: Served, pool: WorkPool) -> Served:
     assert later is not None
     try:
         made = await pool.run(later.fn, *later.args)
-    except (Busy, TooCostly):
+    except (Busy, TooCostly, *UNREADABLE):  # the reply in its place says when it cannot be read
         made = None
     if made is None:
         return await asyncio.to_thread(later.instead)
