@@ -629,31 +629,39 @@ def search_text(column: str) -> str:
     return f"substr({column}, 1, {SEARCH_TEXT_CHARS})"
 
 
+def index_capped(db: sqlite_utils.Database, table: str, columns: list[str], capped: set[str]) -> None:
+    """(Re)build `{table}_fts` over the view `{table}_search`: `columns` of `table`, those in
+    `capped` cut to their first SEARCH_TEXT_CHARS (search_text), kept by triggers as rows come."""
+    fts, view = f"{table}_fts", f"{table}_search"
+
+    def cut(prefix: str) -> list[str]:
+        return [search_text(f"{prefix}{c}") if c in capped else f"{prefix}{c}" for c in columns]
+
+    for trigger in ("ai", "ad", "au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {table}_{trigger}")
+    db.execute(f"DROP TABLE IF EXISTS {fts}")
+    shown = ", ".join(f"{value} AS {c}" if c in capped else c for c, value in zip(columns, cut("")))
+    db.execute(f"CREATE VIEW IF NOT EXISTS {view} AS SELECT id, {shown} FROM {table}")
+    db.execute(
+        f"CREATE VIRTUAL TABLE {fts} USING FTS5 ({', '.join(columns)}, tokenize='porter', "
+        f"content='{view}', content_rowid='id')"
+    )
+    db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
+    names = ", ".join(columns)
+    add = f"INSERT INTO {fts} (rowid, {names}) VALUES (new.id, {', '.join(cut('new.'))});"
+    drop = f"INSERT INTO {fts} ({fts}, rowid, {names}) VALUES ('delete', old.id, {', '.join(cut('old.'))});"
+    db.execute(f"CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN {add} END")
+    db.execute(f"CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN {drop} END")
+    db.execute(f"CREATE TRIGGER {table}_au AFTER UPDATE ON {table} BEGIN {drop} {add} END")
+
+
 @migrations()
 def m380_search_text_capped(db: sqlite_utils.Database) -> None:
     """Search reads at most SEARCH_TEXT_CHARS of a capture's text, through the view
     captures_search: FTS5 snippet() over a 2M-character text is one SQLite step the time
     limit cannot interrupt (15 s against a 3 s limit, the whole server waiting). The index is
     rebuilt once from the view; triggers keep it as captures are appended."""
-    for trigger in ("captures_ai", "captures_ad", "captures_au"):
-        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-    db.execute("DROP TABLE IF EXISTS captures_fts")
-    db.execute(
-        f"CREATE VIEW IF NOT EXISTS captures_search AS SELECT id, title, {search_text('text')} AS text FROM captures"
-    )
-    db.execute(
-        "CREATE VIRTUAL TABLE captures_fts USING FTS5 (title, text, tokenize='porter', "
-        "content='captures_search', content_rowid='id')"
-    )
-    db.execute("INSERT INTO captures_fts (captures_fts) VALUES ('rebuild')")
-    add = f"INSERT INTO captures_fts (rowid, title, text) VALUES (new.id, new.title, {search_text('new.text')});"
-    drop = (
-        "INSERT INTO captures_fts (captures_fts, rowid, title, text) "
-        f"VALUES ('delete', old.id, old.title, {search_text('old.text')});"
-    )
-    db.execute(f"CREATE TRIGGER captures_ai AFTER INSERT ON captures BEGIN {add} END")
-    db.execute(f"CREATE TRIGGER captures_ad AFTER DELETE ON captures BEGIN {drop} END")
-    db.execute(f"CREATE TRIGGER captures_au AFTER UPDATE ON captures BEGIN {drop} {add} END")
+    index_capped(db, "captures", ["title", "text"], {"text"})
 
 
 @migrations()
@@ -676,3 +684,11 @@ def m480_file_human_pages(db: sqlite_utils.Database) -> None:
     """A released file's own page a reader opens (DocumentCloud's document page, NextRequest's
     /documents/ID), where the walk names one; a file without one is cited by its request's page."""
     db.table("document_links").add_column("human_url", str)
+
+
+@migrations()
+def m500_change_search_capped(db: sqlite_utils.Database) -> None:
+    """Search over what changed reads at most SEARCH_TEXT_CHARS of each side of a change, through
+    the view changes_search, as m380 does for captures: a change between two huge versions
+    holds millions of characters, and snippet() over them is one step the time limit cannot stop."""
+    index_capped(db, "changes", ["added", "removed"], {"added", "removed"})

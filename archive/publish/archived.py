@@ -10,7 +10,7 @@ saying so and a link to download the WARC record itself.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +18,20 @@ from archive.archive import Archive
 from archive.warc.read import DecodeError, PayloadStream
 
 
+@dataclass(frozen=True)
+class Later:
+    """A reply made by heavy work in a pool worker (archive/publish/pool.py): `fn(*args)` gives
+    the Served to send, or None; when it gives None or the pool cannot run it, `instead()`
+    (blocking: run it in a thread) gives a bounded reply in its place."""
+
+    fn: Callable[..., Served | None]
+    args: tuple
+    instead: Callable[[], Served]
+
+
 @dataclass
 class Served:
-    """What a route sends: a status, a type, and the body whole or as pieces to pull."""
+    """What a route sends: a status, a type, and the body whole or as pieces to pull, or made later."""
 
     status: int
     content_type: str
@@ -28,6 +39,7 @@ class Served:
     pieces: Iterator[bytes] | None = None
     _close: Any = field(default=None, repr=False)
     headers: dict[str, str] = field(default_factory=dict)  # more headers than Content-Type
+    later: Later | None = None
 
     def close(self) -> None:
         if self._close is not None:

@@ -15,6 +15,17 @@ from datasette.utils import tilde_encode
 DATABASE = "spyglass"
 
 
+class UnderPrefix:
+    """Datasette's `urls.path` where there is no Datasette (a pool worker): `prefix`, the
+    server's base_url, before a path. A class, not a closure, so it can be sent to a worker."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __call__(self, path: str) -> str:
+        return self.prefix + path.removeprefix("/")
+
+
 class Paths:
     """Links to rows, archived copies, history pages and browse pages."""
 

@@ -13,6 +13,8 @@ at once with `Busy` (the plugin answers 503 with Retry-After).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import multiprocessing
 import resource
 import threading
@@ -24,9 +26,6 @@ from typing import Any
 # A fresh interpreter, not a fork of a server that runs threads (a fork can
 # inherit a lock some other thread held, and the server's memory).
 _CONTEXT = multiprocessing.get_context("spawn")
-# How long a fresh worker may take to start (a new interpreter, on a busy machine):
-# not counted against the visitor's deadline, which is for their work alone.
-START_SECONDS = 30.0
 
 
 class Busy(Exception):
@@ -49,12 +48,23 @@ class PoolLimits:
     deadline_seconds: float = 5.0
     memory_mb: int = 500
     queue: int = 4
+    # Pools of one server are told apart by name, so one kind of work cannot take another's workers.
+    name: str = "heavy"
+    # Modules a new worker imports before it counts as started, so the first call's deadline
+    # is spent on the work, not on imports (a second or more on a busy machine).
+    preload: tuple[str, ...] = ()
 
 
-def _serve(conn: Connection, memory_bytes: int) -> None:
+# How long a new worker may take to start and import `preload`.
+START_SECONDS = 60.0
+
+
+def _serve(conn: Connection, memory_bytes: int, preload: tuple[str, ...]) -> None:
     """A worker's loop: run each (function, arguments) sent, answer ("ok", result) or why not."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    conn.send(("ready", None))
+    for module in preload:
+        importlib.import_module(module)
+    conn.send("ready")
     while True:
         try:
             fn, args = conn.recv()
@@ -71,23 +81,29 @@ def _serve(conn: Connection, memory_bytes: int) -> None:
 
 
 class _Worker:
-    def __init__(self, memory_bytes: int) -> None:
+    def __init__(self, memory_bytes: int, preload: tuple[str, ...]) -> None:
         self.conn, child = _CONTEXT.Pipe()
         self.process = _CONTEXT.Process(
-            target=_serve, args=(child, memory_bytes), name="spyglass-pool-worker", daemon=True
+            target=_serve, args=(child, memory_bytes, preload), name="spyglass-pool-worker", daemon=True
         )
         self.process.start()
         child.close()
-        try:
-            started = self.conn.poll(START_SECONDS) and self.conn.recv()[0] == "ready"
-        except (EOFError, OSError):
-            started = False
-        if not started:
-            self.kill()
-            raise TooCostly("start")
+        self.ready = False
+
+    def _started(self) -> bool:
+        """Whether the worker has imported its preload and waits for work (waiting for it once)."""
+        if not self.ready:
+            try:
+                self.ready = self.conn.poll(START_SECONDS) and self.conn.recv() == "ready"
+            except (EOFError, OSError):  # killed while starting
+                return False
+        return self.ready
 
     def call(self, fn: Callable[..., Any], args: tuple, deadline: float) -> tuple[str, Any]:
-        """Send the work and wait for its answer; ("deadline", None) when it does not come in time."""
+        """Send the work and wait for its answer; ("deadline", None) when it does not come in
+        time, ("start", None) when the worker did not start."""
+        if not self._started():
+            return "start", None
         self.conn.send((fn, args))
         if not self.conn.poll(deadline):
             return "deadline", None
@@ -108,15 +124,17 @@ class WorkPool:
     def __init__(self, limits: PoolLimits) -> None:
         self.limits = limits
         self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
         self._slots: asyncio.Semaphore | None = None
         self._waiting = 0
+        self._stopped = False
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """fn(*args) in a worker: its result, or Busy / TooCostly / the exception it raised."""
         if self._slots is None:  # created inside the server's event loop
             self._slots = asyncio.Semaphore(self.limits.workers)
         retry = max(1, round(self.limits.deadline_seconds))
-        if self._slots.locked() and self._waiting >= self.limits.queue:
+        if self._stopped or (self._slots.locked() and self._waiting >= self.limits.queue):
             raise Busy(retry)
         self._waiting += 1
         try:
@@ -127,6 +145,8 @@ class WorkPool:
         finally:
             self._waiting -= 1
         try:
+            if self._stopped:
+                raise Busy(retry)
             return await self._call(fn, args)
         finally:
             self._slots.release()
@@ -134,13 +154,20 @@ class WorkPool:
     async def _call(self, fn: Callable[..., Any], args: tuple) -> Any:
         worker = self._idle.pop() if self._idle else None
         if worker is None or not worker.process.is_alive():
-            worker = await asyncio.to_thread(_Worker, self.limits.memory_mb * 1024 * 1024)
+            worker = await asyncio.to_thread(
+                _Worker, self.limits.memory_mb * 1024 * 1024, self.limits.preload
+            )
+        self._busy.add(worker)
         try:
+            if self._stopped:  # stopped while this worker started: stop() could not see it
+                worker.process.kill()
             outcome, value = await asyncio.to_thread(worker.call, fn, args, self.limits.deadline_seconds)
         except asyncio.CancelledError:  # the visitor left: their work, and its worker, go too
             threading.Thread(target=worker.kill, name="spyglass-pool-kill", daemon=True).start()
             raise
-        if outcome in ("deadline", "memory"):
+        finally:
+            self._busy.discard(worker)
+        if outcome in ("deadline", "memory", "start"):
             await asyncio.to_thread(worker.kill)
             raise TooCostly(outcome)
         self._idle.append(worker)
@@ -153,8 +180,26 @@ class WorkPool:
         while self._idle:
             self._idle.pop().kill()
 
+    def stop(self) -> None:
+        """End all work now, busy workers too, and refuse what comes after: the server is stopping.
+
+        Safe from a signal handler: it only sends SIGKILL. A call in flight sees its
+        worker's pipe close and answers TooCostly at once, so the server's graceful
+        shutdown, which waits for every request in flight, is not held for a deadline.
+        """
+        self._stopped = True
+        for worker in [*self._busy, *self._idle]:
+            with contextlib.suppress(OSError, ValueError):
+                worker.process.kill()
+
 
 _SHARED: dict[PoolLimits, WorkPool] = {}
+
+
+def stop_shared_pools() -> None:
+    """Stop every shared pool of this process (WorkPool.stop)."""
+    for pool in list(_SHARED.values()):
+        pool.stop()
 
 
 def shared_pool(limits: PoolLimits) -> WorkPool:

@@ -13,13 +13,17 @@ in a frame that cannot draw them. Errors never carry exception text or paths.
 
 Payloads are read as archive/publish/archived.py reads them: a piece at a
 time, never more than the publishing stance's cap decoded. HTML and CSS up
-to the rewrite cap (Stance.max_rewrite_mb) are read whole and rewritten in a
-server thread, a bounded cost; a larger page is streamed as archived under a
-policy that lets nothing in it open another page, and its replay page says so.
+to the rewrite cap (Stance.max_rewrite_mb) are read whole and rewritten
+(rewrite_archived): for the server, in a pool worker (`deferred`), since
+lxml and the rewriting hold the GIL (2 s for a link-dense 2 MB page, every
+other page waiting). A larger page, or one the pool cannot take in time, is
+streamed as archived under a policy that lets nothing in it open another
+page, and its replay page says so.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from collections.abc import Callable
@@ -36,9 +40,9 @@ from archive.index.asof import MEMENTO_TIME, as_of, as_of_kind, as_of_text, fetc
 from archive.index.queries import MAX_ROWID
 from archive.index.rows import is_redirect
 from archive.publish import orient
-from archive.publish.archived import Served, decoded_size, record_pieces, serve_payload
+from archive.publish.archived import Later, Served, decoded_size, record_pieces, serve_payload
 from archive.publish.pages import render
-from archive.publish.paths import Paths
+from archive.publish.paths import Paths, UnderPrefix
 from archive.publish.rewrite import Targets, rewrite_html, rewrite_stylesheet
 from archive.records.store import SERVICE_METHODS
 from archive.text.refs import absolute
@@ -104,16 +108,19 @@ class Replay:
     def __init__(
         self,
         archive: Archive,
-        conn: sqlite3.Connection,
+        conn: sqlite3.Connection | None,
         path: Callable[[str], str],
         cap: int,
         rewrite_cap: int = MAX_REWRITE,
+        deferred: bool = False,
     ) -> None:
         self.archive = archive
         self.conn = conn
         self.path = path
         self.cap = cap  # decoded bytes of an archived payload shown at most
         self.rewrite_cap = rewrite_cap  # decoded bytes of HTML or CSS rewritten at most
+        # Rewriting left to the caller's pool (Served.later) rather than done here.
+        self.deferred = deferred
 
     # -- URLs ----------------------------------------------------------------
 
@@ -348,15 +355,35 @@ class Replay:
             "Cache-Control": "max-age=300",
         }
         try:
-            rewritten = self._rewritten(holder, page_url(row), at, row["id"])
-            if rewritten is not None:
-                rewritten.headers = headers
-                return rewritten
-            if _main_type(holder) in (*_HTML_TYPES, "text/css"):
-                headers["Content-Security-Policy"] = AS_ARCHIVED_CSP
-            served = serve_payload(self.archive, holder, self.cap, self.warc_url(row["id"]))
+            rewritable = _main_type(holder) in (*_HTML_TYPES, "text/css") and not self._too_large_to_rewrite(
+                holder
+            )
         except UNREADABLE:
             return unreadable(row["id"])
+        if not rewritable:
+            return self._as_archived(holder, row["id"], headers)
+        work = (self.archive, holder, page_url(row), timestamp(at), row["id"], self.path("/"))
+        if self.deferred:
+            instead = functools.partial(self._as_archived, holder, row["id"], headers)
+            return Served(200, "", headers=headers, later=Later(rewrite_archived, work, instead))
+        try:
+            rewritten = rewrite_archived(*work)
+        except UNREADABLE:
+            return unreadable(row["id"])
+        if rewritten is None:
+            return self._as_archived(holder, row["id"], headers)
+        rewritten.headers = headers
+        return rewritten
+
+    def _as_archived(self, holder: dict[str, Any], capture_id: int, headers: dict[str, str]) -> Served:
+        """The payload streamed as archived: HTML and CSS under a policy that opens nothing."""
+        headers = dict(headers)
+        if _main_type(holder) in (*_HTML_TYPES, "text/css"):
+            headers["Content-Security-Policy"] = AS_ARCHIVED_CSP
+        try:
+            served = serve_payload(self.archive, holder, self.cap, self.warc_url(capture_id))
+        except UNREADABLE:
+            return unreadable(capture_id)
         served.headers = headers
         return served
 
@@ -364,24 +391,24 @@ class Replay:
         limit = min(self.cap, self.rewrite_cap)
         return decoded_size(self.archive, holder, limit) > limit
 
-    def _rewritten(self, holder: dict[str, Any], url: str, at: datetime, came: int) -> Served | None:
-        """HTML or CSS read whole and pointed into the archive; None for anything else, for a
-        payload too large to rewrite, or one that does not decode (served as archived instead)."""
-        main = _main_type(holder)
-        if main not in (*_HTML_TYPES, "text/css") or self._too_large_to_rewrite(holder):
-            return None
-        try:
-            record = open_record(self.archive, holder)
-        except DecodeError:
-            return None
-        if main == "text/css":
-            return Served(
-                200,
-                record.content_type or "text/css",
-                rewrite_stylesheet(record.body, url, self.targets(at, came)),
-            )
-        body = rewrite_html(record.body, record.content_type, url, self.targets(at, came))
-        return Served(200, "text/html; charset=utf-8", body)
+
+def rewrite_archived(
+    archive: Archive, holder: dict[str, Any], url: str, at_text: str, came: int, prefix: str
+) -> Served | None:
+    """HTML or CSS (capture `holder`, under the rewrite cap) read whole and pointed into the
+    archive as of `at_text`, links under the server's `prefix`; None if it does not decode.
+    Run in a pool worker by the server (Replay.deferred), so it takes only what can be sent."""
+    at = parse_when(at_text)
+    targets = Replay(archive, None, UnderPrefix(prefix), 0).targets(at, came)
+    try:
+        record = open_record(archive, holder)
+    except DecodeError:
+        return None
+    if _main_type(holder) == "text/css":
+        return Served(200, record.content_type or "text/css", rewrite_stylesheet(record.body, url, targets))
+    return Served(
+        200, "text/html; charset=utf-8", rewrite_html(record.body, record.content_type, url, targets)
+    )
 
 
 def pdf_pages(conn: sqlite3.Connection, holder: dict[str, Any]) -> list[dict[str, Any]]:

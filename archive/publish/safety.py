@@ -12,15 +12,16 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import signal
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from archive.index.untrusted import Limits
-from archive.publish.pool import PoolLimits
+from archive.publish.pool import PoolLimits, stop_shared_pools
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,12 @@ class Stance:
     pool_memory_mb: int = 500
     pool_queue: int = 4
     # Archived HTML and CSS up to this size are rewritten to point into the
-    # archive (in memory, in a server thread); a larger page is streamed as
-    # archived, with a notice on its replay page.
+    # archive, in a pool of their own (`replay_workers`, with the pool's
+    # deadline, memory limit and queue), so diffs cannot hold up replay; a
+    # larger page, or one the pool cannot take, is streamed as archived, with
+    # a notice on its replay page.
     max_rewrite_mb: int = 2
+    replay_workers: int = 2
     # The archive's public address (https://archive.example.org): Memento links and
     # TimeGate redirects name it. Empty: they are relative, never the Host header's.
     public_url: str = ""
@@ -92,7 +96,19 @@ class Stance:
 
     @property
     def pool(self) -> PoolLimits:
-        return PoolLimits(self.pool_workers, self.pool_deadline_seconds, self.pool_memory_mb, self.pool_queue)
+        return PoolLimits(
+            self.pool_workers,
+            self.pool_deadline_seconds,
+            self.pool_memory_mb,
+            self.pool_queue,
+            preload=("archive.publish.heavy",),
+        )
+
+    @property
+    def replay_pool(self) -> PoolLimits:
+        return replace(
+            self.pool, workers=self.replay_workers, name="replay", preload=("archive.publish.replay",)
+        )
 
     @property
     def limits(self) -> Limits:
@@ -188,13 +204,13 @@ class QueryWatch:
         self._running: dict[int, _Watched] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.stopping = False
 
     @contextlib.contextmanager
     def limit(self, conn: Any, ms: int, max_memory_bytes: int, max_growth_bytes: int) -> Iterator[None]:
         """Run the body's query on `conn` under a time limit of `ms` and the memory limits."""
-        watched = _Watched(
-            conn, time.monotonic() + ms / 1000, MEMORY.resident_bytes(), max_memory_bytes, max_growth_bytes
-        )
+        deadline = time.monotonic() + (0 if self.stopping else ms / 1000)
+        watched = _Watched(conn, deadline, MEMORY.resident_bytes(), max_memory_bytes, max_growth_bytes)
         with self._lock:
             self._running[id(watched)] = watched
             if self._thread is None:
@@ -208,6 +224,17 @@ class QueryWatch:
                 self._running.pop(id(watched), None)
             if watched.stopped_for_memory:
                 release_memory()
+
+    def stop_all(self) -> None:
+        """Interrupt every running query, and each later one as it starts: the server is stopping.
+
+        Safe from a signal handler in any thread: it takes no lock (copying the running
+        queries is one step under the GIL) and sqlite3_interrupt may be called from anywhere.
+        """
+        self.stopping = True
+        for watched in list(self._running.values()):
+            watched.conn.interrupt()
+        self._wake.set()
 
     def _watch(self) -> None:
         while True:
@@ -244,6 +271,34 @@ def stops(running: Mapping[int, _Watched], now: float, resident: int) -> dict[in
 
 
 QUERY_WATCH = QueryWatch()
+
+
+def stop_work_on_signals() -> None:
+    """Before the server's own SIGTERM and SIGINT handlers, end the heavy work in flight at once.
+
+    uvicorn's graceful shutdown waits for every request in flight: a pool call
+    could hold it for the pool's deadline and a query for the time limit, and
+    a stop took 27 s with four diffs running. Now their workers are killed and
+    their queries interrupted (the requests answer 503 or "interrupted"), and
+    the server's handler then stops it. Installed only in the main thread, in
+    front of a handler a server set (a test process's defaults are left alone).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous) or previous is signal.default_int_handler:
+            continue
+        if getattr(previous, "spyglass_stop", False):
+            continue
+
+        def stop_then(signum: int, frame: Any, previous: Callable[..., Any] = previous) -> None:
+            QUERY_WATCH.stop_all()
+            stop_shared_pools()
+            previous(signum, frame)
+
+        stop_then.spyglass_stop = True  # type: ignore[attr-defined]
+        signal.signal(sig, stop_then)
 
 
 def closing_cursors(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -2,8 +2,9 @@
 
 What replay serves, and why it is safe, is decided in archive/publish/replay.py;
 these handlers only read the request, run it in Datasette's thread pool (off
-the event loop: WARC reads and rewriting block) and send the answer, pulling
-a streamed body a piece at a time in a thread too. Only GET and HEAD reach
+the event loop: WARC reads block), rewrite an archived page in the replay
+pool's worker processes (rewriting holds the GIL) and send the answer,
+pulling a streamed body a piece at a time in a thread. Only GET and HEAD reach
 them (spyglass_safety). Every value shown in HTML goes through markupsafe's
 escape.
 """
@@ -25,7 +26,8 @@ from archive.publish.archived import Served
 from archive.publish.cells import hash_cell
 from archive.publish.drawing import DRAWING
 from archive.publish.paths import Paths
-from archive.publish.replay import DATABASE, Replay
+from archive.publish.pool import Busy, TooCostly, WorkPool, shared_pool
+from archive.publish.replay import DATABASE, UNREADABLE, Replay
 from archive.publish.safety import Stance
 from archive.times import utc_now
 
@@ -162,9 +164,26 @@ async def _serve(request, datasette, action: Callable[[Replay], Served]) -> _Str
     cap = 0 if head else stance.max_archived_mb * 1_000_000
     rewrite = 0 if head else stance.max_rewrite_mb * 1_000_000
     served = await db.execute_fn(
-        lambda conn: action(Replay(archive, conn, datasette.urls.path, cap, rewrite))
+        lambda conn: action(Replay(archive, conn, datasette.urls.path, cap, rewrite, deferred=True))
     )
+    if served.later is not None:
+        served = await _made_later(served, shared_pool(stance.replay_pool))
     return _Streamed(served, head)
+
+
+async def _made_later(served: Served, pool: WorkPool) -> Served:
+    """A reply whose body is heavy work (rewriting an archived page), made in the pool; when the
+    pool is full or the work passes its deadline, the bounded reply in its place."""
+    later = served.later
+    assert later is not None
+    try:
+        made = await pool.run(later.fn, *later.args)
+    except (Busy, TooCostly, *UNREADABLE):  # the reply in its place says when it cannot be read
+        made = None
+    if made is None:
+        return await asyncio.to_thread(later.instead)
+    made.headers = served.headers
+    return made
 
 
 def _number(value: str | None) -> int | None:

@@ -2,7 +2,8 @@
 
 - `page_key(url)`, `page_key_variant(url, n)` and `has_phrase(text, phrase)` in
   SQL, so canned queries find a page by any form of its URL (closing slash or
-  not, or its Wayback snapshot URL) and match phrases as the CLI does;
+  not, or its Wayback snapshot URL) and match phrases as the CLI does (in the
+  first SEARCH_TEXT_CHARS of a text, as search reads it);
 - /-/spyglass/timeline?url=URL: a page's versions on a time axis (SVG drawn
   here), sightings as ticks, changes marked and linked to their diff;
 - /-/spyglass/diff?from=V&to=V (or ?change=ID): two versions side by side,
@@ -33,6 +34,7 @@ from archive.history.pictures import timeline_svg
 from archive.history.report import changes_of, versions_of
 from archive.history.sightings import known_page_key, page_key, page_key_variants, page_sightings
 from archive.index import queries
+from archive.index.migrations import SEARCH_TEXT_CHARS
 from archive.publish import heavy
 from archive.publish.pool import Busy, TooCostly, WorkPool, shared_pool
 from archive.publish.requests import inline_script_hashes
@@ -63,7 +65,9 @@ def _page_key(url: Any) -> str | None:
 
 
 def _has_phrase(text: Any, phrase: Any) -> int:
-    return int(has_phrase(str(text) if text is not None else None, str(phrase or "")))
+    """has_phrase for SQL, over the part of a text search reads (SEARCH_TEXT_CHARS): it runs in a
+    query thread holding the GIL, and over a 2M-character text one call took half a second."""
+    return int(has_phrase(str(text)[:SEARCH_TEXT_CHARS] if text is not None else None, str(phrase or "")))
 
 
 def _page_key_variant(url: Any, n: Any) -> str | None:

@@ -51,7 +51,14 @@ from archive.publish.requests import (
     is_expensive,
     is_hidden,
 )
-from archive.publish.safety import Stance, cache_table_permissions, closing_cursors, query_limits
+from archive.publish.safety import (
+    Stance,
+    cache_table_permissions,
+    closing_cursors,
+    query_limits,
+    stop_work_on_signals,
+)
+from archive.publish.schema_facts import remember_schema
 
 # Datasette prints every error's traceback with its local variables when the
 # `rich` package is installed (the WACZ tooling brings it in): over a second
@@ -111,6 +118,7 @@ def startup(datasette):
         max_growth_bytes=stance.max_query_memory_mb * 1_000_000,
     )
     cache_table_permissions(datasette)
+    remember_schema(datasette)
     # Every function Datasette runs in a query thread (its queries and the
     # plugins') closes a failure's cursors there, not on the event loop.
     execute_fn = datasette_database.Database.execute_fn
@@ -192,6 +200,7 @@ def asgi_wrapper(datasette):
     per_client = ClientGate(stance.max_costly_per_client, stance.expensive_wait_seconds)
     canned = canned_paths(datasette.metadata() or {})
     cap = stance.max_reply_mb * 1_000_000
+    installed: list[bool] = []
 
     async def too_large(send):
         await _answer(
@@ -205,6 +214,9 @@ def asgi_wrapper(datasette):
         async def guarded(scope, receive, send):
             if scope["type"] != "http":
                 return await app(scope, receive, send)
+            if not installed:  # the server has set its signal handlers by the first request
+                installed.append(True)
+                stop_work_on_signals()
             headers = list(extra)
             if not _allow_robots(datasette):
                 headers.append((b"x-robots-tag", b"noindex, nofollow"))

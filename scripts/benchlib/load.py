@@ -4,21 +4,28 @@ A synthetic site is crawled into a fresh archive; Datasette serves it as
 `spyglass serve --allow-sql` does (the worst case: custom SQL on); Locust runs
 a few dozen reporters and three hostile clients for a bounded time while the
 same site is crawled again into the served archive. Reported: requests/s,
-p50/p95/p99 of the reporters' pages, 4xx/5xx counts and the server's peak memory.
+p50/p95/p99 of the reporters' pages, 4xx/5xx counts, the server's peak memory,
+and how long SIGTERM takes to stop it while strangers' heavy work runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 from archive.demo.server import free_port, wait_for_port
 from archive.publish.datasette import datasette_command, datasette_environment
+from scripts.benchlib.attacks import heavy_paths
 from scripts.benchlib.heavy import add_big_page, add_heavy_change
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,6 +146,7 @@ def run_load_test(
     captures = _capture_ids(data)
     try:
         wait_for_port(port)
+        _warm(host, captures)
         writer = subprocess.Popen(crawl, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         reporters = _locust("Reporter", users, seconds, host, work / "reporters", captures, heavy_env)
         strangers = _locust("Stranger", 3, seconds, host, work / "strangers", captures, heavy_env)
@@ -148,8 +156,10 @@ def run_load_test(
                 raise SystemExit(f"locust failed:\n{err[-2000:]}")
         writer.wait(timeout=600)
         peak = _peak_mb(server.pid)
+        stopped, running = _stop_while_busy(server, host, heavy_env.split(",", 4))
     finally:
-        server.terminate()
+        if server.poll() is None:
+            server.kill()
         server.wait(timeout=10)
         log.close()
     ours = _stats(work / "reporters")["Aggregated"]
@@ -185,4 +195,54 @@ def run_load_test(
             f"{fives}; {peak:.0f} MB",
             "goal 0; < 500 MB",
         ),
+        (
+            "Publishing under load: SIGTERM while heavy work runs",
+            f"stopped in {stopped:.1f} s, {running} heavy requests in flight",
+            "goal < 5 s",
+        ),
     ]
+
+
+def _warm(host: str, captures: list[int]) -> None:
+    """One of each reporter's pages before the clock starts, as a server in service has seen
+    them: Datasette's first request sets up its internal tables and the replay pool starts
+    its workers, seconds that are not what a reader waits for later."""
+    capture = captures[0] if captures else 1
+    for path in (
+        "/",
+        "/-/spyglass/search?q=face",
+        "/spyglass/search?q=face",
+        "/spyglass/captures?_search=face",
+        f"/spyglass/captures/{capture}",
+        f"/-/spyglass/replay/{capture}",
+        f"/-/spyglass/archived/{capture}",
+        "/spyglass/agency_products",
+    ):
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(host + path, timeout=60).read()
+
+
+def _stop_while_busy(server: subprocess.Popen, host: str, heavy: list[str]) -> tuple[float, int]:
+    """Set the server to the strangers' heavy work (each request twice, each from its own
+    client), SIGTERM it while that runs: seconds until it exited, and requests then in flight."""
+
+    def ask(path: str, client: int) -> None:
+        request = urllib.request.Request(host + path, headers={"X-Forwarded-For": f"10.3.0.{client}"})
+        with contextlib.suppress(OSError):  # refused, reset or an error status: all the same here
+            urllib.request.urlopen(request, timeout=60).read()
+
+    asking = [
+        threading.Thread(target=ask, args=(path, n), daemon=True)
+        for n, path in enumerate(heavy_paths(*heavy) * 2, 1)
+    ]
+    for thread in asking:
+        thread.start()
+    time.sleep(1.0)  # long enough for the requests to reach their work
+    running = sum(thread.is_alive() for thread in asking)
+    started = time.monotonic()
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass  # reported as 30 s or more; the caller kills it
+    return time.monotonic() - started, running

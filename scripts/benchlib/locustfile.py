@@ -16,6 +16,7 @@ import random
 import time
 from urllib.parse import quote
 
+from attacks import heavy_paths  # Locust puts this file's directory on the path as it loads it
 from locust import HttpUser, between, task
 
 CAPTURES = [int(i) for i in os.environ.get("SPYGLASS_LOAD_CAPTURES", "1").split(",")]
@@ -112,8 +113,6 @@ HOSTILE_PATHS = [
 ]
 # The heavy pages scripts/benchlib/heavy.py added: change,from,to,big capture,page URL.
 HEAVY = os.environ.get("SPYGLASS_LOAD_HEAVY", "").split(",", 4)
-PHRASE = " ".join(["a"] * 1000 + ["b"])
-LONG_PHRASE = quote(PHRASE)
 # A stranger's request that may be answered (it is bounded), but never past this.
 BOUNDED_SECONDS = 10.0
 
@@ -142,21 +141,7 @@ class Stranger(HttpUser):
         """Diffs, phrases, searches and replays of the heavy pages: bounded, or 503/429."""
         if len(HEAVY) < 5:
             return
-        change, first, second, big, url = HEAVY
-        path = random.choice(
-            [
-                f"/-/spyglass/diff?change={change}",
-                f"/-/spyglass/diff?from={second}&to={first}&view=inline",
-                f"/-/spyglass/diff?from={first}&to={first}",
-                f"/-/spyglass/timeline?url={quote(url)}&phrase={LONG_PHRASE}",
-                f"/-/spyglass/archived/{big}",
-                f"/-/spyglass/replay/{big}",
-                f"/-/spyglass/search?q={quote('a ' * 2000)}",
-                f"/spyglass/search?q={LONG_PHRASE}",
-                "/spyglass.json?sql=" + quote(f"select has_phrase(text, '{PHRASE}') from page_texts"),
-            ]
-        )
-        self._bounded(path, "hostile: heavy")
+        self._bounded(random.choice(heavy_paths(*HEAVY)), "hostile: heavy")
 
     @task(1)
     def heavy_head(self) -> None:
