@@ -2,24 +2,53 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from archive.cli.atlas import import_atlas
-from archive.cli.cluster import worker
-from archive.cli.crawl import crawl, documents
-from archive.cli.evidence import cite, export, timestamp, tsa, verify
-from archive.cli.history import changes, history, rebuild_history
-from archive.cli.init import init
-from archive.cli.notify import notify
-from archive.cli.ops import run_due, schedule, scrapyd_egg, status
-from archive.cli.serve import demo, serve
-from archive.cli.wayback import closest, save
 from archive.errors import SpyglassError
 from archive.version import spyglass_version
 
+# Each command's module is imported only when that command runs: `spyglass verify`
+# need not import Scrapy, Twisted and Datasette first (they cost more than a
+# second of start-up on a busy machine, about a third of verifying a small archive).
+COMMANDS = {
+    "init": "archive.cli.init:init",
+    "crawl": "archive.cli.crawl:crawl",
+    "documents": "archive.cli.crawl:documents",
+    "save": "archive.cli.wayback:save",
+    "closest": "archive.cli.wayback:closest",
+    "serve": "archive.cli.serve:serve",
+    "verify": "archive.cli.evidence:verify",
+    "timestamp": "archive.cli.evidence:timestamp",
+    "cite": "archive.cli.evidence:cite",
+    "export": "archive.cli.evidence:export",
+    "history": "archive.cli.history:history",
+    "changes": "archive.cli.history:changes",
+    "rebuild-history": "archive.cli.history:rebuild_history",
+    "demo": "archive.cli.serve:demo",
+    "run-due": "archive.cli.ops:run_due",
+    "status": "archive.cli.ops:status",
+    "schedule": "archive.cli.ops:schedule",
+    "scrapyd-egg": "archive.cli.ops:scrapyd_egg",
+    "notify": "archive.cli.notify:notify",
+    "tsa": "archive.cli.evidence:tsa",
+    "import-atlas": "archive.cli.atlas:import_atlas",
+    "worker": "archive.cli.cluster:worker",
+}
+
 
 class SpyglassGroup(click.Group):
-    """Turns SpyglassError into one readable line and exit status 1."""
+    """Turns SpyglassError into one readable line and exit status 1; loads a command when it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, name = COMMANDS[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
@@ -46,27 +75,3 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 )
 def cli() -> None:
     """Spyglass: collect, preserve, index and publish evidence about surveillance technology."""
-
-
-for command in (
-    init,
-    crawl,
-    documents,
-    save,
-    closest,
-    serve,
-    verify,
-    timestamp,
-    cite,
-    export,
-    history,
-    changes,
-    rebuild_history,
-    demo,
-):
-    cli.add_command(command)
-for command in (run_due, status, schedule, scrapyd_egg, notify):
-    cli.add_command(command)
-cli.add_command(tsa)
-cli.add_command(import_atlas)
-cli.add_command(worker)

@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["throughput", "recrawl", "search", "wayback", "load", "workers", "browser"],
+        choices=["throughput", "recrawl", "search", "wayback", "load", "workers", "browser", "verify"],
         action="append",
     )
     parser.add_argument(
@@ -259,7 +259,16 @@ def main(argv: list[str] | None = None) -> None:
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
     browser_pages = args.browser_pages or (8 if args.quick else 40)
-    sections = args.only or ["throughput", "recrawl", "search", "wayback", "load", "workers", "browser"]
+    sections = args.only or [
+        "throughput",
+        "recrawl",
+        "search",
+        "wayback",
+        "load",
+        "workers",
+        "browser",
+        "verify",
+    ]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
     machine = describe_machine()
@@ -291,6 +300,10 @@ def main(argv: list[str] | None = None) -> None:
             from scripts.benchlib.browser import browser_section
 
             rows += browser_section(browser_pages, work / "browser")
+        if "verify" in sections:
+            from scripts.benchlib.verify import verify_section
+
+            rows += verify_section(pages, rounds, work / "verify")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
