@@ -39,6 +39,11 @@ class Bar:
             self.total, self.done, self.started = total, 0, time.monotonic()
             self._draw()
 
+    def add(self, more: int) -> None:
+        """More work found as it goes (a document's pages, once it is opened)."""
+        with self.lock:
+            self.total += more
+
     def advance(self, done: int) -> None:
         """Count `done` more units (safe from any thread); redraws at most ten times a second."""
         with self.lock:
@@ -51,9 +56,7 @@ class Bar:
         with self.lock:
             if not self.shown:
                 seconds = time.monotonic() - self.started
-                self.stream.write(
-                    f"{self.label}: {self.done / self.scale:.1f} {self.unit} in {seconds:.1f} s\n"
-                )
+                self.stream.write(f"{self.label}: {self._amount(self.done)} {self.unit} in {seconds:.1f} s\n")
                 self.stream.flush()
                 return
             self.done = max(self.done, self.total)
@@ -67,9 +70,12 @@ class Bar:
         filled = int(share * WIDTH)
         return (
             f"{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] {share:4.0%}  "
-            f"{self.done / self.scale:.1f}/{self.total / self.scale:.1f} {self.unit}  "
+            f"{self._amount(self.done)}/{self._amount(self.total)} {self.unit}  "
             f"{time.monotonic() - self.started:.1f} s"
         )
+
+    def _amount(self, n: int) -> str:
+        return str(n) if self.scale == 1 else f"{n / self.scale:.1f}"
 
     def _draw(self) -> None:
         if not self.shown:

@@ -35,10 +35,11 @@ from archive.evidence.records import (
 )
 from archive.evidence.since import Verified, last_clean, record_verify
 from archive.evidence.timestamp import trusted_ca, verify_chain_heads, verify_tokens
-from archive.evidence.walk import FileWalk, Progress, Target, walk_files
+from archive.evidence.walk import FileWalk, Target, walk_files
 from archive.index import chain, queries
 from archive.index.db import open_existing
 from archive.index.kinds import ObservationKind
+from archive.progress import Progress
 from archive.times import utc_now
 from archive.warc.digests import sha256_hex
 from archive.warc.read import read_record

@@ -14,7 +14,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from archive.evidence.records import (
     RECORD_ID,
@@ -25,15 +25,7 @@ from archive.evidence.records import (
     read_member,
     row_against,
 )
-
-
-class Progress(Protocol):
-    """Told how many compressed bytes there are to walk, then of each part walked (from any thread)."""
-
-    def start(self, total: int) -> None: ...
-
-    def advance(self, done: int) -> None: ...
-
+from archive.progress import Progress
 
 STRETCH_BYTES = 4 << 20  # smaller stretches cost more in start-up than threads win back
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,12 +15,18 @@ from pathlib import Path
 
 from lxml import etree
 
+from archive.progress import Progress
 from archive.text.extract import decode_text, extract_html, kind_of
 from archive.text.pdf import read_pdf
 
 OCR_DPI = 200
 OCR_TIMEOUT = 120  # seconds per page; a pathological page must not stall the run
 DOCX_MAIN = "word/document.xml"
+# One page per process and one process per core, across every document read at once:
+# Tesseract's own OpenMP threads would only fight the other pages for the same cores
+# (and documents read in parallel each OCR their pages in parallel).
+CORES = threading.BoundedSemaphore(os.cpu_count() or 1)
+TESSERACT_ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 W_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
@@ -32,14 +39,19 @@ class DocumentText:
     error: str | None = None
 
 
-def read_document(content_type: str | None, body: bytes, file_name: str = "") -> DocumentText:
-    """Pages of text from a document's bytes; never raises."""
+def read_document(
+    content_type: str | None, body: bytes, file_name: str = "", progress: Progress | None = None
+) -> DocumentText:
+    """Pages of text from a document's bytes; never raises. `progress` hears of its pages."""
+    if progress is not None and kind_of(content_type, body) != "pdf":
+        progress.add(1)
+        progress.advance(1)  # one page, read at once
     try:
         if _is_docx(content_type, body, file_name):
             return _docx(body)
         kind = kind_of(content_type, body)
         if kind == "pdf":
-            return _pdf(body)
+            return _pdf(body, progress)
         if kind == "html":
             found = extract_html(body, content_type)
             return DocumentText([(found.text, "html")], "html", found.error)
@@ -50,12 +62,15 @@ def read_document(content_type: str | None, body: bytes, file_name: str = "") ->
     return DocumentText([], "none", f"no text extractor for {content_type or 'unknown type'}")
 
 
-def _pdf(body: bytes) -> DocumentText:
+def _pdf(body: bytes, progress: Progress | None) -> DocumentText:
     found = read_pdf(body)
     if found.error:
         return DocumentText([], "failed", found.error)
     missing = [n for n, text in enumerate(found.pages, 1) if text is None]
-    ocr = ocr_pages(body, missing)
+    if progress is not None:
+        progress.add(len(found.pages))
+        progress.advance(len(found.pages) - len(missing))
+    ocr = ocr_pages(body, missing, progress)
     pages: list[tuple[str | None, str]] = [
         (text, "text-layer") if text is not None else ocr[number]
         for number, text in enumerate(found.pages, 1)
@@ -67,8 +82,10 @@ def _pdf(body: bytes) -> DocumentText:
     return DocumentText(pages, "+".join(methods) if methods else "none", error)
 
 
-def ocr_pages(pdf: bytes, numbers: list[int]) -> dict[int, tuple[str | None, str]]:
-    """OCR the given 1-based pages with pdftoppm + Tesseract, two at a time on two cores."""
+def ocr_pages(
+    pdf: bytes, numbers: list[int], progress: Progress | None = None
+) -> dict[int, tuple[str | None, str]]:
+    """OCR the given 1-based pages with pdftoppm + Tesseract, one page per core at a time."""
     if not numbers:
         return {}
     missing = [tool for tool in ("pdftoppm", "tesseract") if shutil.which(tool) is None]
@@ -79,11 +96,19 @@ def ocr_pages(pdf: bytes, numbers: list[int]) -> dict[int, tuple[str | None, str
         path = Path(tmp) / "document.pdf"
         path.write_bytes(pdf)
         with ThreadPoolExecutor(max_workers=max(1, min(len(numbers), os.cpu_count() or 1))) as pool:
-            results = list(pool.map(lambda n: _ocr_page(path, n), numbers))
+            results = list(pool.map(lambda n: _ocr_page(path, n, progress), numbers))
     return dict(zip(numbers, results))
 
 
-def _ocr_page(pdf: Path, number: int) -> tuple[str | None, str]:
+def _ocr_page(pdf: Path, number: int, progress: Progress | None) -> tuple[str | None, str]:
+    with CORES:
+        found = _ocr(pdf, number)
+    if progress is not None:
+        progress.advance(1)
+    return found
+
+
+def _ocr(pdf: Path, number: int) -> tuple[str | None, str]:
     root = pdf.parent / f"page-{number}"
     try:
         subprocess.run(
@@ -92,7 +117,6 @@ def _ocr_page(pdf: Path, number: int) -> tuple[str | None, str]:
                 "-r",
                 str(OCR_DPI),
                 "-gray",
-                "-png",
                 "-singlefile",
                 "-f",
                 str(number),
@@ -106,16 +130,20 @@ def _ocr_page(pdf: Path, number: int) -> tuple[str | None, str]:
             timeout=OCR_TIMEOUT,
         )
         done = subprocess.run(
-            ["tesseract", str(root) + ".png", "stdout", "-l", "eng"],
+            ["tesseract", str(root) + ".pgm", "stdout", "-l", "eng"],
             check=True,
             capture_output=True,
             timeout=OCR_TIMEOUT,
+            env=TESSERACT_ENV,
         )
     except subprocess.TimeoutExpired:
         return None, "ocr-failed (timed out)"
     except subprocess.CalledProcessError as exc:
         detail = exc.stderr.decode("utf-8", "replace").strip().splitlines()
         return None, f"ocr-failed ({detail[-1] if detail else exc.returncode})"
+    finally:
+        # Uncompressed (no PNG to encode and decode again): megabytes a page, so gone at once.
+        Path(str(root) + ".pgm").unlink(missing_ok=True)
     text = "\n".join(line.strip() for line in done.stdout.decode("utf-8", "replace").splitlines())
     return text.strip() or None, "ocr"
 

@@ -13,6 +13,7 @@ import io
 import logging
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 # pypdf logs each oddity of a broken file to stderr; the reason is returned instead.
@@ -35,17 +36,20 @@ def read_pdf(body: bytes) -> PdfText:
     """The text layer of every page of a PDF, with its metadata title."""
     from pypdf import PdfReader
 
-    try:
-        reader = PdfReader(io.BytesIO(body), strict=False)
-        if reader.is_encrypted:
-            return PdfText([], error="encrypted PDF")
-        pages = list(reader.pages)
-        title = None
-        if reader.metadata is not None and reader.metadata.title:
-            title = str(reader.metadata.title).strip() or None
-    except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken files
-        return PdfText([], error=f"unreadable PDF: {type(exc).__name__}: {exc}"[:500])
-    texts = _pdftotext(body, len(pages))
+    # pdftotext reads the text on the other core while pypdf reads the structure here.
+    with ThreadPoolExecutor(1) as pool:
+        layer = pool.submit(_pdftotext, body)
+        try:
+            reader = PdfReader(io.BytesIO(body), strict=False)
+            if reader.is_encrypted:
+                return PdfText([], error="encrypted PDF")
+            pages = list(reader.pages)
+            title = None
+            if reader.metadata is not None and reader.metadata.title:
+                title = str(reader.metadata.title).strip() or None
+        except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken files
+            return PdfText([], error=f"unreadable PDF: {type(exc).__name__}: {exc}"[:500])
+        texts = _pages(layer.result(), len(pages))
     if texts is None:
         texts = []
         for page in pages:
@@ -56,10 +60,10 @@ def read_pdf(body: bytes) -> PdfText:
     return PdfText(texts, title)
 
 
-def _pdftotext(body: bytes, page_count: int) -> list[str | None] | None:
-    """Each page's text from poppler's pdftotext (form feeds end its pages), or None if it cannot."""
+def _pdftotext(body: bytes) -> str | None:
+    """The whole text from poppler's pdftotext (form feeds end its pages), or None if it cannot."""
     command = shutil.which("pdftotext")
-    if command is None or page_count == 0:
+    if command is None:
         return None
     try:
         done = subprocess.run(
@@ -73,7 +77,14 @@ def _pdftotext(body: bytes, page_count: int) -> list[str | None] | None:
         return None
     if done.returncode != 0:
         return None
-    pages = done.stdout.decode("utf-8", "replace").split("\f")[:page_count]
+    return done.stdout.decode("utf-8", "replace")
+
+
+def _pages(text: str | None, page_count: int) -> list[str | None] | None:
+    """pdftotext's text page by page, or None if it has fewer pages than the PDF."""
+    if text is None or page_count == 0:
+        return None
+    pages = text.split("\f")[:page_count]
     if len(pages) < page_count:
         return None
     return [page.strip() or None for page in pages]

@@ -241,7 +241,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["throughput", "recrawl", "search", "wayback", "load", "workers", "browser", "verify"],
+        choices=[
+            "throughput",
+            "recrawl",
+            "search",
+            "wayback",
+            "load",
+            "workers",
+            "browser",
+            "verify",
+            "documents",
+        ],
         action="append",
     )
     parser.add_argument(
@@ -249,6 +259,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--load-seconds", type=int, help="length of the publishing load test (default 60; quick 15)"
+    )
+    parser.add_argument(
+        "--release-pages", type=int, help="pages of the scanned release read by OCR (default 1000; quick 4)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -268,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         "workers",
         "browser",
         "verify",
+        "documents",
     ]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
@@ -304,6 +318,10 @@ def main(argv: list[str] | None = None) -> None:
             from scripts.benchlib.verify import verify_section
 
             rows += verify_section(pages, rounds, work / "verify")
+        if "documents" in sections:
+            from scripts.benchlib.documents import documents_section
+
+            rows += documents_section(args.release_pages or (4 if args.quick else 1000), work / "documents")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
