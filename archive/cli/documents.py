@@ -27,8 +27,11 @@ def documents(sources_file: Path | None, data_dir: Path | None, redo: bool) -> N
     bar = Bar("documents: pages read", unit="pages", scale=1)
     try:
         read = read_documents(config, os.environ, redo, notes, bar)
-    finally:
         bar.finish()
+    except BaseException:
+        bar.stop()
+        raise
+    finally:
         for note in notes:
             click.echo(f"note: {note}", err=True)
     click.echo(read.line())

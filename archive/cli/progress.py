@@ -64,6 +64,13 @@ class Bar:
             self.stream.write("\n")
             self.stream.flush()
 
+    def stop(self) -> None:
+        """The work failed: end the bar's line on a terminal, so the error starts on its own; nothing off one."""
+        with self.lock:
+            if self.shown and self.drawn:
+                self.stream.write("\n")
+                self.stream.flush()
+
     def line(self) -> str:
         """The bar as one line of text."""
         share = min(self.done / self.total, 1.0) if self.total else 1.0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,9 +150,24 @@ def _check(
     """The chain, then one walk of every WARC file (from where `last` stopped), then the rows it
     did not meet; returns the report and, per file, how far it is now verified."""
     report = Report(captures=len(rows.captures), screenshots=len(rows.shots))
-    by_id = {r["id"]: r for r in rows.captures}
-    for capture_id, message in chain.check_chain(rows.captures):
-        report.problems.append(Problem(capture_id, by_id[capture_id]["url"], "index row", message))
+    # The chain is hashed on a thread of its own while the files are walked: the walk
+    # spends its time in zlib and hashlib, which let go of the GIL.
+    with ThreadPoolExecutor(1) as beside:
+        links = beside.submit(chain.check_chain, rows.captures)
+        report.problems, files = _check_files(archive, rows, last, progress, report)
+        by_id = {r["id"]: r for r in rows.captures}
+        report.problems[:0] = [
+            Problem(capture_id, by_id[capture_id]["url"], "index row", message)
+            for capture_id, message in links.result()
+        ]
+    return report, files
+
+
+def _check_files(
+    archive: Archive, rows: Rows, last: Verified | None, progress: Progress | None, report: Report
+) -> tuple[list[Problem], dict[str, tuple[int, int]]]:
+    """One walk of every WARC file, then the rows it did not meet; adds what it read to `report`."""
+    problems: list[Problem] = []
     known_ids = {r["warc_record_id"] for r in rows.captures} | {s["warc_record_id"] for s in rows.shots}
     known_ids |= rows.refused | {r["warc_record_id"] for r in rows.observed}
     targets = _targets(rows)
@@ -160,7 +176,7 @@ def _check(
     for path in sorted(warc_dir.glob("*.warc.gz")) if warc_dir.is_dir() else []:
         start = last.files.get(path.name, (0, 0))[0] if last else 0
         if path.stat().st_size < start:
-            report.problems.append(_shrunk(path, start, last))
+            problems.append(_shrunk(path, start, last))
             start = 0
         mine = {o: ts for o, ts in targets.get(path.name, {}).items() if o >= start}
         walks.append(FileWalk(path, start, mine))
@@ -174,12 +190,12 @@ def _check(
         before = last.files.get(f.path.name, (0, 0))[1] if last and f.start else 0
         report.warc_files += 1
         if f.start and not f.records and (f.cut or f.broken):
-            report.problems.append(_moved(f.path, f.start, last))
+            problems.append(_moved(f.path, f.start, last))
             continue
         report.records += before + f.records
         report.records_read += f.records
         report.bytes_read += f.end - f.start
-        report.problems.extend(f.problems)
+        problems.extend(f.problems)
         met |= f.met
         files[f.path.name] = (f.end, before + f.records)
         cut = f.cut
@@ -188,9 +204,9 @@ def _check(
             file_rows = [r for r in rows.captures if r["warc_filename"] == f.path.name]
             file_problems.append(cut.problem(f.path.name, before + f.records, _in_order(file_rows)))
     walked = {f.path.name: f.start for f in walks}
-    report.problems.extend(_unmet(archive, rows, last, walked, met, known_ids, cut_at))
-    report.problems.extend(file_problems)
-    return report, files
+    problems.extend(_unmet(archive, rows, last, walked, met, known_ids, cut_at))
+    problems.extend(file_problems)
+    return problems, files
 
 
 def _targets(rows: Rows) -> dict[str, dict[int, list[Target]]]:
