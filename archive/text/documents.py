@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
-import tempfile
-import threading
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from lxml import etree
 
 from archive.progress import Progress
 from archive.text.extract import decode_text, extract_html, kind_of
+from archive.text.ocr import ocr_pages
 from archive.text.pdf import read_pdf
 
-OCR_DPI = 200
-OCR_TIMEOUT = 120  # seconds per page; a pathological page must not stall the run
 DOCX_MAIN = "word/document.xml"
-# One page per process and one process per core, across every document read at once:
-# Tesseract's own OpenMP threads would only fight the other pages for the same cores
-# (and documents read in parallel each OCR their pages in parallel).
-CORES = threading.BoundedSemaphore(os.cpu_count() or 1)
-TESSERACT_ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 W_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
@@ -80,72 +67,6 @@ def _pdf(body: bytes, progress: Progress | None) -> DocumentText:
     if not any(text for text, _ in pages):
         error = "no text layer and OCR found no text" if found.pages else "PDF has no pages"
     return DocumentText(pages, "+".join(methods) if methods else "none", error)
-
-
-def ocr_pages(
-    pdf: bytes, numbers: list[int], progress: Progress | None = None
-) -> dict[int, tuple[str | None, str]]:
-    """OCR the given 1-based pages with pdftoppm + Tesseract, one page per core at a time."""
-    if not numbers:
-        return {}
-    missing = [tool for tool in ("pdftoppm", "tesseract") if shutil.which(tool) is None]
-    if missing:
-        reason = f"ocr-unavailable ({', '.join(missing)} not installed)"
-        return {n: (None, reason) for n in numbers}
-    with tempfile.TemporaryDirectory(prefix="spyglass-ocr-") as tmp:
-        path = Path(tmp) / "document.pdf"
-        path.write_bytes(pdf)
-        with ThreadPoolExecutor(max_workers=max(1, min(len(numbers), os.cpu_count() or 1))) as pool:
-            results = list(pool.map(lambda n: _ocr_page(path, n, progress), numbers))
-    return dict(zip(numbers, results))
-
-
-def _ocr_page(pdf: Path, number: int, progress: Progress | None) -> tuple[str | None, str]:
-    with CORES:
-        found = _ocr(pdf, number)
-    if progress is not None:
-        progress.advance(1)
-    return found
-
-
-def _ocr(pdf: Path, number: int) -> tuple[str | None, str]:
-    root = pdf.parent / f"page-{number}"
-    try:
-        subprocess.run(
-            [
-                "pdftoppm",
-                "-r",
-                str(OCR_DPI),
-                "-gray",
-                "-singlefile",
-                "-f",
-                str(number),
-                "-l",
-                str(number),
-                str(pdf),
-                str(root),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=OCR_TIMEOUT,
-        )
-        done = subprocess.run(
-            ["tesseract", str(root) + ".pgm", "stdout", "-l", "eng"],
-            check=True,
-            capture_output=True,
-            timeout=OCR_TIMEOUT,
-            env=TESSERACT_ENV,
-        )
-    except subprocess.TimeoutExpired:
-        return None, "ocr-failed (timed out)"
-    except subprocess.CalledProcessError as exc:
-        detail = exc.stderr.decode("utf-8", "replace").strip().splitlines()
-        return None, f"ocr-failed ({detail[-1] if detail else exc.returncode})"
-    finally:
-        # Uncompressed (no PNG to encode and decode again): megabytes a page, so gone at once.
-        Path(str(root) + ".pgm").unlink(missing_ok=True)
-    text = "\n".join(line.strip() for line in done.stdout.decode("utf-8", "replace").splitlines())
-    return text.strip() or None, "ocr"
 
 
 def _is_docx(content_type: str | None, body: bytes, file_name: str) -> bool:

@@ -99,14 +99,12 @@ def _documents(work: Path) -> Measured:
 
 def _tesseract_directly(pdf: Path, images: Path) -> Measured:
     """Tesseract on pdftoppm's page images, one page per process, as many at once as there are cores."""
-    from archive.text.documents import OCR_DPI
+    from archive.text.ocr import OCR_DPI
 
     images.mkdir()
-    subprocess.run(
-        ["pdftoppm", "-r", str(OCR_DPI), "-gray", "-png", str(pdf), str(images / "page")], check=True
-    )
+    subprocess.run(["pdftoppm", "-r", str(OCR_DPI), "-gray", str(pdf), str(images / "page")], check=True)
     script = (
-        f"ls {images}/*.png | OMP_THREAD_LIMIT=1 xargs -P {os.cpu_count() or 1} -I{{}} "
+        f"ls {images}/*.pgm | OMP_THREAD_LIMIT=1 xargs -P {os.cpu_count() or 1} -I{{}} "
         "tesseract {} stdout -l eng > /dev/null 2>&1"
     )
     return measure(["sh", "-c", script])
