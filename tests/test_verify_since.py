@@ -162,3 +162,31 @@ def test_stretches_on_threads_read_as_one_piece(archive: tuple[Path, set[str]], 
     _tamper_last_response(data / "warcs" / sorted(first)[0])
     damaged = verify_report(Archive(data))
     assert any("payload SHA-256 is" in p.message for p in damaged.problems)
+
+
+def test_the_fast_reading_agrees_with_warcio_and_leaves_every_failure_to_it(archive: tuple[Path, set[str]]):
+    from archive.warc.checked import checked_record
+    from archive.warc.digests import sha256_hex
+    from archive.warc.read import record_at
+
+    data, _ = archive
+    members = [m for p in sorted((data / "warcs").glob("*.warc.gz")) for m in gzip_members(p)]
+    kinds = set()
+    for member in members:
+        fast, slow = checked_record(member.data), record_at(io.BytesIO(member.data), 0)
+        assert fast is not None and slow is not None and not slow.digest_failures
+        kinds.add(fast.warc_type)
+        assert (fast.warc_type, fast.record_id, fast.url, fast.date) == (
+            slow.warc_type,
+            slow.record_id,
+            slow.url,
+            slow.date,
+        )
+        assert fast.payload == slow.payload and fast.payload_sha256 == sha256_hex(slow.payload)
+        if slow.warc_type == "response":
+            assert fast.http_status == slow.http_status
+        if slow.warc_type != "revisit" and b"evidence" in member.data:
+            altered = member.data.replace(b"evidence", b"EVIDENCE", 1)
+            assert checked_record(altered) is None
+            assert record_at(io.BytesIO(altered), 0).digest_failures
+    assert {"warcinfo", "request", "response", "revisit"} <= kinds
