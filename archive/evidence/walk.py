@@ -26,6 +26,7 @@ from archive.evidence.records import (
     row_against,
 )
 from archive.progress import Progress
+from archive.warc.read import gzip_members
 
 STRETCH_BYTES = 4 << 20  # smaller stretches cost more in start-up than threads win back
 
@@ -128,8 +129,6 @@ def walk(
     f: FileWalk, start: int, stop: int | None, known_ids: set[str], progress: Progress | None
 ) -> Stretch:
     """Check every member from `start` to the first at or past `stop` (the file's end if None)."""
-    from archive.warc.read import gzip_members
-
     stretch = Stretch(start, stop, end=start)
     unreported = 0
     for member in gzip_members(f.path, start, stop):
