@@ -10,15 +10,19 @@ timed command. Then, each wall-clock from command start to exit:
   renders them; made untimed), one page per process with both cores busy (xargs -P);
 - `spyglass documents --redo` over the text-layer release, against `pdftotext`
   on the same file.
+Each pair runs alternately for the rounds asked (at most 3: a full-size scan
+takes minutes a run), which one goes first swapped each round; medians are shown.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from scripts.benchlib.procs import Measured, measure
@@ -97,12 +101,18 @@ def _documents(work: Path) -> Measured:
     return done
 
 
-def _tesseract_directly(pdf: Path, images: Path) -> Measured:
-    """Tesseract on pdftoppm's page images, one page per process, as many at once as there are cores."""
+def _page_images(pdf: Path, images: Path) -> Path:
+    """pdftoppm's greyscale page images of the PDF, as Spyglass renders them (untimed; PGM, as
+    Tesseract reads them fastest, 3.7 MB a page: 3.7 GB of the work directory at full size)."""
     from archive.text.ocr import OCR_DPI
 
     images.mkdir()
     subprocess.run(["pdftoppm", "-r", str(OCR_DPI), "-gray", str(pdf), str(images / "page")], check=True)
+    return images
+
+
+def _tesseract_directly(images: Path) -> Measured:
+    """Tesseract on the page images, one page per process, as many at once as there are cores."""
     script = (
         f"ls {images}/*.pgm | OMP_THREAD_LIMIT=1 xargs -P {os.cpu_count() or 1} -I{{}} "
         "tesseract {} stdout -l eng > /dev/null 2>&1"
@@ -110,8 +120,21 @@ def _tesseract_directly(pdf: Path, images: Path) -> Measured:
     return measure(["sh", "-c", script])
 
 
-def documents_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
-    """Rows: a scanned release against Tesseract directly, a text-layer release against pdftotext."""
+def _rounds(
+    rounds: int, baseline: Callable[[], Measured], spyglass: Callable[[], Measured]
+) -> tuple[float, float]:
+    """Median seconds of each, run alternately, which goes first swapped each round (load drifts)."""
+    mine: list[float] = []
+    theirs: list[float] = []
+    for n in range(rounds):
+        for run in (baseline, spyglass) if n % 2 == 0 else (spyglass, baseline):
+            (theirs if run is baseline else mine).append(run().seconds)
+    return statistics.median(theirs), statistics.median(mine)
+
+
+def documents_section(pages: int, rounds: int, work: Path) -> list[tuple[str, str, str]]:
+    """Rows: a scanned release against Tesseract directly, a text-layer release against pdftotext,
+    each the median of `rounds` alternating runs."""
     from archive.demo.pdfgen import scanned_pdf, text_pdf
 
     if not (shutil.which("tesseract") and shutil.which("pdftoppm") and shutil.which("pdftotext")):
@@ -123,21 +146,24 @@ def documents_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
     tmp = Path(tempfile.mkdtemp(dir=work))
     (tmp / "scan.pdf").write_bytes(scan)
     (tmp / "text.pdf").write_bytes(text)
-    ocr_directly = _tesseract_directly(tmp / "scan.pdf", tmp / "images")
-    ocr = _documents(scanned)
-    text_directly = measure(["pdftotext", "-enc", "UTF-8", "-q", str(tmp / "text.pdf"), "-"])
-    read = _documents(typed)
+    images = _page_images(tmp / "scan.pdf", tmp / "images")
+    ocr_directly, ocr = _rounds(rounds, lambda: _tesseract_directly(images), lambda: _documents(scanned))
+    text_directly, read = _rounds(
+        rounds,
+        lambda: measure(["pdftotext", "-enc", "UTF-8", "-q", str(tmp / "text.pdf"), "-"]),
+        lambda: _documents(typed),
+    )
     shutil.rmtree(work, ignore_errors=True)
     return [
         (
             f"`spyglass documents` of a scanned release ({pages} pages, OCR)",
-            f"{ocr.seconds:.1f} s ({pages / ocr.seconds:.2f} pages/s); Tesseract directly on the same "
-            f"page images, one page per process on {os.cpu_count()} cores, {ocr_directly.seconds:.1f} s",
-            f"{ocr_directly.seconds / ocr.seconds:.2f} of Tesseract directly (goal >= 0.90)",
+            f"{ocr:.1f} s ({pages / ocr:.2f} pages/s); Tesseract directly on the same "
+            f"page images, one page per process on {os.cpu_count()} cores, {ocr_directly:.1f} s",
+            f"{ocr_directly / ocr:.2f} of Tesseract directly (goal >= 0.90)",
         ),
         (
             f"`spyglass documents` of a text-layer release ({pages} pages)",
-            f"{read.seconds:.2f} s; `pdftotext` of the same file {text_directly.seconds:.2f} s",
-            f"{text_directly.seconds / read.seconds:.2f} of pdftotext (goal >= 0.90)",
+            f"{read:.2f} s; `pdftotext` of the same file {text_directly:.2f} s",
+            f"{text_directly / read:.2f} of pdftotext (goal >= 0.90)",
         ),
     ]

@@ -321,7 +321,9 @@ def main(argv: list[str] | None = None) -> None:
         if "documents" in sections:
             from scripts.benchlib.documents import documents_section
 
-            rows += documents_section(args.release_pages or (4 if args.quick else 1000), work / "documents")
+            rows += documents_section(
+                args.release_pages or (4 if args.quick else 1000), min(rounds, 3), work / "documents"
+            )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
