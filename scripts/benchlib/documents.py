@@ -83,7 +83,8 @@ def _archive(work: Path, name: str, pdf: bytes) -> Path:
     return work
 
 
-def _documents(work: Path) -> Measured:
+def _documents(work: Path, expect: str) -> Measured:
+    """`spyglass documents --redo`, which must report `expect` (every page read the way meant)."""
     cmd = [
         sys.executable,
         "-m",
@@ -96,8 +97,8 @@ def _documents(work: Path) -> Measured:
         str(work / "data"),
     ]
     done = measure(cmd, cwd=ROOT)
-    if done.returncode:
-        raise SystemExit(f"spyglass documents failed:\n{done.stderr[-3000:]}")
+    if done.returncode or expect not in done.stdout:
+        raise SystemExit(f"spyglass documents did not read {expect}:\n{done.stdout}{done.stderr[-3000:]}")
     return done
 
 
@@ -147,11 +148,15 @@ def documents_section(pages: int, rounds: int, work: Path) -> list[tuple[str, st
     (tmp / "scan.pdf").write_bytes(scan)
     (tmp / "text.pdf").write_bytes(text)
     images = _page_images(tmp / "scan.pdf", tmp / "images")
-    ocr_directly, ocr = _rounds(rounds, lambda: _tesseract_directly(images), lambda: _documents(scanned))
+    ocr_directly, ocr = _rounds(
+        rounds,
+        lambda: _tesseract_directly(images),
+        lambda: _documents(scanned, f"{pages} page(s) ({pages} ocr)"),
+    )
     text_directly, read = _rounds(
         rounds,
         lambda: measure(["pdftotext", "-enc", "UTF-8", "-q", str(tmp / "text.pdf"), "-"]),
-        lambda: _documents(typed),
+        lambda: _documents(typed, f"{pages} page(s) ({pages} text-layer)"),
     )
     shutil.rmtree(work, ignore_errors=True)
     return [
