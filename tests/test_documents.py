@@ -98,3 +98,27 @@ def test_read_document_failures_give_reasons():
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document", b"PK\x03\x04junk"
     )
     assert bad_docx.extraction == "failed" and "DOCX" in bad_docx.error
+
+
+def test_progress_hears_of_each_page_as_it_is_read():
+    from archive.demo.pdfgen import text_pdf
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.total = self.done = 0
+
+        def start(self, total: int) -> None:
+            self.total = total
+
+        def add(self, more: int) -> None:
+            self.total += more
+
+        def advance(self, done: int) -> None:
+            self.done += done
+            assert self.done <= self.total  # never ahead of the pages it was told of
+
+    heard = Recorder()
+    found = read_document("application/pdf", text_pdf([["one"], ["two"], ["three"]]), progress=heard)
+    assert [text for text, _ in found.pages] == ["one", "two", "three"]
+    read_document("text/html", b"<html><title>t</title><p>four</p></html>", progress=heard)
+    assert (heard.total, heard.done) == (4, 4)

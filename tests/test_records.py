@@ -424,6 +424,18 @@ def test_documents_with_unset_placeholders_keeps_every_mention(records, tmp_path
     ] == before
 
 
+def test_documents_progress_is_one_plain_line_off_a_terminal(records, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(records["data"], data)
+    env = {"SPYGLASS_RECORDS_PORTAL": "http://127.0.0.1:9", "SPYGLASS_VENDOR_SITE": "http://127.0.0.1:9"}
+    result = run_cli("documents", "--sources", str(ROOT / "sources.yml"), "--data", str(data), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr
+    [plain] = [line for line in result.stderr.splitlines() if line.startswith("documents: ")]
+    assert plain.startswith("documents: pages read: 0 pages in ")
+    assert result.stdout.startswith("Documents: 0 document(s) read")
+
+
 def test_cite_of_a_released_file_names_its_agency_file_and_release_date(records):
     [doc] = rows(
         records["data"],

@@ -1,4 +1,4 @@
-"""`spyglass crawl` and `spyglass documents`: fill the archive, then read the documents it holds."""
+"""`spyglass crawl`: fill the archive (archive/cli/documents.py reads the documents it holds)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import click
 
 from archive.cli.options import command_config, data_option, redis_option, set_option, sources_option
 from archive.cli.report import crawl_and_print
-from archive.crawl.after import read_documents
 
 
 @click.command()
@@ -78,23 +77,3 @@ def crawl(
         config, scrapy, os.environ, names=names, only=only, verbose=verbose, workers=workers
     ):
         sys.exit(1)
-
-
-@click.command()
-@sources_option
-@data_option
-@click.option("--redo", is_flag=True, help="Read every document again, not only new ones.")
-def documents(sources_file: Path | None, data_dir: Path | None, redo: bool) -> None:
-    """Read archived documents (text layer, OCR for scans) and find product mentions.
-
-    `crawl` does this after crawling records sources; run it again after
-    adding a vendor source or installing Tesseract. Example: spyglass documents --data data
-    """
-    config, _ = command_config(data_dir=data_dir, sources_file=sources_file)
-    notes: list[str] = []
-    try:
-        read = read_documents(config, os.environ, redo, notes)
-    finally:
-        for note in notes:
-            click.echo(f"note: {note}", err=True)
-    click.echo(read.line())

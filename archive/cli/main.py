@@ -16,7 +16,7 @@ from archive.version import spyglass_version
 COMMANDS = {
     "init": "archive.cli.init:init",
     "crawl": "archive.cli.crawl:crawl",
-    "documents": "archive.cli.crawl:documents",
+    "documents": "archive.cli.documents:documents",
     "save": "archive.cli.wayback:save",
     "closest": "archive.cli.wayback:closest",
     "serve": "archive.cli.serve:serve",

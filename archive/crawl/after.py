@@ -9,9 +9,8 @@ A new pass is one entry in PASSES.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +23,8 @@ from archive.crawl import rendering
 from archive.crawl.client import stopping_now
 from archive.crawl.runner import Crawled, RunReport, human_bytes, planned_runs, report_of, run_crawl
 from archive.errors import ArchiveError, ConfigError, SpyglassError
-from archive.index.db import open_existing, open_index, writing
+from archive.index.db import open_index, writing
+from archive.records.reading import DocumentsRead, read_documents
 from archive.sources.load import load_sources
 from archive.sources.model import Source, select
 from archive.times import utc_now
@@ -32,9 +32,6 @@ from archive.times import utc_now
 if TYPE_CHECKING:
     from archive.evidence.timestamp import Stamped
     from archive.notify.run import Round
-    from archive.records.extraction import ExtractionReport
-
-TERM_FIELD = re.compile(r"field '(vendor|product)\b")
 
 # Runs a crawl's (source, spider) runs with these Scrapy overrides. What the
 # engine puts on the ExitStack (Redis mode's locks) is kept until the passes end.
@@ -88,21 +85,6 @@ def plan_crawl(
         if not chosen:
             raise ConfigError(f"{config.sources_file}: no source chosen has 'wayback' set")
     return Plan(chosen, runs if runs is not None else planned_runs(chosen, only), config.data_dir)
-
-
-@dataclass
-class DocumentsRead:
-    """The documents pass: document text read (OCR where needed), then mentions of vendor terms."""
-
-    report: ExtractionReport
-    mentions: int
-    seconds: float
-
-    def line(self) -> str:
-        return (
-            f"Documents: {self.report.line()}; {self.mentions} mention(s) of vendor terms "
-            f"({self.seconds:.1f} s)."
-        )
 
 
 @dataclass
@@ -367,38 +349,3 @@ def crawl_and_follow(
             if step.of_runs:
                 result.seconds = time.monotonic() - started
     return result
-
-
-def read_documents(
-    config: Config, variables: Mapping[str, str], redo: bool, notes: list[str]
-) -> DocumentsRead:
-    """Document text (OCR where needed), then mentions of vendor terms; each note goes on `notes`.
-
-    `redo` reads every document again, not only new ones.
-    """
-    from archive.records.extraction import extract_documents
-    from archive.records.mentions import rebuild_mentions
-
-    sources = load_sources(config.sources_file, variables)
-    for note in _term_notes(sources):
-        notes.append(note)  # one by one: the notes before a source that stops the pass are kept
-    index = open_existing(Archive.from_config(config))
-    try:
-        started = time.monotonic()
-        report = extract_documents(Archive.from_config(config), index, redo=redo)
-        mentions = rebuild_mentions(index, sources)
-    finally:
-        index.close()
-    return DocumentsRead(report, mentions, time.monotonic() - started)
-
-
-def _term_notes(sources: list[Source]) -> Iterator[str]:
-    """A note for each vendor source with an unset ${VAR} in its URLs; ConfigError if in its terms."""
-    for source in sources:
-        if source.unresolved and source.kind == "vendor":
-            if not (source.vendor or source.product):
-                # Its terms are unknown: a rebuild would silently drop its mentions.
-                raise ConfigError(
-                    next((u for u in source.unresolved if TERM_FIELD.search(u)), source.unresolved[0])
-                )
-            yield f"{source.unresolved[0]}; its product terms are used all the same"

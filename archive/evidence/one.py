@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from archive.archive import Archive
+from archive.evidence.records import check_row
 from archive.evidence.timestamp import TOKEN_SUFFIX, check_token, token_time, trusted_ca
-from archive.evidence.verify import check_row
 from archive.index import chain
 from archive.index.queries import rows
 

@@ -692,3 +692,29 @@ def m500_change_search_capped(db: sqlite_utils.Database) -> None:
     the view changes_search, as m380 does for captures: a change between two huge versions
     holds millions of characters, and snippet() over them is one step the time limit cannot stop."""
     index_capped(db, "changes", ["added", "removed"], {"added", "removed"})
+
+
+@migrations()
+def m520_verify_runs(db: sqlite_utils.Database) -> None:
+    """Each `spyglass verify` and how far into each WARC file it read, so `verify --since` reads
+    only the records added after the last verify that found nothing wrong."""
+    db.table("verify_runs").create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "since_run": int,  # the verify this one continued from (--since); NULL for a whole one
+            "captures_to": int,  # the highest capture id when it ran
+            "screenshots_to": int,
+            "observations_to": int,
+            "records": int,  # records read
+            "bytes": int,  # compressed bytes read
+            "problems": int,
+        },
+        pk="id",
+    )
+    db.table("verify_files").create(
+        {"verify_run": int, "filename": str, "verified_to": int, "records": int},
+        pk=("verify_run", "filename"),
+        foreign_keys=[("verify_run", "verify_runs", "id")],
+    )

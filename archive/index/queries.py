@@ -13,7 +13,6 @@ from typing import Any
 from archive.errors import NotFound
 from archive.index.asof import AS_OF_COLUMN, as_of, page_url
 from archive.index.rows import is_redirect
-from archive.text.refs import absolute
 
 MAX_ROWID = 2**63 - 1  # SQLite cannot even be asked about a larger id
 
@@ -93,6 +92,9 @@ def resolve_capture(
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The capture of `url` nearest to `at`, following archived redirects to captured targets
     (each nearest to `at`), as replay does; and the redirect captures passed on the way."""
+    # Here, not at the top: lxml and w3lib cost `spyglass verify` a tenth of a second it never needs.
+    from archive.text.refs import absolute
+
     row = nearest_capture(conn, url, at)
     chain: list[dict[str, Any]] = []
     while row is not None and is_redirect(row) and len(chain) < MAX_REDIRECT_HOPS:

@@ -10,6 +10,7 @@ import sqlite_utils
 
 from archive.archive import Archive
 from archive.index import queries
+from archive.progress import Progress
 from archive.records import store
 from archive.text.documents import DocumentText, read_document
 from archive.warc.read import open_record
@@ -31,10 +32,15 @@ class ExtractionReport:
         )
 
 
-def extract_documents(archive: Archive, db: sqlite_utils.Database, redo: bool = False) -> ExtractionReport:
-    """Extract the pages of every document not yet read (or all with `redo`) into document_pages."""
+def extract_documents(
+    archive: Archive, db: sqlite_utils.Database, redo: bool = False, progress: Progress | None = None
+) -> ExtractionReport:
+    """Extract the pages of every document not yet read (or all with `redo`) into document_pages;
+    `progress` is told of pages as each document's are known and as each is read."""
     report = ExtractionReport()
     rows = [(row, queries.payload_row(db.conn, row)) for row in store.pending_documents(db, redo=redo)]
+    if progress is not None:
+        progress.start(0)
 
     def work(pair: tuple[dict, dict | None]) -> DocumentText:
         row, holder = pair
@@ -44,9 +50,10 @@ def extract_documents(archive: Archive, db: sqlite_utils.Database, redo: bool = 
             body = open_record(archive, holder).body
         except Exception as exc:  # noqa: BLE001 - a document that cannot be read keeps its row, with the reason
             return DocumentText([], "failed", f"cannot read the WARC record: {exc}"[:500])
-        return read_document(row["content_type"], body, row["file_name"] or "")
+        return read_document(row["content_type"], body, row["file_name"] or "", progress)
 
-    # Documents in parallel: OCR and pdftoppm run as subprocesses, outside the GIL.
+    # Documents in parallel: OCR and pdftoppm run as subprocesses, outside the GIL (as many
+    # pages at once as there are cores, whatever the number of documents: archive/text/documents.py).
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         for (row, _), found in zip(rows, pool.map(work, rows)):
             store.save_pages(db, row["id"], found.pages, found.extraction, found.error)

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
-import tempfile
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from lxml import etree
 
+from archive.progress import Progress
 from archive.text.extract import decode_text, extract_html, kind_of
+from archive.text.ocr import ocr_pages
 from archive.text.pdf import read_pdf
 
-OCR_DPI = 200
-OCR_TIMEOUT = 120  # seconds per page; a pathological page must not stall the run
 DOCX_MAIN = "word/document.xml"
 W_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -32,14 +26,19 @@ class DocumentText:
     error: str | None = None
 
 
-def read_document(content_type: str | None, body: bytes, file_name: str = "") -> DocumentText:
-    """Pages of text from a document's bytes; never raises."""
+def read_document(
+    content_type: str | None, body: bytes, file_name: str = "", progress: Progress | None = None
+) -> DocumentText:
+    """Pages of text from a document's bytes; never raises. `progress` hears of its pages."""
+    if progress is not None and kind_of(content_type, body) != "pdf":
+        progress.add(1)
+        progress.advance(1)  # one page, read at once
     try:
         if _is_docx(content_type, body, file_name):
             return _docx(body)
         kind = kind_of(content_type, body)
         if kind == "pdf":
-            return _pdf(body)
+            return _pdf(body, progress)
         if kind == "html":
             found = extract_html(body, content_type)
             return DocumentText([(found.text, "html")], "html", found.error)
@@ -50,12 +49,15 @@ def read_document(content_type: str | None, body: bytes, file_name: str = "") ->
     return DocumentText([], "none", f"no text extractor for {content_type or 'unknown type'}")
 
 
-def _pdf(body: bytes) -> DocumentText:
+def _pdf(body: bytes, progress: Progress | None) -> DocumentText:
     found = read_pdf(body)
     if found.error:
         return DocumentText([], "failed", found.error)
     missing = [n for n, text in enumerate(found.pages, 1) if text is None]
-    ocr = ocr_pages(body, missing)
+    if progress is not None:
+        progress.add(len(found.pages))
+        progress.advance(len(found.pages) - len(missing))
+    ocr = ocr_pages(body, missing, progress)
     pages: list[tuple[str | None, str]] = [
         (text, "text-layer") if text is not None else ocr[number]
         for number, text in enumerate(found.pages, 1)
@@ -65,59 +67,6 @@ def _pdf(body: bytes) -> DocumentText:
     if not any(text for text, _ in pages):
         error = "no text layer and OCR found no text" if found.pages else "PDF has no pages"
     return DocumentText(pages, "+".join(methods) if methods else "none", error)
-
-
-def ocr_pages(pdf: bytes, numbers: list[int]) -> dict[int, tuple[str | None, str]]:
-    """OCR the given 1-based pages with pdftoppm + Tesseract, two at a time on two cores."""
-    if not numbers:
-        return {}
-    missing = [tool for tool in ("pdftoppm", "tesseract") if shutil.which(tool) is None]
-    if missing:
-        reason = f"ocr-unavailable ({', '.join(missing)} not installed)"
-        return {n: (None, reason) for n in numbers}
-    with tempfile.TemporaryDirectory(prefix="spyglass-ocr-") as tmp:
-        path = Path(tmp) / "document.pdf"
-        path.write_bytes(pdf)
-        with ThreadPoolExecutor(max_workers=max(1, min(len(numbers), os.cpu_count() or 1))) as pool:
-            results = list(pool.map(lambda n: _ocr_page(path, n), numbers))
-    return dict(zip(numbers, results))
-
-
-def _ocr_page(pdf: Path, number: int) -> tuple[str | None, str]:
-    root = pdf.parent / f"page-{number}"
-    try:
-        subprocess.run(
-            [
-                "pdftoppm",
-                "-r",
-                str(OCR_DPI),
-                "-gray",
-                "-png",
-                "-singlefile",
-                "-f",
-                str(number),
-                "-l",
-                str(number),
-                str(pdf),
-                str(root),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=OCR_TIMEOUT,
-        )
-        done = subprocess.run(
-            ["tesseract", str(root) + ".png", "stdout", "-l", "eng"],
-            check=True,
-            capture_output=True,
-            timeout=OCR_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        return None, "ocr-failed (timed out)"
-    except subprocess.CalledProcessError as exc:
-        detail = exc.stderr.decode("utf-8", "replace").strip().splitlines()
-        return None, f"ocr-failed ({detail[-1] if detail else exc.returncode})"
-    text = "\n".join(line.strip() for line in done.stdout.decode("utf-8", "replace").splitlines())
-    return text.strip() or None, "ocr"
 
 
 def _is_docx(content_type: str | None, body: bytes, file_name: str) -> bool:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 # pypdf logs each oddity of a broken file to stderr; the reason is returned instead.
@@ -20,6 +22,7 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 # A PDF that takes longer than this in pdftotext is read by pypdf instead.
 PDFTOTEXT_SECONDS = 60
+SPLIT_PAGES = 64  # a PDF this long or longer is read by pdftotext in parallel page ranges
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,22 @@ def read_pdf(body: bytes) -> PdfText:
         reader = PdfReader(io.BytesIO(body), strict=False)
         if reader.is_encrypted:
             return PdfText([], error="encrypted PDF")
-        pages = list(reader.pages)
-        title = None
-        if reader.metadata is not None and reader.metadata.title:
-            title = str(reader.metadata.title).strip() or None
+        count = len(reader.pages)  # the page tree's /Count: the pages themselves are read below
     except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken files
         return PdfText([], error=f"unreadable PDF: {type(exc).__name__}: {exc}"[:500])
-    texts = _pdftotext(body, len(pages))
+    # pdftotext reads the text on the other cores (a long PDF in page ranges, one a core)
+    # while pypdf reads the structure here.
+    ranges = _ranges(count)
+    with ThreadPoolExecutor(len(ranges) or 1) as pool:
+        layers = [pool.submit(_pdftotext, body, first, last) for first, last in ranges]
+        try:
+            pages = list(reader.pages)
+            title = None
+            if reader.metadata is not None and reader.metadata.title:
+                title = str(reader.metadata.title).strip() or None
+        except Exception as exc:  # noqa: BLE001 - as above
+            return PdfText([], error=f"unreadable PDF: {type(exc).__name__}: {exc}"[:500])
+        texts = _pages([layer.result() for layer in layers], ranges)
     if texts is None:
         texts = []
         for page in pages:
@@ -56,14 +68,21 @@ def read_pdf(body: bytes) -> PdfText:
     return PdfText(texts, title)
 
 
-def _pdftotext(body: bytes, page_count: int) -> list[str | None] | None:
-    """Each page's text from poppler's pdftotext (form feeds end its pages), or None if it cannot."""
+def _ranges(count: int) -> list[tuple[int, int]]:
+    """Page ranges for pdftotext: one for a short PDF, one a core for a long one."""
+    parts = min(os.cpu_count() or 1, max(1, count // SPLIT_PAGES))
+    size = -(-count // parts) if count else 0
+    return [(first, min(first + size - 1, count)) for first in range(1, count + 1, size)] if count else []
+
+
+def _pdftotext(body: bytes, first: int, last: int) -> str | None:
+    """Pages first..last from poppler's pdftotext (form feeds end its pages), or None if it cannot."""
     command = shutil.which("pdftotext")
-    if command is None or page_count == 0:
+    if command is None:
         return None
     try:
         done = subprocess.run(
-            [command, "-enc", "UTF-8", "-q", "-", "-"],
+            [command, "-enc", "UTF-8", "-q", "-f", str(first), "-l", str(last), "-", "-"],
             input=body,
             capture_output=True,
             timeout=PDFTOTEXT_SECONDS,
@@ -73,7 +92,19 @@ def _pdftotext(body: bytes, page_count: int) -> list[str | None] | None:
         return None
     if done.returncode != 0:
         return None
-    pages = done.stdout.decode("utf-8", "replace").split("\f")[:page_count]
-    if len(pages) < page_count:
+    return done.stdout.decode("utf-8", "replace")
+
+
+def _pages(texts: list[str | None], ranges: list[tuple[int, int]]) -> list[str | None] | None:
+    """pdftotext's text page by page, or None if a range failed or has fewer pages than asked for."""
+    if not ranges:
         return None
-    return [page.strip() or None for page in pages]
+    pages: list[str | None] = []
+    for text, (first, last) in zip(texts, ranges):
+        if text is None:
+            return None
+        mine = text.split("\f")[: last - first + 1]
+        if len(mine) < last - first + 1:
+            return None
+        pages += [page.strip() or None for page in mine]
+    return pages

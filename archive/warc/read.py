@@ -37,6 +37,7 @@ class StoredRecord:
     block_digest_ok: bool | None
     payload_digest_ok: bool | None
     digest_failures: list[str]  # warcio's words for each digest that did not match
+    payload_sha256: str | None = None  # when the reader already hashed the payload (archive/warc/checked.py)
 
 
 def first_record(fh: Any, offset: int, check_digests: bool = False) -> ArcWarcRecord | None:
@@ -289,33 +290,51 @@ class Member:
     truncated: bool = False
 
 
-def gzip_members(path: Path, offset: int = 0) -> Iterator[Member]:
-    """Walk a .warc.gz member by member from `offset`; stops at the first damaged or cut-off member."""
+def gzip_members(path: Path, offset: int = 0, until: int | None = None) -> Iterator[Member]:
+    """Walk a .warc.gz member by member from `offset` (to the first member at or past `until`);
+    stops at the first damaged or cut-off member."""
     with open(path, "rb") as fh:
         fh.seek(offset)
-        leftover = b""
-        while True:
+        pending = _Pending(fh)
+        while until is None or offset < until:
             decomp = zlib.decompressobj(31)
             parts: list[bytes] = []
             consumed = 0
             while not decomp.eof:
-                chunk = leftover or fh.read(READ_CHUNK)
-                leftover = b""
-                if not chunk:
+                piece = pending.next()
+                if not piece:
                     break
                 try:
-                    parts.append(decomp.decompress(chunk))
+                    parts.append(decomp.decompress(piece))
                 except zlib.error as exc:
                     yield Member(offset, consumed, None, f"gzip member cannot be decompressed: {exc}")
                     return
-                if decomp.eof:
-                    leftover = decomp.unused_data
-                    consumed += len(chunk) - len(leftover)
-                else:
-                    consumed += len(chunk)
+                used = len(piece) - len(decomp.unused_data)
+                pending.advance(used)
+                consumed += used
             if not decomp.eof:
                 if consumed:
                     yield Member(offset, consumed, None, "file ends mid-record", truncated=True)
                 return
             yield Member(offset, consumed, b"".join(parts))
             offset += consumed
+
+
+FEED = 1 << 16  # bytes handed to zlib at once: what it leaves over is copied, so not the whole buffer
+
+
+class _Pending:
+    """A file read a megabyte at a time and handed to zlib a piece at a time."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh = fh
+        self.buffer = memoryview(b"")
+        self.pos = 0
+
+    def next(self) -> memoryview:
+        if self.pos >= len(self.buffer):
+            self.buffer, self.pos = memoryview(self.fh.read(READ_CHUNK)), 0
+        return self.buffer[self.pos : self.pos + FEED]
+
+    def advance(self, used: int) -> None:
+        self.pos += used

@@ -241,7 +241,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["throughput", "recrawl", "search", "wayback", "load", "workers", "browser"],
+        choices=[
+            "throughput",
+            "recrawl",
+            "search",
+            "wayback",
+            "load",
+            "workers",
+            "browser",
+            "verify",
+            "documents",
+        ],
         action="append",
     )
     parser.add_argument(
@@ -249,6 +259,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--load-seconds", type=int, help="length of the publishing load test (default 60; quick 15)"
+    )
+    parser.add_argument(
+        "--release-pages", type=int, help="pages of the scanned release read by OCR (default 1000; quick 4)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -259,7 +272,17 @@ def main(argv: list[str] | None = None) -> None:
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
     browser_pages = args.browser_pages or (8 if args.quick else 40)
-    sections = args.only or ["throughput", "recrawl", "search", "wayback", "load", "workers", "browser"]
+    sections = args.only or [
+        "throughput",
+        "recrawl",
+        "search",
+        "wayback",
+        "load",
+        "workers",
+        "browser",
+        "verify",
+        "documents",
+    ]
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
     machine = describe_machine()
@@ -291,6 +314,16 @@ def main(argv: list[str] | None = None) -> None:
             from scripts.benchlib.browser import browser_section
 
             rows += browser_section(browser_pages, work / "browser")
+        if "verify" in sections:
+            from scripts.benchlib.verify import verify_section
+
+            rows += verify_section(pages, rounds, work / "verify")
+        if "documents" in sections:
+            from scripts.benchlib.documents import documents_section
+
+            rows += documents_section(
+                args.release_pages or (4 if args.quick else 1000), min(rounds, 3), work / "documents"
+            )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
