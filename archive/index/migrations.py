@@ -662,3 +662,14 @@ def m400_records_requests(db: sqlite_utils.Database) -> None:
     embargo and the human page; communications (searchable) and the files each delivered; status
     history; and what each run of a JSON walk found (archive/index/records_schema.py)."""
     create_records_requests(db)
+
+
+@migrations()
+def m460_page_links(db: sqlite_utils.Database) -> None:
+    """What each archived page links to, kept at capture: a 304 re-crawl follows a page's links
+    from here instead of reading the page back from its WARC file (archive/index/links.py)."""
+    db.table("page_links").create(
+        {"warc_record_id": str, "base": str, "hrefs": str, "requisites": str},
+        pk="warc_record_id",
+        not_null={"hrefs"},
+    )
