@@ -71,7 +71,8 @@ class Config:
     max_similar_urls: int = setting(
         1000,
         "URLs of one source that differ only in their digits "
-        "(an endless calendar) before the rest are skipped; 0: off",
+        "(an endless calendar) before the rest are held back until a sitemap or "
+        "5 different pages vouch for them; 0: off",
     )
     # 200: real product pages need 20-100 files; a gallery of thousands stops here.
     max_requisites: int = setting(

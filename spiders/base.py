@@ -13,6 +13,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from archive.config import Config
+from archive.crawl.conditional import STORED_LINKS
 from archive.crawl.guard import AddressRefused
 from archive.crawl.items import Capture, FetchError, Observation
 from archive.crawl.resume import AlreadyRecorded
@@ -84,6 +85,8 @@ class SourceSpider(scrapy.Spider):
                 sha256=confirmed["sha256"],
                 confirms_record_id=confirmed["warc_record_id"],
                 warc=not_modified,
+                # Found in the archived copy (none kept at its capture): kept for the next 304.
+                links=None if meta.get(STORED_LINKS) else extra.get("links"),
             )
         location = response.headers.get("Location")
         return Capture(

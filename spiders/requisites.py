@@ -12,7 +12,7 @@ its capture says how the page referred to it (`captures.requisite`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urljoin
 
@@ -38,15 +38,21 @@ class RequisitesMixin:
     settings: Any
     seen: Frontier  # the run's canonical URLs taken, as pages and as requisites
 
-    def requisites_of(self, response: Response) -> Iterator[scrapy.Request | FetchError]:
-        """Requests for the requisites of an HTML page (none when the source turned them off)."""
-        if not self.source.requisites or not isinstance(response, HtmlResponse):
+    def requisites_of(
+        self, response: Response, found: Sequence[tuple[str, str]] | None = None
+    ) -> Iterator[scrapy.Request | FetchError]:
+        """Requests for the requisites of an HTML page (none when the source turned them off);
+        `found`: its requisites as (URL, kind), already found (spiders/outlinks.py)."""
+        if not self.source.requisites:
             return
-        try:
-            found = html_requisites(response.selector.root, response.url)
-        except (ValueError, AttributeError):  # not parseable as HTML
-            return
-        yield from self._requisite_requests(found, response, level=1)
+        if found is None:
+            if not isinstance(response, HtmlResponse):
+                return
+            try:
+                found = html_requisites(response.selector.root, response.url)
+            except (ValueError, AttributeError):  # not parseable as HTML
+                return
+        yield from self._requisite_requests(list(found), response, level=1)
 
     def parse_requisite(self, response: Response) -> Iterator[Any]:
         """Archive a requisite; follow its archived redirect, and a stylesheet's own requisites."""

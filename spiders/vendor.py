@@ -2,41 +2,44 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin
 
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 from scrapy.utils.sitemap import Sitemap
 from w3lib.url import canonicalize_url, safe_url_string
 
 from archive.archive import Archive
-from archive.crawl.frontier import FULL, SEEN, Frontier, LocalFrontier
+from archive.crawl.conditional import STORED_LINKS
+from archive.crawl.frontier import FULL, HELD, SEEN, Frontier, LocalFrontier
 from archive.crawl.items import FetchError
 from archive.index.captures import last_capture_times
 from archive.index.db import open_index
 from archive.index.kinds import ErrorType
+from archive.index.links import PageLinks
 from archive.times import parse_when
 
 from .base import SourceSpider
+from .outlinks import followed, page_links
 from .requisites import RequisitesMixin
+from .traps import TrapHolding
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
-# The attribute of each element whose URL is a page to follow.
-LINK_ATTRIBUTES = {"a": "href", "area": "href", "iframe": "src", "frame": "src"}
 
 
-class VendorSpider(RequisitesMixin, SourceSpider):
+class VendorSpider(TrapHolding, RequisitesMixin, SourceSpider):
     """Follows links and sitemaps from a vendor source's start URLs, one capture per response,
     and fetches what each page needs to render (spiders/requisites.py)."""
 
     name = "vendor"
     kind = "vendor"
+    # A 304 answer comes bare, with the page's links as kept at its capture (archive/crawl/conditional.py).
+    follows_stored_links = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         frontier = kwargs.pop("frontier", None)
@@ -103,16 +106,23 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         `recheck`: ask the frontier even about a link judged before (a page handed back
         after its Redis worker died: the links it had taken were given back too).
         `listed`: the site's sitemap lists it, which vouches for it: a catalogue's
-        numbered pages are listed, a calendar's endless dates are not (no trap limit).
+        numbered pages are listed, a calendar's endless dates are not (spiders/traps.py).
         """
         if url in self.judged and not recheck:
-            return None
+            if url not in self.held_links:
+                return None
+            vouched = self._vouch(url, referrer, listed)
+            return self._page_request(vouched, depth, referrer) if vouched else None
         self.judged.add(url)
-        url = safe_url_string(urldefrag(url)[0])
+        written, url = url, safe_url_string(urldefrag(url)[0])
         if not self.source.scope.allows(url):
             return None
         key = canonicalize_url(url)
         verdict = self.seen.claim(key, self.max_pages)
+        if verdict == HELD:  # held back by another worker of the run
+            self.held_links[written] = (url, key)
+            vouched = self._vouch(written, referrer, listed)
+            return self._page_request(vouched, depth, referrer) if vouched else None
         if verdict == SEEN:
             return None
         if verdict == FULL:
@@ -134,18 +144,23 @@ class VendorSpider(RequisitesMixin, SourceSpider):
                 referrer,
                 depth,
             )
-        pattern = url_pattern(url)
-        most = self.config.max_similar_urls
-        if most and not listed and self.seen.count_similar(pattern) > most:
-            return self._limit_once(
-                pattern,
-                url,
-                referrer,
-                depth,
-                ErrorType.TRAP,
-                f"trap: {pattern.removeprefix(urlsplit(url).netloc)} after {most:,} similar URLs "
-                "(SPYGLASS_MAX_SIMILAR_URLS: a crawler trap?); this and further ones were not followed",
-            )
+        if not listed and self._too_similar(url, key, written, referrer, depth):
+            return None
+        return self._page_request(url, depth, referrer, hops, chain, start, key)
+
+    def _page_request(
+        self,
+        url: str,
+        depth: int,
+        referrer: str | None,
+        hops: int = 0,
+        chain: tuple[str, ...] = (),
+        start: bool = False,
+        key: str | None = None,
+    ) -> scrapy.Request | None:
+        """The request for page `url`, taken in the frontier as `key`; None while it waits for the
+        start URLs (recrawl: changed)."""
+        key = key or canonicalize_url(url)
         request = scrapy.Request(
             url,
             callback=self.parse,
@@ -178,7 +193,8 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         yield from self._start_done(response.meta)
 
     def _parse(self, response: Response) -> Iterator[Any]:
-        yield self.capture(response)
+        links = self._page_links(response)
+        yield self.capture(response, links=links)
         gave_up = response.meta.get("spyglass_gave_up")
         if gave_up:
             kind = ErrorType.RATE_LIMITED if response.status == 429 else ErrorType.SERVER_ERROR
@@ -194,17 +210,29 @@ class VendorSpider(RequisitesMixin, SourceSpider):
             yield from self._follow_redirect(response, depth)
             return
         # The deepest pages and error pages are drawn with their requisites too.
-        yield from self.requisites_of(response)
+        yield from self.requisites_of(response, links.requisites if links is not None else None)
         if depth >= self.max_depth or response.status >= 400:
             return
         if _is_sitemap(response):
             yield from self._follow_sitemap(response, depth)
             return
+        if links is None:
+            links = page_links(response, requisites=False)
         recheck = bool(response.meta.get("spyglass_handed_back"))
-        for url in self._links(response):
+        for url in followed(response.url, links) if links is not None else ():
             request = self._request(url, depth + 1, response.url, recheck=recheck)
             if request is not None:
                 yield request
+
+    def _page_links(self, response: Response) -> PageLinks | None:
+        """What a page links to: kept at its capture when it answered 304 (archive/crawl/conditional.py),
+        else found now in a page that can answer 304 next time (a 200; a sitemap is read again)."""
+        kept = response.meta.get(STORED_LINKS)
+        if kept is not None:
+            return kept
+        if response.status != 200 or _is_sitemap(response):
+            return None
+        return page_links(response, self.source.requisites)
 
     def _follow_redirect(self, response: Response, depth: int) -> Iterator[Any]:
         location = response.headers.get("Location")
@@ -326,25 +354,6 @@ class VendorSpider(RequisitesMixin, SourceSpider):
         if request is not None:
             yield from self._start_done(request.meta)
 
-    def _links(self, response: Response) -> list[str]:
-        if not isinstance(response, TextResponse):
-            return []
-        try:
-            root = response.selector.root
-        except (ValueError, AttributeError):  # not parseable as HTML
-            return []
-        # One walk of the tree (lxml's iter), not an XPath union and a //base
-        # search, which walked it five times: a third less CPU per page.
-        hrefs, base = [], None
-        for el in root.iter(*LINK_ATTRIBUTES, "base"):
-            if el.tag == "base":
-                base = el.get("href") if base is None else base
-                continue
-            value = el.get(LINK_ATTRIBUTES[el.tag])
-            if value is not None:
-                hrefs.append(value)
-        return absolute_links(urljoin(response.url, base) if base else response.url, hrefs)
-
 
 def _is_sitemap(response: Response) -> bool:
     start = response.body[:512].lstrip()
@@ -375,32 +384,3 @@ def _previous_captures(archive: Archive, source: str) -> dict[str, tuple[str, da
         }
     finally:
         index.close()
-
-
-def absolute_links(base: str, hrefs: list[str]) -> list[str]:
-    """Resolve hrefs against `base`; the common cases skip urljoin, the spider's next largest cost."""
-    parts = urlsplit(base)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    links = []
-    for href in hrefs:
-        href = href.strip()
-        if not href:
-            continue
-        if href.startswith("/") and not href.startswith("//") and "/." not in href:
-            links.append(origin + href)  # path-absolute, no dot segments: RFC 3986 5.2.2
-        elif href.startswith(("http://", "https://")) and "/." not in href:
-            links.append(href)
-        else:
-            links.append(urljoin(base, href))
-    return links
-
-
-_DIGITS = re.compile(r"\d+")
-
-
-def url_pattern(url: str) -> str:
-    """The URL with every run of digits as N and query values dropped: a calendar's months share one."""
-    parts = urlsplit(url)
-    keys = "&".join(sorted(p.split("=")[0] for p in parts.query.split("&") if p))
-    path = _DIGITS.sub("N", parts.path)
-    return f"{parts.netloc}{path}" + (f"?{_DIGITS.sub('N', keys)}" if keys else "")

@@ -245,7 +245,7 @@ def test_crawl_prints_progress_and_a_summary(crawled):
 def test_link_resolution_matches_urljoin():
     from urllib.parse import urljoin
 
-    from spiders.vendor import absolute_links
+    from spiders.outlinks import absolute_links
 
     base = "http://127.0.0.1:8000/press/2017/index.html?x=1"
     hrefs = [

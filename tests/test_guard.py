@@ -209,7 +209,7 @@ def test_retry_after_is_read_as_seconds_or_an_http_date():
 
 
 def test_calendar_months_share_one_url_pattern_and_ordinary_pages_do_not():
-    from spiders.vendor import url_pattern
+    from spiders.traps import url_pattern
 
     assert url_pattern("http://a.test/calendar/2026/11/") == url_pattern("http://a.test/calendar/1999/01/")
     assert url_pattern("http://a.test/events?month=2026-11&x=1") == "a.test/events?month&x"

@@ -185,7 +185,7 @@ def test_the_calendar_trap_stops_at_the_similar_url_limit(hostile_crawl):
     assert "/calendar/" in trap["url"]
     assert trap["reason"] == (
         "trap: /calendar/N/N/ after 15 similar URLs (SPYGLASS_MAX_SIMILAR_URLS: a crawler trap?); "
-        "this and further ones were not followed"
+        "2 such URLs, each linked from fewer than 5 pages and listed in no sitemap, were not followed"
     )
 
 

@@ -1,9 +1,10 @@
-"""Partial means partial: a run a limit cut short says so everywhere; a sitemap vouches for its pages."""
+"""Partial means partial: a run a limit cut short says so everywhere; a sitemap, or links from many pages, vouch for numbered pages."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,39 @@ def test_a_sitemap_vouches_for_a_catalogues_numbered_pages(catalogue, tmp_path):
     _, data, out = _crawl(tmp_path, [f"{catalogue}/p/0.html", f"{catalogue}/sitemap.xml"])
     [run] = db_rows(data, "SELECT status, pages FROM crawl_runs")
     assert tuple(run) == ("finished", PAGES + 1), out  # every product page and the sitemap
+
+
+def _catalogue_and_calendar(request: Incoming) -> Reply:
+    """/c/N.html: numbered pages, each linking to the next eight (so each is linked from eight);
+    /cal/YYYY-MM-DD.html: endless dates, each linking to the day before and the day after."""
+    if request.path.startswith("/cal/"):
+        day = date.fromisoformat(request.path.removeprefix("/cal/").removesuffix(".html"))
+        links = "".join(f'<a href="/cal/{day + timedelta(days=d)}.html">{d}</a>' for d in (-1, 1))
+    else:
+        number = int(request.path.removeprefix("/c/").removesuffix(".html"))
+        links = "".join(f'<a href="/c/{i}.html">{i}</a>' for i in range(number + 1, min(number + 9, PAGES)))
+    return Reply(
+        200, f"<html><title>{request.path}</title><body>{links}</body></html>".encode(), [], "text/html"
+    )
+
+
+@pytest.fixture(scope="module")
+def shapes() -> Iterator[str]:
+    with LoopbackServer(_catalogue_and_calendar) as server:
+        yield server.url
+
+
+def test_links_from_many_pages_vouch_for_a_catalogues_numbered_pages(shapes, tmp_path):
+    _, data, out = _crawl(tmp_path, [f"{shapes}/c/0.html"])
+    [run] = db_rows(data, "SELECT status, pages FROM crawl_runs")
+    assert tuple(run) == ("finished", PAGES), out
+    assert not db_rows(data, "SELECT * FROM fetch_errors")
+
+
+def test_a_calendars_endless_dates_each_linked_from_its_neighbours_are_a_trap(shapes, tmp_path):
+    _, data, out = _crawl(tmp_path, [f"{shapes}/cal/2026-01-01.html"])
+    label = f"trap: /cal/N-N-N.html after {SIMILAR} similar URLs"
+    [run] = db_rows(data, "SELECT status, finish_reason, pages FROM crawl_runs")
+    assert tuple(run) == ("partial", label, SIMILAR), out
+    [error] = db_rows(data, "SELECT error_type, reason FROM fetch_errors")
+    assert error["error_type"] == "trap" and "each linked from fewer than 5 pages" in error["reason"]

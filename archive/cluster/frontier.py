@@ -12,10 +12,11 @@ from __future__ import annotations
 import redis
 
 from archive.cluster import keys
-from archive.crawl.frontier import FULL, NEW, SEEN
+from archive.crawl.frontier import FULL, HELD, NEW, SEEN
 
-# KEYS: seen, taken, requisites; ARGV: canonical URL, limit. 1 new, 0 seen, 2 full.
+# KEYS: seen, taken, requisites, held; ARGV: canonical URL, limit. 1 new, 0 seen, 2 full, 3 held.
 CLAIM = """
+if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then return 3 end
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
 if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 2 end
@@ -23,7 +24,17 @@ redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 """
-VERDICTS = {0: SEEN, 1: NEW, 2: FULL}
+VERDICTS = {0: SEEN, 1: NEW, 2: FULL, 3: HELD}
+# KEYS: held (key -> pages vouching), vouches ('key referrer'), taken; ARGV: key, referrer, needed.
+# 1: vouched now (taken by this worker, to fetch); 0: still held, or not held.
+VOUCH = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('SADD', KEYS[2], ARGV[1] .. ' ' .. ARGV[2]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[1], ARGV[1], 1) < tonumber(ARGV[3]) then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"""
 # KEYS: seen, requisites; ARGV: canonical URL. 1 taken now, 0 taken before.
 CLAIM_REQUISITE = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
@@ -43,13 +54,33 @@ class RedisFrontier:
         self.requisites_key = keys.run_key(run_id, "requisites")
         self.similar_key = keys.run_key(run_id, "similar")
         self.limits_key = keys.run_key(run_id, "limits")
+        self.held_key = keys.run_key(run_id, "held")
+        self.vouches_key = keys.run_key(run_id, "vouches")
         self._claim = client.register_script(CLAIM)
         self._claim_requisite = client.register_script(CLAIM_REQUISITE)
+        self._vouch = client.register_script(VOUCH)
 
     def claim(self, key: str, limit: int) -> str:
-        return VERDICTS[
-            int(self._claim(keys=[self.seen_key, self.taken_key, self.requisites_key], args=[key, limit]))
-        ]
+        taken = [self.seen_key, self.taken_key, self.requisites_key, self.held_key]
+        return VERDICTS[int(self._claim(keys=taken, args=[key, limit]))]
+
+    def hold(self, key: str, referrer: str) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.held_key, key, 1)
+        pipe.sadd(self.vouches_key, f"{key} {referrer}")
+        # Held, not waiting in a queue: a worker that dies now loses nothing to give back.
+        pipe.srem(self.taken_key, key)
+        pipe.execute()
+
+    def vouch(self, key: str, referrer: str, needed: int) -> bool:
+        keys_ = [self.held_key, self.vouches_key, self.taken_key]
+        return bool(self._vouch(keys=keys_, args=[key, referrer, needed]))
+
+    def held(self, keys_: list[str]) -> list[str]:
+        if not keys_:
+            return []
+        found = self.client.hmget(self.held_key, keys_)
+        return [key for key, value in zip(keys_, found, strict=True) if value is not None]
 
     def claim_requisite(self, key: str) -> bool:
         # Not in `taken`: a requisite lost with a killed worker before it was queued is not

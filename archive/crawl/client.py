@@ -171,14 +171,15 @@ class WriterClient:
         content_type: str | None,
         body: bytes | None = None,
         validators: dict[str, Any] | None = None,
+        links: dict[str, Any] | None = None,
     ) -> None:
-        """Queue a capture row (and its page's validators); the writer extracts title and text from
-        the decoded body (`body`, or by default the one it archived for the row's WARC record)."""
-        self._send(AddCapture(row, content_type, body, validators))
+        """Queue a capture row (and its page's validators and links); the writer extracts title and
+        text from the decoded body (`body`, or by default the one it archived for the row's record)."""
+        self._send(AddCapture(row, content_type, body, validators, links))
 
-    def add_observation(self, row: dict[str, Any]) -> None:
-        """Queue an observations row."""
-        self._send(AddObservation(row))
+    def add_observation(self, row: dict[str, Any], links: dict[str, Any] | None = None) -> None:
+        """Queue an observations row (and the links of the page it confirms)."""
+        self._send(AddObservation(row, links))
 
     def add_fetch_error(self, row: dict[str, Any]) -> None:
         """Queue a fetch_errors row."""

@@ -3,8 +3,12 @@
 A GET for a page captured before carries If-None-Match / If-Modified-Since
 from that capture's ETag / Last-Modified (kept in `page_validators`). A 304
 answer is archived as what it was, a 304 exchange, and becomes an
-observation; the spider then reads the page from the archive, so links are
-still followed from a page that did not change.
+observation. Links are still followed from a page that did not change: from
+the links kept at its capture (`page_links`, in meta[STORED_LINKS]), or, for
+a page captured before they were kept, from the page read back from the
+archive. Reading and parsing it again was most of a 304's cost (issue #31). A
+requisite is read back only when it is a stylesheet, whose own requisites the
+spider follows.
 
 Order 900: below WarcCaptureMiddleware (950), so the WARC request record
 shows the conditional headers and the 304 is written before it is replaced,
@@ -27,9 +31,13 @@ from archive.config import Config
 from archive.crawl.replay import replayed_response
 from archive.index.capture_row import PAYLOAD_COLUMNS, location_of
 from archive.index.db import open_index
+from archive.index.links import links_of
 from archive.index.observations import validators_of
 
 logger = logging.getLogger(__name__)
+
+# meta key: the PageLinks a 304 answer's page was captured with (the response is the bare 304).
+STORED_LINKS = "spyglass_stored_links"
 
 
 class ConditionalRequestMiddleware:
@@ -39,6 +47,9 @@ class ConditionalRequestMiddleware:
         self.crawler = crawler
         self.archive = Archive.from_config(config)
         self.validators: dict[str, dict[str, Any]] = {}
+        self.index: Any = None  # read for page_links, from the first 304 on
+        self.requisites = False  # whether the spider follows a page's requisites
+        self.stored_links = False  # whether the spider follows links from STORED_LINKS
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
@@ -47,6 +58,7 @@ class ConditionalRequestMiddleware:
             raise NotConfigured
         mw = cls(crawler, config)
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
 
     def spider_opened(self, spider: Any) -> None:
@@ -54,11 +66,15 @@ class ConditionalRequestMiddleware:
         # Live pages only: a Wayback snapshot never changes.
         if source is None or getattr(spider, "via", "") != "live" or not self.archive.exists():
             return
-        index = open_index(self.archive)
-        try:
-            self.validators = validators_of(index, source.name, PAYLOAD_COLUMNS)
-        finally:
-            index.close()
+        self.requisites = bool(getattr(source, "requisites", False))
+        self.stored_links = bool(getattr(spider, "follows_stored_links", False))
+        self.index = open_index(self.archive)
+        self.validators = validators_of(self.index, source.name, (*PAYLOAD_COLUMNS, "content_type"))
+
+    def spider_closed(self, spider: Any) -> None:
+        if self.index is not None:
+            self.index.close()
+            self.index = None
 
     def process_request(self, request: Request) -> None:
         # robots.txt (no callback) is fetched whole: its exchange is indexed outside any callback.
@@ -82,6 +98,12 @@ class ConditionalRequestMiddleware:
         request.meta["spyglass_not_modified"] = request.meta.get("spyglass_warc")
         # From here on the page is the archived payload the 304 confirmed.
         request.meta["spyglass_warc"] = location_of(known)
+        if not self._needs_payload(request, known):
+            self.crawler.stats.inc_value("spyglass/not_modified_unread")
+            # Nothing to decode: the spider reads no body, only what the 304 confirmed.
+            bare = response.replace(body=b"")
+            bare.headers.pop(b"Content-Encoding", None)
+            return bare
         try:
             replay = replayed_response(self.archive, request, known)
         except (OSError, EOFError, ValueError) as exc:
@@ -89,3 +111,16 @@ class ConditionalRequestMiddleware:
             logger.warning("304 for %s: cannot read its archived copy (%s)", request.url, exc)
             return response
         return replay
+
+    def _needs_payload(self, request: Request, known: dict[str, Any]) -> bool:
+        """Whether the spider needs the confirmed page's payload: a stylesheet's own requisites,
+        a page's links not kept at its capture (or its requisites, when they were not looked for)."""
+        if request.meta.get("spyglass_requisite"):
+            return "css" in (known.get("content_type") or "").lower()
+        if not self.stored_links or self.index is None:
+            return True
+        kept = links_of(self.index.conn, known["warc_record_id"])
+        if kept is None or (self.requisites and kept.requisites is None):
+            return True
+        request.meta[STORED_LINKS] = kept
+        return False

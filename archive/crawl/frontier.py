@@ -16,6 +16,7 @@ from typing import Protocol
 NEW = "new"  # taken now: this crawler fetches it
 SEEN = "seen"  # taken before (by this crawler or another worker of the run)
 FULL = "full"  # not taken: the run already holds `limit` URLs
+HELD = "held"  # taken, but held back as a crawler trap's until enough pages link to it (vouch)
 
 
 class Frontier(Protocol):
@@ -24,7 +25,20 @@ class Frontier(Protocol):
     shared: bool  # True when other workers take URLs from it too (Redis mode)
 
     def claim(self, key: str, limit: int) -> str:
-        """Take canonical URL `key` unless it was taken or `limit` URLs were: NEW, SEEN or FULL."""
+        """Take canonical URL `key` unless it was taken or `limit` URLs were: NEW, SEEN, HELD or FULL."""
+        ...
+
+    def hold(self, key: str, referrer: str) -> None:
+        """Hold back `key` (taken, one of too many similar URLs) until pages vouch for it."""
+        ...
+
+    def vouch(self, key: str, referrer: str, needed: int) -> bool:
+        """Page `referrer` links to held `key`: True (and `key` no longer held, to fetch now) once
+        `needed` different pages have; False otherwise, or if `key` is not held."""
+        ...
+
+    def held(self, keys: list[str]) -> list[str]:
+        """Those of `keys` still held back."""
         ...
 
     def claim_requisite(self, key: str) -> bool:
@@ -60,8 +74,11 @@ class LocalFrontier:
         self.requisites: set[str] = set()
         self.similar: dict[str, int] = {}
         self.hit: set[str] = set()
+        self.holding: dict[str, set[str]] = {}  # held key -> the pages that link to it
 
     def claim(self, key: str, limit: int) -> str:
+        if key in self.holding:
+            return HELD
         if key in self.seen or key in self.requisites:
             return SEEN
         if len(self.seen) >= limit:
@@ -77,6 +94,22 @@ class LocalFrontier:
 
     def add(self, key: str) -> None:
         self.seen.add(key)
+
+    def hold(self, key: str, referrer: str) -> None:
+        self.holding[key] = {referrer}
+
+    def vouch(self, key: str, referrer: str, needed: int) -> bool:
+        pages = self.holding.get(key)
+        if pages is None:
+            return False
+        pages.add(referrer)
+        if len(pages) < needed:
+            return False
+        del self.holding[key]
+        return True
+
+    def held(self, keys: list[str]) -> list[str]:
+        return [key for key in keys if key in self.holding]
 
     def __contains__(self, key: object) -> bool:
         return key in self.seen

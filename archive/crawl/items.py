@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archive.index.kinds import ObservationKind
+from archive.index.links import PageLinks
 from archive.warc.write import RecordLocation
 
 
@@ -37,6 +38,8 @@ class Capture:
     # Validators for the next crawl's conditional request (live pages).
     etag: str | None = None
     last_modified: str | None = None
+    # What the page links to, kept for the next crawl's 304 (archive/index/links.py).
+    links: PageLinks | None = None
 
 
 @dataclass
@@ -70,3 +73,5 @@ class Observation:
     confirms_record_id: str
     warc: RecordLocation
     kind: str = ObservationKind.NOT_MODIFIED
+    # The confirmed page's links, found in its archived copy when none were kept at its capture.
+    links: PageLinks | None = None

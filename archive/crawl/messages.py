@@ -37,6 +37,8 @@ class AddCapture:
     # The page's ETag / Last-Modified for the next crawl's conditional request
     # (a page_validators row), for live pages with status 200.
     validators: dict[str, Any] | None = None
+    # The page's links (a page_links row), so a 304 on the next crawl need not read the page back.
+    links: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class AddObservation:
     """An observations row: a page seen unchanged (a 304), naming the record it confirms."""
 
     row: dict[str, Any]
+    # The confirmed page's links (a page_links row), when its capture predates page_links.
+    links: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

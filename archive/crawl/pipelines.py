@@ -108,7 +108,9 @@ class IndexPipeline:
         if isinstance(item, Capture):
             row = CaptureRow.from_item(item, self.run_id).columns()
             # The body is not sent again: the writer archived it a moment ago.
-            self.writer.add_capture(row, item.content_type, validators=self._validators(item))
+            validators = self._validators(item)
+            links = item.links.row(validators["warc_record_id"]) if validators and item.links else None
+            self.writer.add_capture(row, item.content_type, validators=validators, links=links)
             self.counts["bytes"] += item.warc.payload_length
             if item.requisite:
                 # Counted apart, so a run's pages are the pages a reader would open.
@@ -122,7 +124,8 @@ class IndexPipeline:
                 self.counts["captures"] += 1
             self.crawler.stats.inc_value("spyglass/pages")
         elif isinstance(item, Observation):
-            self.writer.add_observation(self._observation_row(item))
+            links = item.links.row(item.confirms_record_id) if item.links else None
+            self.writer.add_observation(self._observation_row(item), links)
             self.counts["observations"] += 1
             self.crawler.stats.inc_value("spyglass/observations")
         elif isinstance(item, FetchError):
@@ -208,6 +211,9 @@ class IndexPipeline:
     def spider_closed(self, spider: Any, reason: str) -> None:
         if _open.pop(self.crawler, None) is None or self.run_id is None:
             return  # never opened, or already closed (a stop at once, then Scrapy's own close)
+        # What the spider can tell only at its end (a trap's URLs no page vouched for).
+        for item in getattr(spider, "closing_items", list)():
+            self.process_item(item)
         if getattr(spider, "cluster", None) is not None:
             close_writer(self.crawler)  # its rows go to the ingest, which closes the run
             return

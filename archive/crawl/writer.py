@@ -110,8 +110,12 @@ class Writer:
             self.batch.captures.append(row)
             if message.validators is not None:
                 self.batch.validators.append(message.validators)
+            if message.links is not None:
+                self.batch.links.append(message.links)
         elif isinstance(message, AddObservation):
             self.batch.observations.append(message.row)
+            if message.links is not None:
+                self.batch.links.append(message.links)
         elif isinstance(message, AddFetchError):
             self.batch.errors.append(message.row)
         elif isinstance(message, AddRecord):

@@ -680,6 +680,17 @@ def m420_script_shells(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m460_page_links(db: sqlite_utils.Database) -> None:
+    """What each archived page links to, kept at capture: a 304 re-crawl follows a page's links
+    from here instead of reading the page back from its WARC file (archive/index/links.py)."""
+    db.table("page_links").create(
+        {"warc_record_id": str, "base": str, "hrefs": str, "requisites": str},
+        pk="warc_record_id",
+        not_null={"hrefs"},
+    )
+
+
+@migrations()
 def m480_file_human_pages(db: sqlite_utils.Database) -> None:
     """A released file's own page a reader opens (DocumentCloud's document page, NextRequest's
     /documents/ID), where the walk names one; a file without one is cited by its request's page."""

@@ -13,6 +13,7 @@ class Batch:
     captures: list[dict[str, Any]] = field(default_factory=list)
     observations: list[dict[str, Any]] = field(default_factory=list)
     validators: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     # Records items (releases, documents) name captures by WARC-Record-ID, so
     # they are saved after the captures of the same batch.

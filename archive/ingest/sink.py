@@ -11,6 +11,7 @@ from archive.history.ingest import HistoryWriter
 from archive.index.captures import load_originals, save_captures
 from archive.index.db import open_index, writing
 from archive.index.kinds import ObservationKind
+from archive.index.links import save_links
 from archive.index.observations import revisit_observations, save_observations, save_validators
 from archive.index.runs import save_fetch_errors
 from archive.ingest.batch import Batch
@@ -85,6 +86,10 @@ class IndexSink:
         )
         if batch.validators:
             save_validators(self.index, batch.validators)
+        # getattr: a batch pickled by a worker of an earlier version has no links.
+        links = getattr(batch, "links", None)
+        if links:
+            save_links(self.index, links)
         if batch.errors:
             save_fetch_errors(self.index, batch.errors)
         if batch.records:

@@ -139,8 +139,10 @@ def recrawl_section(pages: int, work: Path) -> list[tuple[str, str, str]]:
         (
             "Re-crawl of the unchanged site, conditional requests, AutoThrottle on (the default)",
             f"{again.seconds:.1f} s vs {first.seconds:.1f} s for the first crawl (also AutoThrottle on); "
-            f"{observed} pages answered 304",
-            f"time {again.seconds / first.seconds:.2f} of the first (goal <= 0.30)",
+            f"{observed} pages answered 304; CPU {again.cpu_main:.1f} + {again.cpu_children:.1f} s "
+            f"(crawler + writer) vs {first.cpu_main:.1f} + {first.cpu_children:.1f} s",
+            f"time {again.seconds / first.seconds:.2f} of the first (goal <= 0.30), "
+            f"CPU {again.cpu / first.cpu:.2f}",
         )
     ]
 
