@@ -97,13 +97,14 @@ def exact(data: Path, where: str, params: dict[str, Any], sql_tail: str = "") ->
 
 
 SEARCHES = ["_search=common", "_search=rare", "_search=rare&vendor=Contoso", "_search=third&via=live"]
+PAGES = [*SEARCHES, "_sort=id", "vendor=Contoso&product=P1"]
 
 
 def test_count_and_facets_equal_the_exact_ones_after_captures_arrive(archive: Path):
-    paths = [f"/spyglass/captures?{q}" for q in SEARCHES]
+    paths = [f"/spyglass/captures?{q}" for q in PAGES]
     ours = get(archive, paths)
     theirs = get(archive, [p + "&_counts=exact" for p in paths])
-    for q, page, reference in zip(SEARCHES, ours, theirs):
+    for q, page, reference in zip(PAGES, ours, theirs):
         assert page["spyglass_counts"]["count_exact"] and page["spyglass_counts"]["facets_sample"] is None, q
         assert page["filtered_table_rows_count"] == reference["filtered_table_rows_count"], q
         assert facets(page) == facets(reference), q
@@ -112,28 +113,29 @@ def test_count_and_facets_equal_the_exact_ones_after_captures_arrive(archive: Pa
     # ... and the reference itself is what SQLite counts: 18 captures hold "rare", 6 of them Contoso's.
     assert ours[1]["filtered_table_rows_count"] == 18
     assert ours[2]["filtered_table_rows_count"] == 6 and facets(ours[2])["vendor"] == {"Contoso": 6}
-    assert facets(ours[0])["as_of_at"] == {"2024": 90}
+    assert facets(ours[0])["as_of_at"] == {"2024": 90} and ours[4]["filtered_table_rows_count"] == 90
+    assert ours[5]["filtered_table_rows_count"] == 15  # i % 3 == 1 and i odd
 
 
 def test_facets_of_a_sample_say_so_and_count_the_newest_matches(archive: Path):
-    common, filtered = get(
-        archive, ["/spyglass/captures?_search=rare", "/spyglass/captures?_search=rare&vendor=Contoso"], 5
-    )
+    paths = ["_search=rare", "_search=rare&vendor=Contoso", "_sort=id", "vendor=Contoso"]
+    searched, filtered, every, narrowed = get(archive, [f"/spyglass/captures?{p}" for p in paths], 5)
     # The count still comes whole from the index; the facets count the 5 newest matches.
-    assert common["filtered_table_rows_count"] == 18 and common["spyglass_counts"]["count_exact"]
+    assert searched["filtered_table_rows_count"] == 18 and searched["spyglass_counts"]["count_exact"]
     newest = [i for i in range(89, -1, -1) if i % 5 == 0][:5]
-    expected: dict[str, int] = {}
-    for i in newest:
-        expected[VENDORS[i % 3]] = expected.get(VENDORS[i % 3], 0) + 1
-    assert facets(common)["vendor"] == expected
-    assert "most recently archived matches of the search, not all of them" in common["html"]
-    assert "_counts=exact" in common["html"]
+    assert facets(searched)["vendor"] == {v: sum(VENDORS[i % 3] == v for i in newest) for v in VENDORS if v}
+    assert "most recently archived of these rows, not all 18" in searched["html"]
+    assert "_counts=exact" in searched["html"]
     # With a filter besides the search the count is an estimate: labelled, never given as exact.
     assert filtered["filtered_table_rows_count"] is None and not filtered["spyglass_counts"]["count_exact"]
     assert "an estimate" in filtered["html"]
     # Its rows are the right rows all the same.
     ids = [r["id"] for r in filtered["rows"]]
     assert sorted(ids) == [i + 1 for i in range(90) if i % 5 == 0 and i % 3 == 1]
+    # Without a search: the whole table's count is exact, its facets the newest 5 captures'.
+    assert every["filtered_table_rows_count"] == 90 and facets(every)["product"] == {"P0": 2, "P1": 3}
+    assert narrowed["filtered_table_rows_count"] is None and "an estimate" in narrowed["html"]
+    assert facets(narrowed)["vendor"] == {"Contoso": 5}
 
 
 @pytest.mark.parametrize("sort,probed", [("", True), ("&_sort_desc=id", True), ("&_sort=title", False)])

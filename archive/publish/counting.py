@@ -69,10 +69,12 @@ class Search:
         return f"select count(*) from {fts} where {fts} match {self.match}"
 
 
-def only_search(sql: str, table: str, search: Search) -> bool:
-    """Whether a table query's WHERE is the search alone (no other filter narrows it)."""
-    pattern = rf"\s*select .* from {re.escape(escape_sqlite(table))} where {re.escape(search.where)}\s*"
-    return re.fullmatch(pattern, sql, flags=re.DOTALL) is not None
+def where_of(sql: str, table: str) -> str | None:
+    """The WHERE of a table query as Datasette writes it ('' for none; None if it is not one)."""
+    found = re.fullmatch(
+        rf"\s*select .*? from {re.escape(escape_sqlite(table))}(?: where (.*?))?\s*", sql, flags=re.DOTALL
+    )
+    return None if found is None else (found.group(1) or "")
 
 
 def estimate(read: int, lowest: int, first: int, last: int) -> int:

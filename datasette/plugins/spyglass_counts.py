@@ -27,7 +27,7 @@ from datasette.plugins import pm
 from datasette.utils import escape_sqlite, path_with_added_args, tilde_decode
 from datasette.utils.asgi import MultiParams
 
-from archive.publish.counting import EXACT_ARG, EXACT_VALUE, Counted, Search, estimate, only_search
+from archive.publish.counting import EXACT_ARG, EXACT_VALUE, Counted, Search, estimate, where_of
 from archive.publish.paths import DATABASE
 
 # Testing one row against the search costs about this many times reading one match's row
@@ -80,18 +80,23 @@ class Uncounted:
         return MultiParams({**args, "_nocount": ["1"], "_nofacet": ["1"]})
 
 
-def search_of(datasette: Any, database: str, table: str, args: MultiParams) -> tuple[Search, int] | None:
-    """The page's search and the table's sample size, when this plugin counts the page."""
+def sample_size(datasette: Any, database: str, table: str, args: MultiParams) -> int | None:
+    """The table's `count_sample`, when this plugin counts the page."""
     config = datasette.plugin_config("spyglass", database=database, table=table) or {}
+    if database != DATABASE or not config.get("count_sample") or args.get(EXACT_ARG) == EXACT_VALUE:
+        return None
+    if "_fts_table" in args or "_fts_pk" in args or any(k.startswith("_search_") for k in args):
+        return None
+    return int(config["count_sample"])
+
+
+def search_of(datasette: Any, database: str, table: str, args: MultiParams) -> Search | None:
+    """The page's `?_search=`, as Datasette reads it."""
     metadata = datasette.table_metadata(database, table)
-    if database != DATABASE or not config.get("count_sample") or not metadata.get("fts_table"):
-        return None
-    if not args.get("_search") or args.get(EXACT_ARG) == EXACT_VALUE:
-        return None
-    if "_fts_table" in args or "_fts_pk" in args:
+    if not args.get("_search") or not metadata.get("fts_table"):
         return None
     raw = args.get("_searchmode", "raw" if metadata.get("searchmode") == "raw" else "escaped") == "raw"
-    return Search(metadata.get("fts_pk", "rowid"), metadata["fts_table"], raw), int(config["count_sample"])
+    return Search(metadata.get("fts_pk", "rowid"), metadata["fts_table"], raw)
 
 
 async def probe_over(db: Any, table: str, page_size: int) -> int:
@@ -137,12 +142,32 @@ async def count_page(
             total = estimate(found, lowest, first, last)
     sampled = None if exact and total <= sample else min(found, sample)
     facet_sql = seen["sql"].replace(search.where, search.newest(sample))
-    if only_search(seen["sql"], table, search):
+    if where_of(seen["sql"], table) == search.where:
         return total, exact, sampled, facet_sql
     kept = (await db.execute(f"select count(*) from ({facet_sql})", seen["params"])).first()[0]
     if sampled is None:
         return kept, True, None, facet_sql
     return round(kept * total / max(sampled, 1)), False, sampled, facet_sql
+
+
+async def count_rows(db: Any, table: str, sample: int, seen: dict[str, Any]) -> tuple:
+    """As count_page, for a page without a search: its newest `sample` rows by primary key."""
+    pk = escape_sqlite((await db.primary_keys(table) or ["rowid"])[0])
+    facet_sql = f"select * from ({seen['sql']}) order by {pk} desc limit {int(sample)}"
+    kept, lowest = (
+        await db.execute(f"select count(*), min({pk}) from ({facet_sql})", seen["params"])
+    ).first()
+    if kept < sample:
+        return kept, True, None, facet_sql
+    table_sql = escape_sqlite(table)
+    if where_of(seen["sql"], table) == "":
+        try:
+            count = await db.execute(f"select count(*) from {table_sql}", custom_time_limit=COUNT_MS)
+            return count.first()[0], True, sample, facet_sql
+        except QueryInterrupted:
+            pass
+    first, last = (await db.execute(f"select min({pk}), max({pk}) from {table_sql}")).first()
+    return estimate(kept, lowest, first, last), False, sample, facet_sql
 
 
 async def sample_facets(
@@ -190,32 +215,38 @@ async def _data_counted(self, request, *args, **kwargs):
         return await _DATA(self, request, *args, **kwargs)
     database = self.ds.get_database(route=tilde_decode(request.url_vars["database"])).name
     table = tilde_decode(request.url_vars["table"])
-    found = search_of(self.ds, database, table, request.args)
-    if found is None:
+    sample = sample_size(self.ds, database, table, request.args)
+    if sample is None:
         return await _DATA(self, request, *args, **kwargs)
-    search, sample = found
+    search = search_of(self.ds, database, table, request.args)
     db = self.ds.get_database(database)
-    metadata = self.ds.table_metadata(database, table)
-    over = await probe_over(db, table, self.ds.page_size)
-    read = (await db.execute(search.matches(over), {"search": request.args["_search"]})).first()
-    probe = read[0] >= over and await index_ordered(db, table, request.args, metadata)
+    probe = None
+    if search is not None:
+        over = await probe_over(db, table, self.ds.page_size)
+        read = (await db.execute(search.matches(over), {"search": request.args["_search"]})).first()
+        metadata = self.ds.table_metadata(database, table)
+        if read[0] >= over and await index_ordered(db, table, request.args, metadata):
+            probe = (search.where, search.probe(table))
     seen: dict[str, Any] = {}
     uncounted = Uncounted(request)
-    tokens = (_SEEN.set(seen), _REWRITE.set((search.where, search.probe(table)) if probe else None))
+    tokens = (_SEEN.set(seen), _REWRITE.set(probe))
     try:
         answer = await _DATA(self, uncounted, *args, **kwargs)
     finally:
         uncounted.active = False
         _SEEN.reset(tokens[0])
         _REWRITE.reset(tokens[1])
-    if not isinstance(answer, tuple) or "sql" not in seen or search.where not in seen["sql"]:
+    if not isinstance(answer, tuple) or "sql" not in seen:
         return answer
     data = answer[0]
     exact_url = self.ds.urls.path(path_with_added_args(request, {EXACT_ARG: EXACT_VALUE}))
     if "_next" in request.args:  # the recorded SQL starts after the cursor: the first page counts
         data["spyglass_counts"] = Counted(None, True, None, exact_url).as_json()
         return answer
-    count, exact, sampled, facet_sql = await count_page(db, table, search, sample, seen, read, over)
+    if search is None:
+        count, exact, sampled, facet_sql = await count_rows(db, table, sample, seen)
+    else:
+        count, exact, sampled, facet_sql = await count_page(db, table, search, sample, seen, read, over)
     timed_out: list[str] = []
     if not request.args.get("_nofacet"):
         results, timed_out = await sample_facets(self.ds, request, database, table, facet_sql, seen["params"])
