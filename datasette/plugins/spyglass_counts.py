@@ -123,6 +123,18 @@ async def index_ordered(db: Any, table: str, args: MultiParams, metadata: dict[s
     return bool(rows.rows)
 
 
+async def row_plan(
+    datasette: Any, db: Any, database: str, table: str, search: Search, args: MultiParams
+) -> tuple:
+    """(the row query's rewrite or None, (matches read, lowest rowid), matches read at most)."""
+    over = await probe_over(db, table, datasette.page_size)
+    read = (await db.execute(search.matches(over), {"search": args["_search"]})).first()
+    metadata = datasette.table_metadata(database, table)
+    if read[0] >= over and await index_ordered(db, table, args, metadata):
+        return (search.where, search.probe(table)), read, over
+    return None, read, over
+
+
 async def count_page(
     db: Any, table: str, search: Search, sample: int, seen: dict[str, Any], read: tuple, over: int
 ) -> tuple[int, bool, int | None, str]:
@@ -220,13 +232,9 @@ async def _data_counted(self, request, *args, **kwargs):
         return await _DATA(self, request, *args, **kwargs)
     search = search_of(self.ds, database, table, request.args)
     db = self.ds.get_database(database)
-    probe = None
+    probe, read, over = None, (0, None), 0
     if search is not None:
-        over = await probe_over(db, table, self.ds.page_size)
-        read = (await db.execute(search.matches(over), {"search": request.args["_search"]})).first()
-        metadata = self.ds.table_metadata(database, table)
-        if read[0] >= over and await index_ordered(db, table, request.args, metadata):
-            probe = (search.where, search.probe(table))
+        probe, read, over = await row_plan(self.ds, db, database, table, search, request.args)
     seen: dict[str, Any] = {}
     uncounted = Uncounted(request)
     tokens = (_SEEN.set(seen), _REWRITE.set(probe))
