@@ -248,7 +248,9 @@ async def _data_counted(self, request, *args, **kwargs):
         return answer
     data = answer[0]
     exact_url = self.ds.urls.path(path_with_added_args(request, {EXACT_ARG: EXACT_VALUE}))
-    if "_next" in request.args:  # the recorded SQL starts after the cursor: the first page counts
+    bare = request.args.get("_shape") in ("array", "object")  # Datasette counts neither for these
+    if "_next" in request.args or bare or (request.args.get("_nocount") and request.args.get("_nofacet")):
+        # After the first page the recorded SQL starts at the cursor: the first page counts.
         data["spyglass_counts"] = Counted(None, True, None, exact_url).as_json()
         return answer
     if search is None:
