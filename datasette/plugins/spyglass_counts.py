@@ -35,6 +35,8 @@ from archive.publish.paths import DATABASE
 PROBE_COST = 8
 # How long an exact count from the FTS index may take before it is estimated instead.
 COUNT_MS = 100
+# How long reading the newest matches may take before the page is not counted at all.
+READ_MS = 200
 
 # What the table view does while it runs for a counted page: (the search clause, its
 # replacement in the row query) and where the table's facet SQL is recorded.
@@ -128,19 +130,37 @@ async def row_plan(
 ) -> tuple:
     """(the row query's rewrite or None, (matches read, lowest rowid), matches read at most)."""
     over = await probe_over(db, table, datasette.page_size)
-    read = (await db.execute(search.matches(over), {"search": args["_search"]})).first()
+    try:
+        read = (
+            await db.execute(search.matches(over), {"search": args["_search"]}, custom_time_limit=READ_MS)
+        ).first()
+    except QueryInterrupted:  # a phrase of common words, rare among the pages holding them all
+        return None, None, over
     metadata = datasette.table_metadata(database, table)
     if read[0] >= over and await index_ordered(db, table, args, metadata):
         return (search.where, search.probe(table)), read, over
     return None, read, over
 
 
+async def rowid_span(db: Any, table: str) -> tuple[int, int]:
+    """The table's lowest and highest rowid (its FTS index's too: FTS5 would scan for them)."""
+    name = escape_sqlite(table)  # one of min() and max() a query, or SQLite scans for them
+    first, last = (
+        await db.execute(f"select (select min(rowid) from {name}), (select max(rowid) from {name})")
+    ).first()
+    return first or 0, last or 0
+
+
 async def count_page(
     db: Any, table: str, search: Search, sample: int, seen: dict[str, Any], read: tuple, over: int
 ) -> tuple[int, bool, int | None, str]:
-    """(count, exact, matches the facets count or None for all, the facets' SQL), from `read`:
-    (matches found, the lowest rowid among them) reading at most `over`, newest first."""
+    """(count or None, exact, matches the facets count or None for all, the facets' SQL), from
+    `read`: (matches found, the lowest rowid among them) reading at most `over`, newest first,
+    or None when that took too long."""
     text = {"search": seen["params"]["search"]}
+    facet_sql = seen["sql"].replace(search.where, search.newest(sample))
+    if read is None:
+        return None, True, sample, facet_sql
     found, lowest = read
     total, exact = found, found < over
     if not exact:
@@ -148,12 +168,8 @@ async def count_page(
             total = (await db.execute(search.count(), text, custom_time_limit=COUNT_MS)).first()[0]
             exact = True
         except QueryInterrupted:
-            first, last = (
-                await db.execute(f"select min(rowid), max(rowid) from [{search.fts_table}]")
-            ).first()
-            total = estimate(found, lowest, first, last)
+            total = estimate(found, lowest, *await rowid_span(db, table))
     sampled = None if exact and total <= sample else min(found, sample)
-    facet_sql = seen["sql"].replace(search.where, search.newest(sample))
     if where_of(seen["sql"], table) == search.where:
         return total, exact, sampled, facet_sql
     kept = (await db.execute(f"select count(*) from ({facet_sql})", seen["params"])).first()[0]
@@ -178,8 +194,7 @@ async def count_rows(db: Any, table: str, sample: int, seen: dict[str, Any]) -> 
             return count.first()[0], True, sample, facet_sql
         except QueryInterrupted:
             pass
-    first, last = (await db.execute(f"select min({pk}), max({pk}) from {table_sql}")).first()
-    return estimate(kept, lowest, first, last), False, sample, facet_sql
+    return estimate(kept, lowest, *await rowid_span(db, table)), False, sample, facet_sql
 
 
 async def sample_facets(
@@ -197,7 +212,11 @@ async def sample_facets(
         return {}, []
     db = datasette.get_database(database)
     picked = ", ".join(escape_sqlite(c) for c in columns)
-    rows = (await db.execute(f"select {picked} from ({sql})", params, truncate=False)).rows
+    try:
+        limit = datasette.setting("facet_time_limit_ms")
+        rows = (await db.execute(f"select {picked} from ({sql})", params, custom_time_limit=limit)).rows
+    except QueryInterrupted:
+        return {}, columns
     copy = ", ".join(f"value ->> {i} as {escape_sqlite(c)}" for i, c in enumerate(columns))
     sql = f"select {copy} from json_each(:spyglass_sample)"
     params = {"spyglass_sample": json.dumps([list(row) for row in rows])}
