@@ -134,10 +134,12 @@ async def row_plan(
         read = (
             await db.execute(search.matches(over), {"search": args["_search"]}, custom_time_limit=READ_MS)
         ).first()
-    except QueryInterrupted:  # a phrase of common words, rare among the pages holding them all
-        return None, None, over
+    except QueryInterrupted:
+        # A phrase of common words: reading every match would compare the positions of its
+        # words in nearly every row, so testing rows in order is the cheaper gamble.
+        read = None
     metadata = datasette.table_metadata(database, table)
-    if read[0] >= over and await index_ordered(db, table, args, metadata):
+    if (read is None or read[0] >= over) and await index_ordered(db, table, args, metadata):
         return (search.where, search.probe(table)), read, over
     return None, read, over
 
