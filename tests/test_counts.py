@@ -98,7 +98,7 @@ def exact(data: Path, where: str, params: dict[str, Any], sql_tail: str = "") ->
 
 
 SEARCHES = ["_search=common", "_search=rare", "_search=rare&vendor=Contoso", "_search=third&via=live"]
-PAGES = [*SEARCHES, "_sort=id", "vendor=Contoso&product=P1"]
+PAGES = [*SEARCHES, "_sort=id", "vendor=Contoso&product=P1", "_search=third&_facet_size=2&_facet=status"]
 
 
 def test_count_and_facets_equal_the_exact_ones_after_captures_arrive(archive: Path):

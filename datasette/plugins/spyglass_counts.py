@@ -208,7 +208,8 @@ async def sample_facets(
     (a JSON parameter) instead of reading the rows again."""
     classes = [k for k in itertools.chain(*pm.hook.register_facet_classes()) if k is not SeenSql]
     metadata = datasette.table_metadata(database, table)
-    configs = itertools.chain(*load_facet_configs(request, metadata).values())
+    types = {k.type for k in classes}  # `_facet_size` reads as a config of a type no class has
+    configs = itertools.chain(*(c for t, c in load_facet_configs(request, metadata).items() if t in types))
     columns = list(dict.fromkeys(c["config"].get("column") or c["config"]["simple"] for c in configs))
     if not columns:
         return {}, []
