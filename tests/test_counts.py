@@ -27,8 +27,11 @@ def capture(i: int) -> dict[str, Any]:
         "url": f"https://vendor{i % 4}.example/p/{i}",
         "source": "bench",
         "via": "live" if i % 7 else "wayback",
-        # Distinct as-of times, not in id order: the sort is not the archive's order.
-        "captured_at": f"2024-{1 + (i * 5) % 12:02d}-{1 + i % 28:02d}T00:{i // 60:02d}:{i % 60:02d}Z",
+        # As-of times not in id order: the sort is not the archive's order.
+        # The newest ten share one time (a memento fetched twice): ties the next page must continue.
+        "captured_at": f"2024-{1 + (i * 5) % 12:02d}-{1 + i % 28:02d}T00:{i // 60:02d}:{i % 60:02d}Z"
+        if i < 80
+        else "2025-01-01T00:00:00Z",
         "status": 200,
         "content_type": "text/html",
         "sha256": hashlib.sha256(body.encode()).hexdigest(),
@@ -114,7 +117,9 @@ def test_count_and_facets_equal_the_exact_ones_after_captures_arrive(archive: Pa
     # ... and the reference itself is what SQLite counts: 18 captures hold "rare", 6 of them Contoso's.
     assert ours[1]["filtered_table_rows_count"] == 18
     assert ours[2]["filtered_table_rows_count"] == 6 and facets(ours[2])["vendor"] == {"Contoso": 6}
-    assert facets(ours[0])["as_of_at"] == {"2024": 90} and ours[4]["filtered_table_rows_count"] == 90
+    assert (
+        facets(ours[0])["as_of_at"] == {"2024": 80, "2025": 10} and ours[4]["filtered_table_rows_count"] == 90
+    )
     assert ours[5]["filtered_table_rows_count"] == 15  # i % 3 == 1 and i odd
 
 

@@ -40,7 +40,7 @@ READ_MS = 200
 
 # What the table view does while it runs for a counted page: (the search clause, its
 # replacement in the row query) and where the table's facet SQL is recorded.
-_REWRITE: ContextVar[tuple[str, str] | None] = ContextVar("spyglass_counts_rewrite", default=None)
+_REWRITE: ContextVar[list[tuple[str, str]] | None] = ContextVar("spyglass_counts_rewrite", default=None)
 _SEEN: ContextVar[dict[str, Any] | None] = ContextVar("spyglass_counts_seen", default=None)
 
 
@@ -112,23 +112,32 @@ async def probe_over(db: Any, table: str, page_size: int) -> int:
     return max(math.isqrt(int((page_size + 1) * rows * PROBE_COST)), 1)
 
 
-async def index_ordered(db: Any, table: str, args: MultiParams, metadata: dict[str, Any]) -> bool:
-    """Whether the page's sort can be read in index order (its primary key, or an index's first column)."""
+async def index_order(db: Any, table: str, args: MultiParams, metadata: dict[str, Any]) -> list[tuple]:
+    """When the page's sort can be read in index order (its primary key, or an index's first
+    column): the row query's rewrites that break its ties by primary key, ascending, as
+    Datasette's next page expects (an index read backwards gives them descending). Else None."""
     column = args.get("_sort") or args.get("_sort_desc") or metadata.get("sort") or metadata.get("sort_desc")
-    if column is None or column in await db.primary_keys(table):
-        return True
+    pks = await db.primary_keys(table)
+    if column is None or column in pks:
+        return []
     rows = await db.execute(
         "select 1 from pragma_index_list(:t) as l join pragma_index_info(l.name) as i "
         "where i.seqno = 0 and i.name = :c limit 1",
         {"t": table, "c": column},
     )
-    return bool(rows.rows)
+    if not rows.rows:
+        return None
+    by, pk = escape_sqlite(column), ", ".join(escape_sqlite(k) for k in pks or ["rowid"])
+    return [
+        (f"order by {by} desc limit", f"order by {by} desc, {pk} limit"),
+        (f"order by {by} limit", f"order by {by}, {pk} limit"),
+    ]
 
 
 async def row_plan(
     datasette: Any, db: Any, database: str, table: str, search: Search, args: MultiParams
 ) -> tuple:
-    """(the row query's rewrite or None, (matches read, lowest rowid), matches read at most)."""
+    """(the row query's rewrites or None, (matches read, lowest rowid), matches read at most)."""
     over = await probe_over(db, table, datasette.page_size)
     try:
         read = (
@@ -139,8 +148,10 @@ async def row_plan(
         # words in nearly every row, so testing rows in order is the cheaper gamble.
         read = None
     metadata = datasette.table_metadata(database, table)
-    if (read is None or read[0] >= over) and await index_ordered(db, table, args, metadata):
-        return (search.where, search.probe(table)), read, over
+    if read is None or read[0] >= over:
+        order = await index_order(db, table, args, metadata)
+        if order is not None:
+            return [(search.where, search.probe(table)), *order], read, over
     return None, read, over
 
 
@@ -291,9 +302,10 @@ async def _data_counted(self, request, *args, **kwargs):
 
 
 async def _execute_rewritten(self, sql, *args, **kwargs):
-    rewrite = _REWRITE.get()
-    if rewrite is not None and rewrite[0] in sql:
-        sql = sql.replace(rewrite[0], rewrite[1])
+    rewrites = _REWRITE.get()
+    if rewrites and rewrites[0][0] in sql:  # the row query: the one holding the search
+        for old, new in rewrites:
+            sql = sql.replace(old, new)
     return await _EXECUTE(self, sql, *args, **kwargs)
 
 
