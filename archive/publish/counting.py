@@ -1,12 +1,13 @@
-"""A searched table page's count and facets at any archive size: what is exact, what is a sample.
+"""A table page's count and facets at any archive size: what is exact, what is estimated or a sample.
 
 Datasette counts a `?_search=` page and each of its facets with its own SQL
 over every match, joining each to its row (at 1,000,000 captures 1.6-4.6 s a
 facet for a common word). Here the matches are read newest first from the
 FTS index alone and stopped: the count comes from the index (exact when it
-is quick, else estimated from how densely the newest matches lie), the
-facets count the newest `sample` matches (exact when there are no more), and
-the page says which. `_counts=exact` gives Datasette's own exact counting.
+is quick, else estimated from how densely the newest matches lie), a count
+narrowed by other filters is estimated from the newest matches, the facets
+count the newest `sample` rows (exact when there are no more), and the page
+says which. `_counts=exact` gives Datasette's own exact counting.
 """
 
 from __future__ import annotations

@@ -1,13 +1,15 @@
-"""Datasette plugin: a searched table page's rows, count and facets without reading every match.
+"""Datasette plugin: a table page's rows, count and facets without reading every matching row.
 
 For tables that name a `count_sample` (metadata.yml, `plugins: spyglass:`),
-a `?_search=` page is answered from the FTS index read newest first
-(archive/publish/counting.py says what is exact and what is a sample, and
-the page says it too). Datasette 0.65 has no hook for a table page's count,
-facet or row SQL, hence the wraps: the table view runs with its own count
-and facets off, and its row query tests matches one by one in the sort's
-index order when they are frequent enough for that to stop early. Without
-the wraps (another Datasette) pages count as Datasette does.
+a `?_search=` page is counted from the FTS index read newest first, and any
+page's facets count its newest `count_sample` rows
+(archive/publish/counting.py says what is exact and what is estimated or a
+sample, and the page says it too; `?_counts=exact` gives Datasette's own).
+Datasette 0.65 has no hook for a table page's count, facet or row SQL,
+hence the wraps: the table view runs with its own count and facets off, and
+a search's row query tests matches one by one in the sort's index order when
+they are frequent enough for that to stop early. Without the wraps (another
+Datasette) pages count as Datasette does.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ from archive.publish.paths import DATABASE
 PROBE_COST = 8
 # How long an exact count from the FTS index may take before it is estimated instead.
 COUNT_MS = 100
-# How long reading the newest matches may take before the page is not counted at all.
+# How long reading the newest matches may take before the search goes uncounted (its rows
+# then tested in sort order, its facets still counted on its newest matches).
 READ_MS = 200
 
-# What the table view does while it runs for a counted page: (the search clause, its
-# replacement in the row query) and where the table's facet SQL is recorded.
+# What the table view does while it runs for a counted page: the row query's rewrites (the
+# search clause first) and where the table's facet SQL is recorded.
 _REWRITE: ContextVar[list[tuple[str, str]] | None] = ContextVar("spyglass_counts_rewrite", default=None)
 _SEEN: ContextVar[dict[str, Any] | None] = ContextVar("spyglass_counts_seen", default=None)
 
