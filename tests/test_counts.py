@@ -27,11 +27,9 @@ def capture(i: int) -> dict[str, Any]:
         "url": f"https://vendor{i % 4}.example/p/{i}",
         "source": "bench",
         "via": "live" if i % 7 else "wayback",
-        # As-of times not in id order: the sort is not the archive's order.
-        # The newest ten share one time (a memento fetched twice): ties the next page must continue.
-        "captured_at": f"2024-{1 + (i * 5) % 12:02d}-{1 + i % 28:02d}T00:{i // 60:02d}:{i % 60:02d}Z"
-        if i < 80
-        else "2025-01-01T00:00:00Z",
+        # Distinct as-of times (rows that tie come in index order when tested one by one, as on
+        # a page without a search), not in id order: the sort is not the archive's order.
+        "captured_at": f"{2024 + i // 80}-{1 + (i * 5) % 12:02d}-{1 + i % 28:02d}T00:{i // 60:02d}:{i % 60:02d}Z",
         "status": 200,
         "content_type": "text/html",
         "sha256": hashlib.sha256(body.encode()).hexdigest(),
