@@ -67,9 +67,9 @@ def test_a_killed_workers_requests_are_all_counted(site, tmp_path: Path):
         f"  - {{name: counted, kind: vendor, urls: ['{base}/p/0.html'], allow_private: [127.0.0.1], "
         "robots: false, scope: {hosts: [127.0.0.1], max_depth: 100}}\n"
     )
-    # Leases of 6 s: the killed worker's requests go back soon; a busy machine can stall a
+    # Leases of 10 s: the killed worker's requests go back soon; a busy machine can stall a
     # healthy worker for a few seconds, and one whose heartbeat is late stops itself.
-    settings = ["-s", "SPYGLASS_REDIS_LEASE=6", "-s", "SPYGLASS_MAX_SIMILAR_URLS=0"]
+    settings = ["-s", "SPYGLASS_REDIS_LEASE=10", "-s", "SPYGLASS_MAX_SIMILAR_URLS=0"]
     with redis_server(tmp_path / "redis") as url:
         client = redis.Redis.from_url(url)
         args = ("--sources", str(sources), "--data", str(data), "--redis", url, *settings)
@@ -93,3 +93,38 @@ def test_a_killed_workers_requests_are_all_counted(site, tmp_path: Path):
     fetched_after = handler.hits - sent
     # Every request the server received is counted, the killed worker's last ones included.
     assert handler.hits <= run["requests"] <= handler.hits + held, (sent, fetched_after, held, dict(run))
+
+
+def test_a_calendar_crawled_by_workers_is_a_trap_and_a_catalogue_is_not(tmp_path: Path):
+    from .test_partial import PAGES as CATALOGUE
+    from .test_partial import SIMILAR, _catalogue_and_calendar
+
+    with LoopbackServer(_catalogue_and_calendar) as server, redis_server(tmp_path / "redis") as url:
+        sources = tmp_path / "sources.yml"
+        sources.write_text(
+            "sources:\n"
+            + "".join(
+                f"  - {{name: {name}, kind: vendor, urls: ['{server.url}{path}'], "
+                "allow_private: [127.0.0.1], robots: false, scope: {hosts: [127.0.0.1], max_depth: 100}}\n"
+                for name, path in (("calendar", "/cal/2026-01-01.html"), ("catalogue", "/c/0.html"))
+            )
+        )
+        crawl = _spyglass(
+            "crawl",
+            *("--sources", str(sources), "--data", str(tmp_path / "data"), "--redis", url),
+            *("--workers", "1", "-s", f"SPYGLASS_MAX_SIMILAR_URLS={SIMILAR}"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out, err = crawl.communicate(timeout=240)
+        assert crawl.returncode == 0, out + err
+        left = [k.decode() for k in redis.Redis.from_url(url).keys("*")]
+    runs = {
+        r["source"]: tuple(r)[1:]
+        for r in db_rows(tmp_path / "data", "SELECT source, status, pages FROM crawl_runs")
+    }
+    assert runs == {"calendar": ("partial", SIMILAR), "catalogue": ("finished", CATALOGUE)}, out
+    [trap] = db_rows(tmp_path / "data", "SELECT reason FROM fetch_errors WHERE error_type = 'trap'")
+    assert trap["reason"].startswith(f"trap: /cal/N-N-N.html after {SIMILAR} similar URLs")
+    assert left == [keys.ARCHIVE]  # the runs' held URLs and vouches went with their keys

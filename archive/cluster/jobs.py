@@ -22,7 +22,8 @@ from scrapy.settings import Settings
 from scrapy_redis import picklecompat
 
 from archive.cluster import keys
-from archive.crawl.frontier import LocalFrontier
+from archive.cluster.frontier import RedisFrontier
+from archive.crawl.frontier import LocalFrontier, trap_error
 from archive.crawl.items import FetchError
 from archive.index.db import writing
 from archive.index.kinds import ObservationKind
@@ -137,6 +138,15 @@ def finish(
     index = sink.index
     with writing(index):
         sink.history.settle()
+        # URLs still held back as a trap's, now that no page is left to vouch for them.
+        frontier = RedisFrontier(client, job.run_id, "ingest")
+        traps = [
+            trap_error(t, held, job.source.name)
+            for t, held in frontier.traps()
+            if frontier.first_hit(t.pattern)
+        ]
+        if traps:
+            save_fetch_errors(index, [{**asdict(e), "crawl_run": job.run_id} for e in traps])
     counts = run_counts(index, job.run_id)
     stats = {k.decode(): int(v) for k, v in client.hgetall(keys.run_key(job.run_id, "stats")).items()}
     counts["requests"] = stats.get("requests", 0)
