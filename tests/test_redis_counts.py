@@ -89,7 +89,9 @@ def test_a_killed_workers_requests_are_all_counted(site, tmp_path: Path):
         assert crawl.returncode == 0, out + err
         assert survivor.wait(timeout=60) == 0
     [run] = db_rows(data, "SELECT status, pages, requests FROM crawl_runs")
-    assert (run["status"], run["pages"]) == ("finished", PAGES), out
+    captured = {r["url"].rsplit("/", 1)[1] for r in db_rows(data, "SELECT url FROM captures")}
+    missing = {f"{i}.html" for i in range(PAGES)} - captured
+    assert (run["status"], run["pages"], missing) == ("finished", PAGES, set()), out + err
     fetched_after = handler.hits - sent
     # Every request the server received is counted, the killed worker's last ones included.
     assert handler.hits <= run["requests"] <= handler.hits + held, (sent, fetched_after, held, dict(run))
