@@ -69,7 +69,17 @@ def test_a_killed_workers_requests_are_all_counted(site, tmp_path: Path):
     )
     # Leases of 10 s: the killed worker's requests go back soon; a busy machine can stall a
     # healthy worker for a few seconds, and one whose heartbeat is late stops itself.
-    settings = ["-s", "SPYGLASS_REDIS_LEASE=10", "-s", "SPYGLASS_MAX_SIMILAR_URLS=0"]
+    # Depth is the path a page was found by: the killed worker's pages in flight are found
+    # again later, one link further down, so the last pages lie deeper than in a calm run.
+    # The cap (20 by default) must not be what decides whether they are fetched.
+    settings = [
+        "-s",
+        "SPYGLASS_REDIS_LEASE=10",
+        "-s",
+        "SPYGLASS_MAX_SIMILAR_URLS=0",
+        "-s",
+        "SPYGLASS_MAX_DEPTH=1000",
+    ]
     with redis_server(tmp_path / "redis") as url:
         client = redis.Redis.from_url(url)
         args = ("--sources", str(sources), "--data", str(data), "--redis", url, *settings)
