@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -225,6 +226,8 @@ def test_a_run_left_in_redis_by_a_killed_seeding_command_is_adopted_and_finished
     seeding.kill()  # no worker ever came; the run stays in Redis, its row says running
     seeding.wait()
     [run_id] = [int(r) for r in client.hkeys(keys.JOBS)]
+    time.sleep(2.0)  # the run waits in Redis: the time nobody crawled it is not its crawl's
+    adopting = datetime.now(UTC)
     result = run_cli(
         "crawl",
         "--sources",
@@ -240,6 +243,11 @@ def test_a_run_left_in_redis_by_a_killed_seeding_command_is_adopted_and_finished
         timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    [(seconds, ended)] = db_rows(data, "SELECT seconds, ended_at FROM crawl_runs")
+    # Timed from when a worker first crawled it: after the adopting command started.
+    adopted_for = (datetime.fromisoformat(ended.replace("Z", "+00:00")) - adopting).total_seconds()
+    assert 0 < seconds < adopted_for, (seconds, adopted_for)
+    assert f" in {seconds:.1f} s (" in result.stdout
     runs = [tuple(r) for r in db_rows(data, "SELECT id, status, pages FROM crawl_runs")]
     # Adopted, not started again: 120 pages and robots.txt; partial, as max_pages stopped it.
     assert runs == [(run_id, "partial", 121)]

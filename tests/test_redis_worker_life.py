@@ -1,4 +1,5 @@
-"""A Redis worker's life: it waits for a first run to be published, and leaves no keys after a clean stop."""
+"""A Redis worker's life: it waits for a first run to be published; a clean stop leaves no keys, the
+run and the ingest stream none either."""
 
 from __future__ import annotations
 
@@ -60,12 +61,14 @@ def test_an_idle_worker_waits_for_the_first_run_and_a_clean_stop_leaves_no_keys(
         assert crawl.returncode == 0, out + err
         assert early.wait(timeout=60) == 0
         assert _worker_keys(client) == []
+        # Nothing of the run either, nor the ingest stream: only which archive this Redis serves.
+        assert [k.decode() for k in client.keys("*")] == [keys.ARCHIVE]
         # A worker stopped by SIGTERM (no run in flight) says goodbye as cleanly.
         idle = _spyglass("worker", "--redis", url, "--data", str(data))
         _wait_registered(client, idle)
         idle.send_signal(signal.SIGTERM)
         idle.wait(timeout=60)
-        assert _worker_keys(client) == []
+        assert [k.decode() for k in client.keys("*")] == [keys.ARCHIVE]
 
 
 def test_a_worker_dropped_from_the_list_by_a_passing_reaper_is_listed_again_and_its_death_seen(

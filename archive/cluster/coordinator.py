@@ -162,6 +162,8 @@ def ingest_until(config: Config, wanted: set[int], stop: threading.Event, say: C
             if time.monotonic() - shown > PROGRESS_SECONDS:
                 say(progress_line(client, sink, wanted))
                 shown = time.monotonic()
+        if ingest is not None:
+            ingest.forget_if_idle()
     finally:
         lock.release()
         sink.close()

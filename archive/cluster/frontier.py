@@ -9,10 +9,14 @@ instead of leaving it seen and never fetched.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from dataclasses import asdict
+
 import redis
 
 from archive.cluster import keys
-from archive.crawl.frontier import FULL, HELD, NEW, SEEN
+from archive.crawl.frontier import FULL, HELD, NEW, SEEN, Trap
 
 # KEYS: seen, taken, requisites, held; ARGV: canonical URL, limit. 1 new, 0 seen, 2 full, 3 held.
 CLAIM = """
@@ -25,13 +29,15 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 """
 VERDICTS = {0: SEEN, 1: NEW, 2: FULL, 3: HELD}
-# KEYS: held (key -> pages vouching), vouches ('key referrer'), taken; ARGV: key, referrer, needed.
-# 1: vouched now (taken by this worker, to fetch); 0: still held, or not held.
+# KEYS: held (key -> pages vouching), vouches ('key referrer'), taken, held patterns (key ->
+# pattern); ARGV: key, referrer, needed. 1: vouched now (taken by this worker, to fetch);
+# 0: still held, or not held.
 VOUCH = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('SADD', KEYS[2], ARGV[1] .. ' ' .. ARGV[2]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[1], ARGV[1], 1) < tonumber(ARGV[3]) then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 return 1
 """
@@ -56,6 +62,8 @@ class RedisFrontier:
         self.limits_key = keys.run_key(run_id, "limits")
         self.held_key = keys.run_key(run_id, "held")
         self.vouches_key = keys.run_key(run_id, "vouches")
+        self.patterns_key = keys.run_key(run_id, "held-patterns")
+        self.traps_key = keys.run_key(run_id, "traps")
         self._claim = client.register_script(CLAIM)
         self._claim_requisite = client.register_script(CLAIM_REQUISITE)
         self._vouch = client.register_script(VOUCH)
@@ -64,23 +72,28 @@ class RedisFrontier:
         taken = [self.seen_key, self.taken_key, self.requisites_key, self.held_key]
         return VERDICTS[int(self._claim(keys=taken, args=[key, limit]))]
 
-    def hold(self, key: str, referrer: str) -> None:
+    def hold(self, key: str, referrer: str, trap: Trap) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.held_key, key, 1)
+        pipe.hset(self.patterns_key, key, trap.pattern)
+        pipe.hsetnx(self.traps_key, trap.pattern, json.dumps(asdict(trap)))
         pipe.sadd(self.vouches_key, f"{key} {referrer}")
         # Held, not waiting in a queue: a worker that dies now loses nothing to give back.
         pipe.srem(self.taken_key, key)
         pipe.execute()
 
     def vouch(self, key: str, referrer: str, needed: int) -> bool:
-        keys_ = [self.held_key, self.vouches_key, self.taken_key]
+        keys_ = [self.held_key, self.vouches_key, self.taken_key, self.patterns_key]
         return bool(self._vouch(keys=keys_, args=[key, referrer, needed]))
 
-    def held(self, keys_: list[str]) -> list[str]:
-        if not keys_:
+    def traps(self) -> list[tuple[Trap, int]]:
+        counts = Counter(v.decode() for v in self.client.hvals(self.patterns_key))
+        if not counts:
             return []
-        found = self.client.hmget(self.held_key, keys_)
-        return [key for key, value in zip(keys_, found, strict=True) if value is not None]
+        firsts = self.client.hmget(self.traps_key, list(counts))
+        return [
+            (Trap(**json.loads(first)), counts[p]) for p, first in zip(counts, firsts, strict=True) if first
+        ]
 
     def claim_requisite(self, key: str) -> bool:
         # Not in `taken`: a requisite lost with a killed worker before it was queued is not

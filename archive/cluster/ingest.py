@@ -38,6 +38,15 @@ READ_COUNT = 200  # entries applied in one transaction at most
 WAIT_WARNING = 10.0  # seconds an entry may wait for its records before a warning names the file
 
 
+# KEYS: the stream, jobs. An empty stream is dropped (with its consumer group) once no run is
+# active: a clean stop leaves no key behind. The next Ingest creates it again.
+FORGET_IDLE_STREAM = """
+if redis.call('HLEN', KEYS[2]) > 0 then return 0 end
+if redis.call('XLEN', KEYS[1]) > 0 then return 0 end
+return redis.call('DEL', KEYS[1])
+"""
+
+
 def _entry_id(value: bytes | str) -> tuple[int, int]:
     text = value.decode() if isinstance(value, bytes) else value
     ms, _, seq = text.partition("-")
@@ -110,6 +119,10 @@ class Ingest:
                 return total
             if not applied:
                 time.sleep(0.2)  # entries waiting for their records
+
+    def forget_if_idle(self) -> bool:
+        """Drop the stream if it is empty and no run is active; whether it was dropped."""
+        return bool(self.client.eval(FORGET_IDLE_STREAM, 2, keys.STREAM, keys.JOBS))
 
     def backlog(self) -> int:
         """Entries in the stream not yet applied."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,7 +22,8 @@ from scrapy.settings import Settings
 from scrapy_redis import picklecompat
 
 from archive.cluster import keys
-from archive.crawl.frontier import LocalFrontier
+from archive.cluster.frontier import RedisFrontier
+from archive.crawl.frontier import LocalFrontier, trap_error
 from archive.crawl.items import FetchError
 from archive.index.db import writing
 from archive.index.kinds import ObservationKind
@@ -92,6 +94,30 @@ def _spider_class(settings: Settings, name: str) -> type:
     return SpiderLoader.from_settings(settings).load(name)
 
 
+# KEYS: jobs, the run's stats; ARGV: run id, stat, delta. A crawler still closing after its
+# run was finished (finish below) must not bring the run's deleted stats back.
+ADD_STAT = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[2], ARGV[2], ARGV[3])
+"""
+
+
+def stat_adder(client: redis.Redis) -> Callable[[int, str, int], None]:
+    """A function adding `delta` to a stat of a run still active (requests, skipped)."""
+    script = client.register_script(ADD_STAT)
+
+    def add(run_id: int, name: str, delta: int) -> None:
+        script(keys=[keys.JOBS, keys.run_key(run_id, "stats")], args=[run_id, name, delta])
+
+    return add
+
+
+def mark_started(client: redis.Redis, run_id: int) -> None:
+    """Note when a worker first crawled the run: a run adopted long after its seeding command
+    stopped is timed from then, not from its seeding (finish below)."""
+    client.set(keys.run_key(run_id, "started"), iso(utc_now()), nx=True)
+
+
 def is_done(client: redis.Redis, run_id: int) -> bool:
     """Nothing queued and nothing leased: every request's rows are in the ingest stream
     (a lease ends in the same transaction that sends them, archive/cluster/sink.py)."""
@@ -112,6 +138,15 @@ def finish(
     index = sink.index
     with writing(index):
         sink.history.settle()
+        # URLs still held back as a trap's, now that no page is left to vouch for them.
+        frontier = RedisFrontier(client, job.run_id, "ingest")
+        traps = [
+            trap_error(t, held, job.source.name)
+            for t, held in frontier.traps()
+            if frontier.first_hit(t.pattern)
+        ]
+        if traps:
+            save_fetch_errors(index, [{**asdict(e), "crawl_run": job.run_id} for e in traps])
     counts = run_counts(index, job.run_id)
     stats = {k.decode(): int(v) for k, v in client.hgetall(keys.run_key(job.run_id, "stats")).items()}
     counts["requests"] = stats.get("requests", 0)
@@ -124,8 +159,17 @@ def finish(
     ]
     if status == "finished" and counts["errors"] and not counts["pages"]:
         status, reason = "failed", f"no page could be fetched ({counts['errors']} errors)"
+    started = client.get(keys.run_key(job.run_id, "started"))
     with writing(index):
-        finish_run(index, job.run_id, status=status, reason=reason, counts=counts, warc_files=files)
+        finish_run(
+            index,
+            job.run_id,
+            status=status,
+            reason=reason,
+            counts=counts,
+            warc_files=files,
+            crawled_since=started.decode() if started else None,
+        )
     client.hdel(keys.JOBS, str(job.run_id))
     stale = keys.run_keys(client, job.run_id)
     if stale:

@@ -43,7 +43,7 @@ def files(worker: str) -> str:
 
 def run_key(run_id: int, what: str) -> str:
     """A key of crawl run `run_id`: requests (queue), dupefilter, seen, requisites, similar, limits, leases,
-    robots, robots-claim, stats, started, held, vouches."""
+    robots, robots-claim, stats, started, held, vouches, held-patterns, traps."""
     return f"{PREFIX}:run:{run_id}:{what}"
 
 

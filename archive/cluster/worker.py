@@ -25,7 +25,7 @@ from scrapy.utils.reactor import install_reactor
 
 from archive.cluster import keys
 from archive.cluster.frontier import RedisFrontier
-from archive.cluster.jobs import Job, active_jobs
+from archive.cluster.jobs import Job, active_jobs, mark_started, stat_adder
 from archive.cluster.middlewares import WorkerRun
 from archive.cluster.sink import WorkerTarget
 from archive.config import Config
@@ -44,12 +44,6 @@ FIRST_RUN_WAIT = 60.0
 # Scrapy asks an idle crawler's scheduler for requests every 5 s; other workers'
 # requests would wait that long in Redis. Half a second costs one Redis call.
 ENGINE_HEARTBEAT = 0.5
-# KEYS: jobs, the run's stats; ARGV: run id, stat, delta. A crawler still closing after its
-# run was finished (archive/cluster/jobs.py) must not bring the run's deleted stats back.
-REPORT = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-return redis.call('HINCRBY', KEYS[2], ARGV[2], ARGV[3])
-"""
 
 
 def heartbeat(client: Any, worker: str, state: Mapping[str, Any], lease: float) -> None:
@@ -87,6 +81,8 @@ def job_settings(base: Settings, job: Job, redis_url: str) -> Settings:
         {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "archive.cluster.middlewares.SharedRobotsTxtMiddleware": 100,
+            # Just after Scrapy's DownloaderStats (850), so it counts the requests that counts.
+            "archive.cluster.middlewares.RequestCount": 851,
         }
     )
     settings.set("DOWNLOADER_MIDDLEWARES", mws, priority="cmdline")
@@ -111,7 +107,7 @@ class Worker:
         self.settings = settings
         self.exit_when_idle = exit_when_idle
         self.client = connect(config.redis_url)
-        self._report = self.client.register_script(REPORT)
+        self._add_stat = stat_adder(self.client)
         self.id = keys.worker_id()
         self.process = SpyglassProcess(settings)  # a second signal stops it at once
         self.crawlers: dict[int, Crawler] = {}
@@ -179,6 +175,7 @@ class Worker:
         )
         run = WorkerRun(job.run_id, self.id, self.client, self.config.redis_lease)
         self.crawlers[job.run_id] = crawler
+        mark_started(self.client, job.run_id)
         done = self.process.crawl(
             crawler,
             source=job.source,
@@ -195,15 +192,15 @@ class Worker:
         return result
 
     def report(self) -> None:
-        """Add the requests sent (and pages skipped) since the last report to the run's stats."""
+        """Add the pages skipped since the last report to the run's stats (requests are added one
+        by one as they are sent: archive/cluster/middlewares.py RequestCount)."""
         for run_id, crawler in list(self.crawlers.items()):
             stats = crawler.stats.get_stats() if crawler.stats else {}
-            for name, stat in (("requests", "downloader/request_count"), ("skipped", "spyglass/skipped")):
-                value = int(stats.get(stat, 0))
-                delta = value - self.reported.get((run_id, name), 0)
-                if delta:
-                    self._report(keys=[keys.JOBS, keys.run_key(run_id, "stats")], args=[run_id, name, delta])
-                    self.reported[(run_id, name)] = value
+            value = int(stats.get("spyglass/skipped", 0))
+            delta = value - self.reported.get((run_id, "skipped"), 0)
+            if delta:
+                self._add_stat(run_id, "skipped", delta)
+                self.reported[(run_id, "skipped")] = value
 
     def goodbye(self) -> None:
         """A clean stop: report, and drop the heartbeat so the ingest hands our leases on at once."""

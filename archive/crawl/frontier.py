@@ -10,13 +10,65 @@ trap limits count for the run, not for each worker.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
+
+from archive.crawl.items import FetchError
+from archive.index.kinds import ErrorType
+from archive.times import iso, utc_now
 
 # What `claim` says of a URL.
 NEW = "new"  # taken now: this crawler fetches it
 SEEN = "seen"  # taken before (by this crawler or another worker of the run)
 FULL = "full"  # not taken: the run already holds `limit` URLs
 HELD = "held"  # taken, but held back as a crawler trap's until enough pages link to it (vouch)
+
+
+# Different pages that must link to a held URL before it is fetched: more than a
+# calendar day's neighbours (the day before, the day after, its month), fewer than
+# the lists and related items that link to a catalogue's pages (spiders/traps.py).
+VOUCHING_PAGES = 5
+
+_DIGITS = re.compile(r"\d+")
+
+
+def url_pattern(url: str) -> str:
+    """The URL with every run of digits as N and query values dropped: a calendar's months share one."""
+    parts = urlsplit(url)
+    keys = "&".join(sorted(p.split("=")[0] for p in parts.query.split("&") if p))
+    path = _DIGITS.sub("N", parts.path)
+    return f"{parts.netloc}{path}" + (f"?{_DIGITS.sub('N', keys)}" if keys else "")
+
+
+@dataclass(frozen=True)
+class Trap:
+    """The first URL of a look-alike pattern held back: what the trap's fetch_errors row names."""
+
+    pattern: str
+    url: str
+    referrer: str | None
+    depth: int
+    most: int  # the limit (SPYGLASS_MAX_SIMILAR_URLS) it went past
+
+
+def trap_error(trap: Trap, held: int, source: str) -> FetchError:
+    """The fetch_errors row of a pattern whose `held` URLs no page vouched for, by the end."""
+    return FetchError(
+        url=trap.url,
+        source=source,
+        error_type=ErrorType.TRAP,
+        reason=(
+            f"trap: {trap.pattern.removeprefix(urlsplit(trap.url).netloc)} after {trap.most:,} similar "
+            f"URLs (SPYGLASS_MAX_SIMILAR_URLS: a crawler trap?); {held:,} such URLs, each linked from "
+            f"fewer than {VOUCHING_PAGES} pages and listed in no sitemap, were not followed"
+        ),
+        occurred_at=iso(utc_now()),
+        referrer=trap.referrer,
+        depth=trap.depth,
+    )
 
 
 class Frontier(Protocol):
@@ -28,8 +80,9 @@ class Frontier(Protocol):
         """Take canonical URL `key` unless it was taken or `limit` URLs were: NEW, SEEN, HELD or FULL."""
         ...
 
-    def hold(self, key: str, referrer: str) -> None:
-        """Hold back `key` (taken, one of too many similar URLs) until pages vouch for it."""
+    def hold(self, key: str, referrer: str, trap: Trap) -> None:
+        """Hold back `key` (taken, one of too many similar URLs of `trap.pattern`) until pages
+        vouch for it; `trap` names the pattern's first one."""
         ...
 
     def vouch(self, key: str, referrer: str, needed: int) -> bool:
@@ -37,8 +90,8 @@ class Frontier(Protocol):
         `needed` different pages have; False otherwise, or if `key` is not held."""
         ...
 
-    def held(self, keys: list[str]) -> list[str]:
-        """Those of `keys` still held back."""
+    def traps(self) -> list[tuple[Trap, int]]:
+        """Each pattern with URLs still held back: its first one, and how many are held."""
         ...
 
     def claim_requisite(self, key: str) -> bool:
@@ -75,6 +128,8 @@ class LocalFrontier:
         self.similar: dict[str, int] = {}
         self.hit: set[str] = set()
         self.holding: dict[str, set[str]] = {}  # held key -> the pages that link to it
+        self.patterns: dict[str, str] = {}  # held key -> its pattern
+        self.first_held: dict[str, Trap] = {}  # pattern -> its first URL held
 
     def claim(self, key: str, limit: int) -> str:
         if key in self.holding:
@@ -95,8 +150,10 @@ class LocalFrontier:
     def add(self, key: str) -> None:
         self.seen.add(key)
 
-    def hold(self, key: str, referrer: str) -> None:
+    def hold(self, key: str, referrer: str, trap: Trap) -> None:
         self.holding[key] = {referrer}
+        self.patterns[key] = trap.pattern
+        self.first_held.setdefault(trap.pattern, trap)
 
     def vouch(self, key: str, referrer: str, needed: int) -> bool:
         pages = self.holding.get(key)
@@ -106,10 +163,12 @@ class LocalFrontier:
         if len(pages) < needed:
             return False
         del self.holding[key]
+        del self.patterns[key]
         return True
 
-    def held(self, keys: list[str]) -> list[str]:
-        return [key for key in keys if key in self.holding]
+    def traps(self) -> list[tuple[Trap, int]]:
+        counts = Counter(self.patterns.values())
+        return [(self.first_held[pattern], held) for pattern, held in counts.items()]
 
     def __contains__(self, key: object) -> bool:
         return key in self.seen

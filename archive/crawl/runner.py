@@ -225,7 +225,9 @@ def report_of(index: Any, source: str, run_id: int | None) -> RunReport:
         )
     row = index.table("crawl_runs").get(run_id)
     seconds = 0.0
-    if row["ended_at"]:
+    if row.get("seconds") is not None:
+        seconds = row["seconds"]  # how long it crawled (an adopted Redis run: since a worker took it)
+    elif row["ended_at"]:
         seconds = (parse_when(row["ended_at"]) - parse_when(row["started_at"])).total_seconds()
     return RunReport(
         source=source,

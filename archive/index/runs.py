@@ -105,11 +105,14 @@ def finish_run(
     reason: str,
     counts: dict[str, int],
     warc_files: list[str],
+    crawled_since: str | None = None,
 ) -> None:
     """Close a crawl run with its outcome, counts and the WARC files it wrote.
 
     A run that finished although a limit stopped it short is `partial`, its
     reason naming the limit (partial_reason): it did not archive the whole source.
+    Its `seconds` count from `crawled_since` when given (Redis mode: when a worker
+    first crawled it), else from its start.
     """
     if status == "finished":
         short = partial_reason(db, run_id)
@@ -117,7 +120,8 @@ def finish_run(
             status, reason = "partial", short
     ended = utc_now()
     started = db.execute("SELECT started_at FROM crawl_runs WHERE id = ?", [run_id]).fetchone()
-    seconds = (ended - parse_when(started[0])).total_seconds() if started else None
+    since = crawled_since or (started[0] if started else None)
+    seconds = (ended - parse_when(since)).total_seconds() if since else None
     db.table("crawl_runs").update(
         run_id,
         {
