@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,8 +16,9 @@ import redis
 from archive.cluster import keys
 from archive.demo.server import Incoming, LoopbackServer, Reply
 
-from .conftest import ROOT, db_rows
+from .conftest import db_rows
 from .servers.redis_server import redis_server
+from .test_redis_mode import _spyglass, _wait
 
 PAGES = 80
 
@@ -44,19 +44,6 @@ def site() -> Iterator[tuple[str, Site]]:
     handler = Site()
     with LoopbackServer(handler) as server:
         yield server.url, handler
-
-
-def _spyglass(*args: str, **popen: object) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "archive.cli", *args], cwd=ROOT, stdin=subprocess.DEVNULL, **popen
-    )
-
-
-def _wait(what: str, check, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_a_killed_workers_requests_are_all_counted(site, tmp_path: Path):

@@ -113,6 +113,28 @@ def _agencies_of_documents(db: sqlite_utils.Database) -> dict[int, list[tuple[in
     return linked
 
 
+def _mention(
+    term: Term, snippet: str, agency: str | None, release_id: int | None, proof_url: str, now: str
+) -> dict[str, Any]:
+    """A mentions row: `term` found in a released file's page or a portal's page (the caller
+    names which, over the None of the other)."""
+    return {
+        "agency": agency,
+        "vendor": term.vendor,
+        "product": term.product,
+        "term": term.text,
+        "term_kind": term.kind,
+        "snippet": snippet,
+        "document_page_id": None,
+        "document_id": None,
+        "page_number": None,
+        "capture_id": None,
+        "release_id": release_id,
+        "proof_url": proof_url,
+        "found_at": now,
+    }
+
+
 def _document_rows(
     db: sqlite_utils.Database, terms: list[Term], pattern: re.Pattern[str], now: str
 ) -> Iterator[dict[str, Any]]:
@@ -139,20 +161,10 @@ def _document_rows(
             agencies.setdefault(agency, release_id)
         for term, snippet in find(text, terms, pattern):
             for agency, release_id in agencies.items():
-                yield {
-                    "agency": agency,
-                    "vendor": term.vendor,
-                    "product": term.product,
-                    "term": term.text,
-                    "term_kind": term.kind,
-                    "snippet": snippet,
+                yield _mention(term, snippet, agency, release_id, proof, now) | {
                     "document_page_id": page_id,
                     "document_id": document_id,
                     "page_number": number,
-                    "capture_id": None,
-                    "release_id": release_id,
-                    "proof_url": proof,
-                    "found_at": now,
                 }
 
 
@@ -176,18 +188,4 @@ def _capture_rows(
         if not own:
             continue
         for term, snippet in find(own, terms, pattern):
-            yield {
-                "agency": agency,
-                "vendor": term.vendor,
-                "product": term.product,
-                "term": term.text,
-                "term_kind": term.kind,
-                "snippet": snippet,
-                "document_page_id": None,
-                "document_id": None,
-                "page_number": None,
-                "capture_id": capture_id,
-                "release_id": release_id,
-                "proof_url": url,
-                "found_at": now,
-            }
+            yield _mention(term, snippet, agency, release_id, url, now) | {"capture_id": capture_id}

@@ -224,6 +224,10 @@ def describe_machine() -> str:
     )
 
 
+# Every part of the benchmark, in the order a full run measures them.
+SECTIONS = ("throughput", "recrawl", "search", "wayback", "load", "workers", "browser", "verify", "documents")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument(
@@ -243,17 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=[
-            "throughput",
-            "recrawl",
-            "search",
-            "wayback",
-            "load",
-            "workers",
-            "browser",
-            "verify",
-            "documents",
-        ],
+        choices=SECTIONS,
         action="append",
     )
     parser.add_argument(
@@ -274,17 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     searches = 200
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
     browser_pages = args.browser_pages or (8 if args.quick else 40)
-    sections = args.only or [
-        "throughput",
-        "recrawl",
-        "search",
-        "wayback",
-        "load",
-        "workers",
-        "browser",
-        "verify",
-        "documents",
-    ]
+    sections = args.only or list(SECTIONS)
     rows: list[tuple[str, str, str]] = []
     started = time.monotonic()
     machine = describe_machine()
