@@ -11,7 +11,7 @@ from html import unescape
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from archive.evidence.cite import bluebook_date
+from archive.evidence.citation import bluebook_date
 from archive.index.asof import (
     AS_OF_SQL,
     FETCHED_FROM_WAYBACK,

@@ -6,7 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
-from archive.evidence.cite import bluebook_date, cite, cite_document, cite_document_page, distance
+from archive.evidence.citation import bluebook_date
+from archive.evidence.cite import cite, distance
+from archive.evidence.cite_records import cite_document, cite_document_page
 from archive.index.captures import save_captures
 from archive.index.db import open_db
 from archive.times import parse_when

@@ -13,7 +13,8 @@ import pytest
 from archive.demo.wayback_demo import REKOGNITION_TIMESTAMP, REKOGNITION_URL, demo_sim
 from archive.demo.wayback_sim import start_wayback_sim
 from archive.evidence import lookup
-from archive.evidence.cite import cite, cite_request
+from archive.evidence.cite import cite
+from archive.evidence.cite_records import cite_request
 from archive.index.captures import save_captures
 from archive.index.db import open_db
 from archive.publish.datasette import datasette_app

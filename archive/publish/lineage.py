@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from archive.evidence.cite import cite_communication, cite_document, cite_document_page, cite_request
+from archive.evidence.cite_records import cite_communication, cite_document, cite_document_page, cite_request
 from archive.index.queries import rows
 
 PAGES_SHOWN = 40  # per document: the rest are a link away
