@@ -20,7 +20,7 @@ import sqlite_utils
 from archive.index.db import writing
 from archive.notify import store
 from archive.notify.messages import digest
-from archive.sources.load import PLACEHOLDER_RE
+from archive.sources.fields import PLACEHOLDER_RE
 from archive.sources.model import Target
 
 ANSWER_CHARS = 500
