@@ -117,6 +117,8 @@ def _pdfinfo(body: bytes) -> tuple[int, bool] | None:
         return None
     if done.returncode != 0 or done.stderr.strip():
         return None
+    # dict() keeps the last of each name: pdfinfo prints the metadata (which may hold any text,
+    # "Pages:" lines included) before its own Pages and Encrypted lines.
     fields = dict(
         line.split(":", 1) for line in done.stdout.decode("utf-8", "replace").splitlines() if ":" in line
     )
