@@ -53,7 +53,7 @@ def read_pdf(body: bytes, title: bool = True) -> PdfText:
         return PdfText([], error="encrypted PDF")
     texts = _layers(body, count)
     if texts is None:
-        return _read_with_pypdf(body)
+        return _read_with_pypdf(body, pdftotext=False)  # it failed once: not a second time
     if not title:
         return PdfText(texts)
     try:
@@ -62,7 +62,7 @@ def read_pdf(body: bytes, title: bool = True) -> PdfText:
         return _read_with_pypdf(body)
 
 
-def _read_with_pypdf(body: bytes) -> PdfText:
+def _read_with_pypdf(body: bytes, pdftotext: bool = True) -> PdfText:
     """pypdf's structure and title, the text from pdftotext (read meanwhile) or else pypdf."""
     try:
         reader = _reader(body)
@@ -72,7 +72,7 @@ def _read_with_pypdf(body: bytes) -> PdfText:
     except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken files
         return PdfText([], error=f"unreadable PDF: {type(exc).__name__}: {exc}"[:500])
     with ThreadPoolExecutor(1) as pool:
-        layers = pool.submit(_layers, body, count)
+        layers = pool.submit(_layers, body, count if pdftotext else 0)
         try:
             pages = list(reader.pages)
             title = _title(reader)
@@ -90,7 +90,7 @@ def _read_with_pypdf(body: bytes) -> PdfText:
 
 
 def _reader(body: bytes) -> PdfReader:
-    """pypdf's lenient reader of the PDF (pypdf costs 0.2 s to import, so only here)."""
+    """pypdf's lenient reader of the PDF (imported here: 0.11 CPU-s a command may not need)."""
     from pypdf import PdfReader
 
     return PdfReader(io.BytesIO(body), strict=False)
