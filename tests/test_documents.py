@@ -122,3 +122,50 @@ def test_progress_hears_of_each_page_as_it_is_read():
     assert [text for text, _ in found.pages] == ["one", "two", "three"]
     read_document("text/html", b"<html><title>t</title><p>four</p></html>", progress=heard)
     assert (heard.total, heard.done) == (4, 4)
+
+
+def test_a_page_read_again_to_the_same_text_keeps_its_row_and_a_changed_one_is_replaced():
+    db = index()
+    documents.save_records(db, [release("a", ["http://p/q.pdf"], "r1"), file("http://p/q.pdf", "aa", "r2")])
+    [doc] = list(db.table("documents").rows)
+    documents.save_pages(db, doc["id"], [("one", "text-layer"), (None, "ocr-failed (x)")], "mixed", None)
+    db.execute(
+        "INSERT INTO document_pages (document_id, page_number, text, method) VALUES (?, 2, 'hosted', 'service')",
+        [doc["id"]],
+    )
+    first = dict(db.execute("SELECT page_number || method, id FROM document_pages").fetchall())
+    documents.save_pages(db, doc["id"], [("one", "text-layer"), ("two", "ocr")], "text-layer+ocr", None)
+    again = dict(db.execute("SELECT page_number || method, id FROM document_pages").fetchall())
+    assert again["1text-layer"] == first["1text-layer"]  # the id a citation names survives a re-read
+    assert again["2service"] == first["2service"]  # a hosting service's text is never Spyglass's to replace
+    assert "2ocr-failed (x)" not in again and "2ocr" in again
+    found = db.execute(
+        "SELECT p.page_number, p.text FROM document_pages_fts f JOIN document_pages p ON p.rowid = f.rowid "
+        "WHERE document_pages_fts MATCH 'one OR two' ORDER BY p.page_number"
+    ).fetchall()
+    assert found == [(1, "one"), (2, "two")]  # the index follows the rows kept and replaced
+    row = db.table("documents").get(doc["id"])
+    assert (row["page_count"], row["extraction"]) == (2, "text-layer+ocr")
+
+
+def test_poppler_reads_a_clean_pdf_as_pypdf_would_without_importing_pypdf(monkeypatch):
+    import shutil
+    import subprocess
+    import sys
+
+    from archive.demo.pdfgen import text_pdf
+    from archive.text import pdf
+
+    body = text_pdf([["Page one", "of the memo"], [], ["Page three"]] * 30, title="Memo")
+    found = pdf.read_pdf(body)
+    which = shutil.which
+    monkeypatch.setattr(pdf.shutil, "which", lambda tool: None if tool == "pdfinfo" else which(tool))
+    assert pdf.read_pdf(body) == found  # pypdf's page tree gives the same pages and title
+    assert found.title == "Memo" and len(found.pages) == 90 and found.pages[1] is None
+    script = (
+        "import sys; from archive.demo.pdfgen import text_pdf; from archive.text.pdf import read_pdf; "
+        "found = read_pdf(text_pdf([['one'], ['two']]), title=False); "
+        "print(found.pages, 'pypdf' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["['one',", "'two']", "False"]

@@ -10,6 +10,7 @@ import yaml
 
 from archive.demo.server import Incoming, LoopbackServer, Reply
 from archive.demo.wayback_sim import SimConfig, WaybackSim, start_wayback_sim
+from archive.wayback.client import surt
 
 from .conftest import run_cli
 
@@ -123,6 +124,22 @@ def test_only_a_capture_of_the_page_counts_as_saved(tmp_path, sim):
     assert (row["state"], row["confirmed_via_cdx"], row["wayback_status"]) == ("saved", 1, None)
     assert "revisit" in row["message"]
     assert row["wayback_timestamp"] != requests_of(tmp_path / "first")[stable]["wayback_timestamp"]
+
+
+def test_a_page_the_wayback_machine_cannot_fetch_is_an_error_never_a_capture(tmp_path, sim):
+    with LoopbackServer(stable_site) as server:
+        gone = f"{server.url}/gone"  # closed below: the simulator's fetch of it is refused
+    anonymous = save(sim, tmp_path / "a", gone, env=NO_CREDS)
+    spn2 = save(sim, tmp_path / "b", gone, env=CREDS)
+    assert anonymous.returncode == 1 and spn2.returncode == 1
+    row = requests_of(tmp_path / "a")[gone]
+    assert (row["state"], row["wayback_timestamp"], row["snapshot_url"]) == ("failed", None, None)
+    assert "HTTP 520 (Live page is not available: " in row["message"] and "\n" not in row["message"]
+    row = requests_of(tmp_path / "b")[gone]
+    assert (row["state"], row["status_ext"], row["snapshot_url"]) == ("failed", "error:bad-gateway", None)
+    assert row["message"].startswith(f"Live page is not available: {gone} (")
+    assert f"{gone}: failed (Live page is not available" in spn2.stdout
+    assert not sim.mementos.get(surt(gone))  # nothing archived: a later save of the page is no revisit
 
 
 def test_a_429_or_503_from_the_status_endpoint_pauses_and_retries(tmp_path, sim):

@@ -3,11 +3,15 @@
 SPN2 wants `Authorization: LOW key:secret`, answers a job id, and reports the
 job pending, then success (timestamp, original_url) or error (status_ext),
 errors included as HTTP 200. Like the real one it sometimes reports an error
-for a page it did save, and forgets a job after about an hour.
+for a page it did save, and forgets a job after about an hour. A page it cannot
+fetch (refused, reset, timed out) is an error and no capture: the job reports
+`status: error` with a status_ext and message, the anonymous GET answers 520
+with the message on its error page; nothing is archived, as on the real one.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import time
 import urllib.error
@@ -32,6 +36,16 @@ class Job:
     created: float
     polls: int = 0
     timestamp: str | None = None
+    failure: FetchFailed | None = None
+
+
+class FetchFailed(Exception):
+    """The simulator could not fetch the page to save: SPN2's status_ext and message for it."""
+
+    def __init__(self, status_ext: str, message: str) -> None:
+        super().__init__(message)
+        self.status_ext = status_ext
+        self.message = message
 
 
 class SavePageNow:
@@ -95,8 +109,20 @@ class SavePageNow:
         job.polls += 1
         if job.outcome == "pending" or job.polls <= self.sim.config.spn_pending_polls:
             return self._json({"status": "pending", "job_id": job_id, "resources": []})
-        if job.outcome in ("success", "error-but-saved") and job.timestamp is None:
-            job.timestamp = self.capture(job.url)
+        if job.outcome in ("success", "error-but-saved") and job.timestamp is None and job.failure is None:
+            try:
+                job.timestamp = self.capture(job.url)
+            except FetchFailed as failed:
+                job.failure = failed
+        if job.failure is not None:
+            return self._json(
+                {
+                    "status": "error",
+                    "job_id": job_id,
+                    "status_ext": job.failure.status_ext,
+                    "message": job.failure.message,
+                }
+            )
         if job.outcome == "success":
             return self._json(
                 {
@@ -119,7 +145,11 @@ class SavePageNow:
     def _anonymous(self, url: str):
         if urlsplit(url).scheme not in ("http", "https"):
             return 400, [("Content-Type", "text/plain")], b"Invalid URL\n"
-        stamp = self.capture(url)
+        try:
+            stamp = self.capture(url)
+        except FetchFailed as failed:
+            page = f"<html><body><h2>Sorry</h2>\n<p>{html.escape(failed.message)}</p></body></html>"
+            return 520, [("Content-Type", "text/html; charset=utf-8")], page.encode()
         where = f"/web/{stamp}/{url}"
         return (
             302,
@@ -128,7 +158,8 @@ class SavePageNow:
         )
 
     def capture(self, url: str) -> str:
-        """Archive `url` now (fetching it only when it is on loopback) and return the timestamp."""
+        """Archive `url` now (fetching it only when it is on loopback) and return the timestamp;
+        FetchFailed, with nothing archived, when the page cannot be fetched."""
         from archive.demo.wayback_sim import Memento
 
         body, status, content_type = b"<html><body>Saved by the simulator.</body></html>", 200, "text/html"
@@ -140,8 +171,15 @@ class SavePageNow:
             except urllib.error.HTTPError as exc:  # the site's error answer is what gets archived
                 body, status = exc.read(), exc.code
                 content_type = exc.headers.get("Content-Type", content_type)
-            except OSError:
-                pass
+            except OSError as exc:  # refused, reset, closed before an answer: SPN keeps nothing
+                reason = getattr(exc, "reason", None) or exc
+                if isinstance(reason, TimeoutError):
+                    raise FetchFailed(
+                        "error:read-timeout", f"Live page is not available: {url} timed out"
+                    ) from None
+                raise FetchFailed(
+                    "error:bad-gateway", f"Live page is not available: {url} ({reason})"
+                ) from None
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         earlier = self.sim.mementos.get(_key(url), [])
         while any(m.timestamp == stamp for m in earlier):

@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from croniter import croniter
-
 UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(\d+)\s*([mhdw])")
 
@@ -41,6 +39,8 @@ class Every:
         if self.seconds is not None:
             return when + timedelta(seconds=self.seconds)
         if self.cron is not None:
+            from croniter import croniter
+
             return croniter(self.cron, when).get_next(datetime)
         return None
 
@@ -60,9 +60,16 @@ def parse_every(value: object) -> Every:
         if seconds < 60:
             raise ValueError(f"must be at least 1m, got {value!r}")
         return Every(text, seconds=seconds)
-    if len(text.split()) == 5 and croniter.is_valid(text):
+    if len(text.split()) == 5 and _cron_valid(text):
         return Every(text, cron=text)
     raise ValueError(
         f"must be a duration such as 6h, 1d or 7d (m, h, d, w), a five-field cron "
         f"expression such as '0 3 * * *', or never; got {value!r}"
     )
+
+
+def _cron_valid(text: str) -> bool:
+    """Whether croniter reads `text` (imported here: 0.04 CPU-s that only a cron `every` needs)."""
+    from croniter import croniter
+
+    return croniter.is_valid(text)

@@ -50,7 +50,7 @@ def read_document(
 
 
 def _pdf(body: bytes, progress: Progress | None) -> DocumentText:
-    found = read_pdf(body)
+    found = read_pdf(body, title=False)  # the documents pass keeps no title
     if found.error:
         return DocumentText([], "failed", found.error)
     missing = [n for n, text in enumerate(found.pages, 1) if text is None]

@@ -14,7 +14,9 @@ no SPN2.
 from __future__ import annotations
 
 import gzip
+import html
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +36,9 @@ from archive.wayback.client import CdxRecord, Endpoints, citation_url, parse_cdx
 from archive.wayback.policy import DEFAULT_POLICY, MAX_429_PER_REQUEST, RatePolicy
 
 HTTP_TIMEOUT = 60.0
+# SPN's HTML error page (the anonymous save's answer when it fails) says why in the paragraph
+# after its heading.
+_ERROR_PAGE = re.compile(r"</h2>\s*<p[^>]*>(.*?)</p>", re.S | re.I)
 
 
 @dataclass(frozen=True)
@@ -188,9 +193,10 @@ def poll(job_id: str, options: SaveSettings) -> dict[str, Any]:
 def anonymous_save(url: str, options: SaveSettings) -> tuple[str | None, datetime]:
     """GET /save/<url>: the timestamp named by Content-Location or Location, if any, and when the
     request was sent."""
-    status, headers, _, sent_at = _http("GET", options.endpoints.save_anonymous(url), options, "save")
+    status, headers, body, sent_at = _http("GET", options.endpoints.save_anonymous(url), options, "save")
     if status >= 400:
-        raise SavePageNowError(f"Save Page Now refused {url}: HTTP {status}")
+        said = _page_message(body)
+        raise SavePageNowError(f"Save Page Now refused {url}: HTTP {status}" + (f" ({said})" if said else ""))
     base = options.endpoints.base
     for name in ("content-location", "location"):
         value = headers.get(name, "")
@@ -199,6 +205,15 @@ def anonymous_save(url: str, options: SaveSettings) -> tuple[str | None, datetim
         if named is not None and len(named.timestamp) == 14:
             return named.timestamp, sent_at
     return None, sent_at
+
+
+def _page_message(body: bytes) -> str | None:
+    """The message on SPN's HTML error page (the paragraph after its heading), on one line."""
+    found = _ERROR_PAGE.search(body.decode("utf-8", "replace"))
+    if found is None:
+        return None
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+    return text[:300] or None
 
 
 def confirm(url: str, since: str, options: SaveSettings, reported: str | None = None) -> CdxRecord | None:
@@ -246,7 +261,7 @@ def save_and_record(
             save_request(db, row)  # the job id is kept before any polling
             answer = poll(row["job_id"], options)
             row["status_ext"] = answer.get("status_ext")
-            row["message"] = answer.get("message")
+            row["message"] = " ".join(str(answer.get("message") or "").split()) or None  # one line
             if answer.get("status") == "success":
                 reported = str(answer.get("timestamp") or "") or None
             elif answer.get("status") != "error":
