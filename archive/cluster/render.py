@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import logging
 import threading
+from functools import partial
 from typing import Any
 
 import redis
@@ -50,16 +51,21 @@ def follows(job: Job, jobs: dict[int, Job]) -> Job | None:
 def waits_for_render(job: Job, jobs: dict[int, Job]) -> bool:
     """Whether live job `job` must wait before its browser job is published: another browser
     run of its source is still active (two would resume each other's pages)."""
-    return any(
+    return renders(job) and any(
         j.spider == SPIDER and j.source.name == job.source.name and j.follows != job.run_id
         for j in jobs.values()
     )
 
 
+def renders(job: Job) -> bool:
+    """Whether `job` is a live run whose pages are then loaded in a browser."""
+    return job.spider == job.source.kind and job.source.render == "browser"
+
+
 def seed_render(client: redis.Redis, sink: IndexSink, config: Config, job: Job) -> Job | None:
     """Open and publish the browser run of live job `job`, or adopt the one published already;
     None when its source does not render or the run saw no page to render."""
-    if job.spider != job.source.kind or job.source.render != "browser":
+    if not renders(job):
         return None
     published = follows(job, active_jobs(client))
     if published is not None:
@@ -105,12 +111,19 @@ class Renderer(threading.Thread):
         self.job = job
         self.worker = worker
         self.stop = threading.Event()
+        self.failed = False  # then this worker leaves the job to the others
 
     def run(self) -> None:
         try:
             self._render()
-        except Exception:  # noqa: BLE001 - its leases lapse with the worker and go to another
+        except Exception:  # noqa: BLE001 - logged; its pages go to the other workers
             logger.exception("worker %s: rendering run %d failed", self.worker, self.job.run_id)
+            self.failed = True
+            client = connect(self.config.redis_url)
+            try:
+                hand_back_pages(client, self.job.run_id, self.worker)
+            finally:
+                client.close()
 
     def _render(self) -> None:
         from archive.crawl.screenshots import Browser, load_shot_row
@@ -128,6 +141,7 @@ class Renderer(threading.Thread):
             on_open=lambda filename: sink.file_opened(filename, job.run_id),
             host=self.worker,
         )
+        shot_row = partial(load_shot_row, job.source)
         take_script = client.register_script(TAKE)
         queue, leases = keys.run_key(job.run_id, "requests"), keys.run_key(job.run_id, "leases")
         serial = itertools.count(1)
@@ -143,7 +157,7 @@ class Renderer(threading.Thread):
             return {"url": url.decode(), "lease": lease} if url else None
 
         def keep(page: dict[str, Any], load: Any, browser: Any) -> None:
-            batch = load_batch(store, job.source, job.run_id, load, browser.name, load_shot_row)
+            batch = load_batch(store, job.source, job.run_id, load, browser.name, shot_row)
             batch.releases.append(page["lease"])
             sink.commit(batch)
 

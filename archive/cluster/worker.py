@@ -158,7 +158,10 @@ class Worker:
         self.beat()
         jobs = active_jobs(self.client)
         self.seen_run = self.seen_run or bool(jobs)
-        self.renderers = {run_id: r for run_id, r in self.renderers.items() if r.is_alive()}
+        # One that failed stays while its job lasts: this worker leaves that job to the others.
+        self.renderers = {
+            run_id: r for run_id, r in self.renderers.items() if r.is_alive() or (r.failed and run_id in jobs)
+        }
         for run_id, job in jobs.items():
             if run_id in self.crawlers or run_id in self.renderers or self.stopping:
                 continue
