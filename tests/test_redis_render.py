@@ -19,6 +19,7 @@ import redis
 
 from archive.cluster import keys
 from archive.demo.server import Incoming, LoopbackServer, Reply
+from archive.ingest.batch import Batch
 from tests.servers.app_site import AppServers
 
 from .conftest import db_rows, run_cli
@@ -163,5 +164,94 @@ def test_a_worker_killed_mid_render_leaves_its_page_to_another_rendered_once(tmp
     assert sorted(s["capture_id"] for s in shots) == sorted(r["id"] for r in rendered)
     [run] = db_rows(data, "SELECT * FROM crawl_runs WHERE spider = 'browser'")
     assert (run["status"], run["pages"]) == ("finished", len(urls))
+    verified = run_cli("verify", "--data", str(data))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_worker_killed_between_writing_a_load_and_sending_its_rows_leaves_the_page_to_another(
+    tmp_path: Path,
+):
+    from datetime import UTC, datetime
+    from functools import partial
+
+    from archive.browser.load import Load, Received
+    from archive.browser.run import load_batch
+    from archive.cluster.jobs import Job, active_jobs
+    from archive.cluster.reap import reap
+    from archive.cluster.render import seed_render
+    from archive.cluster.sink import RedisSink, WorkerTarget
+    from archive.config import Config
+    from archive.crawl.screenshots import load_shot_row
+    from archive.index.capture_row import CaptureRow
+    from archive.index.db import writing
+    from archive.index.runs import start_run
+    from archive.ingest.sink import IndexSink
+    from archive.sources.load import load_sources
+    from archive.warc.write import Exchange, WarcStore
+    from tests.servers.app_site import PNG
+
+    sources, data = tmp_path / "sources.yml", tmp_path / "data"
+    sources.write_text(SOURCES.format(base="http://app.example", render="render: browser"))
+    [source] = load_sources(sources)
+    page, now = "http://app.example/", datetime.now(UTC)
+    shell = b"<title>A</title><div id='app'>Loading</div>"
+    with redis_server(tmp_path / "redis") as url:
+        config = Config(data_dir=data, redis_url=url)
+        client = redis.Redis.from_url(url)
+        sink = IndexSink(config)
+        with writing(sink.index):
+            live = start_run(sink.index, "app", "vendor")
+        # The live run archived the page's shell.
+        crawled = WarcStore(data / "warcs", "app", on_open=lambda filename: sink.file_opened(filename, live))
+        html = [("Content-Type", "text/html")]
+        location = crawled.write_exchange(
+            Exchange(page, "GET", [], b"", "HTTP/1.1", 200, "OK", html, shell, now)
+        )
+        crawled.close()
+        row = CaptureRow.from_location(
+            location,
+            url=page,
+            source="app",
+            via="live",
+            crawl_run=live,
+            captured_at=location.date,
+            status=200,
+            content_type="text/html",
+        )
+        sink.commit(Batch(captures=[row.columns()]))
+        render = seed_render(client, sink, config, Job(live, source, "vendor", "2026-01-01T00:00:00Z"))
+        queue, leases = keys.run_key(render.run_id, "requests"), keys.run_key(render.run_id, "leases")
+        assert client.zrange(queue, 0, -1) == [page.encode()]
+        # A worker takes the page, loads it, writes every record, and is killed before sending the rows.
+        worker = "gone-1-abcdef"
+        client.zrem(queue, page)
+        client.hset(leases, f"{worker}#render-1", page)
+        rows = RedisSink(config, WorkerTarget(url, render.run_id, worker))
+        store = WarcStore(
+            data / "warcs",
+            "app",
+            originals=rows.originals("app"),
+            on_open=lambda filename: rows.file_opened(filename, render.run_id),
+            host=worker,
+        )
+        load = Load(page, now, dom="<title>A</title><p>Identify all faces.</p>", title="A", png=PNG)
+        load.http_status = 200
+        load.responses.append(Received(page, "GET", [], b"", 200, "OK", html, shell, "document", now, True))
+        batch = load_batch(store, source, render.run_id, load, "Chromium", partial(load_shot_row, source))
+        store.close()
+        assert len(batch.captures) == 2 and len(batch.screenshots) == 1  # never sent
+        done = reap(client, sink, active_jobs(client), worker)
+        sink.close()
+        # The page is queued again for another worker: it has no rendered capture.
+        assert (done["pages"], client.zrange(queue, 0, -1), client.hlen(leases)) == (1, [page.encode()], 0)
+    errors = db_rows(data, "SELECT url, error_type, reason FROM fetch_errors ORDER BY id")
+    assert [(e["url"], e["error_type"]) for e in errors] == [
+        (page, "interrupted"),
+        (f"urn:fullPage:{page}", "interrupted"),
+    ]
+    assert errors[0]["reason"].startswith("rendered, but the browser pass was killed before indexing it")
+    # What the browser received is indexed from its record, as after any crash.
+    [document] = db_rows(data, "SELECT * FROM captures WHERE via = 'browser'")
+    assert (document["requisite"], document["warc_type"]) == ("browser:document", "revisit")
     verified = run_cli("verify", "--data", str(data))
     assert verified.returncode == 0, verified.stdout + verified.stderr
