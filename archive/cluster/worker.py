@@ -236,7 +236,10 @@ class Worker:
                 # left to reconcile. (Stopped at once, its files wait for the reaper.)
                 pipe.delete(keys.files(self.id))
                 pipe.srem(keys.WORKERS, self.id)
-            pipe.delete(keys.alive(self.id))
+            if not rendering:
+                # A page being loaded could still send its rows until this process has
+                # exited: its lease goes back when the heartbeat lapses, after that.
+                pipe.delete(keys.alive(self.id))
             pipe.execute()
         except Exception:  # noqa: BLE001 - Redis gone: the heartbeat lapses by itself
             logger.warning("worker %s: could not say goodbye to Redis", self.id)
