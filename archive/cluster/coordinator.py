@@ -210,24 +210,24 @@ def settle(
 
 def progress_line(client: redis.Redis, sink: IndexSink, wanted: Iterable[int]) -> str:
     """`N pages archived, Q queued, L in flight, W workers` for the runs in `wanted`."""
-    wanted = list(wanted)
-    marks = ", ".join("?" * len(wanted))
+    runs = list(wanted)
+    marks = ", ".join("?" * len(runs))
     pages = sink.index.execute(
-        f"SELECT count(*) FROM captures WHERE crawl_run IN ({marks})", list(wanted)
+        f"SELECT count(*) FROM captures WHERE crawl_run IN ({marks})", runs
     ).fetchone()[0]
-    queued = sum(client.zcard(keys.run_key(r, "requests")) for r in wanted)
-    leased = sum(client.hlen(keys.run_key(r, "leases")) for r in wanted)
+    queued = sum(client.zcard(keys.run_key(r, "requests")) for r in runs)
+    leased = sum(client.hlen(keys.run_key(r, "leases")) for r in runs)
     return f"  {pages} pages archived, {queued} queued, {leased} in flight, {_live_workers(client)} worker(s)"
 
 
 def _running(sink: IndexSink, wanted: Iterable[int]) -> bool:
-    wanted = list(wanted)
-    if not wanted:
+    runs = list(wanted)
+    if not runs:
         return False
-    marks = ", ".join("?" * len(wanted))
+    marks = ", ".join("?" * len(runs))
     return (
         sink.index.execute(
-            f"SELECT count(*) FROM crawl_runs WHERE id IN ({marks}) AND status = 'running'", list(wanted)
+            f"SELECT count(*) FROM crawl_runs WHERE id IN ({marks}) AND status = 'running'", runs
         ).fetchone()[0]
         > 0
     )
