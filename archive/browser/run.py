@@ -45,8 +45,11 @@ class StartedBrowser(BrowserLike, Protocol):
     connected: bool
 
 
-# (index, store, browser, run id, rendered capture {id, url, warc_record_id}, load) -> keeps its screenshot
-KeepShot = Callable[[Any, WarcStore, Any, int, dict[str, Any], Load], None]
+# (store, browser name, run id, rendered page {url, warc_record_id}, load) -> its screenshots row,
+# the PNG written (archive/crawl/screenshots.py load_shot_row)
+ShotRow = Callable[[WarcStore, str, int, dict[str, Any], Load], dict[str, Any]]
+# Loads the next page or says there is none now: {url, ...} or None.
+Take = Callable[[], dict[str, Any] | None]
 
 
 def pages_seen(index: Any, run_id: int) -> list[dict[str, Any]]:
@@ -84,12 +87,43 @@ def rendered_before(index: Any, run_id: int) -> set[str]:
     return {row["url"] for row in found}
 
 
+def load_batch(
+    store: WarcStore, source: Source, run_id: int, load: Load, browser: str, shot_row: ShotRow
+) -> Batch:
+    """What one load leaves, as one batch: its records written, its capture rows (the rendered page
+    last), fetch errors and the screenshot of the same load."""
+    recorded = record_load(store, load, source, run_id, browser)
+    batch = Batch(captures=recorded.captures, errors=recorded.errors)
+    if recorded.rendered is not None and load.png is not None:
+        page = {"url": load.url, "warc_record_id": recorded.rendered.record_id}
+        batch.screenshots.append(shot_row(store, browser, run_id, page, load))
+    return batch
+
+
+def lost_batch(source: Source, run_id: int, url: str, why: str) -> Batch:
+    """A page the browser never loaded (it did not start): a `browser-failed` fetch error."""
+    load = Load(url, utc_now(), status="failed", error=why)
+    return Batch(errors=[error_row(source, run_id, load, url, ErrorType.BROWSER_FAILED, why)])
+
+
+def tally(counts: dict[str, int], batch: Batch) -> None:
+    """Add a load's batch to a browser run's counts: pages rendered, responses recorded, errors."""
+    for row in batch.captures:
+        counts["bytes"] += row["length"] or 0
+        if row["requisite"]:
+            counts["requisites"] += 1
+        else:
+            counts["pages"] += 1
+            counts["captures"] += 1
+    counts["errors"] += len(batch.errors)
+
+
 def render_run(
     config: Config,
     source: Source,
     pages: list[dict[str, Any]],
     open_browser: Callable[[], AbstractAsyncContextManager[StartedBrowser]],
-    keep_shot: KeepShot,
+    shot_row: ShotRow,
 ) -> int:
     """Load each of `pages` ({url}) in the browser and index what it received and rendered; the run's id."""
     archive = Archive.from_config(config)
@@ -108,29 +142,21 @@ def render_run(
     counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "errors": 0, "bytes": 0}
     status, reason = "finished", "finished"
 
-    def keep(load: Load, browser: Any) -> None:
-        recorded = record_load(store, load, source, run_id, browser.name)
-        sink.commit(Batch(captures=recorded.captures, errors=recorded.errors))
-        for row in recorded.captures:
-            counts["bytes"] += row["length"] or 0
-            counts["requisites" if row["requisite"] else "pages"] += 1
-        counts["captures"] += recorded.rendered is not None
-        counts["errors"] += len(recorded.errors)
-        if recorded.rendered is not None and load.png is not None:
-            [page] = rows(
-                sink.index.conn,
-                "SELECT id, url, warc_record_id FROM captures WHERE warc_record_id = ?",
-                [recorded.rendered.record_id],
-            )
-            keep_shot(sink.index, store, browser, run_id, page, load)
+    def keep(page: dict[str, Any], load: Load, browser: Any) -> None:
+        batch = load_batch(store, source, run_id, load, browser.name, shot_row)
+        sink.commit(batch)
+        tally(counts, batch)
 
-    def lost(url: str, why: str) -> None:
-        load = Load(url, utc_now(), status="failed", error=why)
-        sink.commit(Batch(errors=[error_row(source, run_id, load, url, ErrorType.BROWSER_FAILED, why)]))
-        counts["errors"] += 1
+    def lost(page: dict[str, Any], why: str) -> None:
+        batch = lost_batch(source, run_id, page["url"], why)
+        sink.commit(batch)
+        tally(counts, batch)
 
+    queue = iter(pages)
     try:
-        problem = asyncio.run(_load_all(pages, Settling.from_config(config), open_browser, keep, lost))
+        problem = asyncio.run(
+            load_pages(lambda: next(queue, None), Settling.from_config(config), open_browser, keep, lost)
+        )
         if problem:
             status, reason = "failed", problem
     except BaseException:
@@ -148,25 +174,27 @@ def render_run(
     return run_id
 
 
-async def _load_all(
-    pages: list[dict[str, Any]],
+async def load_pages(
+    take: Take,
     settling: Settling,
     open_browser: Callable[[], AbstractAsyncContextManager[StartedBrowser]],
-    keep: Callable[[Load, Any], None],
-    lost: Callable[[str, str], None],
+    keep: Callable[[dict[str, Any], Load, Any], None],
+    lost: Callable[[dict[str, Any], str], None],
 ) -> str | None:
-    """Each page in turn, a new browser every `restart_after` pages or after a crash; why none started."""
-    done = 0
-    while done < len(pages):
+    """Each page `take` gives until it gives none, a new browser every `restart_after` pages or after
+    a crash; why none started. The browser starts only once there is a page for it."""
+    page = take()
+    while page is not None:
         async with open_browser() as browser:
             if not browser.ready:
-                for page in pages[done:]:
-                    lost(page["url"], browser.problem or "the browser did not start")
+                while page is not None:
+                    lost(page, browser.problem or "the browser did not start")
+                    page = take()
                 return browser.problem
-            for page in pages[done : done + settling.restart_after]:
+            for _ in range(settling.restart_after):
                 load = await load_page(browser, page["url"], settling)
-                done += 1
-                keep(load, browser)
-                if not browser.connected:
-                    break  # it crashed (or was killed): the next page gets a new one
+                keep(page, load, browser)
+                page = take()
+                if page is None or not browser.connected:
+                    break  # none left, or it crashed (or was killed): the next page gets a new one
     return None

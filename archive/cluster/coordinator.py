@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from archive.cluster import keys
 from archive.cluster.ingest import Ingest
 from archive.cluster.jobs import SHARED_SPIDERS, Job, active_jobs, finish, is_done, seed
 from archive.cluster.reap import dead_workers, reap
+from archive.cluster.render import SPIDER, seed_render, waits_for_render
 from archive.config import Config
 from archive.crawl.runner import Crawled, RunReport, crawl_settings, report_of, run_crawl
 from archive.index.db import open_index
@@ -74,7 +75,7 @@ def crawl_with_redis(
     failure: list[BaseException] = []
     ingesting = threading.Thread(
         target=_guarded,
-        args=(ingest_until, failure, config, set(mine), stop, say),
+        args=(ingest_until, failure, config, mine, stop, say),
         name="spyglass-ingest",
         daemon=True,
     )
@@ -136,13 +137,24 @@ def _seed_all(
                 (j for j in published.values() if j.source.name == source.name and j.spider == spider), None
             ) or seed(client, sink, settings, source, spider)
             mine[job.run_id] = job
+            # Its browser run, published by an earlier command that was stopped: waited for too.
+            mine.update(
+                {
+                    j.run_id: j
+                    for j in published.values()
+                    if j.spider == SPIDER and j.source.name == source.name
+                }
+            )
     finally:
         sink.close()
     return locks, busy, mine
 
 
-def ingest_until(config: Config, wanted: set[int], stop: threading.Event, say: Callable[[str], None]) -> None:
-    """Ingest (when this process holds the ingest lock) until every run in `wanted` has ended."""
+def ingest_until(
+    config: Config, wanted: dict[int, Job], stop: threading.Event, say: Callable[[str], None]
+) -> None:
+    """Ingest (when this process holds the ingest lock) until every run in `wanted` has ended; the
+    browser run of a live run in `wanted` joins it when the ingest publishes it (settle)."""
     client = connect(config.redis_url)
     sink = IndexSink(config)
     lock = ingest_lock(config.data_dir)
@@ -158,7 +170,7 @@ def ingest_until(config: Config, wanted: set[int], stop: threading.Event, say: C
                     time.sleep(1.0)
                     continue
             ingest.step(block_ms=500)
-            settle(client, sink, ingest)
+            settle(client, sink, ingest, config, wanted)
             if time.monotonic() - shown > PROGRESS_SECONDS:
                 say(progress_line(client, sink, wanted))
                 shown = time.monotonic()
@@ -169,8 +181,15 @@ def ingest_until(config: Config, wanted: set[int], stop: threading.Event, say: C
         sink.close()
 
 
-def settle(client: redis.Redis, sink: IndexSink, ingest: Ingest) -> None:
-    """Hand on what dead workers held, and finish every run with nothing queued or leased."""
+def settle(
+    client: redis.Redis, sink: IndexSink, ingest: Ingest, config: Config, wanted: dict[int, Job] | None = None
+) -> None:
+    """Hand on what dead workers held, and finish every run with nothing queued or leased.
+
+    A live run of a source with `render: browser` publishes its browser run
+    before it is finished (archive/cluster/render.py), which joins `wanted`
+    if the live run is in it; it waits while another browser run of its source is active.
+    """
     jobs = active_jobs(client)
     dead = dead_workers(client, jobs)
     if dead:
@@ -181,28 +200,34 @@ def settle(client: redis.Redis, sink: IndexSink, ingest: Ingest) -> None:
     if ready:
         ingest.drain()
         for job in ready:
-            if is_done(client, job.run_id):
-                finish(client, sink, job)
+            if waits_for_render(job, jobs) or not is_done(client, job.run_id):
+                continue
+            render = seed_render(client, sink, config, job)
+            finish(client, sink, job)
+            if render is not None and wanted is not None and job.run_id in wanted:
+                wanted[render.run_id] = render
 
 
-def progress_line(client: redis.Redis, sink: IndexSink, wanted: set[int]) -> str:
+def progress_line(client: redis.Redis, sink: IndexSink, wanted: Iterable[int]) -> str:
     """`N pages archived, Q queued, L in flight, W workers` for the runs in `wanted`."""
-    marks = ", ".join("?" * len(wanted))
+    runs = list(wanted)
+    marks = ", ".join("?" * len(runs))
     pages = sink.index.execute(
-        f"SELECT count(*) FROM captures WHERE crawl_run IN ({marks})", list(wanted)
+        f"SELECT count(*) FROM captures WHERE crawl_run IN ({marks})", runs
     ).fetchone()[0]
-    queued = sum(client.zcard(keys.run_key(r, "requests")) for r in wanted)
-    leased = sum(client.hlen(keys.run_key(r, "leases")) for r in wanted)
+    queued = sum(client.zcard(keys.run_key(r, "requests")) for r in runs)
+    leased = sum(client.hlen(keys.run_key(r, "leases")) for r in runs)
     return f"  {pages} pages archived, {queued} queued, {leased} in flight, {_live_workers(client)} worker(s)"
 
 
-def _running(sink: IndexSink, wanted: set[int]) -> bool:
-    if not wanted:
+def _running(sink: IndexSink, wanted: Iterable[int]) -> bool:
+    runs = list(wanted)
+    if not runs:
         return False
-    marks = ", ".join("?" * len(wanted))
+    marks = ", ".join("?" * len(runs))
     return (
         sink.index.execute(
-            f"SELECT count(*) FROM crawl_runs WHERE id IN ({marks}) AND status = 'running'", list(wanted)
+            f"SELECT count(*) FROM crawl_runs WHERE id IN ({marks}) AND status = 'running'", runs
         ).fetchone()[0]
         > 0
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,6 +47,9 @@ class Job:
     source: Source
     spider: str
     seeded_at: str
+    follows: int | None = (
+        None  # a browser run's: the live run whose pages it loads (archive/cluster/render.py)
+    )
 
     @property
     def label(self) -> str:
@@ -76,12 +79,19 @@ def seed(client: redis.Redis, sink: IndexSink, settings: Settings, source: Sourc
         pipe.sadd(keys.run_key(run_id, "seen"), *frontier.seen)
     if frontier.similar:
         pipe.hset(keys.run_key(run_id, "similar"), mapping=frontier.similar)
-    queue = keys.run_key(run_id, "requests")
-    for request in requests:
-        pipe.zadd(queue, {picklecompat.dumps(request.to_dict(spider=instance)): -request.priority})
-    pipe.hset(keys.JOBS, str(run_id), pickle.dumps(job))
-    pipe.execute()
+    queued = {picklecompat.dumps(r.to_dict(spider=instance)): -r.priority for r in requests}
+    publish(client, job, queued, pipe)
     return job
+
+
+def publish(client: redis.Redis, job: Job, queued: Mapping[Any, float], pipe: Any = None) -> None:
+    """Queue `queued` (member: score, lowest first) in the run's queue and publish `job`, in one
+    transaction (with what `pipe` holds already): a worker never finds the job without its queue."""
+    pipe = pipe if pipe is not None else client.pipeline(transaction=True)
+    if queued:
+        pipe.zadd(keys.run_key(job.run_id, "requests"), dict(queued))
+    pipe.hset(keys.JOBS, str(job.run_id), pickle.dumps(job))
+    pipe.execute()
 
 
 async def _collect(start: Any) -> list[Any]:
@@ -178,10 +188,11 @@ def finish(
 
 def run_counts(index: Any, run_id: int) -> dict[str, Any]:
     """A run's crawl_runs counts, from its rows (a worker killed mid-run kept no counters)."""
-    # Page requisites are counted apart, as the single-process pipeline counts them.
+    # Page requisites are counted apart, as the single-process pipeline counts them; a browser
+    # run's rendered pages are resource records.
     pages, responses, revisits, requisites, payload = index.execute(
         "SELECT count(*) FILTER (WHERE requisite IS NULL), "
-        "count(*) FILTER (WHERE requisite IS NULL AND warc_type = 'response'), "
+        "count(*) FILTER (WHERE requisite IS NULL AND warc_type IN ('response', 'resource')), "
         "count(*) FILTER (WHERE requisite IS NULL AND warc_type = 'revisit'), "
         "count(*) FILTER (WHERE requisite IS NOT NULL), coalesce(sum(length), 0) "
         "FROM captures WHERE crawl_run = ?",

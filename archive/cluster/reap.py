@@ -11,7 +11,9 @@ cannot renew, archive/cluster/worker.py). The ingest then, for that worker:
    they can be taken again;
 3. puts each request it still leased back in the queue, marked handed back:
    one whose response it had archived is answered from that record (the
-   spider follows its links again, nothing is fetched), any other is fetched.
+   spider follows its links again, nothing is fetched), any other is fetched;
+   and each page of a browser run it was loading, for another worker to load
+   (archive/cluster/render.py).
 
 Steps 2 and 3 are what scrapy-redis alone lacks: its scheduler forgets a
 request once popped, so a killed worker's requests stay seen and unfetched.
@@ -29,6 +31,7 @@ from scrapy_redis import picklecompat
 
 from archive.cluster import keys
 from archive.cluster.jobs import Job
+from archive.cluster.render import SPIDER, hand_back_pages
 from archive.cluster.scheduler import PUT
 from archive.index import queries
 from archive.index.capture_row import PAYLOAD_COLUMNS
@@ -65,7 +68,10 @@ def reap(client: redis.Redis, sink: IndexSink, jobs: dict[int, Job], worker: str
         source = job.source if job is not None and run["spider"] != "wayback" else None
         found = reconcile_files(sink.archive, sink.index, run, source, sorted(names), sink.history)
         done["records"] += found["captures"] + found["observations"] + found["errors"]
-    for run_id in jobs:
+    for run_id, job in jobs.items():
+        if job.spider == SPIDER:
+            done["pages"] = done.get("pages", 0) + hand_back_pages(client, run_id, worker)
+            continue
         done["urls"] += _give_back_taken(client, run_id, worker)
         requests, replayed = _hand_back(client, sink, run_id, worker)
         done["requests"] += requests

@@ -23,10 +23,12 @@ from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 from scrapy.utils.reactor import install_reactor
 
+from archive.browser.run import SPIDER
 from archive.cluster import keys
 from archive.cluster.frontier import RedisFrontier
 from archive.cluster.jobs import Job, active_jobs, mark_started, stat_adder
 from archive.cluster.middlewares import WorkerRun
+from archive.cluster.render import Renderer
 from archive.cluster.sink import WorkerTarget
 from archive.config import Config
 from archive.crawl.client import stopping_now
@@ -111,6 +113,7 @@ class Worker:
         self.id = keys.worker_id()
         self.process = SpyglassProcess(settings)  # a second signal stops it at once
         self.crawlers: dict[int, Crawler] = {}
+        self.renderers: dict[int, Renderer] = {}  # browser jobs, each in a thread
         self.reported: dict[tuple[int, str], int] = {}
         self.last_beat = 0.0
         self.stopping = False
@@ -145,7 +148,7 @@ class Worker:
                 "host": socket.gethostname(),
                 "pid": os.getpid(),
                 "at": iso(utc_now()),
-                "runs": sorted(self.crawlers),
+                "runs": sorted([*self.crawlers, *self.renderers]),
             },
             self.config.redis_lease,
         )
@@ -155,12 +158,21 @@ class Worker:
         self.beat()
         jobs = active_jobs(self.client)
         self.seen_run = self.seen_run or bool(jobs)
+        # One that failed stays while its job lasts: this worker leaves that job to the others.
+        self.renderers = {
+            run_id: r for run_id, r in self.renderers.items() if r.is_alive() or (r.failed and run_id in jobs)
+        }
         for run_id, job in jobs.items():
-            if run_id not in self.crawlers and not self.stopping:
+            if run_id in self.crawlers or run_id in self.renderers or self.stopping:
+                continue
+            if job.spider == SPIDER:
+                self.render(job)
+            else:
                 self.crawl(job)
         self.report()
         waited = self.seen_run or time.monotonic() - self.started > FIRST_RUN_WAIT
-        if self.exit_when_idle and waited and not jobs and not self.crawlers and not self.stopping:
+        busy = self.crawlers or self.renderers
+        if self.exit_when_idle and waited and not jobs and not busy and not self.stopping:
             self.stopping = True
             from twisted.internet import reactor
 
@@ -186,6 +198,14 @@ class Worker:
         done.addBoth(lambda result: self._ended(job.run_id, result))
         logger.info("worker %s: crawling %s (run %d)", self.id, job.label, job.run_id)
 
+    def render(self, job: Job) -> None:
+        """Start this worker's share of browser job `job`: one Chromium, in a thread."""
+        renderer = Renderer(self.config, job, self.id)
+        self.renderers[job.run_id] = renderer
+        mark_started(self.client, job.run_id)
+        renderer.start()
+        logger.info("worker %s: rendering %s (run %d)", self.id, job.label, job.run_id)
+
     def _ended(self, run_id: int, result: Any) -> Any:
         self.report()
         self.crawlers.pop(run_id, None)
@@ -207,13 +227,19 @@ class Worker:
         try:
             self.report()
             pipe = self.client.pipeline(transaction=True)
-            if self.stopping or (not self.crawlers and not stopping_now()):
+            for renderer in self.renderers.values():
+                renderer.stop.set()
+            rendering = any(r.is_alive() for r in self.renderers.values())
+            if self.stopping or (not self.crawlers and not rendering and not stopping_now()):
                 # Stopped because no run is active, or by a signal after every crawler
                 # closed and flushed its writer: no lease is held, nothing of ours is
                 # left to reconcile. (Stopped at once, its files wait for the reaper.)
                 pipe.delete(keys.files(self.id))
                 pipe.srem(keys.WORKERS, self.id)
-            pipe.delete(keys.alive(self.id))
+            if not rendering:
+                # A page being loaded could still send its rows until this process has
+                # exited: its lease goes back when the heartbeat lapses, after that.
+                pipe.delete(keys.alive(self.id))
             pipe.execute()
         except Exception:  # noqa: BLE001 - Redis gone: the heartbeat lapses by itself
             logger.warning("worker %s: could not say goodbye to Redis", self.id)

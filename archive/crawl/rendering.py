@@ -15,11 +15,13 @@ if TYPE_CHECKING:
 
 def render_in_browser(after: After) -> None:
     """A browser pass (a run of its own) of each live run of sources with `render: browser`."""
+    if after.config.redis_url:
+        return  # the workers rendered them, before their live runs finished (archive/cluster/render.py)
     rendering = [(source, run_id) for source, run_id in after.live if source.render == "browser"]
     if not rendering:
         return
     from archive.browser.run import pages_seen, render_run
-    from archive.crawl.screenshots import Browser, keep_load_screenshot
+    from archive.crawl.screenshots import Browser, load_shot_row
 
     archive = Archive.from_config(after.config)
     for source, run_id in rendering:
@@ -35,7 +37,7 @@ def render_in_browser(after: After) -> None:
             source,
             pages,
             lambda source=source: Browser(after.config, source),
-            lambda *args, source=source: keep_load_screenshot(source, *args),
+            lambda *args, source=source: load_shot_row(source, *args),
         )
         index = open_index(archive)
         try:

@@ -156,8 +156,18 @@ def _save(
     shot: Shot,
 ) -> None:
     """The PNG as a resource record (if any), then its screenshots row, committed at once."""
+    row = shot_row(store, browser.name, source, run_id, page, shot)
+    with writing(index):
+        index.table("screenshots").insert(row)
+
+
+def shot_row(
+    store: WarcStore, browser: str, source: Source, run_id: int, page: dict[str, Any], shot: Shot
+) -> dict[str, Any]:
+    """The screenshots row of `shot` of `page` ({id or None, url, warc_record_id}), its PNG written
+    as a resource record first (if any)."""
     row: dict[str, Any] = {
-        "capture_id": page["id"],
+        "capture_id": page.get("id"),
         "crawl_run": run_id,
         "source": source.name,
         "url": page["url"],
@@ -165,13 +175,13 @@ def _save(
         "status": shot.status,
         "error": shot.error,
         "http_status": shot.http_status,
-        "browser": browser.name,
+        "browser": browser,
     }
     if shot.png is not None:
         width, height = png_size(shot.png)
         headers = {
             "WARC-Spyglass-Capture-Record": page["warc_record_id"],
-            "WARC-Spyglass-Browser": browser.name,
+            "WARC-Spyglass-Browser": browser,
             "WARC-Spyglass-Viewport": f"{VIEWPORT['width']}x{VIEWPORT['height']}",
         }
         if shot.cut:
@@ -187,23 +197,18 @@ def _save(
             length=location.payload_length,
             **record_columns(location),
         )
-    with writing(index):
-        index.table("screenshots").insert(row)
+    return row
 
 
-def keep_load_screenshot(
-    source: Source,
-    index: Any,
-    store: WarcStore,
-    browser: Browser,
-    run_id: int,
-    page: dict[str, Any],
-    load: Any,
-) -> None:
-    """The screenshot of a browser load (archive/browser/load.py Load) beside its rendered capture."""
+def load_shot_row(
+    source: Source, store: WarcStore, browser: str, run_id: int, page: dict[str, Any], load: Any
+) -> dict[str, Any]:
+    """The screenshots row of a browser load (archive/browser/load.py Load), beside its rendered
+    capture, named by record id (`capture_record`): its row is saved in the same batch, just before."""
     note = refused_note([why for _, why in load.refused])
     shot = Shot("ok", load.started_at, load.png, note, load.http_status, load.cut)
-    _save(index, store, browser, source, run_id, page, shot)
+    row = shot_row(store, browser, source, run_id, {**page, "id": None}, shot)
+    return {**row, "capture_record": page["warc_record_id"]}
 
 
 def refused_note(reasons: list[str]) -> str | None:

@@ -32,6 +32,18 @@ def save_captures(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> 
         return _append_chained(db, rows)
 
 
+def save_screenshots(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert screenshots rows; one naming its capture by record id (`capture_record`, the capture
+    saved earlier in the same batch) gets that capture's id."""
+    for row in rows:
+        row = dict(row)
+        record = row.pop("capture_record", None)
+        if row.get("capture_id") is None and record is not None:
+            found = db.execute("SELECT id FROM captures WHERE warc_record_id = ?", [record]).fetchone()
+            row["capture_id"] = found[0] if found else None
+        db.table("screenshots").insert(row)
+
+
 def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     info = db.execute("PRAGMA table_info(captures)").fetchall()
     columns = {name: chain.affinity(declared) for _, name, declared, *_ in info}

@@ -39,7 +39,8 @@ class ErrorType:
     REDIRECT = "redirect"  # a redirect loop, or too many hops
     RATE_LIMITED = "rate-limited"  # still 429 after the retries
     SERVER_ERROR = "server-error"  # still 5xx after the retries
-    # Archived, but the crawl was killed before indexing it (archive/crawl/reconcile.py).
+    # Archived, but the crawl was killed before indexing it (archive/ingest/reconcile.py): a Wayback
+    # response, or a browser load's rendered DOM or screenshot.
     INTERRUPTED = "interrupted"
     # A records portal's API answered something unusable (spiders/records_api.py).
     MALFORMED_JSON = "malformed-json"

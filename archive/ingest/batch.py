@@ -18,17 +18,21 @@ class Batch:
     # Records items (releases, documents) name captures by WARC-Record-ID, so
     # they are saved after the captures of the same batch.
     records: list[Any] = field(default_factory=list)
+    # Screenshots of browser loads, naming their capture by WARC-Record-ID (`capture_record`):
+    # its id is known only once the captures before them in the batch are saved.
+    screenshots: list[dict[str, Any]] = field(default_factory=list)
     # Redis mode: leases of requests whose every row is in this batch or an earlier one.
     releases: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.captures) + len(self.errors) + len(self.records)
+        return len(self.captures) + len(self.errors) + len(self.records) + len(self.screenshots)
 
     def empty(self) -> bool:
         return not (
             self.captures
             or self.errors
             or self.records
+            or self.screenshots
             or self.observations
             or self.validators
             or self.releases

@@ -11,7 +11,8 @@ without records cannot happen. Before a run is resumed, its files are read:
   and is evidence, so it is indexed, not fetched again;
 - such a record of a Wayback harvest (whose rows need the spider's memento
   checks) becomes a `fetch_errors` row of type `interrupted` naming it, and
-  the harvest fetches that version again;
+  the harvest fetches that version again; so does a browser run's rendered DOM
+  or screenshot (a `resource` record), and the page is loaded again;
 - a record cut short is named in `warc_cuts` (file, offset, length, SHA-256 of
   the bytes) and left where it is: evidence files are never edited, and
   `spyglass verify` accepts exactly that cut, no other.
@@ -43,6 +44,10 @@ from archive.warc.read import StoredRecord, decode_body, gzip_members, record_at
 from archive.warc.write import RecordLocation
 
 INDEXED_TYPES = ("response", "revisit")
+FETCH_LOST = "archived, but the crawl was killed before indexing it; fetched again on resume"
+# A browser load's rendered DOM or screenshot written, its rows never sent: the page has no
+# rendered capture, so it is loaded again (a resumed pass, or another Redis worker).
+RENDER_LOST = "rendered, but the browser pass was killed before indexing it; loaded again"
 
 
 def _known_record_ids(db: sqlite_utils.Database, run_id: int) -> set[str]:
@@ -51,6 +56,7 @@ def _known_record_ids(db: sqlite_utils.Database, run_id: int) -> set[str]:
         "SELECT warc_record_id FROM captures WHERE crawl_run = ?",
         "SELECT warc_record_id FROM observations WHERE crawl_run = ?",
         "SELECT warc_record_id FROM fetch_errors WHERE crawl_run = ? AND warc_record_id IS NOT NULL",
+        "SELECT warc_record_id FROM screenshots WHERE crawl_run = ? AND warc_record_id IS NOT NULL",
     ):
         known.update(row[0] for row in db.execute(sql, [run_id]).fetchall())
     return known
@@ -121,11 +127,16 @@ def reconcile_files(
             if record is None:
                 continue
             last_date = max(last_date, record.date)
-            if record.warc_type not in INDEXED_TYPES or record.record_id in known:
+            if record.record_id in known:
+                continue
+            if record.warc_type == "resource" and run["spider"] == "browser":
+                errors.append(_interrupted_error(record, run, RENDER_LOST))
+                continue
+            if record.warc_type not in INDEXED_TYPES:
                 continue
             where = stored_location(record, filename, member.offset, member.length)
             if run["spider"] == "wayback" or source is None:
-                errors.append(_interrupted_error(record, run))
+                errors.append(_interrupted_error(record, run, FETCH_LOST))
             elif record.http_status == 304 and record.url in validators:
                 observations.append(_observation(record, run, where, validators[record.url], db))
             else:
@@ -182,14 +193,14 @@ def _cut(path: Any, offset: int, length: int, run_id: int) -> dict[str, Any]:
     }
 
 
-def _interrupted_error(record: StoredRecord, run: dict[str, Any]) -> dict[str, Any]:
+def _interrupted_error(record: StoredRecord, run: dict[str, Any], reason: str) -> dict[str, Any]:
     return {
         "crawl_run": run["id"],
         "source": run["source"],
         "url": record.url,
         "occurred_at": record.date,
         "error_type": ErrorType.INTERRUPTED,
-        "reason": "archived, but the crawl was killed before indexing it; fetched again on resume",
+        "reason": reason,
         "warc_record_id": record.record_id,
     }
 

@@ -8,7 +8,7 @@ from archive.archive import Archive
 from archive.config import Config
 from archive.history.context import Rules
 from archive.history.ingest import HistoryWriter
-from archive.index.captures import load_originals, save_captures
+from archive.index.captures import load_originals, save_captures, save_screenshots
 from archive.index.db import open_index, writing
 from archive.index.kinds import ObservationKind
 from archive.index.links import save_links
@@ -94,6 +94,9 @@ class IndexSink:
             save_fetch_errors(self.index, batch.errors)
         if batch.records:
             save_records(self.index, batch.records)
+        shots = getattr(batch, "screenshots", None)
+        if shots:
+            save_screenshots(self.index, shots)
 
     def close(self) -> None:
         self.index.close()
