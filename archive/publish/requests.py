@@ -1,6 +1,6 @@
 """What a request to the published archive is, and how much of the server it may take:
 hidden and streamed paths, the custom-SQL gate, the per-client gate for searches,
-the reply-size cap and the pages' default CSP. The stance's numbers are in
+the reply-size cap, the deadline for a reply to begin and the pages' default CSP. The stance's numbers are in
 archive/publish/safety.py; datasette/plugins/spyglass_safety.py applies these.
 """
 
@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import importlib.resources
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -178,3 +178,48 @@ class ReplyCap:
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         await self.send(event)
+
+
+Send = Callable[[dict], Awaitable[None]]
+
+
+async def answer_within(
+    seconds: float, answer: Callable[[Send], Awaitable[None]], send: Send, late: Send
+) -> None:
+    """`answer(send)`, unless its reply has not begun within `seconds`: then it is cancelled and
+    `late(send)` answers instead (a 503).
+
+    Every wait a request can meet (a gate, a busy query thread, a pool, a query
+    the time limit cannot interrupt) ends here, whatever caused it. A reply that
+    has begun in time is left to finish: its status is gone, and a streamed one
+    goes at the reader's pace. Cancelling stops the request's own coroutines (a
+    pool's work is killed); a query still running in a thread is stopped at the
+    time limit and its rows dropped.
+    """
+    began = asyncio.Event()
+    cut = False
+
+    async def sending(event: dict) -> None:
+        if cut:  # the late answer went instead
+            return
+        if event["type"] == "http.response.start":
+            began.set()
+        await send(event)
+
+    task = asyncio.ensure_future(answer(sending))
+    beginning = asyncio.ensure_future(began.wait())
+    try:
+        await asyncio.wait({task, beginning}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        beginning.cancel()
+    if task.done() or began.is_set():
+        return await task
+    cut = True
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it: the late answer stands for it
+    await late(send)

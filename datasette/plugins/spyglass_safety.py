@@ -12,6 +12,9 @@ stance and its limits are defined in archive/publish/safety.py):
 - a failed query's cursors are closed in its own query thread, so the event
   loop never waits for a connection that is busy with someone's slow query;
 - requests running the visitor's own SQL pass one at a time (`max_expensive`);
+- a request whose reply has not begun within `max_request_seconds` of its
+  arrival is answered 503 with Retry-After and its work stopped, whatever it
+  waited for (a gate, a query thread, a pool, an uninterruptible query);
 - no reply is larger than `max_reply_mb`; only GET and HEAD are answered;
   `/-/databases` (it shows the file's path) is not served; an unexpected error
   answers "Internal error" without its text;
@@ -39,6 +42,7 @@ from datasette.utils.asgi import Base400, Response
 from datasette.views.base import DatasetteError
 
 from archive.index.untrusted import harden
+from archive.publish.pool import shared_pool
 from archive.publish.requests import (
     DEFAULT_CSP,
     READ_METHODS,
@@ -46,6 +50,7 @@ from archive.publish.requests import (
     ClientGate,
     ExpensiveGate,
     ReplyCap,
+    answer_within,
     canned_paths,
     is_costly,
     is_expensive,
@@ -112,6 +117,8 @@ def startup(datasette):
     # one it installs for every query is replaced by a watcher thread that
     # also watches the server's memory (archive/publish/safety.py, query_limits).
     stance = _stance(datasette)
+    for limits in (stance.pool, stance.replay_pool):  # ready before the first visitor needs them
+        shared_pool(limits).start()
     datasette_database.sqlite_timelimit = functools.partial(
         query_limits,
         max_memory_bytes=stance.max_memory_mb * 1_000_000,
@@ -202,6 +209,14 @@ def asgi_wrapper(datasette):
     cap = stance.max_reply_mb * 1_000_000
     installed: list[bool] = []
 
+    async def too_late(send):
+        await _answer(
+            send,
+            503,
+            f"This request was not answered within {stance.max_request_seconds:g} s; try again in a moment.",
+            {"Retry-After": str(max(1, round(stance.max_request_seconds)))},
+        )
+
     async def too_large(send):
         await _answer(
             send,
@@ -238,24 +253,30 @@ def asgi_wrapper(datasette):
                 )
             if is_hidden(scope["path"]):
                 return await _answer(send_with_headers, 404, "Not found")
-            # The archived-copy routes cap and stream their own replies; every other is capped here.
-            out = (
-                send_with_headers
-                if scope["path"].startswith(STREAMED_ROUTES)
-                else ReplyCap(send_with_headers, cap, too_large)
+
+            return await answer_within(
+                stance.max_request_seconds,
+                functools.partial(past_gates, scope, receive),
+                send_with_headers,
+                too_late,
             )
+
+        async def past_gates(scope, receive, send):
+            """The request, past the per-client gate if it is costly."""
+            # The archived-copy routes cap and stream their own replies; every other is capped here.
+            out = send if scope["path"].startswith(STREAMED_ROUTES) else ReplyCap(send, cap, too_large)
             if not is_costly(scope, canned):
-                return await gated(scope, receive, out, send_with_headers)
+                return await gated(scope, receive, out, send)
             client = (scope.get("client") or ("unknown",))[0]
             async with per_client.enter(client) as admitted:
                 if not admitted:
                     return await _answer(
-                        send_with_headers,
+                        send,
                         429,
                         "You have other searches running; try again when they finish.",
                         {"Retry-After": "2"},
                     )
-                return await gated(scope, receive, out, send_with_headers)
+                return await gated(scope, receive, out, send)
 
         async def gated(scope, receive, out, send_with_headers):
             """The request, after the custom-SQL gate if it runs the visitor's own SQL."""

@@ -145,7 +145,8 @@ def run_load_test(
     )
     captures = _capture_ids(data)
     try:
-        wait_for_port(port)
+        # Datasette and the plugins import for 20 s and more on this shared machine at load 25+.
+        wait_for_port(port, timeout=120)
         _warm(host, captures)
         writer = subprocess.Popen(crawl, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         reporters = _locust("Reporter", users, seconds, host, work / "reporters", captures, heavy_env)
