@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import importlib
 import multiprocessing
+import os
 import resource
 import threading
 import time
@@ -64,6 +65,9 @@ class PoolLimits:
     # Modules a new worker imports before it counts as started, so the first call's deadline
     # is spent on the work, not on imports (a second or more on a busy machine).
     preload: tuple[str, ...] = ()
+    # The workers' niceness: above 0, the server's own threads (every other visitor's pages)
+    # come first for the CPU, and the work takes what they leave.
+    nice: int = 0
 
     @property
     def bound_seconds(self) -> float:
@@ -71,9 +75,10 @@ class PoolLimits:
         return self.wait_seconds + self.deadline_seconds
 
 
-def _serve(conn: Connection, memory_bytes: int, preload: tuple[str, ...]) -> None:
+def _serve(conn: Connection, memory_bytes: int, preload: tuple[str, ...], nice: int) -> None:
     """A worker's loop: run each (function, arguments) sent, answer ("ok", result) or why not."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    os.nice(nice)
     for module in preload:
         importlib.import_module(module)
     try:
@@ -96,10 +101,13 @@ def _serve(conn: Connection, memory_bytes: int, preload: tuple[str, ...]) -> Non
 
 
 class _Worker:
-    def __init__(self, memory_bytes: int, preload: tuple[str, ...]) -> None:
+    def __init__(self, limits: PoolLimits) -> None:
         self.conn, child = _CONTEXT.Pipe()
         self.process = _CONTEXT.Process(
-            target=_serve, args=(child, memory_bytes, preload), name="spyglass-pool-worker", daemon=True
+            target=_serve,
+            args=(child, limits.memory_mb * 1024 * 1024, limits.preload, limits.nice),
+            name="spyglass-pool-worker",
+            daemon=True,
         )
         self.process.start()
         child.close()
@@ -147,13 +155,10 @@ class WorkPool:
         self._waiting = 0
         self._stopped = False
 
-    def _new_worker(self) -> _Worker:
-        return _Worker(self.limits.memory_mb * 1024 * 1024, self.limits.preload)
-
     def start(self) -> None:
         """Start the workers now, so the first calls do not wait for them to start."""
         while not self._stopped and len(self._idle) + len(self._busy) < self.limits.workers:
-            self._idle.append(self._new_worker())
+            self._idle.append(_Worker(self.limits))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """fn(*args) in a worker: its result, or Busy / TooCostly / the exception it raised.
@@ -187,7 +192,7 @@ class WorkPool:
         if worker is None or not worker.process.is_alive():
             if worker is not None:
                 worker.kill()
-            worker = await asyncio.to_thread(self._new_worker)
+            worker = await asyncio.to_thread(_Worker, self.limits)
         self._busy.add(worker)  # stop() kills it, started or not
         try:
             ready = await asyncio.to_thread(worker.wait_ready, ready_by - time.monotonic())

@@ -1,6 +1,7 @@
 """What a request to the published archive is, and how much of the server it may take:
 hidden and streamed paths, the custom-SQL gate, the per-client gate for searches,
-the reply-size cap, the deadline for a reply to begin and the pages' default CSP. The stance's numbers are in
+the reply-size cap, the deadline for a reply to begin, the threads where a
+visitor's own SQL runs and the pages' default CSP. The stance's numbers are in
 archive/publish/safety.py; datasette/plugins/spyglass_safety.py applies these.
 """
 
@@ -11,8 +12,13 @@ import base64
 import contextlib
 import hashlib
 import importlib.resources
+import os
 import re
+import sys
+import threading
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -57,6 +63,32 @@ def is_expensive(scope: Mapping[str, Any]) -> bool:
 
 def is_hidden(path: str) -> bool:
     return any(path == hidden or path.startswith(hidden + ".") for hidden in HIDDEN_PATHS)
+
+
+# Whether the request being answered runs SQL the visitor wrote (set past the custom-SQL gate).
+VISITOR_SQL: ContextVar[bool] = ContextVar("spyglass_visitor_sql", default=False)
+
+
+def _lower_priority(nice: int) -> None:
+    # On Linux a thread is a task of its own: setpriority on its id nices it alone.
+    if sys.platform.startswith("linux"):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
+class BackSeat:
+    """Threads of their own, niced, for the visitor's own SQL: not Datasette's query threads,
+    so readers' queries never queue behind it, and SQLite's work in it (the GIL released)
+    takes the CPU readers' pages leave. A thread's niceness cannot be lowered again without
+    privileges, hence threads kept for it."""
+
+    def __init__(self, threads: int, nice: int = 10) -> None:
+        self.executor = ThreadPoolExecutor(
+            threads, thread_name_prefix="spyglass-visitor-sql", initializer=_lower_priority, initargs=(nice,)
+        )
+
+    async def run(self, fn: Callable[[], Any]) -> Any:
+        """fn() in one of these threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
 
 class ExpensiveGate:

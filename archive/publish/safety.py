@@ -112,12 +112,15 @@ class Stance:
             self.pool_queue,
             self.pool_wait_seconds,
             preload=("archive.publish.heavy",),
+            # Diffs and phrase matches of large texts are what strangers send; readers' pages first.
+            nice=10,
         )
 
     @property
     def replay_pool(self) -> PoolLimits:
+        # Not niced: rewriting an archived copy is part of a reader's ordinary page.
         return replace(
-            self.pool, workers=self.replay_workers, name="replay", preload=("archive.publish.replay",)
+            self.pool, workers=self.replay_workers, name="replay", preload=("archive.publish.replay",), nice=0
         )
 
     @property

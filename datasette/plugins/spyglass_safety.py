@@ -11,7 +11,8 @@ stance and its limits are defined in archive/publish/safety.py):
 - every query runs under the time limit and a server-memory limit;
 - a failed query's cursors are closed in its own query thread, so the event
   loop never waits for a connection that is busy with someone's slow query;
-- requests running the visitor's own SQL pass one at a time (`max_expensive`);
+- requests running the visitor's own SQL pass one at a time (`max_expensive`),
+  in a niced thread of their own;
 - a request whose reply has not begun within `max_request_seconds` of its
   arrival is answered 503 with Retry-After and its work stopped, whatever it
   waited for (a gate, a query thread, a pool, an uninterruptible query);
@@ -47,6 +48,8 @@ from archive.publish.requests import (
     DEFAULT_CSP,
     READ_METHODS,
     STREAMED_ROUTES,
+    VISITOR_SQL,
+    BackSeat,
     ClientGate,
     ExpensiveGate,
     ReplyCap,
@@ -128,10 +131,16 @@ def startup(datasette):
     remember_schema(datasette)
     # Every function Datasette runs in a query thread (its queries and the
     # plugins') closes a failure's cursors there, not on the event loop.
+    # The visitor's own SQL runs in threads of its own (BackSeat).
     execute_fn = datasette_database.Database.execute_fn
     if not getattr(execute_fn, "spyglass_closing", False):
+        back_seat = BackSeat(stance.max_expensive)
 
         async def execute_fn_closing(self, fn):
+            if VISITOR_SQL.get():
+                return await back_seat.run(
+                    functools.partial(_on_thread_connection, self, closing_cursors(fn))
+                )
             return await execute_fn(self, closing_cursors(fn))
 
         execute_fn_closing.spyglass_closing = True
@@ -148,6 +157,16 @@ def startup(datasette):
                     )
 
     return refuse_write_queries
+
+
+def _on_thread_connection(db, fn):
+    """fn(conn) on this thread's connection to `db`, made as Datasette makes its query threads'."""
+    conn = getattr(datasette_database.connections, db.name, None)
+    if conn is None:
+        conn = db.connect()
+        db.ds._prepare_connection(conn, db.name)
+        setattr(datasette_database.connections, db.name, conn)
+    return fn(conn)
 
 
 @hookimpl
@@ -290,6 +309,7 @@ def asgi_wrapper(datasette):
                         "Another custom query is running; try again in a moment.",
                         {"Retry-After": "2"},
                     )
+                VISITOR_SQL.set(True)  # this request's own task: no other request sees it
                 return await app(scope, receive, out)
 
         return guarded
