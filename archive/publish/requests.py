@@ -81,7 +81,9 @@ class BackSeat:
     takes the CPU readers' pages leave. A thread's niceness cannot be lowered again without
     privileges, hence threads kept for it."""
 
-    def __init__(self, threads: int, nice: int = 10) -> None:
+    # Milder than the heavy pool's 10: a visitor's own SQL is often an ordinary question, and on
+    # a machine busy with other work a thread at 10 got too little CPU to answer it in time.
+    def __init__(self, threads: int, nice: int = 5) -> None:
         self.executor = ThreadPoolExecutor(
             threads, thread_name_prefix="spyglass-visitor-sql", initializer=_lower_priority, initargs=(nice,)
         )
