@@ -196,6 +196,9 @@ class WorkPool:
         self._busy.add(worker)  # stop() kills it, started or not
         try:
             ready = await asyncio.to_thread(worker.wait_ready, ready_by - time.monotonic())
+        except asyncio.CancelledError:  # its thread still reads the pipe: no later call may
+            self._replace(worker)
+            raise
         finally:
             self._busy.discard(worker)
         if ready and not self._stopped:
