@@ -165,9 +165,10 @@ def test_hostile_sql_is_refused_or_bounded(archive):
         assert not Path("/tmp/spyglass-attack.db").exists()
         # A value past the size limit is not built (test_a_value_past_the_size_limit_is_not_built
         # shows the NULL exactly). Served, the answer is that NULL, or on a machine too loaded to
-        # run even that within the time limit a refusal; never the value, never a grown server.
+        # run even that within the time limit a refusal (400), or past the request deadline a 503
+        # (printf's one step cannot be interrupted); never the value, never a grown server.
         status, body = sql(base, "select length(printf('%.*c', 400000000, 'x')) as n")
-        assert (status == 200 and json.loads(body)["rows"] == [[None]]) or status == 400, body[:300]
+        assert (status == 200 and json.loads(body)["rows"] == [[None]]) or status in (400, 503), body[:300]
         assert peak_mb(pid) < 500
         # Small random blobs still work: ordinary SQL is not broken.
         status, body = sql(base, "select length(randomblob(16)) as n")

@@ -38,12 +38,7 @@ def phrase_presence(db_path: str, digests: list[str | None], phrase: str) -> lis
 def version_diff(
     db_path: str, old_digest: str | None, new_digest: str | None, host: str | None
 ) -> tuple[list[DiffRow], bool]:
-    """The rows of a diff of two stored texts, and whether rows were left out past MAX_DIFF_CHARS.
-
-    The same text twice is an empty diff: nothing to show, nothing to compute.
-    """
-    if old_digest == new_digest:
-        return [], False
+    """The rows of a diff of two stored texts, and whether rows were left out past MAX_DIFF_CHARS."""
     conn = _index(db_path)
     boilerplate = {
         r[0]

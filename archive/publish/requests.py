@@ -1,6 +1,7 @@
 """What a request to the published archive is, and how much of the server it may take:
 hidden and streamed paths, the custom-SQL gate, the per-client gate for searches,
-the reply-size cap and the pages' default CSP. The stance's numbers are in
+the reply-size cap, the deadline for a reply to begin, the threads where a
+visitor's own SQL runs and the pages' default CSP. The stance's numbers are in
 archive/publish/safety.py; datasette/plugins/spyglass_safety.py applies these.
 """
 
@@ -11,8 +12,13 @@ import base64
 import contextlib
 import hashlib
 import importlib.resources
+import os
 import re
-from collections.abc import Mapping
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -57,6 +63,34 @@ def is_expensive(scope: Mapping[str, Any]) -> bool:
 
 def is_hidden(path: str) -> bool:
     return any(path == hidden or path.startswith(hidden + ".") for hidden in HIDDEN_PATHS)
+
+
+# Whether the request being answered runs SQL the visitor wrote (set past the custom-SQL gate).
+VISITOR_SQL: ContextVar[bool] = ContextVar("spyglass_visitor_sql", default=False)
+
+
+def _lower_priority(nice: int) -> None:
+    # On Linux a thread is a task of its own: setpriority on its id nices it alone.
+    if sys.platform.startswith("linux"):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
+class BackSeat:
+    """Threads of their own, niced, for the visitor's own SQL: not Datasette's query threads,
+    so readers' queries never queue behind it, and SQLite's work in it (the GIL released)
+    takes the CPU readers' pages leave. A thread's niceness cannot be lowered again without
+    privileges, hence threads kept for it."""
+
+    # Milder than the heavy pool's 10: a visitor's own SQL is often an ordinary question, and on
+    # a machine busy with other work a thread at 10 got too little CPU to answer it in time.
+    def __init__(self, threads: int, nice: int = 5) -> None:
+        self.executor = ThreadPoolExecutor(
+            threads, thread_name_prefix="spyglass-visitor-sql", initializer=_lower_priority, initargs=(nice,)
+        )
+
+    async def run(self, fn: Callable[[], Any]) -> Any:
+        """fn() in one of these threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
 
 class ExpensiveGate:
@@ -178,3 +212,48 @@ class ReplyCap:
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         await self.send(event)
+
+
+Send = Callable[[dict], Awaitable[None]]
+
+
+async def answer_within(
+    seconds: float, answer: Callable[[Send], Awaitable[None]], send: Send, late: Send
+) -> None:
+    """`answer(send)`, unless its reply has not begun within `seconds`: then it is cancelled and
+    `late(send)` answers instead (a 503).
+
+    Every wait a request can meet (a gate, a busy query thread, a pool, a query
+    the time limit cannot interrupt) ends here, whatever caused it. A reply that
+    has begun in time is left to finish: its status is gone, and a streamed one
+    goes at the reader's pace. Cancelling stops the request's own coroutines (a
+    pool's work is killed); a query still running in a thread is stopped at the
+    time limit and its rows dropped.
+    """
+    began = asyncio.Event()
+    cut = False
+
+    async def sending(event: dict) -> None:
+        if cut:  # the late answer went instead
+            return
+        if event["type"] == "http.response.start":
+            began.set()
+        await send(event)
+
+    task = asyncio.ensure_future(answer(sending))
+    beginning = asyncio.ensure_future(began.wait())
+    try:
+        await asyncio.wait({task, beginning}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        beginning.cancel()
+    if task.done() or began.is_set():
+        return await task
+    cut = True
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it: the late answer stands for it
+    await late(send)

@@ -57,11 +57,14 @@ class Stance:
     max_memory_mb: int = 1000
     # A visitor's heavy work (diffs, phrase matches) runs in this many worker
     # processes (archive/publish/pool.py), each stopped at the deadline and
-    # under the memory limit; past `pool_queue` waiting requests, 503.
+    # under the memory limit; a request that finds no worker free within
+    # `pool_wait_seconds`, or `pool_queue` requests already waiting, is told to
+    # retry (503), so none takes longer than the wait and the deadline together.
     pool_workers: int = 2
     pool_deadline_seconds: float = 5.0
     pool_memory_mb: int = 500
     pool_queue: int = 4
+    pool_wait_seconds: float = 2.0
     # Archived HTML and CSS up to this size are rewritten to point into the
     # archive, in a pool of their own (`replay_workers`, with the pool's
     # deadline, memory limit and queue), so diffs cannot hold up replay; a
@@ -69,6 +72,12 @@ class Stance:
     # a notice on its replay page.
     max_rewrite_mb: int = 2
     replay_workers: int = 2
+    # No request waits longer than this for its answer to begin: one that has not
+    # begun by then (waiting at a gate, for a query thread or a pool, or in a query
+    # the time limit cannot interrupt) is answered 503 with Retry-After, and its
+    # work stopped. Above the pool's wait and deadline together, so a pool's own
+    # answer comes first.
+    max_request_seconds: float = 8.0
     # The archive's public address (https://archive.example.org): Memento links and
     # TimeGate redirects name it. Empty: they are relative, never the Host header's.
     public_url: str = ""
@@ -101,13 +110,17 @@ class Stance:
             self.pool_deadline_seconds,
             self.pool_memory_mb,
             self.pool_queue,
+            self.pool_wait_seconds,
             preload=("archive.publish.heavy",),
+            # Diffs and phrase matches of large texts are what strangers send; readers' pages first.
+            nice=10,
         )
 
     @property
     def replay_pool(self) -> PoolLimits:
+        # Not niced: rewriting an archived copy is part of a reader's ordinary page.
         return replace(
-            self.pool, workers=self.replay_workers, name="replay", preload=("archive.publish.replay",)
+            self.pool, workers=self.replay_workers, name="replay", preload=("archive.publish.replay",), nice=0
         )
 
     @property
@@ -198,7 +211,9 @@ class QueryWatch:
     the connection has no statement running, so it cannot reach a later query.
     """
 
-    def __init__(self, tick: float = 0.005) -> None:
+    # Each look takes the GIL from the event loop: every 5 ms it was a tenth of a busy
+    # server's samples; 20 ms is still far inside the shortest limit (100 ms).
+    def __init__(self, tick: float = 0.02) -> None:
         self.tick = tick
         self._lock = threading.Lock()
         self._running: dict[int, _Watched] = {}

@@ -260,7 +260,8 @@ async def diff(request, datasette) -> Response:
     try:
         old, new, siblings, cites, shots = await db.execute_fn(load)
         rows, cut = [], False
-        if request.method != "HEAD":  # HEAD costs nothing
+        # HEAD costs nothing, and the same text twice is an empty diff: no worker for either.
+        if request.method != "HEAD" and old["text_sha256"] != new["text_sha256"]:
             rows, cut = await _pool(datasette).run(
                 heavy.version_diff, db.path, old["text_sha256"], new["text_sha256"], new["host"]
             )

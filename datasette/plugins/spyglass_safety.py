@@ -11,7 +11,11 @@ stance and its limits are defined in archive/publish/safety.py):
 - every query runs under the time limit and a server-memory limit;
 - a failed query's cursors are closed in its own query thread, so the event
   loop never waits for a connection that is busy with someone's slow query;
-- requests running the visitor's own SQL pass one at a time (`max_expensive`);
+- requests running the visitor's own SQL pass one at a time (`max_expensive`),
+  in a niced thread of their own;
+- a request whose reply has not begun within `max_request_seconds` of its
+  arrival is answered 503 with Retry-After and its work stopped, whatever it
+  waited for (a gate, a query thread, a pool, an uninterruptible query);
 - no reply is larger than `max_reply_mb`; only GET and HEAD are answered;
   `/-/databases` (it shows the file's path) is not served; an unexpected error
   answers "Internal error" without its text;
@@ -39,13 +43,17 @@ from datasette.utils.asgi import Base400, Response
 from datasette.views.base import DatasetteError
 
 from archive.index.untrusted import harden
+from archive.publish.pool import shared_pool
 from archive.publish.requests import (
     DEFAULT_CSP,
     READ_METHODS,
     STREAMED_ROUTES,
+    VISITOR_SQL,
+    BackSeat,
     ClientGate,
     ExpensiveGate,
     ReplyCap,
+    answer_within,
     canned_paths,
     is_costly,
     is_expensive,
@@ -112,6 +120,8 @@ def startup(datasette):
     # one it installs for every query is replaced by a watcher thread that
     # also watches the server's memory (archive/publish/safety.py, query_limits).
     stance = _stance(datasette)
+    for limits in (stance.pool, stance.replay_pool):  # ready before the first visitor needs them
+        shared_pool(limits).start()
     datasette_database.sqlite_timelimit = functools.partial(
         query_limits,
         max_memory_bytes=stance.max_memory_mb * 1_000_000,
@@ -121,10 +131,16 @@ def startup(datasette):
     remember_schema(datasette)
     # Every function Datasette runs in a query thread (its queries and the
     # plugins') closes a failure's cursors there, not on the event loop.
+    # The visitor's own SQL runs in threads of its own (BackSeat).
     execute_fn = datasette_database.Database.execute_fn
     if not getattr(execute_fn, "spyglass_closing", False):
+        back_seat = BackSeat(stance.max_expensive)
 
         async def execute_fn_closing(self, fn):
+            if VISITOR_SQL.get():
+                return await back_seat.run(
+                    functools.partial(_on_thread_connection, self, closing_cursors(fn))
+                )
             return await execute_fn(self, closing_cursors(fn))
 
         execute_fn_closing.spyglass_closing = True
@@ -141,6 +157,16 @@ def startup(datasette):
                     )
 
     return refuse_write_queries
+
+
+def _on_thread_connection(db, fn):
+    """fn(conn) on this thread's connection to `db`, made as Datasette makes its query threads'."""
+    conn = getattr(datasette_database.connections, db.name, None)
+    if conn is None:
+        conn = db.connect()
+        db.ds._prepare_connection(conn, db.name)
+        setattr(datasette_database.connections, db.name, conn)
+    return fn(conn)
 
 
 @hookimpl
@@ -202,6 +228,14 @@ def asgi_wrapper(datasette):
     cap = stance.max_reply_mb * 1_000_000
     installed: list[bool] = []
 
+    async def too_late(send):
+        await _answer(
+            send,
+            503,
+            f"This request was not answered within {stance.max_request_seconds:g} s; try again in a moment.",
+            {"Retry-After": str(max(1, round(stance.max_request_seconds)))},
+        )
+
     async def too_large(send):
         await _answer(
             send,
@@ -238,24 +272,30 @@ def asgi_wrapper(datasette):
                 )
             if is_hidden(scope["path"]):
                 return await _answer(send_with_headers, 404, "Not found")
-            # The archived-copy routes cap and stream their own replies; every other is capped here.
-            out = (
-                send_with_headers
-                if scope["path"].startswith(STREAMED_ROUTES)
-                else ReplyCap(send_with_headers, cap, too_large)
+
+            return await answer_within(
+                stance.max_request_seconds,
+                functools.partial(past_gates, scope, receive),
+                send_with_headers,
+                too_late,
             )
+
+        async def past_gates(scope, receive, send):
+            """The request, past the per-client gate if it is costly."""
+            # The archived-copy routes cap and stream their own replies; every other is capped here.
+            out = send if scope["path"].startswith(STREAMED_ROUTES) else ReplyCap(send, cap, too_large)
             if not is_costly(scope, canned):
-                return await gated(scope, receive, out, send_with_headers)
+                return await gated(scope, receive, out, send)
             client = (scope.get("client") or ("unknown",))[0]
             async with per_client.enter(client) as admitted:
                 if not admitted:
                     return await _answer(
-                        send_with_headers,
+                        send,
                         429,
                         "You have other searches running; try again when they finish.",
                         {"Retry-After": "2"},
                     )
-                return await gated(scope, receive, out, send_with_headers)
+                return await gated(scope, receive, out, send)
 
         async def gated(scope, receive, out, send_with_headers):
             """The request, after the custom-SQL gate if it runs the visitor's own SQL."""
@@ -269,6 +309,7 @@ def asgi_wrapper(datasette):
                         "Another custom query is running; try again in a moment.",
                         {"Retry-After": "2"},
                     )
+                VISITOR_SQL.set(True)  # this request's own task: no other request sees it
                 return await app(scope, receive, out)
 
         return guarded

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import re
 import time
 from urllib.parse import quote
 
@@ -141,7 +142,9 @@ class Stranger(HttpUser):
         """Diffs, phrases, searches and replays of the heavy pages: bounded, or 503/429."""
         if len(HEAVY) < 5:
             return
-        self._bounded(random.choice(heavy_paths(*HEAVY)), "hostile: heavy")
+        path = random.choice(heavy_paths(*HEAVY))
+        # Named by route, so the statistics say which heavy work takes long.
+        self._bounded(path, "hostile: heavy " + re.sub(r"/\d+$", "/ID", path.split("?")[0]))
 
     @task(1)
     def heavy_head(self) -> None:
