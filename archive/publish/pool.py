@@ -112,14 +112,23 @@ class _Worker:
         self.process.start()
         child.close()
         self.ready = False
+        # The server's start-up and a first call may both wait for the same worker's word.
+        self._reading = threading.Lock()
 
     def wait_ready(self, timeout: float) -> bool:
         """Whether the worker has imported its preload and waits for work, waiting up to `timeout`."""
-        if not self.ready:
-            try:
-                self.ready = self.conn.poll(max(timeout, 0.0)) and self.conn.recv() == "ready"
-            except (EOFError, OSError):  # killed while starting
-                return False
+        until = time.monotonic() + max(timeout, 0.0)
+        if not self._reading.acquire(timeout=max(timeout, 0.0)):
+            return self.ready
+        try:
+            if not self.ready:
+                self.ready = (
+                    self.conn.poll(max(until - time.monotonic(), 0.0)) and self.conn.recv() == "ready"
+                )
+        except (EOFError, OSError):  # killed while starting
+            return False
+        finally:
+            self._reading.release()
         return self.ready
 
     def call(self, fn: Callable[..., Any], args: tuple, deadline: float) -> tuple[str, Any]:
@@ -159,6 +168,11 @@ class WorkPool:
         """Start the workers now, so the first calls do not wait for them to start."""
         while not self._stopped and len(self._idle) + len(self._busy) < self.limits.workers:
             self._idle.append(_Worker(self.limits))
+
+    def wait_started(self, timeout: float) -> bool:
+        """Wait up to `timeout` for the workers started so far to be ready; whether they all are."""
+        until = time.monotonic() + timeout
+        return all(worker.wait_ready(until - time.monotonic()) for worker in list(self._idle))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """fn(*args) in a worker: its result, or Busy / TooCostly / the exception it raised.

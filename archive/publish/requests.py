@@ -12,10 +12,7 @@ import base64
 import contextlib
 import hashlib
 import importlib.resources
-import os
 import re
-import sys
-import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -69,24 +66,16 @@ def is_hidden(path: str) -> bool:
 VISITOR_SQL: ContextVar[bool] = ContextVar("spyglass_visitor_sql", default=False)
 
 
-def _lower_priority(nice: int) -> None:
-    # On Linux a thread is a task of its own: setpriority on its id nices it alone.
-    if sys.platform.startswith("linux"):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-
-
 class BackSeat:
-    """Threads of their own, niced, for the visitor's own SQL: not Datasette's query threads,
-    so readers' queries never queue behind it, and SQLite's work in it (the GIL released)
-    takes the CPU readers' pages leave. A thread's niceness cannot be lowered again without
-    privileges, hence threads kept for it."""
+    """Threads of their own for the visitor's own SQL: not Datasette's query threads, so readers'
+    queries never queue behind it (the custom-SQL gate lets a few run at once).
 
-    # Milder than the heavy pool's 10: a visitor's own SQL is often an ordinary question, and on
-    # a machine busy with other work a thread at 10 got too little CPU to answer it in time.
-    def __init__(self, threads: int, nice: int = 5) -> None:
-        self.executor = ThreadPoolExecutor(
-            threads, thread_name_prefix="spyglass-visitor-sql", initializer=_lower_priority, initargs=(nice,)
-        )
+    Not niced: a thread's niceness ranks it against every process on the machine, not only
+    the server's readers, and at nice 5 on a machine busy with other work an ordinary custom
+    query ran past its time limit."""
+
+    def __init__(self, threads: int) -> None:
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="spyglass-visitor-sql")
 
     async def run(self, fn: Callable[[], Any]) -> Any:
         """fn() in one of these threads."""

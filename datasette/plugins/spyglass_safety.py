@@ -30,6 +30,7 @@ stance and its limits are defined in archive/publish/safety.py):
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -87,6 +88,10 @@ WRITE_ACTIONS = {
 }
 log = logging.getLogger("spyglass.publish")
 # Exceptions Datasette lets escape from a visitor's parameters.
+# How long the server's start waits for its pools' workers (importing their modules on a
+# busy machine); past it, it serves, and pages degrade as when a pool is busy.
+POOL_START_SECONDS = 60.0
+
 ODD_INPUT = (OverflowError, json.JSONDecodeError)
 
 
@@ -120,8 +125,9 @@ def startup(datasette):
     # one it installs for every query is replaced by a watcher thread that
     # also watches the server's memory (archive/publish/safety.py, query_limits).
     stance = _stance(datasette)
-    for limits in (stance.pool, stance.replay_pool):  # ready before the first visitor needs them
-        shared_pool(limits).start()
+    pools = [shared_pool(limits) for limits in (stance.pool, stance.replay_pool)]
+    for pool in pools:
+        pool.start()
     datasette_database.sqlite_timelimit = functools.partial(
         query_limits,
         max_memory_bytes=stance.max_memory_mb * 1_000_000,
@@ -146,7 +152,10 @@ def startup(datasette):
         execute_fn_closing.spyglass_closing = True
         datasette_database.Database.execute_fn = execute_fn_closing
 
-    async def refuse_write_queries():
+    async def ready_to_serve():
+        # The pools' workers are ready before the first visitor needs them: a call waits only
+        # `pool_wait_seconds` for one, and a worker starting on a busy machine takes longer.
+        await asyncio.to_thread(lambda: [pool.wait_started(POOL_START_SECONDS) for pool in pools])
         for name in datasette.databases:
             queries = await datasette.get_canned_queries(name, None)
             for query_name, query in queries.items():
@@ -156,7 +165,7 @@ def startup(datasette):
                         "Spyglass publishes its archive read-only"
                     )
 
-    return refuse_write_queries
+    return ready_to_serve
 
 
 def _on_thread_connection(db, fn):
@@ -273,6 +282,10 @@ def asgi_wrapper(datasette):
             if is_hidden(scope["path"]):
                 return await _answer(send_with_headers, 404, "Not found")
 
+            if not getattr(datasette, "_startup_invoked", True):
+                # An in-process server starts on its first request (`spyglass serve` starts
+                # before it listens): its start-up, once, is not cut short by the deadline.
+                return await past_gates(scope, receive, send_with_headers)
             return await answer_within(
                 stance.max_request_seconds,
                 functools.partial(past_gates, scope, receive),
