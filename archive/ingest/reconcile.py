@@ -12,6 +12,8 @@ without records cannot happen. Before a run is resumed, its files are read:
 - such a record of a Wayback harvest (whose rows need the spider's memento
   checks) becomes a `fetch_errors` row of type `interrupted` naming it, and
   the harvest fetches that version again;
+- a browser pass's rendered DOM (a `resource` record, archive/index/rendered.py)
+  with no row becomes its capture, text and all, as the pass would have made it;
 - a record cut short is named in `warc_cuts` (file, offset, length, SHA-256 of
   the bytes) and left where it is: evidence files are never edited, and
   `spyglass verify` accepts exactly that cut, no other.
@@ -35,6 +37,7 @@ from archive.index.captures import save_captures
 from archive.index.db import writing
 from archive.index.kinds import ErrorType, ObservationKind
 from archive.index.observations import save_newer_validators, save_observations
+from archive.index.rendered import VIA, is_rendered, recorded_status, rendered_row
 from archive.index.runs import save_fetch_errors
 from archive.sources.model import Source
 from archive.text.extract import text_columns
@@ -43,6 +46,7 @@ from archive.warc.read import StoredRecord, decode_body, gzip_members, record_at
 from archive.warc.write import RecordLocation
 
 INDEXED_TYPES = ("response", "revisit")
+BROWSER = "browser"  # the browser pass's runs (archive/browser/run.py SPIDER)
 
 
 def _known_record_ids(db: sqlite_utils.Database, run_id: int) -> set[str]:
@@ -121,16 +125,20 @@ def reconcile_files(
             if record is None:
                 continue
             last_date = max(last_date, record.date)
-            if record.warc_type not in INDEXED_TYPES or record.record_id in known:
+            rendered = run["spider"] == BROWSER and source is not None and is_rendered(record)
+            if (record.warc_type not in INDEXED_TYPES and not rendered) or record.record_id in known:
                 continue
             where = stored_location(record, filename, member.offset, member.length)
             if run["spider"] == "wayback" or source is None:
                 errors.append(_interrupted_error(record, run))
+            elif rendered:
+                captures.append(_rendered(record, run, where, source, captures, db))
             elif record.http_status == 304 and record.url in validators:
                 observations.append(_observation(record, run, where, validators[record.url], db))
             else:
                 captures.append(_capture(record, run, where, source, db))
-                if record.http_status == 200:
+                # What a browser received leaves no validators: the pass keeps none (archive/browser/run.py).
+                if record.http_status == 200 and run["spider"] != BROWSER:
                     kept.append(_validators(record, captures[-1]))
     with writing(db):
         saved = save_captures(db, captures)
@@ -241,7 +249,7 @@ def _capture(
         where,
         source=source.name,
         # The browser pass (archive/browser/run.py) records what Chromium received.
-        via="browser" if run["spider"] == "browser" else "live",
+        via=VIA if run["spider"] == BROWSER else "live",
         crawl_run=run["id"],
         vendor=source.vendor,
         product=source.product,
@@ -261,3 +269,36 @@ def _capture(
         else:
             row = replace(row, **text_columns(row.content_type, body))
     return row.columns()
+
+
+def _rendered(
+    record: StoredRecord,
+    run: dict[str, Any],
+    where: RecordLocation,
+    source: Source,
+    found: list[dict[str, Any]],
+    db: sqlite_utils.Database,
+) -> dict[str, Any]:
+    """The capture row of a browser's rendered DOM record, as the pass would have indexed it."""
+    refers_to = record.headers.get("WARC-Refers-To")
+    status = recorded_status(record)
+    if status is None and refers_to:  # a record from before the status was kept in it
+        status = next((row["status"] for row in found if row["warc_record_id"] == refers_to), None)
+        if status is None:
+            indexed = db.execute(
+                "SELECT status FROM captures WHERE warc_record_id = ?", [refers_to]
+            ).fetchone()
+            status = indexed[0] if indexed else None
+    return rendered_row(
+        where,
+        record.payload,
+        url=record.url,
+        source=source.name,
+        crawl_run=run["id"],
+        captured_at=record.date,
+        status=status,
+        refers_to=refers_to,
+        vendor=source.vendor,
+        product=source.product,
+        agency=source.agency,
+    )
