@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -91,82 +92,130 @@ def render_run(
     open_browser: Callable[[], AbstractAsyncContextManager[StartedBrowser]],
     keep_shot: KeepShot,
 ) -> int:
-    """Load each of `pages` ({url}) in the browser and index what it received and rendered; the run's id."""
-    archive = Archive.from_config(config)
-    sink = IndexSink(config)
-    run_id, _ = open_run(sink, archive, source.name, SPIDER, source, os.getpid(), config.resume_within)
-    done = rendered_before(sink.index, run_id)
-    pages = [page for page in pages if page["url"] not in done]
-    store = WarcStore(
-        archive.warc_dir,
-        source.name,
-        max_size=config.warc_max_size,
-        gzip_level=config.warc_gzip_level,
-        originals=sink.originals(source.name),
-        on_open=lambda filename: sink.file_opened(filename, run_id),
-    )
-    counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "errors": 0, "bytes": 0}
-    status, reason = "finished", "finished"
+    """Load each of `pages` ({url}) in the browser and index what it received and rendered; the run's id.
 
-    def keep(load: Load, browser: Any) -> None:
-        recorded = record_load(store, load, source, run_id, browser.name)
-        sink.commit(Batch(captures=recorded.captures, errors=recorded.errors))
+    One thread owns the index and the WARC files (SQLite connections stay in the thread that opened
+    them) and writes page N while the event loop has Chromium load page N+1: the writing is the
+    pass's own Python work, not Chromium's, so it need not hold the next load back. At most one
+    page waits to be written, so memory stays bounded and a SIGKILL loses no more than before.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="browser-writer") as thread:
+        writer = thread.submit(_Writer, config, source, keep_shot).result()
+        pages = [page for page in pages if page["url"] not in writer.done]
+
+        def keep(load: Load, browser: Any) -> Future[None]:
+            return thread.submit(writer.keep, load, browser)
+
+        def lost(url: str, why: str) -> Future[None]:
+            return thread.submit(writer.lost, url, why)
+
+        status, reason = "finished", "finished"
+        try:
+            problem = asyncio.run(_load_all(pages, Settling.from_config(config), open_browser, keep, lost))
+            if problem:
+                status, reason = "failed", problem
+        except BaseException:
+            status, reason = "interrupted", "stopped while loading pages in the browser"
+            raise
+        finally:
+            thread.submit(writer.close, status, reason).result()
+    return writer.run_id
+
+
+class _Writer:
+    """The pass's run, its WARC files and its rows, used from the one thread that opened them."""
+
+    def __init__(self, config: Config, source: Source, keep_shot: KeepShot) -> None:
+        archive = Archive.from_config(config)
+        self.source = source
+        self.keep_shot = keep_shot
+        self.sink = IndexSink(config)
+        self.run_id, _ = open_run(
+            self.sink, archive, source.name, SPIDER, source, os.getpid(), config.resume_within
+        )
+        self.done = rendered_before(self.sink.index, self.run_id)
+        self.store = WarcStore(
+            archive.warc_dir,
+            source.name,
+            max_size=config.warc_max_size,
+            gzip_level=config.warc_gzip_level,
+            originals=self.sink.originals(source.name),
+            on_open=lambda filename: self.sink.file_opened(filename, self.run_id),
+        )
+        self.counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "errors": 0, "bytes": 0}
+
+    def keep(self, load: Load, browser: Any) -> None:
+        """Write what one load received and rendered, commit its rows, then its screenshot."""
+        recorded = record_load(self.store, load, self.source, self.run_id, browser.name)
+        self.sink.commit(Batch(captures=recorded.captures, errors=recorded.errors))
         for row in recorded.captures:
-            counts["bytes"] += row["length"] or 0
-            counts["requisites" if row["requisite"] else "pages"] += 1
-        counts["captures"] += recorded.rendered is not None
-        counts["errors"] += len(recorded.errors)
+            self.counts["bytes"] += row["length"] or 0
+            self.counts["requisites" if row["requisite"] else "pages"] += 1
+        self.counts["captures"] += recorded.rendered is not None
+        self.counts["errors"] += len(recorded.errors)
         if recorded.rendered is not None and load.png is not None:
             [page] = rows(
-                sink.index.conn,
+                self.sink.index.conn,
                 "SELECT id, url, warc_record_id FROM captures WHERE warc_record_id = ?",
                 [recorded.rendered.record_id],
             )
-            keep_shot(sink.index, store, browser, run_id, page, load)
+            self.keep_shot(self.sink.index, self.store, browser, self.run_id, page, load)
 
-    def lost(url: str, why: str) -> None:
+    def lost(self, url: str, why: str) -> None:
+        """A page the browser never loaded (it did not start): a fetch error."""
         load = Load(url, utc_now(), status="failed", error=why)
-        sink.commit(Batch(errors=[error_row(source, run_id, load, url, ErrorType.BROWSER_FAILED, why)]))
-        counts["errors"] += 1
+        error = error_row(self.source, self.run_id, load, url, ErrorType.BROWSER_FAILED, why)
+        self.sink.commit(Batch(errors=[error]))
+        self.counts["errors"] += 1
 
-    try:
-        problem = asyncio.run(_load_all(pages, Settling.from_config(config), open_browser, keep, lost))
-        if problem:
-            status, reason = "failed", problem
-    except BaseException:
-        status, reason = "interrupted", "stopped while loading pages in the browser"
-        raise
-    finally:
-        with writing(sink.index):
-            sink.history.settle()
-        store.close()
-        with writing(sink.index):
+    def close(self, status: str, reason: str) -> None:
+        """Settle history, close the WARC files and the run."""
+        with writing(self.sink.index):
+            self.sink.history.settle()
+        self.store.close()
+        with writing(self.sink.index):
             finish_run(
-                sink.index, run_id, status=status, reason=reason, counts=counts, warc_files=list(store.files)
+                self.sink.index,
+                self.run_id,
+                status=status,
+                reason=reason,
+                counts=self.counts,
+                warc_files=list(self.store.files),
             )
-        sink.close()
-    return run_id
+        self.sink.close()
 
 
 async def _load_all(
     pages: list[dict[str, Any]],
     settling: Settling,
     open_browser: Callable[[], AbstractAsyncContextManager[StartedBrowser]],
-    keep: Callable[[Load, Any], None],
-    lost: Callable[[str, str], None],
+    keep: Callable[[Load, Any], Future[None]],
+    lost: Callable[[str, str], Future[None]],
 ) -> str | None:
-    """Each page in turn, a new browser every `restart_after` pages or after a crash; why none started."""
+    """Each page in turn, a new browser every `restart_after` pages or after a crash; why none started.
+
+    A load is handed to `keep` once the one before it is written (its error, if any, raised here).
+    """
     done = 0
-    while done < len(pages):
-        async with open_browser() as browser:
-            if not browser.ready:
-                for page in pages[done:]:
-                    lost(page["url"], browser.problem or "the browser did not start")
-                return browser.problem
-            for page in pages[done : done + settling.restart_after]:
-                load = await load_page(browser, page["url"], settling)
-                done += 1
-                keep(load, browser)
-                if not browser.connected:
-                    break  # it crashed (or was killed): the next page gets a new one
+    writing_one: Future[None] | None = None
+    try:
+        while done < len(pages):
+            async with open_browser() as browser:
+                if not browser.ready:
+                    for page in pages[done:]:
+                        await asyncio.wrap_future(
+                            lost(page["url"], browser.problem or "the browser did not start")
+                        )
+                    return browser.problem
+                for page in pages[done : done + settling.restart_after]:
+                    load = await load_page(browser, page["url"], settling)
+                    done += 1
+                    if writing_one is not None:
+                        await asyncio.wrap_future(writing_one)
+                    writing_one = keep(load, browser)
+                    if not browser.connected:
+                        break  # it crashed (or was killed): the next page gets a new one
+    finally:
+        if writing_one is not None:
+            await asyncio.wrap_future(writing_one)
     return None
