@@ -4,10 +4,10 @@ A run of its own (spider `browser`), opened like a crawl run (an unfinished
 earlier one is reconciled first: a SIGKILL'd pass loses nothing it wrote, and
 a run resuming it loads only the pages it had not rendered), its
 records in the source's WARC files and its rows committed page by page through
-IndexSink, so the hash chain, history and `spyglass verify` see them as they
-see the crawler's. One Chromium at a time, restarted after
-SPYGLASS_BROWSER_RESTART_AFTER pages or when it crashed; a fresh context per
-page. A page that times out or crashes the browser is a fetch error and the
+IndexSink (by a thread of their own while the next page loads), so the hash
+chain, history and `spyglass verify` see them as they see the crawler's. One
+Chromium at a time, restarted after SPYGLASS_BROWSER_RESTART_AFTER pages or
+when it crashed; a fresh context per page. A page that times out or crashes the browser is a fetch error and the
 pass goes on.
 """
 
