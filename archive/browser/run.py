@@ -7,8 +7,8 @@ records in the source's WARC files and its rows committed page by page through
 IndexSink (by a thread of their own while the next page loads), so the hash
 chain, history and `spyglass verify` see them as they see the crawler's. One
 Chromium at a time, restarted after SPYGLASS_BROWSER_RESTART_AFTER pages or
-when it crashed; a fresh context per page. A page that times out or crashes the browser is a fetch error and the
-pass goes on.
+when it crashed; a fresh context per page. A page that times out or crashes
+the browser is a fetch error and the pass goes on.
 """
 
 from __future__ import annotations
