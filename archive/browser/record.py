@@ -17,7 +17,14 @@ from typing import Any
 from archive.browser.load import Load, Received
 from archive.index.capture_row import CaptureRow
 from archive.index.kinds import ErrorType
-from archive.index.rendered import CAPTURED_BY, RENDERED_TYPE, VIA, rendered_headers, rendered_row
+from archive.index.rendered import (
+    CAPTURED_BY,
+    LOADED_FOR,
+    RENDERED_TYPE,
+    VIA,
+    rendered_headers,
+    rendered_row,
+)
 from archive.sources.model import Source
 from archive.times import iso
 from archive.warc.write import REQUISITE_HEADER, Exchange, RecordLocation, WarcStore
@@ -46,7 +53,7 @@ def record_load(store: WarcStore, load: Load, source: Source, run_id: int, brows
     tags = {"vendor": source.vendor, "product": source.product, "agency": source.agency}
     page: RecordLocation | None = None
     for received in load.responses:
-        location = store.write_exchange(_exchange(received, browser))
+        location = store.write_exchange(_exchange(received, browser, load.url))
         if received.main and page is None:
             page = location
         out.captures.append(
@@ -107,7 +114,7 @@ def error_row(
     }
 
 
-def _exchange(received: Received, browser: str) -> Exchange:
+def _exchange(received: Received, browser: str, page_url: str) -> Exchange:
     kept = [(n, v) for n, v in received.response_headers if n.lower() not in WIRE_HEADERS]
     removed = [f"{n}: {v}" for n, v in received.response_headers if n.lower() in WIRE_HEADERS]
     extra = {CAPTURED_BY: f"{CAPTURED_BY_NETWORK}; {browser}", REQUISITE_HEADER: _requisite(received)}
@@ -115,6 +122,8 @@ def _exchange(received: Received, browser: str) -> Exchange:
         extra["WARC-Spyglass-Removed-Header"] = (
             "; ".join(removed) + " (decoded by the browser before archiving)"
         )
+    if not received.main:
+        extra[LOADED_FOR] = page_url
     if received.body is None:
         extra["WARC-Spyglass-No-Body"] = "the browser kept no body for this response"
     return Exchange(

@@ -24,6 +24,9 @@ CAPTURED_BY_DOM = "browser DOM after scripts ran (document.documentElement.outer
 # The HTTP status the page's navigation ended with: the row's status, kept in the record so
 # recovery need not guess it from a redirect chain.
 PAGE_STATUS = "WARC-Spyglass-Page-Status"
+# On each response a browser received for a page other than the page itself: that page,
+# its row's referrer, so recovery can name it as the pass does.
+LOADED_FOR = "WARC-Spyglass-Loaded-For"
 
 
 def rendered_headers(

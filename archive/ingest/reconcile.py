@@ -37,7 +37,7 @@ from archive.index.captures import save_captures
 from archive.index.db import writing
 from archive.index.kinds import ErrorType, ObservationKind
 from archive.index.observations import save_newer_validators, save_observations
-from archive.index.rendered import VIA, is_rendered, recorded_status, rendered_row
+from archive.index.rendered import LOADED_FOR, VIA, is_rendered, recorded_status, rendered_row
 from archive.index.runs import save_fetch_errors
 from archive.sources.model import Source
 from archive.text.extract import text_columns
@@ -251,6 +251,7 @@ def _capture(
         # The browser pass (archive/browser/run.py) records what Chromium received.
         via=VIA if run["spider"] == BROWSER else "live",
         crawl_run=run["id"],
+        referrer=record.headers.get(LOADED_FOR),  # a browser requisite's page; live records name none
         vendor=source.vendor,
         product=source.product,
         agency=source.agency,
@@ -260,7 +261,7 @@ def _capture(
             "SELECT length FROM captures WHERE warc_record_id = ?", [row.refers_to]
         ).fetchone()
         row = replace(row, length=original[0] if original else None)
-    else:
+    elif run["spider"] != BROWSER:  # what a browser received has no text: its rendered capture has
         headers = {k.lower(): v for k, v in record.http_headers}
         try:
             body = decode_body(record.payload, headers.get("content-encoding"))
