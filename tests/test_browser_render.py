@@ -361,3 +361,47 @@ def test_a_resumed_live_run_renders_the_pages_its_earlier_run_archived(tmp_path:
         assert [p["url"] for p in pages_seen(index, other)] == ["https://a.example/other"]
     finally:
         index.close()
+
+
+def test_a_page_is_written_while_the_next_one_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import threading
+    from contextlib import asynccontextmanager
+
+    import archive.browser.run as run
+    from archive.browser.load import Load, Settling
+    from archive.config import Config
+    from archive.sources.load import load_sources
+    from archive.times import utc_now
+
+    events: list[str] = []
+    second_loaded = threading.Event()
+
+    async def load_page(browser, url: str, settling: Settling) -> Load:
+        events.append(f"load {url}")
+        if url.endswith("b"):
+            second_loaded.set()
+        return Load(url, utc_now(), status="failed", error="not loaded")
+
+    def record_load(store, load: Load, *args):
+        # Page a's writing waits for page b's load: it can only come while a is being written.
+        saw = second_loaded.wait(10) if load.url.endswith("a") else True
+        events.append(f"wrote {load.url[-1]}{'' if saw else ' before b loaded'}")
+        return recorded(store, load, *args)
+
+    class Started:
+        ready, problem, connected, name = True, None, True, "Chromium"
+
+    @asynccontextmanager
+    async def open_browser():
+        yield Started()
+
+    recorded = run.record_load
+    monkeypatch.setattr(run, "load_page", load_page)
+    monkeypatch.setattr(run, "record_load", record_load)
+    (tmp_path / "sources.yml").write_text(SOURCES.format(base="http://app.example", render="render: browser"))
+    [source] = load_sources(tmp_path / "sources.yml")
+    pages = [{"url": "http://app.example/a"}, {"url": "http://app.example/b"}]
+    run.render_run(Config(data_dir=tmp_path / "data"), source, pages, open_browser, lambda *args: None)
+    assert [e.removeprefix("load http://app.example/") for e in events] == ["a", "b", "wrote a", "wrote b"]
+    errors = db_rows(tmp_path / "data", "SELECT url FROM fetch_errors ORDER BY id")
+    assert [r["url"] for r in errors] == [p["url"] for p in pages]  # written in order all the same

@@ -168,7 +168,7 @@ def test_a_worker_killed_mid_render_leaves_its_page_to_another_rendered_once(tmp
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
-def test_a_worker_killed_between_writing_a_load_and_sending_its_rows_leaves_the_page_to_another(
+def test_a_worker_killed_between_writing_a_load_and_sending_its_rows_leaves_its_rendered_page_indexed(
     tmp_path: Path,
 ):
     from datetime import UTC, datetime
@@ -234,7 +234,7 @@ def test_a_worker_killed_between_writing_a_load_and_sending_its_rows_leaves_the_
             on_open=lambda filename: rows.file_opened(filename, render.run_id),
             host=worker,
         )
-        load = Load(page, now, dom="<title>A</title><p>Identify all faces.</p>", title="A", png=PNG)
+        load = Load(page, now, dom="<title>A</title><p>Identify all faces.</p>", png=PNG)
         load.http_status = 200
         load.responses.append(Received(page, "GET", [], b"", 200, "OK", html, shell, "document", now, True))
         batch = load_batch(store, source, render.run_id, load, "Chromium", partial(load_shot_row, source))
@@ -242,16 +242,17 @@ def test_a_worker_killed_between_writing_a_load_and_sending_its_rows_leaves_the_
         assert len(batch.captures) == 2 and len(batch.screenshots) == 1  # never sent
         done = reap(client, sink, active_jobs(client), worker)
         sink.close()
-        # The page is queued again for another worker: it has no rendered capture.
-        assert (done["pages"], client.zrange(queue, 0, -1), client.hlen(leases)) == (1, [page.encode()], 0)
+        # The rendered page is indexed from the records the worker wrote: it is not loaded again.
+        assert (done["pages"], client.zrange(queue, 0, -1), client.hlen(leases)) == (0, [], 0)
     errors = db_rows(data, "SELECT url, error_type, reason FROM fetch_errors ORDER BY id")
-    assert [(e["url"], e["error_type"]) for e in errors] == [
-        (page, "interrupted"),
-        (f"urn:fullPage:{page}", "interrupted"),
+    assert [(e["url"], e["error_type"]) for e in errors] == [(f"urn:fullPage:{page}", "interrupted")]
+    assert errors[0]["reason"].startswith("a screenshot taken, but the browser pass was killed")
+    # What the browser received and rendered is indexed from its records, as after any crash.
+    captures = db_rows(data, "SELECT * FROM captures WHERE via = 'browser' ORDER BY id")
+    assert [(c["requisite"], c["warc_type"]) for c in captures] == [
+        ("browser:document", "revisit"),
+        (None, "resource"),
     ]
-    assert errors[0]["reason"].startswith("rendered, but the browser pass was killed before indexing it")
-    # What the browser received is indexed from its record, as after any crash.
-    [document] = db_rows(data, "SELECT * FROM captures WHERE via = 'browser'")
-    assert (document["requisite"], document["warc_type"]) == ("browser:document", "revisit")
+    assert "Identify all faces." in captures[1]["text"]
     verified = run_cli("verify", "--data", str(data))
     assert verified.returncode == 0, verified.stdout + verified.stderr

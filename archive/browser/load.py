@@ -122,7 +122,6 @@ class Load:
     error: str | None = None
     responses: list[Received] = field(default_factory=list)
     dom: str | None = None
-    title: str | None = None
     png: bytes | None = None
     cut: bool = False
     http_status: int | None = None
@@ -228,7 +227,6 @@ async def _settle(context: Any, load: Load, settling: Settling) -> None:
     if traffic.started > asked:
         await traffic.quiet(settling.idle_wait)
     load.dom = await page.content()
-    load.title = await page.title()
     load.png, load.cut = await _screenshot(context, page, settling.screenshot_max_height)
 
 

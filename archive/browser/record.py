@@ -17,21 +17,25 @@ from typing import Any
 from archive.browser.load import Load, Received
 from archive.index.capture_row import CaptureRow
 from archive.index.kinds import ErrorType
+from archive.index.rendered import (
+    CAPTURED_BY,
+    LOADED_FOR,
+    RENDERED_TYPE,
+    VIA,
+    rendered_headers,
+    rendered_row,
+)
 from archive.sources.model import Source
-from archive.text.extract import text_columns
 from archive.times import iso
 from archive.warc.write import REQUISITE_HEADER, Exchange, RecordLocation, WarcStore
 
-VIA = "browser"
 # Bodies from Playwright are decoded and de-chunked: headers that describe the bytes
 # on the wire would lie about the bytes we have, so they move into a WARC header.
 WIRE_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
-CAPTURED_BY = "WARC-Spyglass-Captured-By"
 CAPTURED_BY_NETWORK = (
     "browser network events (Playwright); body as the browser received it after decoding; "
     "HTTP version not exposed by the browser"
 )
-CAPTURED_BY_DOM = "browser DOM after scripts ran (document.documentElement.outerHTML)"
 
 
 @dataclass
@@ -49,7 +53,7 @@ def record_load(store: WarcStore, load: Load, source: Source, run_id: int, brows
     tags = {"vendor": source.vendor, "product": source.product, "agency": source.agency}
     page: RecordLocation | None = None
     for received in load.responses:
-        location = store.write_exchange(_exchange(received, browser))
+        location = store.write_exchange(_exchange(received, browser, load.url))
         if received.main and page is None:
             page = location
         out.captures.append(
@@ -75,26 +79,20 @@ def record_load(store: WarcStore, load: Load, source: Source, run_id: int, brows
         out.errors.append(error_row(source, run_id, load, load.url, kind, load.error))
         return out
     dom = load.dom.encode("utf-8")
-    headers = {CAPTURED_BY: f"{CAPTURED_BY_DOM}; {browser}"}
-    if page is not None:
-        headers["WARC-Refers-To"] = page.record_id
-        headers["WARC-Refers-To-Target-URI"] = load.url
-    out.rendered = store.write_resource(load.url, dom, "text/html; charset=utf-8", load.started_at, headers)
-    row = CaptureRow.from_location(
+    record_id = page.record_id if page is not None else None
+    headers = rendered_headers(browser, load.url, record_id, load.http_status)
+    out.rendered = store.write_resource(load.url, dom, RENDERED_TYPE, load.started_at, headers)
+    row = rendered_row(
         out.rendered,
+        dom,
         url=load.url,
         source=source.name,
-        via=VIA,
         crawl_run=run_id,
         captured_at=iso(load.started_at),
         status=load.http_status,
-        content_type="text/html; charset=utf-8",
-        refers_to=page.record_id if page is not None else None,
+        refers_to=record_id,
         **tags,
-    ).columns()
-    row.update(text_columns("text/html; charset=utf-8", dom))
-    if load.title and not row.get("title"):
-        row["title"] = load.title
+    )
     out.captures.append(row)
     return out
 
@@ -116,7 +114,7 @@ def error_row(
     }
 
 
-def _exchange(received: Received, browser: str) -> Exchange:
+def _exchange(received: Received, browser: str, page_url: str) -> Exchange:
     kept = [(n, v) for n, v in received.response_headers if n.lower() not in WIRE_HEADERS]
     removed = [f"{n}: {v}" for n, v in received.response_headers if n.lower() in WIRE_HEADERS]
     extra = {CAPTURED_BY: f"{CAPTURED_BY_NETWORK}; {browser}", REQUISITE_HEADER: _requisite(received)}
@@ -124,6 +122,8 @@ def _exchange(received: Received, browser: str) -> Exchange:
         extra["WARC-Spyglass-Removed-Header"] = (
             "; ".join(removed) + " (decoded by the browser before archiving)"
         )
+    if not received.main:
+        extra[LOADED_FOR] = page_url
     if received.body is None:
         extra["WARC-Spyglass-No-Body"] = "the browser kept no body for this response"
     return Exchange(

@@ -2,13 +2,13 @@
 
 A run of its own (spider `browser`), opened like a crawl run (an unfinished
 earlier one is reconciled first: a SIGKILL'd pass loses nothing it wrote, and
-a run resuming it loads only the pages it had not rendered), its
-records in the source's WARC files and its rows committed page by page through
-IndexSink, so the hash chain, history and `spyglass verify` see them as they
-see the crawler's. One Chromium at a time, restarted after
-SPYGLASS_BROWSER_RESTART_AFTER pages or when it crashed; a fresh context per
-page. A page that times out or crashes the browser is a fetch error and the
-pass goes on.
+a run resuming it loads only the pages it had not rendered), its records in
+the source's WARC files and its rows committed page by page through IndexSink
+(by a thread of their own while the next page loads), so the hash chain,
+history and `spyglass verify` see them as they see the crawler's. One Chromium
+at a time, restarted after SPYGLASS_BROWSER_RESTART_AFTER pages or when it
+crashed; a fresh context per page. A page that times out or crashes the
+browser is a fetch error and the pass goes on.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -125,76 +126,124 @@ def render_run(
     open_browser: Callable[[], AbstractAsyncContextManager[StartedBrowser]],
     shot_row: ShotRow,
 ) -> int:
-    """Load each of `pages` ({url}) in the browser and index what it received and rendered; the run's id."""
-    archive = Archive.from_config(config)
-    sink = IndexSink(config)
-    run_id, _ = open_run(sink, archive, source.name, SPIDER, source, os.getpid(), config.resume_within)
-    done = rendered_before(sink.index, run_id)
-    pages = [page for page in pages if page["url"] not in done]
-    store = WarcStore(
-        archive.warc_dir,
-        source.name,
-        max_size=config.warc_max_size,
-        gzip_level=config.warc_gzip_level,
-        originals=sink.originals(source.name),
-        on_open=lambda filename: sink.file_opened(filename, run_id),
-    )
-    counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "errors": 0, "bytes": 0}
-    status, reason = "finished", "finished"
+    """Load each of `pages` ({url}) in the browser and index what it received and rendered; the run's id.
 
-    def keep(page: dict[str, Any], load: Load, browser: Any) -> None:
-        batch = load_batch(store, source, run_id, load, browser.name, shot_row)
-        sink.commit(batch)
-        tally(counts, batch)
+    One thread owns the index and the WARC files (SQLite connections stay in the thread that opened
+    them) and writes page N while the event loop has Chromium load page N+1: the writing is the
+    pass's own Python work, not Chromium's, so it need not hold the next load back. At most one
+    page waits to be written, so memory stays bounded and a SIGKILL loses no more than before.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="browser-writer") as thread:
+        writer = thread.submit(_Writer, config, source, shot_row).result()
+        queue = iter([page for page in pages if page["url"] not in writer.done])
 
-    def lost(page: dict[str, Any], why: str) -> None:
-        batch = lost_batch(source, run_id, page["url"], why)
-        sink.commit(batch)
-        tally(counts, batch)
+        def keep(page: dict[str, Any], load: Load, browser: Any) -> Future[None]:
+            return thread.submit(writer.keep, load, browser)
 
-    queue = iter(pages)
-    try:
-        problem = asyncio.run(
-            load_pages(lambda: next(queue, None), Settling.from_config(config), open_browser, keep, lost)
-        )
-        if problem:
-            status, reason = "failed", problem
-    except BaseException:
-        status, reason = "interrupted", "stopped while loading pages in the browser"
-        raise
-    finally:
-        with writing(sink.index):
-            sink.history.settle()
-        store.close()
-        with writing(sink.index):
-            finish_run(
-                sink.index, run_id, status=status, reason=reason, counts=counts, warc_files=list(store.files)
+        def lost(page: dict[str, Any], why: str) -> Future[None]:
+            return thread.submit(writer.lost, page["url"], why)
+
+        status, reason = "finished", "finished"
+        try:
+            problem = asyncio.run(
+                load_pages(lambda: next(queue, None), Settling.from_config(config), open_browser, keep, lost)
             )
-        sink.close()
-    return run_id
+            if problem:
+                status, reason = "failed", problem
+        except BaseException:
+            status, reason = "interrupted", "stopped while loading pages in the browser"
+            raise
+        finally:
+            thread.submit(writer.close, status, reason).result()
+    return writer.run_id
+
+
+class _Writer:
+    """The pass's run, its WARC files and its rows, used from the one thread that opened them."""
+
+    def __init__(self, config: Config, source: Source, shot_row: ShotRow) -> None:
+        archive = Archive.from_config(config)
+        self.source = source
+        self.shot_row = shot_row
+        self.sink = IndexSink(config)
+        self.run_id, _ = open_run(
+            self.sink, archive, source.name, SPIDER, source, os.getpid(), config.resume_within
+        )
+        self.done = rendered_before(self.sink.index, self.run_id)
+        self.store = WarcStore(
+            archive.warc_dir,
+            source.name,
+            max_size=config.warc_max_size,
+            gzip_level=config.warc_gzip_level,
+            originals=self.sink.originals(source.name),
+            on_open=lambda filename: self.sink.file_opened(filename, self.run_id),
+        )
+        self.counts = {"pages": 0, "captures": 0, "revisits": 0, "requisites": 0, "errors": 0, "bytes": 0}
+
+    def keep(self, load: Load, browser: Any) -> None:
+        """Write what one load received and rendered and commit its rows and screenshot as one batch."""
+        batch = load_batch(self.store, self.source, self.run_id, load, browser.name, self.shot_row)
+        self.sink.commit(batch)
+        tally(self.counts, batch)
+
+    def lost(self, url: str, why: str) -> None:
+        """A page the browser never loaded (it did not start): a fetch error."""
+        batch = lost_batch(self.source, self.run_id, url, why)
+        self.sink.commit(batch)
+        tally(self.counts, batch)
+
+    def close(self, status: str, reason: str) -> None:
+        """Settle history, close the WARC files and the run."""
+        with writing(self.sink.index):
+            self.sink.history.settle()
+        self.store.close()
+        with writing(self.sink.index):
+            finish_run(
+                self.sink.index,
+                self.run_id,
+                status=status,
+                reason=reason,
+                counts=self.counts,
+                warc_files=list(self.store.files),
+            )
+        self.sink.close()
 
 
 async def load_pages(
     take: Take,
     settling: Settling,
     open_browser: Callable[[], AbstractAsyncContextManager[StartedBrowser]],
-    keep: Callable[[dict[str, Any], Load, Any], None],
-    lost: Callable[[dict[str, Any], str], None],
+    keep: Callable[[dict[str, Any], Load, Any], Future[None] | None],
+    lost: Callable[[dict[str, Any], str], Future[None] | None],
 ) -> str | None:
     """Each page `take` gives until it gives none, a new browser every `restart_after` pages or after
-    a crash; why none started. The browser starts only once there is a page for it."""
-    page = take()
-    while page is not None:
-        async with open_browser() as browser:
-            if not browser.ready:
-                while page is not None:
-                    lost(page, browser.problem or "the browser did not start")
+    a crash; why none started. The browser starts only once there is a page for it.
+
+    `keep` and `lost` may write in a thread of their own (a Future): a load is handed to `keep`
+    once the one before it is written (its error, if any, raised here).
+    """
+    writing_one: Future[None] | None = None
+    try:
+        page = take()
+        while page is not None:
+            async with open_browser() as browser:
+                if not browser.ready:
+                    while page is not None:
+                        await _written(lost(page, browser.problem or "the browser did not start"))
+                        page = take()
+                    return browser.problem
+                for _ in range(settling.restart_after):
+                    load = await load_page(browser, page["url"], settling)
+                    await _written(writing_one)
+                    writing_one = keep(page, load, browser)
                     page = take()
-                return browser.problem
-            for _ in range(settling.restart_after):
-                load = await load_page(browser, page["url"], settling)
-                keep(page, load, browser)
-                page = take()
-                if page is None or not browser.connected:
-                    break  # none left, or it crashed (or was killed): the next page gets a new one
+                    if page is None or not browser.connected:
+                        break  # none left, or it crashed (or was killed): the next page gets a new one
+    finally:
+        await _written(writing_one)
     return None
+
+
+async def _written(future: Future[None] | None) -> None:
+    if future is not None:
+        await asyncio.wrap_future(future)

@@ -70,7 +70,7 @@ def reap(client: redis.Redis, sink: IndexSink, jobs: dict[int, Job], worker: str
         done["records"] += found["captures"] + found["observations"] + found["errors"]
     for run_id, job in jobs.items():
         if job.spider == SPIDER:
-            done["pages"] = done.get("pages", 0) + hand_back_pages(client, run_id, worker)
+            done["pages"] = done.get("pages", 0) + hand_back_pages(client, sink.index, run_id, worker)
             continue
         done["urls"] += _give_back_taken(client, run_id, worker)
         requests, replayed = _hand_back(client, sink, run_id, worker)

@@ -33,6 +33,7 @@ from archive.cluster.jobs import Job, active_jobs, publish
 from archive.cluster.scheduler import PUT, TAKE
 from archive.cluster.sink import RedisSink, WorkerTarget
 from archive.config import Config
+from archive.index.queries import rows
 from archive.ingest.runs import open_run
 from archive.ingest.sink import IndexSink
 from archive.redis_client import connect
@@ -82,22 +83,37 @@ def seed_render(client: redis.Redis, sink: IndexSink, config: Config, job: Job) 
     return render
 
 
-def hand_back_pages(client: redis.Redis, run_id: int, worker: str) -> int:
-    """Queue again each page of browser run `run_id` that dead `worker` had leased; how many.
+def hand_back_pages(client: redis.Redis, index: Any, run_id: int, worker: str) -> int:
+    """Queue again each page of browser run `run_id` that dead `worker` had leased and left without a
+    rendered capture; how many.
 
-    A lease ends in the transaction that sends its page's rows, so a page
-    still leased has no rendered row: another worker loads it.
+    A lease ends in the transaction that sends its page's rows, so a page still
+    leased has no rows from the worker: another worker loads it, unless the
+    reconciling of the worker's files just indexed its rendered page from the
+    records it wrote (archive/ingest/reconcile.py), which only drops the lease.
     """
     leases = keys.run_key(run_id, "leases")
     put = client.register_script(PUT)
+    rendered = {
+        row["url"]
+        for row in rows(
+            index.conn,
+            "SELECT DISTINCT url FROM captures WHERE crawl_run = ? AND via = 'browser' AND requisite IS NULL",
+            [run_id],
+        )
+    }
     count = 0
     for lease, url in client.hgetall(leases).items():
-        if lease.decode().startswith(f"{worker}#"):
-            put(
-                keys=[keys.run_key(run_id, "requests"), leases, keys.taken(run_id, worker)],
-                args=[0, url, lease, ""],
-            )
-            count += 1
+        if not lease.decode().startswith(f"{worker}#"):
+            continue
+        if url.decode() in rendered:
+            client.hdel(leases, lease)
+            continue
+        put(
+            keys=[keys.run_key(run_id, "requests"), leases, keys.taken(run_id, worker)],
+            args=[0, url, lease, ""],
+        )
+        count += 1
     return count
 
 

@@ -11,8 +11,12 @@ without records cannot happen. Before a run is resumed, its files are read:
   and is evidence, so it is indexed, not fetched again;
 - such a record of a Wayback harvest (whose rows need the spider's memento
   checks) becomes a `fetch_errors` row of type `interrupted` naming it, and
-  the harvest fetches that version again; so does a browser run's rendered DOM
-  or screenshot (a `resource` record), and the page is loaded again;
+  the harvest fetches that version again;
+- a browser pass's rendered DOM (a `resource` record, archive/index/rendered.py)
+  with no row becomes its capture, text and all, as the pass would have made it,
+  and the page is not loaded again; its screenshot (a `resource` record too,
+  whose row would have come in the same batch) becomes an `interrupted` row
+  naming it;
 - a record cut short is named in `warc_cuts` (file, offset, length, SHA-256 of
   the bytes) and left where it is: evidence files are never edited, and
   `spyglass verify` accepts exactly that cut, no other.
@@ -36,6 +40,7 @@ from archive.index.captures import save_captures
 from archive.index.db import writing
 from archive.index.kinds import ErrorType, ObservationKind
 from archive.index.observations import save_newer_validators, save_observations
+from archive.index.rendered import LOADED_FOR, VIA, is_rendered, recorded_status, rendered_row
 from archive.index.runs import save_fetch_errors
 from archive.sources.model import Source
 from archive.text.extract import text_columns
@@ -45,9 +50,12 @@ from archive.warc.write import RecordLocation
 
 INDEXED_TYPES = ("response", "revisit")
 FETCH_LOST = "archived, but the crawl was killed before indexing it; fetched again on resume"
-# A browser load's rendered DOM or screenshot written, its rows never sent: the page has no
-# rendered capture, so it is loaded again (a resumed pass, or another Redis worker).
-RENDER_LOST = "rendered, but the browser pass was killed before indexing it; loaded again"
+# A browser load's screenshot written, its row never sent (its page's rendered DOM is indexed
+# from its record; the picture's size and the guard's note are not in the record).
+SHOT_LOST = "a screenshot taken, but the browser pass was killed before indexing it; its page has none"
+# A rendered DOM of a run whose source is not known here (a Redis job gone): named, not indexed.
+RENDER_LOST = "rendered, but the browser pass was killed before indexing it"
+BROWSER = "browser"  # the browser pass's runs (archive/browser/run.py SPIDER)
 
 
 def _known_record_ids(db: sqlite_utils.Database, run_id: int) -> set[str]:
@@ -129,19 +137,24 @@ def reconcile_files(
             last_date = max(last_date, record.date)
             if record.record_id in known:
                 continue
-            if record.warc_type == "resource" and run["spider"] == "browser":
-                errors.append(_interrupted_error(record, run, RENDER_LOST))
+            browser_resource = run["spider"] == BROWSER and record.warc_type == "resource"
+            rendered = browser_resource and is_rendered(record)
+            if browser_resource and not rendered:
+                errors.append(_interrupted_error(record, run, SHOT_LOST))
                 continue
-            if record.warc_type not in INDEXED_TYPES:
+            if record.warc_type not in INDEXED_TYPES and not rendered:
                 continue
             where = stored_location(record, filename, member.offset, member.length)
             if run["spider"] == "wayback" or source is None:
-                errors.append(_interrupted_error(record, run, FETCH_LOST))
+                errors.append(_interrupted_error(record, run, RENDER_LOST if rendered else FETCH_LOST))
+            elif rendered:
+                captures.append(_rendered(record, run, where, source, captures, db))
             elif record.http_status == 304 and record.url in validators:
                 observations.append(_observation(record, run, where, validators[record.url], db))
             else:
                 captures.append(_capture(record, run, where, source, db))
-                if record.http_status == 200:
+                # What a browser received leaves no validators: the pass keeps none (archive/browser/run.py).
+                if record.http_status == 200 and run["spider"] != BROWSER:
                     kept.append(_validators(record, captures[-1]))
     with writing(db):
         saved = save_captures(db, captures)
@@ -252,8 +265,9 @@ def _capture(
         where,
         source=source.name,
         # The browser pass (archive/browser/run.py) records what Chromium received.
-        via="browser" if run["spider"] == "browser" else "live",
+        via=VIA if run["spider"] == BROWSER else "live",
         crawl_run=run["id"],
+        referrer=record.headers.get(LOADED_FOR),  # a browser requisite's page; live records name none
         vendor=source.vendor,
         product=source.product,
         agency=source.agency,
@@ -263,7 +277,7 @@ def _capture(
             "SELECT length FROM captures WHERE warc_record_id = ?", [row.refers_to]
         ).fetchone()
         row = replace(row, length=original[0] if original else None)
-    else:
+    elif run["spider"] != BROWSER:  # what a browser received has no text: its rendered capture has
         headers = {k.lower(): v for k, v in record.http_headers}
         try:
             body = decode_body(record.payload, headers.get("content-encoding"))
@@ -272,3 +286,36 @@ def _capture(
         else:
             row = replace(row, **text_columns(row.content_type, body))
     return row.columns()
+
+
+def _rendered(
+    record: StoredRecord,
+    run: dict[str, Any],
+    where: RecordLocation,
+    source: Source,
+    found: list[dict[str, Any]],
+    db: sqlite_utils.Database,
+) -> dict[str, Any]:
+    """The capture row of a browser's rendered DOM record, as the pass would have indexed it."""
+    refers_to = record.headers.get("WARC-Refers-To")
+    status = recorded_status(record)
+    if status is None and refers_to:  # a record from before the status was kept in it
+        status = next((row["status"] for row in found if row["warc_record_id"] == refers_to), None)
+        if status is None:
+            indexed = db.execute(
+                "SELECT status FROM captures WHERE warc_record_id = ?", [refers_to]
+            ).fetchone()
+            status = indexed[0] if indexed else None
+    return rendered_row(
+        where,
+        record.payload,
+        url=record.url,
+        source=source.name,
+        crawl_run=run["id"],
+        captured_at=record.date,
+        status=status,
+        refers_to=refers_to,
+        vendor=source.vendor,
+        product=source.product,
+        agency=source.agency,
+    )
