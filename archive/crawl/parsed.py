@@ -45,7 +45,10 @@ class ParsedPages:
         found: list[PageLinks | None] = []
 
         def on_tree(root: Any) -> None:
-            found.append(_links(root, exchange.url, requisites))
+            try:
+                found.append(_links(root, exchange.url, requisites))
+            except Exception:  # noqa: BLE001 - never the page's text: the crawler parses it itself
+                found.append(None)
 
         body = as_scrapy_decodes(exchange.payload, content_encoding(exchange))
         self.kept[location.record_id] = (content_type, text_columns(content_type, body, on_tree))
@@ -67,7 +70,4 @@ def _links(root: Any, url: str, requisites: bool) -> PageLinks | None:
         return PageLinks(base, tuple(hrefs), None)
     if _MARKED(root):
         return None
-    try:
-        return PageLinks(base, tuple(hrefs), tuple(html_requisites(root, url)))
-    except (ValueError, AttributeError):
-        return None  # the crawler's parse says what it can
+    return PageLinks(base, tuple(hrefs), tuple(html_requisites(root, url)))
