@@ -10,11 +10,12 @@ from urllib.parse import urldefrag, urljoin
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
 from scrapy.utils.sitemap import Sitemap
 from w3lib.url import canonicalize_url, safe_url_string
 
 from archive.archive import Archive
+from archive.crawl.capture import WRITER_LINKS
 from archive.crawl.conditional import STORED_LINKS
 from archive.crawl.frontier import FULL, HELD, SEEN, Frontier, LocalFrontier
 from archive.crawl.items import FetchError
@@ -226,13 +227,24 @@ class VendorSpider(TrapHolding, RequisitesMixin, SourceSpider):
 
     def _page_links(self, response: Response) -> PageLinks | None:
         """What a page links to: kept at its capture when it answered 304 (archive/crawl/conditional.py),
-        else found now in a page that can answer 304 next time (a 200; a sitemap is read again)."""
+        else found now in a page that can answer 304 next time (a 200; a sitemap is read again):
+        read by the writer from its own parse of the page when it could, else parsed here."""
         kept = response.meta.get(STORED_LINKS)
         if kept is not None:
             return kept
         if response.status != 200 or _is_sitemap(response):
             return None
+        found = response.meta.get(WRITER_LINKS)
+        if found is not None and isinstance(response, HtmlResponse):
+            return found  # the selector would parse the same tree from the same text
         return page_links(response, self.source.requisites)
+
+    def links_wanted(self, request: scrapy.Request, response: Response) -> bool | None:
+        """For the capture middleware: whether to ask the writer for this page's links (None: no;
+        True: with its requisites), so the page is parsed once, in the writer (archive/crawl/parsed.py)."""
+        if response.status != 200 or request.callback != self.parse or STORED_LINKS in request.meta:
+            return None
+        return self.source.requisites
 
     def _follow_redirect(self, response: Response, depth: int) -> Iterator[Any]:
         location = response.headers.get("Location")

@@ -27,6 +27,10 @@ from archive.warc.write import REQUISITE_HEADER, Exchange, archivable_headers
 CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie"}
 REDACTED = "[redacted by Spyglass]"
 
+# The page's links as the writer read them (archive/crawl/parsed.py), when the spider asked
+# (its `links_wanted`) and the writer's parse could tell them; the spider parses the page otherwise.
+WRITER_LINKS = "spyglass_writer_links"
+
 # Sent for exchanges no spider callback will see (robots.txt fetched by
 # RobotsTxtMiddleware), so the index pipeline can still make them captures.
 exchange_without_callback = object()
@@ -75,7 +79,7 @@ class WarcCaptureMiddleware:
     def process_request(self, request: Request) -> None:
         # A retry carries its first attempt's meta: this attempt has no record and no times yet
         # (the download handler takes them as it sends: archive/crawl/sent.py).
-        for key in ("spyglass_warc", SENT_AT, RECEIVED_AT):
+        for key in ("spyglass_warc", WRITER_LINKS, SENT_AT, RECEIVED_AT):
             request.meta.pop(key, None)
         return None
 
@@ -101,7 +105,9 @@ class WarcCaptureMiddleware:
         reason = _reason(response.status)
         spider = self.crawler.spider
         writer = writer_for(self.crawler, getattr(spider, "source_name", None) or spider.name)
-        location = await maybe_deferred_to_future(
+        wanted = getattr(spider, "links_wanted", None)
+        links = wanted(request, response) if wanted is not None else None
+        written = await maybe_deferred_to_future(
             writer.write_exchange(
                 Exchange(
                     url=request.url,
@@ -120,9 +126,16 @@ class WarcCaptureMiddleware:
                     # image under two names, one PDF re-uploaded or shared by two requests) is
                     # stored once: this copy is a revisit of the first.
                     any_url=bool(request.meta.get("spyglass_requisite") or request.meta.get("spyglass_link")),
-                )
+                ),
+                links,
             )
         )
+        if links is None:
+            location = written
+        else:
+            location, found = written
+            if found is not None:
+                request.meta[WRITER_LINKS] = found
         request.meta["spyglass_warc"] = location
         request.meta["spyglass_fetch_ms"] = fetch_ms(request.meta)
         self.crawler.stats.inc_value("spyglass/warc_records")

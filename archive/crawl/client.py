@@ -150,8 +150,9 @@ class WriterClient:
             raise ArchiveError(value)
         return value
 
-    def write_exchange(self, exchange: Exchange) -> defer.Deferred:
-        """Write one exchange; the Deferred fires with its RecordLocation."""
+    def write_exchange(self, exchange: Exchange, links: bool | None = None) -> defer.Deferred:
+        """Write one exchange; the Deferred fires with its RecordLocation, or with `links` not None
+        with (RecordLocation, the page's PageLinks or None) (see WriteExchange)."""
         from twisted.internet import reactor  # imported late: Scrapy installs the reactor
 
         d: defer.Deferred = defer.Deferred()
@@ -162,7 +163,7 @@ class WriterClient:
             else:
                 reactor.callFromThread(d.errback, ArchiveError(value))
 
-        self._send(WriteExchange(self._register(done), exchange))
+        self._send(WriteExchange(self._register(done), exchange, links))
         return d
 
     def add_capture(

@@ -17,10 +17,13 @@ from archive.warc.write import Exchange
 
 @dataclass(frozen=True)
 class WriteExchange:
-    """Write an exchange's WARC records now; answered with its RecordLocation."""
+    """Write an exchange's WARC records now; answered with its RecordLocation, or with `links` not
+    None with (RecordLocation, PageLinks or None): the page's links read from the writer's own parse
+    (`links` True: its requisites too; archive/crawl/parsed.py)."""
 
     request_id: int
     exchange: Exchange
+    links: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,7 @@ class RecentPayloads:
         """Remember the body of an exchange just written as a response record."""
         if location.warc_type != "response":
             return  # revisits are not extracted: their text is their original's
-        coding = next((v for k, v in exchange.response_headers if k.lower() == "content-encoding"), None)
-        self.kept[location.record_id] = (exchange.payload, coding)
+        self.kept[location.record_id] = (exchange.payload, content_encoding(exchange))
         while len(self.kept) > WINDOW:
             self.kept.popitem(last=False)
 
@@ -45,10 +44,19 @@ class RecentPayloads:
             record = read_record(self.warc_dir / row["warc_filename"], row["warc_offset"])
             coding = next((v for k, v in record.http_headers if k.lower() == "content-encoding"), None)
             found = (record.payload, coding)
-        payload, coding = found
-        if not coding:
-            return payload
-        try:
-            return decode_body(payload, coding)
-        except DecodeError:
-            return payload  # Scrapy leaves a body it cannot decode as it came
+        return as_scrapy_decodes(*found)
+
+
+def content_encoding(exchange: Exchange) -> str | None:
+    """The exchange's Content-Encoding header, if any."""
+    return next((v for k, v in exchange.response_headers if k.lower() == "content-encoding"), None)
+
+
+def as_scrapy_decodes(payload: bytes, coding: str | None) -> bytes:
+    """The body the spider saw: Content-Encoding undone, as Scrapy does."""
+    if not coding:
+        return payload
+    try:
+        return decode_body(payload, coding)
+    except DecodeError:
+        return payload  # Scrapy leaves a body it cannot decode as it came

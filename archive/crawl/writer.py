@@ -29,6 +29,7 @@ from archive.crawl.messages import (
     StartRun,
     WriteExchange,
 )
+from archive.crawl.parsed import ParsedPages
 from archive.crawl.payloads import RecentPayloads
 from archive.errors import ArchiveError
 from archive.index.db import writing
@@ -68,6 +69,7 @@ class Writer:
             host=getattr(target, "worker", None),
         )
         self.payloads = RecentPayloads(archive.warc_dir)
+        self.parsed = ParsedPages()
         self.batch = Batch()
         self.last_flush = time.monotonic()
 
@@ -99,14 +101,21 @@ class Writer:
             except Exception as exc:  # noqa: BLE001 - disk full, permissions: tell the crawler
                 self.reply(message.request_id, False, f"cannot write WARC record: {exc}")
             else:
-                self.payloads.keep(location, message.exchange)
-                self.reply(message.request_id, True, location)
+                if message.links is None:
+                    self.payloads.keep(location, message.exchange)
+                    self.reply(message.request_id, True, location)
+                else:
+                    links = self.parsed.read(location, message.exchange, message.links)
+                    self.reply(message.request_id, True, (location, links))
         elif isinstance(message, AddCapture):
             row = message.row
             # A requisite's text (CSS, scripts) is not what the page says: not searchable.
             if row["warc_type"] != "revisit" and not row.get("requisite"):
-                body = message.body if message.body is not None else self.payloads.decoded(row)
-                row.update(text_columns(message.content_type, body))
+                columns = self.parsed.columns(row, message.content_type) if message.body is None else None
+                if columns is None:
+                    body = message.body if message.body is not None else self.payloads.decoded(row)
+                    columns = text_columns(message.content_type, body)
+                row.update(columns)
             self.batch.captures.append(row)
             if message.validators is not None:
                 self.batch.validators.append(message.validators)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -68,7 +69,7 @@ def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> li
         full["row_hash"] = prev = chain.row_hash(full)
         chained.append(full)
         next_id += 1
-    db.table("captures").insert_all(chained, batch_size=500)
+    _insert(db, chained)
     # What SQLite stored must hash as computed, or verify would fail later.
     names = list(columns)
     stored = db.execute(
@@ -88,6 +89,23 @@ def _append_chained(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> li
         if not chain.stored_as_hashed(row, hashed) and chain.row_hash(row) != row["row_hash"]:
             raise ArchiveError(f"capture {row['id']}: stored values do not hash as computed")
     return chained
+
+
+def _insert(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
+    """INSERT `rows` (same columns, same order) in as few statements as SQLite's variable limit allows.
+
+    FTS5 writes the terms its trigger gathered at the start of each statement,
+    so a batch in one statement flushes them once, not once per ~27 rows as
+    sqlite-utils' insert_all (999 variables a statement) did; it also skips
+    insert_all's per-value conversions, which these values never need.
+    """
+    names = list(rows[0])
+    per_statement = max(1, db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(names))
+    head = f"INSERT INTO captures ({', '.join(f'[{name}]' for name in names)}) VALUES "
+    one = f"({', '.join('?' * len(names))})"
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        db.conn.execute(head + ", ".join([one] * len(chunk)), [row[name] for row in chunk for name in names])
 
 
 def bulk_load_captures(

@@ -10,6 +10,7 @@ string instead of text, and the capture is archived all the same.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +69,11 @@ BLOCK_TAGS = (
     "hr",
 )
 MAX_TEXT_CHARS = 2_000_000
+# Shown the parsed page by extract_html (the writer reads its links there).
+TreeHook = Callable[[etree._Element], None]
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BREAK = "\ue000"  # a private-use character: never in real text, not whitespace
+BLOCK_MARK = _BREAK  # what a reader of extract_html's tree (on_tree) sees at each block's end
 # Matches the "<" of a block's end tag (or of <br>/<hr>): a literal first
 # character keeps the scan fast, and a plain replacement string avoids a
 # Python call per match.
@@ -102,12 +106,12 @@ def kind_of(content_type: str | None, body: bytes) -> str:
     return "other"
 
 
-def extract(content_type: str | None, body: bytes) -> Extracted:
-    """Title and text of a payload, whatever it is; never raises."""
+def extract(content_type: str | None, body: bytes, on_tree: TreeHook | None = None) -> Extracted:
+    """Title and text of a payload, whatever it is; never raises. `on_tree`: see extract_html."""
     kind = kind_of(content_type, body)
     try:
         if kind == "html":
-            return extract_html(body, content_type)
+            return extract_html(body, content_type, on_tree)
         if kind == "pdf":
             return extract_pdf(body)
         if kind == "text":
@@ -118,10 +122,10 @@ def extract(content_type: str | None, body: bytes) -> Extracted:
     return Extracted(None, None, "none")
 
 
-def text_columns(content_type: str | None, body: bytes) -> dict[str, Any]:
+def text_columns(content_type: str | None, body: bytes, on_tree: TreeHook | None = None) -> dict[str, Any]:
     """A capture's title, text, extraction and extraction_error columns for `body`: the writer and
     the reconciler index a page's text alike."""
-    found = extract(content_type, body)
+    found = extract(content_type, body, on_tree)
     return {
         "title": found.title,
         "text": found.text,
@@ -136,13 +140,19 @@ FEW_ACCENTS = 32
 
 def decode_text(body: bytes, content_type: str | None) -> str:
     """Decode as browsers do (BOM, header, meta), falling back to detection on bad bytes."""
+    return _decode(body, content_type)[0]
+
+
+def _decode(body: bytes, content_type: str | None) -> tuple[str, bool]:
+    """decode_text's text, and whether it is the declared (or UTF-8) decoding with no byte replaced:
+    what Scrapy's TextResponse.text is too (its guesses start where this one's do)."""
     header = f"Content-Type: {content_type}" if content_type else None
     encoding, text = html_to_unicode(header, body)
     damaged = text.count("\ufffd")
     if damaged and _never_utf8(encoding, text, body) and damaged < FEW_ACCENTS:
         # Too few bytes for detection to tell languages apart (it guesses Cyrillic
         # for "Café"): windows-1252, the web's fallback for undeclared pages.
-        return body.decode("cp1252", "replace")
+        return body.decode("cp1252", "replace"), False
     if damaged and (_never_utf8(encoding, text, body) or (damaged > 8 and damaged * 200 > len(text))):
         # The declared (or assumed) charset is wrong: let UnicodeDammit guess from the bytes
         # (imported here: loading bs4 costs ~0.1 s, most crawls never need it).
@@ -150,8 +160,8 @@ def decode_text(body: bytes, content_type: str | None) -> str:
 
         guessed = UnicodeDammit(body, is_html=True).unicode_markup
         if guessed and guessed.count("\ufffd") < damaged:
-            return guessed
-    return text
+            return guessed, False
+    return text, not damaged
 
 
 def _never_utf8(encoding: str, text: str, body: bytes) -> bool:
@@ -166,9 +176,15 @@ def _never_utf8(encoding: str, text: str, body: bytes) -> bool:
     return all(ch < "\x80" or ch == "\ufffd" for ch in text)
 
 
-def extract_html(body: bytes, content_type: str | None = None) -> Extracted:
-    """Title and main text of an HTML page."""
-    text = decode_text(body, content_type)
+def extract_html(body: bytes, content_type: str | None = None, on_tree: TreeHook | None = None) -> Extracted:
+    """Title and main text of an HTML page.
+
+    `on_tree(root)` is shown the whole page before its furniture is dropped, when
+    the tree has the very elements and attribute values Scrapy's selector would
+    parse from the same text (but for the block marks, _BREAK, see _as_parsel_parses):
+    the writer reads a page's links from it, so the crawler need not parse the page again.
+    """
+    text, plain = _decode(body, content_type)
     if not text.strip():
         return Extracted(None, None, "html", "empty document")
     # HTML whitespace is not significant: only block boundaries become line
@@ -179,44 +195,83 @@ def extract_html(body: bytes, content_type: str | None = None) -> Extracted:
         root = lxml.html.document_fromstring(marked, parser=_PARSER)
     except ValueError:  # a str with an XML encoding declaration: parse the bytes
         root = lxml.html.document_fromstring(marked.encode("utf-8"), parser=_PARSER)
+    else:
+        if on_tree is not None and plain and _as_parsel_parses(text):
+            on_tree(root)
     title = _title(root)
     if title:
         title = title.replace(_BREAK, " ").strip() or None
     main = _main_element(root)
     for el in list(main.iter(*BOILERPLATE_TAGS)):
         _drop(el)
-    for el in main.xpath(".//*[@role or @hidden or @aria-hidden]"):
-        if (
-            el.get("role") in BOILERPLATE_ROLES
-            or el.get("hidden") is not None
-            or el.get("aria-hidden") == "true"
-        ):
-            _drop(el)
+    # The parser lowercases attribute names: a page whose source never says "role" or
+    # "hidden" has no element to test, and the walk below costs a fifth of extraction.
+    lowered = text.lower()
+    if "role" in lowered or "hidden" in lowered:
+        for el in _MARKED_HIDDEN(main):
+            if (
+                el.get("role") in BOILERPLATE_ROLES
+                or el.get("hidden") is not None
+                or el.get("aria-hidden") == "true"
+            ):
+                _drop(el)
     flat = " ".join(main.text_content().split())  # split() keeps _BREAK: not whitespace
-    lines = (line.strip() for line in flat.split(_BREAK))
-    body_text = "\n".join(line for line in lines if line)[:MAX_TEXT_CHARS]
+    body_text = "\n".join(filter(None, map(str.strip, flat.split(_BREAK))))[:MAX_TEXT_CHARS]
     return Extracted(title, body_text or None, "html")
 
 
 _PARSER = lxml.html.HTMLParser(remove_comments=True, huge_tree=False)
 
 
+def _as_parsel_parses(text: str) -> bool:
+    """Whether the tree just parsed from `text` holds the elements and attributes parsel's would.
+
+    parsel (Scrapy's selector) drops NULs and parses with huge_tree, which lifts
+    libxml2's limits (nesting depth, text size): a page that hit one stopped
+    early here (a fatal error). A _BREAK already in the page could not be told
+    from a mark. (`text` is plain: decoded as Scrapy decodes it, see _decode.)
+    """
+    if "\x00" in text or _BREAK in text:
+        return False
+    return not any(error.level >= etree.ErrorLevels.FATAL for error in _PARSER.error_log)
+
+
+# Compiled once: root.xpath(text) compiles its expression on every call.
+_MARKED_HIDDEN = etree.XPath(".//*[@role or @hidden or @aria-hidden]")
+_OG_TITLE = etree.XPath("//meta[@property='og:title']/@content")
+_ROLE_MAIN = etree.XPath("//*[@role='main']")
+
+
+def _first(root: etree._Element, tag: str) -> etree._Element | None:
+    """The first element named `tag` in document order (XPath's //tag[1]), without walking the rest."""
+    return next(root.iter(tag), None)
+
+
 def _title(root: etree._Element) -> str | None:
-    for xpath in ("//title", "//meta[@property='og:title']/@content", "//h1"):
-        found = root.xpath(xpath)
-        if found:
-            value = found[0] if isinstance(found[0], str) else found[0].text_content()
+    for found in _title_candidates(root):
+        if found is not None:
+            value = found if isinstance(found, str) else found.text_content()
             value = _SPACES.sub(" ", value).strip()
             if value:
                 return value[:1000]
     return None
 
 
+def _title_candidates(root: etree._Element) -> Iterator[Any]:
+    """The first <title>, og:title and <h1>, in that order, each looked for only if needed."""
+    yield _first(root, "title")
+    og = _OG_TITLE(root)
+    yield og[0] if og else None
+    yield _first(root, "h1")
+
+
 def _main_element(root: etree._Element) -> etree._Element:
-    for xpath in ("//main", "//*[@role='main']", "//article"):
-        found = root.xpath(xpath)
-        if found:
-            return found[0]
+    found = _first(root, "main")
+    if found is None:
+        roles = _ROLE_MAIN(root)
+        found = roles[0] if roles else _first(root, "article")
+    if found is not None:
+        return found
     body = root.find("body")
     return body if body is not None else root
 
