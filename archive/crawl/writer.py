@@ -55,6 +55,7 @@ class Writer:
     def __init__(self, conn: Any, config: Config, prefix: str, target: Any = None) -> None:
         self.conn = conn
         self.resume_within = config.resume_within
+        self.settle_later = config.settle_later
         self.archive = archive = Archive.from_config(config)
         self.sink: Sink = IndexSink(config) if target is None else target.open(config)
         self.run_id: int | None = getattr(target, "run_id", None)
@@ -152,13 +153,16 @@ class Writer:
         return self.run_id, resumed
 
     def close(self, finish: RunEnd | None) -> None:
-        """Flush, settle history, close the WARC file and record how the run ended."""
+        """Flush, settle history (or leave it pending), close the WARC file and record how the run ended."""
         self.flush()
         if self.index is None:  # Redis mode: the ingest settles history and closes the run
             self.store.close()
             return
         with writing(self.index):
-            self.history.settle()
+            if self.settle_later:  # after the run is reported (archive/history/later.py)
+                self.history.defer(self.run_id)
+            else:
+                self.history.settle()
         self.store.close()
         if finish is not None:
             with writing(self.index):
