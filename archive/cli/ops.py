@@ -259,6 +259,9 @@ def status(sources_file: Path | None, data_dir: Path | None, now: str | None) ->
             f"{s.job.label:<40} {s.job.every.text:<10} {_last(s.last_run):<44} "
             f"{_when(s.next_due):<21} {s.state.upper() if s.flagged else s.state}{_shells(s)}"
         )
+    settling = _history_pending(config)
+    if settling:
+        click.echo(settling)
     alerts = _alert_backlog(config, clock)
     if alerts.pending:
         click.echo(alerts.line(), err=bool(alerts.overdue))
@@ -270,6 +273,17 @@ def status(sources_file: Path | None, data_dir: Path | None, now: str | None) ->
         )
     if flagged or alerts.overdue:
         sys.exit(1)
+
+
+def _history_pending(config: Config) -> str:
+    """The line saying which hosts' history a finished run left to settle (archive/history/later.py)."""
+    from archive.history.later import pending
+
+    index = open_existing(Archive.from_config(config))
+    try:
+        return pending(index).line()
+    finally:
+        index.close()
 
 
 def _alert_backlog(config: Config, clock: datetime) -> Backlog:

@@ -263,6 +263,26 @@ def note_started(after: After) -> None:
         index.close()
 
 
+def settle_history(after: After) -> None:
+    """Start settling the hosts the runs left pending in the background (archive/history/later.py);
+    at once, here, when alerts follow: they must not tell of changes settling would undo."""
+    from archive.history.later import pending, settle_archive, start_settling
+
+    index = open_index(Archive.from_config(after.config))
+    try:
+        if not pending(index).hosts:
+            return
+    finally:
+        index.close()
+    sources = (
+        load_sources(after.config.sources_file, after.variables) if after.config.sources_file.exists() else []
+    )
+    if any(source.notify for source in sources):
+        settle_archive(after.config)
+    else:
+        start_settling(after.config)
+
+
 def read_new_documents(after: After) -> None:
     """After crawling records sources: read the documents not read yet, then rebuild mentions."""
     if any(source.kind == "records" for source in after.result.plan.sources):
@@ -310,6 +330,7 @@ PASSES: tuple[Pass, ...] = (
     Pass("screenshots", take_screenshots, of_runs=True),
     Pass("script-shells", rendering.notice_script_shells, of_runs=True),
     Pass("schedules", note_started, of_runs=True, at_once=True),
+    Pass("history", settle_history, of_runs=True, at_once=True),
     Pass("documents", read_new_documents),
     Pass("alerts", send_alerts),
     Pass("time-stamps", stamp_closed_warcs),

@@ -41,6 +41,12 @@ HTTPERROR_ALLOW_ALL = True
 # fingerprinting of every link was the main cost of link following in MEASURED.md.
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 
+# Requests waiting to be fetched are kept on disk, not in memory, so a crawl's
+# memory does not grow with the site (archive/crawl/scheduler.py).
+SCHEDULER = "archive.crawl.scheduler.DiskQueueScheduler"
+SCHEDULER_DISK_QUEUE = "archive.crawl.scheduler.LifoRequestFiles"
+SCHEDULER_START_DISK_QUEUE = "archive.crawl.scheduler.FifoRequestFiles"
+
 # Off: both open a local control port that runs code sent to it (MEASURED.md).
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False

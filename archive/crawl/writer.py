@@ -10,7 +10,9 @@ The crawler's side of the pipe is archive/crawl/client.py.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -56,6 +58,7 @@ class Writer:
     def __init__(self, conn: Any, config: Config, prefix: str, target: Any = None) -> None:
         self.conn = conn
         self.resume_within = config.resume_within
+        self.settle_later = config.settle_later
         self.archive = archive = Archive.from_config(config)
         self.sink: Sink = IndexSink(config) if target is None else target.open(config)
         self.run_id: int | None = getattr(target, "run_id", None)
@@ -161,13 +164,16 @@ class Writer:
         return self.run_id, resumed
 
     def close(self, finish: RunEnd | None) -> None:
-        """Flush, settle history, close the WARC file and record how the run ended."""
+        """Flush, settle history (or leave it pending), close the WARC file and record how the run ended."""
         self.flush()
         if self.index is None:  # Redis mode: the ingest settles history and closes the run
             self.store.close()
             return
         with writing(self.index):
-            self.history.settle()
+            if self.settle_later:  # after the run is reported (archive/history/later.py)
+                self.history.defer(self.run_id)
+            else:
+                self.history.settle()
         self.store.close()
         if finish is not None:
             with writing(self.index):
@@ -207,3 +213,8 @@ def serve(conn: Any, config: Config, prefix: str, target: Any = None) -> None:
         writer.flush()
         writer.store.close()
         writer.sink.close()
+    # Everything is written, committed and closed, and the crawler waits for this process
+    # to end before it reports: skip the interpreter's teardown of every module it loaded.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -157,27 +157,30 @@ def rekey_host(ctx: Context, host: str) -> set[str]:
     """Give a host's text sightings the content keys the current boilerplate makes; returns the pages changed."""
     db, conn = ctx.db, ctx.db.conn
     boilerplate = ctx.boilerplate(host)
-    keys: dict[tuple[str, str], str] = {}
+    # Read in order of (text, payload), so each pair's key is computed once while
+    # only the last pair's is kept: memory stays flat however many pages the host has.
+    last: tuple[tuple[str, str], str] | None = None
+    changed: list[tuple[str, int]] = []
     touched: set[str] = set()
     for capture_id, page, digest, old, sha256, status in conn.execute(
         "SELECT s.capture_id, s.page_key, s.text_sha256, s.content_key, c.sha256, c.status "
         "FROM page_sightings s JOIN captures c ON c.id = s.capture_id "
-        "WHERE s.host = ? AND s.kind = ? AND s.text_sha256 IS NOT NULL",
+        "WHERE s.host = ? AND s.kind = ? AND s.text_sha256 IS NOT NULL "
+        "ORDER BY s.text_sha256, c.sha256",
         [host, PAGE],
-    ).fetchall():
-        cache_key = (digest, sha256)
-        if cache_key not in keys:
-            keys[cache_key] = content_key(
+    ):
+        if last is None or last[0] != (digest, sha256):
+            key = content_key(
                 PAGE,
                 text_of(conn, digest),
                 {"sha256": sha256, "status": status},
                 boilerplate,
                 ctx.keyed.get(digest),
             )
-        if keys[cache_key] != old:
-            db.execute(
-                "UPDATE page_sightings SET content_key = ? WHERE capture_id = ?",
-                [keys[cache_key], capture_id],
-            )
+            last = ((digest, sha256), key)
+        if last[1] != old:
+            changed.append((last[1], capture_id))
             touched.add(page)
+    # Written after the read: the SELECT is not walked while its rows change.
+    db.conn.executemany("UPDATE page_sightings SET content_key = ? WHERE capture_id = ?", changed)
     return touched

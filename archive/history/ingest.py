@@ -20,6 +20,7 @@ from archive.history.context import Context, Rules, Work
 from archive.history.phrases import sync_watched
 from archive.history.sightings import build_sighting, save_sighting
 from archive.history.versions import add_sighting
+from archive.times import iso, utc_now
 
 
 def add_capture(ctx: Context, capture: dict[str, Any], text: str | None) -> str | None:
@@ -97,6 +98,17 @@ class HistoryWriter:
     def watch(self, name: str, config: dict[str, Any]) -> None:
         """A source's configuration was recorded: keep its watched phrases current."""
         self._guarded("watched phrases", lambda ctx: sync_watched(ctx, name, config))
+
+    def defer(self, run_id: int | None) -> int:
+        """Leave the hosts this run touched to be settled after it is reported finished
+        (archive/history/later.py), inside the caller's transaction; how many."""
+        hosts, self.hosts = sorted(self.hosts), set()
+        now = iso(utc_now())
+        self.db.conn.executemany(
+            "INSERT INTO history_pending (host, crawl_run, added_at) VALUES (?, ?, ?)",
+            [(host, run_id, now) for host in hosts],
+        )
+        return len(hosts)
 
     def settle(self) -> None:
         """Find the boilerplate of every host this run touched, where it can have changed

@@ -100,6 +100,7 @@ def rebuild_history(archive: Archive, rules: Rules) -> Rebuilt:
                 store_boilerplate(ctx, host)
                 rekey_host(ctx, host)
                 ctx.keyed.clear()
+            db.execute("DELETE FROM history_pending")  # every host was settled just now
         pages = [r[0] for r in db.execute("SELECT DISTINCT page_key FROM page_sightings ORDER BY page_key")]
         for start in range(0, len(pages), BATCH):
             with writing(db):

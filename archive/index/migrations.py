@@ -729,3 +729,14 @@ def m520_verify_runs(db: sqlite_utils.Database) -> None:
         pk=("verify_run", "filename"),
         foreign_keys=[("verify_run", "verify_runs", "id")],
     )
+
+
+@migrations()
+def m570_history_pending(db: sqlite_utils.Database) -> None:
+    """Hosts whose boilerplate a crawl run left to be found again after the run was reported
+    finished (archive/history/later.py): what `spyglass status` says is still pending."""
+    db.table("history_pending").create(
+        {"id": int, "host": str, "crawl_run": int, "added_at": str},
+        pk="id",
+    )
+    db.table("history_pending").create_index(["host"])

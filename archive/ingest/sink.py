@@ -8,7 +8,7 @@ from archive.archive import Archive
 from archive.config import Config
 from archive.history.context import Rules
 from archive.history.ingest import HistoryWriter
-from archive.index.captures import load_originals, save_captures, save_screenshots
+from archive.index.captures import IndexedOriginals, save_captures, save_screenshots
 from archive.index.db import open_index, writing
 from archive.index.kinds import ObservationKind
 from archive.index.links import save_links
@@ -17,14 +17,14 @@ from archive.index.runs import save_fetch_errors
 from archive.ingest.batch import Batch
 from archive.records.store import save_records
 from archive.times import iso, utc_now
-from archive.warc.write import Original
+from archive.warc.write import Original, Originals
 
 
 class Sink(Protocol):
     """What the writer process needs of where its rows go: IndexSink here, RedisSink in Redis mode
     (archive/cluster/sink.py)."""
 
-    def originals(self, prefix: str) -> dict[tuple[str, str], Original]:
+    def originals(self, prefix: str) -> Originals | dict[tuple[str, str], Original]:
         """First full records of `prefix`'s payloads, so repeats become revisits."""
         ...
 
@@ -54,9 +54,10 @@ class IndexSink:
         # Versions and changes follow the captures in the same transaction.
         self.history = HistoryWriter(self.index, Rules.from_config(config))
 
-    def originals(self, prefix: str) -> dict[tuple[str, str], Original]:
-        """First full records of `prefix`'s payloads, so repeats become revisits."""
-        return load_originals(self.index, prefix)
+    def originals(self, prefix: str) -> Originals:
+        """First full records of `prefix`'s payloads, so repeats become revisits: looked up in
+        the index as they are needed, not loaded."""
+        return IndexedOriginals(self.index, prefix)
 
     def file_opened(self, filename: str, run_id: int | None) -> None:
         """Name a new WARC file's run in the index before any record goes in it, so a restart

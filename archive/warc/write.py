@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 from urllib.parse import urlsplit
 
 from warcio.recordloader import ArcWarcRecord
@@ -93,6 +93,44 @@ class Original:
     date: str
 
 
+class Originals(Protocol):
+    """Where a WarcStore finds the first full record of a payload (archive/index/captures.py
+    IndexedOriginals looks them up in the index; MemoryOriginals holds them)."""
+
+    def get(self, key: tuple[str, str]) -> Original | None:
+        """The first full record of payload `key[1]` at URL `key[0]`."""
+        ...
+
+    def payload(self, digest: str) -> Original | None:
+        """The first full record of payload `digest` under any URL."""
+        ...
+
+    def add(self, key: tuple[str, str], original: Original, any_url: bool) -> None:
+        """A full record just written; `any_url`: it may stand for the payload under other URLs."""
+        ...
+
+
+class MemoryOriginals:
+    """Originals held in memory: (url, sha256) -> first full record, and sha256 -> the first under any URL."""
+
+    def __init__(self, known: dict[tuple[str, str], Original] | None = None) -> None:
+        self.known: dict[tuple[str, str], Original] = known if known is not None else {}
+        self.by_payload: dict[str, Original] = {}
+        for (_, digest), original in self.known.items():
+            self.by_payload.setdefault(digest, original)
+
+    def get(self, key: tuple[str, str]) -> Original | None:
+        return self.known.get(key)
+
+    def payload(self, digest: str) -> Original | None:
+        return self.by_payload.get(digest)
+
+    def add(self, key: tuple[str, str], original: Original, any_url: bool) -> None:
+        self.known.setdefault(key, original)
+        if any_url:
+            self.by_payload.setdefault(key[1], original)
+
+
 class _Sha256WARCWriter(WARCWriter):
     """warcio's writer with SHA-256 digests (it hard-codes SHA-1)."""
 
@@ -129,7 +167,7 @@ class WarcStore:
         *,
         max_size: int = 1_000_000_000,
         gzip_level: int = 6,
-        originals: dict[tuple[str, str], Original] | None = None,
+        originals: Originals | dict[tuple[str, str], Original] | None = None,
         on_open: Callable[[str], None] | None = None,
         host: str | None = None,
     ) -> None:
@@ -138,12 +176,10 @@ class WarcStore:
         self.prefix = prefix
         self.max_size = max_size
         self.gzip_level = gzip_level
-        # (url, sha256) -> first full record; a hit makes the next copy a revisit.
-        self.originals = originals if originals is not None else {}
-        # sha256 -> first full record of that payload under any URL, for `any_url` exchanges.
-        self.by_payload: dict[str, Original] = {}
-        for (_, digest), original in self.originals.items():
-            self.by_payload.setdefault(digest, original)
+        # The first full record of each (url, sha256): a hit makes the next copy a revisit.
+        self.originals: Originals = (
+            MemoryOriginals(originals) if originals is None or isinstance(originals, dict) else originals
+        )
         # Told each new file's name before anything is written to it.
         self.on_open = on_open
         # Names the writer in each file name: this machine's name, or a Redis worker's id
@@ -237,7 +273,7 @@ class WarcStore:
                 and payload
                 and exchange.status == 200
             ):
-                original = self.by_payload.get(digest)
+                original = self.originals.payload(digest)
             if original is not None:
                 record = self._builder.create_revisit_record(
                     url,
@@ -264,9 +300,7 @@ class WarcStore:
             self._append(self._request_record(exchange, warc_date, record_id))
             assert self._path is not None
             if original is None and not not_modified:
-                self.originals.setdefault((url, digest), Original(record_id, url, warc_date))
-                if exchange.status == 200:
-                    self.by_payload.setdefault(digest, Original(record_id, url, warc_date))
+                self.originals.add((url, digest), Original(record_id, url, warc_date), exchange.status == 200)
             return RecordLocation(
                 filename=self._path.name,
                 offset=offset,
