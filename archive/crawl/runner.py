@@ -52,8 +52,9 @@ def quiet_collector() -> None:
     instead of 700 cut the crawler's CPU by ~10%, but the larger threshold let
     cyclic garbage (responses with their bodies) pile up: 371 MB against 274 MB
     for a 20,500-page crawl (which took 186 against 269 CPU-s: full collections
-    walk every request in the frontier). Memory that stays flat as a site
-    grows is the goal here: only the freeze is kept.
+    then walked every request in the frontier, which now waits on disk,
+    archive/crawl/scheduler.py). Memory that stays flat as a site grows is the
+    goal here: only the freeze is kept.
     """
     gc.collect()
     gc.freeze()
