@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from archive.index.db import writing
 from archive.records.items import Communication, DocumentFile, PageText, RecordItem, Release, ReleaseLinks
 from archive.times import iso, utc_now
 
@@ -276,7 +277,9 @@ def save_pages(
     """
     marks = ", ".join("?" for _ in SERVICE_METHODS)
     fresh = dict(enumerate(pages, 1))
-    with db.atomic():
+    # It reads before it writes: a deferred transaction would fail at once ("database is locked")
+    # if another process wrote in between; this one waits for the write lock first.
+    with writing(db):
         held = db.execute(
             f"SELECT id, page_number, text, method FROM document_pages "
             f"WHERE document_id = ? AND method NOT IN ({marks})",
