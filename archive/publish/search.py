@@ -39,15 +39,32 @@ class Kind:
 PAGES = Kind(
     "pages",
     "Pages and their Wayback versions",
-    f"""
+    """
     SELECT c.id, c.as_of_at, c.captured_at, c.page_url, c.url, c.title, c.vendor, c.product,
-           c.agency, c.source, c.via, c.status, c.snapshot_url,
-           snippet(captures_fts, -1, {SNIPPET}) AS snippet
+           c.agency, c.source, c.via, c.status, c.snapshot_url
     FROM captures_fts JOIN captures AS c ON c.id = captures_fts.rowid
     WHERE captures_fts MATCH :q
     ORDER BY captures_fts.rowid DESC LIMIT :limit""",
     60,
 )
+
+
+def page_snippets_sql(count: int) -> str:
+    """SQL for (id, snippet) of `count` matching captures (params :q; :id0, :id1, ...; :lo and
+    :hi, their lowest and highest id).
+
+    Pages' snippets are read only for the capture a page is shown by (the newest
+    archived of its group): FTS5's snippet() tokenizes the whole text, 99% of a
+    search's SQL, and a page with many versions matched would pay it for each.
+    The ids are read as one range of the index (the matches the page query read)
+    and kept by a filter: as an index constraint each id would run the match again.
+    """
+    ids = ", ".join(f":id{i}" for i in range(count))
+    return (
+        f"SELECT rowid AS id, snippet(captures_fts, -1, {SNIPPET}) AS snippet FROM captures_fts "
+        f"WHERE captures_fts MATCH :q AND rowid BETWEEN :lo AND :hi AND +rowid IN ({ids})"
+    )
+
 
 DOCUMENTS = Kind(
     "documents",
@@ -144,7 +161,8 @@ def group_pages(rows: Iterable[Mapping[str, Any]], per_page: int = 8) -> list[di
     """Captures grouped by the page they show (any URL form), newest archived page first.
 
     Each group keeps its matching captures newest as-of first, at most
-    `per_page` of them, and counts the rest.
+    `per_page` of them, and counts the rest. Its `shown_by` is the capture whose
+    snippet it shows (its newest archived); `snippet` is set by with_snippets.
     """
     groups: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -156,7 +174,8 @@ def group_pages(rows: Iterable[Mapping[str, Any]], per_page: int = 8) -> list[di
                 "title": row["title"],
                 "vendor": row["vendor"],
                 "product": row["product"],
-                "snippet": highlight(row["snippet"]),
+                "shown_by": row["id"],
+                "snippet": highlight(None),
                 "captures": [],
             },
         )
@@ -166,6 +185,13 @@ def group_pages(rows: Iterable[Mapping[str, Any]], per_page: int = 8) -> list[di
         group["more"] = max(0, len(group["captures"]) - per_page)
         group["captures"] = group["captures"][:per_page]
     return list(groups.values())
+
+
+def with_snippets(groups: list[dict[str, Any]], snippets: Iterable[Mapping[str, Any]]) -> None:
+    """Give each page group the snippet of the capture it is shown by (rows of page_snippets_sql)."""
+    by_id = {row["id"]: row["snippet"] for row in snippets}
+    for group in groups:
+        group["snippet"] = highlight(by_id.get(group["shown_by"]))
 
 
 def group_documents(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -47,7 +47,6 @@ def render_cell(row, value, column, table, database, datasette):
     if database != DATABASE or value in (None, ""):
         return None
     in_query = table is None and _from_query(row)
-    base = datasette.urls.database(database)
     if column == "spyglass_row" and isinstance(value, str):
         found = ROW_REFERENCE.match(value)
         if found:
@@ -56,7 +55,9 @@ def render_cell(row, value, column, table, database, datasette):
     if target is not None or (in_query and column == "agency_id"):
         return _link(f"{datasette.urls.table(database, target or 'atlas_agencies')}/{int(value)}", str(value))
     if column == "agency" and (table in AGENCY_TABLES or in_query):
-        return _link(f"{base}/about_agency?{urlencode({'agency': value})}", str(value))
+        return _link(
+            f"{datasette.urls.database(database)}/about_agency?{urlencode({'agency': value})}", str(value)
+        )
     if column == "vendor" and (table in VENDOR_TABLES or in_query):
         return _link(
             f"{datasette.urls.table(database, 'atlas_agency_vendors')}?{urlencode({'vendor': value})}",

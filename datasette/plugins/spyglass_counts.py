@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import math
 from contextvars import ContextVar
 from typing import Any
@@ -30,6 +29,7 @@ from datasette.utils import escape_sqlite, path_with_added_args, tilde_decode
 from datasette.utils.asgi import MultiParams
 
 from archive.publish.counting import EXACT_ARG, EXACT_VALUE, Counted, Search, estimate, where_of
+from archive.publish.facet_sample import FacetSample, SampledDatasette
 from archive.publish.paths import DATABASE
 
 # Testing one row against the search costs about this many times reading one match's row
@@ -212,7 +212,7 @@ async def sample_facets(
     """Datasette's own facets (the configured and the requested) over `sql`: ({name: facet}, timed out).
 
     The rows are read once, their faceted columns only, and each facet counts that copy
-    (a JSON parameter) instead of reading the rows again."""
+    in memory (archive/publish/facet_sample.py) instead of reading the rows again."""
     classes = [k for k in itertools.chain(*pm.hook.register_facet_classes()) if k is not SeenSql]
     metadata = datasette.table_metadata(database, table)
     types = {k.type for k in classes}  # `_facet_size` reads as a config of a type no class has
@@ -227,16 +227,19 @@ async def sample_facets(
         rows = (await db.execute(f"select {picked} from ({sql})", params, custom_time_limit=limit)).rows
     except QueryInterrupted:
         return {}, columns
-    copy = ", ".join(f"value ->> {i} as {escape_sqlite(c)}" for i, c in enumerate(columns))
-    sql = f"select {copy} from json_each(:spyglass_sample)"
-    params = {"spyglass_sample": json.dumps([list(row) for row in rows])}
-    facets = [
-        k(datasette, request, database, sql=sql, params=params, table=table, metadata=metadata)
-        for k in classes
-    ]
+    sample = FacetSample(columns, rows)
+    try:
+        sampled = SampledDatasette(datasette, sample)
+        facets = [
+            k(sampled, request, database, sql=sample.sql, params={}, table=table, metadata=metadata)
+            for k in classes
+        ]
+        answers = await asyncio.gather(*(f.facet_results() for f in facets))
+    finally:
+        sample.close()
     results: dict[str, Any] = {}
     timed_out: list[str] = []
-    for found, late in await asyncio.gather(*(f.facet_results() for f in facets)):
+    for found, late in answers:
         for info in found:
             key, i = info["name"], 1
             while key in results:

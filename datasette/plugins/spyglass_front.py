@@ -27,6 +27,8 @@ from archive.publish import front, search
 from archive.publish.paths import DATABASE, Paths
 
 TRUNCATE_AT = 5  # table names shown in the "every table" line, as Datasette shows
+# What a search says of a kind it could not read in time.
+SLOW = 'This part of the search took too long; use fewer common words or a "phrase".'
 # What the front page says, instead of failing, when the server is too busy for a part of it.
 BUSY = "The archive is busy: part of this page could not be read just now. Reload in a moment."
 
@@ -85,10 +87,24 @@ async def _kind(db, kind: search.Kind, match: str) -> tuple[list[Any], str | Non
     try:
         result = await db.execute(kind.sql, {"q": match, "limit": kind.limit})
     except QueryInterrupted:
-        return [], 'This part of the search took too long; use fewer common words or a "phrase".'
+        return [], SLOW
     except sqlite3.OperationalError:
         return [], "This archive cannot search these yet (run any spyglass command to upgrade its index)."
     return list(result.rows), None
+
+
+async def _page_snippets(db, groups: list[dict[str, Any]], match: str) -> str | None:
+    """Read the snippets of the captures the page groups are shown by; why not, when they could not be."""
+    if not groups:
+        return None
+    ids = [group["shown_by"] for group in groups]
+    params = {"q": match, "lo": min(ids), "hi": max(ids), **{f"id{i}": id for i, id in enumerate(ids)}}
+    try:
+        found = await db.execute(search.page_snippets_sql(len(groups)), params)
+    except QueryInterrupted:
+        return SLOW
+    search.with_snippets(groups, found.rows)
+    return None
 
 
 async def _releases_of(db, documents: list[dict[str, Any]]) -> None:
@@ -116,6 +132,7 @@ async def search_page(request, datasette) -> Response:
             found, problem = await _kind(db, kind, match)
             if kind is search.PAGES:
                 items = search.group_pages(found)
+                problem = problem or await _page_snippets(db, items, match)
             elif kind is search.DOCUMENTS:
                 items = search.group_documents(found)
                 await _releases_of(db, items)

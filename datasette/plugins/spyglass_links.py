@@ -96,8 +96,9 @@ def _a(href: str, text: Any, cls: str = "") -> Markup:
 
 def archived_link(paths: Paths, url: str, capture_id: Any) -> Markup:
     """The URL opening its archived copy, and the live URL beside it."""
-    live = _a(url, "live", "live-url") if url.startswith(("http://", "https://")) else Markup("")
-    return Markup("{} <small>({})</small>").format(_a(paths.replay(capture_id), url, "archived-url"), live)
+    live = _a(url, "live", "live-url") if url.startswith(("http://", "https://")) else ""
+    # Both parts are escaped already: Markup.format would escape-check them again, slowly (a cell each row).
+    return Markup(f"{_a(paths.replay(capture_id), url, 'archived-url')} <small>({live})</small>")
 
 
 def json_cell(value: Any) -> Markup | None:
@@ -164,9 +165,7 @@ def _plain(value: Any) -> Any:
 
 def _with_live(href: str, value: Any) -> Markup:
     """`value` opening our copy at `href`, the live URL beside it."""
-    return Markup("{} <small>({})</small>").format(
-        _a(href, value, "archived-url"), _a(str(value), "live", "live-url")
-    )
+    return Markup(f"{_a(href, value, 'archived-url')} <small>({_a(str(value), 'live', 'live-url')})</small>")
 
 
 def _archived_cell(paths: Paths, table: str | None, data: dict[str, Any], column: str, value: Any):
