@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from archive.archive import Archive
-from archive.crawl.screenshots import Shot, _save
-from archive.index.db import open_index
+from archive.crawl.screenshots import Shot, shot_row
+from archive.index.captures import save_screenshots
+from archive.index.db import open_index, writing
 from archive.times import utc_now
 from archive.warc.write import WarcStore
 
@@ -56,8 +57,10 @@ def shot_archive(demo_archive, tmp_path_factory) -> Iterator[dict]:
                     data, "SELECT id, url, warc_record_id FROM captures WHERE id = ?", (capture_id,)
                 )[0]
                 shot = Shot("ok", utc_now(), pngs[side], http_status=200)
-                chromium = SimpleNamespace(name="Chromium (test)")
-                _save(index, store, chromium, SimpleNamespace(name=change["source"]), None, row, shot)
+                source = SimpleNamespace(name=change["source"])
+                shot_rows = [shot_row(store, "Chromium (test)", source, None, dict(row), shot)]
+                with writing(index):
+                    save_screenshots(index, shot_rows)
         finally:
             store.close()
             index.close()
