@@ -100,6 +100,9 @@ def spyglass_command(
         **engine(concurrency),
         "SPYGLASS_MAX_SIMILAR_URLS": "0",
         "SPYGLASS_PROGRESS": "False",
+        # Settling history is part of the full pipeline: done before the command exits, it is
+        # counted in the crawl's time and CPU, and never runs into the next round's crawler.
+        "SPYGLASS_SETTLE_LATER": "False",
         **(extra or {}),
     }
     return cmd + settings_args(settings)
