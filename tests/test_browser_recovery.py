@@ -108,16 +108,10 @@ runpy.run_module("archive.cli", run_name="__main__")
 
 
 def test_a_page_killed_before_its_rows_is_recovered_with_its_rendered_text(tmp_path: Path):
-    from archive.demo.server import Incoming, LoopbackServer, Reply
+    from archive.demo.server import LoopbackServer
+    from tests.servers.app_site import numbered_claim_page
 
-    def page(request: Incoming) -> Reply:
-        if request.path == "/robots.txt":
-            return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
-        number = request.path.removeprefix("/p/").removesuffix(".html")
-        script = f"document.getElementById('app').textContent = 'Claim of page {number}.'"
-        return Reply(body=f"<title>P</title><div id='app'>Loading</div><script>{script}</script>".encode())
-
-    server = LoopbackServer(page).start()
+    server = LoopbackServer(numbered_claim_page).start()
     urls = [f"{server.url}/p/{n}.html" for n in range(2)]
     sources, data = tmp_path / "sources.yml", tmp_path / "data"
     sources.write_text(SOURCES.format(urls=json.dumps(urls)))

@@ -280,18 +280,12 @@ def test_a_browser_crawl_killed_with_sigkill_resumes_without_losing_or_repeating
     import time
     from collections import Counter
 
-    from archive.demo.server import Incoming, LoopbackServer, Reply
+    from archive.demo.server import LoopbackServer
+    from tests.servers.app_site import numbered_claim_page
 
     from .conftest import ROOT, rows_when_ready
 
-    def page(request: Incoming) -> Reply:
-        if request.path == "/robots.txt":
-            return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
-        number = request.path.removeprefix("/p/").removesuffix(".html")
-        script = f"document.getElementById('app').textContent = 'Claim of page {number}.'"
-        return Reply(body=f"<title>P</title><div id='app'>Loading</div><script>{script}</script>".encode())
-
-    server = LoopbackServer(page).start()
+    server = LoopbackServer(numbered_claim_page).start()
     urls = [f"{server.url}/p/{n}.html" for n in range(5)]  # max_pages: 5
     sources, data = tmp_path / "sources.yml", tmp_path / "data"
     text = SOURCES.format(base=server.url, render="render: browser")

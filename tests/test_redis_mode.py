@@ -65,6 +65,24 @@ def _spyglass(*args: str, **popen: object) -> subprocess.Popen:
     )
 
 
+def _workers(count: int, url: str, data: Path, settings: list[str]) -> list[subprocess.Popen]:
+    """`count` workers that leave once nothing is left, each in its own process group (a kill
+    takes its Chromium and proxy with it)."""
+    return [
+        _spyglass(
+            "worker",
+            "--redis",
+            url,
+            "--data",
+            str(data),
+            "--exit-when-idle",
+            *settings,
+            start_new_session=True,
+        )
+        for _ in range(count)
+    ]
+
+
 def _wait(what: str, check, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -116,19 +134,7 @@ def test_three_workers_one_killed_every_page_once(cluster):
         text=True,
     )
     _wait("the run to be published", lambda: client.hlen(keys.JOBS) == 1)
-    workers = [
-        _spyglass(
-            "worker",
-            "--redis",
-            url,
-            "--data",
-            str(data),
-            "--exit-when-idle",
-            *settings,
-            start_new_session=True,
-        )
-        for _ in range(3)
-    ]
+    workers = _workers(3, url, data, settings)
     victim = workers[0]
     _wait(
         "a quarter of the site",

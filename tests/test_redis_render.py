@@ -25,7 +25,7 @@ from tests.servers.app_site import AppServers
 from .conftest import db_rows, run_cli
 from .servers.redis_server import redis_server
 from .test_browser_render import CLAIMS, SETTINGS, SOURCES
-from .test_redis_mode import _spyglass, _wait
+from .test_redis_mode import _spyglass, _wait, _workers
 
 RENDERED = "SELECT * FROM captures WHERE via = 'browser' AND requisite IS NULL ORDER BY id"
 
@@ -120,19 +120,7 @@ def test_a_worker_killed_mid_render_leaves_its_page_to_another_rendered_once(tmp
             client = redis.Redis.from_url(url)
             args = ("--sources", str(sources), "--data", str(data), "--redis", url, *settings)
             crawl = _spyglass("crawl", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            workers = [
-                _spyglass(
-                    "worker",
-                    "--redis",
-                    url,
-                    "--data",
-                    str(data),
-                    "--exit-when-idle",
-                    *settings,
-                    start_new_session=True,
-                )
-                for _ in range(2)
-            ]
+            workers = _workers(2, url, data, settings)
 
             def render_leases() -> dict[str, str]:
                 jobs = [pickle.loads(j) for j in client.hvals(keys.JOBS)]

@@ -90,3 +90,12 @@ class AppServers:
     def stop(self) -> None:
         self.server.stop()
         self.canary.stop()
+
+
+def numbered_claim_page(request: Incoming) -> Reply:
+    """`/p/N.html`: a page whose one claim ("Claim of page N.") only its inline script writes."""
+    if request.path == "/robots.txt":
+        return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
+    number = request.path.removeprefix("/p/").removesuffix(".html")
+    script = f"document.getElementById('app').textContent = 'Claim of page {number}.'"
+    return Reply(body=f"<title>P</title><div id='app'>Loading</div><script>{script}</script>".encode())
