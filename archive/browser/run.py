@@ -76,14 +76,18 @@ def pages_seen(index: Any, run_id: int) -> list[dict[str, Any]]:
 def rendered_before(index: Any, run_id: int) -> set[str]:
     """The pages the browser runs that browser run `run_id` resumes rendered: not loaded again, as a
     resumed crawl fetches no page it archived before the crash."""
-    earlier = run_chain(index, run_id)[1:]
-    if not earlier:
+    return rendered_in(index, run_chain(index, run_id)[1:])
+
+
+def rendered_in(index: Any, run_ids: list[int]) -> set[str]:
+    """The pages browser runs `run_ids` have a rendered capture of."""
+    if not run_ids:
         return set()
     found = rows(
         index.conn,
-        f"SELECT DISTINCT url FROM captures WHERE crawl_run IN ({', '.join('?' * len(earlier))}) "
+        f"SELECT DISTINCT url FROM captures WHERE crawl_run IN ({', '.join('?' * len(run_ids))}) "
         "AND via = 'browser' AND requisite IS NULL",
-        earlier,
+        run_ids,
     )
     return {row["url"] for row in found}
 

@@ -27,13 +27,20 @@ import redis
 
 from archive.archive import Archive
 from archive.browser.load import Settling
-from archive.browser.run import SPIDER, load_batch, load_pages, lost_batch, pages_seen, rendered_before
+from archive.browser.run import (
+    SPIDER,
+    load_batch,
+    load_pages,
+    lost_batch,
+    pages_seen,
+    rendered_before,
+    rendered_in,
+)
 from archive.cluster import keys
 from archive.cluster.jobs import Job, active_jobs, publish
 from archive.cluster.scheduler import PUT, TAKE
 from archive.cluster.sink import RedisSink, WorkerTarget
 from archive.config import Config
-from archive.index.queries import rows
 from archive.ingest.runs import open_run
 from archive.ingest.sink import IndexSink
 from archive.redis_client import connect
@@ -94,14 +101,7 @@ def hand_back_pages(client: redis.Redis, index: Any, run_id: int, worker: str) -
     """
     leases = keys.run_key(run_id, "leases")
     put = client.register_script(PUT)
-    rendered = {
-        row["url"]
-        for row in rows(
-            index.conn,
-            "SELECT DISTINCT url FROM captures WHERE crawl_run = ? AND via = 'browser' AND requisite IS NULL",
-            [run_id],
-        )
-    }
+    rendered = rendered_in(index, [run_id])
     count = 0
     for lease, url in client.hgetall(leases).items():
         if not lease.decode().startswith(f"{worker}#"):
