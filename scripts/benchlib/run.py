@@ -224,6 +224,16 @@ def describe_machine() -> str:
     )
 
 
+class Rows(list):
+    """The table's rows, each section's also printed to stderr as it ends: a full run takes most
+    of an hour, and a section that fails late must not take the figures already measured with it."""
+
+    def __iadd__(self, rows: list[tuple[str, str, str]]) -> Rows:  # type: ignore[override]
+        for name, result, ratio in rows:
+            print(f"| {name} | {result} | {ratio} |", file=sys.stderr, flush=True)
+        return super().__iadd__(rows)
+
+
 # Every part of the benchmark, in the order a full run measures them.
 SECTIONS = ("throughput", "recrawl", "search", "wayback", "load", "workers", "browser", "verify", "documents")
 
@@ -269,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
     browser_pages = args.browser_pages or (8 if args.quick else 40)
     sections = args.only or list(SECTIONS)
-    rows: list[tuple[str, str, str]] = []
+    rows = Rows()
     started = time.monotonic()
     machine = describe_machine()
     try:
