@@ -439,6 +439,7 @@ TEXTS = [
     "\u0130stanbul pilot. Stra\u00dfe and STRASSE.\n\n  \n\f\fPage two of the PDF.  It ends here.",
     "Book a demo today!\nTrack persons across cameras. Book a demo today!",
     "Tidy lines, as an HTML page's text has them.\nOne sentence.\nTwo sentences here. Book a demo today!",
+    "Products\nLearn more\n  Face  Search\u00a0PRO \nLearn more\nSee the demo. Then call us",
     "",
 ]
 

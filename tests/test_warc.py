@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,3 +92,29 @@ def test_rotation_at_max_size_starts_a_new_file_with_warcinfo(tmp_path: Path):
             assert next(iter(ArchiveIterator(fh))).rec_type == "warcinfo"
     for i, loc in enumerate(locations):
         assert read_record(tmp_path / loc.filename, loc.offset).payload == bytes([i]) * 3000
+
+
+def test_a_response_record_has_warcios_headers_in_warcios_order_and_digests_that_check(tmp_path: Path):
+    """The response's payload digest is the one computed for deduplication, not warcio's own
+    pass: the record must still be the one warcio would write, and its digests must check."""
+    store = WarcStore(tmp_path, "src")
+    body = b"<p>one</p>" * 5000
+    location = write(store, "http://a.test/", body)
+    store.close()
+    with open(tmp_path / location.filename, "rb") as fh:
+        records = [r for r in ArchiveIterator(fh, check_digests=True) if r.rec_type == "response"]
+        for record in records:
+            record.content_stream().read()  # the digests are checked as the record is read
+    [record] = records
+    builder = store._builder.create_warc_record(
+        "http://a.test/",
+        "response",
+        payload=io.BytesIO(body),
+        length=len(body),
+        http_headers=record.http_headers,
+        warc_headers_dict={"WARC-Date": location.date},
+    )
+    expected = [name for name, _ in builder.rec_headers.headers]
+    assert [name for name, _ in record.rec_headers.headers][: len(expected)] == expected
+    assert record.digest_checker.passed is not False
+    assert record.rec_headers.get_header("WARC-Payload-Digest") == f"sha256:{sha256_hex(body)}"

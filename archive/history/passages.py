@@ -115,16 +115,28 @@ def text_keys(text: str | None, seen: set[bytes] | None = None) -> TextKeys:
     """The TextKeys of a text; `seen`, if given, gets every key."""
     sha256 = hashlib.sha256
     lines: list[bytes] = []
+    every: list[bytes] = []
     tidy = True
     for line in (text or "").splitlines():
         norm = " ".join(line.split())
-        tidy = tidy and norm == line
-        # Sentences of a tidy line are tidy: of sentence_key's normalising
-        # only the lower-casing is left to do.
-        keys = [sha256(sentence.lower().encode("utf-8")).digest() for sentence in _split_tidy(norm)]
-        if seen is not None:
-            seen.update(keys)
-        lines.append(b"".join(keys))
+        if norm != line:
+            tidy = False
+        if "." in norm or "!" in norm or "?" in norm:
+            # Sentences of a tidy line are tidy: of sentence_key's normalising
+            # only the lower-casing is left to do.
+            keys = [sha256(sentence.lower().encode("utf-8")).digest() for sentence in _split_tidy(norm)]
+            every.extend(keys)
+            lines.append(b"".join(keys))
+        elif norm:
+            # No sentence end: the line is one sentence (_split_tidy's first test), hashed
+            # without the calls above, which cost half of settling a host's history.
+            key = sha256(norm.lower().encode("utf-8")).digest()
+            every.append(key)
+            lines.append(key)
+        else:
+            lines.append(b"")
+    if seen is not None:
+        seen.update(every)
     return TextKeys(lines, tidy)
 
 

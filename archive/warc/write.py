@@ -291,7 +291,7 @@ class WarcStore:
                     payload=io.BytesIO(payload),
                     length=len(payload),
                     http_headers=http_headers,
-                    warc_headers_dict={"WARC-Date": warc_date},
+                    warc_headers=self._response_headers(url, warc_date, digest),
                 )
             for key, value in exchange.extra_headers.items():
                 record.rec_headers.add_header(key, value)
@@ -312,6 +312,17 @@ class WarcStore:
                 date=warc_date,
                 refers_to=original.record_id if original else None,
             )
+
+    def _response_headers(self, url: str, warc_date: str, digest: str) -> StatusAndHeaders:
+        """The WARC headers warcio's create_warc_record gives a response, in its order, with the
+        payload digest already computed: warcio would hash the payload again (30-60 us of CPU
+        for a 55 KB page, a tenth of writing its records)."""
+        headers = StatusAndHeaders("", [("WARC-Date", warc_date)], protocol=self._builder.warc_version)
+        headers.add_header("WARC-Type", "response")
+        headers.add_header("WARC-Record-ID", self._builder._make_warc_id())
+        headers.add_header("WARC-Target-URI", url)
+        headers.add_header("WARC-Payload-Digest", labelled(digest))
+        return headers
 
     def write_resource(
         self,
