@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from archive.config import Config
+from archive.crawl import spawn
 from archive.crawl.client import WriterClient
 from archive.errors import ArchiveError
 
@@ -27,3 +28,16 @@ def test_a_writer_that_dies_is_reported_once_and_calls_fail_clearly(tmp_path: Pa
         client.start_run("src", "vendor")
     client.close()
     assert reasons == ["the archive writer process stopped"]
+
+
+def test_a_writer_started_ahead_serves_the_first_client_and_one_not_taken_ends(tmp_path: Path):
+    with spawn.ahead():
+        (ahead, _), *others = spawn._spare
+        client = WriterClient(Config(data_dir=tmp_path), "src")
+        assert client.process is ahead and not others and not spawn._spare
+        run_id, resumed = client.start_run("src", "vendor")
+        assert client.close() == [] and client.closed
+    assert (run_id, resumed) == (1, None)
+    with spawn.ahead():
+        (unused, _), *others = spawn._spare
+    assert not others and not spawn._spare and not unused.is_alive()

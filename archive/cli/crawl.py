@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
 from archive.cli.options import command_config, data_option, redis_option, set_option, sources_option
-from archive.cli.report import crawl_and_print
+from archive.crawl import spawn
 
 
 @click.command()
@@ -73,7 +74,13 @@ def crawl(
     )
     if workers and not config.redis_url:
         raise click.BadParameter("needs --redis (or SPYGLASS_REDIS_URL)", param_hint="--workers")
-    if not crawl_and_print(
-        config, scrapy, os.environ, names=names, only=only, verbose=verbose, workers=workers
-    ):
+    # Redis workers write their own rows: a writer here would go unused.
+    with spawn.ahead() if not config.redis_url else nullcontext():
+        # Imported once the writer is starting: Scrapy's and Twisted's imports then overlap its own.
+        from archive.cli.report import crawl_and_print
+
+        ok = crawl_and_print(
+            config, scrapy, os.environ, names=names, only=only, verbose=verbose, workers=workers
+        )
+    if not ok:
         sys.exit(1)

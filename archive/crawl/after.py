@@ -24,7 +24,6 @@ from archive.crawl.client import stopping_now
 from archive.crawl.runner import Crawled, RunReport, human_bytes, planned_runs, report_of, run_crawl
 from archive.errors import ArchiveError, ConfigError, SpyglassError
 from archive.index.db import open_index, writing
-from archive.records.reading import DocumentsRead, read_documents
 from archive.sources.load import load_sources
 from archive.sources.model import Source, select
 from archive.times import utc_now
@@ -32,6 +31,7 @@ from archive.times import utc_now
 if TYPE_CHECKING:
     from archive.evidence.timestamp import Stamped
     from archive.notify.run import Round
+    from archive.records.reading import DocumentsRead
 
 # Runs a crawl's (source, spider) runs with these Scrapy overrides. What the
 # engine puts on the ExitStack (Redis mode's locks) is kept until the passes end.
@@ -286,6 +286,8 @@ def settle_history(after: After) -> None:
 def read_new_documents(after: After) -> None:
     """After crawling records sources: read the documents not read yet, then rebuild mentions."""
     if any(source.kind == "records" for source in after.result.plan.sources):
+        from archive.records.reading import read_documents  # brings text extraction: only for records sources
+
         after.result.documents = read_documents(after.config, after.variables, False, after.result.notes)
 
 

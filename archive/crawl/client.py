@@ -18,6 +18,7 @@ from typing import Any
 from twisted.internet import defer
 
 from archive.config import Config
+from archive.crawl import spawn
 from archive.crawl.messages import (
     AddCapture,
     AddFetchError,
@@ -60,13 +61,7 @@ class WriterClient:
     ) -> None:
         # Called once, from the reader thread, if the writer dies while in use.
         self.on_failure = on_failure
-        context = multiprocessing.get_context("spawn")  # never fork a running reactor
-        self.conn, child = context.Pipe(duplex=True)
-        self.process = context.Process(
-            target=_serve, args=(child, config, prefix, target), daemon=True, name=f"spyglass-writer-{prefix}"
-        )
-        self.process.start()
-        child.close()
+        self.process, self.conn = spawn.start(config, prefix, target)
         self._next = 0
         self._closing = False
         self._pending: dict[int, Waiter] = {}
@@ -253,13 +248,6 @@ def stop_now() -> None:
 def stopping_now() -> bool:
     """Whether a second signal asked to stop now."""
     return bool(STOP_NOW_AT)
-
-
-def _serve(conn: Any, config: Config, prefix: str, target: Any = None) -> None:
-    """The writer process's entry point: its modules (SQLite, text extraction) load there only."""
-    from archive.crawl import writer
-
-    writer.serve(conn, config, prefix, target)
 
 
 _clients: weakref.WeakKeyDictionary[Any, WriterClient] = weakref.WeakKeyDictionary()

@@ -34,6 +34,8 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    started: float = 0.0  # wall clock (time.time()) as the command started, and as it exited
+    ended: float = 0.0
 
     @property
     def cpu(self) -> float:
@@ -108,7 +110,7 @@ class _Poller(threading.Thread):
 
 def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
     """Run `cmd` to its end; wall time, CPU and peak RSS of it and of its children."""
-    started = time.monotonic()
+    started, wall_start = time.monotonic(), time.time()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=err)
         poller = _Poller(proc.pid)
@@ -118,6 +120,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None 
         while not _zombie(proc.pid):
             main_rss = max(main_rss, _hwm_mb(proc.pid))
             time.sleep(POLL_SECONDS)
+        wall_end = time.time()
         poller.sample()
         poller.done.set()
         poller.join()
@@ -137,6 +140,8 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None 
             proc.returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
+            wall_start,
+            wall_end,
         )
 
 
