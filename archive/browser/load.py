@@ -10,9 +10,13 @@ What the events cannot give is said in each record (archive/browser/record.py):
 bodies arrive decoded (no Content-Encoding) and the HTTP version is not exposed.
 
 Settling follows Browsertrix's behaviours, each step bounded by a Config field:
-the `load` event, then network quiet (capped), late timers, a scroll down in
-viewport steps to trigger lazy loading (capped in pixels), then network quiet
-again if the timers or the scroll asked for anything.
+the `load` event, then a scroll down in viewport steps to trigger lazy loading
+(capped in pixels), late timers, and network quiet (capped) counted from the
+last request, the scroll's lazy loads included. The scroll runs while the
+network settles, since it mostly waits for frames and the quiet for the clock.
+If the page grew or gained elements after the scroll began (claims that came by
+fetch, content a timer added), it may hold lazy images the scroll never passed:
+it is scrolled once more, then waited for again if that asked for anything.
 The DOM and the screenshot are taken from that same load.
 """
 
@@ -34,9 +38,20 @@ PAGE_HEIGHT_JS = (
 )
 # Down a viewport at a time (to at most the cap given), each step held until the page has
 # drawn twice (lazy loading and intersection observers run then; 100 ms if frames stall),
-# then back to the top for the screenshot.
+# then back to the top for the screenshot. What it returns tells CHANGED_JS whether the page
+# has since grown past the height it scrolled (under the cap) or gained an element that is
+# drawn (added scripts and styles are not: analytics tags add them all the time).
 SCROLL_JS = f"""async (most) => {{
   const height = () => {PAGE_HEIGHT_JS};
+  const seen = {{added: false, height: 0, most}};
+  const unseen = ['SCRIPT', 'STYLE', 'LINK', 'META', 'NOSCRIPT', 'TEMPLATE'];
+  new MutationObserver((changes, observer) => {{
+    const shown = n => n.nodeType === 1 && !unseen.includes(n.nodeName);
+    if (changes.some(c => [...c.addedNodes].some(shown))) {{
+      seen.added = true;
+      observer.disconnect();
+    }}
+  }}).observe(document, {{childList: true, subtree: true}});
   const drawn = () => Promise.race([
     new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done))),
     new Promise(done => setTimeout(done, 100)),
@@ -48,7 +63,10 @@ SCROLL_JS = f"""async (most) => {{
     await drawn();
   }}
   if (y) window.scrollTo(0, 0);
+  seen.height = Math.min(height(), most);
+  return seen;
 }}"""
+CHANGED_JS = f"seen => seen.added || Math.min({PAGE_HEIGHT_JS}, seen.most) > seen.height"
 STILL_JS = f"""() => {{
   for (const animation of document.getAnimations()) {{
     try {{
@@ -207,25 +225,22 @@ class Traffic:
 
 
 async def _settle(context: Any, load: Load, settling: Settling) -> None:
-    """Load, wait for quiet, let timers run, scroll for lazy content, then take the DOM and a screenshot.
-
-    After the first quiet, the network is waited for again only if the timers
-    or the scroll started requests: a page that asks for nothing more is not held.
-    """
-    from playwright.async_api import TimeoutError as PlaywrightTimeout
-
+    """Load, scroll for lazy content while the network settles, let timers run, wait for quiet,
+    scroll again if the page changed meanwhile, then take the DOM and a screenshot."""
     traffic = Traffic(context)
     page = await context.new_page()
     response = await page.goto(load.url, wait_until="load")
     load.http_status = response.status if response else None
-    with contextlib.suppress(PlaywrightTimeout):
-        await page.wait_for_load_state("networkidle", timeout=settling.idle_wait * 1000)
-    asked = traffic.started
-    await page.wait_for_timeout(settling.late_timers * 1000)
     # The whole scroll in one call: a round trip per step would cost more than the step's wait.
-    await page.evaluate(SCROLL_JS, settling.scroll_max_height)
-    if traffic.started > asked:
-        await traffic.quiet(settling.idle_wait)
+    seen = await page.evaluate_handle(SCROLL_JS, settling.scroll_max_height)
+    if settling.late_timers > 0:
+        await page.wait_for_timeout(settling.late_timers * 1000)
+    await traffic.quiet(settling.idle_wait)
+    if await seen.evaluate(CHANGED_JS):
+        asked = traffic.started
+        await page.evaluate(SCROLL_JS, settling.scroll_max_height)
+        if traffic.started > asked:
+            await traffic.quiet(settling.idle_wait)
     load.dom = await page.content()
     load.png, load.cut = await _screenshot(context, page, settling.screenshot_max_height)
 
