@@ -11,12 +11,13 @@ bodies arrive decoded (no Content-Encoding) and the HTTP version is not exposed.
 
 Settling follows Browsertrix's behaviours, each step bounded by a Config field:
 the `load` event, then a scroll down in viewport steps to trigger lazy loading
-(capped in pixels), late timers, and network quiet (capped) counted from the
-last request, the scroll's lazy loads included. The scroll runs while the
-network settles, since it mostly waits for frames and the quiet for the clock.
-If the page grew or gained elements after the scroll began (claims that came by
-fetch, content a timer added), it may hold lazy images the scroll never passed:
-it is scrolled once more, then waited for again if that asked for anything.
+(capped in pixels) while the network goes quiet (capped; counted from the last
+request, the scroll's lazy loads included), since the scroll mostly waits for
+frames and the quiet for the clock; then late timers, and the quiet again if
+they asked for anything. If the page grew or gained elements after the scroll
+began (claims that came by fetch, content a timer added), it may hold lazy
+images the scroll never passed: it is scrolled once more, and waited for again
+if that asked for anything.
 The DOM and the screenshot are taken from that same load.
 """
 
@@ -225,17 +226,19 @@ class Traffic:
 
 
 async def _settle(context: Any, load: Load, settling: Settling) -> None:
-    """Load, scroll for lazy content while the network settles, let timers run, wait for quiet,
-    scroll again if the page changed meanwhile, then take the DOM and a screenshot."""
+    """Load, scroll for lazy content while the network goes quiet, let late timers run, scroll again
+    if the page changed meanwhile, then take the DOM and a screenshot."""
     traffic = Traffic(context)
     page = await context.new_page()
     response = await page.goto(load.url, wait_until="load")
     load.http_status = response.status if response else None
     # The whole scroll in one call: a round trip per step would cost more than the step's wait.
     seen = await page.evaluate_handle(SCROLL_JS, settling.scroll_max_height)
-    if settling.late_timers > 0:
-        await page.wait_for_timeout(settling.late_timers * 1000)
     await traffic.quiet(settling.idle_wait)
+    asked = traffic.started
+    await page.wait_for_timeout(settling.late_timers * 1000)
+    if traffic.started > asked:
+        await traffic.quiet(settling.idle_wait)
     if await seen.evaluate(CHANGED_JS):
         asked = traffic.started
         await page.evaluate(SCROLL_JS, settling.scroll_max_height)
