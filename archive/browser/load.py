@@ -221,8 +221,12 @@ class Traffic:
     async def quiet(self, cap: float) -> None:
         """Until no request has been in flight for QUIET seconds, or `cap` seconds have passed."""
         ends = time.monotonic() + cap
-        while time.monotonic() < ends and (self.flying or time.monotonic() - self.last < QUIET):
-            await asyncio.sleep(0.05)
+        while (now := time.monotonic()) < ends:
+            left = QUIET - (now - self.last)
+            if not self.flying and left <= 0:
+                return
+            # Asleep until the quiet could end (checked again then), or 50 ms while requests fly.
+            await asyncio.sleep(min(ends - now, 0.05 if self.flying else left))
 
 
 async def _settle(context: Any, load: Load, settling: Settling) -> None:
