@@ -10,9 +10,14 @@ What the events cannot give is said in each record (archive/browser/record.py):
 bodies arrive decoded (no Content-Encoding) and the HTTP version is not exposed.
 
 Settling follows Browsertrix's behaviours, each step bounded by a Config field:
-the `load` event, then network quiet (capped), late timers, a scroll down in
-viewport steps to trigger lazy loading (capped in pixels), then network quiet
-again if the timers or the scroll asked for anything.
+the `load` event, then a scroll down in viewport steps to trigger lazy loading
+(capped in pixels) while the network goes quiet (capped; counted from the last
+request, the scroll's lazy loads included), since the scroll mostly waits for
+frames and the quiet for the clock; then late timers, and the quiet again if
+they asked for anything. If the page grew or gained elements after the scroll
+began (claims that came by fetch, content a timer added), it may hold lazy
+images the scroll never passed: it is scrolled once more, and waited for again
+if that asked for anything.
 The DOM and the screenshot are taken from that same load.
 """
 
@@ -34,9 +39,20 @@ PAGE_HEIGHT_JS = (
 )
 # Down a viewport at a time (to at most the cap given), each step held until the page has
 # drawn twice (lazy loading and intersection observers run then; 100 ms if frames stall),
-# then back to the top for the screenshot.
+# then back to the top for the screenshot. What it returns tells CHANGED_JS whether the page
+# has since grown past the height it scrolled (under the cap) or gained an element that is
+# drawn (added scripts and styles are not: analytics tags add them all the time).
 SCROLL_JS = f"""async (most) => {{
   const height = () => {PAGE_HEIGHT_JS};
+  const seen = {{added: false, height: 0, most}};
+  const unseen = ['SCRIPT', 'STYLE', 'LINK', 'META', 'NOSCRIPT', 'TEMPLATE'];
+  new MutationObserver((changes, observer) => {{
+    const shown = n => n.nodeType === 1 && !unseen.includes(n.nodeName);
+    if (changes.some(c => [...c.addedNodes].some(shown))) {{
+      seen.added = true;
+      observer.disconnect();
+    }}
+  }}).observe(document, {{childList: true, subtree: true}});
   const drawn = () => Promise.race([
     new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done))),
     new Promise(done => setTimeout(done, 100)),
@@ -48,7 +64,10 @@ SCROLL_JS = f"""async (most) => {{
     await drawn();
   }}
   if (y) window.scrollTo(0, 0);
+  seen.height = Math.min(height(), most);
+  return seen;
 }}"""
+CHANGED_JS = f"seen => seen.added || Math.min({PAGE_HEIGHT_JS}, seen.most) > seen.height"
 STILL_JS = f"""() => {{
   for (const animation of document.getAnimations()) {{
     try {{
@@ -202,54 +221,59 @@ class Traffic:
     async def quiet(self, cap: float) -> None:
         """Until no request has been in flight for QUIET seconds, or `cap` seconds have passed."""
         ends = time.monotonic() + cap
-        while time.monotonic() < ends and (self.flying or time.monotonic() - self.last < QUIET):
-            await asyncio.sleep(0.05)
+        while (now := time.monotonic()) < ends:
+            left = QUIET - (now - self.last)
+            if not self.flying and left <= 0:
+                return
+            # Asleep until the quiet could end (checked again then), or 50 ms while requests fly.
+            await asyncio.sleep(min(ends - now, 0.05 if self.flying else left))
 
 
 async def _settle(context: Any, load: Load, settling: Settling) -> None:
-    """Load, wait for quiet, let timers run, scroll for lazy content, then take the DOM and a screenshot.
-
-    After the first quiet, the network is waited for again only if the timers
-    or the scroll started requests: a page that asks for nothing more is not held.
-    """
-    from playwright.async_api import TimeoutError as PlaywrightTimeout
-
+    """Load, scroll for lazy content while the network goes quiet, let late timers run, scroll again
+    if the page changed meanwhile, then take the DOM and a screenshot."""
     traffic = Traffic(context)
     page = await context.new_page()
     response = await page.goto(load.url, wait_until="load")
     load.http_status = response.status if response else None
-    with contextlib.suppress(PlaywrightTimeout):
-        await page.wait_for_load_state("networkidle", timeout=settling.idle_wait * 1000)
+    # The whole scroll in one call: a round trip per step would cost more than the step's wait.
+    seen = await page.evaluate_handle(SCROLL_JS, settling.scroll_max_height)
+    await traffic.quiet(settling.idle_wait)
     asked = traffic.started
     await page.wait_for_timeout(settling.late_timers * 1000)
-    # The whole scroll in one call: a round trip per step would cost more than the step's wait.
-    await page.evaluate(SCROLL_JS, settling.scroll_max_height)
     if traffic.started > asked:
         await traffic.quiet(settling.idle_wait)
-    load.dom = await page.content()
-    load.png, load.cut = await _screenshot(context, page, settling.screenshot_max_height)
+    if await seen.evaluate(CHANGED_JS):
+        asked = traffic.started
+        await page.evaluate(SCROLL_JS, settling.scroll_max_height)
+        if traffic.started > asked:
+            await traffic.quiet(settling.idle_wait)
+    load.dom, load.png, load.cut = await _dom_and_screenshot(context, page, settling.screenshot_max_height)
 
 
-async def _screenshot(context: Any, page: Any, most: int) -> tuple[bytes, bool]:
-    """The whole page as PNG, cut at `most` pixels high; whether it was cut.
+async def _dom_and_screenshot(context: Any, page: Any, most: int) -> tuple[str, bytes, bool]:
+    """The DOM, and the whole page as PNG cut at `most` pixels high; whether it was cut.
 
     Chromium's own capture with `optimizeForSpeed` (the same pixels, a larger
     file): its default PNG compression costs about as much as drawing a tall
     page (measured on a 10,000-pixel page: 1.3 s against 2.1 s, 1.2 MB against
     0.8 MB). Animations are stopped first, as
     Playwright's `animations="disabled"` does: finite ones finished, endless ones reset.
+    Both are read at once from the page as it then stands: the DOM is
+    serialized while the browser draws and encodes. The capture's CDP session
+    ends with the context, closed next.
     """
-    height = int(await page.evaluate(STILL_JS) or 0)
+    session, height = await asyncio.gather(context.new_cdp_session(page), page.evaluate(STILL_JS))
+    height = int(height or 0)
     clip = {"x": 0, "y": 0, "width": VIEWPORT_WIDTH, "height": max(1, min(height, most)), "scale": 1}
-    session = await context.new_cdp_session(page)
-    try:
-        shot = await session.send(
+    dom, shot = await asyncio.gather(
+        page.content(),
+        session.send(
             "Page.captureScreenshot",
             {"format": "png", "clip": clip, "captureBeyondViewport": True, "optimizeForSpeed": True},
-        )
-    finally:
-        await session.detach()
-    return base64.b64decode(shot["data"]), height > most
+        ),
+    )
+    return dom, base64.b64decode(shot["data"]), height > most
 
 
 async def _received(response: Any, load: Load) -> None:

@@ -4,7 +4,9 @@
 (gzip-encoded, as real APIs answer), writes each claim into the page, adds an
 image from a late timer, and sends a beacon to a canary on 127.0.0.2 that
 must never see a connection. `/spins/` never settles. A lazy image sits below a tall spacer: only a
-scroll loads it. `claims` can be changed between crawls.
+scroll loads it. `/grows/` is one screen high at `load`; its claims come later, from a slow API,
+with a lazy image and an element an IntersectionObserver fills in far below what was the bottom.
+`claims` can be changed between crawls.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import time
 
 from archive.demo.server import Incoming, LoopbackServer, Reply
 from tests.servers.hostile_site import SilentServer
@@ -48,6 +51,23 @@ fetch('/api/claims.json').then(r => r.json()).then(data => {
   fetch('http://127.0.0.2:%d/beacon', {method: 'POST', body: 'seen'}).catch(() => {});
 });
 """
+# What `/grows/`'s script adds once its claims arrive, well past the browser's lazy-loading distance.
+GROWS = """<!DOCTYPE html><html><head><meta charset='utf-8'><title>Grows</title></head><body>
+<div id='app'>Loading…</div><script>
+addEventListener('load', () => fetch('/api/slow-claims.json').then(r => r.json()).then(data => {
+  const app = document.getElementById('app');
+  app.innerHTML = data.claims.map(claim => `<p>${claim}</p>`).join('')
+    + "<div style='height:6000px'></div><img loading='lazy' src='/below.png' alt=''>"
+    + "<div id='watched' style='height:10px'></div>";
+  const watched = document.getElementById('watched');
+  new IntersectionObserver((entries, observer) => {
+    if (!entries[0].isIntersecting) return;
+    observer.disconnect();
+    watched.appendChild(Object.assign(new Image(), {src: '/seen.png'}));
+  }).observe(watched);
+}));
+</script></body></html>"""
+SLOW_API = 0.4  # seconds: the claims arrive after the first scroll of the one-screen page
 
 
 class AppSite:
@@ -64,12 +84,17 @@ class AppSite:
             return Reply(body=SHELL.encode())
         if request.path == "/spins/":
             return Reply(body=SPINS.encode())
+        if request.path == "/grows/":
+            return Reply(body=GROWS.encode())
         if request.path == "/app.js":
             return Reply(body=(APP_JS % self.canary_port).encode(), content_type="text/javascript")
         if request.path == "/api/claims.json":
             body = gzip.compress(json.dumps({"claims": self.claims}).encode())
             return Reply(body=body, content_type="application/json", headers=[("Content-Encoding", "gzip")])
-        if request.path in ("/late.png", "/lazy.png"):
+        if request.path == "/api/slow-claims.json":
+            time.sleep(SLOW_API)
+            return Reply(body=json.dumps({"claims": self.claims}).encode(), content_type="application/json")
+        if request.path in ("/late.png", "/lazy.png", "/below.png", "/seen.png"):
             return Reply(body=PNG, content_type="image/png")
         return Reply(404, b"not found", content_type="text/plain")
 
