@@ -17,6 +17,7 @@ from w3lib.url import canonicalize_url, safe_url_string
 from archive.archive import Archive
 from archive.crawl.capture import WRITER_LINKS
 from archive.crawl.conditional import STORED_LINKS
+from archive.crawl.fingerprints import Fingerprints
 from archive.crawl.frontier import FULL, HELD, SEEN, Frontier, LocalFrontier
 from archive.crawl.items import FetchError
 from archive.index.captures import last_capture_times
@@ -50,7 +51,8 @@ class VendorSpider(TrapHolding, RequisitesMixin, SourceSpider):
         self.seen: Frontier = frontier if frontier is not None else LocalFrontier()
         # Every link as written, already judged: most links on a page were seen
         # before, and canonicalising each again was the spider's largest cost.
-        self.judged: set[str] = set()
+        # Fingerprints: it grows with the site (archive/crawl/fingerprints.py).
+        self.judged = Fingerprints()
         # recrawl: changed. Pages captured before wait until the start URLs
         # (sitemaps among them) are done, so a sitemap can say they are unchanged.
         self.previous: dict[str, tuple[str, datetime, int]] = {}

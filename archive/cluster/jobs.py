@@ -65,7 +65,7 @@ def seed(client: redis.Redis, sink: IndexSink, settings: Settings, source: Sourc
     """Open a run of `source` by `spider` in the index and publish it with its start requests."""
     run_id, _ = open_run(sink, sink.archive, source.name, spider, source, pid=None, resume_within=0)
     crawler = Crawler(_spider_class(settings, spider), settings, init_reactor=False)
-    frontier = LocalFrontier()
+    frontier = LocalFrontier(keep=True)
     instance = crawler.spidercls.from_crawler(crawler, source=source, frontier=frontier)
     requests, errors = [], []
     for output in asyncio.run(_collect(instance.start())):
@@ -75,8 +75,8 @@ def seed(client: redis.Redis, sink: IndexSink, settings: Settings, source: Sourc
             save_fetch_errors(sink.index, [{**asdict(e), "crawl_run": run_id} for e in errors])
     job = Job(run_id, source, spider, iso(utc_now()))
     pipe = client.pipeline(transaction=True)
-    if frontier.seen:
-        pipe.sadd(keys.run_key(run_id, "seen"), *frontier.seen)
+    if frontier.kept:
+        pipe.sadd(keys.run_key(run_id, "seen"), *frontier.kept)
     if frontier.similar:
         pipe.hset(keys.run_key(run_id, "similar"), mapping=frontier.similar)
     queued = {picklecompat.dumps(r.to_dict(spider=instance)): -r.priority for r in requests}

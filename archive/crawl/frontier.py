@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from archive.crawl.fingerprints import Fingerprints
 from archive.crawl.items import FetchError
 from archive.index.kinds import ErrorType
 from archive.times import iso, utc_now
@@ -118,13 +119,18 @@ class Frontier(Protocol):
 
 
 class LocalFrontier:
-    """The frontier of a run crawled by one process, in memory."""
+    """The frontier of a run crawled by one process, in memory: the URLs taken as fingerprints.
+
+    `keep`: also list the canonical URLs taken as pages, in `kept` (a Redis run's
+    seed publishes them to the run's shared seen-set).
+    """
 
     shared = False
 
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.requisites: set[str] = set()
+    def __init__(self, keep: bool = False) -> None:
+        self.seen = Fingerprints()
+        self.requisites = Fingerprints()
+        self.kept: list[str] | None = [] if keep else None
         self.similar: dict[str, int] = {}
         self.hit: set[str] = set()
         self.holding: dict[str, set[str]] = {}  # held key -> the pages that link to it
@@ -138,7 +144,7 @@ class LocalFrontier:
             return SEEN
         if len(self.seen) >= limit:
             return FULL
-        self.seen.add(key)
+        self.add(key)
         return NEW
 
     def claim_requisite(self, key: str) -> bool:
@@ -149,6 +155,8 @@ class LocalFrontier:
 
     def add(self, key: str) -> None:
         self.seen.add(key)
+        if self.kept is not None:
+            self.kept.append(key)
 
     def hold(self, key: str, referrer: str, trap: Trap) -> None:
         self.holding[key] = {referrer}
