@@ -224,13 +224,18 @@ def describe_machine() -> str:
     )
 
 
+def table_row(cells: tuple[str, str, str]) -> str:
+    """One markdown table row; a `|` in a cell (`zcat | sha256sum`) escaped, or it splits the cell."""
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
 class Rows(list):
     """The table's rows, each section's also printed to stderr as it ends: a full run takes most
     of an hour, and a section that fails late must not take the figures already measured with it."""
 
     def __iadd__(self, rows: list[tuple[str, str, str]]) -> Rows:  # type: ignore[override]
-        for name, result, ratio in rows:
-            print(f"| {name} | {result} | {ratio} |", file=sys.stderr, flush=True)
+        for row in rows:
+            print(table_row(row), file=sys.stderr, flush=True)
         return super().__iadd__(rows)
 
 
@@ -330,8 +335,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("| measure | result | against the baseline / goal |")
     print("|---|---|---|")
-    for name, result, ratio in rows:
-        print(f"| {name} | {result} | {ratio} |")
+    for row in rows:
+        print(table_row(row))
 
 
 if __name__ == "__main__":
