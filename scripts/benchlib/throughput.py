@@ -159,7 +159,7 @@ def captures_in(data: Path) -> int:
 
 def edges_row(data: Path, crawl: Measured) -> tuple[str, str, str]:
     """Issue #34's measure of a crawl: from the command's start to its first capture, and from
-    its last capture to the command's exit (wall clock; captured_at is when a response came)."""
+    its last capture to the command's exit (wall clock; captured_at is when a request left)."""
     conn = sqlite3.connect(data / "spyglass.db")
     try:
         first, last = conn.execute("SELECT min(captured_at), max(captured_at) FROM captures").fetchone()
