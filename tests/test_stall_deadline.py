@@ -102,6 +102,29 @@ def test_a_reply_not_begun_within_the_deadline_is_a_503_at_it_and_its_work_is_ca
     assert took < 0.2 + MARGIN, took
 
 
+def test_the_late_answer_is_sent_before_the_cancelled_work_has_unwound():
+    """Work that takes its time to stop once cancelled does not hold the 503 back."""
+    sent: list[float] = []
+    unwound: list[float] = []
+
+    async def send(event: dict) -> None:
+        sent.append(time.monotonic())
+
+    async def late(send) -> None:
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+
+    async def slow_to_stop(send) -> None:
+        try:
+            await asyncio.sleep(600)
+        finally:
+            await asyncio.sleep(1.0)  # as a killed worker reaped, on a busy machine
+            unwound.append(time.monotonic())
+
+    asyncio.run(answer_within(0.2, slow_to_stop, send, late))
+    assert len(sent) == 1 and len(unwound) == 1
+    assert sent[0] < unwound[0], "the 503 waited for the cancelled work to unwind"
+
+
 @pytest.fixture(scope="module")
 def heavy(tmp_path_factory) -> dict:
     """An archive with a change between two texts of 200,000 repeated sentences (seconds of diff)."""

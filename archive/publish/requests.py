@@ -242,7 +242,11 @@ async def answer_within(
         return await task
     cut = True
     task.cancel()
-    await asyncio.wait({task})
-    if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not log it: the late answer stands for it
-    await late(send)
+    # The late answer first: the cancelled work's own unwinding (a worker killed, a thread
+    # let go) may take its time on a busy machine, and the visitor need not wait for it.
+    try:
+        await late(send)
+    finally:
+        await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it: the late answer stands for it
