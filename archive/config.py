@@ -97,7 +97,7 @@ class Config:
         1.0, "seconds a settled page's late timers may run before its DOM is taken"
     )
     browser_scroll_max_height: int = setting(
-        20_000, "pixels a page is scrolled down at most, to trigger lazy loading"
+        20_000, "pixels of a page at most brought into view by scrolling, to trigger lazy loading"
     )
     browser_restart_after: int = setting(
         50, "pages one Chromium loads before it is restarted (bounds its memory)"

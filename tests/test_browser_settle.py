@@ -1,17 +1,22 @@
 """Settling a page in the browser (archive/browser/load.py): content a script adds after the
-first scroll is scrolled through too, so the lazy images it carries are recorded."""
+first scroll is scrolled through too, so the lazy images it carries are recorded; a page that
+changes after it seemed settled is drawn as it ended, not as it was when the screenshot began."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
-from tests.servers.app_site import PNG, AppServers
+import pytest
+
+from tests.servers.app_site import PNG, RED_LATER, AppServers
 
 CLAIMS = ["Identify all faces in crowded events."]
 
 
-def test_lazy_content_that_arrives_after_load_is_scrolled_to_and_recorded(tmp_path: Path):
+def load_one(tmp_path: Path, path: str, late_timers: float):
+    """`path` of the fixture site loaded and settled in Chromium, as a `render: browser` pass does."""
     from archive.browser.load import Settling, load_page
     from archive.config import Config
     from archive.crawl.screenshots import Browser
@@ -21,24 +26,42 @@ def test_lazy_content_that_arrives_after_load_is_scrolled_to_and_recorded(tmp_pa
     sources = tmp_path / "sources.yml"
     sources.write_text(
         "sources:\n  - name: app\n    kind: vendor\n    vendor: Acme\n    product: Recognize\n"
-        f"    urls: ['{servers.url}/grows/']\n    allow_private: [127.0.0.1]\n    render: browser\n"
+        f"    urls: ['{servers.url}{path}']\n    allow_private: [127.0.0.1]\n    render: browser\n"
     )
     [source] = load_sources(sources)
-    # Late timers off: the page's claims come by a request, which the quiet alone waits for.
-    config = Config(data_dir=tmp_path / "data", browser_idle_wait=5.0, browser_late_timers=0.0)
+    config = Config(data_dir=tmp_path / "data", browser_idle_wait=5.0, browser_late_timers=late_timers)
 
-    async def load_one():
+    async def load():
         async with Browser(config, source) as browser:
             assert browser.ready, browser.problem
-            return await load_page(browser, f"{servers.url}/grows/", Settling.from_config(config))
+            return await load_page(browser, f"{servers.url}{path}", Settling.from_config(config))
 
     try:
-        load = asyncio.run(load_one())
+        return servers.url, asyncio.run(load())
     finally:
         servers.stop()
+
+
+def test_lazy_content_that_arrives_after_load_is_scrolled_to_and_recorded(tmp_path: Path):
+    # Late timers off: the page's claims come by a request, which the quiet alone waits for.
+    base, load = load_one(tmp_path, "/grows/", late_timers=0.0)
     assert (load.status, load.error) == ("ok", None)
     assert CLAIMS[0] in (load.dom or "")
-    received = {r.url.removeprefix(servers.url): r for r in load.responses}
+    received = {r.url.removeprefix(base): r for r in load.responses}
     # Both lie 6,000 pixels below what was the page's bottom when the first scroll ran.
     assert received["/below.png"].body == PNG and received["/seen.png"].body == PNG
     assert received["/api/slow-claims.json"].resource_type == "fetch"
+
+
+@pytest.mark.parametrize("path", ["/recolors/", "/draws/"])
+def test_a_page_that_changes_after_it_seemed_settled_is_drawn_as_it_ended(tmp_path: Path, path: str):
+    """The page asks for nothing after `load`, so its screenshot may begin 0.25 s after the scroll,
+    well before it turns red (1.5 s after `load`) within the late timers (3 s): the picture kept
+    is the red one, whether the change was to the DOM (a style) or drawn where no DOM shows it (a
+    canvas)."""
+    from PIL import Image
+
+    _, load = load_one(tmp_path, path, late_timers=2 * RED_LATER)
+    assert (load.status, load.error) == ("ok", None)
+    assert load.png is not None
+    assert Image.open(io.BytesIO(load.png)).convert("RGB").getpixel((5, 5)) == (255, 0, 0)

@@ -18,7 +18,10 @@ they asked for anything. If the page grew or gained elements after the scroll
 began (claims that came by fetch, content a timer added), it may hold lazy
 images the scroll never passed: it is scrolled once more, and waited for again
 if that asked for anything.
-The DOM and the screenshot are taken from that same load.
+The DOM and the screenshot are taken from that same load: early, once the
+scroll is done and the network has been quiet for a while, and kept only if
+nothing that could change the picture happened before the settling ended
+(otherwise, or if the page draws where that cannot be seen, again at the end).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import base64
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from archive.config import Config
@@ -58,7 +61,7 @@ SCROLL_JS = f"""async (most) => {{
     new Promise(done => setTimeout(done, 100)),
   ]);
   let y = 0;
-  while (y < Math.min(height(), most)) {{
+  while (y + window.innerHeight < Math.min(height(), most)) {{
     y += window.innerHeight;
     window.scrollTo(0, y);
     await drawn();
@@ -68,17 +71,44 @@ SCROLL_JS = f"""async (most) => {{
   return seen;
 }}"""
 CHANGED_JS = f"seen => seen.added || Math.min({PAGE_HEIGHT_JS}, seen.most) > seen.height"
-STILL_JS = f"""() => {{
-  for (const animation of document.getAnimations()) {{
-    try {{
+# Animations are stopped before any screenshot, as Playwright's `animations="disabled"` does:
+# finite ones finished, endless ones reset.
+STOP_ANIMATIONS = """
+  for (const animation of document.getAnimations()) {
+    try {
       if (animation.effect.getComputedTiming().iterations === Infinity) animation.cancel();
       else animation.finish();
-    }} catch (e) {{}}
-  }}
+    } catch (e) {}
+  }"""
+STILL_JS = f"""() => {{{STOP_ANIMATIONS}
   return {PAGE_HEIGHT_JS};
 }}"""
+# Before an early screenshot (taken while the page is still watched for change): animations
+# stopped, then a watch on all that can change what is drawn without a request: the DOM (nodes,
+# attributes, text), the height, the scroll, the fonts, an animation started since. None (no
+# early screenshot) for a page that draws where no watch sees (canvas, video, frames, plugins,
+# SVG animation, marquee, shadow DOM and custom elements) or still has an image or font to finish.
+WATCH_JS = f"""() => {{{STOP_ANIMATIONS}
+  const unwatched = 'canvas, video, iframe, frame, embed, object, marquee, animate, animateMotion, '
+    + 'animateTransform, set';
+  if (document.fonts.status !== 'loaded' || document.querySelector(unwatched)
+      || [...document.images].some(image => !image.complete)
+      || [...document.querySelectorAll('*')].some(e => e.shadowRoot || e.localName.includes('-'))) {{
+    return null;
+  }}
+  const watch = {{changed: false, height: {PAGE_HEIGHT_JS}, x: scrollX, y: scrollY}};
+  new MutationObserver((changes, observer) => {{
+    watch.changed = true;
+    observer.disconnect();
+  }}).observe(document, {{childList: true, subtree: true, attributes: true, characterData: true}});
+  return watch;
+}}"""
+UNCHANGED_JS = f"""watch => !watch.changed && document.fonts.status === 'loaded'
+  && {PAGE_HEIGHT_JS} === watch.height && scrollX === watch.x && scrollY === watch.y
+  && !document.getAnimations().some(animation => animation.playState === 'running' || animation.pending)"""
 VIEWPORT_WIDTH = 1280  # as the screenshot pass's viewport (archive/crawl/screenshots.py)
 QUIET = 0.5  # seconds without a request in flight, as Playwright's `networkidle`
+EARLY_QUIET = QUIET / 2  # seconds without one before an early screenshot is begun
 
 
 class BrowserLike(Protocol):
@@ -127,7 +157,7 @@ class Received:
     response_headers: list[tuple[str, str]]
     body: bytes | None  # None: the browser kept no body (a redirect, an aborted load)
     resource_type: str  # document, script, fetch, xhr, image, stylesheet, font...
-    sent_at: datetime
+    sent_at: datetime  # when the browser sent the request
     main: bool = False  # the page's own document
 
 
@@ -218,11 +248,11 @@ class Traffic:
         self.flying = max(0, self.flying - 1)
         self.last = time.monotonic()
 
-    async def quiet(self, cap: float) -> None:
-        """Until no request has been in flight for QUIET seconds, or `cap` seconds have passed."""
+    async def quiet(self, cap: float, length: float = QUIET) -> None:
+        """Until no request has been in flight for `length` seconds, or `cap` seconds have passed."""
         ends = time.monotonic() + cap
         while (now := time.monotonic()) < ends:
-            left = QUIET - (now - self.last)
+            left = length - (now - self.last)
             if not self.flying and left <= 0:
                 return
             # Asleep until the quiet could end (checked again then), or 50 ms while requests fly.
@@ -231,40 +261,109 @@ class Traffic:
 
 async def _settle(context: Any, load: Load, settling: Settling) -> None:
     """Load, scroll for lazy content while the network goes quiet, let late timers run, scroll again
-    if the page changed meanwhile, then take the DOM and a screenshot."""
+    if the page changed meanwhile, then take the DOM and a screenshot.
+
+    The DOM and screenshot are taken early, once the scroll is done and no request has been made
+    for EARLY_QUIET seconds, while the rest of the settling runs, and kept only if the page then
+    proves to have been settled already: no request since, the second scroll not needed, and
+    nothing its watch (WATCH_JS) covers changed. Otherwise (or if the page is one the watch cannot
+    see all of) they are taken again at the end, as they always were.
+    """
     traffic = Traffic(context)
     page = await context.new_page()
     response = await page.goto(load.url, wait_until="load")
     load.http_status = response.status if response else None
     # The whole scroll in one call: a round trip per step would cost more than the step's wait.
     seen = await page.evaluate_handle(SCROLL_JS, settling.scroll_max_height)
-    await traffic.quiet(settling.idle_wait)
-    asked = traffic.started
-    await page.wait_for_timeout(settling.late_timers * 1000)
-    if traffic.started > asked:
+    early = _Early(context, page, traffic, settling)
+    try:
         await traffic.quiet(settling.idle_wait)
-    if await seen.evaluate(CHANGED_JS):
         asked = traffic.started
-        await page.evaluate(SCROLL_JS, settling.scroll_max_height)
+        await page.wait_for_timeout(settling.late_timers * 1000)
         if traffic.started > asked:
             await traffic.quiet(settling.idle_wait)
-    load.dom, load.png, load.cut = await _dom_and_screenshot(context, page, settling.screenshot_max_height)
+        if await seen.evaluate(CHANGED_JS):
+            early.discard()
+            asked = traffic.started
+            await page.evaluate(SCROLL_JS, settling.scroll_max_height)
+            if traffic.started > asked:
+                await traffic.quiet(settling.idle_wait)
+        drawn = await early.kept()
+    finally:
+        early.discard()
+    if drawn is None:
+        drawn = await _dom_and_screenshot(context, page, None, settling.screenshot_max_height)
+    load.dom, load.png, load.cut = drawn
 
 
-async def _dom_and_screenshot(context: Any, page: Any, most: int) -> tuple[str, bytes, bool]:
-    """The DOM, and the whole page as PNG cut at `most` pixels high; whether it was cut.
+class _Early:
+    """The DOM and screenshot taken as soon as the scrolled page has been quiet for EARLY_QUIET
+    seconds, with what tells whether the page changed after."""
+
+    def __init__(self, context: Any, page: Any, traffic: Traffic, settling: Settling) -> None:
+        self.traffic = traffic
+        self.begun = False
+        self.asked = 0
+        self.watch: Any = None
+        self.task: asyncio.Task | None = asyncio.ensure_future(self._take(context, page, settling))
+        # A page that went away meanwhile fails the final screenshot too, with its own error.
+        self.task.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+    async def _take(self, context: Any, page: Any, settling: Settling) -> tuple[str, bytes, bool] | None:
+        await self.traffic.quiet(settling.idle_wait, EARLY_QUIET)
+        if self.traffic.flying:
+            return None
+        self.begun, self.asked = True, self.traffic.started
+        self.watch = await page.evaluate_handle(WATCH_JS)
+        watched = await self.watch.json_value()
+        if watched is None:
+            return None
+        return await _dom_and_screenshot(
+            context, page, int(watched["height"]), settling.screenshot_max_height
+        )
+
+    async def kept(self) -> tuple[str, bytes, bool] | None:
+        """What was taken early, if it is what the page still shows; None if it must be taken again."""
+        task, self.task = self.task, None
+        if task is None or not self.begun:
+            if task is not None:
+                task.cancel()
+            return None
+        from playwright.async_api import Error
+
+        try:
+            drawn = await task
+        except Error:
+            return None
+        if drawn is None or self.traffic.started != self.asked:
+            return None
+        return drawn if await self.watch.evaluate(UNCHANGED_JS) else None
+
+    def discard(self) -> None:
+        """Not to be kept: the page changed in a way the watch does not cover (or the load ended)."""
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+
+async def _dom_and_screenshot(
+    context: Any, page: Any, height: int | None, most: int
+) -> tuple[str, bytes, bool]:
+    """The DOM, and the whole page as PNG cut at `most` pixels high; whether it was cut. `height`:
+    the page's, its animations already stopped (WATCH_JS), or None to stop them and measure.
 
     Chromium's own capture with `optimizeForSpeed` (the same pixels, a larger
     file): its default PNG compression costs about as much as drawing a tall
     page (measured on a 10,000-pixel page: 1.3 s against 2.1 s, 1.2 MB against
-    0.8 MB). Animations are stopped first, as
-    Playwright's `animations="disabled"` does: finite ones finished, endless ones reset.
-    Both are read at once from the page as it then stands: the DOM is
+    0.8 MB). Both are read at once from the page as it then stands: the DOM is
     serialized while the browser draws and encodes. The capture's CDP session
     ends with the context, closed next.
     """
-    session, height = await asyncio.gather(context.new_cdp_session(page), page.evaluate(STILL_JS))
-    height = int(height or 0)
+    if height is None:
+        session, measured = await asyncio.gather(context.new_cdp_session(page), page.evaluate(STILL_JS))
+        height = int(measured or 0)
+    else:
+        session = await context.new_cdp_session(page)
     clip = {"x": 0, "y": 0, "width": VIEWPORT_WIDTH, "height": max(1, min(height, most)), "scale": 1}
     dom, shot = await asyncio.gather(
         page.content(),
@@ -281,16 +380,15 @@ async def _received(response: Any, load: Load) -> None:
     from playwright.async_api import Error
 
     request = response.request
-    try:
-        request_headers = await request.headers_array()
-        response_headers = await response.headers_array()
-    except Error:
+    sent_at = _sent_at(request)
+    request_headers, response_headers, body = await asyncio.gather(
+        request.headers_array(), response.headers_array(), response.body(), return_exceptions=True
+    )
+    for got in (request_headers, response_headers, body):
+        if isinstance(got, BaseException) and not isinstance(got, Error):
+            raise got
+    if isinstance(request_headers, Error) or isinstance(response_headers, Error):
         return  # the page went away before its headers could be read
-    body: bytes | None
-    try:
-        body = await response.body()
-    except Error:
-        body = None  # redirects have none; an aborted response kept none
     load.responses.append(
         Received(
             url=response.url,
@@ -300,12 +398,20 @@ async def _received(response: Any, load: Load) -> None:
             status=response.status,
             reason=response.status_text,
             response_headers=[(h["name"], h["value"]) for h in response_headers],
-            body=body,
+            # Redirects have none; an aborted response kept none.
+            body=None if isinstance(body, Error) else body,
             resource_type=request.resource_type,
-            sent_at=utc_now(),
+            sent_at=sent_at,
             main=request.is_navigation_request() and request.frame.parent_frame is None,
         )
     )
+
+
+def _sent_at(request: Any) -> datetime:
+    """When the browser sent `request`, by its own clock (the system's, as utc_now), to the
+    millisecond; now, if it does not say."""
+    started = (request.timing or {}).get("startTime", -1)
+    return datetime.fromtimestamp(started / 1000, UTC) if started > 0 else utc_now()
 
 
 def host_port(url: str) -> tuple[str, int]:

@@ -6,7 +6,8 @@ image from a late timer, and sends a beacon to a canary on 127.0.0.2 that
 must never see a connection. `/spins/` never settles. A lazy image sits below a tall spacer: only a
 scroll loads it. `/grows/` is one screen high at `load`; its claims come later, from a slow API,
 with a lazy image and an element an IntersectionObserver fills in far below what was the bottom.
-`claims` can be changed between crawls.
+`/recolors/` and `/draws/` turn red 1.5 s after `load` with no request: one by a style, one on
+a canvas. `claims` can be changed between crawls.
 """
 
 from __future__ import annotations
@@ -67,6 +68,22 @@ addEventListener('load', () => fetch('/api/slow-claims.json').then(r => r.json()
   }).observe(watched);
 }));
 </script></body></html>"""
+# Pages that change what they show well after they look settled, without asking for anything.
+RED_LATER = 1.5  # seconds after `load`
+RECOLORS = f"""<!DOCTYPE html><html><head><title>Recolors</title></head><body><p>Plain.</p><script>
+addEventListener('load', () => setTimeout(() => {{
+  document.body.style.background = 'rgb(255, 0, 0)';
+}}, {RED_LATER * 1000}));
+</script></body></html>"""
+DRAWS = f"""<!DOCTYPE html><html><head><title>Draws</title>
+<style>body {{ margin: 0 }} canvas {{ display: block }}</style></head>
+<body><canvas width='200' height='200'></canvas><script>
+addEventListener('load', () => setTimeout(() => {{
+  const context = document.querySelector('canvas').getContext('2d');
+  context.fillStyle = 'rgb(255, 0, 0)';
+  context.fillRect(0, 0, 200, 200);
+}}, {RED_LATER * 1000}));
+</script></body></html>"""
 SLOW_API = 0.4  # seconds: the claims arrive after the first scroll of the one-screen page
 
 
@@ -86,6 +103,10 @@ class AppSite:
             return Reply(body=SPINS.encode())
         if request.path == "/grows/":
             return Reply(body=GROWS.encode())
+        if request.path == "/recolors/":
+            return Reply(body=RECOLORS.encode())
+        if request.path == "/draws/":
+            return Reply(body=DRAWS.encode())
         if request.path == "/app.js":
             return Reply(body=(APP_JS % self.canary_port).encode(), content_type="text/javascript")
         if request.path == "/api/claims.json":
