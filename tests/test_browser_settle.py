@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.app_site import PNG, RED_LATER, AppServers
+from tests.servers.app_site import MARKS, PNG, RED_LATER, AppServers
 
 CLAIMS = ["Identify all faces in crowded events."]
 
@@ -51,6 +51,18 @@ def test_lazy_content_that_arrives_after_load_is_scrolled_to_and_recorded(tmp_pa
     # Both lie 6,000 pixels below what was the page's bottom when the first scroll ran.
     assert received["/below.png"].body == PNG and received["/seen.png"].body == PNG
     assert received["/api/slow-claims.json"].resource_type == "fetch"
+
+
+def test_each_step_of_the_scroll_is_seen_by_observers_and_by_handlers_that_look_a_frame_later(
+    tmp_path: Path,
+):
+    """Each mark is in view at one step only: the scroll moves on only once the page has had a
+    frame at that step, its scroll handlers, the frame callbacks they asked for, and its
+    intersection observers run."""
+    base, load = load_one(tmp_path, "/spread/", late_timers=0.0)
+    assert (load.status, load.error) == ("ok", None)
+    received = {r.url.removeprefix(base) for r in load.responses}
+    assert {f"/mark-{n}.png" for n in range(MARKS)} <= received
 
 
 @pytest.mark.parametrize("path", ["/recolors/", "/draws/"])

@@ -40,9 +40,12 @@ from archive.times import utc_now
 PAGE_HEIGHT_JS = (
     "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)"
 )
-# Down a viewport at a time (to at most the cap given), each step held until the page has
-# drawn twice (lazy loading and intersection observers run then; 100 ms if frames stall),
-# then back to the top for the screenshot. What it returns tells CHANGED_JS whether the page
+# Down a viewport at a time until the bottom (or the cap given) is in view, each step held
+# until the page has drawn a frame there and that frame's work is done: the scroll handlers,
+# the frame callbacks they asked for and the intersection observers all run in the frame
+# (scroll events, then animation frames, then observers), so the next step waits for a task
+# queued from the frame's callback, which runs after it (or 100 ms if frames stall). Then
+# back to the top for the screenshot. What it returns tells CHANGED_JS whether the page
 # has since grown past the height it scrolled (under the cap) or gained an element that is
 # drawn (added scripts and styles are not: analytics tags add them all the time).
 SCROLL_JS = f"""async (most) => {{
@@ -57,7 +60,7 @@ SCROLL_JS = f"""async (most) => {{
     }}
   }}).observe(document, {{childList: true, subtree: true}});
   const drawn = () => Promise.race([
-    new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done))),
+    new Promise(done => requestAnimationFrame(() => setTimeout(done, 0))),
     new Promise(done => setTimeout(done, 100)),
   ]);
   let y = 0;

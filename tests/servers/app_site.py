@@ -6,7 +6,9 @@ image from a late timer, and sends a beacon to a canary on 127.0.0.2 that
 must never see a connection. `/spins/` never settles. A lazy image sits below a tall spacer: only a
 scroll loads it. `/grows/` is one screen high at `load`; its claims come later, from a slow API,
 with a lazy image and an element an IntersectionObserver fills in far below what was the bottom.
-`/recolors/` and `/draws/` turn red 1.5 s after `load` with no request: one by a style, one on
+`/spread/` has ten thin marks a screen apart, each in view at one step of the scroll only; half
+are loaded by an IntersectionObserver, half by a scroll handler that looks in the next frame, as
+lazy loaders do. `/recolors/` and `/draws/` turn red 1.5 s after `load` with no request: one by a style, one on
 a canvas. `claims` can be changed between crawls.
 """
 
@@ -68,6 +70,40 @@ addEventListener('load', () => fetch('/api/slow-claims.json').then(r => r.json()
   }).observe(watched);
 }));
 </script></body></html>"""
+MARKS = 10
+SPREAD = f"""<!DOCTYPE html><html><head><title>Spread</title>
+<style>body {{ margin: 0 }} .mark {{ position: absolute; height: 10px; width: 10px }}</style></head>
+<body><div style='height:{800 * MARKS + 800}px'></div><script>
+const marks = [];
+for (let n = 0; n < {MARKS}; n++) {{
+  const mark = Object.assign(document.createElement('div'), {{className: 'mark'}});
+  mark.style.top = `${{400 + 800 * n}}px`;
+  mark.dataset.n = n;
+  document.body.appendChild(mark);
+  marks.push(mark);
+}}
+const show = mark => mark.appendChild(Object.assign(new Image(), {{src: `/mark-${{mark.dataset.n}}.png`}}));
+const seen = new IntersectionObserver(entries => entries.forEach(entry => {{
+  if (entry.isIntersecting) {{ seen.unobserve(entry.target); show(entry.target); }}
+}}));
+marks.filter((mark, n) => n % 2 === 0).forEach(mark => seen.observe(mark));
+let waiting = marks.filter((mark, n) => n % 2 === 1);
+const look = () => {{
+  waiting = waiting.filter(mark => {{
+    const box = mark.getBoundingClientRect();
+    if (box.bottom <= 0 || box.top >= innerHeight) return true;
+    show(mark);
+    return false;
+  }});
+}};
+let asked = false;
+addEventListener('scroll', () => {{
+  if (asked) return;
+  asked = true;
+  requestAnimationFrame(() => {{ asked = false; look(); }});
+}});
+look();
+</script></body></html>"""
 # Pages that change what they show well after they look settled, without asking for anything.
 RED_LATER = 1.5  # seconds after `load`
 RECOLORS = f"""<!DOCTYPE html><html><head><title>Recolors</title></head><body><p>Plain.</p><script>
@@ -103,6 +139,10 @@ class AppSite:
             return Reply(body=SPINS.encode())
         if request.path == "/grows/":
             return Reply(body=GROWS.encode())
+        if request.path == "/spread/":
+            return Reply(body=SPREAD.encode())
+        if request.path.startswith("/mark-"):
+            return Reply(body=PNG, content_type="image/png")
         if request.path == "/recolors/":
             return Reply(body=RECOLORS.encode())
         if request.path == "/draws/":
