@@ -37,20 +37,24 @@ def load_one(tmp_path: Path, path: str, late_timers: float):
             return await load_page(browser, f"{servers.url}{path}", Settling.from_config(config))
 
     try:
-        return servers.url, asyncio.run(load())
+        return servers, asyncio.run(load())
     finally:
         servers.stop()
 
 
 def test_lazy_content_that_arrives_after_load_is_scrolled_to_and_recorded(tmp_path: Path):
     # Late timers off: the page's claims come by a request, which the quiet alone waits for.
-    base, load = load_one(tmp_path, "/grows/", late_timers=0.0)
+    servers, load = load_one(tmp_path, "/grows/", late_timers=0.0)
     assert (load.status, load.error) == ("ok", None)
     assert CLAIMS[0] in (load.dom or "")
-    received = {r.url.removeprefix(base): r for r in load.responses}
+    received = {r.url.removeprefix(servers.url): r for r in load.responses}
     # Both lie 6,000 pixels below what was the page's bottom when the first scroll ran.
     assert received["/below.png"].body == PNG and received["/seen.png"].body == PNG
-    assert received["/api/slow-claims.json"].resource_type == "fetch"
+    claims = received["/api/slow-claims.json"]
+    assert claims.resource_type == "fetch"
+    # Dated when the browser sent it, before the server had it (10 ms for the clocks' rounding),
+    # not when its answer came, SLOW_API (0.4 s) later.
+    assert claims.sent_at.timestamp() <= servers.site.arrived["/api/slow-claims.json"] + 0.01
 
 
 def test_each_step_of_the_scroll_is_seen_by_observers_and_by_handlers_that_look_a_frame_later(
@@ -59,9 +63,9 @@ def test_each_step_of_the_scroll_is_seen_by_observers_and_by_handlers_that_look_
     """Each mark is in view at one step only: the scroll moves on only once the page has had a
     frame at that step, its scroll handlers, the frame callbacks they asked for, and its
     intersection observers run."""
-    base, load = load_one(tmp_path, "/spread/", late_timers=0.0)
+    servers, load = load_one(tmp_path, "/spread/", late_timers=0.0)
     assert (load.status, load.error) == ("ok", None)
-    received = {r.url.removeprefix(base) for r in load.responses}
+    received = {r.url.removeprefix(servers.url) for r in load.responses}
     assert {f"/mark-{n}.png" for n in range(MARKS)} <= received
 
 

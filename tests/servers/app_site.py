@@ -129,8 +129,10 @@ class AppSite:
     def __init__(self, claims: list[str]) -> None:
         self.claims = list(claims)
         self.canary_port = 0
+        self.arrived: dict[str, float] = {}  # path -> when (time.time()) its last request arrived
 
     def __call__(self, request: Incoming) -> Reply:
+        self.arrived[request.path] = time.time()
         if request.path == "/robots.txt":
             return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
         if request.path == "/":
