@@ -1,6 +1,7 @@
 """Settling a page in the browser (archive/browser/load.py): content a script adds after the
 first scroll is scrolled through too, so the lazy images it carries are recorded; a page that
-changes after it seemed settled is drawn as it ended, not as it was when the screenshot began."""
+changes after it seemed settled is drawn as it ended, not as it was when the screenshot began;
+what web components show is in the rendered DOM."""
 
 from __future__ import annotations
 
@@ -67,6 +68,18 @@ def test_each_step_of_the_scroll_is_seen_by_observers_and_by_handlers_that_look_
     assert (load.status, load.error) == ("ok", None)
     received = {r.url.removeprefix(servers.url) for r in load.responses}
     assert {f"/mark-{n}.png" for n in range(MARKS)} <= received
+
+
+def test_what_web_components_show_is_in_the_rendered_dom_and_its_text(tmp_path: Path):
+    from archive.text.extract import extract
+
+    _, load = load_one(tmp_path, "/components/", late_timers=0.0)
+    assert (load.status, load.error) == ("ok", None)
+    dom = load.dom or ""
+    assert dom.startswith('<!DOCTYPE html><html lang="en"><head>') and dom.endswith("</html>")
+    assert dom.count('<template shadowrootmode="open">') == 2
+    text = extract("text/html; charset=utf-8", dom.encode()).text or ""
+    assert "Recognizes faces at 300 metres." in text and "Works with every camera brand." in text
 
 
 @pytest.mark.parametrize("path", ["/recolors/", "/draws/"])

@@ -30,6 +30,15 @@ def test_html_without_main_uses_body_minus_furniture():
     assert "tracking" not in found.text
 
 
+def test_a_declarative_shadow_root_is_text_and_an_ordinary_template_is_not():
+    page = (
+        b"<html><body><main><claim-card><template shadowrootmode='open'><p>Matches faces in"
+        b" real time.</p></template></claim-card><template><p>Row to copy</p></template></main>"
+        b"</body></html>"
+    )
+    assert extract("text/html", page).text == "Matches faces in real time."
+
+
 def test_charset_from_meta_and_from_header():
     latin1 = "<html><head><meta charset='iso-8859-1'><title>Caf\xe9</title></head><body><p>d\xe9j\xe0 vu</p></body></html>"
     assert extract("text/html", latin1.encode("latin-1")).text == "d\xe9j\xe0 vu"

@@ -109,6 +109,29 @@ WATCH_JS = f"""() => {{{STOP_ANIMATIONS}
 UNCHANGED_JS = f"""watch => !watch.changed && document.fonts.status === 'loaded'
   && {PAGE_HEIGHT_JS} === watch.height && scrollX === watch.x && scrollY === watch.y
   && !document.getAnimations().some(animation => animation.playState === 'running' || animation.pending)"""
+# The DOM as Playwright's `page.content()` serializes it (doctype, then the root's outerHTML),
+# but with each open shadow root inside its host as declarative shadow DOM (`<template
+# shadowrootmode="open">`, Element.getHTML): what web components show is in the rendered record,
+# its text and its replay. A page without one serializes exactly as `page.content()` does.
+DOM_JS = """() => {
+  const roots = [];
+  const walk = root => {
+    for (const element of root.querySelectorAll('*')) {
+      if (element.shadowRoot) {
+        roots.push(element.shadowRoot);
+        walk(element.shadowRoot);
+      }
+    }
+  };
+  walk(document);
+  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : '';
+  const html = document.documentElement;
+  if (!html) return doctype;
+  if (!roots.length || typeof html.getHTML !== 'function') return doctype + html.outerHTML;
+  const tags = html.cloneNode(false).outerHTML;
+  const end = tags.lastIndexOf('</');
+  return doctype + tags.slice(0, end) + html.getHTML({shadowRoots: roots}) + tags.slice(end);
+}"""
 VIEWPORT_WIDTH = 1280  # as the screenshot pass's viewport (archive/crawl/screenshots.py)
 QUIET = 0.5  # seconds without a request in flight, as Playwright's `networkidle`
 EARLY_QUIET = QUIET / 2  # seconds without one before an early screenshot is begun
@@ -369,7 +392,7 @@ async def _dom_and_screenshot(
         session = await context.new_cdp_session(page)
     clip = {"x": 0, "y": 0, "width": VIEWPORT_WIDTH, "height": max(1, min(height, most)), "scale": 1}
     dom, shot = await asyncio.gather(
-        page.content(),
+        page.evaluate(DOM_JS),
         session.send(
             "Page.captureScreenshot",
             {"format": "png", "clip": clip, "captureBeyondViewport": True, "optimizeForSpeed": True},

@@ -203,7 +203,8 @@ def extract_html(body: bytes, content_type: str | None = None, on_tree: TreeHook
         title = title.replace(_BREAK, " ").strip() or None
     main = _main_element(root)
     for el in list(main.iter(*BOILERPLATE_TAGS)):
-        _drop(el)
+        if el.tag != "template" or el.get("shadowrootmode") is None:
+            _drop(el)  # a declarative shadow root is what its host shows, not a template
     # The parser lowercases attribute names: a page whose source never says "role" or
     # "hidden" has no element to test, and the walk below costs a fifth of extraction.
     lowered = text.lower()

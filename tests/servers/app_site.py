@@ -8,7 +8,7 @@ scroll loads it. `/grows/` is one screen high at `load`; its claims come later, 
 with a lazy image and an element an IntersectionObserver fills in far below what was the bottom.
 `/spread/` has ten thin marks a screen apart, each in view at one step of the scroll only; half
 are loaded by an IntersectionObserver, half by a scroll handler that looks in the next frame, as
-lazy loaders do. `/recolors/` and `/draws/` turn red 1.5 s after `load` with no request: one by a style, one on
+lazy loaders do. `/components/` shows its claims only from web components' shadow roots. `/recolors/` and `/draws/` turn red 1.5 s after `load` with no request: one by a style, one on
 a canvas. `claims` can be changed between crawls.
 """
 
@@ -104,6 +104,21 @@ addEventListener('scroll', () => {{
 }});
 look();
 </script></body></html>"""
+# Claims that only web components show: each inside an open shadow root, one nested in another's.
+COMPONENTS = """<!DOCTYPE html><html lang='en'><head><title>Components</title></head><body>
+<claim-card data-claim='Recognizes faces at 300 metres.'></claim-card><script>
+customElements.define('claim-card', class extends HTMLElement {
+  connectedCallback() {
+    const root = this.attachShadow({mode: 'open'});
+    root.innerHTML = `<p>${this.dataset.claim}</p><claim-note></claim-note>`;
+  }
+});
+customElements.define('claim-note', class extends HTMLElement {
+  connectedCallback() {
+    this.attachShadow({mode: 'open'}).innerHTML = '<p>Works with every camera brand.</p>';
+  }
+});
+</script></body></html>"""
 # Pages that change what they show well after they look settled, without asking for anything.
 RED_LATER = 1.5  # seconds after `load`
 RECOLORS = f"""<!DOCTYPE html><html><head><title>Recolors</title></head><body><p>Plain.</p><script>
@@ -145,6 +160,8 @@ class AppSite:
             return Reply(body=SPREAD.encode())
         if request.path.startswith("/mark-"):
             return Reply(body=PNG, content_type="image/png")
+        if request.path == "/components/":
+            return Reply(body=COMPONENTS.encode())
         if request.path == "/recolors/":
             return Reply(body=RECOLORS.encode())
         if request.path == "/draws/":
