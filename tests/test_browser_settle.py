@@ -80,6 +80,7 @@ def test_what_web_components_show_is_in_the_rendered_dom_and_its_text(tmp_path: 
     assert dom.count('<template shadowrootmode="open">') == 2
     text = extract("text/html; charset=utf-8", dom.encode()).text or ""
     assert "Recognizes faces at 300 metres." in text and "Works with every camera brand." in text
+    assert "Forged" not in text  # the page's own getHTML and outerHTML are not the ones called
 
 
 @pytest.mark.parametrize("path", ["/recolors/", "/draws/"])

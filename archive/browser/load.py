@@ -112,7 +112,9 @@ UNCHANGED_JS = f"""watch => !watch.changed && document.fonts.status === 'loaded'
 # The DOM as Playwright's `page.content()` serializes it (doctype, then the root's outerHTML),
 # but with each open shadow root inside its host as declarative shadow DOM (`<template
 # shadowrootmode="open">`, Element.getHTML): what web components show is in the rendered record,
-# its text and its replay. A page without one serializes exactly as `page.content()` does.
+# its text and its replay. A page without one serializes exactly as `page.content()` does. Run
+# in a world of its own (_dom), as `page.content()` is: the page's scripts cannot replace the
+# functions it calls and so make the record differ from the DOM.
 DOM_JS = """() => {
   const roots = [];
   const walk = root => {
@@ -392,13 +394,30 @@ async def _dom_and_screenshot(
         session = await context.new_cdp_session(page)
     clip = {"x": 0, "y": 0, "width": VIEWPORT_WIDTH, "height": max(1, min(height, most)), "scale": 1}
     dom, shot = await asyncio.gather(
-        page.evaluate(DOM_JS),
+        _dom(session),
         session.send(
             "Page.captureScreenshot",
             {"format": "png", "clip": clip, "captureBeyondViewport": True, "optimizeForSpeed": True},
         ),
     )
     return dom, base64.b64decode(shot["data"]), height > most
+
+
+async def _dom(session: Any) -> str:
+    """DOM_JS's serialization, evaluated in an isolated world of the page's main frame."""
+    tree = await session.send("Page.getFrameTree")
+    world = await session.send(
+        "Page.createIsolatedWorld", {"frameId": tree["frameTree"]["frame"]["id"], "worldName": "spyglass"}
+    )
+    found = await session.send(
+        "Runtime.evaluate",
+        {"expression": f"({DOM_JS})()", "contextId": world["executionContextId"], "returnByValue": True},
+    )
+    if "exceptionDetails" in found:
+        from playwright.async_api import Error
+
+        raise Error(f"the DOM could not be read: {found['exceptionDetails'].get('text', 'script error')}")
+    return found["result"]["value"]
 
 
 async def _received(response: Any, load: Load) -> None:

@@ -8,8 +8,9 @@ scroll loads it. `/grows/` is one screen high at `load`; its claims come later, 
 with a lazy image and an element an IntersectionObserver fills in far below what was the bottom.
 `/spread/` has ten thin marks a screen apart, each in view at one step of the scroll only; half
 are loaded by an IntersectionObserver, half by a scroll handler that looks in the next frame, as
-lazy loaders do. `/components/` shows its claims only from web components' shadow roots. `/recolors/` and `/draws/` turn red 1.5 s after `load` with no request: one by a style, one on
-a canvas. `claims` can be changed between crawls.
+lazy loaders do. `/components/` shows its claims only from web components' shadow roots, and
+replaces the page's serializers with forgeries. `/recolors/` and `/draws/` turn red 1.5 s after
+`load` with no request: one by a style, one on a canvas. `claims` can be changed between crawls.
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ customElements.define('claim-note', class extends HTMLElement {
     this.attachShadow({mode: 'open'}).innerHTML = '<p>Works with every camera brand.</p>';
   }
 });
+// And it would have an archive record something else than it shows.
+const forged = () => '<body><p>Forged claim.</p></body>';
+Element.prototype.getHTML = forged;
+Object.defineProperty(Element.prototype, 'outerHTML', {get: forged});
 </script></body></html>"""
 # Pages that change what they show well after they look settled, without asking for anything.
 RED_LATER = 1.5  # seconds after `load`
