@@ -141,6 +141,17 @@ addEventListener('load', () => setTimeout(() => {{
 }}, {RED_LATER * 1000}));
 </script></body></html>"""
 SLOW_API = 0.4  # seconds: the claims arrive after the first scroll of the one-screen page
+# The pages that are the same at every request.
+PAGES = {
+    "/": SHELL,
+    "/spins/": SPINS,
+    "/grows/": GROWS,
+    "/spread/": SPREAD,
+    "/components/": COMPONENTS,
+    "/recolors/": RECOLORS,
+    "/draws/": DRAWS,
+}
+IMAGES = ("/late.png", "/lazy.png", "/below.png", "/seen.png")  # and /mark-N.png
 
 
 class AppSite:
@@ -155,22 +166,8 @@ class AppSite:
         self.arrived[request.path] = time.time()
         if request.path == "/robots.txt":
             return Reply(body=b"User-agent: *\nDisallow:\n", content_type="text/plain")
-        if request.path == "/":
-            return Reply(body=SHELL.encode())
-        if request.path == "/spins/":
-            return Reply(body=SPINS.encode())
-        if request.path == "/grows/":
-            return Reply(body=GROWS.encode())
-        if request.path == "/spread/":
-            return Reply(body=SPREAD.encode())
-        if request.path.startswith("/mark-"):
-            return Reply(body=PNG, content_type="image/png")
-        if request.path == "/components/":
-            return Reply(body=COMPONENTS.encode())
-        if request.path == "/recolors/":
-            return Reply(body=RECOLORS.encode())
-        if request.path == "/draws/":
-            return Reply(body=DRAWS.encode())
+        if request.path in PAGES:
+            return Reply(body=PAGES[request.path].encode())
         if request.path == "/app.js":
             return Reply(body=(APP_JS % self.canary_port).encode(), content_type="text/javascript")
         if request.path == "/api/claims.json":
@@ -179,7 +176,7 @@ class AppSite:
         if request.path == "/api/slow-claims.json":
             time.sleep(SLOW_API)
             return Reply(body=json.dumps({"claims": self.claims}).encode(), content_type="application/json")
-        if request.path in ("/late.png", "/lazy.png", "/below.png", "/seen.png"):
+        if request.path in IMAGES or request.path.startswith("/mark-"):
             return Reply(body=PNG, content_type="image/png")
         return Reply(404, b"not found", content_type="text/plain")
 
